@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The record layout shared by the XDP program and userspace. Fields keep
+ * the byte order they had on the wire; userspace decodes each record once
+ * (src/event.c). Bump HDRLOG_RECORD_VERSION on any layout change.
+ */
+#ifndef HDRLOG_RECORD_H
+#define HDRLOG_RECORD_H
+
+#include <linux/types.h>
+
+#define HDRLOG_RECORD_VERSION	1
+
+#define HDRLOG_MAX_VLANS	2	/* outer first */
+#define HDRLOG_MAX_IPV6_EXT	8	/* extension headers walked */
+
+enum hdrlog_record_kind {
+	HDRLOG_REC_PACKET = 1,
+};
+
+/* What the parser found; a field is meaningful only when its bit is set. */
+enum hdrlog_rec_flag {
+	HDRLOG_RF_TRUNCATED	= 1 << 0,  /* frame ended inside an announced header */
+	HDRLOG_RF_IP		= 1 << 1,  /* IPv4 or IPv6 header read */
+	HDRLOG_RF_FRAGMENT	= 1 << 2,  /* IPv4 MF/offset or IPv6 fragment header */
+	HDRLOG_RF_MORE_FRAGS	= 1 << 3,
+	HDRLOG_RF_PORTS		= 1 << 4,  /* TCP, UDP or SCTP ports read */
+	HDRLOG_RF_TCP		= 1 << 5,  /* TCP flags, seq, ack, window read */
+	HDRLOG_RF_ICMP		= 1 << 6,  /* ICMP or ICMPv6 type and code read */
+	HDRLOG_RF_DEPTH		= 1 << 7,  /* more IPv6 extension headers than walked */
+};
+
+struct hdrlog_record {
+	__u16 version;
+	__u16 kind;
+	__u32 ifindex;
+	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 pkt_len;		/* frame length */
+	__u16 flags;		/* enum hdrlog_rec_flag */
+	__u8 vlan_count;
+	__u8 ip_v;		/* 4 or 6 when HDRLOG_RF_IP */
+	__u8 dest_mac[6];
+	__u8 src_mac[6];
+	__be16 vlan_tci[HDRLOG_MAX_VLANS];
+	__be16 ether_type;	/* innermost, after any VLAN tags */
+	__u8 ip_proto;		/* IPv6: the header after the extension chain */
+	__u8 ttl;		/* IPv4 TTL, IPv6 hop limit */
+	__u8 tos;		/* IPv4 TOS, IPv6 traffic class */
+	__u8 tcp_flags;
+	__be16 ip_len;		/* IPv4 total length, IPv6 payload length */
+	__be16 frag_off;	/* as on the wire: offset in 8-byte units */
+	__be32 ip_id;		/* IPv4 id (low 16 bits), IPv6 fragment id */
+	__be32 flow_label;	/* low 20 bits */
+	__u8 src_ip[16];	/* IPv4 in the first 4 bytes */
+	__u8 dest_ip[16];
+	__be16 src_port;
+	__be16 dest_port;
+	__be32 tcp_seq;
+	__be32 tcp_ack;
+	__be16 tcp_win;
+	__u8 icmp_type;
+	__u8 icmp_code;
+};
+
+/* Per-CPU counters, one array slot, summed by userspace. */
+struct hdrlog_counters {
+	__u64 seen;		/* frames the program ran on */
+	__u64 logged;		/* records submitted to the ring buffer */
+	__u64 lost;		/* records dropped: ring buffer full */
+	__u64 sampled_out;	/* frames skipped by --sample */
+};
+
+#endif

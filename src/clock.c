@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+
+#define NSEC_PER_SEC	1000000000LL
+#define CLOCK_SAMPLES	8
+
+static inline int64_t ts_ns(const struct timespec *ts)
+{
+	return ts->tv_sec * NSEC_PER_SEC + ts->tv_nsec;
+}
+
+void clock_map_refresh(struct clock_map *c)
+{
+	int64_t best_width = INT64_MAX, best_offset = 0;
+	struct timespec m0, rt, m1;
+	int i;
+
+	/*
+	 * Bracket each realtime read between two monotonic reads; the
+	 * narrowest bracket is the one least disturbed by preemption or
+	 * interrupts, and its midpoint best estimates when realtime was read.
+	 */
+	for (i = 0; i < CLOCK_SAMPLES; i++) {
+		int64_t width;
+
+		clock_gettime(CLOCK_MONOTONIC, &m0);
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_MONOTONIC, &m1);
+		width = ts_ns(&m1) - ts_ns(&m0);
+		if (width < best_width) {
+			best_width = width;
+			best_offset = ts_ns(&rt) -
+				      (ts_ns(&m0) + width / 2);
+		}
+	}
+	c->offset_ns = best_offset;
+}
+
+static inline void put2(char *p, unsigned int v)
+{
+	p[0] = '0' + v / 10;
+	p[1] = '0' + v % 10;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" for the last whole second formatted */
+#define PREFIX_LEN 19
+
+static struct {
+	uint64_t sec;
+	int valid;
+	char text[PREFIX_LEN];
+} cache;
+
+static void fill_prefix(uint64_t sec)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	unsigned int year;
+	char *p = cache.text;
+
+	gmtime_r(&t, &tm);
+	/* uint64_t ns since 1970 stay below year 2555: 4 digits suffice. */
+	year = tm.tm_year + 1900;
+	put2(p, year / 100);
+	put2(p + 2, year % 100);
+	p[4] = '-';
+	put2(p + 5, tm.tm_mon + 1);
+	p[7] = '-';
+	put2(p + 8, tm.tm_mday);
+	p[10] = 'T';
+	put2(p + 11, tm.tm_hour);
+	p[13] = ':';
+	put2(p + 14, tm.tm_min);
+	p[16] = ':';
+	put2(p + 17, tm.tm_sec);
+	cache.sec = sec;
+	cache.valid = 1;
+}
+
+size_t rfc3339_us(uint64_t realtime_ns, char *buf)
+{
+	uint64_t sec = realtime_ns / NSEC_PER_SEC;
+	unsigned int us = (realtime_ns % NSEC_PER_SEC) / 1000; /* truncate */
+
+	if (!cache.valid || cache.sec != sec)
+		fill_prefix(sec);
+
+	memcpy(buf, cache.text, PREFIX_LEN);
+	buf[19] = '.';
+	put2(buf + 20, us / 10000);
+	put2(buf + 22, us / 100 % 100);
+	put2(buf + 24, us % 100);
+	buf[26] = 'Z';
+	buf[27] = '\0';
+	return RFC3339_US_SIZE - 1;
+}

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Decode a ring-buffer record into host order, once. */
+#include <endian.h>
+#include <string.h>
+
+#include "clock.h"
+#include "community_id.h"
+#include "event.h"
+#include "iface.h"
+#include "record.h"
+
+#define SET(e, id) ((e)->present |= 1ULL << (id))
+
+static const uint64_t packet_fields =
+	1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE | 1ULL << F_IFINDEX |
+	1ULL << F_SRC_MAC | 1ULL << F_DEST_MAC | 1ULL << F_ETHER_TYPE |
+	1ULL << F_PKT_LEN;
+
+static const uint64_t ip_fields =
+	1ULL << F_IP_V | 1ULL << F_SRC_IP | 1ULL << F_DEST_IP |
+	1ULL << F_PROTO | 1ULL << F_IP_PROTO | 1ULL << F_TTL |
+	1ULL << F_TOS | 1ULL << F_IP_LEN;
+
+static const uint64_t tcp_fields =
+	1ULL << F_TCP_FLAGS | 1ULL << F_TCP_SEQ | 1ULL << F_TCP_ACK |
+	1ULL << F_TCP_WIN;
+
+static void decode_ip(struct event *e, const struct hdrlog_record *r)
+{
+	e->present |= ip_fields;
+	e->ip_v = r->ip_v;
+	memcpy(e->src_ip, r->src_ip, 16);
+	memcpy(e->dest_ip, r->dest_ip, 16);
+	e->ip_proto = r->ip_proto;
+	e->ttl = r->ttl;
+	e->tos = r->tos;
+	e->ip_len = be16toh(r->ip_len);
+	if (r->ip_v == 4) {
+		SET(e, F_IP_ID);
+		e->ip_id = be32toh(r->ip_id);
+	} else {
+		e->ip_len += 40;	/* total length, as for IPv4 */
+		SET(e, F_FLOW_LABEL);
+		e->flow_label = be32toh(r->flow_label);
+	}
+	if (r->flags & HDRLOG_RF_FRAGMENT) {
+		e->present |= 1ULL << F_FRAG_OFFSET | 1ULL << F_MORE_FRAGMENTS;
+		e->frag_offset = be16toh(r->frag_off) * 8;
+		e->more_fragments = r->flags & HDRLOG_RF_MORE_FRAGS;
+		if (r->ip_v == 6) {
+			SET(e, F_IP_ID);
+			e->ip_id = be32toh(r->ip_id);
+		}
+	}
+}
+
+static void decode_l4(struct event *e, const struct hdrlog_record *r)
+{
+	uint16_t sport, dport;
+
+	if (r->flags & HDRLOG_RF_PORTS) {
+		e->present |= 1ULL << F_SRC_PORT | 1ULL << F_DEST_PORT;
+		e->src_port = be16toh(r->src_port);
+		e->dest_port = be16toh(r->dest_port);
+		sport = e->src_port;
+		dport = e->dest_port;
+	} else if (r->flags & HDRLOG_RF_ICMP) {
+		e->present |= 1ULL << F_ICMP_TYPE | 1ULL << F_ICMP_CODE;
+		e->icmp_type = r->icmp_type;
+		e->icmp_code = r->icmp_code;
+		sport = e->icmp_type;
+		dport = e->icmp_code;
+	} else {
+		return;
+	}
+	if (r->flags & HDRLOG_RF_TCP) {
+		e->present |= tcp_fields;
+		e->tcp_flags = r->tcp_flags;
+		e->tcp_seq = be32toh(r->tcp_seq);
+		e->tcp_ack = be32toh(r->tcp_ack);
+		e->tcp_win = be16toh(r->tcp_win);
+	}
+	if (community_id_v1(0, e->ip_v, e->src_ip, e->dest_ip, e->ip_proto,
+			    sport, dport, e->community_id) > 0)
+		SET(e, F_COMMUNITY_ID);
+}
+
+int event_decode(struct event *e, const void *rec, size_t size,
+		 const struct clock_map *clock, const struct iface_table *ifaces)
+{
+	const struct hdrlog_record *r = rec;
+
+	if (size < sizeof(*r) || r->version != HDRLOG_RECORD_VERSION ||
+	    r->kind != HDRLOG_REC_PACKET)
+		return -1;
+
+	e->present = packet_fields;
+	e->time_ns = clock_map_realtime(clock, r->ts_ns);
+	e->event_type = "packet";
+	e->ifindex = r->ifindex;
+	e->in_iface = iface_name(ifaces, r->ifindex);
+	if (e->in_iface)
+		SET(e, F_IN_IFACE);
+	memcpy(e->src_mac, r->src_mac, 6);
+	memcpy(e->dest_mac, r->dest_mac, 6);
+	e->vlan_count = r->vlan_count;
+	for (int i = 0; i < r->vlan_count && i < HDRLOG_MAX_VLANS; i++)
+		e->vlan[i] = be16toh(r->vlan_tci[i]) & 0x0fff;
+	if (e->vlan_count)
+		SET(e, F_VLAN);
+	e->ether_type = be16toh(r->ether_type);
+	e->pkt_len = r->pkt_len;
+	e->truncated = r->flags & HDRLOG_RF_TRUNCATED;
+	if (e->truncated)
+		SET(e, F_TRUNCATED);
+	if (r->flags & HDRLOG_RF_IP) {
+		decode_ip(e, r);
+		decode_l4(e, r);
+	}
+	return 0;
+}

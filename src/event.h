@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* A record decoded once into host order; formatters only read this. */
+#ifndef HDRLOG_EVENT_H
+#define HDRLOG_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fields.h"
+
+#define COMMUNITY_ID_SIZE 32	/* "1:" + 28 base64 chars + NUL, rounded */
+
+struct event {
+	uint64_t present;		/* bit (1 << enum field_id) per field set */
+	uint64_t time_ns;		/* wall clock, UTC, ns since the epoch */
+	const char *event_type;
+	const char *in_iface;
+	uint32_t ifindex;
+	uint8_t src_mac[6];
+	uint8_t dest_mac[6];
+	uint16_t vlan[2];
+	uint8_t vlan_count;
+	uint16_t ether_type;
+	uint8_t ip_v;
+	uint8_t src_ip[16];		/* IPv4 in the first 4 bytes */
+	uint8_t dest_ip[16];
+	uint8_t ip_proto;
+	uint8_t ttl;
+	uint8_t tos;
+	uint16_t ip_len;
+	uint32_t ip_id;
+	uint32_t flow_label;
+	uint16_t frag_offset;		/* bytes */
+	bool more_fragments;
+	uint16_t src_port;
+	uint16_t dest_port;
+	uint8_t tcp_flags;
+	uint32_t tcp_seq;
+	uint32_t tcp_ack;
+	uint16_t tcp_win;
+	uint8_t icmp_type;
+	uint8_t icmp_code;
+	uint32_t pkt_len;
+	bool truncated;
+	char community_id[COMMUNITY_ID_SIZE];
+};
+
+static inline bool event_has(const struct event *e, enum field_id id)
+{
+	return e->present & (1ULL << id);
+}
+
+struct hdrlog_record;
+struct clock_map;
+struct iface_table;
+
+/*
+ * Decode one ring-buffer record. Returns 0, or -1 when the record's
+ * version or size is not one this build understands.
+ */
+int event_decode(struct event *e, const void *rec, size_t size,
+		 const struct clock_map *clock, const struct iface_table *ifaces);
+
+#endif

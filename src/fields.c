@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The field table and the text of each field's value. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "event.h"
+#include "fields.h"
+
+const struct field field_table[F_COUNT] = {
+	[F_TIMESTAMP] = { "timestamp", FK_STRING, "capture time, RFC 3339 UTC with microseconds" },
+	[F_EVENT_TYPE] = { "event_type", FK_STRING, "kind of record: \"packet\"" },
+	[F_IN_IFACE] = { "in_iface", FK_STRING, "interface the frame arrived on" },
+	[F_IFINDEX] = { "ifindex", FK_NUMBER, "that interface's index" },
+	[F_SRC_MAC] = { "src_mac", FK_STRING, "Ethernet source address" },
+	[F_DEST_MAC] = { "dest_mac", FK_STRING, "Ethernet destination address" },
+	[F_VLAN] = { "vlan", FK_NUMBER_ARRAY, "802.1Q/802.1ad VLAN ids, outer first" },
+	[F_ETHER_TYPE] = { "ether_type", FK_NUMBER, "EtherType after any VLAN tags" },
+	[F_IP_V] = { "ip_v", FK_NUMBER, "IP version, 4 or 6" },
+	[F_SRC_IP] = { "src_ip", FK_STRING, "IP source address" },
+	[F_DEST_IP] = { "dest_ip", FK_STRING, "IP destination address" },
+	[F_PROTO] = { "proto", FK_STRING, "IANA keyword of the IP protocol, or its number" },
+	[F_IP_PROTO] = { "ip_proto", FK_NUMBER, "IP protocol number (IPv6: after the extension headers)" },
+	[F_TTL] = { "ttl", FK_NUMBER, "IPv4 TTL or IPv6 hop limit" },
+	[F_TOS] = { "tos", FK_NUMBER, "IPv4 type of service or IPv6 traffic class" },
+	[F_IP_LEN] = { "ip_len", FK_NUMBER, "IP packet length, header included" },
+	[F_IP_ID] = { "ip_id", FK_NUMBER, "IPv4 identification or IPv6 fragment identification" },
+	[F_FLOW_LABEL] = { "flow_label", FK_NUMBER, "IPv6 flow label" },
+	[F_FRAG_OFFSET] = { "frag_offset", FK_NUMBER, "fragment offset in bytes (fragments only)" },
+	[F_MORE_FRAGMENTS] = { "more_fragments", FK_BOOL, "more-fragments flag (fragments only)" },
+	[F_SRC_PORT] = { "src_port", FK_NUMBER, "TCP, UDP or SCTP source port" },
+	[F_DEST_PORT] = { "dest_port", FK_NUMBER, "TCP, UDP or SCTP destination port" },
+	[F_TCP_FLAGS] = { "tcp_flags", FK_STRING, "TCP flags byte as two hex digits" },
+	[F_TCP_SEQ] = { "tcp_seq", FK_NUMBER, "TCP sequence number" },
+	[F_TCP_ACK] = { "tcp_ack", FK_NUMBER, "TCP acknowledgment number" },
+	[F_TCP_WIN] = { "tcp_win", FK_NUMBER, "TCP window, unscaled" },
+	[F_ICMP_TYPE] = { "icmp_type", FK_NUMBER, "ICMP or ICMPv6 type" },
+	[F_ICMP_CODE] = { "icmp_code", FK_NUMBER, "ICMP or ICMPv6 code" },
+	[F_PKT_LEN] = { "pkt_len", FK_NUMBER, "frame length in bytes" },
+	[F_TRUNCATED] = { "truncated", FK_BOOL, "the frame ended inside an announced header" },
+	[F_COMMUNITY_ID] = { "community_id", FK_STRING, "Community ID v1 flow hash" },
+};
+
+const char *ip_proto_name(uint8_t proto)
+{
+	/* Suricata's spelling of the IANA keywords. */
+	static const char *const names[256] = {
+		[0] = "HOPOPT", [1] = "ICMP", [2] = "IGMP", [4] = "IPv4",
+		[6] = "TCP", [8] = "EGP", [9] = "IGP", [17] = "UDP",
+		[27] = "RDP", [33] = "DCCP", [41] = "IPv6", [43] = "IPv6-Route",
+		[44] = "IPv6-Frag", [46] = "RSVP", [47] = "GRE", [50] = "ESP",
+		[51] = "AH", [58] = "IPv6-ICMP", [59] = "IPv6-NoNxt",
+		[60] = "IPv6-Opts", [88] = "EIGRP", [89] = "OSPF", [94] = "IPIP",
+		[103] = "PIM", [112] = "VRRP", [115] = "L2TP", [132] = "SCTP",
+		[136] = "UDPLite", [137] = "MPLS-in-IP", [143] = "ETHERNET",
+	};
+
+	return names[proto];
+}
+
+/* Decimal without printf: formatting numbers is the JSON writer's hot path. */
+static int utoa(uint64_t v, char *buf)
+{
+	char tmp[20];
+	int n = 0, len;
+
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	len = n;
+	while (n)
+		*buf++ = tmp[--n];
+	*buf = '\0';
+	return len;
+}
+
+static int mac_text(const uint8_t *m, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 6; i++) {
+		buf[i * 3] = hex[m[i] >> 4];
+		buf[i * 3 + 1] = hex[m[i] & 15];
+		buf[i * 3 + 2] = ':';
+	}
+	buf[17] = '\0';
+	return 17;
+}
+
+static int ip_text(int ip_v, const uint8_t *a, char *buf)
+{
+	if (ip_v == 4) {
+		char *p = buf;
+
+		for (int i = 0; i < 4; i++) {
+			p += utoa(a[i], p);
+			*p++ = '.';
+		}
+		*--p = '\0';
+		return p - buf;
+	}
+	inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
+	return strlen(buf);
+}
+
+int field_text(const struct event *e, enum field_id id, unsigned int i,
+	       char *buf)
+{
+	const char *s;
+
+	if (field_table[id].kind == FK_NUMBER_ARRAY) {
+		if (i >= e->vlan_count)
+			return -1;
+		return utoa(e->vlan[i], buf);
+	}
+	switch (id) {
+	case F_TIMESTAMP:
+		return rfc3339_us(e->time_ns, buf);
+	case F_EVENT_TYPE:
+		s = e->event_type;
+		break;
+	case F_IN_IFACE:
+		s = e->in_iface;
+		break;
+	case F_IFINDEX:
+		return utoa(e->ifindex, buf);
+	case F_SRC_MAC:
+		return mac_text(e->src_mac, buf);
+	case F_DEST_MAC:
+		return mac_text(e->dest_mac, buf);
+	case F_ETHER_TYPE:
+		return utoa(e->ether_type, buf);
+	case F_IP_V:
+		return utoa(e->ip_v, buf);
+	case F_SRC_IP:
+		return ip_text(e->ip_v, e->src_ip, buf);
+	case F_DEST_IP:
+		return ip_text(e->ip_v, e->dest_ip, buf);
+	case F_PROTO:
+		s = ip_proto_name(e->ip_proto);
+		if (!s)
+			return utoa(e->ip_proto, buf);
+		break;
+	case F_IP_PROTO:
+		return utoa(e->ip_proto, buf);
+	case F_TTL:
+		return utoa(e->ttl, buf);
+	case F_TOS:
+		return utoa(e->tos, buf);
+	case F_IP_LEN:
+		return utoa(e->ip_len, buf);
+	case F_IP_ID:
+		return utoa(e->ip_id, buf);
+	case F_FLOW_LABEL:
+		return utoa(e->flow_label, buf);
+	case F_FRAG_OFFSET:
+		return utoa(e->frag_offset, buf);
+	case F_MORE_FRAGMENTS:
+		s = e->more_fragments ? "true" : "false";
+		break;
+	case F_SRC_PORT:
+		return utoa(e->src_port, buf);
+	case F_DEST_PORT:
+		return utoa(e->dest_port, buf);
+	case F_TCP_FLAGS:
+		buf[0] = "0123456789abcdef"[e->tcp_flags >> 4];
+		buf[1] = "0123456789abcdef"[e->tcp_flags & 15];
+		buf[2] = '\0';
+		return 2;
+	case F_TCP_SEQ:
+		return utoa(e->tcp_seq, buf);
+	case F_TCP_ACK:
+		return utoa(e->tcp_ack, buf);
+	case F_TCP_WIN:
+		return utoa(e->tcp_win, buf);
+	case F_ICMP_TYPE:
+		return utoa(e->icmp_type, buf);
+	case F_ICMP_CODE:
+		return utoa(e->icmp_code, buf);
+	case F_PKT_LEN:
+		return utoa(e->pkt_len, buf);
+	case F_TRUNCATED:
+		s = e->truncated ? "true" : "false";
+		break;
+	case F_COMMUNITY_ID:
+		s = e->community_id;
+		break;
+	default:
+		return -1;
+	}
+	size_t n = strnlen(s, FIELD_TEXT_MAX - 1);
+
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return n;
+}
+
+int fields_parse(const char *list, uint64_t *mask, const char **bad,
+		 size_t *bad_len)
+{
+	uint64_t m = 0;
+	const char *p = list;
+
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		int id;
+
+		for (id = 0; id < F_COUNT; id++)
+			if (strlen(field_table[id].name) == n &&
+			    !strncmp(field_table[id].name, p, n))
+				break;
+		if (id == F_COUNT) {
+			*bad = p;
+			*bad_len = n;
+			return -1;
+		}
+		m |= 1ull << id;
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	*mask = m;
+	return 0;
+}

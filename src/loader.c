@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/if_link.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "hdrlog.skel.h"
+#include "loader.h"
+#include "log.h"
+
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	(void)level;
+	/* Without -v, hdrlog says what failed in one line instead. */
+	if (log_level < LOG_VERBOSE)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+/* The one message for every way of lacking privilege. */
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d))
+		return 0;	/* let the kernel decide */
+	if ((has_cap(d, CAP_BPF) || has_cap(d, CAP_SYS_ADMIN)) &&
+	    has_cap(d, CAP_NET_ADMIN))
+		return 0;
+	pr_err("permission denied: capturing needs root, or CAP_BPF and CAP_NET_ADMIN");
+	return -1;
+}
+
+int loader_load(struct loader *l, const struct options *o)
+{
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	for (int i = 0; i < MAX_IFACES; i++)
+		l->link_fd[i] = -1;
+	libbpf_set_print(libbpf_print);
+	if (check_privileges())
+		return -1;
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0) {
+		pr_err("this kernel has no BPF ring buffer (Linux 5.8 or later is needed)");
+		return -1;
+	}
+
+	l->skel = hdrlog_bpf__open();
+	if (!l->skel) {
+		pr_err("cannot open the BPF object: %s", strerror(errno));
+		return -1;
+	}
+	l->skel->rodata->sample_every = o->sample;
+	err = bpf_map__set_max_entries(l->skel->maps.records, o->ringbuf_size);
+	if (!err)
+		err = hdrlog_bpf__load(l->skel);
+	if (err) {
+		if (err == -EPERM || err == -EACCES)
+			pr_err("permission denied loading the BPF program: capturing needs root, or CAP_BPF and CAP_NET_ADMIN");
+		else if (err == -ENOMEM || err == -E2BIG)
+			pr_err("cannot create a %u-byte ring buffer: %s (try a smaller --ringbuf-size)",
+			       o->ringbuf_size, strerror(-err));
+		else
+			pr_err("the kernel refused the BPF program: %s (-v shows the verifier log)",
+			       strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+static const char *mode_name(enum xdp_mode mode)
+{
+	return mode == XDP_MODE_NATIVE ? "native" :
+	       mode == XDP_MODE_GENERIC ? "generic" : "auto";
+}
+
+int loader_attach(struct loader *l, const struct iface_table *t,
+		  enum xdp_mode mode)
+{
+	int prog_fd = bpf_program__fd(l->skel->progs.hdrlog_xdp);
+	__u32 flags = mode == XDP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE :
+		      mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : 0;
+
+	for (int i = 0; i < t->n; i++) {
+		LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
+		const struct iface *f = &t->v[i];
+		__u32 old_id = 0;
+		int fd;
+
+		/* A bpf_link never replaces; say who is there first. */
+		if (!bpf_xdp_query_id(f->ifindex, 0, &old_id) && old_id) {
+			pr_err("%s already has an XDP program (id %u); hdrlog will not replace it",
+			       f->name, old_id);
+			return -1;
+		}
+		fd = bpf_link_create(prog_fd, f->ifindex, BPF_XDP, &opts);
+		if (fd < 0) {
+			fd = -errno;
+			if (fd == -EBUSY || fd == -EEXIST)
+				pr_err("%s already has an XDP program; hdrlog will not replace it",
+				       f->name);
+			else if (fd == -EOPNOTSUPP && mode == XDP_MODE_NATIVE)
+				pr_err("%s has no native XDP support; try --xdp-mode generic",
+				       f->name);
+			else
+				pr_err("cannot attach to %s in %s mode: %s", f->name,
+				       mode_name(mode), strerror(-fd));
+			return -1;
+		}
+		l->link_fd[l->n_links++] = fd;
+	}
+	return 0;
+}
+
+int loader_counters(const struct loader *l, struct hdrlog_counters *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct hdrlog_counters *per_cpu;
+	__u32 key = 0;
+	int err;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu <= 0)
+		return -1;
+	per_cpu = calloc(ncpu, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -1;
+	err = bpf_map__lookup_elem(l->skel->maps.counters, &key, sizeof(key),
+				   per_cpu, ncpu * sizeof(*per_cpu), 0);
+	for (int i = 0; !err && i < ncpu; i++) {
+		sum->seen += per_cpu[i].seen;
+		sum->logged += per_cpu[i].logged;
+		sum->lost += per_cpu[i].lost;
+		sum->sampled_out += per_cpu[i].sampled_out;
+	}
+	free(per_cpu);
+	return err;
+}
+
+int loader_ringbuf_fd(const struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.records);
+}
+
+void loader_detach(struct loader *l)
+{
+	for (int i = 0; i < l->n_links; i++)
+		close(l->link_fd[i]);
+	l->n_links = 0;
+}
+
+void loader_close(struct loader *l)
+{
+	loader_detach(l);
+	hdrlog_bpf__destroy(l->skel);
+	l->skel = NULL;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Load the embedded BPF object, attach it, and read its counters. */
+#ifndef HDRLOG_LOADER_H
+#define HDRLOG_LOADER_H
+
+#include "iface.h"
+#include "options.h"
+#include "record.h"
+
+struct hdrlog_bpf;
+
+struct loader {
+	struct hdrlog_bpf *skel;
+	int link_fd[MAX_IFACES];	/* bpf_link per interface; -1: none */
+	int n_links;
+};
+
+/* Check privileges and kernel support, open and load. 0 or -1 with a message. */
+int loader_load(struct loader *l, const struct options *o);
+
+/* Attach through a bpf_link to every interface. 0 or -1 with a message. */
+int loader_attach(struct loader *l, const struct iface_table *t,
+		  enum xdp_mode mode);
+
+/* Sum the per-CPU counters. */
+int loader_counters(const struct loader *l, struct hdrlog_counters *sum);
+
+int loader_ringbuf_fd(const struct loader *l);
+
+/* Detach from every interface; the program stays loaded. */
+void loader_detach(struct loader *l);
+
+/* Detach and free; safe on a partly set up loader. */
+void loader_close(struct loader *l);
+
+#endif

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * One table describes every option: getopt_long's arrays and --help are
+ * both made from it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "fields.h"
+#include "log.h"
+#include "options.h"
+
+#define DEFAULT_RINGBUF_SIZE (8u << 20)
+
+struct opt_def {
+	const char *name;
+	int short_name;		/* 0: long only */
+	const char *arg;	/* argument name, NULL: takes none */
+	const char *help;
+	int (*handle)(struct options *o, const char *arg);
+};
+
+static const struct opt_def opt_defs[];
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "hdrlog: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'hdrlog --help' for more information.\n");
+	return -1;
+}
+
+/* Unsigned decimal with an optional K/M/G (binary) suffix. */
+static int parse_size(const char *s, uint64_t max, int suffixes, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (suffixes && *end) {
+		int shift = *end == 'K' || *end == 'k' ? 10 :
+			    *end == 'M' || *end == 'm' ? 20 :
+			    *end == 'G' || *end == 'g' ? 30 : -1;
+
+		if (shift < 0 || v > (max >> shift))
+			return -1;
+		v <<= shift;
+		end++;
+	}
+	if (*end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int opt_iface(struct options *o, const char *arg)
+{
+	if (o->n_ifaces == MAX_IFACES)
+		return usage_error("too many interfaces (at most %s)", "64");
+	if (!*arg || strlen(arg) >= 16)
+		return usage_error("'%s' is not a valid interface name", arg);
+	o->ifaces[o->n_ifaces++] = arg;
+	return 0;
+}
+
+static int opt_output(struct options *o, const char *arg)
+{
+	if (o->n_outputs == MAX_OUTPUTS)
+		return usage_error("too many outputs (at most %s)", "16");
+	o->outputs[o->n_outputs++] = arg;
+	return 0;
+}
+
+static int opt_count(struct options *o, const char *arg)
+{
+	if (parse_size(arg, UINT64_MAX, 0, &o->count) || !o->count)
+		return usage_error("-c needs a positive number, not '%s'", arg);
+	return 0;
+}
+
+static void print_fields(void)
+{
+	for (int i = 0; i < F_COUNT; i++)
+		printf("  %-16s %s\n", field_table[i].name, field_table[i].doc);
+}
+
+static int opt_fields(struct options *o, const char *arg)
+{
+	const char *bad;
+	size_t bad_len;
+
+	if (!strcmp(arg, "help")) {
+		print_fields();
+		return 1;
+	}
+	if (fields_parse(arg, &o->fields, &bad, &bad_len)) {
+		fprintf(stderr, "hdrlog: unknown field '%.*s' in --fields "
+			"(see 'hdrlog --fields help')\n", (int)bad_len, bad);
+		return -1;
+	}
+	return 0;
+}
+
+static int opt_sample(struct options *o, const char *arg)
+{
+	uint64_t v;
+
+	if (parse_size(arg, UINT32_MAX, 0, &v) || !v)
+		return usage_error("--sample needs a number from 1 to 4294967295, not '%s'", arg);
+	o->sample = v;
+	return 0;
+}
+
+static int opt_xdp_mode(struct options *o, const char *arg)
+{
+	if (!strcmp(arg, "auto"))
+		o->xdp_mode = XDP_MODE_AUTO;
+	else if (!strcmp(arg, "native"))
+		o->xdp_mode = XDP_MODE_NATIVE;
+	else if (!strcmp(arg, "generic"))
+		o->xdp_mode = XDP_MODE_GENERIC;
+	else
+		return usage_error("--xdp-mode is auto, native or generic, not '%s'", arg);
+	return 0;
+}
+
+static int opt_ringbuf_size(struct options *o, const char *arg)
+{
+	uint64_t v, p = 4096;
+
+	if (parse_size(arg, 1ull << 30, 1, &v) || v < 4096)
+		return usage_error("--ringbuf-size needs 4K to 1G bytes, not '%s'", arg);
+	while (p < v)
+		p <<= 1;	/* the kernel wants a power of two */
+	o->ringbuf_size = p;
+	return 0;
+}
+
+static int opt_verbose(struct options *o, const char *arg)
+{
+	(void)o, (void)arg;
+	log_level = LOG_VERBOSE;
+	return 0;
+}
+
+static int opt_quiet(struct options *o, const char *arg)
+{
+	(void)o, (void)arg;
+	log_level = LOG_QUIET;
+	return 0;
+}
+
+static int opt_version(struct options *o, const char *arg)
+{
+	(void)o, (void)arg;
+	printf("hdrlog %s\n", PACKAGE_VERSION);
+	return 1;
+}
+
+static void print_help(void)
+{
+	printf("Usage: hdrlog [OPTION]...\n"
+	       "Log network header fields of every ingress frame, captured with XDP.\n\n");
+	for (const struct opt_def *d = opt_defs; d->name; d++) {
+		char left[48];
+		int n = 0;
+
+		if (d->short_name)
+			n = snprintf(left, sizeof(left), "-%c, ", d->short_name);
+		snprintf(left + n, sizeof(left) - n, "--%s%s%s", d->name,
+			 d->arg ? " " : "", d->arg ? d->arg : "");
+		printf("  %-28s %s\n", left, d->help);
+	}
+	printf("\nOutputs (-o): json[:PATH]   JSON lines; no PATH or '-' is stdout\n"
+	       "Fields: 'hdrlog --fields help' lists them; man hdrlog(8) describes them.\n"
+	       "Needs root, or CAP_BPF and CAP_NET_ADMIN.\n");
+}
+
+static int opt_help(struct options *o, const char *arg)
+{
+	(void)o, (void)arg;
+	print_help();
+	return 1;
+}
+
+static const struct opt_def opt_defs[] = {
+	{ "interface", 'i', "IFACE", "capture on IFACE (repeatable; default: the default route's)", opt_iface },
+	{ "output", 'o', "FORMAT[:PATH]", "write records there (repeatable; default: json on stdout)", opt_output },
+	{ "count", 'c', "N", "stop after N records", opt_count },
+	{ "fields", 0, "LIST", "write only these comma-separated fields ('help' lists them)", opt_fields },
+	{ "sample", 0, "N", "log 1 in N frames, decided in the kernel", opt_sample },
+	{ "xdp-mode", 0, "MODE", "auto (default), native or generic", opt_xdp_mode },
+	{ "ringbuf-size", 0, "BYTES", "kernel ring buffer size, K/M/G suffixes (default 8M)", opt_ringbuf_size },
+	{ "verbose", 'v', NULL, "say more, including libbpf's messages", opt_verbose },
+	{ "quiet", 'q', NULL, "no start-up line or exit summary", opt_quiet },
+	{ "version", 'V', NULL, "print the version and exit", opt_version },
+	{ "help", 'h', NULL, "print this help and exit", opt_help },
+	{ 0 }
+};
+
+#define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]) - 1)
+
+enum options_result options_parse(struct options *o, int argc, char **argv)
+{
+	struct option longopts[N_OPTS + 1];
+	char shortopts[2 * N_OPTS + 2];
+	int n = 0, c, idx;
+
+	memset(o, 0, sizeof(*o));
+	o->fields = (1ull << F_COUNT) - 1;
+	o->sample = 1;
+	o->ringbuf_size = DEFAULT_RINGBUF_SIZE;
+
+	shortopts[n++] = ':';	/* report a missing argument apart */
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const struct opt_def *d = &opt_defs[i];
+
+		/* val: the table index, past every short option character */
+		longopts[i] = (struct option){ d->name,
+			d->arg ? required_argument : no_argument, NULL,
+			256 + (int)i };
+		if (d->short_name) {
+			shortopts[n++] = d->short_name;
+			if (d->arg)
+				shortopts[n++] = ':';
+		}
+	}
+	longopts[N_OPTS] = (struct option){ 0 };
+	shortopts[n] = '\0';
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
+		const struct opt_def *d = NULL;
+		int r;
+
+		if (c >= 256) {
+			d = &opt_defs[c - 256];
+		} else if (c == ':' || c == '?') {
+			const char *what = argv[optind - 1];
+			char buf[3] = { '-', (char)optopt, 0 };
+
+			if (optopt && optopt < 256)
+				what = buf;
+			usage_error(c == ':' ? "option '%s' needs an argument" :
+				    "unknown option '%s'", what);
+			return OPTIONS_USAGE;
+		} else {
+			for (size_t i = 0; i < N_OPTS; i++)
+				if (opt_defs[i].short_name == c)
+					d = &opt_defs[i];
+		}
+		r = d->handle(o, optarg);
+		if (r < 0)
+			return OPTIONS_USAGE;
+		if (r > 0)
+			return OPTIONS_EXIT;
+	}
+	if (optind < argc) {
+		usage_error("unexpected argument '%s'", argv[optind]);
+		return OPTIONS_USAGE;
+	}
+	if (!o->n_outputs)
+		o->outputs[o->n_outputs++] = "json";
+	return OPTIONS_RUN;
+}
