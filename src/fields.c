@@ -44,16 +44,33 @@ const struct field field_table[F_COUNT] = {
 
 const char *ip_proto_name(uint8_t proto)
 {
-	/* Suricata's spelling of the IANA keywords. */
+	/*
+	 * IANA protocol keywords, 0-143, spelled as Suricata's eve.json does;
+	 * NULL where IANA gives no keyword (the number is written instead).
+	 */
 	static const char *const names[256] = {
-		[0] = "HOPOPT", [1] = "ICMP", [2] = "IGMP", [4] = "IPv4",
-		[6] = "TCP", [8] = "EGP", [9] = "IGP", [17] = "UDP",
-		[27] = "RDP", [33] = "DCCP", [41] = "IPv6", [43] = "IPv6-Route",
-		[44] = "IPv6-Frag", [46] = "RSVP", [47] = "GRE", [50] = "ESP",
-		[51] = "AH", [58] = "IPv6-ICMP", [59] = "IPv6-NoNxt",
-		[60] = "IPv6-Opts", [88] = "EIGRP", [89] = "OSPF", [94] = "IPIP",
-		[103] = "PIM", [112] = "VRRP", [115] = "L2TP", [132] = "SCTP",
-		[136] = "UDPLite", [137] = "MPLS-in-IP", [143] = "ETHERNET",
+		"HOPOPT", "ICMP", "IGMP", "GGP", "IP-in-IP", "ST", "TCP",
+		"CBT", "EGP", "IGP", "BBN-RCC-MON", "NVP-II", "PUP", "ARGUS",
+		"EMCON", "XNET", "CHAOS", "UDP", "MUX", "DCN-MEAS", "HMP",
+		"PRM", "XNS-IDP", "TRUNK-1", "TRUNK-2", "LEAF-1", "LEAF-2",
+		"RDP", "IRTP", "ISO-TP4", "NETBLT", "MFE-NSP", "MERIT-INP",
+		"DCCP", "3PC", "IDPR", "XTP", "DDP", "IDPR-CMTP", "TP++",
+		"IL", "IPv6", "SDRP", "IPv6-Route", "IPv6-Frag", "IDRP",
+		"RSVP", "GRE", "DSR", "BNA", "ESP", "AH", "I-NLSP", "SwIPe",
+		"NARP", "MOBILE", "TLSP", "SKIP", "IPv6-ICMP", "IPv6-NoNxt",
+		"IPv6-Opts", NULL, "CFTP", NULL, "SAT-EXPAK", "KRYPTOLAN",
+		"RVD", "IPPC", NULL, "SAT-MON", "VISA", "IPCU", "CPNX",
+		"CPHB", "WSN", "PVP", "BR-SAT-MON", "SUN-ND", "WB-MON",
+		"WB-EXPAK", "ISO-IP", "VMTP", "SECURE-VMTP", "VINES", "TTP",
+		"NSFNET-IGP", "DGP", "TCF", "EIGRP", "OSPF", "Sprite-RPC",
+		"LARP", "MTP", "AX.25", "OS", "MICP", "SCC-SP", "ETHERIP",
+		"ENCAP", NULL, "GMTP", "IFMP", "PNNI", "PIM", "ARIS", "SCPS",
+		"QNX", "A/N", "IPComp", "SNP", "Compaq-Peer", "IPX-in-IP",
+		"VRRP", "PGM", NULL, "L2TP", "DDX", "IATP", "STP", "SRP",
+		"UTI", "SMP", "SM", "PTP", "IS-IS", "FIRE", "CRTP", "CRUDP",
+		"SSCOPMCE", "IPLT", "SPS", "PIPE", "SCTP", "FC",
+		"RSVP-E2E-IGNORE", "Mobility", "UDPLite", "MPLS-in-IP",
+		"manet", "HIP", "Shim6", "WESP", "ROHC", "Ethernet",
 	};
 
 	return names[proto];

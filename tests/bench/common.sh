@@ -19,6 +19,7 @@ VETH_B=${TAG}vb
 WORK=$(mktemp -d /tmp/hdrlog-bench.XXXXXX)
 BG_PIDS=""
 PIN_PATHS=""
+EXTRA_DIRS=""
 
 bench_cleanup() {
 	rc=$?
@@ -39,7 +40,7 @@ bench_cleanup() {
 	done
 	ip netns del "$NS_A" 2>/dev/null || true
 	ip netns del "$NS_B" 2>/dev/null || true
-	rm -rf "$WORK"
+	rm -rf "$WORK" $EXTRA_DIRS
 	exit $rc
 }
 trap bench_cleanup EXIT

@@ -303,8 +303,9 @@ static void test_cid_icmp_pairs(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		const char *x = pairs[i].proto == 1 ? "10.1.1.1" : "2001:db8::1";
-		const char *y = pairs[i].proto == 1 ? "10.0.0.9" : "2001:db8::2";
+		int v4 = pairs[i].proto == 1;
+		const char *x = v4 ? "10.1.1.1" : "2001:db8::1";
+		const char *y = v4 ? "10.0.0.9" : "2001:db8::2";
 
 		cid(0, pairs[i].proto, x, y, pairs[i].req, 0, a);
 		cid(0, pairs[i].proto, y, x, pairs[i].rep, 7, b);

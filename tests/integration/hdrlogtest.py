@@ -1,0 +1,863 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+Shared helpers for hdrlog's integration tests.
+
+- Tap: a tiny TAP producer. Each case is a function; an exception in a
+  case is "not ok" with the traceback as "#" lines, and the run goes on.
+- Topology: two network namespaces joined by veth pairs, torn down on exit
+  (also on failure, SIGTERM and KeyboardInterrupt). The root namespace's
+  interfaces and routes are never touched.
+- Hdrlog: runs $HDRLOG inside namespace A, waits for "listening on",
+  stops it and parses its exit summary.
+- Frame sending from namespace B through an AF_PACKET socket (exact bytes,
+  no scapy round trip), a reference decoder that turns a frame into the
+  record hdrlog's field contract says it must produce, and a Community ID
+  v1 implementation written from the corelight spec.
+"""
+import atexit
+import base64
+import ctypes
+import ctypes.util
+import datetime
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HDRLOG = os.environ.get("HDRLOG", "/work/main/src/hdrlog")
+IP = shutil.which("ip") or "/usr/sbin/ip"
+
+# The JSON field contract, in output order.
+FIELD_ORDER = [
+    "timestamp", "event_type", "in_iface", "ifindex", "src_mac", "dest_mac",
+    "vlan", "ether_type", "ip_v", "src_ip", "dest_ip", "proto", "ip_proto",
+    "ttl", "tos", "ip_len", "ip_id", "flow_label", "frag_offset",
+    "more_fragments", "src_port", "dest_port", "tcp_flags", "tcp_seq",
+    "tcp_ack", "tcp_win", "icmp_type", "icmp_code", "pkt_len", "truncated",
+    "community_id",
+]
+
+TIMESTAMP_RE = re.compile(
+    r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{6})Z$")
+
+
+# --------------------------------------------------------------------------
+# TAP
+# --------------------------------------------------------------------------
+
+class Skip(Exception):
+    """Raise in a case to report it as skipped."""
+
+
+def diag(*lines):
+    """Print diagnostic lines (each prefixed with '# ')."""
+    for chunk in lines:
+        for line in str(chunk).splitlines() or [""]:
+            print("# " + line)
+    sys.stdout.flush()
+
+
+class Tap:
+    def __init__(self):
+        self.cases = []
+        self.failed = 0
+
+    def case(self, name=None):
+        """Decorator: register fn as a case, named name or fn's name."""
+        def register(fn):
+            self.cases.append((name or fn.__name__.replace("_", " "), fn))
+            return fn
+        return register
+
+    def add(self, name, fn):
+        self.cases.append((name, fn))
+
+    def run(self):
+        print("1..%d" % len(self.cases))
+        sys.stdout.flush()
+        for n, (name, fn) in enumerate(self.cases, 1):
+            t0 = time.monotonic()
+            try:
+                fn()
+            except Skip as e:
+                print("ok %d - %s # SKIP %s" % (n, name, e))
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:
+                self.failed += 1
+                print("not ok %d - %s" % (n, name))
+                diag(traceback.format_exc().rstrip())
+            else:
+                print("ok %d - %s" % (n, name))
+            dt = time.monotonic() - t0
+            if dt > 2:
+                diag("(%s took %.1f s)" % (name, dt))
+            sys.stdout.flush()
+        return self.failed
+
+
+def main(body):
+    """Run body(); any escaping exception is a TAP 'Bail out!'."""
+    def on_term(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+    try:
+        body()
+    except KeyboardInterrupt as e:
+        run_cleanups()
+        print("Bail out! interrupted (%s)" % (e or "SIGINT"))
+        sys.stdout.flush()
+        sys.exit(1)
+    except SystemExit:
+        raise
+    except BaseException as e:
+        tb = traceback.format_exc().rstrip()
+        run_cleanups()
+        print("Bail out! %s: %s" % (type(e).__name__, e))
+        diag(tb)
+        sys.stdout.flush()
+        sys.exit(1)
+    finally:
+        run_cleanups()
+    sys.exit(0)
+
+
+def preflight():
+    """Bail out / skip the whole file when the environment can't run it."""
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root (network namespaces, XDP)")
+        sys.exit(0)
+    if not os.access(HDRLOG, os.X_OK):
+        print("Bail out! hdrlog binary not found or not executable: %s "
+              "(set HDRLOG)" % HDRLOG)
+        sys.exit(1)
+    if not os.path.exists(IP):
+        print("Bail out! iproute2 'ip' not found")
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------------
+# cleanup registry
+# --------------------------------------------------------------------------
+
+_cleanups = []
+_cleanup_lock = threading.Lock()
+
+
+def on_cleanup(fn):
+    """Register fn to run (LIFO) at exit, also after failures."""
+    with _cleanup_lock:
+        _cleanups.append(fn)
+    return fn
+
+
+def run_cleanups():
+    while True:
+        with _cleanup_lock:
+            if not _cleanups:
+                return
+            fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception as e:  # keep cleaning
+            sys.stderr.write("cleanup %r failed: %s\n" % (fn, e))
+
+
+atexit.register(run_cleanups)
+
+_tmpdir = None
+
+
+def tmpdir():
+    """A private scratch directory, removed at exit."""
+    global _tmpdir
+    if _tmpdir is None:
+        _tmpdir = tempfile.mkdtemp(prefix="hdrlog-it-")
+        os.chmod(_tmpdir, 0o755)
+        d = _tmpdir
+        on_cleanup(lambda: shutil.rmtree(d, ignore_errors=True))
+    return _tmpdir
+
+
+# --------------------------------------------------------------------------
+# processes
+# --------------------------------------------------------------------------
+
+_procs = []
+
+
+def track(proc):
+    """Make sure proc is killed at exit."""
+    _procs.append(proc)
+    return proc
+
+
+def _kill_all():
+    for p in _procs:
+        if p.poll() is None:
+            try:
+                p.kill()
+                p.wait(timeout=5)
+            except Exception:
+                pass
+
+
+on_cleanup(_kill_all)
+
+
+def run(cmd, check=True, timeout=30, **kw):
+    """subprocess.run with text output captured and a timeout."""
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout, **kw)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" %
+                           (" ".join(cmd), r.returncode, r.stderr.strip()))
+    return r
+
+
+class LineReader:
+    """Collect a pipe's lines in a thread; wait for a pattern."""
+
+    def __init__(self, pipe):
+        self.lines = []
+        self.cond = threading.Condition()
+        self.eof = False
+        self.thread = threading.Thread(target=self._run, args=(pipe,),
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, pipe):
+        for line in pipe:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    def wait_for(self, regex, timeout):
+        """The first line matching regex, or None at EOF/timeout."""
+        rx = re.compile(regex)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    if rx.search(line):
+                        return line
+                left = deadline - time.monotonic()
+                if self.eof or left <= 0:
+                    return None
+                self.cond.wait(min(left, 0.2))
+
+    def join(self, timeout=5):
+        self.thread.join(timeout)
+
+    def text(self):
+        with self.cond:
+            return "\n".join(self.lines)
+
+
+# --------------------------------------------------------------------------
+# namespaces
+# --------------------------------------------------------------------------
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6",
+                    use_errno=True)
+
+
+def _setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "setns: " + os.strerror(e))
+
+
+class VethPair:
+    def __init__(self, a, b, a_net4, b_net4, a_net6):
+        self.a, self.b = a, b              # names in namespace A and B
+        self.a_ip4, self.b_ip4, self.a_ip6 = a_net4, b_net4, a_net6
+        self.a_mac = self.b_mac = None
+        self.a_ifindex = None
+
+
+class Topology:
+    """
+    Namespaces hlt-a-PID and hlt-b-PID, joined by `pairs` veth pairs
+    (pair i: hl<a+2i>PID in A, hl<b+2i>PID in B). A's ends carry
+    198.51.100.x and 2001:db8:i::1; B's ends carry IPv4 only with IPv6
+    disabled, so B sends nothing on its own and every frame A receives
+    is one the test sent.
+    """
+
+    def __init__(self, pairs=1):
+        pid = os.getpid()
+        self.ns_a = "hlt-a-%d" % pid
+        self.ns_b = "hlt-b-%d" % pid
+        self.pairs = []
+        for i in range(pairs):
+            a = "hl%s%d" % (chr(ord("a") + 2 * i), pid)
+            b = "hl%s%d" % (chr(ord("b") + 2 * i), pid)
+            base = 64 * i
+            self.pairs.append(VethPair(
+                a, b, "198.51.100.%d/26" % (base + 1),
+                "198.51.100.%d/26" % (base + 2), "2001:db8:%x::1/64" % i))
+        self._created = []
+
+    # -- lifecycle --
+    def __enter__(self):
+        on_cleanup(self.destroy)
+        try:
+            self._create()
+        except BaseException:
+            self.destroy()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.destroy()
+        return False
+
+    def _create(self):
+        for ns in (self.ns_a, self.ns_b):
+            run([IP, "netns", "add", ns])
+            self._created.append(ns)
+        # No DAD, RS or IPv6 at all on B's side: keep the wire quiet.
+        for key, val in (("net.ipv6.conf.default.disable_ipv6", "1"),
+                         ("net.ipv6.conf.all.disable_ipv6", "1")):
+            self.sysctl(self.ns_b, key, val)
+        for key, val in (("net.ipv6.conf.default.accept_dad", "0"),
+                         ("net.ipv6.conf.default.router_solicitations", "0"),
+                         ("net.ipv6.conf.default.accept_ra", "0")):
+            self.sysctl(self.ns_a, key, val)
+        for p in self.pairs:
+            run([IP, "link", "add", p.a, "netns", self.ns_a, "type", "veth",
+                 "peer", "name", p.b, "netns", self.ns_b])
+            run([IP, "-n", self.ns_a, "addr", "add", p.a_ip4, "dev", p.a])
+            run([IP, "-n", self.ns_a, "addr", "add", p.a_ip6, "dev", p.a,
+                 "nodad"])
+            run([IP, "-n", self.ns_b, "addr", "add", p.b_ip4, "dev", p.b])
+            run([IP, "-n", self.ns_a, "link", "set", p.a, "up"])
+            run([IP, "-n", self.ns_b, "link", "set", p.b, "up"])
+            la = self.link(self.ns_a, p.a)
+            lb = self.link(self.ns_b, p.b)
+            p.a_mac, p.a_ifindex = la["address"], la["ifindex"]
+            p.b_mac = lb["address"]
+
+    def destroy(self):
+        _kill_all()
+        for ns in reversed(self._created):
+            subprocess.run([IP, "netns", "del", ns], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)
+        self._created = []
+
+    # -- queries --
+    @staticmethod
+    def sysctl(ns, key, val):
+        path = "/proc/sys/" + key.replace(".", "/")
+        run([IP, "netns", "exec", ns, "sh", "-c",
+             "test ! -e %s || echo %s > %s" % (path, val, path)])
+
+    @staticmethod
+    def link(ns, dev):
+        r = run([IP, "-j", "-n", ns, "link", "show", "dev", dev])
+        return json.loads(r.stdout)[0]
+
+    def xdp_attached(self, dev=None, ns=None):
+        """(attached?, `ip link show` text) for dev in namespace A."""
+        dev = dev or self.pairs[0].a
+        r = run([IP, "-d", "-n", ns or self.ns_a, "link", "show", "dev", dev])
+        return (re.search(r"\bxdp|prog/xdp", r.stdout) is not None, r.stdout)
+
+    # -- sending from B --
+    def sender(self, dev=None):
+        """An AF_PACKET socket in namespace B bound to dev (default pair 0)."""
+        dev = dev or self.pairs[0].b
+        orig = os.open("/proc/self/ns/net", os.O_RDONLY)
+        target = os.open("/run/netns/" + self.ns_b, os.O_RDONLY)
+        try:
+            _setns(target)
+            try:
+                s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+                s.bind((dev, 0))
+            finally:
+                _setns(orig)
+        finally:
+            os.close(orig)
+            os.close(target)
+        on_cleanup(s.close)
+        return s
+
+    def send(self, frames, dev=None, burst=32, pause=0.002):
+        """Send raw frames (bytes) from B's end; paced so veth won't drop."""
+        s = self.sender(dev)
+        try:
+            for i, f in enumerate(frames):
+                s.send(bytes(f))
+                if burst and (i + 1) % burst == 0:
+                    time.sleep(pause)
+        finally:
+            s.close()
+
+
+def ns_exec(ns, cmd):
+    return [IP, "netns", "exec", ns] + list(cmd)
+
+
+# --------------------------------------------------------------------------
+# hdrlog
+# --------------------------------------------------------------------------
+
+SUMMARY_RE = {
+    "seen": re.compile(r"^\s*(\d+) frames seen\s*$"),
+    "written": re.compile(r"^\s*(\d+) records written\s*$"),
+    "lost": re.compile(r"^\s*(\d+) records lost \(ring buffer full\)\s*$"),
+    "sampled_out": re.compile(
+        r"^\s*(\d+) frames not logged \(sampling\)\s*$"),
+}
+
+
+def parse_summary(stderr_text):
+    out = {}
+    for line in stderr_text.splitlines():
+        line = re.sub(r"^hdrlog:\s*", "", line)
+        for key, rx in SUMMARY_RE.items():
+            m = rx.match(line)
+            if m:
+                out[key] = int(m.group(1))
+    return out
+
+
+class Hdrlog:
+    """hdrlog running inside a namespace. Use as a context manager."""
+
+    def __init__(self, ns, args, stdout=False, prefix=()):
+        self.ns = ns
+        self.cmd = ns_exec(ns, list(prefix) + [HDRLOG] + list(args))
+        self.capture_stdout = stdout
+        self.proc = None
+        self.rc = None
+
+    def start(self, wait=True, timeout=15):
+        self.proc = track(subprocess.Popen(
+            self.cmd, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if self.capture_stdout
+            else subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True))
+        self.err = LineReader(self.proc.stderr)
+        self.out = LineReader(self.proc.stdout) if self.capture_stdout \
+            else None
+        if wait:
+            self.wait_listening(timeout)
+        return self
+
+    def wait_listening(self, timeout=15):
+        line = self.err.wait_for(r"listening on", timeout)
+        if line is None:
+            rc = self.proc.poll()
+            self.kill()
+            raise RuntimeError(
+                "hdrlog did not say 'listening on' within %ss (rc=%s): %s\n"
+                "command: %s" % (timeout, rc, self.err.text()[-2000:],
+                                 " ".join(self.cmd)))
+        time.sleep(0.05)
+        return line
+
+    def wait(self, timeout):
+        """Exit code, or None if still running after timeout."""
+        try:
+            self.rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self.err.join()
+        if self.out:
+            self.out.join()
+        return self.rc
+
+    def stop(self, sig=signal.SIGINT, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.wait(timeout)
+        if rc is None:
+            self.kill()
+            raise RuntimeError("hdrlog did not exit within %ss of signal %d"
+                               % (timeout, sig))
+        return rc
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.rc = self.proc.wait(timeout=10)
+
+    def stderr(self):
+        return self.err.text()
+
+    def stdout(self):
+        return self.out.text() if self.out else ""
+
+    def summary(self):
+        return parse_summary(self.stderr())
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+
+def run_hdrlog(ns, args, timeout=20, prefix=()):
+    """Run hdrlog to completion; CompletedProcess (text)."""
+    cmd = ns_exec(ns, list(prefix) + [HDRLOG] + list(args)) if ns \
+        else list(prefix) + [HDRLOG] + list(args)
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=timeout)
+
+
+class Tcpdump:
+    """tcpdump -w in a namespace, nanosecond timestamps."""
+
+    def __init__(self, ns, dev, path):
+        self.cmd = ns_exec(ns, ["tcpdump", "-i", dev, "-w", path, "-U", "-n",
+                                "--time-stamp-precision=nano", "-s", "512",
+                                "-B", "8192"])
+        self.path = path
+
+    def __enter__(self):
+        self.proc = track(subprocess.Popen(
+            self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True))
+        self.err = LineReader(self.proc.stderr)
+        if self.err.wait_for(r"listening on", 15) is None:
+            self.proc.kill()
+            raise RuntimeError("tcpdump did not start: " + self.err.text())
+        return self
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def read_json_lines(path_or_text, from_text=False):
+    """Parse JSON lines; complete lines only. Raises on a bad line."""
+    if from_text:
+        text = path_or_text
+    else:
+        try:
+            with open(path_or_text) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return []
+    recs = []
+    lines = text.split("\n")
+    if not text.endswith("\n"):
+        lines = lines[:-1]          # partial last line
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            recs.append(json.loads(line, object_pairs_hook=_ordered_obj))
+        except ValueError as e:
+            raise AssertionError("line %d is not JSON (%s): %r" %
+                                 (n, e, line[:300]))
+    return recs
+
+
+class _ordered_obj(dict):
+    """dict that remembers the key order and rejects duplicate keys."""
+
+    def __init__(self, pairs):
+        super().__init__()
+        self.key_order = []
+        for k, v in pairs:
+            if k in self:
+                raise ValueError("duplicate key %r" % k)
+            self[k] = v
+            self.key_order.append(k)
+
+
+def wait_records(path, want, timeout=5.0, proc=None):
+    """Poll a JSON-lines file until want(records) is true; last records."""
+    deadline = time.monotonic() + timeout
+    recs = []
+    while time.monotonic() < deadline:
+        recs = read_json_lines(path)
+        if want(recs):
+            break
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    return recs
+
+
+# --------------------------------------------------------------------------
+# expected values
+# --------------------------------------------------------------------------
+
+# IANA keywords as Suricata writes them (util-proto-name.c), for the
+# protocol numbers the tests use; anything else is the number as text.
+PROTO_NAMES = {
+    0: "HOPOPT", 1: "ICMP", 2: "IGMP", 4: "IP-in-IP", 6: "TCP", 17: "UDP",
+    41: "IPv6", 43: "IPv6-Route", 44: "IPv6-Frag", 47: "GRE", 50: "ESP",
+    51: "AH", 58: "IPv6-ICMP", 59: "IPv6-NoNxt", 60: "IPv6-Opts",
+    132: "SCTP", 136: "UDPLite",
+}
+
+
+def proto_name(n):
+    return PROTO_NAMES.get(n, str(n))
+
+
+ICMP4_COUNTERPART = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9,
+                     9: 10, 17: 18, 18: 17}
+ICMP6_COUNTERPART = {128: 129, 129: 128, 133: 134, 134: 133, 135: 136,
+                     136: 135, 130: 131, 131: 130, 139: 140, 140: 139,
+                     144: 145, 145: 144}
+
+
+def community_id(saddr, daddr, proto, sport=None, dport=None, seed=0):
+    """
+    Community ID v1 per https://github.com/corelight/community-id-spec:
+    sha1(seed16 . saddr . daddr . proto8 . pad8 . sport16 . dport16),
+    endpoints ordered so the smaller (addr, port) comes first; for ICMP
+    the ports are (type, counterpart type) or (type, code) one-way.
+    Addresses are text; for ICMP/ICMPv6 pass type as sport, code as dport.
+    """
+    sa = ipaddress.ip_address(saddr).packed
+    da = ipaddress.ip_address(daddr).packed
+    one_way = False
+    if proto in (1, 58) and sport is not None:
+        table = ICMP4_COUNTERPART if proto == 1 else ICMP6_COUNTERPART
+        if sport in table:
+            dport = table[sport]
+        else:
+            one_way = True
+    if not (one_way or sa < da or (sa == da and sport is not None and
+                                   dport is not None and sport < dport)):
+        sa, da, sport, dport = da, sa, dport, sport
+    data = struct.pack("!H", seed) + sa + da + struct.pack("!BB", proto, 0)
+    if sport is not None and dport is not None:
+        data += struct.pack("!HH", sport, dport)
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+def mac_text(b):
+    return ":".join("%02x" % x for x in b)
+
+
+IPV6_EXT = (0, 43, 44, 60, 51)
+MAX_VLANS = 2
+MAX_IPV6_EXT = 8
+
+
+def expected_record(frame, in_iface, ifindex):
+    """
+    The record the field contract asks for, decoded from the frame's bytes
+    independently of hdrlog (timestamp excluded). Keys in contract order.
+    """
+    f = bytes(frame)
+    n = len(f)
+    e = {"event_type": "packet", "in_iface": in_iface, "ifindex": ifindex}
+    trunc = False
+    l4 = None
+    ipv = None
+    if n < 14:
+        trunc = True
+    else:
+        e["src_mac"] = mac_text(f[6:12])
+        e["dest_mac"] = mac_text(f[0:6])
+        et = struct.unpack("!H", f[12:14])[0]
+        off = 14
+        vlans = []
+        for _ in range(MAX_VLANS):
+            if et not in (0x8100, 0x88A8):
+                break
+            if off + 4 > n:
+                trunc = True
+                break
+            tci, et = struct.unpack("!HH", f[off:off + 4])
+            vlans.append(tci & 0x0FFF)
+            off += 4
+        if vlans:
+            e["vlan"] = vlans
+        if not trunc:
+            e["ether_type"] = et
+            if et == 0x0800:
+                if off + 20 > n:
+                    trunc = True
+                else:
+                    (vihl, tos, tot, ident, fo, ttl, proto, _csum) = \
+                        struct.unpack("!BBHHHBBH", f[off:off + 12])
+                    ipv = 4
+                    e.update(ip_v=4,
+                             src_ip=socket.inet_ntop(socket.AF_INET,
+                                                     f[off + 12:off + 16]),
+                             dest_ip=socket.inet_ntop(socket.AF_INET,
+                                                      f[off + 16:off + 20]),
+                             proto=proto_name(proto), ip_proto=proto,
+                             ttl=ttl, tos=tos, ip_len=tot, ip_id=ident)
+                    if fo & 0x3FFF:
+                        e["frag_offset"] = (fo & 0x1FFF) * 8
+                        e["more_fragments"] = bool(fo & 0x2000)
+                    hlen = (vihl & 0x0F) * 4
+                    if hlen < 20 or off + hlen > n:
+                        trunc = True
+                    else:
+                        off += hlen
+                        if not (fo & 0x1FFF) and proto != 0:
+                            l4 = proto
+            elif et == 0x86DD:
+                if off + 40 > n:
+                    trunc = True
+                else:
+                    w0, plen, nh, hlim = struct.unpack("!IHBB",
+                                                       f[off:off + 8])
+                    ipv = 6
+                    e.update(ip_v=6,
+                             src_ip=socket.inet_ntop(socket.AF_INET6,
+                                                     f[off + 8:off + 24]),
+                             dest_ip=socket.inet_ntop(socket.AF_INET6,
+                                                      f[off + 24:off + 40]),
+                             ttl=hlim, tos=(w0 >> 20) & 0xFF,
+                             ip_len=plen + 40, flow_label=w0 & 0xFFFFF)
+                    off += 40
+                    ip_proto = nh
+                    done = False
+                    for _ in range(MAX_IPV6_EXT):
+                        if nh not in IPV6_EXT:
+                            l4 = nh
+                            done = True
+                            break
+                        if nh == 44:
+                            if off + 8 > n:
+                                trunc = True
+                                break
+                            nh, _r, fo, ident = struct.unpack(
+                                "!BBHI", f[off:off + 8])
+                            ip_proto = nh
+                            e["ip_id"] = ident
+                            e["frag_offset"] = (fo >> 3) * 8
+                            e["more_fragments"] = bool(fo & 1)
+                            off += 8
+                            if fo >> 3:
+                                done = True     # non-first fragment
+                                break
+                            continue
+                        if off + 2 > n:
+                            trunc = True
+                            break
+                        hl = f[off + 1]
+                        ln = (hl + 2) * 4 if nh == 51 else (hl + 1) * 8
+                        if off + ln > n:
+                            trunc = True
+                            break
+                        nh = f[off]
+                        ip_proto = nh
+                        off += ln
+                    else:
+                        if nh not in IPV6_EXT:
+                            l4 = nh
+                    e["proto"] = proto_name(ip_proto)
+                    e["ip_proto"] = ip_proto
+            if l4 is not None and not trunc:
+                need = {6: 20, 17: 8, 136: 8, 132: 12, 1: 4, 58: 4}.get(l4)
+                if need is not None and off + need > n:
+                    trunc = True
+                elif l4 == 6:
+                    sp, dp, seq, ack, _o, flags, win = struct.unpack(
+                        "!HHIIBBH", f[off:off + 16])
+                    e.update(src_port=sp, dest_port=dp,
+                             tcp_flags="%02x" % flags, tcp_seq=seq,
+                             tcp_ack=ack, tcp_win=win)
+                elif l4 in (17, 136, 132):
+                    sp, dp = struct.unpack("!HH", f[off:off + 4])
+                    e.update(src_port=sp, dest_port=dp)
+                elif l4 in (1, 58):
+                    e.update(icmp_type=f[off], icmp_code=f[off + 1])
+    e["pkt_len"] = n
+    if trunc:
+        e["truncated"] = True
+    if ipv and "ip_proto" in e:
+        p = e["ip_proto"]
+        if p in (6, 17, 132) and "src_port" in e:
+            e["community_id"] = community_id(e["src_ip"], e["dest_ip"], p,
+                                             e["src_port"], e["dest_port"])
+        elif p in (1, 58) and "icmp_type" in e:
+            e["community_id"] = community_id(e["src_ip"], e["dest_ip"], p,
+                                             e["icmp_type"], e["icmp_code"])
+    return {k: e[k] for k in FIELD_ORDER if k in e}
+
+
+def _same(a, b):
+    """Equal, and equal JSON types (True is not 1)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return type(a) is type(b) and a == b
+
+
+def diff_record(got, want, skip=("timestamp",)):
+    """Human-readable differences between a record and the expectation."""
+    out = []
+    for k in FIELD_ORDER:
+        if k in skip:
+            continue
+        if k in want and k not in got:
+            out.append("%s: missing, expected %s" % (k, json.dumps(want[k])))
+        elif k in got and k not in want:
+            out.append("%s: unexpected, got %s" % (k, json.dumps(got[k])))
+        elif k in got and not _same(got[k], want[k]):
+            out.append("%s: expected %s, got %s" %
+                       (k, json.dumps(want[k]), json.dumps(got[k])))
+    for k in got:
+        if k not in FIELD_ORDER:
+            out.append("%s: not a contract field, got %s" %
+                       (k, json.dumps(got[k])))
+    order = getattr(got, "key_order", list(got))
+    known = [k for k in order if k in FIELD_ORDER]
+    if known != sorted(known, key=FIELD_ORDER.index):
+        out.append("field order: %s" % ",".join(order))
+    for k, v in got.items():
+        if v is None:
+            out.append("%s: null (fields that don't apply are omitted)" % k)
+    return out
+
+
+def timestamp_ns(ts):
+    """RFC 3339 'YYYY-MM-DDTHH:MM:SS.uuuuuuZ' to ns since the epoch."""
+    m = TIMESTAMP_RE.match(ts)
+    if not m:
+        raise AssertionError("timestamp %r is not RFC 3339 UTC with "
+                             "microseconds and Z" % ts)
+    y, mo, d, h, mi, s, us = (int(x) for x in m.groups())
+    dt = datetime.datetime(y, mo, d, h, mi, s, tzinfo=datetime.timezone.utc)
+    return (int(dt.timestamp()) * 1000000 + us) * 1000
+
+
+def load_scapy():
+    """Import scapy once, quietly."""
+    import logging
+    logging.getLogger("scapy").setLevel(logging.ERROR)
+    import scapy.all as scapy  # noqa: E402
+    scapy.conf.verb = 0
+    return scapy

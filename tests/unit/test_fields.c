@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The field table, value text, and the JSON lines built from them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <yajl/yajl_tree.h>
+
+#include "event.h"
+#include "fields.h"
+#include "sink.h"
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, n + 1);
+	assert_int_equal(fread(buf, 1, n, f), n);
+	fclose(f);
+	return buf;
+}
+
+/* Every field is documented in the man page, in table order. */
+static void test_man_page_documents_every_field(void **state)
+{
+	char *man = slurp(MAN_PAGE);
+	const char *pos = strstr(man, ".SH RECORD FIELDS");
+
+	(void)state;
+	assert_non_null(pos);
+	for (int i = 0; i < F_COUNT; i++) {
+		char entry[64];
+
+		snprintf(entry, sizeof(entry), ".TP\n.B %s\n", field_table[i].name);
+		pos = strstr(pos, entry);
+		if (!pos)
+			fail_msg("man page lacks field %s (or has it out of order)",
+				 field_table[i].name);
+	}
+	free(man);
+}
+
+static void test_fields_parse(void **state)
+{
+	const char *bad;
+	size_t bad_len;
+	uint64_t mask;
+
+	(void)state;
+	assert_int_equal(fields_parse("timestamp,src_ip,dest_port", &mask,
+				      &bad, &bad_len), 0);
+	assert_int_equal(mask, 1ull << F_TIMESTAMP | 1ull << F_SRC_IP |
+			 1ull << F_DEST_PORT);
+	assert_int_equal(fields_parse("src_ip,nope,ttl", &mask, &bad, &bad_len), -1);
+	assert_int_equal(bad_len, 4);
+	assert_memory_equal(bad, "nope", 4);
+	assert_int_equal(fields_parse("src_ip,", &mask, &bad, &bad_len), -1);
+	assert_int_equal(fields_parse("src_i", &mask, &bad, &bad_len), -1);
+}
+
+static struct event sample_event(void)
+{
+	struct event e = {
+		.present = 1ull << F_TIMESTAMP | 1ull << F_EVENT_TYPE |
+			   1ull << F_IN_IFACE | 1ull << F_SRC_MAC |
+			   1ull << F_VLAN | 1ull << F_SRC_IP |
+			   1ull << F_DEST_IP | 1ull << F_PROTO |
+			   1ull << F_TCP_FLAGS | 1ull << F_TCP_SEQ |
+			   1ull << F_MORE_FRAGMENTS | 1ull << F_TRUNCATED,
+		.time_ns = 1795708862123456789ull,
+		.event_type = "packet",
+		.in_iface = "ve\"th0",
+		.src_mac = { 0x02, 0xab, 0x00, 0x10, 0xff, 0x0e },
+		.vlan = { 100, 4094 },
+		.vlan_count = 2,
+		.ip_v = 4,
+		.src_ip = { 203, 0, 113, 7 },
+		.dest_ip = { 198, 51, 100, 1 },
+		.ip_proto = 6,
+		.tcp_flags = 0x12,
+		.tcp_seq = 4294967295u,
+		.more_fragments = false,
+		.truncated = true,
+	};
+	return e;
+}
+
+static void test_field_text(void **state)
+{
+	struct event e = sample_event();
+	char t[FIELD_TEXT_MAX];
+
+	(void)state;
+	field_text(&e, F_SRC_MAC, 0, t);
+	assert_string_equal(t, "02:ab:00:10:ff:0e");
+	field_text(&e, F_SRC_IP, 0, t);
+	assert_string_equal(t, "203.0.113.7");
+	field_text(&e, F_TCP_FLAGS, 0, t);
+	assert_string_equal(t, "12");
+	field_text(&e, F_TCP_SEQ, 0, t);
+	assert_string_equal(t, "4294967295");
+	field_text(&e, F_PROTO, 0, t);
+	assert_string_equal(t, "TCP");
+	assert_int_equal(field_text(&e, F_VLAN, 1, t), 4);
+	assert_string_equal(t, "4094");
+	assert_int_equal(field_text(&e, F_VLAN, 2, t), -1);
+
+	e.ip_v = 6;
+	memset(e.src_ip, 0, 16);
+	e.src_ip[0] = 0x20, e.src_ip[1] = 0x01, e.src_ip[2] = 0x0d;
+	e.src_ip[3] = 0xb8, e.src_ip[15] = 1;
+	field_text(&e, F_SRC_IP, 0, t);
+	assert_string_equal(t, "2001:db8::1");
+	e.ip_proto = 200;
+	field_text(&e, F_PROTO, 0, t);
+	assert_string_equal(t, "200");
+}
+
+static void test_proto_names(void **state)
+{
+	(void)state;
+	assert_string_equal(ip_proto_name(1), "ICMP");
+	assert_string_equal(ip_proto_name(17), "UDP");
+	assert_string_equal(ip_proto_name(47), "GRE");
+	assert_string_equal(ip_proto_name(58), "IPv6-ICMP");
+	assert_string_equal(ip_proto_name(132), "SCTP");
+	assert_string_equal(ip_proto_name(136), "UDPLite");
+	assert_null(ip_proto_name(61));
+	assert_null(ip_proto_name(253));
+}
+
+/* A JSON line read back: types, escaping, omitted and selected fields. */
+static void test_json_line(void **state)
+{
+	char path[] = "/tmp/hdrlog-test-json-XXXXXX";
+	char spec[64], err[128];
+	struct event e = sample_event();
+	struct sink *s;
+	yajl_val root, v;
+	char *text;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(spec, sizeof(spec), "json:%s", path);
+	s = sink_create(spec, (1ull << F_COUNT) - 1);
+	assert_non_null(s);
+	assert_int_equal(s->ops->write(s, &e), 0);
+	e.present = 1ull << F_SRC_IP;
+	assert_int_equal(s->ops->write(s, &e), 0);
+	sink_destroy(s);
+
+	text = slurp(path);
+	unlink(path);
+	char *nl = strchr(text, '\n');
+
+	assert_non_null(nl);
+	*nl = '\0';
+	root = yajl_tree_parse(text, err, sizeof(err));
+	assert_non_null(root);
+	assert_string_equal(YAJL_GET_STRING(yajl_tree_get(root,
+		(const char *[]){ "timestamp", NULL }, yajl_t_string)),
+		"2026-11-26T16:01:02.123456Z");
+	assert_string_equal(YAJL_GET_STRING(yajl_tree_get(root,
+		(const char *[]){ "in_iface", NULL }, yajl_t_string)), "ve\"th0");
+	v = yajl_tree_get(root, (const char *[]){ "vlan", NULL }, yajl_t_array);
+	assert_non_null(v);
+	assert_int_equal(YAJL_GET_ARRAY(v)->len, 2);
+	assert_int_equal(YAJL_GET_INTEGER(YAJL_GET_ARRAY(v)->values[1]), 4094);
+	v = yajl_tree_get(root, (const char *[]){ "tcp_seq", NULL }, yajl_t_number);
+	assert_int_equal(YAJL_GET_INTEGER(v), 4294967295ll);
+	assert_true(YAJL_IS_TRUE(yajl_tree_get(root,
+		(const char *[]){ "truncated", NULL }, yajl_t_any)));
+	assert_true(YAJL_IS_FALSE(yajl_tree_get(root,
+		(const char *[]){ "more_fragments", NULL }, yajl_t_any)));
+	assert_null(yajl_tree_get(root, (const char *[]){ "ttl", NULL }, yajl_t_any));
+	yajl_tree_free(root);
+	assert_string_equal(nl + 1, "{\"src_ip\":\"203.0.113.7\"}\n");
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_man_page_documents_every_field),
+		cmocka_unit_test(test_fields_parse),
+		cmocka_unit_test(test_field_text),
+		cmocka_unit_test(test_proto_names),
+		cmocka_unit_test(test_json_line),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
