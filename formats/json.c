@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * JSON lines through yajl. yajl prints into our buffer; the buffer goes
- * out with one write(2) when full or on flush, so a burst of records costs
- * few system calls. A terminal gets each line at once.
+ * JSON lines through yajl. Records collect in yajl's own buffer and go out
+ * with one write(2) per batch or on flush, so a burst of records costs few
+ * system calls. A terminal gets each line at once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,28 +17,16 @@
 #include "log.h"
 #include "sink.h"
 
-#define JSON_BUF_SIZE	(256 * 1024)
-#define JSON_LINE_MAX	4096	/* flush before a record could overflow */
+#define JSON_BATCH	512	/* records per write(2) at most */
 
 struct json_sink {
 	int fd;
 	int own_fd;		/* opened here, so closed and reopened here */
 	int tty;
 	int failing;		/* a write error was reported; quiet until it heals */
-	yajl_gen gen;
-	size_t len;
-	uint64_t pending;	/* records in buf */
-	char buf[JSON_BUF_SIZE];
+	yajl_gen gen;		/* its own buffer holds the unwritten lines */
+	uint64_t pending;	/* records in that buffer */
 };
-
-static void json_print(void *ctx, const char *str, size_t len)
-{
-	struct json_sink *j = ctx;
-
-	/* JSON_LINE_MAX headroom is kept free before each record. */
-	memcpy(j->buf + j->len, str, len);
-	j->len += len;
-}
 
 static int json_open_target(struct sink *s, struct json_sink *j)
 {
@@ -75,7 +63,6 @@ static int json_open(struct sink *s)
 		free(j);
 		return -ENOMEM;
 	}
-	yajl_gen_config(j->gen, yajl_gen_print_callback, json_print, j);
 	s->priv = j;
 	return 0;
 }
@@ -83,10 +70,12 @@ static int json_open(struct sink *s)
 static int json_flush(struct sink *s)
 {
 	struct json_sink *j = s->priv;
-	size_t off = 0;
+	const unsigned char *buf;
+	size_t len, off = 0;
 
-	while (off < j->len) {
-		ssize_t n = write(j->fd, j->buf + off, j->len - off);
+	yajl_gen_get_buf(j->gen, &buf, &len);
+	while (off < len) {
+		ssize_t n = write(j->fd, buf + off, len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -98,17 +87,17 @@ static int json_flush(struct sink *s)
 				       s->target, strerror(err));
 			j->failing = 1;
 			s->failed += j->pending;
-			j->len = 0;
+			yajl_gen_clear(j->gen);
 			j->pending = 0;
 			return -err;
 		}
 		off += n;
 	}
-	if (j->failing && j->len)
+	if (j->failing && len)
 		pr_info("writing %s works again", s->target);
 	j->failing = 0;
 	s->written += j->pending;
-	j->len = 0;
+	yajl_gen_clear(j->gen);
 	j->pending = 0;
 	return 0;
 }
@@ -125,8 +114,6 @@ static int json_write(struct sink *s, const struct event *e)
 	yajl_gen g = j->gen;
 	char text[FIELD_TEXT_MAX];
 
-	if (j->len > JSON_BUF_SIZE - JSON_LINE_MAX)
-		json_flush(s);
 	yajl_gen_map_open(g);
 	while (mask) {
 		enum field_id id = __builtin_ctzll(mask);
@@ -158,10 +145,8 @@ static int json_write(struct sink *s, const struct event *e)
 		}
 	}
 	yajl_gen_map_close(g);
-	yajl_gen_reset(g, NULL);
-	j->buf[j->len++] = '\n';
-	j->pending++;
-	if (j->tty)
+	yajl_gen_reset(g, "\n");
+	if (++j->pending >= JSON_BATCH || j->tty)
 		return json_flush(s);
 	return 0;
 }

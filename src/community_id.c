@@ -56,6 +56,32 @@ static int icmp6_counterpart(unsigned int type)
 	}
 }
 
+/*
+ * Records of one flow come in bursts, and SHA-1 is the dearest part of a
+ * record, so the last ids are kept, direct-mapped by the hash input. One
+ * capture thread uses this, hence no locking.
+ */
+#define CACHE_SLOTS 1024
+
+struct cache_slot {
+	uint8_t in[40];
+	uint8_t len;
+	char id[COMMUNITY_ID_LEN + 1];
+};
+
+static struct cache_slot cache[CACHE_SLOTS];
+
+static struct cache_slot *cache_slot_for(const uint8_t *in, size_t n)
+{
+	uint64_t h = n, w;
+
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, in + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	}
+	return &cache[(h >> 40) % CACHE_SLOTS];
+}
+
 static const char b64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -65,6 +91,7 @@ int community_id_v1(uint16_t seed, int ip_v, const uint8_t *saddr,
 {
 	/* seed 2 + addrs 2 * 16 + proto 1 + pad 1 + ports 4 */
 	uint8_t in[40], md[SHA1_DIGEST_SIZE];
+	struct cache_slot *slot;
 	const uint8_t *a = saddr, *b = daddr;
 	uint16_t pa = sport, pb = dport;
 	bool one_way = false;
@@ -123,6 +150,11 @@ int community_id_v1(uint16_t seed, int ip_v, const uint8_t *saddr,
 	in[n++] = pb >> 8;
 	in[n++] = pb;
 
+	slot = cache_slot_for(in, n);
+	if (slot->len == n && !memcmp(slot->in, in, n)) {
+		memcpy(out, slot->id, COMMUNITY_ID_LEN + 1);
+		return COMMUNITY_ID_LEN;
+	}
 	sha1(in, n, md);
 
 	/* Standard base64: 6 full groups, then 2 bytes -> 3 chars + '=' */
@@ -143,5 +175,8 @@ int community_id_v1(uint16_t seed, int ip_v, const uint8_t *saddr,
 	*o++ = '=';
 	*o = '\0';
 
+	memcpy(slot->in, in, n);
+	slot->len = n;
+	memcpy(slot->id, out, COMMUNITY_ID_LEN + 1);
 	return COMMUNITY_ID_LEN;
 }
