@@ -50,6 +50,8 @@ static __always_inline int parse_eth(struct cursor *c, struct hdrlog_record *r,
 	__builtin_memcpy(r->dest_mac, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(r->src_mac, eth->h_source, ETH_ALEN);
 	*proto = eth->h_proto;
+	r->ether_type = *proto;
+	r->flags |= HDRLOG_RF_ETH;
 	c->pos += sizeof(*eth);
 
 #pragma unroll
@@ -64,9 +66,9 @@ static __always_inline int parse_eth(struct cursor *c, struct hdrlog_record *r,
 		r->vlan_tci[i] = vh->tci;
 		r->vlan_count = i + 1;
 		*proto = vh->proto;
+		r->ether_type = *proto;
 		c->pos += sizeof(*vh);
 	}
-	r->ether_type = *proto;
 	return 0;
 }
 

@@ -28,6 +28,7 @@ enum hdrlog_rec_flag {
 	HDRLOG_RF_TCP		= 1 << 5,  /* TCP flags, seq, ack, window read */
 	HDRLOG_RF_ICMP		= 1 << 6,  /* ICMP or ICMPv6 type and code read */
 	HDRLOG_RF_DEPTH		= 1 << 7,  /* more IPv6 extension headers than walked */
+	HDRLOG_RF_ETH		= 1 << 8,  /* Ethernet header read */
 };
 
 struct hdrlog_record {
@@ -42,7 +43,7 @@ struct hdrlog_record {
 	__u8 dest_mac[6];
 	__u8 src_mac[6];
 	__be16 vlan_tci[HDRLOG_MAX_VLANS];
-	__be16 ether_type;	/* innermost, after any VLAN tags */
+	__be16 ether_type;	/* the last one read: after any VLAN tags */
 	__u8 ip_proto;		/* IPv6: the header after the extension chain */
 	__u8 ttl;		/* IPv4 TTL, IPv6 hop limit */
 	__u8 tos;		/* IPv4 TOS, IPv6 traffic class */

@@ -13,8 +13,10 @@
 
 static const uint64_t packet_fields =
 	1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE | 1ULL << F_IFINDEX |
-	1ULL << F_SRC_MAC | 1ULL << F_DEST_MAC | 1ULL << F_ETHER_TYPE |
 	1ULL << F_PKT_LEN;
+
+static const uint64_t eth_fields =
+	1ULL << F_SRC_MAC | 1ULL << F_DEST_MAC | 1ULL << F_ETHER_TYPE;
 
 static const uint64_t ip_fields =
 	1ULL << F_IP_V | 1ULL << F_SRC_IP | 1ULL << F_DEST_IP |
@@ -101,6 +103,8 @@ int event_decode(struct event *e, const void *rec, size_t size,
 	e->in_iface = iface_name(ifaces, r->ifindex);
 	if (e->in_iface)
 		SET(e, F_IN_IFACE);
+	if (r->flags & HDRLOG_RF_ETH)
+		e->present |= eth_fields;
 	memcpy(e->src_mac, r->src_mac, 6);
 	memcpy(e->dest_mac, r->dest_mac, 6);
 	e->vlan_count = r->vlan_count;

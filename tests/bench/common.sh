@@ -119,6 +119,11 @@ median() {
 		      else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# filesystem type of a path: tmpfs, ext4, ...
+fs_type() {
+	stat -f -c %T "$1"
+}
+
 # Sum of utime+stime ticks of a pid.
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
@@ -147,13 +152,14 @@ wait_idle() {
 # to CPU, wait (bounded) for "listening on"; sets HDRLOG_PID.
 start_hdrlog() {
 	_err=$1; _cpu=$2; shift 2
+	: >"$_err"
 	ip netns exec "$NS_A" taskset -c "$_cpu" "$HDRLOG" -i "$VETH_A" "$@" \
 		2>"$_err" &
 	HDRLOG_PID=$!
 	BG_PIDS="$BG_PIDS $HDRLOG_PID"
 	_i=0
 	while [ $_i -lt 100 ]; do
-		grep -q 'listening on' "$_err" && return 0
+		grep -qs 'listening on' "$_err" && return 0
 		kill -0 "$HDRLOG_PID" 2>/dev/null || break
 		sleep 0.1; _i=$((_i + 1))
 	done

@@ -19,6 +19,7 @@ import base64
 import ctypes
 import ctypes.util
 import datetime
+import errno
 import hashlib
 import ipaddress
 import json
@@ -117,7 +118,7 @@ def main(body):
         body()
     except KeyboardInterrupt as e:
         run_cleanups()
-        print("Bail out! interrupted (%s)" % (e or "SIGINT"))
+        print("Bail out! interrupted (%s)" % (str(e) or "SIGINT"))
         sys.stdout.flush()
         sys.exit(1)
     except SystemExit:
@@ -404,7 +405,15 @@ class Topology:
         s = self.sender(dev)
         try:
             for i, f in enumerate(frames):
-                s.send(bytes(f))
+                for attempt in range(200):      # veth ring full: back off
+                    try:
+                        s.send(bytes(f))
+                        break
+                    except (BlockingIOError, OSError) as e:
+                        if e.errno not in (errno.ENOBUFS, errno.EAGAIN) \
+                                or attempt == 199:
+                            raise
+                        time.sleep(0.001)
                 if burst and (i + 1) % burst == 0:
                     time.sleep(pause)
         finally:
@@ -467,10 +476,10 @@ class Hdrlog:
         if line is None:
             rc = self.proc.poll()
             self.kill()
-            raise RuntimeError(
-                "hdrlog did not say 'listening on' within %ss (rc=%s): %s\n"
-                "command: %s" % (timeout, rc, self.err.text()[-2000:],
-                                 " ".join(self.cmd)))
+            why = "exited with %s" % rc if rc is not None else \
+                "did not say 'listening on' within %ss" % timeout
+            raise RuntimeError("hdrlog %s; stderr: %s\ncommand: %s" % (
+                why, self.err.text()[-2000:], " ".join(self.cmd)))
         time.sleep(0.05)
         return line
 
@@ -531,6 +540,7 @@ class Tcpdump:
 
     def __init__(self, ns, dev, path):
         self.cmd = ns_exec(ns, ["tcpdump", "-i", dev, "-w", path, "-U", "-n",
+                                "--immediate-mode",
                                 "--time-stamp-precision=nano", "-s", "512",
                                 "-B", "8192"])
         self.path = path
@@ -701,8 +711,9 @@ def expected_record(frame, in_iface, ifindex):
             off += 4
         if vlans:
             e["vlan"] = vlans
+        # the last EtherType read: a TPID when cut inside a VLAN tag
+        e["ether_type"] = et
         if not trunc:
-            e["ether_type"] = et
             if et == 0x0800:
                 if off + 20 > n:
                     trunc = True
@@ -861,3 +872,35 @@ def load_scapy():
     import scapy.all as scapy  # noqa: E402
     scapy.conf.verb = 0
     return scapy
+
+
+def mac_bytes(text):
+    return bytes(int(x, 16) for x in text.split(":"))
+
+
+def _csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def udp_frame(src_mac, dst_mac="02:00:5e:00:53:01", src_ip="198.51.100.2",
+              dst_ip="198.51.100.1", sport=10000, dport=20000, payload=b"",
+              ip_id=1):
+    """A well-formed Ethernet/IPv4/UDP frame, built without scapy."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), ip_id, 0, 64,
+                      17, 0, socket.inet_aton(src_ip),
+                      socket.inet_aton(dst_ip))
+    hdr = hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:]
+    return mac_bytes(dst_mac) + mac_bytes(src_mac) + b"\x08\x00" + hdr + udp
+
+
+def arp_frame(src_mac, psrc="198.51.100.2", pdst="198.51.100.99"):
+    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1,
+                       mac_bytes(src_mac), socket.inet_aton(psrc),
+                       b"\0" * 6, socket.inet_aton(pdst))
+    return b"\xff" * 6 + mac_bytes(src_mac) + b"\x08\x06" + body

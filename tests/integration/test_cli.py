@@ -1,0 +1,369 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+hdrlog's command line, end to end: -c, --fields, --sample, outputs,
+several interfaces, clean detach, and the error messages. Every hdrlog
+runs inside the test's namespace A with an explicit -i, so nothing here
+can attach to the root namespace's interfaces.
+"""
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hdrlogtest as H  # noqa: E402
+
+SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+MAN_PAGE = os.path.join(SRCDIR, "man", "hdrlog.8")
+
+tap = H.Tap()
+T = {}          # the topology, set in body()
+_mac_seq = [0]
+
+
+def macs(n, tag):
+    """n fresh source MACs 02:cc:TAG:..:.. (unique per test run)."""
+    out = []
+    for _ in range(n):
+        _mac_seq[0] += 1
+        i = _mac_seq[0]
+        out.append("02:cc:%02x:%02x:%02x:%02x" % (tag, (i >> 16) & 0xFF,
+                                                  (i >> 8) & 0xFF, i & 0xFF))
+    return out
+
+
+def topo():
+    return T["topo"]
+
+
+def dev(i=0):
+    return topo().pairs[i].a
+
+
+def out_path(name):
+    return os.path.join(H.tmpdir(), name)
+
+
+def hdrlog(args, **kw):
+    return H.Hdrlog(topo().ns_a, args, **kw)
+
+
+def one_shot(args, timeout=15, prefix=()):
+    """Run hdrlog in namespace A to completion (killed after timeout)."""
+    try:
+        return H.run_hdrlog(topo().ns_a, args, timeout=timeout,
+                            prefix=prefix)
+    except Exception as e:
+        raise AssertionError("hdrlog %s did not finish: %s" % (args, e))
+
+
+def show(r):
+    return "exit %s\nstdout: %r\nstderr: %r" % (r.returncode, r.stdout[-1500:],
+                                                r.stderr[-1500:])
+
+
+def no_xdp(dev_name, timeout=3.0):
+    """Wait until dev has no XDP program; (ok, ip link text)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        attached, text = topo().xdp_attached(dev_name)
+        if not attached or time.monotonic() > deadline:
+            return not attached, text
+        time.sleep(0.1)
+
+
+# --------------------------------------------------------------------------
+# running cases
+# --------------------------------------------------------------------------
+
+@tap.case("-c N stops after exactly N records and exits 0")
+def _():
+    out = out_path("count.json")
+    h = hdrlog(["-i", dev(), "-o", "json:" + out, "-c", "5"]).start()
+    try:
+        topo().send([H.udp_frame(m) for m in macs(20, 1)], burst=4,
+                    pause=0.01)
+        rc = h.wait(10)
+        assert rc is not None, "still running 10 s after 20 frames with -c 5"
+    finally:
+        h.kill()
+    recs = H.read_json_lines(out)
+    assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
+    assert len(recs) == 5, "%d records with -c 5" % len(recs)
+    ok, text = no_xdp(dev())
+    assert ok, "XDP program still attached after -c exit:\n" + text
+
+
+@tap.case("--fields timestamp,src_ip,dest_port writes only those keys")
+def _():
+    out = out_path("fields.json")
+    m_udp, m_arp = macs(2, 2)
+    with hdrlog(["-i", dev(), "-o", "json:" + out, "-c", "2",
+                 "--fields", "timestamp,src_ip,dest_port"]) as h:
+        topo().send([H.udp_frame(m_udp, sport=1111, dport=2222),
+                     H.arp_frame(m_arp)])
+        rc = h.wait(10)
+        assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
+    recs = H.read_json_lines(out)
+    assert len(recs) == 2, "records: %s" % recs
+    udp = [r for r in recs if "src_ip" in r]
+    arp = [r for r in recs if "src_ip" not in r]
+    assert len(udp) == 1 and len(arp) == 1, "records: %s" % recs
+    assert udp[0].key_order == ["timestamp", "src_ip", "dest_port"], \
+        "UDP record keys %s" % udp[0].key_order
+    assert udp[0]["src_ip"] == "198.51.100.2" and \
+        udp[0]["dest_port"] == 2222, "UDP record %s" % udp[0]
+    H.timestamp_ns(udp[0]["timestamp"])
+    assert arp[0].key_order == ["timestamp"], \
+        "ARP record keys %s (fields that don't apply are omitted)" % \
+        arp[0].key_order
+
+
+@tap.case("--fields help lists every field of the contract")
+def _():
+    r = one_shot(["--fields", "help"])
+    assert r.returncode == 0, show(r)
+    listed = re.findall(r"^\s+([a-z_]+)\s", r.stdout, re.M)
+    missing = [f for f in H.FIELD_ORDER if f not in listed]
+    assert not missing, "not listed: %s\n%s" % (missing, show(r))
+    assert listed == H.FIELD_ORDER, "order/extra: %s" % listed
+
+
+@tap.case("--sample 10 over 1000 frames: seen == written + sampled, ~100 logged")
+def _():
+    out = out_path("sample.json")
+    n = 1000
+    with hdrlog(["-i", dev(), "-o", "json:" + out, "--sample", "10"]) as h:
+        topo().send([H.udp_frame(m) for m in macs(n, 3)], burst=50,
+                    pause=0.003)
+        # records are ~100; wait until the file stops growing
+        last, stable_since = -1, time.monotonic()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cur = len(H.read_json_lines(out))
+            if cur != last:
+                last, stable_since = cur, time.monotonic()
+            elif time.monotonic() - stable_since > 0.5:
+                break
+            time.sleep(0.1)
+        rc = h.stop()
+    assert rc == 0, "exit %s after SIGINT; stderr: %s" % (rc, h.stderr())
+    s = h.summary()
+    recs = H.read_json_lines(out)
+    H.diag("summary %s, %d records" % (s, len(recs)))
+    for k in ("seen", "written", "lost", "sampled_out"):
+        assert k in s, "summary has no '%s' line:\n%s" % (k, h.stderr())
+    assert s["seen"] == s["written"] + s["lost"] + s["sampled_out"], \
+        "seen != written + lost + sampled_out: %s" % s
+    assert s["lost"] == 0, "records lost: %s" % s
+    # veth may drop a few under load; hdrlog must not invent any
+    assert 0.9 * n <= s["seen"] <= n, "seen %d, sent %d" % (s["seen"], n)
+    assert s["written"] == len(recs), \
+        "summary says %d written, file has %d" % (s["written"], len(recs))
+    assert 90 <= len(recs) <= 110, "%d records for 1 in 10 of %d" % (
+        len(recs), n)
+
+
+def stdout_case(spec):
+    def run():
+        m1, m2 = macs(2, 4)
+        with hdrlog(["-i", dev(), "-o", spec, "-c", "2"], stdout=True) as h:
+            topo().send([H.udp_frame(m1), H.udp_frame(m2)])
+            rc = h.wait(10)
+            assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
+            text = h.stdout()
+        recs = H.read_json_lines(text + "\n", from_text=True)
+        assert sorted(r.get("src_mac") for r in recs) == sorted([m1, m2]), \
+            "stdout: %r" % text[:2000]
+    return run
+
+
+tap.add("-o json writes JSON lines to stdout", stdout_case("json"))
+tap.add("-o json:- writes JSON lines to stdout", stdout_case("json:-"))
+
+
+@tap.case("two interfaces: records carry the right in_iface and ifindex")
+def _():
+    out = out_path("two.json")
+    p0, p1 = topo().pairs
+    m0, m1 = macs(2, 5)
+    with hdrlog(["-i", p0.a, "-i", p1.a, "-o", "json:" + out]) as h:
+        topo().send([H.udp_frame(m0)], dev=p0.b)
+        topo().send([H.udp_frame(m1, src_ip="198.51.100.66",
+                                 dst_ip="198.51.100.65")], dev=p1.b)
+        recs = H.wait_records(out, lambda rs: {m0, m1} <= {
+            r.get("src_mac") for r in rs}, timeout=5, proc=h.proc)
+        rc = h.stop()
+    assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
+    by = {r.get("src_mac"): r for r in recs}
+    assert m0 in by and m1 in by, "records: %s" % recs
+    for m, p in ((m0, p0), (m1, p1)):
+        r = by[m]
+        assert (r.get("in_iface"), r.get("ifindex")) == (p.a, p.a_ifindex), \
+            "frame sent to %s (ifindex %d) logged as %s/%s" % (
+                p.a, p.a_ifindex, r.get("in_iface"), r.get("ifindex"))
+
+
+@tap.case("kill -9 leaves no XDP program behind (bpf_link)")
+def _():
+    h = hdrlog(["-i", dev(), "-o", "json:" + out_path("k9.json")]).start()
+    try:
+        attached, text = topo().xdp_attached(dev())
+        assert attached, "no XDP program shown while hdrlog runs:\n" + text
+        h.proc.send_signal(signal.SIGKILL)
+        assert h.wait(10) is not None, "hdrlog survived SIGKILL"
+    finally:
+        h.kill()
+    ok, text = no_xdp(dev())
+    assert ok, "XDP program still attached after kill -9:\n" + text
+
+
+@tap.case("SIGINT detaches the program and exits 0")
+def _():
+    h = hdrlog(["-i", dev(), "-o", "json:" + out_path("int.json")]).start()
+    rc = h.stop(signal.SIGINT)
+    assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
+    ok, text = no_xdp(dev())
+    assert ok, "XDP program still attached after SIGINT:\n" + text
+
+
+@tap.case("a second hdrlog on the same interface fails clearly")
+def _():
+    with hdrlog(["-i", dev(), "-o", "json:" + out_path("first.json")]) as h:
+        r = one_shot(["-i", dev(), "-o", "json:" + out_path("second.json"),
+                      "-c", "1"])
+        still = h.proc.poll() is None
+    assert r.returncode != 0, show(r)
+    assert re.search(r"(?i)\bXDP\b", r.stderr) and \
+        re.search(r"(?i)already", r.stderr), \
+        "message doesn't say an XDP program is already attached:\n" + show(r)
+    assert dev() in r.stderr, "message doesn't name %s:\n%s" % (dev(),
+                                                                 show(r))
+    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + show(r)
+    assert still, "the first hdrlog died"
+
+
+# --------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------
+
+def assert_error(r, rc=None, mentions=(), one_line=True):
+    H.diag("exit %s, stderr: %s" % (r.returncode, r.stderr.strip()))
+    if rc is None:
+        assert r.returncode != 0, "exit 0:\n" + show(r)
+    else:
+        assert r.returncode == rc, "expected exit %d:\n%s" % (rc, show(r))
+    assert "listening on" not in r.stderr, "it started:\n" + show(r)
+    for m in mentions:
+        assert m in r.stderr, "stderr doesn't mention %r:\n%s" % (m, show(r))
+    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + show(r)
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    if one_line:
+        assert len(lines) == 1, "%d lines on stderr:\n%s" % (len(lines),
+                                                             show(r))
+    assert lines and lines[0].startswith("hdrlog:"), \
+        "message not prefixed 'hdrlog:':\n" + show(r)
+
+
+@tap.case("unknown interface: one line naming it, non-zero exit")
+def _():
+    r = one_shot(["-i", "nosuchif0", "-o", "json:-", "-c", "1"])
+    assert_error(r, mentions=["nosuchif0"])
+
+
+def usage_case(args, mention):
+    def run():
+        r = one_shot(["-i", dev(), "-o", "json:-", "-c", "1"] + args,
+                     timeout=10)
+        # usage errors: the message plus a "Try 'hdrlog --help'" hint
+        assert_error(r, rc=2, mentions=[mention], one_line=False)
+        assert len(r.stderr.splitlines()) <= 2, show(r)
+    return run
+
+
+tap.add("unknown option --bogus: exit 2", usage_case(["--bogus"], "--bogus"))
+tap.add("option missing its argument: exit 2", usage_case(["--sample"],
+                                                          "--sample"))
+tap.add("--sample abc: exit 2", usage_case(["--sample", "abc"], "abc"))
+tap.add("--sample 0: exit 2", usage_case(["--sample", "0"], "0"))
+tap.add("--sample -5: exit 2", usage_case(["--sample", "-5"], "-5"))
+tap.add("-c x: exit 2", usage_case(["-c", "x"], "x"))
+tap.add("unknown field in --fields: exit 2, names it",
+        usage_case(["--fields", "timestamp,nosuchfield"], "nosuchfield"))
+tap.add("stray argument: exit 2", usage_case(["extra"], "extra"))
+
+
+@tap.case("output path that can't be opened: names the path")
+def _():
+    path = "/nonexistent/dir/x.json"
+    r = one_shot(["-i", dev(), "-o", "json:" + path, "-c", "1"])
+    assert_error(r, mentions=[path])
+    ok, text = no_xdp(dev())
+    assert ok, "XDP program left attached:\n" + text
+
+
+@tap.case("unknown output format: non-zero exit, names it")
+def _():
+    r = one_shot(["-i", dev(), "-o", "yaml:" + out_path("x.yaml"), "-c", "1"])
+    assert_error(r, mentions=["yaml"], one_line=False)
+
+
+@tap.case("without privileges: message mentions CAP_BPF and CAP_NET_ADMIN")
+def _():
+    r = one_shot(["-i", dev(), "-o", "json:-", "-c", "1"],
+                 prefix=["setpriv", "--reuid=65534", "--regid=65534",
+                         "--clear-groups"])
+    assert_error(r, mentions=["CAP_BPF", "CAP_NET_ADMIN"])
+
+
+@tap.case("--version prints 'hdrlog X.Y.Z' and exits 0")
+def _():
+    r = one_shot(["--version"])
+    assert r.returncode == 0, show(r)
+    assert re.match(r"^hdrlog \d+\.\d+\.\d+\S*\n$", r.stdout), show(r)
+
+
+@tap.case("--help lists every long option, exits 0")
+def _():
+    r = one_shot(["--help"])
+    assert r.returncode == 0, show(r)
+    listed = set(re.findall(r"--([a-z][a-z-]+)", r.stdout))
+    want = {"interface", "output", "count", "fields", "sample", "version",
+            "help"}
+    if os.path.exists(MAN_PAGE):
+        with open(MAN_PAGE, errors="replace") as f:
+            man = f.read().replace("\\-", "-").replace("\\fB", "")
+        want |= set(re.findall(r"^\.TP\s*\n.*?--([a-z][a-z-]+)", man,
+                               re.M))
+    else:
+        H.diag("no man page at %s; checking the contract's options only"
+               % MAN_PAGE)
+    missing = sorted(want - listed)
+    assert not missing, "--help doesn't list --%s:\n%s" % (
+        ", --".join(missing), r.stdout)
+    # and each listed option is one getopt knows: an option that takes an
+    # argument, given none, is a usage error that names it (nothing runs);
+    # a flag followed by --help just prints the help.
+    takes_arg = dict(re.findall(r"--([a-z][a-z-]+)(?:[ =]([A-Z\[]))?",
+                                r.stdout))
+    for opt in sorted(listed):
+        args = ["--" + opt] if takes_arg.get(opt) else ["--" + opt, "--help"]
+        rr = one_shot(args, timeout=10)
+        assert "unknown option" not in rr.stderr and \
+            "unrecognized" not in rr.stderr and \
+            "listening on" not in rr.stderr, \
+            "--%s is in --help but not accepted:\n%s" % (opt, show(rr))
+
+
+def body():
+    H.preflight()
+    with H.Topology(pairs=2) as t:
+        T["topo"] = t
+        tap.run()
+
+
+if __name__ == "__main__":
+    H.main(body)
