@@ -121,7 +121,7 @@ static int json_write(struct sink *s, const struct event *e)
 		int n;
 
 		mask &= mask - 1;
-		put_string(g, f->name, strlen(f->name));
+		put_string(g, f->name, f->name_len);
 		switch (f->kind) {
 		case FK_NUMBER_ARRAY:
 			yajl_gen_array_open(g);

@@ -57,6 +57,7 @@ struct event;
 
 struct field {
 	const char *name;
+	unsigned int name_len;
 	enum field_kind kind;
 	const char *doc;	/* one line, for --fields help and tests */
 };

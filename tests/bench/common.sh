@@ -51,6 +51,10 @@ bench_header() {
 	echo "== $1"
 	echo "kernel: $(uname -r)   date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')   cpus: $(nproc)"
 	echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+	if [ -x "$HDRLOG" ]; then
+		echo "hdrlog: $HDRLOG built $(date -u -r "$HDRLOG" '+%Y-%m-%d %H:%M:%S UTC')," \
+			"tree at $(git -C "$TOP_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')"
+	fi
 	echo
 }
 
@@ -121,7 +125,7 @@ median() {
 
 # filesystem type of a path: tmpfs, ext4, ...
 fs_type() {
-	stat -f -c %T "$1"
+	df --output=fstype "$1" | tail -1 | tr -d ' '
 }
 
 # Sum of utime+stime ticks of a pid.
