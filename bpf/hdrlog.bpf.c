@@ -1,14 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * XDP header capture: parse each ingress frame, put the selected header
- * fields into the ring buffer, and always pass the frame on.
+ * XDP header capture: parse each ingress frame, check its addresses
+ * against the named lists, put the header fields into the ring buffer,
+ * and pass the frame on or, by the lists' policy, drop it.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "parse.h"
 
 /* Set by userspace before load. */
-const volatile __u32 sample_every = 1;	/* log 1 in N frames */
+const volatile __u32 sample_every = 1;	/* log 1 in N unlisted frames */
+const volatile __u8 lists_enabled;	/* any --*list given */
+const volatile __u8 monitor;		/* --monitor: never drop */
+const volatile __u8 log_listed;		/* --log listed */
+const volatile __u8 too_deep_drop;	/* --too-deep drop */
+const volatile __u64 block_src_mask;	/* block lists */
+const volatile __u64 block_dest_mask;	/* block lists with :any */
+const volatile __u64 allow_mask;	/* allow lists; 0: none */
+
+/*
+ * Which slot of the list maps is in force. Userspace fills the other slot
+ * and then flips this one word, so a frame, which reads it once, sees
+ * the old lists or the new ones, never a mix.
+ */
+volatile __u32 list_slot;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -21,6 +36,36 @@ struct {
 	__type(key, __u32);
 	__type(value, struct hdrlog_counters);
 } counters SEC(".maps");
+
+struct lpm_v4 {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, HDRLOG_LPM_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct hdrlog_lpm_v4));
+	__uint(value_size, sizeof(__u64));
+};
+
+struct lpm_v6 {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, HDRLOG_LPM_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct hdrlog_lpm_v6));
+	__uint(value_size, sizeof(__u64));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct lpm_v4);
+} lists_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct lpm_v6);
+} lists_v6 SEC(".maps");
 
 static __always_inline void parse_frame(struct xdp_md *ctx,
 					struct hdrlog_record *r)
@@ -52,37 +97,179 @@ truncated:
 	r->flags |= HDRLOG_RF_TRUNCATED;
 }
 
-SEC("xdp")
-int hdrlog_xdp(struct xdp_md *ctx)
+/* ::ffff:a.b.c.d is looked up as a.b.c.d, so IPv4 entries match it. */
+static __always_inline int is_v4_mapped(const __u8 *a)
 {
-	struct hdrlog_counters *cnt;
-	struct hdrlog_record *r;
-	__u32 key = 0;
+	const __u32 *w = (const __u32 *)a;	/* 4-byte aligned in the record */
 
-	cnt = bpf_map_lookup_elem(&counters, &key);
-	if (!cnt)
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff);
+}
+
+static __always_inline __u64 lookup_v4(void *trie, const __u8 *addr)
+{
+	struct hdrlog_lpm_v4 key = { .prefixlen = 32 };
+	__u64 *mask;
+
+	__builtin_memcpy(key.addr, addr, 4);
+	mask = bpf_map_lookup_elem(trie, &key);
+	return mask ? *mask : 0;
+}
+
+static __always_inline __u64 lookup_v6(void *trie, const __u8 *addr)
+{
+	struct hdrlog_lpm_v6 key = { .prefixlen = 128 };
+	__u64 *mask;
+
+	__builtin_memcpy(key.addr, addr, 16);
+	mask = bpf_map_lookup_elem(trie, &key);
+	return mask ? *mask : 0;
+}
+
+static __always_inline __u64 lookup_addr(void *v4, void *v6, __u8 ip_v,
+					 const __u8 *addr)
+{
+	if (ip_v == 4)
+		return v4 ? lookup_v4(v4, addr) : 0;
+	if (is_v4_mapped(addr))
+		return v4 ? lookup_v4(v4, addr + 12) : 0;
+	return v6 ? lookup_v6(v6, addr) : 0;
+}
+
+/* ARP and IPv6 neighbour discovery always pass: no list cuts a host off. */
+static __always_inline int is_link_essential(const struct hdrlog_record *r)
+{
+	if (r->ether_type == bpf_htons(0x0806))
+		return 1;
+	return r->ip_v == 6 && r->ip_proto == IPPROTO_ICMPV6 &&
+	       (r->flags & HDRLOG_RF_ICMP) &&
+	       r->icmp_type >= 133 && r->icmp_type <= 137;
+}
+
+static __always_inline void count_hits(struct hdrlog_counters *cnt,
+				       __u64 src, __u64 dest)
+{
+	for (int i = 0; i < HDRLOG_MAX_LISTS; i++) {
+		if (!(src | dest))
+			break;
+		cnt->src_hits[i] += src & 1;
+		cnt->dest_hits[i] += dest & 1;
+		src >>= 1;
+		dest >>= 1;
+	}
+}
+
+/* Look the addresses up and apply the policy; returns the XDP action. */
+static __always_inline int apply_lists(struct hdrlog_record *r,
+				       struct hdrlog_counters *cnt)
+{
+	__u32 slot = list_slot;
+	int drop = 0, by_allow = 0;
+
+	if (r->flags & HDRLOG_RF_IP) {
+		void *v4 = bpf_map_lookup_elem(&lists_v4, &slot);
+		void *v6 = bpf_map_lookup_elem(&lists_v6, &slot);
+
+		r->src_lists = lookup_addr(v4, v6, r->ip_v, r->src_ip);
+		r->dest_lists = lookup_addr(v4, v6, r->ip_v, r->dest_ip);
+		r->flags |= HDRLOG_RF_LISTS;
+		count_hits(cnt, r->src_lists, r->dest_lists);
+	}
+	if (is_link_essential(r))
 		return XDP_PASS;
-	cnt->seen++;
-	if (sample_every > 1 && cnt->seen % sample_every) {
-		cnt->sampled_out++;
+	if ((r->src_lists & block_src_mask) || (r->dest_lists & block_dest_mask) ||
+	    (too_deep_drop && (r->flags & HDRLOG_RF_DEPTH)))
+		drop = 1;
+	else if (allow_mask && (r->flags & HDRLOG_RF_IP) &&
+		 !(r->src_lists & allow_mask))
+		drop = by_allow = 1;
+	if (!drop) {
+		cnt->passed++;
 		return XDP_PASS;
 	}
-
-	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
-	if (!r) {
-		cnt->lost++;
+	if (monitor) {
+		r->flags |= HDRLOG_RF_WOULD_DROP;
+		cnt->would_drop++;
+		cnt->passed++;
 		return XDP_PASS;
 	}
+	if (by_allow)
+		cnt->dropped_allow++;
+	else
+		cnt->dropped++;
+	return XDP_DROP;
+}
+
+/* Everything a record says about the frame, lists aside. */
+static __always_inline void fill_record(struct xdp_md *ctx,
+					struct hdrlog_record *r,
+					struct hdrlog_counters *cnt)
+{
 	__builtin_memset(r, 0, sizeof(*r));
+	parse_frame(ctx, r);
+	if (r->flags & HDRLOG_RF_DEPTH)
+		cnt->too_deep++;
 	r->version = HDRLOG_RECORD_VERSION;
 	r->kind = HDRLOG_REC_PACKET;
 	r->ifindex = ctx->ingress_ifindex;
 	r->ts_ns = bpf_ktime_get_ns();
 	r->pkt_len = ctx->data_end - ctx->data;
-	parse_frame(ctx, r);
-	bpf_ringbuf_submit(r, 0);
-	cnt->logged++;
-	return XDP_PASS;
+	r->action = XDP_PASS;
+}
+
+/*
+ * Without lists every frame that sampling keeps is logged, so the record
+ * is built in place in the ring buffer. With lists the verdict must not
+ * depend on room in the ring, so the record is built on the stack, the
+ * lists decide, and only then is it copied out if it is to be logged.
+ */
+SEC("xdp")
+int hdrlog_xdp(struct xdp_md *ctx)
+{
+	struct hdrlog_counters *cnt;
+	struct hdrlog_record *rp, r;
+	__u32 key = 0;
+	int listed;
+
+	cnt = bpf_map_lookup_elem(&counters, &key);
+	if (!cnt)
+		return XDP_PASS;
+	cnt->seen++;
+
+	if (!lists_enabled) {
+		if (sample_every > 1 && cnt->seen % sample_every) {
+			cnt->sampled_out++;
+			return XDP_PASS;
+		}
+		rp = bpf_ringbuf_reserve(&records, sizeof(*rp), 0);
+		if (!rp) {
+			cnt->lost++;
+			return XDP_PASS;
+		}
+		fill_record(ctx, rp, cnt);
+		bpf_ringbuf_submit(rp, 0);
+		cnt->logged++;
+		return XDP_PASS;
+	}
+
+	fill_record(ctx, &r, cnt);
+	r.action = apply_lists(&r, cnt);
+	listed = r.src_lists || r.dest_lists || r.action == XDP_DROP ||
+		 (r.flags & HDRLOG_RF_WOULD_DROP);
+	if (!listed) {
+		if (log_listed) {
+			cnt->not_listed++;
+			return r.action;
+		}
+		if (sample_every > 1 && cnt->seen % sample_every) {
+			cnt->sampled_out++;
+			return r.action;
+		}
+	}
+	if (bpf_ringbuf_output(&records, &r, sizeof(r), 0))
+		cnt->lost++;
+	else
+		cnt->logged++;
+	return r.action;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -69,6 +69,9 @@ static __always_inline int parse_eth(struct cursor *c, struct hdrlog_record *r,
 		r->ether_type = *proto;
 		c->pos += sizeof(*vh);
 	}
+	if (*proto == bpf_htons(ETH_P_8021Q_) ||
+	    *proto == bpf_htons(ETH_P_8021AD_))
+		r->flags |= HDRLOG_RF_DEPTH;	/* a third tag: not followed */
 	return 0;
 }
 

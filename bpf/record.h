@@ -9,10 +9,11 @@
 
 #include <linux/types.h>
 
-#define HDRLOG_RECORD_VERSION	1
+#define HDRLOG_RECORD_VERSION	2
 
 #define HDRLOG_MAX_VLANS	2	/* outer first */
 #define HDRLOG_MAX_IPV6_EXT	8	/* extension headers walked */
+#define HDRLOG_MAX_LISTS	64	/* one bit each in a list mask */
 
 enum hdrlog_record_kind {
 	HDRLOG_REC_PACKET = 1,
@@ -29,6 +30,8 @@ enum hdrlog_rec_flag {
 	HDRLOG_RF_ICMP		= 1 << 6,  /* ICMP or ICMPv6 type and code read */
 	HDRLOG_RF_DEPTH		= 1 << 7,  /* more IPv6 extension headers than walked */
 	HDRLOG_RF_ETH		= 1 << 8,  /* Ethernet header read */
+	HDRLOG_RF_LISTS		= 1 << 9,  /* addresses checked against the lists */
+	HDRLOG_RF_WOULD_DROP	= 1 << 10, /* --monitor: the policy would drop */
 };
 
 struct hdrlog_record {
@@ -61,6 +64,10 @@ struct hdrlog_record {
 	__be16 tcp_win;
 	__u8 icmp_type;
 	__u8 icmp_code;
+	__u8 action;		/* XDP_PASS or XDP_DROP */
+	__u8 pad[3];
+	__u64 src_lists;	/* bit i: list i holds the source */
+	__u64 dest_lists;
 };
 
 /* Per-CPU counters, one array slot, summed by userspace. */
@@ -69,6 +76,28 @@ struct hdrlog_counters {
 	__u64 logged;		/* records submitted to the ring buffer */
 	__u64 lost;		/* records dropped: ring buffer full */
 	__u64 sampled_out;	/* frames skipped by --sample */
+	__u64 not_listed;	/* frames skipped by --log listed */
+	__u64 too_deep;		/* headers deeper than the parser follows */
+	__u64 passed;		/* XDP_PASS, with lists in force */
+	__u64 dropped;		/* XDP_DROP by a block list or --too-deep drop */
+	__u64 dropped_allow;	/* XDP_DROP: source in no allow list */
+	__u64 would_drop;	/* --monitor: passed, but the policy says drop */
+	__u64 src_hits[HDRLOG_MAX_LISTS];	/* frames whose source list i holds */
+	__u64 dest_hits[HDRLOG_MAX_LISTS];
 };
+
+/* LPM trie keys (struct bpf_lpm_trie_key layout); values are list masks. */
+struct hdrlog_lpm_v4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct hdrlog_lpm_v6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Inner tries are created with this capacity; BPF_F_NO_PREALLOC. */
+#define HDRLOG_LPM_MAX_ENTRIES	(1u << 24)
 
 #endif

@@ -87,8 +87,30 @@ static void decode_l4(struct event *e, const struct hdrlog_record *r)
 		SET(e, F_COMMUNITY_ID);
 }
 
+static void decode_lists(struct event *e, const struct hdrlog_record *r,
+			 const struct list_set *lists)
+{
+	SET(e, F_ACTION);
+	e->dropped = r->action == 1;	/* XDP_DROP */
+	e->would_drop = r->flags & HDRLOG_RF_WOULD_DROP;
+	if (e->would_drop)
+		SET(e, F_WOULD_DROP);
+	if (!lists)
+		return;
+	if (r->src_lists) {
+		SET(e, F_SRC_LISTS);
+		e->n_src_lists = list_set_names(lists, r->src_lists,
+						e->src_lists, MAX_LISTS);
+	}
+	if (r->dest_lists) {
+		SET(e, F_DEST_LISTS);
+		e->n_dest_lists = list_set_names(lists, r->dest_lists,
+						 e->dest_lists, MAX_LISTS);
+	}
+}
+
 int event_decode(struct event *e, const void *rec, size_t size,
-		 const struct clock_map *clock, const struct iface_table *ifaces)
+		 const struct decode_ctx *ctx)
 {
 	const struct hdrlog_record *r = rec;
 
@@ -97,10 +119,10 @@ int event_decode(struct event *e, const void *rec, size_t size,
 		return -1;
 
 	e->present = packet_fields;
-	e->time_ns = clock_map_realtime(clock, r->ts_ns);
+	e->time_ns = clock_map_realtime(ctx->clock, r->ts_ns);
 	e->event_type = "packet";
 	e->ifindex = r->ifindex;
-	e->in_iface = iface_name(ifaces, r->ifindex);
+	e->in_iface = iface_name(ctx->ifaces, r->ifindex);
 	if (e->in_iface)
 		SET(e, F_IN_IFACE);
 	if (r->flags & HDRLOG_RF_ETH)
@@ -121,5 +143,7 @@ int event_decode(struct event *e, const void *rec, size_t size,
 		decode_ip(e, r);
 		decode_l4(e, r);
 	}
+	if (ctx->lists)
+		decode_lists(e, r, ctx->lists);
 	return 0;
 }

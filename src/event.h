@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "fields.h"
+#include "lists.h"
 
 #define COMMUNITY_ID_SIZE 32	/* "1:" + 28 base64 chars + NUL, rounded */
 
@@ -44,6 +45,12 @@ struct event {
 	uint32_t pkt_len;
 	bool truncated;
 	char community_id[COMMUNITY_ID_SIZE];
+	uint8_t n_src_lists;
+	uint8_t n_dest_lists;
+	bool dropped;
+	bool would_drop;
+	const char *src_lists[MAX_LISTS];	/* names, sorted */
+	const char *dest_lists[MAX_LISTS];
 };
 
 static inline bool event_has(const struct event *e, enum field_id id)
@@ -51,15 +58,18 @@ static inline bool event_has(const struct event *e, enum field_id id)
 	return e->present & (1ULL << id);
 }
 
-struct hdrlog_record;
-struct clock_map;
-struct iface_table;
+/* What decoding needs besides the record. */
+struct decode_ctx {
+	const struct clock_map *clock;
+	const struct iface_table *ifaces;
+	const struct list_set *lists;	/* for list names; NULL: none */
+};
 
 /*
  * Decode one ring-buffer record. Returns 0, or -1 when the record's
  * version or size is not one this build understands.
  */
 int event_decode(struct event *e, const void *rec, size_t size,
-		 const struct clock_map *clock, const struct iface_table *ifaces);
+		 const struct decode_ctx *ctx);
 
 #endif

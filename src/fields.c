@@ -13,7 +13,7 @@
 const struct field field_table[F_COUNT] = {
 	[F_TIMESTAMP] = FIELD("timestamp", FK_STRING, "capture time, RFC 3339 UTC with microseconds"),
 	[F_EVENT_TYPE] = FIELD("event_type", FK_STRING, "kind of record: \"packet\""),
-	[F_IN_IFACE] = FIELD("in_iface", FK_STRING, "interface the frame arrived on"),
+	[F_IN_IFACE] = FIELD("in_iface", FK_FOREIGN_STRING, "interface the frame arrived on"),
 	[F_IFINDEX] = FIELD("ifindex", FK_NUMBER, "that interface's index"),
 	[F_SRC_MAC] = FIELD("src_mac", FK_STRING, "Ethernet source address"),
 	[F_DEST_MAC] = FIELD("dest_mac", FK_STRING, "Ethernet destination address"),
@@ -42,6 +42,10 @@ const struct field field_table[F_COUNT] = {
 	[F_PKT_LEN] = FIELD("pkt_len", FK_NUMBER, "frame length in bytes"),
 	[F_TRUNCATED] = FIELD("truncated", FK_BOOL, "the frame ended inside an announced header"),
 	[F_COMMUNITY_ID] = FIELD("community_id", FK_STRING, "Community ID v1 flow hash"),
+	[F_SRC_LISTS] = FIELD("src_lists", FK_FOREIGN_STRING_ARRAY, "names of the lists holding the source, sorted"),
+	[F_DEST_LISTS] = FIELD("dest_lists", FK_FOREIGN_STRING_ARRAY, "names of the lists holding the destination, sorted"),
+	[F_ACTION] = FIELD("action", FK_STRING, "what XDP did: \"pass\" or \"drop\" (with lists)"),
+	[F_WOULD_DROP] = FIELD("would_drop", FK_BOOL, "--monitor: the policy would have dropped it"),
 };
 
 const char *ip_proto_name(uint8_t proto)
@@ -129,12 +133,21 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 {
 	const char *s;
 
-	if (field_table[id].kind == FK_NUMBER_ARRAY) {
+	switch (id) {
+	case F_VLAN:
 		if (i >= e->vlan_count)
 			return -1;
 		return utoa(e->vlan[i], buf);
-	}
-	switch (id) {
+	case F_SRC_LISTS:
+		if (i >= e->n_src_lists)
+			return -1;
+		s = e->src_lists[i];
+		break;
+	case F_DEST_LISTS:
+		if (i >= e->n_dest_lists)
+			return -1;
+		s = e->dest_lists[i];
+		break;
 	case F_TIMESTAMP:
 		return rfc3339_us(e->time_ns, buf);
 	case F_EVENT_TYPE:
@@ -205,6 +218,12 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 		break;
 	case F_COMMUNITY_ID:
 		s = e->community_id;
+		break;
+	case F_ACTION:
+		s = e->dropped ? "drop" : "pass";
+		break;
+	case F_WOULD_DROP:
+		s = e->would_drop ? "true" : "false";
 		break;
 	default:
 		return -1;

@@ -42,15 +42,21 @@ enum field_id {
 	F_PKT_LEN,
 	F_TRUNCATED,
 	F_COMMUNITY_ID,
+	F_SRC_LISTS,
+	F_DEST_LISTS,
+	F_ACTION,
+	F_WOULD_DROP,
 	F_COUNT
 };
 
 /* How a value is written: JSON uses the kind, text outputs the text. */
 enum field_kind {
 	FK_NUMBER,
-	FK_STRING,
+	FK_STRING,		/* printable ASCII hdrlog made: needs no escaping */
+	FK_FOREIGN_STRING,	/* text from outside (names): escape it */
 	FK_BOOL,
 	FK_NUMBER_ARRAY,
+	FK_FOREIGN_STRING_ARRAY,
 };
 
 struct event;

@@ -16,6 +16,8 @@
 #include "loader.h"
 #include "log.h"
 
+#define LIST_SWITCH_GRACE_US	(50 * 1000)
+
 #ifndef CAP_BPF
 #define CAP_BPF 39
 #endif
@@ -52,6 +54,26 @@ static int check_privileges(void)
 	return -1;
 }
 
+static void set_list_policy(struct hdrlog_bpf *skel, const struct options *o)
+{
+	struct hdrlog_bpf__rodata *ro = skel->rodata;
+
+	ro->lists_enabled = o->n_lists > 0;
+	ro->monitor = o->monitor;
+	ro->log_listed = o->log_listed;
+	ro->too_deep_drop = o->too_deep_drop;
+	for (int i = 0; i < o->n_lists; i++) {
+		const struct list_spec *s = &o->lists[i];
+
+		if (s->kind == LIST_BLOCK)
+			ro->block_src_mask |= 1ULL << i;
+		if (s->kind == LIST_BLOCK && s->any)
+			ro->block_dest_mask |= 1ULL << i;
+		if (s->kind == LIST_ALLOW)
+			ro->allow_mask |= 1ULL << i;
+	}
+}
+
 int loader_load(struct loader *l, const struct options *o)
 {
 	int err;
@@ -73,11 +95,12 @@ int loader_load(struct loader *l, const struct options *o)
 		return -1;
 	}
 	l->skel->rodata->sample_every = o->sample;
+	set_list_policy(l->skel, o);
 	err = bpf_map__set_max_entries(l->skel->maps.records, o->ringbuf_size);
 	if (!err)
 		err = hdrlog_bpf__load(l->skel);
 	if (err) {
-		if (err == -EPERM || err == -EACCES)
+		if (err == -EPERM)
 			pr_err("permission denied loading the BPF program: capturing needs root, or CAP_BPF and CAP_NET_ADMIN");
 		else if (err == -ENOMEM || err == -E2BIG)
 			pr_err("cannot create a %u-byte ring buffer: %s (try a smaller --ringbuf-size)",
@@ -134,6 +157,105 @@ int loader_attach(struct loader *l, const struct iface_table *t,
 	return 0;
 }
 
+/* A fresh LPM trie holding n entries of (key, mask); returns its fd. */
+static int trie_create(const char *name, __u32 key_size, const void *entries,
+		       size_t entry_size, size_t n)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	size_t done = 0;
+	char *keys = NULL;
+	__u64 *vals = NULL;
+	int fd, err = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, key_size, sizeof(__u64),
+			    HDRLOG_LPM_MAX_ENTRIES, &opts);
+	if (fd < 0)
+		return -errno;
+	/* The entries interleave key and mask; batch updates want them apart. */
+	keys = malloc(n * key_size + 1);
+	vals = malloc(n * sizeof(*vals) + 1);
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *e = (const char *)entries + i * entry_size;
+
+		memcpy(keys + i * key_size, e, key_size);
+		memcpy(&vals[i], e + entry_size - sizeof(__u64), sizeof(__u64));
+	}
+	while (done < n) {
+		__u32 count = n - done > 65536 ? 65536 : n - done;
+
+		if (bpf_map_update_batch(fd, keys + done * key_size, vals + done,
+					 &count, &bopts)) {
+			err = -errno;
+			goto out;
+		}
+		done += count;
+	}
+out:
+	free(keys);
+	free(vals);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int loader_lists_install(struct loader *l, const struct list_set *set)
+{
+	__u32 slot = !l->skel->bss->list_slot;
+	int v4, v6, err = 0;
+
+	v4 = trie_create("hdrlog_v4", sizeof(struct hdrlog_lpm_v4), set->v4,
+			 sizeof(set->v4[0]), set->n_v4);
+	if (v4 < 0) {
+		pr_err("cannot load the IPv4 lists into the kernel: %s",
+		       strerror(-v4));
+		return -1;
+	}
+	v6 = trie_create("hdrlog_v6", sizeof(struct hdrlog_lpm_v6), set->v6,
+			 sizeof(set->v6[0]), set->n_v6);
+	if (v6 < 0) {
+		pr_err("cannot load the IPv6 lists into the kernel: %s",
+		       strerror(-v6));
+		close(v4);
+		return -1;
+	}
+	if (bpf_map__update_elem(l->skel->maps.lists_v4, &slot, sizeof(slot),
+				 &v4, sizeof(v4), BPF_ANY) ||
+	    bpf_map__update_elem(l->skel->maps.lists_v6, &slot, sizeof(slot),
+				 &v6, sizeof(v6), BPF_ANY)) {
+		pr_err("cannot put the lists in place: %s", strerror(errno));
+		err = -1;
+	} else {
+		__u32 old = !slot;
+
+		/* One aligned word: every frame sees one slot or the other. */
+		__atomic_store_n(&l->skel->bss->list_slot, slot, __ATOMIC_RELEASE);
+		/*
+		 * A frame that read the old slot number just before the switch
+		 * may still look that slot up; XDP runs take microseconds, so
+		 * after a pause no frame can, and the old tries are let go.
+		 */
+		if (l->lists_installed) {
+			usleep(LIST_SWITCH_GRACE_US);
+			bpf_map__delete_elem(l->skel->maps.lists_v4, &old,
+					     sizeof(old), 0);
+			bpf_map__delete_elem(l->skel->maps.lists_v6, &old,
+					     sizeof(old), 0);
+		}
+		l->lists_installed = 1;
+	}
+	/* The outer maps hold the tries now. */
+	close(v4);
+	close(v6);
+	return err;
+}
+
 int loader_counters(const struct loader *l, struct hdrlog_counters *sum)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -149,11 +271,13 @@ int loader_counters(const struct loader *l, struct hdrlog_counters *sum)
 		return -1;
 	err = bpf_map__lookup_elem(l->skel->maps.counters, &key, sizeof(key),
 				   per_cpu, ncpu * sizeof(*per_cpu), 0);
+	/* Every member is a __u64 count: sum them as an array. */
 	for (int i = 0; !err && i < ncpu; i++) {
-		sum->seen += per_cpu[i].seen;
-		sum->logged += per_cpu[i].logged;
-		sum->lost += per_cpu[i].lost;
-		sum->sampled_out += per_cpu[i].sampled_out;
+		const __u64 *src = (const __u64 *)&per_cpu[i];
+		__u64 *dst = (__u64 *)sum;
+
+		for (size_t j = 0; j < sizeof(*sum) / sizeof(__u64); j++)
+			dst[j] += src[j];
 	}
 	free(per_cpu);
 	return err;

@@ -4,6 +4,7 @@
 #define HDRLOG_LOADER_H
 
 #include "iface.h"
+#include "lists.h"
 #include "options.h"
 #include "record.h"
 
@@ -13,6 +14,7 @@ struct loader {
 	struct hdrlog_bpf *skel;
 	int link_fd[MAX_IFACES];	/* bpf_link per interface; -1: none */
 	int n_links;
+	int lists_installed;		/* a slot of the list maps is in force */
 };
 
 /* Check privileges and kernel support, open and load. 0 or -1 with a message. */
@@ -21,6 +23,13 @@ int loader_load(struct loader *l, const struct options *o);
 /* Attach through a bpf_link to every interface. 0 or -1 with a message. */
 int loader_attach(struct loader *l, const struct iface_table *t,
 		  enum xdp_mode mode);
+
+/*
+ * Put a list set into the kernel: fill fresh tries in the slot not in
+ * force, then switch slots in one step. Returns 0, or -1 with a message
+ * (the lists in force stay).
+ */
+int loader_lists_install(struct loader *l, const struct list_set *set);
 
 /* Sum the per-CPU counters. */
 int loader_counters(const struct loader *l, struct hdrlog_counters *sum);

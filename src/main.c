@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * hdrlog: options -> load and attach the XDP program -> drain the ring
- * buffer, decode each record once, hand it to every output.
+ * hdrlog: options -> lists -> load and attach the XDP program -> drain
+ * the ring buffer, decode each record once, hand it to every output.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "event.h"
 #include "iface.h"
+#include "lists.h"
 #include "loader.h"
 #include "log.h"
 #include "options.h"
@@ -26,6 +27,9 @@ struct run {
 	const struct options *opts;
 	struct iface_table ifaces;
 	struct clock_map clock;
+	struct list_set lists;
+	struct decode_ctx decode;
+	struct loader loader;
 	struct sink *sinks[MAX_OUTPUTS];
 	int n_sinks;
 	struct stats stats;
@@ -33,28 +37,27 @@ struct run {
 };
 
 static volatile sig_atomic_t stop_signal;
-static volatile sig_atomic_t reopen_requested;
+static volatile sig_atomic_t hup_requested;
+static volatile sig_atomic_t stats_requested;
 
-static void on_stop(int sig)
+static void on_signal(int sig)
 {
-	stop_signal = sig;
-}
-
-static void on_hup(int sig)
-{
-	(void)sig;
-	reopen_requested = 1;
+	if (sig == SIGHUP)
+		hup_requested = 1;
+	else if (sig == SIGUSR1)
+		stats_requested = 1;
+	else
+		stop_signal = sig;
 }
 
 static void install_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_stop };
+	struct sigaction sa = { .sa_handler = on_signal };
+	const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
 
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_hup;
-	sigaction(SIGHUP, &sa, NULL);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);	/* a closed pipe is a write error */
 }
 
@@ -63,7 +66,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 	struct run *run = ctx;
 	struct event e;
 
-	if (event_decode(&e, data, size, &run->clock, &run->ifaces)) {
+	if (event_decode(&e, data, size, &run->decode)) {
 		run->stats.undecodable++;
 		return 0;
 	}
@@ -74,17 +77,56 @@ static int handle_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static uint64_t now_mono_s(void)
+static uint64_t now_mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Read the lists and put them in force; 0 or -1 with a message. */
+static int lists_load(struct run *run)
+{
+	struct list_set set = { 0 };
+	uint64_t start = now_mono_ns();
+
+	if (list_set_load(&set, run->opts->lists, run->opts->n_lists))
+		return -1;
+	if (loader_lists_install(&run->loader, &set)) {
+		list_set_free(&set);
+		return -1;
+	}
+	list_set_free(&run->lists);
+	run->lists = set;
+	run->decode.lists = &run->lists;
+	pr_info("lists in force: %d lists, %zu IPv4 and %zu IPv6 prefixes, loaded in %.1f ms",
+		set.n_lists, set.n_v4, set.n_v6,
+		(now_mono_ns() - start) / 1e6);
+	return 0;
+}
+
+static void collect_stats(struct run *run)
+{
+	loader_counters(&run->loader, &run->stats.kernel);
+	run->stats.write_failed = 0;
+	for (int i = 0; i < run->n_sinks; i++)
+		run->stats.write_failed += run->sinks[i]->failed;
+	if (run->n_sinks)
+		run->stats.written = run->sinks[0]->written;
+}
+
+static void on_hup(struct run *run)
+{
+	for (int i = 0; i < run->n_sinks; i++)
+		run->sinks[i]->ops->reopen(run->sinks[i]);
+	if (run->opts->n_lists && lists_load(run))
+		pr_err("list reload refused; the lists loaded before stay in force");
 }
 
 static int capture(struct run *run, struct ring_buffer *rb)
 {
-	uint64_t last_refresh = now_mono_s();
+	uint64_t last_refresh = now_mono_ns();
 
 	while (!stop_signal) {
 		int n = ring_buffer__poll(rb, POLL_MS);
@@ -97,15 +139,19 @@ static int capture(struct run *run, struct ring_buffer *rb)
 			pr_err("reading the ring buffer failed: %s", strerror(-n));
 			return -1;
 		}
-		if (reopen_requested) {
-			reopen_requested = 0;
-			for (int i = 0; i < run->n_sinks; i++)
-				run->sinks[i]->ops->reopen(run->sinks[i]);
+		if (hup_requested) {
+			hup_requested = 0;
+			on_hup(run);
+		}
+		if (stats_requested) {
+			stats_requested = 0;
+			collect_stats(run);
+			stats_print(&run->stats, run->opts, stderr);
 		}
 		/* Follow NTP steps and slewing of the wall clock. */
-		if (now_mono_s() != last_refresh) {
+		if (now_mono_ns() - last_refresh >= 1000000000ull) {
 			clock_map_refresh(&run->clock);
-			last_refresh = now_mono_s();
+			last_refresh = now_mono_ns();
 		}
 	}
 	/* Drain what was submitted before the signal. */
@@ -137,7 +183,6 @@ int main(int argc, char **argv)
 {
 	static struct run run;
 	struct options opts;
-	struct loader loader = { 0 };
 	struct ring_buffer *rb = NULL;
 	int ret = 1;
 
@@ -150,6 +195,8 @@ int main(int argc, char **argv)
 		break;
 	}
 	run.opts = &opts;
+	run.decode.clock = &run.clock;
+	run.decode.ifaces = &run.ifaces;
 	install_signals();
 	clock_map_refresh(&run.clock);
 
@@ -161,11 +208,15 @@ int main(int argc, char **argv)
 			goto out;
 		run.n_sinks++;
 	}
-	if (loader_load(&loader, &opts) ||
-	    loader_attach(&loader, &run.ifaces, opts.xdp_mode))
+	if (loader_load(&run.loader, &opts))
 		goto out;
-	rb = ring_buffer__new(loader_ringbuf_fd(&loader), handle_record, &run,
-			      NULL);
+	/* Lists are in force before the first frame is seen. */
+	if (opts.n_lists && lists_load(&run))
+		goto out;
+	if (loader_attach(&run.loader, &run.ifaces, opts.xdp_mode))
+		goto out;
+	rb = ring_buffer__new(loader_ringbuf_fd(&run.loader), handle_record,
+			      &run, NULL);
 	if (!rb) {
 		pr_err("cannot read the ring buffer: %s", strerror(errno));
 		goto out;
@@ -174,21 +225,16 @@ int main(int argc, char **argv)
 	ret = capture(&run, rb) ? 1 : 0;
 
 	/* Detach first, so the counters stop moving before they are read. */
-	loader_detach(&loader);
-	loader_counters(&loader, &run.stats.kernel);
-	for (int i = 0; i < run.n_sinks; i++) {
-		struct sink *s = run.sinks[i];
-
-		s->ops->flush(s);
-		run.stats.write_failed += s->failed;
-	}
-	if (run.n_sinks)
-		run.stats.written = run.sinks[0]->written;
+	loader_detach(&run.loader);
+	for (int i = 0; i < run.n_sinks; i++)
+		run.sinks[i]->ops->flush(run.sinks[i]);
+	collect_stats(&run);
 	if (log_level >= LOG_NORMAL)
-		stats_print(&run.stats, stderr);
+		stats_print(&run.stats, &opts, stderr);
 out:
 	ring_buffer__free(rb);
-	loader_close(&loader);
+	loader_close(&run.loader);
+	list_set_free(&run.lists);
 	for (int i = 0; i < run.n_sinks; i++)
 		sink_destroy(run.sinks[i]);
 	return ret;

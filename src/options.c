@@ -146,6 +146,60 @@ static int opt_ringbuf_size(struct options *o, const char *arg)
 	return 0;
 }
 
+static int add_list(struct options *o, enum list_kind kind, const char *arg)
+{
+	if (o->n_lists == MAX_LISTS)
+		return usage_error("too many lists (at most %s)", "64");
+	if (list_spec_parse(&o->lists[o->n_lists], kind, arg))
+		return -1;
+	o->n_lists++;
+	return 0;
+}
+
+static int opt_blocklist(struct options *o, const char *arg)
+{
+	return add_list(o, LIST_BLOCK, arg);
+}
+
+static int opt_taglist(struct options *o, const char *arg)
+{
+	return add_list(o, LIST_TAG, arg);
+}
+
+static int opt_allowlist(struct options *o, const char *arg)
+{
+	return add_list(o, LIST_ALLOW, arg);
+}
+
+static int opt_monitor(struct options *o, const char *arg)
+{
+	(void)arg;
+	o->monitor = true;
+	return 0;
+}
+
+static int opt_log(struct options *o, const char *arg)
+{
+	if (!strcmp(arg, "all"))
+		o->log_listed = false;
+	else if (!strcmp(arg, "listed"))
+		o->log_listed = true;
+	else
+		return usage_error("--log is all or listed, not '%s'", arg);
+	return 0;
+}
+
+static int opt_too_deep(struct options *o, const char *arg)
+{
+	if (!strcmp(arg, "pass"))
+		o->too_deep_drop = false;
+	else if (!strcmp(arg, "drop"))
+		o->too_deep_drop = true;
+	else
+		return usage_error("--too-deep is pass or drop, not '%s'", arg);
+	return 0;
+}
+
 static int opt_verbose(struct options *o, const char *arg)
 {
 	(void)o, (void)arg;
@@ -179,9 +233,14 @@ static void print_help(void)
 			n = snprintf(left, sizeof(left), "-%c, ", d->short_name);
 		snprintf(left + n, sizeof(left) - n, "--%s%s%s", d->name,
 			 d->arg ? " " : "", d->arg ? d->arg : "");
-		printf("  %-28s %s\n", left, d->help);
+		if (strlen(left) > 28)
+			printf("  %s\n  %-28s %s\n", left, "", d->help);
+		else
+			printf("  %-28s %s\n", left, d->help);
 	}
 	printf("\nOutputs (-o): json[:PATH]   JSON lines; no PATH or '-' is stdout\n"
+	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
+	       "  SIGHUP reloads them (and reopens output files).\n"
 	       "Fields: 'hdrlog --fields help' lists them; man hdrlog(8) describes them.\n"
 	       "Needs root, or CAP_BPF and CAP_NET_ADMIN.\n");
 }
@@ -201,6 +260,12 @@ static const struct opt_def opt_defs[] = {
 	{ "sample", 0, "N", "log 1 in N frames, decided in the kernel", opt_sample },
 	{ "xdp-mode", 0, "MODE", "auto (default), native or generic", opt_xdp_mode },
 	{ "ringbuf-size", 0, "BYTES", "kernel ring buffer size, K/M/G suffixes (default 8M)", opt_ringbuf_size },
+	{ "blocklist", 0, "[NAME=]FILE[:any]", "drop frames from these CIDRs (:any: to them too)", opt_blocklist },
+	{ "taglist", 0, "[NAME=]FILE", "tag records of frames from or to these CIDRs", opt_taglist },
+	{ "allowlist", 0, "[NAME=]FILE", "drop frames from anywhere not in an allow list", opt_allowlist },
+	{ "monitor", 0, NULL, "never drop; mark records with would_drop instead", opt_monitor },
+	{ "log", 0, "all|listed", "log every frame (default) or only list hits and drops", opt_log },
+	{ "too-deep", 0, "pass|drop", "with lists: frames deeper than the parser goes (default pass)", opt_too_deep },
 	{ "verbose", 'v', NULL, "say more, including libbpf's messages", opt_verbose },
 	{ "quiet", 'q', NULL, "no start-up line or exit summary", opt_quiet },
 	{ "version", 'V', NULL, "print the version and exit", opt_version },
@@ -267,6 +332,10 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 	}
 	if (optind < argc) {
 		usage_error("unexpected argument '%s'", argv[optind]);
+		return OPTIONS_USAGE;
+	}
+	if (o->log_listed && !o->n_lists) {
+		usage_error("--log listed needs a list (%s)", "--blocklist, --taglist or --allowlist");
 		return OPTIONS_USAGE;
 	}
 	if (!o->n_outputs)

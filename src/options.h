@@ -2,7 +2,10 @@
 #ifndef HDRLOG_OPTIONS_H
 #define HDRLOG_OPTIONS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "lists.h"
 
 #define MAX_IFACES	64
 #define MAX_OUTPUTS	16
@@ -23,6 +26,11 @@ struct options {
 	uint32_t sample;	/* log 1 in N frames */
 	enum xdp_mode xdp_mode;
 	uint32_t ringbuf_size;	/* bytes, a power of two */
+	struct list_spec lists[MAX_LISTS];
+	int n_lists;
+	bool monitor;		/* never drop; mark what would be */
+	bool log_listed;	/* records only for list hits and drops */
+	bool too_deep_drop;	/* drop frames deeper than the parser goes */
 };
 
 enum options_result {

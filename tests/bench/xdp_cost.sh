@@ -12,14 +12,14 @@
 # Prints a table; no pass/fail. Needs root, clang, bpftool, jq, xdp-tools.
 #
 # Environment: REPEAT (default 10000000), RUNS (default 5),
-#   HDRLOG_REPEAT (per run for (c), default 1000000: must fit the ring),
+#   HDRLOG_REPEAT (per run for (c), default 2000000: must fit the ring),
 #   HDRLOG_RINGBUF (for (c), default 1G), HDRLOG (binary path).
 set -eu
 . "$(dirname "$0")/common.sh"
 
 REPEAT=${REPEAT:-10000000}
 RUNS=${RUNS:-5}
-HDRLOG_REPEAT=${HDRLOG_REPEAT:-1000000}
+HDRLOG_REPEAT=${HDRLOG_REPEAT:-2000000}
 HDRLOG_RINGBUF=${HDRLOG_RINGBUF:-1G}
 RUN_CPU=1	# BPF_PROG_RUN here
 HDRLOG_CPU=0	# hdrlog's consumer here

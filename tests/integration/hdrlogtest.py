@@ -46,7 +46,7 @@ FIELD_ORDER = [
     "ttl", "tos", "ip_len", "ip_id", "flow_label", "frag_offset",
     "more_fragments", "src_port", "dest_port", "tcp_flags", "tcp_seq",
     "tcp_ack", "tcp_win", "icmp_type", "icmp_code", "pkt_len", "truncated",
-    "community_id",
+    "community_id", "src_lists", "dest_lists", "action", "would_drop",
 ]
 
 TIMESTAMP_RE = re.compile(

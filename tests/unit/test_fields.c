@@ -192,6 +192,59 @@ static void test_json_line(void **state)
 	free(text);
 }
 
+/*
+ * Foreign text is escaped by yajl; valid UTF-8 passes, and in a string
+ * that is not valid UTF-8 every non-ASCII byte becomes '?'.
+ */
+static void test_json_foreign_strings(void **state)
+{
+	char path[] = "/tmp/hdrlog-test-json-XXXXXX";
+	char spec[64];
+	struct event e = {
+		.present = 1ull << F_IN_IFACE | 1ull << F_SRC_LISTS,
+		.in_iface = "a\\b\n\x01\xff\xc3\xa9",
+		.n_src_lists = 2,
+		.src_lists = { "bad-1", "tor.exits" },
+	};
+	struct sink *s;
+	char *text;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(spec, sizeof(spec), "json:%s", path);
+	s = sink_create(spec, (1ull << F_COUNT) - 1);
+	assert_non_null(s);
+	assert_int_equal(s->ops->write(s, &e), 0);
+	e.present = 1ull << F_IN_IFACE;
+	e.in_iface = "caf\xc3\xa9";
+	assert_int_equal(s->ops->write(s, &e), 0);
+	sink_destroy(s);
+	text = slurp(path);
+	unlink(path);
+	assert_string_equal(text, "{\"in_iface\":\"a\\\\b\\n\\u0001???\","
+			    "\"src_lists\":[\"bad-1\",\"tor.exits\"]}\n"
+			    "{\"in_iface\":\"caf\xc3\xa9\"}\n");
+	free(text);
+}
+
+/* A failing write is counted, not fatal, and writing resumes after. */
+static void test_json_write_error_counted(void **state)
+{
+	struct event e = { .present = 1ull << F_IFINDEX, .ifindex = 7 };
+	struct sink *s = sink_create("json:/dev/full", (1ull << F_COUNT) - 1);
+
+	(void)state;
+	assert_non_null(s);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(s->ops->write(s, &e), 0);
+	assert_true(s->ops->flush(s) < 0);
+	assert_int_equal(s->failed, 3);
+	assert_int_equal(s->written, 0);
+	sink_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +253,8 @@ int main(void)
 		cmocka_unit_test(test_field_text),
 		cmocka_unit_test(test_proto_names),
 		cmocka_unit_test(test_json_line),
+		cmocka_unit_test(test_json_foreign_strings),
+		cmocka_unit_test(test_json_write_error_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,686 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Named CIDR lists. Every file is parsed into one flat array per family
+ * (a list index with each prefix), sorted, merged per distinct prefix and
+ * swept once so that each prefix's mask also holds the lists of every
+ * shorter prefix covering it: the kernel's LPM lookup returns only the
+ * longest match, so that match must carry them all.
+ *
+ * Lists can hold millions of lines and are read on the way to attaching,
+ * so the hot paths avoid stdio, inet_pton for IPv4 and comparison sorts
+ * for IPv4.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lists.h"
+#include "log.h"
+
+#define READ_CHUNK	(1u << 20)
+#define ERR_TEXT_MAX	120	/* of a bad line, quoted in the message */
+
+static const char *kind_name(enum list_kind kind)
+{
+	switch (kind) {
+	case LIST_BLOCK:
+		return "block";
+	case LIST_TAG:
+		return "tag";
+	case LIST_ALLOW:
+		return "allow";
+	}
+	return "?";
+}
+
+static bool name_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len < 1 || len >= LIST_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == '.'))
+			return false;
+	}
+	return true;
+}
+
+int list_spec_parse(struct list_spec *spec, enum list_kind kind,
+		    const char *arg)
+{
+	const char *file = arg, *eq, *slash, *base, *dot, *name;
+	size_t len = strlen(arg), file_len, name_len;
+
+	memset(spec, 0, sizeof(*spec));
+	spec->kind = kind;
+
+	if (len >= 4 && !strcmp(arg + len - 4, ":any")) {
+		if (kind != LIST_BLOCK) {
+			pr_err("':any' applies only to block lists, not to %s list '%s'",
+			       kind_name(kind), arg);
+			return -1;
+		}
+		spec->any = true;
+		len -= 4;
+	}
+
+	/* A name cannot hold '/', so an '=' after one is part of the path. */
+	eq = memchr(arg, '=', len);
+	slash = memchr(arg, '/', len);
+	if (eq && (!slash || eq < slash))
+		file = eq + 1;
+	file_len = len - (file - arg);
+	if (!file_len) {
+		pr_err("no file given in %s list '%s'", kind_name(kind), arg);
+		return -1;
+	}
+	if (file_len >= LIST_PATH_MAX) {
+		pr_err("path too long in %s list '%.64s...'", kind_name(kind), arg);
+		return -1;
+	}
+	memcpy(spec->path, file, file_len);
+	spec->path[file_len] = '\0';
+
+	if (file != arg) {
+		name = arg;
+		name_len = eq - arg;
+		if (!name_ok(name, name_len)) {
+			pr_err("bad list name '%.*s': use 1 to %d letters, digits, '_', '-' or '.'",
+			       (int)name_len, name, LIST_NAME_MAX - 1);
+			return -1;
+		}
+	} else {
+		base = strrchr(spec->path, '/');
+		base = base ? base + 1 : spec->path;
+		dot = strrchr(base, '.');
+		/* ".hidden" has no extension to drop */
+		name = base;
+		name_len = dot && dot > base ? (size_t)(dot - base) : strlen(base);
+		if (!name_ok(name, name_len)) {
+			pr_err("cannot name a list '%.*s' after '%s'; give a name with NAME=FILE (letters, digits, '_', '-' or '.', at most %d)",
+			       (int)name_len, name, spec->path,
+			       LIST_NAME_MAX - 1);
+			return -1;
+		}
+	}
+	memcpy(spec->name, name, name_len);
+	spec->name[name_len] = '\0';
+	return 0;
+}
+
+/* One line's prefix: in v4, or in hi:lo if is_v6; host byte order. */
+struct prefix {
+	bool is_v6;
+	uint8_t len;
+	uint32_t v4;
+	uint64_t hi, lo;
+};
+
+/* A v4 prefix and its list as one sortable key: addr | len | list. */
+#define V4_KEY(addr, len, list) \
+	((uint64_t)(addr) << 12 | (uint64_t)(len) << 6 | (list))
+#define V4_KEY_BITS	44
+
+struct raw6 {
+	uint64_t hi, lo;
+	uint64_t mask;
+	uint32_t len;
+};
+
+/* Everything one load has read so far. */
+struct loader {
+	uint64_t *v4;
+	size_t n_v4, cap_v4;
+	struct raw6 *v6;
+	size_t n_v6, cap_v6;
+	/* the file being read */
+	const char *path;
+	unsigned int list;
+	unsigned int lineno;
+	unsigned int masked, first_masked;
+};
+
+static inline uint32_t mask32(unsigned int len)
+{
+	return len ? ~0u << (32 - len) : 0;
+}
+
+static inline uint64_t mask64(unsigned int len)
+{
+	return len ? ~0ull << (64 - len) : 0;
+}
+
+static inline bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static inline bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * Dotted quad, strictly decimal: a leading zero is refused as inet_pton
+ * does, since some parsers read "010" as octal and the list's author may
+ * have meant either.
+ */
+static const char *parse_v4(const char *s, const char *e, uint32_t *out)
+{
+	uint32_t addr = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned int v;
+
+		if (i) {
+			if (s == e || *s != '.')
+				return NULL;
+			s++;
+		}
+		if (s == e || !is_digit(*s))
+			return NULL;
+		v = *s++ - '0';
+		if (s < e && is_digit(*s)) {
+			if (!v)
+				return NULL;
+			v = v * 10 + (*s++ - '0');
+			if (s < e && is_digit(*s))
+				v = v * 10 + (*s++ - '0');
+		}
+		if (v > 255 || (s < e && is_digit(*s)))
+			return NULL;
+		addr = addr << 8 | v;
+	}
+	*out = addr;
+	return s;
+}
+
+static const char *parse_v6(const char *s, const char *e, uint64_t *hi,
+			    uint64_t *lo)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *t = s;
+	uint8_t a[16];
+	int i;
+
+	while (t < e && *t != '/' && !is_space(*t))
+		t++;
+	if ((size_t)(t - s) >= sizeof(buf))
+		return NULL;
+	memcpy(buf, s, t - s);
+	buf[t - s] = '\0';
+	if (inet_pton(AF_INET6, buf, a) != 1)
+		return NULL;
+	*hi = *lo = 0;
+	for (i = 0; i < 8; i++) {
+		*hi = *hi << 8 | a[i];
+		*lo = *lo << 8 | a[i + 8];
+	}
+	return t;
+}
+
+/* Parses s..e (trimmed, not empty); NULL or the reason it is bad. */
+static const char *parse_prefix(const char *s, const char *e,
+				struct prefix *p)
+{
+	unsigned int max, len;
+	const char *t;
+
+	memset(p, 0, sizeof(*p));
+	p->is_v6 = memchr(s, ':', e - s) != NULL;
+	if (p->is_v6) {
+		s = parse_v6(s, e, &p->hi, &p->lo);
+		if (!s)
+			return "bad IPv6 address";
+		max = 128;
+	} else {
+		s = parse_v4(s, e, &p->v4);
+		if (!s || (s < e && *s != '/' && !is_space(*s)))
+			return "bad IPv4 address";
+		max = 32;
+	}
+	len = max;
+	if (s < e && *s == '/') {
+		t = ++s;
+		len = 0;
+		while (s < e && is_digit(*s)) {
+			if (len <= 128)
+				len = len * 10 + (*s - '0');
+			s++;
+		}
+		if (s == t || (s < e && !is_space(*s)))
+			return "bad prefix length";
+		if (len > max)
+			return "prefix length out of range";
+	}
+	if (s < e)
+		return "unexpected text after the prefix";
+	p->len = len;
+	return NULL;
+}
+
+static int grow(void **arr, size_t *cap, size_t size)
+{
+	size_t n = *cap ? *cap * 2 : 4096;
+	void *a = realloc(*arr, n * size);
+
+	if (!a) {
+		pr_err("out of memory reading lists");
+		return -1;
+	}
+	*arr = a;
+	*cap = n;
+	return 0;
+}
+
+/* Note a line whose host bits were set, for one warning per file. */
+static inline void host_bits(struct loader *ld)
+{
+	if (!ld->masked++)
+		ld->first_masked = ld->lineno;
+}
+
+static int add_v4(struct loader *ld, uint32_t addr, unsigned int len)
+{
+	uint32_t m = mask32(len);
+
+	if (addr & ~m) {
+		host_bits(ld);
+		addr &= m;
+	}
+	if (ld->n_v4 == ld->cap_v4 &&
+	    grow((void **)&ld->v4, &ld->cap_v4, sizeof(*ld->v4)))
+		return -1;
+	ld->v4[ld->n_v4++] = V4_KEY(addr, len, ld->list);
+	return 0;
+}
+
+static int add_v6(struct loader *ld, uint64_t hi, uint64_t lo,
+		  unsigned int len)
+{
+	uint64_t mh = len >= 64 ? ~0ull : mask64(len);
+	uint64_t ml = len <= 64 ? 0 : mask64(len - 64);
+	struct raw6 *r;
+
+	if ((hi & ~mh) || (lo & ~ml)) {
+		host_bits(ld);
+		hi &= mh;
+		lo &= ml;
+	}
+	/*
+	 * An IPv4-mapped prefix (within ::ffff:0:0/96) is an IPv4 one: the
+	 * kernel looks IPv4 traffic up in the IPv4 trie only. A shorter v6
+	 * prefix covering ::ffff:0:0/96 (::/0, ::/64...) stays v6: it is
+	 * about IPv6 traffic, and turning it into 0.0.0.0/0 would make it
+	 * match every IPv4 packet, which nobody listing "::/0" means.
+	 */
+	if (len >= 96 && hi == 0 && lo >> 32 == 0xffff)
+		return add_v4(ld, (uint32_t)lo, len - 96);
+	if (ld->n_v6 == ld->cap_v6 &&
+	    grow((void **)&ld->v6, &ld->cap_v6, sizeof(*ld->v6)))
+		return -1;
+	r = &ld->v6[ld->n_v6++];
+	r->hi = hi;
+	r->lo = lo;
+	r->len = len;
+	r->mask = 1ull << ld->list;
+	return 0;
+}
+
+/* One line, without its '\n'. */
+static int load_line(struct loader *ld, const char *s, const char *e)
+{
+	const char *c, *reason;
+	struct prefix p;
+
+	for (c = s; c < e; c++)
+		if (*c == '#' || *c == ';')
+			break;
+	e = c;
+	while (s < e && is_space(*s))
+		s++;
+	while (e > s && is_space(e[-1]))
+		e--;
+	if (s == e)
+		return 0;
+
+	reason = parse_prefix(s, e, &p);
+	if (reason) {
+		int n = e - s;
+
+		pr_err("%s:%u: %s: '%.*s%s'", ld->path, ld->lineno, reason,
+		       n > ERR_TEXT_MAX ? ERR_TEXT_MAX : n, s,
+		       n > ERR_TEXT_MAX ? "..." : "");
+		return -1;
+	}
+	if (p.is_v6)
+		return add_v6(ld, p.hi, p.lo, p.len);
+	return add_v4(ld, p.v4, p.len);
+}
+
+static int load_file(struct loader *ld, char **buf, size_t *cap)
+{
+	size_t have = 0;
+	int fd, ret = -1;
+	ssize_t n;
+
+	fd = open(ld->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_err("%s: %s", ld->path, strerror(errno));
+		return -1;
+	}
+	ld->lineno = 0;
+	ld->masked = 0;
+	for (;;) {
+		char *s, *nl, *end;
+
+		if (have == *cap) {
+			/* a line longer than the buffer: rare, let it grow */
+			char *b = realloc(*buf, *cap * 2);
+
+			if (!b) {
+				pr_err("out of memory reading %s", ld->path);
+				goto out;
+			}
+			*buf = b;
+			*cap *= 2;
+		}
+		n = read(fd, *buf + have, *cap - have);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("%s: %s", ld->path, strerror(errno));
+			goto out;
+		}
+		if (!n)
+			break;
+		have += n;
+		s = *buf;
+		end = *buf + have;
+		while ((nl = memchr(s, '\n', end - s))) {
+			ld->lineno++;
+			if (load_line(ld, s, nl))
+				goto out;
+			s = nl + 1;
+		}
+		have = end - s;
+		memmove(*buf, s, have);
+	}
+	if (have) {
+		/* the last line had no '\n' */
+		ld->lineno++;
+		if (load_line(ld, *buf, *buf + have))
+			goto out;
+	}
+	/*
+	 * Host bits set (10.1.2.3/8) are masked rather than refused: such
+	 * lines turn up in published lists, and the prefix meant is plain.
+	 * A warning per line would flood the terminal for a sloppy list of a
+	 * million lines, so there is one per file, with the first line and
+	 * a count.
+	 */
+	if (ld->masked)
+		pr_warn("%s:%u: host bits set after the prefix length, masked (%u line%s in this file)",
+			ld->path, ld->first_masked, ld->masked,
+			ld->masked == 1 ? "" : "s");
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+/* LSD radix sort of keys of V4_KEY_BITS bits, 11 bits a pass. */
+static int sort_v4(uint64_t *a, size_t n)
+{
+	enum { BITS = 11, PASSES = (V4_KEY_BITS + BITS - 1) / BITS };
+	size_t (*count)[1 << BITS], i;
+	uint64_t *tmp, *src = a, *dst;
+	int p;
+
+	if (n < 2)
+		return 0;
+	tmp = malloc(n * sizeof(*tmp));
+	count = calloc(PASSES, sizeof(*count));
+	if (!tmp || !count) {
+		free(tmp);
+		free(count);
+		pr_err("out of memory sorting lists");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		for (p = 0; p < PASSES; p++)
+			count[p][a[i] >> (p * BITS) & ((1 << BITS) - 1)]++;
+	dst = tmp;
+	for (p = 0; p < PASSES; p++) {
+		size_t *c = count[p], sum = 0, t;
+		unsigned int shift = p * BITS;
+
+		/* every key has the same digit here: nothing to move */
+		if (c[src[0] >> shift & ((1 << BITS) - 1)] == n)
+			continue;
+		for (i = 0; i < 1 << BITS; i++) {
+			t = c[i];
+			c[i] = sum;
+			sum += t;
+		}
+		for (i = 0; i < n; i++)
+			dst[c[src[i] >> shift & ((1 << BITS) - 1)]++] = src[i];
+		dst = src;
+		src = src == a ? tmp : a;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
+	free(count);
+	free(tmp);
+	return 0;
+}
+
+static int cmp_raw6(const void *pa, const void *pb)
+{
+	const struct raw6 *a = pa, *b = pb;
+
+	if (a->hi != b->hi)
+		return a->hi < b->hi ? -1 : 1;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
+/*
+ * Sorted by (address, length), the prefixes covering one are exactly the
+ * chain of enclosing prefixes still open before it, so a stack of them
+ * (at most one per length) gives each prefix its inherited lists.
+ */
+static int build_v4(struct list_set *set, uint64_t *keys, size_t n)
+{
+	uint32_t st_addr[33], st_len[33];
+	uint64_t st_mask[33];
+	size_t i = 0, n_out = 0;
+	struct entry_v4 *out;
+	int sp = 0;
+
+	if (!n)
+		return 0;
+	if (sort_v4(keys, n))
+		return -1;
+	out = malloc(n * sizeof(*out));
+	if (!out) {
+		pr_err("out of memory merging lists");
+		return -1;
+	}
+	while (i < n) {
+		uint64_t k = keys[i] >> 6, mask = 0;
+		uint32_t addr = k >> 6, be;
+		unsigned int len = k & 63;
+
+		for (; i < n && keys[i] >> 6 == k; i++)
+			mask |= 1ull << (keys[i] & 63);
+		while (sp && (addr & mask32(st_len[sp - 1])) != st_addr[sp - 1])
+			sp--;
+		if (sp)
+			mask |= st_mask[sp - 1];
+		st_addr[sp] = addr;
+		st_len[sp] = len;
+		st_mask[sp++] = mask;
+
+		out[n_out].key.prefixlen = len;
+		be = htonl(addr);
+		memcpy(out[n_out].key.addr, &be, sizeof(be));
+		out[n_out++].mask = mask;
+	}
+	set->v4 = realloc(out, n_out * sizeof(*out)) ?: out;
+	set->n_v4 = n_out;
+	return 0;
+}
+
+static inline bool covers6(const struct raw6 *p, const struct raw6 *r)
+{
+	uint64_t mh = p->len >= 64 ? ~0ull : mask64(p->len);
+	uint64_t ml = p->len <= 64 ? 0 : mask64(p->len - 64);
+
+	return (r->hi & mh) == p->hi && (r->lo & ml) == p->lo;
+}
+
+/* As build_v4, in place over the raw array before copying out. */
+static int build_v6(struct list_set *set, struct raw6 *r, size_t n)
+{
+	size_t i = 0, j, n_out = 0, st[129];
+	struct entry_v6 *out;
+	int sp = 0;
+
+	if (!n)
+		return 0;
+	qsort(r, n, sizeof(*r), cmp_raw6);
+	while (i < n) {
+		struct raw6 cur = r[i];
+
+		for (i++; i < n && r[i].hi == cur.hi && r[i].lo == cur.lo &&
+			  r[i].len == cur.len; i++)
+			cur.mask |= r[i].mask;
+		/* a covering prefix is shorter, so never the current one */
+		while (sp && !covers6(&r[st[sp - 1]], &cur))
+			sp--;
+		if (sp)
+			cur.mask |= r[st[sp - 1]].mask;
+		st[sp++] = n_out;
+		r[n_out++] = cur;
+	}
+	out = malloc(n_out * sizeof(*out));
+	if (!out) {
+		pr_err("out of memory merging lists");
+		return -1;
+	}
+	for (i = 0; i < n_out; i++) {
+		out[i].key.prefixlen = r[i].len;
+		for (j = 0; j < 8; j++) {
+			out[i].key.addr[j] = r[i].hi >> (56 - 8 * j);
+			out[i].key.addr[j + 8] = r[i].lo >> (56 - 8 * j);
+		}
+		out[i].mask = r[i].mask;
+	}
+	set->v6 = out;
+	set->n_v6 = n_out;
+	return 0;
+}
+
+static void sort_names(struct list_set *set)
+{
+	int i, j;
+
+	for (i = 0; i < set->n_lists; i++) {
+		uint8_t x = i;
+
+		for (j = i; j > 0 && strcmp(set->lists[set->by_name[j - 1]].name,
+					    set->lists[x].name) > 0; j--)
+			set->by_name[j] = set->by_name[j - 1];
+		set->by_name[j] = x;
+	}
+}
+
+int list_set_load(struct list_set *set, const struct list_spec *specs,
+		  int n_specs)
+{
+	struct loader ld = { 0 };
+	size_t cap = READ_CHUNK;
+	char *buf = NULL;
+	int i, j;
+
+	memset(set, 0, sizeof(*set));
+	if ((unsigned int)n_specs > MAX_LISTS) {
+		pr_err("too many lists: %d, at most %d", n_specs, MAX_LISTS);
+		return -1;
+	}
+	for (i = 0; i < n_specs; i++)
+		for (j = 0; j < i; j++)
+			if (!strcmp(specs[i].name, specs[j].name)) {
+				pr_err("two lists are named '%s' (%s and %s); name one with NAME=FILE",
+				       specs[i].name, specs[j].path,
+				       specs[i].path);
+				return -1;
+			}
+	if (!n_specs)
+		return 0;
+
+	buf = malloc(cap);
+	if (!buf) {
+		pr_err("out of memory reading lists");
+		return -1;
+	}
+	for (i = 0; i < n_specs; i++) {
+		ld.path = specs[i].path;
+		ld.list = i;
+		if (load_file(&ld, &buf, &cap))
+			goto fail;
+		pr_debug("list %s: %s read, %zu IPv4 and %zu IPv6 prefixes so far",
+			 specs[i].name, specs[i].path, ld.n_v4, ld.n_v6);
+	}
+	free(buf);
+	buf = NULL;
+
+	if (build_v4(set, ld.v4, ld.n_v4) || build_v6(set, ld.v6, ld.n_v6))
+		goto fail;
+	free(ld.v4);
+	free(ld.v6);
+	memcpy(set->lists, specs, (unsigned int)n_specs * sizeof(*specs));
+	set->n_lists = n_specs;
+	sort_names(set);
+	return 0;
+fail:
+	free(buf);
+	free(ld.v4);
+	free(ld.v6);
+	list_set_free(set);
+	return -1;
+}
+
+void list_set_free(struct list_set *set)
+{
+	free(set->v4);
+	free(set->v6);
+	memset(set, 0, sizeof(*set));
+}
+
+int list_set_names(const struct list_set *set, uint64_t mask,
+		   const char **names, int max)
+{
+	int i, n = 0;
+
+	for (i = 0; mask && i < set->n_lists && n < max; i++) {
+		uint64_t bit = 1ull << set->by_name[i];
+
+		if (mask & bit) {
+			names[n++] = set->lists[set->by_name[i]].name;
+			mask &= ~bit;
+		}
+	}
+	return n;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Named CIDR lists: read from files, merged into one set of prefixes whose
+ * value is the mask of every list covering that prefix, ready to be put
+ * into the kernel's LPM tries.
+ */
+#ifndef HDRLOG_LISTS_H
+#define HDRLOG_LISTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MAX_LISTS	64	/* one bit each in a 64-bit mask */
+#define LIST_NAME_MAX	64
+#define LIST_PATH_MAX	4096
+
+enum list_kind {
+	LIST_BLOCK,
+	LIST_TAG,
+	LIST_ALLOW,
+};
+
+/* A list as named on the command line. */
+struct list_spec {
+	char name[LIST_NAME_MAX];
+	char path[LIST_PATH_MAX];	/* a copy: ":any" is cut off arg */
+	enum list_kind kind;
+	bool any;		/* block list: also drop on a destination match */
+};
+
+/* Key layouts of the kernel's LPM tries (struct bpf_lpm_trie_key). */
+struct prefix_v4 {
+	uint32_t prefixlen;
+	uint8_t addr[4];
+};
+
+struct prefix_v6 {
+	uint32_t prefixlen;
+	uint8_t addr[16];
+};
+
+struct entry_v4 {
+	struct prefix_v4 key;
+	uint64_t mask;		/* bit i: list i covers this prefix */
+};
+
+struct entry_v6 {
+	struct prefix_v6 key;
+	uint64_t mask;
+};
+
+struct list_set {
+	int n_lists;
+	struct list_spec lists[MAX_LISTS];	/* bit i of a mask is lists[i] */
+	uint8_t by_name[MAX_LISTS];		/* list indices sorted by name */
+	struct entry_v4 *v4;			/* sorted, one per distinct prefix */
+	size_t n_v4;
+	struct entry_v6 *v6;
+	size_t n_v6;
+};
+
+/*
+ * Parse "[NAME=]FILE" (and ":any" at the end for a block list) into *spec.
+ * NAME defaults to FILE's base name without its extension. Returns 0, or
+ * -1 with a message printed.
+ */
+int list_spec_parse(struct list_spec *spec, enum list_kind kind,
+		    const char *arg);
+
+/*
+ * Read every list's file and build the merged set. A bad line is an error
+ * that names file:line and the text; nothing is half-built on error.
+ * *set is overwritten (free a loaded one first) and is always left
+ * freeable. Returns 0, or -1 with a message printed.
+ */
+int list_set_load(struct list_set *set, const struct list_spec *specs,
+		  int n_specs);
+
+void list_set_free(struct list_set *set);
+
+/* The names of the lists in mask, sorted by name, for a record. */
+int list_set_names(const struct list_set *set, uint64_t mask,
+		   const char **names, int max);
+
+#endif
