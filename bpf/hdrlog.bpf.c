@@ -37,35 +37,61 @@ struct {
 	__type(value, struct hdrlog_counters);
 } counters SEC(".maps");
 
-struct lpm_v4 {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, HDRLOG_LPM_MAX_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct hdrlog_lpm_v4));
-	__uint(value_size, sizeof(__u64));
+/*
+ * Where a record is built when the lists decide before it is logged. Not
+ * the stack: the verifier tracks every stack byte, and with the list
+ * lookups that multiplies its work by four; map memory it does not track.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(value_size, sizeof(struct hdrlog_record));
+} scratch SEC(".maps");
+
+/*
+ * (Sizes, not BTF types: the structs are used only through pointers here,
+ * so clang would emit them as forward declarations.)
+ * The list tables, two slots of each: the one in force and the one the
+ * next reload fills. Chunk tables have a fixed size; range tables are as
+ * long as the lists need (BPF_F_INNER_MAP).
+ */
+struct chunk_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << HDRLOG_CHUNK_BITS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct hdrlog_chunk));
 };
 
-struct lpm_v6 {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, HDRLOG_LPM_MAX_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct hdrlog_lpm_v6));
-	__uint(value_size, sizeof(__u64));
+struct range_table_v4 {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct hdrlog_range_v4));
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct lpm_v4);
-} lists_v4 SEC(".maps");
+struct range_table_v6 {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct hdrlog_range_v6));
+};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct lpm_v6);
-} lists_v6 SEC(".maps");
+#define SLOTS(name, inner)				\
+	struct {					\
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);	\
+		__uint(max_entries, 2);			\
+		__type(key, __u32);			\
+		__array(values, struct inner);		\
+	} name SEC(".maps")
+
+SLOTS(chunks_v4, chunk_table);
+SLOTS(chunks_v6, chunk_table);
+SLOTS(ranges_v4, range_table_v4);
+SLOTS(ranges_v6, range_table_v6);
 
 static __always_inline void parse_frame(struct xdp_md *ctx,
 					struct hdrlog_record *r)
@@ -105,34 +131,93 @@ static __always_inline int is_v4_mapped(const __u8 *a)
 	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff);
 }
 
-static __always_inline __u64 lookup_v4(void *trie, const __u8 *addr)
-{
-	struct hdrlog_lpm_v4 key = { .prefixlen = 32 };
-	__u64 *mask;
+/* The tables of the slot in force, looked up once per frame. */
+struct tables {
+	void *chunks_v4;
+	void *ranges_v4;
+	void *chunks_v6;
+	void *ranges_v6;
+};
 
-	__builtin_memcpy(key.addr, addr, 4);
-	mask = bpf_map_lookup_elem(trie, &key);
-	return mask ? *mask : 0;
+static __always_inline int tables_get(struct tables *t, __u32 slot)
+{
+	t->chunks_v4 = bpf_map_lookup_elem(&chunks_v4, &slot);
+	t->ranges_v4 = bpf_map_lookup_elem(&ranges_v4, &slot);
+	t->chunks_v6 = bpf_map_lookup_elem(&chunks_v6, &slot);
+	t->ranges_v6 = bpf_map_lookup_elem(&ranges_v6, &slot);
+	return t->chunks_v4 && t->ranges_v4 && t->chunks_v6 && t->ranges_v6;
 }
 
-static __always_inline __u64 lookup_v6(void *trie, const __u8 *addr)
+static __always_inline __u64 lookup_v4(const struct tables *t, const __u8 *a)
 {
-	struct hdrlog_lpm_v6 key = { .prefixlen = 128 };
-	__u64 *mask;
+	__u32 addr = bpf_ntohl(*(const __u32 *)a);
+	__u32 index = addr >> (32 - HDRLOG_CHUNK_BITS);
+	struct hdrlog_chunk *c = bpf_map_lookup_elem(t->chunks_v4, &index);
+	struct hdrlog_range_v4 *r;
+	__u32 lo, hi;
 
-	__builtin_memcpy(key.addr, addr, 16);
-	mask = bpf_map_lookup_elem(trie, &key);
-	return mask ? *mask : 0;
+	if (!c)
+		return 0;
+	if (c->first == c->last)
+		return c->mask;
+	/* The last range in first..last that starts at or below addr. */
+	lo = c->first;
+	hi = c->last + 1;
+	for (int i = 0; i < HDRLOG_SEARCH_STEPS && hi - lo > 1; i++) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		r = bpf_map_lookup_elem(t->ranges_v4, &mid);
+		if (!r)
+			return 0;
+		if (r->start <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	r = bpf_map_lookup_elem(t->ranges_v4, &lo);
+	return r ? r->mask : 0;
 }
 
-static __always_inline __u64 lookup_addr(void *v4, void *v6, __u8 ip_v,
+static __always_inline __u64 lookup_v6(const struct tables *t, const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;	/* 4-byte aligned in the record */
+	__u64 hi_addr = (__u64)bpf_ntohl(w[0]) << 32 | bpf_ntohl(w[1]);
+	__u64 lo_addr = (__u64)bpf_ntohl(w[2]) << 32 | bpf_ntohl(w[3]);
+	__u32 index = hi_addr >> (64 - HDRLOG_CHUNK_BITS);
+	struct hdrlog_chunk *c = bpf_map_lookup_elem(t->chunks_v6, &index);
+	struct hdrlog_range_v6 *r;
+	__u32 lo, hi;
+
+	if (!c)
+		return 0;
+	if (c->first == c->last)
+		return c->mask;
+	lo = c->first;
+	hi = c->last + 1;
+	for (int i = 0; i < HDRLOG_SEARCH_STEPS && hi - lo > 1; i++) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		r = bpf_map_lookup_elem(t->ranges_v6, &mid);
+		if (!r)
+			return 0;
+		if (r->start_hi < hi_addr ||
+		    (r->start_hi == hi_addr && r->start_lo <= lo_addr))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	r = bpf_map_lookup_elem(t->ranges_v6, &lo);
+	return r ? r->mask : 0;
+}
+
+static __always_inline __u64 lookup_addr(const struct tables *t, __u8 ip_v,
 					 const __u8 *addr)
 {
 	if (ip_v == 4)
-		return v4 ? lookup_v4(v4, addr) : 0;
+		return lookup_v4(t, addr);
 	if (is_v4_mapped(addr))
-		return v4 ? lookup_v4(v4, addr + 12) : 0;
-	return v6 ? lookup_v6(v6, addr) : 0;
+		return lookup_v4(t, addr + 12);
+	return lookup_v6(t, addr);
 }
 
 /* ARP and IPv6 neighbour discovery always pass: no list cuts a host off. */
@@ -163,14 +248,12 @@ static __always_inline int apply_lists(struct hdrlog_record *r,
 				       struct hdrlog_counters *cnt)
 {
 	__u32 slot = list_slot;
+	struct tables t;
 	int drop = 0, by_allow = 0;
 
-	if (r->flags & HDRLOG_RF_IP) {
-		void *v4 = bpf_map_lookup_elem(&lists_v4, &slot);
-		void *v6 = bpf_map_lookup_elem(&lists_v6, &slot);
-
-		r->src_lists = lookup_addr(v4, v6, r->ip_v, r->src_ip);
-		r->dest_lists = lookup_addr(v4, v6, r->ip_v, r->dest_ip);
+	if ((r->flags & HDRLOG_RF_IP) && tables_get(&t, slot)) {
+		r->src_lists = lookup_addr(&t, r->ip_v, r->src_ip);
+		r->dest_lists = lookup_addr(&t, r->ip_v, r->dest_ip);
 		r->flags |= HDRLOG_RF_LISTS;
 		count_hits(cnt, r->src_lists, r->dest_lists);
 	}
@@ -206,12 +289,11 @@ static __always_inline void fill_record(struct xdp_md *ctx,
 {
 	__builtin_memset(r, 0, sizeof(*r));
 	parse_frame(ctx, r);
-	if (r->flags & HDRLOG_RF_DEPTH)
-		cnt->too_deep++;
+	/* Branch-free: a branch here would double the verifier's work. */
+	cnt->too_deep += !!(r->flags & HDRLOG_RF_DEPTH);
 	r->version = HDRLOG_RECORD_VERSION;
 	r->kind = HDRLOG_REC_PACKET;
 	r->ifindex = ctx->ingress_ifindex;
-	r->ts_ns = bpf_ktime_get_ns();
 	r->pkt_len = ctx->data_end - ctx->data;
 	r->action = XDP_PASS;
 }
@@ -219,14 +301,14 @@ static __always_inline void fill_record(struct xdp_md *ctx,
 /*
  * Without lists every frame that sampling keeps is logged, so the record
  * is built in place in the ring buffer. With lists the verdict must not
- * depend on room in the ring, so the record is built on the stack, the
- * lists decide, and only then is it copied out if it is to be logged.
+ * depend on room in the ring, so the record is built in a per-CPU scratch
+ * slot, the lists decide, and only then is it copied out if it is logged.
  */
 SEC("xdp")
 int hdrlog_xdp(struct xdp_md *ctx)
 {
 	struct hdrlog_counters *cnt;
-	struct hdrlog_record *rp, r;
+	struct hdrlog_record *rp;
 	__u32 key = 0;
 	int listed;
 
@@ -246,30 +328,36 @@ int hdrlog_xdp(struct xdp_md *ctx)
 			return XDP_PASS;
 		}
 		fill_record(ctx, rp, cnt);
+		rp->ts_ns = bpf_ktime_get_ns();
 		bpf_ringbuf_submit(rp, 0);
 		cnt->logged++;
 		return XDP_PASS;
 	}
 
-	fill_record(ctx, &r, cnt);
-	r.action = apply_lists(&r, cnt);
-	listed = r.src_lists || r.dest_lists || r.action == XDP_DROP ||
-		 (r.flags & HDRLOG_RF_WOULD_DROP);
+	rp = bpf_map_lookup_elem(&scratch, &key);
+	if (!rp)
+		return XDP_PASS;
+	fill_record(ctx, rp, cnt);
+	rp->action = apply_lists(rp, cnt);
+	listed = rp->src_lists || rp->dest_lists || rp->action == XDP_DROP ||
+		 (rp->flags & HDRLOG_RF_WOULD_DROP);
 	if (!listed) {
 		if (log_listed) {
 			cnt->not_listed++;
-			return r.action;
+			return rp->action;
 		}
 		if (sample_every > 1 && cnt->seen % sample_every) {
 			cnt->sampled_out++;
-			return r.action;
+			return rp->action;
 		}
 	}
-	if (bpf_ringbuf_output(&records, &r, sizeof(r), 0))
+	/* The clock costs ~20 ns in a VM: read it only for a logged frame. */
+	rp->ts_ns = bpf_ktime_get_ns();
+	if (bpf_ringbuf_output(&records, rp, sizeof(*rp), 0))
 		cnt->lost++;
 	else
 		cnt->logged++;
-	return r.action;
+	return rp->action;
 }
 
 char LICENSE[] SEC("license") = "GPL";

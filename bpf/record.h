@@ -86,18 +86,35 @@ struct hdrlog_counters {
 	__u64 dest_hits[HDRLOG_MAX_LISTS];
 };
 
-/* LPM trie keys (struct bpf_lpm_trie_key layout); values are list masks. */
-struct hdrlog_lpm_v4 {
-	__u32 prefixlen;
-	__u8 addr[4];
+/*
+ * The lists as the kernel sees them: the address space cut into ranges,
+ * each with the mask of every list covering it, sorted by start. A lookup
+ * indexes a chunk table by the address's top HDRLOG_CHUNK_BITS bits, then
+ * binary-searches the few ranges of that chunk: a handful of array reads,
+ * where an LPM trie walk over a million prefixes costs ~110 ns here.
+ * The ranges of chunk c are first..last: first holds the chunk's first
+ * address, last its last one.
+ */
+#define HDRLOG_CHUNK_BITS	20
+#define HDRLOG_CHUNKS		((1u << HDRLOG_CHUNK_BITS) + 1)
+#define HDRLOG_SEARCH_STEPS	26	/* > log2 of the most ranges we build */
+
+struct hdrlog_chunk {
+	__u32 first;
+	__u32 last;
+	__u64 mask;		/* when first == last: no range to read */
 };
 
-struct hdrlog_lpm_v6 {
-	__u32 prefixlen;
-	__u8 addr[16];
+struct hdrlog_range_v4 {
+	__u32 start;		/* host order */
+	__u32 pad;
+	__u64 mask;
 };
 
-/* Inner tries are created with this capacity; BPF_F_NO_PREALLOC. */
-#define HDRLOG_LPM_MAX_ENTRIES	(1u << 24)
+struct hdrlog_range_v6 {
+	__u64 start_hi;		/* host order, the address's first 8 bytes */
+	__u64 start_lo;
+	__u64 mask;
+};
 
 #endif

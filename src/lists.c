@@ -11,6 +11,7 @@
  * for IPv4.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -683,4 +684,277 @@ int list_set_names(const struct list_set *set, uint64_t mask,
 		}
 	}
 	return n;
+}
+
+/*
+ * The range tables. Sorted by (address, length), each prefix lies inside
+ * the innermost still open one or after it has ended, so a stack of open
+ * prefixes knows, at every boundary, the longest prefix covering what
+ * follows: entering a prefix starts its mask (already the union of every
+ * list covering it), leaving one restores its parent's, or 0. Each prefix
+ * adds at most two boundaries, so a set of n makes at most 2n + 1 ranges.
+ *
+ * The table is built as a step function: emitting (start, mask) sets the
+ * mask from start on. A boundary at the last one's start (a prefix and a
+ * nested one starting together, or several ending together) overwrites
+ * it rather than adding an empty range, and an unchanged mask adds
+ * nothing, so no two neighbours share a mask.
+ */
+typedef unsigned __int128 u128;
+
+#define MAX_RANGES	(1u << HDRLOG_SEARCH_STEPS)
+
+static inline void emit_v4(struct hdrlog_range_v4 *out, size_t *n,
+			   uint32_t start, uint64_t mask)
+{
+	size_t i = *n;
+
+	if (out[i - 1].start == start) {
+		if (i >= 2 && out[i - 2].mask == mask)
+			*n = i - 1;
+		else
+			out[i - 1].mask = mask;
+	} else if (out[i - 1].mask != mask) {
+		out[i].start = start;
+		out[i].pad = 0;
+		out[i].mask = mask;
+		*n = i + 1;
+	}
+}
+
+static inline void emit_v6(struct hdrlog_range_v6 *out, size_t *n,
+			   u128 start, uint64_t mask)
+{
+	uint64_t hi = start >> 64, lo = (uint64_t)start;
+	size_t i = *n;
+
+	if (out[i - 1].start_hi == hi && out[i - 1].start_lo == lo) {
+		if (i >= 2 && out[i - 2].mask == mask)
+			*n = i - 1;
+		else
+			out[i - 1].mask = mask;
+	} else if (out[i - 1].mask != mask) {
+		out[i].start_hi = hi;
+		out[i].start_lo = lo;
+		out[i].mask = mask;
+		*n = i + 1;
+	}
+}
+
+static inline u128 entry6_addr(const struct entry_v6 *e)
+{
+	u128 a = 0;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		a = a << 8 | e->key.addr[i];
+	return a;
+}
+
+static void too_many_ranges(const char *family, size_t n)
+{
+	pr_err("the lists cut the %s space into %zu ranges, more than the %u the kernel's lookup can search; use fewer or less scattered prefixes",
+	       family, n, MAX_RANGES - 1);
+}
+
+static int ranges_v4(struct list_ranges *r, const struct list_set *set)
+{
+	struct { uint32_t end; uint64_t mask; } st[33];	/* one per length */
+	struct hdrlog_range_v4 *out;
+	size_t i, n = 1;
+	int sp = 0;
+
+	out = malloc((2 * set->n_v4 + 1) * sizeof(*out));
+	if (!out)
+		return -1;
+	memset(&out[0], 0, sizeof(out[0]));
+	for (i = 0; i < set->n_v4; i++) {
+		const struct entry_v4 *e = &set->v4[i];
+		uint32_t start, be;
+
+		memcpy(&be, e->key.addr, sizeof(be));
+		start = ntohl(be);
+		while (sp && st[sp - 1].end < start) {
+			sp--;
+			emit_v4(out, &n, st[sp].end + 1,
+				sp ? st[sp - 1].mask : 0);
+		}
+		emit_v4(out, &n, start, e->mask);
+		st[sp].end = start | ~mask32(e->key.prefixlen);
+		st[sp++].mask = e->mask;
+	}
+	/* one ending at the top of the space ends its parents there too */
+	while (sp && st[sp - 1].end != UINT32_MAX) {
+		sp--;
+		emit_v4(out, &n, st[sp].end + 1, sp ? st[sp - 1].mask : 0);
+	}
+	r->v4 = realloc(out, n * sizeof(*out)) ?: out;
+	r->n_v4 = n;
+	return 0;
+}
+
+static int ranges_v6(struct list_ranges *r, const struct list_set *set)
+{
+	struct { u128 end; uint64_t mask; } st[129];
+	struct hdrlog_range_v6 *out;
+	size_t i, n = 1;
+	int sp = 0;
+
+	out = malloc((2 * set->n_v6 + 1) * sizeof(*out));
+	if (!out)
+		return -1;
+	memset(&out[0], 0, sizeof(out[0]));
+	for (i = 0; i < set->n_v6; i++) {
+		const struct entry_v6 *e = &set->v6[i];
+		u128 start = entry6_addr(e);
+		uint32_t len = e->key.prefixlen;
+
+		while (sp && st[sp - 1].end < start) {
+			sp--;
+			emit_v6(out, &n, st[sp].end + 1,
+				sp ? st[sp - 1].mask : 0);
+		}
+		emit_v6(out, &n, start, e->mask);
+		st[sp].end = start | (len < 128 ? ~(u128)0 >> len : 0);
+		st[sp++].mask = e->mask;
+	}
+	while (sp && st[sp - 1].end != ~(u128)0) {
+		sp--;
+		emit_v6(out, &n, st[sp].end + 1, sp ? st[sp - 1].mask : 0);
+	}
+	r->v6 = realloc(out, n * sizeof(*out)) ?: out;
+	r->n_v6 = n;
+	return 0;
+}
+
+/*
+ * chunks[c], the range holding chunk c's first address, is the number of
+ * ranges after the first that start at or before it: a count per chunk of
+ * the range starts rounding up to it, summed, without the unpredictable
+ * branch of walking ranges and chunks side by side. A start past the last
+ * chunk's base counts into the sentinel's slot, which is then set. A
+ * lookup searches chunks[c]..chunks[c + 1], never more than all n ranges,
+ * which n < MAX_RANGES keeps within the kernel's HDRLOG_SEARCH_STEPS.
+ */
+static uint32_t *chunks_sum(uint32_t *ch, size_t n)
+{
+	uint32_t c;
+
+	for (c = 1; c < HDRLOG_CHUNKS - 1; c++) {
+		ch[c] += ch[c - 1];
+		assert(ch[c] + 1 - ch[c - 1] < MAX_RANGES);
+	}
+	ch[c] = n - 1;
+	return ch;
+}
+
+static uint32_t *chunks_v4(const struct hdrlog_range_v4 *rg, size_t n)
+{
+	const unsigned int shift = 32 - HDRLOG_CHUNK_BITS;
+	uint32_t *ch = calloc(HDRLOG_CHUNKS, sizeof(*ch));
+	size_t i;
+
+	if (!ch)
+		return NULL;
+	for (i = 1; i < n; i++)
+		ch[((uint64_t)rg[i].start + (1u << shift) - 1) >> shift]++;
+	return chunks_sum(ch, n);
+}
+
+static uint32_t *chunks_v6(const struct hdrlog_range_v6 *rg, size_t n)
+{
+	const unsigned int shift = 64 - HDRLOG_CHUNK_BITS;
+	const uint64_t in_chunk = (1ull << shift) - 1;
+	uint32_t *ch = calloc(HDRLOG_CHUNKS, sizeof(*ch));
+	size_t i;
+
+	if (!ch)
+		return NULL;
+	for (i = 1; i < n; i++)
+		ch[(rg[i].start_hi >> shift) +
+		   !!((rg[i].start_hi & in_chunk) | rg[i].start_lo)]++;
+	return chunks_sum(ch, n);
+}
+
+int list_ranges_build(struct list_ranges *r, const struct list_set *set)
+{
+	memset(r, 0, sizeof(*r));
+	if (ranges_v4(r, set) || ranges_v6(r, set))
+		goto nomem;
+	if (r->n_v4 >= MAX_RANGES) {
+		too_many_ranges("IPv4", r->n_v4);
+		goto fail;
+	}
+	if (r->n_v6 >= MAX_RANGES) {
+		too_many_ranges("IPv6", r->n_v6);
+		goto fail;
+	}
+	r->v4_chunks = chunks_v4(r->v4, r->n_v4);
+	r->v6_chunks = chunks_v6(r->v6, r->n_v6);
+	if (!r->v4_chunks || !r->v6_chunks)
+		goto nomem;
+	return 0;
+nomem:
+	pr_err("out of memory building the lists' range tables");
+fail:
+	list_ranges_free(r);
+	return -1;
+}
+
+void list_ranges_free(struct list_ranges *r)
+{
+	free(r->v4);
+	free(r->v4_chunks);
+	free(r->v6);
+	free(r->v6_chunks);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * As the kernel searches: the largest i in [chunks[c], chunks[c + 1]]
+ * with start[i] <= addr, start[chunks[c]] <= addr holding always.
+ */
+uint64_t list_ranges_lookup_v4(const struct list_ranges *r,
+			       uint32_t addr_host)
+{
+	uint32_t c = addr_host >> (32 - HDRLOG_CHUNK_BITS);
+	uint32_t lo = r->v4_chunks[c], hi = r->v4_chunks[c + 1] + 1, mid;
+	int step;
+
+	for (step = 0; step < HDRLOG_SEARCH_STEPS && hi - lo > 1; step++) {
+		mid = lo + (hi - lo) / 2;
+		if (r->v4[mid].start <= addr_host)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return r->v4[lo].mask;
+}
+
+uint64_t list_ranges_lookup_v6(const struct list_ranges *r,
+			       const uint8_t addr[16])
+{
+	uint64_t hi_a = 0, lo_a = 0;
+	uint32_t c, lo, hi, mid;
+	int i, step;
+
+	for (i = 0; i < 8; i++) {
+		hi_a = hi_a << 8 | addr[i];
+		lo_a = lo_a << 8 | addr[i + 8];
+	}
+	c = hi_a >> (64 - HDRLOG_CHUNK_BITS);
+	lo = r->v6_chunks[c];
+	hi = r->v6_chunks[c + 1] + 1;
+	for (step = 0; step < HDRLOG_SEARCH_STEPS && hi - lo > 1; step++) {
+		const struct hdrlog_range_v6 *m;
+
+		mid = lo + (hi - lo) / 2;
+		m = &r->v6[mid];
+		if (m->start_hi < hi_a ||
+		    (m->start_hi == hi_a && m->start_lo <= lo_a))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return r->v6[lo].mask;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Named CIDR lists: read from files, merged into one set of prefixes whose
- * value is the mask of every list covering that prefix, ready to be put
- * into the kernel's LPM tries.
+ * value is the mask of every list covering that prefix, then cut into the
+ * kernel's range tables.
  */
 #ifndef HDRLOG_LISTS_H
 #define HDRLOG_LISTS_H
@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "record.h"
 
 #define MAX_LISTS	64	/* one bit each in a 64-bit mask */
 #define LIST_NAME_MAX	64
@@ -82,5 +84,32 @@ void list_set_free(struct list_set *set);
 /* The names of the lists in mask, sorted by name, for a record. */
 int list_set_names(const struct list_set *set, uint64_t mask,
 		   const char **names, int max);
+
+/* The kernel's view of a list set: sorted ranges and a chunk index. */
+struct list_ranges {
+	struct hdrlog_range_v4 *v4;
+	size_t n_v4;
+	uint32_t *v4_chunks;	/* HDRLOG_CHUNKS entries */
+	struct hdrlog_range_v6 *v6;
+	size_t n_v6;
+	uint32_t *v6_chunks;	/* HDRLOG_CHUNKS entries */
+};
+
+/*
+ * Cut each family's address space into ranges, each carrying the mask of
+ * the longest prefix of set covering it (0 where none does), the first
+ * starting at 0, no two neighbours with the same mask; and index them by
+ * chunk. *r is overwritten and is always left freeable. Returns 0, or -1
+ * with a message printed.
+ */
+int list_ranges_build(struct list_ranges *r, const struct list_set *set);
+
+void list_ranges_free(struct list_ranges *r);
+
+/* The mask for an address, by the same search the kernel does: for tests. */
+uint64_t list_ranges_lookup_v4(const struct list_ranges *r,
+			       uint32_t addr_host);
+uint64_t list_ranges_lookup_v6(const struct list_ranges *r,
+			       const uint8_t addr[16]);
 
 #endif

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -15,8 +17,6 @@
 #include "hdrlog.skel.h"
 #include "loader.h"
 #include "log.h"
-
-#define LIST_SWITCH_GRACE_US	(50 * 1000)
 
 #ifndef CAP_BPF
 #define CAP_BPF 39
@@ -94,6 +94,9 @@ int loader_load(struct loader *l, const struct options *o)
 		pr_err("cannot open the BPF object: %s", strerror(errno));
 		return -1;
 	}
+	/* -v: the verifier's statistics (time, instructions processed). */
+	if (log_level >= LOG_VERBOSE)
+		bpf_program__set_log_level(l->skel->progs.hdrlog_xdp, 4);
 	l->skel->rodata->sample_every = o->sample;
 	set_list_policy(l->skel, o);
 	err = bpf_map__set_max_entries(l->skel->maps.records, o->ringbuf_size);
@@ -157,103 +160,173 @@ int loader_attach(struct loader *l, const struct iface_table *t,
 	return 0;
 }
 
-/* A fresh LPM trie holding n entries of (key, mask); returns its fd. */
-static int trie_create(const char *name, __u32 key_size, const void *entries,
-		       size_t entry_size, size_t n)
+/*
+ * A fresh array of n values of value_size bytes, filled through mmap:
+ * a million ranges take a memcpy, not a million map updates. fill()
+ * writes value i at out + i * stride (the kernel rounds values up to 8).
+ */
+static int table_create(const char *name, __u32 value_size, __u32 n,
+			__u32 flags,
+			void (*fill)(void *out, size_t stride, const void *src,
+				     size_t n),
+			const void *src)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
-	size_t done = 0;
-	char *keys = NULL;
-	__u64 *vals = NULL;
-	int fd, err = 0;
+	LIBBPF_OPTS(bpf_map_create_opts, opts,
+		    .map_flags = flags | BPF_F_MMAPABLE);
+	size_t stride = (value_size + 7) & ~7u;
+	size_t len = stride * n;
+	void *mem;
+	int fd;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, key_size, sizeof(__u64),
-			    HDRLOG_LPM_MAX_ENTRIES, &opts);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), value_size,
+			    n, &opts);
 	if (fd < 0)
 		return -errno;
-	/* The entries interleave key and mask; batch updates want them apart. */
-	keys = malloc(n * key_size + 1);
-	vals = malloc(n * sizeof(*vals) + 1);
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *e = (const char *)entries + i * entry_size;
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		int err = -errno;
 
-		memcpy(keys + i * key_size, e, key_size);
-		memcpy(&vals[i], e + entry_size - sizeof(__u64), sizeof(__u64));
-	}
-	while (done < n) {
-		__u32 count = n - done > 65536 ? 65536 : n - done;
-
-		if (bpf_map_update_batch(fd, keys + done * key_size, vals + done,
-					 &count, &bopts)) {
-			err = -errno;
-			goto out;
-		}
-		done += count;
-	}
-out:
-	free(keys);
-	free(vals);
-	if (err) {
 		close(fd);
 		return err;
 	}
+	fill(mem, stride, src, n);
+	munmap(mem, len);
 	return fd;
 }
 
-int loader_lists_install(struct loader *l, const struct list_set *set)
+static void fill_copy_v4(void *out, size_t stride, const void *src, size_t n)
 {
-	__u32 slot = !l->skel->bss->list_slot;
-	int v4, v6, err = 0;
+	(void)stride;	/* 16 bytes: already a multiple of 8 */
+	memcpy(out, src, n * sizeof(struct hdrlog_range_v4));
+}
 
-	v4 = trie_create("hdrlog_v4", sizeof(struct hdrlog_lpm_v4), set->v4,
-			 sizeof(set->v4[0]), set->n_v4);
-	if (v4 < 0) {
-		pr_err("cannot load the IPv4 lists into the kernel: %s",
-		       strerror(-v4));
+static void fill_copy_v6(void *out, size_t stride, const void *src, size_t n)
+{
+	(void)stride;
+	memcpy(out, src, n * sizeof(struct hdrlog_range_v6));
+}
+
+/* What table_create() fills chunks from: the builder's index and ranges. */
+struct chunk_src {
+	const uint32_t *idx;
+	const void *ranges;
+	size_t range_size;	/* the mask is a range's last 8 bytes */
+};
+
+/* chunk c: ranges idx[c]..idx[c + 1]; with one range, its mask too. */
+static void fill_chunks(void *out, size_t stride, const void *src, size_t n)
+{
+	const struct chunk_src *cs = src;
+	struct hdrlog_chunk *c = out;
+
+	(void)stride;	/* 16 bytes */
+	for (size_t i = 0; i < n; i++) {
+		c[i].first = cs->idx[i];
+		c[i].last = cs->idx[i + 1];
+		c[i].mask = 0;
+		if (c[i].first == c[i].last)
+			memcpy(&c[i].mask, (const char *)cs->ranges +
+			       (c[i].first + 1) * cs->range_size - 8, 8);
+	}
+}
+
+void list_tables_close(struct list_tables *t)
+{
+	int *fds[] = { &t->chunks_v4, &t->ranges_v4, &t->chunks_v6,
+		       &t->ranges_v6 };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int loader_tables_build(struct list_tables *t, const struct list_set *set)
+{
+	const __u32 n_chunks = 1u << HDRLOG_CHUNK_BITS;
+	struct list_ranges r = { 0 };
+	int err = 0;
+
+	*t = (struct list_tables){ -1, -1, -1, -1 };
+	if (list_ranges_build(&r, set))
+		return -1;
+	struct chunk_src c4 = { r.v4_chunks, r.v4, sizeof(r.v4[0]) };
+	struct chunk_src c6 = { r.v6_chunks, r.v6, sizeof(r.v6[0]) };
+
+	t->chunks_v4 = table_create("hdrlog_chunk4", sizeof(struct hdrlog_chunk),
+				    n_chunks, 0, fill_chunks, &c4);
+	t->ranges_v4 = table_create("hdrlog_range4", sizeof(struct hdrlog_range_v4),
+				    r.n_v4, BPF_F_INNER_MAP, fill_copy_v4, r.v4);
+	t->chunks_v6 = table_create("hdrlog_chunk6", sizeof(struct hdrlog_chunk),
+				    n_chunks, 0, fill_chunks, &c6);
+	t->ranges_v6 = table_create("hdrlog_range6", sizeof(struct hdrlog_range_v6),
+				    r.n_v6, BPF_F_INNER_MAP, fill_copy_v6, r.v6);
+	list_ranges_free(&r);
+	if (t->chunks_v4 < 0)
+		err = t->chunks_v4;
+	else if (t->ranges_v4 < 0)
+		err = t->ranges_v4;
+	else if (t->chunks_v6 < 0)
+		err = t->chunks_v6;
+	else if (t->ranges_v6 < 0)
+		err = t->ranges_v6;
+	if (err) {
+		pr_err("cannot load the lists into the kernel: %s", strerror(-err));
+		list_tables_close(t);
 		return -1;
 	}
-	v6 = trie_create("hdrlog_v6", sizeof(struct hdrlog_lpm_v6), set->v6,
-			 sizeof(set->v6[0]), set->n_v6);
-	if (v6 < 0) {
-		pr_err("cannot load the IPv6 lists into the kernel: %s",
-		       strerror(-v6));
-		close(v4);
-		return -1;
-	}
-	if (bpf_map__update_elem(l->skel->maps.lists_v4, &slot, sizeof(slot),
-				 &v4, sizeof(v4), BPF_ANY) ||
-	    bpf_map__update_elem(l->skel->maps.lists_v6, &slot, sizeof(slot),
-				 &v6, sizeof(v6), BPF_ANY)) {
+	return 0;
+}
+
+static int slot_set(struct bpf_map *outer, __u32 slot, int fd)
+{
+	return bpf_map__update_elem(outer, &slot, sizeof(slot), &fd, sizeof(fd),
+				    BPF_ANY);
+}
+
+static void slot_clear(struct bpf_map *outer, __u32 slot)
+{
+	bpf_map__delete_elem(outer, &slot, sizeof(slot), 0);
+}
+
+int loader_lists_install(struct loader *l, struct list_tables *t)
+{
+	struct hdrlog_bpf *skel = l->skel;
+	__u32 slot = !skel->bss->list_slot, old = !slot;
+	int err;
+
+	err = slot_set(skel->maps.chunks_v4, slot, t->chunks_v4) ||
+	      slot_set(skel->maps.ranges_v4, slot, t->ranges_v4) ||
+	      slot_set(skel->maps.chunks_v6, slot, t->chunks_v6) ||
+	      slot_set(skel->maps.ranges_v6, slot, t->ranges_v6);
+	if (err) {
 		pr_err("cannot put the lists in place: %s", strerror(errno));
-		err = -1;
-	} else {
-		__u32 old = !slot;
-
-		/* One aligned word: every frame sees one slot or the other. */
-		__atomic_store_n(&l->skel->bss->list_slot, slot, __ATOMIC_RELEASE);
-		/*
-		 * A frame that read the old slot number just before the switch
-		 * may still look that slot up; XDP runs take microseconds, so
-		 * after a pause no frame can, and the old tries are let go.
-		 */
-		if (l->lists_installed) {
-			usleep(LIST_SWITCH_GRACE_US);
-			bpf_map__delete_elem(l->skel->maps.lists_v4, &old,
-					     sizeof(old), 0);
-			bpf_map__delete_elem(l->skel->maps.lists_v6, &old,
-					     sizeof(old), 0);
-		}
-		l->lists_installed = 1;
+		list_tables_close(t);
+		return -1;
 	}
-	/* The outer maps hold the tries now. */
-	close(v4);
-	close(v6);
-	return err;
+
+	/* One aligned word: every frame sees one slot or the other. */
+	__atomic_store_n(&skel->bss->list_slot, slot, __ATOMIC_RELEASE);
+	clock_gettime(CLOCK_MONOTONIC, &l->lists_switched);
+	/*
+	 * A frame that read the old slot number just before the switch may
+	 * still be looking that slot up. The kernel waits for every running
+	 * BPF program (synchronize_rcu) after any update of a map-in-map,
+	 * so setting one entry again is a grace period; then the old tables
+	 * can go.
+	 */
+	if (l->lists_installed) {
+		slot_set(skel->maps.chunks_v4, slot, t->chunks_v4);
+		slot_clear(skel->maps.chunks_v4, old);
+		slot_clear(skel->maps.ranges_v4, old);
+		slot_clear(skel->maps.chunks_v6, old);
+		slot_clear(skel->maps.ranges_v6, old);
+	}
+	/* The outer maps hold the tables now. */
+	list_tables_close(t);
+	l->lists_installed = 1;
+	return 0;
 }
 
 int loader_counters(const struct loader *l, struct hdrlog_counters *sum)

@@ -3,6 +3,8 @@
 #ifndef HDRLOG_LOADER_H
 #define HDRLOG_LOADER_H
 
+#include <time.h>
+
 #include "iface.h"
 #include "lists.h"
 #include "options.h"
@@ -15,6 +17,7 @@ struct loader {
 	int link_fd[MAX_IFACES];	/* bpf_link per interface; -1: none */
 	int n_links;
 	int lists_installed;		/* a slot of the list maps is in force */
+	struct timespec lists_switched;	/* CLOCK_MONOTONIC of the last switch */
 };
 
 /* Check privileges and kernel support, open and load. 0 or -1 with a message. */
@@ -24,12 +27,28 @@ int loader_load(struct loader *l, const struct options *o);
 int loader_attach(struct loader *l, const struct iface_table *t,
 		  enum xdp_mode mode);
 
+/* Kernel tables filled from a list set, not yet in force: map fds. */
+struct list_tables {
+	int chunks_v4;
+	int ranges_v4;
+	int chunks_v6;
+	int ranges_v6;
+};
+
 /*
- * Put a list set into the kernel: fill fresh tries in the slot not in
- * force, then switch slots in one step. Returns 0, or -1 with a message
- * (the lists in force stay).
+ * Create and fill the tables for a list set. Needs no loaded program, so
+ * it can run beside loader_load(). 0 or -1 with a message.
  */
-int loader_lists_install(struct loader *l, const struct list_set *set);
+int loader_tables_build(struct list_tables *t, const struct list_set *set);
+
+/*
+ * Put built tables in force: into the slot not in use, then switch slots
+ * in one step. Takes the tables' fds. 0, or -1 with a message (the lists
+ * in force stay).
+ */
+int loader_lists_install(struct loader *l, struct list_tables *t);
+
+void list_tables_close(struct list_tables *t);
 
 /* Sum the per-CPU counters. */
 int loader_counters(const struct loader *l, struct hdrlog_counters *sum);

@@ -4,6 +4,7 @@
  * the ring buffer, decode each record once, hand it to every output.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,24 +86,51 @@ static uint64_t now_mono_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* Read the lists and put them in force; 0 or -1 with a message. */
-static int lists_load(struct run *run)
-{
-	struct list_set set = { 0 };
-	uint64_t start = now_mono_ns();
+/* Lists read and filled into tables, waiting to be put in force. */
+struct lists_job {
+	const struct options *opts;
+	struct list_set set;
+	struct list_tables tables;
+	int err;
+	uint64_t start_ns;
+};
 
-	if (list_set_load(&set, run->opts->lists, run->opts->n_lists))
+static void *lists_prepare(void *arg)
+{
+	struct lists_job *job = arg;
+
+	job->start_ns = now_mono_ns();
+	job->err = list_set_load(&job->set, job->opts->lists,
+				 job->opts->n_lists);
+	pr_debug("lists read in %.1f ms", (now_mono_ns() - job->start_ns) / 1e6);
+	if (!job->err)
+		job->err = loader_tables_build(&job->tables, &job->set);
+	pr_debug("list tables built in %.1f ms",
+		 (now_mono_ns() - job->start_ns) / 1e6);
+	if (job->err)
+		list_set_free(&job->set);
+	return NULL;
+}
+
+/* Put prepared lists in force; 0 or -1 with a message. */
+static int lists_commit(struct run *run, struct lists_job *job)
+{
+	if (job->err)
 		return -1;
-	if (loader_lists_install(&run->loader, &set)) {
-		list_set_free(&set);
+	if (loader_lists_install(&run->loader, &job->tables)) {
+		list_set_free(&job->set);
 		return -1;
 	}
 	list_set_free(&run->lists);
-	run->lists = set;
+	run->lists = job->set;
 	run->decode.lists = &run->lists;
-	pr_info("lists in force: %d lists, %zu IPv4 and %zu IPv6 prefixes, loaded in %.1f ms",
-		set.n_lists, set.n_v4, set.n_v6,
-		(now_mono_ns() - start) / 1e6);
+	const struct timespec *sw = &run->loader.lists_switched;
+	uint64_t switched = sw->tv_sec * 1000000000ull + sw->tv_nsec;
+
+	pr_info("lists in force: %d lists, %zu IPv4 and %zu IPv6 prefixes, in force %.1f ms after reading began, old tables freed after %.1f ms",
+		run->lists.n_lists, run->lists.n_v4, run->lists.n_v6,
+		(switched - job->start_ns) / 1e6,
+		(now_mono_ns() - job->start_ns) / 1e6);
 	return 0;
 }
 
@@ -120,8 +148,14 @@ static void on_hup(struct run *run)
 {
 	for (int i = 0; i < run->n_sinks; i++)
 		run->sinks[i]->ops->reopen(run->sinks[i]);
-	if (run->opts->n_lists && lists_load(run))
-		pr_err("list reload refused; the lists loaded before stay in force");
+	if (run->opts->n_lists) {
+		static struct lists_job job;
+
+		job = (struct lists_job){ .opts = run->opts };
+		lists_prepare(&job);
+		if (lists_commit(run, &job))
+			pr_err("list reload refused; the lists loaded before stay in force");
+	}
 }
 
 static int capture(struct run *run, struct ring_buffer *rb)
@@ -182,7 +216,10 @@ static void describe_start(const struct run *run, enum xdp_mode mode)
 int main(int argc, char **argv)
 {
 	static struct run run;
-	struct options opts;
+	static struct lists_job lists;
+	static struct options opts;
+	pthread_t lists_thread;
+	int err;
 	struct ring_buffer *rb = NULL;
 	int ret = 1;
 
@@ -208,10 +245,28 @@ int main(int argc, char **argv)
 			goto out;
 		run.n_sinks++;
 	}
-	if (loader_load(&run.loader, &opts))
+	/*
+	 * Lists are read and their tables filled while the kernel verifies
+	 * the program, and are in force before the first frame is seen.
+	 */
+	lists.opts = &opts;
+	if (opts.n_lists && pthread_create(&lists_thread, NULL, lists_prepare,
+					   &lists)) {
+		pr_err("cannot start a thread: %s", strerror(errno));
 		goto out;
-	/* Lists are in force before the first frame is seen. */
-	if (opts.n_lists && lists_load(&run))
+	}
+	err = loader_load(&run.loader, &opts);
+	if (opts.n_lists) {
+		pthread_join(lists_thread, NULL);
+		if (err) {
+			if (!lists.err)
+				list_tables_close(&lists.tables);
+			list_set_free(&lists.set);
+		} else if (lists_commit(&run, &lists)) {
+			goto out;
+		}
+	}
+	if (err)
 		goto out;
 	if (loader_attach(&run.loader, &run.ifaces, opts.xdp_mode))
 		goto out;

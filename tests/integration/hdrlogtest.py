@@ -904,3 +904,61 @@ def arp_frame(src_mac, psrc="198.51.100.2", pdst="198.51.100.99"):
                        mac_bytes(src_mac), socket.inet_aton(psrc),
                        b"\0" * 6, socket.inet_aton(pdst))
     return b"\xff" * 6 + mac_bytes(src_mac) + b"\x08\x06" + body
+
+
+# --------------------------------------------------------------------------
+# sockets and device statistics inside a namespace
+# --------------------------------------------------------------------------
+
+def ns_socket(ns, family, type_, proto=0):
+    """A socket created inside namespace ns (it stays there); closed at
+    exit."""
+    orig = os.open("/proc/self/ns/net", os.O_RDONLY)
+    target = os.open("/run/netns/" + ns, os.O_RDONLY)
+    try:
+        _setns(target)
+        try:
+            s = socket.socket(family, type_, proto)
+        finally:
+            _setns(orig)
+    finally:
+        os.close(orig)
+        os.close(target)
+    on_cleanup(s.close)
+    return s
+
+
+def ethtool_stats(ns, dev):
+    """{name: value} of `ethtool -S dev` in namespace ns, read with the
+    SIOCETHTOOL ioctl (no ethtool binary needed); {} if unsupported."""
+    import array
+    import fcntl
+    SIOCETHTOOL, GDRVINFO, GSTRINGS, GSTATS, SS_STATS = \
+        0x8946, 0x03, 0x1B, 0x1D, 1
+    s = ns_socket(ns, socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        def ioctl(buf):
+            addr, _ = buf.buffer_info()
+            ifr = struct.pack("16sP", dev.encode(), addr)
+            ifr += b"\0" * (40 - len(ifr))
+            fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifr)
+        drv = array.array("B", struct.pack("I", GDRVINFO) + b"\0" * 192)
+        try:
+            ioctl(drv)
+        except OSError:
+            return {}
+        n = struct.unpack_from("I", drv.tobytes(), 180)[0]
+        if not n:
+            return {}
+        strs = array.array("B", struct.pack("III", GSTRINGS, SS_STATS, n) +
+                           b"\0" * (32 * n))
+        ioctl(strs)
+        raw = strs.tobytes()[12:]
+        names = [raw[32 * i:32 * i + 32].split(b"\0")[0].decode()
+                 for i in range(n)]
+        st = array.array("B", struct.pack("II", GSTATS, n) + b"\0" * (8 * n))
+        ioctl(st)
+        vals = struct.unpack_from("%dQ" % n, st.tobytes(), 8)
+        return dict(zip(names, vals))
+    finally:
+        s.close()

@@ -710,6 +710,720 @@ static void test_reuse(void **state)
 	list_set_free(&set);
 }
 
+/* The range tables. */
+
+typedef unsigned __int128 u128;
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return ntohl(a.s_addr);
+}
+
+static void ip6(const char *s, uint8_t a[16])
+{
+	assert_int_equal(inet_pton(AF_INET6, s, a), 1);
+}
+
+static u128 bytes_u128(const uint8_t a[16])
+{
+	u128 v = 0;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		v = v << 8 | a[i];
+	return v;
+}
+
+static void u128_bytes(u128 v, uint8_t a[16])
+{
+	int i;
+
+	for (i = 15; i >= 0; i--, v >>= 8)
+		a[i] = (uint8_t)v;
+}
+
+static u128 range6_start(const struct hdrlog_range_v6 *rg)
+{
+	return (u128)rg->start_hi << 64 | rg->start_lo;
+}
+
+static uint64_t lookup6(const struct list_ranges *r, u128 addr)
+{
+	uint8_t a[16];
+
+	u128_bytes(addr, a);
+	return list_ranges_lookup_v6(r, a);
+}
+
+/*
+ * What every table must be: starting at 0, strictly increasing, no two
+ * neighbours alike, and the chunk index by its definition (the last range
+ * starting at or before the chunk's first address), walked here rather
+ * than counted as list_ranges_build does.
+ */
+static void check_ranges(const struct list_ranges *r)
+{
+	size_t i, idx;
+	uint32_t c;
+
+	assert_true(r->n_v4 >= 1 && r->n_v6 >= 1);
+	assert_int_equal(r->v4[0].start, 0);
+	assert_true(r->v6[0].start_hi == 0 && r->v6[0].start_lo == 0);
+	for (i = 0; i < r->n_v4; i++) {
+		assert_int_equal(r->v4[i].pad, 0);
+		if (i && (r->v4[i - 1].start >= r->v4[i].start ||
+			  r->v4[i - 1].mask == r->v4[i].mask))
+			fail_msg("v4 ranges %zu and %zu out of order or alike",
+				 i - 1, i);
+	}
+	for (i = 1; i < r->n_v6; i++)
+		if (range6_start(&r->v6[i - 1]) >= range6_start(&r->v6[i]) ||
+		    r->v6[i - 1].mask == r->v6[i].mask)
+			fail_msg("v6 ranges %zu and %zu out of order or alike",
+				 i - 1, i);
+
+	for (c = 0, idx = 0; c < HDRLOG_CHUNKS - 1; c++) {
+		uint32_t base = c << (32 - HDRLOG_CHUNK_BITS);
+
+		while (idx + 1 < r->n_v4 && r->v4[idx + 1].start <= base)
+			idx++;
+		if (r->v4_chunks[c] != idx)
+			fail_msg("v4 chunk %#x: %u, not %zu", c,
+				 r->v4_chunks[c], idx);
+	}
+	assert_int_equal(r->v4_chunks[c], r->n_v4 - 1);
+	for (c = 0, idx = 0; c < HDRLOG_CHUNKS - 1; c++) {
+		u128 base = (u128)c << (128 - HDRLOG_CHUNK_BITS);
+
+		while (idx + 1 < r->n_v6 &&
+		       range6_start(&r->v6[idx + 1]) <= base)
+			idx++;
+		if (r->v6_chunks[c] != idx)
+			fail_msg("v6 chunk %#x: %u, not %zu", c,
+				 r->v6_chunks[c], idx);
+	}
+	assert_int_equal(r->v6_chunks[c], r->n_v6 - 1);
+}
+
+static void build_ranges(struct list_set *set, struct list_ranges *r, int n,
+			 const char *const *texts)
+{
+	assert_int_equal(load_texts(set, n, texts), 0);
+	assert_int_equal(list_ranges_build(r, set), 0);
+	check_ranges(r);
+}
+
+struct want {
+	const char *start;
+	uint64_t mask;
+};
+
+static void assert_ranges_v4(const struct list_ranges *r,
+			     const struct want *w, size_t n)
+{
+	char buf[INET_ADDRSTRLEN];
+	uint32_t be;
+	size_t i;
+
+	for (i = 0; i < n && i < r->n_v4; i++) {
+		be = htonl(r->v4[i].start);
+		inet_ntop(AF_INET, &be, buf, sizeof(buf));
+		assert_string_equal(buf, w[i].start);
+		assert_int_equal(r->v4[i].mask, w[i].mask);
+		/* the search finds it from its first address on */
+		assert_int_equal(list_ranges_lookup_v4(r, r->v4[i].start),
+				 w[i].mask);
+	}
+	assert_int_equal(r->n_v4, n);
+}
+
+static void assert_ranges_v6(const struct list_ranges *r,
+			     const struct want *w, size_t n)
+{
+	char buf[INET6_ADDRSTRLEN];
+	uint8_t a[16];
+	size_t i;
+
+	for (i = 0; i < n && i < r->n_v6; i++) {
+		u128_bytes(range6_start(&r->v6[i]), a);
+		inet_ntop(AF_INET6, a, buf, sizeof(buf));
+		assert_string_equal(buf, w[i].start);
+		assert_int_equal(r->v6[i].mask, w[i].mask);
+		assert_int_equal(list_ranges_lookup_v6(r, a), w[i].mask);
+	}
+	assert_int_equal(r->n_v6, n);
+}
+
+#define ASSERT_RANGES(fam, r, ...) do {					\
+	const struct want w_[] = { __VA_ARGS__ };			\
+	assert_ranges_##fam(r, w_, sizeof(w_) / sizeof(w_[0]));	\
+} while (0)
+
+static void test_ranges_empty(void **state)
+{
+	struct list_ranges r;
+	struct list_set set;
+	uint8_t a[16];
+
+	(void)state;
+	assert_int_equal(list_set_load(&set, NULL, 0), 0);
+	assert_int_equal(list_ranges_build(&r, &set), 0);
+	check_ranges(&r);
+	ASSERT_RANGES(v4, &r, { "0.0.0.0", 0 });
+	ASSERT_RANGES(v6, &r, { "::", 0 });
+	assert_int_equal(list_ranges_lookup_v4(&r, 0xffffffff), 0);
+	memset(a, 0xff, sizeof(a));
+	assert_int_equal(list_ranges_lookup_v6(&r, a), 0);
+	list_ranges_free(&r);
+	list_ranges_free(&r);	/* twice is fine */
+	list_set_free(&set);
+}
+
+static void test_ranges_nested_v4(void **state)
+{
+	const char *t[] = {
+		"a.txt", "10.0.0.0/8\n10.1.0.0/16\n",
+		/* adjacent /24s merge; three prefixes end at 11.0.0.0 */
+		"b.txt", ("10.1.0.0/24\n10.1.1.0/24\n10.2.0.0/16\n"
+			  "10.255.255.0/24\n"),
+		"c.txt", "10.3.0.0/16\n192.168.0.0/16\n10.255.0.0/16\n",
+	};
+	struct list_ranges r;
+	struct list_set set;
+
+	(void)state;
+	build_ranges(&set, &r, 3, t);
+	ASSERT_RANGES(v4, &r,
+		{ "0.0.0.0", 0 },
+		{ "10.0.0.0", A },
+		{ "10.1.0.0", A | B },
+		{ "10.1.2.0", A },
+		{ "10.2.0.0", A | B },
+		{ "10.3.0.0", A | C },
+		{ "10.4.0.0", A },
+		{ "10.255.0.0", A | C },
+		{ "10.255.255.0", A | B | C },
+		{ "11.0.0.0", 0 },
+		{ "192.168.0.0", C },
+		{ "192.169.0.0", 0 });
+	ASSERT_RANGES(v6, &r, { "::", 0 });
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("9.255.255.255")), 0);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.1.1.255")), A | B);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.1.2.0")), A);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.255.255.255")),
+			 A | B | C);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("255.255.255.255")), 0);
+	list_ranges_free(&r);
+	list_set_free(&set);
+}
+
+static void test_ranges_nested_v6(void **state)
+{
+	const char *t[] = {
+		"a.txt", "2001:db8::/32\n2001:db8:1::/48\n",
+		"b.txt", "2001:db8:1::/64\n2001:db8:1:1::/64\n2001:db8:ffff::/48\n",
+		"c.txt", "2001:db8:ffff:ffff::/64\n2001:db9::1\n",
+	};
+	struct list_ranges r;
+	struct list_set set;
+	uint8_t a[16];
+
+	(void)state;
+	build_ranges(&set, &r, 3, t);
+	ASSERT_RANGES(v6, &r,
+		{ "::", 0 },
+		{ "2001:db8::", A },
+		{ "2001:db8:1::", A | B },
+		{ "2001:db8:1:2::", A },
+		{ "2001:db8:ffff::", A | B },
+		{ "2001:db8:ffff:ffff::", A | B | C },
+		{ "2001:db9::", 0 },
+		{ "2001:db9::1", C },
+		{ "2001:db9::2", 0 });
+	ip6("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", a);
+	assert_int_equal(list_ranges_lookup_v6(&r, a), A | B | C);
+	ip6("2001:db8:1:1:ffff:ffff:ffff:ffff", a);
+	assert_int_equal(list_ranges_lookup_v6(&r, a), A | B);
+	list_ranges_free(&r);
+	list_set_free(&set);
+}
+
+/* A nested prefix starting where its parent does replaces its range. */
+static void test_ranges_same_start(void **state)
+{
+	const char *t[] = {
+		"a.txt", ("30.0.0.0/24\n30.0.1.0/24\n40.0.0.0/8\n"
+			  "2001:db6::/32\n2001:db7::/32\n2001:db8::/32\n"),
+		"b.txt", ("30.0.0.0/24\n30.0.1.0/25\n40.0.0.0/16\n40.0.0.0/24\n"
+			  "2001:db6::/32\n2001:db7::/33\n2001:db8::/48\n"),
+		"c.txt", "40.0.0.0/32\n2001:db8::/128\n",
+	};
+	struct list_ranges r;
+	struct list_set set;
+
+	(void)state;
+	build_ranges(&set, &r, 3, t);
+	/*
+	 * 30.0.1.0/24 (A) follows 30.0.0.0/24 (AB), then 30.0.1.0/25 (AB)
+	 * replaces its range, which then merges with the one before.
+	 */
+	ASSERT_RANGES(v4, &r,
+		{ "0.0.0.0", 0 },
+		{ "30.0.0.0", A | B },
+		{ "30.0.1.128", A },
+		{ "30.0.2.0", 0 },
+		{ "40.0.0.0", A | B | C },
+		{ "40.0.0.1", A | B },
+		{ "40.1.0.0", A },
+		{ "41.0.0.0", 0 });
+	ASSERT_RANGES(v6, &r,
+		{ "::", 0 },
+		{ "2001:db6::", A | B },
+		{ "2001:db7:8000::", A },
+		{ "2001:db8::", A | B | C },
+		{ "2001:db8::1", A | B },
+		{ "2001:db8:1::", A },
+		{ "2001:db9::", 0 });
+	list_ranges_free(&r);
+	list_set_free(&set);
+}
+
+static void test_ranges_slash0(void **state)
+{
+	const char *t[] = {
+		"a.txt", "0.0.0.0/0\n::/0\n",
+		"b.txt", "0.0.0.0/32\n1.2.3.0/24\n::/128\n2001:db8::/32\n",
+	};
+	struct list_ranges r;
+	struct list_set set;
+	uint8_t a[16];
+
+	(void)state;
+	build_ranges(&set, &r, 2, t);
+	ASSERT_RANGES(v4, &r,
+		{ "0.0.0.0", A | B },
+		{ "0.0.0.1", A },
+		{ "1.2.3.0", A | B },
+		{ "1.2.4.0", A });
+	ASSERT_RANGES(v6, &r,
+		{ "::", A | B },
+		{ "::1", A },
+		{ "2001:db8::", A | B },
+		{ "2001:db9::", A });
+	assert_int_equal(list_ranges_lookup_v4(&r, 0xffffffff), A);
+	memset(a, 0xff, sizeof(a));
+	assert_int_equal(list_ranges_lookup_v6(&r, a), A);
+	list_ranges_free(&r);
+	list_set_free(&set);
+
+	/* alone: one range */
+	load1(&set, "0.0.0.0/0\n::/0\n");
+	assert_int_equal(list_ranges_build(&r, &set), 0);
+	check_ranges(&r);
+	ASSERT_RANGES(v4, &r, { "0.0.0.0", A });
+	ASSERT_RANGES(v6, &r, { "::", A });
+	list_ranges_free(&r);
+	list_set_free(&set);
+}
+
+/* Prefixes ending at the top of the space have no range after them. */
+static void test_ranges_top(void **state)
+{
+	const char *t[] = {
+		"a.txt", ("255.255.255.255/32\n255.255.255.254/32\n"
+			  "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128\n"),
+		"b.txt", "255.255.255.0/24\nffff::/16\n",
+		"c.txt", "255.0.0.0/8\n",
+	};
+	struct list_ranges r;
+	struct list_set set;
+	uint8_t a[16];
+
+	(void)state;
+	build_ranges(&set, &r, 3, t);
+	ASSERT_RANGES(v4, &r,
+		{ "0.0.0.0", 0 },
+		{ "255.0.0.0", C },
+		{ "255.255.255.0", B | C },
+		{ "255.255.255.254", A | B | C });
+	ASSERT_RANGES(v6, &r,
+		{ "::", 0 },
+		{ "ffff::", B },
+		{ "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", A | B });
+	assert_int_equal(list_ranges_lookup_v4(&r, 0xffffffff), A | B | C);
+	assert_int_equal(list_ranges_lookup_v4(&r, 0xfffffffd), B | C);
+	memset(a, 0xff, sizeof(a));
+	assert_int_equal(list_ranges_lookup_v6(&r, a), A | B);
+	a[15] = 0xfe;
+	assert_int_equal(list_ranges_lookup_v6(&r, a), B);
+	list_ranges_free(&r);
+	list_set_free(&set);
+}
+
+/* A v4 chunk is a /20 (4096 addresses), a v6 one a /20 too. */
+static void test_ranges_chunks(void **state)
+{
+	const char *t[] = {
+		"a.txt", "10.0.16.0/20\n10.0.64.0/18\n2001:db8::/32\n",
+		"b.txt", "10.0.32.1\n2001:fff:ffff:ffff:ffff:ffff:ffff:ffff\n",
+		"c.txt", "10.0.47.255\n2001:1000::/20\n",
+	};
+	const uint32_t c10 = 0x0a000;	/* the chunk of 10.0.0.0 */
+	const uint32_t c6 = 0x20010;	/* the chunk of 2001:: */
+	struct list_ranges r;
+	struct list_set set;
+
+	(void)state;
+	build_ranges(&set, &r, 3, t);
+	ASSERT_RANGES(v4, &r,
+		{ "0.0.0.0", 0 },
+		{ "10.0.16.0", A },
+		{ "10.0.32.0", 0 },
+		{ "10.0.32.1", B },
+		{ "10.0.32.2", 0 },
+		{ "10.0.47.255", C },
+		{ "10.0.48.0", 0 },
+		{ "10.0.64.0", A },
+		{ "10.0.128.0", 0 });
+	assert_int_equal(r.v4_chunks[0], 0);
+	assert_int_equal(r.v4_chunks[c10 - 1], 0);
+	assert_int_equal(r.v4_chunks[c10], 0);
+	assert_int_equal(r.v4_chunks[c10 + 1], 1);	/* starts there */
+	assert_int_equal(r.v4_chunks[c10 + 2], 2);
+	assert_int_equal(r.v4_chunks[c10 + 3], 6);	/* 10.0.48.0 */
+	assert_int_equal(r.v4_chunks[c10 + 4], 7);
+	assert_int_equal(r.v4_chunks[c10 + 7], 7);
+	assert_int_equal(r.v4_chunks[c10 + 8], 8);
+	assert_int_equal(r.v4_chunks[(1 << HDRLOG_CHUNK_BITS) - 1], 8);
+	assert_int_equal(r.v4_chunks[1 << HDRLOG_CHUNK_BITS], 8);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.15.255")), 0);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.16.0")), A);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.31.255")), A);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.32.0")), 0);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.32.1")), B);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.47.254")), 0);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.47.255")), C);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.48.0")), 0);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.127.255")), A);
+	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.128.0")), 0);
+
+	ASSERT_RANGES(v6, &r,
+		{ "::", 0 },
+		{ "2001:db8::", A },
+		{ "2001:db9::", 0 },
+		{ "2001:fff:ffff:ffff:ffff:ffff:ffff:ffff", B },
+		{ "2001:1000::", C },
+		{ "2001:2000::", 0 });
+	assert_int_equal(r.v6_chunks[c6 - 1], 0);
+	assert_int_equal(r.v6_chunks[c6], 0);
+	assert_int_equal(r.v6_chunks[c6 + 1], 4);
+	assert_int_equal(r.v6_chunks[c6 + 2], 5);
+	assert_int_equal(r.v6_chunks[1 << HDRLOG_CHUNK_BITS], 5);
+	assert_int_equal(lookup6(&r, (u128)0x20010fffffffffffull << 64 |
+				     0xfffffffffffffffeull), 0);
+	assert_int_equal(lookup6(&r, ((u128)0x20011 << 108) - 1), B);
+	assert_int_equal(lookup6(&r, (u128)0x20011 << 108), C);
+	list_ranges_free(&r);
+	list_set_free(&set);
+}
+
+/* Random sets against a brute-force search, by fixed seeds. */
+
+#define RAND_LISTS	8
+#define RAND_LINES	80	/* per list, about 3/4 of them IPv4 */
+#define RAND_QUERIES	400
+
+struct raw_prefix {
+	bool v6;
+	unsigned int len;
+	u128 addr;		/* v4 in the low 32 bits */
+	uint64_t bit;
+};
+
+static uint64_t rnd_state;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64* */
+	rnd_state ^= rnd_state >> 12;
+	rnd_state ^= rnd_state << 25;
+	rnd_state ^= rnd_state >> 27;
+	return rnd_state * 0x2545f4914f6cdd1dull;
+}
+
+static uint32_t mask4(unsigned int len)
+{
+	return len ? ~0u << (32 - len) : 0;
+}
+
+static u128 mask6(unsigned int len)
+{
+	return len ? ~(u128)0 << (128 - len) : 0;
+}
+
+/*
+ * Crowded into a few chunks so that prefixes nest, share starts and
+ * abut, and into one so that its search takes many steps; some at chunk
+ * edges; some anywhere, the top of the space included.
+ */
+static unsigned int rand_len4(void);
+
+/* An address, and if len, a prefix length for it. */
+static uint32_t rand_v4(unsigned int *len)
+{
+	uint64_t x = rnd();
+
+	if (len)
+		*len = rand_len4();
+
+	switch (x % 10) {
+	case 0:
+		return x % 3 ? (uint32_t)(x >> 8) : 0xffffffff;
+	case 1:
+	case 2:
+		return 0x0a000000 | (x >> 8 & 0xff) << 12 |
+		       (x & 16 ? 0xfff - (x >> 20 & 3) : x >> 20 & 3);
+	case 3:
+	case 4:
+		/* many ranges in one chunk: the search takes every step */
+		if (len)
+			*len = 20 + x / 10 % 13;
+		return 0x0a0ff000 | (uint32_t)(x >> 8 & 0xfff);
+	default:
+		return 0x0a000000 | (uint32_t)(x >> 8 & 0xfffff);
+	}
+}
+
+static unsigned int rand_len4(void)
+{
+	uint64_t x = rnd();
+
+	/* short ones are rare: they would give all a common mask */
+	if (!(x % 50))
+		return x / 50 % 33;
+	return x % 40 ? 16 + x / 50 % 17 : 10 + x / 50 % 6;
+}
+
+static unsigned int rand_len6(void);
+
+static u128 rand_v6(unsigned int *len)
+{
+	uint64_t x = rnd(), y = rnd();
+	u128 hi;
+
+	if (len)
+		*len = rand_len6();
+
+	switch (x % 10) {
+	case 0:
+		/* anywhere, but never in ::ffff:0:0/96, which is IPv4 */
+		if (x & 16)
+			return ~(u128)0;
+		return (u128)(y | 1ull << 63) << 64 | rnd();
+	case 1:
+	case 2:
+		hi = (u128)(0x20010 + (y & 3)) << 108;
+		return x & 32 ? hi - 1 - (y >> 8 & 3) : hi + (y >> 8 & 3);
+	case 3:
+	case 4:
+		if (len)
+			*len = 64 + x / 10 % 65;
+		return (u128)0x20010 << 108 | (u128)(y & 0xff) << 64 |
+		       (y >> 8 & 0xff);
+	default:
+		hi = (u128)0x2001 << 112 | (u128)(y & 0xf) << 108 |
+		     (u128)(y >> 4 & 0xff) << 96 | (u128)(y >> 12 & 0xff) << 64;
+		return hi | (x & 64 ? y >> 20 & 0xff : 0);
+	}
+}
+
+static unsigned int rand_len6(void)
+{
+	uint64_t x = rnd();
+
+	if (!(x % 50))
+		return x / 50 % 129;
+	return x % 40 ? 32 + x / 50 % 97 : 4 + x / 50 % 28;
+}
+
+static int rand_lists(struct raw_prefix *raw, char **texts, int n_lists)
+{
+	static char names[RAND_LISTS][16];
+	int list, i, n = 0;
+
+	for (list = 0; list < n_lists; list++) {
+		size_t size = RAND_LINES * 50, len = 0;
+		char *text = malloc(size), buf[INET6_ADDRSTRLEN];
+		int lines = rnd() % (RAND_LINES + 1);
+
+		assert_non_null(text);
+		text[0] = '\0';
+		snprintf(names[list], sizeof(names[list]), "r%d.txt", list);
+		for (i = 0; i < lines; i++) {
+			struct raw_prefix *p = &raw[n++];
+			uint8_t a[16];
+
+			p->bit = 1ull << list;
+			p->v6 = rnd() % 4 == 0;
+			if (p->v6) {
+				p->addr = rand_v6(&p->len) & mask6(p->len);
+				u128_bytes(p->addr, a);
+				inet_ntop(AF_INET6, a, buf, sizeof(buf));
+			} else {
+				uint32_t be;
+
+				p->addr = rand_v4(&p->len) & mask4(p->len);
+				be = htonl((uint32_t)p->addr);
+				inet_ntop(AF_INET, &be, buf, sizeof(buf));
+			}
+			len += snprintf(text + len, size - len, "%s/%u\n", buf,
+					p->len);
+			assert_true(len < size);
+		}
+		texts[2 * list] = names[list];
+		texts[2 * list + 1] = text;
+	}
+	return n;
+}
+
+/* The longest match among the set's prefixes, as the LPM trie did. */
+static uint64_t lpm_v4(const struct list_set *set, uint32_t addr)
+{
+	unsigned int best = 0;
+	uint64_t mask = 0;
+	size_t i;
+
+	for (i = 0; i < set->n_v4; i++) {
+		const struct entry_v4 *e = &set->v4[i];
+		uint32_t be, start;
+
+		memcpy(&be, e->key.addr, 4);
+		start = ntohl(be);
+		if ((addr & mask4(e->key.prefixlen)) == start &&
+		    (!mask || e->key.prefixlen >= best)) {
+			best = e->key.prefixlen;
+			mask = e->mask;
+		}
+	}
+	return mask;
+}
+
+static uint64_t lpm_v6(const struct list_set *set, u128 addr)
+{
+	unsigned int best = 0;
+	uint64_t mask = 0;
+	size_t i;
+
+	for (i = 0; i < set->n_v6; i++) {
+		const struct entry_v6 *e = &set->v6[i];
+
+		if ((addr & mask6(e->key.prefixlen)) ==
+		    bytes_u128(e->key.addr) &&
+		    (!mask || e->key.prefixlen >= best)) {
+			best = e->key.prefixlen;
+			mask = e->mask;
+		}
+	}
+	return mask;
+}
+
+/* Every list with a line covering addr: what the mask means. */
+static uint64_t union_of(const struct raw_prefix *raw, int n, bool v6,
+			 u128 addr)
+{
+	uint64_t mask = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (raw[i].v6 == v6 &&
+		    (addr & (v6 ? mask6(raw[i].len) : mask4(raw[i].len))) ==
+		    raw[i].addr)
+			mask |= raw[i].bit;
+	return mask;
+}
+
+static void check_v4(const struct list_ranges *r, const struct list_set *set,
+		     const struct raw_prefix *raw, int n, uint32_t addr)
+{
+	uint64_t got = list_ranges_lookup_v4(r, addr), want;
+
+	want = lpm_v4(set, addr);
+	if (got != want)
+		fail_msg("v4 %#x: %#llx, not %#llx", addr,
+			 (unsigned long long)got, (unsigned long long)want);
+	assert_int_equal(want, union_of(raw, n, false, addr));
+}
+
+static void check_v6(const struct list_ranges *r, const struct list_set *set,
+		     const struct raw_prefix *raw, int n, u128 addr)
+{
+	uint64_t got = lookup6(r, addr), want;
+
+	want = lpm_v6(set, addr);
+	if (got != want)
+		fail_msg("v6 %#llx:%#llx: %#llx, not %#llx",
+			 (unsigned long long)(addr >> 64),
+			 (unsigned long long)addr,
+			 (unsigned long long)got, (unsigned long long)want);
+	assert_int_equal(want, union_of(raw, n, true, addr));
+}
+
+static void test_ranges_random(void **state)
+{
+	struct raw_prefix raw[RAND_LISTS * RAND_LINES];
+	const char *texts[2 * RAND_LISTS];
+	char *owned[2 * RAND_LISTS];
+	struct list_ranges r;
+	struct list_set set;
+	int seed, n, n_lists, i, d;
+	size_t k;
+
+	(void)state;
+	for (seed = 1; seed <= 30; seed++) {
+		rnd_state = seed * 0x9e3779b97f4a7c15ull;
+		n_lists = 1 + rnd() % RAND_LISTS;
+		n = rand_lists(raw, owned, n_lists);
+		for (i = 0; i < 2 * n_lists; i++)
+			texts[i] = owned[i];
+		build_ranges(&set, &r, n_lists, texts);
+		for (i = 0; i < n_lists; i++)
+			free(owned[2 * i + 1]);
+
+		/* every boundary and its neighbours, wrapping at the ends */
+		for (k = 0; k < r.n_v4; k++)
+			for (d = -1; d <= 1; d++)
+				check_v4(&r, &set, raw, n, r.v4[k].start + d);
+		for (k = 0; k < r.n_v6; k++)
+			for (d = -1; d <= 1; d++)
+				check_v6(&r, &set, raw, n,
+					 range6_start(&r.v6[k]) + d);
+		/* each prefix's first and last address, and random ones */
+		for (i = 0; i < n; i++) {
+			if (raw[i].v6) {
+				check_v6(&r, &set, raw, n, raw[i].addr);
+				check_v6(&r, &set, raw, n,
+					 raw[i].addr | ~mask6(raw[i].len));
+			} else {
+				check_v4(&r, &set, raw, n, raw[i].addr);
+				check_v4(&r, &set, raw, n,
+					 raw[i].addr | ~mask4(raw[i].len));
+			}
+		}
+		for (i = 0; i < RAND_QUERIES; i++) {
+			check_v4(&r, &set, raw, n,
+				 rand_v4(NULL) ^ (uint32_t)rnd() >> (rnd() % 33));
+			check_v6(&r, &set, raw, n,
+				 rand_v6(NULL) ^ ((u128)rnd() << 64 | rnd()) >>
+				 (rnd() % 129));
+		}
+		list_ranges_free(&r);
+		list_set_free(&set);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,6 +1446,14 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_big_file),
 		cmocka_unit_test(test_reuse),
+		cmocka_unit_test(test_ranges_empty),
+		cmocka_unit_test(test_ranges_nested_v4),
+		cmocka_unit_test(test_ranges_nested_v6),
+		cmocka_unit_test(test_ranges_same_start),
+		cmocka_unit_test(test_ranges_slash0),
+		cmocka_unit_test(test_ranges_top),
+		cmocka_unit_test(test_ranges_chunks),
+		cmocka_unit_test(test_ranges_random),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
