@@ -220,13 +220,17 @@ static __always_inline __u64 lookup_addr(const struct tables *t, __u8 ip_v,
 	return lookup_v6(t, addr);
 }
 
-/* ARP and IPv6 neighbour discovery always pass: no list cuts a host off. */
+/*
+ * ARP and IPv6 neighbour discovery always pass: no list cuts a host off
+ * its link. Real neighbour discovery has hop limit 255 (RFC 4861), which
+ * no router forwards, so a blocked host afar cannot use this door.
+ */
 static __always_inline int is_link_essential(const struct hdrlog_record *r)
 {
 	if (r->ether_type == bpf_htons(0x0806))
 		return 1;
 	return r->ip_v == 6 && r->ip_proto == IPPROTO_ICMPV6 &&
-	       (r->flags & HDRLOG_RF_ICMP) &&
+	       (r->flags & HDRLOG_RF_ICMP) && r->ttl == 255 &&
 	       r->icmp_type >= 133 && r->icmp_type <= 137;
 }
 
@@ -243,13 +247,20 @@ static __always_inline void count_hits(struct hdrlog_counters *cnt,
 	}
 }
 
+enum verdict {
+	PASS,
+	DROP_BLOCK,
+	DROP_ALLOW,
+	DROP_DEEP,
+};
+
 /* Look the addresses up and apply the policy; returns the XDP action. */
 static __always_inline int apply_lists(struct hdrlog_record *r,
 				       struct hdrlog_counters *cnt)
 {
 	__u32 slot = list_slot;
 	struct tables t;
-	int drop = 0, by_allow = 0;
+	enum verdict v = PASS;
 
 	if ((r->flags & HDRLOG_RF_IP) && tables_get(&t, slot)) {
 		r->src_lists = lookup_addr(&t, r->ip_v, r->src_ip);
@@ -258,27 +269,30 @@ static __always_inline int apply_lists(struct hdrlog_record *r,
 		count_hits(cnt, r->src_lists, r->dest_lists);
 	}
 	if (is_link_essential(r))
-		return XDP_PASS;
-	if ((r->src_lists & block_src_mask) || (r->dest_lists & block_dest_mask) ||
-	    (too_deep_drop && (r->flags & HDRLOG_RF_DEPTH)))
-		drop = 1;
+		v = PASS;
+	else if ((r->src_lists & block_src_mask) ||
+		 (r->dest_lists & block_dest_mask))
+		v = DROP_BLOCK;
+	else if (too_deep_drop && (r->flags & HDRLOG_RF_DEPTH))
+		v = DROP_DEEP;
 	else if (allow_mask && (r->flags & HDRLOG_RF_IP) &&
 		 !(r->src_lists & allow_mask))
-		drop = by_allow = 1;
-	if (!drop) {
+		v = DROP_ALLOW;
+
+	if (v == PASS || monitor) {
+		if (v != PASS) {
+			r->flags |= HDRLOG_RF_WOULD_DROP;
+			cnt->would_drop++;
+		}
 		cnt->passed++;
 		return XDP_PASS;
 	}
-	if (monitor) {
-		r->flags |= HDRLOG_RF_WOULD_DROP;
-		cnt->would_drop++;
-		cnt->passed++;
-		return XDP_PASS;
-	}
-	if (by_allow)
+	if (v == DROP_BLOCK)
+		cnt->dropped++;
+	else if (v == DROP_ALLOW)
 		cnt->dropped_allow++;
 	else
-		cnt->dropped++;
+		cnt->dropped_deep++;
 	return XDP_DROP;
 }
 

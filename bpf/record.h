@@ -79,8 +79,9 @@ struct hdrlog_counters {
 	__u64 not_listed;	/* frames skipped by --log listed */
 	__u64 too_deep;		/* headers deeper than the parser follows */
 	__u64 passed;		/* XDP_PASS, with lists in force */
-	__u64 dropped;		/* XDP_DROP by a block list or --too-deep drop */
+	__u64 dropped;		/* XDP_DROP by a block list */
 	__u64 dropped_allow;	/* XDP_DROP: source in no allow list */
+	__u64 dropped_deep;	/* XDP_DROP by --too-deep drop */
 	__u64 would_drop;	/* --monitor: passed, but the policy says drop */
 	__u64 src_hits[HDRLOG_MAX_LISTS];	/* frames whose source list i holds */
 	__u64 dest_hits[HDRLOG_MAX_LISTS];

@@ -27,6 +27,8 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 	line(f, k->passed, "frames passed");
 	line(f, k->dropped, "frames dropped (block lists)");
 	line(f, k->dropped_allow, "frames dropped (in no allow list)");
+	if (o->too_deep_drop)
+		line(f, k->dropped_deep, "frames dropped (headers deeper than parsed)");
 	if (o->monitor)
 		line(f, k->would_drop, "frames that would have been dropped (--monitor)");
 	for (int i = 0; i < o->n_lists; i++)

@@ -153,7 +153,8 @@ def bpftool(*args):
 
 def listmem(pid):
     """bytes_memlock of the maps hdrlog holds, by its fds or in its outer
-    (map-in-map) maps: (list maps bytes, list maps count, ring, other)."""
+    (map-in-map) maps: (list maps bytes, list maps count, ring, other),
+    where other is per-CPU maps (counters, scratch) and .rodata/.bss."""
     fds = {}
     d = '/proc/%d/fdinfo' % pid
     for fd in os.listdir(d):
@@ -187,7 +188,8 @@ def listmem(pid):
         name, b = m.get('name', ''), m.get('bytes_memlock', 0)
         if m.get('type') == 'ringbuf':
             ring += b
-        elif name == 'counters' or name.endswith(('.rodata', '.bss', '.data')):
+        elif (m.get('type', '').startswith('percpu') or name == 'counters'
+              or name.endswith(('.rodata', '.bss', '.data'))):
             other += b
         else:
             lists += b
@@ -205,8 +207,9 @@ def cmd_memsample(a):
     f = open(out, 'w', buffering=1)
     lock = threading.Lock()
     end = time.time() + maxsec
+    stop2 = os.path.join(os.path.dirname(stop), 'stop')	# cleanup's
     def maps():
-        while time.time() < end and not os.path.exists(stop):
+        while time.time() < end and not (os.path.exists(stop) or os.path.exists(stop2)):
             t = time.time()
             try:
                 r = listmem(pid)
@@ -219,7 +222,7 @@ def cmd_memsample(a):
         th = threading.Thread(target=maps, daemon=True)
         th.start()
     nxt = time.time()
-    while time.time() < end and not os.path.exists(stop):
+    while time.time() < end and not (os.path.exists(stop) or os.path.exists(stop2)):
         t = time.time()
         m = meminfo()
         line = 'm %.6f %d %d %d %d %d %d\n' % ((t,) + tuple(m) + (vm(pid, 'VmRSS'), vm(pid, 'VmHWM')))
@@ -372,9 +375,26 @@ startup_ms() {
 	awk '$2 == "START" { s = $1 } /listening on/ && !d { d = $1 }
 		END { printf "%.1f", (d - s) * 1000 }' "$1"
 }
-# loaded_ms STAMPS [N] -> the "loaded in" figure of the Nth "lists in force" line
+# hdrlog's own figure on a "lists in force" line: "loaded in X ms" or, in
+# newer builds, "in force X ms after reading began"; "-" if neither.
+line_loaded() {
+	_v=$(echo "$1" | sed -n 's/.*loaded in \([0-9.]*\) ms.*/\1/p
+		s/.*in force \([0-9.]*\) ms after.*/\1/p' | head -1)
+	echo "${_v:--}"
+}
+# "old tables freed after X ms" on that line (newer builds), or "-"
+line_freed() {
+	_v=$(echo "$1" | sed -n 's/.*freed after \([0-9.]*\) ms.*/\1/p' | head -1)
+	echo "${_v:--}"
+}
+# loaded_ms STAMPS [N] -> line_loaded of the Nth "lists in force" line
 loaded_ms() {
-	sed -n 's/.*lists in force:.*loaded in \([0-9.]*\) ms.*/\1/p' "$1" | sed -n "${2:-1}p"
+	line_loaded "$(grep 'lists in force' "$1" | sed -n "${2:-1}p")"
+}
+# median of the arguments that are numbers, or "-"
+median_of() {
+	_n=$(printf '%s\n' "$@" | grep -E '^[0-9.]+$' || true)
+	if [ -n "$_n" ]; then median $_n; else echo -; fi
 }
 
 # --- 1. load ------------------------------------------------------------------
@@ -398,8 +418,8 @@ else
 		LOAD_OK=1
 		printf '  %-44s median %8.1f ms  (runs %s)\n' "hdrlog exec -> 'listening on' (CPUs $LOAD_CPUS)" \
 			"$(median $st)" "$(echo $st | tr ' ' '/')"
-		printf '  %-44s median %8.1f ms  (runs %s)\n' "hdrlog 'loaded in' (read, merge, tables)" \
-			"$(median $li)" "$(echo $li | tr ' ' '/')"
+		printf '  %-44s median %8s ms  (runs %s)\n' "hdrlog's own figure (read, merge, tables)" \
+			"$(median_of $li)" "$(echo $li | tr ' ' '/')"
 	else
 		echo "  hdrlog: lists did not load (see above)"
 	fi
@@ -482,11 +502,15 @@ if [ ! -x "$HDRLOG" ]; then
 	row "(c..e) hdrlog" "-" "-" "skipped: $HDRLOG not built"
 else
 	# (c) hdrlog without lists, nearly nothing logged
-	start_hdrlog "$WORK/c.err" "$HDRLOG_CPU" -o json:/dev/null --sample 1000000
-	id=$(veth_prog_id)
-	measure "$id" "$F4" "$REPEAT"
-	stop_hdrlog
-	row "(c) hdrlog, no lists, --sample 1000000" "$MED" "$RUNS_LIST" "unlisted v4 frame"
+	if start_hdrlog "$WORK/c.err" "$HDRLOG_CPU" -o json:/dev/null --sample 1000000; then
+		id=$(veth_prog_id)
+		measure "$id" "$F4" "$REPEAT"
+		stop_hdrlog
+		row "(c) hdrlog, no lists, --sample 1000000" "$MED" "$RUNS_LIST" "unlisted v4 frame"
+	else
+		stop_hdrlog
+		row "(c) hdrlog, no lists" "-" "-" "skipped: hdrlog did not start"
+	fi
 	# (c') one tiny list: the cost of the lookups apart from table size
 	start_hdrlog "$WORK/c2.err" "$HDRLOG_CPU" --taglist "bench=$L/listed.txt" \
 		--log listed -o json:/dev/null || true
@@ -507,7 +531,7 @@ if [ -x "$HDRLOG" ] && [ $LOAD_OK = 1 ] &&
 	HAVE_LISTS=1
 	LERR=$ERR; LSTAMPS=$STAMPS
 	LOAD_1G="hdrlog with lists for (d..e), pinned to CPU $HDRLOG_CPU, ring $HDRLOG_RINGBUF:"
-	LOAD_1G="$LOAD_1G exec -> listening $(startup_ms "$STAMPS") ms, loaded in $(loaded_ms "$STAMPS") ms"
+	LOAD_1G="$LOAD_1G exec -> listening $(startup_ms "$STAMPS") ms, loaded $(loaded_ms "$STAMPS") ms"
 	id=$(veth_prog_id)
 	measure "$id" "$F4" "$REPEAT"
 	row "(d) hdrlog, lists, --log listed" "$MED" "$RUNS_LIST" "unlisted v4 203.0.113.7 -> 198.51.100.1"
@@ -544,7 +568,7 @@ fi
 LERR=$ERR; LSTAMPS=$STAMPS
 id=$(veth_prog_id)
 echo "  hdrlog with lists, default ring, pinned to CPU $HDRLOG_CPU: exec -> listening" \
-	"$(startup_ms "$STAMPS") ms, loaded in $(loaded_ms "$STAMPS") ms;" \
+	"$(startup_ms "$STAMPS") ms, loaded $(loaded_ms "$STAMPS") ms;" \
 	"VmHWM $(awk '/VmHWM/ { printf "%.1f MB", $2 / 1024 }' /proc/$HDRLOG_PID/status)," \
 	"VmRSS $(awk '/VmRSS/ { printf "%.1f MB", $2 / 1024 }' /proc/$HDRLOG_PID/status)"
 TLOG=$WORK/traffic.log
@@ -564,7 +588,8 @@ TRAFFIC_PID=$!
 BG_PIDS="$BG_PIDS $TRAFFIC_PID"
 sleep 1
 
-# reload N WITHMAPS -> prints one row; sets RL_MS, RL_LOADED
+# reload N WITHMAPS: SIGHUP, wait for the next "lists in force" line; sets
+# RL_MS (signal -> line), RL_LOADED, RL_FREED (hdrlog's figures), RL_AN
 reload() {
 	_n=$1; _maps=$2
 	_smp=$WORK/mem$_n.txt; _stop=$WORK/mem$_n.stop
@@ -591,23 +616,26 @@ reload() {
 	fi
 	_t1=${_line%% *}
 	RL_MS=$(ms_between "$_t0" "$_t1")
-	RL_LOADED=$(echo "$_line" | sed -n 's/.*loaded in \([0-9.]*\) ms.*/\1/p')
+	RL_LOADED=$(line_loaded "$_line")
+	RL_FREED=$(line_freed "$_line")
 	RL_AN=$(lb analyze "$_smp" "$TLOG" "$_t0" "$_t1")
 }
 
 kv() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
-echo "  (/proc/meminfo is machine-wide: other load moves it; 'noise' is MemAvailable's spread in the 0.5 s before the signal)"
-printf '  %-7s %9s %9s %9s %7s %9s %8s %9s %8s %8s %s\n' reload "HUP->line" "loaded in" \
-	"MemAvail" "noise" "Vmalloc" "Slab" "RSS peak" "batches" "ns/frame" "(max)"
-printf '  %-7s %9s %9s %9s %7s %9s %8s %9s %8s %8s\n' "" "ms" "ms" "drop MB" "MB" "rise MB" \
-	"rise MB" "MB" "during" "during"
-hv=""; lv=""
+echo "  'loaded': hdrlog's own figure on that line ('loaded in', or 'in force ... after reading began');"
+echo "  'freed': its 'old tables freed after' figure, if it prints one. /proc/meminfo is machine-wide,"
+echo "  so other load moves it: 'noise' is MemAvailable's spread in the 0.5 s before the signal."
+fmt='  %-7s %9s %8s %8s %9s %7s %9s %8s %9s %8s %8s %s\n'
+printf "$fmt" reload "HUP->line" loaded freed "MemAvail" noise Vmalloc Slab "RSS peak" \
+	batches ns/frame "(max)"
+printf "$fmt" "" ms ms ms "drop MB" MB "rise MB" "rise MB" MB during during ""
+hv=""; lv=""; fv=""
 for r in $(seq "$RELOAD_RUNS"); do
 	reload "$r" 0
 	[ -n "$RL_MS" ] || continue
-	hv="$hv $RL_MS"; lv="$lv $RL_LOADED"
-	printf '  %-7s %9s %9s %9s %7s %9s %8s %9s %8s %8s %s\n' "#$r" "$RL_MS" "$RL_LOADED" \
+	hv="$hv $RL_MS"; lv="$lv $RL_LOADED"; fv="$fv $RL_FREED"
+	printf "$fmt" "#$r" "$RL_MS" "$RL_LOADED" "$RL_FREED" \
 		"$(kv memavail_drop_peak_MB "$RL_AN")" "$(kv memavail_noise_MB "$RL_AN")" \
 		"$(kv vmalloc_rise_peak_MB "$RL_AN")" \
 		"$(kv slab_rise_peak_MB "$RL_AN")" "$(kv rss_peak_MB "$RL_AN")" \
@@ -616,9 +644,11 @@ for r in $(seq "$RELOAD_RUNS"); do
 	LAST_AN=$RL_AN
 done
 if [ -n "$hv" ]; then
-	echo "  median: SIGHUP -> 'lists in force' $(median $hv) ms, loaded in $(median $lv) ms;" \
-		"traffic ns/frame before the last reload $(kv traffic_ns_before "$LAST_AN");" \
-		"1 s after it: Vmalloc $(kv vmalloc_after_MB "$LAST_AN") MB, MemAvailable $(kv memavail_after_MB "$LAST_AN") MB lower than before it"
+	echo "  median: SIGHUP -> 'lists in force' $(median $hv) ms, loaded $(median_of $lv) ms," \
+		"freed $(median_of $fv) ms; traffic ns/frame before the last reload" \
+		"$(kv traffic_ns_before "$LAST_AN"); 1 s after it: VmallocUsed" \
+		"$(kv vmalloc_after_MB "$LAST_AN") MB higher, MemAvailable" \
+		"$(kv memavail_after_MB "$LAST_AN") MB lower than before it"
 fi
 # one more reload, polling the maps' bytes_memlock (bpftool) meanwhile
 reload m 1

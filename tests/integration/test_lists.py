@@ -23,7 +23,6 @@ import select
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -94,6 +93,7 @@ SUM_RE = [
     ("passed", r"(\d+) frames passed"),
     ("dropped_block", r"(\d+) frames dropped \(block lists\)"),
     ("dropped_allow", r"(\d+) frames dropped \(in no allow list\)"),
+    ("dropped_deep", r"(\d+) frames dropped \(headers deeper than parsed\)"),
     ("would_drop",
      r"(\d+) frames that would have been dropped \(--monitor\)"),
 ]
@@ -196,6 +196,29 @@ def by_mac(recs):
     for r in recs:
         out[r.get("src_mac")].append(r)
     return out
+
+
+def check_accounting(s, recs=None):
+    """Every frame seen was either passed or dropped for one reason; with
+    every frame logged, the counters match the records' actions."""
+    total = s.get("passed", 0) + s.get("dropped_block", 0) + \
+        s.get("dropped_allow", 0) + s.get("dropped_deep", 0)
+    why = ""
+    if recs is not None and s.get("written") == s.get("seen") == len(recs):
+        acts = collections.Counter(r.get("action") for r in recs)
+        un = collections.Counter(
+            "ARP" if r.get("ether_type") == 2054 else
+            "ICMPv6 %s" % r.get("icmp_type") for r in recs
+            if r.get("action") == "pass" and (
+                r.get("ether_type") == 2054 or 133 <= (r.get(
+                    "icmp_type") or 0) <= 137 and r.get("ip_v") == 6))
+        why = "; records: %d with action pass (of them ARP/ND: %s), %d " \
+            "with action drop" % (acts["pass"], dict(un), acts["drop"])
+        assert acts["pass"] == s.get("passed"), \
+            "summary says %s frames passed%s" % (s.get("passed"), why)
+    assert total == s.get("seen"), \
+        "passed + dropped (block, allow, deep) = %d, frames seen %s%s" \
+        % (total, s.get("seen"), why)
 
 
 def check_xdp_drops(run, want):
@@ -456,8 +479,8 @@ def _():
     }
     args = []
     for n, nets in lists.items():
-        args += ["--taglist", write_list("edge-%s.txt" % n, nets) and
-                 "%s=%s" % (n, path("edge-%s.txt" % n))]
+        args += ["--taglist", "%s=%s" % (n, write_list("edge-%s.txt" % n,
+                                                       nets))]
     srcs = ["0.0.0.0", "255.255.255.255", "255.255.255.254", "7.255.255.255",
             "8.0.0.0", "9.255.255.255", "10.0.0.0", "172.16.15.255",
             "172.16.16.0", "172.16.31.255", "172.16.32.0", "172.16.39.255",
@@ -629,6 +652,7 @@ def _():
     assert s.get("dropped_allow") == 0, "summary: %s" % s
     assert s.get("passed") == s["seen"] - 2 * n, "summary: %s" % s
     assert s["lists"].get("bad") == (2 * n, 0), "summary: %s" % s
+    check_accounting(s, recs)
     check_xdp_drops(run, 2 * n)
 
 
@@ -846,6 +870,7 @@ def _():
             s.get("dropped_allow"), len(no_allow), n + 4)
     assert len(no_allow) >= n + 4
     assert s.get("dropped_block") == n, "summary %s" % s
+    check_accounting(s, recs)
 
 
 @tap.case("--monitor: nothing dropped, would_drop true, action pass")
@@ -1018,6 +1043,9 @@ def bypass_variants(src4, src6):
         ("IPv6 hop-by-hop + fragment (non-first)", lambda m: eth(m, ip6(
             src6, D6, 0, x_opts(44) + x_frag(6, 8, True) + b"f" * 16),
             0x86DD)),
+        ("802.1Q outer + 802.1ad inner, IPv6", lambda m: eth(
+            m, ip6(src6, D6, 17, u6()), 0x86DD, vlans=[(0x8100, 5),
+                                                        (0x88A8, 6)])),
         ("802.1Q+802.1Q IPv4", lambda m: eth(m, ip4(src4, D4, 17, u4()),
                                              0x0800, vlans=[(0x8100, 5),
                                                             (0x8100, 6)])),
@@ -1067,6 +1095,7 @@ def _():
     assert not bad, "\n".join(bad)
     assert s.get("dropped_block") == n_drop, "summary %s, expected %d " \
         "dropped" % (s, n_drop)
+    check_accounting(s, recs)
     check_xdp_drops(run, n_drop)
 
 
@@ -1137,6 +1166,15 @@ def too_deep_case(mode):
         n_deep = sum(1 for p in plan if p[3])
         H.diag("summary %s" % s)
         assert not bad, "\n".join(bad)
+        check_accounting(s, recs)
+        if mode == "drop":
+            # depth-only drops have their own line, not the block lists'
+            blk_hits = s["lists"].get("deep", (0, 0))[0]
+            assert s.get("dropped_block", 0) <= blk_hits, \
+                "%s block-list drops but only %d block-list hits" % (
+                    s.get("dropped_block"), blk_hits)
+            assert s.get("dropped_deep", 0) >= 1, \
+                "no frame counted as dropped for depth: %s" % s
         assert s.get("too_deep") == n_deep, \
             "summary counts %s frames deeper than parsed, expected %d" % (
                 s.get("too_deep"), n_deep)
