@@ -9,11 +9,12 @@
 
 #include <linux/types.h>
 
-#define HDRLOG_RECORD_VERSION	2
+#define HDRLOG_RECORD_VERSION	3
 
 #define HDRLOG_MAX_VLANS	2	/* outer first */
 #define HDRLOG_MAX_IPV6_EXT	8	/* extension headers walked */
 #define HDRLOG_MAX_LISTS	64	/* one bit each in a list mask */
+#define HDRLOG_MAX_SNAPLEN	65535	/* frame bytes a record can carry */
 
 enum hdrlog_record_kind {
 	HDRLOG_REC_PACKET = 1,
@@ -65,9 +66,11 @@ struct hdrlog_record {
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u8 action;		/* XDP_PASS or XDP_DROP */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 cap_len;		/* frame bytes in data[], at most the snap length */
 	__u64 src_lists;	/* bit i: list i holds the source */
 	__u64 dest_lists;
+	__u8 data[];		/* the frame's first bytes, for pcap and filters */
 };
 
 /* Per-CPU counters, one array slot, summed by userspace. */

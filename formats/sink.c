@@ -6,13 +6,18 @@
 #include "log.h"
 #include "sink.h"
 
-extern const struct sink_ops json_sink_ops;
+extern const struct sink_ops json_sink_ops, pcap_sink_ops, pcapng_sink_ops,
+	journal_sink_ops, syslog_sink_ops;
 
 static const struct sink_ops *const sink_types[] = {
 	&json_sink_ops,
+	&pcap_sink_ops,
+	&pcapng_sink_ops,
+	&journal_sink_ops,
+	&syslog_sink_ops,
 };
 
-struct sink *sink_create(const char *spec, uint64_t fields)
+struct sink *sink_create(const char *spec, const struct sink_config *cfg)
 {
 	size_t n = strcspn(spec, ":");
 	struct sink *s;
@@ -26,15 +31,16 @@ struct sink *sink_create(const char *spec, uint64_t fields)
 		if (!s)
 			return NULL;
 		s->ops = ops;
-		s->target = spec[n] ? spec + n + 1 : "-";
-		s->fields = fields;
+		s->target = spec[n] ? spec + n + 1 : "";
+		s->cfg = cfg;
 		if (ops->open(s)) {
 			free(s);
 			return NULL;
 		}
 		return s;
 	}
-	pr_err("unknown output '%.*s' (known: json)", (int)n, spec);
+	pr_err("unknown output '%.*s' (known: json, pcap, pcapng, journal, syslog)",
+	       (int)n, spec);
 	return NULL;
 }
 

@@ -1,18 +1,42 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The one interface every output implements. */
+/*
+ * The one interface every output implements: open, write, flush, reopen,
+ * close. Outputs only format: records arrive decoded (struct event).
+ */
 #ifndef HDRLOG_SINK_H
 #define HDRLOG_SINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct event;
+struct iface_table;
+
+enum syslog_format {
+	SYSLOG_RFC5424,
+	SYSLOG_RFC3164,
+};
+
+/* What the command line says about outputs, shared by all of them. */
+struct sink_config {
+	uint64_t fields;		/* mask of enum field_id to write */
+	const struct iface_table *ifaces;
+	uint32_t snaplen;		/* frame bytes records carry */
+	uint64_t rotate_bytes;		/* -C: start a new file past this; 0 never */
+	uint32_t rotate_seconds;	/* -G: start a new file this often; 0 never */
+	uint32_t rotate_count;		/* -W: keep at most this many files; 0 all */
+	enum syslog_format syslog_format;
+	bool syslog_lf_framing;		/* TCP: newline instead of octet counts */
+	bool syslog_cee;		/* "@cee:" before the JSON body */
+};
 
 struct sink {
 	const struct sink_ops *ops;
 	const char *target;	/* what the user named, for messages */
-	uint64_t fields;	/* mask of enum field_id to write */
+	const struct sink_config *cfg;
 	uint64_t written;	/* records written */
-	uint64_t failed;	/* records lost to write errors */
+	uint64_t failed;	/* records lost: write errors, full queues */
+	uint64_t cut;		/* records shortened to fit (syslog over UDP) */
 	void *priv;		/* the output's own state */
 };
 
@@ -20,17 +44,24 @@ struct sink_ops {
 	const char *name;
 	/* Returns 0, or a negative errno with a message already printed. */
 	int (*open)(struct sink *s);
+	/*
+	 * Take one record. Never blocks capture for long: an output that
+	 * cannot write counts the loss (s->failed) and goes on.
+	 */
 	int (*write)(struct sink *s, const struct event *e);
+	/* Push out what is buffered; called at least every 200 ms. */
 	int (*flush)(struct sink *s);
+	/* SIGHUP: reopen files (log rotation), reconnect sockets. */
 	int (*reopen)(struct sink *s);
 	void (*close)(struct sink *s);
 };
 
 /*
- * Create a sink from an -o argument such as "json", "json:-" or
- * "json:/var/log/x.json". Returns NULL with a message printed on error.
+ * Create a sink from an -o argument: "json[:PATH]", "pcap:PATH",
+ * "pcapng:PATH", "journal", "syslog[:URL]". cfg must outlive the sink.
+ * Returns NULL with a message printed on error.
  */
-struct sink *sink_create(const char *spec, uint64_t fields);
+struct sink *sink_create(const char *spec, const struct sink_config *cfg);
 void sink_destroy(struct sink *s);
 
 #endif

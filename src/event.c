@@ -115,7 +115,7 @@ int event_decode(struct event *e, const void *rec, size_t size,
 	const struct hdrlog_record *r = rec;
 
 	if (size < sizeof(*r) || r->version != HDRLOG_RECORD_VERSION ||
-	    r->kind != HDRLOG_REC_PACKET)
+	    r->kind != HDRLOG_REC_PACKET || size < sizeof(*r) + r->cap_len)
 		return -1;
 
 	e->present = packet_fields;
@@ -136,6 +136,8 @@ int event_decode(struct event *e, const void *rec, size_t size,
 		SET(e, F_VLAN);
 	e->ether_type = be16toh(r->ether_type);
 	e->pkt_len = r->pkt_len;
+	e->data = r->cap_len ? r->data : NULL;
+	e->cap_len = r->cap_len;
 	e->truncated = r->flags & HDRLOG_RF_TRUNCATED;
 	if (e->truncated)
 		SET(e, F_TRUNCATED);

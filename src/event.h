@@ -51,6 +51,8 @@ struct event {
 	bool would_drop;
 	const char *src_lists[MAX_LISTS];	/* names, sorted */
 	const char *dest_lists[MAX_LISTS];
+	const uint8_t *data;	/* the frame's first cap_len bytes, or NULL */
+	uint32_t cap_len;
 };
 
 static inline bool event_has(const struct event *e, enum field_id id)

@@ -98,8 +98,14 @@ int loader_load(struct loader *l, const struct options *o)
 	if (log_level >= LOG_VERBOSE)
 		bpf_program__set_log_level(l->skel->progs.hdrlog_xdp, 4);
 	l->skel->rodata->sample_every = o->sample;
+	l->skel->rodata->snaplen = options_need_frame_bytes(o) ? o->snaplen : 0;
 	set_list_policy(l->skel, o);
-	err = bpf_map__set_max_entries(l->skel->maps.records, o->ringbuf_size);
+	err = bpf_map__set_value_size(l->skel->maps.scratch,
+				      sizeof(struct hdrlog_record) +
+				      l->skel->rodata->snaplen);
+	if (!err)
+		err = bpf_map__set_max_entries(l->skel->maps.records,
+					       o->ringbuf_size);
 	if (!err)
 		err = hdrlog_bpf__load(l->skel);
 	if (err) {

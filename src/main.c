@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "event.h"
+#include "filter.h"
 #include "iface.h"
 #include "lists.h"
 #include "loader.h"
@@ -31,6 +32,7 @@ struct run {
 	struct list_set lists;
 	struct decode_ctx decode;
 	struct loader loader;
+	struct filter filter;
 	struct sink *sinks[MAX_OUTPUTS];
 	int n_sinks;
 	struct stats stats;
@@ -69,6 +71,10 @@ static int handle_record(void *ctx, void *data, size_t size)
 
 	if (event_decode(&e, data, size, &run->decode)) {
 		run->stats.undecodable++;
+		return 0;
+	}
+	if (!filter_match(&run->filter, &e)) {
+		run->stats.filtered++;
 		return 0;
 	}
 	for (int i = 0; i < run->n_sinks; i++)
@@ -137,11 +143,8 @@ static int lists_commit(struct run *run, struct lists_job *job)
 static void collect_stats(struct run *run)
 {
 	loader_counters(&run->loader, &run->stats.kernel);
-	run->stats.write_failed = 0;
-	for (int i = 0; i < run->n_sinks; i++)
-		run->stats.write_failed += run->sinks[i]->failed;
-	if (run->n_sinks)
-		run->stats.written = run->sinks[0]->written;
+	run->stats.n_sinks = run->n_sinks;
+	run->stats.sinks = (const struct sink *const *)run->sinks;
 }
 
 static void on_hup(struct run *run)
@@ -225,22 +228,30 @@ int main(int argc, char **argv)
 
 	switch (options_parse(&opts, argc, argv)) {
 	case OPTIONS_EXIT:
+		options_free(&opts);
 		return 0;
 	case OPTIONS_USAGE:
+		options_free(&opts);
 		return 2;
 	case OPTIONS_RUN:
 		break;
 	}
 	run.opts = &opts;
+	opts.sink.ifaces = &run.ifaces;
+	opts.sink.snaplen = options_need_frame_bytes(&opts) ? opts.snaplen : 0;
 	run.decode.clock = &run.clock;
 	run.decode.ifaces = &run.ifaces;
 	install_signals();
 	clock_map_refresh(&run.clock);
 
+	if (filter_compile(&run.filter, opts.filter, opts.snaplen)) {
+		options_free(&opts);
+		return 2;
+	}
 	if (iface_table_resolve(&run.ifaces, opts.ifaces, opts.n_ifaces))
-		return 1;
+		goto out;
 	for (int i = 0; i < opts.n_outputs; i++) {
-		run.sinks[i] = sink_create(opts.outputs[i], opts.fields);
+		run.sinks[i] = sink_create(opts.outputs[i], &opts.sink);
 		if (!run.sinks[i])
 			goto out;
 		run.n_sinks++;
@@ -292,5 +303,7 @@ out:
 	list_set_free(&run.lists);
 	for (int i = 0; i < run.n_sinks; i++)
 		sink_destroy(run.sinks[i]);
+	filter_free(&run.filter);
+	options_free(&opts);
 	return ret;
 }

@@ -14,6 +14,7 @@
 #include "fields.h"
 #include "log.h"
 #include "options.h"
+#include "record.h"
 
 #define DEFAULT_RINGBUF_SIZE (8u << 20)
 
@@ -78,6 +79,95 @@ static int opt_output(struct options *o, const char *arg)
 	if (o->n_outputs == MAX_OUTPUTS)
 		return usage_error("too many outputs (at most %s)", "16");
 	o->outputs[o->n_outputs++] = arg;
+	return 0;
+}
+
+/* -w FILE: pcapng for *.pcapng, pcap otherwise (and for '-', stdout). */
+static int opt_write(struct options *o, const char *arg)
+{
+	size_t n = strlen(arg);
+	const char *fmt = n > 7 && !strcmp(arg + n - 7, ".pcapng") ? "pcapng"
+								   : "pcap";
+	char *spec;
+
+	if (o->n_outputs == MAX_OUTPUTS)
+		return usage_error("too many outputs (at most %s)", "16");
+	if (asprintf(&spec, "%s:%s", fmt, arg) < 0)
+		return usage_error("out of memory%s", "");
+	o->w_specs[o->n_outputs] = spec;
+	o->outputs[o->n_outputs++] = spec;
+	return 0;
+}
+
+static int opt_snaplen(struct options *o, const char *arg)
+{
+	uint64_t v;
+
+	if (parse_size(arg, 262144, 0, &v))
+		return usage_error("-s needs a number of bytes, not '%s'", arg);
+	/* 0 is tcpdump's "all of it"; a record carries at most 65535. */
+	o->snaplen = !v || v > HDRLOG_MAX_SNAPLEN ? HDRLOG_MAX_SNAPLEN : v;
+	if (o->snaplen < 14)
+		return usage_error("-s needs at least 14 bytes (an Ethernet header), not '%s'", arg);
+	return 0;
+}
+
+static int opt_rotate_size(struct options *o, const char *arg)
+{
+	uint64_t mb;
+
+	if (parse_size(arg, 1u << 20, 0, &mb) || !mb)
+		return usage_error("-C needs a positive size in MB, not '%s'", arg);
+	o->sink.rotate_bytes = mb * 1000000;	/* tcpdump's -C unit */
+	return 0;
+}
+
+static int opt_rotate_seconds(struct options *o, const char *arg)
+{
+	uint64_t v;
+
+	if (parse_size(arg, UINT32_MAX, 0, &v) || !v)
+		return usage_error("-G needs a positive number of seconds, not '%s'", arg);
+	o->sink.rotate_seconds = v;
+	return 0;
+}
+
+static int opt_rotate_count(struct options *o, const char *arg)
+{
+	uint64_t v;
+
+	if (parse_size(arg, 1000000, 0, &v) || !v)
+		return usage_error("-W needs a positive number of files, not '%s'", arg);
+	o->sink.rotate_count = v;
+	return 0;
+}
+
+static int opt_syslog_format(struct options *o, const char *arg)
+{
+	if (!strcmp(arg, "rfc5424"))
+		o->sink.syslog_format = SYSLOG_RFC5424;
+	else if (!strcmp(arg, "rfc3164"))
+		o->sink.syslog_format = SYSLOG_RFC3164;
+	else
+		return usage_error("--syslog-format is rfc5424 or rfc3164, not '%s'", arg);
+	return 0;
+}
+
+static int opt_syslog_framing(struct options *o, const char *arg)
+{
+	if (!strcmp(arg, "octet-counting"))
+		o->sink.syslog_lf_framing = false;
+	else if (!strcmp(arg, "non-transparent"))
+		o->sink.syslog_lf_framing = true;
+	else
+		return usage_error("--syslog-framing is octet-counting or non-transparent, not '%s'", arg);
+	return 0;
+}
+
+static int opt_syslog_cee(struct options *o, const char *arg)
+{
+	(void)arg;
+	o->sink.syslog_cee = true;
 	return 0;
 }
 
@@ -223,22 +313,31 @@ static int opt_version(struct options *o, const char *arg)
 
 static void print_help(void)
 {
-	printf("Usage: hdrlog [OPTION]...\n"
+	printf("Usage: hdrlog [OPTION]... [EXPRESSION]\n"
 	       "Log network header fields of every ingress frame, captured with XDP.\n\n");
-	for (const struct opt_def *d = opt_defs; d->name; d++) {
-		char left[48];
+	for (const struct opt_def *d = opt_defs; d->handle; d++) {
+		char left[64];
 		int n = 0;
 
 		if (d->short_name)
-			n = snprintf(left, sizeof(left), "-%c, ", d->short_name);
-		snprintf(left + n, sizeof(left) - n, "--%s%s%s", d->name,
-			 d->arg ? " " : "", d->arg ? d->arg : "");
+			n = snprintf(left, sizeof(left), "-%c%s", d->short_name,
+				     d->name ? ", " : "");
+		if (d->name)
+			n += snprintf(left + n, sizeof(left) - n, "--%s", d->name);
+		snprintf(left + n, sizeof(left) - n, "%s%s", d->arg ? " " : "",
+			 d->arg ? d->arg : "");
 		if (strlen(left) > 28)
 			printf("  %s\n  %-28s %s\n", left, "", d->help);
 		else
 			printf("  %-28s %s\n", left, d->help);
 	}
-	printf("\nOutputs (-o): json[:PATH]   JSON lines; no PATH or '-' is stdout\n"
+	printf("\nA trailing EXPRESSION (libpcap syntax, as tcpdump's) selects the records.\n"
+	       "\nOutputs (-o, repeatable; every record goes to every output):\n"
+	       "  json[:PATH]       JSON lines; no PATH or '-' is stdout\n"
+	       "  pcap:PATH         pcap (libpcap); '-' is stdout\n"
+	       "  pcapng:PATH       pcapng with interface names, list comments, XDP verdicts\n"
+	       "  journal           systemd journal, one entry per record\n"
+	       "  syslog[:TARGET]   unix:PATH (default /dev/log), udp://HOST:PORT, tcp://HOST:PORT\n"
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
 	       "  SIGHUP reloads them (and reopens output files).\n"
 	       "Fields: 'hdrlog --fields help' lists them; man hdrlog(8) describes them.\n"
@@ -255,7 +354,12 @@ static int opt_help(struct options *o, const char *arg)
 static const struct opt_def opt_defs[] = {
 	{ "interface", 'i', "IFACE", "capture on IFACE (repeatable; default: the default route's)", opt_iface },
 	{ "output", 'o', "FORMAT[:PATH]", "write records there (repeatable; default: json on stdout)", opt_output },
+	{ "write", 'w', "FILE", "write a pcap (pcapng for *.pcapng) file; '-' is stdout", opt_write },
 	{ "count", 'c', "N", "stop after N records", opt_count },
+	{ "snaplen", 's', "BYTES", "frame bytes a record carries for pcap and filters (default 256)", opt_snaplen },
+	{ NULL, 'C', "MB", "pcap files: start a new file past MB million bytes", opt_rotate_size },
+	{ NULL, 'G', "SECONDS", "pcap files: start a new file every SECONDS", opt_rotate_seconds },
+	{ NULL, 'W', "COUNT", "pcap files: keep only the newest COUNT files", opt_rotate_count },
 	{ "fields", 0, "LIST", "write only these comma-separated fields ('help' lists them)", opt_fields },
 	{ "sample", 0, "N", "log 1 in N frames, decided in the kernel", opt_sample },
 	{ "xdp-mode", 0, "MODE", "auto (default), native or generic", opt_xdp_mode },
@@ -263,6 +367,9 @@ static const struct opt_def opt_defs[] = {
 	{ "blocklist", 0, "[NAME=]FILE[:any]", "drop frames from these CIDRs (:any: to them too)", opt_blocklist },
 	{ "taglist", 0, "[NAME=]FILE", "tag records of frames from or to these CIDRs", opt_taglist },
 	{ "allowlist", 0, "[NAME=]FILE", "drop frames from anywhere not in an allow list", opt_allowlist },
+	{ "syslog-format", 0, "rfc5424|rfc3164", "syslog message format (default rfc5424)", opt_syslog_format },
+	{ "syslog-framing", 0, "octet-counting|non-transparent", "syslog over TCP (default octet-counting, RFC 6587)", opt_syslog_framing },
+	{ "syslog-cee", 0, NULL, "put '@cee:' before the JSON body (rsyslog mmjsonparse)", opt_syslog_cee },
 	{ "monitor", 0, NULL, "never drop; mark records with would_drop instead", opt_monitor },
 	{ "log", 0, "all|listed", "log every frame (default) or only list hits and drops", opt_log },
 	{ "too-deep", 0, "pass|drop", "with lists: frames deeper than the parser goes (default pass)", opt_too_deep },
@@ -275,32 +382,35 @@ static const struct opt_def opt_defs[] = {
 
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]) - 1)
 
+
 enum options_result options_parse(struct options *o, int argc, char **argv)
 {
 	struct option longopts[N_OPTS + 1];
 	char shortopts[2 * N_OPTS + 2];
-	int n = 0, c, idx;
+	int n = 0, nl = 0, c, idx;
 
 	memset(o, 0, sizeof(*o));
 	o->fields = (1ull << F_COUNT) - 1;
 	o->sample = 1;
 	o->ringbuf_size = DEFAULT_RINGBUF_SIZE;
+	o->snaplen = DEFAULT_SNAPLEN;
 
 	shortopts[n++] = ':';	/* report a missing argument apart */
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const struct opt_def *d = &opt_defs[i];
 
 		/* val: the table index, past every short option character */
-		longopts[i] = (struct option){ d->name,
-			d->arg ? required_argument : no_argument, NULL,
-			256 + (int)i };
+		if (d->name)
+			longopts[nl++] = (struct option){ d->name,
+				d->arg ? required_argument : no_argument, NULL,
+				256 + (int)i };
 		if (d->short_name) {
 			shortopts[n++] = d->short_name;
 			if (d->arg)
 				shortopts[n++] = ':';
 		}
 	}
-	longopts[N_OPTS] = (struct option){ 0 };
+	longopts[nl] = (struct option){ 0 };
 	shortopts[n] = '\0';
 
 	opterr = 0;
@@ -330,9 +440,16 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 		if (r > 0)
 			return OPTIONS_EXIT;
 	}
-	if (optind < argc) {
-		usage_error("unexpected argument '%s'", argv[optind]);
-		return OPTIONS_USAGE;
+	/* The rest is a filter expression, words joined as tcpdump does. */
+	for (size_t len = 0; optind < argc; optind++) {
+		int w = snprintf(o->filter + len, sizeof(o->filter) - len, "%s%s",
+				 len ? " " : "", argv[optind]);
+
+		if (w < 0 || (size_t)w >= sizeof(o->filter) - len) {
+			usage_error("the filter expression is too long%s", "");
+			return OPTIONS_USAGE;
+		}
+		len += w;
 	}
 	if (o->log_listed && !o->n_lists) {
 		usage_error("--log listed needs a list (%s)", "--blocklist, --taglist or --allowlist");
@@ -340,5 +457,22 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 	}
 	if (!o->n_outputs)
 		o->outputs[o->n_outputs++] = "json";
+	o->sink.fields = o->fields;
 	return OPTIONS_RUN;
+}
+
+bool options_need_frame_bytes(const struct options *o)
+{
+	if (o->filter[0])
+		return true;
+	for (int i = 0; i < o->n_outputs; i++)
+		if (!strncmp(o->outputs[i], "pcap", 4))
+			return true;
+	return false;
+}
+
+void options_free(struct options *o)
+{
+	for (int i = 0; i < MAX_OUTPUTS; i++)
+		free(o->w_specs[i]);
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "lists.h"
+#include "sink.h"
 
 #define MAX_IFACES	64
 #define MAX_OUTPUTS	16
@@ -31,7 +32,18 @@ struct options {
 	bool monitor;		/* never drop; mark what would be */
 	bool log_listed;	/* records only for list hits and drops */
 	bool too_deep_drop;	/* drop frames deeper than the parser goes */
+	uint32_t snaplen;	/* -s: frame bytes a record carries */
+	struct sink_config sink;	/* rotation, syslog format; fields */
+	char filter[4096];	/* trailing libpcap expression, or "" */
+	char *w_specs[MAX_OUTPUTS];	/* -w FILE turned into -o FORMAT:FILE */
 };
+
+/* -s default: Ethernet, two VLAN tags, IPv6 with extension headers, TCP. */
+#define DEFAULT_SNAPLEN	256
+
+/* Whether an output or the filter needs the frame's bytes. */
+bool options_need_frame_bytes(const struct options *o);
+void options_free(struct options *o);
 
 enum options_result {
 	OPTIONS_RUN,

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include "sink.h"
 #include "stats.h"
 
 static void line(FILE *f, uint64_t n, const char *what)
@@ -10,14 +11,38 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 {
 	const struct hdrlog_counters *k = &s->kernel;
 
+	uint64_t written = s->n_sinks ? s->sinks[0]->written : 0;
+	uint64_t failed = 0;
+
+	/* With several outputs, the one that wrote least speaks for all. */
+	for (int i = 0; i < s->n_sinks; i++) {
+		if (s->sinks[i]->written < written)
+			written = s->sinks[i]->written;
+		failed += s->sinks[i]->failed;
+	}
 	line(f, k->seen, "frames seen");
-	line(f, s->written, "records written");
+	line(f, written, "records written");
 	line(f, k->lost, "records lost (ring buffer full)");
 	line(f, k->sampled_out, "frames not logged (sampling)");
 	if (o->log_listed)
 		line(f, k->not_listed, "frames not logged (--log listed)");
-	if (s->write_failed)
-		line(f, s->write_failed, "records lost (output write errors)");
+	if (o->filter[0])
+		line(f, s->filtered, "records not written (filter expression)");
+	if (failed)
+		line(f, failed, "records lost (output write errors or full queues)");
+	if (s->n_sinks > 1 || failed)
+		for (int i = 0; i < s->n_sinks; i++) {
+			const struct sink *k2 = s->sinks[i];
+
+			fprintf(f, "output %s:%s: %llu written, %llu lost",
+				k2->ops->name, k2->target,
+				(unsigned long long)k2->written,
+				(unsigned long long)k2->failed);
+			if (k2->cut)
+				fprintf(f, ", %llu cut to fit",
+					(unsigned long long)k2->cut);
+			fputc('\n', f);
+		}
 	if (s->undecodable)
 		line(f, s->undecodable, "records lost (unknown record layout)");
 	if (k->too_deep)

@@ -8,11 +8,14 @@
 #include "options.h"
 #include "record.h"
 
+struct sink;
+
 struct stats {
 	struct hdrlog_counters kernel;	/* summed over CPUs */
-	uint64_t written;		/* records the outputs took */
 	uint64_t undecodable;		/* records of an unknown layout */
-	uint64_t write_failed;		/* records an output failed to write */
+	uint64_t filtered;		/* records the filter expression left out */
+	const struct sink *const *sinks;	/* each counts its own */
+	int n_sinks;
 };
 
 /* The tcpdump-like summary, at exit and on SIGUSR1. */

@@ -5,7 +5,8 @@
 # Spamhaus-style and a FireHOL-style file) and 100,000 IPv6 prefixes
 # (/32../128), made by gen_lists.py (seeded, so every run gets the same
 # lists), plus a small tag list of addresses in the test nets.
-#   1. load: hdrlog exec -> "listening on", and its "loaded in" figure,
+#   1. load: hdrlog exec -> "listening on", and hdrlog's own figure on
+#      its "lists in force" line ("loaded in" / "in force ... after"),
 #      median of LOAD_RUNS; anchor: `ipset -exist restore` of the same 1M
 #      IPv4 entries into a hash:net set in a namespace
 #   2. ns per 64-byte frame via BPF_PROG_RUN (repeat REPEAT, median of
@@ -625,7 +626,8 @@ kv() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 echo "  'loaded': hdrlog's own figure on that line ('loaded in', or 'in force ... after reading began');"
 echo "  'freed': its 'old tables freed after' figure, if it prints one. /proc/meminfo is machine-wide,"
-echo "  so other load moves it: 'noise' is MemAvailable's spread in the 0.5 s before the signal."
+echo "  so other load moves it: 'noise' is MemAvailable's spread in the 0.5 s before the signal;"
+echo "  it also moves in coarse steps. VmallocUsed (the list tables are vmalloc'ed) is exact."
 fmt='  %-7s %9s %8s %8s %9s %7s %9s %8s %9s %8s %8s %s\n'
 printf "$fmt" reload "HUP->line" loaded freed "MemAvail" noise Vmalloc Slab "RSS peak" \
 	batches ns/frame "(max)"

@@ -16,6 +16,10 @@
 #include "fields.h"
 #include "sink.h"
 
+static const struct sink_config all_fields = {
+	.fields = (1ull << F_COUNT) - 1,
+};
+
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -156,7 +160,7 @@ static void test_json_line(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	snprintf(spec, sizeof(spec), "json:%s", path);
-	s = sink_create(spec, (1ull << F_COUNT) - 1);
+	s = sink_create(spec, &all_fields);
 	assert_non_null(s);
 	assert_int_equal(s->ops->write(s, &e), 0);
 	e.present = 1ull << F_SRC_IP;
@@ -214,7 +218,7 @@ static void test_json_foreign_strings(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	snprintf(spec, sizeof(spec), "json:%s", path);
-	s = sink_create(spec, (1ull << F_COUNT) - 1);
+	s = sink_create(spec, &all_fields);
 	assert_non_null(s);
 	assert_int_equal(s->ops->write(s, &e), 0);
 	e.present = 1ull << F_IN_IFACE;
@@ -233,7 +237,7 @@ static void test_json_foreign_strings(void **state)
 static void test_json_write_error_counted(void **state)
 {
 	struct event e = { .present = 1ull << F_IFINDEX, .ifindex = 7 };
-	struct sink *s = sink_create("json:/dev/full", (1ull << F_COUNT) - 1);
+	struct sink *s = sink_create("json:/dev/full", &all_fields);
 
 	(void)state;
 	assert_non_null(s);

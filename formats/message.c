@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "event.h"
+#include "fields.h"
+#include "message.h"
+
+struct line {
+	char *buf;
+	size_t size;
+	size_t len;
+};
+
+static void add(struct line *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add(struct line *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (l->len >= l->size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(l->buf + l->len, l->size - l->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		l->len += (size_t)n < l->size - l->len ? (size_t)n
+						       : l->size - l->len - 1;
+}
+
+static void add_field(struct line *l, const struct event *e, enum field_id id)
+{
+	char t[FIELD_TEXT_MAX];
+
+	field_text(e, id, 0, t);
+	add(l, "%s", t);
+}
+
+/* address:port, with IPv6 in brackets as in URLs */
+static void add_endpoint(struct line *l, const struct event *e,
+			 enum field_id ip, enum field_id port)
+{
+	int v6 = e->ip_v == 6;
+
+	add(l, "%s", v6 && event_has(e, port) ? "[" : "");
+	add_field(l, e, ip);
+	if (event_has(e, port)) {
+		add(l, "%s:", v6 ? "]" : "");
+		add_field(l, e, port);
+	}
+}
+
+/* tcpdump's letters: [S], [S.], [P.], [F.], [R] ... */
+static void add_tcp_flags(struct line *l, uint8_t f)
+{
+	static const struct { uint8_t bit; char c; } letters[] = {
+		{ 0x02, 'S' }, { 0x01, 'F' }, { 0x04, 'R' }, { 0x08, 'P' },
+		{ 0x20, 'U' }, { 0x40, 'E' }, { 0x80, 'W' }, { 0x10, '.' },
+	};
+	char s[10];
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]); i++)
+		if (f & letters[i].bit)
+			s[n++] = letters[i].c;
+	if (!n)
+		memcpy(s, "none", 4), n = 4;
+	s[n] = '\0';
+	add(l, " [%s]", s);
+}
+
+static void add_names(struct line *l, const char *what, const char *const *n,
+		      int count)
+{
+	add(l, " %s=", what);
+	for (int i = 0; i < count; i++)
+		add(l, "%s%s", i ? "," : "", n[i]);
+}
+
+size_t event_message(const struct event *e, char *buf, size_t size)
+{
+	struct line l = { buf, size, 0 };
+
+	if (!size)
+		return 0;
+	buf[0] = '\0';
+	if (event_has(e, F_IP_V)) {
+		add_field(&l, e, F_PROTO);
+		add(&l, " ");
+		add_endpoint(&l, e, F_SRC_IP, F_SRC_PORT);
+		add(&l, " -> ");
+		add_endpoint(&l, e, F_DEST_IP, F_DEST_PORT);
+		if (event_has(e, F_TCP_FLAGS))
+			add_tcp_flags(&l, e->tcp_flags);
+		if (event_has(e, F_ICMP_TYPE))
+			add(&l, " type %u code %u", e->icmp_type, e->icmp_code);
+		if (event_has(e, F_FRAG_OFFSET))
+			add(&l, " frag %u%s", e->frag_offset,
+			    e->more_fragments ? "+" : "");
+	} else if (event_has(e, F_ETHER_TYPE)) {
+		add(&l, "%s ", e->ether_type == 0x0806 ? "ARP" : "ether");
+		add_field(&l, e, F_SRC_MAC);
+		add(&l, " -> ");
+		add_field(&l, e, F_DEST_MAC);
+		if (e->ether_type != 0x0806)
+			add(&l, " type 0x%04x", e->ether_type);
+	} else {
+		add(&l, "frame");
+	}
+	if (event_has(e, F_SRC_LISTS))
+		add_names(&l, "lists", e->src_lists, e->n_src_lists);
+	if (event_has(e, F_DEST_LISTS))
+		add_names(&l, "dest_lists", e->dest_lists, e->n_dest_lists);
+	if (e->truncated)
+		add(&l, " truncated");
+	if (event_has(e, F_ACTION) && e->dropped)
+		add(&l, " dropped");
+	else if (event_has(e, F_WOULD_DROP) && e->would_drop)
+		add(&l, " would drop");
+	if (event_has(e, F_IN_IFACE))
+		add(&l, " on %s", e->in_iface);
+	return l.len;
+}
+
+int event_priority(const struct event *e)
+{
+	if ((event_has(e, F_ACTION) && e->dropped) ||
+	    (event_has(e, F_WOULD_DROP) && e->would_drop))
+		return 4;
+	if (event_has(e, F_SRC_LISTS) || event_has(e, F_DEST_LISTS))
+		return 5;
+	return 6;
+}
