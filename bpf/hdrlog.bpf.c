@@ -317,13 +317,16 @@ static __always_inline void fill_record(struct xdp_md *ctx,
 static __always_inline void copy_frame(struct xdp_md *ctx,
 				       struct hdrlog_record *r)
 {
-	__u32 cap = r->pkt_len;
+	/* Bounds the verifier can follow: 1 <= cap <= snaplen (<= 65535). */
+	__u64 cap = (__u64)(ctx->data_end - ctx->data) & 0xffff;
 
 	if (cap > snaplen)
 		cap = snaplen;
-	if (cap > HDRLOG_MAX_SNAPLEN)
-		cap = HDRLOG_MAX_SNAPLEN;
-	if (cap && !bpf_xdp_load_bytes(ctx, 0, r->data, cap))
+	/* Keep clang from folding the two tests into one the verifier can't read. */
+	asm volatile("" : "+r"(cap));
+	if (!cap)
+		return;
+	if (!bpf_xdp_load_bytes(ctx, 0, r->data, cap))
 		r->cap_len = cap;
 }
 

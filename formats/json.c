@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -201,7 +202,7 @@ struct json_sink {
 	int fd;
 	int own_fd;		/* opened here, so closed and reopened here */
 	int tty;
-	int failing;		/* a write error was reported; quiet until it heals */
+	int regular;		/* a regular file: a failed batch can be cut off */
 	size_t len;
 	uint64_t pending;	/* records in buf */
 	char buf[JSON_BUF_SIZE];
@@ -209,6 +210,8 @@ struct json_sink {
 
 static int json_open_target(struct sink *s, struct json_sink *j)
 {
+	struct stat st;
+
 	if (!*s->target || !strcmp(s->target, "-")) {
 		j->fd = STDOUT_FILENO;
 		j->own_fd = 0;
@@ -222,6 +225,7 @@ static int json_open_target(struct sink *s, struct json_sink *j)
 		j->own_fd = 1;
 	}
 	j->tty = isatty(j->fd);
+	j->regular = !fstat(j->fd, &st) && S_ISREG(st.st_mode);
 	return 0;
 }
 
@@ -229,7 +233,13 @@ static int json_flush(struct sink *s)
 {
 	struct json_sink *j = s->priv;
 	size_t off = 0;
+	off_t start = -1;
 
+	if (!j->len)
+		return 0;
+	/* Where this batch starts, to cut a half-written one off again. */
+	if (j->regular)
+		start = lseek(j->fd, 0, SEEK_END);
 	while (off < j->len) {
 		ssize_t n = write(j->fd, j->buf + off, j->len - off);
 
@@ -238,20 +248,19 @@ static int json_flush(struct sink *s)
 		if (n <= 0) {
 			int err = n < 0 ? errno : EIO;
 
-			if (!j->failing)
-				pr_err("writing %s failed: %s; counting lost records until it works again",
-				       s->target, strerror(err));
-			j->failing = 1;
+			sink_write_failed(s, s->target, err);
 			s->failed += j->pending;
+			/* Leave whole lines only: the next batch starts clean. */
+			if (start >= 0 && off && ftruncate(j->fd, start))
+				pr_debug("cannot cut %s back: %s", s->target,
+					 strerror(errno));
 			j->len = 0;
 			j->pending = 0;
 			return -err;
 		}
 		off += n;
 	}
-	if (j->failing && j->len)
-		pr_info("writing %s works again", s->target);
-	j->failing = 0;
+	sink_write_worked(s, s->target, true);
 	s->written += j->pending;
 	j->len = 0;
 	j->pending = 0;

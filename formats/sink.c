@@ -2,6 +2,7 @@
 /* Output registry: "-o NAME[:TARGET]" to the sink that writes it. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "sink.h"
@@ -50,4 +51,35 @@ void sink_destroy(struct sink *s)
 		return;
 	s->ops->close(s);
 	free(s);
+}
+
+#define HEALED_NS 1000000000ull
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+void sink_write_failed(struct sink *s, const char *what, int err)
+{
+	if (!s->write_failing)
+		pr_err("writing %s failed: %s; counting lost records until it works again",
+		       what, strerror(err));
+	s->write_failing = true;
+	s->write_worked = false;
+	s->last_fail_ns = mono_ns();
+}
+
+void sink_write_worked(struct sink *s, const char *what, bool wrote)
+{
+	if (!s->write_failing)
+		return;
+	s->write_worked |= wrote;
+	if (s->write_worked && mono_ns() - s->last_fail_ns >= HEALED_NS) {
+		pr_info("writing %s works again", what);
+		s->write_failing = false;
+	}
 }

@@ -38,6 +38,10 @@ struct sink {
 	uint64_t failed;	/* records lost: write errors, full queues */
 	uint64_t cut;		/* records shortened to fit (syslog over UDP) */
 	void *priv;		/* the output's own state */
+	/* write errors, see sink_write_failed() */
+	bool write_failing;
+	bool write_worked;
+	uint64_t last_fail_ns;
 };
 
 struct sink_ops {
@@ -63,5 +67,14 @@ struct sink_ops {
  */
 struct sink *sink_create(const char *spec, const struct sink_config *cfg);
 void sink_destroy(struct sink *s);
+
+/*
+ * Write errors of file outputs, one message each time they start and end.
+ * "works again" comes only after a second without errors: on a nearly
+ * full disk small writes fit and big ones fail, and each would print.
+ * what names the file.
+ */
+void sink_write_failed(struct sink *s, const char *what, int err);
+void sink_write_worked(struct sink *s, const char *what, bool wrote);
 
 #endif

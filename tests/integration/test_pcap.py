@@ -1,4 +1,588 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Placeholder while these tests are written.
-print("1..0 # SKIP not written yet")
+"""
+The pcap and pcapng outputs, read back with tshark: one frame per record
+(as many as the summary and a JSON output beside them say), the bytes
+sent cut at -s with the wire length kept, timestamps equal to JSON's,
+and in pcapng the interface names, list comments, XDP verdicts and the
+inbound flag; both to standard output through a pipe into tshark; file
+rotation (-C, -G, -W, SIGHUP) and a full disk.
+
+Every frame sent has its own IPv4 id, which is how frames, records and
+packets read back are matched.
+"""
+import glob
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hdrlogtest as H  # noqa: E402
+
+tap = H.Tap()
+T = {}                      # topology, set in body()
+SENT = {}                   # ip id -> frame
+BY_MAC = {}                 # source MAC text -> frame
+_seq = [0, 0]               # MAC counter, ip id counter
+
+FIELDS = ["frame.time_epoch", "frame.len", "frame.cap_len",
+          "frame.interface_id", "frame.interface_name", "frame.comment",
+          "frame.verdict.ebpf_xdp", "frame.packet_flags_direction"]
+TSHARK_BAD = re.compile(r"cut short|damaged|corrupt|isn't a capture file|"
+                        r"unknown file format|Less data was read",
+                        re.IGNORECASE)
+NAME_RE = r"-\d{8}T\d{6}Z-\d{6}"
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+def topo():
+    return T["topo"]
+
+
+def dev(i=0):
+    return topo().pairs[i].a
+
+
+def path(name):
+    return os.path.join(H.tmpdir(), name)
+
+
+def mac():
+    _seq[0] += 1
+    i = _seq[0]
+    return "02:7c:%02x:%02x:%02x:%02x" % (os.getpid() & 0xFF,
+                                          (i >> 16) & 0xFF, (i >> 8) & 0xFF,
+                                          i & 0xFF)
+
+
+def frames(n, size=100, **kw):
+    """n UDP frames of `size` bytes (at least 42), each with a fresh ip id,
+    remembered in SENT."""
+    out = []
+    for _ in range(n):
+        _seq[1] = _seq[1] % 65535 + 1
+        f = H.udp_frame(mac(), ip_id=_seq[1], payload=b"\xa5" * (size - 42),
+                        **kw)
+        SENT[_seq[1]] = f
+        BY_MAC[H.mac_text(f[6:12])] = f
+        out.append(f)
+    return out
+
+
+def ip_id(frame):
+    return int.from_bytes(frame[18:20], "big")
+
+
+def write_list(name, lines):
+    p = path(name)
+    with open(p, "w") as f:
+        f.write("".join(x + "\n" for x in lines))
+    return p
+
+
+def check_tshark(r, what):
+    err = r.stderr.decode(errors="replace") if isinstance(r.stderr, bytes) \
+        else r.stderr
+    assert r.returncode == 0 and not TSHARK_BAD.search(err), \
+        "tshark on %s: exit %d, %s" % (what, r.returncode, err.strip())
+
+
+_tshark_memo = {}
+
+
+def tshark(p=None, data=None):
+    """Packets of a capture file (or of data, through tshark -r -) as
+    [{field: text, "raw": bytes}]."""
+    if p:
+        st = os.stat(p)
+        key = (p, st.st_ino, st.st_size, st.st_mtime_ns)
+        if key not in _tshark_memo:
+            _tshark_memo[key] = _tshark(p, None)
+        return _tshark_memo[key]
+    return _tshark(None, data)
+
+
+def _tshark(p, data):
+    base = ["tshark", "-n", "-r", p or "-"]
+    r = subprocess.run(base + ["-T", "fields", "-E", "separator=/t",
+                               "-E", "occurrence=f"] +
+                       [x for f in FIELDS for x in ("-e", f)],
+                       input=data, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    check_tshark(r, p or "stdin")
+    rows = [dict(zip(FIELDS, line.split("\t")))
+            for line in r.stdout.decode().splitlines()]
+    # The bytes as tshark shows them: one "0000  aa bb ..." dump a frame.
+    r = subprocess.run(base + ["-x"], input=data, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    check_tshark(r, p or "stdin")
+    raws = parse_hexdumps(r.stdout.decode())
+    assert len(raws) == len(rows), (len(raws), len(rows))
+    for row, raw in zip(rows, raws):
+        row["raw"] = raw
+    return rows
+
+
+def parse_hexdumps(text):
+    """Frames of `tshark -x` output: a summary line, then 'OFFS  hex..'
+    lines, a blank line between frames."""
+    out, cur = [], None
+    for line in text.splitlines():
+        m = re.match(r"^([0-9a-f]{4})  ((?:[0-9a-f]{2} ){1,16})", line)
+        if m:
+            if cur is None:
+                cur = bytearray()
+            assert int(m.group(1), 16) == len(cur), line
+            cur += bytes.fromhex(m.group(2).replace(" ", ""))
+        elif cur is not None and not line.strip():
+            out.append(bytes(cur))
+            cur = None
+    if cur is not None:
+        out.append(bytes(cur))
+    return out
+
+
+def ts_ns(row):
+    return int(Decimal(row["frame.time_epoch"]) * 1000000000)
+
+
+def run_capture(args, send, want, timeout=15, devs=(0,)):
+    """hdrlog with args and a JSON output beside; send() sends; wait for
+    `want` JSON records; stop. (Hdrlog, JSON records)."""
+    js = path("run%d.json" % len(SENT))
+    ifs = [x for i in devs for x in ("-i", dev(i))]
+    h = H.Hdrlog(topo().ns_a, ifs + ["-o", "json:" + js] + args)
+    h.start()
+    send(h)
+    recs = H.wait_records(js, lambda r: len(r) >= want, timeout,
+                          proc=h.proc)
+    time.sleep(0.3)
+    h.stop()
+    recs = H.read_json_lines(js)
+    assert len(recs) == want, "%d JSON records, want %d; stderr: %s" % (
+        len(recs), want, h.stderr()[-1500:])
+    return h, recs
+
+
+def output_counts(h, spec):
+    m = re.search(r"output %s: (\d+) written, (\d+) lost" % re.escape(spec),
+                  h.stderr())
+    assert m, "no summary line for %s: %s" % (spec, h.stderr())
+    return int(m.group(1)), int(m.group(2))
+
+
+def assert_same_frames(rows, recs, snaplen, what):
+    """Packets read back are the records' frames, in order, cut at
+    snaplen, wire length kept; timestamps equal JSON's to the µs."""
+    ids = [ip_id(r["raw"]) for r in rows]
+    want_ids = [ip_id(BY_MAC[x["src_mac"]]) for x in recs]
+    assert ids == want_ids, "%s: ip ids %s, want %s" % (what, ids[:20],
+                                                       want_ids[:20])
+    for row, rec in zip(rows, recs):
+        f = SENT[ip_id(row["raw"])]
+        assert row["raw"] == f[:snaplen], "%s: bytes of id %d differ" % (
+            what, ip_id(f))
+        assert int(row["frame.len"]) == len(f), (what, row, len(f))
+        assert int(row["frame.cap_len"]) == min(len(f), snaplen), (what, row)
+        assert ts_ns(row) // 1000 == H.timestamp_ns(rec["timestamp"]) // 1000, \
+            "%s: time %s, JSON %s" % (what, row["frame.time_epoch"],
+                                      rec["timestamp"])
+
+
+def files(pattern):
+    return sorted(glob.glob(pattern))
+
+
+# --------------------------------------------------------------------------
+# one capture on two interfaces with lists, checked from several sides
+# --------------------------------------------------------------------------
+
+MAIN = {}
+SNAP = 128
+
+
+def main_run():
+    """pcap, pcapng and JSON at once, -s 128, two interfaces, a tag list
+    for sources, one for A's address on the second pair, a block list."""
+    if MAIN:
+        return MAIN
+    tag = write_list("tag.txt", ["203.0.113.0/24"])
+    local = write_list("local.txt", ["198.51.100.65/32"])
+    block = write_list("block.txt", ["192.0.2.0/24"])
+    pc, png = path("main.pcap"), path("main.pcapng")
+    p1 = topo().pairs[1]
+    sizes = [60, 64, 100, 127, 128, 129, 200, 400, 1000, 1514]
+    plain = [f for s in sizes for f in frames(1, s)]
+    tagged = frames(5, 150, src_ip="203.0.113.7")
+    blocked = frames(4, 90, src_ip="192.0.2.9")
+    to_local = frames(6, 300, src_ip="198.51.100.66", dst_ip="198.51.100.65")
+    both = frames(3, 70, src_ip="203.0.113.8", dst_ip="198.51.100.65")
+
+    def send(h):
+        topo().send(plain + tagged + blocked)
+        time.sleep(0.1)
+        topo().send(to_local + both, dev=p1.b)
+
+    n = len(plain + tagged + blocked + to_local + both)
+    h, recs = run_capture(["-s", str(SNAP), "-o", "pcap:" + pc,
+                           "-o", "pcapng:" + png,
+                           "--taglist", "tagged=" + tag,
+                           "--taglist", "local=" + local,
+                           "--blocklist", "blocked=" + block],
+                          send, n, devs=(0, 1))
+    MAIN.update(h=h, recs=recs, pcap=tshark(pc), pcapng=tshark(png),
+                pc=pc, png=png, n=n)
+    return MAIN
+
+
+@tap.case("pcap and pcapng: one packet per record, as the summary counts")
+def _():
+    m = main_run()
+    s = m["h"].summary()
+    assert len(m["pcap"]) == len(m["pcapng"]) == m["n"] == s["written"], \
+        (len(m["pcap"]), len(m["pcapng"]), m["n"], s)
+    for spec in ("pcap:" + m["pc"], "pcapng:" + m["png"]):
+        assert output_counts(m["h"], spec) == (m["n"], 0)
+
+
+@tap.case("frame bytes are the bytes sent cut at -s, wire length and "
+          "timestamps (µs) as in JSON")
+def _():
+    m = main_run()
+    assert_same_frames(m["pcap"], m["recs"], SNAP, "pcap")
+    assert_same_frames(m["pcapng"], m["recs"], SNAP, "pcapng")
+    assert any(int(r["frame.len"]) > SNAP for r in m["pcap"])
+
+
+@tap.case("pcapng keeps nanoseconds; pcap has the same microseconds")
+def _():
+    m = main_run()
+    ng = [ts_ns(r) for r in m["pcapng"]]
+    pc = [ts_ns(r) for r in m["pcap"]]
+    assert [x // 1000 for x in ng] == [x // 1000 for x in pc]
+    assert all(x % 1000 == 0 for x in pc)
+    assert any(x % 1000 for x in ng), "no sub-microsecond digits: %s" % ng[:5]
+    r = subprocess.run(["capinfos", "-M", m["png"], m["pc"]],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=30)
+    assert "nanoseconds" in r.stdout and "microseconds" in r.stdout, r.stdout
+
+
+@tap.case("pcapng names the interface of each frame (two interfaces)")
+def _():
+    m = main_run()
+    names = [r["frame.interface_name"] for r in m["pcapng"]]
+    assert names == [x["in_iface"] for x in m["recs"]], names
+    assert set(names) == {dev(0), dev(1)}, names
+    ids = [int(r["frame.interface_id"]) for r in m["pcapng"]]
+    assert ids == [0 if x == dev(0) else 1 for x in names], ids
+
+
+@tap.case("pcapng comments name the lists hit, none without hits")
+def _():
+    m = main_run()
+    for row, rec in zip(m["pcapng"], m["recs"]):
+        parts = []
+        if rec.get("src_lists"):
+            parts.append("src=" + ",".join(rec["src_lists"]))
+        if rec.get("dest_lists"):
+            parts.append("dest=" + ",".join(rec["dest_lists"]))
+        want = "lists: " + " ".join(parts) if parts else ""
+        assert row["frame.comment"] == want, (row["frame.comment"], rec)
+    comments = {r["frame.comment"] for r in m["pcapng"]}
+    assert comments == {"", "lists: src=tagged", "lists: src=blocked",
+                        "lists: dest=local",
+                        "lists: src=tagged dest=local"}, comments
+
+
+@tap.case("pcapng verdicts: XDP_DROP (1) for blocked frames, XDP_PASS (2)")
+def _():
+    m = main_run()
+    got = [int(r["frame.verdict.ebpf_xdp"]) for r in m["pcapng"]]
+    want = [1 if x["action"] == "drop" else 2 for x in m["recs"]]
+    assert got == want, (got, want)
+    assert got.count(1) == 4, got
+
+
+@tap.case("pcapng epb_flags: every frame inbound")
+def _():
+    m = main_run()
+    dirs = {int(r["frame.packet_flags_direction"], 16) for r in m["pcapng"]}
+    assert dirs == {1}, dirs
+
+
+@tap.case("file headers: Ethernet, snap length, pcapng names hdrlog and "
+          "the OS")
+def _():
+    m = main_run()
+    r = H.run(["capinfos", "-E", "-l", "-k", "-F", m["png"]])
+    assert re.search(r"Capture application:\s+hdrlog \d", r.stdout), r.stdout
+    assert re.search(r"Capture oper-sys:\s+%s %s\n" % (
+        re.escape(os.uname().sysname), re.escape(os.uname().release)),
+        r.stdout), r.stdout
+    r = H.run(["capinfos", "-E", "-l", m["pc"]])
+    assert "Ethernet" in r.stdout and "%d bytes" % SNAP in r.stdout, r.stdout
+    r = H.run(["capinfos", m["png"]])
+    assert "Number of interfaces in file: 2" in r.stdout, r.stdout
+    assert "Capture length = %d" % SNAP in r.stdout, r.stdout
+
+
+# --------------------------------------------------------------------------
+# standard output
+# --------------------------------------------------------------------------
+
+def to_stdout(args, n=12):
+    """hdrlog args writing to stdout, piped into tshark -r -."""
+    js = path("stdout%d.json" % len(SENT))
+    cmd = H.ns_exec(topo().ns_a, [H.HDRLOG, "-i", dev(), "-o",
+                                  "json:" + js] + args)
+    hd = H.track(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE))
+    ts = H.track(subprocess.Popen(
+        ["tshark", "-n", "-r", "-", "-T", "fields", "-e", "frame.len",
+         "-e", "frame.cap_len", "-e", "ip.id"], stdin=hd.stdout,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    hd.stdout.close()
+    err = H.LineReader(io.TextIOWrapper(hd.stderr))
+    assert err.wait_for("listening on", 15), err.text()
+    time.sleep(0.05)
+    sent = frames(n, 300)
+    topo().send(sent)
+    H.wait_records(js, lambda r: len(r) >= n, 10)
+    time.sleep(0.3)
+    hd.send_signal(signal.SIGINT)
+    assert hd.wait(10) == 0, err.text()
+    out, terr = ts.communicate(timeout=30)
+    assert ts.returncode == 0 and not TSHARK_BAD.search(terr), terr
+    rows = [x.split("\t") for x in out.splitlines()]
+    assert [int(x[2], 16) for x in rows] == [ip_id(f) for f in sent], rows
+    assert all(int(x[0]) == 300 and int(x[1]) == 256 for x in rows), rows
+    assert len(H.read_json_lines(js)) == n
+
+
+@tap.case("-w - writes pcap to standard output: | tshark -r -")
+def _():
+    to_stdout(["-w", "-"])
+
+
+@tap.case("pcapng:- writes pcapng to standard output: | tshark -r -")
+def _():
+    to_stdout(["-o", "pcapng:-"])
+
+
+# --------------------------------------------------------------------------
+# rotation
+# --------------------------------------------------------------------------
+
+def check_series(names, recs, snaplen, limit=None):
+    """Each file valid, names sorted = time order, together the records
+    in order; with limit no file is bigger."""
+    all_rows = []
+    last = 0
+    for n in names:
+        rows = tshark(n)
+        assert rows, "%s holds no packet" % n
+        first = ts_ns(rows[0])
+        assert first >= last, "%s starts before the file before ends" % n
+        last = ts_ns(rows[-1])
+        if limit:
+            assert os.path.getsize(n) <= limit, (n, os.path.getsize(n))
+        all_rows += rows
+    assert_same_frames(all_rows, recs, snaplen, "series " + names[0])
+    return all_rows
+
+
+@tap.case("-C: new files before 1 MB, each a capture, together all records")
+def _():
+    d = path("size")
+    os.mkdir(d)
+    n = 2500
+    h, recs = run_capture(["-s", "1500", "-C", "1",
+                           "-o", "pcap:%s/c.pcap" % d,
+                           "-o", "pcapng:%s/c.pcapng" % d],
+                          lambda h: topo().send(frames(n, 1000)), n,
+                          timeout=30)
+    for ext in ("pcap", "pcapng"):
+        names = files("%s/c-*.%s" % (d, ext))
+        assert len(names) >= 3, names
+        assert all(re.search(NAME_RE + r"\.%s$" % ext, x) for x in names), \
+            names
+        check_series(names, recs, 1500, limit=1000000)
+        assert output_counts(h, "%s:%s/c.%s" % (ext, d, ext)) == (n, 0)
+    assert len(os.listdir(d)) == len(files(d + "/c-*")), os.listdir(d)
+
+
+@tap.case("-G 1: a new file every second while frames come")
+def _():
+    d = path("time")
+    os.mkdir(d)
+    batches = 13
+
+    def send(h):
+        for _ in range(batches):
+            topo().send(frames(8, 80))
+            time.sleep(0.25)
+
+    h, recs = run_capture(["-G", "1", "-o", "pcap:%s/t.pcap" % d,
+                           "-o", "pcapng:%s/t.pcapng" % d], send, 8 * batches)
+    for ext in ("pcap", "pcapng"):
+        names = files("%s/t-*.%s" % (d, ext))
+        assert 3 <= len(names) <= 6, names
+        for n in names:
+            rows = tshark(n)
+            span = ts_ns(rows[-1]) - ts_ns(rows[0])
+            assert span < 1.3e9, (n, span)
+        check_series(names, recs, 256)
+
+
+@tap.case("-W 2 keeps the 2 newest files; SIGHUP starts a new one")
+def _():
+    d = path("count")
+    os.mkdir(d)
+    n = 3000
+    more = frames(5, 200)
+    box = {}
+
+    def send(h):
+        topo().send(frames(n, 1000))
+        H.wait_records(h_json(h), lambda r: len(r) >= n, 20)
+        time.sleep(0.5)
+        box["before"] = {e: files("%s/w-*.%s" % (d, e))
+                         for e in ("pcap", "pcapng")}
+        h.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        box["after_hup"] = {e: files("%s/w-*.%s" % (d, e))
+                            for e in ("pcap", "pcapng")}
+        topo().send(more)
+
+    def h_json(h):
+        return [a.split(":", 1)[1] for a in h.cmd if a.startswith("json:")][0]
+
+    h, recs = run_capture(["-s", "1500", "-C", "1", "-W", "2",
+                           "-o", "pcap:%s/w.pcap" % d,
+                           "-o", "pcapng:%s/w.pcapng" % d], send, n + 5,
+                          timeout=30)
+    for ext in ("pcap", "pcapng"):
+        before, after = box["before"][ext], box["after_hup"][ext]
+        names = files("%s/w-*.%s" % (d, ext))
+        assert len(before) == 2 and len(after) == 2 and len(names) == 2, \
+            (before, after, names)
+        assert after[0] == before[1] and after[1] not in before, \
+            (before, after)
+        assert names == after
+        old, new = tshark(names[0]), tshark(names[1])
+        assert [ip_id(r["raw"]) for r in new] == [ip_id(f) for f in more]
+        # the older file ends with the last records before SIGHUP
+        tail = recs[n - len(old):n]
+        assert_same_frames(old, tail, 1500, names[0])
+    assert len(os.listdir(d)) == 4, os.listdir(d)
+
+
+@tap.case("SIGHUP without -C/-G/-W: a new file at the same path")
+def _():
+    pc, png = path("hup.pcap"), path("hup.pcapng")
+    first, second = frames(10, 120), frames(6, 130)
+
+    def send(h):
+        topo().send(first)
+        H.wait_records(h_json(h), lambda r: len(r) >= 10, 10)
+        time.sleep(0.3)
+        for p in (pc, png):
+            os.rename(p, p + ".1")
+        h.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        topo().send(second)
+
+    def h_json(h):
+        return [a.split(":", 1)[1] for a in h.cmd if a.startswith("json:")][0]
+
+    h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
+                          send, 16)
+    for p in (pc, png):
+        assert_same_frames(tshark(p + ".1"), recs[:10], 256, p + ".1")
+        assert_same_frames(tshark(p), recs[10:], 256, p)
+
+
+# --------------------------------------------------------------------------
+# a full disk
+# --------------------------------------------------------------------------
+
+@tap.case("a full disk: reported once, counted as lost, JSON goes on, "
+          "files stay readable, writing resumes")
+def _():
+    mnt = path("tiny")
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
+                   check=True)
+    H.on_cleanup(lambda: subprocess.run(["umount", "-l", mnt]))
+    pc, png = os.path.join(mnt, "out.pcap"), os.path.join(mnt, "out.pcapng")
+    safe = path("safe.json")
+    h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-s", "1500", "-o", "pcap:" + pc,
+                               "-o", "pcapng:" + png, "-o", "json:" + safe])
+    h.start()
+    time.sleep(0.5)                     # file headers written
+    filler = os.path.join(mnt, "filler")
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"x" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    for _ in range(4):
+        topo().send(frames(30, 1000))
+        time.sleep(0.3)
+    assert H.wait_records(safe, lambda r: len(r) >= 120), "JSON short"
+    time.sleep(0.3)
+    err = h.stderr()
+    for p in (pc, png):
+        assert err.count("writing %s failed: No space left" % p) == 1, err
+    os.unlink(filler)
+    time.sleep(0.3)
+    last = frames(20, 1000)
+    topo().send(last)
+    H.wait_records(safe, lambda r: len(r) >= 140)
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline and not all(
+            "writing %s works again" % p in h.stderr() for p in (pc, png)):
+        time.sleep(0.1)
+    h.stop()
+    err = h.stderr()
+    for p, ext in ((pc, "pcap"), (png, "pcapng")):
+        assert "writing %s works again" % p in err, err
+        assert err.count("writing %s failed" % p) == 1, err
+        rows = tshark(p)
+        written, lost = output_counts(h, "%s:%s" % (ext, p))
+        assert written == len(rows) and lost > 0 and written + lost == 140, \
+            (ext, written, lost, len(rows))
+        H.diag("%s: %d written, %d lost" % (ext, written, lost))
+        assert [ip_id(r["raw"]) for r in rows[-20:]] == \
+            [ip_id(f) for f in last], ext
+    assert "records lost (output write errors" in err, err
+    assert len(H.read_json_lines(safe)) == 140
+
+
+def body():
+    H.preflight()
+    for tool in ("tshark", "capinfos"):
+        if not shutil.which(tool):
+            print("1..0 # SKIP %s not installed" % tool)
+            return
+    with H.Topology(pairs=2) as t:
+        T["topo"] = t
+        tap.run()
+
+
+if __name__ == "__main__":
+    H.main(body)
