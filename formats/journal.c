@@ -248,7 +248,7 @@ static int journal_write(struct sink *s, const struct event *e)
 	iov[2].iov_base = (void *)priorities[event_priority(e) & 7];
 	iov[2].iov_len = sizeof("PRIORITY=0") - 1;
 	iov[3].iov_len = sizeof("MESSAGE=") - 1 +
-		event_message(e, j->message + sizeof("MESSAGE=") - 1,
+		event_message(e, s->cfg->fields, j->message + sizeof("MESSAGE=") - 1,
 			      MESSAGE_MAX);
 	while (mask) {
 		enum field_id id = __builtin_ctzll(mask);

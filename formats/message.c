@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +13,13 @@ struct line {
 	char *buf;
 	size_t size;
 	size_t len;
+	uint64_t shown;		/* fields present and selected by --fields */
 };
+
+static bool shown(const struct line *l, enum field_id id)
+{
+	return id < F_COUNT && (l->shown & (1ULL << id));
+}
 
 static void add(struct line *l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -39,15 +47,19 @@ static void add_field(struct line *l, const struct event *e, enum field_id id)
 	add(l, "%s", t);
 }
 
-/* address:port, with IPv6 in brackets as in URLs */
+/* address:port, IPv6 in brackets as in URLs; '?' when not selected */
 static void add_endpoint(struct line *l, const struct event *e,
 			 enum field_id ip, enum field_id port)
 {
 	int v6 = e->ip_v == 6;
 
-	add(l, "%s", v6 && event_has(e, port) ? "[" : "");
+	if (!shown(l, ip)) {
+		add(l, "?");
+		return;
+	}
+	add(l, "%s", v6 && shown(l, port) ? "[" : "");
 	add_field(l, e, ip);
-	if (event_has(e, port)) {
+	if (shown(l, port)) {
 		add(l, "%s:", v6 ? "]" : "");
 		add_field(l, e, port);
 	}
@@ -80,47 +92,52 @@ static void add_names(struct line *l, const char *what, const char *const *n,
 		add(l, "%s%s", i ? "," : "", n[i]);
 }
 
-size_t event_message(const struct event *e, char *buf, size_t size)
+size_t event_message(const struct event *e, uint64_t fields, char *buf,
+		     size_t size)
 {
-	struct line l = { buf, size, 0 };
+	struct line l = { buf, size, 0, e->present & fields };
 
 	if (!size)
 		return 0;
 	buf[0] = '\0';
+	/* The kind of frame decides the shape; --fields decides each part. */
 	if (event_has(e, F_IP_V)) {
-		add_field(&l, e, F_PROTO);
+		if (shown(&l, F_PROTO))
+			add_field(&l, e, F_PROTO);
+		else
+			add(&l, "IPv%u", e->ip_v);
 		add(&l, " ");
 		add_endpoint(&l, e, F_SRC_IP, F_SRC_PORT);
 		add(&l, " -> ");
 		add_endpoint(&l, e, F_DEST_IP, F_DEST_PORT);
-		if (event_has(e, F_TCP_FLAGS))
+		if (shown(&l, F_TCP_FLAGS))
 			add_tcp_flags(&l, e->tcp_flags);
-		if (event_has(e, F_ICMP_TYPE))
+		if (shown(&l, F_ICMP_TYPE) && shown(&l, F_ICMP_CODE))
 			add(&l, " type %u code %u", e->icmp_type, e->icmp_code);
-		if (event_has(e, F_FRAG_OFFSET))
+		if (shown(&l, F_FRAG_OFFSET) && shown(&l, F_MORE_FRAGMENTS))
 			add(&l, " frag %u%s", e->frag_offset,
 			    e->more_fragments ? "+" : "");
 	} else if (event_has(e, F_ETHER_TYPE)) {
 		add(&l, "%s ", e->ether_type == 0x0806 ? "ARP" : "ether");
-		add_field(&l, e, F_SRC_MAC);
+		add_endpoint(&l, e, F_SRC_MAC, F_COUNT);
 		add(&l, " -> ");
-		add_field(&l, e, F_DEST_MAC);
-		if (e->ether_type != 0x0806)
+		add_endpoint(&l, e, F_DEST_MAC, F_COUNT);
+		if (e->ether_type != 0x0806 && shown(&l, F_ETHER_TYPE))
 			add(&l, " type 0x%04x", e->ether_type);
 	} else {
 		add(&l, "frame");
 	}
-	if (event_has(e, F_SRC_LISTS))
+	if (shown(&l, F_SRC_LISTS))
 		add_names(&l, "lists", e->src_lists, e->n_src_lists);
-	if (event_has(e, F_DEST_LISTS))
+	if (shown(&l, F_DEST_LISTS))
 		add_names(&l, "dest_lists", e->dest_lists, e->n_dest_lists);
-	if (e->truncated)
+	if (shown(&l, F_TRUNCATED))
 		add(&l, " truncated");
-	if (event_has(e, F_ACTION) && e->dropped)
+	if (shown(&l, F_ACTION) && e->dropped)
 		add(&l, " dropped");
-	else if (event_has(e, F_WOULD_DROP) && e->would_drop)
+	else if (shown(&l, F_WOULD_DROP) && e->would_drop)
 		add(&l, " would drop");
-	if (event_has(e, F_IN_IFACE))
+	if (shown(&l, F_IN_IFACE))
 		add(&l, " on %s", e->in_iface);
 	return l.len;
 }

@@ -9,11 +9,16 @@
 #define HDRLOG_MESSAGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct event;
 
-/* Writes at most size bytes with the NUL; returns the length written. */
-size_t event_message(const struct event *e, char *buf, size_t size);
+/*
+ * Only the fields in the mask (--fields) are shown. Writes at most size
+ * bytes with the NUL; returns the length written.
+ */
+size_t event_message(const struct event *e, uint64_t fields, char *buf,
+		     size_t size);
 
 /*
  * syslog severity: 4 (warning) for a dropped frame or one that would be,

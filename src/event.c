@@ -119,6 +119,8 @@ int event_decode(struct event *e, const void *rec, size_t size,
 		return -1;
 
 	e->present = packet_fields;
+	e->n_src_lists = 0;
+	e->n_dest_lists = 0;
 	e->time_ns = clock_map_realtime(ctx->clock, r->ts_ns);
 	e->event_type = "packet";
 	e->ifindex = r->ifindex;

@@ -210,8 +210,10 @@ static void describe_start(const struct run *run, enum xdp_mode mode)
 		mode == XDP_MODE_NATIVE ? "native" :
 		mode == XDP_MODE_GENERIC ? "generic" : "auto");
 	for (int i = 0; i < run->n_sinks; i++)
-		fprintf(stderr, "%s %s:%s", i ? "," : "",
-			run->sinks[i]->ops->name, run->sinks[i]->target);
+		fprintf(stderr, "%s %s%s%s", i ? "," : "",
+			run->sinks[i]->ops->name,
+			*run->sinks[i]->target ? ":" : "",
+			run->sinks[i]->target);
 	fputc('\n', stderr);
 	fflush(stderr);
 }

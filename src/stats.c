@@ -34,8 +34,8 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 		for (int i = 0; i < s->n_sinks; i++) {
 			const struct sink *k2 = s->sinks[i];
 
-			fprintf(f, "output %s:%s: %llu written, %llu lost",
-				k2->ops->name, k2->target,
+			fprintf(f, "output %s%s%s: %llu written, %llu lost",
+				k2->ops->name, *k2->target ? ":" : "", k2->target,
 				(unsigned long long)k2->written,
 				(unsigned long long)k2->failed);
 			if (k2->cut)
