@@ -396,4 +396,6 @@ int hdrlog_xdp(struct xdp_md *ctx)
 	return rp->action;
 }
 
+#include "socket.h"
+
 char LICENSE[] SEC("license") = "GPL";

@@ -18,6 +18,21 @@
 
 enum hdrlog_record_kind {
 	HDRLOG_REC_PACKET = 1,
+	HDRLOG_REC_SOCKET = 2,
+};
+
+enum hdrlog_sock_event {
+	HDRLOG_SOCK_CONNECT = 1,	/* outbound TCP, established */
+	HDRLOG_SOCK_ACCEPT,		/* inbound TCP, accepted */
+	HDRLOG_SOCK_CLOSE,		/* TCP socket reached TCP_CLOSE */
+	HDRLOG_SOCK_UDP_SEND,		/* first datagram to a new peer */
+};
+
+/* Which kind of program produced a socket record. */
+enum hdrlog_attach {
+	HDRLOG_ATTACH_FENTRY = 1,
+	HDRLOG_ATTACH_KPROBE,
+	HDRLOG_ATTACH_TRACEPOINT,
 };
 
 /* What the parser found; a field is meaningful only when its bit is set. */
@@ -73,6 +88,44 @@ struct hdrlog_record {
 	__u8 data[];		/* the frame's first bytes, for pcap and filters */
 };
 
+/*
+ * A socket event. src is the side that opened the connection, dest the
+ * side that accepted it, whichever end is local.
+ */
+struct hdrlog_sock_record {
+	__u16 version;
+	__u16 kind;		/* HDRLOG_REC_SOCKET */
+	__u32 pid;		/* tgid; 0 with HDRLOG_SF_NO_OWNER */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC */
+	__u32 tid;
+	__u32 uid;
+	__u64 cgroup_id;
+	__u32 netns;		/* inode of the socket's network namespace */
+	__u8 event;		/* enum hdrlog_sock_event */
+	__u8 direction;		/* 1 outbound, 2 inbound */
+	__u8 ip_v;
+	__u8 ip_proto;
+	__u8 tcp_state;		/* the state the socket entered */
+	__u8 flags;		/* enum hdrlog_sock_flag */
+	__u8 attach;		/* enum hdrlog_attach */
+	__u8 pad;
+	__be16 src_port;
+	__be16 dest_port;
+	__u8 src_ip[16];	/* IPv4 in the first 4 bytes */
+	__u8 dest_ip[16];
+	__u64 duration_ns;	/* close: since connect or accept */
+	__u64 bytes_sent;	/* close: bytes acked by the peer */
+	__u64 bytes_received;
+	__u64 src_lists;
+	__u64 dest_lists;
+	char comm[16];
+};
+
+enum hdrlog_sock_flag {
+	HDRLOG_SF_NO_OWNER	= 1 << 0,	/* opened before hdrlog started */
+	HDRLOG_SF_LISTS		= 1 << 1,	/* addresses checked against lists */
+};
+
 /* Per-CPU counters, one array slot, summed by userspace. */
 struct hdrlog_counters {
 	__u64 seen;		/* frames the program ran on */
@@ -86,6 +139,9 @@ struct hdrlog_counters {
 	__u64 dropped_allow;	/* XDP_DROP: source in no allow list */
 	__u64 dropped_deep;	/* XDP_DROP by --too-deep drop */
 	__u64 would_drop;	/* --monitor: passed, but the policy says drop */
+	__u64 sock_events;	/* socket records submitted */
+	__u64 sock_lost;	/* socket records dropped: ring buffer full */
+	__u64 udp_limited;	/* udp_send events skipped by the rate bound */
 	__u64 src_hits[HDRLOG_MAX_LISTS];	/* frames whose source list i holds */
 	__u64 dest_hits[HDRLOG_MAX_LISTS];
 };

@@ -136,7 +136,11 @@ static int pcap_write_sink(struct sink *s, const struct event *e)
 	size_t n = REC_HDR_LEN + e->cap_len;
 	struct pcap_pkthdr h;
 
-	if (!e->data || !p->d) {	/* no frame bytes: cannot happen here */
+	if (!e->data) {		/* a socket event: no frame to write */
+		s->skipped++;
+		return 0;
+	}
+	if (!p->d) {
 		s->failed++;
 		return -EINVAL;
 	}

@@ -320,7 +320,11 @@ static int pcapng_write(struct sink *s, const struct event *e)
 	size_t clen = 0, size;
 	uint8_t *blk, *p;
 
-	if (id == NO_ID || !e->data) {
+	if (!e->data) {		/* a socket event: no frame to write */
+		s->skipped++;
+		return 0;
+	}
+	if (id == NO_ID) {
 		if (!g->warned_iface && id == NO_ID)
 			pr_warn("a record from interface index %u, which is not captured on, is not written to %s",
 				e->ifindex, s->target);

@@ -37,6 +37,8 @@ struct sink {
 	uint64_t written;	/* records written */
 	uint64_t failed;	/* records lost: write errors, full queues */
 	uint64_t cut;		/* records shortened to fit (syslog over UDP) */
+	uint64_t skipped;	/* records this output has no place for (socket
+				 * events in a capture file) */
 	void *priv;		/* the output's own state */
 	/* write errors, see sink_write_failed() */
 	bool write_failing;

@@ -87,6 +87,21 @@ static void decode_l4(struct event *e, const struct hdrlog_record *r)
 		SET(e, F_COMMUNITY_ID);
 }
 
+static void decode_list_names(struct event *e, uint64_t src, uint64_t dest,
+			      const struct list_set *lists)
+{
+	if (src) {
+		SET(e, F_SRC_LISTS);
+		e->n_src_lists = list_set_names(lists, src, e->src_lists,
+						MAX_LISTS);
+	}
+	if (dest) {
+		SET(e, F_DEST_LISTS);
+		e->n_dest_lists = list_set_names(lists, dest, e->dest_lists,
+						 MAX_LISTS);
+	}
+}
+
 static void decode_lists(struct event *e, const struct hdrlog_record *r,
 			 const struct list_set *lists)
 {
@@ -95,18 +110,79 @@ static void decode_lists(struct event *e, const struct hdrlog_record *r,
 	e->would_drop = r->flags & HDRLOG_RF_WOULD_DROP;
 	if (e->would_drop)
 		SET(e, F_WOULD_DROP);
-	if (!lists)
-		return;
-	if (r->src_lists) {
-		SET(e, F_SRC_LISTS);
-		e->n_src_lists = list_set_names(lists, r->src_lists,
-						e->src_lists, MAX_LISTS);
+	decode_list_names(e, r->src_lists, r->dest_lists, lists);
+}
+
+static const char *const sock_event_names[] = {
+	[HDRLOG_SOCK_CONNECT] = "connect",
+	[HDRLOG_SOCK_ACCEPT] = "accept",
+	[HDRLOG_SOCK_CLOSE] = "close",
+	[HDRLOG_SOCK_UDP_SEND] = "udp_send",
+};
+
+static const char *const tcp_state_names[] = {
+	"0", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+	"NEW_SYN_RECV", "BOUND_INACTIVE",
+};
+
+static const uint64_t sock_fields =
+	1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE | 1ULL << F_EVENT |
+	1ULL << F_NETNS | 1ULL << F_IP_V | 1ULL << F_SRC_IP |
+	1ULL << F_DEST_IP | 1ULL << F_PROTO | 1ULL << F_IP_PROTO |
+	1ULL << F_SRC_PORT | 1ULL << F_DEST_PORT | 1ULL << F_TCP_STATE;
+
+static const uint64_t owner_fields =
+	1ULL << F_PID | 1ULL << F_TID | 1ULL << F_COMM | 1ULL << F_UID |
+	1ULL << F_CGROUP_ID | 1ULL << F_DIRECTION;
+
+static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
+			 const struct decode_ctx *ctx)
+{
+	if (!r->event || r->event > HDRLOG_SOCK_UDP_SEND)
+		return -1;
+	e->present = sock_fields;
+	e->n_src_lists = 0;
+	e->n_dest_lists = 0;
+	e->time_ns = clock_map_realtime(ctx->clock, r->ts_ns);
+	e->event_type = "socket";
+	e->sock_event = sock_event_names[r->event];
+	e->netns = r->netns;
+	e->ip_v = r->ip_v;
+	memcpy(e->src_ip, r->src_ip, 16);
+	memcpy(e->dest_ip, r->dest_ip, 16);
+	e->ip_proto = r->ip_proto;
+	e->src_port = be16toh(r->src_port);
+	e->dest_port = be16toh(r->dest_port);
+	e->tcp_state = r->tcp_state < sizeof(tcp_state_names) / sizeof(tcp_state_names[0]) ?
+		       tcp_state_names[r->tcp_state] : "?";
+	if (!(r->flags & HDRLOG_SF_NO_OWNER)) {
+		e->present |= owner_fields;
+		e->pid = r->pid;
+		e->tid = r->tid;
+		e->uid = r->uid;
+		e->cgroup_id = r->cgroup_id;
+		memcpy(e->comm, r->comm, 16);
+		e->comm[16] = '\0';
+		e->direction = r->direction == 1 ? "outbound" : "inbound";
 	}
-	if (r->dest_lists) {
-		SET(e, F_DEST_LISTS);
-		e->n_dest_lists = list_set_names(lists, r->dest_lists,
-						 e->dest_lists, MAX_LISTS);
+	if (r->event == HDRLOG_SOCK_CLOSE) {
+		e->present |= 1ULL << F_BYTES_SENT | 1ULL << F_BYTES_RECEIVED;
+		e->bytes_sent = r->bytes_sent;
+		e->bytes_received = r->bytes_received;
+		if (!(r->flags & HDRLOG_SF_NO_OWNER)) {
+			SET(e, F_DURATION_MS);
+			e->duration_ns = r->duration_ns;
+		}
 	}
+	if (community_id_v1(0, e->ip_v, e->src_ip, e->dest_ip, e->ip_proto,
+			    e->src_port, e->dest_port, e->community_id) > 0)
+		SET(e, F_COMMUNITY_ID);
+	if ((r->flags & HDRLOG_SF_LISTS) && ctx->lists)
+		decode_list_names(e, r->src_lists, r->dest_lists, ctx->lists);
+	e->data = NULL;
+	e->cap_len = 0;
+	return 0;
 }
 
 int event_decode(struct event *e, const void *rec, size_t size,
@@ -114,6 +190,9 @@ int event_decode(struct event *e, const void *rec, size_t size,
 {
 	const struct hdrlog_record *r = rec;
 
+	if (size >= sizeof(struct hdrlog_sock_record) &&
+	    r->version == HDRLOG_RECORD_VERSION && r->kind == HDRLOG_REC_SOCKET)
+		return decode_socket(e, rec, ctx);
 	if (size < sizeof(*r) || r->version != HDRLOG_RECORD_VERSION ||
 	    r->kind != HDRLOG_REC_PACKET || size < sizeof(*r) + r->cap_len)
 		return -1;

@@ -16,7 +16,19 @@ struct event {
 	uint64_t present;		/* bit (1 << enum field_id) per field set */
 	uint64_t time_ns;		/* wall clock, UTC, ns since the epoch */
 	const char *event_type;
+	const char *sock_event;		/* connect, accept, close */
 	const char *in_iface;
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t uid;
+	uint64_t cgroup_id;
+	uint32_t netns;
+	char comm[17];
+	const char *direction;
+	const char *tcp_state;
+	uint64_t duration_ns;
+	uint64_t bytes_sent;
+	uint64_t bytes_received;
 	uint32_t ifindex;
 	uint8_t src_mac[6];
 	uint8_t dest_mac[6];

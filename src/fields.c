@@ -12,9 +12,16 @@
 
 const struct field field_table[F_COUNT] = {
 	[F_TIMESTAMP] = FIELD("timestamp", FK_STRING, "capture time, RFC 3339 UTC with microseconds"),
-	[F_EVENT_TYPE] = FIELD("event_type", FK_STRING, "kind of record: \"packet\""),
+	[F_EVENT_TYPE] = FIELD("event_type", FK_STRING, "kind of record: \"packet\" or \"socket\""),
+	[F_EVENT] = FIELD("event", FK_STRING, "socket event: connect, accept, close"),
 	[F_IN_IFACE] = FIELD("in_iface", FK_FOREIGN_STRING, "interface the frame arrived on"),
 	[F_IFINDEX] = FIELD("ifindex", FK_NUMBER, "that interface's index"),
+	[F_PID] = FIELD("pid", FK_NUMBER, "process id of the process behind the socket"),
+	[F_TID] = FIELD("tid", FK_NUMBER, "its thread id"),
+	[F_COMM] = FIELD("comm", FK_FOREIGN_STRING, "its command name"),
+	[F_UID] = FIELD("uid", FK_NUMBER, "its user id"),
+	[F_CGROUP_ID] = FIELD("cgroup_id", FK_NUMBER, "its cgroup v2 id"),
+	[F_NETNS] = FIELD("netns", FK_NUMBER, "inode of the socket's network namespace"),
 	[F_SRC_MAC] = FIELD("src_mac", FK_STRING, "Ethernet source address"),
 	[F_DEST_MAC] = FIELD("dest_mac", FK_STRING, "Ethernet destination address"),
 	[F_VLAN] = FIELD("vlan", FK_NUMBER_ARRAY, "802.1Q/802.1ad VLAN ids, outer first"),
@@ -33,6 +40,8 @@ const struct field field_table[F_COUNT] = {
 	[F_MORE_FRAGMENTS] = FIELD("more_fragments", FK_BOOL, "more-fragments flag (fragments only)"),
 	[F_SRC_PORT] = FIELD("src_port", FK_NUMBER, "TCP, UDP or SCTP source port"),
 	[F_DEST_PORT] = FIELD("dest_port", FK_NUMBER, "TCP, UDP or SCTP destination port"),
+	[F_DIRECTION] = FIELD("direction", FK_STRING, "outbound (connect) or inbound (accept)"),
+	[F_TCP_STATE] = FIELD("tcp_state", FK_STRING, "TCP state the socket entered"),
 	[F_TCP_FLAGS] = FIELD("tcp_flags", FK_STRING, "TCP flags byte as two hex digits"),
 	[F_TCP_SEQ] = FIELD("tcp_seq", FK_NUMBER, "TCP sequence number"),
 	[F_TCP_ACK] = FIELD("tcp_ack", FK_NUMBER, "TCP acknowledgment number"),
@@ -41,6 +50,9 @@ const struct field field_table[F_COUNT] = {
 	[F_ICMP_CODE] = FIELD("icmp_code", FK_NUMBER, "ICMP or ICMPv6 code"),
 	[F_PKT_LEN] = FIELD("pkt_len", FK_NUMBER, "frame length in bytes"),
 	[F_TRUNCATED] = FIELD("truncated", FK_BOOL, "the frame ended inside an announced header"),
+	[F_DURATION_MS] = FIELD("duration_ms", FK_NUMBER, "close: milliseconds since connect or accept"),
+	[F_BYTES_SENT] = FIELD("bytes_sent", FK_NUMBER, "close: bytes the peer acknowledged"),
+	[F_BYTES_RECEIVED] = FIELD("bytes_received", FK_NUMBER, "close: bytes received"),
 	[F_COMMUNITY_ID] = FIELD("community_id", FK_STRING, "Community ID v1 flow hash"),
 	[F_SRC_LISTS] = FIELD("src_lists", FK_FOREIGN_STRING_ARRAY, "names of the lists holding the source, sorted"),
 	[F_DEST_LISTS] = FIELD("dest_lists", FK_FOREIGN_STRING_ARRAY, "names of the lists holding the destination, sorted"),
@@ -153,6 +165,43 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	case F_EVENT_TYPE:
 		s = e->event_type;
 		break;
+	case F_EVENT:
+		s = e->sock_event;
+		break;
+	case F_PID:
+		return utoa(e->pid, buf);
+	case F_TID:
+		return utoa(e->tid, buf);
+	case F_COMM:
+		s = e->comm;
+		break;
+	case F_UID:
+		return utoa(e->uid, buf);
+	case F_CGROUP_ID:
+		return utoa(e->cgroup_id, buf);
+	case F_NETNS:
+		return utoa(e->netns, buf);
+	case F_DIRECTION:
+		s = e->direction;
+		break;
+	case F_TCP_STATE:
+		s = e->tcp_state;
+		break;
+	case F_DURATION_MS: {
+		/* milliseconds with microseconds: 1234.567 */
+		int n = utoa(e->duration_ns / 1000000, buf);
+
+		buf[n] = '.';
+		buf[n + 1] = '0' + e->duration_ns / 100000 % 10;
+		buf[n + 2] = '0' + e->duration_ns / 10000 % 10;
+		buf[n + 3] = '0' + e->duration_ns / 1000 % 10;
+		buf[n + 4] = '\0';
+		return n + 4;
+	}
+	case F_BYTES_SENT:
+		return utoa(e->bytes_sent, buf);
+	case F_BYTES_RECEIVED:
+		return utoa(e->bytes_received, buf);
 	case F_IN_IFACE:
 		s = e->in_iface;
 		break;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "hdrlog.skel.h"
+#include "probe.skel.h"
 #include "loader.h"
 #include "log.h"
 
@@ -74,6 +76,136 @@ static void set_list_policy(struct hdrlog_bpf *skel, const struct options *o)
 	}
 }
 
+const char *attach_method_name(enum attach_method m)
+{
+	return m == ATTACH_FENTRY ? "fentry" : m == ATTACH_KPROBE ? "kprobe" :
+	       m == ATTACH_TRACEPOINT ? "tracepoint" : "none";
+}
+
+static struct bpf_program *probe_prog(struct probe_bpf *p, enum attach_method m)
+{
+	return m == ATTACH_FENTRY ? p->progs.probe_fentry :
+	       m == ATTACH_KPROBE ? p->progs.probe_kprobe :
+	       p->progs.probe_tracepoint;
+}
+
+int loader_probe_method(enum attach_method m)
+{
+	struct probe_bpf *p = probe_bpf__open();
+	struct bpf_link *link;
+	struct bpf_program *prog;
+	int err;
+
+	if (!p)
+		return -errno;
+	bpf_object__for_each_program(prog, p->obj)
+		bpf_program__set_autoload(prog, prog == probe_prog(p, m));
+	err = probe_bpf__load(p);
+	if (!err) {
+		link = bpf_program__attach(probe_prog(p, m));
+		err = libbpf_get_error(link);
+		bpf_link__destroy(err ? NULL : link);
+	}
+	probe_bpf__destroy(p);
+	return err;
+}
+
+void loader_print_features(FILE *f)
+{
+	struct utsname u;
+	enum attach_method best = ATTACH_AUTO;
+
+	libbpf_set_print(libbpf_print);
+	uname(&u);
+	fprintf(f, "kernel: %s %s\n", u.sysname, u.release);
+	fprintf(f, "BTF: %s\n", access("/sys/kernel/btf/vmlinux", R_OK) ?
+		"no /sys/kernel/btf/vmlinux" : "yes");
+	fprintf(f, "ring buffer: %s\n",
+		libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) > 0 ? "yes" : "no");
+	fprintf(f, "XDP: %s\n",
+		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_XDP, NULL) > 0 ? "yes" : "no");
+	for (enum attach_method m = ATTACH_FENTRY; m <= ATTACH_TRACEPOINT; m++) {
+		int err = loader_probe_method(m);
+
+		if (!err && !best)
+			best = m;
+		fprintf(f, "socket events via %s: %s%s\n", attach_method_name(m),
+			err ? "no, " : "yes", err ? strerror(-err) : "");
+	}
+	fprintf(f, "hdrlog will use: %s\n", best ? attach_method_name(best) :
+		"nothing: socket events are not possible here");
+}
+
+/* Programs of each method; the others are not loaded at all. */
+static void select_socket_programs(struct hdrlog_bpf *skel,
+				   enum attach_method m)
+{
+	struct {
+		struct bpf_program *prog;
+		enum attach_method method;
+	} progs[] = {
+		{ skel->progs.fentry_tcp_set_state, ATTACH_FENTRY },
+		{ skel->progs.fexit_inet_csk_accept, ATTACH_FENTRY },
+		{ skel->progs.kprobe_tcp_set_state, ATTACH_KPROBE },
+		{ skel->progs.kretprobe_inet_csk_accept, ATTACH_KPROBE },
+		{ skel->progs.raw_tp_inet_sock_set_state, ATTACH_TRACEPOINT },
+		{ skel->progs.raw_tp_sys_exit, ATTACH_TRACEPOINT },
+	};
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+		bpf_program__set_autoload(progs[i].prog, progs[i].method == m);
+}
+
+/* The method for socket events: forced by --attach, else the best that works. */
+static int choose_method(const struct options *o, enum attach_method *out)
+{
+	int err;
+
+	if (o->attach) {
+		err = loader_probe_method(o->attach);
+		if (err) {
+			pr_err("socket events via %s are not possible on this kernel: %s",
+			       attach_method_name(o->attach), strerror(-err));
+			return -1;
+		}
+		*out = o->attach;
+		return 0;
+	}
+	for (enum attach_method m = ATTACH_FENTRY; m <= ATTACH_TRACEPOINT; m++) {
+		err = loader_probe_method(m);
+		if (!err) {
+			*out = m;
+			return 0;
+		}
+		pr_debug("socket events via %s: %s", attach_method_name(m),
+			 strerror(-err));
+	}
+	pr_err("socket events are not possible on this kernel: neither fentry, kprobes nor raw tracepoints attach");
+	return -1;
+}
+
+int loader_attach_sockets(struct loader *l)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(prog) ||
+		    bpf_program__type(prog) == BPF_PROG_TYPE_XDP)
+			continue;
+		link = bpf_program__attach(prog);
+		if (libbpf_get_error(link)) {
+			pr_err("cannot attach %s: %s", bpf_program__name(prog),
+			       strerror(-libbpf_get_error(link)));
+			return -1;
+		}
+		l->sock_links[l->n_sock_links++] = link;
+	}
+	pr_info("socket events via %s", attach_method_name(l->sockets));
+	return 0;
+}
+
 int loader_load(struct loader *l, const struct options *o)
 {
 	int err;
@@ -89,11 +221,16 @@ int loader_load(struct loader *l, const struct options *o)
 		return -1;
 	}
 
+	if (o->sockets && choose_method(o, &l->sockets))
+		return -1;
 	l->skel = hdrlog_bpf__open();
 	if (!l->skel) {
 		pr_err("cannot open the BPF object: %s", strerror(errno));
 		return -1;
 	}
+	select_socket_programs(l->skel, l->sockets);
+	bpf_program__set_autoload(l->skel->progs.hdrlog_xdp, o->packets);
+	l->skel->rodata->sockets_attach = l->sockets;
 	/* -v: the verifier's statistics (time, instructions processed). */
 	if (log_level >= LOG_VERBOSE)
 		bpf_program__set_log_level(l->skel->progs.hdrlog_xdp, 4);
@@ -369,6 +506,9 @@ int loader_ringbuf_fd(const struct loader *l)
 
 void loader_detach(struct loader *l)
 {
+	for (int i = 0; i < l->n_sock_links; i++)
+		bpf_link__destroy(l->sock_links[i]);
+	l->n_sock_links = 0;
 	for (int i = 0; i < l->n_links; i++)
 		close(l->link_fd[i]);
 	l->n_links = 0;

@@ -3,6 +3,7 @@
 #ifndef HDRLOG_LOADER_H
 #define HDRLOG_LOADER_H
 
+#include <stdio.h>
 #include <time.h>
 
 #include "iface.h"
@@ -11,17 +12,36 @@
 #include "record.h"
 
 struct hdrlog_bpf;
+struct bpf_link;
 
 struct loader {
 	struct hdrlog_bpf *skel;
 	int link_fd[MAX_IFACES];	/* bpf_link per interface; -1: none */
 	int n_links;
 	int lists_installed;		/* a slot of the list maps is in force */
+	enum attach_method sockets;	/* how socket events are caught; 0: not */
+	struct bpf_link *sock_links[4];
+	int n_sock_links;
 	struct timespec lists_switched;	/* CLOCK_MONOTONIC of the last switch */
 };
 
 /* Check privileges and kernel support, open and load. 0 or -1 with a message. */
 int loader_load(struct loader *l, const struct options *o);
+
+/* The name of an attach method: "fentry", "kprobe", "tracepoint". */
+const char *attach_method_name(enum attach_method m);
+
+/*
+ * Whether this kernel lets a method's programs load and attach: 0, or a
+ * negative errno. Really loads and attaches a tiny program.
+ */
+int loader_probe_method(enum attach_method m);
+
+/* --features: what the kernel offers, what hdrlog would use. */
+void loader_print_features(FILE *f);
+
+/* Attach the socket-event programs chosen at load. 0 or -1 with a message. */
+int loader_attach_sockets(struct loader *l);
 
 /* Attach through a bpf_link to every interface. 0 or -1 with a message. */
 int loader_attach(struct loader *l, const struct iface_table *t,

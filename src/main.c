@@ -206,9 +206,14 @@ static void describe_start(const struct run *run, enum xdp_mode mode)
 	for (int i = 0; i < run->ifaces.n; i++)
 		len += snprintf(names + len, sizeof(names) - len, "%s%s",
 				i ? ", " : "", run->ifaces.v[i].name);
-	fprintf(stderr, "hdrlog: listening on %s (%s XDP), writing to", names,
-		mode == XDP_MODE_NATIVE ? "native" :
-		mode == XDP_MODE_GENERIC ? "generic" : "auto");
+	if (run->opts->packets)
+		fprintf(stderr, "hdrlog: listening on %s (%s XDP)%s, writing to",
+			names, mode == XDP_MODE_NATIVE ? "native" :
+			mode == XDP_MODE_GENERIC ? "generic" : "auto",
+			run->opts->sockets ? " and to socket events" : "");
+	else
+		fprintf(stderr, "hdrlog: listening to socket events (via %s), writing to",
+			attach_method_name(run->loader.sockets));
 	for (int i = 0; i < run->n_sinks; i++)
 		fprintf(stderr, "%s %s%s%s", i ? "," : "",
 			run->sinks[i]->ops->name,
@@ -250,7 +255,13 @@ int main(int argc, char **argv)
 		options_free(&opts);
 		return 2;
 	}
-	if (iface_table_resolve(&run.ifaces, opts.ifaces, opts.n_ifaces))
+	if (opts.features) {
+		loader_print_features(stdout);
+		options_free(&opts);
+		return 0;
+	}
+	if (opts.packets &&
+	    iface_table_resolve(&run.ifaces, opts.ifaces, opts.n_ifaces))
 		goto out;
 	for (int i = 0; i < opts.n_outputs; i++) {
 		run.sinks[i] = sink_create(opts.outputs[i], &opts.sink);
@@ -281,7 +292,10 @@ int main(int argc, char **argv)
 	}
 	if (err)
 		goto out;
-	if (loader_attach(&run.loader, &run.ifaces, opts.xdp_mode))
+	if (opts.sockets && loader_attach_sockets(&run.loader))
+		goto out;
+	if (opts.packets &&
+	    loader_attach(&run.loader, &run.ifaces, opts.xdp_mode))
 		goto out;
 	rb = ring_buffer__new(loader_ringbuf_fd(&run.loader), handle_record,
 			      &run, NULL);

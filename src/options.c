@@ -290,6 +290,54 @@ static int opt_too_deep(struct options *o, const char *arg)
 	return 0;
 }
 
+static int opt_socket_events(struct options *o, const char *arg)
+{
+	(void)arg;
+	o->sockets = true;
+	return 0;
+}
+
+static int opt_events(struct options *o, const char *arg)
+{
+	const char *p = arg;
+
+	o->packets = o->sockets = false;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 7 && !strncmp(p, "packets", n))
+			o->packets = true;
+		else if (n == 7 && !strncmp(p, "sockets", n))
+			o->sockets = true;
+		else
+			return usage_error("--events takes packets and/or sockets, not '%s'", arg);
+		p += n + !!p[n];
+	}
+	if (!o->packets && !o->sockets)
+		return usage_error("--events takes packets and/or sockets, not '%s'", arg);
+	return 0;
+}
+
+static int opt_attach(struct options *o, const char *arg)
+{
+	if (!strcmp(arg, "fentry"))
+		o->attach = ATTACH_FENTRY;
+	else if (!strcmp(arg, "kprobe"))
+		o->attach = ATTACH_KPROBE;
+	else if (!strcmp(arg, "tracepoint"))
+		o->attach = ATTACH_TRACEPOINT;
+	else
+		return usage_error("--attach is fentry, kprobe or tracepoint, not '%s'", arg);
+	return 0;
+}
+
+static int opt_features(struct options *o, const char *arg)
+{
+	(void)arg;
+	o->features = true;
+	return 0;
+}
+
 static int opt_verbose(struct options *o, const char *arg)
 {
 	(void)o, (void)arg;
@@ -373,6 +421,10 @@ static const struct opt_def opt_defs[] = {
 	{ "monitor", 0, NULL, "never drop; mark records with would_drop instead", opt_monitor },
 	{ "log", 0, "all|listed", "log every frame (default) or only list hits and drops", opt_log },
 	{ "too-deep", 0, "pass|drop", "with lists: frames deeper than the parser goes (default pass)", opt_too_deep },
+	{ "socket-events", 0, NULL, "also log TCP connect, accept and close with the process", opt_socket_events },
+	{ "events", 0, "LIST", "packets (default), sockets, or packets,sockets", opt_events },
+	{ "attach", 0, "METHOD", "socket events via fentry, kprobe or tracepoint (default: best)", opt_attach },
+	{ "features", 0, NULL, "print what this kernel offers and what hdrlog will use", opt_features },
 	{ "verbose", 'v', NULL, "say more, including libbpf's messages", opt_verbose },
 	{ "quiet", 'q', NULL, "no start-up line or exit summary", opt_quiet },
 	{ "version", 'V', NULL, "print the version and exit", opt_version },
@@ -394,6 +446,7 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 	o->sample = 1;
 	o->ringbuf_size = DEFAULT_RINGBUF_SIZE;
 	o->snaplen = DEFAULT_SNAPLEN;
+	o->packets = true;
 
 	shortopts[n++] = ':';	/* report a missing argument apart */
 	for (size_t i = 0; i < N_OPTS; i++) {

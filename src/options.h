@@ -17,6 +17,13 @@ enum xdp_mode {
 	XDP_MODE_GENERIC,
 };
 
+enum attach_method {
+	ATTACH_AUTO,
+	ATTACH_FENTRY = 1,	/* = enum hdrlog_attach */
+	ATTACH_KPROBE,
+	ATTACH_TRACEPOINT,
+};
+
 struct options {
 	const char *ifaces[MAX_IFACES];
 	int n_ifaces;
@@ -32,6 +39,10 @@ struct options {
 	bool monitor;		/* never drop; mark what would be */
 	bool log_listed;	/* records only for list hits and drops */
 	bool too_deep_drop;	/* drop frames deeper than the parser goes */
+	bool packets;		/* XDP capture (--events) */
+	bool sockets;		/* socket events (--events, --socket-events) */
+	bool features;		/* --features: print what the kernel offers */
+	enum attach_method attach;	/* --attach; ATTACH_AUTO: probe */
 	uint32_t snaplen;	/* -s: frame bytes a record carries */
 	struct sink_config sink;	/* rotation, syslog format; fields */
 	char filter[4096];	/* trailing libpcap expression, or "" */

@@ -11,18 +11,27 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 {
 	const struct hdrlog_counters *k = &s->kernel;
 
-	uint64_t written = s->n_sinks ? s->sinks[0]->written : 0;
-	uint64_t failed = 0;
+	uint64_t written = UINT64_MAX, failed = 0;
 
-	/* With several outputs, the one that wrote least speaks for all. */
+	/*
+	 * With several outputs, the one that wrote least speaks for all;
+	 * records an output has no place for count as its own.
+	 */
 	for (int i = 0; i < s->n_sinks; i++) {
-		if (s->sinks[i]->written < written)
-			written = s->sinks[i]->written;
+		uint64_t w = s->sinks[i]->written + s->sinks[i]->skipped;
+
+		if (w < written)
+			written = w;
 		failed += s->sinks[i]->failed;
 	}
-	line(f, k->seen, "frames seen");
+	if (!s->n_sinks)
+		written = 0;
+	if (o->packets)
+		line(f, k->seen, "frames seen");
 	line(f, written, "records written");
-	line(f, k->lost, "records lost (ring buffer full)");
+	line(f, k->lost + k->sock_lost, "records lost (ring buffer full)");
+	if (o->sockets)
+		line(f, k->sock_events, "socket events");
 	line(f, k->sampled_out, "frames not logged (sampling)");
 	if (o->log_listed)
 		line(f, k->not_listed, "frames not logged (--log listed)");
@@ -41,6 +50,9 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 			if (k2->cut)
 				fprintf(f, ", %llu cut to fit",
 					(unsigned long long)k2->cut);
+			if (k2->skipped)
+				fprintf(f, ", %llu socket events not for this output",
+					(unsigned long long)k2->skipped);
 			fputc('\n', f);
 		}
 	if (s->undecodable)

@@ -41,11 +41,13 @@ IP = shutil.which("ip") or "/usr/sbin/ip"
 
 # The JSON field contract, in output order.
 FIELD_ORDER = [
-    "timestamp", "event_type", "in_iface", "ifindex", "src_mac", "dest_mac",
+    "timestamp", "event_type", "event", "in_iface", "ifindex", "pid", "tid",
+    "comm", "uid", "cgroup_id", "netns", "src_mac", "dest_mac",
     "vlan", "ether_type", "ip_v", "src_ip", "dest_ip", "proto", "ip_proto",
     "ttl", "tos", "ip_len", "ip_id", "flow_label", "frag_offset",
-    "more_fragments", "src_port", "dest_port", "tcp_flags", "tcp_seq",
-    "tcp_ack", "tcp_win", "icmp_type", "icmp_code", "pkt_len", "truncated",
+    "more_fragments", "src_port", "dest_port", "direction", "tcp_state",
+    "tcp_flags", "tcp_seq", "tcp_ack", "tcp_win", "icmp_type", "icmp_code",
+    "pkt_len", "truncated", "duration_ms", "bytes_sent", "bytes_received",
     "community_id", "src_lists", "dest_lists", "action", "would_drop",
 ]
 

@@ -367,9 +367,9 @@ class Run:
 
 
 def output_counts(stderr, name):
-    """(written, lost) of 'output NAME:TARGET: W written, L lost'."""
+    """(written, lost) of 'output NAME[:TARGET]: W written, L lost'."""
     for line in stderr.splitlines():
-        m = re.search(r"output %s:\S*: (\d+) written, (\d+) lost" %
+        m = re.search(r"output %s(?::\S*)?: (\d+) written, (\d+) lost" %
                       re.escape(name), line)
         if m:
             return int(m.group(1)), int(m.group(2))

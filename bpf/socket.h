@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * TCP socket events: connect, accept and close, with the process that
+ * made them. Each hook has one body, called by an fentry, a kprobe and a
+ * tracepoint program; userspace loads the one set the kernel allows.
+ *
+ *   state changes	fentry/kprobe tcp_set_state, raw_tracepoint
+ *			inet_sock_set_state
+ *   accept		fexit/kretprobe inet_csk_accept, raw_tracepoint
+ *			sys_exit of accept(2)/accept4(2)
+ *
+ * State changes often happen in softirq, where the current task is
+ * whoever was interrupted. So the process is taken where it is known --
+ * connect(2) moving a socket to SYN_SENT, accept(2) returning -- and kept
+ * per socket in `owners` for the events that follow.
+ */
+#ifndef HDRLOG_SOCKET_H
+#define HDRLOG_SOCKET_H
+
+#include <linux/ptrace.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "core.h"
+
+#define AF_INET_	2
+#define AF_INET6_	10
+
+enum {
+	TCP_ESTABLISHED_ = 1,
+	TCP_SYN_SENT_ = 2,
+	TCP_SYN_RECV_ = 3,
+	TCP_CLOSE_ = 7,
+};
+
+#define DIR_OUTBOUND	1
+#define DIR_INBOUND	2
+
+/* x86_64 syscall numbers; the tracepoint path needs them. */
+#define NR_ACCEPT	43
+#define NR_ACCEPT4	288
+
+struct owner {
+	__u64 start_ns;
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__u8 direction;
+	__u8 reported;		/* the connect or accept event went out */
+	__u8 ip_v;		/* endpoints below, kept: at close they are gone */
+	__u8 pad;
+	__u64 cgroup_id;
+	char comm[16];
+	__be16 src_port;
+	__be16 dest_port;
+	__u32 netns;
+	__u8 src_ip[16];
+	__u8 dest_ip[16];
+};
+
+/* Sockets hdrlog saw opened, by address; LRU so leaks age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct owner);
+} owners SEC(".maps");
+
+const volatile __u8 sockets_attach;	/* enum hdrlog_attach in use */
+
+static __always_inline void owner_from_current(struct owner *o, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	__builtin_memset(o, 0, sizeof(*o));
+	o->start_ns = bpf_ktime_get_ns();
+	o->pid = id >> 32;
+	o->tid = (__u32)id;
+	o->uid = (__u32)bpf_get_current_uid_gid();
+	o->direction = dir;
+	o->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+/* Addresses, local and remote, into src/dest by who opened. */
+static __always_inline int read_endpoints(struct sock *sk,
+					  struct hdrlog_sock_record *r,
+					  __u8 direction)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u8 *local_ip, *remote_ip;
+	__be16 lport = bpf_htons(BPF_CORE_READ(sk, __sk_common.skc_num));
+	__be16 rport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+
+	if (direction == DIR_OUTBOUND) {
+		local_ip = r->src_ip;
+		remote_ip = r->dest_ip;
+		r->src_port = lport;
+		r->dest_port = rport;
+	} else {
+		local_ip = r->dest_ip;
+		remote_ip = r->src_ip;
+		r->src_port = rport;
+		r->dest_port = lport;
+	}
+	if (family == AF_INET_) {
+		r->ip_v = 4;
+		BPF_CORE_READ_INTO((__be32 *)local_ip, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__be32 *)remote_ip, sk, __sk_common.skc_daddr);
+	} else if (family == AF_INET6_) {
+		r->ip_v = 6;
+		BPF_CORE_READ_INTO((struct in6_addr_core *)local_ip, sk,
+				   __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr_core *)remote_ip, sk,
+				   __sk_common.skc_v6_daddr);
+	} else {
+		return -1;
+	}
+	r->ip_proto = IPPROTO_TCP;
+	r->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return 0;
+}
+
+/*
+ * Data bytes, not sequence space: the acked count includes the SYN of an
+ * active open and our FIN once acked (close(2) sets SEND_SHUTDOWN; after
+ * a FIN the acked edge meets write_seq), the received count the peer's
+ * FIN (tcp_fin() sets SOCK_DONE).
+ */
+static __always_inline void read_bytes(struct sock *sk, __u8 direction,
+				       struct hdrlog_sock_record *r)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u8 shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
+	__u64 received = BPF_CORE_READ(tp, bytes_received);
+
+	if (direction == DIR_OUTBOUND && acked)
+		acked--;
+	if ((shutdown & SEND_SHUTDOWN_) && acked &&
+	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+		acked--;
+	if ((BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE_)) && received)
+		received--;
+	r->bytes_sent = acked;
+	r->bytes_received = received;
+}
+
+static __always_inline void emit(struct sock *sk, struct owner *o,
+				 __u8 event, __u8 state)
+{
+	struct hdrlog_counters *cnt;
+	struct hdrlog_sock_record r = {};
+	__u32 key = 0;
+
+	cnt = bpf_map_lookup_elem(&counters, &key);
+	if (!cnt)
+		return;
+	if (event == HDRLOG_SOCK_CLOSE && o && o->ip_v) {
+		/* the kernel has cleared the ports by now */
+		r.ip_v = o->ip_v;
+		r.ip_proto = IPPROTO_TCP;
+		r.netns = o->netns;
+		r.src_port = o->src_port;
+		r.dest_port = o->dest_port;
+		__builtin_memcpy(r.src_ip, o->src_ip, 16);
+		__builtin_memcpy(r.dest_ip, o->dest_ip, 16);
+	} else if (read_endpoints(sk, &r, o ? o->direction : DIR_OUTBOUND)) {
+		return;
+	}
+	if (o && !o->ip_v) {
+		o->ip_v = r.ip_v;
+		o->netns = r.netns;
+		o->src_port = r.src_port;
+		o->dest_port = r.dest_port;
+		__builtin_memcpy(o->src_ip, r.src_ip, 16);
+		__builtin_memcpy(o->dest_ip, r.dest_ip, 16);
+	}
+	r.version = HDRLOG_RECORD_VERSION;
+	r.kind = HDRLOG_REC_SOCKET;
+	r.ts_ns = bpf_ktime_get_ns();
+	r.event = event;
+	r.tcp_state = state;
+	r.attach = sockets_attach;
+	if (o) {
+		r.pid = o->pid;
+		r.tid = o->tid;
+		r.uid = o->uid;
+		r.cgroup_id = o->cgroup_id;
+		r.direction = o->direction;
+		__builtin_memcpy(r.comm, o->comm, sizeof(r.comm));
+	} else {
+		r.flags |= HDRLOG_SF_NO_OWNER;
+	}
+	if (event == HDRLOG_SOCK_CLOSE) {
+		if (o)
+			r.duration_ns = r.ts_ns - o->start_ns;
+		read_bytes(sk, o ? o->direction : DIR_OUTBOUND, &r);
+	}
+	if (lists_enabled) {
+		struct tables t;
+
+		if (tables_get(&t, list_slot)) {
+			r.src_lists = lookup_addr(&t, r.ip_v, r.src_ip);
+			r.dest_lists = lookup_addr(&t, r.ip_v, r.dest_ip);
+			r.flags |= HDRLOG_SF_LISTS;
+		}
+	}
+	if (bpf_ringbuf_output(&records, &r, sizeof(r), 0))
+		cnt->sock_lost++;
+	else
+		cnt->sock_events++;
+}
+
+/* One body for every TCP state change, whichever program saw it. */
+static __always_inline void on_state(struct sock *sk, int old, int new)
+{
+	__u64 key = (__u64)sk;
+	struct owner *o;
+
+	if (old == TCP_CLOSE_ && new == TCP_SYN_SENT_) {
+		/* connect(2), in the connecting process */
+		struct owner fresh;
+
+		owner_from_current(&fresh, DIR_OUTBOUND);
+		bpf_map_update_elem(&owners, &key, &fresh, BPF_ANY);
+		return;
+	}
+	o = bpf_map_lookup_elem(&owners, &key);
+	if (old == TCP_SYN_SENT_ && new == TCP_ESTABLISHED_) {
+		/* the handshake completed: now both ends are known */
+		if (o && !o->reported) {
+			emit(sk, o, HDRLOG_SOCK_CONNECT, new);
+			o->reported = 1;
+		}
+		return;
+	}
+	if (new == TCP_CLOSE_ && o) {
+		/* only sockets hdrlog saw opened; listeners and strays aside */
+		if (o->reported)
+			emit(sk, o, HDRLOG_SOCK_CLOSE, new);
+		bpf_map_delete_elem(&owners, &key);
+	}
+}
+
+/* accept(2) returned sk, in the accepting process. */
+static __always_inline void on_accept(struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct owner o;
+
+	if (!sk)
+		return;
+	owner_from_current(&o, DIR_INBOUND);
+	o.reported = 1;
+	emit(sk, &o, HDRLOG_SOCK_ACCEPT,
+	     BPF_CORE_READ(sk, __sk_common.skc_state));
+	bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
+}
+
+/* --- fentry ------------------------------------------------------------ */
+
+SEC("fentry/tcp_set_state")
+int BPF_PROG(fentry_tcp_set_state, struct sock *sk, int state)
+{
+	on_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state);
+	return 0;
+}
+
+SEC("fexit/inet_csk_accept")
+int fexit_inet_csk_accept(__u64 *ctx)
+{
+	__u64 ret = 0;
+
+	/* The return value, however many arguments this kernel's has. */
+	bpf_get_func_ret(ctx, &ret);
+	on_accept((struct sock *)ret);
+	return 0;
+}
+
+/* --- kprobe ------------------------------------------------------------ */
+
+SEC("kprobe/tcp_set_state")
+int BPF_KPROBE(kprobe_tcp_set_state, struct sock *sk, int state)
+{
+	on_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state);
+	return 0;
+}
+
+SEC("kretprobe/inet_csk_accept")
+int BPF_KRETPROBE(kretprobe_inet_csk_accept, struct sock *newsk)
+{
+	on_accept(newsk);
+	return 0;
+}
+
+/* --- tracepoint: raw tracepoints, which need neither tracefs nor BTF --- */
+
+SEC("raw_tracepoint/inet_sock_set_state")
+int raw_tp_inet_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sock *sk = (struct sock *)ctx->args[0];
+
+	/* TCP only: the tracepoint also fires for other protocols (SCTP...) */
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) != AF_INET_ &&
+	    BPF_CORE_READ(sk, __sk_common.skc_family) != AF_INET6_)
+		return 0;
+	on_state(sk, (int)ctx->args[1], (int)ctx->args[2]);
+	return 0;
+}
+
+/* accept(2) returned a descriptor: find its socket in the task's table. */
+static __always_inline struct sock *sock_of_fd(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	struct socket *sock;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), fds + fd);
+	if (!file)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+SEC("raw_tracepoint/sys_exit")
+int raw_tp_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long ret = (long)ctx->args[1];
+	long nr = 0;
+
+	bpf_probe_read_kernel(&nr, sizeof(nr), &regs->orig_rax);
+	if ((nr != NR_ACCEPT && nr != NR_ACCEPT4) || ret < 0)
+		return 0;
+	on_accept(sock_of_fd(ret));
+	return 0;
+}
+
+#endif
