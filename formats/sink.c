@@ -45,11 +45,17 @@ struct sink *sink_create(const char *spec, const struct sink_config *cfg)
 	return NULL;
 }
 
+void sink_close(struct sink *s)
+{
+	if (s && s->priv) {
+		s->ops->close(s);
+		s->priv = NULL;
+	}
+}
+
 void sink_destroy(struct sink *s)
 {
-	if (!s)
-		return;
-	s->ops->close(s);
+	sink_close(s);
 	free(s);
 }
 

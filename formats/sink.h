@@ -68,6 +68,8 @@ struct sink_ops {
  * Returns NULL with a message printed on error.
  */
 struct sink *sink_create(const char *spec, const struct sink_config *cfg);
+/* Write out and close; the counts stay readable until sink_destroy(). */
+void sink_close(struct sink *s);
 void sink_destroy(struct sink *s);
 
 /*

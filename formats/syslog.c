@@ -70,6 +70,9 @@
 #define CONNECT_TIMEOUT_NS	5000000000ull
 #define MAX_ADDRS		8
 
+/* For messages: what "-o syslog" alone means, spelled out. */
+#define SINK_NAME(s)	(*(s)->target ? (s)->target : "unix:" SYSLOG_DEFAULT_PATH)
+
 enum transport { T_UNIX, T_UDP, T_TCP };
 enum conn_state { ST_DOWN, ST_CONNECTING, ST_UP };
 
@@ -205,7 +208,7 @@ static int resolve(struct sink *s, struct syslog_sink *x)
 		err = getaddrinfo(x->host, x->port, &hints, &res);
 	}
 	if (err) {
-		pr_err("syslog %s: cannot resolve %s: %s", s->target, x->host,
+		pr_err("syslog %s: cannot resolve %s: %s", SINK_NAME(s), x->host,
 		       err == EAI_SYSTEM ? strerror(errno) : gai_strerror(err));
 		return -EHOSTUNREACH;
 	}
@@ -219,7 +222,7 @@ static int resolve(struct sink *s, struct syslog_sink *x)
 	freeaddrinfo(res);
 	x->next_addr = 0;
 	if (!x->n_addrs) {
-		pr_err("syslog %s: %s has no usable address", s->target, x->host);
+		pr_err("syslog %s: %s has no usable address", SINK_NAME(s), x->host);
 		return -EHOSTUNREACH;
 	}
 	return 0;
@@ -602,7 +605,7 @@ static void conn_up(struct sink *s)
 	x->backoff = BACKOFF_MIN_NS;
 	if (x->down)
 		pr_info("syslog %s: connected again; %llu records lost meanwhile",
-			s->target,
+			SINK_NAME(s),
 			(unsigned long long)(s->failed - x->failed_at_down));
 	x->down = false;
 }
@@ -627,12 +630,12 @@ static void conn_down(struct sink *s, int err, uint64_t now)
 	x->failed_at_down = s->failed;
 	if (x->sotype == SOCK_STREAM)
 		pr_warn("syslog %s: %s; queueing records (up to %d MiB) and reconnecting",
-			s->target, err ? strerror(err) :
+			SINK_NAME(s), err ? strerror(err) :
 			"the receiver closed the connection",
 			SYSLOG_QUEUE_BYTES >> 20);
 	else
 		pr_warn("syslog %s: %s; counting lost records and retrying now and then",
-			s->target, strerror(err));
+			SINK_NAME(s), strerror(err));
 }
 
 /* Start a connection; a unix socket path tells its type by refusing one. */
@@ -768,7 +771,7 @@ static void pump(struct sink *s)
 	}
 	if (x->full && !q->lcount) {
 		pr_info("syslog %s: the receiver caught up; %llu records lost while the queue was full",
-			s->target,
+			SINK_NAME(s),
 			(unsigned long long)(s->failed - x->failed_at_full));
 		x->full = false;
 	}
@@ -789,7 +792,7 @@ static void queue_overflow(struct sink *s)
 	s->failed++;
 	if (x->state == ST_UP && !x->full && !x->down) {
 		pr_warn("syslog %s: the receiver does not keep up; queue full, counting lost records",
-			s->target);
+			SINK_NAME(s));
 		x->full = true;
 		x->failed_at_full = s->failed - 1;
 	}
@@ -825,7 +828,7 @@ static int dgram_send(struct sink *s, const char *m, size_t len)
 			now = now_ns();
 			if (!x->refused_at || now - x->refused_at > 10 * BACKOFF_MAX_NS)
 				pr_warn("syslog %s: nothing listens there (port unreachable); datagrams are lost until something does",
-					s->target);
+					SINK_NAME(s));
 			x->refused_at = now;
 			continue;
 		}
@@ -877,7 +880,7 @@ static void dgram_pump(struct sink *s)
 	}
 	if (x->full && !q->lcount) {
 		pr_info("syslog %s: the receiver caught up; %llu records lost while the queue was full",
-			s->target,
+			SINK_NAME(s),
 			(unsigned long long)(s->failed - x->failed_at_full));
 		x->full = false;
 	}
@@ -993,10 +996,7 @@ static void syslog_close(struct sink *s)
 
 	if (x->q.lcount) {
 		drain(s, 1000000000ull);
-		/* After the summary: say what the queue still held. */
-		if (x->q.lcount)
-			pr_warn("syslog %s: %zu queued records were not sent",
-				s->target, x->q.lcount);
+		/* Counted as lost: the summary, printed after close, says so. */
 		s->failed += x->q.lcount;
 	}
 	syslog_free(x);

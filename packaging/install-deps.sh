@@ -9,4 +9,5 @@ apt-get install -y -qq --no-install-recommends \
 	clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libyajl-dev libsystemd-dev libpcap-dev libcmocka-dev \
 	iproute2 iputils-ping util-linux \
-	python3 python3-scapy tshark tcpdump xdp-tools >/dev/null
+	python3 python3-scapy tshark tcpdump xdp-tools \
+	rsyslog systemd qemu-system-x86 busybox-static cpio >/dev/null

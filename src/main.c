@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <bpf/libbpf.h>
@@ -15,6 +16,7 @@
 #include "clock.h"
 #include "event.h"
 #include "filter.h"
+#include "flows.h"
 #include "iface.h"
 #include "lists.h"
 #include "loader.h"
@@ -33,6 +35,8 @@ struct run {
 	struct decode_ctx decode;
 	struct loader loader;
 	struct filter filter;
+	struct flows *flows;	/* with socket events: attribution of packets */
+	uint32_t netns;		/* ours: the interfaces captured on are here */
 	struct sink *sinks[MAX_OUTPUTS];
 	int n_sinks;
 	struct stats stats;
@@ -72,6 +76,12 @@ static int handle_record(void *ctx, void *data, size_t size)
 	if (event_decode(&e, data, size, &run->decode)) {
 		run->stats.undecodable++;
 		return 0;
+	}
+	if (run->flows) {
+		if (event_has(&e, F_EVENT))
+			flows_learn(run->flows, &e);
+		else
+			flows_annotate(run->flows, &e, run->netns);
 	}
 	if (!filter_match(&run->filter, &e)) {
 		run->stats.filtered++;
@@ -292,6 +302,17 @@ int main(int argc, char **argv)
 	}
 	if (err)
 		goto out;
+	if (opts.sockets && opts.packets) {
+		struct stat st;
+
+		run.flows = flows_new();
+		if (!run.flows) {
+			pr_err("out of memory");
+			goto out;
+		}
+		if (!stat("/proc/self/ns/net", &st))
+			run.netns = st.st_ino;
+	}
 	if (opts.sockets && loader_attach_sockets(&run.loader))
 		goto out;
 	if (opts.packets &&
@@ -308,8 +329,9 @@ int main(int argc, char **argv)
 
 	/* Detach first, so the counters stop moving before they are read. */
 	loader_detach(&run.loader);
+	/* Closing writes out what is queued; the summary counts it. */
 	for (int i = 0; i < run.n_sinks; i++)
-		run.sinks[i]->ops->flush(run.sinks[i]);
+		sink_close(run.sinks[i]);
 	collect_stats(&run);
 	if (log_level >= LOG_NORMAL)
 		stats_print(&run.stats, &opts, stderr);
@@ -320,6 +342,7 @@ out:
 	for (int i = 0; i < run.n_sinks; i++)
 		sink_destroy(run.sinks[i]);
 	filter_free(&run.filter);
+	flows_free(run.flows);
 	options_free(&opts);
 	return ret;
 }

@@ -11,7 +11,7 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 {
 	const struct hdrlog_counters *k = &s->kernel;
 
-	uint64_t written = UINT64_MAX, failed = 0;
+	uint64_t written = UINT64_MAX, failed = 0, cut = 0;
 
 	/*
 	 * With several outputs, the one that wrote least speaks for all;
@@ -23,6 +23,7 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 		if (w < written)
 			written = w;
 		failed += s->sinks[i]->failed;
+		cut += s->sinks[i]->cut;
 	}
 	if (!s->n_sinks)
 		written = 0;
@@ -39,6 +40,8 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 		line(f, s->filtered, "records not written (filter expression)");
 	if (failed)
 		line(f, failed, "records lost (output write errors or full queues)");
+	if (cut)
+		line(f, cut, "records cut to fit (syslog datagrams)");
 	if (s->n_sinks > 1 || failed)
 		for (int i = 0; i < s->n_sinks; i++) {
 			const struct sink *k2 = s->sinks[i];
