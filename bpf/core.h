@@ -48,6 +48,7 @@ struct sock_common {
 
 struct sock {
 	struct sock_common __sk_common;
+	__u16 sk_protocol;	/* a bitfield before 5.6: read it PROBED */
 	__u8 sk_shutdown;	/* a bitfield in older kernels: read it PROBED */
 } __core;
 
@@ -59,6 +60,13 @@ struct tcp_sock {
 	__u64 bytes_acked;
 	__u32 snd_una;
 	__u32 write_seq;
+} __core;
+
+/* An outgoing packet, headers built: where they sit in the buffer. */
+struct sk_buff {
+	unsigned char *head;
+	__u16 network_header;
+	struct sock *sk;
 } __core;
 
 /* accept(2)'s new descriptor to its socket: task->files->fdt->fd[n] */

@@ -8,6 +8,9 @@
  *			inet_sock_set_state
  *   accept		fexit/kretprobe inet_csk_accept, raw_tracepoint
  *			sys_exit of accept(2)/accept4(2)
+ *   UDP sends		fentry/kprobe ip_send_skb, ip6_send_skb; raw
+ *			tracepoints sys_enter (who sends on which socket)
+ *			and net_dev_queue (the datagram)
  *
  * State changes often happen in softirq, where the current task is
  * whoever was interrupted. So the process is taken where it is known --
@@ -38,6 +41,11 @@ enum {
 /* x86_64 syscall numbers; the tracepoint path needs them. */
 #define NR_ACCEPT	43
 #define NR_ACCEPT4	288
+#define NR_SENDTO	44
+#define NR_SENDMSG	46
+#define NR_SENDMMSG	307
+
+#define UDP_EVENTS_PER_SEC	1000	/* per CPU: the rate bound of udp_send */
 
 struct owner {
 	__u64 start_ns;
@@ -66,6 +74,43 @@ struct {
 } owners SEC(".maps");
 
 const volatile __u8 sockets_attach;	/* enum hdrlog_attach in use */
+
+/* UDP: peers each socket has sent to already; LRU forgets old ones. */
+struct udp_peer {
+	__u64 sk;
+	__u8 addr[16];
+	__be16 port;
+	__u8 ip_v;
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct udp_peer);
+	__type(value, __u8);
+} udp_peers SEC(".maps");
+
+/* UDP sockets' senders, learnt at sendto/sendmsg for the tracepoint path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct owner);
+} udp_owners SEC(".maps");
+
+/* Token bucket per CPU for udp_send events. */
+struct udp_budget {
+	__u64 second;
+	__u32 used;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct udp_budget);
+} udp_budget SEC(".maps");
 
 static __always_inline void owner_from_current(struct owner *o, __u8 dir)
 {
@@ -155,7 +200,16 @@ static __always_inline void emit(struct sock *sk, struct owner *o,
 	cnt = bpf_map_lookup_elem(&counters, &key);
 	if (!cnt)
 		return;
-	if (event == HDRLOG_SOCK_CLOSE && o && o->ip_v) {
+	if (event == HDRLOG_SOCK_UDP_SEND && o && o->ip_v) {
+		/* endpoints from the packet itself, in o */
+		r.ip_v = o->ip_v;
+		r.ip_proto = IPPROTO_UDP;
+		r.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		r.src_port = o->src_port;
+		r.dest_port = o->dest_port;
+		__builtin_memcpy(r.src_ip, o->src_ip, 16);
+		__builtin_memcpy(r.dest_ip, o->dest_ip, 16);
+	} else if (event == HDRLOG_SOCK_CLOSE && o && o->ip_v) {
 		/* the kernel has cleared the ports by now */
 		r.ip_v = o->ip_v;
 		r.ip_proto = IPPROTO_TCP;
@@ -167,7 +221,7 @@ static __always_inline void emit(struct sock *sk, struct owner *o,
 	} else if (read_endpoints(sk, &r, o ? o->direction : DIR_OUTBOUND)) {
 		return;
 	}
-	if (o && !o->ip_v) {
+	if (o && !o->ip_v && event != HDRLOG_SOCK_UDP_SEND) {
 		o->ip_v = r.ip_v;
 		o->netns = r.netns;
 		o->src_port = r.src_port;
@@ -257,6 +311,99 @@ static __always_inline void on_accept(struct sock *sk)
 	bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
 }
 
+/* At most UDP_EVENTS_PER_SEC udp_send events a second on each CPU. */
+static __always_inline int udp_budget_ok(struct hdrlog_counters *cnt)
+{
+	__u32 key = 0;
+	struct udp_budget *b = bpf_map_lookup_elem(&udp_budget, &key);
+	__u64 sec = bpf_ktime_get_ns() / 1000000000ull;
+
+	if (!b)
+		return 0;
+	if (b->second != sec) {
+		b->second = sec;
+		b->used = 0;
+	}
+	if (b->used >= UDP_EVENTS_PER_SEC) {
+		cnt->udp_limited++;
+		return 0;
+	}
+	b->used++;
+	return 1;
+}
+
+/*
+ * A UDP datagram about to leave, headers built: the first one a socket
+ * sends to each peer becomes a udp_send event. o: the sender, when the
+ * program runs in its context; else the one learnt at sendto/sendmsg.
+ */
+static __always_inline void on_udp_skb(struct sk_buff *skb, struct owner *o)
+{
+	struct sock *sk = BPF_CORE_READ(skb, sk);
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	struct udp_peer peer = {};
+	struct hdrlog_counters *cnt;
+	__u8 ver = 0, one = 1, proto;
+	__u32 key = 0, l4;
+	__be16 ports[2];
+
+	if (!sk || !head)
+		return;
+	bpf_probe_read_kernel(&ver, 1, head + nh);
+	ver >>= 4;
+	if (ver == 4) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
+			return;
+		proto = ip.protocol;
+		l4 = nh + ip.ihl * 4;
+		o->ip_v = 4;
+		__builtin_memset(o->src_ip, 0, 32);
+		__builtin_memcpy(o->src_ip, &ip.saddr, 4);
+		__builtin_memcpy(o->dest_ip, &ip.daddr, 4);
+	} else if (ver == 6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
+			return;
+		proto = ip6.nexthdr;	/* UDP sends build no extension headers */
+		l4 = nh + sizeof(ip6);
+		o->ip_v = 6;
+		__builtin_memcpy(o->src_ip, &ip6.saddr, 16);
+		__builtin_memcpy(o->dest_ip, &ip6.daddr, 16);
+	} else {
+		return;
+	}
+	if (proto != IPPROTO_UDP ||
+	    bpf_probe_read_kernel(ports, sizeof(ports), head + l4))
+		return;
+	o->src_port = ports[0];
+	o->dest_port = ports[1];
+
+	peer.sk = (__u64)sk;
+	__builtin_memcpy(peer.addr, o->dest_ip, 16);
+	peer.port = ports[1];
+	peer.ip_v = o->ip_v;
+	if (bpf_map_lookup_elem(&udp_peers, &peer))
+		return;
+	cnt = bpf_map_lookup_elem(&counters, &key);
+	if (!cnt || !udp_budget_ok(cnt))
+		return;
+	bpf_map_update_elem(&udp_peers, &peer, &one, BPF_ANY);
+	emit(sk, o, HDRLOG_SOCK_UDP_SEND, 0);
+}
+
+/* In the sender's context: the current task sends. */
+static __always_inline void on_udp_send_here(struct sk_buff *skb)
+{
+	struct owner o;
+
+	owner_from_current(&o, DIR_OUTBOUND);
+	on_udp_skb(skb, &o);
+}
+
 /* --- fentry ------------------------------------------------------------ */
 
 SEC("fentry/tcp_set_state")
@@ -277,6 +424,20 @@ int fexit_inet_csk_accept(__u64 *ctx)
 	return 0;
 }
 
+SEC("fentry/ip_send_skb")
+int BPF_PROG(fentry_ip_send_skb, void *net, struct sk_buff *skb)
+{
+	on_udp_send_here(skb);
+	return 0;
+}
+
+SEC("fentry/ip6_send_skb")
+int BPF_PROG(fentry_ip6_send_skb, struct sk_buff *skb)
+{
+	on_udp_send_here(skb);
+	return 0;
+}
+
 /* --- kprobe ------------------------------------------------------------ */
 
 SEC("kprobe/tcp_set_state")
@@ -290,6 +451,20 @@ SEC("kretprobe/inet_csk_accept")
 int BPF_KRETPROBE(kretprobe_inet_csk_accept, struct sock *newsk)
 {
 	on_accept(newsk);
+	return 0;
+}
+
+SEC("kprobe/ip_send_skb")
+int BPF_KPROBE(kprobe_ip_send_skb, void *net, struct sk_buff *skb)
+{
+	on_udp_send_here(skb);
+	return 0;
+}
+
+SEC("kprobe/ip6_send_skb")
+int BPF_KPROBE(kprobe_ip6_send_skb, struct sk_buff *skb)
+{
+	on_udp_send_here(skb);
 	return 0;
 }
 
@@ -325,6 +500,49 @@ static __always_inline struct sock *sock_of_fd(long fd)
 		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+/*
+ * sendto/sendmsg/sendmmsg on a UDP socket: remember who sends on it. The
+ * packet may leave later, from softirq, once the neighbour is resolved.
+ */
+SEC("raw_tracepoint/sys_enter")
+int raw_tp_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long nr = (long)ctx->args[1], fd = -1;
+	struct owner o;
+	struct sock *sk;
+	__u64 key;
+
+	if (nr != NR_SENDTO && nr != NR_SENDMSG && nr != NR_SENDMMSG)
+		return 0;
+	bpf_probe_read_kernel(&fd, sizeof(fd), &regs->rdi);
+	sk = sock_of_fd(fd);
+	if (!sk || BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_UDP)
+		return 0;
+	key = (__u64)sk;
+	owner_from_current(&o, DIR_OUTBOUND);
+	bpf_map_update_elem(&udp_owners, &key, &o, BPF_ANY);
+	return 0;
+}
+
+/* Every packet queued to a device; UDP ones of known senders count. */
+SEC("raw_tracepoint/net_dev_queue")
+int raw_tp_net_dev_queue(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)ctx->args[0];
+	__u64 key = (__u64)BPF_CORE_READ(skb, sk);
+	struct owner *known, o;
+
+	if (!key)
+		return 0;
+	known = bpf_map_lookup_elem(&udp_owners, &key);
+	if (!known)
+		return 0;
+	__builtin_memcpy(&o, known, sizeof(o));
+	on_udp_skb(skb, &o);
+	return 0;
 }
 
 SEC("raw_tracepoint/sys_exit")

@@ -130,7 +130,7 @@ static const uint64_t sock_fields =
 	1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE | 1ULL << F_EVENT |
 	1ULL << F_NETNS | 1ULL << F_IP_V | 1ULL << F_SRC_IP |
 	1ULL << F_DEST_IP | 1ULL << F_PROTO | 1ULL << F_IP_PROTO |
-	1ULL << F_SRC_PORT | 1ULL << F_DEST_PORT | 1ULL << F_TCP_STATE;
+	1ULL << F_SRC_PORT | 1ULL << F_DEST_PORT;
 
 static const uint64_t owner_fields =
 	1ULL << F_PID | 1ULL << F_TID | 1ULL << F_COMM | 1ULL << F_UID |
@@ -154,8 +154,12 @@ static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 	e->ip_proto = r->ip_proto;
 	e->src_port = be16toh(r->src_port);
 	e->dest_port = be16toh(r->dest_port);
-	e->tcp_state = r->tcp_state < sizeof(tcp_state_names) / sizeof(tcp_state_names[0]) ?
-		       tcp_state_names[r->tcp_state] : "?";
+	if (r->ip_proto == 6) {
+		SET(e, F_TCP_STATE);
+		e->tcp_state = r->tcp_state < sizeof(tcp_state_names) /
+					      sizeof(tcp_state_names[0]) ?
+			       tcp_state_names[r->tcp_state] : "?";
+	}
 	if (!(r->flags & HDRLOG_SF_NO_OWNER)) {
 		e->present |= owner_fields;
 		e->pid = r->pid;

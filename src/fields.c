@@ -13,7 +13,7 @@
 const struct field field_table[F_COUNT] = {
 	[F_TIMESTAMP] = FIELD("timestamp", FK_STRING, "capture time, RFC 3339 UTC with microseconds"),
 	[F_EVENT_TYPE] = FIELD("event_type", FK_STRING, "kind of record: \"packet\" or \"socket\""),
-	[F_EVENT] = FIELD("event", FK_STRING, "socket event: connect, accept, close"),
+	[F_EVENT] = FIELD("event", FK_STRING, "socket event: connect, accept, close, udp_send"),
 	[F_IN_IFACE] = FIELD("in_iface", FK_FOREIGN_STRING, "interface the frame arrived on"),
 	[F_IFINDEX] = FIELD("ifindex", FK_NUMBER, "that interface's index"),
 	[F_PID] = FIELD("pid", FK_NUMBER, "process id of the process behind the socket"),

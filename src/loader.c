@@ -146,10 +146,16 @@ static void select_socket_programs(struct hdrlog_bpf *skel,
 	} progs[] = {
 		{ skel->progs.fentry_tcp_set_state, ATTACH_FENTRY },
 		{ skel->progs.fexit_inet_csk_accept, ATTACH_FENTRY },
+		{ skel->progs.fentry_ip_send_skb, ATTACH_FENTRY },
+		{ skel->progs.fentry_ip6_send_skb, ATTACH_FENTRY },
 		{ skel->progs.kprobe_tcp_set_state, ATTACH_KPROBE },
 		{ skel->progs.kretprobe_inet_csk_accept, ATTACH_KPROBE },
+		{ skel->progs.kprobe_ip_send_skb, ATTACH_KPROBE },
+		{ skel->progs.kprobe_ip6_send_skb, ATTACH_KPROBE },
 		{ skel->progs.raw_tp_inet_sock_set_state, ATTACH_TRACEPOINT },
 		{ skel->progs.raw_tp_sys_exit, ATTACH_TRACEPOINT },
+		{ skel->progs.raw_tp_sys_enter, ATTACH_TRACEPOINT },
+		{ skel->progs.raw_tp_net_dev_queue, ATTACH_TRACEPOINT },
 	};
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)

@@ -20,7 +20,7 @@ struct loader {
 	int n_links;
 	int lists_installed;		/* a slot of the list maps is in force */
 	enum attach_method sockets;	/* how socket events are caught; 0: not */
-	struct bpf_link *sock_links[4];
+	struct bpf_link *sock_links[8];
 	int n_sock_links;
 	struct timespec lists_switched;	/* CLOCK_MONOTONIC of the last switch */
 };

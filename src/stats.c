@@ -33,7 +33,10 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 	line(f, k->lost + k->sock_lost, "records lost (ring buffer full)");
 	if (o->sockets)
 		line(f, k->sock_events, "socket events");
-	line(f, k->sampled_out, "frames not logged (sampling)");
+	if (o->packets)
+		line(f, k->sampled_out, "frames not logged (sampling)");
+	if (o->sockets && k->udp_limited)
+		line(f, k->udp_limited, "udp_send events skipped (rate bound)");
 	if (o->log_listed)
 		line(f, k->not_listed, "frames not logged (--log listed)");
 	if (o->filter[0])

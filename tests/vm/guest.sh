@@ -211,23 +211,272 @@ fi
 # Every function named in SOCKET_CASES runs once per attach method in
 # ATTACH_METHODS, as
 #	CASE METHOD
-# with the namespaces above up. It runs hdrlog with "--attach METHOD" (in
-# $A, say: in_a hdrlog --attach METHOD ...), makes the traffic (from $B),
-# checks the records, prints diagnostics to stdout (they become '#' lines),
-# writes the attach method hdrlog reports it used to $SOCK_USED, and returns
+# with the namespaces above up. It runs hdrlog with "--attach METHOD",
+# makes the traffic, checks the records, prints diagnostics to stdout (they
+# become '#' lines), writes the attach method hdrlog reports it used to
+# $SOCK_USED, and returns
 #	0 pass, 77 skip, anything else fail.
 # run_socket_case prints one TAP line per case and method, and an
-# '# attach-method:' line that run.sh lists in its summary.
+# '# attach-method:' line that run.sh lists in its summary. A case whose
+# hdrlog used another method than the one forced fails.
 #
-# Example (to adapt once hdrlog has socket events):
-#	sock_tcp_connect() {
-#		in_a hdrlog --attach "$1" -o json:/tmp/s.json -c 2 ... 2>/tmp/s.err &
-#		...; in_b nc -w 2 $IPA 8080 </dev/null; ...
-#		sed -n 's/.*attached via \([a-z]*\).*/\1/p' /tmp/s.err >"$SOCK_USED"
-#		grep -q '"event_type":"socket"' /tmp/s.json
-#	}
-SOCKET_CASES=""                 # e.g. "sock_tcp_connect sock_udp_bind"
+# The traffic: /usr/bin/tcpecho (tests/vm/tcpecho.c, static), a server in
+# $A on $IPA (or $IPA6) accepting one connection, reading SOCK_N bytes,
+# writing SOCK_M, reading until the client closes; the client in $B,
+# named CLIENT_NAME (a quote and a newline in it: JSON must escape them),
+# writing SOCK_N, reading SOCK_M, closing first. Both print their pid.
+SOCKET_CASES="sock_tcp4 sock_tcp6"
 ATTACH_METHODS="fentry kprobe tracepoint"
+IPA6=2001:db8::1 IPB6=2001:db8::2
+SOCK_N=3000                     # data bytes client -> server
+SOCK_M=50000                    # data bytes server -> client
+CLIENT_NAME='cl\"i\nent'        # tcpecho -n turns \" and \n into " and LF
+CLIENT_COMM='"comm":"cl\"i\nent"'       # ... and JSON must write it so
+SERVER_COMM='"comm":"tcpecho"'
+SOCK_PORT=8000                  # each connection takes the next port
+
+# recs FILE STRING...: the lines of FILE holding every STRING
+recs() {
+	_r=$(cat "$1" 2>/dev/null); shift
+	for _s in "$@"; do
+		_r=$(printf '%s\n' "$_r" | grep -F -- "$_s")
+	done
+	[ -n "$_r" ] && printf '%s\n' "$_r"
+}
+nrecs() { recs "$@" | grep -c .; }
+# num FIELD LINE: a number field of a JSON line
+num() { printf '%s\n' "$2" | sed -n "s/.*\"$1\":\([0-9.]*\)[,}].*/\1/p"; }
+positive() { [ -n "$1" ] && awk "BEGIN { exit !($1 > 0) }"; }
+# want DESCRIPTION COMMAND...: one check of a case; a failure sets SFAIL
+want() {
+	_d=$1; shift
+	if "$@"; then echo "ok: $_d"; else echo "FAIL: $_d"; SFAIL=1; fi
+}
+
+# What the kernel shows attached to tcp_set_state while hdrlog runs: a
+# kprobe (kprobes/list), an ftrace trampoline without a kprobe (fentry),
+# or neither (the raw tracepoint inet_sock_set_state).
+kernel_attach() {
+	if grep -q ' tcp_set_state+0x0' /sys/kernel/debug/kprobes/list 2>/dev/null; then
+		echo kprobe
+	elif grep -q '^tcp_set_state ' /sys/kernel/tracing/enabled_functions 2>/dev/null; then
+		echo fentry
+	else
+		echo tracepoint
+	fi
+}
+
+V6=
+v6up() {        # IPv6 on the veth only, no DAD, static neighbours
+	[ -n "$V6" ] && return 0
+	in_a sysctl -qw net.ipv6.conf.$VA.disable_ipv6=0 &&
+	in_b sysctl -qw net.ipv6.conf.$VB.disable_ipv6=0 &&
+	ip -n $A -6 addr add $IPA6/64 dev $VA nodad &&
+	ip -n $B -6 addr add $IPB6/64 dev $VB nodad &&
+	ip -n $A -6 neigh add $IPB6 lladdr $MACB dev $VA nud permanent &&
+	ip -n $B -6 neigh add $IPA6 lladdr $MACA dev $VB nud permanent &&
+	V6=1
+}
+
+ns_inode() { stat -L -c %i /run/netns/$1; }
+
+# tcp_traffic FAMILY: one tcpecho connection from $B to $A on the next
+# port; sets SIP CIP PORT SPID CPID EPH (the client's port), TRC=0 if both
+# sides moved every byte
+tcp_traffic() {
+	SOCK_PORT=$((SOCK_PORT + 1)); PORT=$SOCK_PORT
+	if [ "$1" = 6 ]; then SIP=$IPA6 CIP=$IPB6; else SIP=$IPA CIP=$IPB; fi
+	rm -f /tmp/srv.out /tmp/cli.out
+	in_a tcpecho -l $SIP $PORT $SOCK_M $SOCK_N >/tmp/srv.out 2>&1 &
+	_sj=$!
+	wait_for /tmp/srv.out '^listening' 10 $_sj
+	in_b tcpecho -n "$CLIENT_NAME" $SIP $PORT $SOCK_N $SOCK_M \
+		>/tmp/cli.out 2>&1
+	_crc=$?
+	wait_pid $_sj 10
+	SPID=$(sed -n 's/^pid //p' /tmp/srv.out)
+	CPID=$(sed -n 's/^pid //p' /tmp/cli.out)
+	EPH=$(sed -n 's/^peer .* \([0-9]*\)$/\1/p' /tmp/srv.out)
+	TRC=1
+	[ "$_crc" = 0 ] && [ "$RC" = 0 ] && [ -n "$SPID" ] && [ -n "$CPID" ] &&
+		[ -n "$EPH" ] && TRC=0
+	if [ "$TRC" != 0 ]; then
+		echo "tcpecho: client status $_crc, server status $RC"
+		sed 's/^/server: /' /tmp/srv.out
+		sed 's/^/client: /' /tmp/cli.out
+	fi
+}
+
+# check_sock_records FILE FAMILY: the four records of the connection
+# tcp_traffic made, as described above
+check_sock_records() {
+	_f=$1
+	_tuple="\"ip_v\":$2,\"src_ip\":\"$CIP\",\"dest_ip\":\"$SIP\""
+	_ports="\"src_port\":$EPH,\"dest_port\":$PORT,"
+	_nsa="\"netns\":$(ns_inode $A)," _nsb="\"netns\":$(ns_inode $B),"
+	want "connect: pid $CPID, comm, $CIP:$EPH -> $SIP:$PORT, outbound, netns $B" \
+		[ "$(nrecs $_f '"event":"connect"' "\"pid\":$CPID,\"tid\":$CPID," \
+			"$CLIENT_COMM" '"uid":0,' "$_nsb" "$_tuple" "$_ports" \
+			'"direction":"outbound","tcp_state":"ESTABLISHED"')" = 1 ]
+	want "accept: pid $SPID, comm tcpecho, same 4-tuple, inbound, netns $A" \
+		[ "$(nrecs $_f '"event":"accept"' "\"pid\":$SPID,\"tid\":$SPID," \
+			"$SERVER_COMM" '"uid":0,' "$_nsa" "$_tuple" "$_ports" \
+			'"direction":"inbound","tcp_state":"ESTABLISHED"')" = 1 ]
+	_cc=$(recs $_f '"event":"close"' "\"pid\":$CPID," "$CLIENT_COMM" \
+		"$_nsb" "$_tuple" "$_ports" '"direction":"outbound"' \
+		'"tcp_state":"CLOSE"')
+	want "client close: pid $CPID, comm, tuple, outbound" \
+		[ "$(printf '%s\n' "$_cc" | grep -c .)" = 1 ]
+	want "client close: bytes_sent $SOCK_N, bytes_received $SOCK_M" \
+		[ "$(num bytes_sent "$_cc")" = $SOCK_N -a \
+		  "$(num bytes_received "$_cc")" = $SOCK_M ]
+	want "client close: duration_ms $(num duration_ms "$_cc") > 0" \
+		positive "$(num duration_ms "$_cc")"
+	_sc=$(recs $_f '"event":"close"' "\"pid\":$SPID," "$SERVER_COMM" \
+		"$_nsa" "$_tuple" "$_ports" '"direction":"inbound"' \
+		'"tcp_state":"CLOSE"')
+	want "server close: pid $SPID, comm, tuple, inbound" \
+		[ "$(printf '%s\n' "$_sc" | grep -c .)" = 1 ]
+	want "server close: bytes_sent $SOCK_M, bytes_received $SOCK_N" \
+		[ "$(num bytes_sent "$_sc")" = $SOCK_M -a \
+		  "$(num bytes_received "$_sc")" = $SOCK_N ]
+	want "server close: duration_ms $(num duration_ms "$_sc") > 0" \
+		positive "$(num duration_ms "$_sc")"
+	want "4 socket records in all" \
+		[ "$(nrecs $_f '"event_type":"socket"')" = 4 ]
+}
+
+# sock_conn FAMILY METHOD: hdrlog --events sockets (--attach METHOD unless
+# METHOD is auto) in the initial namespace, -c 4, one connection between
+# the other two; every check above
+sock_conn() {
+	_fam=$1 _m=$2 SFAIL=
+	_att="--attach $_m"
+	[ "$_m" = auto ] && _att=
+	if [ "$_fam" = 6 ] && ! v6up; then
+		echo "IPv6 set-up failed"
+		return 1
+	fi
+	rm -f /tmp/s.json /tmp/s.err
+	# shellcheck disable=SC2086
+	hdrlog --events sockets $_att -o json:/tmp/s.json -c 4 2>/tmp/s.err &
+	_hp=$!
+	if ! wait_for /tmp/s.err 'listening to socket events' 60 $_hp; then
+		sed 's/^/hdrlog: /' /tmp/s.err
+		sed -n 's/^hdrlog: socket events via \([a-z]*\)$/\1/p' \
+			/tmp/s.err >"$SOCK_USED"
+		kill -KILL $_hp 2>/dev/null; wait $_hp
+		echo "FAIL: hdrlog did not start"
+		return 1
+	fi
+	_used=$(sed -n 's/^hdrlog: socket events via \([a-z]*\)$/\1/p' /tmp/s.err)
+	echo "${_used:-?}" >"$SOCK_USED"
+	_kern=$(kernel_attach)
+	tcp_traffic "$_fam"
+	wait_pid $_hp 20
+	_hrc=$RC
+	_want=$_m
+	[ "$_m" = auto ] && _want=fentry
+	want "hdrlog says 'socket events via $_want' (said: ${_used:-nothing})" \
+		[ "$_used" = "$_want" ]
+	want "hdrlog says 'listening to socket events (via $_want)'" \
+		grep -q "^hdrlog: listening to socket events (via $_want), writing to json:/tmp/s.json\$" /tmp/s.err
+	want "the kernel shows $_want attached to tcp_set_state (shows: $_kern)" \
+		[ "$_kern" = "$_want" ]
+	want "tcpecho moved $SOCK_N and $SOCK_M bytes (IPv$_fam)" [ "$TRC" = 0 ]
+	want "hdrlog -c 4 exits 0 (status $_hrc)" [ "$_hrc" = 0 ]
+	want "hdrlog's summary says 4 records written" \
+		grep -q '^ *4 records written' /tmp/s.err
+	[ "$TRC" = 0 ] && check_sock_records /tmp/s.json "$_fam"
+	if [ -n "$SFAIL" ]; then
+		sed 's/^/hdrlog: /' /tmp/s.err
+		sed 's/^/json: /' /tmp/s.json 2>/dev/null
+		return 1
+	fi
+	return 0
+}
+sock_tcp4() { sock_conn 4 "$1"; }
+sock_tcp6() { sock_conn 6 "$1"; }
+
+# Without --attach, hdrlog must take fentry on this kernel.
+sock_default() {
+	hdrlog --features >/tmp/f.out 2>&1
+	cat /tmp/f.out
+	SFAIL=
+	want "--features: hdrlog will use fentry" \
+		grep -qx 'hdrlog will use: fentry' /tmp/f.out
+	for _m in $ATTACH_METHODS; do
+		want "--features: socket events via $_m: yes" \
+			grep -qx "socket events via $_m: yes" /tmp/f.out
+	done
+	sock_conn 4 auto || SFAIL=1
+	[ -z "$SFAIL" ]
+}
+
+# -i $VA --socket-events, in $A: packets and socket events in one run.
+# The frames on $VA are the client's, arriving at the server: once the
+# accept record named the connection in $A, they carry the server's pid
+# and comm (never the client's: its socket lives in $B); the SYN, before
+# any socket record, carries none.
+sock_combined() {
+	SFAIL=
+	rm -f /tmp/c.json /tmp/c.err
+	in_a hdrlog -i $VA --socket-events -o json:/tmp/c.json 2>/tmp/c.err &
+	_hp=$!
+	if ! wait_for /tmp/c.err 'listening on' 60 $_hp; then
+		sed 's/^/hdrlog: /' /tmp/c.err
+		kill -KILL $_hp 2>/dev/null; wait $_hp
+		echo "FAIL: hdrlog did not start"
+		return 1
+	fi
+	_used=$(sed -n 's/^hdrlog: socket events via \([a-z]*\)$/\1/p' /tmp/c.err)
+	echo "${_used:-?}" >"$SOCK_USED"
+	tcp_traffic 4
+	_n=100      # both close records, then stop it
+	while [ $_n -gt 0 ] && [ "$(nrecs /tmp/c.json '"event":"close"')" -lt 2 ]; do
+		sleep 0.1; _n=$((_n - 1))
+	done
+	sleep 0.3
+	kill -INT $_hp
+	wait_pid $_hp 10
+	_hrc=$RC
+	want "hdrlog says 'listening on $VA (auto XDP) and to socket events'" \
+		grep -q "^hdrlog: listening on $VA (auto XDP) and to socket events, writing to json:/tmp/c.json\$" /tmp/c.err
+	want "hdrlog says 'socket events via fentry' (said: ${_used:-nothing})" \
+		[ "$_used" = fentry ]
+	want "tcpecho moved $SOCK_N and $SOCK_M bytes" [ "$TRC" = 0 ]
+	want "hdrlog exits 0 on SIGINT (status $_hrc)" [ "$_hrc" = 0 ]
+	if [ "$TRC" = 0 ]; then
+		check_sock_records /tmp/c.json 4
+		_conn="\"src_ip\":\"$IPB\",\"dest_ip\":\"$IPA\",\"proto\":\"TCP\""
+		_ports="\"src_port\":$EPH,\"dest_port\":$PORT,"
+		_pk=$(recs /tmp/c.json '"event_type":"packet"' "\"in_iface\":\"$VA\"" \
+			"$_conn" "$_ports")
+		_npk=$(printf '%s\n' "$_pk" | grep -c .)
+		want "packet records of the connection on $VA ($_npk)" [ "$_npk" -gt 3 ]
+		want "the SYN's record carries no pid" \
+			[ "$(printf '%s\n' "$_pk" | grep -F '"tcp_flags":"02"' |
+				grep -c -F -e '"pid":' -e '"comm":')" = 0 ]
+		# between the accept record and the server's close record,
+		# every frame of the connection names the server
+		_between=$(sed -n '/"event":"accept"/,/"event":"close".*"direction":"inbound"/p' \
+			/tmp/c.json | grep -F '"event_type":"packet"' |
+			grep -F "$_conn" | grep -F "$_ports")
+		_nb=$(printf '%s\n' "$_between" | grep -c .)
+		_named=$(printf '%s\n' "$_between" |
+			grep -F "\"pid\":$SPID,\"comm\":\"tcpecho\"" | grep -c .)
+		want "after accept, packet records carry pid $SPID and comm tcpecho ($_named of $_nb)" \
+			[ "$_nb" -gt 0 -a "$_named" = "$_nb" ]
+		want "no packet record carries the client's pid $CPID" \
+			[ "$(printf '%s\n' "$_pk" | grep -c -F "\"pid\":$CPID,")" = 0 ]
+	fi
+	if [ -n "$SFAIL" ]; then
+		sed 's/^/hdrlog: /' /tmp/c.err
+		sed 's/^/json: /' /tmp/c.json 2>/dev/null
+		return 1
+	fi
+	return 0
+}
 # ==========================================================================
 
 SOCK_USED=/tmp/sock_used
@@ -246,19 +495,46 @@ run_socket_case() {     # run_socket_case METHOD
 			continue
 		fi
 		: >"$SOCK_USED"
+		_t0=$(date +%s)
 		out=$("$c" "$method" 2>&1); rc=$?
 		[ -n "$out" ] && printf '%s\n' "$out" | diag
 		used=$(head -1 "$SOCK_USED"); used=${used:-?}
+		# a forced method hdrlog did not use is a failure, whatever the case said
+		[ "$rc" = 0 ] && [ "$used" != "$method" ] && rc=1
 		case $rc in
 		0)  ok "$name"; res=ok ;;
 		77) skip "$name" "case skipped"; res=skip ;;
 		*)  not_ok "$name (status $rc)"; res=FAIL ;;
 		esac
-		echo "# attach-method: $c: requested=$method used=$used result=$res"
+		echo "# attach-method: $c: requested=$method used=$used result=$res ($(($(date +%s) - _t0))s)"
 	done
 }
 for m in $ATTACH_METHODS; do
 	run_socket_case "$m"
 done
+
+# The cases that are not per method: the default choice, and packets and
+# socket events together. Same conventions; the requested method is 'auto'.
+run_extra_case() {      # run_extra_case CASE DESCRIPTION
+	if [ -z "$NET" ]; then
+		skip "$2" "no network namespaces"
+		echo "# attach-method: $1: requested=auto used=- result=skip"
+		return
+	fi
+	: >"$SOCK_USED"
+	_t0=$(date +%s)
+	out=$("$1" 2>&1); rc=$?
+	[ -n "$out" ] && printf '%s\n' "$out" | diag
+	used=$(head -1 "$SOCK_USED"); used=${used:-?}
+	case $rc in
+	0)  ok "$2"; res=ok ;;
+	77) skip "$2" "case skipped"; res=skip ;;
+	*)  not_ok "$2 (status $rc)"; res=FAIL ;;
+	esac
+	echo "# attach-method: $1: requested=auto used=$used result=$res ($(($(date +%s) - _t0))s)"
+}
+run_extra_case sock_default "socket events without --attach choose fentry"
+run_extra_case sock_combined \
+	"-i $VA --socket-events: packet records of the connection name the server"
 
 finish

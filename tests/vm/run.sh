@@ -53,6 +53,9 @@ static_busybox || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
 [[ $(ip -V 2>&1) == *iproute2* ]] || need+=(iproute2)
 command -v ldd >/dev/null || need+=(libc-bin)
+# tcpecho, the guest's TCP client and server, is built static
+command -v gcc >/dev/null || need+=(gcc)
+[ -r /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
 	[ "$(id -u)" = 0 ] || die "missing packages: ${need[*]} (install them as root)"
 	say "installing ${need[*]}"
@@ -145,6 +148,9 @@ done
 cp "$IP" "$root/usr/sbin/ip" && cp "$HDRLOG" "$root/usr/sbin/hdrlog" ||
 	die "cannot copy ip or hdrlog"
 cp "$GUEST" "$root/init" && chmod 755 "$root/init" || die "cannot copy guest.sh"
+# tcpecho: one TCP connection with known byte counts (tests/vm/tcpecho.c)
+gcc -static -O2 -Wall -Wextra -Werror -o "$root/usr/bin/tcpecho" \
+	"$here/tcpecho.c" || die "cannot build tests/vm/tcpecho.c"
 
 # Shared libraries of both, with the dynamic loader, at the paths ldd names.
 copy_libs() {
