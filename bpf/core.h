@@ -49,10 +49,8 @@ struct sock_common {
 struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol;	/* a bitfield before 5.6: read it PROBED */
-	__u8 sk_shutdown;	/* a bitfield in older kernels: read it PROBED */
 } __core;
 
-#define SEND_SHUTDOWN_	2
 #define SOCK_DONE_	1	/* bit in skc_flags: a FIN was received */
 
 struct tcp_sock {

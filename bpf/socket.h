@@ -32,7 +32,12 @@ enum {
 	TCP_ESTABLISHED_ = 1,
 	TCP_SYN_SENT_ = 2,
 	TCP_SYN_RECV_ = 3,
+	TCP_FIN_WAIT1_ = 4,
+	TCP_FIN_WAIT2_ = 5,
+	TCP_TIME_WAIT_ = 6,
 	TCP_CLOSE_ = 7,
+	TCP_LAST_ACK_ = 9,
+	TCP_CLOSING_ = 11,
 };
 
 #define DIR_OUTBOUND	1
@@ -157,6 +162,19 @@ static __always_inline int read_endpoints(struct sock *sk,
 				   __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO((struct in6_addr_core *)remote_ip, sk,
 				   __sk_common.skc_v6_daddr);
+		/*
+		 * A dual-stack socket talking to an IPv4 peer: the wire is
+		 * IPv4, so is the record (and its Community ID).
+		 */
+		if (is_v4_mapped(remote_ip)) {
+			r->ip_v = 4;
+			__builtin_memset(local_ip, 0, 16);
+			__builtin_memset(remote_ip, 0, 16);
+			BPF_CORE_READ_INTO((__be32 *)local_ip, sk,
+					   __sk_common.skc_rcv_saddr);
+			BPF_CORE_READ_INTO((__be32 *)remote_ip, sk,
+					   __sk_common.skc_daddr);
+		}
 	} else {
 		return -1;
 	}
@@ -167,21 +185,26 @@ static __always_inline int read_endpoints(struct sock *sk,
 
 /*
  * Data bytes, not sequence space: the acked count includes the SYN of an
- * active open and our FIN once acked (close(2) sets SEND_SHUTDOWN; after
- * a FIN the acked edge meets write_seq), the received count the peer's
- * FIN (tcp_fin() sets SOCK_DONE).
+ * active open and our FIN once acked -- a FIN went out when the socket
+ * closes from a FIN state, and was acked when the acked edge meets
+ * write_seq (a reset closes from ESTABLISHED: no FIN). The received count
+ * includes the peer's FIN (tcp_fin() sets SOCK_DONE).
  */
 static __always_inline void read_bytes(struct sock *sk, __u8 direction,
+				       int old_state,
 				       struct hdrlog_sock_record *r)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	__u8 shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
 	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
 	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	int fin_sent = old_state == TCP_FIN_WAIT1_ ||
+		       old_state == TCP_FIN_WAIT2_ ||
+		       old_state == TCP_CLOSING_ || old_state == TCP_LAST_ACK_ ||
+		       old_state == TCP_TIME_WAIT_;
 
 	if (direction == DIR_OUTBOUND && acked)
 		acked--;
-	if ((shutdown & SEND_SHUTDOWN_) && acked &&
+	if (fin_sent && acked &&
 	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
 		acked--;
 	if ((BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE_)) && received)
@@ -191,7 +214,7 @@ static __always_inline void read_bytes(struct sock *sk, __u8 direction,
 }
 
 static __always_inline void emit(struct sock *sk, struct owner *o,
-				 __u8 event, __u8 state)
+				 __u8 event, int old_state, __u8 state)
 {
 	struct hdrlog_counters *cnt;
 	struct hdrlog_sock_record r = {};
@@ -248,7 +271,7 @@ static __always_inline void emit(struct sock *sk, struct owner *o,
 	if (event == HDRLOG_SOCK_CLOSE) {
 		if (o)
 			r.duration_ns = r.ts_ns - o->start_ns;
-		read_bytes(sk, o ? o->direction : DIR_OUTBOUND, &r);
+		read_bytes(sk, o ? o->direction : DIR_OUTBOUND, old_state, &r);
 	}
 	if (lists_enabled) {
 		struct tables t;
@@ -283,7 +306,7 @@ static __always_inline void on_state(struct sock *sk, int old, int new)
 	if (old == TCP_SYN_SENT_ && new == TCP_ESTABLISHED_) {
 		/* the handshake completed: now both ends are known */
 		if (o && !o->reported) {
-			emit(sk, o, HDRLOG_SOCK_CONNECT, new);
+			emit(sk, o, HDRLOG_SOCK_CONNECT, old, new);
 			o->reported = 1;
 		}
 		return;
@@ -291,7 +314,7 @@ static __always_inline void on_state(struct sock *sk, int old, int new)
 	if (new == TCP_CLOSE_ && o) {
 		/* only sockets hdrlog saw opened; listeners and strays aside */
 		if (o->reported)
-			emit(sk, o, HDRLOG_SOCK_CLOSE, new);
+			emit(sk, o, HDRLOG_SOCK_CLOSE, old, new);
 		bpf_map_delete_elem(&owners, &key);
 	}
 }
@@ -306,7 +329,7 @@ static __always_inline void on_accept(struct sock *sk)
 		return;
 	owner_from_current(&o, DIR_INBOUND);
 	o.reported = 1;
-	emit(sk, &o, HDRLOG_SOCK_ACCEPT,
+	emit(sk, &o, HDRLOG_SOCK_ACCEPT, 0,
 	     BPF_CORE_READ(sk, __sk_common.skc_state));
 	bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
 }
@@ -392,7 +415,7 @@ static __always_inline void on_udp_skb(struct sk_buff *skb, struct owner *o)
 	if (!cnt || !udp_budget_ok(cnt))
 		return;
 	bpf_map_update_elem(&udp_peers, &peer, &one, BPF_ANY);
-	emit(sk, o, HDRLOG_SOCK_UDP_SEND, 0);
+	emit(sk, o, HDRLOG_SOCK_UDP_SEND, 0, 0);
 }
 
 /* In the sender's context: the current task sends. */

@@ -11,11 +11,14 @@ direction, state, endpoints, Community ID, duration and data bytes.
 
 Socket events are system-wide, so other TCP traffic on the machine shows
 up too: records are picked out by the test's own ports and addresses.
+
+The syslog check uses a plain unix datagram socket in the scratch
+directory as the receiver (-o syslog:unix:PATH) and parses RFC 5424 here;
+test_syslog.py covers the syslog output itself against rsyslogd.
 """
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -136,6 +139,8 @@ def main():
             return
         fam = socket.AF_INET if spec["family"] == 4 else socket.AF_INET6
         ls = socket.socket(fam, socket.SOCK_STREAM)
+        if spec.get("dualstack"):
+            ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         ls.bind((spec["addr"], 0))
         ls.listen(128)
         out(ready=ls.getsockname()[1])
@@ -240,13 +245,19 @@ def conns_spec(sizes, first="client", sleep=0.2, reset=False):
 
 
 def exchange(conns, family=4, client_name="hlt-client",
-             server_name="hlt-server", client_uid=None):
+             server_name="hlt-server", client_uid=None, dualstack=False):
     """Run a server in A and a client in B through conns; (server infos,
-    client infos, server port, server pid, client pid)."""
+    client infos, server port, server pid, client pid). dualstack: the
+    server is an AF_INET6 socket on :: taking IPv4 (v4-mapped)."""
     t = topo()
     saddr = "198.51.100.1" if family == 4 else "2001:db8::1"
-    srv = Peer(t.ns_a, dict(role="server", family=family, addr=saddr,
-                            name=server_name, conns=conns))
+    if dualstack:
+        srv = Peer(t.ns_a, dict(role="server", family=6, addr="::",
+                                dualstack=True, name=server_name,
+                                conns=conns))
+    else:
+        srv = Peer(t.ns_a, dict(role="server", family=family, addr=saddr,
+                                name=server_name, conns=conns))
     port = srv.wait_ready()
     prefix = ()
     if client_uid is not None:
@@ -335,6 +346,13 @@ def show(recs):
     return "\n".join(json.dumps(r) for r in recs)
 
 
+def unmap(addr):
+    """An IPv4-mapped IPv6 address as the IPv4 address it is."""
+    if addr.lower().startswith("::ffff:") and "." in addr:
+        return addr[7:]
+    return addr
+
+
 def check_connection(recs, cinfo, sinfo, conn, family, client_name,
                      server_name, client_uid=0, lists=None):
     """The four records of one connection, exactly."""
@@ -347,7 +365,7 @@ def check_connection(recs, cinfo, sinfo, conn, family, client_name,
         "PR_SET_NAME did not take: %r %r" % (cinfo["comm"], sinfo["comm"])
     assert sinfo["tid"] != sinfo["pid"], sinfo
     mine = of_conn(recs, cport, sport)
-    cip, sip = cinfo["local"][0], sinfo["local"][0]
+    cip, sip = unmap(cinfo["local"][0]), unmap(sinfo["local"][0])
     common = dict(event_type="socket", ip_v=family, src_ip=cip, dest_ip=sip,
                   proto="TCP", ip_proto=6, src_port=cport, dest_port=sport,
                   community_id=H.community_id(cip, sip, 6, cport, sport))
@@ -420,8 +438,9 @@ def check_connection(recs, cinfo, sinfo, conn, family, client_name,
                 or not got_ts[("accept", "server")] <= \
                 got_ts[("close", "server")]:
             problems.append("close before connect/accept in time")
-    assert not problems, "connection %s:%d -> %s:%d (%r):\n  %s\nall:\n%s" % (
-        cip, cport, sip, sport, conn, "\n  ".join(problems), show(mine))
+    assert not problems, "connection %s:%d -> %s:%d (%r):\n  %s\n" \
+        "its records:\n%s" % (cip, cport, sip, sport, conn,
+                               "\n  ".join(problems), show(mine))
 
 
 def check_all(recs, sinfo, cinfo, conns, family, cname, sname, cuid=0,
@@ -434,8 +453,9 @@ def check_all(recs, sinfo, cinfo, conns, family, cname, sname, cuid=0,
                              lists)
         except AssertionError as e:
             errors.append(str(e))
-    assert not errors, "%d of %d connections wrong:\n%s" % (
-        len(errors), len(conns), "\n".join(errors[:6]))
+    assert not errors, "%d of %d connections wrong (the first %d):\n%s" % (
+        len(errors), len(conns), min(3, len(errors)),
+        "\n".join(errors[:3]))
 
 
 def ipv6_on_b():
@@ -711,53 +731,29 @@ def _():
               lists=dict(src_lists=["clients"]))
 
 
-@tap.case("packet records of a connection carry the server's pid and comm "
-          "after the accept, not before; unrelated ones don't")
-def _():
+def attribution_problems(recs, cport, sport, spid, sname):
+    """Packet records of the connection, captured on A's end: no process
+    before the server's accept (not even after the client's connect, which
+    is in B's namespace), the server's pid and comm from the accept until
+    the server's close. A list of problems."""
     t = topo()
-    # an unrelated connection, opened before hdrlog starts
-    ls = H.ns_socket(t.ns_a, socket.AF_INET, socket.SOCK_STREAM)
-    ls.bind(("198.51.100.1", 0))
-    ls.listen(1)
-    old_sport = ls.getsockname()[1]
-    oc = H.ns_socket(t.ns_b, socket.AF_INET, socket.SOCK_STREAM)
-    oc.settimeout(5)
-    oc.connect(("198.51.100.1", old_sport))
-    os_, _ = ls.accept()
-    H.on_cleanup(os_.close)
-    old_cport = oc.getsockname()[1]
-    conns = [dict(c2s=5000, s2c=300, first="client", sleep=0.2, reset=False,
-                  pause=0.4)]
-    with Run(["-i", t.pairs[0].a, "--socket-events"], name="attr") as h:
-        err = h.h.stderr()
-        assert re.search(r"listening on %s .*and to socket events" %
-                         t.pairs[0].a, err), err
-        for i in range(3):
-            oc.sendall(b"o" * 100)
-            os_.recv(1000)
-            os_.sendall(b"p" * 10)
-            oc.recv(100)
-        sinfo, cinfo, port, spid, cpid = exchange(conns, 4, "hlt-attc",
-                                                  "hlt-atts")
-        oc.close()
-        os_.close()
-        recs = h.stop(want_conns(cinfo, port))
-    check_all(recs, sinfo, cinfo, conns, 4, "hlt-attc", "hlt-atts")
-    cport = cinfo[0]["local"][1]
-    a_mac = t.pairs[0].a_mac
     seq = []        # (index, record) of this connection, in file order
     for i, r in enumerate(recs):
-        if r in of_conn([r], cport, port, "packet") or \
-                r in of_conn([r], cport, port, "socket"):
+        if of_conn([r], cport, sport, "packet") or \
+                of_conn([r], cport, sport, "socket"):
             seq.append((i, r))
     pk = [r for _, r in seq if r["event_type"] == "packet"]
     assert pk, "no packet records of the connection"
     assert all(r.get("in_iface") == t.pairs[0].a and
-               r.get("dest_mac") == a_mac for r in pk), show(pk[:3])
+               r.get("dest_mac") == t.pairs[0].a_mac for r in pk), \
+        show(pk[:3])
     idx = {}
     for i, r in seq:
         if r["event_type"] == "socket":
-            idx[(r["event"], r["direction"])] = i
+            idx[(r["event"], r.get("direction"))] = i
+    for k in (("connect", "outbound"), ("accept", "inbound"),
+              ("close", "inbound")):
+        assert k in idx, "no %s record: %s" % (k, show([r for _, r in seq]))
     i_conn = idx[("connect", "outbound")]
     i_acc = idx[("accept", "inbound")]
     i_close = idx[("close", "inbound")]
@@ -777,10 +773,54 @@ def _():
     data = [r for _, r in after if r.get("ip_len", 0) > 52]
     assert data, "no data packets between accept and close:\n%s" % show(
         [r for _, r in seq])
-    for _, r in after:
-        if r.get("pid") != spid or r.get("comm") != "hlt-atts":
-            problems.append("after the accept, want pid %d comm hlt-atts: %s"
-                            % (spid, json.dumps(r)))
+    H.diag("%d packet records before the accept (%d of them after the "
+           "client's connect), %d between the accept and the server's close"
+           % (len(before), sum(1 for i, _ in before if i > i_conn),
+              len(after)))
+    wrong = [r for _, r in after
+             if r.get("pid") != spid or r.get("comm") != sname]
+    if wrong:
+        problems.append("%d of %d packet records after the accept lack "
+                        "pid %d comm %s, e.g. %s" % (
+                            len(wrong), len(after), spid, sname,
+                            json.dumps(wrong[0])))
+    return problems
+
+
+@tap.case("packet records of a connection carry the server's pid and comm "
+          "after the accept, not before; unrelated ones don't")
+def _():
+    t = topo()
+    # an unrelated connection, opened before hdrlog starts
+    ls = H.ns_socket(t.ns_a, socket.AF_INET, socket.SOCK_STREAM)
+    ls.bind(("198.51.100.1", 0))
+    ls.listen(1)
+    old_sport = ls.getsockname()[1]
+    oc = H.ns_socket(t.ns_b, socket.AF_INET, socket.SOCK_STREAM)
+    oc.settimeout(5)
+    oc.connect(("198.51.100.1", old_sport))
+    os_, _ = ls.accept()
+    H.on_cleanup(os_.close)
+    old_cport = oc.getsockname()[1]
+    conns = [dict(c2s=5000, s2c=300, first="client", sleep=0.2, reset=False,
+                  pause=0.4)]
+    with Run(["-i", t.pairs[0].a, "--socket-events"], name="attr") as h:
+        err = h.h.stderr()
+        assert re.search(r"^hdrlog: listening on %s .*and to socket events"
+                         % t.pairs[0].a, err, re.M), err
+        for i in range(3):
+            oc.sendall(b"o" * 100)
+            os_.recv(1000)
+            os_.sendall(b"p" * 10)
+            oc.recv(100)
+        sinfo, cinfo, port, spid, cpid = exchange(conns, 4, "hlt-attc",
+                                                  "hlt-atts")
+        oc.close()
+        os_.close()
+        recs = h.stop(want_conns(cinfo, port))
+    check_all(recs, sinfo, cinfo, conns, 4, "hlt-attc", "hlt-atts")
+    problems = attribution_problems(recs, cinfo[0]["local"][1], port, spid,
+                                    "hlt-atts")
     # the connection opened before hdrlog: packets yes, process no
     old = of_conn(recs, old_cport, old_sport, "packet")
     assert old, "no packet records of the older connection"
@@ -797,7 +837,40 @@ def _():
                 ("pid" in r or "comm" in r):
             problems.append("non-TCP packet with a process: %s" %
                             json.dumps(r))
+    summ = H.parse_summary(h.h.stderr())
+    if summ.get("lost") != 0:
+        problems.append("records lost: %s" % h.h.stderr())
     assert not problems, "\n".join(problems[:10])
+
+
+@tap.case("dual-stack server (AF_INET6 on ::, IPv4 client): records are "
+          "IPv4, one Community ID, packets attributed")
+def _():
+    t = topo()
+    conns = [dict(c2s=2000, s2c=30, first="server", sleep=0.2, reset=False,
+                  pause=0.3)]
+    with Run(["-i", t.pairs[0].a, "--socket-events"], name="dual") as h:
+        sinfo, cinfo, port, spid, _ = exchange(conns, 4, "hlt-dualc",
+                                               "hlt-duals", dualstack=True)
+        recs = h.stop(want_conns(cinfo, port))
+    assert sinfo[0]["local"][0].startswith("::ffff:"), sinfo
+    problems = []
+    try:
+        check_all(recs, sinfo, cinfo, conns, 4, "hlt-dualc", "hlt-duals")
+    except AssertionError as e:
+        problems.append(str(e))
+    try:
+        problems += attribution_problems(recs, cinfo[0]["local"][1], port,
+                                         spid, "hlt-duals")
+    except AssertionError as e:
+        problems.append(str(e))
+    mine = of_conn(recs, cinfo[0]["local"][1], port)
+    ids = set(r.get("community_id") for r in mine)
+    if len(ids) != 1:
+        problems.insert(0, "%d different community_ids over the "
+                        "connection's socket records: %s" % (
+                            len(ids), sorted(map(str, ids))))
+    assert not problems, "\n".join(problems)
 
 
 @tap.case("200 connections: each yields connect, accept and two closes; "
@@ -808,7 +881,7 @@ def _():
     for i in range(n):
         conns.append(dict(c2s=i % 7 * 100, s2c=i % 5 * 10,
                           first="client" if i % 2 else "server",
-                          sleep=0, reset=(i % 10 == 9)))
+                          sleep=0, reset=False))     # resets: case above
     with Run(["--events", "sockets"], name="loop") as h:
         t0 = time.monotonic()
         sinfo, cinfo, port, _, _ = exchange(conns, 4, "hlt-loopc",

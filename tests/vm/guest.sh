@@ -159,7 +159,10 @@ capture_skip() {                # capture_skip COUNT REASON
 capture_test() {
 	n=5
 	rm -f /tmp/x.json /tmp/x.err
-	in_a hdrlog -i $VA -o json:/tmp/x.json -c $n 2>/tmp/x.err &
+	# nsenter itself, not the in_a function: $! must be hdrlog, not a
+	# subshell that would take the signals wait_pid sends
+	nsenter --net=/run/netns/$A hdrlog -i $VA -o json:/tmp/x.json -c $n \
+		>/dev/null 2>/tmp/x.err &
 	pid=$!
 	if wait_for /tmp/x.err 'listening on' 60 $pid && xdp_on; then
 		ok "hdrlog attaches XDP to $VA ($(grep -o 'listening on.*' /tmp/x.err))"
@@ -266,16 +269,14 @@ kernel_attach() {
 	fi
 }
 
-V6=
-v6up() {        # IPv6 on the veth only, no DAD, static neighbours
-	[ -n "$V6" ] && return 0
+v6up() {        # IPv6 on the veth only, no DAD, static neighbours; once
+	ip -n $A -6 addr show dev $VA | grep -q " $IPA6/" && return 0
 	in_a sysctl -qw net.ipv6.conf.$VA.disable_ipv6=0 &&
 	in_b sysctl -qw net.ipv6.conf.$VB.disable_ipv6=0 &&
 	ip -n $A -6 addr add $IPA6/64 dev $VA nodad &&
 	ip -n $B -6 addr add $IPB6/64 dev $VB nodad &&
 	ip -n $A -6 neigh add $IPB6 lladdr $MACB dev $VA nud permanent &&
-	ip -n $B -6 neigh add $IPA6 lladdr $MACA dev $VB nud permanent &&
-	V6=1
+	ip -n $B -6 neigh add $IPA6 lladdr $MACA dev $VB nud permanent
 }
 
 ns_inode() { stat -L -c %i /run/netns/$1; }
@@ -287,7 +288,8 @@ tcp_traffic() {
 	SOCK_PORT=$((SOCK_PORT + 1)); PORT=$SOCK_PORT
 	if [ "$1" = 6 ]; then SIP=$IPA6 CIP=$IPB6; else SIP=$IPA CIP=$IPB; fi
 	rm -f /tmp/srv.out /tmp/cli.out
-	in_a tcpecho -l $SIP $PORT $SOCK_M $SOCK_N >/tmp/srv.out 2>&1 &
+	nsenter --net=/run/netns/$A tcpecho -l $SIP $PORT $SOCK_M $SOCK_N \
+		>/tmp/srv.out 2>&1 &
 	_sj=$!
 	wait_for /tmp/srv.out '^listening' 10 $_sj
 	in_b tcpecho -n "$CLIENT_NAME" $SIP $PORT $SOCK_N $SOCK_M \
@@ -359,7 +361,8 @@ sock_conn() {
 	fi
 	rm -f /tmp/s.json /tmp/s.err
 	# shellcheck disable=SC2086
-	hdrlog --events sockets $_att -o json:/tmp/s.json -c 4 2>/tmp/s.err &
+	hdrlog --events sockets $_att -o json:/tmp/s.json -c 4 \
+		>/dev/null 2>/tmp/s.err &
 	_hp=$!
 	if ! wait_for /tmp/s.err 'listening to socket events' 60 $_hp; then
 		sed 's/^/hdrlog: /' /tmp/s.err
@@ -421,7 +424,9 @@ sock_default() {
 sock_combined() {
 	SFAIL=
 	rm -f /tmp/c.json /tmp/c.err
-	in_a hdrlog -i $VA --socket-events -o json:/tmp/c.json 2>/tmp/c.err &
+	# (nsenter execs hdrlog: $! is hdrlog, and SIGINT reaches it)
+	nsenter --net=/run/netns/$A hdrlog -i $VA --socket-events \
+		-o json:/tmp/c.json >/dev/null 2>/tmp/c.err &
 	_hp=$!
 	if ! wait_for /tmp/c.err 'listening on' 60 $_hp; then
 		sed 's/^/hdrlog: /' /tmp/c.err
