@@ -9,7 +9,8 @@
 # diagnostics; '# attach-method: ...' lines are collected by run.sh.
 #
 # Addresses: 198.51.100.1/24 (namespace hva, veth va) and 198.51.100.2/24
-# (namespace hvb, veth vb); nothing else.
+# (namespace hvb, veth vb); from the first IPv6 socket-event case on, also
+# 2001:db8::1/64 and 2001:db8::2/64 on the same veths.
 
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64
@@ -316,20 +317,20 @@ check_sock_records() {
 	_tuple="\"ip_v\":$2,\"src_ip\":\"$CIP\",\"dest_ip\":\"$SIP\""
 	_ports="\"src_port\":$EPH,\"dest_port\":$PORT,"
 	_nsa="\"netns\":$(ns_inode $A)," _nsb="\"netns\":$(ns_inode $B),"
-	want "connect: pid $CPID, comm, $CIP:$EPH -> $SIP:$PORT, outbound, netns $B" \
+	want "connect: pid $CPID, $CLIENT_COMM, $CIP:$EPH -> $SIP:$PORT, outbound, netns $B" \
 		[ "$(nrecs $_f '"event":"connect"' "\"pid\":$CPID,\"tid\":$CPID," \
 			"$CLIENT_COMM" '"uid":0,' "$_nsb" "$_tuple" "$_ports" \
 			'"direction":"outbound","tcp_state":"ESTABLISHED"')" = 1 ]
-	want "accept: pid $SPID, comm tcpecho, same 4-tuple, inbound, netns $A" \
+	want "accept: pid $SPID, $SERVER_COMM, same 4-tuple, inbound, netns $A" \
 		[ "$(nrecs $_f '"event":"accept"' "\"pid\":$SPID,\"tid\":$SPID," \
 			"$SERVER_COMM" '"uid":0,' "$_nsa" "$_tuple" "$_ports" \
 			'"direction":"inbound","tcp_state":"ESTABLISHED"')" = 1 ]
 	_cc=$(recs $_f '"event":"close"' "\"pid\":$CPID," "$CLIENT_COMM" \
 		"$_nsb" "$_tuple" "$_ports" '"direction":"outbound"' \
 		'"tcp_state":"CLOSE"')
-	want "client close: pid $CPID, comm, tuple, outbound" \
+	want "client close: pid $CPID, $CLIENT_COMM, same 4-tuple, outbound" \
 		[ "$(printf '%s\n' "$_cc" | grep -c .)" = 1 ]
-	want "client close: bytes_sent $SOCK_N, bytes_received $SOCK_M" \
+	want "client close: bytes_sent $SOCK_N, bytes_received $SOCK_M (record: $(num bytes_sent "$_cc"), $(num bytes_received "$_cc"))" \
 		[ "$(num bytes_sent "$_cc")" = $SOCK_N -a \
 		  "$(num bytes_received "$_cc")" = $SOCK_M ]
 	want "client close: duration_ms $(num duration_ms "$_cc") > 0" \
@@ -337,9 +338,9 @@ check_sock_records() {
 	_sc=$(recs $_f '"event":"close"' "\"pid\":$SPID," "$SERVER_COMM" \
 		"$_nsa" "$_tuple" "$_ports" '"direction":"inbound"' \
 		'"tcp_state":"CLOSE"')
-	want "server close: pid $SPID, comm, tuple, inbound" \
+	want "server close: pid $SPID, $SERVER_COMM, same 4-tuple, inbound" \
 		[ "$(printf '%s\n' "$_sc" | grep -c .)" = 1 ]
-	want "server close: bytes_sent $SOCK_M, bytes_received $SOCK_N" \
+	want "server close: bytes_sent $SOCK_M, bytes_received $SOCK_N (record: $(num bytes_sent "$_sc"), $(num bytes_received "$_sc"))" \
 		[ "$(num bytes_sent "$_sc")" = $SOCK_M -a \
 		  "$(num bytes_received "$_sc")" = $SOCK_N ]
 	want "server close: duration_ms $(num duration_ms "$_sc") > 0" \
@@ -540,6 +541,6 @@ run_extra_case() {      # run_extra_case CASE DESCRIPTION
 }
 run_extra_case sock_default "socket events without --attach choose fentry"
 run_extra_case sock_combined \
-	"-i $VA --socket-events: packet records of the connection name the server"
+	"packets and socket events (-i $VA --socket-events): frames name the server"
 
 finish

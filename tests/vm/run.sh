@@ -149,7 +149,7 @@ cp "$IP" "$root/usr/sbin/ip" && cp "$HDRLOG" "$root/usr/sbin/hdrlog" ||
 	die "cannot copy ip or hdrlog"
 cp "$GUEST" "$root/init" && chmod 755 "$root/init" || die "cannot copy guest.sh"
 # tcpecho: one TCP connection with known byte counts (tests/vm/tcpecho.c)
-gcc -static -O2 -Wall -Wextra -Werror -o "$root/usr/bin/tcpecho" \
+gcc -static -O2 -Wall -Wextra -o "$root/usr/bin/tcpecho" \
 	"$here/tcpecho.c" || die "cannot build tests/vm/tcpecho.c"
 
 # Shared libraries of both, with the dynamic loader, at the paths ldd names.
