@@ -905,6 +905,49 @@ def _():
         "%d:\n%s" % (summ.get("written"), len(recs), err)
 
 
+@tap.case("udp_send: the first datagram a socket sends to each peer, with "
+          "the sender's pid; repeats are not logged")
+def _():
+    script = (
+        "import ctypes, os, socket, sys\n"
+        "ctypes.CDLL(None).prctl(15, b'hlt-udp', 0, 0, 0)\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "for p in (41000, 41000, 41000, 41001, 41001):\n"
+        "    try:\n"
+        "        s.sendto(b'x', ('198.51.100.1', p))\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "c.connect(('198.51.100.1', 41002))\n"
+        "c.send(b'y')\n"
+        "try:\n"
+        "    c.send(b'y')   # refused by the port unreachable: fine\n"
+        "except OSError:\n"
+        "    pass\n"
+        "print(os.getpid(), s.getsockname()[1], c.getsockname()[1])\n")
+    with Run(["--events", "sockets"], name="udp") as run:
+        r = subprocess.run(H.ns_exec(topo().ns_b, ["/usr/bin/python3", "-c",
+                                                   script]),
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        pid, sport1, sport2 = (int(x) for x in r.stdout.split())
+        recs = run.stop(lambda rs: len([x for x in rs if x.get("event") ==
+                                        "udp_send" and x.get("pid") == pid])
+                        >= 3)
+    mine = [x for x in recs if x.get("event") == "udp_send" and
+            x.get("pid") == pid]
+    got = sorted((x["src_port"], x["dest_port"]) for x in mine)
+    assert got == [(sport1, 41000), (sport1, 41001), (sport2, 41002)], \
+        show(mine)
+    for x in mine:
+        assert x["comm"] == "hlt-udp" and x["proto"] == "UDP" and \
+            x["src_ip"] == "198.51.100.2" and \
+            x["dest_ip"] == "198.51.100.1" and \
+            x["direction"] == "outbound" and \
+            x["netns"] == netns_inode(topo().ns_b), show([x])
+        assert "tcp_state" not in x and "community_id" in x, show([x])
+
+
 def body():
     H.preflight()
     with H.Topology(pairs=1) as t:
