@@ -25,7 +25,8 @@
 #include "sink.h"
 #include "stats.h"
 
-#define POLL_MS 200
+/* Records wake us only in bulk (see ring_flags()): look every 50 ms. */
+#define POLL_MS 50
 
 struct run {
 	const struct options *opts;
@@ -178,6 +179,12 @@ static int capture(struct run *run, struct ring_buffer *rb)
 	while (!stop_signal) {
 		int n = ring_buffer__poll(rb, POLL_MS);
 
+		/*
+		 * poll only reads rings that woke it; records that did not
+		 * wake anybody (ring_flags()) are read here.
+		 */
+		if (n >= 0)
+			n = ring_buffer__consume(rb);
 		for (int i = 0; i < run->n_sinks; i++)
 			run->sinks[i]->ops->flush(run->sinks[i]);
 		if (n == -ECANCELED)
