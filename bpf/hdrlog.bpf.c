@@ -11,7 +11,7 @@
 /* Set by userspace before load. */
 const volatile __u32 sample_every = 1;	/* log 1 in N unlisted frames */
 const volatile __u32 snaplen;		/* frame bytes copied into records */
-const volatile __u64 wakeup_bytes = 1 << 20;	/* ring fill that wakes the reader */
+const volatile __u64 wakeup_bytes;	/* 0: every record may wake the reader */
 const volatile __u8 lists_enabled;	/* any --*list given */
 const volatile __u8 monitor;		/* --monitor: never drop */
 const volatile __u8 log_listed;		/* --log listed */
@@ -40,13 +40,17 @@ struct {
 } counters SEC(".maps");
 
 /*
- * Waking the reader costs more than a record (an IPI and a context switch,
- * ~7 us in a VM): at a few thousand records a second that doubled the cost
- * of a TCP connection. So records wake it only once the ring holds
- * wakeup_bytes; otherwise it finds them on its next poll (every 50 ms).
+ * Socket events alone come a few at a time, and each found the reader
+ * idle, so each woke it: an IPI and a context switch (~7 us in a VM) that
+ * doubled the cost of a TCP connection. Then (wakeup_bytes set) they wake
+ * it only once the ring holds that much, and otherwise wait for its next
+ * poll (every 50 ms). Packets keep the kernel's own rule, which wakes a
+ * reader that has caught up: at high rates it seldom has.
  */
 static __always_inline __u64 ring_flags(void)
 {
+	if (!wakeup_bytes)
+		return 0;
 	return bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
 	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
@@ -376,7 +380,7 @@ int hdrlog_xdp(struct xdp_md *ctx)
 		if (snaplen)
 			copy_frame(ctx, rp);
 		rp->ts_ns = bpf_ktime_get_ns();
-		bpf_ringbuf_submit(rp, ring_flags());
+		bpf_ringbuf_submit(rp, 0);
 		cnt->logged++;
 		return XDP_PASS;
 	}
@@ -402,8 +406,7 @@ int hdrlog_xdp(struct xdp_md *ctx)
 	rp->ts_ns = bpf_ktime_get_ns();
 	if (snaplen)
 		copy_frame(ctx, rp);
-	if (bpf_ringbuf_output(&records, rp, sizeof(*rp) + snaplen,
-			       ring_flags()))
+	if (bpf_ringbuf_output(&records, rp, sizeof(*rp) + snaplen, 0))
 		cnt->lost++;
 	else
 		cnt->logged++;

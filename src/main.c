@@ -25,7 +25,7 @@
 #include "sink.h"
 #include "stats.h"
 
-/* Records wake us only in bulk (see ring_flags()): look every 50 ms. */
+/* Some records wake us only in bulk (ring_flags()): look every 50 ms. */
 #define POLL_MS 50
 
 struct run {
