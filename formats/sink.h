@@ -55,7 +55,7 @@ struct sink_ops {
 	 * cannot write counts the loss (s->failed) and goes on.
 	 */
 	int (*write)(struct sink *s, const struct event *e);
-	/* Push out what is buffered; called at least every 200 ms. */
+	/* Push out what is buffered; called at least every 50 ms. */
 	int (*flush)(struct sink *s);
 	/* SIGHUP: reopen files (log rotation), reconnect sockets. */
 	int (*reopen)(struct sink *s);
