@@ -11,7 +11,7 @@
 /* Set by userspace before load. */
 const volatile __u32 sample_every = 1;	/* log 1 in N unlisted frames */
 const volatile __u32 snaplen;		/* frame bytes copied into records */
-const volatile __u64 wakeup_bytes;	/* 0: every record may wake the reader */
+const volatile __u64 wakeup_bytes;	/* with socket events: see ring_flags() */
 const volatile __u8 lists_enabled;	/* any --*list given */
 const volatile __u8 monitor;		/* --monitor: never drop */
 const volatile __u8 log_listed;		/* --log listed */
@@ -40,19 +40,21 @@ struct {
 } counters SEC(".maps");
 
 /*
- * Socket events alone come a few at a time, and each found the reader
- * idle, so each woke it: an IPI and a context switch (~7 us in a VM) that
- * doubled the cost of a TCP connection. Then (wakeup_bytes set) they wake
- * it only once the ring holds that much, and otherwise wait for its next
- * poll (every 50 ms). Packets keep the kernel's own rule, which wakes a
- * reader that has caught up: at high rates it seldom has.
+ * Socket events come a few at a time, and each found the reader idle, so
+ * each woke it: an IPI and a context switch (~7 us in a VM) that doubled
+ * the cost of a TCP connection. With socket events on (wakeup_bytes set)
+ * they wake it only once the ring holds wakeup_bytes, and otherwise wait
+ * for its next poll (every 50 ms). Packets keep the kernel's own rule
+ * (wake a reader that has caught up) and also force a wake-up past
+ * wakeup_bytes: a socket record waiting unread would otherwise keep the
+ * kernel's rule from ever firing.
  */
-static __always_inline __u64 ring_flags(void)
+static __always_inline __u64 ring_flags(__u64 below)
 {
 	if (!wakeup_bytes)
 		return 0;
 	return bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	       BPF_RB_FORCE_WAKEUP : below;
 }
 
 /*
@@ -380,7 +382,7 @@ int hdrlog_xdp(struct xdp_md *ctx)
 		if (snaplen)
 			copy_frame(ctx, rp);
 		rp->ts_ns = bpf_ktime_get_ns();
-		bpf_ringbuf_submit(rp, 0);
+		bpf_ringbuf_submit(rp, ring_flags(0));
 		cnt->logged++;
 		return XDP_PASS;
 	}
@@ -406,7 +408,8 @@ int hdrlog_xdp(struct xdp_md *ctx)
 	rp->ts_ns = bpf_ktime_get_ns();
 	if (snaplen)
 		copy_frame(ctx, rp);
-	if (bpf_ringbuf_output(&records, rp, sizeof(*rp) + snaplen, 0))
+	if (bpf_ringbuf_output(&records, rp, sizeof(*rp) + snaplen,
+			       ring_flags(0)))
 		cnt->lost++;
 	else
 		cnt->logged++;
