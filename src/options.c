@@ -421,7 +421,7 @@ static const struct opt_def opt_defs[] = {
 	{ "monitor", 0, NULL, "never drop; mark records with would_drop instead", opt_monitor },
 	{ "log", 0, "all|listed", "log every frame (default) or only list hits and drops", opt_log },
 	{ "too-deep", 0, "pass|drop", "with lists: frames deeper than the parser goes (default pass)", opt_too_deep },
-	{ "socket-events", 0, NULL, "also log TCP connect, accept and close with the process", opt_socket_events },
+	{ "socket-events", 0, NULL, "also log TCP connect/accept/close and UDP sends, with the process", opt_socket_events },
 	{ "events", 0, "LIST", "packets (default), sockets, or packets,sockets", opt_events },
 	{ "attach", 0, "METHOD", "socket events via fentry, kprobe or tracepoint (default: best)", opt_attach },
 	{ "features", 0, NULL, "print what this kernel offers and what hdrlog will use", opt_features },
