@@ -168,66 +168,69 @@ static __always_inline int tables_get(struct tables *t, __u32 slot)
 	return t->chunks_v4 && t->ranges_v4 && t->chunks_v6 && t->ranges_v6;
 }
 
-static __always_inline __u64 lookup_v4(const struct tables *t, const __u8 *a)
+/* Whether range r (of the family v6 says) starts at or below (hi, lo). */
+static __always_inline int starts_at_or_below(const void *r, int v6,
+					      __u64 hi, __u64 lo)
 {
-	__u32 addr = bpf_ntohl(*(const __u32 *)a);
-	__u32 index = addr >> (32 - HDRLOG_CHUNK_BITS);
-	struct hdrlog_chunk *c = bpf_map_lookup_elem(t->chunks_v4, &index);
-	struct hdrlog_range_v4 *r;
+	const struct hdrlog_range_v6 *r6 = r;
+
+	if (!v6)
+		return ((const struct hdrlog_range_v4 *)r)->start <= hi;
+	return r6->start_hi < hi || (r6->start_hi == hi && r6->start_lo <= lo);
+}
+
+/*
+ * The list mask of an address: IPv4 as (addr, 0), IPv6 as its two
+ * halves. v6 is a constant at each call, so each family gets its own
+ * specialised copy.
+ */
+static __always_inline __u64 lookup_range(void *chunks, void *ranges, int v6,
+					  __u64 hi_addr, __u64 lo_addr)
+{
+	__u32 index = v6 ? hi_addr >> (64 - HDRLOG_CHUNK_BITS)
+			 : hi_addr >> (32 - HDRLOG_CHUNK_BITS);
+	struct hdrlog_chunk *c = bpf_map_lookup_elem(chunks, &index);
+	const void *r;
 	__u32 lo, hi;
 
 	if (!c)
 		return 0;
 	if (c->first == c->last)
 		return c->mask;
-	/* The last range in first..last that starts at or below addr. */
+	/* The last range in first..last that starts at or below the address. */
 	lo = c->first;
 	hi = c->last + 1;
 	for (int i = 0; i < HDRLOG_SEARCH_STEPS && hi - lo > 1; i++) {
 		__u32 mid = lo + (hi - lo) / 2;
 
-		r = bpf_map_lookup_elem(t->ranges_v4, &mid);
+		r = bpf_map_lookup_elem(ranges, &mid);
 		if (!r)
 			return 0;
-		if (r->start <= addr)
+		if (starts_at_or_below(r, v6, hi_addr, lo_addr))
 			lo = mid;
 		else
 			hi = mid;
 	}
-	r = bpf_map_lookup_elem(t->ranges_v4, &lo);
-	return r ? r->mask : 0;
+	r = bpf_map_lookup_elem(ranges, &lo);
+	if (!r)
+		return 0;
+	return v6 ? ((const struct hdrlog_range_v6 *)r)->mask
+		  : ((const struct hdrlog_range_v4 *)r)->mask;
+}
+
+static __always_inline __u64 lookup_v4(const struct tables *t, const __u8 *a)
+{
+	return lookup_range(t->chunks_v4, t->ranges_v4, 0,
+			    bpf_ntohl(*(const __u32 *)a), 0);
 }
 
 static __always_inline __u64 lookup_v6(const struct tables *t, const __u8 *a)
 {
 	const __u32 *w = (const __u32 *)a;	/* 4-byte aligned in the record */
-	__u64 hi_addr = (__u64)bpf_ntohl(w[0]) << 32 | bpf_ntohl(w[1]);
-	__u64 lo_addr = (__u64)bpf_ntohl(w[2]) << 32 | bpf_ntohl(w[3]);
-	__u32 index = hi_addr >> (64 - HDRLOG_CHUNK_BITS);
-	struct hdrlog_chunk *c = bpf_map_lookup_elem(t->chunks_v6, &index);
-	struct hdrlog_range_v6 *r;
-	__u32 lo, hi;
 
-	if (!c)
-		return 0;
-	if (c->first == c->last)
-		return c->mask;
-	lo = c->first;
-	hi = c->last + 1;
-	for (int i = 0; i < HDRLOG_SEARCH_STEPS && hi - lo > 1; i++) {
-		__u32 mid = lo + (hi - lo) / 2;
-
-		r = bpf_map_lookup_elem(t->ranges_v6, &mid);
-		if (!r)
-			return 0;
-		if (r->start_hi < hi_addr ||
-		    (r->start_hi == hi_addr && r->start_lo <= lo_addr))
-			lo = mid;
-		else
-			hi = mid;
-	}
-	r = bpf_map_lookup_elem(t->ranges_v6, &lo);
-	return r ? r->mask : 0;
+	return lookup_range(t->chunks_v6, t->ranges_v6, 1,
+			    (__u64)bpf_ntohl(w[0]) << 32 | bpf_ntohl(w[1]),
+			    (__u64)bpf_ntohl(w[2]) << 32 | bpf_ntohl(w[3]));
 }
 
 static __always_inline __u64 lookup_addr(const struct tables *t, __u8 ip_v,
