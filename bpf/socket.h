@@ -223,19 +223,15 @@ static __always_inline void emit(struct sock *sk, struct owner *o,
 	cnt = bpf_map_lookup_elem(&counters, &key);
 	if (!cnt)
 		return;
-	if (event == HDRLOG_SOCK_UDP_SEND && o && o->ip_v) {
-		/* endpoints from the packet itself, in o */
+	if ((event == HDRLOG_SOCK_CLOSE || event == HDRLOG_SOCK_UDP_SEND) &&
+	    o && o->ip_v) {
+		/*
+		 * Endpoints kept in o: at close the kernel has cleared the
+		 * ports; a datagram brought its own.
+		 */
 		r.ip_v = o->ip_v;
-		r.ip_proto = IPPROTO_UDP;
-		r.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-		r.src_port = o->src_port;
-		r.dest_port = o->dest_port;
-		__builtin_memcpy(r.src_ip, o->src_ip, 16);
-		__builtin_memcpy(r.dest_ip, o->dest_ip, 16);
-	} else if (event == HDRLOG_SOCK_CLOSE && o && o->ip_v) {
-		/* the kernel has cleared the ports by now */
-		r.ip_v = o->ip_v;
-		r.ip_proto = IPPROTO_TCP;
+		r.ip_proto = event == HDRLOG_SOCK_UDP_SEND ? IPPROTO_UDP
+							   : IPPROTO_TCP;
 		r.netns = o->netns;
 		r.src_port = o->src_port;
 		r.dest_port = o->dest_port;
@@ -405,6 +401,7 @@ static __always_inline void on_udp_skb(struct sk_buff *skb, struct owner *o)
 		return;
 	o->src_port = ports[0];
 	o->dest_port = ports[1];
+	o->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 
 	peer.sk = (__u64)sk;
 	__builtin_memcpy(peer.addr, o->dest_ip, 16);

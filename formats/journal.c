@@ -26,6 +26,7 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
+#include "clock.h"
 #include "event.h"
 #include "fields.h"
 #include "lists.h"
@@ -67,14 +68,6 @@ static const char *const priorities[8] = {
 	"PRIORITY=0", "PRIORITY=1", "PRIORITY=2", "PRIORITY=3",
 	"PRIORITY=4", "PRIORITY=5", "PRIORITY=6", "PRIORITY=7",
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static int is_array(enum field_id id)
 {
@@ -185,7 +178,7 @@ static void lose(struct sink *s, struct journal_sink *j, uint64_t now)
 
 static void refused(struct sink *s, struct journal_sink *j, int err)
 {
-	uint64_t now = now_ns();
+	uint64_t now = clock_mono_ns();
 
 	if (!j->failing)
 		pr_warn("%s (%s); counting records as lost until it takes them again",
@@ -220,7 +213,7 @@ static void check_socket(struct journal_sink *j)
 				JOURNAL_SOCKET);
 		j->failing = 1;
 		j->accepted = 0;
-		j->last_fail_ns = now_ns();
+		j->last_fail_ns = clock_mono_ns();
 	} else if (!gone && j->no_socket) {
 		j->retry_ns = 0;
 	}
@@ -238,7 +231,7 @@ static int journal_write(struct sink *s, const struct event *e)
 	int r;
 
 	if (j->no_socket || j->retry_ns) {
-		uint64_t now = now_ns();
+		uint64_t now = clock_mono_ns();
 
 		if (j->no_socket || now < j->retry_ns) {
 			lose(s, j, now);
@@ -284,7 +277,7 @@ static int journal_write(struct sink *s, const struct event *e)
 static int journal_flush(struct sink *s)
 {
 	struct journal_sink *j = s->priv;
-	uint64_t now = now_ns();
+	uint64_t now = clock_mono_ns();
 
 	if (now - j->checked_ns >= CHECK_NS) {
 		j->checked_ns = now;
@@ -307,7 +300,7 @@ static void journal_close(struct sink *s)
 {
 	struct journal_sink *j = s->priv;
 
-	check_recovery(j, now_ns(), 1);
+	check_recovery(j, clock_mono_ns(), 1);
 	free(j->slots);
 	free(j->iov);
 	free(j);
@@ -378,7 +371,7 @@ static int journal_open(struct sink *s)
 	j->iov[1].iov_len = sizeof("MESSAGE_ID=" HDRLOG_MESSAGE_ID_PACKET) - 1;
 	j->iov[3].iov_base = j->message;
 	s->priv = j;
-	j->checked_ns = now_ns();
+	j->checked_ns = clock_mono_ns();
 	check_socket(j);
 	return 0;
 fail:

@@ -20,6 +20,7 @@
 
 #include <pcap/pcap.h>
 
+#include "clock.h"
 #include "event.h"
 #include "log.h"
 #include "rotate.h"
@@ -168,20 +169,16 @@ static int pcap_write_sink(struct sink *s, const struct event *e)
 static int pcap_flush_sink(struct sink *s)
 {
 	struct pcap_sink *p = s->priv;
+	uint64_t now;
 
-	/* -G or a retry; an idle file waits for a record to be replaced. */
-	if (p->rot.due_ns != UINT64_MAX && p->rot.records) {
-		uint64_t now = rotate_now_ns();
-
-		if (rotate_due(&p->rot, 0, now))
-			return next_file(s, now);
-	}
+	if (rotate_due_at_flush(&p->rot, &now))
+		return next_file(s, now);
 	return p->d ? push(s) : 0;
 }
 
 static int pcap_reopen_sink(struct sink *s)
 {
-	return next_file(s, rotate_now_ns());
+	return next_file(s, clock_real_ns());
 }
 
 static void pcap_free_sink(struct pcap_sink *p)
@@ -217,7 +214,7 @@ static int pcap_open_sink(struct sink *s)
 	}
 	/* stdout: a stream of its own on a copy, so closing it is harmless. */
 	fd = p->rot.is_stdout ? dup(STDOUT_FILENO) :
-				rotate_open(&p->rot, rotate_now_ns());
+				rotate_open(&p->rot, clock_real_ns());
 	if (fd < 0) {
 		err = p->rot.is_stdout ? -errno : fd;
 		if (p->rot.is_stdout)

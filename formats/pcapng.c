@@ -26,6 +26,7 @@
 
 #include <linux/bpf.h>
 
+#include "clock.h"
 #include "config.h"
 #include "event.h"
 #include "iface.h"
@@ -387,20 +388,16 @@ static int pcapng_write(struct sink *s, const struct event *e)
 static int pcapng_flush(struct sink *s)
 {
 	struct pcapng_sink *g = s->priv;
+	uint64_t now;
 
-	/* -G or a retry; an idle file waits for a record to be replaced. */
-	if (g->rot.due_ns != UINT64_MAX && g->rot.records) {
-		uint64_t now = rotate_now_ns();
-
-		if (rotate_due(&g->rot, 0, now))
-			return next_file(s, now);
-	}
+	if (rotate_due_at_flush(&g->rot, &now))
+		return next_file(s, now);
 	return push(s);
 }
 
 static int pcapng_reopen(struct sink *s)
 {
-	return next_file(s, rotate_now_ns());
+	return next_file(s, clock_real_ns());
 }
 
 static void pcapng_free(struct pcapng_sink *g)
@@ -428,7 +425,7 @@ static int pcapng_open(struct sink *s)
 	if (!err)
 		err = build_header(g, s->cfg);
 	if (!err)
-		err = rotate_open(&g->rot, rotate_now_ns());
+		err = rotate_open(&g->rot, clock_real_ns());
 	if (err < 0) {
 		pcapng_free(g);
 		return err;

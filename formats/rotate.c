@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "rotate.h"
 #include "sink.h"
@@ -14,14 +15,6 @@
 #define NS_PER_SEC	1000000000ull
 #define RETRY_NS	NS_PER_SEC	/* after a new file failed to open */
 #define MAX_SEQ		1000000		/* six digits */
-
-uint64_t rotate_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
-}
 
 int rotate_init(struct rotate *r, const char *target,
 		const struct sink_config *cfg)

@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"
+
 struct sink_config;
 
 struct rotate {
@@ -63,9 +65,6 @@ void rotate_free(struct rotate *r);
  */
 int rotate_open(struct rotate *r, uint64_t now_ns);
 
-/* Wall clock now, in the unit of event.time_ns. */
-uint64_t rotate_now_ns(void);
-
 /*
  * Whether n more bytes, at wall clock now_ns, belong in a new file: the
  * current one would pass -C (and holds a record already, so a record
@@ -78,6 +77,20 @@ static inline bool rotate_due(const struct rotate *r, uint64_t n,
 	if (now_ns >= r->due_ns)
 		return true;
 	return r->bytes + n > r->limit && r->records;
+}
+
+/*
+ * At a flush, with no record to go by: whether -G (or a retry) calls for
+ * a new file now; *now_ns gets the time to open it at. An idle file waits
+ * for a record to be replaced, so idle captures make no empty files.
+ */
+static inline bool rotate_due_at_flush(const struct rotate *r,
+				       uint64_t *now_ns)
+{
+	if (r->due_ns == UINT64_MAX || !r->records)
+		return false;
+	*now_ns = clock_real_ns();
+	return rotate_due(r, 0, *now_ns);
 }
 
 #endif

@@ -2,8 +2,8 @@
 /* Output registry: "-o NAME[:TARGET]" to the sink that writes it. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "sink.h"
 
@@ -61,14 +61,6 @@ void sink_destroy(struct sink *s)
 
 #define HEALED_NS 1000000000ull
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 void sink_write_failed(struct sink *s, const char *what, int err)
 {
 	if (!s->write_failing)
@@ -76,7 +68,7 @@ void sink_write_failed(struct sink *s, const char *what, int err)
 		       what, strerror(err));
 	s->write_failing = true;
 	s->write_worked = false;
-	s->last_fail_ns = mono_ns();
+	s->last_fail_ns = clock_mono_ns();
 }
 
 void sink_write_worked(struct sink *s, const char *what, bool wrote)
@@ -84,7 +76,7 @@ void sink_write_worked(struct sink *s, const char *what, bool wrote)
 	if (!s->write_failing)
 		return;
 	s->write_worked |= wrote;
-	if (s->write_worked && mono_ns() - s->last_fail_ns >= HEALED_NS) {
+	if (s->write_worked && clock_mono_ns() - s->last_fail_ns >= HEALED_NS) {
 		pr_info("writing %s works again", what);
 		s->write_failing = false;
 	}

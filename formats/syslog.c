@@ -48,7 +48,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "event.h"
+#include "fields.h"
 #include "json.h"
 #include "log.h"
 #include "message.h"
@@ -115,14 +117,6 @@ struct syslog_sink {
 	char body[JSON_RECORD_MAX];
 	char msg[SYSLOG_MSG_MAX + 16];	/* room for an octet count */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* --- target ----------------------------------------------------------- */
 
@@ -378,21 +372,6 @@ static size_t utf8_floor(const char *s, size_t len, size_t n)
 	return n;
 }
 
-static size_t put_uint(char *p, unsigned long v)
-{
-	char tmp[24];
-	size_t n = 0, len;
-
-	do {
-		tmp[n++] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	len = n;
-	while (n)
-		*p++ = tmp[--n];
-	return len;
-}
-
 /* "<PRI>" and the time: RFC 3339 for 5424, "Mmm dd hh:mm:ss" local for 3164. */
 static size_t build_head(const struct sink *s, const struct event *e,
 			 char *p)
@@ -401,7 +380,7 @@ static size_t build_head(const struct sink *s, const struct event *e,
 	char *start = p;
 
 	*p++ = '<';
-	p += put_uint(p, SYSLOG_FACILITY * 8 + event_priority(e));
+	p += uint_text(SYSLOG_FACILITY * 8 + event_priority(e), p);
 	*p++ = '>';
 	if (s->cfg->syslog_format == SYSLOG_RFC5424) {
 		*p++ = '1';
@@ -479,7 +458,7 @@ static size_t build_message(struct sink *s, const struct event *e)
 	off = 0;
 	if (x->sotype == SOCK_STREAM && x->transport == T_TCP &&
 	    !cfg->syslog_lf_framing) {
-		off = put_uint(x->msg, len);
+		off = uint_text(len, x->msg);
 		x->msg[off++] = ' ';
 	}
 	m = x->msg + off;
@@ -734,7 +713,7 @@ static void pump(struct sink *s)
 {
 	struct syslog_sink *x = s->priv;
 	struct queue *q = &x->q;
-	uint64_t now = now_ns();
+	uint64_t now = clock_mono_ns();
 	int gone;
 
 	if (x->state == ST_DOWN && now >= x->retry_at)
@@ -825,7 +804,7 @@ static int dgram_send(struct sink *s, const char *m, size_t len)
 			continue;
 		/* UDP: an earlier datagram's ICMP error; this one did not go. */
 		if (x->transport == T_UDP && errno == ECONNREFUSED && !tries) {
-			now = now_ns();
+			now = clock_mono_ns();
 			if (!x->refused_at || now - x->refused_at > 10 * BACKOFF_MAX_NS)
 				pr_warn("syslog %s: nothing listens there (port unreachable); datagrams are lost until something does",
 					SINK_NAME(s));
@@ -847,7 +826,7 @@ static int dgram_send(struct sink *s, const char *m, size_t len)
 	 */
 	close_fd(x);
 	x->state = ST_DOWN;
-	conn_start(s, now_ns());
+	conn_start(s, clock_mono_ns());
 	if (x->state == ST_UP && x->sotype == SOCK_DGRAM &&
 	    send(x->fd, m, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
 		s->written++;
@@ -905,7 +884,7 @@ static int syslog_write(struct sink *s, const struct event *e)
 
 	/* Datagrams to a missing receiver: count, and try again now and then. */
 	if (x->sotype != SOCK_STREAM && x->state != ST_UP) {
-		uint64_t now = now_ns();
+		uint64_t now = clock_mono_ns();
 
 		if (now >= x->retry_at)
 			conn_start(s, now);
@@ -937,9 +916,9 @@ static int syslog_flush(struct sink *s)
 static void drain(struct sink *s, uint64_t budget_ns)
 {
 	struct syslog_sink *x = s->priv;
-	uint64_t deadline = now_ns() + budget_ns;
+	uint64_t deadline = clock_mono_ns() + budget_ns;
 
-	while (x->q.lcount && x->state != ST_DOWN && now_ns() < deadline) {
+	while (x->q.lcount && x->state != ST_DOWN && clock_mono_ns() < deadline) {
 		struct pollfd p = { .fd = x->fd, .events = POLLOUT };
 
 		syslog_flush(s);
@@ -952,7 +931,7 @@ static void drain(struct sink *s, uint64_t budget_ns)
 static int syslog_reopen(struct sink *s)
 {
 	struct syslog_sink *x = s->priv;
-	uint64_t now = now_ns();
+	uint64_t now = clock_mono_ns();
 
 	if (x->transport != T_UNIX) {
 		/* The name may point elsewhere now; keep the old on failure. */
@@ -1031,12 +1010,12 @@ static int syslog_open(struct sink *s)
 	build_tail(s, x);
 	x->backoff = BACKOFF_MIN_NS;
 	/* A receiver that is not there yet is not fatal: hdrlog retries. */
-	conn_start(s, now_ns());
+	conn_start(s, clock_mono_ns());
 	if (x->state == ST_CONNECTING) {
 		struct pollfd p = { .fd = x->fd, .events = POLLOUT };
 
 		poll(&p, 1, 1000);	/* a moment, so the first records go at once */
-		conn_check(s, now_ns());
+		conn_check(s, clock_mono_ns());
 	}
 	return 0;
 }

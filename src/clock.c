@@ -97,3 +97,21 @@ size_t rfc3339_us(uint64_t realtime_ns, char *buf)
 	buf[27] = '\0';
 	return RFC3339_US_SIZE - 1;
 }
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t clock_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t clock_real_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}

@@ -22,6 +22,10 @@ static inline uint64_t clock_map_realtime(const struct clock_map *c,
 	return mono_ns + c->offset_ns;
 }
 
+/* Now, in ns: CLOCK_MONOTONIC for intervals, CLOCK_REALTIME for the wall. */
+uint64_t clock_mono_ns(void);
+uint64_t clock_real_ns(void);
+
 #define RFC3339_US_SIZE 28	/* "2026-11-26T16:01:02.123456Z" + NUL */
 
 /* Write ns since the epoch as RFC 3339 UTC with microseconds; returns 27. */

@@ -113,6 +113,17 @@ static void decode_lists(struct event *e, const struct hdrlog_record *r,
 	decode_list_names(e, r->src_lists, r->dest_lists, lists);
 }
 
+/* What every record starts with. */
+static void decode_start(struct event *e, uint64_t present, const char *type,
+			 uint64_t ts_ns, const struct decode_ctx *ctx)
+{
+	e->present = present;
+	e->n_src_lists = 0;
+	e->n_dest_lists = 0;
+	e->time_ns = clock_map_realtime(ctx->clock, ts_ns);
+	e->event_type = type;
+}
+
 static const char *const sock_event_names[] = {
 	[HDRLOG_SOCK_CONNECT] = "connect",
 	[HDRLOG_SOCK_ACCEPT] = "accept",
@@ -141,11 +152,7 @@ static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 {
 	if (!r->event || r->event > HDRLOG_SOCK_UDP_SEND)
 		return -1;
-	e->present = sock_fields;
-	e->n_src_lists = 0;
-	e->n_dest_lists = 0;
-	e->time_ns = clock_map_realtime(ctx->clock, r->ts_ns);
-	e->event_type = "socket";
+	decode_start(e, sock_fields, "socket", r->ts_ns, ctx);
 	e->sock_event = sock_event_names[r->event];
 	e->netns = r->netns;
 	e->ip_v = r->ip_v;
@@ -201,11 +208,7 @@ int event_decode(struct event *e, const void *rec, size_t size,
 	    r->kind != HDRLOG_REC_PACKET || size < sizeof(*r) + r->cap_len)
 		return -1;
 
-	e->present = packet_fields;
-	e->n_src_lists = 0;
-	e->n_dest_lists = 0;
-	e->time_ns = clock_map_realtime(ctx->clock, r->ts_ns);
-	e->event_type = "packet";
+	decode_start(e, packet_fields, "packet", r->ts_ns, ctx);
 	e->ifindex = r->ifindex;
 	e->in_iface = iface_name(ctx->ifaces, r->ifindex);
 	if (e->in_iface)

@@ -94,8 +94,8 @@ const char *ip_proto_name(uint8_t proto)
 	return names[proto];
 }
 
-/* Decimal without printf: formatting numbers is the JSON writer's hot path. */
-static int utoa(uint64_t v, char *buf)
+/* Decimal without printf: formatting numbers is the outputs' hot path. */
+int uint_text(uint64_t v, char *buf)
 {
 	char tmp[20];
 	int n = 0, len;
@@ -130,7 +130,7 @@ static int ip_text(int ip_v, const uint8_t *a, char *buf)
 		char *p = buf;
 
 		for (int i = 0; i < 4; i++) {
-			p += utoa(a[i], p);
+			p += uint_text(a[i], p);
 			*p++ = '.';
 		}
 		*--p = '\0';
@@ -149,7 +149,7 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	case F_VLAN:
 		if (i >= e->vlan_count)
 			return -1;
-		return utoa(e->vlan[i], buf);
+		return uint_text(e->vlan[i], buf);
 	case F_SRC_LISTS:
 		if (i >= e->n_src_lists)
 			return -1;
@@ -169,18 +169,18 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 		s = e->sock_event;
 		break;
 	case F_PID:
-		return utoa(e->pid, buf);
+		return uint_text(e->pid, buf);
 	case F_TID:
-		return utoa(e->tid, buf);
+		return uint_text(e->tid, buf);
 	case F_COMM:
 		s = e->comm;
 		break;
 	case F_UID:
-		return utoa(e->uid, buf);
+		return uint_text(e->uid, buf);
 	case F_CGROUP_ID:
-		return utoa(e->cgroup_id, buf);
+		return uint_text(e->cgroup_id, buf);
 	case F_NETNS:
-		return utoa(e->netns, buf);
+		return uint_text(e->netns, buf);
 	case F_DIRECTION:
 		s = e->direction;
 		break;
@@ -189,7 +189,7 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 		break;
 	case F_DURATION_MS: {
 		/* milliseconds with microseconds: 1234.567 */
-		int n = utoa(e->duration_ns / 1000000, buf);
+		int n = uint_text(e->duration_ns / 1000000, buf);
 
 		buf[n] = '.';
 		buf[n + 1] = '0' + e->duration_ns / 100000 % 10;
@@ -199,22 +199,22 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 		return n + 4;
 	}
 	case F_BYTES_SENT:
-		return utoa(e->bytes_sent, buf);
+		return uint_text(e->bytes_sent, buf);
 	case F_BYTES_RECEIVED:
-		return utoa(e->bytes_received, buf);
+		return uint_text(e->bytes_received, buf);
 	case F_IN_IFACE:
 		s = e->in_iface;
 		break;
 	case F_IFINDEX:
-		return utoa(e->ifindex, buf);
+		return uint_text(e->ifindex, buf);
 	case F_SRC_MAC:
 		return mac_text(e->src_mac, buf);
 	case F_DEST_MAC:
 		return mac_text(e->dest_mac, buf);
 	case F_ETHER_TYPE:
-		return utoa(e->ether_type, buf);
+		return uint_text(e->ether_type, buf);
 	case F_IP_V:
-		return utoa(e->ip_v, buf);
+		return uint_text(e->ip_v, buf);
 	case F_SRC_IP:
 		return ip_text(e->ip_v, e->src_ip, buf);
 	case F_DEST_IP:
@@ -222,46 +222,46 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	case F_PROTO:
 		s = ip_proto_name(e->ip_proto);
 		if (!s)
-			return utoa(e->ip_proto, buf);
+			return uint_text(e->ip_proto, buf);
 		break;
 	case F_IP_PROTO:
-		return utoa(e->ip_proto, buf);
+		return uint_text(e->ip_proto, buf);
 	case F_TTL:
-		return utoa(e->ttl, buf);
+		return uint_text(e->ttl, buf);
 	case F_TOS:
-		return utoa(e->tos, buf);
+		return uint_text(e->tos, buf);
 	case F_IP_LEN:
-		return utoa(e->ip_len, buf);
+		return uint_text(e->ip_len, buf);
 	case F_IP_ID:
-		return utoa(e->ip_id, buf);
+		return uint_text(e->ip_id, buf);
 	case F_FLOW_LABEL:
-		return utoa(e->flow_label, buf);
+		return uint_text(e->flow_label, buf);
 	case F_FRAG_OFFSET:
-		return utoa(e->frag_offset, buf);
+		return uint_text(e->frag_offset, buf);
 	case F_MORE_FRAGMENTS:
 		s = e->more_fragments ? "true" : "false";
 		break;
 	case F_SRC_PORT:
-		return utoa(e->src_port, buf);
+		return uint_text(e->src_port, buf);
 	case F_DEST_PORT:
-		return utoa(e->dest_port, buf);
+		return uint_text(e->dest_port, buf);
 	case F_TCP_FLAGS:
 		buf[0] = "0123456789abcdef"[e->tcp_flags >> 4];
 		buf[1] = "0123456789abcdef"[e->tcp_flags & 15];
 		buf[2] = '\0';
 		return 2;
 	case F_TCP_SEQ:
-		return utoa(e->tcp_seq, buf);
+		return uint_text(e->tcp_seq, buf);
 	case F_TCP_ACK:
-		return utoa(e->tcp_ack, buf);
+		return uint_text(e->tcp_ack, buf);
 	case F_TCP_WIN:
-		return utoa(e->tcp_win, buf);
+		return uint_text(e->tcp_win, buf);
 	case F_ICMP_TYPE:
-		return utoa(e->icmp_type, buf);
+		return uint_text(e->icmp_type, buf);
 	case F_ICMP_CODE:
-		return utoa(e->icmp_code, buf);
+		return uint_text(e->icmp_code, buf);
 	case F_PKT_LEN:
-		return utoa(e->pkt_len, buf);
+		return uint_text(e->pkt_len, buf);
 	case F_TRUNCATED:
 		s = e->truncated ? "true" : "false";
 		break;

@@ -91,6 +91,9 @@ extern const struct field field_table[F_COUNT];
 int field_text(const struct event *e, enum field_id id, unsigned int i,
 	       char *buf);
 
+/* v in decimal and a NUL at buf (up to 21 bytes); returns the length. */
+int uint_text(uint64_t v, char *buf);
+
 /* Parse "a,b,c" into a mask of field ids; -1 and *bad names the unknown. */
 int fields_parse(const char *list, uint64_t *mask, const char **bad,
 		 size_t *bad_len);

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "hdrlog.skel.h"
 #include "probe.skel.h"
 #include "loader.h"
@@ -345,16 +346,14 @@ static int table_create(const char *name, __u32 value_size, __u32 n,
 	return fd;
 }
 
-static void fill_copy_v4(void *out, size_t stride, const void *src, size_t n)
-{
-	(void)stride;	/* 16 bytes: already a multiple of 8 */
-	memcpy(out, src, n * sizeof(struct hdrlog_range_v4));
-}
+_Static_assert(sizeof(struct hdrlog_range_v4) % 8 == 0 &&
+	       sizeof(struct hdrlog_range_v6) % 8 == 0,
+	       "range tables are copied without padding");
 
-static void fill_copy_v6(void *out, size_t stride, const void *src, size_t n)
+/* Ranges: sizes are multiples of 8, the kernel's stride: a plain copy. */
+static void fill_copy(void *out, size_t stride, const void *src, size_t n)
 {
-	(void)stride;
-	memcpy(out, src, n * sizeof(struct hdrlog_range_v6));
+	memcpy(out, src, n * stride);
 }
 
 /* What table_create() fills chunks from: the builder's index and ranges. */
@@ -408,11 +407,11 @@ int loader_tables_build(struct list_tables *t, const struct list_set *set)
 	t->chunks_v4 = table_create("hdrlog_chunk4", sizeof(struct hdrlog_chunk),
 				    n_chunks, 0, fill_chunks, &c4);
 	t->ranges_v4 = table_create("hdrlog_range4", sizeof(struct hdrlog_range_v4),
-				    r.n_v4, BPF_F_INNER_MAP, fill_copy_v4, r.v4);
+				    r.n_v4, BPF_F_INNER_MAP, fill_copy, r.v4);
 	t->chunks_v6 = table_create("hdrlog_chunk6", sizeof(struct hdrlog_chunk),
 				    n_chunks, 0, fill_chunks, &c6);
 	t->ranges_v6 = table_create("hdrlog_range6", sizeof(struct hdrlog_range_v6),
-				    r.n_v6, BPF_F_INNER_MAP, fill_copy_v6, r.v6);
+				    r.n_v6, BPF_F_INNER_MAP, fill_copy, r.v6);
 	list_ranges_free(&r);
 	if (t->chunks_v4 < 0)
 		err = t->chunks_v4;
@@ -459,7 +458,7 @@ int loader_lists_install(struct loader *l, struct list_tables *t)
 
 	/* One aligned word: every frame sees one slot or the other. */
 	__atomic_store_n(&skel->bss->list_slot, slot, __ATOMIC_RELEASE);
-	clock_gettime(CLOCK_MONOTONIC, &l->lists_switched);
+	l->lists_switched_ns = clock_mono_ns();
 	/*
 	 * A frame that read the old slot number just before the switch may
 	 * still be looking that slot up. The kernel waits for every running

@@ -3,8 +3,8 @@
 #ifndef HDRLOG_LOADER_H
 #define HDRLOG_LOADER_H
 
+#include <stdint.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "iface.h"
 #include "lists.h"
@@ -22,7 +22,7 @@ struct loader {
 	enum attach_method sockets;	/* how socket events are caught; 0: not */
 	struct bpf_link *sock_links[8];
 	int n_sock_links;
-	struct timespec lists_switched;	/* CLOCK_MONOTONIC of the last switch */
+	uint64_t lists_switched_ns;	/* clock_mono_ns() of the last switch */
 };
 
 /* Check privileges and kernel support, open and load. 0 or -1 with a message. */

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <bpf/libbpf.h>
 
@@ -95,14 +94,6 @@ static int handle_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static uint64_t now_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /* Lists read and filled into tables, waiting to be put in force. */
 struct lists_job {
 	const struct options *opts;
@@ -116,14 +107,14 @@ static void *lists_prepare(void *arg)
 {
 	struct lists_job *job = arg;
 
-	job->start_ns = now_mono_ns();
+	job->start_ns = clock_mono_ns();
 	job->err = list_set_load(&job->set, job->opts->lists,
 				 job->opts->n_lists);
-	pr_debug("lists read in %.1f ms", (now_mono_ns() - job->start_ns) / 1e6);
+	pr_debug("lists read in %.1f ms", (clock_mono_ns() - job->start_ns) / 1e6);
 	if (!job->err)
 		job->err = loader_tables_build(&job->tables, &job->set);
 	pr_debug("list tables built in %.1f ms",
-		 (now_mono_ns() - job->start_ns) / 1e6);
+		 (clock_mono_ns() - job->start_ns) / 1e6);
 	if (job->err)
 		list_set_free(&job->set);
 	return NULL;
@@ -141,13 +132,12 @@ static int lists_commit(struct run *run, struct lists_job *job)
 	list_set_free(&run->lists);
 	run->lists = job->set;
 	run->decode.lists = &run->lists;
-	const struct timespec *sw = &run->loader.lists_switched;
-	uint64_t switched = sw->tv_sec * 1000000000ull + sw->tv_nsec;
+	uint64_t switched = run->loader.lists_switched_ns;
 
 	pr_info("lists in force: %d lists, %zu IPv4 and %zu IPv6 prefixes, in force %.1f ms after reading began, old tables freed after %.1f ms",
 		run->lists.n_lists, run->lists.n_v4, run->lists.n_v6,
 		(switched - job->start_ns) / 1e6,
-		(now_mono_ns() - job->start_ns) / 1e6);
+		(clock_mono_ns() - job->start_ns) / 1e6);
 	return 0;
 }
 
@@ -174,7 +164,7 @@ static void on_hup(struct run *run)
 
 static int capture(struct run *run, struct ring_buffer *rb)
 {
-	uint64_t last_refresh = now_mono_ns();
+	uint64_t last_refresh = clock_mono_ns();
 
 	while (!stop_signal) {
 		int n = ring_buffer__poll(rb, POLL_MS);
@@ -203,9 +193,9 @@ static int capture(struct run *run, struct ring_buffer *rb)
 			stats_print(&run->stats, run->opts, stderr);
 		}
 		/* Follow NTP steps and slewing of the wall clock. */
-		if (now_mono_ns() - last_refresh >= 1000000000ull) {
+		if (clock_mono_ns() - last_refresh >= 1000000000ull) {
 			clock_map_refresh(&run->clock);
-			last_refresh = now_mono_ns();
+			last_refresh = clock_mono_ns();
 		}
 	}
 	/* Drain what was submitted before the signal. */

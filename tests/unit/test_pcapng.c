@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "config.h"
 #include "event.h"
 #include "iface.h"
@@ -301,7 +302,7 @@ static void rotation(const char *fmt, const char *ext)
 {
 	struct sink_config cfg = config();
 	char spec[80], sub[64], names[16][NAME_LEN], want[80];
-	uint64_t t = rotate_now_ns() + 5 * NS;	/* after the first name */
+	uint64_t t = clock_real_ns() + 5 * NS;	/* after the first name */
 	struct sink *s;
 	regex_t re;
 
