@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Output registry: "-o NAME[:TARGET]" to the sink that writes it. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,31 +19,46 @@ static const struct sink_ops *const sink_types[] = {
 	&syslog_sink_ops,
 };
 
-struct sink *sink_create(const char *spec, const struct sink_config *cfg)
+const struct sink_ops *sink_type(const char *spec)
 {
 	size_t n = strcspn(spec, ":");
-	struct sink *s;
 
 	for (size_t i = 0; i < sizeof(sink_types) / sizeof(sink_types[0]); i++) {
 		const struct sink_ops *ops = sink_types[i];
 
-		if (strlen(ops->name) != n || strncmp(ops->name, spec, n))
-			continue;
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			return NULL;
-		s->ops = ops;
-		s->target = spec[n] ? spec + n + 1 : "";
-		s->cfg = cfg;
-		if (ops->open(s)) {
-			free(s);
-			return NULL;
-		}
-		return s;
+		if (strlen(ops->name) == n && !strncmp(ops->name, spec, n))
+			return ops;
 	}
 	pr_err("unknown output '%.*s' (known: json, pcap, pcapng, journal, syslog)",
 	       (int)n, spec);
 	return NULL;
+}
+
+struct sink *sink_create(const char *spec, const struct sink_config *cfg)
+{
+	const struct sink_ops *ops = sink_type(spec);
+	struct sink *s;
+	int err;
+
+	if (!ops) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		pr_err("out of memory");
+		return NULL;
+	}
+	s->ops = ops;
+	s->target = spec[strlen(ops->name)] ? spec + strlen(ops->name) + 1 : "";
+	s->cfg = cfg;
+	err = ops->open(s);
+	if (err) {
+		free(s);
+		errno = -err;
+		return NULL;
+	}
+	return s;
 }
 
 void sink_close(struct sink *s)

@@ -62,10 +62,13 @@ struct sink_ops {
 	void (*close)(struct sink *s);
 };
 
+/* The output an -o argument names, or NULL with a message. */
+const struct sink_ops *sink_type(const char *spec);
 /*
  * Create a sink from an -o argument: "json[:PATH]", "pcap:PATH",
  * "pcapng:PATH", "journal", "syslog[:URL]". cfg must outlive the sink.
- * Returns NULL with a message printed on error.
+ * Returns NULL with a message printed and errno set on error: EINVAL
+ * for an argument that is wrong in itself (a bad command line).
  */
 struct sink *sink_create(const char *spec, const struct sink_config *cfg);
 /* Write out and close; the counts stay readable until sink_destroy(). */

@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
 #include "iface.h"
 #include "log.h"
@@ -87,5 +93,47 @@ const char *iface_name(const struct iface_table *t, uint32_t ifindex)
 	for (int i = 0; i < t->n; i++)
 		if (t->v[i].ifindex == ifindex)
 			return t->v[i].name;
+	return NULL;
+}
+
+/*
+ * A deleted interface takes its XDP link with it and capture goes blind
+ * without any error. A route netlink socket subscribed to link changes
+ * tells us when to look; what was deleted is then read from the kernel
+ * (by index), so a lost or overrun notification only costs a look.
+ */
+int iface_watch_open(void)
+{
+	struct sockaddr_nl sa = {
+		.nl_family = AF_NETLINK,
+		.nl_groups = RTMGRP_LINK,
+	};
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			NETLINK_ROUTE);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+const struct iface *iface_watch_check(int fd, const struct iface_table *t)
+{
+	char buf[8192], name[IF_NAMESIZE];
+	bool changed = false;
+	ssize_t n;
+
+	/* Any message, an overrun (ENOBUFS) too, is a reason to look. */
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0 ||
+	       (n < 0 && errno == ENOBUFS))
+		changed = true;
+	if (!changed)
+		return NULL;
+	for (int i = 0; i < t->n; i++)
+		if (!if_indextoname(t->v[i].ifindex, name) && errno == ENXIO)
+			return &t->v[i];
 	return NULL;
 }

@@ -3,6 +3,7 @@
 #include <linux/capability.h>
 #include <linux/if_link.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,18 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 static int has_cap(const struct __user_cap_data_struct *d, int cap)
 {
 	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+/* Whether we may load BPF programs at all (CAP_BPF or CAP_SYS_ADMIN). */
+static bool may_load_bpf(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2] = {};
+
+	return syscall(SYS_capget, &h, d) ||
+	       has_cap(d, CAP_BPF) || has_cap(d, CAP_SYS_ADMIN);
 }
 
 /* The one message for every way of lacking privilege. */
@@ -111,29 +124,49 @@ int loader_probe_method(enum attach_method m)
 	return err;
 }
 
+/*
+ * A probe's answer (> 0 yes, 0 no, < 0 no with the reason). Without
+ * privilege every probe fails: that is not a "no".
+ */
+static void print_feature(FILE *f, bool privileged, const char *what,
+			  int probe)
+{
+	if (!privileged)
+		fprintf(f, "%s: cannot tell without privileges (run as root)\n",
+			what);
+	else if (probe < 0)
+		fprintf(f, "%s: no, %s\n", what, strerror(-probe));
+	else
+		fprintf(f, "%s: %s\n", what, probe ? "yes" : "no");
+}
+
 void loader_print_features(FILE *f)
 {
 	struct utsname u;
 	enum attach_method best = ATTACH_AUTO;
+	bool privileged = may_load_bpf();
 
 	libbpf_set_print(libbpf_print);
 	uname(&u);
 	fprintf(f, "kernel: %s %s\n", u.sysname, u.release);
 	fprintf(f, "BTF: %s\n", access("/sys/kernel/btf/vmlinux", R_OK) ?
 		"no /sys/kernel/btf/vmlinux" : "yes");
-	fprintf(f, "ring buffer: %s\n",
-		libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) > 0 ? "yes" : "no");
-	fprintf(f, "XDP: %s\n",
-		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_XDP, NULL) > 0 ? "yes" : "no");
+	print_feature(f, privileged, "ring buffer",
+		      libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL));
+	print_feature(f, privileged, "XDP",
+		      libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_XDP, NULL));
 	for (enum attach_method m = ATTACH_FENTRY; m <= ATTACH_TRACEPOINT; m++) {
 		int err = loader_probe_method(m);
+		char what[64];
 
 		if (!err && !best)
 			best = m;
-		fprintf(f, "socket events via %s: %s%s\n", attach_method_name(m),
-			err ? "no, " : "yes", err ? strerror(-err) : "");
+		snprintf(what, sizeof(what), "socket events via %s",
+			 attach_method_name(m));
+		print_feature(f, privileged, what, err ? err : 1);
 	}
 	fprintf(f, "hdrlog will use: %s\n", best ? attach_method_name(best) :
+		!privileged ? "cannot tell without privileges (run as root)" :
 		"nothing: socket events are not possible here");
 }
 

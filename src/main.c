@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
@@ -27,6 +29,19 @@
 /* Some records wake us only in bulk (ring_flags()): look every 50 ms. */
 #define POLL_MS 50
 
+/* Lists read and filled into tables, waiting to be put in force. */
+struct lists_job {
+	const struct options *opts;
+	struct loader *loader;	/* reloads: put them in force too */
+	struct list_set set;
+	struct list_tables tables;
+	int err;
+	uint64_t start_ns;
+	pthread_t thread;
+	bool running;		/* thread started, not joined */
+	bool done;		/* atomic: the thread has finished */
+};
+
 struct run {
 	const struct options *opts;
 	struct iface_table ifaces;
@@ -41,6 +56,11 @@ struct run {
 	int n_sinks;
 	struct stats stats;
 	uint64_t records;	/* decoded, towards -c */
+	uint64_t consumed;	/* read from the ring, decodable or not */
+	bool count_reached;	/* -c: the rest is not read */
+	int link_watch;		/* netlink: interfaces going away; -1 */
+	struct lists_job reload;	/* SIGHUP: lists read beside capture */
+	bool reload_again;	/* another SIGHUP came during the reload */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -73,6 +93,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 	struct run *run = ctx;
 	struct event e;
 
+	run->consumed++;
 	if (event_decode(&e, data, size, &run->decode)) {
 		run->stats.undecodable++;
 		return 0;
@@ -89,19 +110,12 @@ static int handle_record(void *ctx, void *data, size_t size)
 	}
 	for (int i = 0; i < run->n_sinks; i++)
 		run->sinks[i]->ops->write(run->sinks[i], &e);
-	if (run->opts->count && ++run->records >= run->opts->count)
+	if (run->opts->count && ++run->records >= run->opts->count) {
+		run->count_reached = true;
 		return -ECANCELED;	/* stops libbpf's consume loop */
+	}
 	return 0;
 }
-
-/* Lists read and filled into tables, waiting to be put in force. */
-struct lists_job {
-	const struct options *opts;
-	struct list_set set;
-	struct list_tables tables;
-	int err;
-	uint64_t start_ns;
-};
 
 static void *lists_prepare(void *arg)
 {
@@ -120,15 +134,35 @@ static void *lists_prepare(void *arg)
 	return NULL;
 }
 
-/* Put prepared lists in force; 0 or -1 with a message. */
-static int lists_commit(struct run *run, struct lists_job *job)
+/* Put prepared lists in force in the kernel; 0 or -1 with a message. */
+static int lists_install(struct lists_job *job)
 {
-	if (job->err)
-		return -1;
-	if (loader_lists_install(&run->loader, &job->tables)) {
+	if (!job->err && loader_lists_install(job->loader, &job->tables)) {
 		list_set_free(&job->set);
-		return -1;
+		job->err = -1;
 	}
+	return job->err;
+}
+
+/*
+ * A reload reads and builds on its own thread, and switches the kernel's
+ * slot there too (that waits for RCU grace periods): the capture loop
+ * keeps draining the ring meanwhile. A 5M-line reload took ~250 ms in
+ * the capture loop, long enough for a 1 MiB ring to overflow.
+ */
+static void *lists_reload(void *arg)
+{
+	struct lists_job *job = arg;
+
+	lists_prepare(job);
+	lists_install(job);
+	__atomic_store_n(&job->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* The decoder takes the names and counts of lists now in force. */
+static void lists_adopt(struct run *run, struct lists_job *job)
+{
 	list_set_free(&run->lists);
 	run->lists = job->set;
 	run->decode.lists = &run->lists;
@@ -138,7 +172,45 @@ static int lists_commit(struct run *run, struct lists_job *job)
 		run->lists.n_lists, run->lists.n_v4, run->lists.n_v6,
 		(switched - job->start_ns) / 1e6,
 		(clock_mono_ns() - job->start_ns) / 1e6);
-	return 0;
+}
+
+static void reload_start(struct run *run)
+{
+	struct lists_job *job = &run->reload;
+	int err;
+
+	if (job->running) {
+		run->reload_again = true;
+		return;
+	}
+	*job = (struct lists_job){ .opts = run->opts, .loader = &run->loader };
+	err = pthread_create(&job->thread, NULL, lists_reload, job);
+	if (err) {
+		pr_err("list reload refused: cannot start a thread: %s",
+		       strerror(err));
+		return;
+	}
+	job->running = true;
+}
+
+/* Join a reload; block only if wait, else only when it has finished. */
+static void reload_finish(struct run *run, bool wait)
+{
+	struct lists_job *job = &run->reload;
+
+	if (!job->running ||
+	    (!wait && !__atomic_load_n(&job->done, __ATOMIC_ACQUIRE)))
+		return;
+	pthread_join(job->thread, NULL);
+	job->running = false;
+	if (job->err)
+		pr_err("list reload refused; the lists loaded before stay in force");
+	else
+		lists_adopt(run, job);
+	if (run->reload_again && !wait) {
+		run->reload_again = false;
+		reload_start(run);
+	}
 }
 
 static void collect_stats(struct run *run)
@@ -152,14 +224,8 @@ static void on_hup(struct run *run)
 {
 	for (int i = 0; i < run->n_sinks; i++)
 		run->sinks[i]->ops->reopen(run->sinks[i]);
-	if (run->opts->n_lists) {
-		static struct lists_job job;
-
-		job = (struct lists_job){ .opts = run->opts };
-		lists_prepare(&job);
-		if (lists_commit(run, &job))
-			pr_err("list reload refused; the lists loaded before stay in force");
-	}
+	if (run->opts->n_lists)
+		reload_start(run);
 }
 
 static int capture(struct run *run, struct ring_buffer *rb)
@@ -187,6 +253,17 @@ static int capture(struct run *run, struct ring_buffer *rb)
 			hup_requested = 0;
 			on_hup(run);
 		}
+		reload_finish(run, false);
+		if (run->link_watch >= 0) {
+			const struct iface *gone =
+				iface_watch_check(run->link_watch, &run->ifaces);
+
+			if (gone) {
+				pr_err("interface %s is gone; capture on it has ended",
+				       gone->name);
+				return -1;
+			}
+		}
 		if (stats_requested) {
 			stats_requested = 0;
 			collect_stats(run);
@@ -198,9 +275,28 @@ static int capture(struct run *run, struct ring_buffer *rb)
 			last_refresh = clock_mono_ns();
 		}
 	}
-	/* Drain what was submitted before the signal. */
-	ring_buffer__consume(rb);
 	return 0;
+}
+
+/*
+ * After detaching, read what the programs submitted until then: every
+ * record the kernel counted as logged is written or counted as lost. A
+ * program that was already running when it was detached may still
+ * submit, so wait (briefly) until the count of records read catches up.
+ */
+static void drain(struct run *run, struct ring_buffer *rb)
+{
+	uint64_t deadline = clock_mono_ns() + 200000000ull;
+
+	while (!run->count_reached && ring_buffer__consume(rb) >= 0) {
+		struct hdrlog_counters k;
+
+		if (loader_counters(&run->loader, &k) ||
+		    run->consumed >= k.logged + k.sock_events ||
+		    clock_mono_ns() >= deadline)
+			break;
+		ring_buffer__poll(rb, 10);
+	}
 }
 
 static void describe_start(const struct run *run, enum xdp_mode mode)
@@ -251,6 +347,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	run.opts = &opts;
+	run.link_watch = -1;
 	opts.sink.ifaces = &run.ifaces;
 	opts.sink.snaplen = options_need_frame_bytes(&opts) ? opts.snaplen : 0;
 	run.decode.clock = &run.clock;
@@ -259,6 +356,10 @@ int main(int argc, char **argv)
 	clock_map_refresh(&run.clock);
 
 	if (filter_compile(&run.filter, opts.filter, opts.snaplen)) {
+		/* "hdrlog eth0": a forgotten -i, not a filter. */
+		if (!strchr(opts.filter, ' ') && if_nametoindex(opts.filter))
+			fprintf(stderr, "hdrlog: '%s' is an interface: did you mean -i %s?\n",
+				opts.filter, opts.filter);
 		options_free(&opts);
 		return 2;
 	}
@@ -272,8 +373,11 @@ int main(int argc, char **argv)
 		goto out;
 	for (int i = 0; i < opts.n_outputs; i++) {
 		run.sinks[i] = sink_create(opts.outputs[i], &opts.sink);
-		if (!run.sinks[i])
+		if (!run.sinks[i]) {
+			if (errno == EINVAL)
+				ret = 2;	/* the argument itself is wrong */
 			goto out;
+		}
 		run.n_sinks++;
 	}
 	/*
@@ -281,20 +385,23 @@ int main(int argc, char **argv)
 	 * the program, and are in force before the first frame is seen.
 	 */
 	lists.opts = &opts;
-	if (opts.n_lists && pthread_create(&lists_thread, NULL, lists_prepare,
-					   &lists)) {
-		pr_err("cannot start a thread: %s", strerror(errno));
+	if (opts.n_lists &&
+	    (err = pthread_create(&lists_thread, NULL, lists_prepare, &lists))) {
+		pr_err("cannot start a thread: %s", strerror(err));
 		goto out;
 	}
 	err = loader_load(&run.loader, &opts);
 	if (opts.n_lists) {
 		pthread_join(lists_thread, NULL);
+		lists.loader = &run.loader;
 		if (err) {
 			if (!lists.err)
 				list_tables_close(&lists.tables);
 			list_set_free(&lists.set);
-		} else if (lists_commit(&run, &lists)) {
+		} else if (lists_install(&lists)) {
 			goto out;
+		} else {
+			lists_adopt(&run, &lists);
 		}
 	}
 	if (err)
@@ -315,6 +422,12 @@ int main(int argc, char **argv)
 	if (opts.packets &&
 	    loader_attach(&run.loader, &run.ifaces, opts.xdp_mode))
 		goto out;
+	if (opts.packets) {
+		run.link_watch = iface_watch_open();
+		if (run.link_watch < 0)
+			pr_warn("cannot watch the interfaces (%s): a deleted one will go unnoticed",
+				strerror(errno));
+	}
 	rb = ring_buffer__new(loader_ringbuf_fd(&run.loader), handle_record,
 			      &run, NULL);
 	if (!rb) {
@@ -323,9 +436,11 @@ int main(int argc, char **argv)
 	}
 	describe_start(&run, opts.xdp_mode);
 	ret = capture(&run, rb) ? 1 : 0;
+	reload_finish(&run, true);
 
 	/* Detach first, so the counters stop moving before they are read. */
 	loader_detach(&run.loader);
+	drain(&run, rb);
 	/* Closing writes out what is queued; the summary counts it. */
 	for (int i = 0; i < run.n_sinks; i++)
 		sink_close(run.sinks[i]);
@@ -333,6 +448,9 @@ int main(int argc, char **argv)
 	if (log_level >= LOG_NORMAL)
 		stats_print(&run.stats, &opts, stderr);
 out:
+	reload_finish(&run, true);
+	if (run.link_watch >= 0)
+		close(run.link_watch);
 	ring_buffer__free(rb);
 	loader_close(&run.loader);
 	list_set_free(&run.lists);

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "fields.h"
@@ -28,12 +30,23 @@ struct opt_def {
 
 static const struct opt_def opt_defs[];
 
-static int usage_error(const char *fmt, const char *arg)
+static int usage_hint(void)
 {
-	fprintf(stderr, "hdrlog: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'hdrlog --help' for more information.\n");
+	fprintf(stderr, "Try 'hdrlog --help' for more information.\n");
 	return -1;
+}
+
+static int __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "hdrlog: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return usage_hint();
 }
 
 /* Unsigned decimal with an optional K/M/G (binary) suffix. */
@@ -93,7 +106,7 @@ static int opt_write(struct options *o, const char *arg)
 	if (o->n_outputs == MAX_OUTPUTS)
 		return usage_error("too many outputs (at most %s)", "16");
 	if (asprintf(&spec, "%s:%s", fmt, arg) < 0)
-		return usage_error("out of memory%s", "");
+		return usage_error("out of memory");
 	o->w_specs[o->n_outputs] = spec;
 	o->outputs[o->n_outputs++] = spec;
 	return 0;
@@ -281,6 +294,7 @@ static int opt_log(struct options *o, const char *arg)
 
 static int opt_too_deep(struct options *o, const char *arg)
 {
+	o->too_deep_set = true;
 	if (!strcmp(arg, "pass"))
 		o->too_deep_drop = false;
 	else if (!strcmp(arg, "drop"))
@@ -435,6 +449,92 @@ static const struct opt_def opt_defs[] = {
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]) - 1)
 
 
+/* An output's target; "" for none. */
+static const char *output_target(const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+
+	return colon ? colon + 1 : "";
+}
+
+static bool is_file_output(const char *spec)
+{
+	return !strncmp(spec, "json", 4) || !strncmp(spec, "pcap", 4);
+}
+
+/* Whether a file output writes to standard output. */
+static bool is_stdout(const char *spec)
+{
+	const char *t = output_target(spec);
+
+	return is_file_output(spec) && (!*t || !strcmp(t, "-"));
+}
+
+/* Whether two outputs would write the same place. */
+static bool same_output(const char *a, const char *b)
+{
+	const char *ta = output_target(a), *tb = output_target(b);
+	struct stat sa, sb;
+
+	if (!strcmp(a, b))
+		return true;
+	if (!is_file_output(a) || !is_file_output(b) || is_stdout(a) ||
+	    is_stdout(b))
+		return false;
+	if (!strcmp(ta, tb))
+		return true;
+	/* Two names of one file; devices such as /dev/null may be shared. */
+	return !stat(ta, &sa) && !stat(tb, &sb) && S_ISREG(sa.st_mode) &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static bool has_policy_list(const struct options *o)
+{
+	for (int i = 0; i < o->n_lists; i++)
+		if (o->lists[i].kind != LIST_TAG)
+			return true;
+	return false;
+}
+
+/* What the table cannot say: options that make no sense together. */
+static int check_conflicts(const struct options *o)
+{
+	bool capture_file = false;
+	int to_stdout = 0;
+
+	for (int i = 0; i < o->n_outputs; i++) {
+		const char *spec = o->outputs[i];
+
+		if (!sink_type(spec))
+			return usage_hint();
+		to_stdout += is_stdout(spec);
+		if (!strncmp(spec, "pcap", 4) && !is_stdout(spec))
+			capture_file = true;
+		for (int j = 0; j < i; j++)
+			if (same_output(o->outputs[j], spec))
+				return usage_error("outputs '%s' and '%s' would write to the same place",
+						   o->outputs[j], spec);
+	}
+	if (to_stdout > 1)
+		return usage_error("only one output can write to standard output");
+	if ((o->sink.rotate_bytes || o->sink.rotate_seconds ||
+	     o->sink.rotate_count) && !capture_file)
+		return usage_error("-C, -G and -W rotate capture files: they need a pcap or pcapng output to a file (-w FILE)");
+	if (o->log_listed && !o->n_lists)
+		return usage_error("--log listed needs a list (%s)", "--blocklist, --taglist or --allowlist");
+	if (o->monitor && !has_policy_list(o))
+		return usage_error("--monitor needs a list that drops (%s): without one nothing would be dropped", "--blocklist or --allowlist");
+	if (o->too_deep_set && !o->n_lists)
+		return usage_error("--too-deep applies to frames checked against lists: it needs %s", "--blocklist, --taglist or --allowlist");
+	if (!o->packets && o->n_ifaces)
+		return usage_error("-i names interfaces to capture packets on, but --events has no packets");
+	if (!o->packets && o->xdp_mode != XDP_MODE_AUTO)
+		return usage_error("--xdp-mode is for packet capture, but --events has no packets");
+	if (!o->sockets && o->attach != ATTACH_AUTO)
+		return usage_error("--attach chooses how socket events are caught: it needs %s", "--socket-events or --events sockets");
+	return 0;
+}
+
 enum options_result options_parse(struct options *o, int argc, char **argv)
 {
 	struct option longopts[N_OPTS + 1];
@@ -499,17 +599,15 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 				 len ? " " : "", argv[optind]);
 
 		if (w < 0 || (size_t)w >= sizeof(o->filter) - len) {
-			usage_error("the filter expression is too long%s", "");
+			usage_error("the filter expression is too long");
 			return OPTIONS_USAGE;
 		}
 		len += w;
 	}
-	if (o->log_listed && !o->n_lists) {
-		usage_error("--log listed needs a list (%s)", "--blocklist, --taglist or --allowlist");
-		return OPTIONS_USAGE;
-	}
 	if (!o->n_outputs)
 		o->outputs[o->n_outputs++] = "json";
+	if (check_conflicts(o))
+		return OPTIONS_USAGE;
 	o->sink.fields = o->fields;
 	return OPTIONS_RUN;
 }

@@ -39,6 +39,7 @@ struct options {
 	bool monitor;		/* never drop; mark what would be */
 	bool log_listed;	/* records only for list hits and drops */
 	bool too_deep_drop;	/* drop frames deeper than the parser goes */
+	bool too_deep_set;	/* --too-deep given */
 	bool packets;		/* XDP capture (--events) */
 	bool sockets;		/* socket events (--events, --socket-events) */
 	bool features;		/* --features: print what the kernel offers */

@@ -305,10 +305,81 @@ def _():
     assert ok, "XDP program left attached:\n" + text
 
 
-@tap.case("unknown output format: non-zero exit, names it")
+@tap.case("unknown output format: exit 2, names it")
 def _():
     r = one_shot(["-i", dev(), "-o", "yaml:" + out_path("x.yaml"), "-c", "1"])
-    assert_error(r, mentions=["yaml"], one_line=False)
+    assert_error(r, rc=2, mentions=["yaml"], one_line=False)
+
+
+@tap.case("bad syslog target: exit 2, names it")
+def _():
+    r = one_shot(["-i", dev(), "-o", "syslog:ftp://x", "-c", "1"])
+    assert_error(r, rc=2, mentions=["ftp://x"], one_line=False)
+
+
+def conflict_case(args, mention):
+    """Options that make no sense together: refused with one reason."""
+    def run():
+        r = one_shot(["-c", "1"] + args, timeout=10)
+        assert_error(r, rc=2, mentions=[mention], one_line=False)
+        assert len(r.stderr.splitlines()) <= 2, show(r)
+    return run
+
+
+def conflicts():
+    j, p = out_path("c.json"), out_path("c.pcap")
+    return [
+        ("two outputs on stdout", ["-i", dev(), "-o", "json", "-w", "-"],
+         "standard output"),
+        ("json:- and pcap:- on stdout",
+         ["-i", dev(), "-o", "json:-", "-o", "pcap:-"], "standard output"),
+        ("the same path twice", ["-i", dev(), "-o", "json:" + j,
+                                 "-o", "pcap:" + j], "same place"),
+        ("the same output twice", ["-i", dev(), "-o", "json:" + j,
+                                   "-o", "json:" + j], "same place"),
+        ("-C without a capture file", ["-i", dev(), "-o", "json:" + j,
+                                       "-C", "1"], "-C"),
+        ("-G with a capture on stdout", ["-i", dev(), "-w", "-", "-G", "5"],
+         "-C, -G and -W"),
+        ("--monitor without lists", ["-i", dev(), "-o", "json:" + j,
+                                     "--monitor"], "--monitor"),
+        ("--too-deep without lists", ["-i", dev(), "-o", "json:" + j,
+                                      "--too-deep", "drop"], "--too-deep"),
+        ("-i with --events sockets", ["-i", dev(), "-o", "json:" + j,
+                                      "--events", "sockets"], "-i"),
+        ("--attach without socket events",
+         ["-i", dev(), "-o", "json:" + j, "--attach", "tracepoint"],
+         "--attach"),
+        ("--xdp-mode with --events sockets",
+         ["--events", "sockets", "-o", "json:" + j, "--xdp-mode", "native"],
+         "--xdp-mode"),
+    ]
+
+
+@tap.case("conflicting options: each refused, exit 2, one reason, nothing runs")
+def _():
+    for name, args, mention in conflicts():
+        H.diag(name)
+        conflict_case(args, mention)()
+        assert not os.path.exists(out_path("c.pcap")), name
+
+
+@tap.case("'hdrlog IFACE' (a forgotten -i): exit 2 with a hint at -i")
+def _():
+    r = one_shot([dev(), "-c", "1"])
+    assert_error(r, rc=2, mentions=["-i " + dev()], one_line=False)
+
+
+@tap.case("--features without privileges says it cannot tell, not 'no'")
+def _():
+    r = one_shot(["--features"], prefix=["setpriv", "--reuid=65534",
+                                          "--regid=65534", "--clear-groups"])
+    assert r.returncode == 0, show(r)
+    for what in ("ring buffer", "XDP", "socket events via tracepoint"):
+        m = re.search(r"^%s: (.*)$" % re.escape(what), r.stdout, re.M)
+        assert m and "cannot tell" in m.group(1), \
+            "%s: %r\n%s" % (what, m and m.group(1), show(r))
+    assert not re.search(r": no\b", r.stdout), show(r)
 
 
 @tap.case("without privileges: message mentions CAP_BPF and CAP_NET_ADMIN")
@@ -356,6 +427,111 @@ def _():
             "unrecognized" not in rr.stderr and \
             "listening on" not in rr.stderr, \
             "--%s is in --help but not accepted:\n%s" % (opt, show(rr))
+
+
+@tap.case("the captured interface is deleted: hdrlog says so and exits 1")
+def _():
+    ns = topo().ns_a
+    a, b = "hlx%d" % os.getpid(), "hly%d" % os.getpid()
+    H.run([H.IP, "-n", ns, "link", "add", a, "type", "veth", "peer", "name",
+           b])
+    H.on_cleanup(lambda: H.run([H.IP, "-n", ns, "link", "del", a],
+                               check=False))
+    H.run([H.IP, "-n", ns, "link", "set", a, "up"])
+    H.run([H.IP, "-n", ns, "link", "set", b, "up"])
+    h = hdrlog(["-i", a, "-o", "json:" + out_path("gone.json")]).start()
+    try:
+        H.run([H.IP, "-n", ns, "link", "del", a])
+        rc = h.wait(10)
+        assert rc is not None, "still running 10 s after %s was deleted" % a
+    finally:
+        h.kill()
+    assert rc == 1, "exit %s; stderr: %s" % (rc, h.stderr())
+    assert re.search(r"interface %s is gone" % a, h.stderr()), h.stderr()
+    assert "frames seen" in h.stderr(), "no summary:\n" + h.stderr()
+
+
+@tap.case("stopped under traffic: every frame seen is written or counted lost")
+def _():
+    import threading
+    for attempt in range(5):
+        out = out_path("drain%d.json" % attempt)
+        stop = threading.Event()
+        h = hdrlog(["-i", dev(), "-o", "json:" + out]).start()
+        frames = [H.udp_frame(m) for m in macs(64, 9)]
+
+        def flood():
+            s = topo().sender()
+            for _ in range(20000):         # bounded: ~1-2 s of traffic
+                if stop.is_set():
+                    return
+                for f in frames:
+                    try:
+                        s.send(f)
+                    except OSError:
+                        pass
+        t = threading.Thread(target=flood)
+        t.start()
+        try:
+            H.wait_records(out, lambda rs: len(rs) >= 200, timeout=10,
+                           proc=h.proc)
+            rc = h.stop()           # the flood goes on meanwhile
+        finally:
+            stop.set()
+            t.join(30)
+            h.kill()
+        assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
+        s = h.summary()
+        recs = H.read_json_lines(out)
+        H.diag("run %d: %s" % (attempt, s))
+        assert s["seen"] == s["written"] + s["lost"], \
+            "seen != written + lost: %s" % s
+        assert s["written"] == len(recs), \
+            "summary says %d written, file has %d" % (s["written"],
+                                                      len(recs))
+
+
+@tap.case("a SIGHUP list reload does not stall capture (small ring, big list)")
+def _():
+    import random
+    import threading
+    path = out_path("big.txt")
+    rnd = random.Random(7)
+    with open(path, "w") as f:      # ~1.5M lines: a reload takes ~1 s here
+        for _ in range(1500):
+            f.write("".join("203.%d.%d.%d\n" % (rnd.randrange(256),
+                                                 rnd.randrange(256),
+                                                 rnd.randrange(256))
+                            for _ in range(1000)))
+    out = out_path("reload.json")
+    h = hdrlog(["-i", dev(), "-o", "json:" + out, "--taglist", "t=" + path,
+                "--ringbuf-size", "64K"]).start(timeout=60)
+    try:
+        started = threading.Event()
+
+        def steady():
+            started.set()          # ~2000 frames/s for ~2 s
+            topo().send([H.udp_frame(m) for m in macs(4000, 10)],
+                        burst=20, pause=0.01)
+        t = threading.Thread(target=steady)
+        t.start()
+        started.wait(5)
+        h.proc.send_signal(signal.SIGHUP)
+        t.join(60)
+        deadline = time.monotonic() + 60
+        while len(re.findall(r"lists in force", h.stderr())) < 2:
+            assert time.monotonic() < deadline, \
+                "reload not done in 60 s:\n" + h.stderr()
+            assert h.proc.poll() is None, "exited:\n" + h.stderr()
+            time.sleep(0.1)
+        rc = h.stop()
+    finally:
+        h.kill()
+    assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
+    s = h.summary()
+    H.diag("summary %s" % s)
+    assert s["lost"] == 0, "records lost during the reload: %s" % s
+    assert s["seen"] == s["written"] >= 3600, s
 
 
 def body():
