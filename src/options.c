@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <net/if.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +20,53 @@
 #include "options.h"
 #include "record.h"
 
-#define DEFAULT_RINGBUF_SIZE (8u << 20)
+#define DEFAULT_RINGBUF_SIZE	(8u << 20)
+#define RINGBUF_MIN		4096
+#define RINGBUF_MAX		(1ull << 30)
+#define SNAPLEN_MIN		14	/* an Ethernet header */
+#define SNAPLEN_ARG_MAX		262144	/* tcpdump's; more than a record holds */
+#define ROTATE_MB_MAX		(1u << 20)
+#define ROTATE_FILES_MAX	1000000
+
+enum opt_type {
+	OPT_FLAG,	/* no argument: the member becomes true */
+	OPT_NUM,	/* a decimal number from min to max, times scale */
+	OPT_WORD,	/* one word of a table, stored as its value */
+	OPT_FUNC,	/* its own handler */
+};
+
+struct opt_word {
+	const char *word;
+	int value;
+};
 
 struct opt_def {
-	const char *name;
+	const char *name;	/* long name; NULL: short only */
 	int short_name;		/* 0: long only */
 	const char *arg;	/* argument name, NULL: takes none */
 	const char *help;
-	int (*handle)(struct options *o, const char *arg);
+	enum opt_type type;
+	size_t offset, size;	/* the member of struct options it sets */
+	uint64_t min, max;	/* OPT_NUM: the range, before scaling */
+	uint64_t scale;		/* OPT_NUM: the unit in the member (0: 1) */
+	const struct opt_word *words;	/* OPT_WORD: { NULL } ends it */
+	int value;		/* OPT_FUNC: a constant for the handler */
+	/* OPT_FUNC: <0 usage error (printed), 0 go on, >0 done, exit 0 */
+	int (*handle)(struct options *o, const struct opt_def *d,
+		      const char *arg);
 };
+
+#define MEMBER(m) .offset = offsetof(struct options, m), \
+		  .size = sizeof(((struct options *)0)->m)
+#define FLAG(long_, short_, m, help_) \
+	{ long_, short_, NULL, help_, OPT_FLAG, MEMBER(m) }
+#define NUM(long_, short_, arg_, m, min_, max_, scale_, help_) \
+	{ long_, short_, arg_, help_, OPT_NUM, MEMBER(m), .min = min_, \
+	  .max = max_, .scale = scale_ }
+#define WORD(long_, short_, arg_, m, words_, help_) \
+	{ long_, short_, arg_, help_, OPT_WORD, MEMBER(m), .words = words_ }
+#define FUNC(long_, short_, arg_, fn, value_, help_) \
+	{ long_, short_, arg_, help_, OPT_FUNC, .value = value_, .handle = fn }
 
 static const struct opt_def opt_defs[];
 
@@ -47,6 +87,18 @@ usage_error(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return usage_hint();
+}
+
+/* "--name", or "-c" for an option with no long name. */
+static const char *opt_name(const struct opt_def *d)
+{
+	static char buf[32];
+
+	if (d->name)
+		snprintf(buf, sizeof(buf), "--%s", d->name);
+	else
+		snprintf(buf, sizeof(buf), "-%c", d->short_name);
+	return buf;
 }
 
 /* Unsigned decimal with an optional K/M/G (binary) suffix. */
@@ -77,34 +129,84 @@ static int parse_size(const char *s, uint64_t max, int suffixes, uint64_t *out)
 	return 0;
 }
 
-static int opt_iface(struct options *o, const char *arg)
+/* Members are bool, 32-bit (numbers and enums) or 64-bit. */
+static void store(struct options *o, const struct opt_def *d, uint64_t v)
 {
+	void *m = (char *)o + d->offset;
+
+	if (d->size == sizeof(bool))
+		*(bool *)m = v;
+	else if (d->size == sizeof(uint32_t))
+		*(uint32_t *)m = v;
+	else
+		*(uint64_t *)m = v;
+}
+
+static int set_num(struct options *o, const struct opt_def *d,
+		   const char *arg)
+{
+	uint64_t v;
+
+	if (parse_size(arg, d->max, 0, &v) || v < d->min)
+		return usage_error("%s needs a number from %llu to %llu, not '%s'",
+				   opt_name(d), (unsigned long long)d->min,
+				   (unsigned long long)d->max, arg);
+	store(o, d, v * (d->scale ? d->scale : 1));
+	return 0;
+}
+
+static int set_word(struct options *o, const struct opt_def *d,
+		    const char *arg)
+{
+	char choices[128];
+	size_t n = 0;
+
+	for (const struct opt_word *w = d->words; w->word; w++) {
+		if (!strcmp(arg, w->word)) {
+			store(o, d, w->value);
+			return 0;
+		}
+		n += snprintf(choices + n, sizeof(choices) - n, "%s%s",
+			      w == d->words ? "" : w[1].word ? ", " : " or ",
+			      w->word);
+	}
+	return usage_error("%s is %s, not '%s'", opt_name(d), choices, arg);
+}
+
+static int opt_iface(struct options *o, const struct opt_def *d,
+		     const char *arg)
+{
+	(void)d;
 	if (o->n_ifaces == MAX_IFACES)
-		return usage_error("too many interfaces (at most %s)", "64");
-	if (!*arg || strlen(arg) >= 16)
+		return usage_error("too many interfaces (at most %d)", MAX_IFACES);
+	if (!*arg || strlen(arg) >= IF_NAMESIZE)
 		return usage_error("'%s' is not a valid interface name", arg);
 	o->ifaces[o->n_ifaces++] = arg;
 	return 0;
 }
 
-static int opt_output(struct options *o, const char *arg)
+static int opt_output(struct options *o, const struct opt_def *d,
+		      const char *arg)
 {
+	(void)d;
 	if (o->n_outputs == MAX_OUTPUTS)
-		return usage_error("too many outputs (at most %s)", "16");
+		return usage_error("too many outputs (at most %d)", MAX_OUTPUTS);
 	o->outputs[o->n_outputs++] = arg;
 	return 0;
 }
 
 /* -w FILE: pcapng for *.pcapng, pcap otherwise (and for '-', stdout). */
-static int opt_write(struct options *o, const char *arg)
+static int opt_write(struct options *o, const struct opt_def *d,
+		     const char *arg)
 {
 	size_t n = strlen(arg);
 	const char *fmt = n > 7 && !strcmp(arg + n - 7, ".pcapng") ? "pcapng"
 								   : "pcap";
 	char *spec;
 
+	(void)d;
 	if (o->n_outputs == MAX_OUTPUTS)
-		return usage_error("too many outputs (at most %s)", "16");
+		return usage_error("too many outputs (at most %d)", MAX_OUTPUTS);
 	if (asprintf(&spec, "%s:%s", fmt, arg) < 0)
 		return usage_error("out of memory");
 	o->w_specs[o->n_outputs] = spec;
@@ -112,82 +214,18 @@ static int opt_write(struct options *o, const char *arg)
 	return 0;
 }
 
-static int opt_snaplen(struct options *o, const char *arg)
+static int opt_snaplen(struct options *o, const struct opt_def *d,
+		       const char *arg)
 {
 	uint64_t v;
 
-	if (parse_size(arg, 262144, 0, &v))
-		return usage_error("-s needs a number of bytes, not '%s'", arg);
+	if (parse_size(arg, SNAPLEN_ARG_MAX, 0, &v) ||
+	    (v && v < SNAPLEN_MIN))
+		return usage_error("%s needs 0 (all) or %d to %d bytes, not '%s'",
+				   opt_name(d), SNAPLEN_MIN, SNAPLEN_ARG_MAX,
+				   arg);
 	/* 0 is tcpdump's "all of it"; a record carries at most 65535. */
 	o->snaplen = !v || v > HDRLOG_MAX_SNAPLEN ? HDRLOG_MAX_SNAPLEN : v;
-	if (o->snaplen < 14)
-		return usage_error("-s needs at least 14 bytes (an Ethernet header), not '%s'", arg);
-	return 0;
-}
-
-static int opt_rotate_size(struct options *o, const char *arg)
-{
-	uint64_t mb;
-
-	if (parse_size(arg, 1u << 20, 0, &mb) || !mb)
-		return usage_error("-C needs a positive size in MB, not '%s'", arg);
-	o->sink.rotate_bytes = mb * 1000000;	/* tcpdump's -C unit */
-	return 0;
-}
-
-static int opt_rotate_seconds(struct options *o, const char *arg)
-{
-	uint64_t v;
-
-	if (parse_size(arg, UINT32_MAX, 0, &v) || !v)
-		return usage_error("-G needs a positive number of seconds, not '%s'", arg);
-	o->sink.rotate_seconds = v;
-	return 0;
-}
-
-static int opt_rotate_count(struct options *o, const char *arg)
-{
-	uint64_t v;
-
-	if (parse_size(arg, 1000000, 0, &v) || !v)
-		return usage_error("-W needs a positive number of files, not '%s'", arg);
-	o->sink.rotate_count = v;
-	return 0;
-}
-
-static int opt_syslog_format(struct options *o, const char *arg)
-{
-	if (!strcmp(arg, "rfc5424"))
-		o->sink.syslog_format = SYSLOG_RFC5424;
-	else if (!strcmp(arg, "rfc3164"))
-		o->sink.syslog_format = SYSLOG_RFC3164;
-	else
-		return usage_error("--syslog-format is rfc5424 or rfc3164, not '%s'", arg);
-	return 0;
-}
-
-static int opt_syslog_framing(struct options *o, const char *arg)
-{
-	if (!strcmp(arg, "octet-counting"))
-		o->sink.syslog_lf_framing = false;
-	else if (!strcmp(arg, "non-transparent"))
-		o->sink.syslog_lf_framing = true;
-	else
-		return usage_error("--syslog-framing is octet-counting or non-transparent, not '%s'", arg);
-	return 0;
-}
-
-static int opt_syslog_cee(struct options *o, const char *arg)
-{
-	(void)arg;
-	o->sink.syslog_cee = true;
-	return 0;
-}
-
-static int opt_count(struct options *o, const char *arg)
-{
-	if (parse_size(arg, UINT64_MAX, 0, &o->count) || !o->count)
-		return usage_error("-c needs a positive number, not '%s'", arg);
 	return 0;
 }
 
@@ -197,11 +235,13 @@ static void print_fields(void)
 		printf("  %-16s %s\n", field_table[i].name, field_table[i].doc);
 }
 
-static int opt_fields(struct options *o, const char *arg)
+static int opt_fields(struct options *o, const struct opt_def *d,
+		      const char *arg)
 {
 	const char *bad;
 	size_t bad_len;
 
+	(void)d;
 	if (!strcmp(arg, "help")) {
 		print_fields();
 		return 1;
@@ -214,104 +254,33 @@ static int opt_fields(struct options *o, const char *arg)
 	return 0;
 }
 
-static int opt_sample(struct options *o, const char *arg)
+static int opt_ringbuf_size(struct options *o, const struct opt_def *d,
+			    const char *arg)
 {
-	uint64_t v;
+	uint64_t v, p = RINGBUF_MIN;
 
-	if (parse_size(arg, UINT32_MAX, 0, &v) || !v)
-		return usage_error("--sample needs a number from 1 to 4294967295, not '%s'", arg);
-	o->sample = v;
-	return 0;
-}
-
-static int opt_xdp_mode(struct options *o, const char *arg)
-{
-	if (!strcmp(arg, "auto"))
-		o->xdp_mode = XDP_MODE_AUTO;
-	else if (!strcmp(arg, "native"))
-		o->xdp_mode = XDP_MODE_NATIVE;
-	else if (!strcmp(arg, "generic"))
-		o->xdp_mode = XDP_MODE_GENERIC;
-	else
-		return usage_error("--xdp-mode is auto, native or generic, not '%s'", arg);
-	return 0;
-}
-
-static int opt_ringbuf_size(struct options *o, const char *arg)
-{
-	uint64_t v, p = 4096;
-
-	if (parse_size(arg, 1ull << 30, 1, &v) || v < 4096)
-		return usage_error("--ringbuf-size needs 4K to 1G bytes, not '%s'", arg);
+	if (parse_size(arg, RINGBUF_MAX, 1, &v) || v < RINGBUF_MIN)
+		return usage_error("%s needs 4K to 1G bytes, not '%s'",
+				   opt_name(d), arg);
 	while (p < v)
 		p <<= 1;	/* the kernel wants a power of two */
 	o->ringbuf_size = p;
 	return 0;
 }
 
-static int add_list(struct options *o, enum list_kind kind, const char *arg)
+static int opt_list(struct options *o, const struct opt_def *d,
+		    const char *arg)
 {
 	if (o->n_lists == MAX_LISTS)
-		return usage_error("too many lists (at most %s)", "64");
-	if (list_spec_parse(&o->lists[o->n_lists], kind, arg))
+		return usage_error("too many lists (at most %d)", MAX_LISTS);
+	if (list_spec_parse(&o->lists[o->n_lists], d->value, arg))
 		return -1;
 	o->n_lists++;
 	return 0;
 }
 
-static int opt_blocklist(struct options *o, const char *arg)
-{
-	return add_list(o, LIST_BLOCK, arg);
-}
-
-static int opt_taglist(struct options *o, const char *arg)
-{
-	return add_list(o, LIST_TAG, arg);
-}
-
-static int opt_allowlist(struct options *o, const char *arg)
-{
-	return add_list(o, LIST_ALLOW, arg);
-}
-
-static int opt_monitor(struct options *o, const char *arg)
-{
-	(void)arg;
-	o->monitor = true;
-	return 0;
-}
-
-static int opt_log(struct options *o, const char *arg)
-{
-	if (!strcmp(arg, "all"))
-		o->log_listed = false;
-	else if (!strcmp(arg, "listed"))
-		o->log_listed = true;
-	else
-		return usage_error("--log is all or listed, not '%s'", arg);
-	return 0;
-}
-
-static int opt_too_deep(struct options *o, const char *arg)
-{
-	o->too_deep_set = true;
-	if (!strcmp(arg, "pass"))
-		o->too_deep_drop = false;
-	else if (!strcmp(arg, "drop"))
-		o->too_deep_drop = true;
-	else
-		return usage_error("--too-deep is pass or drop, not '%s'", arg);
-	return 0;
-}
-
-static int opt_socket_events(struct options *o, const char *arg)
-{
-	(void)arg;
-	o->sockets = true;
-	return 0;
-}
-
-static int opt_events(struct options *o, const char *arg)
+static int opt_events(struct options *o, const struct opt_def *d,
+		      const char *arg)
 {
 	const char *p = arg;
 
@@ -324,51 +293,27 @@ static int opt_events(struct options *o, const char *arg)
 		else if (n == 7 && !strncmp(p, "sockets", n))
 			o->sockets = true;
 		else
-			return usage_error("--events takes packets and/or sockets, not '%s'", arg);
+			break;
 		p += n + !!p[n];
 	}
-	if (!o->packets && !o->sockets)
-		return usage_error("--events takes packets and/or sockets, not '%s'", arg);
+	if (*p || (!o->packets && !o->sockets))
+		return usage_error("%s takes packets and/or sockets, not '%s'",
+				   opt_name(d), arg);
 	return 0;
 }
 
-static int opt_attach(struct options *o, const char *arg)
-{
-	if (!strcmp(arg, "fentry"))
-		o->attach = ATTACH_FENTRY;
-	else if (!strcmp(arg, "kprobe"))
-		o->attach = ATTACH_KPROBE;
-	else if (!strcmp(arg, "tracepoint"))
-		o->attach = ATTACH_TRACEPOINT;
-	else
-		return usage_error("--attach is fentry, kprobe or tracepoint, not '%s'", arg);
-	return 0;
-}
-
-static int opt_features(struct options *o, const char *arg)
-{
-	(void)arg;
-	o->features = true;
-	return 0;
-}
-
-static int opt_verbose(struct options *o, const char *arg)
+static int opt_log_level(struct options *o, const struct opt_def *d,
+			 const char *arg)
 {
 	(void)o, (void)arg;
-	log_level = LOG_VERBOSE;
+	log_level = d->value;
 	return 0;
 }
 
-static int opt_quiet(struct options *o, const char *arg)
+static int opt_version(struct options *o, const struct opt_def *d,
+		       const char *arg)
 {
-	(void)o, (void)arg;
-	log_level = LOG_QUIET;
-	return 0;
-}
-
-static int opt_version(struct options *o, const char *arg)
-{
-	(void)o, (void)arg;
+	(void)o, (void)d, (void)arg;
 	printf("hdrlog %s\n", PACKAGE_VERSION);
 	return 1;
 }
@@ -377,7 +322,7 @@ static void print_help(void)
 {
 	printf("Usage: hdrlog [OPTION]... [EXPRESSION]\n"
 	       "Log network header fields of every ingress frame, captured with XDP.\n\n");
-	for (const struct opt_def *d = opt_defs; d->handle; d++) {
+	for (const struct opt_def *d = opt_defs; d->help; d++) {
 		char left[64];
 		int n = 0;
 
@@ -406,48 +351,98 @@ static void print_help(void)
 	       "Needs root, or CAP_BPF and CAP_NET_ADMIN.\n");
 }
 
-static int opt_help(struct options *o, const char *arg)
+static int opt_help(struct options *o, const struct opt_def *d,
+		    const char *arg)
 {
-	(void)o, (void)arg;
+	(void)o, (void)d, (void)arg;
 	print_help();
 	return 1;
 }
 
+static const struct opt_word xdp_modes[] = {
+	{ "auto", XDP_MODE_AUTO }, { "native", XDP_MODE_NATIVE },
+	{ "generic", XDP_MODE_GENERIC }, { NULL, 0 }
+};
+static const struct opt_word syslog_formats[] = {
+	{ "rfc5424", SYSLOG_RFC5424 }, { "rfc3164", SYSLOG_RFC3164 },
+	{ NULL, 0 }
+};
+static const struct opt_word syslog_framings[] = {	/* newline framing? */
+	{ "octet-counting", false }, { "non-transparent", true }, { NULL, 0 }
+};
+static const struct opt_word log_modes[] = {		/* only listed? */
+	{ "all", false }, { "listed", true }, { NULL, 0 }
+};
+static const struct opt_word too_deep_modes[] = {	/* drop? */
+	{ "pass", false }, { "drop", true }, { NULL, 0 }
+};
+static const struct opt_word attach_methods[] = {
+	{ "fentry", ATTACH_FENTRY }, { "kprobe", ATTACH_KPROBE },
+	{ "tracepoint", ATTACH_TRACEPOINT }, { NULL, 0 }
+};
+
 static const struct opt_def opt_defs[] = {
-	{ "interface", 'i', "IFACE", "capture on IFACE (repeatable; default: the default route's)", opt_iface },
-	{ "output", 'o', "FORMAT[:PATH]", "write records there (repeatable; default: json on stdout)", opt_output },
-	{ "write", 'w', "FILE", "write a pcap (pcapng for *.pcapng) file; '-' is stdout", opt_write },
-	{ "count", 'c', "N", "stop after N records", opt_count },
-	{ "snaplen", 's', "BYTES", "frame bytes a record carries for pcap and filters (default 256)", opt_snaplen },
-	{ NULL, 'C', "MB", "pcap files: start a new file past MB million bytes", opt_rotate_size },
-	{ NULL, 'G', "SECONDS", "pcap files: start a new file every SECONDS", opt_rotate_seconds },
-	{ NULL, 'W', "COUNT", "pcap files: keep only the newest COUNT files", opt_rotate_count },
-	{ "fields", 0, "LIST", "write only these comma-separated fields ('help' lists them)", opt_fields },
-	{ "sample", 0, "N", "log 1 in N frames, decided in the kernel", opt_sample },
-	{ "xdp-mode", 0, "MODE", "auto (default), native or generic", opt_xdp_mode },
-	{ "ringbuf-size", 0, "BYTES", "kernel ring buffer size, K/M/G suffixes (default 8M)", opt_ringbuf_size },
-	{ "blocklist", 0, "[NAME=]FILE[:any]", "drop frames from these CIDRs (:any: to them too)", opt_blocklist },
-	{ "taglist", 0, "[NAME=]FILE", "tag records of frames from or to these CIDRs", opt_taglist },
-	{ "allowlist", 0, "[NAME=]FILE", "drop frames from anywhere not in an allow list", opt_allowlist },
-	{ "syslog-format", 0, "rfc5424|rfc3164", "syslog message format (default rfc5424)", opt_syslog_format },
-	{ "syslog-framing", 0, "octet-counting|non-transparent", "syslog over TCP (default octet-counting, RFC 6587)", opt_syslog_framing },
-	{ "syslog-cee", 0, NULL, "put '@cee:' before the JSON body (rsyslog mmjsonparse)", opt_syslog_cee },
-	{ "monitor", 0, NULL, "never drop; mark records with would_drop instead", opt_monitor },
-	{ "log", 0, "all|listed", "log every frame (default) or only list hits and drops", opt_log },
-	{ "too-deep", 0, "pass|drop", "with lists: frames deeper than the parser goes (default pass)", opt_too_deep },
-	{ "socket-events", 0, NULL, "also log TCP connect/accept/close and UDP sends, with the process", opt_socket_events },
-	{ "events", 0, "LIST", "packets (default), sockets, or packets,sockets", opt_events },
-	{ "attach", 0, "METHOD", "socket events via fentry, kprobe or tracepoint (default: best)", opt_attach },
-	{ "features", 0, NULL, "print what this kernel offers and what hdrlog will use", opt_features },
-	{ "verbose", 'v', NULL, "say more, including libbpf's messages", opt_verbose },
-	{ "quiet", 'q', NULL, "no start-up line or exit summary", opt_quiet },
-	{ "version", 'V', NULL, "print the version and exit", opt_version },
-	{ "help", 'h', NULL, "print this help and exit", opt_help },
+	FUNC("interface", 'i', "IFACE", opt_iface, 0, "capture on IFACE (repeatable; default: the default route's)"),
+	FUNC("output", 'o', "FORMAT[:PATH]", opt_output, 0, "write records there (repeatable; default: json on stdout)"),
+	FUNC("write", 'w', "FILE", opt_write, 0, "write a pcap (pcapng for *.pcapng) file; '-' is stdout"),
+	NUM("count", 'c', "N", count, 1, UINT64_MAX, 0, "stop after N records"),
+	FUNC("snaplen", 's', "BYTES", opt_snaplen, 0, "frame bytes a record carries for pcap and filters (default 256)"),
+	NUM(NULL, 'C', "MB", sink.rotate_bytes, 1, ROTATE_MB_MAX, 1000000, "pcap files: start a new file past MB million bytes"),
+	NUM(NULL, 'G', "SECONDS", sink.rotate_seconds, 1, UINT32_MAX, 0, "pcap files: start a new file every SECONDS"),
+	NUM(NULL, 'W', "COUNT", sink.rotate_count, 1, ROTATE_FILES_MAX, 0, "pcap files: keep only the newest COUNT files"),
+	FUNC("fields", 0, "LIST", opt_fields, 0, "write only these comma-separated fields ('help' lists them)"),
+	NUM("sample", 0, "N", sample, 1, UINT32_MAX, 0, "log 1 in N frames, decided in the kernel"),
+	WORD("xdp-mode", 0, "MODE", xdp_mode, xdp_modes, "auto (default), native or generic"),
+	FUNC("ringbuf-size", 0, "BYTES", opt_ringbuf_size, 0, "kernel ring buffer size, K/M/G suffixes (default 8M)"),
+	FUNC("blocklist", 0, "[NAME=]FILE[:any]", opt_list, LIST_BLOCK, "drop frames from these CIDRs (:any: to them too)"),
+	FUNC("taglist", 0, "[NAME=]FILE", opt_list, LIST_TAG, "tag records of frames from or to these CIDRs"),
+	FUNC("allowlist", 0, "[NAME=]FILE", opt_list, LIST_ALLOW, "drop frames from anywhere not in an allow list"),
+	WORD("syslog-format", 0, "rfc5424|rfc3164", sink.syslog_format, syslog_formats, "syslog message format (default rfc5424)"),
+	WORD("syslog-framing", 0, "octet-counting|non-transparent", sink.syslog_lf_framing, syslog_framings, "syslog over TCP (default octet-counting, RFC 6587)"),
+	FLAG("syslog-cee", 0, sink.syslog_cee, "put '@cee:' before the JSON body (rsyslog mmjsonparse)"),
+	FLAG("monitor", 0, monitor, "never drop; mark records with would_drop instead"),
+	WORD("log", 0, "all|listed", log_listed, log_modes, "log every frame (default) or only list hits and drops"),
+	WORD("too-deep", 0, "pass|drop", too_deep_drop, too_deep_modes, "with lists: frames deeper than the parser goes (default pass)"),
+	FLAG("socket-events", 0, sockets, "also log TCP connect/accept/close and UDP sends, with the process"),
+	FUNC("events", 0, "LIST", opt_events, 0, "packets (default), sockets, or packets,sockets"),
+	WORD("attach", 0, "METHOD", attach, attach_methods, "socket events via fentry, kprobe or tracepoint (default: best)"),
+	FLAG("features", 0, features, "print what this kernel offers and what hdrlog will use"),
+	FUNC("verbose", 'v', NULL, opt_log_level, LOG_VERBOSE, "say more, including libbpf's messages"),
+	FUNC("quiet", 'q', NULL, opt_log_level, LOG_QUIET, "no start-up line or exit summary"),
+	FUNC("version", 'V', NULL, opt_version, 0, "print the version and exit"),
+	FUNC("help", 'h', NULL, opt_help, 0, "print this help and exit"),
 	{ 0 }
 };
 
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]) - 1)
+_Static_assert(N_OPTS <= 64, "struct options' given is a 64-bit mask");
 
+/* Whether the command line named the option called name. */
+static bool given(const struct options *o, const char *name)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (opt_defs[i].name && !strcmp(opt_defs[i].name, name))
+			return o->given & 1ull << i;
+	return false;
+}
+
+/* One option with its argument (NULL for none). As handle's result. */
+static int apply(struct options *o, const struct opt_def *d, const char *arg)
+{
+	o->given |= 1ull << (d - opt_defs);
+	switch (d->type) {
+	case OPT_FLAG:
+		store(o, d, true);
+		return 0;
+	case OPT_NUM:
+		return set_num(o, d, arg);
+	case OPT_WORD:
+		return set_word(o, d, arg);
+	case OPT_FUNC:
+		break;
+	}
+	return d->handle(o, d, arg);
+}
 
 /* An output's target; "" for none. */
 static const char *output_target(const char *spec)
@@ -524,7 +519,7 @@ static int check_conflicts(const struct options *o)
 		return usage_error("--log listed needs a list (%s)", "--blocklist, --taglist or --allowlist");
 	if (o->monitor && !has_policy_list(o))
 		return usage_error("--monitor needs a list that drops (%s): without one nothing would be dropped", "--blocklist or --allowlist");
-	if (o->too_deep_set && !o->n_lists)
+	if (given(o, "too-deep") && !o->n_lists)
 		return usage_error("--too-deep applies to frames checked against lists: it needs %s", "--blocklist, --taglist or --allowlist");
 	if (!o->packets && o->n_ifaces)
 		return usage_error("-i names interfaces to capture packets on, but --events has no packets");
@@ -587,7 +582,7 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 				if (opt_defs[i].short_name == c)
 					d = &opt_defs[i];
 		}
-		r = d->handle(o, optarg);
+		r = apply(o, d, optarg);
 		if (r < 0)
 			return OPTIONS_USAGE;
 		if (r > 0)

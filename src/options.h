@@ -39,7 +39,6 @@ struct options {
 	bool monitor;		/* never drop; mark what would be */
 	bool log_listed;	/* records only for list hits and drops */
 	bool too_deep_drop;	/* drop frames deeper than the parser goes */
-	bool too_deep_set;	/* --too-deep given */
 	bool packets;		/* XDP capture (--events) */
 	bool sockets;		/* socket events (--events, --socket-events) */
 	bool features;		/* --features: print what the kernel offers */
@@ -48,6 +47,7 @@ struct options {
 	struct sink_config sink;	/* rotation, syslog format; fields */
 	char filter[4096];	/* trailing libpcap expression, or "" */
 	char *w_specs[MAX_OUTPUTS];	/* -w FILE turned into -o FORMAT:FILE */
+	uint64_t given;		/* bit i: option i of the table was given */
 };
 
 /* -s default: Ethernet, two VLAN tags, IPv6 with extension headers, TCP. */
