@@ -216,11 +216,10 @@ static int json_open_target(struct sink *s, struct json_sink *j)
 		j->fd = STDOUT_FILENO;
 		j->own_fd = 0;
 	} else {
-		j->fd = open(s->target, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			     0640);
+		j->fd = sink_open_file(s->target, O_WRONLY | O_APPEND);
 		if (j->fd < 0) {
-			pr_err("cannot open %s: %s", s->target, strerror(errno));
-			return -errno;
+			pr_err("cannot open %s: %s", s->target, strerror(-j->fd));
+			return j->fd;
 		}
 		j->own_fd = 1;
 	}
@@ -248,11 +247,15 @@ static int json_flush(struct sink *s)
 		if (n <= 0) {
 			int err = n < 0 ? errno : EIO;
 
-			sink_write_failed(s, s->target, err);
+			if (err == EPIPE && !j->own_fd)
+				sink_stdout_gone(s);
+			else
+				sink_write_failed(s, sink_target_name(s), err);
 			s->failed += j->pending;
 			/* Leave whole lines only: the next batch starts clean. */
 			if (start >= 0 && off && ftruncate(j->fd, start))
-				pr_debug("cannot cut %s back: %s", s->target,
+				pr_debug("cannot cut %s back: %s",
+					 sink_target_name(s),
 					 strerror(errno));
 			j->len = 0;
 			j->pending = 0;
@@ -260,7 +263,7 @@ static int json_flush(struct sink *s)
 		}
 		off += n;
 	}
-	sink_write_worked(s, s->target, true);
+	sink_write_worked(s, sink_target_name(s), true);
 	s->written += j->pending;
 	j->len = 0;
 	j->pending = 0;

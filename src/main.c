@@ -88,7 +88,9 @@ static int handle_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	for (int i = 0; i < run->n_sinks; i++)
-		run->sinks[i]->ops->write(run->sinks[i], &e);
+		sink_write(run->sinks[i], &e);
+	if (sink_stdout_closed)
+		return -ECANCELED;	/* hdrlog | head: the reader is gone */
 	if (run->opts->count && ++run->records >= run->opts->count)
 		return -ECANCELED;	/* stops libbpf's consume loop */
 	return 0;
@@ -166,7 +168,7 @@ static int capture(struct run *run, struct ring_buffer *rb)
 {
 	uint64_t last_refresh = clock_mono_ns();
 
-	while (!stop_signal) {
+	while (!stop_signal && !sink_stdout_closed) {
 		int n = ring_buffer__poll(rb, POLL_MS);
 
 		/*
