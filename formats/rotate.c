@@ -303,7 +303,7 @@ static int reopen_path(struct capfile *c)
 	ssize_t n = 0;
 	int fd;
 
-	fd = sink_open_file(c->rot.target, O_WRONLY);
+	fd = sink_open_file(c->rot.target, O_RDWR);	/* RDWR: its header is read */
 	if (fd < 0) {
 		pr_err("cannot open %s again: %s; writing on to the file opened before",
 		       c->rot.target, strerror(-fd));

@@ -74,16 +74,17 @@ int rotate_open(struct rotate *r, uint64_t now_ns);
 
 /*
  * Whether n more bytes, at wall clock now_ns, belong in a new file: the
- * current one would pass -C (and holds a record already, so a record
- * bigger than -C still gets written), or -G has run out. Per record: one
- * comparison each when nothing is due.
+ * current one holds a record already (so a record bigger than -C still
+ * gets written, and a file opened late for -G is not left empty) and
+ * would pass -C, or -G has run out. Per record: a few comparisons.
  */
 static inline bool rotate_due(const struct rotate *r, uint64_t n,
 			      uint64_t now_ns)
 {
-	if (now_ns >= r->due_ns)
-		return true;
-	return r->bytes + n > r->limit && r->records;
+	/* An empty file takes the record: no header-only files. */
+	if (!r->records)
+		return false;
+	return now_ns >= r->due_ns || r->bytes + n > r->limit;
 }
 
 /*
