@@ -110,20 +110,19 @@ void sink_stdout_gone(const struct sink *s)
 }
 
 /*
- * The link may be followed: the kernel's may_follow_link() rule. Racing
+ * 0 if the link at path may be followed: the kernel's may_follow_link()
+ * rule; else open_err, or -EPERM with a message. Racing
  * it is no help to an attacker: in a sticky directory nobody but the
  * link's owner and the directory's owner can replace a link that passed.
  */
-static int link_may_be_followed(const char *path)
+static int link_may_be_followed(const char *path, int open_err)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	struct stat lst, dst;
 
-	if (lstat(path, &lst))
-		return -errno;
-	if (!S_ISLNK(lst.st_mode))
-		return -ELOOP;		/* a loop further up the path */
+	if (lstat(path, &lst) || !S_ISLNK(lst.st_mode))
+		return open_err;	/* not about a link at the end */
 	if (!slash)
 		snprintf(dir, sizeof(dir), ".");
 	else if (slash == path)
@@ -147,9 +146,14 @@ int sink_open_file(const char *path, int flags)
 	fd = open(path, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd >= 0)
 		return fd;
-	if (errno != ELOOP)
-		return -errno;
-	err = link_may_be_followed(path);
+	/*
+	 * A symlink: ELOOP, or EACCES when O_CREAT meets one in a sticky
+	 * directory that is neither ours nor the directory owner's.
+	 */
+	err = -errno;
+	if (err != -ELOOP && err != -EACCES)
+		return err;
+	err = link_may_be_followed(path, err);
 	if (err)
 		return err;
 	fd = open(path, flags | O_CREAT | O_CLOEXEC, 0640);
