@@ -315,12 +315,21 @@ static int json_open(struct sink *s)
 static int json_reopen(struct sink *s)
 {
 	struct json_sink *j = s->priv;
+	int old_fd = j->fd, err;
 
 	json_flush(s);
 	if (!j->own_fd)
 		return 0;
-	close(j->fd);
-	return json_open_target(s, j);
+	/* O_APPEND keeps what is there; on failure the old file goes on. */
+	err = json_open_target(s, j);
+	if (err) {
+		pr_err("SIGHUP: writing on to the file opened before");
+		j->fd = old_fd;
+		j->own_fd = 1;
+		return err;
+	}
+	close(old_fd);
+	return 0;
 }
 
 static void json_close(struct sink *s)

@@ -1020,6 +1020,8 @@ static int syslog_reopen(struct sink *s)
 		pump(s);
 		return 0;
 	}
+	if (x->transport == T_UDP && x->fd >= 0)
+		udp_refusals(s);	/* the old socket's, before it goes */
 	close_fd(x);
 	x->state = ST_DOWN;
 	x->q.sent = 0;

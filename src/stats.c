@@ -18,7 +18,7 @@ static void output_line(FILE *f, const struct sink *k)
 	const char *name = sink_target_name(k);
 	uint64_t queued = k->records - k->written - k->failed - k->skipped;
 
-	if (name != k->target)
+	if (name != k->target)	/* "standard output": no ':' before it */
 		fprintf(f, "output %s (%s)", k->ops->name, name);
 	else
 		fprintf(f, "output %s%s%s", k->ops->name, *name ? ":" : "",
