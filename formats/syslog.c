@@ -836,16 +836,15 @@ static void udp_refusals(struct sink *s)
 				first_err = ee.ee_errno;
 		}
 	}
-	/* The error the next send() would fail with is one of these. */
-	getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 	if (!refused)
 		return;
+	/* The error the next send() would fail with is one of these. */
+	getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 	if (refused > s->written)
 		refused = s->written;
 	s->written -= refused;
 	s->failed += refused;
 	now = clock_mono_ns();
-
 	if (!x->refused_at || now - x->refused_at > 10 * BACKOFF_MAX_NS) {
 		if (first_err == ECONNREFUSED)
 			pr_warn("syslog %s: nothing listens there (port unreachable); datagrams are lost until something does",
