@@ -202,6 +202,7 @@ struct json_sink {
 	int fd;
 	int own_fd;		/* opened here, so closed and reopened here */
 	int tty;
+	bool to_stdout;		/* EPIPE there ends the run */
 	int regular;		/* a regular file: a failed batch can be cut off */
 	size_t len;
 	uint64_t pending;	/* records in buf */
@@ -224,6 +225,7 @@ static int json_open_target(struct sink *s, struct json_sink *j)
 		j->own_fd = 1;
 	}
 	j->tty = isatty(j->fd);
+	j->to_stdout = sink_fd_is_stdout(j->fd);
 	j->regular = !fstat(j->fd, &st) && S_ISREG(st.st_mode);
 	return 0;
 }
@@ -247,7 +249,7 @@ static int json_flush(struct sink *s)
 		if (n <= 0) {
 			int err = n < 0 ? errno : EIO;
 
-			if (err == EPIPE && !j->own_fd)
+			if (err == EPIPE && j->to_stdout)
 				sink_stdout_gone(s);
 			else
 				sink_write_failed(s, sink_target_name(s), err);

@@ -175,6 +175,7 @@ static void capfile_start(struct capfile *c, int fd, uint64_t size,
 	c->fd = fd;
 	c->cut_back = !c->rot.is_stdout && !fstat(fd, &st) &&
 		      S_ISREG(st.st_mode);
+	c->to_stdout = sink_fd_is_stdout(fd);
 	c->on_disk = size;
 	c->len = 0;
 	if (header) {
@@ -220,7 +221,7 @@ int capfile_push(struct sink *s, struct capfile *c)
 		if (n <= 0) {
 			int err = n < 0 ? errno : EIO;
 
-			if (err == EPIPE && c->rot.is_stdout)
+			if (err == EPIPE && c->to_stdout)
 				sink_stdout_gone(s);
 			else
 				sink_write_failed(s, c->rot.path, err);

@@ -119,6 +119,7 @@ struct capfile {
 	struct rotate rot;
 	int fd;
 	bool cut_back;		/* a regular file: undo partial writes */
+	bool to_stdout;		/* EPIPE there ends the run */
 	const uint8_t *hdr;	/* what starts every file: set before open */
 	size_t hdr_len;
 	/* What to do with a non-empty file at PATH on SIGHUP; set before open. */

@@ -109,6 +109,16 @@ void sink_stdout_gone(const struct sink *s)
 	sink_stdout_closed = 1;
 }
 
+bool sink_fd_is_stdout(int fd)
+{
+	struct stat a, b;
+
+	if (fd == STDOUT_FILENO)
+		return true;
+	return !fstat(fd, &a) && !fstat(STDOUT_FILENO, &b) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /*
  * 0 if the link at path may be followed: the kernel's may_follow_link()
  * rule; else open_err, or -EPERM with a message. Racing

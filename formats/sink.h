@@ -83,6 +83,8 @@ const char *sink_target_name(const struct sink *s);
 extern volatile int sink_stdout_closed;
 /* An output saw EPIPE on standard output: say so once, end the run. */
 void sink_stdout_gone(const struct sink *s);
+/* Whether fd is standard output, also when opened as /dev/stdout. */
+bool sink_fd_is_stdout(int fd);
 
 /*
  * Open (O_CREAT, mode 0640) an output file for every file output. A

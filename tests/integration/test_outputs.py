@@ -235,15 +235,17 @@ def piped_run(spec, reader):
 
 
 @tap.case("hdrlog | head: a closed standard output ends the run, the "
-          "summary on stderr (json and pcap)")
+          "summary on stderr (json, pcap, json:/dev/stdout)")
 def _():
-    for spec, reader, name in (("json", ["head", "-n", "5"], "json"),
-                               ("pcap:-", ["head", "-c", "100"], "pcap")):
+    for spec, reader, name in (
+            ("json", ["head", "-n", "5"], "json (standard output)"),
+            ("pcap:-", ["head", "-c", "100"], "pcap (standard output)"),
+            ("json:/dev/stdout", ["head", "-n", "5"], "json:/dev/stdout")):
         rc, err = piped_run(spec, reader)
         assert rc == 0, (spec, rc, err)
         assert "standard output was closed" in err, err
-        m = re.search(r"output %s \(standard output\): (\d+) written, "
-                      r"(\d+) lost" % name, err)
+        m = re.search(r"output %s: (\d+) written, (\d+) lost" %
+                      re.escape(name), err)
         assert m, err
         seen = H.parse_summary(err).get("seen")
         assert int(m.group(1)) > 0 and seen and \
