@@ -301,6 +301,7 @@ static int reopen_path(struct capfile *c)
 	struct stat cur, at;
 	uint8_t head[64];
 	enum capfile_append how = CAPFILE_SECTION;
+	uint64_t size;
 	ssize_t n = 0;
 	int fd;
 
@@ -316,13 +317,15 @@ static int reopen_path(struct capfile *c)
 		close(fd);
 		return err;
 	}
+	/* A pipe or device (/dev/stdout) is a stream: no size, no seeking. */
+	size = S_ISREG(at.st_mode) ? (uint64_t)at.st_size : 0;
 	if (at.st_dev == cur.st_dev && at.st_ino == cur.st_ino) {
 		close(fd);
 		fd = c->fd;
-		if ((uint64_t)at.st_size == c->on_disk)
+		if (!S_ISREG(at.st_mode) || size == c->on_disk)
 			return 0;	/* nobody touched it */
 	}
-	if (at.st_size) {
+	if (size) {
 		n = pread(fd, head, sizeof(head), 0);
 		how = c->append(c, head, n > 0 ? n : 0);
 	}
@@ -333,7 +336,7 @@ static int reopen_path(struct capfile *c)
 			close(fd);
 		return -EEXIST;
 	}
-	if (lseek(fd, at.st_size, SEEK_SET) < 0) {
+	if (S_ISREG(at.st_mode) && lseek(fd, size, SEEK_SET) < 0) {
 		int err = -errno;
 
 		if (fd != c->fd)
@@ -344,8 +347,7 @@ static int reopen_path(struct capfile *c)
 		close(c->fd);
 		pr_debug("writing to %s anew", c->rot.target);
 	}
-	capfile_start(c, fd, at.st_size,
-		      !at.st_size || how == CAPFILE_SECTION);
+	capfile_start(c, fd, size, !size || how == CAPFILE_SECTION);
 	return 0;
 }
 
