@@ -510,12 +510,11 @@ def _():
         time.sleep(0.3)
         for p in (pc, png):
             os.rename(p, p + ".1")
-        h.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.3)
+        hup(h)
         topo().send(second)
 
     def h_json(h):
-        return [a.split(":", 1)[1] for a in h.cmd if a.startswith("json:")][0]
+        return json_of(h)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 16)
