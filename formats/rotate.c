@@ -17,18 +17,21 @@
 #define RETRY_NS	NS_PER_SEC	/* after a new file failed to open */
 #define MAX_SEQ		1000000		/* six digits */
 
-int rotate_init(struct rotate *r, const char *target,
-		const struct sink_config *cfg)
+static int rotate_setup(struct rotate *r, const char *target,
+			const struct sink_config *cfg, bool append)
 {
 	const char *base, *dot;
-	bool rotating = cfg->rotate_bytes || cfg->rotate_seconds ||
-			cfg->rotate_count;
+	bool rotating = !append && (cfg->rotate_bytes ||
+				    cfg->rotate_seconds || cfg->rotate_count);
 
 	memset(r, 0, sizeof(*r));
 	r->target = target;
 	r->cfg = cfg;
+	r->append = append;
 	r->limit = UINT64_MAX;
 	r->due_ns = UINT64_MAX;
+	if (!*target && append)
+		target = r->target = "-";	/* json: stdout */
 	if (!*target) {
 		pr_err("a capture output needs a file name, or '-' for standard output");
 		return -EINVAL;
@@ -62,6 +65,18 @@ int rotate_init(struct rotate *r, const char *target,
 		}
 	}
 	return 0;
+}
+
+int rotate_init(struct rotate *r, const char *target,
+		const struct sink_config *cfg)
+{
+	return rotate_setup(r, target, cfg, false);
+}
+
+int rotate_init_append(struct rotate *r, const char *target,
+		       const struct sink_config *cfg)
+{
+	return rotate_setup(r, target, cfg, true);
 }
 
 void rotate_free(struct rotate *r)
@@ -134,7 +149,8 @@ int rotate_open(struct rotate *r, uint64_t now_ns)
 		fd = open_named(r, now_ns);
 	} else {
 		snprintf(r->next, sizeof(r->next), "%s", r->target);
-		fd = sink_open_file(r->next, O_WRONLY | O_TRUNC);
+		fd = sink_open_file(r->next, r->append ? O_WRONLY | O_APPEND :
+							 O_WRONLY | O_TRUNC);
 	}
 	if (fd < 0) {
 		if (!r->failing && r->opened)
@@ -173,8 +189,12 @@ static void capfile_start(struct capfile *c, int fd, uint64_t size,
 	struct stat st;
 
 	c->fd = fd;
-	c->cut_back = !c->rot.is_stdout && !fstat(fd, &st) &&
-		      S_ISREG(st.st_mode);
+	/*
+	 * A regular file is cut back after a failed batch; standard output
+	 * only when appending (where the batch started is the file's end).
+	 */
+	c->cut_back = (!c->rot.is_stdout || c->rot.append) &&
+		      !fstat(fd, &st) && S_ISREG(st.st_mode);
 	c->to_stdout = sink_fd_is_stdout(fd);
 	c->on_disk = size;
 	c->len = 0;
@@ -189,7 +209,8 @@ int capfile_open(struct sink *s, struct capfile *c, size_t buf_size)
 {
 	int fd, err;
 
-	err = rotate_init(&c->rot, s->target, s->cfg);
+	err = c->append_only ? rotate_init_append(&c->rot, s->target, s->cfg) :
+			       rotate_init(&c->rot, s->target, s->cfg);
 	if (err)
 		return err;
 	c->size = buf_size;
@@ -212,6 +233,14 @@ int capfile_open(struct sink *s, struct capfile *c, size_t buf_size)
 int capfile_push(struct sink *s, struct capfile *c)
 {
 	size_t off = 0;
+
+	/* Appending: others may append too; the batch starts at the end. */
+	if (c->rot.append && c->cut_back && c->len) {
+		off_t end = lseek(c->fd, 0, SEEK_END);
+
+		if (end >= 0)
+			c->on_disk = end;
+	}
 
 	while (off < c->len) {
 		ssize_t n = write(c->fd, c->buf + off, c->len - off);
@@ -305,7 +334,9 @@ static int reopen_path(struct capfile *c)
 	ssize_t n = 0;
 	int fd;
 
-	fd = sink_open_file(c->rot.target, O_RDWR);	/* RDWR: its header is read */
+	/* RDWR: its header is read. */
+	fd = sink_open_file(c->rot.target,
+			    c->rot.append ? O_RDWR | O_APPEND : O_RDWR);
 	if (fd < 0) {
 		pr_err("cannot open %s again: %s; writing on to the file opened before",
 		       c->rot.target, strerror(-fd));

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Which file a capture output writes to, shared by pcap and pcapng:
- * -C (size), -G (seconds), -W (how many files to keep), SIGHUP.
+ * Which file an output writes to, shared by pcap and pcapng (-C size,
+ * -G seconds, -W how many files to keep, SIGHUP) and JSON (SIGHUP only:
+ * see rotate_init_append()).
  *
  * Without -C, -G and -W, PATH is the file, truncated when hdrlog starts.
  * SIGHUP keeps what is there (see capfile_reopen()): while PATH names the
@@ -23,7 +24,7 @@
  *
  * struct rotate decides when a new file is due, names it, opens it and
  * deletes the files -W lets go; struct capfile below is the one buffered
- * writer both capture outputs put their blocks in.
+ * writer every file output (json, pcap, pcapng) puts its records in.
  */
 #ifndef HDRLOG_ROTATE_H
 #define HDRLOG_ROTATE_H
@@ -43,6 +44,8 @@ struct rotate {
 	const char *target;		/* PATH as given, "-": stdout */
 	const struct sink_config *cfg;
 	bool is_stdout;
+	bool append;			/* JSON lines: appended to, never
+					 * truncated or rotated */
 	bool named;			/* -C, -G or -W: names carry the time */
 	bool opened;			/* a file was opened once */
 	bool failing;			/* a new file could not be opened */
@@ -63,6 +66,12 @@ struct rotate {
 /* Returns 0, or a negative errno with a message printed. */
 int rotate_init(struct rotate *r, const char *target,
 		const struct sink_config *cfg);
+/*
+ * A file appended to (JSON lines): opened with O_APPEND, never truncated,
+ * -C, -G and -W do not apply; "" is standard output too.
+ */
+int rotate_init_append(struct rotate *r, const char *target,
+		       const struct sink_config *cfg);
 void rotate_free(struct rotate *r);
 
 /*
@@ -102,7 +111,7 @@ static inline bool rotate_due_at_flush(const struct rotate *r,
 }
 
 /*
- * A capture file being written: whole records (blocks) collect in buf
+ * A file being written: whole records (lines, blocks) collect in buf
  * and go out with one write(2) when it fills and on flush, so a flush
  * always ends on a record boundary: a failed one loses exactly the
  * records in it, and in a regular file the half written is cut off
@@ -117,6 +126,7 @@ enum capfile_append {
 
 struct capfile {
 	struct rotate rot;
+	bool append_only;	/* see rotate_init_append(); set before open */
 	int fd;
 	bool cut_back;		/* a regular file: undo partial writes */
 	bool to_stdout;		/* EPIPE there ends the run */

@@ -76,6 +76,20 @@ def output_counts(h, name):
     return (int(m[-1][0]), int(m[-1][1])) if m else None
 
 
+def hup(h):
+    """SIGHUP, and wait until hdrlog acted on it: the main loop reopens
+    before it prints a SIGUSR1 summary, so a summary after it is proof."""
+    mark = "records lost (ring buffer full)"
+    n = h.stderr().count(mark)
+    h.proc.send_signal(signal.SIGHUP)
+    h.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while h.stderr().count(mark) <= n:
+        assert time.monotonic() < deadline, "no summary after SIGHUP: " + \
+            h.stderr()
+        time.sleep(0.02)
+
+
 def parse_now(h):
     """Records seen so far, from SIGUSR1's summary."""
     h.proc.send_signal(signal.SIGUSR1)
@@ -127,7 +141,8 @@ def _():
         assert output_counts(h, "json:" + p) == (20, 0), h.stderr()
 
 
-@tap.case("SIGHUP reopens output files (logrotate's postrotate)")
+@tap.case("SIGHUP: a JSON file moved away is replaced, one left in place "
+          "keeps its lines and is appended to")
 def _():
     out = path("rotate.json")
     h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:" + out])
@@ -135,14 +150,16 @@ def _():
     topo().send(udp(2000, 10))
     H.wait_records(out, lambda r: len(r) >= 10)
     os.rename(out, out + ".1")
-    h.proc.send_signal(signal.SIGHUP)
-    time.sleep(0.3)
+    hup(h)
     topo().send(udp(2001, 6))
     H.wait_records(out, lambda r: len(r) >= 6)
+    hup(h)                      # not moved: the file keeps what it holds
+    topo().send(udp(2002, 4))
+    H.wait_records(out, lambda r: len(r) >= 10)
     h.stop()
     old, new = H.read_json_lines(out + ".1"), H.read_json_lines(out)
     assert [r["dest_port"] for r in old] == [2000] * 10, old
-    assert [r["dest_port"] for r in new] == [2001] * 6, new
+    assert [r["dest_port"] for r in new] == [2001] * 6 + [2002] * 4, new
 
 
 @tap.case("a full disk: reported once, counted, other outputs go on, healed")
