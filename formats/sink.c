@@ -120,10 +120,10 @@ bool sink_fd_is_stdout(int fd)
 }
 
 /*
- * 0 if the link at path may be followed: the kernel's may_follow_link()
- * rule; else open_err, or -EPERM with a message. Racing
- * it is no help to an attacker: in a sticky directory nobody but the
- * link's owner and the directory's owner can replace a link that passed.
+ * 0 if the link at path may be followed (the kernel's may_follow_link()
+ * rule); else open_err, or -EPERM with a message. Racing the check is no
+ * help to an attacker: in a sticky directory nobody but the link's owner
+ * and the directory's owner can replace a link that passed it.
  */
 static int link_may_be_followed(const char *path, int open_err)
 {
