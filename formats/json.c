@@ -7,20 +7,19 @@
  * in directly: a generic generator costs ~75 ns per field here, which
  * would cap the output far below the ring buffer's rate.
  *
- * The output collects lines in one buffer that goes out with one write(2)
- * when it fills or on flush, so a burst costs few system calls; a
- * terminal gets each line at once.
+ * The output collects lines in the file writer's buffer (rotate.h) that
+ * goes out with one write(2) when it fills or on flush, so a burst costs
+ * few system calls; a terminal gets each line at once.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "event.h"
 #include "json.h"
 #include "log.h"
+#include "rotate.h"
 #include "sink.h"
 
 /* Bounded output: every put checks room, so a record never overruns. */
@@ -195,96 +194,57 @@ void json_writer_free(struct json_writer *w)
 
 /* --- the JSON lines output ------------------------------------------- */
 
+/*
+ * Lines go through the file writer (rotate.h) shared with the capture
+ * outputs: appended to PATH (never truncated), batched, a failed batch cut
+ * off again, SIGHUP keeping what is there.
+ */
 #define JSON_BUF_SIZE	(1024 * 1024)
 
 struct json_sink {
 	struct json_writer w;
-	int fd;
-	int own_fd;		/* opened here, so closed and reopened here */
-	int tty;
-	int regular;		/* a regular file: a failed batch can be cut off */
-	size_t len;
-	uint64_t pending;	/* records in buf */
-	char buf[JSON_BUF_SIZE];
+	struct capfile c;
+	bool tty;		/* a terminal gets each line at once */
 };
 
-static int json_open_target(struct sink *s, struct json_sink *j)
+/* Anything at PATH on SIGHUP is appended to: lines need no header. */
+static enum capfile_append json_append(const struct capfile *c,
+				       const uint8_t *head, size_t n)
 {
-	struct stat st;
-
-	if (!*s->target || !strcmp(s->target, "-")) {
-		j->fd = STDOUT_FILENO;
-		j->own_fd = 0;
-	} else {
-		j->fd = open(s->target, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			     0640);
-		if (j->fd < 0) {
-			pr_err("cannot open %s: %s", s->target, strerror(errno));
-			return -errno;
-		}
-		j->own_fd = 1;
-	}
-	j->tty = isatty(j->fd);
-	j->regular = !fstat(j->fd, &st) && S_ISREG(st.st_mode);
-	return 0;
+	(void)c;
+	(void)head;
+	(void)n;
+	return CAPFILE_CONTINUE;
 }
 
 static int json_flush(struct sink *s)
 {
 	struct json_sink *j = s->priv;
-	size_t off = 0;
-	off_t start = -1;
 
-	if (!j->len)
-		return 0;
-	/* Where this batch starts, to cut a half-written one off again. */
-	if (j->regular)
-		start = lseek(j->fd, 0, SEEK_END);
-	while (off < j->len) {
-		ssize_t n = write(j->fd, j->buf + off, j->len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int err = n < 0 ? errno : EIO;
-
-			sink_write_failed(s, s->target, err);
-			s->failed += j->pending;
-			/* Leave whole lines only: the next batch starts clean. */
-			if (start >= 0 && off && ftruncate(j->fd, start))
-				pr_debug("cannot cut %s back: %s", s->target,
-					 strerror(errno));
-			j->len = 0;
-			j->pending = 0;
-			return -err;
-		}
-		off += n;
-	}
-	sink_write_worked(s, s->target, true);
-	s->written += j->pending;
-	j->len = 0;
-	j->pending = 0;
-	return 0;
+	return capfile_flush(s, &j->c);
 }
 
 static int json_write(struct sink *s, const struct event *e)
 {
 	struct json_sink *j = s->priv;
+	uint8_t *out;
 	size_t n;
 
-	if (JSON_BUF_SIZE - j->len < JSON_RECORD_MAX + 1)
-		json_flush(s);
-	n = json_writer_record(&j->w, e, s->cfg->fields, j->buf + j->len,
+	out = capfile_reserve(s, &j->c, JSON_RECORD_MAX + 1, e->time_ns);
+	if (!out) {
+		s->failed++;
+		return -EIO;
+	}
+	n = json_writer_record(&j->w, e, s->cfg->fields, (char *)out,
 			       JSON_RECORD_MAX);
 	if (!n) {
 		s->failed++;	/* cannot happen with bounded names */
 		return -E2BIG;
 	}
-	j->len += n;
-	j->buf[j->len++] = '\n';
-	j->pending++;
+	out[n++] = '\n';
+	capfile_commit(&j->c, n);
 	if (j->tty)
-		return json_flush(s);
+		return capfile_push(s, &j->c);
 	return 0;
 }
 
@@ -293,18 +253,23 @@ static int json_open(struct sink *s)
 	struct json_sink *j = calloc(1, sizeof(*j));
 	int err;
 
-	if (!j)
+	if (!j) {
+		pr_err("out of memory");
 		return -ENOMEM;
+	}
 	if (json_writer_init(&j->w)) {
 		free(j);
 		return -ENOMEM;
 	}
-	err = json_open_target(s, j);
+	j->c.append_only = true;
+	j->c.append = json_append;
+	err = capfile_open(s, &j->c, JSON_BUF_SIZE);
 	if (err) {
 		json_writer_free(&j->w);
 		free(j);
 		return err;
 	}
+	j->tty = isatty(j->c.fd);
 	s->priv = j;
 	return 0;
 }
@@ -313,20 +278,14 @@ static int json_reopen(struct sink *s)
 {
 	struct json_sink *j = s->priv;
 
-	json_flush(s);
-	if (!j->own_fd)
-		return 0;
-	close(j->fd);
-	return json_open_target(s, j);
+	return capfile_reopen(s, &j->c);
 }
 
 static void json_close(struct sink *s)
 {
 	struct json_sink *j = s->priv;
 
-	json_flush(s);
-	if (j->own_fd)
-		close(j->fd);
+	capfile_close(s, &j->c);
 	json_writer_free(&j->w);
 	free(j);
 }

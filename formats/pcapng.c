@@ -12,21 +12,19 @@
  * only), with lists an epb_verdict of type Linux XDP holding the action,
  * and on list hits a comment naming the lists.
  *
- * Blocks are built in place in one big buffer that goes out with one
- * write(2) when it fills and on flush: a record costs a few stores and
- * the copy of its frame bytes.
+ * Blocks are built in place in the capture file writer's buffer
+ * (rotate.h, shared with pcap): a record costs a few stores and the copy
+ * of its frame bytes. On SIGHUP a pcapng file found at PATH gets a new
+ * section (SHB and IDBs again) after what it holds.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
-#include <unistd.h>
 
 #include <linux/bpf.h>
 
-#include "clock.h"
 #include "config.h"
 #include "event.h"
 #include "iface.h"
@@ -63,20 +61,13 @@
 #define NO_ID		UINT32_MAX
 
 struct pcapng_sink {
-	struct rotate rot;
-	int fd;
-	bool cut_back;		/* our regular file: undo partial writes */
+	struct capfile c;
 	bool warned_iface;
 	uint32_t n_ifaces;
 	uint32_t last_ifindex;	/* the last lookup, for runs from one interface */
 	uint32_t last_id;
 	uint32_t ifindex[MAX_IFACES];	/* EPB interface id -> ifindex */
-	uint8_t *hdr;		/* SHB and IDBs, the start of every file */
-	size_t hdr_len;
-	uint64_t on_disk;	/* bytes of whole blocks in the file */
-	uint64_t pending;	/* records in buf */
-	size_t len;
-	uint8_t buf[PCAPNG_BUF_SIZE];
+	uint8_t *hdr;		/* SHB and IDBs, the start of every section */
 };
 
 /* The buffer holds blocks at 4-byte offsets; memcpy keeps C happy. */
@@ -158,77 +149,27 @@ static int build_header(struct pcapng_sink *g, const struct sink_config *cfg)
 	g->n_ifaces = t->n;
 	g->last_ifindex = g->ifindex[0];
 	g->last_id = 0;
-	g->hdr_len = p - g->hdr;
+	g->c.hdr = g->hdr;
+	g->c.hdr_len = p - g->hdr;
 	return 0;
 }
 
-static void start_file(struct pcapng_sink *g, int fd)
+/*
+ * A file at PATH on SIGHUP gets a new section if it is pcapng in our byte
+ * order: a reader takes any number of sections one after another.
+ */
+static enum capfile_append pcapng_append(const struct capfile *c,
+					 const uint8_t *head, size_t n)
 {
-	struct stat st;
+	uint32_t type, magic;
 
-	g->fd = fd;
-	g->cut_back = !g->rot.is_stdout && !fstat(fd, &st) &&
-		      S_ISREG(st.st_mode);
-	g->on_disk = 0;
-	memcpy(g->buf, g->hdr, g->hdr_len);
-	g->len = g->hdr_len;
-	g->rot.bytes = g->len;
-}
-
-static int push(struct sink *s)
-{
-	struct pcapng_sink *g = s->priv;
-	size_t off = 0;
-
-	while (off < g->len) {
-		ssize_t n = write(g->fd, g->buf + off, g->len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int err = n < 0 ? errno : EIO;
-
-			sink_write_failed(s, g->rot.path, err);
-			s->failed += g->pending;
-			g->pending = 0;
-			g->len = 0;
-			/* No half block in the file: later ones stay readable. */
-			if (g->cut_back && off &&
-			    (ftruncate(g->fd, g->on_disk) ||
-			     lseek(g->fd, g->on_disk, SEEK_SET) < 0))
-				g->cut_back = false;
-			if (!g->on_disk) {	/* the header went too */
-				memcpy(g->buf, g->hdr, g->hdr_len);
-				g->len = g->hdr_len;
-			}
-			g->rot.bytes = g->on_disk + g->len;
-			return -err;
-		}
-		off += n;
-	}
-	sink_write_worked(s, g->rot.path, g->len);
-	g->on_disk += g->len;
-	s->written += g->pending;
-	g->pending = 0;
-	g->len = 0;
-	return 0;
-}
-
-/* Rotation and SIGHUP: what is buffered goes to the file before. */
-static int next_file(struct sink *s, uint64_t now_ns)
-{
-	struct pcapng_sink *g = s->priv;
-	int fd;
-
-	push(s);
-	if (g->rot.is_stdout)
-		return 0;
-	fd = rotate_open(&g->rot, now_ns);
-	if (fd < 0)
-		return fd;
-	close(g->fd);
-	start_file(g, fd);
-	return 0;
+	(void)c;
+	if (n < 12)
+		return CAPFILE_REFUSE;
+	memcpy(&type, head, 4);
+	memcpy(&magic, head + 8, 4);
+	return type == BT_SHB && magic == BYTE_ORDER_MAGIC ? CAPFILE_SECTION :
+							     CAPFILE_REFUSE;
 }
 
 static uint32_t iface_id(struct pcapng_sink *g, uint32_t ifindex)
@@ -328,7 +269,7 @@ static int pcapng_write(struct sink *s, const struct event *e)
 	if (id == NO_ID) {
 		if (!g->warned_iface && id == NO_ID)
 			pr_warn("a record from interface index %u, which is not captured on, is not written to %s",
-				e->ifindex, s->target);
+				e->ifindex, sink_target_name(s));
 		g->warned_iface |= id == NO_ID;
 		s->failed++;
 		return -EINVAL;
@@ -340,12 +281,11 @@ static int pcapng_write(struct sink *s, const struct event *e)
 		clen = comment_len(e);
 		size += 4 + pad4(clen);
 	}
-	if (rotate_due(&g->rot, size, e->time_ns))
-		next_file(s, e->time_ns);
-	if (PCAPNG_BUF_SIZE - g->len < size)
-		push(s);
-
-	blk = g->buf + g->len;
+	blk = capfile_reserve(s, &g->c, size, e->time_ns);
+	if (!blk) {
+		s->failed++;
+		return -EIO;
+	}
 	put32(blk, BT_EPB);
 	put32(blk + 4, size);
 	put32(blk + 8, id);
@@ -378,33 +318,22 @@ static int pcapng_write(struct sink *s, const struct event *e)
 	put32(p, OPT_ENDOFOPT);
 	put32(p + 4, size);
 
-	g->len += size;
-	g->pending++;
-	g->rot.bytes += size;
-	g->rot.records++;
+	capfile_commit(&g->c, size);
 	return 0;
 }
 
 static int pcapng_flush(struct sink *s)
 {
 	struct pcapng_sink *g = s->priv;
-	uint64_t now;
 
-	if (rotate_due_at_flush(&g->rot, &now))
-		return next_file(s, now);
-	return push(s);
+	return capfile_flush(s, &g->c);
 }
 
 static int pcapng_reopen(struct sink *s)
 {
-	return next_file(s, clock_real_ns());
-}
+	struct pcapng_sink *g = s->priv;
 
-static void pcapng_free(struct pcapng_sink *g)
-{
-	rotate_free(&g->rot);
-	free(g->hdr);
-	free(g);
+	return capfile_reopen(s, &g->c);
 }
 
 static int pcapng_open(struct sink *s)
@@ -413,7 +342,8 @@ static int pcapng_open(struct sink *s)
 	int err;
 
 	if (!s->cfg->ifaces || !s->cfg->ifaces->n) {
-		pr_err("pcapng output %s: no interfaces to describe", s->target);
+		pr_err("pcapng output %s: no interfaces to describe",
+		       sink_target_name(s));
 		return -EINVAL;
 	}
 	g = calloc(1, sizeof(*g));
@@ -421,16 +351,16 @@ static int pcapng_open(struct sink *s)
 		pr_err("out of memory");
 		return -ENOMEM;
 	}
-	err = rotate_init(&g->rot, s->target, s->cfg);
-	if (!err)
-		err = build_header(g, s->cfg);
-	if (!err)
-		err = rotate_open(&g->rot, clock_real_ns());
-	if (err < 0) {
-		pcapng_free(g);
+	err = build_header(g, s->cfg);
+	if (!err) {
+		g->c.append = pcapng_append;
+		err = capfile_open(s, &g->c, PCAPNG_BUF_SIZE);
+	}
+	if (err) {
+		free(g->hdr);
+		free(g);
 		return err;
 	}
-	start_file(g, err);
 	s->priv = g;
 	return 0;
 }
@@ -439,10 +369,9 @@ static void pcapng_close(struct sink *s)
 {
 	struct pcapng_sink *g = s->priv;
 
-	push(s);
-	if (!g->rot.is_stdout)
-		close(g->fd);
-	pcapng_free(g);
+	capfile_close(s, &g->c);
+	free(g->hdr);
+	free(g);
 }
 
 const struct sink_ops pcapng_sink_ops = {

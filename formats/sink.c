@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Output registry: "-o NAME[:TARGET]" to the sink that writes it. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -96,4 +101,86 @@ void sink_write_worked(struct sink *s, const char *what, bool wrote)
 		pr_info("writing %s works again", what);
 		s->write_failing = false;
 	}
+}
+
+const char *sink_target_name(const struct sink *s)
+{
+	bool file_output = s->ops == &json_sink_ops ||
+			   s->ops == &pcap_sink_ops ||
+			   s->ops == &pcapng_sink_ops;
+
+	if (file_output && (!*s->target || !strcmp(s->target, "-")))
+		return "standard output";
+	return s->target;
+}
+
+volatile int sink_stdout_closed;
+
+void sink_stdout_gone(const struct sink *s)
+{
+	if (!sink_stdout_closed)
+		pr_info("standard output was closed (%s output); stopping",
+			s->ops->name);
+	sink_stdout_closed = 1;
+}
+
+bool sink_fd_is_stdout(int fd)
+{
+	struct stat a, b;
+
+	if (fd == STDOUT_FILENO)
+		return true;
+	return !fstat(fd, &a) && !fstat(STDOUT_FILENO, &b) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * 0 if the link at path may be followed (the kernel's may_follow_link()
+ * rule); else open_err, or -EPERM with a message. Racing the check is no
+ * help to an attacker: in a sticky directory nobody but the link's owner
+ * and the directory's owner can replace a link that passed it.
+ */
+static int link_may_be_followed(const char *path, int open_err)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat lst, dst;
+
+	if (lstat(path, &lst) || !S_ISLNK(lst.st_mode))
+		return open_err;	/* not about a link at the end */
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (stat(dir, &dst))
+		return -errno;
+	if ((dst.st_mode & (S_ISVTX | S_IWOTH)) != (S_ISVTX | S_IWOTH) ||
+	    lst.st_uid == geteuid() || lst.st_uid == dst.st_uid)
+		return 0;
+	pr_err("refusing to follow %s: a symbolic link owned by uid %u in the sticky world-writable directory %s (owned by uid %u), which anyone could have put there",
+	       path, (unsigned int)lst.st_uid, dir, (unsigned int)dst.st_uid);
+	return -EPERM;
+}
+
+int sink_open_file(const char *path, int flags)
+{
+	int fd, err;
+
+	fd = open(path, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd >= 0)
+		return fd;
+	/*
+	 * A symlink: ELOOP, or EACCES when O_CREAT meets one in a sticky
+	 * directory that is neither ours nor the directory owner's.
+	 */
+	err = -errno;
+	if (err != -ELOOP && err != -EACCES)
+		return err;
+	err = link_may_be_followed(path, err);
+	if (err)
+		return err;
+	fd = open(path, flags | O_CREAT | O_CLOEXEC, 0640);
+	return fd >= 0 ? fd : -errno;
 }

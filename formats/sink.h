@@ -34,6 +34,7 @@ struct sink {
 	const struct sink_ops *ops;
 	const char *target;	/* what the user named, for messages */
 	const struct sink_config *cfg;
+	uint64_t records;	/* records handed to it (sink_write()) */
 	uint64_t written;	/* records written */
 	uint64_t failed;	/* records lost: write errors, full queues */
 	uint64_t cut;		/* records shortened to fit (syslog over UDP) */
@@ -64,6 +65,40 @@ struct sink_ops {
 
 /* The output an -o argument names, or NULL with a message. */
 const struct sink_ops *sink_type(const char *spec);
+/*
+ * Every record goes to an output through here, so that for each output
+ * records = written + failed + skipped once its queue is written out.
+ */
+static inline int sink_write(struct sink *s, const struct event *e)
+{
+	s->records++;
+	return s->ops->write(s, e);
+}
+
+/* What messages call the target: "standard output" for "" and "-". */
+const char *sink_target_name(const struct sink *s);
+
+/*
+ * Set when writing to standard output failed with EPIPE: the reader is
+ * gone (hdrlog | head), so the run ends, as tcpdump's does.
+ */
+extern volatile int sink_stdout_closed;
+/* An output saw EPIPE on standard output: say so once, end the run. */
+void sink_stdout_gone(const struct sink *s);
+/* Whether fd is standard output, also when opened as /dev/stdout. */
+bool sink_fd_is_stdout(int fd);
+
+/*
+ * Open (O_CREAT, mode 0640) an output file for every file output. A
+ * symbolic link as the last component is followed unless it sits in a
+ * sticky world-writable directory (/tmp) and belongs to neither the
+ * caller nor the directory's owner: what fs.protected_symlinks refuses,
+ * done here because the sysctl may be off and hdrlog runs as root.
+ * Returns the descriptor, or a negative errno; a refused link is
+ * explained in a message of its own.
+ */
+int sink_open_file(const char *path, int flags);
+
 /*
  * Create a sink from an -o argument: "json[:PATH]", "pcap:PATH",
  * "pcapng:PATH", "journal", "syslog[:URL]". cfg must outlive the sink.

@@ -36,6 +36,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -652,6 +653,14 @@ static void conn_start(struct sink *s, uint64_t now)
 		return;
 	}
 	x->sotype = type;
+	if (x->transport == T_UDP) {
+		int on = 1;
+
+		if (sa->sa_family == AF_INET6)
+			setsockopt(x->fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof(on));
+		else
+			setsockopt(x->fd, SOL_IP, IP_RECVERR, &on, sizeof(on));
+	}
 	conn_up(s);
 }
 
@@ -787,11 +796,70 @@ static void stream_write(struct sink *s, size_t len)
 		pump(s);
 }
 
+/*
+ * UDP to a closed port: the datagram leaves (send() says so) and an ICMP
+ * port unreachable comes back. The kernel keeps only the last such error
+ * for the next send() to fail with, so counting those would miss most;
+ * with IP_RECVERR every ICMP error is queued on the socket, one per
+ * datagram that came back, and each moves one record from written to
+ * lost here. Read at every flush and when a send reports one. A datagram
+ * dropped without an ICMP error (a firewall, ICMP rate limits on the far
+ * host) stays counted as written: nothing tells hdrlog about it.
+ */
+static void udp_refusals(struct sink *s)
+{
+	struct syslog_sink *x = s->priv;
+	uint64_t refused = 0, now;
+	int first_err = 0, err;
+	socklen_t len = sizeof(err);
+
+	for (int i = 0; i < 4096; i++) {	/* bounded; the rest next time */
+		char ctl[512];
+		struct msghdr m = { .msg_control = ctl,
+				    .msg_controllen = sizeof(ctl) };
+		struct cmsghdr *c;
+
+		if (recvmsg(x->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			break;
+		for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			struct sock_extended_err ee;
+
+			if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+			      (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+				continue;
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			if (ee.ee_origin != SO_EE_ORIGIN_ICMP &&
+			    ee.ee_origin != SO_EE_ORIGIN_ICMP6)
+				continue;	/* local: the send said so */
+			refused++;
+			if (!first_err)
+				first_err = ee.ee_errno;
+		}
+	}
+	if (!refused)
+		return;
+	/* The error the next send() would fail with is one of these. */
+	getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (refused > s->written)
+		refused = s->written;
+	s->written -= refused;
+	s->failed += refused;
+	now = clock_mono_ns();
+	if (!x->refused_at || now - x->refused_at > 10 * BACKOFF_MAX_NS) {
+		if (first_err == ECONNREFUSED)
+			pr_warn("syslog %s: nothing listens there (port unreachable); datagrams are lost until something does",
+				SINK_NAME(s));
+		else
+			pr_warn("syslog %s: %s (ICMP); datagrams are lost until it is reachable",
+				SINK_NAME(s), strerror(first_err));
+	}
+	x->refused_at = now;
+}
+
 /* One datagram: 1 sent, 0 the local receiver's queue is full, -1 lost. */
 static int dgram_send(struct sink *s, const char *m, size_t len)
 {
 	struct syslog_sink *x = s->priv;
-	uint64_t now;
 	ssize_t n;
 
 	for (int tries = 0;; tries++) {
@@ -803,12 +871,8 @@ static int dgram_send(struct sink *s, const char *m, size_t len)
 		if (errno == EINTR)
 			continue;
 		/* UDP: an earlier datagram's ICMP error; this one did not go. */
-		if (x->transport == T_UDP && errno == ECONNREFUSED && !tries) {
-			now = clock_mono_ns();
-			if (!x->refused_at || now - x->refused_at > 10 * BACKOFF_MAX_NS)
-				pr_warn("syslog %s: nothing listens there (port unreachable); datagrams are lost until something does",
-					SINK_NAME(s));
-			x->refused_at = now;
+		if (x->transport == T_UDP && errno == ECONNREFUSED && tries < 3) {
+			udp_refusals(s);
 			continue;
 		}
 		break;
@@ -909,6 +973,8 @@ static int syslog_flush(struct sink *s)
 		pump(s);
 	else if (x->q.lcount)
 		dgram_pump(s);
+	if (x->transport == T_UDP && x->fd >= 0)
+		udp_refusals(s);
 	return 0;
 }
 
@@ -953,6 +1019,8 @@ static int syslog_reopen(struct sink *s)
 		pump(s);
 		return 0;
 	}
+	if (x->transport == T_UDP && x->fd >= 0)
+		udp_refusals(s);	/* the old socket's, before it goes */
 	close_fd(x);
 	x->state = ST_DOWN;
 	x->q.sent = 0;
@@ -978,6 +1046,8 @@ static void syslog_close(struct sink *s)
 		/* Counted as lost: the summary, printed after close, says so. */
 		s->failed += x->q.lcount;
 	}
+	if (x->transport == T_UDP && x->fd >= 0)
+		udp_refusals(s);	/* what came back meanwhile */
 	syslog_free(x);
 }
 

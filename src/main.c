@@ -57,7 +57,7 @@ struct run {
 	struct stats stats;
 	uint64_t records;	/* decoded, towards -c */
 	uint64_t consumed;	/* read from the ring, decodable or not */
-	bool count_reached;	/* -c: the rest is not read */
+	bool done;		/* -c reached or stdout closed: read no more */
 	int link_watch;		/* netlink: interfaces going away; -1 */
 	struct lists_job reload;	/* SIGHUP: lists read beside capture */
 	bool reload_again;	/* another SIGHUP came during the reload */
@@ -109,9 +109,10 @@ static int handle_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	for (int i = 0; i < run->n_sinks; i++)
-		run->sinks[i]->ops->write(run->sinks[i], &e);
-	if (run->opts->count && ++run->records >= run->opts->count) {
-		run->count_reached = true;
+		sink_write(run->sinks[i], &e);
+	if (sink_stdout_closed ||	/* hdrlog | head: the reader is gone */
+	    (run->opts->count && ++run->records >= run->opts->count)) {
+		run->done = true;
 		return -ECANCELED;	/* stops libbpf's consume loop */
 	}
 	return 0;
@@ -232,7 +233,7 @@ static int capture(struct run *run, struct ring_buffer *rb)
 {
 	uint64_t last_refresh = clock_mono_ns();
 
-	while (!stop_signal) {
+	while (!stop_signal && !sink_stdout_closed) {
 		int n = ring_buffer__poll(rb, POLL_MS);
 
 		/*
@@ -288,7 +289,7 @@ static void drain(struct run *run, struct ring_buffer *rb)
 {
 	uint64_t deadline = clock_mono_ns() + 200000000ull;
 
-	while (!run->count_reached && ring_buffer__consume(rb) >= 0) {
+	while (!run->done && ring_buffer__consume(rb) >= 0) {
 		struct hdrlog_counters k;
 
 		if (loader_counters(&run->loader, &k) ||

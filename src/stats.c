@@ -7,29 +7,49 @@ static void line(FILE *f, uint64_t n, const char *what)
 	fprintf(f, "%llu %s\n", (unsigned long long)n, what);
 }
 
+/*
+ * One line per output: every output gets every record, and for each
+ * records = written + lost (+ socket events a capture file has no place
+ * for, + records still queued when asked by SIGUSR1), so the line adds up
+ * on its own; no sum or minimum over outputs could.
+ */
+static void output_line(FILE *f, const struct sink *k)
+{
+	const char *name = sink_target_name(k);
+	uint64_t queued = k->records - k->written - k->failed - k->skipped;
+
+	if (name != k->target)	/* "standard output": no ':' before it */
+		fprintf(f, "output %s (%s)", k->ops->name, name);
+	else
+		fprintf(f, "output %s%s%s", k->ops->name, *name ? ":" : "",
+			name);
+	fprintf(f, ": %llu written, %llu lost", (unsigned long long)k->written,
+		(unsigned long long)k->failed);
+	if (k->cut)
+		fprintf(f, ", %llu cut to fit", (unsigned long long)k->cut);
+	if (k->skipped)
+		fprintf(f, ", %llu socket events not for this output",
+			(unsigned long long)k->skipped);
+	if (queued && queued <= k->records)
+		fprintf(f, ", %llu queued", (unsigned long long)queued);
+	fputc('\n', f);
+}
+
 void stats_print(const struct stats *s, const struct options *o, FILE *f)
 {
 	const struct hdrlog_counters *k = &s->kernel;
+	const struct sink *one = s->n_sinks == 1 ? s->sinks[0] : NULL;
 
-	uint64_t written = UINT64_MAX, failed = 0, cut = 0;
-
-	/*
-	 * With several outputs, the one that wrote least speaks for all;
-	 * records an output has no place for count as its own.
-	 */
-	for (int i = 0; i < s->n_sinks; i++) {
-		uint64_t w = s->sinks[i]->written + s->sinks[i]->skipped;
-
-		if (w < written)
-			written = w;
-		failed += s->sinks[i]->failed;
-		cut += s->sinks[i]->cut;
-	}
-	if (!s->n_sinks)
-		written = 0;
 	if (o->packets)
 		line(f, k->seen, "frames seen");
-	line(f, written, "records written");
+	/*
+	 * One output: its counts are the run's (records it has no place for
+	 * count as written, as they always have). Several: what each got.
+	 */
+	if (one)
+		line(f, one->written + one->skipped, "records written");
+	else if (s->n_sinks)
+		line(f, s->sinks[0]->records, "records to the outputs (each output's counts below)");
 	line(f, k->lost + k->sock_lost, "records lost (ring buffer full)");
 	if (o->sockets)
 		line(f, k->sock_events, "socket events");
@@ -41,26 +61,12 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 		line(f, k->not_listed, "frames not logged (--log listed)");
 	if (o->filter[0])
 		line(f, s->filtered, "records not written (filter expression)");
-	if (failed)
-		line(f, failed, "records lost (output write errors or full queues)");
-	if (cut)
-		line(f, cut, "records cut to fit (syslog datagrams)");
-	if (s->n_sinks > 1 || failed)
-		for (int i = 0; i < s->n_sinks; i++) {
-			const struct sink *k2 = s->sinks[i];
-
-			fprintf(f, "output %s%s%s: %llu written, %llu lost",
-				k2->ops->name, *k2->target ? ":" : "", k2->target,
-				(unsigned long long)k2->written,
-				(unsigned long long)k2->failed);
-			if (k2->cut)
-				fprintf(f, ", %llu cut to fit",
-					(unsigned long long)k2->cut);
-			if (k2->skipped)
-				fprintf(f, ", %llu socket events not for this output",
-					(unsigned long long)k2->skipped);
-			fputc('\n', f);
-		}
+	if (one && one->failed)
+		line(f, one->failed, "records lost (output write errors or full queues)");
+	if (one && one->cut)
+		line(f, one->cut, "records cut to fit (syslog datagrams)");
+	for (int i = 0; i < s->n_sinks; i++)
+		output_line(f, s->sinks[i]);
 	if (s->undecodable)
 		line(f, s->undecodable, "records lost (unknown record layout)");
 	if (k->too_deep)

@@ -2,10 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """
 What every output shares: the trailing filter expression, several outputs
-at once, SIGHUP reopening files for logrotate, and a write error on a full
-disk that is reported once, counted, and healed.
+at once, SIGHUP reopening files for logrotate, a write error on a full
+disk that is reported once, counted, and healed, a summary that adds up
+for every output, a closed standard output ending the run, and output
+paths that refuse another user's symlink in a sticky directory.
 """
+import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -58,6 +62,34 @@ def run_and_send(args, frames, expect_records, timeout=10):
     return h
 
 
+def records_to_outputs(h):
+    """What every output got, from the last summary (several outputs)."""
+    m = re.findall(r"^(?:hdrlog: )?(\d+) records to the outputs", h.stderr(),
+                   re.M)
+    return int(m[-1]) if m else None
+
+
+def output_counts(h, name):
+    """(written, lost) of an output in the last summary."""
+    m = re.findall(r"^(?:hdrlog: )?output %s: (\d+) written, (\d+) lost" %
+                   re.escape(name), h.stderr(), re.M)
+    return (int(m[-1][0]), int(m[-1][1])) if m else None
+
+
+def hup(h):
+    """SIGHUP, and wait until hdrlog acted on it: the main loop reopens
+    before it prints a SIGUSR1 summary, so a summary after it is proof."""
+    mark = "records lost (ring buffer full)"
+    n = h.stderr().count(mark)
+    h.proc.send_signal(signal.SIGHUP)
+    h.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while h.stderr().count(mark) <= n:
+        assert time.monotonic() < deadline, "no summary after SIGHUP: " + \
+            h.stderr()
+        time.sleep(0.02)
+
+
 def parse_now(h):
     """Records seen so far, from SIGUSR1's summary."""
     h.proc.send_signal(signal.SIGUSR1)
@@ -104,11 +136,13 @@ def _():
                       "--fields", "src_mac,dest_port,ip_id"], frames, 20)
     ra, rb = H.read_json_lines(a), H.read_json_lines(b)
     assert len(ra) == 20 and ra == rb, (len(ra), len(rb))
-    assert "output json:%s: 20 written, 0 lost" % a in h.stderr(), \
-        h.stderr()
+    assert records_to_outputs(h) == 20, h.stderr()
+    for p in (a, b):
+        assert output_counts(h, "json:" + p) == (20, 0), h.stderr()
 
 
-@tap.case("SIGHUP reopens output files (logrotate's postrotate)")
+@tap.case("SIGHUP: a JSON file moved away is replaced, one left in place "
+          "keeps its lines and is appended to")
 def _():
     out = path("rotate.json")
     h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:" + out])
@@ -116,14 +150,16 @@ def _():
     topo().send(udp(2000, 10))
     H.wait_records(out, lambda r: len(r) >= 10)
     os.rename(out, out + ".1")
-    h.proc.send_signal(signal.SIGHUP)
-    time.sleep(0.3)
+    hup(h)
     topo().send(udp(2001, 6))
     H.wait_records(out, lambda r: len(r) >= 6)
+    hup(h)                      # not moved: the file keeps what it holds
+    topo().send(udp(2002, 4))
+    H.wait_records(out, lambda r: len(r) >= 10)
     h.stop()
     old, new = H.read_json_lines(out + ".1"), H.read_json_lines(out)
     assert [r["dest_port"] for r in old] == [2000] * 10, old
-    assert [r["dest_port"] for r in new] == [2001] * 6, new
+    assert [r["dest_port"] for r in new] == [2001] * 6 + [2002] * 4, new
 
 
 @tap.case("a full disk: reported once, counted, other outputs go on, healed")
@@ -161,14 +197,129 @@ def _():
     recs = H.read_json_lines(small)      # whole lines only, even after ENOSPC
     ports = [r["dest_port"] for r in recs]
     assert ports.count(4000) == 20, ports[-25:]
-    import re
-    m = re.search(r"output json:%s: (\d+) written, (\d+) lost" % re.escape(
-        small), err)
-    assert m, err
-    written, lost = int(m.group(1)), int(m.group(2))
+    written, lost = output_counts(h, "json:" + small)
     assert written == len(recs) and lost > 0 and written + lost == 220, \
         (written, lost, len(recs))
+    assert records_to_outputs(h) == 220, err
+    assert output_counts(h, "json:" + safe) == (220, 0), err
+    assert "records lost (output write errors" not in err, \
+        "a run-wide loss line with several outputs: " + err
     assert len(H.read_json_lines(safe)) == 220
+
+
+@tap.case("the summary adds up for each output: written + lost = records "
+          "after the filter, one line per output")
+def _():
+    a, b = path("sum-a.json"), path("sum-b.pcap")
+    frames = udp(53, 5) + udp(80, 7)
+    h = run_and_send(["-o", "json:" + a, "-o", "pcap:" + b,
+                      "udp", "dst", "port", "53"], frames, 12)
+    s = h.summary()
+    assert s.get("seen") == 12 and s.get("lost") == 0, h.stderr()
+    assert s.get("written") is None, \
+        "a run-wide 'written' with several outputs: " + h.stderr()
+    assert records_to_outputs(h) == 5, h.stderr()
+    assert output_counts(h, "json:" + a) == (5, 0), h.stderr()
+    assert output_counts(h, "pcap:" + b) == (5, 0), h.stderr()
+    assert len(H.read_json_lines(a)) == 5
+
+
+def piped_run(spec, reader):
+    """hdrlog -o spec with its standard output piped into reader (a
+    command that stops reading early); frames are sent until hdrlog ends,
+    at most 15 s. (exit code, stderr)."""
+    cmd = H.ns_exec(topo().ns_a, [H.HDRLOG, "-i", dev(), "-o", spec])
+    hd = H.track(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE))
+    rd = H.track(subprocess.Popen(reader, stdin=hd.stdout,
+                                  stdout=subprocess.DEVNULL))
+    hd.stdout.close()
+    err = H.LineReader(io.TextIOWrapper(hd.stderr))
+    assert err.wait_for("listening on", 15), err.text()
+    deadline = time.monotonic() + 15
+    while hd.poll() is None and time.monotonic() < deadline:
+        topo().send(udp(5000, 5))
+        time.sleep(0.1)         # pacing the sender; the loop is bounded
+    if hd.poll() is None:
+        hd.kill()
+        hd.wait(10)
+        raise AssertionError("hdrlog still runs with its reader gone: " +
+                             err.text())
+    rd.wait(10)
+    err.join()
+    return hd.returncode, err.text()
+
+
+@tap.case("hdrlog | head: a closed standard output ends the run, the "
+          "summary on stderr (json, pcap, json:/dev/stdout)")
+def _():
+    for spec, reader, name in (
+            ("json", ["head", "-n", "5"], "json (standard output)"),
+            ("pcap:-", ["head", "-c", "100"], "pcap (standard output)"),
+            ("json:/dev/stdout", ["head", "-n", "5"], "json:/dev/stdout")):
+        rc, err = piped_run(spec, reader)
+        assert rc == 0, (spec, rc, err)
+        assert "standard output was closed" in err, err
+        m = re.search(r"output %s: (\d+) written, (\d+) lost" %
+                      re.escape(name), err)
+        assert m, err
+        seen = H.parse_summary(err).get("seen")
+        assert int(m.group(1)) > 0 and seen and \
+            int(m.group(1)) + int(m.group(2)) <= seen, (m.group(0), seen)
+
+
+@tap.case("a write error on standard output names it 'standard output'")
+def _():
+    with open("/dev/full", "wb") as full:
+        cmd = H.ns_exec(topo().ns_a, [H.HDRLOG, "-i", dev(), "-o", "json"])
+        hd = H.track(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                      stdout=full, stderr=subprocess.PIPE))
+    err = H.LineReader(io.TextIOWrapper(hd.stderr))
+    try:
+        assert err.wait_for("listening on", 15), err.text()
+        topo().send(udp(5100, 5))
+        assert err.wait_for(r"writing standard output failed: No space", 10),\
+            err.text()
+    finally:
+        hd.send_signal(signal.SIGINT)
+        hd.wait(10)
+        err.join()
+    assert re.search(r"output json \(standard output\): 0 written, 5 lost",
+                     err.text()), err.text()
+
+
+@tap.case("another user's symlink in a sticky world-writable directory is "
+          "refused as an output; root's and the directory owner's are "
+          "followed")
+def _():
+    d = path("sticky")
+    os.mkdir(d)
+    os.chown(d, 65534, 65534)
+    os.chmod(d, 0o1777)
+    victim = path("victim")
+    with open(victim, "wb") as f:
+        f.write(b"precious\n")
+    for spec in ("json", "pcap", "pcapng"):
+        link = os.path.join(d, "out." + spec)
+        os.symlink(victim, link)
+        os.lchown(link, 65533, 65533)
+        r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "-o",
+                                       "%s:%s" % (spec, link)])
+        assert r.returncode != 0, (spec, r.returncode, r.stderr)
+        assert "refusing to follow %s" % link in r.stderr, r.stderr
+        with open(victim, "rb") as f:
+            assert f.read() == b"precious\n", spec
+        os.unlink(link)
+    for i, owner in enumerate((0, 65534)):
+        target = path("followed%d.json" % owner)
+        link = os.path.join(d, "ok%d.json" % owner)
+        os.symlink(target, link)
+        os.lchown(link, owner, owner)
+        h = run_and_send(["-o", "json:" + link], udp(6000 + i, 3), 3)
+        assert os.path.islink(link)
+        assert [r["dest_port"] for r in H.read_json_lines(target)] == \
+            [6000 + i] * 3, h.stderr()
 
 
 def body():

@@ -528,6 +528,31 @@ def count_re(h, rx):
     return sum(1 for x in h.stderr().splitlines() if re.search(rx, x))
 
 
+@tap.case("UDP to a closed port: each datagram counted once, as lost "
+          "(IPv4 and IPv6), written + lost = records")
+def udp_closed_port():
+    closed = PORT + 10          # nothing listens there
+    targets = ["udp://127.0.0.1:%d" % closed, "udp://[::1]:%d" % closed]
+    out = fresh("udp-closed.json")
+    h = hdrlog(["-o", "json:" + out] +
+               [x for t in targets for x in ("-o", "syslog:" + t)])
+    total = 0
+    with h:
+        # three bursts of 10: well inside the ICMP rate limit's burst
+        for _ in range(3):
+            topo().send(frames(10))
+            total += 10
+            assert len(wait_json(out, total)) == total, h.stderr()
+        h.stop()
+    outs = outputs(h)
+    for t in targets:
+        assert outs["syslog:" + t] == (0, total, 0), (t, outs, h.stderr())
+        assert count_re(h, r"syslog %s: nothing listens there" %
+                        re.escape(t)) == 1, h.stderr()
+    assert outs["json:" + out] == (total, 0, 0), outs
+
+
+
 @tap.case("TCP receiver killed and restarted: queued, reconnected, counted")
 def tcp_restart():
     rs = Rsyslog("r6")
