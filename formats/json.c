@@ -292,6 +292,7 @@ static void json_close(struct sink *s)
 
 const struct sink_ops json_sink_ops = {
 	.name = "json",
+	.flags = SINK_FILE,
 	.open = json_open,
 	.write = json_write,
 	.flush = json_flush,

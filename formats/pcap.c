@@ -138,6 +138,7 @@ static void pcap_close_sink(struct sink *s)
 
 const struct sink_ops pcap_sink_ops = {
 	.name = "pcap",
+	.flags = SINK_FILE | SINK_FRAMES | SINK_ROTATES,
 	.open = pcap_open_sink,
 	.write = pcap_write_sink,
 	.flush = pcap_flush_sink,

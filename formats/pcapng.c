@@ -376,6 +376,7 @@ static void pcapng_close(struct sink *s)
 
 const struct sink_ops pcapng_sink_ops = {
 	.name = "pcapng",
+	.flags = SINK_FILE | SINK_FRAMES | SINK_ROTATES,
 	.open = pcapng_open,
 	.write = pcapng_write,
 	.flush = pcapng_flush,

@@ -47,8 +47,16 @@ struct sink {
 	uint64_t last_fail_ns;
 };
 
+/* What an output is, for what is decided before any output is opened. */
+enum sink_flags {
+	SINK_FILE = 1 << 0,	/* the target is a path; none or "-": stdout */
+	SINK_FRAMES = 1 << 1,	/* writes frame bytes: records must carry them */
+	SINK_ROTATES = 1 << 2,	/* -C, -G and -W start new files */
+};
+
 struct sink_ops {
 	const char *name;
+	unsigned int flags;	/* enum sink_flags */
 	/* Returns 0, or a negative errno with a message already printed. */
 	int (*open)(struct sink *s);
 	/*

@@ -444,43 +444,45 @@ static int apply(struct options *o, const struct opt_def *d, const char *arg)
 	return d->handle(o, d, arg);
 }
 
-/* An output's target; "" for none. */
-static const char *output_target(const char *spec)
+/* An -o argument with what its output is. */
+struct output_ref {
+	const char *spec;
+	const char *target;	/* "" for none */
+	unsigned int flags;	/* its sink_ops' SINK_* */
+};
+
+static int output_ref(struct output_ref *r, const char *spec)
 {
+	const struct sink_ops *ops = sink_type(spec);
 	const char *colon = strchr(spec, ':');
 
-	return colon ? colon + 1 : "";
+	if (!ops)
+		return -1;
+	*r = (struct output_ref){ spec, colon ? colon + 1 : "", ops->flags };
+	return 0;
 }
 
-static bool is_file_output(const char *spec)
+static bool is_stdout(const struct output_ref *r)
 {
-	return !strncmp(spec, "json", 4) || !strncmp(spec, "pcap", 4);
-}
-
-/* Whether a file output writes to standard output. */
-static bool is_stdout(const char *spec)
-{
-	const char *t = output_target(spec);
-
-	return is_file_output(spec) && (!*t || !strcmp(t, "-"));
+	return (r->flags & SINK_FILE) &&
+	       (!*r->target || !strcmp(r->target, "-"));
 }
 
 /* Whether two outputs would write the same place. */
-static bool same_output(const char *a, const char *b)
+static bool same_output(const struct output_ref *a, const struct output_ref *b)
 {
-	const char *ta = output_target(a), *tb = output_target(b);
 	struct stat sa, sb;
 
-	if (!strcmp(a, b))
+	if (!strcmp(a->spec, b->spec))
 		return true;
-	if (!is_file_output(a) || !is_file_output(b) || is_stdout(a) ||
-	    is_stdout(b))
+	if (!(a->flags & b->flags & SINK_FILE) || is_stdout(a) || is_stdout(b))
 		return false;
-	if (!strcmp(ta, tb))
+	if (!strcmp(a->target, b->target))
 		return true;
 	/* Two names of one file; devices such as /dev/null may be shared. */
-	return !stat(ta, &sa) && !stat(tb, &sb) && S_ISREG(sa.st_mode) &&
-	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	return !stat(a->target, &sa) && !stat(b->target, &sb) &&
+	       S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
 }
 
 static bool has_policy_list(const struct options *o)
@@ -494,26 +496,25 @@ static bool has_policy_list(const struct options *o)
 /* What the table cannot say: options that make no sense together. */
 static int check_conflicts(const struct options *o)
 {
-	bool capture_file = false;
+	struct output_ref out[MAX_OUTPUTS];
+	bool rotatable = false;
 	int to_stdout = 0;
 
 	for (int i = 0; i < o->n_outputs; i++) {
-		const char *spec = o->outputs[i];
-
-		if (!sink_type(spec))
+		if (output_ref(&out[i], o->outputs[i]))
 			return usage_hint();
-		to_stdout += is_stdout(spec);
-		if (!strncmp(spec, "pcap", 4) && !is_stdout(spec))
-			capture_file = true;
+		to_stdout += is_stdout(&out[i]);
+		if ((out[i].flags & SINK_ROTATES) && !is_stdout(&out[i]))
+			rotatable = true;
 		for (int j = 0; j < i; j++)
-			if (same_output(o->outputs[j], spec))
+			if (same_output(&out[j], &out[i]))
 				return usage_error("outputs '%s' and '%s' would write to the same place",
-						   o->outputs[j], spec);
+						   out[j].spec, out[i].spec);
 	}
 	if (to_stdout > 1)
 		return usage_error("only one output can write to standard output");
 	if ((o->sink.rotate_bytes || o->sink.rotate_seconds ||
-	     o->sink.rotate_count) && !capture_file)
+	     o->sink.rotate_count) && !rotatable)
 		return usage_error("-C, -G and -W rotate capture files: they need a pcap or pcapng output to a file (-w FILE)");
 	if (o->log_listed && !o->n_lists)
 		return usage_error("--log listed needs a list (%s)", "--blocklist, --taglist or --allowlist");
@@ -611,9 +612,12 @@ bool options_need_frame_bytes(const struct options *o)
 {
 	if (o->filter[0])
 		return true;
-	for (int i = 0; i < o->n_outputs; i++)
-		if (!strncmp(o->outputs[i], "pcap", 4))
+	for (int i = 0; i < o->n_outputs; i++) {
+		const struct sink_ops *ops = sink_type(o->outputs[i]);
+
+		if (ops && (ops->flags & SINK_FRAMES))
 			return true;
+	}
 	return false;
 }
 
