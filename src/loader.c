@@ -215,6 +215,7 @@ int loader_attach_sockets(struct loader *l)
 
 int loader_load(struct loader *l, const struct options *o)
 {
+	int ncpu = libbpf_num_possible_cpus();
 	int err;
 
 	memset(l, 0, sizeof(*l));
@@ -246,9 +247,13 @@ int loader_load(struct loader *l, const struct options *o)
 	l->skel->rodata->wakeup_bytes = o->sockets ? o->ringbuf_size / 8 : 0;
 	l->skel->rodata->snaplen = options_need_frame_bytes(o) ? o->snaplen : 0;
 	set_list_policy(l->skel, o);
+	/* One slot per CPU, whole cache lines: neighbours share none. */
 	err = bpf_map__set_value_size(l->skel->maps.scratch,
-				      sizeof(struct hdrlog_record) +
-				      l->skel->rodata->snaplen);
+				      (sizeof(struct hdrlog_record) +
+				       l->skel->rodata->snaplen + 63) & ~63u);
+	if (!err)
+		err = ncpu < 0 ? ncpu :
+		      bpf_map__set_max_entries(l->skel->maps.scratch, ncpu);
 	if (!err)
 		err = bpf_map__set_max_entries(l->skel->maps.records,
 					       o->ringbuf_size);
