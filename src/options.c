@@ -389,7 +389,8 @@ static void print_help(void)
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
 	       "  SIGHUP reloads them (and reopens output files).\n"
 	       "Fields: 'hdrlog --fields help' lists them; man hdrlog(8) describes them.\n"
-	       "Needs root, or CAP_BPF and CAP_NET_ADMIN.\n");
+	       "Needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (socket events\n"
+	       "  alone: CAP_BPF and CAP_PERFMON).\n");
 }
 
 static int opt_help(struct options *o, const char *arg)
@@ -420,7 +421,7 @@ static const struct opt_def opt_defs[] = {
 	{ "syslog-cee", 0, NULL, "put '@cee:' before the JSON body (rsyslog mmjsonparse)", opt_syslog_cee },
 	{ "monitor", 0, NULL, "never drop; mark records with would_drop instead", opt_monitor },
 	{ "log", 0, "all|listed", "log every frame (default) or only list hits and drops", opt_log },
-	{ "too-deep", 0, "pass|drop", "with lists: frames deeper than the parser goes (default pass)", opt_too_deep },
+	{ "too-deep", 0, "pass|drop", "with lists: IPv6 chains deeper than parsed (default pass)", opt_too_deep },
 	{ "socket-events", 0, NULL, "also log TCP connect/accept/close and UDP sends, with the process", opt_socket_events },
 	{ "events", 0, "LIST", "packets (default), sockets, or packets,sockets", opt_events },
 	{ "attach", 0, "METHOD", "socket events via fentry, kprobe or tracepoint (default: best)", opt_attach },
