@@ -1385,6 +1385,56 @@ tap.add("stacked VLAN tags 0..10, --monitor: all answered, would_drop on "
         "the listed source and past 8 tags", stacked_tags_case("monitor"))
 
 
+# -- link types -------------------------------------------------------------
+
+@tap.case("a tun (layer-3) interface is refused with its name and link "
+          "type, also beside a veth; the veth alone and loopback work")
+def _():
+    ns = topo().ns_a
+    tun = "hlu%d" % os.getpid()
+    bl = write_list("tun.txt", [B4 + "/32"])
+    H.run([H.IP, "-n", ns, "tuntap", "add", "dev", tun, "mode", "tun"])
+    try:
+        H.run([H.IP, "-n", ns, "link", "set", tun, "up"])
+        for ifs in ([tun], [dev(), tun]):
+            args = [x for i in ifs for x in ("-i", i)]
+            r = H.run_hdrlog(ns, args + ["--blocklist", bl, "-o",
+                                         "json:" + path("tun.json")],
+                             timeout=10)
+            err = r.stderr.strip().splitlines()
+            assert r.returncode == 1 and len(err) == 1 and re.search(
+                r"\b%s is not an Ethernet interface \(link type 65534\b"
+                % tun, err[0]), show(r)
+            for i in ifs:
+                on, text = topo().xdp_attached(i)
+                assert not on, "XDP left on %s: %s" % (i, text)
+    finally:
+        H.run([H.IP, "-n", ns, "link", "del", tun], check=False)
+
+    # the veth (Ethernet) still captures and applies the list
+    m = macs(2, 17)
+    with Run("veth-ok", ["--blocklist", bl]) as run:
+        topo().send([udp4_frame(m[0], B4, dst_mac=pair().a_mac),
+                     udp4_frame(m[1], "192.0.2.1", dst_mac=pair().a_mac)])
+        recs = run.records(2)
+        run.stop()
+    g = by_mac(recs)
+    got = [(g[x][0].get("src_ip"), g[x][0].get("action")) if len(g[x]) == 1
+           else g[x] for x in m]
+    assert got == [(B4, "drop"), ("192.0.2.1", "pass")], got
+
+    # loopback: generic XDP shows lo's Ethernet header, so it is parsed
+    out = path("lo.json")
+    H.run([H.IP, "-n", ns, "link", "set", "lo", "up"])
+    with H.Hdrlog(ns, ["-i", "lo", "-o", "json:" + out]) as h:
+        H.run(H.ns_exec(ns, ["ping", "-c1", "-W2", "127.0.0.1"]))
+        recs = H.wait_records(out, lambda rs: any(
+            r.get("icmp_type") == 0 for r in rs), 10, proc=h.proc)
+        h.stop()
+    assert any(r.get("src_ip") == "127.0.0.1" and r.get("proto") == "ICMP"
+               for r in recs), recs
+
+
 # -- reload -----------------------------------------------------------------
 
 def filler(n, seed):
