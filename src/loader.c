@@ -273,6 +273,11 @@ int loader_load(struct loader *l, const struct options *o)
 	l->skel->rodata->wakeup_bytes = o->sockets ? o->ringbuf_size / 8 : 0;
 	l->skel->rodata->snaplen = options_need_frame_bytes(o) ? o->snaplen : 0;
 	set_list_policy(l->skel, o);
+	/* 8: the kernel's header in front of each ring record. */
+	if (sizeof(struct hdrlog_record) + l->skel->rodata->snaplen + 8 >
+	    o->ringbuf_size)
+		pr_warn("a %u-byte ring buffer cannot hold a record of a %u-byte frame: such frames will be counted as lost (raise --ringbuf-size or lower -s)",
+			o->ringbuf_size, l->skel->rodata->snaplen);
 	/* One slot per CPU, whole cache lines: neighbours share none. */
 	err = bpf_map__set_value_size(l->skel->maps.scratch,
 				      (sizeof(struct hdrlog_record) +
