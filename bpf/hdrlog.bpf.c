@@ -58,16 +58,38 @@ static __always_inline __u64 ring_flags(__u64 below)
 }
 
 /*
- * Where a record is built when the lists decide before it is logged. Not
- * the stack: the verifier tracks every stack byte, and with the list
- * lookups that multiplies its work by four; map memory it does not track.
+ * Where a record is built when the lists decide before it is logged, or
+ * when the snap length is too long to reserve for every frame. Not the
+ * stack: the verifier tracks every stack byte, and with the list
+ * lookups that multiplies its work by four; map memory it does not
+ * track. A plain array with one slot per possible CPU (both sizes set
+ * at load), not a per-CPU array: the kernel caps a per-CPU value at
+ * 32 KiB, and -s 0 needs 64 KiB. The slot of the running CPU has one
+ * user at a time for the same reason a per-CPU value has: the program
+ * runs to its end on that CPU.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);		/* possible CPUs, set at load */
+	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct hdrlog_record));	/* + snaplen, set at load */
 } scratch SEC(".maps");
+
+static __always_inline struct hdrlog_record *scratch_get(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+/*
+ * Up to this snap length a record without lists is built in place in
+ * the ring: no copy. Past it, reserving the whole snap length for every
+ * frame would fill the ring with unused bytes (64 KiB for a 64-byte
+ * frame at -s 0), so the record is built in the scratch slot and only
+ * the bytes captured are put in the ring.
+ */
+#define INPLACE_SNAPLEN_MAX	512
 
 /*
  * (Sizes, not BTF types: the structs are used only through pointers here,
@@ -270,6 +292,15 @@ static __always_inline void count_hits(struct hdrlog_counters *cnt,
 	}
 }
 
+/*
+ * A tag stack still going where the parser stopped: no IP header was
+ * read, yet the kernel may deliver the frame to IP (see parse_eth()).
+ */
+static __always_inline int tags_unfinished(const struct hdrlog_record *r)
+{
+	return (r->flags & (HDRLOG_RF_DEPTH | HDRLOG_RF_IP)) == HDRLOG_RF_DEPTH;
+}
+
 enum verdict {
 	PASS,
 	DROP_BLOCK,
@@ -298,6 +329,10 @@ static __always_inline int apply_lists(struct hdrlog_record *r,
 		v = DROP_BLOCK;
 	else if (too_deep_drop && (r->flags & HDRLOG_RF_DEPTH))
 		v = DROP_DEEP;
+	/* Addresses never checked cannot pass a block or allow list. */
+	else if ((block_src_mask | block_dest_mask | allow_mask) &&
+		 tags_unfinished(r))
+		v = DROP_DEEP;
 	else if (allow_mask && (r->flags & HDRLOG_RF_IP) &&
 		 !(r->src_lists & allow_mask))
 		v = DROP_ALLOW;
@@ -322,7 +357,7 @@ static __always_inline int apply_lists(struct hdrlog_record *r,
 /* Everything a record says about the frame, lists aside. */
 static __always_inline void fill_record(struct xdp_md *ctx,
 					struct hdrlog_record *r,
-					struct hdrlog_counters *cnt)
+					struct hdrlog_counters *cnt, __u32 len)
 {
 	__builtin_memset(r, 0, sizeof(*r));
 	parse_frame(ctx, r);
@@ -331,40 +366,74 @@ static __always_inline void fill_record(struct xdp_md *ctx,
 	r->version = HDRLOG_RECORD_VERSION;
 	r->kind = HDRLOG_REC_PACKET;
 	r->ifindex = ctx->ingress_ifindex;
-	r->pkt_len = ctx->data_end - ctx->data;
+	r->pkt_len = len;
 	r->action = XDP_PASS;
 }
 
-/* The frame's first bytes after the header, for pcap outputs and filters. */
-static __always_inline void copy_frame(struct xdp_md *ctx,
-				       struct hdrlog_record *r)
+/*
+ * The frame's first bytes after the header, for pcap outputs and filters;
+ * returns how many were copied.
+ */
+static __always_inline __u32 copy_frame(struct xdp_md *ctx,
+					struct hdrlog_record *r, __u32 len)
 {
 	/* Bounds the verifier can follow: 1 <= cap <= snaplen (<= 65535). */
-	__u64 cap = (__u64)(ctx->data_end - ctx->data) & 0xffff;
+	__u64 cap = len & 0xffff;
 
+	if (len > 0xffff)
+		cap = 0xffff;
 	if (cap > snaplen)
 		cap = snaplen;
 	/* Keep clang from folding the two tests into one the verifier can't read. */
 	asm volatile("" : "+r"(cap));
 	if (!cap)
-		return;
-	if (!bpf_xdp_load_bytes(ctx, 0, r->data, cap))
-		r->cap_len = cap;
+		return 0;
+	if (bpf_xdp_load_bytes(ctx, 0, r->data, cap))
+		return 0;
+	r->cap_len = cap;
+	return cap;
+}
+
+/* Without lists and with a short snap length: the record built in the ring. */
+static __always_inline int log_in_place(struct xdp_md *ctx,
+					struct hdrlog_counters *cnt, __u32 len)
+{
+	struct hdrlog_record *rp;
+
+	rp = bpf_ringbuf_reserve(&records, sizeof(*rp) + snaplen, 0);
+	if (!rp) {
+		cnt->lost++;
+		return XDP_PASS;
+	}
+	fill_record(ctx, rp, cnt, len);
+	if (snaplen)
+		copy_frame(ctx, rp, len);
+	rp->ts_ns = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(rp, ring_flags(0));
+	cnt->logged++;
+	return XDP_PASS;
 }
 
 /*
- * Without lists every frame that sampling keeps is logged, so the record
- * is built in place in the ring buffer. With lists the verdict must not
- * depend on room in the ring, so the record is built in a per-CPU scratch
- * slot, the lists decide, and only then is it copied out if it is logged.
+ * Without lists every frame that sampling keeps is logged, and with a
+ * short snap length the record is built in place in the ring buffer.
+ * With lists the verdict must not depend on room in the ring, so the
+ * record is built in the CPU's scratch slot, the lists decide, and only
+ * then is it copied out, with the frame bytes captured and no more, if
+ * it is logged.
+ *
+ * xdp.frags: frames longer than a page (a jumbo MTU) reach the program
+ * too, so -s 0 can capture them whole; the headers are always in the
+ * first buffer, which is what data..data_end covers.
  */
-SEC("xdp")
+SEC("xdp.frags")
 int hdrlog_xdp(struct xdp_md *ctx)
 {
+	/* Not data_end - data: that is the first buffer only. */
+	__u32 len = bpf_xdp_get_buff_len(ctx);
 	struct hdrlog_counters *cnt;
 	struct hdrlog_record *rp;
-	__u32 key = 0;
-	int listed;
+	__u32 key = 0, cap = 0;
 
 	cnt = bpf_map_lookup_elem(&counters, &key);
 	if (!cnt)
@@ -376,33 +445,26 @@ int hdrlog_xdp(struct xdp_md *ctx)
 			cnt->sampled_out++;
 			return XDP_PASS;
 		}
-		rp = bpf_ringbuf_reserve(&records, sizeof(*rp) + snaplen, 0);
-		if (!rp) {
-			cnt->lost++;
-			return XDP_PASS;
-		}
-		fill_record(ctx, rp, cnt);
-		if (snaplen)
-			copy_frame(ctx, rp);
-		rp->ts_ns = bpf_ktime_get_ns();
-		bpf_ringbuf_submit(rp, ring_flags(0));
-		cnt->logged++;
-		return XDP_PASS;
+		if (snaplen <= INPLACE_SNAPLEN_MAX)
+			return log_in_place(ctx, cnt, len);
 	}
 
-	rp = bpf_map_lookup_elem(&scratch, &key);
+	rp = scratch_get();
 	if (!rp)
 		return XDP_PASS;
-	fill_record(ctx, rp, cnt);
-	rp->action = apply_lists(rp, cnt);
-	listed = rp->src_lists || rp->dest_lists || rp->action == XDP_DROP ||
-		 (rp->flags & HDRLOG_RF_WOULD_DROP);
-	if (!listed) {
-		if (log_listed) {
+	fill_record(ctx, rp, cnt, len);
+	if (lists_enabled) {
+		int listed;
+
+		rp->action = apply_lists(rp, cnt);
+		listed = rp->src_lists || rp->dest_lists ||
+			 rp->action == XDP_DROP ||
+			 (rp->flags & HDRLOG_RF_WOULD_DROP);
+		if (!listed && log_listed) {
 			cnt->not_listed++;
 			return rp->action;
 		}
-		if (sample_every > 1 && cnt->seen % sample_every) {
+		if (!listed && sample_every > 1 && cnt->seen % sample_every) {
 			cnt->sampled_out++;
 			return rp->action;
 		}
@@ -410,9 +472,8 @@ int hdrlog_xdp(struct xdp_md *ctx)
 	/* The clock costs ~60 ns in this VM: read it only for a logged frame. */
 	rp->ts_ns = bpf_ktime_get_ns();
 	if (snaplen)
-		copy_frame(ctx, rp);
-	if (bpf_ringbuf_output(&records, rp, sizeof(*rp) + snaplen,
-			       ring_flags(0)))
+		cap = copy_frame(ctx, rp, len);
+	if (bpf_ringbuf_output(&records, rp, sizeof(*rp) + cap, ring_flags(0)))
 		cnt->lost++;
 	else
 		cnt->logged++;

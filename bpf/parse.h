@@ -39,11 +39,32 @@ struct vlan_hdr_ {
 	__be16 proto;
 };
 
-/* Ethernet plus up to HDRLOG_MAX_VLANS tags; returns the inner ethertype. */
+static __always_inline int is_vlan_tpid(__be16 proto)
+{
+	return proto == bpf_htons(ETH_P_8021Q_) ||
+	       proto == bpf_htons(ETH_P_8021AD_);
+}
+
+/*
+ * Ethernet plus up to HDRLOG_MAX_TAGS 802.1Q/802.1ad tags (the record
+ * names the outer HDRLOG_MAX_VLANS); returns the inner ethertype.
+ *
+ * No tag limit makes a frame safe to pass. __netif_receive_skb_core()
+ * (net/core/dev.c) untags a frame whose protocol is a VLAN TPID, hands
+ * a tag with a configured VLAN device to it and starts another round
+ * (so nested VLAN devices peel tag after tag), and at check_vlan_id
+ * strips a tag with VLAN id 0 whose inner protocol is again a TPID and
+ * checks the next one, for as many as the frame holds. Any depth of
+ * tags can therefore reach ip_rcv(). A frame whose tags go on past the
+ * last one followed gets HDRLOG_RF_DEPTH without HDRLOG_RF_IP, and
+ * apply_lists() drops it whenever a block or allow list is in force.
+ */
 static __always_inline int parse_eth(struct cursor *c, struct hdrlog_record *r,
 				     __be16 *proto)
 {
 	struct ethhdr *eth = c->pos;
+	void *start = c->pos;
+	__u32 depth;
 
 	if (!cursor_has(c, sizeof(*eth)))
 		return -1;
@@ -55,23 +76,36 @@ static __always_inline int parse_eth(struct cursor *c, struct hdrlog_record *r,
 	c->pos += sizeof(*eth);
 
 #pragma unroll
-	for (int i = 0; i < HDRLOG_MAX_VLANS; i++) {
+	for (int i = 0; i < HDRLOG_MAX_TAGS; i++) {
 		struct vlan_hdr_ *vh = c->pos;
 
-		if (*proto != bpf_htons(ETH_P_8021Q_) &&
-		    *proto != bpf_htons(ETH_P_8021AD_))
+		if (!is_vlan_tpid(*proto))
 			break;
 		if (!cursor_has(c, sizeof(*vh)))
 			return -1;
-		r->vlan_tci[i] = vh->tci;
-		r->vlan_count = i + 1;
+		if (i < HDRLOG_MAX_VLANS) {
+			r->vlan_tci[i] = vh->tci;
+			r->vlan_count = i + 1;
+		}
+		r->vlan_depth = i + 1;
 		*proto = vh->proto;
 		r->ether_type = *proto;
 		c->pos += sizeof(*vh);
 	}
-	if (*proto == bpf_htons(ETH_P_8021Q_) ||
-	    *proto == bpf_htons(ETH_P_8021AD_))
-		r->flags |= HDRLOG_RF_DEPTH;	/* a third tag: not followed */
+	if (is_vlan_tpid(*proto))
+		r->flags |= HDRLOG_RF_DEPTH;	/* tags left: see above */
+	/*
+	 * Each tag count leaves the loop with its own constant cursor, and
+	 * the verifier would walk every parser below once per count (nine
+	 * times). Read the count back from the record, which the verifier
+	 * does not track: one cursor with a bounded variable offset, one
+	 * walk.
+	 */
+	depth = *(volatile __u8 *)&r->vlan_depth;
+	if (depth > HDRLOG_MAX_TAGS)
+		return -1;
+	c->pos = start + sizeof(*eth) + depth * sizeof(struct vlan_hdr_);
+	*proto = *(volatile __be16 *)&r->ether_type;
 	return 0;
 }
 

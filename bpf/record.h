@@ -11,7 +11,8 @@
 
 #define HDRLOG_RECORD_VERSION	3
 
-#define HDRLOG_MAX_VLANS	2	/* outer first */
+#define HDRLOG_MAX_VLANS	2	/* tags a record names, outer first */
+#define HDRLOG_MAX_TAGS		8	/* tags the parser follows */
 #define HDRLOG_MAX_IPV6_EXT	8	/* extension headers walked */
 #define HDRLOG_MAX_LISTS	64	/* one bit each in a list mask */
 #define HDRLOG_MAX_SNAPLEN	65535	/* frame bytes a record can carry */
@@ -44,7 +45,9 @@ enum hdrlog_rec_flag {
 	HDRLOG_RF_PORTS		= 1 << 4,  /* TCP, UDP or SCTP ports read */
 	HDRLOG_RF_TCP		= 1 << 5,  /* TCP flags, seq, ack, window read */
 	HDRLOG_RF_ICMP		= 1 << 6,  /* ICMP or ICMPv6 type and code read */
-	HDRLOG_RF_DEPTH		= 1 << 7,  /* more IPv6 extension headers than walked */
+	HDRLOG_RF_DEPTH		= 1 << 7,  /* more VLAN tags or IPv6 extension
+					    * headers than walked; without
+					    * HDRLOG_RF_IP: tags (see parse_eth) */
 	HDRLOG_RF_ETH		= 1 << 8,  /* Ethernet header read */
 	HDRLOG_RF_LISTS		= 1 << 9,  /* addresses checked against the lists */
 	HDRLOG_RF_WOULD_DROP	= 1 << 10, /* --monitor: the policy would drop */
@@ -81,7 +84,7 @@ struct hdrlog_record {
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u8 action;		/* XDP_PASS or XDP_DROP */
-	__u8 pad;
+	__u8 vlan_depth;	/* tags followed, at most HDRLOG_MAX_TAGS */
 	__u16 cap_len;		/* frame bytes in data[], at most the snap length */
 	__u64 src_lists;	/* bit i: list i holds the source */
 	__u64 dest_lists;

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
+#include <net/if_arp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <sys/socket.h>
 
 #include "iface.h"
 #include "log.h"
@@ -55,6 +57,70 @@ static int default_route_v6(char *name)
 	return found;
 }
 
+/* Link types with a name worth printing; the rest print as numbers. */
+static const struct {
+	unsigned short type;
+	const char *name;
+} link_types[] = {
+	{ ARPHRD_NONE, "none: layer 3, as tun and WireGuard" },
+	{ ARPHRD_IPGRE, "GRE" },
+	{ ARPHRD_TUNNEL, "IPIP" },
+	{ ARPHRD_TUNNEL6, "IPv6 tunnel" },
+	{ ARPHRD_SIT, "SIT" },
+	{ ARPHRD_PPP, "PPP" },
+	{ ARPHRD_INFINIBAND, "InfiniBand" },
+	{ ARPHRD_CAN, "CAN" },
+};
+
+static const char *link_type_name(unsigned short type)
+{
+	for (size_t i = 0; i < sizeof(link_types) / sizeof(link_types[0]); i++)
+		if (link_types[i].type == type)
+			return link_types[i].name;
+	return "not Ethernet";
+}
+
+/* The ARPHRD_* link type of an interface, or -1 with errno. */
+static int link_type(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int err;
+
+	if (fd < 0)
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	err = ioctl(fd, SIOCGIFHWADDR, &ifr);
+	close(fd);
+	return err ? -1 : ifr.ifr_hwaddr.sa_family;
+}
+
+/*
+ * The parser reads an Ethernet header first. On a layer-3 device (tun,
+ * WireGuard, GRE, ...) XDP sees the IP header at the start, so addresses
+ * would be read as MACs and no list could match: refuse those. Loopback
+ * stays: it has no native XDP, and generic XDP (netif_receive_generic_xdp)
+ * starts the frame at the mac header, which on lo is the Ethernet header
+ * eth_header() built.
+ */
+static int check_link_type(const char *name)
+{
+	int type = link_type(name);
+
+	if (type < 0) {
+		pr_err("cannot read the link type of %s: %s", name,
+		       strerror(errno));
+		return -1;
+	}
+	if (type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK)
+		return 0;
+	pr_err("%s is not an Ethernet interface (link type %d, %s); hdrlog reads Ethernet headers only",
+	       name, type, link_type_name(type));
+	return -1;
+}
+
 int iface_table_resolve(struct iface_table *t, const char *const *names,
 			int n_names)
 {
@@ -83,6 +149,8 @@ int iface_table_resolve(struct iface_table *t, const char *const *names,
 			return -1;
 		}
 		snprintf(f->name, sizeof(f->name), "%s", names[i]);
+		if (check_link_type(f->name))
+			return -1;
 		t->n++;
 	}
 	return 0;

@@ -22,6 +22,9 @@
 #include "loader.h"
 #include "log.h"
 
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
 #ifndef CAP_BPF
 #define CAP_BPF 39
 #endif
@@ -41,32 +44,58 @@ static int has_cap(const struct __user_cap_data_struct *d, int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
+/*
+ * What each part needs. Tracing programs (socket events) load only with
+ * CAP_PERFMON. The XDP program needs it too: the verifier refuses it
+ * pointer arithmetic with a variable offset (IPv4 options, IPv6
+ * extension headers, VLAN tags) unless perfmon_capable(). CAP_SYS_ADMIN
+ * stands for both CAP_BPF and CAP_PERFMON.
+ */
+#define PRIVILEGES_PACKETS "root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN"
+#define PRIVILEGES_SOCKETS "root, or CAP_BPF and CAP_PERFMON"
+
+/* Our effective capabilities; false if they cannot be read. */
+static bool caps_get(struct __user_cap_data_struct d[2])
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+
+	return !syscall(SYS_capget, &h, d);
+}
+
 /* Whether we may load BPF programs at all (CAP_BPF or CAP_SYS_ADMIN). */
 static bool may_load_bpf(void)
 {
-	struct __user_cap_header_struct h = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
 	struct __user_cap_data_struct d[2] = {};
 
-	return syscall(SYS_capget, &h, d) ||
-	       has_cap(d, CAP_BPF) || has_cap(d, CAP_SYS_ADMIN);
+	return !caps_get(d) || has_cap(d, CAP_BPF) || has_cap(d, CAP_SYS_ADMIN);
 }
 
 /* The one message for every way of lacking privilege. */
-static int check_privileges(void)
+static int check_privileges(const struct options *o)
 {
-	struct __user_cap_header_struct h = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
 	struct __user_cap_data_struct d[2] = {};
+	char missing[64] = "";
+	int admin;
 
-	if (syscall(SYS_capget, &h, d))
+	if (!caps_get(d))
 		return 0;	/* let the kernel decide */
-	if ((has_cap(d, CAP_BPF) || has_cap(d, CAP_SYS_ADMIN)) &&
-	    has_cap(d, CAP_NET_ADMIN))
+	admin = has_cap(d, CAP_SYS_ADMIN);
+	if (!admin && !has_cap(d, CAP_BPF))
+		strcat(missing, " CAP_BPF");
+	if (!admin && !has_cap(d, CAP_PERFMON))
+		strcat(missing, " CAP_PERFMON");
+	if (o->packets && !has_cap(d, CAP_NET_ADMIN))
+		strcat(missing, " CAP_NET_ADMIN");
+	if (!missing[0])
 		return 0;
-	pr_err("permission denied: capturing needs root, or CAP_BPF and CAP_NET_ADMIN");
+	if (o->packets)
+		pr_err("permission denied: capturing needs " PRIVILEGES_PACKETS
+		       " (missing:%s)", missing);
+	else
+		pr_err("permission denied: socket events need " PRIVILEGES_SOCKETS
+		       " (missing:%s)", missing);
 	return -1;
 }
 
@@ -248,13 +277,14 @@ int loader_attach_sockets(struct loader *l)
 
 int loader_load(struct loader *l, const struct options *o)
 {
+	int ncpu = libbpf_num_possible_cpus();
 	int err;
 
 	memset(l, 0, sizeof(*l));
 	for (int i = 0; i < MAX_IFACES; i++)
 		l->link_fd[i] = -1;
 	libbpf_set_print(libbpf_print);
-	if (check_privileges())
+	if (check_privileges(o))
 		return -1;
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0) {
 		pr_err("this kernel has no BPF ring buffer (Linux 5.8 or later is needed)");
@@ -279,9 +309,18 @@ int loader_load(struct loader *l, const struct options *o)
 	l->skel->rodata->wakeup_bytes = o->sockets ? o->ringbuf_size / 8 : 0;
 	l->skel->rodata->snaplen = options_need_frame_bytes(o) ? o->snaplen : 0;
 	set_list_policy(l->skel, o);
+	/* 8: the kernel's header in front of each ring record. */
+	if (sizeof(struct hdrlog_record) + l->skel->rodata->snaplen + 8 >
+	    o->ringbuf_size)
+		pr_warn("a %u-byte ring buffer cannot hold a record of a %u-byte frame: such frames will be counted as lost (raise --ringbuf-size or lower -s)",
+			o->ringbuf_size, l->skel->rodata->snaplen);
+	/* One slot per CPU, whole cache lines: neighbours share none. */
 	err = bpf_map__set_value_size(l->skel->maps.scratch,
-				      sizeof(struct hdrlog_record) +
-				      l->skel->rodata->snaplen);
+				      (sizeof(struct hdrlog_record) +
+				       l->skel->rodata->snaplen + 63) & ~63u);
+	if (!err)
+		err = ncpu < 0 ? ncpu :
+		      bpf_map__set_max_entries(l->skel->maps.scratch, ncpu);
 	if (!err)
 		err = bpf_map__set_max_entries(l->skel->maps.records,
 					       o->ringbuf_size);
@@ -289,7 +328,9 @@ int loader_load(struct loader *l, const struct options *o)
 		err = hdrlog_bpf__load(l->skel);
 	if (err) {
 		if (err == -EPERM)
-			pr_err("permission denied loading the BPF program: capturing needs root, or CAP_BPF and CAP_NET_ADMIN");
+			pr_err("permission denied loading the BPF program: %s needs %s",
+			       o->packets ? "capturing" : "socket events",
+			       o->packets ? PRIVILEGES_PACKETS : PRIVILEGES_SOCKETS);
 		else if (err == -ENOMEM || err == -E2BIG)
 			pr_err("cannot create a %u-byte ring buffer: %s (try a smaller --ringbuf-size)",
 			       o->ringbuf_size, strerror(-err));

@@ -348,7 +348,8 @@ static void print_help(void)
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
 	       "  SIGHUP reloads them (and reopens output files).\n"
 	       "Fields: 'hdrlog --fields help' lists them; man hdrlog(8) describes them.\n"
-	       "Needs root, or CAP_BPF and CAP_NET_ADMIN.\n");
+	       "Needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (socket events\n"
+	       "  alone: CAP_BPF and CAP_PERFMON).\n");
 }
 
 static int opt_help(struct options *o, const struct opt_def *d,
@@ -402,7 +403,7 @@ static const struct opt_def opt_defs[] = {
 	FLAG("syslog-cee", 0, sink.syslog_cee, "put '@cee:' before the JSON body (rsyslog mmjsonparse)"),
 	FLAG("monitor", 0, monitor, "never drop; mark records with would_drop instead"),
 	WORD("log", 0, "all|listed", log_listed, log_modes, "log every frame (default) or only list hits and drops"),
-	WORD("too-deep", 0, "pass|drop", too_deep_drop, too_deep_modes, "with lists: frames deeper than the parser goes (default pass)"),
+	WORD("too-deep", 0, "pass|drop", too_deep_drop, too_deep_modes, "with lists: IPv6 chains deeper than parsed (default pass)"),
 	FLAG("socket-events", 0, sockets, "also log TCP connect/accept/close and UDP sends, with the process"),
 	FUNC("events", 0, "LIST", opt_events, 0, "packets (default), sockets, or packets,sockets"),
 	WORD("attach", 0, "METHOD", attach, attach_methods, "socket events via fentry, kprobe or tracepoint (default: best)"),

@@ -76,7 +76,7 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 	line(f, k->passed, "frames passed");
 	line(f, k->dropped, "frames dropped (block lists)");
 	line(f, k->dropped_allow, "frames dropped (in no allow list)");
-	if (o->too_deep_drop)
+	if (o->too_deep_drop || k->dropped_deep)	/* tags past the parser: any list mode */
 		line(f, k->dropped_deep, "frames dropped (headers deeper than parsed)");
 	if (o->monitor)
 		line(f, k->would_drop, "frames that would have been dropped (--monitor)");

@@ -679,7 +679,8 @@ def mac_text(b):
 
 
 IPV6_EXT = (0, 43, 44, 60, 51)
-MAX_VLANS = 2
+MAX_VLANS = 2       # tags a record names (bpf/record.h HDRLOG_MAX_VLANS)
+MAX_TAGS = 8        # tags the parser follows (HDRLOG_MAX_TAGS)
 MAX_IPV6_EXT = 8
 
 
@@ -702,14 +703,15 @@ def expected_record(frame, in_iface, ifindex):
         et = struct.unpack("!H", f[12:14])[0]
         off = 14
         vlans = []
-        for _ in range(MAX_VLANS):
+        for i in range(MAX_TAGS):
             if et not in (0x8100, 0x88A8):
                 break
             if off + 4 > n:
                 trunc = True
                 break
             tci, et = struct.unpack("!HH", f[off:off + 4])
-            vlans.append(tci & 0x0FFF)
+            if i < MAX_VLANS:
+                vlans.append(tci & 0x0FFF)
             off += 4
         if vlans:
             e["vlan"] = vlans

@@ -382,12 +382,12 @@ def _():
     assert not re.search(r": no\b", r.stdout), show(r)
 
 
-@tap.case("without privileges: message mentions CAP_BPF and CAP_NET_ADMIN")
+@tap.case("without privileges: message mentions CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN")
 def _():
     r = one_shot(["-i", dev(), "-o", "json:-", "-c", "1"],
                  prefix=["setpriv", "--reuid=65534", "--regid=65534",
                          "--clear-groups"])
-    assert_error(r, mentions=["CAP_BPF", "CAP_NET_ADMIN"])
+    assert_error(r, mentions=["CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN"])
 
 
 @tap.case("--version prints 'hdrlog X.Y.Z' and exits 0")

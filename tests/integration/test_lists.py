@@ -1106,16 +1106,16 @@ def deep_frames():
     def add(name, frame_of, deep):
         m = macs(1, 9)[0]
         out.append((name, m, frame_of(m), deep))
-    v3 = [(0x88A8, 1), (0x8100, 2), (0x8100, 3)]
-    add("3 VLAN tags, blocked IPv4 source inside",
+    v9 = [(0x88A8, 1)] + [(0x8100, 2 + i) for i in range(8)]
+    add("9 VLAN tags, blocked IPv4 source inside",
         lambda m: eth(m, ip4(BYPASS_V4, A4, 17, udp(BYPASS_V4, A4)), 0x0800,
-                      vlans=v3), True)
-    add("3 VLAN tags, unlisted IPv4 source",
+                      vlans=v9), True)
+    add("9 VLAN tags, unlisted IPv4 source",
         lambda m: eth(m, ip4("192.0.2.1", A4, 17, udp("192.0.2.1", A4)),
-                      0x0800, vlans=v3), True)
-    add("2 VLAN tags, unlisted IPv4 source",
+                      0x0800, vlans=v9), True)
+    add("8 VLAN tags, unlisted IPv4 source",
         lambda m: eth(m, ip4("192.0.2.1", A4, 17, udp("192.0.2.1", A4)),
-                      0x0800, vlans=v3[1:]), False)
+                      0x0800, vlans=v9[1:]), False)
 
     def chain(n, src):
         payload = udp(src, A6)
@@ -1155,6 +1155,10 @@ def too_deep_case(mode):
             rs = g.get(m, [])
             if "blocked source" in name and "9 IPv6" in name:
                 drop = True
+            elif "VLAN" in name:
+                # the IP header is never reached: dropped under a block
+                # list whatever --too-deep says
+                drop = deep
             else:
                 drop = deep and mode == "drop"
             want_drops += drop
@@ -1182,10 +1186,253 @@ def too_deep_case(mode):
     return run_case
 
 
-tap.add("--too-deep default (pass): 3 VLAN tags / 9 extension headers "
-        "pass and are counted", too_deep_case(None))
-tap.add("--too-deep drop: 3 VLAN tags / 9 extension headers dropped",
+tap.add("--too-deep default (pass): 9 extension headers pass, 9 VLAN tags "
+        "are dropped under a block list, both counted", too_deep_case(None))
+tap.add("--too-deep drop: 9 VLAN tags / 9 extension headers dropped",
         too_deep_case("drop"))
+
+
+# -- stacked VLAN tags: what the kernel would deliver -----------------------
+
+# A second address on B's end: the blocked (or unlisted) source. Frames from
+# B4 are the clean ones. Both are real hosts, so A's echo replies and TCP
+# resets really come back when A's stack takes the frame.
+B4_OTHER = "198.51.100.3"
+CLOSED_PORT = 9                     # nothing listens: SYN gets a RST
+
+
+def tcp4_syn(src, dst, sport, dport=CLOSED_PORT, seq=1000):
+    h = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, 0x02, 1024,
+                    0, 0)
+    c = H._csum(_pseudo(src, dst, 6, len(h)) + h)
+    return h[:16] + struct.pack("!H", c) + h[18:]
+
+
+def tag_stack(n, ids=None):
+    """n tags, outer first, the TPIDs alternating 802.1ad / 802.1Q; VLAN id
+    0 (priority tags, which the kernel strips without any VLAN device)
+    unless ids are given."""
+    return [(0x88A8 if i % 2 == 0 else 0x8100, ids[i] if ids else 0)
+            for i in range(n)]
+
+
+class Replies:
+    """Echo replies and TCP segments that A sends back, read in B through
+    raw sockets; keyed ("icmp", echo id) and ("tcp", port of B)."""
+
+    def __init__(self):
+        ns = topo().ns_b
+        self.socks = [H.ns_socket(ns, socket.AF_INET, socket.SOCK_RAW,
+                                  socket.IPPROTO_ICMP),
+                      H.ns_socket(ns, socket.AF_INET, socket.SOCK_RAW,
+                                  socket.IPPROTO_TCP)]
+        for x in self.socks:
+            x.setblocking(False)
+        self.got = set()
+
+    def _read(self, sock):
+        while True:
+            try:
+                d = sock.recv(4096)
+            except BlockingIOError:
+                return
+            if len(d) < 20 or socket.inet_ntoa(d[12:16]) != A4:
+                continue
+            off = (d[0] & 0x0F) * 4
+            if d[9] == 1 and len(d) >= off + 8 and d[off] == 0:
+                self.got.add(("icmp", struct.unpack("!H",
+                                                   d[off + 4:off + 6])[0]))
+            elif d[9] == 6 and len(d) >= off + 4:
+                self.got.add(("tcp", struct.unpack("!H",
+                                                  d[off + 2:off + 4])[0]))
+
+    def wait(self, want, timeout=10.0):
+        """Read until every key in want came (or timeout); what came."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for x in self.socks:
+                self._read(x)
+            if want <= self.got:
+                break
+            select.select(self.socks, [], [], 0.1)
+        for x in self.socks:
+            self._read(x)
+        return set(self.got)
+
+
+def stacked_tags_case(mode):
+    """mode: block, allow, tag or monitor. Frames with 0..10 stacked tags
+    carry an ICMP echo and a TCP SYN from B4 (clean) and from B4_OTHER
+    (the listed one); a few more have nonzero VLAN ids (records only: A
+    has no VLAN device, so its stack ignores them)."""
+    def run_case():
+        addr = [H.IP, "-n", topo().ns_b, "addr", "%s", B4_OTHER + "/26",
+                "dev", pair().b]
+        H.run([x.replace("%s", "replace") for x in addr])
+        try:
+            check_stacked_tags(mode)
+        finally:
+            H.run([x.replace("%s", "del") for x in addr], check=False)
+    return run_case
+
+
+def check_stacked_tags(mode):
+    if True:
+        lst = write_list("tags-%s.txt" % mode, [B4_OTHER + "/32"])
+        ok = write_list("tags-ok.txt", [B4 + "/32"])
+        args = {"block": ["--blocklist", lst],
+                "allow": ["--allowlist", ok],
+                "tag": ["--taglist", lst],
+                "monitor": ["--blocklist", lst, "--monitor"]}[mode]
+
+        def verdict(src, n):
+            """(action, would_drop, why) the policy must give."""
+            listed = src == B4_OTHER
+            if mode == "tag":
+                return "pass", None, None
+            if mode == "allow":
+                why = "deep" if n > 8 else "allow" if listed else None
+            else:
+                why = "block" if listed and n <= 8 else \
+                    "deep" if n > 8 else None
+            if mode == "monitor":
+                return "pass", True if why else None, None
+            return ("drop" if why else "pass"), None, why
+
+        plan = []       # (name, mac, frame, action, would_drop, why, reply)
+        frame_of = {}   # reply key: name
+        ident = [0x4000]
+
+        def add(src, n, ids=None):
+            for kind in ("echo", "syn"):
+                m = macs(1, 40)[0]
+                ident[0] += 1
+                if kind == "echo":
+                    l4, key = icmp4_echo(ident[0]), ("icmp", ident[0])
+                    ip = ip4(src, A4, 1, l4, ident=ident[0])
+                else:
+                    l4, key = tcp4_syn(src, A4, ident[0]), ("tcp", ident[0])
+                    ip = ip4(src, A4, 6, l4, ident=ident[0])
+                f = eth(m, ip, 0x0800, pair().a_mac, tag_stack(n, ids))
+                act, wd, why = verdict(src, n)
+                # A's stack answers what passes, unless a tag has a
+                # nonzero VLAN id (no VLAN device here: PACKET_OTHERHOST)
+                reply = key if act == "pass" and not ids else None
+                name = "%s %s, %d tags%s" % (kind, src, n,
+                                             " ids %s" % ids if ids else "")
+                frame_of[key] = name
+                plan.append((name, m, f, act, wd, why, reply))
+        for n in range(11):
+            add(B4_OTHER, n)
+            add(B4, n)
+        for n in (3, 8, 9):
+            add(B4_OTHER, n, ids=[5 + i for i in range(n)])
+            add(B4, n, ids=[100 + i for i in range(n)])
+        add(B4, 0)      # last: its replies come after all the others'
+
+        # A's neighbour entries first, so replies leave at once and in order
+        for ip_ in (B4, B4_OTHER):
+            H.run(H.ns_exec(topo().ns_a, ["ping", "-c1", "-W2", ip_]))
+        replies = Replies()
+        with Run("tags-%s" % mode, args) as run:
+            topo().send([p[2] for p in plan])
+            want = {p[6] for p in plan if p[6]}
+            got = replies.wait(want)
+            recs = run.records(len(plan))
+            s = run.stop()
+        bad = []
+        g = by_mac(recs)
+        for name, m, f, act, wd, why, reply in plan:
+            rs = g.get(m, [])
+            if len(rs) != 1:
+                bad.append("%s: %d records" % (name, len(rs)))
+                continue
+            r = rs[0]
+            if r.get("action") != act or r.get("would_drop") != wd:
+                bad.append("%s: action %s would_drop %s, expected %s %s" % (
+                    name, r.get("action"), r.get("would_drop"), act, wd))
+        missing = [p[0] for p in plan if p[6] and p[6] not in got]
+        assert not missing, "no reply to: %s" % missing
+        # every reply is one the plan expects: none to a dropped frame
+        extra = sorted(got - want)
+        assert not extra, "A answered frames it must not have taken: %s" % [
+            frame_of.get(k, k) for k in extra]
+        assert not bad, "\n".join(bad)
+        H.diag("summary %s" % s)
+        n_why = collections.Counter(p[5] for p in plan)
+        for key, why in (("dropped_block", "block"),
+                         ("dropped_allow", "allow"),
+                         ("dropped_deep", "deep")):
+            assert s.get(key, 0) == n_why[why], \
+                "summary: %s %s, expected %d" % (key, s.get(key), n_why[why])
+        if mode == "monitor":
+            n_wd = sum(1 for p in plan if p[4])
+            assert s.get("would_drop") == n_wd, "summary %s, expected %d " \
+                "would_drop" % (s, n_wd)
+        check_accounting(s, recs)
+        check_xdp_drops(run, sum(1 for p in plan if p[3] == "drop"))
+
+
+tap.add("stacked VLAN tags 0..10 under a block list: the listed source is "
+        "never answered; past 8 tags nothing is", stacked_tags_case("block"))
+tap.add("stacked VLAN tags 0..10 under an allow list: only the allowed "
+        "source is answered, and only up to 8 tags",
+        stacked_tags_case("allow"))
+tap.add("stacked VLAN tags 0..10 with a tag list only: every frame passes "
+        "and is answered (the kernel strips them all)",
+        stacked_tags_case("tag"))
+tap.add("stacked VLAN tags 0..10, --monitor: all answered, would_drop on "
+        "the listed source and past 8 tags", stacked_tags_case("monitor"))
+
+
+# -- link types -------------------------------------------------------------
+
+@tap.case("a tun (layer-3) interface is refused with its name and link "
+          "type, also beside a veth; the veth alone and loopback work")
+def _():
+    ns = topo().ns_a
+    tun = "hlu%d" % os.getpid()
+    bl = write_list("tun.txt", [B4 + "/32"])
+    H.run([H.IP, "-n", ns, "tuntap", "add", "dev", tun, "mode", "tun"])
+    try:
+        H.run([H.IP, "-n", ns, "link", "set", tun, "up"])
+        for ifs in ([tun], [dev(), tun]):
+            args = [x for i in ifs for x in ("-i", i)]
+            r = H.run_hdrlog(ns, args + ["--blocklist", bl, "-o",
+                                         "json:" + path("tun.json")],
+                             timeout=10)
+            err = r.stderr.strip().splitlines()
+            assert r.returncode == 1 and len(err) == 1 and re.search(
+                r"\b%s is not an Ethernet interface \(link type 65534\b"
+                % tun, err[0]), show(r)
+            for i in ifs:
+                on, text = topo().xdp_attached(i)
+                assert not on, "XDP left on %s: %s" % (i, text)
+    finally:
+        H.run([H.IP, "-n", ns, "link", "del", tun], check=False)
+
+    # the veth (Ethernet) still captures and applies the list
+    m = macs(2, 17)
+    with Run("veth-ok", ["--blocklist", bl]) as run:
+        topo().send([udp4_frame(m[0], B4, dst_mac=pair().a_mac),
+                     udp4_frame(m[1], "192.0.2.1", dst_mac=pair().a_mac)])
+        recs = run.records(2)
+        run.stop()
+    g = by_mac(recs)
+    got = [(g[x][0].get("src_ip"), g[x][0].get("action")) if len(g[x]) == 1
+           else g[x] for x in m]
+    assert got == [(B4, "drop"), ("192.0.2.1", "pass")], got
+
+    # loopback: generic XDP shows lo's Ethernet header, so it is parsed
+    out = path("lo.json")
+    H.run([H.IP, "-n", ns, "link", "set", "lo", "up"])
+    with H.Hdrlog(ns, ["-i", "lo", "-o", "json:" + out]) as h:
+        H.run(H.ns_exec(ns, ["ping", "-c1", "-W2", "127.0.0.1"]))
+        recs = H.wait_records(out, lambda rs: any(
+            r.get("icmp_type") == 0 for r in rs), 10, proc=h.proc)
+        h.stop()
+    assert any(r.get("src_ip") == "127.0.0.1" and r.get("proto") == "ICMP"
+               for r in recs), recs
 
 
 # -- reload -----------------------------------------------------------------

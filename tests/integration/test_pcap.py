@@ -347,6 +347,47 @@ def _():
     assert "Capture length = %d" % SNAP in r.stdout, r.stdout
 
 
+def set_mtu(mtu):
+    p = topo().pairs[0]
+    for ns, d in ((topo().ns_a, p.a), (topo().ns_b, p.b)):
+        H.run([H.IP, "-n", ns, "link", "set", d, "mtu", str(mtu)])
+
+
+JUMBO_MTU = 65000
+
+
+def whole_frames_case(snap, extra):
+    """-s snap (0 or 65535): frames up to a jumbo MTU, longer than a page,
+    are captured whole; the pcap's snap length is 65535."""
+    def run_case():
+        pc = path("whole-%d.pcap" % snap)
+        sizes = [60, 100, 1514, 4000, JUMBO_MTU + 14]
+        sent = [f for n in sizes for f in frames(1, n)]
+        set_mtu(JUMBO_MTU)
+        try:
+            h, recs = run_capture(["-s", str(snap), "-o", "pcap:" + pc] +
+                                  extra(), lambda h: topo().send(sent),
+                                  len(sent))
+        finally:
+            set_mtu(1500)
+        rows = tshark(pc)
+        assert len(rows) == len(sent), (len(rows), len(sent))
+        assert output_counts(h, "pcap:" + pc) == (len(sent), 0), h.stderr()
+        assert_same_frames(rows, recs, 65535, "-s %d" % snap)
+        assert [r["pkt_len"] for r in recs] == sizes, [
+            r["pkt_len"] for r in recs]
+        r = H.run(["capinfos", "-l", pc])
+        assert "65535 bytes" in r.stdout, r.stdout
+    return run_case
+
+
+tap.add("-s 0: frames up to a 65000-byte MTU (past a page) captured whole",
+        whole_frames_case(0, lambda: []))
+tap.add("-s 65535 with a list: frames up to a 65000-byte MTU captured whole",
+        whole_frames_case(65535, lambda: [
+            "--taglist", write_list("whole.txt", ["198.51.100.0/24"])]))
+
+
 # --------------------------------------------------------------------------
 # standard output
 # --------------------------------------------------------------------------
