@@ -1164,6 +1164,17 @@ static u128 mask6(unsigned int len)
 	return len ? ~(u128)0 << (128 - len) : 0;
 }
 
+/* x >> n for n up to the type's width: C leaves a full-width shift undefined. */
+static uint32_t shr32(uint32_t x, unsigned int n)
+{
+	return n < 32 ? x >> n : 0;
+}
+
+static u128 shr128(u128 x, unsigned int n)
+{
+	return n < 128 ? x >> n : 0;
+}
+
 /*
  * Crowded into a few chunks so that prefixes nest, share starts and
  * abut, and into one so that its search takes many steps; some at chunk
@@ -1251,7 +1262,7 @@ static unsigned int rand_len6(void)
 
 static int rand_lists(struct raw_prefix *raw, char **texts, int n_lists)
 {
-	static char names[RAND_LISTS][16];
+	static char names[RAND_LISTS][24];	/* "r%d.txt" for any int */
 	int list, i, n = 0;
 
 	for (list = 0; list < n_lists; list++) {
@@ -1412,12 +1423,14 @@ static void test_ranges_random(void **state)
 					 raw[i].addr | ~mask4(raw[i].len));
 			}
 		}
+		/* a random flip of the low 0..all bits */
 		for (i = 0; i < RAND_QUERIES; i++) {
 			check_v4(&r, &set, raw, n,
-				 rand_v4(NULL) ^ (uint32_t)rnd() >> (rnd() % 33));
+				 rand_v4(NULL) ^ shr32((uint32_t)rnd(),
+						      rnd() % 33));
 			check_v6(&r, &set, raw, n,
-				 rand_v6(NULL) ^ ((u128)rnd() << 64 | rnd()) >>
-				 (rnd() % 129));
+				 rand_v6(NULL) ^ shr128((u128)rnd() << 64 |
+							rnd(), rnd() % 129));
 		}
 		list_ranges_free(&r);
 		list_set_free(&set);
