@@ -124,7 +124,7 @@ static void *lists_prepare(void *arg)
 
 	job->start_ns = clock_mono_ns();
 	job->err = list_set_load(&job->set, job->opts->lists,
-				 job->opts->n_lists);
+				 job->opts->n_lists, &stop_signal);
 	pr_debug("lists read in %.1f ms", (clock_mono_ns() - job->start_ns) / 1e6);
 	if (!job->err)
 		job->err = loader_tables_build(&job->tables, &job->set);
