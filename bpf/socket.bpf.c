@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-or-later */
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * TCP socket events: connect, accept and close, with the process that
  * made them. Each hook has one body, called by an fentry, a kprobe and a
@@ -16,14 +16,23 @@
  * whoever was interrupted. So the process is taken where it is known --
  * connect(2) moving a socket to SYN_SENT, accept(2) returning -- and kept
  * per socket in `owners` for the events that follow.
+ *
+ * Built as part of hdrlog.bpf.c, with the XDP program: one object, whose
+ * maps both share.
  */
-#ifndef HDRLOG_SOCKET_H
-#define HDRLOG_SOCKET_H
-
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/ptrace.h>
+#include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
+#include "record.h"
 #include "core.h"
+#include "maps.h"
+#include "lists.bpf.h"
 
 #define AF_INET_	2
 #define AF_INET6_	10
@@ -216,11 +225,9 @@ static __always_inline void read_bytes(struct sock *sk, __u8 direction,
 static __always_inline void emit(struct sock *sk, struct owner *o,
 				 __u8 event, int old_state, __u8 state)
 {
-	struct hdrlog_counters *cnt;
+	struct hdrlog_counters *cnt = counters_get();
 	struct hdrlog_sock_record r = {};
-	__u32 key = 0;
 
-	cnt = bpf_map_lookup_elem(&counters, &key);
 	if (!cnt)
 		return;
 	if ((event == HDRLOG_SOCK_CLOSE || event == HDRLOG_SOCK_UDP_SEND) &&
@@ -365,7 +372,7 @@ static __always_inline void on_udp_skb(struct sk_buff *skb, struct owner *o)
 	struct udp_peer peer = {};
 	struct hdrlog_counters *cnt;
 	__u8 ver = 0, one = 1, proto;
-	__u32 key = 0, l4;
+	__u32 l4;
 	__be16 ports[2];
 
 	if (!sk || !head)
@@ -409,7 +416,7 @@ static __always_inline void on_udp_skb(struct sk_buff *skb, struct owner *o)
 	peer.ip_v = o->ip_v;
 	if (bpf_map_lookup_elem(&udp_peers, &peer))
 		return;
-	cnt = bpf_map_lookup_elem(&counters, &key);
+	cnt = counters_get();
 	if (!cnt || !udp_budget_ok(cnt))
 		return;
 	bpf_map_update_elem(&udp_peers, &peer, &one, BPF_ANY);
@@ -579,5 +586,3 @@ int raw_tp_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	on_accept(sock_of_fd(ret));
 	return 0;
 }
-
-#endif
