@@ -49,9 +49,6 @@ enum {
 	TCP_CLOSING_ = 11,
 };
 
-#define DIR_OUTBOUND	1
-#define DIR_INBOUND	2
-
 /* x86_64 syscall numbers; the tracepoint path needs them. */
 #define NR_ACCEPT	43
 #define NR_ACCEPT4	288
@@ -66,17 +63,12 @@ struct owner {
 	__u32 pid;
 	__u32 tid;
 	__u32 uid;
-	__u8 direction;
+	__u8 direction;		/* enum hdrlog_direction */
 	__u8 reported;		/* the connect or accept event went out */
-	__u8 ip_v;		/* endpoints below, kept: at close they are gone */
-	__u8 pad;
+	__u8 pad[2];
 	__u64 cgroup_id;
 	char comm[16];
-	__be16 src_port;
-	__be16 dest_port;
-	__u32 netns;
-	__u8 src_ip[16];
-	__u8 dest_ip[16];
+	struct hdrlog_endpoints ep;	/* kept: at close they are gone */
 };
 
 /* Sockets hdrlog saw opened, by address; LRU so leaks age out. */
@@ -142,7 +134,7 @@ static __always_inline void owner_from_current(struct owner *o, __u8 dir)
 
 /* Addresses, local and remote, into src/dest by who opened. */
 static __always_inline int read_endpoints(struct sock *sk,
-					  struct hdrlog_sock_record *r,
+					  struct hdrlog_endpoints *r,
 					  __u8 direction)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -150,7 +142,7 @@ static __always_inline int read_endpoints(struct sock *sk,
 	__be16 lport = bpf_htons(BPF_CORE_READ(sk, __sk_common.skc_num));
 	__be16 rport = BPF_CORE_READ(sk, __sk_common.skc_dport);
 
-	if (direction == DIR_OUTBOUND) {
+	if (direction == HDRLOG_DIR_OUTBOUND) {
 		local_ip = r->src_ip;
 		remote_ip = r->dest_ip;
 		r->src_port = lport;
@@ -211,7 +203,7 @@ static __always_inline void read_bytes(struct sock *sk, __u8 direction,
 		       old_state == TCP_CLOSING_ || old_state == TCP_LAST_ACK_ ||
 		       old_state == TCP_TIME_WAIT_;
 
-	if (direction == DIR_OUTBOUND && acked)
+	if (direction == HDRLOG_DIR_OUTBOUND && acked)
 		acked--;
 	if (fin_sent && acked &&
 	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
@@ -231,30 +223,20 @@ static __always_inline void emit(struct sock *sk, struct owner *o,
 	if (!cnt)
 		return;
 	if ((event == HDRLOG_SOCK_CLOSE || event == HDRLOG_SOCK_UDP_SEND) &&
-	    o && o->ip_v) {
+	    o && o->ep.ip_v) {
 		/*
 		 * Endpoints kept in o: at close the kernel has cleared the
 		 * ports; a datagram brought its own.
 		 */
-		r.ip_v = o->ip_v;
-		r.ip_proto = event == HDRLOG_SOCK_UDP_SEND ? IPPROTO_UDP
-							   : IPPROTO_TCP;
-		r.netns = o->netns;
-		r.src_port = o->src_port;
-		r.dest_port = o->dest_port;
-		__builtin_memcpy(r.src_ip, o->src_ip, 16);
-		__builtin_memcpy(r.dest_ip, o->dest_ip, 16);
-	} else if (read_endpoints(sk, &r, o ? o->direction : DIR_OUTBOUND)) {
+		r.ep = o->ep;
+		r.ep.ip_proto = event == HDRLOG_SOCK_UDP_SEND ? IPPROTO_UDP
+							      : IPPROTO_TCP;
+	} else if (read_endpoints(sk, &r.ep,
+				  o ? o->direction : HDRLOG_DIR_OUTBOUND)) {
 		return;
 	}
-	if (o && !o->ip_v && event != HDRLOG_SOCK_UDP_SEND) {
-		o->ip_v = r.ip_v;
-		o->netns = r.netns;
-		o->src_port = r.src_port;
-		o->dest_port = r.dest_port;
-		__builtin_memcpy(o->src_ip, r.src_ip, 16);
-		__builtin_memcpy(o->dest_ip, r.dest_ip, 16);
-	}
+	if (o && !o->ep.ip_v && event != HDRLOG_SOCK_UDP_SEND)
+		o->ep = r.ep;
 	r.version = HDRLOG_RECORD_VERSION;
 	r.kind = HDRLOG_REC_SOCKET;
 	r.ts_ns = bpf_ktime_get_ns();
@@ -274,14 +256,15 @@ static __always_inline void emit(struct sock *sk, struct owner *o,
 	if (event == HDRLOG_SOCK_CLOSE) {
 		if (o)
 			r.duration_ns = r.ts_ns - o->start_ns;
-		read_bytes(sk, o ? o->direction : DIR_OUTBOUND, old_state, &r);
+		read_bytes(sk, o ? o->direction : HDRLOG_DIR_OUTBOUND, old_state,
+			   &r);
 	}
 	if (lists_enabled) {
 		struct tables t;
 
 		if (tables_get(&t, list_slot)) {
-			r.src_lists = lookup_addr(&t, r.ip_v, r.src_ip);
-			r.dest_lists = lookup_addr(&t, r.ip_v, r.dest_ip);
+			r.src_lists = lookup_addr(&t, r.ep.ip_v, r.ep.src_ip);
+			r.dest_lists = lookup_addr(&t, r.ep.ip_v, r.ep.dest_ip);
 			r.flags |= HDRLOG_SF_LISTS;
 		}
 	}
@@ -302,7 +285,7 @@ static __always_inline void on_state(struct sock *sk, int old, int new)
 		/* connect(2), in the connecting process */
 		struct owner fresh;
 
-		owner_from_current(&fresh, DIR_OUTBOUND);
+		owner_from_current(&fresh, HDRLOG_DIR_OUTBOUND);
 		bpf_map_update_elem(&owners, &key, &fresh, BPF_ANY);
 		return;
 	}
@@ -331,7 +314,7 @@ static __always_inline void on_accept(struct sock *sk)
 
 	if (!sk)
 		return;
-	owner_from_current(&o, DIR_INBOUND);
+	owner_from_current(&o, HDRLOG_DIR_INBOUND);
 	o.reported = 1;
 	emit(sk, &o, HDRLOG_SOCK_ACCEPT, 0,
 	     BPF_CORE_READ(sk, __sk_common.skc_state));
@@ -386,10 +369,10 @@ static __always_inline void on_udp_skb(struct sk_buff *skb, struct owner *o)
 			return;
 		proto = ip.protocol;
 		l4 = nh + ip.ihl * 4;
-		o->ip_v = 4;
-		__builtin_memset(o->src_ip, 0, 32);
-		__builtin_memcpy(o->src_ip, &ip.saddr, 4);
-		__builtin_memcpy(o->dest_ip, &ip.daddr, 4);
+		o->ep.ip_v = 4;
+		__builtin_memset(o->ep.src_ip, 0, 32);
+		__builtin_memcpy(o->ep.src_ip, &ip.saddr, 4);
+		__builtin_memcpy(o->ep.dest_ip, &ip.daddr, 4);
 	} else if (ver == 6) {
 		struct ipv6hdr ip6;
 
@@ -397,23 +380,23 @@ static __always_inline void on_udp_skb(struct sk_buff *skb, struct owner *o)
 			return;
 		proto = ip6.nexthdr;	/* UDP sends build no extension headers */
 		l4 = nh + sizeof(ip6);
-		o->ip_v = 6;
-		__builtin_memcpy(o->src_ip, &ip6.saddr, 16);
-		__builtin_memcpy(o->dest_ip, &ip6.daddr, 16);
+		o->ep.ip_v = 6;
+		__builtin_memcpy(o->ep.src_ip, &ip6.saddr, 16);
+		__builtin_memcpy(o->ep.dest_ip, &ip6.daddr, 16);
 	} else {
 		return;
 	}
 	if (proto != IPPROTO_UDP ||
 	    bpf_probe_read_kernel(ports, sizeof(ports), head + l4))
 		return;
-	o->src_port = ports[0];
-	o->dest_port = ports[1];
-	o->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	o->ep.src_port = ports[0];
+	o->ep.dest_port = ports[1];
+	o->ep.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 
 	peer.sk = (__u64)sk;
-	__builtin_memcpy(peer.addr, o->dest_ip, 16);
+	__builtin_memcpy(peer.addr, o->ep.dest_ip, 16);
 	peer.port = ports[1];
-	peer.ip_v = o->ip_v;
+	peer.ip_v = o->ep.ip_v;
 	if (bpf_map_lookup_elem(&udp_peers, &peer))
 		return;
 	cnt = counters_get();
@@ -428,7 +411,7 @@ static __always_inline void on_udp_send_here(struct sk_buff *skb)
 {
 	struct owner o;
 
-	owner_from_current(&o, DIR_OUTBOUND);
+	owner_from_current(&o, HDRLOG_DIR_OUTBOUND);
 	on_udp_skb(skb, &o);
 }
 
@@ -550,7 +533,7 @@ int raw_tp_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (!sk || BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_UDP)
 		return 0;
 	key = (__u64)sk;
-	owner_from_current(&o, DIR_OUTBOUND);
+	owner_from_current(&o, HDRLOG_DIR_OUTBOUND);
 	bpf_map_update_elem(&udp_owners, &key, &o, BPF_ANY);
 	return 0;
 }
