@@ -31,6 +31,7 @@
 #include <bpf/bpf_tracing.h>
 #include "record.h"
 #include "core.h"
+#include "arch.h"
 #include "maps.h"
 #include "lists.bpf.h"
 
@@ -48,13 +49,6 @@ enum {
 	TCP_LAST_ACK_ = 9,
 	TCP_CLOSING_ = 11,
 };
-
-/* x86_64 syscall numbers; the tracepoint path needs them. */
-#define NR_ACCEPT	43
-#define NR_ACCEPT4	288
-#define NR_SENDTO	44
-#define NR_SENDMSG	46
-#define NR_SENDMMSG	307
 
 #define UDP_EVENTS_PER_SEC	1000	/* per CPU: the rate bound of udp_send */
 
@@ -520,16 +514,14 @@ static __always_inline struct sock *sock_of_fd(long fd)
 SEC("raw_tracepoint/sys_enter")
 int raw_tp_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-	long nr = (long)ctx->args[1], fd = -1;
+	long nr = (long)ctx->args[1];
 	struct owner o;
 	struct sock *sk;
 	__u64 key;
 
-	if (nr != NR_SENDTO && nr != NR_SENDMSG && nr != NR_SENDMMSG)
+	if (nr != __NR_sendto && nr != __NR_sendmsg && nr != __NR_sendmmsg)
 		return 0;
-	bpf_probe_read_kernel(&fd, sizeof(fd), &regs->rdi);
-	sk = sock_of_fd(fd);
+	sk = sock_of_fd(syscall_arg1((const void *)ctx->args[0]));
 	if (!sk || BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_UDP)
 		return 0;
 	key = (__u64)sk;
@@ -559,12 +551,10 @@ int raw_tp_net_dev_queue(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/sys_exit")
 int raw_tp_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long nr = syscall_nr((const void *)ctx->args[0]);
 	long ret = (long)ctx->args[1];
-	long nr = 0;
 
-	bpf_probe_read_kernel(&nr, sizeof(nr), &regs->orig_rax);
-	if ((nr != NR_ACCEPT && nr != NR_ACCEPT4) || ret < 0)
+	if ((nr != __NR_accept && nr != __NR_accept4) || ret < 0)
 		return 0;
 	on_accept(sock_of_fd(ret));
 	return 0;
