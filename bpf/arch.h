@@ -14,7 +14,9 @@
 #ifndef HDRLOG_ARCH_H
 #define HDRLOG_ARCH_H
 
+#include <linux/bpf.h>
 #include <asm/unistd.h>
+#include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "core.h"
 
