@@ -179,14 +179,14 @@ static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 		return -1;
 	decode_start(e, sock_fields, "socket", r->ts_ns, ctx);
 	e->sock_event = sock_event_names[r->event];
-	e->netns = r->netns;
-	e->ip_v = r->ip_v;
-	memcpy(e->src_ip, r->src_ip, 16);
-	memcpy(e->dest_ip, r->dest_ip, 16);
-	e->ip_proto = r->ip_proto;
-	e->src_port = be16toh(r->src_port);
-	e->dest_port = be16toh(r->dest_port);
-	if (r->ip_proto == 6) {
+	e->netns = r->ep.netns;
+	e->ip_v = r->ep.ip_v;
+	memcpy(e->src_ip, r->ep.src_ip, 16);
+	memcpy(e->dest_ip, r->ep.dest_ip, 16);
+	e->ip_proto = r->ep.ip_proto;
+	e->src_port = be16toh(r->ep.src_port);
+	e->dest_port = be16toh(r->ep.dest_port);
+	if (r->ep.ip_proto == 6) {
 		SET(e, F_TCP_STATE);
 		e->tcp_state = r->tcp_state < sizeof(tcp_state_names) /
 					      sizeof(tcp_state_names[0]) ?
