@@ -172,10 +172,11 @@ static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 			 const struct decode_ctx *ctx)
 {
 	if (!r->event || r->event > HDRLOG_SOCK_UDP_SEND ||
-	    (r->ip_v != 4 && r->ip_v != 6))
+	    (r->ep.ip_v != 4 && r->ep.ip_v != 6))
 		return -1;
 	if (!(r->flags & HDRLOG_SF_NO_OWNER) &&
-	    r->direction != 1 && r->direction != 2)
+	    r->direction != HDRLOG_DIR_OUTBOUND &&
+	    r->direction != HDRLOG_DIR_INBOUND)
 		return -1;
 	decode_start(e, sock_fields, "socket", r->ts_ns, ctx);
 	e->sock_event = sock_event_names[r->event];
@@ -200,7 +201,8 @@ static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 		e->cgroup_id = r->cgroup_id;
 		memcpy(e->comm, r->comm, 16);
 		e->comm[16] = '\0';
-		e->direction = r->direction == 1 ? "outbound" : "inbound";
+		e->direction = r->direction == HDRLOG_DIR_OUTBOUND ?
+			       "outbound" : "inbound";
 	}
 	if (r->event == HDRLOG_SOCK_CLOSE) {
 		e->present |= 1ULL << F_BYTES_SENT | 1ULL << F_BYTES_RECEIVED;

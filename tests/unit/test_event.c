@@ -80,9 +80,9 @@ static void sock(struct hdrlog_sock_record *r)
 	r->version = HDRLOG_RECORD_VERSION;
 	r->kind = HDRLOG_REC_SOCKET;
 	r->event = HDRLOG_SOCK_CONNECT;
-	r->direction = 1;
-	r->ip_v = 4;
-	r->ip_proto = 6;
+	r->direction = HDRLOG_DIR_OUTBOUND;
+	r->ep.ip_v = 4;
+	r->ep.ip_proto = 6;
 	r->tcp_state = 1;
 }
 
@@ -276,11 +276,11 @@ static void test_socket_records(void **state)
 	}
 	s.event = HDRLOG_SOCK_CLOSE;
 	for (unsigned int v = 0; v < 256; v++) {
-		s.ip_v = v;
+		s.ep.ip_v = v;
 		assert_int_equal(decode(&e, &s, sizeof(s), &ctx),
 				 v == 4 || v == 6 ? 0 : -1);
 	}
-	s.ip_v = 6;
+	s.ep.ip_v = 6;
 	for (unsigned int d = 0; d < 256; d++) {
 		s.direction = d;
 		assert_int_equal(decode(&e, &s, sizeof(s), &ctx),
