@@ -182,6 +182,14 @@ int rotate_open(struct rotate *r, uint64_t now_ns)
 
 /* --- the buffered writer ------------------------------------------------ */
 
+/* A new file's header (none for JSON lines) starts the empty buffer. */
+static void put_header(struct capfile *c)
+{
+	if (c->hdr_len)
+		memcpy(c->buf, c->hdr, c->hdr_len);
+	c->len = c->hdr_len;
+}
+
 /* Start writing fd, which holds size bytes already; header as needed. */
 static void capfile_start(struct capfile *c, int fd, uint64_t size,
 			  bool header)
@@ -198,10 +206,8 @@ static void capfile_start(struct capfile *c, int fd, uint64_t size,
 	c->to_stdout = sink_fd_is_stdout(fd);
 	c->on_disk = size;
 	c->len = 0;
-	if (header && c->hdr_len) {	/* JSON lines have no header */
-		memcpy(c->buf, c->hdr, c->hdr_len);
-		c->len = c->hdr_len;
-	}
+	if (header)
+		put_header(c);
 	c->rot.bytes = size + c->len;
 }
 
@@ -262,10 +268,8 @@ int capfile_push(struct sink *s, struct capfile *c)
 			    (ftruncate(c->fd, c->on_disk) ||
 			     lseek(c->fd, c->on_disk, SEEK_SET) < 0))
 				c->cut_back = false;
-			if (!c->on_disk) {	/* the header went too */
-				memcpy(c->buf, c->hdr, c->hdr_len);
-				c->len = c->hdr_len;
-			}
+			if (!c->on_disk)	/* the header went too */
+				put_header(c);
 			c->rot.bytes = c->on_disk + c->len;
 			return -err;
 		}
