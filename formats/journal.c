@@ -73,8 +73,13 @@ struct journal_sink {
 	uint64_t accepted;	/* records taken since the last refusal */
 	uint64_t lost;		/* records lost in this outage */
 
+	char message_id[sizeof("MESSAGE_ID=" HDRLOG_MESSAGE_ID_PACKET "\n")];
 	char message[sizeof("MESSAGE=") - 1 + MESSAGE_MAX + BINARY_EXTRA];
 };
+
+/* Where the 32 hex digits go in "MESSAGE_ID=...\n". */
+#define ID_AT	(sizeof("MESSAGE_ID=") - 1)
+#define ID_LEN	(sizeof(HDRLOG_MESSAGE_ID_PACKET) - 1)
 
 static const char *const priorities[8] = {
 	"PRIORITY=0\n", "PRIORITY=1\n", "PRIORITY=2\n", "PRIORITY=3\n",
@@ -259,6 +264,7 @@ static int journal_write(struct sink *s, const struct event *e)
 			return -EAGAIN;
 		}
 	}
+	memcpy(j->message_id + ID_AT, event_message_id(e), ID_LEN);
 	iov[2].iov_base = (void *)priorities[event_priority(e) & 7];
 	iov[2].iov_len = sizeof("PRIORITY=0\n") - 1;
 	len = event_message(e, s->cfg->fields,
@@ -416,10 +422,12 @@ static int journal_open(struct sink *s)
 			memcpy(j->slots[j->first[id] + i], key, len);
 	}
 	memcpy(j->message, "MESSAGE=", sizeof("MESSAGE=") - 1);
+	memcpy(j->message_id, "MESSAGE_ID=" HDRLOG_MESSAGE_ID_PACKET "\n",
+	       sizeof(j->message_id));
+	j->iov[1].iov_base = j->message_id;
+	j->iov[1].iov_len = sizeof(j->message_id) - 1;
 	j->iov[0].iov_base = (void *)"SYSLOG_IDENTIFIER=hdrlog\n";
 	j->iov[0].iov_len = sizeof("SYSLOG_IDENTIFIER=hdrlog\n") - 1;
-	j->iov[1].iov_base = (void *)("MESSAGE_ID=" HDRLOG_MESSAGE_ID_PACKET "\n");
-	j->iov[1].iov_len = sizeof("MESSAGE_ID=" HDRLOG_MESSAGE_ID_PACKET "\n") - 1;
 	j->iov[3].iov_base = j->message;
 	s->priv = j;
 	probe(j);

@@ -42,7 +42,8 @@ JOURNALCTL = shutil.which("journalctl") or "/usr/bin/journalctl"
 SOCKET = "/run/systemd/journal/socket"
 DROPIN_DIR = "/run/systemd/journald.conf.d"
 DROPIN = os.path.join(DROPIN_DIR, "zz-hdrlog-test.conf")
-MESSAGE_ID = "5f1e2c9b0d8a4e63a7b4c1d2e3f40516"
+MESSAGE_ID = "5f1e2c9b0d8a4e63a7b4c1d2e3f40516"          # packets
+MESSAGE_ID_SOCKET = "82e2240771a2428692829e4a6922dc1f"   # socket events
 DST_MAC = "02:00:5e:00:53:01"       # not A's: the stack ignores the frames
 A4, A6 = "198.51.100.1", "2001:db8::1"
 FIXED = {"SYSLOG_IDENTIFIER", "MESSAGE", "PRIORITY", "MESSAGE_ID"}
@@ -225,6 +226,8 @@ def expected_message(r):
             return r[ip]
         return ("[%s]:%d" if r["ip_v"] == 6 else "%s:%d") % (r[ip], r[port])
 
+    if r.get("event_type") == "socket":
+        return expected_socket_message(r, endpoint)
     if "ip_v" in r:
         m = "%s %s -> %s" % (r["proto"], endpoint("src_ip", "src_port"),
                              endpoint("dest_ip", "dest_port"))
@@ -257,6 +260,33 @@ def expected_message(r):
         m += " would drop"
     if "in_iface" in r:
         m += " on " + r["in_iface"]
+    return m
+
+
+def expected_socket_message(r, endpoint):
+    """MESSAGE of a socket event as documented (hdrlog(8), OUTPUTS)."""
+    m = "%s %s %s -> %s" % (r.get("event", "socket"),
+                            r.get("proto", "IPv%d" % r["ip_v"]),
+                            endpoint("src_ip", "src_port"),
+                            endpoint("dest_ip", "dest_port"))
+    if "tcp_state" in r:
+        m += " " + r["tcp_state"]
+    if "comm" in r or "pid" in r:
+        m += " by " + r.get("comm", "")
+        if "pid" in r:
+            m += "[%d]" % r["pid"]
+    if "uid" in r:
+        m += " uid %d" % r["uid"]
+    if "bytes_sent" in r:
+        m += " sent %d" % r["bytes_sent"]
+    if "bytes_received" in r:
+        m += " received %d" % r["bytes_received"]
+    if "duration_ms" in r:
+        m += " after %.3f ms" % r["duration_ms"]
+    if "src_lists" in r:
+        m += " lists=" + ",".join(r["src_lists"])
+    if "dest_lists" in r:
+        m += " dest_lists=" + ",".join(r["dest_lists"])
     return m
 
 
@@ -295,7 +325,9 @@ def check_entry(entry, rec, message=True):
     if extra:
         bad.append("fields not in the JSON record: %s" %
                    ", ".join(sorted(extra)))
-    fixed = [("SYSLOG_IDENTIFIER", "hdrlog"), ("MESSAGE_ID", MESSAGE_ID)]
+    fixed = [("SYSLOG_IDENTIFIER", "hdrlog"),
+             ("MESSAGE_ID", MESSAGE_ID_SOCKET
+              if rec.get("event_type") == "socket" else MESSAGE_ID)]
     if message:
         fixed += [("PRIORITY", expected_priority(rec)),
                   ("MESSAGE", expected_message(rec))]
@@ -538,8 +570,9 @@ def journal_text(v):
 
 def socket_run(name, client_name, server_name="hlt-jsrv"):
     """A connect, accept and close between the test namespaces (client in
-    B, server in A) under hdrlog -o journal --socket-events; the JSON
-    records, the journal entries and the client's port."""
+    B, server in A) under hdrlog -o journal --socket-events: the
+    connection's JSON records, its journal entries, the client's and the
+    server's own reports and hdrlog's pid."""
     S.T["topo"] = topo()
     conns = S.conns_spec([(3, 4)], sleep=0.05)
     with Run(name, ["--socket-events"]) as run:
@@ -552,10 +585,11 @@ def socket_run(name, client_name, server_name="hlt-jsrv"):
             run.h.proc)
         mine = S.of_conn(recs, cport, port)
         entries = wait_entries(run.pid, len(mine), extra=["EVENT_TYPE=socket"])
+        pid = run.pid
         err = run.stop()
     check_no_loss(err)
     entries = [{k: journal_text(v) for k, v in x.items()} for x in entries]
-    return mine, entries, cinfo[0], sinfo[0]
+    return mine, entries, cinfo[0], sinfo[0], pid
 
 
 def socket_entry(entries, rec):
@@ -573,17 +607,47 @@ def socket_entry(entries, rec):
           "binary-safe form, read back exactly")
 def _():
     name = 'j"nl\\x\ny z'
-    mine, entries, cinfo, _ = socket_run("newline", name)
+    mine, entries, cinfo, _, _ = socket_run("newline", name)
     assert cinfo["comm"] == name, cinfo
     named = [r for r in mine if r.get("comm") == name]
     assert {r["event"] for r in named} == {"connect", "close"}, mine
     for r in mine:
         x = socket_entry(entries, r)
-        bad = check_entry(x, r, message=False)
+        bad = check_entry(x, r)
         assert not bad, "%s\nentry %s\nrecord %s" % (
             "\n".join(bad), json.dumps(x), json.dumps(r))
     for r in named:
         assert socket_entry(entries, r)["COMM"] == name
+
+
+@tap.case("socket events: their own MESSAGE (what the process did) and "
+          "MESSAGE_ID; packet entries of the same run keep the packet's")
+def _():
+    mine, entries, cinfo, sinfo, pid = socket_run("sockmsg", "hlt-jcli")
+    assert sorted(r["event"] for r in mine) == \
+        ["accept", "close", "close", "connect"], mine
+    port = sinfo["local"][1]
+    for r in mine:
+        x = socket_entry(entries, r)
+        bad = check_entry(x, r)
+        assert not bad, "%s\nentry %s\nrecord %s" % (
+            "\n".join(bad), json.dumps(x), json.dumps(r))
+        assert x["MESSAGE_ID"] == MESSAGE_ID_SOCKET, x
+        assert x["PRIORITY"] == "6", x
+    # one spelled out: the client's close, from B to the server in A
+    close = [r for r in mine if r["event"] == "close" and
+             r["comm"] == "hlt-jcli"][0]
+    m = socket_entry(entries, close)["MESSAGE"]
+    want = r"^close TCP 198\.51\.100\.2:%d -> 198\.51\.100\.1:%d \S+ " \
+        r"by hlt-jcli\[%d\] uid 0 sent 3 received 4 after \d+\.\d{3} ms$" \
+        % (close["src_port"], port, cinfo["pid"])
+    assert re.match(want, m), m
+    # the connection's packets crossed the captured veth: packet entries
+    pkts = journal_entries(pid, ["EVENT_TYPE=packet",
+                                        "DEST_PORT=%d" % port])
+    assert pkts, "no packet entries of the connection"
+    assert {x["MESSAGE_ID"] for x in pkts} == {MESSAGE_ID}, pkts[0]
+    assert all(x["MESSAGE"].startswith("TCP ") for x in pkts), pkts[0]
 
 
 def count(h, rx):
