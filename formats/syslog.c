@@ -34,8 +34,6 @@ static const struct transport_defaults syslog_defaults = {
 struct syslog_sink {
 	struct transport t;
 	struct syslog_fmt f;
-	struct json_writer w;
-	char body[JSON_RECORD_MAX];
 	char msg[SYSLOG_MSG_MAX + SYSLOG_FRAME_EXTRA];
 };
 
@@ -60,9 +58,7 @@ static int syslog_write(struct sink *s, const struct event *e)
 
 	if (!transport_ready(&x->t))
 		return -ENOTCONN;
-	body = x->body;
-	body_len = json_writer_record(&x->w, e, s->cfg->fields, x->body,
-				      sizeof(x->body));
+	body = json_render(e, s->cfg->fields, &body_len);
 	len = syslog_fmt_message(&x->f, e, body, body_len, framing(x, s->cfg),
 				 x->msg, sizeof(x->msg), &cut);
 	if (cut)
@@ -92,7 +88,7 @@ static void syslog_close(struct sink *s)
 	struct syslog_sink *x = s->priv;
 
 	transport_close(&x->t);
-	json_writer_free(&x->w);
+	json_render_put();
 	free(x);
 }
 
@@ -107,7 +103,7 @@ static int syslog_open(struct sink *s)
 		return -ENOMEM;
 	}
 	err = transport_open(&x->t, s, s->target, &syslog_defaults);
-	if (!err && json_writer_init(&x->w))
+	if (!err && json_render_get())
 		err = -ENOMEM;
 	if (err) {
 		if (x->t.q.buf)

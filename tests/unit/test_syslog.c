@@ -4,7 +4,8 @@
  * PRI, the RFC 5424 and RFC 3164 headers, structured data and its
  * escaping, RFC 6587 framing, cutting to the size limit, and hostile
  * bytes in every string that comes from outside hdrlog (list and
- * interface names, process names, the host name).
+ * interface names, process names, the host name). And the JSON body it
+ * carries: rendered once per record for every output that sends it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,8 @@
 
 #include "event.h"
 #include "fields.h"
+#include "json.h"
+#include "sink.h"
 #include "syslog_fmt.h"
 
 #define T0	(1710408413ULL * 1000000000ULL + 123456000ULL)
@@ -303,6 +306,56 @@ static void cut_to_size(void **state)
 					    out, SYSLOG_MSG_MIN, &cut), 0);
 }
 
+/* An output that sends the shared JSON rendering, as json and syslog do. */
+static char seen[2][256];
+static int n_seen;
+
+static int fake_write(struct sink *s, const struct event *e)
+{
+	size_t len;
+	const char *r = json_render(e, s->cfg->fields, &len);
+
+	assert_true(len > 0 && len < sizeof(seen[0]));
+	memcpy(seen[n_seen], r, len);
+	seen[n_seen++][len] = '\0';
+	/* what a later output would render differently if it rendered again */
+	((struct event *)e)->src_port++;
+	return 0;
+}
+
+static void json_rendered_once(void **state)
+{
+	static const struct sink_ops fake_ops = { .name = "fake",
+						  .write = fake_write };
+	struct sink_config cfg = { .fields = ALL };
+	struct sink a = { .ops = &fake_ops, .cfg = &cfg }, b = a;
+	struct sink *const sinks[] = { &a, &b };
+	struct event e;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(json_render_get(), 0);
+	assert_int_equal(json_render_get(), 0);
+	packet(&e);
+	sink_write_all(sinks, 2, &e);
+	/* both outputs got the text made for the first */
+	assert_int_equal(n_seen, 2);
+	assert_string_equal(seen[0], seen[1]);
+	assert_non_null(strstr(seen[0], "\"src_port\":4000"));
+	assert_true(a.records == 1 && b.records == 1);
+
+	/* The next record at the same address is rendered anew. */
+	n_seen = 0;
+	sink_write_all(sinks, 2, &e);
+	assert_non_null(strstr(seen[0], "\"src_port\":4002"));
+	assert_string_equal(seen[0], seen[1]);
+	/* Outside sink_write_all() nothing is reused. */
+	assert_non_null(strstr(json_render(&e, ALL, &len), "\"src_port\":4004"));
+	json_render_put();
+	json_render_put();
+	assert_int_equal(json_render_users(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +367,7 @@ int main(void)
 		cmocka_unit_test(hostile_msgid),
 		cmocka_unit_test(framing),
 		cmocka_unit_test(cut_to_size),
+		cmocka_unit_test(json_rendered_once),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
