@@ -47,6 +47,17 @@ static void add_field(struct line *l, const struct event *e, enum field_id id)
 	add(l, "%s", t);
 }
 
+/* before, the field, after: when the field is shown */
+static void add_shown(struct line *l, const struct event *e, enum field_id id,
+		      const char *before, const char *after)
+{
+	if (!shown(l, id))
+		return;
+	add(l, "%s", before);
+	add_field(l, e, id);
+	add(l, "%s", after);
+}
+
 /* address:port, IPv6 in brackets as in URLs; '?' when not selected */
 static void add_endpoint(struct line *l, const struct event *e,
 			 enum field_id ip, enum field_id port)
@@ -92,7 +103,20 @@ static void add_names(struct line *l, const char *what, const char *const *n,
 		add(l, "%s%s", i ? "," : "", n[i]);
 }
 
-/* The list names and the verdict: the same for packets and sockets. */
+/* TCP 203.0.113.7:51514 -> 198.51.100.1:22, for packets and sockets */
+static void add_flow(struct line *l, const struct event *e)
+{
+	if (shown(l, F_PROTO))
+		add_field(l, e, F_PROTO);
+	else
+		add(l, "IPv%u", e->ip_v);
+	add(l, " ");
+	add_endpoint(l, e, F_SRC_IP, F_SRC_PORT);
+	add(l, " -> ");
+	add_endpoint(l, e, F_DEST_IP, F_DEST_PORT);
+}
+
+/* The list names: the same for packets and sockets. */
 static void add_lists(struct line *l, const struct event *e)
 {
 	if (shown(l, F_SRC_LISTS))
@@ -106,14 +130,7 @@ static void packet_message(struct line *l, const struct event *e)
 {
 	/* The kind of frame decides the shape; --fields decides each part. */
 	if (event_has(e, F_IP_V)) {
-		if (shown(l, F_PROTO))
-			add_field(l, e, F_PROTO);
-		else
-			add(l, "IPv%u", e->ip_v);
-		add(l, " ");
-		add_endpoint(l, e, F_SRC_IP, F_SRC_PORT);
-		add(l, " -> ");
-		add_endpoint(l, e, F_DEST_IP, F_DEST_PORT);
+		add_flow(l, e);
 		if (shown(l, F_TCP_FLAGS))
 			add_tcp_flags(l, e->tcp_flags);
 		if (shown(l, F_ICMP_TYPE) && shown(l, F_ICMP_CODE))
@@ -156,45 +173,17 @@ static void socket_message(struct line *l, const struct event *e)
 	else
 		add(l, "socket");
 	add(l, " ");
-	if (shown(l, F_PROTO))
-		add_field(l, e, F_PROTO);
-	else
-		add(l, "IPv%u", e->ip_v);
-	add(l, " ");
-	add_endpoint(l, e, F_SRC_IP, F_SRC_PORT);
-	add(l, " -> ");
-	add_endpoint(l, e, F_DEST_IP, F_DEST_PORT);
-	if (shown(l, F_TCP_STATE)) {
-		add(l, " ");
-		add_field(l, e, F_TCP_STATE);
-	}
+	add_flow(l, e);
+	add_shown(l, e, F_TCP_STATE, " ", "");
 	if (shown(l, F_COMM) || shown(l, F_PID)) {
 		add(l, " by ");
-		if (shown(l, F_COMM))
-			add_field(l, e, F_COMM);
-		if (shown(l, F_PID)) {
-			add(l, "[");
-			add_field(l, e, F_PID);
-			add(l, "]");
-		}
+		add_shown(l, e, F_COMM, "", "");
+		add_shown(l, e, F_PID, "[", "]");
 	}
-	if (shown(l, F_UID)) {
-		add(l, " uid ");
-		add_field(l, e, F_UID);
-	}
-	if (shown(l, F_BYTES_SENT)) {
-		add(l, " sent ");
-		add_field(l, e, F_BYTES_SENT);
-	}
-	if (shown(l, F_BYTES_RECEIVED)) {
-		add(l, " received ");
-		add_field(l, e, F_BYTES_RECEIVED);
-	}
-	if (shown(l, F_DURATION_MS)) {
-		add(l, " after ");
-		add_field(l, e, F_DURATION_MS);
-		add(l, " ms");
-	}
+	add_shown(l, e, F_UID, " uid ", "");
+	add_shown(l, e, F_BYTES_SENT, " sent ", "");
+	add_shown(l, e, F_BYTES_RECEIVED, " received ", "");
+	add_shown(l, e, F_DURATION_MS, " after ", " ms");
 	add_lists(l, e);
 }
 
