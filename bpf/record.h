@@ -9,7 +9,7 @@
 
 #include <linux/types.h>
 
-#define HDRLOG_RECORD_VERSION	3
+#define HDRLOG_RECORD_VERSION	4
 
 #define HDRLOG_MAX_VLANS	2	/* tags a record names, outer first */
 #define HDRLOG_MAX_TAGS		8	/* tags the parser follows */
@@ -92,9 +92,29 @@ struct hdrlog_record {
 };
 
 /*
- * A socket event. src is the side that opened the connection, dest the
- * side that accepted it, whichever end is local.
+ * The two ends of a socket: src is the side that opened the connection
+ * (or sent the datagram), dest the side that accepted it, whichever end
+ * is local. The socket programs keep one per socket while it lives (at
+ * close the kernel has cleared the ports) and put it in each record.
  */
+struct hdrlog_endpoints {
+	__u32 netns;		/* inode of the socket's network namespace */
+	__u8 ip_v;		/* 4 or 6; 0: not known yet */
+	__u8 ip_proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__be16 src_port;
+	__be16 dest_port;
+	__u8 pad[2];
+	__u8 src_ip[16];	/* IPv4 in the first 4 bytes */
+	__u8 dest_ip[16];
+};
+
+/* The direction of a socket: who opened it. */
+enum hdrlog_direction {
+	HDRLOG_DIR_OUTBOUND = 1,	/* connect(2), or a datagram sent */
+	HDRLOG_DIR_INBOUND = 2,		/* accept(2) */
+};
+
+/* A socket event. */
 struct hdrlog_sock_record {
 	__u16 version;
 	__u16 kind;		/* HDRLOG_REC_SOCKET */
@@ -103,19 +123,14 @@ struct hdrlog_sock_record {
 	__u32 tid;
 	__u32 uid;
 	__u64 cgroup_id;
-	__u32 netns;		/* inode of the socket's network namespace */
 	__u8 event;		/* enum hdrlog_sock_event */
-	__u8 direction;		/* 1 outbound, 2 inbound */
-	__u8 ip_v;
-	__u8 ip_proto;
+	__u8 direction;		/* enum hdrlog_direction */
 	__u8 tcp_state;		/* the state the socket entered */
 	__u8 flags;		/* enum hdrlog_sock_flag */
 	__u8 attach;		/* enum hdrlog_attach */
-	__u8 pad;
-	__be16 src_port;
-	__be16 dest_port;
-	__u8 src_ip[16];	/* IPv4 in the first 4 bytes */
-	__u8 dest_ip[16];
+	__u8 pad[3];
+	struct hdrlog_endpoints ep;
+	__u8 pad2[4];
 	__u64 duration_ns;	/* close: since connect or accept */
 	__u64 bytes_sent;	/* close: bytes acked by the peer */
 	__u64 bytes_received;

@@ -198,7 +198,7 @@ static void capfile_start(struct capfile *c, int fd, uint64_t size,
 	c->to_stdout = sink_fd_is_stdout(fd);
 	c->on_disk = size;
 	c->len = 0;
-	if (header) {
+	if (header && c->hdr_len) {	/* JSON lines have no header */
 		memcpy(c->buf, c->hdr, c->hdr_len);
 		c->len = c->hdr_len;
 	}

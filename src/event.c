@@ -1,5 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Decode a ring-buffer record into host order, once. */
+/*
+ * Decode a ring-buffer record into host order, once.
+ *
+ * The kernel program is ours, but the decoder does not lean on that: a
+ * record is bytes, and every count, length, index and enum in it is
+ * checked here, so that no formatter can read past an array or print a
+ * value a record cannot hold. What no kernel program of this version can
+ * send (a length past the record, an IP version that is neither 4 nor 6,
+ * an unknown socket event) refuses the record, which main.c counts as
+ * undecodable; what only bounds a count (VLAN tags, list bits past the
+ * lists loaded) is clamped.
+ */
 #include <endian.h>
 #include <string.h>
 
@@ -27,8 +38,10 @@ static const uint64_t tcp_fields =
 	1ULL << F_TCP_FLAGS | 1ULL << F_TCP_SEQ | 1ULL << F_TCP_ACK |
 	1ULL << F_TCP_WIN;
 
-static void decode_ip(struct event *e, const struct hdrlog_record *r)
+static int decode_ip(struct event *e, const struct hdrlog_record *r)
 {
+	if (r->ip_v != 4 && r->ip_v != 6)
+		return -1;
 	e->present |= ip_fields;
 	e->ip_v = r->ip_v;
 	memcpy(e->src_ip, r->src_ip, 16);
@@ -43,17 +56,19 @@ static void decode_ip(struct event *e, const struct hdrlog_record *r)
 	} else {
 		e->ip_len += 40;	/* total length, as for IPv4 */
 		SET(e, F_FLOW_LABEL);
-		e->flow_label = be32toh(r->flow_label);
+		e->flow_label = be32toh(r->flow_label) & 0xfffff;
 	}
 	if (r->flags & HDRLOG_RF_FRAGMENT) {
 		e->present |= 1ULL << F_FRAG_OFFSET | 1ULL << F_MORE_FRAGMENTS;
-		e->frag_offset = be16toh(r->frag_off) * 8;
+		/* 13 bits in 8-byte units, in IPv4 and IPv6 alike */
+		e->frag_offset = (be16toh(r->frag_off) & 0x1fff) * 8;
 		e->more_fragments = r->flags & HDRLOG_RF_MORE_FRAGS;
 		if (r->ip_v == 6) {
 			SET(e, F_IP_ID);
 			e->ip_id = be32toh(r->ip_id);
 		}
 	}
+	return 0;
 }
 
 static void decode_l4(struct event *e, const struct hdrlog_record *r)
@@ -90,6 +105,12 @@ static void decode_l4(struct event *e, const struct hdrlog_record *r)
 static void decode_list_names(struct event *e, uint64_t src, uint64_t dest,
 			      const struct list_set *lists)
 {
+	/* bits of lists that are not loaded name nothing */
+	uint64_t loaded = lists->n_lists >= 64 ? ~0ULL :
+			  (1ULL << lists->n_lists) - 1;
+
+	src &= loaded;
+	dest &= loaded;
 	if (src) {
 		SET(e, F_SRC_LISTS);
 		e->n_src_lists = list_set_names(lists, src, e->src_lists,
@@ -150,18 +171,23 @@ static const uint64_t owner_fields =
 static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 			 const struct decode_ctx *ctx)
 {
-	if (!r->event || r->event > HDRLOG_SOCK_UDP_SEND)
+	if (!r->event || r->event > HDRLOG_SOCK_UDP_SEND ||
+	    (r->ep.ip_v != 4 && r->ep.ip_v != 6))
+		return -1;
+	if (!(r->flags & HDRLOG_SF_NO_OWNER) &&
+	    r->direction != HDRLOG_DIR_OUTBOUND &&
+	    r->direction != HDRLOG_DIR_INBOUND)
 		return -1;
 	decode_start(e, sock_fields, "socket", r->ts_ns, ctx);
 	e->sock_event = sock_event_names[r->event];
-	e->netns = r->netns;
-	e->ip_v = r->ip_v;
-	memcpy(e->src_ip, r->src_ip, 16);
-	memcpy(e->dest_ip, r->dest_ip, 16);
-	e->ip_proto = r->ip_proto;
-	e->src_port = be16toh(r->src_port);
-	e->dest_port = be16toh(r->dest_port);
-	if (r->ip_proto == 6) {
+	e->netns = r->ep.netns;
+	e->ip_v = r->ep.ip_v;
+	memcpy(e->src_ip, r->ep.src_ip, 16);
+	memcpy(e->dest_ip, r->ep.dest_ip, 16);
+	e->ip_proto = r->ep.ip_proto;
+	e->src_port = be16toh(r->ep.src_port);
+	e->dest_port = be16toh(r->ep.dest_port);
+	if (r->ep.ip_proto == 6) {
 		SET(e, F_TCP_STATE);
 		e->tcp_state = r->tcp_state < sizeof(tcp_state_names) /
 					      sizeof(tcp_state_names[0]) ?
@@ -175,7 +201,8 @@ static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 		e->cgroup_id = r->cgroup_id;
 		memcpy(e->comm, r->comm, 16);
 		e->comm[16] = '\0';
-		e->direction = r->direction == 1 ? "outbound" : "inbound";
+		e->direction = r->direction == HDRLOG_DIR_OUTBOUND ?
+			       "outbound" : "inbound";
 	}
 	if (r->event == HDRLOG_SOCK_CLOSE) {
 		e->present |= 1ULL << F_BYTES_SENT | 1ULL << F_BYTES_RECEIVED;
@@ -204,8 +231,10 @@ int event_decode(struct event *e, const void *rec, size_t size,
 	if (size >= sizeof(struct hdrlog_sock_record) &&
 	    r->version == HDRLOG_RECORD_VERSION && r->kind == HDRLOG_REC_SOCKET)
 		return decode_socket(e, rec, ctx);
+	/* frame bytes past the record, or more than the frame had */
 	if (size < sizeof(*r) || r->version != HDRLOG_RECORD_VERSION ||
-	    r->kind != HDRLOG_REC_PACKET || size < sizeof(*r) + r->cap_len)
+	    r->kind != HDRLOG_REC_PACKET || size - sizeof(*r) < r->cap_len ||
+	    r->cap_len > r->pkt_len)
 		return -1;
 
 	decode_start(e, packet_fields, "packet", r->ts_ns, ctx);
@@ -217,8 +246,10 @@ int event_decode(struct event *e, const void *rec, size_t size,
 		e->present |= eth_fields;
 	memcpy(e->src_mac, r->src_mac, 6);
 	memcpy(e->dest_mac, r->dest_mac, 6);
-	e->vlan_count = r->vlan_count;
-	for (int i = 0; i < r->vlan_count && i < HDRLOG_MAX_VLANS; i++)
+	/* e->vlan has room for what a record can carry, no more */
+	e->vlan_count = r->vlan_count < HDRLOG_MAX_VLANS ? r->vlan_count :
+							  HDRLOG_MAX_VLANS;
+	for (int i = 0; i < e->vlan_count; i++)
 		e->vlan[i] = be16toh(r->vlan_tci[i]) & 0x0fff;
 	if (e->vlan_count)
 		SET(e, F_VLAN);
@@ -230,7 +261,8 @@ int event_decode(struct event *e, const void *rec, size_t size,
 	if (e->truncated)
 		SET(e, F_TRUNCATED);
 	if (r->flags & HDRLOG_RF_IP) {
-		decode_ip(e, r);
+		if (decode_ip(e, r))
+			return -1;
 		decode_l4(e, r);
 	}
 	if (ctx->lists)

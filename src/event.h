@@ -9,6 +9,7 @@
 
 #include "fields.h"
 #include "lists.h"
+#include "record.h"
 
 #define COMMUNITY_ID_SIZE 32	/* "1:" + 28 base64 chars + NUL, rounded */
 
@@ -32,7 +33,7 @@ struct event {
 	uint32_t ifindex;
 	uint8_t src_mac[6];
 	uint8_t dest_mac[6];
-	uint16_t vlan[2];
+	uint16_t vlan[HDRLOG_MAX_VLANS];
 	uint8_t vlan_count;
 	uint16_t ether_type;
 	uint8_t ip_v;
@@ -41,7 +42,7 @@ struct event {
 	uint8_t ip_proto;
 	uint8_t ttl;
 	uint8_t tos;
-	uint16_t ip_len;
+	uint32_t ip_len;		/* IPv6: payload + 40, past 65535 */
 	uint32_t ip_id;
 	uint32_t flow_label;
 	uint16_t frag_offset;		/* bytes */

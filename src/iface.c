@@ -138,14 +138,17 @@ int iface_table_resolve(struct iface_table *t, const char *const *names,
 	}
 	for (int i = 0; i < n_names; i++) {
 		struct iface *f = &t->v[t->n];
+		char q[LOG_ESCAPE_SIZE(IF_NAMESIZE)];
 
+		/* names come from the command line: printed escaped */
+		log_escape(q, sizeof(q), names[i], strlen(names[i]));
 		f->ifindex = if_nametoindex(names[i]);
 		if (!f->ifindex) {
-			pr_err("no such interface: %s", names[i]);
+			pr_err("no such interface: %s", q);
 			return -1;
 		}
 		if (iface_name(t, f->ifindex)) {
-			pr_err("interface %s named twice", names[i]);
+			pr_err("interface %s named twice", q);
 			return -1;
 		}
 		snprintf(f->name, sizeof(f->name), "%s", names[i]);

@@ -16,13 +16,19 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lists.h"
 #include "log.h"
 
-#define READ_CHUNK	(1u << 20)
+#define READ_CHUNK	(1u << 20)	/* > LIST_LINE_MAX: a line always fits */
 #define ERR_TEXT_MAX	120	/* of a bad line, quoted in the message */
+
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
+
+_Static_assert(READ_CHUNK > LIST_LINE_MAX, "a whole line fits the buffer");
 
 static const char *kind_name(enum list_kind kind)
 {
@@ -59,6 +65,7 @@ int list_spec_parse(struct list_spec *spec, enum list_kind kind,
 {
 	const char *file = arg, *eq, *slash, *base, *dot, *name;
 	size_t len = strlen(arg), file_len, name_len;
+	char q[LOG_ESCAPE_SIZE(LIST_NAME_MAX)], q2[LIST_PATH_MAX];
 
 	memset(spec, 0, sizeof(*spec));
 	spec->kind = kind;
@@ -66,7 +73,8 @@ int list_spec_parse(struct list_spec *spec, enum list_kind kind,
 	if (len >= 4 && !strcmp(arg + len - 4, ":any")) {
 		if (kind != LIST_BLOCK) {
 			pr_err("':any' applies only to block lists, not to %s list '%s'",
-			       kind_name(kind), arg);
+			       kind_name(kind),
+			       log_escape(q2, sizeof(q2), arg, len));
 			return -1;
 		}
 		spec->any = true;
@@ -80,11 +88,13 @@ int list_spec_parse(struct list_spec *spec, enum list_kind kind,
 		file = eq + 1;
 	file_len = len - (file - arg);
 	if (!file_len) {
-		pr_err("no file given in %s list '%s'", kind_name(kind), arg);
+		pr_err("no file given in %s list '%s'", kind_name(kind),
+		       log_escape(q2, sizeof(q2), arg, strlen(arg)));
 		return -1;
 	}
 	if (file_len >= LIST_PATH_MAX) {
-		pr_err("path too long in %s list '%.64s...'", kind_name(kind), arg);
+		pr_err("path too long in %s list '%s'", kind_name(kind),
+		       log_escape(q, sizeof(q), arg, strlen(arg)));
 		return -1;
 	}
 	memcpy(spec->path, file, file_len);
@@ -94,8 +104,9 @@ int list_spec_parse(struct list_spec *spec, enum list_kind kind,
 		name = arg;
 		name_len = eq - arg;
 		if (!name_ok(name, name_len)) {
-			pr_err("bad list name '%.*s': use 1 to %d letters, digits, '_', '-' or '.'",
-			       (int)name_len, name, LIST_NAME_MAX - 1);
+			pr_err("bad list name '%s': use 1 to %d letters, digits, '_', '-' or '.'",
+			       log_escape(q, sizeof(q), name, name_len),
+			       LIST_NAME_MAX - 1);
 			return -1;
 		}
 	} else {
@@ -106,8 +117,10 @@ int list_spec_parse(struct list_spec *spec, enum list_kind kind,
 		name = base;
 		name_len = dot && dot > base ? (size_t)(dot - base) : strlen(base);
 		if (!name_ok(name, name_len)) {
-			pr_err("cannot name a list '%.*s' after '%s'; give a name with NAME=FILE (letters, digits, '_', '-' or '.', at most %d)",
-			       (int)name_len, name, spec->path,
+			pr_err("cannot name a list '%s' after '%s'; give a name with NAME=FILE (letters, digits, '_', '-' or '.', at most %d)",
+			       log_escape(q, sizeof(q), name, name_len),
+			       log_escape(q2, sizeof(q2), spec->path,
+					  file_len),
 			       LIST_NAME_MAX - 1);
 			return -1;
 		}
@@ -142,8 +155,11 @@ struct loader {
 	size_t n_v4, cap_v4;
 	struct raw6 *v6;
 	size_t n_v6, cap_v6;
+	const volatile sig_atomic_t *stop;	/* set: give up, quietly */
+	char *buf;			/* READ_CHUNK bytes */
 	/* the file being read */
 	const char *path;
+	char path_text[LIST_PATH_MAX];	/* path, escaped, for messages */
 	unsigned int list;
 	unsigned int lineno;
 	unsigned int masked, first_masked;
@@ -337,6 +353,55 @@ static int add_v6(struct loader *ld, uint64_t hi, uint64_t lo,
 	return 0;
 }
 
+/*
+ * "file:line: reason: 'text'", the text escaped and cut after about
+ * ERR_TEXT_MAX characters: a whole line of LIST_LINE_MAX is no help.
+ */
+static void bad_line(const struct loader *ld, const char *reason,
+		     const char *s, size_t n)
+{
+	char q[ERR_TEXT_MAX + sizeof("...")];
+
+	pr_err("%s:%u: %s: '%s'", ld->path_text, ld->lineno, reason,
+	       log_escape(q, sizeof(q), s, n));
+}
+
+/*
+ * What no list line may be: longer than LIST_LINE_MAX (a file that is
+ * not a list, /dev/zero's like, would otherwise fill memory), or holding
+ * a NUL (text after it would be read by some parsers and not by others).
+ * s..e is a line or its start; nul is the first NUL at or after s, or NULL.
+ */
+static int check_line(const struct loader *ld, const char *s, const char *e,
+		      const char *nul)
+{
+	if (nul && nul < e) {
+		bad_line(ld, "NUL byte in the line", s, e - s);
+		return -1;
+	}
+	if (e - s > LIST_LINE_MAX) {
+		bad_line(ld, "line longer than " STR(LIST_LINE_MAX) " bytes",
+			 s, e - s);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *file_type(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
 /* One line, without its '\n'. */
 static int load_line(struct loader *ld, const char *s, const char *e)
 {
@@ -356,11 +421,7 @@ static int load_line(struct loader *ld, const char *s, const char *e)
 
 	reason = parse_prefix(s, e, &p);
 	if (reason) {
-		int n = e - s;
-
-		pr_err("%s:%u: %s: '%.*s%s'", ld->path, ld->lineno, reason,
-		       n > ERR_TEXT_MAX ? ERR_TEXT_MAX : n, s,
-		       n > ERR_TEXT_MAX ? "..." : "");
+		bad_line(ld, reason, s, e - s);
 		return -1;
 	}
 	if (p.is_v6)
@@ -368,58 +429,92 @@ static int load_line(struct loader *ld, const char *s, const char *e)
 	return add_v4(ld, p.v4, p.len);
 }
 
-static int load_file(struct loader *ld, char **buf, size_t *cap)
+/*
+ * Only a regular file is read: a FIFO would block start-up until a writer
+ * came, and a device such as /dev/zero never ends. O_NONBLOCK keeps the
+ * open itself from waiting for a FIFO's writer; the type is checked on
+ * the opened descriptor, so a file swapped in after a check cannot slip by.
+ */
+static int open_list(struct loader *ld)
 {
+	struct stat st;
+	int fd;
+
+	fd = open(ld->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		pr_err("%s: %s", ld->path_text, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st)) {
+		pr_err("%s: %s", ld->path_text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("%s: %s, not a list file: lists are read from regular files only",
+		       ld->path_text, file_type(st.st_mode));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int load_file(struct loader *ld)
+{
+	char *buf = ld->buf;
 	size_t have = 0;
 	int fd, ret = -1;
 	ssize_t n;
 
-	fd = open(ld->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_err("%s: %s", ld->path, strerror(errno));
+	log_escape(ld->path_text, sizeof(ld->path_text), ld->path,
+		   strlen(ld->path));
+	fd = open_list(ld);
+	if (fd < 0)
 		return -1;
-	}
 	ld->lineno = 0;
 	ld->masked = 0;
 	for (;;) {
-		char *s, *nl, *end;
+		char *s, *nl, *end, *nul;
 
-		if (have == *cap) {
-			/* a line longer than the buffer: rare, let it grow */
-			char *b = realloc(*buf, *cap * 2);
-
-			if (!b) {
-				pr_err("out of memory reading %s", ld->path);
-				goto out;
-			}
-			*buf = b;
-			*cap *= 2;
+		/* a signal on the way: every 1 MiB read, well under 10 ms */
+		if (ld->stop && *ld->stop) {
+			pr_debug("%s: reading stopped", ld->path_text);
+			ret = LIST_LOAD_STOPPED;
+			goto out;
 		}
-		n = read(fd, *buf + have, *cap - have);
+		n = read(fd, buf + have, READ_CHUNK - have);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			pr_err("%s: %s", ld->path, strerror(errno));
+			pr_err("%s: %s", ld->path_text, strerror(errno));
 			goto out;
 		}
 		if (!n)
 			break;
+		/* the partial line kept from before holds no NUL */
+		nul = memchr(buf + have, '\0', n);
 		have += n;
-		s = *buf;
-		end = *buf + have;
+		s = buf;
+		end = buf + have;
 		while ((nl = memchr(s, '\n', end - s))) {
 			ld->lineno++;
-			if (load_line(ld, s, nl))
+			if (check_line(ld, s, nl, nul) || load_line(ld, s, nl))
 				goto out;
 			s = nl + 1;
 		}
 		have = end - s;
-		memmove(*buf, s, have);
+		/* the line begun: its end may be far off, or never come */
+		if (have > LIST_LINE_MAX || (nul && nul >= s)) {
+			ld->lineno++;
+			check_line(ld, s, end, nul);
+			goto out;
+		}
+		memmove(buf, s, have);
 	}
 	if (have) {
 		/* the last line had no '\n' */
 		ld->lineno++;
-		if (load_line(ld, *buf, *buf + have))
+		if (load_line(ld, buf, buf + have))
 			goto out;
 	}
 	/*
@@ -431,7 +526,7 @@ static int load_file(struct loader *ld, char **buf, size_t *cap)
 	 */
 	if (ld->masked)
 		pr_warn("%s:%u: host bits set after the prefix length, masked (%u line%s in this file)",
-			ld->path, ld->first_masked, ld->masked,
+			ld->path_text, ld->first_masked, ld->masked,
 			ld->masked == 1 ? "" : "s");
 	ret = 0;
 out:
@@ -608,12 +703,10 @@ static void sort_names(struct list_set *set)
 }
 
 int list_set_load(struct list_set *set, const struct list_spec *specs,
-		  int n_specs)
+		  int n_specs, const volatile sig_atomic_t *stop)
 {
-	struct loader ld = { 0 };
-	size_t cap = READ_CHUNK;
-	char *buf = NULL;
-	int i, j;
+	struct loader *ld;
+	int i, j, ret = -1;
 
 	memset(set, 0, sizeof(*set));
 	if ((unsigned int)n_specs > MAX_LISTS) {
@@ -623,44 +716,56 @@ int list_set_load(struct list_set *set, const struct list_spec *specs,
 	for (i = 0; i < n_specs; i++)
 		for (j = 0; j < i; j++)
 			if (!strcmp(specs[i].name, specs[j].name)) {
+				char a[LIST_PATH_MAX], b[LIST_PATH_MAX];
+
+				/* names are checked: only paths need escaping */
 				pr_err("two lists are named '%s' (%s and %s); name one with NAME=FILE",
-				       specs[i].name, specs[j].path,
-				       specs[i].path);
+				       specs[i].name,
+				       log_escape(a, sizeof(a), specs[j].path,
+						  strlen(specs[j].path)),
+				       log_escape(b, sizeof(b), specs[i].path,
+						  strlen(specs[i].path)));
 				return -1;
 			}
 	if (!n_specs)
 		return 0;
 
-	buf = malloc(cap);
-	if (!buf) {
+	/* on the heap: a worker thread's stack may be small */
+	ld = calloc(1, sizeof(*ld));
+	if (ld) {
+		ld->stop = stop;
+		ld->buf = malloc(READ_CHUNK);
+	}
+	if (!ld || !ld->buf) {
 		pr_err("out of memory reading lists");
-		return -1;
+		goto out;
 	}
 	for (i = 0; i < n_specs; i++) {
-		ld.path = specs[i].path;
-		ld.list = i;
-		if (load_file(&ld, &buf, &cap))
-			goto fail;
+		ld->path = specs[i].path;
+		ld->list = i;
+		ret = load_file(ld);
+		if (ret)
+			goto out;
 		pr_debug("list %s: %s read, %zu IPv4 and %zu IPv6 prefixes so far",
-			 specs[i].name, specs[i].path, ld.n_v4, ld.n_v6);
+			 specs[i].name, ld->path_text, ld->n_v4, ld->n_v6);
 	}
-	free(buf);
-	buf = NULL;
-
-	if (build_v4(set, ld.v4, ld.n_v4) || build_v6(set, ld.v6, ld.n_v6))
-		goto fail;
-	free(ld.v4);
-	free(ld.v6);
+	ret = -1;
+	if (build_v4(set, ld->v4, ld->n_v4) || build_v6(set, ld->v6, ld->n_v6))
+		goto out;
 	memcpy(set->lists, specs, (unsigned int)n_specs * sizeof(*specs));
 	set->n_lists = n_specs;
 	sort_names(set);
-	return 0;
-fail:
-	free(buf);
-	free(ld.v4);
-	free(ld.v6);
-	list_set_free(set);
-	return -1;
+	ret = 0;
+out:
+	if (ld) {
+		free(ld->buf);
+		free(ld->v4);
+		free(ld->v6);
+	}
+	free(ld);
+	if (ret)
+		list_set_free(set);
+	return ret;
 }
 
 void list_set_free(struct list_set *set)

@@ -7,6 +7,7 @@
 #ifndef HDRLOG_LISTS_H
 #define HDRLOG_LISTS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,12 @@
 #define MAX_LISTS	64	/* one bit each in a 64-bit mask */
 #define LIST_NAME_MAX	64
 #define LIST_PATH_MAX	4096
+/*
+ * The longest line of a list file, '\r' included, '\n' not: far longer
+ * than any address with a comment, short enough that a file that is no
+ * list cannot fill memory one line at a time.
+ */
+#define LIST_LINE_MAX	4096
 
 enum list_kind {
 	LIST_BLOCK,
@@ -70,14 +77,21 @@ struct list_set {
 int list_spec_parse(struct list_spec *spec, enum list_kind kind,
 		    const char *arg);
 
+/* list_set_load() gave up because *stop was set; no message printed. */
+#define LIST_LOAD_STOPPED	(-2)
+
 /*
- * Read every list's file and build the merged set. A bad line is an error
- * that names file:line and the text; nothing is half-built on error.
- * *set is overwritten (free a loaded one first) and is always left
- * freeable. Returns 0, or -1 with a message printed.
+ * Read every list's file and build the merged set. Only regular files are
+ * read. A bad line (unparsable, longer than LIST_LINE_MAX, or holding a
+ * NUL) is an error that names file:line and the text; nothing is
+ * half-built on error. *set is overwritten (free a loaded one first) and
+ * is always left freeable. stop, if not NULL, is looked at before each
+ * read of at most 1 MiB: once it is non-zero the load stops with
+ * LIST_LOAD_STOPPED, so a signal handler's flag ends a long read quickly.
+ * Returns 0, LIST_LOAD_STOPPED, or -1 with a message printed.
  */
 int list_set_load(struct list_set *set, const struct list_spec *specs,
-		  int n_specs);
+		  int n_specs, const volatile sig_atomic_t *stop);
 
 void list_set_free(struct list_set *set);
 

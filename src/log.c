@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -29,3 +30,44 @@ DEFINE_LOG(pr_err, LOG_QUIET, "")
 DEFINE_LOG(pr_warn, LOG_QUIET, "warning: ")
 DEFINE_LOG(pr_info, LOG_NORMAL, "")
 DEFINE_LOG(pr_debug, LOG_VERBOSE, "")
+
+const char *log_escape(char *out, size_t size, const void *text, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *t = text;
+	size_t o = 0, cut = 0, i;
+
+	if (!size)
+		return out;
+	for (i = 0; i < len; i++) {
+		unsigned char c = t[i];
+		char e[4];
+		size_t k = 0;
+
+		if (c == '\\') {
+			e[k++] = '\\';
+			e[k++] = '\\';
+		} else if (c >= 0x20 && c < 0x7f) {
+			e[k++] = c;
+		} else {
+			e[k++] = '\\';
+			e[k++] = 'x';
+			e[k++] = hex[c >> 4];
+			e[k++] = hex[c & 15];
+		}
+		if (o + k > size - 1)
+			break;
+		memcpy(out + o, e, k);
+		o += k;
+		/* the last place "..." still fits after, should the rest not */
+		if (o + 3 <= size - 1)
+			cut = o;
+	}
+	/* cut: "..." after the last character it fits after, if it fits */
+	if (i < len && size - 1 >= 3) {
+		memcpy(out + cut, "...", 3);
+		o = cut + 3;
+	}
+	out[o] = '\0';
+	return out;
+}

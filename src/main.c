@@ -123,7 +123,7 @@ static void *lists_prepare(void *arg)
 
 	job->start_ns = clock_mono_ns();
 	job->err = list_set_load(&job->set, job->opts->lists,
-				 job->opts->n_lists);
+				 job->opts->n_lists, &stop_signal);
 	pr_debug("lists read in %.1f ms", (clock_mono_ns() - job->start_ns) / 1e6);
 	if (!job->err)
 		job->err = loader_tables_build(&job->tables, &job->set);
@@ -203,9 +203,9 @@ static void reload_finish(struct run *run, bool wait)
 		return;
 	pthread_join(job->thread, NULL);
 	job->running = false;
-	if (job->err)
+	if (job->err && job->err != LIST_LOAD_STOPPED)
 		pr_err("list reload refused; the lists loaded before stay in force");
-	else
+	else if (!job->err)
 		lists_adopt(run, job);
 	if (run->reload_again && !wait) {
 		run->reload_again = false;
@@ -299,29 +299,36 @@ static void drain(struct run *run, struct ring_buffer *rb)
 	}
 }
 
+/* Names and paths from the command line are printed escaped. */
 static void describe_start(const struct run *run, enum xdp_mode mode)
 {
-	char names[MAX_IFACES * (IF_NAMESIZE + 2)] = "";
-	size_t len = 0;
+	char esc[LOG_ESCAPE_SIZE(256)];
 
 	if (log_level < LOG_NORMAL)
 		return;
-	for (int i = 0; i < run->ifaces.n; i++)
-		len += snprintf(names + len, sizeof(names) - len, "%s%s",
-				i ? ", " : "", run->ifaces.v[i].name);
-	if (run->opts->packets)
-		fprintf(stderr, "hdrlog: listening on %s (%s XDP)%s, writing to",
-			names, mode == XDP_MODE_NATIVE ? "native" :
+	if (run->opts->packets) {
+		fprintf(stderr, "hdrlog: listening on");
+		for (int i = 0; i < run->ifaces.n; i++) {
+			const char *name = run->ifaces.v[i].name;
+
+			fprintf(stderr, "%s %s", i ? "," : "",
+				log_escape(esc, sizeof(esc), name, strlen(name)));
+		}
+		fprintf(stderr, " (%s XDP)%s, writing to",
+			mode == XDP_MODE_NATIVE ? "native" :
 			mode == XDP_MODE_GENERIC ? "generic" : "auto",
 			run->opts->sockets ? " and to socket events" : "");
-	else
+	} else {
 		fprintf(stderr, "hdrlog: listening to socket events (via %s), writing to",
 			attach_method_name(run->loader.sockets));
-	for (int i = 0; i < run->n_sinks; i++)
+	}
+	for (int i = 0; i < run->n_sinks; i++) {
+		const char *target = run->sinks[i]->target;
+
 		fprintf(stderr, "%s %s%s%s", i ? "," : "",
-			run->sinks[i]->ops->name,
-			*run->sinks[i]->target ? ":" : "",
-			run->sinks[i]->target);
+			run->sinks[i]->ops->name, *target ? ":" : "",
+			log_escape(esc, sizeof(esc), target, strlen(target)));
+	}
 	fputc('\n', stderr);
 	fflush(stderr);
 }
@@ -398,6 +405,9 @@ int main(int argc, char **argv)
 			if (!lists.err)
 				list_tables_close(&lists.tables);
 			list_set_free(&lists.set);
+		} else if (lists.err == LIST_LOAD_STOPPED) {
+			ret = 0;	/* a stop signal while the lists were read */
+			goto out;
 		} else if (lists_install(&lists)) {
 			goto out;
 		} else {

@@ -76,16 +76,21 @@ static int usage_hint(void)
 	return -1;
 }
 
+/* The arguments quoted come from the user: printed escaped. */
 static int __attribute__((format(printf, 1, 2)))
 usage_error(const char *fmt, ...)
 {
+	char msg[512], esc[LOG_ESCAPE_SIZE(sizeof(msg))];
 	va_list ap;
+	int n;
 
-	fprintf(stderr, "hdrlog: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n < 0)
+		n = 0;
+	fprintf(stderr, "hdrlog: %s\n", log_escape(esc, sizeof(esc), msg,
+		(size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1));
 	return usage_hint();
 }
 
@@ -247,8 +252,11 @@ static int opt_fields(struct options *o, const struct opt_def *d,
 		return 1;
 	}
 	if (fields_parse(arg, &o->fields, &bad, &bad_len)) {
-		fprintf(stderr, "hdrlog: unknown field '%.*s' in --fields "
-			"(see 'hdrlog --fields help')\n", (int)bad_len, bad);
+		char esc[LOG_ESCAPE_SIZE(64)];
+
+		fprintf(stderr, "hdrlog: unknown field '%s' in --fields "
+			"(see 'hdrlog --fields help')\n",
+			log_escape(esc, sizeof(esc), bad, bad_len));
 		return -1;
 	}
 	return 0;

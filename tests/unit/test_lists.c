@@ -11,7 +11,10 @@
 
 #include <cmocka.h>
 
+#include <sys/stat.h>
+
 #include "lists.h"
+#include "log.h"
 
 static char dir[] = "/tmp/hdrlog-test-lists-XXXXXX";
 static char err[8192];		/* stderr of the last capture */
@@ -45,6 +48,20 @@ static const char *write_file(const char *name, const char *text)
 	f = fopen(path, "w");
 	assert_non_null(f);
 	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+/* As write_file(), for text that may hold NULs. */
+static const char *write_bytes(const char *name, const char *text, size_t len)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
 	return path;
 }
@@ -99,7 +116,7 @@ static int load_texts(struct list_set *set, int n, const char *const *texts)
 			 write_file(texts[2 * i], texts[2 * i + 1]));
 		spec(&specs[i], arg);
 	}
-	return list_set_load(set, specs, n);
+	return list_set_load(set, specs, n, NULL);
 }
 
 static void load1(struct list_set *set, const char *text)
@@ -212,7 +229,10 @@ static void test_bad_names(void **state)
 	expect_spec_error(LIST_TAG, "bad name=x", "'bad name'");
 	expect_spec_error(LIST_TAG, "=x", "''");
 	expect_spec_error(LIST_TAG, "a,b=x", "'a,b'");
-	expect_spec_error(LIST_TAG, "caf\xc3\xa9=x", "'caf\xc3\xa9'");
+	/* bytes from the command line are printed escaped */
+	expect_spec_error(LIST_TAG, "caf\xc3\xa9=x", "'caf\\xc3\\xa9'");
+	expect_spec_error(LIST_TAG, "\x1b[2J=x", "'\\x1b[2J'");
+	assert_null(strchr(err, '\x1b'));
 	memset(arg, 'n', 64);
 	strcpy(arg + 64, "=f");
 	expect_spec_error(LIST_TAG, arg, "'nnnn");
@@ -360,7 +380,7 @@ static void test_host_bits(void **state)
 			  "::ffff:1.2.3.4/112\n");
 	spec(&sp, path);
 	capture_begin();
-	assert_int_equal(list_set_load(&set, &sp, 1), 0);
+	assert_int_equal(list_set_load(&set, &sp, 1, NULL), 0);
 	capture_end();
 	assert_int_equal(count_lines(err), 1);
 	snprintf(want, sizeof(want), "hdrlog: warning: %s:3: ", path);
@@ -379,7 +399,7 @@ static void test_host_bits(void **state)
 	/* silent when nothing is masked */
 	spec(&sp, write_file("clean.txt", "10.0.0.0/8\n"));
 	capture_begin();
-	assert_int_equal(list_set_load(&set, &sp, 1), 0);
+	assert_int_equal(list_set_load(&set, &sp, 1, NULL), 0);
 	capture_end();
 	assert_string_equal(err, "");
 	list_set_free(&set);
@@ -435,7 +455,7 @@ static void test_bad_lines(void **state)
 		spec(&sp, path);
 		memset(&set, 0x5a, sizeof(set));
 		capture_begin();
-		assert_int_equal(list_set_load(&set, &sp, 1), -1);
+		assert_int_equal(list_set_load(&set, &sp, 1, NULL), -1);
 		capture_end();
 		snprintf(want, sizeof(want), "hdrlog: %s:%u: %s: '%s'\n", path,
 			 cases[i].line, cases[i].reason, cases[i].quoted);
@@ -471,20 +491,237 @@ static void test_missing_file(void **state)
 	snprintf(path, sizeof(path), "%s/no-such-file.txt", dir);
 	spec(&sp, path);
 	capture_begin();
-	assert_int_equal(list_set_load(&set, &sp, 1), -1);
+	assert_int_equal(list_set_load(&set, &sp, 1, NULL), -1);
 	capture_end();
 	snprintf(want, sizeof(want), "hdrlog: %s: No such file or directory\n",
 		 path);
 	assert_string_equal(err, want);
 	assert_empty(&set);
 
-	/* a directory opens but cannot be read */
-	spec(&sp, dir);
+	/* a path hdrlog did not make is printed escaped */
+	snprintf(path, sizeof(path), "n=%s/no\x1b[1mfile\\.txt", dir);
+	spec(&sp, path);
 	capture_begin();
-	assert_int_equal(list_set_load(&set, &sp, 1), -1);
+	assert_int_equal(list_set_load(&set, &sp, 1, NULL), -1);
 	capture_end();
-	assert_non_null(strstr(err, "Is a directory"));
+	snprintf(want, sizeof(want),
+		 "hdrlog: %s/no\\x1b[1mfile\\\\.txt: No such file or directory\n",
+		 dir);
+	assert_null(strchr(err, '\x1b'));
+	assert_string_equal(err, want);
 	assert_empty(&set);
+}
+
+/* Loads path as the one list and expects "hdrlog: path: what, not a list file...". */
+static void expect_not_regular(const char *path, const char *what)
+{
+	struct list_spec sp;
+	struct list_set set;
+	char want[512];
+
+	spec(&sp, path);
+	memset(&set, 0x5a, sizeof(set));
+	capture_begin();
+	assert_int_equal(list_set_load(&set, &sp, 1, NULL), -1);
+	capture_end();
+	snprintf(want, sizeof(want), "hdrlog: %s: %s, not a list file: ",
+		 path, what);
+	if (strncmp(err, want, strlen(want)))
+		fail_msg("expected '%s...', got '%s'", want, err);
+	assert_int_equal(count_lines(err), 1);
+	assert_empty(&set);
+}
+
+/*
+ * A FIFO with no writer would block the open for good, /dev/zero never
+ * ends: only regular files are lists, and the FIFO case must return (a
+ * hang here is the failure).
+ */
+static void test_special_files(void **state)
+{
+	char fifo[300], link[300];
+
+	(void)state;
+	snprintf(fifo, sizeof(fifo), "%s/fifo.txt", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	expect_not_regular(fifo, "a FIFO");
+	expect_not_regular("/dev/zero", "a character device");
+	expect_not_regular("/dev/null", "a character device");
+	expect_not_regular(dir, "a directory");
+	/* the opened file is checked, not the name */
+	snprintf(link, sizeof(link), "%s/zero.txt", dir);
+	assert_int_equal(symlink("/dev/zero", link), 0);
+	expect_not_regular(link, "a character device");
+	unlink(link);
+	unlink(fifo);
+}
+
+/* Loads text (len bytes, NULs allowed) and expects the one-line error want. */
+static void expect_bad_bytes(const char *text, size_t len, unsigned int line,
+			     const char *reason, const char *quoted)
+{
+	const char *path = write_bytes("bytes.txt", text, len);
+	struct list_spec sp;
+	struct list_set set;
+	char want[1024];
+
+	spec(&sp, path);
+	memset(&set, 0x5a, sizeof(set));
+	capture_begin();
+	assert_int_equal(list_set_load(&set, &sp, 1, NULL), -1);
+	capture_end();
+	snprintf(want, sizeof(want), "hdrlog: %s:%u: %s: '%s'\n", path, line,
+		 reason, quoted);
+	assert_string_equal(err, want);
+	assert_empty(&set);
+}
+
+#define BAD_BYTES(lit, line, reason, quoted) \
+	expect_bad_bytes(lit, sizeof(lit) - 1, line, reason, quoted)
+
+/*
+ * An address followed by a NUL and garbage was taken (inet_pton stops at
+ * the NUL): a NUL anywhere in a line, comments included, is an error.
+ */
+static void test_nul_bytes(void **state)
+{
+	static const char nul[] = "NUL byte in the line";
+	size_t big = (3u << 20) / 16 * 16, i;
+	char *text, q[64];
+
+	(void)state;
+	BAD_BYTES("2001:db8::1\0garbage\n", 1, nul, "2001:db8::1\\x00garbage");
+	BAD_BYTES("10.0.0.1\0 x\n", 1, nul, "10.0.0.1\\x00 x");
+	BAD_BYTES("10.0.0.0/8\n# comment \0\n", 2, nul,
+		  "# comment \\x00");
+	BAD_BYTES("10.0.0.0/8\n\0", 2, nul, "\\x00");	/* no final newline */
+	BAD_BYTES("10.0.0.0/8\r\n1.2.3.4\0\r\n", 2, nul,
+		  "1.2.3.4\\x00\\x0d");
+
+	/* one far into the file, past the first read */
+	text = malloc(big + 16);
+	assert_non_null(text);
+	for (i = 0; i < big; i += 16)
+		memcpy(text + i, "192.0.2.0/24   \n", 16);
+	memcpy(text + big, "192.0.2.1\0\n", 11);
+	snprintf(q, sizeof(q), "%zu", big / 16 + 1);
+	expect_bad_bytes(text, big + 11, big / 16 + 1, nul, "192.0.2.1\\x00");
+	free(text);
+}
+
+/*
+ * Lines are capped at LIST_LINE_MAX bytes: one that long loads, one byte
+ * more is an error at its line, also when it never ends (/dev/zero's
+ * like in a regular file), and the message quotes only its start.
+ */
+static void test_long_lines(void **state)
+{
+	static const char reason[] = "line longer than 4096 bytes";
+	size_t size = 3 << 20, n;
+	char *text = malloc(size + 1), quoted[200];
+	struct list_set set;
+
+	(void)state;
+	assert_non_null(text);
+	assert_int_equal(LIST_LINE_MAX, 4096);
+
+	/* exactly the limit: fine, also with a CR */
+	n = snprintf(text, size, "10.0.0.0/8\n192.0.2.0/24 #");
+	memset(text + n, 'c', LIST_LINE_MAX - 14);
+	n += LIST_LINE_MAX - 14;
+	n += snprintf(text + n, size - n, "\n198.51.100.0/24 ;");
+	memset(text + n, 'c', LIST_LINE_MAX - 18 - 1);
+	n += LIST_LINE_MAX - 18 - 1;
+	n += snprintf(text + n, size - n, "\r\n");
+	load1(&set, text);
+	assert_int_equal(set.n_v4, 3);
+	list_set_free(&set);
+
+	/* one more byte, in a comment */
+	memset(quoted, 'c', 120);
+	strcpy(quoted + 120, "...");
+	n = snprintf(text, size, "10.0.0.0/8\n\n");
+	memset(text + n, 'c', LIST_LINE_MAX + 1);
+	n += LIST_LINE_MAX + 1;
+	text[n++] = '\n';
+	expect_bad_bytes(text, n, 3, reason, quoted);
+	/* the same as the last line, with no newline */
+	expect_bad_bytes(text, n - 1, 3, reason, quoted);
+
+	/* a line longer than the read buffer, non-printable bytes quoted */
+	memset(text, 0x01, size);
+	text[0] = '\n';
+	for (n = 0; n < 30; n++)
+		memcpy(quoted + 4 * n, "\\x01", 4);
+	strcpy(quoted + 120, "...");
+	expect_bad_bytes(text, size, 2, reason, quoted);
+	free(text);
+}
+
+/* Bytes hdrlog did not make, as printed in messages. */
+static void test_log_escape(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_string_equal(log_escape(buf, sizeof(buf), "a-Z 0~", 6),
+			    "a-Z 0~");
+	assert_string_equal(log_escape(buf, sizeof(buf), "\x1b[0m\0x\x7f\xff\n",
+				       9),
+			    "\\x1b[0m\\x00x\\x7f\\xff\\x0a");
+	/* a backslash doubled, so "\\x41" cannot pass for an escaped 'A' */
+	assert_string_equal(log_escape(buf, sizeof(buf), "\\x41", 4),
+			    "\\\\x41");
+	/* the length given, not a NUL, ends the text */
+	assert_string_equal(log_escape(buf, sizeof(buf), "ab\0cd", 5),
+			    "ab\\x00cd");
+	assert_string_equal(log_escape(buf, sizeof(buf), "", 0), "");
+
+	/* cut at a whole character, "..." included in the size */
+	assert_string_equal(log_escape(buf, 8, "abcdefg", 7), "abcdefg");
+	assert_string_equal(log_escape(buf, 8, "abcdefgh", 8), "abcd...");
+	assert_string_equal(log_escape(buf, 10, "ab\x01\x02\x03", 5),
+			    "ab\\x01...");
+	assert_string_equal(log_escape(buf, 9, "ab\x01\x02\x03", 5),
+			    "ab...");
+	assert_string_equal(log_escape(buf, 3, "abcdef", 6), "ab");
+	buf[0] = 'x';
+	log_escape(buf, 1, "abc", 3);
+	assert_int_equal(buf[0], '\0');
+	log_escape(buf, 0, "abc", 3);	/* writes nothing */
+
+	/* the size macro holds any text whole */
+	{
+		char all[256], out[LOG_ESCAPE_SIZE(256)];
+		int i;
+
+		for (i = 0; i < 256; i++)
+			all[i] = (char)i;
+		log_escape(out, sizeof(out), all, sizeof(all));
+		assert_null(strstr(out, "..."));
+		/* 94 printable as is, a doubled backslash, 161 as \xNN */
+		assert_int_equal(strlen(out), 94 + 2 + 161 * 4);
+	}
+}
+
+/* A load asked to stop returns at once, quietly, with nothing built. */
+static void test_stop(void **state)
+{
+	volatile sig_atomic_t stop = 1;
+	struct list_spec sp;
+	struct list_set set;
+
+	(void)state;
+	spec(&sp, write_file("stop.txt", "10.0.0.0/8\n"));
+	capture_begin();
+	assert_int_equal(list_set_load(&set, &sp, 1, &stop), LIST_LOAD_STOPPED);
+	capture_end();
+	assert_string_equal(err, "");
+	assert_empty(&set);
+	stop = 0;
+	assert_int_equal(list_set_load(&set, &sp, 1, &stop), 0);
+	assert_int_equal(set.n_v4, 1);
+	list_set_free(&set);
 }
 
 static void test_duplicate_names(void **state)
@@ -497,7 +734,7 @@ static void test_duplicate_names(void **state)
 	spec(&sp[1], "other=/nonexistent");
 	spec(&sp[2], "x=/elsewhere/y.txt");
 	capture_begin();
-	assert_int_equal(list_set_load(&set, sp, 3), -1);
+	assert_int_equal(list_set_load(&set, sp, 3, NULL), -1);
 	capture_end();
 	assert_non_null(strstr(err, "'x'"));
 	assert_int_equal(count_lines(err), 1);
@@ -593,14 +830,14 @@ static void test_max_lists(void **state)
 		snprintf(arg, sizeof(arg), "l%02d=%s", i, path);
 		spec(&specs[i], arg);
 	}
-	assert_int_equal(list_set_load(&set, specs, MAX_LISTS), 0);
+	assert_int_equal(list_set_load(&set, specs, MAX_LISTS, NULL), 0);
 	assert_int_equal(set.n_lists, MAX_LISTS);
 	assert_int_equal(set.n_v4, 1);
 	assert_v4(&set, 0, "192.0.2.0", 24, ~0ull);
 	list_set_free(&set);
 
 	capture_begin();
-	assert_int_equal(list_set_load(&set, specs, MAX_LISTS + 1), -1);
+	assert_int_equal(list_set_load(&set, specs, MAX_LISTS + 1, NULL), -1);
 	capture_end();
 	assert_non_null(strstr(err, "65"));
 	assert_non_null(strstr(err, "64"));
@@ -632,7 +869,7 @@ static void test_names(void **state)
 			 write_file(t[2 * i], t[2 * i + 1]));
 		spec(&specs[i], arg);
 	}
-	assert_int_equal(list_set_load(&set, specs, 5), 0);
+	assert_int_equal(list_set_load(&set, specs, 5, NULL), 0);
 
 	assert_int_equal(list_set_names(&set, 0x1f, out, 8), 5);
 	assert_string_equal(out[0], "Mid");
@@ -665,17 +902,17 @@ static void test_names(void **state)
 /* Many lines cross the read buffer's edges; a huge line makes it grow. */
 static void test_big_file(void **state)
 {
-	size_t size = 300000 * 16 + (3 << 20), len = 0, i;
+	size_t size = 300000 * 16 + LIST_LINE_MAX + 1, len = 0, i;
 	struct list_set set;
 	char *text = malloc(size);
 	unsigned int a;
 
 	(void)state;
 	assert_non_null(text);
-	/* a comment line longer than the read buffer */
+	/* a comment line as long as a line may be; lines cross reads */
 	text[len++] = '#';
-	memset(text + len, 'x', 3 << 20);
-	len += 3 << 20;
+	memset(text + len, 'x', LIST_LINE_MAX - 1);
+	len += LIST_LINE_MAX - 1;
 	text[len++] = '\n';
 	for (i = 0; i < 300000; i++) {
 		a = (uint32_t)(i * 2654435761u);	/* a bijection: distinct */
@@ -705,7 +942,7 @@ static void test_reuse(void **state)
 	list_set_free(&set);
 
 	/* no lists at all */
-	assert_int_equal(list_set_load(&set, NULL, 0), 0);
+	assert_int_equal(list_set_load(&set, NULL, 0, NULL), 0);
 	assert_empty(&set);
 	list_set_free(&set);
 }
@@ -869,7 +1106,7 @@ static void test_ranges_empty(void **state)
 	uint8_t a[16];
 
 	(void)state;
-	assert_int_equal(list_set_load(&set, NULL, 0), 0);
+	assert_int_equal(list_set_load(&set, NULL, 0, NULL), 0);
 	assert_int_equal(list_ranges_build(&r, &set), 0);
 	check_ranges(&r);
 	ASSERT_RANGES(v4, &r, { "0.0.0.0", 0 });
@@ -1164,6 +1401,17 @@ static u128 mask6(unsigned int len)
 	return len ? ~(u128)0 << (128 - len) : 0;
 }
 
+/* x >> n for n up to the type's width: C leaves a full-width shift undefined. */
+static uint32_t shr32(uint32_t x, unsigned int n)
+{
+	return n < 32 ? x >> n : 0;
+}
+
+static u128 shr128(u128 x, unsigned int n)
+{
+	return n < 128 ? x >> n : 0;
+}
+
 /*
  * Crowded into a few chunks so that prefixes nest, share starts and
  * abut, and into one so that its search takes many steps; some at chunk
@@ -1251,7 +1499,7 @@ static unsigned int rand_len6(void)
 
 static int rand_lists(struct raw_prefix *raw, char **texts, int n_lists)
 {
-	static char names[RAND_LISTS][16];
+	static char names[RAND_LISTS][24];	/* "r%d.txt" for any int */
 	int list, i, n = 0;
 
 	for (list = 0; list < n_lists; list++) {
@@ -1412,12 +1660,14 @@ static void test_ranges_random(void **state)
 					 raw[i].addr | ~mask4(raw[i].len));
 			}
 		}
+		/* a random flip of the low 0..all bits */
 		for (i = 0; i < RAND_QUERIES; i++) {
 			check_v4(&r, &set, raw, n,
-				 rand_v4(NULL) ^ (uint32_t)rnd() >> (rnd() % 33));
+				 rand_v4(NULL) ^ shr32((uint32_t)rnd(),
+						      rnd() % 33));
 			check_v6(&r, &set, raw, n,
-				 rand_v6(NULL) ^ ((u128)rnd() << 64 | rnd()) >>
-				 (rnd() % 129));
+				 rand_v6(NULL) ^ shr128((u128)rnd() << 64 |
+							rnd(), rnd() % 129));
 		}
 		list_ranges_free(&r);
 		list_set_free(&set);
@@ -1438,6 +1688,11 @@ int main(void)
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_bad_line_in_second_file),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_special_files),
+		cmocka_unit_test(test_nul_bytes),
+		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_log_escape),
+		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_duplicate_names),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_propagation_v4),

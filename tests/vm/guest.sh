@@ -229,7 +229,7 @@ fi
 # writing SOCK_M, reading until the client closes; the client in $B,
 # named CLIENT_NAME (a quote and a newline in it: JSON must escape them),
 # writing SOCK_N, reading SOCK_M, closing first. Both print their pid.
-SOCKET_CASES="sock_tcp4 sock_tcp6"
+SOCKET_CASES="sock_tcp4 sock_tcp6 sock_udp4"
 ATTACH_METHODS="fentry kprobe tracepoint"
 IPA6=2001:db8::1 IPB6=2001:db8::2
 SOCK_N=3000                     # data bytes client -> server
@@ -401,6 +401,58 @@ sock_conn() {
 }
 sock_tcp4() { sock_conn 4 "$1"; }
 sock_tcp6() { sock_conn 6 "$1"; }
+
+# sock_udp4 METHOD: hdrlog --events sockets --attach METHOD -c 2 while one
+# socket in $B (tcpecho -u) sends 3 datagrams to $IPA:PORT, then 1 to
+# PORT+1: one udp_send record per peer (a repeat would be the second
+# record and leave PORT+1 out), each with the sender's pid, name, port and
+# namespace. The fentry and kprobe programs on ip_send_skb run in the
+# sender's context; the tracepoint path learns the sender at sendto(2).
+sock_udp4() {
+	_m=$1 SFAIL=
+	SOCK_PORT=$((SOCK_PORT + 2)); PORT=$SOCK_PORT
+	rm -f /tmp/u.json /tmp/u.err /tmp/udp.out
+	hdrlog --events sockets --attach "$_m" -o json:/tmp/u.json -c 2 \
+		>/dev/null 2>/tmp/u.err &
+	_hp=$!
+	if ! wait_for /tmp/u.err 'listening to socket events' 60 $_hp; then
+		sed 's/^/hdrlog: /' /tmp/u.err
+		kill -KILL $_hp 2>/dev/null; wait $_hp
+		echo "FAIL: hdrlog did not start"
+		return 1
+	fi
+	_used=$(sed -n 's/^hdrlog: socket events via \([a-z]*\)$/\1/p' /tmp/u.err)
+	echo "${_used:-?}" >"$SOCK_USED"
+	in_b tcpecho -u -n hdrlog-udp $IPA $PORT 3 1 >/tmp/udp.out 2>&1
+	_urc=$?
+	wait_pid $_hp 20
+	_hrc=$RC
+	_up=$(sed -n 's/^pid //p' /tmp/udp.out)
+	_lp=$(sed -n 's/^local //p' /tmp/udp.out)
+	want "hdrlog says 'socket events via $_m' (said: ${_used:-nothing})" \
+		[ "$_used" = "$_m" ]
+	want "tcpecho -u sent 4 datagrams (status $_urc)" \
+		[ "$_urc" = 0 -a -n "$_up" -a -n "$_lp" ]
+	want "hdrlog -c 2 exits 0 (status $_hrc)" [ "$_hrc" = 0 ]
+	for _p in $PORT $((PORT + 1)); do
+		want "udp_send: pid $_up, hdrlog-udp, $IPB:$_lp -> $IPA:$_p, outbound, netns $B" \
+			[ "$(nrecs /tmp/u.json '"event":"udp_send"' \
+				"\"pid\":$_up,\"tid\":$_up," '"comm":"hdrlog-udp"' \
+				"\"netns\":$(ns_inode $B)," '"ip_v":4,' \
+				"\"src_ip\":\"$IPB\",\"dest_ip\":\"$IPA\"" '"proto":"UDP"' \
+				"\"src_port\":$_lp,\"dest_port\":$_p," \
+				'"direction":"outbound"')" = 1 ]
+	done
+	want "2 socket records in all" \
+		[ "$(nrecs /tmp/u.json '"event_type":"socket"')" = 2 ]
+	if [ -n "$SFAIL" ]; then
+		sed 's/^/tcpecho: /' /tmp/udp.out
+		sed 's/^/hdrlog: /' /tmp/u.err
+		sed 's/^/json: /' /tmp/u.json 2>/dev/null
+		return 1
+	fi
+	return 0
+}
 
 # Without --attach, hdrlog must take fentry on this kernel.
 sock_default() {

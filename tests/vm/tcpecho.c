@@ -8,6 +8,9 @@
  *	closes, close
  *   tcpecho [-n NAME] ADDR PORT SEND RECV	client: connect to ADDR:PORT,
  *	write SEND bytes, read RECV bytes, close first (active close)
+ *   tcpecho -u [-n NAME] ADDR PORT N M	UDP: from one unconnected socket,
+ *	sendto(2) N one-byte datagrams to ADDR:PORT, then M to ADDR:PORT+1
+ *	(nobody need listen: a refusal is not an error)
  *
  * ADDR is IPv4 or IPv6. -n sets the command name (prctl PR_SET_NAME) first,
  * so it may hold characters a shell would not pass in argv[0].
@@ -17,6 +20,7 @@
  *   listening			(server, once it listens)
  *   peer ADDR PORT		(once connected or accepted)
  *   done sent=S received=R	(before closing)
+ *   local PORT			(-u: the sending socket's port)
  * Exit status 0 only if every byte went as asked. Gives up after 20 s.
  */
 #define _GNU_SOURCE
@@ -156,21 +160,63 @@ static void unescape(char *s)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tcpecho [-l] [-n NAME] ADDR PORT SEND RECV\n");
+	fprintf(stderr, "usage: tcpecho [-l|-u] [-n NAME] ADDR PORT SEND RECV\n");
 	exit(2);
+}
+
+/* -u: n datagrams to ss, then m to the next port; 0 if all were sent. */
+static int udp_send(struct sockaddr_storage *ss, socklen_t len, long n, long m)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	int fd = socket(ss->ss_family, SOCK_DGRAM, 0);
+	long sent = 0;
+
+	if (fd < 0) {
+		perror("tcpecho: socket");
+		return 1;
+	}
+	for (long i = 0; i < n + m; i++) {
+		if (i == n) {
+			if (ss->ss_family == AF_INET)
+				in4->sin_port = htons(ntohs(in4->sin_port) + 1);
+			else
+				in6->sin6_port = htons(ntohs(in6->sin6_port) + 1);
+		}
+		/* a port unreachable from an earlier one may refuse a send */
+		while (sendto(fd, "x", 1, 0, (struct sockaddr *)ss, len) < 0) {
+			if (errno != ECONNREFUSED && errno != EINTR) {
+				perror("tcpecho: sendto");
+				return 1;
+			}
+		}
+		sent++;
+	}
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
+		printf("local %d\n", ntohs(local.ss_family == AF_INET ?
+				((struct sockaddr_in *)&local)->sin_port :
+				((struct sockaddr_in6 *)&local)->sin6_port));
+	printf("done sent=%ld received=0\n", sent);
+	close(fd);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss, peer;
 	socklen_t len, plen = sizeof(peer);
-	int listen_mode = 0, fd, c, one = 1;
+	int listen_mode = 0, udp_mode = 0, fd, c, one = 1;
 	long nsend, nrecv, sent, received, extra = 0;
 
-	while ((c = getopt(argc, argv, "ln:")) != -1) {
+	while ((c = getopt(argc, argv, "lun:")) != -1) {
 		switch (c) {
 		case 'l':
 			listen_mode = 1;
+			break;
+		case 'u':
+			udp_mode = 1;
 			break;
 		case 'n':
 			unescape(optarg);
@@ -194,6 +240,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	alarm(20);
 	printf("pid %d\n", (int)getpid());
+	if (udp_mode)
+		return udp_send(&ss, len, nsend, nrecv);
 
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd < 0) {

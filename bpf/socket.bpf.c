@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-or-later */
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * TCP socket events: connect, accept and close, with the process that
  * made them. Each hook has one body, called by an fentry, a kprobe and a
@@ -16,14 +16,24 @@
  * whoever was interrupted. So the process is taken where it is known --
  * connect(2) moving a socket to SYN_SENT, accept(2) returning -- and kept
  * per socket in `owners` for the events that follow.
+ *
+ * Built as part of hdrlog.bpf.c, with the XDP program: one object, whose
+ * maps both share.
  */
-#ifndef HDRLOG_SOCKET_H
-#define HDRLOG_SOCKET_H
-
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/ptrace.h>
+#include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
+#include "record.h"
 #include "core.h"
+#include "arch.h"
+#include "maps.h"
+#include "lists.bpf.h"
 
 #define AF_INET_	2
 #define AF_INET6_	10
@@ -40,16 +50,6 @@ enum {
 	TCP_CLOSING_ = 11,
 };
 
-#define DIR_OUTBOUND	1
-#define DIR_INBOUND	2
-
-/* x86_64 syscall numbers; the tracepoint path needs them. */
-#define NR_ACCEPT	43
-#define NR_ACCEPT4	288
-#define NR_SENDTO	44
-#define NR_SENDMSG	46
-#define NR_SENDMMSG	307
-
 #define UDP_EVENTS_PER_SEC	1000	/* per CPU: the rate bound of udp_send */
 
 struct owner {
@@ -57,17 +57,12 @@ struct owner {
 	__u32 pid;
 	__u32 tid;
 	__u32 uid;
-	__u8 direction;
+	__u8 direction;		/* enum hdrlog_direction */
 	__u8 reported;		/* the connect or accept event went out */
-	__u8 ip_v;		/* endpoints below, kept: at close they are gone */
-	__u8 pad;
+	__u8 pad[2];
 	__u64 cgroup_id;
 	char comm[16];
-	__be16 src_port;
-	__be16 dest_port;
-	__u32 netns;
-	__u8 src_ip[16];
-	__u8 dest_ip[16];
+	struct hdrlog_endpoints ep;	/* kept: at close they are gone */
 };
 
 /* Sockets hdrlog saw opened, by address; LRU so leaks age out. */
@@ -133,7 +128,7 @@ static __always_inline void owner_from_current(struct owner *o, __u8 dir)
 
 /* Addresses, local and remote, into src/dest by who opened. */
 static __always_inline int read_endpoints(struct sock *sk,
-					  struct hdrlog_sock_record *r,
+					  struct hdrlog_endpoints *r,
 					  __u8 direction)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -141,7 +136,7 @@ static __always_inline int read_endpoints(struct sock *sk,
 	__be16 lport = bpf_htons(BPF_CORE_READ(sk, __sk_common.skc_num));
 	__be16 rport = BPF_CORE_READ(sk, __sk_common.skc_dport);
 
-	if (direction == DIR_OUTBOUND) {
+	if (direction == HDRLOG_DIR_OUTBOUND) {
 		local_ip = r->src_ip;
 		remote_ip = r->dest_ip;
 		r->src_port = lport;
@@ -202,7 +197,7 @@ static __always_inline void read_bytes(struct sock *sk, __u8 direction,
 		       old_state == TCP_CLOSING_ || old_state == TCP_LAST_ACK_ ||
 		       old_state == TCP_TIME_WAIT_;
 
-	if (direction == DIR_OUTBOUND && acked)
+	if (direction == HDRLOG_DIR_OUTBOUND && acked)
 		acked--;
 	if (fin_sent && acked &&
 	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
@@ -216,38 +211,26 @@ static __always_inline void read_bytes(struct sock *sk, __u8 direction,
 static __always_inline void emit(struct sock *sk, struct owner *o,
 				 __u8 event, int old_state, __u8 state)
 {
-	struct hdrlog_counters *cnt;
+	struct hdrlog_counters *cnt = counters_get();
 	struct hdrlog_sock_record r = {};
-	__u32 key = 0;
 
-	cnt = bpf_map_lookup_elem(&counters, &key);
 	if (!cnt)
 		return;
 	if ((event == HDRLOG_SOCK_CLOSE || event == HDRLOG_SOCK_UDP_SEND) &&
-	    o && o->ip_v) {
+	    o && o->ep.ip_v) {
 		/*
 		 * Endpoints kept in o: at close the kernel has cleared the
 		 * ports; a datagram brought its own.
 		 */
-		r.ip_v = o->ip_v;
-		r.ip_proto = event == HDRLOG_SOCK_UDP_SEND ? IPPROTO_UDP
-							   : IPPROTO_TCP;
-		r.netns = o->netns;
-		r.src_port = o->src_port;
-		r.dest_port = o->dest_port;
-		__builtin_memcpy(r.src_ip, o->src_ip, 16);
-		__builtin_memcpy(r.dest_ip, o->dest_ip, 16);
-	} else if (read_endpoints(sk, &r, o ? o->direction : DIR_OUTBOUND)) {
+		r.ep = o->ep;
+		r.ep.ip_proto = event == HDRLOG_SOCK_UDP_SEND ? IPPROTO_UDP
+							      : IPPROTO_TCP;
+	} else if (read_endpoints(sk, &r.ep,
+				  o ? o->direction : HDRLOG_DIR_OUTBOUND)) {
 		return;
 	}
-	if (o && !o->ip_v && event != HDRLOG_SOCK_UDP_SEND) {
-		o->ip_v = r.ip_v;
-		o->netns = r.netns;
-		o->src_port = r.src_port;
-		o->dest_port = r.dest_port;
-		__builtin_memcpy(o->src_ip, r.src_ip, 16);
-		__builtin_memcpy(o->dest_ip, r.dest_ip, 16);
-	}
+	if (o && !o->ep.ip_v && event != HDRLOG_SOCK_UDP_SEND)
+		o->ep = r.ep;
 	r.version = HDRLOG_RECORD_VERSION;
 	r.kind = HDRLOG_REC_SOCKET;
 	r.ts_ns = bpf_ktime_get_ns();
@@ -267,14 +250,15 @@ static __always_inline void emit(struct sock *sk, struct owner *o,
 	if (event == HDRLOG_SOCK_CLOSE) {
 		if (o)
 			r.duration_ns = r.ts_ns - o->start_ns;
-		read_bytes(sk, o ? o->direction : DIR_OUTBOUND, old_state, &r);
+		read_bytes(sk, o ? o->direction : HDRLOG_DIR_OUTBOUND, old_state,
+			   &r);
 	}
 	if (lists_enabled) {
 		struct tables t;
 
 		if (tables_get(&t, list_slot)) {
-			r.src_lists = lookup_addr(&t, r.ip_v, r.src_ip);
-			r.dest_lists = lookup_addr(&t, r.ip_v, r.dest_ip);
+			r.src_lists = lookup_addr(&t, r.ep.ip_v, r.ep.src_ip);
+			r.dest_lists = lookup_addr(&t, r.ep.ip_v, r.ep.dest_ip);
 			r.flags |= HDRLOG_SF_LISTS;
 		}
 	}
@@ -295,7 +279,7 @@ static __always_inline void on_state(struct sock *sk, int old, int new)
 		/* connect(2), in the connecting process */
 		struct owner fresh;
 
-		owner_from_current(&fresh, DIR_OUTBOUND);
+		owner_from_current(&fresh, HDRLOG_DIR_OUTBOUND);
 		bpf_map_update_elem(&owners, &key, &fresh, BPF_ANY);
 		return;
 	}
@@ -324,7 +308,7 @@ static __always_inline void on_accept(struct sock *sk)
 
 	if (!sk)
 		return;
-	owner_from_current(&o, DIR_INBOUND);
+	owner_from_current(&o, HDRLOG_DIR_INBOUND);
 	o.reported = 1;
 	emit(sk, &o, HDRLOG_SOCK_ACCEPT, 0,
 	     BPF_CORE_READ(sk, __sk_common.skc_state));
@@ -365,7 +349,7 @@ static __always_inline void on_udp_skb(struct sk_buff *skb, struct owner *o)
 	struct udp_peer peer = {};
 	struct hdrlog_counters *cnt;
 	__u8 ver = 0, one = 1, proto;
-	__u32 key = 0, l4;
+	__u32 l4;
 	__be16 ports[2];
 
 	if (!sk || !head)
@@ -379,10 +363,10 @@ static __always_inline void on_udp_skb(struct sk_buff *skb, struct owner *o)
 			return;
 		proto = ip.protocol;
 		l4 = nh + ip.ihl * 4;
-		o->ip_v = 4;
-		__builtin_memset(o->src_ip, 0, 32);
-		__builtin_memcpy(o->src_ip, &ip.saddr, 4);
-		__builtin_memcpy(o->dest_ip, &ip.daddr, 4);
+		o->ep.ip_v = 4;
+		__builtin_memset(o->ep.src_ip, 0, 32);
+		__builtin_memcpy(o->ep.src_ip, &ip.saddr, 4);
+		__builtin_memcpy(o->ep.dest_ip, &ip.daddr, 4);
 	} else if (ver == 6) {
 		struct ipv6hdr ip6;
 
@@ -390,26 +374,26 @@ static __always_inline void on_udp_skb(struct sk_buff *skb, struct owner *o)
 			return;
 		proto = ip6.nexthdr;	/* UDP sends build no extension headers */
 		l4 = nh + sizeof(ip6);
-		o->ip_v = 6;
-		__builtin_memcpy(o->src_ip, &ip6.saddr, 16);
-		__builtin_memcpy(o->dest_ip, &ip6.daddr, 16);
+		o->ep.ip_v = 6;
+		__builtin_memcpy(o->ep.src_ip, &ip6.saddr, 16);
+		__builtin_memcpy(o->ep.dest_ip, &ip6.daddr, 16);
 	} else {
 		return;
 	}
 	if (proto != IPPROTO_UDP ||
 	    bpf_probe_read_kernel(ports, sizeof(ports), head + l4))
 		return;
-	o->src_port = ports[0];
-	o->dest_port = ports[1];
-	o->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	o->ep.src_port = ports[0];
+	o->ep.dest_port = ports[1];
+	o->ep.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 
 	peer.sk = (__u64)sk;
-	__builtin_memcpy(peer.addr, o->dest_ip, 16);
+	__builtin_memcpy(peer.addr, o->ep.dest_ip, 16);
 	peer.port = ports[1];
-	peer.ip_v = o->ip_v;
+	peer.ip_v = o->ep.ip_v;
 	if (bpf_map_lookup_elem(&udp_peers, &peer))
 		return;
-	cnt = bpf_map_lookup_elem(&counters, &key);
+	cnt = counters_get();
 	if (!cnt || !udp_budget_ok(cnt))
 		return;
 	bpf_map_update_elem(&udp_peers, &peer, &one, BPF_ANY);
@@ -421,7 +405,7 @@ static __always_inline void on_udp_send_here(struct sk_buff *skb)
 {
 	struct owner o;
 
-	owner_from_current(&o, DIR_OUTBOUND);
+	owner_from_current(&o, HDRLOG_DIR_OUTBOUND);
 	on_udp_skb(skb, &o);
 }
 
@@ -530,20 +514,18 @@ static __always_inline struct sock *sock_of_fd(long fd)
 SEC("raw_tracepoint/sys_enter")
 int raw_tp_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-	long nr = (long)ctx->args[1], fd = -1;
+	long nr = (long)ctx->args[1];
 	struct owner o;
 	struct sock *sk;
 	__u64 key;
 
-	if (nr != NR_SENDTO && nr != NR_SENDMSG && nr != NR_SENDMMSG)
+	if (nr != __NR_sendto && nr != __NR_sendmsg && nr != __NR_sendmmsg)
 		return 0;
-	bpf_probe_read_kernel(&fd, sizeof(fd), &regs->rdi);
-	sk = sock_of_fd(fd);
+	sk = sock_of_fd(syscall_arg1((const void *)ctx->args[0]));
 	if (!sk || BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_UDP)
 		return 0;
 	key = (__u64)sk;
-	owner_from_current(&o, DIR_OUTBOUND);
+	owner_from_current(&o, HDRLOG_DIR_OUTBOUND);
 	bpf_map_update_elem(&udp_owners, &key, &o, BPF_ANY);
 	return 0;
 }
@@ -569,15 +551,11 @@ int raw_tp_net_dev_queue(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/sys_exit")
 int raw_tp_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long nr = syscall_nr((const void *)ctx->args[0]);
 	long ret = (long)ctx->args[1];
-	long nr = 0;
 
-	bpf_probe_read_kernel(&nr, sizeof(nr), &regs->orig_rax);
-	if ((nr != NR_ACCEPT && nr != NR_ACCEPT4) || ret < 0)
+	if ((nr != __NR_accept && nr != __NR_accept4) || ret < 0)
 		return 0;
 	on_accept(sock_of_fd(ret));
 	return 0;
 }
-
-#endif

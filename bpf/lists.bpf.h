@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The named lists as the programs see them: the tables userspace fills
+ * (src/lists.c builds them; record.h says their layout), the slot in
+ * force, and the lookup of an address's list mask. Used by the XDP
+ * program for its verdict and by the socket programs to mark records.
+ */
+#ifndef HDRLOG_LISTS_BPF_H
+#define HDRLOG_LISTS_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "record.h"
+
+/* Set by userspace before load: any --*list given. */
+const volatile __u8 lists_enabled;
+
+/*
+ * Which slot of the list maps is in force. Userspace fills the other slot
+ * and then flips this one word, so a frame, which reads it once, sees
+ * the old lists or the new ones, never a mix.
+ */
+volatile __u32 list_slot;
+
+/*
+ * (Sizes, not BTF types: the structs are used only through pointers here,
+ * so clang would emit them as forward declarations.)
+ * The list tables, two slots of each: the one in force and the one the
+ * next reload fills. Chunk tables have a fixed size; range tables are as
+ * long as the lists need (BPF_F_INNER_MAP).
+ */
+struct chunk_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << HDRLOG_CHUNK_BITS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct hdrlog_chunk));
+};
+
+struct range_table_v4 {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct hdrlog_range_v4));
+};
+
+struct range_table_v6 {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct hdrlog_range_v6));
+};
+
+#define SLOTS(name, inner)				\
+	struct {					\
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);	\
+		__uint(max_entries, 2);			\
+		__type(key, __u32);			\
+		__array(values, struct inner);		\
+	} name SEC(".maps")
+
+SLOTS(chunks_v4, chunk_table);
+SLOTS(chunks_v6, chunk_table);
+SLOTS(ranges_v4, range_table_v4);
+SLOTS(ranges_v6, range_table_v6);
+
+/* ::ffff:a.b.c.d is looked up as a.b.c.d, so IPv4 entries match it. */
+static __always_inline int is_v4_mapped(const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;	/* 4-byte aligned in the record */
+
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff);
+}
+
+/* The tables of the slot in force, looked up once per frame. */
+struct tables {
+	void *chunks_v4;
+	void *ranges_v4;
+	void *chunks_v6;
+	void *ranges_v6;
+};
+
+static __always_inline int tables_get(struct tables *t, __u32 slot)
+{
+	t->chunks_v4 = bpf_map_lookup_elem(&chunks_v4, &slot);
+	t->ranges_v4 = bpf_map_lookup_elem(&ranges_v4, &slot);
+	t->chunks_v6 = bpf_map_lookup_elem(&chunks_v6, &slot);
+	t->ranges_v6 = bpf_map_lookup_elem(&ranges_v6, &slot);
+	return t->chunks_v4 && t->ranges_v4 && t->chunks_v6 && t->ranges_v6;
+}
+
+/* Whether range r (of the family v6 says) starts at or below (hi, lo). */
+static __always_inline int starts_at_or_below(const void *r, int v6,
+					      __u64 hi, __u64 lo)
+{
+	const struct hdrlog_range_v6 *r6 = r;
+
+	if (!v6)
+		return ((const struct hdrlog_range_v4 *)r)->start <= hi;
+	return r6->start_hi < hi || (r6->start_hi == hi && r6->start_lo <= lo);
+}
+
+/*
+ * The list mask of an address: IPv4 as (addr, 0), IPv6 as its two
+ * halves. v6 is a constant at each call, so each family gets its own
+ * specialised copy.
+ */
+static __always_inline __u64 lookup_range(void *chunks, void *ranges, int v6,
+					  __u64 hi_addr, __u64 lo_addr)
+{
+	__u32 index = v6 ? hi_addr >> (64 - HDRLOG_CHUNK_BITS)
+			 : hi_addr >> (32 - HDRLOG_CHUNK_BITS);
+	struct hdrlog_chunk *c = bpf_map_lookup_elem(chunks, &index);
+	const void *r;
+	__u32 lo, hi;
+
+	if (!c)
+		return 0;
+	if (c->first == c->last)
+		return c->mask;
+	/* The last range in first..last that starts at or below the address. */
+	lo = c->first;
+	hi = c->last + 1;
+	for (int i = 0; i < HDRLOG_SEARCH_STEPS && hi - lo > 1; i++) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		r = bpf_map_lookup_elem(ranges, &mid);
+		if (!r)
+			return 0;
+		if (starts_at_or_below(r, v6, hi_addr, lo_addr))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	r = bpf_map_lookup_elem(ranges, &lo);
+	if (!r)
+		return 0;
+	return v6 ? ((const struct hdrlog_range_v6 *)r)->mask
+		  : ((const struct hdrlog_range_v4 *)r)->mask;
+}
+
+static __always_inline __u64 lookup_v4(const struct tables *t, const __u8 *a)
+{
+	return lookup_range(t->chunks_v4, t->ranges_v4, 0,
+			    bpf_ntohl(*(const __u32 *)a), 0);
+}
+
+static __always_inline __u64 lookup_v6(const struct tables *t, const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;	/* 4-byte aligned in the record */
+
+	return lookup_range(t->chunks_v6, t->ranges_v6, 1,
+			    (__u64)bpf_ntohl(w[0]) << 32 | bpf_ntohl(w[1]),
+			    (__u64)bpf_ntohl(w[2]) << 32 | bpf_ntohl(w[3]));
+}
+
+static __always_inline __u64 lookup_addr(const struct tables *t, __u8 ip_v,
+					 const __u8 *addr)
+{
+	if (ip_v == 4)
+		return lookup_v4(t, addr);
+	if (is_v4_mapped(addr))
+		return lookup_v4(t, addr + 12);
+	return lookup_v6(t, addr);
+}
+
+#endif
