@@ -1,30 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The systemd journal: one sd_journal_sendv() per record, every record
- * field as an upper-case journal field (SRC_IP=, DEST_PORT=, ...), array
- * fields as one field per element (journald allows repeated fields), and
- * MESSAGE, PRIORITY, MESSAGE_ID and SYSLOG_IDENTIFIER for journalctl.
+ * The systemd journal, spoken directly: journald's native protocol
+ * (https://systemd.io/JOURNAL_NATIVE_PROTOCOL/) on a datagram socket of
+ * hdrlog's own. One datagram per record, every record field as an
+ * upper-case journal field (SRC_IP=, DEST_PORT=, ...), array fields as
+ * one field per element (journald allows repeated fields), and MESSAGE,
+ * PRIORITY, MESSAGE_ID and SYSLOG_IDENTIFIER for journalctl.
+ *
+ * Each field is "KEY=value\n"; a value holding a newline (a process or
+ * list name can) goes in the binary-safe form "KEY\n", its length as a
+ * 64-bit little-endian number, the value, "\n". A record too big for one
+ * datagram goes in a sealed memfd passed with SCM_RIGHTS, as the protocol
+ * says.
+ *
+ * Why not sd_journal_sendv(): it sends over a blocking socket of its own
+ * that cannot be made non-blocking, so a journald that stops reading
+ * would stall capture, and it reports a missing journald (ENOENT) as
+ * success. Here the socket is non-blocking and not connected (a journald
+ * that restarts binds a new socket at the same path), and every error is
+ * real: ENOENT and ECONNREFUSED (journald not running), EAGAIN (its queue
+ * is full). They cost records, never time: the records are counted in
+ * s->failed, with one warning per outage and one message when records go
+ * through again.
  *
  * Every value has a slot that starts with its "NAME=" written once at
- * open; a record costs the value texts and the system call.
- *
- * journald that refuses records (queue full, not running) costs records,
- * never time: they are counted in s->failed, with one warning per outage
- * and one message when records go through again.
+ * open; a record costs the value texts and one sendmsg().
  */
-#include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
+#include <sys/un.h>
 #include <unistd.h>
-
-/* no CODE_FILE=, CODE_LINE=, CODE_FUNC= of this file in every entry */
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
 
 #include "clock.h"
 #include "event.h"
@@ -36,16 +48,19 @@
 
 #define JOURNAL_SOCKET	"/run/systemd/journal/socket"
 #define KEY_MAX		64	/* journald's limit on field names */
-#define SLOT_SIZE	(KEY_MAX + 1 + FIELD_TEXT_MAX)
+#define BINARY_EXTRA	(8 + 1)	/* the length, and the "\n" after the value */
+#define SLOT_SIZE	(KEY_MAX + 1 + FIELD_TEXT_MAX + BINARY_EXTRA)
 #define ARRAY_MAX	MAX_LISTS	/* most elements of an array field */
 #define MESSAGE_MAX	2048
 #define FIXED_IOVS	4	/* identifier, id, priority, message */
+#define SNDBUF_SIZE	(8 * 1024 * 1024)	/* big records in one datagram */
 #define RETRY_NS	1000000ull	/* refused: try again after 1 ms */
-#define CHECK_NS	200000000ull	/* socket gone: look every 200 ms */
 #define CALM_NS		1000000000ull	/* a second without refusals ends it */
-#define PROBE_FDS	16
 
 struct journal_sink {
+	int fd;
+	struct sockaddr_un addr;
+
 	unsigned int first[F_COUNT];	/* each field's first slot */
 	unsigned int key_len[F_COUNT];	/* "NAME=" */
 	char (*slots)[SLOT_SIZE];
@@ -53,20 +68,22 @@ struct journal_sink {
 
 	/* outage state */
 	int failing;		/* warned; waiting to say it works again */
-	int no_socket;		/* socket missing: libsystemd would drop silently */
 	uint64_t retry_ns;	/* refusing: skip sending until then; 0 send */
 	uint64_t last_fail_ns;
 	uint64_t accepted;	/* records taken since the last refusal */
 	uint64_t lost;		/* records lost in this outage */
-	uint64_t checked_ns;	/* last look for the socket */
-	int fd_probed;		/* libsystemd's socket made non-blocking, or not */
 
-	char message[sizeof("MESSAGE=") - 1 + MESSAGE_MAX];
+	char message_id[sizeof("MESSAGE_ID=" HDRLOG_MESSAGE_ID_PACKET "\n")];
+	char message[sizeof("MESSAGE=") - 1 + MESSAGE_MAX + BINARY_EXTRA];
 };
 
+/* Where the 32 hex digits go in "MESSAGE_ID=...\n". */
+#define ID_AT	(sizeof("MESSAGE_ID=") - 1)
+#define ID_LEN	(sizeof(HDRLOG_MESSAGE_ID_PACKET) - 1)
+
 static const char *const priorities[8] = {
-	"PRIORITY=0", "PRIORITY=1", "PRIORITY=2", "PRIORITY=3",
-	"PRIORITY=4", "PRIORITY=5", "PRIORITY=6", "PRIORITY=7",
+	"PRIORITY=0\n", "PRIORITY=1\n", "PRIORITY=2\n", "PRIORITY=3\n",
+	"PRIORITY=4\n", "PRIORITY=5\n", "PRIORITY=6\n", "PRIORITY=7\n",
 };
 
 static int is_array(enum field_id id)
@@ -76,93 +93,120 @@ static int is_array(enum field_id id)
 	return k == FK_NUMBER_ARRAY || k == FK_FOREIGN_STRING_ARRAY;
 }
 
-/* --- libsystemd's socket --- */
+/*
+ * Finish the field at buf: "KEY=" (key_len bytes with the '='), then len
+ * bytes of value. Returns its length in the protocol: "KEY=value\n", or
+ * when the value holds a newline "KEY\n<le64 len>value\n". buf has
+ * BINARY_EXTRA bytes of room after the value.
+ */
+static size_t journal_field(char *buf, size_t key_len, size_t len)
+{
+	char *v = buf + key_len;
+	uint64_t le;
+
+	if (!memchr(v, '\n', len)) {
+		buf[key_len - 1] = '=';	/* the slot's last value may have been binary */
+		v[len] = '\n';
+		return key_len + len + 1;
+	}
+	memmove(v + 8, v, len);
+	buf[key_len - 1] = '\n';
+	le = htole64(len);
+	memcpy(v, &le, 8);
+	v[8 + len] = '\n';
+	return key_len + 8 + len + 1;
+}
+
+/* --- sending --- */
 
 /*
- * libsystemd sends over one cached, blocking socket it creates on first
- * use and offers no way to make it non-blocking, so a journald that stops
- * reading (stopped while systemd holds its socket, stalled on disk) would
- * stall capture and every other output. That socket is found as the one
- * new AF_UNIX datagram socket after the first send, and made non-blocking:
- * a full queue then fails with EAGAIN, which is counted.
+ * A record bigger than a datagram: in a memfd, sealed so that journald
+ * may read it without fearing it changes, passed with SCM_RIGHTS and no
+ * data. Returns 0 or a negative errno.
  */
-static int is_unix_dgram(int fd)
+static int send_memfd(struct journal_sink *j, struct iovec *iov, int n)
 {
-	socklen_t len = sizeof(int);
-	int v;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl = { 0 };
+	struct msghdr mh = {
+		.msg_name = &j->addr,
+		.msg_namelen = sizeof(j->addr),
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int fd, err = 0;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) || v != AF_UNIX)
-		return 0;
-	len = sizeof(int);
-	return !getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) && v == SOCK_DGRAM;
+	fd = memfd_create("hdrlog-journal", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	for (int i = 0; i < n; i += IOV_MAX) {
+		if (writev(fd, iov + i, n - i < IOV_MAX ? n - i : IOV_MAX) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+		  F_SEAL_SEAL) < 0) {
+		err = -errno;
+		goto out;
+	}
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(j->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		err = -errno;
+out:
+	close(fd);
+	return err;
 }
 
-/* Unix datagram sockets open now; -1 when there are too many to tell. */
-static int unix_dgram_fds(int *fds)
+/* One entry: 0, or a negative errno from the socket. */
+static int journal_send(struct journal_sink *j, struct iovec *iov, int n)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
+	struct msghdr mh = {
+		.msg_name = &j->addr,
+		.msg_namelen = sizeof(j->addr),
+		.msg_iov = iov,
+		.msg_iovlen = n,
+	};
 
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		int fd = atoi(de->d_name);
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dirfd(d) ||
-		    !is_unix_dgram(fd))
-			continue;
-		if (n == PROBE_FDS) {
-			n = -1;
+	for (;;) {
+		if (sendmsg(j->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+			return 0;
+		if (errno != EINTR)
 			break;
-		}
-		fds[n++] = fd;
 	}
-	closedir(d);
-	return n;
-}
-
-static int sendv_first(struct journal_sink *j, struct iovec *iov, int n)
-{
-	int before[PROBE_FDS], after[PROBE_FDS];
-	int nb = unix_dgram_fds(before);
-	int r = sd_journal_sendv(iov, n);
-	int na = unix_dgram_fds(after);
-	int found = -1;
-
-	j->fd_probed = 1;
-	for (int a = 0; nb >= 0 && a < na; a++) {
-		int old = 0;
-
-		for (int b = 0; b < nb; b++)
-			old |= after[a] == before[b];
-		if (old)
-			continue;
-		if (found >= 0) {
-			found = -1;	/* two new ones: not sure which */
-			break;
-		}
-		found = after[a];
-	}
-	if (found < 0 || fcntl(found, F_SETFL,
-			       fcntl(found, F_GETFL) | O_NONBLOCK) < 0)
-		pr_debug("journal output: libsystemd's socket not found; sends may block");
-	return r;
+	/* EAGAIN is journald's queue being full: a memfd would wait there too. */
+	if (errno == EMSGSIZE || errno == ENOBUFS)
+		return send_memfd(j, iov, n);
+	return -errno;
 }
 
 /* --- outages --- */
 
-static const char *refusal(int err)
+static void refused_warning(int err)
 {
 	switch (err) {
 	case EAGAIN:
 	case ENOBUFS:
-		return "journald's queue is full";
+		pr_warn("journald's queue is full (%s); counting records as lost until it takes them again",
+			strerror(err));
+		break;
 	case ENOENT:
+		pr_warn("%s is missing (journald is not running); counting records as lost until it is back",
+			JOURNAL_SOCKET);
+		break;
 	case ECONNREFUSED:
-		return "journald is not running";
+		pr_warn("journald is not running (%s); counting records as lost until it takes them again",
+			strerror(err));
+		break;
 	default:
-		return "journald refuses records";
+		pr_warn("journald refuses records (%s); counting records as lost until it takes them again",
+			strerror(err));
 	}
 }
 
@@ -181,8 +225,7 @@ static void refused(struct sink *s, struct journal_sink *j, int err)
 	uint64_t now = clock_mono_ns();
 
 	if (!j->failing)
-		pr_warn("%s (%s); counting records as lost until it takes them again",
-			refusal(err), strerror(err));
+		refused_warning(err);
 	j->retry_ns = now + RETRY_NS;
 	lose(s, j, now);
 }
@@ -202,24 +245,6 @@ static void check_recovery(struct journal_sink *j, uint64_t now, int force)
 	j->lost = 0;
 }
 
-/* libsystemd reports a missing socket as success, so look for it. */
-static void check_socket(struct journal_sink *j)
-{
-	int gone = access(JOURNAL_SOCKET, F_OK) != 0;
-
-	if (gone && !j->no_socket) {
-		if (!j->failing)
-			pr_warn("%s is missing (journald is not running); counting records as lost until it is back",
-				JOURNAL_SOCKET);
-		j->failing = 1;
-		j->accepted = 0;
-		j->last_fail_ns = clock_mono_ns();
-	} else if (!gone && j->no_socket) {
-		j->retry_ns = 0;
-	}
-	j->no_socket = gone;
-}
-
 /* --- the output --- */
 
 static int journal_write(struct sink *s, const struct event *e)
@@ -228,21 +253,23 @@ static int journal_write(struct sink *s, const struct event *e)
 	uint64_t mask = s->cfg->fields & e->present;
 	struct iovec *iov = j->iov;
 	unsigned int n = FIXED_IOVS;
+	size_t len;
 	int r;
 
-	if (j->no_socket || j->retry_ns) {
+	if (j->retry_ns) {
 		uint64_t now = clock_mono_ns();
 
-		if (j->no_socket || now < j->retry_ns) {
+		if (now < j->retry_ns) {
 			lose(s, j, now);
-			return j->no_socket ? -ENOENT : -EAGAIN;
+			return -EAGAIN;
 		}
 	}
+	memcpy(j->message_id + ID_AT, event_message_id(e), ID_LEN);
 	iov[2].iov_base = (void *)priorities[event_priority(e) & 7];
-	iov[2].iov_len = sizeof("PRIORITY=0") - 1;
-	iov[3].iov_len = sizeof("MESSAGE=") - 1 +
-		event_message(e, s->cfg->fields, j->message + sizeof("MESSAGE=") - 1,
-			      MESSAGE_MAX);
+	iov[2].iov_len = sizeof("PRIORITY=0\n") - 1;
+	len = event_message(e, s->cfg->fields,
+			    j->message + sizeof("MESSAGE=") - 1, MESSAGE_MAX);
+	iov[3].iov_len = journal_field(j->message, sizeof("MESSAGE=") - 1, len);
 	while (mask) {
 		enum field_id id = __builtin_ctzll(mask);
 		unsigned int k = j->key_len[id];
@@ -251,19 +278,17 @@ static int journal_write(struct sink *s, const struct event *e)
 		mask &= mask - 1;
 		for (unsigned int i = 0; i < count; i++) {
 			char *slot = j->slots[j->first[id] + i];
-			int len = field_text(e, id, i, slot + k);
+			int vlen = field_text(e, id, i, slot + k);
 
-			if (len < 0 && count > 1)
+			if (vlen < 0 && count > 1)
 				break;
 			iov[n].iov_base = slot;
-			iov[n].iov_len = k + (len > 0 ? len : 0);
+			iov[n].iov_len = journal_field(slot, k,
+						       vlen > 0 ? vlen : 0);
 			n++;
 		}
 	}
-	if (j->fd_probed)
-		r = sd_journal_sendv(iov, n);
-	else
-		r = sendv_first(j, iov, n);
+	r = journal_send(j, iov, n);
 	if (r < 0) {
 		refused(s, j, -r);
 		return r;
@@ -277,13 +302,8 @@ static int journal_write(struct sink *s, const struct event *e)
 static int journal_flush(struct sink *s)
 {
 	struct journal_sink *j = s->priv;
-	uint64_t now = clock_mono_ns();
 
-	if (now - j->checked_ns >= CHECK_NS) {
-		j->checked_ns = now;
-		check_socket(j);
-	}
-	check_recovery(j, now, 0);
+	check_recovery(j, clock_mono_ns(), 0);
 	return 0;
 }
 
@@ -292,8 +312,16 @@ static int journal_reopen(struct sink *s)
 	struct journal_sink *j = s->priv;
 
 	j->retry_ns = 0;
-	check_socket(j);
 	return 0;
+}
+
+static void journal_free(struct journal_sink *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->slots);
+	free(j->iov);
+	free(j);
 }
 
 static void journal_close(struct sink *s)
@@ -301,9 +329,7 @@ static void journal_close(struct sink *s)
 	struct journal_sink *j = s->priv;
 
 	check_recovery(j, clock_mono_ns(), 1);
-	free(j->slots);
-	free(j->iov);
-	free(j);
+	journal_free(j);
 }
 
 /* SRC_IP= from src_ip: journald takes [A-Z0-9_], not starting with '_'. */
@@ -326,11 +352,30 @@ static int journal_key(char *out, const struct field *f)
 	return f->name_len + 1;
 }
 
+/*
+ * Whether journald is there at start, so that a missing one is said
+ * before the first record; a connected probe, since the sending socket
+ * stays unconnected.
+ */
+static void probe(struct journal_sink *j)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&j->addr, sizeof(j->addr)) < 0) {
+		refused_warning(errno);
+		j->failing = 1;
+		j->last_fail_ns = clock_mono_ns();
+	}
+	close(fd);
+}
+
 static int journal_open(struct sink *s)
 {
 	struct journal_sink *j;
 	unsigned int n_slots = 0;
-	int err = -ENOMEM;
+	int err = -ENOMEM, size = SNDBUF_SIZE;
 
 	if (*s->target) {
 		pr_err("the journal output takes no target ('journal:%s'); use -o journal",
@@ -338,8 +383,20 @@ static int journal_open(struct sink *s)
 		return -EINVAL;
 	}
 	j = calloc(1, sizeof(*j));
-	if (!j)
+	if (!j) {
+		pr_err("out of memory");
 		return -ENOMEM;
+	}
+	j->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (j->fd < 0) {
+		err = -errno;
+		pr_err("journal output: cannot make a socket: %s", strerror(errno));
+		goto fail;
+	}
+	/* The default send buffer caps a datagram near 200 KiB; best effort. */
+	setsockopt(j->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	j->addr.sun_family = AF_UNIX;
+	memcpy(j->addr.sun_path, JOURNAL_SOCKET, sizeof(JOURNAL_SOCKET));
 	for (int id = 0; id < F_COUNT; id++) {
 		j->first[id] = n_slots;
 		n_slots += is_array(id) ? ARRAY_MAX : 1;
@@ -365,19 +422,18 @@ static int journal_open(struct sink *s)
 			memcpy(j->slots[j->first[id] + i], key, len);
 	}
 	memcpy(j->message, "MESSAGE=", sizeof("MESSAGE=") - 1);
-	j->iov[0].iov_base = (void *)"SYSLOG_IDENTIFIER=hdrlog";
-	j->iov[0].iov_len = sizeof("SYSLOG_IDENTIFIER=hdrlog") - 1;
-	j->iov[1].iov_base = (void *)("MESSAGE_ID=" HDRLOG_MESSAGE_ID_PACKET);
-	j->iov[1].iov_len = sizeof("MESSAGE_ID=" HDRLOG_MESSAGE_ID_PACKET) - 1;
+	memcpy(j->message_id, "MESSAGE_ID=" HDRLOG_MESSAGE_ID_PACKET "\n",
+	       sizeof(j->message_id));
+	j->iov[1].iov_base = j->message_id;
+	j->iov[1].iov_len = sizeof(j->message_id) - 1;
+	j->iov[0].iov_base = (void *)"SYSLOG_IDENTIFIER=hdrlog\n";
+	j->iov[0].iov_len = sizeof("SYSLOG_IDENTIFIER=hdrlog\n") - 1;
 	j->iov[3].iov_base = j->message;
 	s->priv = j;
-	j->checked_ns = clock_mono_ns();
-	check_socket(j);
+	probe(j);
 	return 0;
 fail:
-	free(j->slots);
-	free(j->iov);
-	free(j);
+	journal_free(j);
 	return err;
 }
 

@@ -192,6 +192,70 @@ void json_writer_free(struct json_writer *w)
 	w->esc = NULL;
 }
 
+/* --- one rendering per record, shared ----------------------------------- */
+
+static struct json_render {
+	int users;
+	struct json_writer w;
+	uint64_t id;		/* sink_record_id() of what buf holds; 0 none */
+	uint64_t mask;
+	size_t len;
+	char buf[JSON_RECORD_MAX];
+} *render;
+
+int json_render_get(void)
+{
+	if (render) {
+		render->users++;
+		return 0;
+	}
+	render = calloc(1, sizeof(*render));
+	if (!render) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	if (json_writer_init(&render->w)) {
+		free(render);
+		render = NULL;
+		return -ENOMEM;
+	}
+	render->users = 1;
+	return 0;
+}
+
+void json_render_put(void)
+{
+	if (!render || --render->users)
+		return;
+	json_writer_free(&render->w);
+	free(render);
+	render = NULL;
+}
+
+int json_render_users(void)
+{
+	return render ? render->users : 0;
+}
+
+struct json_writer *json_render_writer(void)
+{
+	return &render->w;
+}
+
+const char *json_render(const struct event *e, uint64_t mask, size_t *len)
+{
+	uint64_t id = sink_record_id(e);
+
+	if (!id || id != render->id || mask != render->mask) {
+		render->len = json_writer_record(&render->w, e, mask, render->buf,
+						 sizeof(render->buf));
+		render->id = id;
+		render->mask = mask;
+	}
+	*len = render->len;
+	return render->buf;
+}
+
 /* --- the JSON lines output ------------------------------------------- */
 
 /*
@@ -202,7 +266,6 @@ void json_writer_free(struct json_writer *w)
 #define JSON_BUF_SIZE	(1024 * 1024)
 
 struct json_sink {
-	struct json_writer w;
 	struct capfile c;
 	bool tty;		/* a terminal gets each line at once */
 };
@@ -235,8 +298,15 @@ static int json_write(struct sink *s, const struct event *e)
 		s->failed++;
 		return -EIO;
 	}
-	n = json_writer_record(&j->w, e, s->cfg->fields, (char *)out,
-			       JSON_RECORD_MAX);
+	if (json_render_users() > 1) {
+		/* another output sends the same text: render it once */
+		const char *r = json_render(e, s->cfg->fields, &n);
+
+		memcpy(out, r, n);
+	} else {
+		n = json_writer_record(json_render_writer(), e, s->cfg->fields,
+				       (char *)out, JSON_RECORD_MAX);
+	}
 	if (!n) {
 		s->failed++;	/* cannot happen with bounded names */
 		return -E2BIG;
@@ -257,7 +327,7 @@ static int json_open(struct sink *s)
 		pr_err("out of memory");
 		return -ENOMEM;
 	}
-	if (json_writer_init(&j->w)) {
+	if (json_render_get()) {
 		free(j);
 		return -ENOMEM;
 	}
@@ -265,7 +335,7 @@ static int json_open(struct sink *s)
 	j->c.append = json_append;
 	err = capfile_open(s, &j->c, JSON_BUF_SIZE);
 	if (err) {
-		json_writer_free(&j->w);
+		json_render_put();
 		free(j);
 		return err;
 	}
@@ -286,7 +356,7 @@ static void json_close(struct sink *s)
 	struct json_sink *j = s->priv;
 
 	capfile_close(s, &j->c);
-	json_writer_free(&j->w);
+	json_render_put();
 	free(j);
 }
 

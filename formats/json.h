@@ -39,4 +39,23 @@ struct event;
 size_t json_writer_record(struct json_writer *w, const struct event *e,
 			  uint64_t mask, char *out, size_t size);
 
+/*
+ * The JSON record every output that sends one shares (json, syslog): one
+ * writer, and for the record sink_write_all() hands out one rendering,
+ * made by the first output that asks and reused by the others. An output
+ * takes a reference at open (0, or -ENOMEM with a message) and gives it
+ * back at close.
+ */
+int json_render_get(void);
+void json_render_put(void);
+/* How many outputs hold a reference: with one, nothing is reused. */
+int json_render_users(void);
+struct json_writer *json_render_writer(void);
+/*
+ * e's fields in mask as one JSON object, no newline, valid until the next
+ * call; its length in *len (0: it did not fit, cannot happen with
+ * bounded names). Needs a reference.
+ */
+const char *json_render(const struct event *e, uint64_t mask, size_t *len);
+
 #endif

@@ -47,6 +47,17 @@ static void add_field(struct line *l, const struct event *e, enum field_id id)
 	add(l, "%s", t);
 }
 
+/* before, the field, after: when the field is shown */
+static void add_shown(struct line *l, const struct event *e, enum field_id id,
+		      const char *before, const char *after)
+{
+	if (!shown(l, id))
+		return;
+	add(l, "%s", before);
+	add_field(l, e, id);
+	add(l, "%s", after);
+}
+
 /* address:port, IPv6 in brackets as in URLs; '?' when not selected */
 static void add_endpoint(struct line *l, const struct event *e,
 			 enum field_id ip, enum field_id port)
@@ -92,6 +103,90 @@ static void add_names(struct line *l, const char *what, const char *const *n,
 		add(l, "%s%s", i ? "," : "", n[i]);
 }
 
+/* TCP 203.0.113.7:51514 -> 198.51.100.1:22, for packets and sockets */
+static void add_flow(struct line *l, const struct event *e)
+{
+	if (shown(l, F_PROTO))
+		add_field(l, e, F_PROTO);
+	else
+		add(l, "IPv%u", e->ip_v);
+	add(l, " ");
+	add_endpoint(l, e, F_SRC_IP, F_SRC_PORT);
+	add(l, " -> ");
+	add_endpoint(l, e, F_DEST_IP, F_DEST_PORT);
+}
+
+/* The list names: the same for packets and sockets. */
+static void add_lists(struct line *l, const struct event *e)
+{
+	if (shown(l, F_SRC_LISTS))
+		add_names(l, "lists", e->src_lists, e->n_src_lists);
+	if (shown(l, F_DEST_LISTS))
+		add_names(l, "dest_lists", e->dest_lists, e->n_dest_lists);
+}
+
+/* TCP 203.0.113.7:51514 -> 198.51.100.1:22 [S] ... on eth0 */
+static void packet_message(struct line *l, const struct event *e)
+{
+	/* The kind of frame decides the shape; --fields decides each part. */
+	if (event_has(e, F_IP_V)) {
+		add_flow(l, e);
+		if (shown(l, F_TCP_FLAGS))
+			add_tcp_flags(l, e->tcp_flags);
+		if (shown(l, F_ICMP_TYPE) && shown(l, F_ICMP_CODE))
+			add(l, " type %u code %u", e->icmp_type, e->icmp_code);
+		if (shown(l, F_FRAG_OFFSET) && shown(l, F_MORE_FRAGMENTS))
+			add(l, " frag %u%s", e->frag_offset,
+			    e->more_fragments ? "+" : "");
+	} else if (event_has(e, F_ETHER_TYPE)) {
+		add(l, "%s ", e->ether_type == 0x0806 ? "ARP" : "ether");
+		add_endpoint(l, e, F_SRC_MAC, F_COUNT);
+		add(l, " -> ");
+		add_endpoint(l, e, F_DEST_MAC, F_COUNT);
+		if (e->ether_type != 0x0806 && shown(l, F_ETHER_TYPE))
+			add(l, " type 0x%04x", e->ether_type);
+	} else {
+		add(l, "frame");
+	}
+	add_lists(l, e);
+	if (shown(l, F_TRUNCATED))
+		add(l, " truncated");
+	if (shown(l, F_ACTION) && e->dropped)
+		add(l, " dropped");
+	else if (shown(l, F_WOULD_DROP) && e->would_drop)
+		add(l, " would drop");
+	if (shown(l, F_IN_IFACE))
+		add(l, " on %s", e->in_iface);
+}
+
+/*
+ * What a process did with a socket, in the words of ss(8) and lsof:
+ *   close TCP 198.51.100.2:40000 -> 198.51.100.1:22 CLOSE by ssh[4242]
+ *     uid 1000 sent 3120 received 5100 after 5012.250 ms lists=tor
+ * The source is the local end for connect, close and udp_send, the
+ * peer for accept, as in the record.
+ */
+static void socket_message(struct line *l, const struct event *e)
+{
+	if (shown(l, F_EVENT))
+		add_field(l, e, F_EVENT);
+	else
+		add(l, "socket");
+	add(l, " ");
+	add_flow(l, e);
+	add_shown(l, e, F_TCP_STATE, " ", "");
+	if (shown(l, F_COMM) || shown(l, F_PID)) {
+		add(l, " by ");
+		add_shown(l, e, F_COMM, "", "");
+		add_shown(l, e, F_PID, "[", "]");
+	}
+	add_shown(l, e, F_UID, " uid ", "");
+	add_shown(l, e, F_BYTES_SENT, " sent ", "");
+	add_shown(l, e, F_BYTES_RECEIVED, " received ", "");
+	add_shown(l, e, F_DURATION_MS, " after ", " ms");
+	add_lists(l, e);
+}
+
 size_t event_message(const struct event *e, uint64_t fields, char *buf,
 		     size_t size)
 {
@@ -100,46 +195,18 @@ size_t event_message(const struct event *e, uint64_t fields, char *buf,
 	if (!size)
 		return 0;
 	buf[0] = '\0';
-	/* The kind of frame decides the shape; --fields decides each part. */
-	if (event_has(e, F_IP_V)) {
-		if (shown(&l, F_PROTO))
-			add_field(&l, e, F_PROTO);
-		else
-			add(&l, "IPv%u", e->ip_v);
-		add(&l, " ");
-		add_endpoint(&l, e, F_SRC_IP, F_SRC_PORT);
-		add(&l, " -> ");
-		add_endpoint(&l, e, F_DEST_IP, F_DEST_PORT);
-		if (shown(&l, F_TCP_FLAGS))
-			add_tcp_flags(&l, e->tcp_flags);
-		if (shown(&l, F_ICMP_TYPE) && shown(&l, F_ICMP_CODE))
-			add(&l, " type %u code %u", e->icmp_type, e->icmp_code);
-		if (shown(&l, F_FRAG_OFFSET) && shown(&l, F_MORE_FRAGMENTS))
-			add(&l, " frag %u%s", e->frag_offset,
-			    e->more_fragments ? "+" : "");
-	} else if (event_has(e, F_ETHER_TYPE)) {
-		add(&l, "%s ", e->ether_type == 0x0806 ? "ARP" : "ether");
-		add_endpoint(&l, e, F_SRC_MAC, F_COUNT);
-		add(&l, " -> ");
-		add_endpoint(&l, e, F_DEST_MAC, F_COUNT);
-		if (e->ether_type != 0x0806 && shown(&l, F_ETHER_TYPE))
-			add(&l, " type 0x%04x", e->ether_type);
-	} else {
-		add(&l, "frame");
-	}
-	if (shown(&l, F_SRC_LISTS))
-		add_names(&l, "lists", e->src_lists, e->n_src_lists);
-	if (shown(&l, F_DEST_LISTS))
-		add_names(&l, "dest_lists", e->dest_lists, e->n_dest_lists);
-	if (shown(&l, F_TRUNCATED))
-		add(&l, " truncated");
-	if (shown(&l, F_ACTION) && e->dropped)
-		add(&l, " dropped");
-	else if (shown(&l, F_WOULD_DROP) && e->would_drop)
-		add(&l, " would drop");
-	if (shown(&l, F_IN_IFACE))
-		add(&l, " on %s", e->in_iface);
+	/* A socket event is told by its event field, shown or not. */
+	if (event_has(e, F_EVENT))
+		socket_message(&l, e);
+	else
+		packet_message(&l, e);
 	return l.len;
+}
+
+const char *event_message_id(const struct event *e)
+{
+	return event_has(e, F_EVENT) ? HDRLOG_MESSAGE_ID_SOCKET
+				     : HDRLOG_MESSAGE_ID_PACKET;
 }
 
 int event_priority(const struct event *e)

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * A record as one line a person reads, tcpdump-like, for journald's
- * MESSAGE and syslog's RFC 3164 text:
+ * A record as one line a person reads, for journald's MESSAGE: a packet
+ * tcpdump-like,
  *   TCP 203.0.113.7:51514 -> 198.51.100.1:22 [S] lists=spamhaus dropped
- * and the severity that goes with it.
+ * a socket event as what a process did,
+ *   close TCP 198.51.100.2:40000 -> 198.51.100.1:22 CLOSE by ssh[4242] ...
+ * and the severity and journal MESSAGE_ID that go with it. (syslog
+ * messages carry the JSON record; RFC 5424's MSGID names the kind.)
  */
 #ifndef HDRLOG_MESSAGE_H
 #define HDRLOG_MESSAGE_H
@@ -26,7 +29,11 @@ size_t event_message(const struct event *e, uint64_t fields, char *buf,
  */
 int event_priority(const struct event *e);
 
-/* journald MESSAGE_ID of packet records (sd-id128, documented in hdrlog(8)). */
+/* journald MESSAGE_IDs (sd-id128), one per kind of record; hdrlog(8). */
 #define HDRLOG_MESSAGE_ID_PACKET "5f1e2c9b0d8a4e63a7b4c1d2e3f40516"
+#define HDRLOG_MESSAGE_ID_SOCKET "82e2240771a2428692829e4a6922dc1f"
+
+/* The MESSAGE_ID for e: HDRLOG_MESSAGE_ID_SOCKET or _PACKET. */
+const char *event_message_id(const struct event *e);
 
 #endif

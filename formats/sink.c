@@ -103,6 +103,23 @@ void sink_write_worked(struct sink *s, const char *what, bool wrote)
 	}
 }
 
+static const struct event *current;	/* being handed out, or NULL */
+static uint64_t current_id;
+
+void sink_write_all(struct sink *const *sinks, int n, const struct event *e)
+{
+	current = e;
+	current_id++;
+	for (int i = 0; i < n; i++)
+		sink_write(sinks[i], e);
+	current = NULL;
+}
+
+uint64_t sink_record_id(const struct event *e)
+{
+	return e == current ? current_id : 0;
+}
+
 const char *sink_target_name(const struct sink *s)
 {
 	bool file_output = s->ops == &json_sink_ops ||

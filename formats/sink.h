@@ -83,6 +83,19 @@ static inline int sink_write(struct sink *s, const struct event *e)
 	return s->ops->write(s, e);
 }
 
+/*
+ * Hand one record to every output, in order. Outputs that send the same
+ * rendering of it (the JSON record: json and syslog) make it once for all
+ * of them: see sink_record_id() and json_render().
+ */
+void sink_write_all(struct sink *const *sinks, int n, const struct event *e);
+/*
+ * Which record e is while sink_write_all() hands it out: a number that
+ * changes with every record, so a rendering made for one output may be
+ * reused by the next; 0 for any other event (nothing may be reused).
+ */
+uint64_t sink_record_id(const struct event *e);
+
 /* What messages call the target: "standard output" for "" and "-". */
 const char *sink_target_name(const struct sink *s);
 

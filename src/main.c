@@ -108,8 +108,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 		run->stats.filtered++;
 		return 0;
 	}
-	for (int i = 0; i < run->n_sinks; i++)
-		sink_write(run->sinks[i], &e);
+	sink_write_all(run->sinks, run->n_sinks, &e);
 	if (sink_stdout_closed ||	/* hdrlog | head: the reader is gone */
 	    (run->opts->count && ++run->records >= run->opts->count)) {
 		run->done = true;

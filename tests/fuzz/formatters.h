@@ -6,39 +6,44 @@
  * and syslog messages (RFC 5424 and 3164, each transport's framing) within
  * their size with no line break or NUL inside.
  *
- * syslog.c keeps its message builder static, behind the socket code, so
- * it is compiled into the harness; the fuzz build leaves formats/syslog.c
- * out of its link for that reason.
+ * The syslog formatter (syslog_fmt.h) is pure, apart from the socket
+ * code, so it is called here as the syslog output calls it.
  */
 #ifndef HDRLOG_FUZZ_FORMATTERS_H
 #define HDRLOG_FUZZ_FORMATTERS_H
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <yajl/yajl_tree.h>
 
-#include "../../formats/syslog.c"
+#include "event.h"
+#include "json.h"
+#include "message.h"
+#include "syslog_fmt.h"
 
 static struct json_writer fz_json;
-static struct syslog_sink *fz_syslog;
+static struct syslog_fmt *fz_syslog;
 static char fz_buf[JSON_RECORD_MAX + 1];
+static char fz_msg[SYSLOG_MSG_MAX + SYSLOG_FRAME_EXTRA];
 
 static void formatters_init(void)
 {
 	stderr = fopen("/dev/null", "w");
 	fz_syslog = calloc(1, sizeof(*fz_syslog));
-	if (!fz_syslog || json_writer_init(&fz_json) ||
-	    json_writer_init(&fz_syslog->w))
+	if (!fz_syslog || json_writer_init(&fz_json))
 		abort();
 }
 
-static void check_json(const struct event *e, uint64_t mask)
+/* The JSON record in fz_buf; returns its length (0: it did not fit). */
+static size_t check_json(const struct event *e, uint64_t mask)
 {
 	size_t n = json_writer_record(&fz_json, e, mask, fz_buf,
 				      JSON_RECORD_MAX);
 	yajl_val v;
 
 	if (!n)
-		return;		/* too long: counted by the outputs */
+		return 0;	/* too long: counted by the outputs */
 	if (n > JSON_RECORD_MAX)
 		abort();
 	fz_buf[n] = '\0';
@@ -49,6 +54,7 @@ static void check_json(const struct event *e, uint64_t mask)
 	if (!v || !YAJL_IS_OBJECT(v))
 		abort();
 	yajl_tree_free(v);
+	return n;
 }
 
 static void check_message(const struct event *e, uint64_t mask)
@@ -68,48 +74,52 @@ static void check_message(const struct event *e, uint64_t mask)
 		abort();
 }
 
+/* The body check_json() left in fz_buf, as every transport frames it. */
 static void check_syslog(const struct event *e, uint64_t mask,
-			 unsigned int knobs)
+			 unsigned int knobs, size_t body_len)
 {
-	static const enum transport transports[] = { T_UDP, T_TCP, T_UNIX };
-	struct sink_config cfg = {
-		.fields = mask,
-		.syslog_format = knobs & 1 ? SYSLOG_RFC3164 : SYSLOG_RFC5424,
-		.syslog_lf_framing = knobs & 2,
-		.syslog_cee = knobs & 4,
+	static const struct {
+		enum syslog_framing framing;
+		size_t max;
+		bool local;
+	} ways[] = {
+		{ SYSLOG_FRAME_NONE, SYSLOG_UDP_MAX, false },	/* UDP */
+		{ SYSLOG_FRAME_OCTETS, SYSLOG_MSG_MAX, false },	/* TCP */
+		{ SYSLOG_FRAME_LF, SYSLOG_MSG_MAX, false },	/* TCP, LF */
+		{ SYSLOG_FRAME_NUL, SYSLOG_MSG_MAX, true },	/* unix stream */
+		{ SYSLOG_FRAME_NONE, SYSLOG_MSG_MAX, true },	/* unix dgram */
 	};
-	struct sink s = { .target = "fuzz", .cfg = &cfg, .priv = fz_syslog };
-	struct syslog_sink *x = fz_syslog;
+	enum syslog_format format = knobs & 1 ? SYSLOG_RFC3164 : SYSLOG_RFC5424;
 
-	for (size_t t = 0; t < 3; t++) {
+	for (size_t t = 0; t < sizeof(ways) / sizeof(ways[0]); t++) {
 		size_t len, start = 0, end;
+		bool cut;
 
-		x->transport = transports[t];
-		x->sotype = x->transport == T_UDP ? SOCK_DGRAM : SOCK_STREAM;
-		x->max_msg = x->transport == T_UDP ? SYSLOG_UDP_MAX :
-						     SYSLOG_MSG_MAX;
-		build_tail(&s, x);
-		len = build_message(&s, e);
-		if (len > sizeof(x->msg))
+		syslog_fmt_init(fz_syslog, format, knobs & 4, mask, ways[t].max,
+				"fuzz.example", 4242, ways[t].local);
+		len = syslog_fmt_message(fz_syslog, e, fz_buf, body_len,
+					 ways[t].framing, fz_msg,
+					 sizeof(fz_msg), &cut);
+		if (!len || len > sizeof(fz_msg))
 			abort();
 		end = len;
-		if (x->transport == T_TCP && !cfg.syslog_lf_framing) {
+		if (ways[t].framing == SYSLOG_FRAME_OCTETS) {
 			/* "LEN " and exactly LEN bytes after it */
 			size_t v = 0;
 
-			while (start < len && x->msg[start] >= '0' &&
-			       x->msg[start] <= '9')
-				v = v * 10 + (x->msg[start++] - '0');
-			if (start >= len || x->msg[start++] != ' ' ||
+			while (start < len && fz_msg[start] >= '0' &&
+			       fz_msg[start] <= '9')
+				v = v * 10 + (fz_msg[start++] - '0');
+			if (start >= len || fz_msg[start++] != ' ' ||
 			    v != len - start)
 				abort();
-		} else if (x->transport != T_UDP) {
+		} else if (ways[t].framing != SYSLOG_FRAME_NONE) {
 			end--;		/* the LF or NUL that ends it */
 		}
-		if (end - start > x->max_msg)
+		if (end - start > ways[t].max)
 			abort();
 		for (size_t i = start; i < end; i++)
-			if (x->msg[i] == '\n' || x->msg[i] == '\0')
+			if (fz_msg[i] == '\n' || fz_msg[i] == '\0')
 				abort();
 	}
 }
@@ -118,15 +128,16 @@ static void format_everything(const struct event *e, uint64_t mask,
 			      unsigned int knobs)
 {
 	char text[FIELD_TEXT_MAX];
+	size_t body_len;
 
 	/* field_text() is for the fields an event has, as outputs use it */
 	for (int id = 0; id < F_COUNT; id++)
 		for (unsigned int i = 0; event_has(e, id) && i <= MAX_LISTS; i++)
 			if (field_text(e, id, i, text) < 0)
 				break;
-	check_json(e, mask);
+	body_len = check_json(e, mask);
 	check_message(e, mask);
-	check_syslog(e, mask, knobs);
+	check_syslog(e, mask, knobs, body_len);
 }
 
 #endif

@@ -42,12 +42,12 @@ cflags="-g -O1 -fno-omit-frame-pointer $san -Wall -Wextra -Werror \
 -I$conf $(pkg-config --cflags yajl libsystemd libpcap 2>/dev/null)"
 libs="$(pkg-config --libs yajl libsystemd libpcap) -lpthread"
 
-# What each harness links besides itself. The formatter harnesses compile
-# formats/syslog.c into themselves (see formatters.h), so it is left out.
+# What each harness links besides itself.
 core="src/lists.c src/log.c"
 formats="$core src/event.c src/fields.c src/clock.c src/community_id.c \
 src/sha1.c src/iface.c formats/json.c formats/message.c formats/sink.c \
-formats/pcap.c formats/pcapng.c formats/rotate.c formats/journal.c"
+formats/pcap.c formats/pcapng.c formats/rotate.c formats/journal.c \
+formats/syslog.c formats/syslog_fmt.c formats/transport.c"
 declare -A sources=(
 	[fuzz_lists]=$core
 	[fuzz_spec]=$core

@@ -26,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
+import test_sockets as S  # noqa: E402  (the connection peers)
 
 tap = H.Tap()
 T = {}
@@ -300,11 +301,14 @@ def check5424(msgs, lines, pid, cee=False, where=""):
     for line in lines:
         assert line in by_body, "%s: no message with body %s" % (where, line)
         p, m = by_body[line]
-        rec = json.loads(line, object_pairs_hook=lambda kv: kv)
-        d = dict(rec)
+        # numbers as written (duration_ms 51.510), for the SD text
+        rec = json.loads(line, object_pairs_hook=lambda kv: kv,
+                         parse_float=str)
+        d = json.loads(line)
         assert p["pri"] == FACILITY * 8 + severity(d), (where, p["pri"])
         assert (p["ts"], p["host"], p["app"], p["procid"], p["msgid"]) == \
-            (d["timestamp"], host, "hdrlog", str(pid), "packet"), (where, p)
+            (d["timestamp"], host, "hdrlog", str(pid), d["event_type"]), \
+            (where, p)
         assert p["sd"] and len(p["sd"]) == 1 and p["sd"][0][0] == SD_ID, \
             (where, p["sd"])
         want = [(k, sd_text(v)) for k, v in rec]
@@ -312,7 +316,8 @@ def check5424(msgs, lines, pid, cee=False, where=""):
             where, p["sd"][0][1], want)
         # rsyslog's own parsers
         assert (m["pri"], m["host"], m["app"], m["procid"], m["msgid"]) == \
-            (str(p["pri"]), host, "hdrlog", str(pid), "packet"), (where, m)
+            (str(p["pri"]), host, "hdrlog", str(pid), d["event_type"]), \
+            (where, m)
         assert m["ts"].replace("+00:00", "Z") == d["timestamp"], (where, m)
         sd = m["all"]["sd"]["rfc5424-sd"][SD_ID]
         assert sd == dict(want), "%s: mmpstrucdata %s" % (where, sd)
@@ -745,6 +750,75 @@ def bad_targets():
         errs = [x for x in r.stderr.splitlines() if x.strip()]
         assert len(errs) == 1 and errs[0].startswith("hdrlog: ") and \
             "syslog" in errs[0], (t, r.stderr)
+
+
+def untimed(lines):
+    """JSON records without what two hdrlogs time apart (timestamp,
+    duration_ms), comparable as a set."""
+    return {json.dumps({k: v for k, v in json.loads(x).items()
+                        if k not in ("timestamp", "duration_ms")},
+                       sort_keys=True)
+            for x in lines}
+
+
+def bodies3164(msgs):
+    """{MSG: message} of RFC 3164 messages."""
+    out = {}
+    for m in msgs:
+        mm = HEAD3164.match(m["raw"])
+        assert mm, "not RFC 3164 (%s): %r" % (m["input"], m["raw"][:100])
+        out[m["raw"][mm.end():]] = m
+    return out
+
+
+@tap.case("socket events: MSGID socket over TCP (RFC 5424), the socket "
+          "record as the body of RFC 3164 over unix; packets keep 'packet'")
+def socket_events():
+    with Rsyslog("r11") as rs:
+        out = fresh("r11.json")
+        tcp, unix = "tcp://127.0.0.1:%d" % PORT, "unix:" + rs.sock
+        S.T["topo"] = topo()
+        conns = S.conns_spec([(3, 4)], sleep=0.05)
+        # a second hdrlog, socket events only (the interface has one XDP
+        # program already)
+        h3164 = H.Hdrlog(topo().ns_a, ["--events", "sockets",
+                                       "--syslog-format", "rfc3164",
+                                       "-o", "syslog:" + unix])
+        h3164.start(wait=False)     # killed at the end (H.track)
+        assert h3164.err.wait_for(r"listening", 15), h3164.stderr()
+        with hdrlog(["--socket-events", "-o", "json:" + out,
+                     "-o", "syslog:" + tcp]) as h5424:
+            sinfo, cinfo, port, _, _ = S.exchange(conns, 4, "hlt-scli",
+                                                  "hlt-ssrv")
+            cport = cinfo[0]["local"][1]
+            H.wait_records(out, lambda rs_: len(S.of_conn(rs_, cport,
+                                                          port)) >= 4,
+                           10, h5424.proc)
+            lines = json_lines(out)
+            recs = [json.loads(x) for x in lines]
+            conn = {id(r) for r in S.of_conn(recs, cport, port)}
+            socks = [x for x, r in zip(lines, recs) if id(r) in conn]
+            deadline = time.monotonic() + 10
+            while not untimed(socks) <= untimed(bodies3164(
+                    rs.messages("imuxsock"))) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+            h5424.stop()
+            h3164.stop()
+        lines = json_lines(out)
+        rs.wait(len(lines), "tcp")
+        assert len(socks) == 4, "socket records of the connection: %s" % (
+            socks,)
+        check5424(rs.messages("tcp"), lines, h5424.proc.pid, where="tcp")
+        msgids = {parse5424(m["raw"])["msgid"] for m in rs.messages("tcp")}
+        assert msgids == {"socket", "packet"}, msgids
+        # RFC 3164 has no MSGID: the body is the socket event's record (as
+        # the other hdrlog saw it: the same but for the time)
+        bodies = untimed(bodies3164(rs.messages("imuxsock")))
+        for line in socks:
+            assert untimed([line]) <= bodies, \
+                "no RFC 3164 message with %s" % line
+            assert json.loads(line)["event_type"] == "socket"
 
 
 def body():

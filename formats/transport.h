@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Messages to a receiver over a socket, never blocking capture: a local
+ * unix socket (datagram or stream, whichever the receiver made), UDP or
+ * TCP. Any message output (syslog today; TLS syslog or Kafka-like
+ * receivers next) formats a message and hands it here; how it gets there,
+ * what is queued, reconnects and the counts of written and lost records
+ * are the transport's.
+ *
+ * Datagrams go out with MSG_DONTWAIT and count as lost when the receiver's
+ * queue is full or it is missing; a local datagram receiver that is only
+ * busy gets a burst from the queue as it reads. Streams (TCP, or a unix
+ * socket that is SOCK_STREAM) go through a bounded in-memory queue that
+ * is sent from transport_send() and transport_flush() with non-blocking
+ * sends; when the receiver goes away the queue keeps filling while the
+ * transport reconnects with exponential back-off, and what does not fit
+ * is counted lost. A message half sent when a connection breaks is sent
+ * again whole on the next one (a receiver may keep the torn piece too; a
+ * cut is better than a loss). What the kernel had taken when the receiver
+ * died is gone unseen, as with any plain TCP syslog: the receiver's EOF is
+ * looked for before each send to keep that small.
+ */
+#ifndef HDRLOG_TRANSPORT_H
+#define HDRLOG_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct sink;
+
+#define TRANSPORT_QUEUE_BYTES	(4 * 1024 * 1024)
+#define TRANSPORT_MAX_ADDRS	8
+
+enum transport_kind { TRANSPORT_UNIX, TRANSPORT_UDP, TRANSPORT_TCP };
+
+/* What an output's TARGET means when parts are left out. */
+struct transport_defaults {
+	const char *label;	/* "syslog": starts every message */
+	const char *path;	/* an empty TARGET: unix:path */
+	const char *port;	/* udp:// or tcp:// without a port */
+	size_t min_msg;		/* smallest message: bounds the length FIFO */
+};
+
+/* Framed messages waiting for the socket, oldest first. */
+struct transport_queue {
+	char *buf;
+	size_t start;		/* first byte of the oldest message */
+	size_t sent;		/* bytes of that message already sent */
+	size_t end;
+	uint32_t *lens;		/* framed length of each message, a ring */
+	size_t lhead, lcount, lcap;
+};
+
+struct transport_addrs {
+	struct sockaddr_storage a[TRANSPORT_MAX_ADDRS];
+	socklen_t len[TRANSPORT_MAX_ADDRS];
+	int n;
+};
+
+struct transport {
+	struct sink *s;		/* counts written and lost records */
+	const struct transport_defaults *def;
+	char name[320];		/* the target, for messages */
+	enum transport_kind kind;
+	int sotype;		/* SOCK_DGRAM or SOCK_STREAM; 0 unknown yet */
+	char host[256];
+	char port[8];
+	struct transport_addrs addrs;
+	int next_addr;
+
+	int fd;
+	int state;		/* enum conn_state in transport.c */
+	uint64_t retry_at, backoff, connect_deadline;
+	bool reconnect;		/* SIGHUP: reconnect at the next message boundary */
+	bool down;		/* an outage was reported; quiet until it heals */
+	uint64_t failed_at_down;
+	bool full;		/* the queue overflowed while connected */
+	uint64_t failed_at_full;
+	uint64_t refused_at;	/* UDP: last ICMP port unreachable */
+
+	struct transport_queue q;
+};
+
+/*
+ * Parse target ("unix:PATH", "udp://HOST[:PORT]", "tcp://HOST[:PORT]", ""
+ * for unix:def->path), resolve it and start connecting; a receiver that is
+ * not there yet is not fatal. 0, or a negative errno with a message
+ * (-EINVAL: a bad target).
+ */
+int transport_open(struct transport *t, struct sink *s, const char *target,
+		   const struct transport_defaults *def);
+/*
+ * Whether a message built now can go anywhere. A datagram transport with
+ * no receiver tries again now and then and says no meanwhile: the record
+ * is counted lost and need not be built. A stream always says yes (the
+ * queue holds it) and tells its framing by transport_is_stream().
+ */
+bool transport_ready(struct transport *t);
+bool transport_is_stream(const struct transport *t);
+/* Send or queue one framed message; counts it written or lost. */
+void transport_send(struct transport *t, const char *msg, size_t len);
+/* Move the connection along and send what is queued; at least every 50 ms. */
+void transport_flush(struct transport *t);
+/* SIGHUP: resolve again, reconnect at the next message boundary. */
+void transport_reopen(struct transport *t);
+/* A bounded wait for the queue, then close; the rest is counted lost. */
+void transport_close(struct transport *t);
+
+#endif
