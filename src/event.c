@@ -12,7 +12,9 @@
  * lists loaded) is clamped.
  */
 #include <endian.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <linux/bpf.h>
 
 #include "clock.h"
 #include "community_id.h"
@@ -21,6 +23,7 @@
 #include "record.h"
 
 #define SET(e, id) ((e)->present |= 1ULL << (id))
+#define IPV6_HEADER_LEN	40	/* not in payload_len, in IPv4's tot_len */
 
 static const uint64_t packet_fields =
 	1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE | 1ULL << F_IFINDEX |
@@ -54,7 +57,7 @@ static int decode_ip(struct event *e, const struct hdrlog_record *r)
 		SET(e, F_IP_ID);
 		e->ip_id = be32toh(r->ip_id);
 	} else {
-		e->ip_len += 40;	/* total length, as for IPv4 */
+		e->ip_len += IPV6_HEADER_LEN;	/* total length, as IPv4's */
 		SET(e, F_FLOW_LABEL);
 		e->flow_label = be32toh(r->flow_label) & 0xfffff;
 	}
@@ -127,7 +130,7 @@ static void decode_lists(struct event *e, const struct hdrlog_record *r,
 			 const struct list_set *lists)
 {
 	SET(e, F_ACTION);
-	e->dropped = r->action == 1;	/* XDP_DROP */
+	e->dropped = r->action == XDP_DROP;
 	e->would_drop = r->flags & HDRLOG_RF_WOULD_DROP;
 	if (e->would_drop)
 		SET(e, F_WOULD_DROP);
@@ -135,8 +138,9 @@ static void decode_lists(struct event *e, const struct hdrlog_record *r,
 }
 
 /* What every record starts with. */
-static void decode_start(struct event *e, uint64_t present, const char *type,
-			 uint64_t ts_ns, const struct decode_ctx *ctx)
+static void decode_start(struct event *e, uint64_t present,
+			 enum event_type type, uint64_t ts_ns,
+			 const struct decode_ctx *ctx)
 {
 	e->present = present;
 	e->n_src_lists = 0;
@@ -145,18 +149,6 @@ static void decode_start(struct event *e, uint64_t present, const char *type,
 	e->event_type = type;
 }
 
-static const char *const sock_event_names[] = {
-	[HDRLOG_SOCK_CONNECT] = "connect",
-	[HDRLOG_SOCK_ACCEPT] = "accept",
-	[HDRLOG_SOCK_CLOSE] = "close",
-	[HDRLOG_SOCK_UDP_SEND] = "udp_send",
-};
-
-static const char *const tcp_state_names[] = {
-	"0", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
-	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
-	"NEW_SYN_RECV", "BOUND_INACTIVE",
-};
 
 static const uint64_t sock_fields =
 	1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE | 1ULL << F_EVENT |
@@ -178,8 +170,8 @@ static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 	    r->direction != HDRLOG_DIR_OUTBOUND &&
 	    r->direction != HDRLOG_DIR_INBOUND)
 		return -1;
-	decode_start(e, sock_fields, "socket", r->ts_ns, ctx);
-	e->sock_event = sock_event_names[r->event];
+	decode_start(e, sock_fields, EVENT_SOCKET, r->ts_ns, ctx);
+	e->sock_event = r->event;
 	e->netns = r->ep.netns;
 	e->ip_v = r->ep.ip_v;
 	memcpy(e->src_ip, r->ep.src_ip, 16);
@@ -187,11 +179,9 @@ static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 	e->ip_proto = r->ep.ip_proto;
 	e->src_port = be16toh(r->ep.src_port);
 	e->dest_port = be16toh(r->ep.dest_port);
-	if (r->ep.ip_proto == 6) {
+	if (r->ep.ip_proto == IPPROTO_TCP) {
 		SET(e, F_TCP_STATE);
-		e->tcp_state = r->tcp_state < sizeof(tcp_state_names) /
-					      sizeof(tcp_state_names[0]) ?
-			       tcp_state_names[r->tcp_state] : "?";
+		e->tcp_state = r->tcp_state;
 	}
 	if (!(r->flags & HDRLOG_SF_NO_OWNER)) {
 		e->present |= owner_fields;
@@ -201,8 +191,7 @@ static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 		e->cgroup_id = r->cgroup_id;
 		memcpy(e->comm, r->comm, 16);
 		e->comm[16] = '\0';
-		e->direction = r->direction == HDRLOG_DIR_OUTBOUND ?
-			       "outbound" : "inbound";
+		e->direction = r->direction;
 	}
 	if (r->event == HDRLOG_SOCK_CLOSE) {
 		e->present |= 1ULL << F_BYTES_SENT | 1ULL << F_BYTES_RECEIVED;
@@ -237,7 +226,7 @@ int event_decode(struct event *e, const void *rec, size_t size,
 	    r->cap_len > r->pkt_len)
 		return -1;
 
-	decode_start(e, packet_fields, "packet", r->ts_ns, ctx);
+	decode_start(e, packet_fields, EVENT_PACKET, r->ts_ns, ctx);
 	e->ifindex = r->ifindex;
 	e->in_iface = iface_name(ctx->ifaces, r->ifindex);
 	if (e->in_iface)

@@ -13,11 +13,17 @@
 
 #define COMMUNITY_ID_SIZE 32	/* "1:" + 28 base64 chars + NUL, rounded */
 
+/* What a record is about; named in text only when written (fields.c). */
+enum event_type {
+	EVENT_PACKET,
+	EVENT_SOCKET,
+};
+
 struct event {
 	uint64_t present;		/* bit (1 << enum field_id) per field set */
 	uint64_t time_ns;		/* wall clock, UTC, ns since the epoch */
-	const char *event_type;
-	const char *sock_event;		/* connect, accept, close */
+	enum event_type event_type;
+	uint8_t sock_event;		/* enum hdrlog_sock_event */
 	const char *in_iface;
 	uint32_t pid;
 	uint32_t tid;
@@ -25,8 +31,8 @@ struct event {
 	uint64_t cgroup_id;
 	uint32_t netns;
 	char comm[17];
-	const char *direction;
-	const char *tcp_state;
+	uint8_t direction;		/* enum hdrlog_direction */
+	uint8_t tcp_state;		/* the kernel's TCP_ESTABLISHED... */
 	uint64_t duration_ns;
 	uint64_t bytes_sent;
 	uint64_t bytes_received;

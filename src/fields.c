@@ -140,6 +140,41 @@ static int ip_text(int ip_v, const uint8_t *a, char *buf)
 	return strlen(buf);
 }
 
+/*
+ * Names of the enums a record carries, turned into text only here (the
+ * idea of tcpdump's tok2str). A value no table names is printed "?".
+ */
+static const char *const event_type_names[] = {
+	[EVENT_PACKET] = "packet",
+	[EVENT_SOCKET] = "socket",
+};
+
+static const char *const sock_event_names[] = {
+	[HDRLOG_SOCK_CONNECT] = "connect",
+	[HDRLOG_SOCK_ACCEPT] = "accept",
+	[HDRLOG_SOCK_CLOSE] = "close",
+	[HDRLOG_SOCK_UDP_SEND] = "udp_send",
+};
+
+static const char *const direction_names[] = {
+	[HDRLOG_DIR_OUTBOUND] = "outbound",
+	[HDRLOG_DIR_INBOUND] = "inbound",
+};
+
+/* The kernel's TCP states (include/net/tcp_states.h), by number. */
+static const char *const tcp_state_names[] = {
+	[1] = "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+	"NEW_SYN_RECV", "BOUND_INACTIVE",
+};
+
+static const char *name_of(const char *const *names, size_t n, unsigned int v)
+{
+	return v < n && names[v] ? names[v] : "?";
+}
+
+#define NAME(table, v) name_of(table, sizeof(table) / sizeof(table[0]), (v))
+
 int field_text(const struct event *e, enum field_id id, unsigned int i,
 	       char *buf)
 {
@@ -163,10 +198,10 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	case F_TIMESTAMP:
 		return rfc3339_us(e->time_ns, buf);
 	case F_EVENT_TYPE:
-		s = e->event_type;
+		s = NAME(event_type_names, e->event_type);
 		break;
 	case F_EVENT:
-		s = e->sock_event;
+		s = NAME(sock_event_names, e->sock_event);
 		break;
 	case F_PID:
 		return uint_text(e->pid, buf);
@@ -182,10 +217,10 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	case F_NETNS:
 		return uint_text(e->netns, buf);
 	case F_DIRECTION:
-		s = e->direction;
+		s = NAME(direction_names, e->direction);
 		break;
 	case F_TCP_STATE:
-		s = e->tcp_state;
+		s = NAME(tcp_state_names, e->tcp_state);
 		break;
 	case F_DURATION_MS: {
 		/* milliseconds with microseconds: 1234.567 */

@@ -92,7 +92,7 @@ void flows_learn(struct flows *f, const struct event *e)
 		if (b[i].seq < victim->seq)
 			victim = &b[i];	/* free (0) or oldest */
 	}
-	if (!strcmp(e->sock_event, "close")) {
+	if (e->sock_event == HDRLOG_SOCK_CLOSE) {
 		if (victim->seq && !memcmp(&victim->key, &k, sizeof(k)))
 			victim->seq = 0;
 		return;

@@ -31,10 +31,10 @@ static void base_event(struct event *e, unsigned int knobs)
 	memset(e, 0, sizeof(*e));
 	e->present = ~0ULL >> (64 - F_COUNT);
 	e->time_ns = 1764547200123456789ULL;
-	e->event_type = knobs & 1 ? "socket" : "packet";
-	e->sock_event = "close";
-	e->direction = "inbound";
-	e->tcp_state = "ESTABLISHED";
+	e->event_type = knobs & 1 ? EVENT_SOCKET : EVENT_PACKET;
+	e->sock_event = HDRLOG_SOCK_CLOSE;
+	e->direction = HDRLOG_DIR_INBOUND;
+	e->tcp_state = 1;	/* ESTABLISHED */
 	e->ip_v = 4;
 	memcpy(e->src_ip, a4, 16);
 	memcpy(e->dest_ip, b4, 16);

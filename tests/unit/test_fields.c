@@ -84,7 +84,7 @@ static struct event sample_event(void)
 			   1ull << F_TCP_FLAGS | 1ull << F_TCP_SEQ |
 			   1ull << F_MORE_FRAGMENTS | 1ull << F_TRUNCATED,
 		.time_ns = 1795708862123456789ull,
-		.event_type = "packet",
+		.event_type = EVENT_PACKET,
 		.in_iface = "ve\"th0",
 		.src_mac = { 0x02, 0xab, 0x00, 0x10, 0xff, 0x0e },
 		.vlan = { 100, 4094 },
