@@ -9,14 +9,14 @@
 #      them all (1G), hdrlog -c N; rate = N / (burst start -> hdrlog exit).
 #      Default fields to tmpfs and to disk; also to /dev/null (formatting
 #      only) and with a 5-field --fields list.
-#   2. fresh memory: how fast tmpfs takes writes into memory this VM has
-#      not backed lately (MEMPROBE_MB written in 256 MB steps, then removed).
-#   3. sustained: paced generation at rising rates for DURATION s each with
+#   2. sustained: paced generation at rising rates for DURATION s each with
 #      a 64M ring buffer; each series stops at the first rate that loses
 #      records. Two series into a tmpfs file: the file kept whole, and the
 #      file punched out behind the writer as a log shipper that keeps up
 #      would (its resident size stays small, so that series measures hdrlog
-#      rather than the first-touch cost of 2.).
+#      rather than the first-touch cost of 3.).
+#   3. fresh memory: how fast tmpfs takes writes into memory this VM has
+#      not backed lately (MEMPROBE_MB written in 256 MB steps, then removed).
 #   4. with PROFILE=1 (or PROFILE=auto, the default, when the flat-out rate
 #      is below TARGET lines/s) one flat-out run under perf record
 #      --call-graph dwarf, and the top hot spots.
@@ -24,7 +24,7 @@
 #
 # Environment: N (default 4000000), RUNS (3), DURATION (5), RATES,
 #   TARGET (2000000), PROFILE (auto|1|0), PCAP_FRAMES (500000),
-#   MEMPROBE_MB (3072; 0 skips 2.), HDRLOG; QUICK=1: a short smoke run
+#   MEMPROBE_MB (3072; 0 skips 3.), HDRLOG; QUICK=1: a short smoke run
 #   (smaller N and pcap, one run each, two low rates, no profile).
 set -eu
 . "$(dirname "$0")/common.sh"
@@ -201,42 +201,7 @@ FLAT_SMALL=$MED
 echo "   (5 fields: $SMALL_FIELDS)"
 echo
 
-# --- 2. fresh memory ------------------------------------------------------------
-# This VM backs guest memory on first touch and takes freed pages back
-# (virtio-balloon free page reporting), so a file that grows past what was
-# touched lately is written at a fraction of the usual speed. A paced run
-# at R lines/s writes R x DURATION x ~375 bytes, in such memory once it
-# grows past a GB or two.
-MEM_SLOW=-
-if [ "$MEMPROBE_MB" -gt 0 ]; then
-	echo "-- fresh memory: $MEMPROBE_MB MB written to a $SHM_FS file in 256 MB steps, CPU $HDRLOG_CPU"
-	MEM_OUT=$(taskset -c "$HDRLOG_CPU" "$PY" - "$TMPFS_DIR/probe.bin" "$MEMPROBE_MB" <<'EOF'
-import os, sys, time
-path, mb = sys.argv[1], int(sys.argv[2])
-buf = b'x' * (1 << 20)
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-rates, t = [], time.monotonic()
-for i in range(mb):
-    os.write(fd, buf)
-    if (i + 1) % 256 == 0 or i + 1 == mb:
-        now = time.monotonic()
-        rates.append((i % 256 + 1) / (now - t))
-        t = now
-os.close(fd)
-os.unlink(path)
-print("%.0f %.0f %s" % (rates[0], min(rates),
-                        " ".join("%.0f" % r for r in rates)))
-EOF
-)
-	# shellcheck disable=SC2086 # three numbers, split on purpose
-	set -- $MEM_OUT
-	MEM_FIRST=$1; MEM_SLOW=$2; shift 2
-	echo "   MB/s per 256 MB: $*"
-	echo "   first 256 MB $MEM_FIRST MB/s, slowest $MEM_SLOW MB/s"
-	echo
-fi
-
-# --- 3. sustained, paced -------------------------------------------------------
+# --- 2. sustained, paced -------------------------------------------------------
 PACER=$WORK/pacer.py
 cat >"$PACER" <<'EOF'
 # pacer.py PROG_ID FRAME RATE DURATION: a BPF_PROG_RUN batch every 20 ms
@@ -331,6 +296,42 @@ paced_series "$SHM_FS file kept whole" 0
 SUSTAINED_KEPT=$SUSTAINED
 paced_series "$SHM_FS file shipped as written" 1
 SUSTAINED_SHIPPED=$SUSTAINED
+
+# --- 3. fresh memory ------------------------------------------------------------
+# This VM backs guest memory on first touch and takes freed pages back
+# (virtio-balloon free page reporting), so a file that grows past what was
+# touched lately is written at a fraction of the usual speed. A paced run
+# at R lines/s writes R x DURATION x ~375 bytes, in such memory once it
+# grows past a GB or two. (Measured after the paced runs, so that the
+# series into a kept file runs on the memory state it always had.)
+MEM_SLOW=-
+if [ "$MEMPROBE_MB" -gt 0 ]; then
+	echo "-- fresh memory: $MEMPROBE_MB MB written to a $SHM_FS file in 256 MB steps, CPU $HDRLOG_CPU"
+	MEM_OUT=$(taskset -c "$HDRLOG_CPU" "$PY" - "$TMPFS_DIR/probe.bin" "$MEMPROBE_MB" <<'EOF'
+import os, sys, time
+path, mb = sys.argv[1], int(sys.argv[2])
+buf = b'x' * (1 << 20)
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+rates, t = [], time.monotonic()
+for i in range(mb):
+    os.write(fd, buf)
+    if (i + 1) % 256 == 0 or i + 1 == mb:
+        now = time.monotonic()
+        rates.append((i % 256 + 1) / (now - t))
+        t = now
+os.close(fd)
+os.unlink(path)
+print("%.0f %.0f %s" % (rates[0], min(rates),
+                        " ".join("%.0f" % r for r in rates)))
+EOF
+)
+	# shellcheck disable=SC2086 # three numbers, split on purpose
+	set -- $MEM_OUT
+	MEM_FIRST=$1; MEM_SLOW=$2; shift 2
+	echo "   MB/s per 256 MB: $*"
+	echo "   first 256 MB $MEM_FIRST MB/s, slowest $MEM_SLOW MB/s"
+	echo
+fi
 
 echo "-- summary (lines/s)"
 echo "   tcpdump -r -nn -tttt -e, $SHM_FS:        $TCPDUMP_RATE"
