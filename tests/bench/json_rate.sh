@@ -10,17 +10,34 @@
 #      Default fields to tmpfs and to disk; also to /dev/null (formatting
 #      only) and with a 5-field --fields list.
 #   2. sustained: paced generation at rising rates for DURATION s each with
-#      a 64M ring buffer; stops at the first rate that loses records.
-#   3. with PROFILE=1 (or PROFILE=auto, the default, when the flat-out rate
+#      a 64M ring buffer; each series stops at the first rate that loses
+#      records. Two series into a tmpfs file: the file kept whole, and the
+#      file punched out behind the writer as a log shipper that keeps up
+#      would (its resident size stays small, so that series measures hdrlog
+#      rather than the first-touch cost of 3.).
+#   3. fresh memory: how fast tmpfs takes writes into memory this VM has
+#      not backed lately (MEMPROBE_MB written in 256 MB steps, then removed).
+#   4. with PROFILE=1 (or PROFILE=auto, the default, when the flat-out rate
 #      is below TARGET lines/s) one flat-out run under perf record
 #      --call-graph dwarf, and the top hot spots.
 # Prints figures; no pass/fail.
 #
 # Environment: N (default 4000000), RUNS (3), DURATION (5), RATES,
-#   TARGET (2000000), PROFILE (auto|1|0), PCAP_FRAMES (500000), HDRLOG.
+#   TARGET (2000000), PROFILE (auto|1|0), PCAP_FRAMES (500000),
+#   MEMPROBE_MB (3072; 0 skips 3.), HDRLOG; QUICK=1: a short smoke run
+#   (smaller N and pcap, one run each, two low rates, no profile).
 set -eu
 . "$(dirname "$0")/common.sh"
 
+if [ "${QUICK:-0}" = 1 ]; then
+	N=${N:-300000}
+	RUNS=${RUNS:-1}
+	DURATION=${DURATION:-2}
+	RATES=${RATES:-"100000 200000"}
+	PROFILE=${PROFILE:-0}
+	PCAP_FRAMES=${PCAP_FRAMES:-100000}
+	MEMPROBE_MB=${MEMPROBE_MB:-512}
+fi
 N=${N:-4000000}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5}
@@ -28,6 +45,7 @@ RATES=${RATES:-"250000 500000 750000 1000000 1500000 2000000"}
 TARGET=${TARGET:-2000000}
 PROFILE=${PROFILE:-auto}
 PCAP_FRAMES=${PCAP_FRAMES:-500000}
+MEMPROBE_MB=${MEMPROBE_MB:-3072}
 SMALL_FIELDS=timestamp,src_ip,dest_ip,src_port,dest_port
 HDRLOG_CPU=0
 GEN_CPU=1
@@ -175,9 +193,10 @@ flat_series "$TMPFS_DIR/hdrlog.json" "default fields, $SHM_FS" "$RUNS"
 FLAT_TMPFS=$MED
 flat_series "$DISK_DIR/hdrlog.json" "default fields, $DISK_FS" "$RUNS"
 FLAT_DISK=$MED
-flat_series /dev/null "default fields, /dev/null" 2
+flat_series /dev/null "default fields, /dev/null" $((RUNS < 2 ? RUNS : 2))
 FLAT_NULL=$MED
-flat_series "$TMPFS_DIR/hdrlog.json" "5 fields, $SHM_FS" 2 --fields "$SMALL_FIELDS"
+flat_series "$TMPFS_DIR/hdrlog.json" "5 fields, $SHM_FS" $((RUNS < 2 ? RUNS : 2)) \
+	--fields "$SMALL_FIELDS"
 FLAT_SMALL=$MED
 echo "   (5 fields: $SMALL_FIELDS)"
 echo
@@ -202,31 +221,117 @@ while time.monotonic() - t0 < dur:
     i += 1
 print(sent, time.monotonic() - t0)
 EOF
-echo "-- hdrlog sustained: paced BPF_PROG_RUN (batch every 20 ms) for ${DURATION}s per rate, ring 64M, default fields, $SHM_FS file"
-printf '   %10s %10s %10s %10s %6s\n' "target/s" "sent/s" written lost "CPU%"
-SUSTAINED=none
-for r in $RATES; do
-	start_hdrlog "$WORK/sus.err" "$HDRLOG_CPU" -o "json:$TMPFS_DIR/sus.json" \
-		--ringbuf-size 64M
-	id=$(veth_prog_id)
-	c0=$(cpu_ticks "$HDRLOG_PID")
-	res=$(taskset -c "$GEN_CPU" "$PY" "$PACER" "$id" "$FRAME" "$r" "$DURATION")
-	c1=$(cpu_ticks "$HDRLOG_PID")
-	wait_idle "$HDRLOG_PID" 120
-	stop_hdrlog
-	sent=${res% *}; el=${res#* }
-	w=$(summary_value "$WORK/sus.err" 'records written')
-	l=$(summary_value "$WORK/sus.err" 'records lost')
-	cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t="$el" \
-		'BEGIN { printf "%.0f", 100 * c / hz / t }')
-	printf '   %10s %10s %10s %10s %6s\n' "$r" "$(rate "$sent" "$el")" \
-		"${w:-?}" "${l:-?}" "$cpu"
-	rm_out "$TMPFS_DIR/sus.json"
-	[ "${l:-1}" = 0 ] || break
-	SUSTAINED=$(rate "$sent" "$el")
-done
-echo "   highest paced rate with zero loss: $SUSTAINED lines/s"
-echo
+SHIPPER=$WORK/shipper.py
+cat >"$SHIPPER" <<'EOF'
+# shipper.py FILE STOPFILE: as a log shipper that keeps up would, free
+# what has been written to FILE (punch whole MBs out, size unchanged)
+# every 50 ms, until STOPFILE exists
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long,
+                           ctypes.c_long]
+PUNCH = 0x02 | 0x01     # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+path, stop = sys.argv[1], sys.argv[2]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+done = 0
+while not os.path.exists(stop):
+    end = os.fstat(fd).st_size & ~((1 << 20) - 1)
+    if end > done:
+        if libc.fallocate(fd, PUNCH, done, end - done):
+            sys.exit("fallocate: %s" % os.strerror(ctypes.get_errno()))
+        done = end
+    time.sleep(0.05)
+EOF
+
+# paced_series LABEL SHIP: the rates in turn into a tmpfs file, stopping at
+# the first that loses records; SHIP=1 runs the shipper beside hdrlog.
+# Sets SUSTAINED.
+paced_series() {
+	_label=$1; _ship=$2
+	echo "-- hdrlog sustained, $_label: paced BPF_PROG_RUN (batch every 20 ms) for ${DURATION}s per rate, ring 64M, default fields"
+	printf '   %10s %10s %10s %10s %6s %8s\n' "target/s" "sent/s" written lost \
+		"CPU%" "file MB"
+	SUSTAINED=none
+	for r in $RATES; do
+		_out=$TMPFS_DIR/sus.json
+		rm_out "$_out"
+		rm -f "$WORK/ship.stop"
+		_sp=""
+		if [ "$_ship" = 1 ]; then
+			: >"$_out"
+			"$PY" "$SHIPPER" "$_out" "$WORK/ship.stop" &
+			_sp=$!
+			BG_PIDS="$BG_PIDS $_sp"
+		fi
+		start_hdrlog "$WORK/sus.err" "$HDRLOG_CPU" -o "json:$_out" \
+			--ringbuf-size 64M
+		id=$(veth_prog_id)
+		c0=$(cpu_ticks "$HDRLOG_PID")
+		res=$(taskset -c "$GEN_CPU" "$PY" "$PACER" "$id" "$FRAME" "$r" "$DURATION")
+		c1=$(cpu_ticks "$HDRLOG_PID")
+		wait_idle "$HDRLOG_PID" 120
+		stop_hdrlog
+		if [ -n "$_sp" ]; then
+			touch "$WORK/ship.stop"
+			wait "$_sp" || echo "   (the shipper failed)"
+			BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$_sp" | tr '\n' ' ')
+		fi
+		sent=${res% *}; el=${res#* }
+		w=$(summary_value "$WORK/sus.err" 'records written')
+		l=$(summary_value "$WORK/sus.err" 'records lost')
+		cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t="$el" \
+			'BEGIN { printf "%.0f", 100 * c / hz / t }')
+		mb=$(( $(stat -c %s "$_out" 2>/dev/null || echo 0) >> 20 ))
+		printf '   %10s %10s %10s %10s %6s %8s\n' "$r" "$(rate "$sent" "$el")" \
+			"${w:-?}" "${l:-?}" "$cpu" "$mb"
+		rm_out "$_out"
+		[ "${l:-1}" = 0 ] || break
+		SUSTAINED=$(rate "$sent" "$el")
+	done
+	echo "   highest paced rate with zero loss: $SUSTAINED lines/s"
+	echo
+}
+
+paced_series "$SHM_FS file kept whole" 0
+SUSTAINED_KEPT=$SUSTAINED
+paced_series "$SHM_FS file shipped as written" 1
+SUSTAINED_SHIPPED=$SUSTAINED
+
+# --- 3. fresh memory ------------------------------------------------------------
+# This VM backs guest memory on first touch and takes freed pages back
+# (virtio-balloon free page reporting), so a file that grows past what was
+# touched lately is written at a fraction of the usual speed. A paced run
+# at R lines/s writes R x DURATION x ~375 bytes, in such memory once it
+# grows past a GB or two. (Measured after the paced runs, so that the
+# series into a kept file runs on the memory state it always had.)
+MEM_SLOW=-
+if [ "$MEMPROBE_MB" -gt 0 ]; then
+	echo "-- fresh memory: $MEMPROBE_MB MB written to a $SHM_FS file in 256 MB steps, CPU $HDRLOG_CPU"
+	MEM_OUT=$(taskset -c "$HDRLOG_CPU" "$PY" - "$TMPFS_DIR/probe.bin" "$MEMPROBE_MB" <<'EOF'
+import os, sys, time
+path, mb = sys.argv[1], int(sys.argv[2])
+buf = b'x' * (1 << 20)
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+rates, t = [], time.monotonic()
+for i in range(mb):
+    os.write(fd, buf)
+    if (i + 1) % 256 == 0 or i + 1 == mb:
+        now = time.monotonic()
+        rates.append((i % 256 + 1) / (now - t))
+        t = now
+os.close(fd)
+os.unlink(path)
+print("%.0f %.0f %s" % (rates[0], min(rates),
+                        " ".join("%.0f" % r for r in rates)))
+EOF
+)
+	# shellcheck disable=SC2086 # three numbers, split on purpose
+	set -- $MEM_OUT
+	MEM_FIRST=$1; MEM_SLOW=$2; shift 2
+	echo "   MB/s per 256 MB: $*"
+	echo "   first 256 MB $MEM_FIRST MB/s, slowest $MEM_SLOW MB/s"
+	echo
+fi
 
 echo "-- summary (lines/s)"
 echo "   tcpdump -r -nn -tttt -e, $SHM_FS:        $TCPDUMP_RATE"
@@ -234,11 +339,16 @@ echo "   hdrlog flat out, $SHM_FS:                $FLAT_TMPFS"
 echo "   hdrlog flat out, $DISK_FS:                 $FLAT_DISK"
 echo "   hdrlog flat out, /dev/null:           $FLAT_NULL"
 echo "   hdrlog flat out, 5 fields, $SHM_FS:      $FLAT_SMALL"
-echo "   hdrlog paced, zero loss, $SHM_FS:        $SUSTAINED"
+echo "   hdrlog paced, zero loss, $SHM_FS:        $SUSTAINED_KEPT"
+echo "   hdrlog paced, zero loss, shipped:      $SUSTAINED_SHIPPED"
 echo "   target:                               $TARGET"
+if [ "$MEM_SLOW" != - ]; then
+	echo "   fresh-memory writes, slowest:         $MEM_SLOW MB/s, $(awk -v m="$MEM_SLOW" \
+		'BEGIN { printf "%.0f", m * 1048576 / 375 }') lines/s of 375 bytes"
+fi
 echo
 
-# --- 3. profile ------------------------------------------------------------------
+# --- 4. profile ------------------------------------------------------------------
 best=$(printf '%s\n' "$FLAT_TMPFS" "$FLAT_DISK" | sort -n | tail -1)
 if [ "$PROFILE" = 1 ] || { [ "$PROFILE" = auto ] && [ "$best" -lt "$TARGET" ]; }; then
 	if command -v perf >/dev/null 2>&1; then
