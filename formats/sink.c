@@ -122,13 +122,23 @@ uint64_t sink_record_id(const struct event *e)
 
 const char *sink_target_name(const struct sink *s)
 {
-	bool file_output = s->ops == &json_sink_ops ||
-			   s->ops == &pcap_sink_ops ||
-			   s->ops == &pcapng_sink_ops;
-
-	if (file_output && (!*s->target || !strcmp(s->target, "-")))
+	if ((s->ops->flags & SINK_FILE) &&
+	    (!*s->target || !strcmp(s->target, "-")))
 		return "standard output";
 	return s->target;
+}
+
+const char *sink_describe(const struct sink *s, char *buf, size_t size)
+{
+	char esc[LOG_ESCAPE_SIZE(256)];
+	const char *name = sink_target_name(s);
+
+	if (name != s->target)	/* "standard output": no ':' before it */
+		snprintf(buf, size, "%s (%s)", s->ops->name, name);
+	else
+		snprintf(buf, size, "%s%s%s", s->ops->name, *name ? ":" : "",
+			 log_escape(esc, sizeof(esc), name, strlen(name)));
+	return buf;
 }
 
 volatile int sink_stdout_closed;

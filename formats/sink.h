@@ -7,6 +7,7 @@
 #define HDRLOG_SINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct event;
@@ -98,6 +99,12 @@ uint64_t sink_record_id(const struct event *e);
 
 /* What messages call the target: "standard output" for "" and "-". */
 const char *sink_target_name(const struct sink *s);
+/*
+ * The output as messages and the summary name it: "json (standard
+ * output)", "pcap:/var/log/x.pcap" (escaped), "journal".
+ */
+const char *sink_describe(const struct sink *s, char *buf, size_t size);
+#define SINK_DESCRIBE_SIZE	1100
 
 /*
  * Set when writing to standard output failed with EPIPE: the reader is

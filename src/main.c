@@ -323,11 +323,10 @@ static void describe_start(const struct run *run, enum xdp_mode mode)
 			attach_method_name(run->loader.sockets));
 	}
 	for (int i = 0; i < run->n_sinks; i++) {
-		const char *target = run->sinks[i]->target;
+		char name[SINK_DESCRIBE_SIZE];
 
-		fprintf(stderr, "%s %s%s%s", i ? "," : "",
-			run->sinks[i]->ops->name, *target ? ":" : "",
-			log_escape(esc, sizeof(esc), target, strlen(target)));
+		fprintf(stderr, "%s %s", i ? "," : "",
+			sink_describe(run->sinks[i], name, sizeof(name)));
 	}
 	fputc('\n', stderr);
 	fflush(stderr);

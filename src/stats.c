@@ -15,16 +15,12 @@ static void line(FILE *f, uint64_t n, const char *what)
  */
 static void output_line(FILE *f, const struct sink *k)
 {
-	const char *name = sink_target_name(k);
+	char name[SINK_DESCRIBE_SIZE];
 	uint64_t queued = k->records - k->written - k->failed - k->skipped;
 
-	if (name != k->target)	/* "standard output": no ':' before it */
-		fprintf(f, "output %s (%s)", k->ops->name, name);
-	else
-		fprintf(f, "output %s%s%s", k->ops->name, *name ? ":" : "",
-			name);
-	fprintf(f, ": %llu written, %llu lost", (unsigned long long)k->written,
-		(unsigned long long)k->failed);
+	fprintf(f, "output %s: %llu written, %llu lost",
+		sink_describe(k, name, sizeof(name)),
+		(unsigned long long)k->written, (unsigned long long)k->failed);
 	if (k->cut)
 		fprintf(f, ", %llu cut to fit", (unsigned long long)k->cut);
 	if (k->skipped)
