@@ -349,7 +349,7 @@ static void print_help(void)
 	printf("\nA trailing EXPRESSION (libpcap syntax, as tcpdump's) selects the records.\n"
 	       "\nOutputs (-o, repeatable; every record goes to every output):\n"
 	       "  json[:PATH]       JSON lines; no PATH or '-' is stdout\n"
-	       "  pcap:PATH         pcap (libpcap); '-' is stdout\n"
+	       "  pcap:PATH         classic pcap (tcpdump -w); '-' is stdout\n"
 	       "  pcapng:PATH       pcapng with interface names, list comments, XDP verdicts\n"
 	       "  journal           systemd journal, one entry per record\n"
 	       "  syslog[:TARGET]   unix:PATH (default /dev/log), udp://HOST:PORT, tcp://HOST:PORT\n"
