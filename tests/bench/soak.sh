@@ -12,6 +12,8 @@
 #     lists rewritten, SIGHUP (reopen and list reload);
 #   - in the warm-up and again half way: rsyslogd stopped for OUTAGE s and
 #     started again.
+# The warm-up (WARMUP s) has one SIGHUP and one outage, so that what they
+# allocate once is in the first figures.
 # Prints hdrlog's RSS, open fds and counters (SIGUSR1) after a warm-up and
 # at the end, a timeline in between, and checks: RSS and fds flat, every
 # SIGHUP put lists in force, the JSON files hold what the json output
@@ -39,8 +41,8 @@ FAILED=0
 bench_header "soak: ${DURATION}s of mixed traffic, list reloads, SIGHUPs, a syslog receiver restart"
 need ip jq "$RSYSLOGD"
 [ -x "$HDRLOG" ] || { echo "no hdrlog at $HDRLOG"; exit 1; }
-[ "$DURATION" -ge $((WARMUP + 30)) ] && [ "$WARMUP" -ge $((2 * OUTAGE + 2)) ] || {
-	echo "need DURATION >= WARMUP + 30 and WARMUP >= 2 x OUTAGE + 2"; exit 2; }
+[ "$DURATION" -ge $((WARMUP + 30)) ] && [ "$WARMUP" -ge $((3 * OUTAGE + 3)) ] || {
+	echo "need DURATION >= WARMUP + 30 and WARMUP >= 3 x OUTAGE + 3"; exit 2; }
 
 ok() { if "$@"; then echo 0; else echo 1; fi; }	# a test's status, set -e safe
 check() {	# check NAME STATUS DETAIL
@@ -229,18 +231,37 @@ json_lines() {	# lines in the current and rotated JSON files
 }
 lists_in_force() { grep -c 'lists in force' "$ERR" || true; }
 
-# a first receiver outage in the warm-up, so that the syslog output's
-# queue (up to 4 MiB) has been used before the first figures
-sleep $((WARMUP / 2))
+HUPS=0
+# logrotate's way: move the files, then SIGHUP; new lists too. Waits
+# (bounded) for the reload's "lists in force".
+rotate_hup() {
+	HUPS=$((HUPS + 1))
+	mv "$OUT_JSON" "$WORK/rotated.json.$HUPS"
+	mv "$OUT_PCAPNG" "$WORK/rotated.pcapng.$HUPS"
+	write_lists "$HUPS"
+	kill -HUP "$HDRLOG_PID"
+	_i=0
+	while [ "$(lists_in_force)" -lt $((HUPS + 1)) ] && [ $_i -lt 300 ]; do
+		sleep 0.1; _i=$((_i + 1))
+	done
+	rm -f "$WORK/rotated.pcapng.$HUPS"
+}
+
+# The warm-up meets each event once, so that what it allocates for good
+# (the syslog output's queue of up to 4 MiB, the list reload's thread and
+# its malloc arena) is in the first figures: flat means no growth when
+# they come again.
+sleep $((WARMUP / 3))
+rotate_hup
+sleep $((WARMUP / 3))
 rsyslog_outage
-sleep $((WARMUP - WARMUP / 2 - OUTAGE))
+sleep $((WARMUP - 2 * (WARMUP / 3) - OUTAGE))
 RSS0=$(rss_kb); FDS0=$(n_fds)
 echo
-echo "-- after ${WARMUP}s warm-up (with one ${OUTAGE}s rsyslogd outage): RSS $RSS0 kB, $FDS0 open fds; counters:"
+echo "-- after ${WARMUP}s warm-up (one SIGHUP, one ${OUTAGE}s rsyslogd outage): RSS $RSS0 kB, $FDS0 open fds; counters:"
 counters
 echo
 echo "-- timeline (s, RSS kB, fds, JSON lines so far, event)"
-HUPS=0
 OUTAGE_DONE=0
 next_hup=$((WARMUP + HUP_EVERY))
 RSS_MAX=$RSS0; FDS_MAX=$FDS0
@@ -250,17 +271,7 @@ while kill -0 "$GEN_PID" 2>/dev/null; do
 	kill -0 "$HDRLOG_PID" 2>/dev/null || { echo "hdrlog died:"; tail "$ERR"; exit 1; }
 	ev=""
 	if [ "$el" -ge "$next_hup" ] && [ "$el" -lt $((DURATION - 10)) ]; then
-		HUPS=$((HUPS + 1))
-		# logrotate's way: move the files, then SIGHUP; new lists too
-		mv "$OUT_JSON" "$WORK/rotated.json.$HUPS"
-		mv "$OUT_PCAPNG" "$WORK/rotated.pcapng.$HUPS"
-		write_lists "$HUPS"
-		kill -HUP "$HDRLOG_PID"
-		_i=0
-		while [ "$(lists_in_force)" -lt $((HUPS + 1)) ] && [ $_i -lt 300 ]; do
-			sleep 0.1; _i=$((_i + 1))
-		done
-		rm -f "$WORK/rotated.pcapng.$HUPS"
+		rotate_hup
 		ev="SIGHUP $HUPS (files moved, lists rewritten)"
 		next_hup=$((next_hup + HUP_EVERY))
 	elif [ "$OUTAGE_DONE" = 0 ] && [ "$el" -ge $((DURATION / 2)) ]; then
@@ -314,6 +325,7 @@ RING_LOST=$(total 'records lost (ring buffer full)'); RING_LOST=${RING_LOST:-0}
 FILTERED=$(total 'records not written'); FILTERED=${FILTERED:-0}
 UNDEC=$(total 'records lost (unknown'); UNDEC=${UNDEC:-0}
 READ=$((SEEN + SOCK - RING_LOST))
+TO_OUTPUTS=$(total 'records to the outputs')	# newer summaries
 echo
 echo "-- checks"
 check "hdrlog exit status" "$rc" "exit $rc"
@@ -329,8 +341,13 @@ grep -E '^(hdrlog: )?output ' "$SUMMARY" >"$WORK/outputs" || true
 check "per-output lines in the summary" "$(ok [ -s "$WORK/outputs" ])" \
 	"$(wc -l <"$WORK/outputs") lines"
 echo "   records read from the ring: $READ = $SEEN frames seen + $SOCK socket events - $RING_LOST lost at the ring"
+if [ -n "$TO_OUTPUTS" ]; then
+	check "records to the outputs = records read" \
+		"$(ok [ "$TO_OUTPUTS" -eq $((READ - FILTERED - UNDEC)) ])" \
+		"$TO_OUTPUTS to the outputs, $READ read, $FILTERED filtered, $UNDEC undecodable"
+fi
 while IFS= read -r l; do
-	name=$(echo "$l" | sed -n 's/^\(hdrlog: \)\{0,1\}output \([^ ]*\):.*/\2/p')
+	name=$(echo "$l" | sed -n 's/^\(hdrlog: \)\{0,1\}output \(.*\): [0-9][0-9]* written.*/\2/p')
 	num() { echo "$l" | grep -oE "[0-9]+ $1" | head -1 | cut -d' ' -f1; }
 	w=$(num written); w=${w:-0}
 	lo=$(num lost); lo=${lo:-0}
@@ -346,12 +363,12 @@ while IFS= read -r l; do
 	check "$name: written + lost = records" "$st" \
 		"$w written + $lo lost + $sk not for it + $FILTERED filtered + $UNDEC undecodable = $sum, read $READ"
 	case $name in
-	json:*)
+	json*)
 		lines=$(json_lines)
 		check "json: the files hold what it wrote" "$(ok [ "$lines" -eq "$w" ])" \
 			"$lines lines in $((HUPS + 1)) files, $w written"
 		;;
-	syslog:*)
+	syslog*)
 		got=$(wc -l <"$RS_DIR/out.log")
 		check "syslog: rsyslogd received no more than written" \
 			"$(ok [ "$got" -le "$w" -a "$got" -gt 0 ])" \
