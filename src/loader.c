@@ -21,6 +21,7 @@
 #include "probe.skel.h"
 #include "loader.h"
 #include "log.h"
+#include "ranges.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
