@@ -299,6 +299,7 @@ static int grow(void **arr, size_t *cap, size_t size)
 	return 0;
 }
 
+/* A parsed line into the reader's array of its family. */
 static int add_prefix(struct list_reader *rd, struct prefix p)
 {
 	u128 m = net_mask(p.bits, p.len);

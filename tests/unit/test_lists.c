@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -665,6 +667,31 @@ static void test_long_lines(void **state)
 	strcpy(quoted + 120, "...");
 	expect_bad_bytes(text, size, 2, reason, quoted);
 	free(text);
+}
+
+/*
+ * A message printed between a failing call and its strerror(errno) leaves
+ * errno alone, even when writing it fails (stderr on a full disk).
+ */
+static void test_log_keeps_errno(void **state)
+{
+	int full = open("/dev/full", O_WRONLY | O_CLOEXEC), saved, got;
+
+	(void)state;
+	assert_true(full >= 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(full, STDERR_FILENO) >= 0);
+	errno = ENOENT;
+	pr_err("a note before strerror(errno)");
+	pr_warn("and a warning");
+	got = errno;
+	clearerr(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	close(full);
+	assert_int_equal(got, ENOENT);
 }
 
 /* Bytes hdrlog did not make, as printed in messages. */
@@ -1697,6 +1724,7 @@ int main(void)
 		cmocka_unit_test(test_special_files),
 		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_log_keeps_errno),
 		cmocka_unit_test(test_log_escape),
 		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_duplicate_names),
