@@ -120,9 +120,15 @@ static inline void emit(void *rg, unsigned int bits, size_t *n, u128 start,
 	}
 }
 
-/* One family's ranges into *out, *n of them. */
-static int ranges_cut(void **out, size_t *n_out, const struct list_set *set,
-		      unsigned int bits)
+/*
+ * Inlined at each call, as the kernel's lookup_range() is: bits is then a
+ * constant and each family gets its own loop without the tests on it.
+ */
+#define PER_WIDTH	static inline __attribute__((always_inline))
+
+/* One family's ranges into *out, *n_out of them. */
+PER_WIDTH int ranges_cut(void **out, size_t *n_out,
+			 const struct list_set *set, unsigned int bits)
 {
 	struct { u128 end; uint64_t mask; } st[129];	/* one per length */
 	const size_t n_in = entries_of(set, bits);
@@ -169,7 +175,7 @@ static int ranges_cut(void **out, size_t *n_out, const struct list_set *set,
  * lookup searches chunks[c]..chunks[c + 1], never more than all n ranges,
  * which n < MAX_RANGES keeps within the kernel's HDRLOG_SEARCH_STEPS.
  */
-static uint32_t *chunks_index(const void *rg, unsigned int bits, size_t n)
+PER_WIDTH uint32_t *chunks_index(const void *rg, unsigned int bits, size_t n)
 {
 	const unsigned int shift = bits - HDRLOG_CHUNK_BITS;
 	const u128 in_chunk = ((u128)1 << shift) - 1;
