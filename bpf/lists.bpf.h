@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The named lists as the programs see them: the tables userspace fills
- * (src/lists.c builds them; record.h says their layout), the slot in
+ * (src/ranges.c builds them; record.h says their layout), the slot in
  * force, and the lookup of an address's list mask. Used by the XDP
  * program for its verdict and by the socket programs to mark records.
  */

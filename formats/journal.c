@@ -390,7 +390,7 @@ static int journal_open(struct sink *s)
 	j->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (j->fd < 0) {
 		err = -errno;
-		pr_err("journal output: cannot make a socket: %s", strerror(errno));
+		pr_err("journal output: cannot make a socket: %s", strerror(-err));
 		goto fail;
 	}
 	/* The default send buffer caps a datagram near 200 KiB; best effort. */

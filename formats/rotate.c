@@ -94,8 +94,11 @@ static void keep(struct rotate *r)
 	char *name = strdup(r->path);
 	char **slot;
 
-	if (!name)
-		return;		/* forgotten: it stays on disk */
+	if (!name) {
+		/* forgotten: it stays on disk, and the user is told */
+		pr_warn("out of memory: %s will not be deleted by -W %u", r->path, w);
+		return;
+	}
 	if (r->n_kept < w) {
 		r->kept[(r->first_kept + r->n_kept++) % w] = name;
 		return;

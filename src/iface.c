@@ -80,7 +80,7 @@ static const char *link_type_name(unsigned short type)
 	return "not Ethernet";
 }
 
-/* The ARPHRD_* link type of an interface, or -1 with errno. */
+/* The ARPHRD_* link type of an interface, or a negative errno. */
 static int link_type(const char *name)
 {
 	struct ifreq ifr = { 0 };
@@ -90,11 +90,12 @@ static int link_type(const char *name)
 	if (fd < 0)
 		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -1;
+		return -errno;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	err = ioctl(fd, SIOCGIFHWADDR, &ifr);
+	/* taken before close(), which may set errno too */
+	err = ioctl(fd, SIOCGIFHWADDR, &ifr) ? -errno : 0;
 	close(fd);
-	return err ? -1 : ifr.ifr_hwaddr.sa_family;
+	return err ? err : ifr.ifr_hwaddr.sa_family;
 }
 
 /*
@@ -111,7 +112,7 @@ static int check_link_type(const char *name)
 
 	if (type < 0) {
 		pr_err("cannot read the link type of %s: %s", name,
-		       strerror(errno));
+		       strerror(-type));
 		return -1;
 	}
 	if (type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK)
@@ -181,12 +182,14 @@ int iface_watch_open(void)
 	};
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			NETLINK_ROUTE);
+	int err;
 
 	if (fd < 0)
-		return -1;
+		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;	/* before close(), which may set it */
 		close(fd);
-		return -1;
+		return err;
 	}
 	return fd;
 }

@@ -27,7 +27,7 @@ int iface_table_resolve(struct iface_table *t, const char *const *names,
 
 const char *iface_name(const struct iface_table *t, uint32_t ifindex);
 
-/* A non-blocking socket told of link changes, or -1. */
+/* A non-blocking socket told of link changes, or a negative errno. */
 int iface_watch_open(void);
 /* After link changes: an interface of t that no longer exists, or NULL. */
 const struct iface *iface_watch_check(int fd, const struct iface_table *t);

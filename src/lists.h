@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Named CIDR lists: read from files, merged into one set of prefixes whose
- * value is the mask of every list covering that prefix, then cut into the
- * kernel's range tables.
+ * value is the mask of every list covering that prefix. ranges.h cuts
+ * them into the kernel's tables.
  */
 #ifndef HDRLOG_LISTS_H
 #define HDRLOG_LISTS_H
@@ -11,8 +11,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "record.h"
 
 #define MAX_LISTS	64	/* one bit each in a 64-bit mask */
 #define LIST_NAME_MAX	64
@@ -38,25 +36,21 @@ struct list_spec {
 	bool any;		/* block list: also drop on a destination match */
 };
 
-/* Key layouts of the kernel's LPM tries (struct bpf_lpm_trie_key). */
-struct prefix_v4 {
-	uint32_t prefixlen;
-	uint8_t addr[4];
-};
-
-struct prefix_v6 {
-	uint32_t prefixlen;
-	uint8_t addr[16];
-};
-
+/*
+ * A prefix and the lists covering it, in host order with its host bits
+ * clear. mask has bit i set for list i and for every list of a shorter
+ * prefix covering this one, so the longest match carries them all.
+ */
 struct entry_v4 {
-	struct prefix_v4 key;
-	uint64_t mask;		/* bit i: list i covers this prefix */
+	uint32_t addr;
+	uint32_t len;
+	uint64_t mask;
 };
 
 struct entry_v6 {
-	struct prefix_v6 key;
+	uint64_t hi, lo;	/* the address's first and last 8 bytes */
 	uint64_t mask;
+	uint32_t len;
 };
 
 struct list_set {
@@ -98,32 +92,5 @@ void list_set_free(struct list_set *set);
 /* The names of the lists in mask, sorted by name, for a record. */
 int list_set_names(const struct list_set *set, uint64_t mask,
 		   const char **names, int max);
-
-/* The kernel's view of a list set: sorted ranges and a chunk index. */
-struct list_ranges {
-	struct hdrlog_range_v4 *v4;
-	size_t n_v4;
-	uint32_t *v4_chunks;	/* HDRLOG_CHUNKS entries */
-	struct hdrlog_range_v6 *v6;
-	size_t n_v6;
-	uint32_t *v6_chunks;	/* HDRLOG_CHUNKS entries */
-};
-
-/*
- * Cut each family's address space into ranges, each carrying the mask of
- * the longest prefix of set covering it (0 where none does), the first
- * starting at 0, no two neighbours with the same mask; and index them by
- * chunk. *r is overwritten and is always left freeable. Returns 0, or -1
- * with a message printed.
- */
-int list_ranges_build(struct list_ranges *r, const struct list_set *set);
-
-void list_ranges_free(struct list_ranges *r);
-
-/* The mask for an address, by the same search the kernel does: for tests. */
-uint64_t list_ranges_lookup_v4(const struct list_ranges *r,
-			       uint32_t addr_host);
-uint64_t list_ranges_lookup_v6(const struct list_ranges *r,
-			       const uint8_t addr[16]);
 
 #endif

@@ -21,6 +21,7 @@
 #include "probe.skel.h"
 #include "loader.h"
 #include "log.h"
+#include "ranges.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -267,6 +268,12 @@ int loader_attach_sockets(struct loader *l)
 		if (libbpf_get_error(link)) {
 			pr_err("cannot attach %s: %s", bpf_program__name(prog),
 			       strerror(-libbpf_get_error(link)));
+			return -1;
+		}
+		if (l->n_sock_links == MAX_SOCK_LINKS) {
+			pr_err("cannot attach %s: hdrlog keeps at most %d socket program links",
+			       bpf_program__name(prog), MAX_SOCK_LINKS);
+			bpf_link__destroy(link);
 			return -1;
 		}
 		l->sock_links[l->n_sock_links++] = link;
@@ -520,12 +527,16 @@ int loader_lists_install(struct loader *l, struct list_tables *t)
 	__u32 slot = !skel->bss->list_slot, old = !slot;
 	int err;
 
-	err = slot_set(skel->maps.chunks_v4, slot, t->chunks_v4) ||
-	      slot_set(skel->maps.ranges_v4, slot, t->ranges_v4) ||
-	      slot_set(skel->maps.chunks_v6, slot, t->chunks_v6) ||
-	      slot_set(skel->maps.ranges_v6, slot, t->ranges_v6);
+	/* the error as returned: libbpf may print (pr_*) before it sets errno */
+	err = slot_set(skel->maps.chunks_v4, slot, t->chunks_v4);
+	if (!err)
+		err = slot_set(skel->maps.ranges_v4, slot, t->ranges_v4);
+	if (!err)
+		err = slot_set(skel->maps.chunks_v6, slot, t->chunks_v6);
+	if (!err)
+		err = slot_set(skel->maps.ranges_v6, slot, t->ranges_v6);
 	if (err) {
-		pr_err("cannot put the lists in place: %s", strerror(errno));
+		pr_err("cannot put the lists in place: %s", strerror(-err));
 		list_tables_close(t);
 		return -1;
 	}
@@ -564,8 +575,10 @@ int loader_counters(const struct loader *l, struct hdrlog_counters *sum)
 	if (ncpu <= 0)
 		return -1;
 	per_cpu = calloc(ncpu, sizeof(*per_cpu));
-	if (!per_cpu)
+	if (!per_cpu) {
+		pr_warn("out of memory reading the kernel's counters");
 		return -1;
+	}
 	err = bpf_map__lookup_elem(l->skel->maps.counters, &key, sizeof(key),
 				   per_cpu, ncpu * sizeof(*per_cpu), 0);
 	/* Every member is a __u64 count: sum them as an array. */

@@ -14,13 +14,16 @@
 struct hdrlog_bpf;
 struct bpf_link;
 
+/* Socket programs of one attach method: 4 today (select_socket_programs). */
+#define MAX_SOCK_LINKS	8
+
 struct loader {
 	struct hdrlog_bpf *skel;
 	int link_fd[MAX_IFACES];	/* bpf_link per interface; -1: none */
 	int n_links;
 	int lists_installed;		/* a slot of the list maps is in force */
 	enum attach_method sockets;	/* how socket events are caught; 0: not */
-	struct bpf_link *sock_links[8];
+	struct bpf_link *sock_links[MAX_SOCK_LINKS];
 	int n_sock_links;
 	uint64_t lists_switched_ns;	/* clock_mono_ns() of the last switch */
 };

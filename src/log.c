@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,11 +8,19 @@
 
 enum log_level log_level = LOG_NORMAL;
 
+/*
+ * errno is kept: a caller may print a note between a failing call and
+ * its strerror(errno), and a failed write to stderr (a full disk, a
+ * closed pipe) must not turn that into ENOSPC or EPIPE.
+ */
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
+	int saved = errno;
+
 	fprintf(stderr, "hdrlog: %s", prefix);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	errno = saved;
 }
 
 #define DEFINE_LOG(fn, min, prefix)			\

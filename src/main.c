@@ -435,7 +435,7 @@ int main(int argc, char **argv)
 		run.link_watch = iface_watch_open();
 		if (run.link_watch < 0)
 			pr_warn("cannot watch the interfaces (%s): a deleted one will go unnoticed",
-				strerror(errno));
+				strerror(-run.link_watch));
 	}
 	rb = ring_buffer__new(loader_ringbuf_fd(&run.loader), handle_record,
 			      &run, NULL);

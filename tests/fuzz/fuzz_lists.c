@@ -15,6 +15,7 @@
 
 #include "lists.h"
 #include "log.h"
+#include "ranges.h"
 
 static int mfd = -1;
 static char mpath[64];
@@ -58,18 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 */
 	if (size % 16 == 0 && !list_ranges_build(&r, &set)) {
 		/* each prefix's own address finds at least its own lists */
-		for (size_t i = 0; i < set.n_v4; i++) {
-			uint32_t a = (uint32_t)set.v4[i].key.addr[0] << 24 |
-				     set.v4[i].key.addr[1] << 16 |
-				     set.v4[i].key.addr[2] << 8 |
-				     set.v4[i].key.addr[3];
-
-			if ((list_ranges_lookup_v4(&r, a) & set.v4[i].mask) !=
-			    set.v4[i].mask)
+		for (size_t i = 0; i < set.n_v4; i++)
+			if ((list_ranges_lookup(&r, 32, set.v4[i].addr, 0) &
+			     set.v4[i].mask) != set.v4[i].mask)
 				abort();
-		}
 		for (size_t i = 0; i < set.n_v6; i++)
-			if ((list_ranges_lookup_v6(&r, set.v6[i].key.addr) &
+			if ((list_ranges_lookup(&r, 128, set.v6[i].hi,
+						set.v6[i].lo) &
 			     set.v6[i].mask) != set.v6[i].mask)
 				abort();
 		list_ranges_free(&r);

@@ -43,7 +43,7 @@ cflags="-g -O1 -fno-omit-frame-pointer $san -Wall -Wextra -Werror \
 libs="$(pkg-config --libs yajl libsystemd libpcap) -lpthread"
 
 # What each harness links besides itself.
-core="src/lists.c src/log.c"
+core="src/lists.c src/ranges.c src/log.c"
 formats="$core src/event.c src/fields.c src/clock.c src/community_id.c \
 src/sha1.c src/iface.c formats/json.c formats/message.c formats/sink.c \
 formats/pcap.c formats/pcapng.c formats/rotate.c formats/journal.c \

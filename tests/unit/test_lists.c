@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 
 #include "lists.h"
 #include "log.h"
+#include "ranges.h"
 
 static char dir[] = "/tmp/hdrlog-test-lists-XXXXXX";
 static char err[8192];		/* stderr of the last capture */
@@ -130,11 +133,13 @@ static void assert_v4(const struct list_set *set, size_t i, const char *addr,
 		      unsigned int len, uint64_t mask)
 {
 	char buf[INET_ADDRSTRLEN];
+	uint32_t be;
 
 	assert_true(i < set->n_v4);
-	inet_ntop(AF_INET, set->v4[i].key.addr, buf, sizeof(buf));
+	be = htonl(set->v4[i].addr);
+	inet_ntop(AF_INET, &be, buf, sizeof(buf));
 	assert_string_equal(buf, addr);
-	assert_int_equal(set->v4[i].key.prefixlen, len);
+	assert_int_equal(set->v4[i].len, len);
 	assert_int_equal(set->v4[i].mask, mask);
 }
 
@@ -142,11 +147,17 @@ static void assert_v6(const struct list_set *set, size_t i, const char *addr,
 		      unsigned int len, uint64_t mask)
 {
 	char buf[INET6_ADDRSTRLEN];
+	uint8_t a[16];
+	int j;
 
 	assert_true(i < set->n_v6);
-	inet_ntop(AF_INET6, set->v6[i].key.addr, buf, sizeof(buf));
+	for (j = 0; j < 8; j++) {
+		a[j] = set->v6[i].hi >> (56 - 8 * j);
+		a[j + 8] = set->v6[i].lo >> (56 - 8 * j);
+	}
+	inet_ntop(AF_INET6, a, buf, sizeof(buf));
 	assert_string_equal(buf, addr);
-	assert_int_equal(set->v6[i].key.prefixlen, len);
+	assert_int_equal(set->v6[i].len, len);
 	assert_int_equal(set->v6[i].mask, mask);
 }
 
@@ -658,6 +669,31 @@ static void test_long_lines(void **state)
 	free(text);
 }
 
+/*
+ * A message printed between a failing call and its strerror(errno) leaves
+ * errno alone, even when writing it fails (stderr on a full disk).
+ */
+static void test_log_keeps_errno(void **state)
+{
+	int full = open("/dev/full", O_WRONLY | O_CLOEXEC), saved, got;
+
+	(void)state;
+	assert_true(full >= 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(full, STDERR_FILENO) >= 0);
+	errno = ENOENT;
+	pr_err("a note before strerror(errno)");
+	pr_warn("and a warning");
+	got = errno;
+	clearerr(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	close(full);
+	assert_int_equal(got, ENOENT);
+}
+
 /* Bytes hdrlog did not make, as printed in messages. */
 static void test_log_escape(void **state)
 {
@@ -923,8 +959,7 @@ static void test_big_file(void **state)
 	free(text);
 	assert_int_equal(set.n_v4, 300000);
 	for (i = 1; i < set.n_v4; i++)
-		assert_true(memcmp(set.v4[i - 1].key.addr, set.v4[i].key.addr,
-				   4) < 0);
+		assert_true(set.v4[i - 1].addr < set.v4[i].addr);
 	list_set_free(&set);
 }
 
@@ -987,12 +1022,14 @@ static u128 range6_start(const struct hdrlog_range_v6 *rg)
 	return (u128)rg->start_hi << 64 | rg->start_lo;
 }
 
+static uint64_t lookup4(const struct list_ranges *r, uint32_t addr)
+{
+	return list_ranges_lookup(r, 32, addr, 0);
+}
+
 static uint64_t lookup6(const struct list_ranges *r, u128 addr)
 {
-	uint8_t a[16];
-
-	u128_bytes(addr, a);
-	return list_ranges_lookup_v6(r, a);
+	return list_ranges_lookup(r, 128, addr >> 64, (uint64_t)addr);
 }
 
 /*
@@ -1071,7 +1108,7 @@ static void assert_ranges_v4(const struct list_ranges *r,
 		assert_string_equal(buf, w[i].start);
 		assert_int_equal(r->v4[i].mask, w[i].mask);
 		/* the search finds it from its first address on */
-		assert_int_equal(list_ranges_lookup_v4(r, r->v4[i].start),
+		assert_int_equal(lookup4(r, r->v4[i].start),
 				 w[i].mask);
 	}
 	assert_int_equal(r->n_v4, n);
@@ -1089,7 +1126,7 @@ static void assert_ranges_v6(const struct list_ranges *r,
 		inet_ntop(AF_INET6, a, buf, sizeof(buf));
 		assert_string_equal(buf, w[i].start);
 		assert_int_equal(r->v6[i].mask, w[i].mask);
-		assert_int_equal(list_ranges_lookup_v6(r, a), w[i].mask);
+		assert_int_equal(lookup6(r, range6_start(&r->v6[i])), w[i].mask);
 	}
 	assert_int_equal(r->n_v6, n);
 }
@@ -1111,9 +1148,9 @@ static void test_ranges_empty(void **state)
 	check_ranges(&r);
 	ASSERT_RANGES(v4, &r, { "0.0.0.0", 0 });
 	ASSERT_RANGES(v6, &r, { "::", 0 });
-	assert_int_equal(list_ranges_lookup_v4(&r, 0xffffffff), 0);
+	assert_int_equal(lookup4(&r, 0xffffffff), 0);
 	memset(a, 0xff, sizeof(a));
-	assert_int_equal(list_ranges_lookup_v6(&r, a), 0);
+	assert_int_equal(lookup6(&r, bytes_u128(a)), 0);
 	list_ranges_free(&r);
 	list_ranges_free(&r);	/* twice is fine */
 	list_set_free(&set);
@@ -1147,12 +1184,12 @@ static void test_ranges_nested_v4(void **state)
 		{ "192.168.0.0", C },
 		{ "192.169.0.0", 0 });
 	ASSERT_RANGES(v6, &r, { "::", 0 });
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("9.255.255.255")), 0);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.1.1.255")), A | B);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.1.2.0")), A);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.255.255.255")),
+	assert_int_equal(lookup4(&r, ip4("9.255.255.255")), 0);
+	assert_int_equal(lookup4(&r, ip4("10.1.1.255")), A | B);
+	assert_int_equal(lookup4(&r, ip4("10.1.2.0")), A);
+	assert_int_equal(lookup4(&r, ip4("10.255.255.255")),
 			 A | B | C);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("255.255.255.255")), 0);
+	assert_int_equal(lookup4(&r, ip4("255.255.255.255")), 0);
 	list_ranges_free(&r);
 	list_set_free(&set);
 }
@@ -1181,9 +1218,9 @@ static void test_ranges_nested_v6(void **state)
 		{ "2001:db9::1", C },
 		{ "2001:db9::2", 0 });
 	ip6("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", a);
-	assert_int_equal(list_ranges_lookup_v6(&r, a), A | B | C);
+	assert_int_equal(lookup6(&r, bytes_u128(a)), A | B | C);
 	ip6("2001:db8:1:1:ffff:ffff:ffff:ffff", a);
-	assert_int_equal(list_ranges_lookup_v6(&r, a), A | B);
+	assert_int_equal(lookup6(&r, bytes_u128(a)), A | B);
 	list_ranges_free(&r);
 	list_set_free(&set);
 }
@@ -1250,9 +1287,9 @@ static void test_ranges_slash0(void **state)
 		{ "::1", A },
 		{ "2001:db8::", A | B },
 		{ "2001:db9::", A });
-	assert_int_equal(list_ranges_lookup_v4(&r, 0xffffffff), A);
+	assert_int_equal(lookup4(&r, 0xffffffff), A);
 	memset(a, 0xff, sizeof(a));
-	assert_int_equal(list_ranges_lookup_v6(&r, a), A);
+	assert_int_equal(lookup6(&r, bytes_u128(a)), A);
 	list_ranges_free(&r);
 	list_set_free(&set);
 
@@ -1290,12 +1327,12 @@ static void test_ranges_top(void **state)
 		{ "::", 0 },
 		{ "ffff::", B },
 		{ "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", A | B });
-	assert_int_equal(list_ranges_lookup_v4(&r, 0xffffffff), A | B | C);
-	assert_int_equal(list_ranges_lookup_v4(&r, 0xfffffffd), B | C);
+	assert_int_equal(lookup4(&r, 0xffffffff), A | B | C);
+	assert_int_equal(lookup4(&r, 0xfffffffd), B | C);
 	memset(a, 0xff, sizeof(a));
-	assert_int_equal(list_ranges_lookup_v6(&r, a), A | B);
+	assert_int_equal(lookup6(&r, bytes_u128(a)), A | B);
 	a[15] = 0xfe;
-	assert_int_equal(list_ranges_lookup_v6(&r, a), B);
+	assert_int_equal(lookup6(&r, bytes_u128(a)), B);
 	list_ranges_free(&r);
 	list_set_free(&set);
 }
@@ -1336,16 +1373,16 @@ static void test_ranges_chunks(void **state)
 	assert_int_equal(r.v4_chunks[c10 + 8], 8);
 	assert_int_equal(r.v4_chunks[(1 << HDRLOG_CHUNK_BITS) - 1], 8);
 	assert_int_equal(r.v4_chunks[1 << HDRLOG_CHUNK_BITS], 8);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.15.255")), 0);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.16.0")), A);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.31.255")), A);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.32.0")), 0);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.32.1")), B);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.47.254")), 0);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.47.255")), C);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.48.0")), 0);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.127.255")), A);
-	assert_int_equal(list_ranges_lookup_v4(&r, ip4("10.0.128.0")), 0);
+	assert_int_equal(lookup4(&r, ip4("10.0.15.255")), 0);
+	assert_int_equal(lookup4(&r, ip4("10.0.16.0")), A);
+	assert_int_equal(lookup4(&r, ip4("10.0.31.255")), A);
+	assert_int_equal(lookup4(&r, ip4("10.0.32.0")), 0);
+	assert_int_equal(lookup4(&r, ip4("10.0.32.1")), B);
+	assert_int_equal(lookup4(&r, ip4("10.0.47.254")), 0);
+	assert_int_equal(lookup4(&r, ip4("10.0.47.255")), C);
+	assert_int_equal(lookup4(&r, ip4("10.0.48.0")), 0);
+	assert_int_equal(lookup4(&r, ip4("10.0.127.255")), A);
+	assert_int_equal(lookup4(&r, ip4("10.0.128.0")), 0);
 
 	ASSERT_RANGES(v6, &r,
 		{ "::", 0 },
@@ -1537,7 +1574,7 @@ static int rand_lists(struct raw_prefix *raw, char **texts, int n_lists)
 	return n;
 }
 
-/* The longest match among the set's prefixes, as the LPM trie did. */
+/* The longest match among the set's prefixes, found the slow way. */
 static uint64_t lpm_v4(const struct list_set *set, uint32_t addr)
 {
 	unsigned int best = 0;
@@ -1546,13 +1583,10 @@ static uint64_t lpm_v4(const struct list_set *set, uint32_t addr)
 
 	for (i = 0; i < set->n_v4; i++) {
 		const struct entry_v4 *e = &set->v4[i];
-		uint32_t be, start;
 
-		memcpy(&be, e->key.addr, 4);
-		start = ntohl(be);
-		if ((addr & mask4(e->key.prefixlen)) == start &&
-		    (!mask || e->key.prefixlen >= best)) {
-			best = e->key.prefixlen;
+		if ((addr & mask4(e->len)) == e->addr &&
+		    (!mask || e->len >= best)) {
+			best = e->len;
 			mask = e->mask;
 		}
 	}
@@ -1568,10 +1602,9 @@ static uint64_t lpm_v6(const struct list_set *set, u128 addr)
 	for (i = 0; i < set->n_v6; i++) {
 		const struct entry_v6 *e = &set->v6[i];
 
-		if ((addr & mask6(e->key.prefixlen)) ==
-		    bytes_u128(e->key.addr) &&
-		    (!mask || e->key.prefixlen >= best)) {
-			best = e->key.prefixlen;
+		if ((addr & mask6(e->len)) == ((u128)e->hi << 64 | e->lo) &&
+		    (!mask || e->len >= best)) {
+			best = e->len;
 			mask = e->mask;
 		}
 	}
@@ -1596,7 +1629,7 @@ static uint64_t union_of(const struct raw_prefix *raw, int n, bool v6,
 static void check_v4(const struct list_ranges *r, const struct list_set *set,
 		     const struct raw_prefix *raw, int n, uint32_t addr)
 {
-	uint64_t got = list_ranges_lookup_v4(r, addr), want;
+	uint64_t got = lookup4(r, addr), want;
 
 	want = lpm_v4(set, addr);
 	if (got != want)
@@ -1691,6 +1724,7 @@ int main(void)
 		cmocka_unit_test(test_special_files),
 		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_log_keeps_errno),
 		cmocka_unit_test(test_log_escape),
 		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_duplicate_names),
