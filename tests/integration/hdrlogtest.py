@@ -36,7 +36,11 @@ import threading
 import time
 import traceback
 
-HDRLOG = os.environ.get("HDRLOG", "/work/main/src/hdrlog")
+# The binary under test: $HDRLOG (make check sets it to the build's), else
+# the src/hdrlog of the tree this file is in (an in-tree build).
+HERE = os.path.dirname(os.path.abspath(__file__))
+HDRLOG = os.environ.get("HDRLOG") or os.path.join(
+    os.path.dirname(os.path.dirname(HERE)), "src", "hdrlog")
 IP = shutil.which("ip") or "/usr/sbin/ip"
 
 # The JSON field contract, in output order.
@@ -144,7 +148,7 @@ def preflight():
         sys.exit(0)
     if not os.access(HDRLOG, os.X_OK):
         print("Bail out! hdrlog binary not found or not executable: %s "
-              "(set HDRLOG)" % HDRLOG)
+              "(build it, or set HDRLOG to the build's src/hdrlog)" % HDRLOG)
         sys.exit(1)
     if not os.path.exists(IP):
         print("Bail out! iproute2 'ip' not found")
