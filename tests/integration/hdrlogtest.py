@@ -431,6 +431,86 @@ def ns_exec(ns, cmd):
 
 
 # --------------------------------------------------------------------------
+# a test file's run: its topology, scratch files and source MACs
+# --------------------------------------------------------------------------
+
+_topology = []
+
+
+def run_tap(tap, pairs=1, need=(), setup=None):
+    """A test file's body: preflight; skip the file when a program in need
+    (a name on $PATH or a path) is missing; build the topology (topo());
+    setup(topology) if given; run the cases. The number of failed cases."""
+    preflight()
+    for prog in need:
+        if not (shutil.which(prog) or os.access(prog, os.X_OK)):
+            print("1..0 # SKIP %s not installed" % prog)
+            return 0
+    with Topology(pairs=pairs) as t:
+        _topology[:] = [t]
+        if setup:
+            setup(t)
+        return tap.run()
+
+
+def topo():
+    """The running test file's Topology."""
+    return _topology[0]
+
+
+def pair(i=0):
+    """The topology's veth pair i."""
+    return topo().pairs[i]
+
+
+def dev(i=0):
+    """Namespace A's end of veth pair i."""
+    return pair(i).a
+
+
+def path(name):
+    """name in the scratch directory."""
+    return os.path.join(tmpdir(), name)
+
+
+def write_list(name, lines):
+    """Write a list file in the scratch directory; its path. lines: a list
+    of lines (each gets a newline), or the whole text (str or bytes)."""
+    if isinstance(lines, (list, tuple)):
+        lines = "".join(x + "\n" for x in lines)
+    p = path(name)
+    with open(p, "wb" if isinstance(lines, bytes) else "w") as f:
+        f.write(lines)
+    return p
+
+
+_mac_seq = [0]
+
+
+def new_mac(kind, tag=None):
+    """A fresh source MAC 02:KIND:TAG:xx:xx:xx, unique within the run:
+    KIND tells the test file, TAG a case (default: the pid's low byte).
+    Records are picked out by it, so no two frames of a run share one."""
+    _mac_seq[0] += 1
+    i = _mac_seq[0]
+    if tag is None:
+        tag = os.getpid() & 0xFF
+    return "02:%02x:%02x:%02x:%02x:%02x" % (kind, tag, (i >> 16) & 0xFF,
+                                            (i >> 8) & 0xFF, i & 0xFF)
+
+
+def macs(n, kind, tag=None):
+    """n fresh source MACs (new_mac)."""
+    return [new_mac(kind, tag) for _ in range(n)]
+
+
+def show(r):
+    """A finished command's exit and output ends, for assertion messages."""
+    return "exit %s\nstdout: %r\nstderr: %r" % (
+        r.returncode, r.stdout[-1500:], r.stderr[-1500:])
+
+
+# --------------------------------------------------------------------------
 # hdrlog
 # --------------------------------------------------------------------------
 

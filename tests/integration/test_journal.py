@@ -52,18 +52,6 @@ _mac_seq = [0]
 _ip_seq = [random.randrange(0, 200)]
 
 
-def topo():
-    return T["topo"]
-
-
-def dev():
-    return topo().pairs[0].a
-
-
-def path(name):
-    return os.path.join(H.tmpdir(), name)
-
-
 def new_mac():
     _mac_seq[0] += 1
     return "02:1c:%02x:%02x:%02x:%02x" % (RUN_TAG, os.getpid() & 0xFF,
@@ -381,9 +369,9 @@ class Run:
     """hdrlog with -o journal and -o json:FILE."""
 
     def __init__(self, name, extra=()):
-        self.out = path(name + ".json")
-        self.h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "journal", "-o",
-                                        "json:" + self.out] + list(extra))
+        self.out = H.path(name + ".json")
+        self.h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "journal", "-o",
+                                          "json:" + self.out] + list(extra))
 
     def __enter__(self):
         self.h.start()
@@ -398,7 +386,7 @@ class Run:
         return self.h.proc.pid
 
     def send(self, frames):
-        topo().send(frames)
+        H.topo().send(frames)
 
     def records(self, n, timeout=6.0):
         recs = H.wait_records(self.out, lambda rs: len(rs) >= n, timeout,
@@ -438,8 +426,8 @@ def check_no_loss(stderr):
 
 @tap.case("-o journal:TARGET is refused; the journal takes no target")
 def _():
-    r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "-o", "journal:/tmp/x",
-                                   "-c", "1"], timeout=20)
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "journal:/tmp/x",
+                                     "-c", "1"], timeout=20)
     assert r.returncode != 0, "exit 0; stderr: %r" % r.stderr
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert any(re.match(r"^hdrlog: .*journal.*no target", x) for x in lines), \
@@ -449,7 +437,7 @@ def _():
 @tap.case("every field of every entry equals the JSON record's "
           "(IPv4 UDP/TCP/ICMP, IPv6, VLANs, ARP, truncated)")
 def _():
-    ifname = dev()
+    ifname = H.dev()
     frames = []
     facts = {}          # mac -> literal MESSAGE expected
 
@@ -511,9 +499,9 @@ def _():
           "(--blocklist); list names as repeated SRC_LISTS")
 def _():
     tagged, both, blocked, plain = (new_ip4() for _ in range(4))
-    t1 = path("tag1.list")
-    t2 = path("tag2.list")
-    bl = path("block.list")
+    t1 = H.path("tag1.list")
+    t2 = H.path("tag2.list")
+    bl = H.path("block.list")
     with open(t1, "w") as f:
         f.write("%s\n%s\n" % (tagged, both))
     with open(t2, "w") as f:
@@ -546,9 +534,9 @@ def _():
             "expected %r" % (name, x.get("SRC_LISTS"), lists)
     m = e[macs["blocked"]]["MESSAGE"]
     assert m == "TCP %s:51514 -> %s:22 [S] lists=bad dropped on %s" % (
-        blocked, A4, dev()), m
+        blocked, A4, H.dev()), m
     assert e[macs["both"]]["MESSAGE"].endswith(
-        " lists=spamhaus,tor on %s" % dev()), e[macs["both"]]["MESSAGE"]
+        " lists=spamhaus,tor on %s" % H.dev()), e[macs["both"]]["MESSAGE"]
     assert e[macs["plain"]]["ACTION"] == "pass", e[macs["plain"]]
     check_no_loss(err)
 
@@ -588,7 +576,6 @@ def socket_run(name, client_name, server_name="hlt-jsrv"):
     B, server in A) under hdrlog -o journal --socket-events: the
     connection's JSON records, its journal entries, the client's and the
     server's own reports and hdrlog's pid."""
-    S.T["topo"] = topo()
     conns = S.conns_spec([(3, 4)], sleep=0.05)
     with Run(name, ["--socket-events"]) as run:
         sinfo, cinfo, port, _, _ = S.exchange(conns, 4, client_name,
@@ -830,12 +817,7 @@ def _():
 
 # --------------------------------------------------------------------------
 
-def body():
-    H.preflight()
-    for p in (JOURNALD, JOURNALCTL):
-        if not os.access(p, os.X_OK):
-            print("1..0 # SKIP %s not found" % p)
-            return
+def start_journald(t):
     if not Journald.listening():
         # (a socket file nobody reads is a leftover: journald replaces it)
         jd = Journald()
@@ -843,10 +825,11 @@ def body():
         jd.start()
         T["journald"] = jd
         H.diag("started %s (volatile, pid %d)" % (JOURNALD, jd.proc.pid))
-    with H.Topology(pairs=1) as t:
-        T["topo"] = t
-        if tap.run():
-            sys.exit(1)
+
+
+def body():
+    if H.run_tap(tap, need=(JOURNALD, JOURNALCTL), setup=start_journald):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -24,25 +24,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
 
 tap = H.Tap()
-T = {}
 LIST_FILE_ERROR = 1         # hdrlog(8): 1 on a run-time error
 START_TIMEOUT = 20          # a hang is the failure; this only bounds it
 
 
-def topo():
-    return T["topo"]
-
-
-def dev():
-    return topo().pairs[0].a
-
-
-def path(name):
-    return os.path.join(H.tmpdir(), name)
-
-
 def write(name, data):
-    p = path(name)
+    p = H.path(name)
     with open(p, "wb") as f:
         f.write(data)
     return p
@@ -56,8 +43,8 @@ def start_refused(args, mentions):
     """hdrlog with args exits at start with a list-file error mentioning
     every string of mentions; returns its stderr."""
     try:
-        r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:-", "-c",
-                                       "1"] + args, timeout=START_TIMEOUT)
+        r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:-", "-c",
+                                         "1"] + args, timeout=START_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise AssertionError("hdrlog %s did not exit within %d s" %
                              (" ".join(args), START_TIMEOUT))
@@ -71,14 +58,14 @@ def start_refused(args, mentions):
         "unprefixed lines:\n" + show(r)
     assert "\x1b" not in r.stderr and "\0" not in r.stderr, \
         "raw ESC or NUL on stderr:\n" + show(r)
-    attached, text = topo().xdp_attached(dev())
+    attached, text = H.topo().xdp_attached(H.dev())
     assert not attached, "XDP program left attached:\n" + text
     return r.stderr
 
 
 @tap.case("a FIFO as a list is refused at start, at once")
 def _():
-    p = path("fifo.txt")
+    p = H.path("fifo.txt")
     os.mkfifo(p)
     start_refused(["--blocklist", p], [p + ": a FIFO, not a list file"])
 
@@ -87,11 +74,11 @@ def _():
 def _():
     start_refused(["--taglist", "/dev/zero"],
                   ["/dev/zero: a character device, not a list file"])
-    link = path("zero.txt")
+    link = H.path("zero.txt")
     os.symlink("/dev/zero", link)
     start_refused(["--allowlist", link],
                   [link + ": a character device, not a list file"])
-    d = path("dir.d")
+    d = H.path("dir.d")
     os.makedirs(d)
     start_refused(["--taglist", "d=" + d], [d + ": a directory"])
 
@@ -119,10 +106,10 @@ def _():
 def _():
     p = write("esc.txt", b"\x1b[2J\x1b[31mred\n")
     start_refused(["--taglist", p], ["%s:1: " % p, "'\\x1b[2J\\x1b[31mred'"])
-    q = path("no\x1b]0;title\x07.txt")
+    q = H.path("no\x1b]0;title\x07.txt")
     start_refused(["--taglist", "n=" + q],
                   ["no\\x1b]0;title\\x07.txt: No such file or directory"])
-    r = H.run_hdrlog(topo().ns_a, ["-i", "x\x1b[1m", "-o", "json:-"],
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", "x\x1b[1m", "-o", "json:-"],
                      timeout=START_TIMEOUT)
     H.diag("exit %s: %s" % (r.returncode, r.stderr.strip()))
     assert r.returncode != 0, show(r)
@@ -138,9 +125,9 @@ def wait_stderr(h, text, timeout=15):
 def records_flow(h, tag):
     """Frames sent now are logged: capture is alive."""
     mac = "02:1c:%02x:00:00:01" % tag
-    frames = [H.udp_frame(mac, dst_mac=topo().pairs[0].a_mac)
+    frames = [H.udp_frame(mac, dst_mac=H.topo().pairs[0].a_mac)
               for _ in range(3)]
-    topo().send(frames)
+    H.topo().send(frames)
     line = h.out.wait_for(mac, 10)
     assert line is not None, "no record of a frame sent after the " \
         "refused reload; stderr:\n" + h.stderr()
@@ -150,8 +137,8 @@ def records_flow(h, tag):
           "refused, capture goes on")
 def _():
     p = write("reload.txt", b"192.0.2.0/24\n")
-    with H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:-", "--taglist",
-                                "r=" + p], stdout=True) as h:
+    with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:-", "--taglist",
+                                    "r=" + p], stdout=True) as h:
         records_flow(h, 1)
         os.rename(p, p + ".good")
         os.mkfifo(p)
@@ -179,8 +166,8 @@ def _():
     lines = ("10.%d.%d.%d/32\n" % (i >> 16, (i >> 8) & 255, i & 255)
              for i in range(n))
     p = write("big.txt", "".join(lines).encode())
-    h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:-", "--taglist", p],
-                 stdout=True)
+    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:-",
+                                 "--taglist", p], stdout=True)
     h.start(wait=False)
     # SIGTERM once the list is open (if the read is over before this
     # sees it, the signal comes later in start-up: it must work there too)
@@ -191,31 +178,28 @@ def _():
             h.proc.poll() is None:
         try:
             seen_open = any(os.readlink(os.path.join(fd_dir, f)) == p
-                            for f in os.listdir(fd_dir))
+                              for f in os.listdir(fd_dir))
         except OSError:
             pass
         if not seen_open:
             time.sleep(0.001)
     H.diag("list %s open when signalled" % ("was" if seen_open else
-                                            "was not seen"))
+                                              "was not seen"))
     h.proc.send_signal(signal.SIGTERM)
     rc = h.wait(START_TIMEOUT)
     if rc is None:
         h.kill()
         raise AssertionError("hdrlog ignored SIGTERM during start-up for "
-                             "%d s; stderr:\n%s" % (START_TIMEOUT,
-                                                    h.stderr()))
+                               "%d s; stderr:\n%s" % (START_TIMEOUT,
+                                                      h.stderr()))
     H.diag("exit %s: %s" % (rc, h.stderr().strip()[:300]))
     assert rc in (0, 1), "exit %s:\n%s" % (rc, h.stderr())
-    attached, text = topo().xdp_attached(dev())
+    attached, text = H.topo().xdp_attached(H.dev())
     assert not attached, "XDP program left attached:\n" + text
 
 
 def body():
-    H.preflight()
-    with H.Topology(pairs=1) as t:
-        T["topo"] = t
-        tap.run()
+    H.run_tap(tap)
 
 
 if __name__ == "__main__":

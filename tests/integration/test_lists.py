@@ -31,7 +31,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
 
 tap = H.Tap()
-T = {}                      # topology, set in body()
 A4, B4 = "198.51.100.1", "198.51.100.2"
 A6, B6 = "2001:db8::1", "2001:db8::2"
 FOREIGN_MAC = "02:00:5e:00:53:01"   # not A's: the stack ignores the frame
@@ -43,25 +42,9 @@ _mac_seq = [0]
 # small helpers
 # --------------------------------------------------------------------------
 
-def topo():
-    return T["topo"]
-
-
-def pair():
-    return topo().pairs[0]
-
-
-def dev():
-    return pair().a
-
-
-def path(name):
-    return os.path.join(H.tmpdir(), name)
-
-
 def write_list(name, lines):
     """Write a list file (lines: list of str); its path."""
-    p = path(name)
+    p = H.path(name)
     with open(p, "w") as f:
         f.write("".join(x + "\n" for x in lines))
     return p
@@ -118,7 +101,7 @@ def parse_summary(text):
 
 def xdp_drops():
     """The veth's XDP drop counter in A (None when unreadable)."""
-    st = H.ethtool_stats(topo().ns_a, dev())
+    st = H.ethtool_stats(H.topo().ns_a, H.dev())
     keys = [k for k in st if k.endswith("xdp_drops")]
     if not keys:
         return None
@@ -162,11 +145,11 @@ class Run:
     """hdrlog in A with lists; records in a fresh file."""
 
     def __init__(self, name, list_args, extra=()):
-        self.out = path(name + ".json")
+        self.out = H.path(name + ".json")
         if os.path.exists(self.out):
             os.unlink(self.out)
-        self.h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:" +
-                                        self.out] + list(extra) +
+        self.h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" +
+                                          self.out] + list(extra) +
                           list(list_args))
 
     def __enter__(self):
@@ -339,7 +322,7 @@ class Receiver:
     by source address."""
 
     def __init__(self):
-        ns = topo().ns_a
+        ns = H.topo().ns_a
         self.s4 = H.ns_socket(ns, socket.AF_INET, socket.SOCK_DGRAM)
         self.s4.bind(("0.0.0.0", RPORT))
         self.s6 = H.ns_socket(ns, socket.AF_INET6, socket.SOCK_DGRAM)
@@ -423,7 +406,7 @@ def _():
     args = ["--taglist", zeta, "--taglist", alpha, "--taglist", mid,
             "--taglist", edge]
     with Run("tags", args) as run:
-        topo().send(frames)
+        H.topo().send(frames)
         recs = run.records(len(frames))
         s = run.stop()
     got = by_mac(recs)
@@ -433,7 +416,7 @@ def _():
         if len(rs) != 1:
             bad.append("%s -> %s: %d records" % (src, dst, len(rs)))
             continue
-        want = H.expected_record(f, dev(), pair().a_ifindex)
+        want = H.expected_record(f, H.dev(), H.pair().a_ifindex)
         if sl:
             want["src_lists"] = sl
         if dl:
@@ -503,7 +486,7 @@ def _():
     m_bc = macs(1, 15)[0]
     plan.append((m_bc, B4, udp4_frame(m_bc, B4, dst="255.255.255.255")))
     with Run("edges", args) as run:
-        topo().send([f for _, _, f in plan])
+        H.topo().send([f for _, _, f in plan])
         recs = run.records(len(plan))
         run.stop()
     g = by_mac(recs)
@@ -590,7 +573,7 @@ def _():
         want = [n for n in names if _in(ranges[(n, a.version)], int(a))]
         plan.append((m, str(a), udp_frame(m, str(a)), want or None))
     with Run("random", args) as run:
-        topo().send([f for _, _, f, _ in plan])
+        H.topo().send([f for _, _, f, _ in plan])
         recs = run.records(len(plan), timeout=10)
         run.stop()
     g = by_mac(recs)
@@ -622,8 +605,8 @@ def _():
                 for src in srcs:
                     m = macs(1, 2)[0]
                     tag[m] = src
-                    frames.append(udp_frame(m, src, dst_mac=pair().a_mac))
-            topo().send(frames)
+                    frames.append(udp_frame(m, src, dst_mac=H.pair().a_mac))
+            H.topo().send(frames)
             count = rx.drain()
             recs = run.records(len(frames))
             s = run.stop()
@@ -670,12 +653,12 @@ def _():
             m4, m6, mb = macs(3, 3)
             frames = []
             for _ in range(n):
-                frames += [udp4_frame(m4, "192.0.2.7", dst_mac=pair().a_mac),
+                frames += [udp4_frame(m4, "192.0.2.7", dst_mac=H.pair().a_mac),
                            udp6_frame(m6, "2001:db8:900::7",
-                                      dst_mac=pair().a_mac),
+                                      dst_mac=H.pair().a_mac),
                            udp4_frame(mb, "203.0.113.7",
-                                      dst_mac=pair().a_mac)]
-            topo().send(frames)
+                                      dst_mac=H.pair().a_mac)]
+            H.topo().send(frames)
             count = rx.drain()
             recs = run.records(len(frames))
             s = run.stop()
@@ -713,8 +696,8 @@ def neigh(ns, dev_, family):
 @tap.case("allow list: ping and ping -6 work, ARP/ND pass unlisted, "
           "unlisted sources dropped")
 def _():
-    t = topo()
-    p = pair()
+    t = H.topo()
+    p = H.pair()
     allow = write_list("lan.txt", [B4, B6, "192.0.2.0/24"])
     deny = write_list("deny.txt", ["192.0.2.66"])
     # B gets IPv6 for ping -6 for this case only
@@ -887,9 +870,9 @@ def _():
         with Run("monitor", ["--monitor", "--blocklist", "b=" + bl,
                              "--allowlist", "a=" + al]) as run:
             ms = {src: macs(1, 5)[0] for src in srcs}
-            frames = [udp_frame(ms[src], src, dst_mac=pair().a_mac)
+            frames = [udp_frame(ms[src], src, dst_mac=H.pair().a_mac)
                       for _ in range(n) for src in srcs]
-            topo().send(frames)
+            H.topo().send(frames)
             count = rx.drain()
             recs = run.records(len(frames))
             s = run.stop()
@@ -933,7 +916,7 @@ def _():
                        udp4_frame(md, B4, dst="192.0.2.9"),
                        udp4_frame(mb, "203.0.113.5"),
                        udp6_frame(m6, "2001:db8:7::5")]
-        topo().send(frames)
+        H.topo().send(frames)
         recs = run.records(40)
         s = run.stop()
     g = by_mac(recs)
@@ -956,7 +939,7 @@ def _():
             frames += [udp4_frame(m_ok, "192.0.2.5"),
                        udp4_frame(m_would, "198.18.0.5"),
                        H.arp_frame(m_arp, psrc="192.0.2.5")]
-        topo().send(frames)
+        H.topo().send(frames)
         recs = run.records(10)
         s = run.stop()
     g = by_mac(recs)
@@ -985,7 +968,7 @@ def _():
                        for _ in range(5)]
             frames += [udp4_frame(mt, "192.0.2.5", sport=1000 + i),
                        udp4_frame(mb, "203.0.113.5", sport=1000 + i)]
-        topo().send(frames)
+        H.topo().send(frames)
         recs = run.records(80)
         s = run.stop()
     g = by_mac(recs)
@@ -1075,7 +1058,7 @@ def _():
             m = macs(1, 8)[0]
             plan.append(("%s %s" % (label, name), m, build(m), drop))
     with Run("bypass", ["--blocklist", bl]) as run:
-        topo().send([f for _, _, f, _ in plan])
+        H.topo().send([f for _, _, f, _ in plan])
         recs = run.records(len(plan))
         s = run.stop()
     g = by_mac(recs)
@@ -1145,7 +1128,7 @@ def too_deep_case(mode):
                      chain9(m), True))
         extra = [] if mode is None else ["--too-deep", mode]
         with Run("deep-%s" % mode, ["--blocklist", bl] + extra) as run:
-            topo().send([f for _, _, f, _ in plan])
+            H.topo().send([f for _, _, f, _ in plan])
             recs = run.records(len(plan))
             s = run.stop()
         g = by_mac(recs)
@@ -1221,7 +1204,7 @@ class Replies:
     raw sockets; keyed ("icmp", echo id) and ("tcp", port of B)."""
 
     def __init__(self):
-        ns = topo().ns_b
+        ns = H.topo().ns_b
         self.socks = [H.ns_socket(ns, socket.AF_INET, socket.SOCK_RAW,
                                   socket.IPPROTO_ICMP),
                       H.ns_socket(ns, socket.AF_INET, socket.SOCK_RAW,
@@ -1266,8 +1249,8 @@ def stacked_tags_case(mode):
     (the listed one); a few more have nonzero VLAN ids (records only: A
     has no VLAN device, so its stack ignores them)."""
     def run_case():
-        addr = [H.IP, "-n", topo().ns_b, "addr", "%s", B4_OTHER + "/26",
-                "dev", pair().b]
+        addr = [H.IP, "-n", H.topo().ns_b, "addr", "%s", B4_OTHER + "/26",
+                "dev", H.pair().b]
         H.run([x.replace("%s", "replace") for x in addr])
         try:
             check_stacked_tags(mode)
@@ -1313,7 +1296,7 @@ def check_stacked_tags(mode):
                 else:
                     l4, key = tcp4_syn(src, A4, ident[0]), ("tcp", ident[0])
                     ip = ip4(src, A4, 6, l4, ident=ident[0])
-                f = eth(m, ip, 0x0800, pair().a_mac, tag_stack(n, ids))
+                f = eth(m, ip, 0x0800, H.pair().a_mac, tag_stack(n, ids))
                 act, wd, why = verdict(src, n)
                 # A's stack answers what passes, unless a tag has a
                 # nonzero VLAN id (no VLAN device here: PACKET_OTHERHOST)
@@ -1332,10 +1315,10 @@ def check_stacked_tags(mode):
 
         # A's neighbour entries first, so replies leave at once and in order
         for ip_ in (B4, B4_OTHER):
-            H.run(H.ns_exec(topo().ns_a, ["ping", "-c1", "-W2", ip_]))
+            H.run(H.ns_exec(H.topo().ns_a, ["ping", "-c1", "-W2", ip_]))
         replies = Replies()
         with Run("tags-%s" % mode, args) as run:
-            topo().send([p[2] for p in plan])
+            H.topo().send([p[2] for p in plan])
             want = {p[6] for p in plan if p[6]}
             got = replies.wait(want)
             recs = run.records(len(plan))
@@ -1390,23 +1373,23 @@ tap.add("stacked VLAN tags 0..10, --monitor: all answered, would_drop on "
 @tap.case("a tun (layer-3) interface is refused with its name and link "
           "type, also beside a veth; the veth alone and loopback work")
 def _():
-    ns = topo().ns_a
+    ns = H.topo().ns_a
     tun = "hlu%d" % os.getpid()
     bl = write_list("tun.txt", [B4 + "/32"])
     H.run([H.IP, "-n", ns, "tuntap", "add", "dev", tun, "mode", "tun"])
     try:
         H.run([H.IP, "-n", ns, "link", "set", tun, "up"])
-        for ifs in ([tun], [dev(), tun]):
+        for ifs in ([tun], [H.dev(), tun]):
             args = [x for i in ifs for x in ("-i", i)]
             r = H.run_hdrlog(ns, args + ["--blocklist", bl, "-o",
-                                         "json:" + path("tun.json")],
+                                         "json:" + H.path("tun.json")],
                              timeout=10)
             err = r.stderr.strip().splitlines()
             assert r.returncode == 1 and len(err) == 1 and re.search(
                 r"\b%s is not an Ethernet interface \(link type 65534\b"
                 % tun, err[0]), show(r)
             for i in ifs:
-                on, text = topo().xdp_attached(i)
+                on, text = H.topo().xdp_attached(i)
                 assert not on, "XDP left on %s: %s" % (i, text)
     finally:
         H.run([H.IP, "-n", ns, "link", "del", tun], check=False)
@@ -1414,8 +1397,8 @@ def _():
     # the veth (Ethernet) still captures and applies the list
     m = macs(2, 17)
     with Run("veth-ok", ["--blocklist", bl]) as run:
-        topo().send([udp4_frame(m[0], B4, dst_mac=pair().a_mac),
-                     udp4_frame(m[1], "192.0.2.1", dst_mac=pair().a_mac)])
+        H.topo().send([udp4_frame(m[0], B4, dst_mac=H.pair().a_mac),
+                     udp4_frame(m[1], "192.0.2.1", dst_mac=H.pair().a_mac)])
         recs = run.records(2)
         run.stop()
     g = by_mac(recs)
@@ -1424,7 +1407,7 @@ def _():
     assert got == [(B4, "drop"), ("192.0.2.1", "pass")], got
 
     # loopback: generic XDP shows lo's Ethernet header, so it is parsed
-    out = path("lo.json")
+    out = H.path("lo.json")
     H.run([H.IP, "-n", ns, "link", "set", "lo", "up"])
     with H.Hdrlog(ns, ["-i", "lo", "-o", "json:" + out]) as h:
         H.run(H.ns_exec(ns, ["ping", "-c1", "-W2", "127.0.0.1"]))
@@ -1493,7 +1476,7 @@ class Streamer(threading.Thread):
 
     def run(self):
         try:
-            s = topo().sender()
+            s = H.topo().sender()
             try:
                 while not self.stop_ev.is_set() and \
                         self.rounds < self.max_rounds:
@@ -1522,7 +1505,7 @@ class Streamer(threading.Thread):
           "drops follow the tags (IPv4 and IPv6)")
 def _():
     stream_lists(False, 0)
-    blk, tag = path("stream-blk.txt"), path("stream-tag.txt")
+    blk, tag = H.path("stream-blk.txt"), H.path("stream-tag.txt")
     lif = r"lists in force"
     with Run("stream", ["--blocklist", "blk=" + blk,
                         "--taglist", "tag=" + tag]) as run:
@@ -1630,11 +1613,12 @@ def _():
 
     def burst(n=5):
         frames = []
+        a_mac = H.pair().a_mac
         for _ in range(n):
-            frames += [udp4_frame(m_old, "203.0.113.5", dst_mac=pair().a_mac),
-                       udp4_frame(m_new, "198.18.0.5", dst_mac=pair().a_mac),
-                       udp4_frame(m_tag, "192.0.2.5", dst_mac=pair().a_mac)]
-        topo().send(frames)
+            frames += [udp4_frame(m_old, "203.0.113.5", dst_mac=a_mac),
+                       udp4_frame(m_new, "198.18.0.5", dst_mac=a_mac),
+                       udp4_frame(m_tag, "192.0.2.5", dst_mac=a_mac)]
+        H.topo().send(frames)
         return rx.drain()
 
     def expect(recs, start, want, phase):
@@ -1722,7 +1706,7 @@ def _():
     with Run("usr1", ["--taglist", la, "--taglist", lb,
                       "--blocklist", lc]) as run:
         h = run.h
-        topo().send(frames)
+        H.topo().send(frames)
         run.records(len(frames))
         rx_list = r"^list \S+: \d+ source hits"
         n0 = err_count(h, rx_list)
@@ -1732,7 +1716,7 @@ def _():
         time.sleep(0.1)
         s1 = parse_summary(h.stderr())
         assert h.proc.poll() is None, "hdrlog stopped on SIGUSR1"
-        topo().send([udp4_frame(m, "192.0.2.1")] * 2)
+        H.topo().send([udp4_frame(m, "192.0.2.1")] * 2)
         run.records(len(frames) + 2)
         s2 = run.stop()
     want1 = {"ua": (7 + 3 + 4, 4), "ub": (0, 5 + 3), "uc": (7 + 3, 0)}
@@ -1769,7 +1753,7 @@ def _():
         m = macs(1, 13)[0]
         plan.append((m, udp_frame(m, src), every))
     with Run("l64", args) as run:
-        topo().send([f for _, f, _ in plan])
+        H.topo().send([f for _, f, _ in plan])
         recs = run.records(len(plan))
         s = run.stop()
     g = by_mac(recs)
@@ -1786,7 +1770,8 @@ def _():
     assert len(s["lists"]) == 64 and all(
         v == (5, 0) for v in s["lists"].values()), "summary %s" % s["lists"]
     p65 = write_list("l64.txt", ["10.200.0.0/16"])
-    r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:-", "-c", "1"] +
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:-",
+                                     "-c", "1"] +
                      args + ["--taglist", p65], timeout=20)
     H.diag("65 lists: exit %s, %s" % (r.returncode, r.stderr.strip()))
     assert r.returncode != 0, show(r)
@@ -1799,7 +1784,8 @@ def _():
 # -- start-up errors ---------------------------------------------------------
 
 def start_error(list_args, mentions, rc=None):
-    r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:-", "-c", "1"] +
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:-",
+                                     "-c", "1"] +
                      list_args, timeout=20)
     H.diag("exit %s, stderr: %s" % (r.returncode, r.stderr.strip()))
     if rc is None:
@@ -1813,7 +1799,7 @@ def start_error(list_args, mentions, rc=None):
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert lines and all(x.startswith("hdrlog:") or x.startswith("Try ")
                          for x in lines), "unprefixed lines:\n" + show(r)
-    attached, text = topo().xdp_attached(dev())
+    attached, text = H.topo().xdp_attached(H.dev())
     assert not attached, "XDP program left attached:\n" + text
     return r
 
@@ -1836,7 +1822,7 @@ def _():
 
 @tap.case("start-up: missing list file names the path")
 def _():
-    p = path("no-such-dir/nolist.txt")
+    p = H.path("no-such-dir/nolist.txt")
     start_error(["--blocklist", p], [p], rc=1)
 
 
@@ -1862,8 +1848,8 @@ def _():
 
 @tap.case("start-up: duplicate list names refused")
 def _():
-    os.makedirs(path("d1"), exist_ok=True)
-    os.makedirs(path("d2"), exist_ok=True)
+    os.makedirs(H.path("d1"), exist_ok=True)
+    os.makedirs(H.path("d2"), exist_ok=True)
     a = write_list("d1/same.txt", ["192.0.2.0/24"])
     b = write_list("d2/same.list", ["198.18.0.0/16"])
     start_error(["--taglist", a, "--blocklist", b], ["same"])
@@ -1882,7 +1868,7 @@ def _():
               udp4_frame(m[3], "172.31.255.255")]
     with Run("hostbits", ["--taglist", p]) as run:
         err = run.h.stderr()
-        topo().send(frames)
+        H.topo().send(frames)
         recs = run.records(4)
         run.stop()
     H.diag(err)
@@ -1899,12 +1885,7 @@ def _():
 
 
 def body():
-    H.preflight()
-    with H.Topology(pairs=1) as t:
-        T["topo"] = t
-        t.sysctl(t.ns_a, "net.ipv4.conf.all.rp_filter", "0")
-        t.sysctl(t.ns_a, "net.ipv4.conf.%s.rp_filter" % t.pairs[0].a, "0")
-        tap.run()
+    H.run_tap(tap)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
 
 tap = H.Tap()
-T = {}
 _seq = [0]
 
 
@@ -30,18 +29,6 @@ def mac():
                                           (i >> 8) & 0xFF, i & 0xFF)
 
 
-def topo():
-    return T["topo"]
-
-
-def dev():
-    return topo().pairs[0].a
-
-
-def path(name):
-    return os.path.join(H.tmpdir(), name)
-
-
 def udp(dport, n=1, **kw):
     return [H.udp_frame(mac(), dport=dport, ip_id=i + 1, **kw)
             for i in range(n)]
@@ -49,9 +36,9 @@ def udp(dport, n=1, **kw):
 
 def run_and_send(args, frames, expect_records, timeout=10):
     """hdrlog with args in A; send frames from B; stop; the Hdrlog."""
-    h = H.Hdrlog(topo().ns_a, ["-i", dev()] + args)
+    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + args)
     h.start()
-    topo().send(frames)
+    H.topo().send(frames)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         s = parse_now(h)
@@ -101,7 +88,7 @@ def parse_now(h):
 
 @tap.case("a filter expression keeps only matching records, the rest counted")
 def _():
-    out = path("filter.json")
+    out = H.path("filter.json")
     frames = udp(53, 5) + udp(80, 7) + udp(53, 3, src_ip="198.51.100.3")
     h = run_and_send(["-o", "json:" + out, "udp", "dst", "port", "53",
                       "and", "src", "host", "198.51.100.2"], frames, 15)
@@ -121,7 +108,7 @@ def _():
 
 @tap.case("a bad filter expression is a usage error naming it")
 def _():
-    r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "port", "notaport"])
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "port", "notaport"])
     assert r.returncode == 2, (r.returncode, r.stderr)
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and "port notaport" in lines[0], r.stderr
@@ -130,7 +117,7 @@ def _():
 
 @tap.case("several outputs at once get every record")
 def _():
-    a, b = path("multi-a.json"), path("multi-b.json")
+    a, b = H.path("multi-a.json"), H.path("multi-b.json")
     frames = udp(1000, 20)
     h = run_and_send(["-o", "json:" + a, "-o", "json:" + b,
                       "--fields", "src_mac,dest_port,ip_id"], frames, 20)
@@ -144,17 +131,17 @@ def _():
 @tap.case("SIGHUP: a JSON file moved away is replaced, one left in place "
           "keeps its lines and is appended to")
 def _():
-    out = path("rotate.json")
-    h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:" + out])
+    out = H.path("rotate.json")
+    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" + out])
     h.start()
-    topo().send(udp(2000, 10))
+    H.topo().send(udp(2000, 10))
     H.wait_records(out, lambda r: len(r) >= 10)
     os.rename(out, out + ".1")
     hup(h)
-    topo().send(udp(2001, 6))
+    H.topo().send(udp(2001, 6))
     H.wait_records(out, lambda r: len(r) >= 6)
     hup(h)                      # not moved: the file keeps what it holds
-    topo().send(udp(2002, 4))
+    H.topo().send(udp(2002, 4))
     H.wait_records(out, lambda r: len(r) >= 10)
     h.stop()
     old, new = H.read_json_lines(out + ".1"), H.read_json_lines(out)
@@ -164,7 +151,7 @@ def _():
 
 @tap.case("a full disk: reported once, counted, other outputs go on, healed")
 def _():
-    mnt = path("tiny")
+    mnt = H.path("tiny")
     os.mkdir(mnt)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
                    check=True)
@@ -175,20 +162,20 @@ def _():
             f.write(b"x" * 40960)
         except OSError:
             pass
-    small, safe = os.path.join(mnt, "out.json"), path("safe.json")
-    h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:" + small,
-                               "-o", "json:" + safe])
+    small, safe = os.path.join(mnt, "out.json"), H.path("safe.json")
+    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" + small,
+                                 "-o", "json:" + safe])
     h.start()
     # ~300 bytes a record: 200 records cannot fit in what is left
     for i in range(4):
-        topo().send(udp(3000 + i, 50))
+        H.topo().send(udp(3000 + i, 50))
         time.sleep(0.3)
     assert H.wait_records(safe, lambda r: len(r) >= 200), "safe output short"
     err = h.stderr()
     assert err.count("writing %s failed" % small) == 1, err
     os.unlink(filler)
     time.sleep(1.2)     # "works again" is said after a second without errors
-    topo().send(udp(4000, 20))
+    H.topo().send(udp(4000, 20))
     H.wait_records(safe, lambda r: len(r) >= 220)
     time.sleep(0.5)
     h.stop()
@@ -210,7 +197,7 @@ def _():
 @tap.case("the summary adds up for each output: written + lost = records "
           "after the filter, one line per output")
 def _():
-    a, b = path("sum-a.json"), path("sum-b.pcap")
+    a, b = H.path("sum-a.json"), H.path("sum-b.pcap")
     frames = udp(53, 5) + udp(80, 7)
     h = run_and_send(["-o", "json:" + a, "-o", "pcap:" + b,
                       "udp", "dst", "port", "53"], frames, 12)
@@ -228,7 +215,7 @@ def piped_run(spec, reader):
     """hdrlog -o spec with its standard output piped into reader (a
     command that stops reading early); frames are sent until hdrlog ends,
     at most 15 s. (exit code, stderr)."""
-    cmd = H.ns_exec(topo().ns_a, [H.HDRLOG, "-i", dev(), "-o", spec])
+    cmd = H.ns_exec(H.topo().ns_a, [H.HDRLOG, "-i", H.dev(), "-o", spec])
     hd = H.track(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE))
@@ -239,7 +226,7 @@ def piped_run(spec, reader):
     assert err.wait_for("listening on", 15), err.text()
     deadline = time.monotonic() + 15
     while hd.poll() is None and time.monotonic() < deadline:
-        topo().send(udp(5000, 5))
+        H.topo().send(udp(5000, 5))
         time.sleep(0.1)         # pacing the sender; the loop is bounded
     if hd.poll() is None:
         hd.kill()
@@ -272,13 +259,13 @@ def _():
 @tap.case("a write error on standard output names it 'standard output'")
 def _():
     with open("/dev/full", "wb") as full:
-        cmd = H.ns_exec(topo().ns_a, [H.HDRLOG, "-i", dev(), "-o", "json"])
+        cmd = H.ns_exec(H.topo().ns_a, [H.HDRLOG, "-i", H.dev(), "-o", "json"])
         hd = H.track(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                       stdout=full, stderr=subprocess.PIPE))
     err = H.LineReader(io.TextIOWrapper(hd.stderr))
     try:
         assert err.wait_for("listening on", 15), err.text()
-        topo().send(udp(5100, 5))
+        H.topo().send(udp(5100, 5))
         assert err.wait_for(r"writing standard output failed: No space", 10),\
             err.text()
     finally:
@@ -293,26 +280,26 @@ def _():
           "refused as an output; root's and the directory owner's are "
           "followed")
 def _():
-    d = path("sticky")
+    d = H.path("sticky")
     os.mkdir(d)
     os.chown(d, 65534, 65534)
     os.chmod(d, 0o1777)
-    victim = path("victim")
+    victim = H.path("victim")
     with open(victim, "wb") as f:
         f.write(b"precious\n")
     for spec in ("json", "pcap", "pcapng"):
         link = os.path.join(d, "out." + spec)
         os.symlink(victim, link)
         os.lchown(link, 65533, 65533)
-        r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "-o",
-                                       "%s:%s" % (spec, link)])
+        r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o",
+                                         "%s:%s" % (spec, link)])
         assert r.returncode != 0, (spec, r.returncode, r.stderr)
         assert "refusing to follow %s" % link in r.stderr, r.stderr
         with open(victim, "rb") as f:
             assert f.read() == b"precious\n", spec
         os.unlink(link)
     for i, owner in enumerate((0, 65534)):
-        target = path("followed%d.json" % owner)
+        target = H.path("followed%d.json" % owner)
         link = os.path.join(d, "ok%d.json" % owner)
         os.symlink(target, link)
         os.lchown(link, owner, owner)
@@ -323,10 +310,7 @@ def _():
 
 
 def body():
-    H.preflight()
-    with H.Topology() as t:
-        T["topo"] = t
-        tap.run()
+    H.run_tap(tap)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
 
 tap = H.Tap()
-T = {}                      # topology, set in body()
 SENT = {}                   # ip id -> frame
 BY_MAC = {}                 # source MAC text -> frame
 _seq = [0, 0]               # MAC counter, ip id counter
@@ -46,18 +45,6 @@ NAME_RE = r"-\d{8}T\d{6}Z-\d{6}"
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
-
-def topo():
-    return T["topo"]
-
-
-def dev(i=0):
-    return topo().pairs[i].a
-
-
-def path(name):
-    return os.path.join(H.tmpdir(), name)
-
 
 def mac():
     _seq[0] += 1
@@ -86,7 +73,7 @@ def ip_id(frame):
 
 
 def write_list(name, lines):
-    p = path(name)
+    p = H.path(name)
     with open(p, "w") as f:
         f.write("".join(x + "\n" for x in lines))
     return p
@@ -161,9 +148,9 @@ def ts_ns(row):
 def run_capture(args, send, want, timeout=15, devs=(0,)):
     """hdrlog with args and a JSON output beside; send() sends; wait for
     `want` JSON records; stop. (Hdrlog, JSON records)."""
-    js = path("run%d.json" % len(SENT))
-    ifs = [x for i in devs for x in ("-i", dev(i))]
-    h = H.Hdrlog(topo().ns_a, ifs + ["-o", "json:" + js] + args)
+    js = H.path("run%d.json" % len(SENT))
+    ifs = [x for i in devs for x in ("-i", H.dev(i))]
+    h = H.Hdrlog(H.topo().ns_a, ifs + ["-o", "json:" + js] + args)
     h.start()
     send(h)
     recs = H.wait_records(js, lambda r: len(r) >= want, timeout,
@@ -229,8 +216,8 @@ def main_run():
     tag = write_list("tag.txt", ["203.0.113.0/24"])
     local = write_list("local.txt", ["198.51.100.65/32"])
     block = write_list("block.txt", ["192.0.2.0/24"])
-    pc, png = path("main.pcap"), path("main.pcapng")
-    p1 = topo().pairs[1]
+    pc, png = H.path("main.pcap"), H.path("main.pcapng")
+    p1 = H.topo().pairs[1]
     sizes = [60, 64, 100, 127, 128, 129, 200, 400, 1000, 1514]
     plain = [f for s in sizes for f in frames(1, s)]
     tagged = frames(5, 150, src_ip="203.0.113.7")
@@ -239,9 +226,9 @@ def main_run():
     both = frames(3, 70, src_ip="203.0.113.8", dst_ip="198.51.100.65")
 
     def send(h):
-        topo().send(plain + tagged + blocked)
+        H.topo().send(plain + tagged + blocked)
         time.sleep(0.1)
-        topo().send(to_local + both, dev=p1.b)
+        H.topo().send(to_local + both, dev=p1.b)
 
     n = len(plain + tagged + blocked + to_local + both)
     h, recs = run_capture(["-s", str(SNAP), "-o", "pcap:" + pc,
@@ -293,9 +280,9 @@ def _():
     m = main_run()
     names = [r["frame.interface_name"] for r in m["pcapng"]]
     assert names == [x["in_iface"] for x in m["recs"]], names
-    assert set(names) == {dev(0), dev(1)}, names
+    assert set(names) == {H.dev(0), H.dev(1)}, names
     ids = [int(r["frame.interface_id"]) for r in m["pcapng"]]
-    assert ids == [0 if x == dev(0) else 1 for x in names], ids
+    assert ids == [0 if x == H.dev(0) else 1 for x in names], ids
 
 
 @tap.case("pcapng comments name the lists hit, none without hits")
@@ -348,8 +335,8 @@ def _():
 
 
 def set_mtu(mtu):
-    p = topo().pairs[0]
-    for ns, d in ((topo().ns_a, p.a), (topo().ns_b, p.b)):
+    p = H.topo().pairs[0]
+    for ns, d in ((H.topo().ns_a, p.a), (H.topo().ns_b, p.b)):
         H.run([H.IP, "-n", ns, "link", "set", d, "mtu", str(mtu)])
 
 
@@ -360,13 +347,13 @@ def whole_frames_case(snap, extra):
     """-s snap (0 or 65535): frames up to a jumbo MTU, longer than a page,
     are captured whole; the pcap's snap length is 65535."""
     def run_case():
-        pc = path("whole-%d.pcap" % snap)
+        pc = H.path("whole-%d.pcap" % snap)
         sizes = [60, 100, 1514, 4000, JUMBO_MTU + 14]
         sent = [f for n in sizes for f in frames(1, n)]
         set_mtu(JUMBO_MTU)
         try:
             h, recs = run_capture(["-s", str(snap), "-o", "pcap:" + pc] +
-                                  extra(), lambda h: topo().send(sent),
+                                  extra(), lambda h: H.topo().send(sent),
                                   len(sent))
         finally:
             set_mtu(1500)
@@ -394,9 +381,9 @@ tap.add("-s 65535 with a list: frames up to a 65000-byte MTU captured whole",
 
 def to_stdout(args, n=12):
     """hdrlog args writing to stdout, piped into tshark -r -."""
-    js = path("stdout%d.json" % len(SENT))
-    cmd = H.ns_exec(topo().ns_a, [H.HDRLOG, "-i", dev(), "-o",
-                                  "json:" + js] + args)
+    js = H.path("stdout%d.json" % len(SENT))
+    cmd = H.ns_exec(H.topo().ns_a, [H.HDRLOG, "-i", H.dev(), "-o",
+                                    "json:" + js] + args)
     hd = H.track(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE))
@@ -409,7 +396,7 @@ def to_stdout(args, n=12):
     assert err.wait_for("listening on", 15), err.text()
     time.sleep(0.05)
     sent = frames(n, 300)
-    topo().send(sent)
+    H.topo().send(sent)
     H.wait_records(js, lambda r: len(r) >= n, 10)
     time.sleep(0.3)
     hd.send_signal(signal.SIGINT)
@@ -456,13 +443,13 @@ def check_series(names, recs, snaplen, limit=None):
 
 @tap.case("-C: new files before 1 MB, each a capture, together all records")
 def _():
-    d = path("size")
+    d = H.path("size")
     os.mkdir(d)
     n = 2500
     h, recs = run_capture(["-s", "1500", "-C", "1",
                            "-o", "pcap:%s/c.pcap" % d,
                            "-o", "pcapng:%s/c.pcapng" % d],
-                          lambda h: topo().send(frames(n, 1000)), n,
+                          lambda h: H.topo().send(frames(n, 1000)), n,
                           timeout=30)
     for ext in ("pcap", "pcapng"):
         names = files("%s/c-*.%s" % (d, ext))
@@ -476,13 +463,13 @@ def _():
 
 @tap.case("-G 1: a new file every second while frames come")
 def _():
-    d = path("time")
+    d = H.path("time")
     os.mkdir(d)
     batches = 13
 
     def send(h):
         for _ in range(batches):
-            topo().send(frames(8, 80))
+            H.topo().send(frames(8, 80))
             time.sleep(0.25)
 
     h, recs = run_capture(["-G", "1", "-o", "pcap:%s/t.pcap" % d,
@@ -499,14 +486,14 @@ def _():
 
 @tap.case("-W 2 keeps the 2 newest files; SIGHUP starts a new one")
 def _():
-    d = path("count")
+    d = H.path("count")
     os.mkdir(d)
     n = 3000
     more = frames(5, 200)
     box = {}
 
     def send(h):
-        topo().send(frames(n, 1000))
+        H.topo().send(frames(n, 1000))
         H.wait_records(h_json(h), lambda r: len(r) >= n, 20)
         time.sleep(0.5)
         box["before"] = {e: files("%s/w-*.%s" % (d, e))
@@ -515,7 +502,7 @@ def _():
         time.sleep(0.5)
         box["after_hup"] = {e: files("%s/w-*.%s" % (d, e))
                             for e in ("pcap", "pcapng")}
-        topo().send(more)
+        H.topo().send(more)
 
     def h_json(h):
         return [a.split(":", 1)[1] for a in h.cmd if a.startswith("json:")][0]
@@ -542,17 +529,17 @@ def _():
 
 @tap.case("SIGHUP without -C/-G/-W: a new file at the same path")
 def _():
-    pc, png = path("hup.pcap"), path("hup.pcapng")
+    pc, png = H.path("hup.pcap"), H.path("hup.pcapng")
     first, second = frames(10, 120), frames(6, 130)
 
     def send(h):
-        topo().send(first)
+        H.topo().send(first)
         H.wait_records(h_json(h), lambda r: len(r) >= 10, 10)
         time.sleep(0.3)
         for p in (pc, png):
             os.rename(p, p + ".1")
         hup(h)
-        topo().send(second)
+        H.topo().send(second)
 
     def h_json(h):
         return json_of(h)
@@ -599,14 +586,14 @@ SHB = 0x0a0d0d0a
 
 @tap.case("SIGHUP keeps the file: 100 frames, SIGHUP, 10 more: 110 read back")
 def _():
-    pc, png = path("keep.pcap"), path("keep.pcapng")
+    pc, png = H.path("keep.pcap"), H.path("keep.pcapng")
     first, second = frames(100, 120), frames(10, 130)
 
     def send(h):
-        topo().send(first)
+        H.topo().send(first)
         H.wait_records(json_of(h), lambda r: len(r) >= 100, 10)
         hup(h)
-        topo().send(second)
+        H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 110)
@@ -618,12 +605,12 @@ def _():
 
 @tap.case("50 SIGHUPs under traffic lose nothing")
 def _():
-    pc, png = path("many.pcap"), path("many.pcapng")
+    pc, png = H.path("many.pcap"), H.path("many.pcapng")
     batches = [frames(20, 100) for _ in range(50)]
 
     def send(h):
         for b in batches:
-            topo().send(b)
+            H.topo().send(b)
             hup(h)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
@@ -636,18 +623,18 @@ def _():
 @tap.case("SIGHUP with a capture file put at the path: pcap goes on after "
           "its header, pcapng adds a section; tshark reads all")
 def _():
-    pc, png = path("put.pcap"), path("put.pcapng")
+    pc, png = H.path("put.pcap"), H.path("put.pcapng")
     first, second = frames(10, 120), frames(6, 130)
 
     def send(h):
-        topo().send(first)
+        H.topo().send(first)
         H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
         hup(h)                  # the first 10 are on disk now
         for p in (pc, png):     # logrotate's copy, put back
             os.rename(p, p + ".1")
             shutil.copy(p + ".1", p)
         hup(h)
-        topo().send(second)
+        H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 16)
@@ -662,21 +649,21 @@ def _():
 @tap.case("SIGHUP with another kind of file at the path: refused, written "
           "on to the old file, nothing lost or overwritten")
 def _():
-    pc, png = path("other.pcap"), path("other.pcapng")
+    pc, png = H.path("other.pcap"), H.path("other.pcapng")
     first, second = frames(10, 120), frames(6, 130)
     # a pcap header like hdrlog's but for another snap length; not pcapng
     alien = {pc: struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 1234, 1),
              png: b"not a capture file\n"}
 
     def send(h):
-        topo().send(first)
+        H.topo().send(first)
         H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
         for p in (pc, png):
             os.rename(p, p + ".1")
             with open(p, "wb") as f:
                 f.write(alien[p])
         hup(h)
-        topo().send(second)
+        H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 16)
@@ -690,18 +677,18 @@ def _():
 
 @tap.case("SIGHUP after copytruncate: the file starts again, readable")
 def _():
-    pc, png = path("trunc.pcap"), path("trunc.pcapng")
+    pc, png = H.path("trunc.pcap"), H.path("trunc.pcapng")
     first, second = frames(10, 120), frames(6, 130)
 
     def send(h):
-        topo().send(first)
+        H.topo().send(first)
         H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
         hup(h)
         for p in (pc, png):
             shutil.copy(p, p + ".1")
             os.truncate(p, 0)
         hup(h)
-        topo().send(second)
+        H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 16)
@@ -717,15 +704,16 @@ def _():
 @tap.case("a full disk: reported once, counted as lost, JSON goes on, "
           "files stay readable, writing resumes")
 def _():
-    mnt = path("tiny")
+    mnt = H.path("tiny")
     os.mkdir(mnt)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
                    check=True)
     H.on_cleanup(lambda: subprocess.run(["umount", "-l", mnt]))
     pc, png = os.path.join(mnt, "out.pcap"), os.path.join(mnt, "out.pcapng")
-    safe = path("safe.json")
-    h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-s", "1500", "-o", "pcap:" + pc,
-                               "-o", "pcapng:" + png, "-o", "json:" + safe])
+    safe = H.path("safe.json")
+    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-s", "1500",
+                                 "-o", "pcap:" + pc,
+                                 "-o", "pcapng:" + png, "-o", "json:" + safe])
     h.start()
     time.sleep(0.5)                     # file headers written
     filler = os.path.join(mnt, "filler")
@@ -738,7 +726,7 @@ def _():
     finally:
         os.close(fd)
     for _ in range(4):
-        topo().send(frames(30, 1000))
+        H.topo().send(frames(30, 1000))
         time.sleep(0.3)
     assert H.wait_records(safe, lambda r: len(r) >= 120), "JSON short"
     time.sleep(0.3)
@@ -748,7 +736,7 @@ def _():
     os.unlink(filler)
     time.sleep(0.3)
     last = frames(20, 1000)
-    topo().send(last)
+    H.topo().send(last)
     H.wait_records(safe, lambda r: len(r) >= 140)
     deadline = time.monotonic() + 4
     while time.monotonic() < deadline and not all(
@@ -772,14 +760,7 @@ def _():
 
 
 def body():
-    H.preflight()
-    for tool in ("tshark", "capinfos"):
-        if not shutil.which(tool):
-            print("1..0 # SKIP %s not installed" % tool)
-            return
-    with H.Topology(pairs=2) as t:
-        T["topo"] = t
-        tap.run()
+    H.run_tap(tap, pairs=2, need=("tshark", "capinfos"))
 
 
 if __name__ == "__main__":

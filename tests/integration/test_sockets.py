@@ -252,10 +252,6 @@ class Peer:
         return infos
 
 
-def topo():
-    return T["topo"]
-
-
 def netns_inode(ns):
     return os.stat("/run/netns/" + ns).st_ino
 
@@ -280,7 +276,7 @@ def exchange(conns, family=4, client_name="hlt-client",
     """Run a server in A and a client in B through conns; (server infos,
     client infos, server port, server pid, client pid). dualstack: the
     server is an AF_INET6 socket on :: taking IPv4 (v4-mapped)."""
-    t = topo()
+    t = H.topo()
     saddr = "198.51.100.1" if family == 4 else "2001:db8::1"
     if dualstack:
         srv = Peer(t.ns_a, dict(role="server", family=6, addr="::",
@@ -326,8 +322,8 @@ class Run:
         Run._n[0] += 1
         self.json = os.path.join(H.tmpdir(), "%s-%d.json" % (name,
                                                               Run._n[0]))
-        self.h = H.Hdrlog(topo().ns_a, list(args) + ["-o",
-                                                     "json:" + self.json])
+        self.h = H.Hdrlog(H.topo().ns_a, list(args) + ["-o",
+                                                       "json:" + self.json])
 
     def __enter__(self):
         self.h.start(wait=False)
@@ -404,7 +400,7 @@ def accept_states(conn):
 def check_connection(recs, cinfo, sinfo, conn, family, client_name,
                      server_name, client_uid=0, lists=None):
     """The four records of one connection, exactly."""
-    t = topo()
+    t = H.topo()
     cport = cinfo["local"][1]
     sport = sinfo["local"][1]
     assert cinfo["peer"][1] == sport and sinfo["peer"][1] == cport, \
@@ -518,7 +514,7 @@ def check_all(recs, sinfo, cinfo, conns, family, cname, sname, cuid=0,
 def ipv6_on_b():
     """Enable IPv6 on B's end (2001:db8::2); undone at exit or by the
     returned function."""
-    t = topo()
+    t = H.topo()
     dev = t.pairs[0].b
     for key in ("net.ipv6.conf.all.disable_ipv6",
                 "net.ipv6.conf.%s.disable_ipv6" % dev):
@@ -579,21 +575,21 @@ def _():
 def _():
     out = os.path.join(H.tmpdir(), "attach-fail.json")
     for m in ("fentry", "kprobe"):
-        r = H.run_hdrlog(topo().ns_a, ["--events", "sockets", "--attach", m,
-                                       "-o", "json:" + out], timeout=20)
+        r = H.run_hdrlog(H.topo().ns_a, ["--events", "sockets", "--attach", m,
+                                         "-o", "json:" + out], timeout=20)
         lines = [x for x in r.stderr.splitlines() if x.strip()]
         assert r.returncode != 0, "--attach %s: exit 0: %r" % (m, r.stderr)
         assert len(lines) == 1, "--attach %s: not one line: %r" % (
             m, r.stderr)
         assert m in lines[0] and "listening" not in lines[0], lines[0]
         assert lines[0].startswith("hdrlog:"), lines[0]
-        r2 = H.run_hdrlog(topo().ns_a, ["-i", topo().pairs[0].a,
-                                        "--socket-events", "--attach", m,
-                                        "-o", "json:" + out], timeout=20)
+        r2 = H.run_hdrlog(H.topo().ns_a, ["-i", H.topo().pairs[0].a,
+                                          "--socket-events", "--attach", m,
+                                          "-o", "json:" + out], timeout=20)
         assert r2.returncode != 0 and "listening" not in r2.stderr, \
             "-i --socket-events --attach %s: exit %d %r" % (
                 m, r2.returncode, r2.stderr)
-        attached, text = topo().xdp_attached()
+        attached, text = H.topo().xdp_attached()
         assert not attached, "XDP left attached after a failed start:\n" + \
             text
     with Run(["--events", "sockets", "--attach", "tracepoint"]) as h:
@@ -809,7 +805,7 @@ def attribution_problems(recs, cport, sport, spid, sname):
     before the server's accept (not even after the client's connect, which
     is in B's namespace), the server's pid and comm from the accept until
     the server's close. A list of problems."""
-    t = topo()
+    t = H.topo()
     seq = []        # (index, record) of this connection, in file order
     for i, r in enumerate(recs):
         if of_conn([r], cport, sport, "packet") or \
@@ -863,7 +859,7 @@ def attribution_problems(recs, cport, sport, spid, sname):
 @tap.case("packet records of a connection carry the server's pid and comm "
           "after the accept, not before; unrelated ones don't")
 def _():
-    t = topo()
+    t = H.topo()
     # an unrelated connection, opened before hdrlog starts
     ls = H.ns_socket(t.ns_a, socket.AF_INET, socket.SOCK_STREAM)
     ls.bind(("198.51.100.1", 0))
@@ -920,7 +916,7 @@ def _():
 @tap.case("dual-stack server (AF_INET6 on ::, IPv4 client): records are "
           "IPv4, one Community ID, packets attributed")
 def _():
-    t = topo()
+    t = H.topo()
     conns = [dict(c2s=2000, s2c=30, first="server", sleep=0.2, reset=False,
                   accepted_flag=os.path.join(H.tmpdir(), "accepted-dual"))]
     with Run(["-i", t.pairs[0].a, "--socket-events"], name="dual") as h:
@@ -1000,8 +996,8 @@ def _():
         "    pass\n"
         "print(os.getpid(), s.getsockname()[1], c.getsockname()[1])\n")
     with Run(["--events", "sockets"], name="udp") as run:
-        r = subprocess.run(H.ns_exec(topo().ns_b, ["/usr/bin/python3", "-c",
-                                                   script]),
+        r = subprocess.run(H.ns_exec(H.topo().ns_b, ["/usr/bin/python3", "-c",
+                                                     script]),
                            capture_output=True, text=True, timeout=20)
         assert r.returncode == 0, r.stderr
         pid, sport1, sport2 = (int(x) for x in r.stdout.split())
@@ -1018,15 +1014,12 @@ def _():
             x["src_ip"] == "198.51.100.2" and \
             x["dest_ip"] == "198.51.100.1" and \
             x["direction"] == "outbound" and \
-            x["netns"] == netns_inode(topo().ns_b), show([x])
+            x["netns"] == netns_inode(H.topo().ns_b), show([x])
         assert "tcp_state" not in x and "community_id" in x, show([x])
 
 
 def body():
-    H.preflight()
-    with H.Topology(pairs=1) as t:
-        T["topo"] = t
-        tap.run()
+    H.run_tap(tap)
 
 
 if __name__ == "__main__":

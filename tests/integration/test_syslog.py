@@ -38,18 +38,6 @@ PORT = 15514            # rsyslog's TCP and UDP ports in A (and +1 on ::1)
 _seq = [0]
 
 
-def topo():
-    return T["topo"]
-
-
-def dev():
-    return topo().pairs[0].a
-
-
-def path(name):
-    return os.path.join(H.tmpdir(), name)
-
-
 def mac():
     _seq[0] += 1
     i = _seq[0]
@@ -125,7 +113,7 @@ class Rsyslog:
     """Our own rsyslogd in namespace A; messages in self.out."""
 
     def __init__(self, name, port=PORT):
-        self.dir = path(name)
+        self.dir = H.path(name)
         os.makedirs(os.path.join(self.dir, "work"), exist_ok=True)
         self.out = os.path.join(self.dir, "out.jsonl")
         self.sock = os.path.join(self.dir, "log.sock")
@@ -143,8 +131,8 @@ class Rsyslog:
                 os.unlink(p)
         self.errf = open(os.path.join(self.dir, "stderr"), "a")
         self.proc = H.track(subprocess.Popen(
-            H.ns_exec(topo().ns_a, [RSYSLOGD, "-n", "-f", self.conf, "-i",
-                                    self.pidfile]),
+            H.ns_exec(H.topo().ns_a, [RSYSLOGD, "-n", "-f", self.conf, "-i",
+                                      self.pidfile]),
             stdin=subprocess.DEVNULL, stdout=self.errf, stderr=self.errf))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -156,7 +144,7 @@ class Rsyslog:
         raise RuntimeError("rsyslogd did not start: %s" % self.stderr())
 
     def _tcp_ready(self):
-        s = H.ns_socket(topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
+        s = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
         try:
             s.settimeout(1)
             s.connect(("127.0.0.1", self.port))
@@ -341,7 +329,7 @@ def outputs(h):
 
 
 def hdrlog(args):
-    return H.Hdrlog(topo().ns_a, ["-i", dev()] + list(args))
+    return H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + list(args))
 
 
 def wait_json(p, n, timeout=10):
@@ -354,7 +342,7 @@ def wait_json(p, n, timeout=10):
 
 
 def fresh(name):
-    p = path(name)
+    p = H.path(name)
     if os.path.exists(p):
         os.unlink(p)
     return p
@@ -377,7 +365,7 @@ def rfc5424_all_transports():
             args += ["-o", "syslog:" + t]
         n = 25
         with hdrlog(args) as h:
-            topo().send(frames(n))
+            H.topo().send(frames(n))
             lines = wait_json(out, n)
             rs.wait(4 * n)
             h.stop()
@@ -397,9 +385,9 @@ def run_simple(rs, name, targets, extra, n=20, frame_list=None, iface=None):
     for t in targets.values():
         args += ["-o", "syslog:" + t]
     fl = frame_list if frame_list is not None else frames(n)
-    h = H.Hdrlog(topo().ns_a, ["-i", iface or dev()] + args)
+    h = H.Hdrlog(H.topo().ns_a, ["-i", iface or H.dev()] + args)
     with h:
-        topo().send(fl, dev=T.get("send_dev") if iface else None)
+        H.topo().send(fl, dev=T.get("send_dev") if iface else None)
         lines = wait_json(out, len(fl))
         for input_name in targets:
             rs.wait(len(fl), input_name)
@@ -455,7 +443,7 @@ def rfc3164():
 
 @tap.case('SD values escape ", \\ and ] (an interface named h"]\\N)')
 def sd_escaping():
-    ns_a, ns_b = topo().ns_a, topo().ns_b
+    ns_a, ns_b = H.topo().ns_a, H.topo().ns_b
     name_a = 'h"]\\%d' % (os.getpid() % 100000)
     name_b = "hx%d" % os.getpid()
     r = H.run([H.IP, "link", "add", name_a, "netns", ns_a, "type", "veth",
@@ -482,7 +470,7 @@ def list_args(n_lists, name_len):
     args = []
     for i in range(n_lists):
         name = ("l%02d-" % i).ljust(name_len, "x")
-        p = path("list-%d.txt" % i)
+        p = H.path("list-%d.txt" % i)
         with open(p, "w") as f:
             f.write("198.51.100.3/32\n" + ("198.51.100.4/32\n" if i < 20
                                            else ""))
@@ -545,7 +533,7 @@ def udp_closed_port():
     with h:
         # three bursts of 10: well inside the ICMP rate limit's burst
         for _ in range(3):
-            topo().send(frames(10))
+            H.topo().send(frames(10))
             total += 10
             assert len(wait_json(out, total)) == total, h.stderr()
         h.stop()
@@ -566,19 +554,19 @@ def tcp_restart():
     h = hdrlog(["-o", "json:" + out, "-o", "syslog:" + target])
     with rs, h:
         first, during, after = frames(40), frames(8000), frames(40)
-        topo().send(first)
+        H.topo().send(first)
         assert len(rs.wait(len(first), "tcp")) == len(first)
         rs.stop(signal.SIGKILL)
         assert h.err.wait_for(r"syslog %s: .*reconnecting" % re.escape(
             target), 5), h.stderr()
-        topo().send(during, burst=64)
+        H.topo().send(during, burst=64)
         wait_json(out, len(first) + len(during), 20)
         rs.start()
         line = h.err.wait_for(r"syslog %s: connected again; \d+ records "
                               r"lost meanwhile" % re.escape(target), 10)
         assert line, h.stderr()
         gap = int(re.search(r"(\d+) records lost", line).group(1))
-        topo().send(after)
+        H.topo().send(after)
         total = len(first) + len(during) + len(after)
         lines = wait_json(out, total, 20)
         msgs = rs.wait(total - gap, "tcp", 20)
@@ -612,7 +600,7 @@ def tcp_dead_receivers():
         assert re.search(r"syslog %s: Connection refused; queueing" %
                          re.escape(target), h.stderr()), h.stderr()
         fl = frames(200)
-        topo().send(fl)
+        H.topo().send(fl)
         assert len(wait_json(out, len(fl))) == len(fl)
         t0 = time.monotonic()
         h.stop(timeout=5)
@@ -621,7 +609,7 @@ def tcp_dead_receivers():
     assert count_re(h, r"Connection refused") == 1, h.stderr()
     # a listener that accepts nothing and reads nothing: socket buffers
     # and then the queue fill up, records are counted lost, capture goes on
-    srv = H.ns_socket(topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
+    srv = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     srv.bind(("127.0.0.1", PORT + 8))
     srv.listen(1)
@@ -630,7 +618,7 @@ def tcp_dead_receivers():
     h = hdrlog(["-o", "json:" + out, "-o", "syslog:" + target])
     with h:
         fl = frames(12000)
-        topo().send(fl, burst=64)
+        H.topo().send(fl, burst=64)
         assert len(wait_json(out, len(fl), 20)) == len(fl)
         assert h.err.wait_for(r"does not keep up", 5), h.stderr()
         t0 = time.monotonic()
@@ -650,12 +638,12 @@ def unix_missing():
     h = hdrlog(["-o", "json:" + out, "-o", "syslog:" + target])
     with h:
         fl = frames(30)
-        topo().send(fl)
+        H.topo().send(fl)
         wait_json(out, len(fl))
         with rs:
             deadline = time.monotonic() + 8
             while time.monotonic() < deadline and not rs.messages():
-                topo().send(frames(1))
+                H.topo().send(frames(1))
                 time.sleep(0.2)
             assert rs.messages(), h.stderr()
             assert h.err.wait_for(r"syslog %s: connected again; \d+ records"
@@ -678,15 +666,15 @@ def reconnects():
         h = hdrlog(args)
         with h:
             a, b, c = frames(300), frames(300), frames(20)
-            topo().send(a, burst=0)
+            H.topo().send(a, burst=0)
             h.proc.send_signal(signal.SIGHUP)
-            topo().send(b, burst=0)
+            H.topo().send(b, burst=0)
             rs.wait(len(a) + len(b), "tcp")
             rs.wait(len(a) + len(b), "imuxsock")
             # the unix receiver restarts: its new socket is found at once
             rs.stop()
             rs.start()
-            topo().send(c)
+            H.topo().send(c)
             lines = wait_json(out, len(a) + len(b) + len(c))
             n = len(a) + len(b) + len(c)
             rs.wait(n, "tcp")
@@ -710,7 +698,7 @@ def reconnects():
 @tap.case("a unix stream socket: found by EPROTOTYPE, NUL-terminated")
 def unix_stream():
     sock = fresh("stream.sock")
-    srv = H.ns_socket(topo().ns_a, socket.AF_UNIX, socket.SOCK_STREAM)
+    srv = H.ns_socket(H.topo().ns_a, socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(sock)
     srv.listen(1)
     got = []
@@ -728,7 +716,7 @@ def unix_stream():
     out = fresh("r11.json")
     h = hdrlog(["-o", "json:" + out, "-o", "syslog:unix:" + sock])
     with h:
-        topo().send(frames(10))
+        H.topo().send(frames(10))
         lines = wait_json(out, 10)
         h.stop()
     th.join(5)
@@ -745,7 +733,7 @@ def bad_targets():
     for t in ("http://x", "udp://", "udp://[::1", "tcp://127.0.0.1:0",
               "tcp://127.0.0.1:99999", "tcp://127.0.0.1:x", "unix:",
               "udp://no-such-host.invalid:514", "tcp://2001:db8::1:x"):
-        r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "-o", "syslog:" + t])
+        r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "syslog:" + t])
         assert r.returncode != 0, t
         errs = [x for x in r.stderr.splitlines() if x.strip()]
         assert len(errs) == 1 and errs[0].startswith("hdrlog: ") and \
@@ -777,13 +765,12 @@ def socket_events():
     with Rsyslog("r11") as rs:
         out = fresh("r11.json")
         tcp, unix = "tcp://127.0.0.1:%d" % PORT, "unix:" + rs.sock
-        S.T["topo"] = topo()
         conns = S.conns_spec([(3, 4)], sleep=0.05)
         # a second hdrlog, socket events only (the interface has one XDP
         # program already)
-        h3164 = H.Hdrlog(topo().ns_a, ["--events", "sockets",
-                                       "--syslog-format", "rfc3164",
-                                       "-o", "syslog:" + unix])
+        h3164 = H.Hdrlog(H.topo().ns_a, ["--events", "sockets",
+                                         "--syslog-format", "rfc3164",
+                                         "-o", "syslog:" + unix])
         h3164.start(wait=False)     # killed at the end (H.track)
         assert h3164.err.wait_for(r"listening", 15), h3164.stderr()
         with hdrlog(["--socket-events", "-o", "json:" + out,
@@ -822,14 +809,8 @@ def socket_events():
 
 
 def body():
-    H.preflight()
-    if not os.access(RSYSLOGD, os.X_OK):
-        print("1..0 # SKIP rsyslogd not installed (Debian package rsyslog)")
-        return
-    with H.Topology() as t:
-        T["topo"] = t
-        H.run([H.IP, "-n", t.ns_a, "link", "set", "lo", "up"])
-        tap.run()
+    H.run_tap(tap, need=(RSYSLOGD,), setup=lambda t: H.run(
+        [H.IP, "-n", t.ns_a, "link", "set", "lo", "up"]))
 
 
 if __name__ == "__main__":
