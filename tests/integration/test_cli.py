@@ -20,18 +20,7 @@ SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
 MAN_PAGE = os.path.join(SRCDIR, "man", "hdrlog.8")
 
 tap = H.Tap()
-_mac_seq = [0]
-
-
-def macs(n, tag):
-    """n fresh source MACs 02:cc:TAG:..:.. (unique per test run)."""
-    out = []
-    for _ in range(n):
-        _mac_seq[0] += 1
-        i = _mac_seq[0]
-        out.append("02:cc:%02x:%02x:%02x:%02x" % (tag, (i >> 16) & 0xFF,
-                                                  (i >> 8) & 0xFF, i & 0xFF))
-    return out
+MAC_KIND = 0xcc              # source MACs 02:cc:... (H.new_mac)
 
 
 def hdrlog(args, **kw):
@@ -45,11 +34,6 @@ def one_shot(args, timeout=15, prefix=()):
                             prefix=prefix)
     except Exception as e:
         raise AssertionError("hdrlog %s did not finish: %s" % (args, e))
-
-
-def show(r):
-    return "exit %s\nstdout: %r\nstderr: %r" % (r.returncode, r.stdout[-1500:],
-                                                r.stderr[-1500:])
 
 
 def no_xdp(dev_name, timeout=3.0):
@@ -71,8 +55,8 @@ def _():
     out = H.path("count.json")
     h = hdrlog(["-i", H.dev(), "-o", "json:" + out, "-c", "5"]).start()
     try:
-        H.topo().send([H.udp_frame(m) for m in macs(20, 1)], burst=4,
-                      pause=0.01)
+        H.topo().send([H.udp_frame(m) for m in H.macs(20, MAC_KIND, 1)],
+                      burst=4, pause=0.01)
         rc = h.wait(10)
         assert rc is not None, "still running 10 s after 20 frames with -c 5"
     finally:
@@ -87,7 +71,7 @@ def _():
 @tap.case("--fields timestamp,src_ip,dest_port writes only those keys")
 def _():
     out = H.path("fields.json")
-    m_udp, m_arp = macs(2, 2)
+    m_udp, m_arp = H.macs(2, MAC_KIND, 2)
     with hdrlog(["-i", H.dev(), "-o", "json:" + out, "-c", "2",
                  "--fields", "timestamp,src_ip,dest_port"]) as h:
         H.topo().send([H.udp_frame(m_udp, sport=1111, dport=2222),
@@ -112,10 +96,10 @@ def _():
 @tap.case("--fields help lists every field of the contract")
 def _():
     r = one_shot(["--fields", "help"])
-    assert r.returncode == 0, show(r)
+    assert r.returncode == 0, H.show(r)
     listed = re.findall(r"^\s+([a-z_]+)\s", r.stdout, re.M)
     missing = [f for f in H.FIELD_ORDER if f not in listed]
-    assert not missing, "not listed: %s\n%s" % (missing, show(r))
+    assert not missing, "not listed: %s\n%s" % (missing, H.show(r))
     assert listed == H.FIELD_ORDER, "order/extra: %s" % listed
 
 
@@ -124,8 +108,8 @@ def _():
     out = H.path("sample.json")
     n = 1000
     with hdrlog(["-i", H.dev(), "-o", "json:" + out, "--sample", "10"]) as h:
-        H.topo().send([H.udp_frame(m) for m in macs(n, 3)], burst=50,
-                      pause=0.003)
+        H.topo().send([H.udp_frame(m) for m in H.macs(n, MAC_KIND, 3)],
+                      burst=50, pause=0.003)
         # records are ~100; wait until the file stops growing
         last, stable_since = -1, time.monotonic()
         deadline = time.monotonic() + 10
@@ -156,7 +140,7 @@ def _():
 
 def stdout_case(spec):
     def run():
-        m1, m2 = macs(2, 4)
+        m1, m2 = H.macs(2, MAC_KIND, 4)
         with hdrlog(["-i", H.dev(), "-o", spec, "-c", "2"], stdout=True) as h:
             H.topo().send([H.udp_frame(m1), H.udp_frame(m2)])
             rc = h.wait(10)
@@ -176,7 +160,7 @@ tap.add("-o json:- writes JSON lines to stdout", stdout_case("json:-"))
 def _():
     out = H.path("two.json")
     p0, p1 = H.topo().pairs
-    m0, m1 = macs(2, 5)
+    m0, m1 = H.macs(2, MAC_KIND, 5)
     with hdrlog(["-i", p0.a, "-i", p1.a, "-o", "json:" + out]) as h:
         H.topo().send([H.udp_frame(m0)], dev=p0.b)
         H.topo().send([H.udp_frame(m1, src_ip="198.51.100.66",
@@ -223,13 +207,13 @@ def _():
         r = one_shot(["-i", H.dev(), "-o", "json:" + H.path("second.json"),
                       "-c", "1"])
         still = h.proc.poll() is None
-    assert r.returncode != 0, show(r)
+    assert r.returncode != 0, H.show(r)
     assert re.search(r"(?i)\bXDP\b", r.stderr) and \
         re.search(r"(?i)already", r.stderr), \
-        "message doesn't say an XDP program is already attached:\n" + show(r)
+        "message doesn't say an XDP program is already attached:\n" + H.show(r)
     assert H.dev() in r.stderr, "message doesn't name %s:\n%s" % (H.dev(),
-                                                                     show(r))
-    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + show(r)
+                                                                     H.show(r))
+    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + H.show(r)
     assert still, "the first hdrlog died"
 
 
@@ -240,19 +224,19 @@ def _():
 def assert_error(r, rc=None, mentions=(), one_line=True):
     H.diag("exit %s, stderr: %s" % (r.returncode, r.stderr.strip()))
     if rc is None:
-        assert r.returncode != 0, "exit 0:\n" + show(r)
+        assert r.returncode != 0, "exit 0:\n" + H.show(r)
     else:
-        assert r.returncode == rc, "expected exit %d:\n%s" % (rc, show(r))
-    assert "listening on" not in r.stderr, "it started:\n" + show(r)
+        assert r.returncode == rc, "expected exit %d:\n%s" % (rc, H.show(r))
+    assert "listening on" not in r.stderr, "it started:\n" + H.show(r)
     for m in mentions:
-        assert m in r.stderr, "stderr doesn't mention %r:\n%s" % (m, show(r))
-    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + show(r)
+        assert m in r.stderr, "stderr doesn't mention %r:\n%s" % (m, H.show(r))
+    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + H.show(r)
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     if one_line:
         assert len(lines) == 1, "%d lines on stderr:\n%s" % (len(lines),
-                                                             show(r))
+                                                             H.show(r))
     assert lines and lines[0].startswith("hdrlog:"), \
-        "message not prefixed 'hdrlog:':\n" + show(r)
+        "message not prefixed 'hdrlog:':\n" + H.show(r)
 
 
 @tap.case("unknown interface: one line naming it, non-zero exit")
@@ -267,7 +251,7 @@ def usage_case(args, mention):
                      timeout=10)
         # usage errors: the message plus a "Try 'hdrlog --help'" hint
         assert_error(r, rc=2, mentions=[mention], one_line=False)
-        assert len(r.stderr.splitlines()) <= 2, show(r)
+        assert len(r.stderr.splitlines()) <= 2, H.show(r)
     return run
 
 
@@ -309,7 +293,7 @@ def conflict_case(args, mention):
     def run():
         r = one_shot(["-c", "1"] + args, timeout=10)
         assert_error(r, rc=2, mentions=[mention], one_line=False)
-        assert len(r.stderr.splitlines()) <= 2, show(r)
+        assert len(r.stderr.splitlines()) <= 2, H.show(r)
     return run
 
 
@@ -361,12 +345,12 @@ def _():
 def _():
     r = one_shot(["--features"], prefix=["setpriv", "--reuid=65534",
                                           "--regid=65534", "--clear-groups"])
-    assert r.returncode == 0, show(r)
+    assert r.returncode == 0, H.show(r)
     for what in ("ring buffer", "XDP", "socket events via tracepoint"):
         m = re.search(r"^%s: (.*)$" % re.escape(what), r.stdout, re.M)
         assert m and "cannot tell" in m.group(1), \
-            "%s: %r\n%s" % (what, m and m.group(1), show(r))
-    assert not re.search(r": no\b", r.stdout), show(r)
+            "%s: %r\n%s" % (what, m and m.group(1), H.show(r))
+    assert not re.search(r": no\b", r.stdout), H.show(r)
 
 
 @tap.case("without privileges: message mentions CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN")
@@ -380,14 +364,14 @@ def _():
 @tap.case("--version prints 'hdrlog X.Y.Z' and exits 0")
 def _():
     r = one_shot(["--version"])
-    assert r.returncode == 0, show(r)
-    assert re.match(r"^hdrlog \d+\.\d+\.\d+\S*\n$", r.stdout), show(r)
+    assert r.returncode == 0, H.show(r)
+    assert re.match(r"^hdrlog \d+\.\d+\.\d+\S*\n$", r.stdout), H.show(r)
 
 
 @tap.case("--help lists every long option, exits 0")
 def _():
     r = one_shot(["--help"])
-    assert r.returncode == 0, show(r)
+    assert r.returncode == 0, H.show(r)
     listed = set(re.findall(r"--([a-z][a-z-]+)", r.stdout))
     want = {"interface", "output", "count", "fields", "sample", "version",
             "help"}
@@ -413,7 +397,7 @@ def _():
         assert "unknown option" not in rr.stderr and \
             "unrecognized" not in rr.stderr and \
             "listening on" not in rr.stderr, \
-            "--%s is in --help but not accepted:\n%s" % (opt, show(rr))
+            "--%s is in --help but not accepted:\n%s" % (opt, H.show(rr))
 
 
 @tap.case("the captured interface is deleted: hdrlog says so and exits 1")
@@ -445,7 +429,7 @@ def _():
         out = H.path("drain%d.json" % attempt)
         stop = threading.Event()
         h = hdrlog(["-i", H.dev(), "-o", "json:" + out]).start()
-        frames = [H.udp_frame(m) for m in macs(64, 9)]
+        frames = [H.udp_frame(m) for m in H.macs(64, MAC_KIND, 9)]
 
         def flood():
             s = H.topo().sender()
@@ -498,7 +482,8 @@ def _():
 
         def steady():
             started.set()          # ~2000 frames/s for ~2 s
-            H.topo().send([H.udp_frame(m) for m in macs(4000, 10)],
+            H.topo().send([H.udp_frame(m)
+                           for m in H.macs(4000, MAC_KIND, 10)],
                           burst=20, pause=0.01)
         t = threading.Thread(target=steady)
         t.start()

@@ -36,6 +36,7 @@ import hdrlogtest as H  # noqa: E402
 import test_sockets as S  # noqa: E402  (the connection peers)
 
 tap = H.Tap()
+MAC_KIND = 0x1c              # source MACs 02:1c:... (H.new_mac)
 T = {}
 JOURNALD = "/lib/systemd/systemd-journald"
 JOURNALCTL = shutil.which("journalctl") or "/usr/bin/journalctl"
@@ -48,15 +49,13 @@ DST_MAC = "02:00:5e:00:53:01"       # not A's: the stack ignores the frames
 A4, A6 = "198.51.100.1", "2001:db8::1"
 FIXED = {"SYSLOG_IDENTIFIER", "MESSAGE", "PRIORITY", "MESSAGE_ID"}
 RUN_TAG = random.randrange(256)
-_mac_seq = [0]
 _ip_seq = [random.randrange(0, 200)]
 
 
 def new_mac():
-    _mac_seq[0] += 1
-    return "02:1c:%02x:%02x:%02x:%02x" % (RUN_TAG, os.getpid() & 0xFF,
-                                          _mac_seq[0] >> 8,
-                                          _mac_seq[0] & 0xFF)
+    """A fresh source MAC; RUN_TAG keeps it apart from earlier runs' entries
+    in a persistent journal."""
+    return H.new_mac(MAC_KIND, RUN_TAG)
 
 
 def new_ip4():

@@ -28,17 +28,6 @@ LIST_FILE_ERROR = 1         # hdrlog(8): 1 on a run-time error
 START_TIMEOUT = 20          # a hang is the failure; this only bounds it
 
 
-def write(name, data):
-    p = H.path(name)
-    with open(p, "wb") as f:
-        f.write(data)
-    return p
-
-
-def show(r):
-    return "exit %s\nstderr: %r" % (r.returncode, r.stderr[-2000:])
-
-
 def start_refused(args, mentions):
     """hdrlog with args exits at start with a list-file error mentioning
     every string of mentions; returns its stderr."""
@@ -49,15 +38,15 @@ def start_refused(args, mentions):
         raise AssertionError("hdrlog %s did not exit within %d s" %
                              (" ".join(args), START_TIMEOUT))
     H.diag("exit %s: %s" % (r.returncode, r.stderr.strip()[:300]))
-    assert r.returncode == LIST_FILE_ERROR, show(r)
-    assert "listening on" not in r.stderr, "it started:\n" + show(r)
+    assert r.returncode == LIST_FILE_ERROR, H.show(r)
+    assert "listening on" not in r.stderr, "it started:\n" + H.show(r)
     for m in mentions:
-        assert m in r.stderr, "stderr lacks %r:\n%s" % (m, show(r))
+        assert m in r.stderr, "stderr lacks %r:\n%s" % (m, H.show(r))
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert lines and all(x.startswith("hdrlog:") for x in lines), \
-        "unprefixed lines:\n" + show(r)
+        "unprefixed lines:\n" + H.show(r)
     assert "\x1b" not in r.stderr and "\0" not in r.stderr, \
-        "raw ESC or NUL on stderr:\n" + show(r)
+        "raw ESC or NUL on stderr:\n" + H.show(r)
     attached, text = H.topo().xdp_attached(H.dev())
     assert not attached, "XDP program left attached:\n" + text
     return r.stderr
@@ -86,8 +75,8 @@ def _():
 @tap.case("a line that never ends is refused with file:line")
 def _():
     # 8 MiB with no newline after two good lines: memory stays bounded
-    p = write("huge.txt", b"192.0.2.0/24\n198.51.100.0/24\n" +
-              b"x" * (8 << 20))
+    p = H.write_list("huge.txt", b"192.0.2.0/24\n198.51.100.0/24\n" +
+                     b"x" * (8 << 20))
     err = start_refused(["--taglist", p],
                         ["%s:3: line longer than 4096 bytes: 'xxx" % p])
     assert len(err) < 1000, "the whole line was quoted:\n%s" % err[:2000]
@@ -95,7 +84,7 @@ def _():
 
 @tap.case("a NUL after an address is refused, quoted as \\x00")
 def _():
-    p = write("nul.txt", b"192.0.2.0/24\n2001:db8::1\0garbage\n")
+    p = H.write_list("nul.txt", b"192.0.2.0/24\n2001:db8::1\0garbage\n")
     start_refused(["--blocklist", p],
                   ["%s:2: NUL byte in the line: '2001:db8::1\\x00garbage'"
                    % p])
@@ -104,7 +93,7 @@ def _():
 @tap.case("ESC in a list line, a list path and an interface name is "
           "printed escaped")
 def _():
-    p = write("esc.txt", b"\x1b[2J\x1b[31mred\n")
+    p = H.write_list("esc.txt", b"\x1b[2J\x1b[31mred\n")
     start_refused(["--taglist", p], ["%s:1: " % p, "'\\x1b[2J\\x1b[31mred'"])
     q = H.path("no\x1b]0;title\x07.txt")
     start_refused(["--taglist", "n=" + q],
@@ -112,9 +101,9 @@ def _():
     r = H.run_hdrlog(H.topo().ns_a, ["-i", "x\x1b[1m", "-o", "json:-"],
                      timeout=START_TIMEOUT)
     H.diag("exit %s: %s" % (r.returncode, r.stderr.strip()))
-    assert r.returncode != 0, show(r)
-    assert "\x1b" not in r.stderr, "raw ESC on stderr:\n" + show(r)
-    assert "x\\x1b[1m" in r.stderr, show(r)
+    assert r.returncode != 0, H.show(r)
+    assert "\x1b" not in r.stderr, "raw ESC on stderr:\n" + H.show(r)
+    assert "x\\x1b[1m" in r.stderr, H.show(r)
 
 
 def wait_stderr(h, text, timeout=15):
@@ -136,7 +125,7 @@ def records_flow(h, tag):
 @tap.case("SIGHUP with the list swapped for a FIFO or /dev/zero: reload "
           "refused, capture goes on")
 def _():
-    p = write("reload.txt", b"192.0.2.0/24\n")
+    p = H.write_list("reload.txt", b"192.0.2.0/24\n")
     with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:-", "--taglist",
                                     "r=" + p], stdout=True) as h:
         records_flow(h, 1)
@@ -165,7 +154,7 @@ def _():
     n = 150 * 1 << 14
     lines = ("10.%d.%d.%d/32\n" % (i >> 16, (i >> 8) & 255, i & 255)
              for i in range(n))
-    p = write("big.txt", "".join(lines).encode())
+    p = H.write_list("big.txt", "".join(lines).encode())
     h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:-",
                                  "--taglist", p], stdout=True)
     h.start(wait=False)
@@ -178,20 +167,20 @@ def _():
             h.proc.poll() is None:
         try:
             seen_open = any(os.readlink(os.path.join(fd_dir, f)) == p
-                              for f in os.listdir(fd_dir))
+                            for f in os.listdir(fd_dir))
         except OSError:
             pass
         if not seen_open:
             time.sleep(0.001)
     H.diag("list %s open when signalled" % ("was" if seen_open else
-                                              "was not seen"))
+                                            "was not seen"))
     h.proc.send_signal(signal.SIGTERM)
     rc = h.wait(START_TIMEOUT)
     if rc is None:
         h.kill()
         raise AssertionError("hdrlog ignored SIGTERM during start-up for "
-                               "%d s; stderr:\n%s" % (START_TIMEOUT,
-                                                      h.stderr()))
+                             "%d s; stderr:\n%s" % (START_TIMEOUT,
+                                                    h.stderr()))
     H.diag("exit %s: %s" % (rc, h.stderr().strip()[:300]))
     assert rc in (0, 1), "exit %s:\n%s" % (rc, h.stderr())
     attached, text = H.topo().xdp_attached(H.dev())

@@ -19,18 +19,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
 
 tap = H.Tap()
-_seq = [0]
-
-
-def mac():
-    _seq[0] += 1
-    i = _seq[0]
-    return "02:dd:%02x:%02x:%02x:%02x" % (os.getpid() & 0xFF, (i >> 16) & 0xFF,
-                                          (i >> 8) & 0xFF, i & 0xFF)
+MAC_KIND = 0xdd              # source MACs 02:dd:... (H.new_mac)
 
 
 def udp(dport, n=1, **kw):
-    return [H.udp_frame(mac(), dport=dport, ip_id=i + 1, **kw)
+    return [H.udp_frame(H.new_mac(MAC_KIND), dport=dport, ip_id=i + 1, **kw)
             for i in range(n)]
 
 

@@ -29,9 +29,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
 
 tap = H.Tap()
+MAC_KIND = 0x7c              # source MACs 02:7c:... (H.new_mac)
 SENT = {}                   # ip id -> frame
 BY_MAC = {}                 # source MAC text -> frame
-_seq = [0, 0]               # MAC counter, ip id counter
+_ip_id = [0]                # the last ip id sent
 
 FIELDS = ["frame.time_epoch", "frame.len", "frame.cap_len",
           "frame.interface_id", "frame.interface_name", "frame.comment",
@@ -46,23 +47,15 @@ NAME_RE = r"-\d{8}T\d{6}Z-\d{6}"
 # helpers
 # --------------------------------------------------------------------------
 
-def mac():
-    _seq[0] += 1
-    i = _seq[0]
-    return "02:7c:%02x:%02x:%02x:%02x" % (os.getpid() & 0xFF,
-                                          (i >> 16) & 0xFF, (i >> 8) & 0xFF,
-                                          i & 0xFF)
-
-
 def frames(n, size=100, **kw):
     """n UDP frames of `size` bytes (at least 42), each with a fresh ip id,
     remembered in SENT."""
     out = []
     for _ in range(n):
-        _seq[1] = _seq[1] % 65535 + 1
-        f = H.udp_frame(mac(), ip_id=_seq[1], payload=b"\xa5" * (size - 42),
-                        **kw)
-        SENT[_seq[1]] = f
+        _ip_id[0] = _ip_id[0] % 65535 + 1
+        f = H.udp_frame(H.new_mac(MAC_KIND), ip_id=_ip_id[0],
+                        payload=b"\xa5" * (size - 42), **kw)
+        SENT[_ip_id[0]] = f
         BY_MAC[H.mac_text(f[6:12])] = f
         out.append(f)
     return out
@@ -70,13 +63,6 @@ def frames(n, size=100, **kw):
 
 def ip_id(frame):
     return int.from_bytes(frame[18:20], "big")
-
-
-def write_list(name, lines):
-    p = H.path(name)
-    with open(p, "w") as f:
-        f.write("".join(x + "\n" for x in lines))
-    return p
 
 
 def check_tshark(r, what):
@@ -213,9 +199,9 @@ def main_run():
     for sources, one for A's address on the second pair, a block list."""
     if MAIN:
         return MAIN
-    tag = write_list("tag.txt", ["203.0.113.0/24"])
-    local = write_list("local.txt", ["198.51.100.65/32"])
-    block = write_list("block.txt", ["192.0.2.0/24"])
+    tag = H.write_list("tag.txt", ["203.0.113.0/24"])
+    local = H.write_list("local.txt", ["198.51.100.65/32"])
+    block = H.write_list("block.txt", ["192.0.2.0/24"])
     pc, png = H.path("main.pcap"), H.path("main.pcapng")
     p1 = H.topo().pairs[1]
     sizes = [60, 64, 100, 127, 128, 129, 200, 400, 1000, 1514]
@@ -372,7 +358,7 @@ tap.add("-s 0: frames up to a 65000-byte MTU (past a page) captured whole",
         whole_frames_case(0, lambda: []))
 tap.add("-s 65535 with a list: frames up to a 65000-byte MTU captured whole",
         whole_frames_case(65535, lambda: [
-            "--taglist", write_list("whole.txt", ["198.51.100.0/24"])]))
+            "--taglist", H.write_list("whole.txt", ["198.51.100.0/24"])]))
 
 
 # --------------------------------------------------------------------------

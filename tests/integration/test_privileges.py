@@ -74,10 +74,6 @@ def blocklist():
     return p
 
 
-def show(r):
-    return "exit %s\nstderr: %r" % (r.returncode, r.stderr[-1500:])
-
-
 @tap.case("CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, as nobody: starts, logs "
           "records, the block list drops")
 def _():
@@ -107,10 +103,10 @@ def missing_case(missing):
         r = run_as(caps, ["-i", dev, "-o", "json:" + os.path.join(
             workdir(), "no.json"), "--blocklist", blocklist()])
         want = PACKETS_MSG % ("CAP_" + missing.upper())
-        assert r.returncode == 1, show(r)
+        assert r.returncode == 1, H.show(r)
         assert ("hdrlog: " + want) in r.stderr.splitlines(), \
-            "no line %r:\n%s" % (want, show(r))
-        assert not DUMP_RE.search(r.stderr), show(r)
+            "no line %r:\n%s" % (want, H.show(r))
+        assert not DUMP_RE.search(r.stderr), H.show(r)
         on, text = H.topo().xdp_attached(dev)
         assert not on, "XDP left attached: %s" % text
     return run_case
@@ -138,8 +134,8 @@ def _():
     r = run_as(["bpf"], ["--events", "sockets", "-o", "json:" + out])
     want = SOCKETS_MSG % "CAP_PERFMON"
     assert r.returncode == 1 and ("hdrlog: " + want) in \
-        r.stderr.splitlines(), "no line %r:\n%s" % (want, show(r))
-    assert not DUMP_RE.search(r.stderr), show(r)
+        r.stderr.splitlines(), "no line %r:\n%s" % (want, H.show(r))
+    assert not DUMP_RE.search(r.stderr), H.show(r)
 
 
 def body():

@@ -29,20 +29,13 @@ import hdrlogtest as H  # noqa: E402
 import test_sockets as S  # noqa: E402  (the connection peers)
 
 tap = H.Tap()
+MAC_KIND = 0x5e              # source MACs 02:5e:... (H.new_mac)
 T = {}
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 SD_ID = "hdrlog@32473"
 FACILITY = 3            # daemon
 UDP_MAX = 2048
 PORT = 15514            # rsyslog's TCP and UDP ports in A (and +1 on ::1)
-_seq = [0]
-
-
-def mac():
-    _seq[0] += 1
-    i = _seq[0]
-    return "02:5e:%02x:%02x:%02x:%02x" % (os.getpid() & 0xFF, (i >> 16) & 0xFF,
-                                          (i >> 8) & 0xFF, i & 0xFF)
 
 
 def udp6_frame(src_mac, src="2001:db8::2", dst="2001:db8::1", sport=4000,
@@ -60,7 +53,7 @@ def frames(n, src_ip="198.51.100.2"):
     """n frames of a few kinds, each with its own source MAC."""
     out = []
     for i in range(n):
-        m = mac()
+        m = H.new_mac(MAC_KIND)
         if i % 5 == 3:
             out.append(udp6_frame(m, sport=4000 + i))
         elif i % 5 == 4:
