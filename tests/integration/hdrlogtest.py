@@ -995,6 +995,56 @@ def arp_frame(src_mac, psrc="198.51.100.2", pdst="198.51.100.99"):
 
 
 # --------------------------------------------------------------------------
+# RFC 5424 syslog messages, parsed independently of hdrlog
+# --------------------------------------------------------------------------
+
+HEAD5424 = re.compile(r"^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ")
+
+
+def parse_sd(s):
+    """(SD elements as [(id, [(name, value)])], or None for '-'; rest)."""
+    if s.startswith("-"):
+        return None, s[1:]
+    elems, i = [], 0
+    while i < len(s) and s[i] == "[":
+        j = i + 1
+        while s[j] not in " ]":
+            j += 1
+        sd_id, params, i = s[i + 1:j], [], j
+        while s[i] == " ":
+            eq = s.index("=", i)
+            name = s[i + 1:eq]
+            assert s[eq + 1] == '"', "no quote after %s=" % name
+            i, val = eq + 2, []
+            while s[i] != '"':
+                if s[i] == "\\" and s[i + 1] in '"\\]':
+                    val.append(s[i + 1])
+                    i += 2
+                else:
+                    assert s[i] != "]", "unescaped ] in %s" % name
+                    val.append(s[i])
+                    i += 1
+            params.append((name, "".join(val)))
+            i += 1
+        assert s[i] == "]", "SD element not closed at %r" % s[i:i + 20]
+        elems.append((sd_id, params))
+        i += 1
+    return elems, s[i:]
+
+
+def parse5424(raw):
+    """An RFC 5424 message: dict of pri, ts, host, app, procid, msgid, sd
+    (parse_sd) and msg; asserts the framing the RFC asks for."""
+    m = HEAD5424.match(raw)
+    assert m, "not RFC 5424: %r" % raw[:200]
+    pri, ts, host, app, procid, msgid = m.groups()
+    sd, rest = parse_sd(raw[m.end():])
+    assert rest.startswith(" "), "no SP before MSG: %r" % rest[:50]
+    return dict(pri=int(pri), ts=ts, host=host, app=app, procid=procid,
+                msgid=msgid, sd=sd, msg=rest[1:])
+
+
+# --------------------------------------------------------------------------
 # sockets and device statistics inside a namespace
 # --------------------------------------------------------------------------
 

@@ -674,33 +674,6 @@ def _():
     check_all(recs, sinfo, cinfo, conns, 4, "hlt-early", "hlt-late")
 
 
-SYSLOG_HEAD = re.compile(r"^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ")
-
-
-def parse_sd_params(s):
-    """RFC 5424 SD of one element: ([(name, value)], rest after it)."""
-    assert s.startswith("["), s[:40]
-    i = s.index(" ")
-    params = []
-    while s[i] == " ":
-        eq = s.index("=", i)
-        name = s[i + 1:eq]
-        assert s[eq + 1] == '"', s[i:i + 40]
-        i, val = eq + 2, []
-        while s[i] != '"':
-            if s[i] == "\\" and s[i + 1] in '"\\]':
-                val.append(s[i + 1])
-                i += 2
-            else:
-                assert s[i] != "]", "unescaped ] in %s" % name
-                val.append(s[i])
-                i += 1
-        params.append((name, "".join(val)))
-        i += 1
-    assert s[i] == "]", s[i:i + 40]
-    return params, s[i + 1:]
-
-
 @tap.case("a process name with a newline and quotes is escaped in JSON and "
           "in syslog")
 def _():
@@ -756,11 +729,10 @@ def _():
             "messages, e.g. %r" % (line, len(msgs), msgs[:2])
         raw = hits[0]
         assert "\n" not in raw.rstrip("\n"), raw
-        m = SYSLOG_HEAD.match(raw)
-        assert m, raw[:200]
-        params, rest = parse_sd_params(raw[m.end():])
-        assert rest == " " + line, rest[:200]
-        d = dict(params)
+        p = H.parse5424(raw)
+        assert p["sd"] is not None and len(p["sd"]) == 1, raw[:200]
+        assert p["msg"] == line, p["msg"][:200]
+        d = dict(p["sd"][0][1])
         assert d.get("comm") == 'a"b?c\\d', "SD comm %r in %r" % (
             d.get("comm"), raw)
         assert d.get("pid") == str(cinfo[0]["pid"]), d

@@ -193,53 +193,11 @@ class Rsyslog:
 
 
 # --------------------------------------------------------------------------
-# RFC 5424 / RFC 3164, parsed here
+# RFC 3164 parsed here (RFC 5424: H.parse5424)
 # --------------------------------------------------------------------------
 
-HEAD5424 = re.compile(r"^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ")
 HEAD3164 = re.compile(r"^<(\d{1,3})>([A-Z][a-z][a-z] [ 1-3]\d "
                       r"\d\d:\d\d:\d\d) (?:(\S+) )?hdrlog\[(\d+)\]: ")
-
-
-def parse_sd(s):
-    """(SD elements as [(id, [(name, value)])], or None for '-'; rest)."""
-    if s.startswith("-"):
-        return None, s[1:]
-    elems, i = [], 0
-    while i < len(s) and s[i] == "[":
-        j = i + 1
-        while s[j] not in " ]":
-            j += 1
-        sd_id, params, i = s[i + 1:j], [], j
-        while s[i] == " ":
-            eq = s.index("=", i)
-            name = s[i + 1:eq]
-            assert s[eq + 1] == '"', "no quote after %s=" % name
-            i, val = eq + 2, []
-            while s[i] != '"':
-                if s[i] == "\\" and s[i + 1] in '"\\]':
-                    val.append(s[i + 1])
-                    i += 2
-                else:
-                    assert s[i] != "]", "unescaped ] in %s" % name
-                    val.append(s[i])
-                    i += 1
-            params.append((name, "".join(val)))
-            i += 1
-        assert s[i] == "]", "SD element not closed at %r" % s[i:i + 20]
-        elems.append((sd_id, params))
-        i += 1
-    return elems, s[i:]
-
-
-def parse5424(raw):
-    m = HEAD5424.match(raw)
-    assert m, "not RFC 5424: %r" % raw[:200]
-    pri, ts, host, app, procid, msgid = m.groups()
-    sd, rest = parse_sd(raw[m.end():])
-    assert rest.startswith(" "), "no SP before MSG: %r" % rest[:50]
-    return dict(pri=int(pri), ts=ts, host=host, app=app, procid=procid,
-                msgid=msgid, sd=sd, msg=rest[1:])
 
 
 def sd_text(v):
@@ -270,7 +228,7 @@ def check5424(msgs, lines, pid, cee=False, where=""):
     by_body = {}
     prefix = "@cee:" if cee else ""
     for m in msgs:
-        p = parse5424(m["raw"])
+        p = H.parse5424(m["raw"])
         assert p["msg"].startswith(prefix), "%s: MSG %r" % (where,
                                                              p["msg"][:60])
         body = p["msg"][len(prefix):]
@@ -489,7 +447,7 @@ def udp_cut():
         for m, line in zip(udp, lines):
             raw = m["raw"].encode()
             assert len(raw) <= UDP_MAX, len(raw)
-            p = parse5424(m["raw"])
+            p = H.parse5424(m["raw"])
             full = len(line) + 400 + len(line) < UDP_MAX
             if p["sd"] is not None:
                 assert p["msg"] == line
@@ -570,7 +528,7 @@ def tcp_restart():
     written, lost, _ = outputs(h)["syslog:" + target]
     assert gap > 0, "the queue should have overflowed"
     assert lost == gap and written == total - gap, (written, lost, gap)
-    bodies = [parse5424(m["raw"])["msg"] for m in msgs]
+    bodies = [H.parse5424(m["raw"])["msg"] for m in msgs]
     assert len(bodies) == len(set(bodies)) == total - gap, \
         (len(bodies), len(set(bodies)), total - gap)
     got = set(bodies)
@@ -677,7 +635,7 @@ def reconnects():
         outs = outputs(h)
         # TCP: nothing torn, nothing twice
         tcp = rs.messages("tcp")
-        bodies = [parse5424(m["raw"])["msg"] for m in tcp]
+        bodies = [H.parse5424(m["raw"])["msg"] for m in tcp]
         assert sorted(bodies) == sorted(lines), (len(bodies), len(lines))
         assert outs["syslog:" + targets["tcp"]] == (len(lines), 0, 0), outs
         unix = rs.messages("imuxsock")
@@ -716,7 +674,7 @@ def unix_stream():
     srv.close()
     data = b"".join(got)
     assert data.endswith(b"\0"), data[-50:]
-    msgs = [parse5424(x.decode())["msg"] for x in data[:-1].split(b"\0")]
+    msgs = [H.parse5424(x.decode())["msg"] for x in data[:-1].split(b"\0")]
     assert msgs == lines, (len(msgs), len(lines))
     assert outputs(h)["syslog:unix:" + sock] == (10, 0, 0)
 
@@ -790,7 +748,7 @@ def socket_events():
         assert len(socks) == 4, "socket records of the connection: %s" % (
             socks,)
         check5424(rs.messages("tcp"), lines, h5424.proc.pid, where="tcp")
-        msgids = {parse5424(m["raw"])["msgid"] for m in rs.messages("tcp")}
+        msgids = {H.parse5424(m["raw"])["msgid"] for m in rs.messages("tcp")}
         assert msgids == {"socket", "packet"}, msgids
         # RFC 3164 has no MSGID: the body is the socket event's record (as
         # the other hdrlog saw it: the same but for the time)
