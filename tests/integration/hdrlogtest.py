@@ -534,6 +534,46 @@ def parse_summary(stderr_text):
     return out
 
 
+# one line per output: "output SPEC: W written, L lost[, C cut to fit]..."
+OUTPUT_RE = re.compile(r"^(?:hdrlog:\s*)?output (.+?): (\d+) written, "
+                       r"(\d+) lost(?:, (\d+) cut to fit)?(.*)$")
+# the line every summary has, SIGUSR1's and the exit one
+SUMMARY_MARK = "records lost (ring buffer full)"
+
+
+def output_summary(stderr_text):
+    """{output: (written, lost, cut, rest of the line)} from the summaries
+    in stderr_text; a later summary (SIGUSR1 prints them too) wins."""
+    out = {}
+    for line in stderr_text.splitlines():
+        m = OUTPUT_RE.match(line.strip())
+        if m:
+            out[m.group(1)] = (int(m.group(2)), int(m.group(3)),
+                               int(m.group(4) or 0), m.group(5))
+    return out
+
+
+def output_counts(stderr_text, name):
+    """(written, lost) of output name in the last summary: name is the
+    output's spec as the summary prints it ("json:/p") or, when only one
+    output has that kind, the kind ("journal")."""
+    outs = output_summary(stderr_text)
+    hits = [v for k, v in outs.items()
+            if k == name or (name not in outs and k.split(":")[0] == name)]
+    assert len(hits) == 1, "no (single) summary line for output %s:\n%s" % (
+        name, stderr_text)
+    return hits[0][:2]
+
+
+def records_to_outputs(stderr_text):
+    """The records every output got (several outputs), from the last
+    summary."""
+    m = re.findall(r"^(?:hdrlog:\s*)?(\d+) records to the outputs",
+                   stderr_text, re.M)
+    assert m, "no 'records to the outputs' line:\n" + stderr_text
+    return int(m[-1])
+
+
 class Hdrlog:
     """hdrlog running inside a namespace. Use as a context manager."""
 
@@ -603,6 +643,31 @@ class Hdrlog:
 
     def summary(self):
         return parse_summary(self.stderr())
+
+    def summary_now(self, timeout=10):
+        """SIGUSR1, and wait for the summary it prints; parse_summary of
+        stderr then."""
+        n = self.stderr().count(SUMMARY_MARK)
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while self.stderr().count(SUMMARY_MARK) <= n:
+            assert time.monotonic() < deadline, "no summary after " \
+                "SIGUSR1:\n" + self.stderr()
+            time.sleep(0.02)
+        return self.summary()
+
+    def hup(self, timeout=10):
+        """SIGHUP, and wait until hdrlog acted on it: the main loop reopens
+        before it prints a SIGUSR1 summary, so a summary after it is
+        proof."""
+        self.proc.send_signal(signal.SIGHUP)
+        self.summary_now(timeout)
+
+    def output_counts(self, name):
+        return output_counts(self.stderr(), name)
+
+    def records_to_outputs(self):
+        return records_to_outputs(self.stderr())
 
     def __enter__(self):
         return self.start()

@@ -400,16 +400,6 @@ class Run:
         return self.h.stderr()
 
 
-def output_counts(stderr, name):
-    """(written, lost) of 'output NAME[:TARGET]: W written, L lost'."""
-    for line in stderr.splitlines():
-        m = re.search(r"output %s(?::\S*)?: (\d+) written, (\d+) lost" %
-                      re.escape(name), line)
-        if m:
-            return int(m.group(1)), int(m.group(2))
-    return None
-
-
 def check_no_loss(stderr):
     assert "records lost (output write errors" not in stderr, stderr
     # several outputs: each says its own losses
@@ -491,7 +481,7 @@ def _():
     assert len(vl) == 1 and repeated(vl[0]["VLAN"]) == {"10", "20"}, \
         "VLAN of the double-tagged frame: %r" % [e.get("VLAN") for e in vl]
     check_no_loss(err)
-    assert output_counts(err, "journal") == (len(frames), 0), err
+    assert H.output_counts(err, "journal") == (len(frames), 0), err
 
 
 @tap.case("PRIORITY 6 plain, 5 list hit (--taglist), 4 dropped "
@@ -729,8 +719,8 @@ def _():
     assert not sent(away1 + away2) & macs, "in the journal while it was away"
     lost = len(away1) + len(away2)
     written = len(first) + len(back1) + len(back2)
-    assert output_counts(err, "journal") == (written, lost), err
-    assert output_counts(err, "json") == (written + lost, 0), err
+    assert H.output_counts(err, "journal") == (written, lost), err
+    assert H.output_counts(err, "json") == (written + lost, 0), err
     infos = [int(x) for x in re.findall(info_rx, err, re.M)]
     assert infos == [len(away1), len(away2)], \
         "'works again' counts %s; stderr:\n%s" % (infos, err)
@@ -766,10 +756,10 @@ def _():
         run.records(len(first) + len(flood) + len(last))
         assert wait_count(run.h, info_rx, 1) == 1, run.h.stderr()
         err = run.stop()
-    written, lost = output_counts(err, "journal")
+    written, lost = H.output_counts(err, "journal")
     total = len(first) + len(flood) + len(last)
     assert written + lost == total and lost > 0, err
-    assert output_counts(err, "json") == (total, 0), err
+    assert H.output_counts(err, "json") == (total, 0), err
     assert count(run.h, full_rx) == 1, err
     n = int(re.search(info_rx, err, re.M).group(1))
     assert n == lost, "'takes records again; %d lost', summary %d" % (n, lost)
@@ -807,7 +797,7 @@ def _():
     finally:
         if jd.proc is None:
             jd.start()
-    assert output_counts(err, "journal") == (len(after), len(before)), err
+    assert H.output_counts(err, "journal") == (len(after), len(before)), err
     assert re.search(r"^hdrlog: journald takes records again; %d lost" %
                      len(before), err, re.M), err
     assert {e["SRC_MAC"] for e in got} == \

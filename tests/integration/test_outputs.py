@@ -34,49 +34,11 @@ def run_and_send(args, frames, expect_records, timeout=10):
     H.topo().send(frames)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        s = parse_now(h)
-        if s >= expect_records:
+        if h.summary_now().get("seen", 0) >= expect_records:
             break
         time.sleep(0.05)
     h.stop()
     return h
-
-
-def records_to_outputs(h):
-    """What every output got, from the last summary (several outputs)."""
-    m = re.findall(r"^(?:hdrlog: )?(\d+) records to the outputs", h.stderr(),
-                   re.M)
-    return int(m[-1]) if m else None
-
-
-def output_counts(h, name):
-    """(written, lost) of an output in the last summary."""
-    m = re.findall(r"^(?:hdrlog: )?output %s: (\d+) written, (\d+) lost" %
-                   re.escape(name), h.stderr(), re.M)
-    return (int(m[-1][0]), int(m[-1][1])) if m else None
-
-
-def hup(h):
-    """SIGHUP, and wait until hdrlog acted on it: the main loop reopens
-    before it prints a SIGUSR1 summary, so a summary after it is proof."""
-    mark = "records lost (ring buffer full)"
-    n = h.stderr().count(mark)
-    h.proc.send_signal(signal.SIGHUP)
-    h.proc.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + 10
-    while h.stderr().count(mark) <= n:
-        assert time.monotonic() < deadline, "no summary after SIGHUP: " + \
-            h.stderr()
-        time.sleep(0.02)
-
-
-def parse_now(h):
-    """Records seen so far, from SIGUSR1's summary."""
-    h.proc.send_signal(signal.SIGUSR1)
-    time.sleep(0.1)
-    seen = [int(x) for x in
-            __import__("re").findall(r"(\d+) frames seen", h.stderr())]
-    return seen[-1] if seen else 0
 
 
 @tap.case("a filter expression keeps only matching records, the rest counted")
@@ -116,9 +78,9 @@ def _():
                       "--fields", "src_mac,dest_port,ip_id"], frames, 20)
     ra, rb = H.read_json_lines(a), H.read_json_lines(b)
     assert len(ra) == 20 and ra == rb, (len(ra), len(rb))
-    assert records_to_outputs(h) == 20, h.stderr()
+    assert h.records_to_outputs() == 20, h.stderr()
     for p in (a, b):
-        assert output_counts(h, "json:" + p) == (20, 0), h.stderr()
+        assert h.output_counts("json:" + p) == (20, 0), h.stderr()
 
 
 @tap.case("SIGHUP: a JSON file moved away is replaced, one left in place "
@@ -130,10 +92,10 @@ def _():
     H.topo().send(udp(2000, 10))
     H.wait_records(out, lambda r: len(r) >= 10)
     os.rename(out, out + ".1")
-    hup(h)
+    h.hup()
     H.topo().send(udp(2001, 6))
     H.wait_records(out, lambda r: len(r) >= 6)
-    hup(h)                      # not moved: the file keeps what it holds
+    h.hup()                      # not moved: the file keeps what it holds
     H.topo().send(udp(2002, 4))
     H.wait_records(out, lambda r: len(r) >= 10)
     h.stop()
@@ -177,11 +139,11 @@ def _():
     recs = H.read_json_lines(small)      # whole lines only, even after ENOSPC
     ports = [r["dest_port"] for r in recs]
     assert ports.count(4000) == 20, ports[-25:]
-    written, lost = output_counts(h, "json:" + small)
+    written, lost = h.output_counts("json:" + small)
     assert written == len(recs) and lost > 0 and written + lost == 220, \
         (written, lost, len(recs))
-    assert records_to_outputs(h) == 220, err
-    assert output_counts(h, "json:" + safe) == (220, 0), err
+    assert h.records_to_outputs() == 220, err
+    assert h.output_counts("json:" + safe) == (220, 0), err
     assert "records lost (output write errors" not in err, \
         "a run-wide loss line with several outputs: " + err
     assert len(H.read_json_lines(safe)) == 220
@@ -198,9 +160,9 @@ def _():
     assert s.get("seen") == 12 and s.get("lost") == 0, h.stderr()
     assert s.get("written") is None, \
         "a run-wide 'written' with several outputs: " + h.stderr()
-    assert records_to_outputs(h) == 5, h.stderr()
-    assert output_counts(h, "json:" + a) == (5, 0), h.stderr()
-    assert output_counts(h, "pcap:" + b) == (5, 0), h.stderr()
+    assert h.records_to_outputs() == 5, h.stderr()
+    assert h.output_counts("json:" + a) == (5, 0), h.stderr()
+    assert h.output_counts("pcap:" + b) == (5, 0), h.stderr()
     assert len(H.read_json_lines(a)) == 5
 
 

@@ -149,21 +149,6 @@ def run_capture(args, send, want, timeout=15, devs=(0,)):
     return h, recs
 
 
-def records_to_outputs(h):
-    """The records every output got, from the last summary."""
-    m = re.findall(r"(\d+) records to the outputs", h.stderr())
-    assert m, h.stderr()
-    return int(m[-1])
-
-
-def output_counts(h, spec):
-    """(written, lost) of spec in the last summary (SIGUSR1 prints more)."""
-    m = re.findall(r"output %s: (\d+) written, (\d+) lost" % re.escape(spec),
-                   h.stderr())
-    assert m, "no summary line for %s: %s" % (spec, h.stderr())
-    return int(m[-1][0]), int(m[-1][1])
-
-
 def assert_same_frames(rows, recs, snaplen, what):
     """Packets read back are the records' frames, in order, cut at
     snaplen, wire length kept; timestamps equal JSON's to the µs."""
@@ -232,10 +217,10 @@ def main_run():
 def _():
     m = main_run()
     assert len(m["pcap"]) == len(m["pcapng"]) == m["n"] == \
-        records_to_outputs(m["h"]), (len(m["pcap"]), len(m["pcapng"]),
+        m["h"].records_to_outputs(), (len(m["pcap"]), len(m["pcapng"]),
                                      m["n"], m["h"].stderr())
     for spec in ("pcap:" + m["pc"], "pcapng:" + m["png"]):
-        assert output_counts(m["h"], spec) == (m["n"], 0)
+        assert m["h"].output_counts(spec) == (m["n"], 0)
 
 
 @tap.case("frame bytes are the bytes sent cut at -s, wire length and "
@@ -345,7 +330,7 @@ def whole_frames_case(snap, extra):
             set_mtu(1500)
         rows = tshark(pc)
         assert len(rows) == len(sent), (len(rows), len(sent))
-        assert output_counts(h, "pcap:" + pc) == (len(sent), 0), h.stderr()
+        assert h.output_counts("pcap:" + pc) == (len(sent), 0), h.stderr()
         assert_same_frames(rows, recs, 65535, "-s %d" % snap)
         assert [r["pkt_len"] for r in recs] == sizes, [
             r["pkt_len"] for r in recs]
@@ -443,7 +428,7 @@ def _():
         assert all(re.search(NAME_RE + r"\.%s$" % ext, x) for x in names), \
             names
         check_series(names, recs, 1500, limit=1000000)
-        assert output_counts(h, "%s:%s/c.%s" % (ext, d, ext)) == (n, 0)
+        assert h.output_counts("%s:%s/c.%s" % (ext, d, ext)) == (n, 0)
     assert len(os.listdir(d)) == len(files(d + "/c-*")), os.listdir(d)
 
 
@@ -524,7 +509,7 @@ def _():
         time.sleep(0.3)
         for p in (pc, png):
             os.rename(p, p + ".1")
-        hup(h)
+        h.hup()
         H.topo().send(second)
 
     def h_json(h):
@@ -539,20 +524,6 @@ def _():
 
 def json_of(h):
     return [a.split(":", 1)[1] for a in h.cmd if a.startswith("json:")][0]
-
-
-def hup(h):
-    """SIGHUP, and wait until hdrlog acted on it: the main loop reopens
-    before it prints a SIGUSR1 summary, so a summary after it is proof."""
-    mark = "records lost (ring buffer full)"
-    n = h.stderr().count(mark)
-    h.proc.send_signal(signal.SIGHUP)
-    h.proc.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + 10
-    while h.stderr().count(mark) <= n:
-        assert time.monotonic() < deadline, "no summary after SIGHUP: " + \
-            h.stderr()
-        time.sleep(0.02)
 
 
 def pcapng_blocks(p):
@@ -578,14 +549,14 @@ def _():
     def send(h):
         H.topo().send(first)
         H.wait_records(json_of(h), lambda r: len(r) >= 100, 10)
-        hup(h)
+        h.hup()
         H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 110)
     for p, ext in ((pc, "pcap"), (png, "pcapng")):
         assert_same_frames(tshark(p), recs, 256, p)
-        assert output_counts(h, "%s:%s" % (ext, p)) == (110, 0)
+        assert h.output_counts("%s:%s" % (ext, p)) == (110, 0)
     assert pcapng_blocks(png).count(SHB) == 1
 
 
@@ -597,13 +568,13 @@ def _():
     def send(h):
         for b in batches:
             H.topo().send(b)
-            hup(h)
+            h.hup()
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 1000, timeout=30)
     for p, ext in ((pc, "pcap"), (png, "pcapng")):
         assert_same_frames(tshark(p), recs, 256, p)
-        assert output_counts(h, "%s:%s" % (ext, p)) == (1000, 0)
+        assert h.output_counts("%s:%s" % (ext, p)) == (1000, 0)
 
 
 @tap.case("SIGHUP with a capture file put at the path: pcap goes on after "
@@ -615,11 +586,11 @@ def _():
     def send(h):
         H.topo().send(first)
         H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
-        hup(h)                  # the first 10 are on disk now
+        h.hup()                  # the first 10 are on disk now
         for p in (pc, png):     # logrotate's copy, put back
             os.rename(p, p + ".1")
             shutil.copy(p + ".1", p)
-        hup(h)
+        h.hup()
         H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
@@ -648,7 +619,7 @@ def _():
             os.rename(p, p + ".1")
             with open(p, "wb") as f:
                 f.write(alien[p])
-        hup(h)
+        h.hup()
         H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
@@ -658,7 +629,7 @@ def _():
             in h.stderr(), h.stderr()
         assert open(p, "rb").read() == alien[p]
         assert_same_frames(tshark(p + ".1"), recs, 256, p + ".1")
-        assert output_counts(h, "%s:%s" % (ext, p)) == (16, 0)
+        assert h.output_counts("%s:%s" % (ext, p)) == (16, 0)
 
 
 @tap.case("SIGHUP after copytruncate: the file starts again, readable")
@@ -669,11 +640,11 @@ def _():
     def send(h):
         H.topo().send(first)
         H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
-        hup(h)
+        h.hup()
         for p in (pc, png):
             shutil.copy(p, p + ".1")
             os.truncate(p, 0)
-        hup(h)
+        h.hup()
         H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
@@ -734,14 +705,14 @@ def _():
         assert "writing %s works again" % p in err, err
         assert err.count("writing %s failed" % p) == 1, err
         rows = tshark(p)
-        written, lost = output_counts(h, "%s:%s" % (ext, p))
+        written, lost = h.output_counts("%s:%s" % (ext, p))
         assert written == len(rows) and lost > 0 and written + lost == 140, \
             (ext, written, lost, len(rows))
         H.diag("%s: %d written, %d lost" % (ext, written, lost))
         assert [ip_id(r["raw"]) for r in rows[-20:]] == \
             [ip_id(f) for f in last], ext
-    assert records_to_outputs(h) == 140
-    assert output_counts(h, "json:" + safe) == (140, 0)
+    assert h.records_to_outputs() == 140
+    assert h.output_counts("json:" + safe) == (140, 0)
     assert len(H.read_json_lines(safe)) == 140
 
 

@@ -264,19 +264,11 @@ def check5424(msgs, lines, pid, cee=False, where=""):
         assert parsed == d, "%s: mmjsonparse %s" % (where, parsed)
 
 
-SUMMARY_OUT = re.compile(r"^(?:hdrlog: )?output (\S+): (\d+) written, "
-                         r"(\d+) lost(?:, (\d+) cut to fit)?$")
-
-
 def outputs(h):
-    """{target: (written, lost, cut)} from hdrlog's summary."""
-    out = {}
-    for line in h.stderr().splitlines():
-        m = SUMMARY_OUT.match(line.strip())
-        if m:
-            out[m.group(1)] = (int(m.group(2)), int(m.group(3)),
-                               int(m.group(4) or 0))
-    return out
+    """{target: (written, lost, cut)} from hdrlog's summary, for the lines
+    that say nothing more."""
+    return {k: v[:3] for k, v in H.output_summary(h.stderr()).items()
+            if not v[3]}
 
 
 def hdrlog(args):
