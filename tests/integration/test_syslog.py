@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
-import test_sockets as S  # noqa: E402  (the connection peers)
+import sockpeers as S  # noqa: E402  (the connection peers)
 
 tap = H.Tap()
 MAC_KIND = 0x5e              # source MACs 02:5e:... (H.new_mac)
