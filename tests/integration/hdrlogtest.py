@@ -606,7 +606,8 @@ class Hdrlog:
                 "did not say 'listening on' within %ss" % timeout
             raise RuntimeError("hdrlog %s; stderr: %s\ncommand: %s" % (
                 why, self.err.text()[-2000:], " ".join(self.cmd)))
-        time.sleep(0.05)
+        # said once the programs are attached and the ring buffer is
+        # open (src/main.c): records of frames sent from now on are kept
         return line
 
     def wait(self, timeout):
@@ -665,6 +666,19 @@ class Hdrlog:
 
     def output_counts(self, name):
         return output_counts(self.stderr(), name)
+
+    def wait_written(self, names, n, timeout=10):
+        """Until each output in names has written (put on disk) n records,
+        as SIGUSR1 summaries say."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.summary_now(timeout)
+            if all(self.output_counts(x)[0] >= n for x in names):
+                return
+            assert time.monotonic() < deadline, "outputs %s did not " \
+                "write %d records in %ss:\n%s" % (names, n, timeout,
+                                                   self.stderr())
+            time.sleep(0.05)
 
     def records_to_outputs(self):
         return records_to_outputs(self.stderr())

@@ -648,6 +648,26 @@ def count(h, rx):
     return len(re.findall(rx, h.stderr(), re.M))
 
 
+def journald_queue():
+    """Bytes of the next datagram waiting in journald's socket (ss's Recv-Q:
+    0 when the queue is empty), or None when ss does not list it."""
+    r = H.run(["ss", "-xanH"], check=False)
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) > 4 and f[4] == SOCKET:
+            return int(f[2])
+    return None
+
+
+def wait_journald_drained(timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while journald_queue() != 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def wait_count(h, rx, n, timeout=5.0):
     deadline = time.monotonic() + timeout
     while count(h, rx) < n and time.monotonic() < deadline:
@@ -671,9 +691,9 @@ def outage(run, jd, n_before, remove_socket, warn_rx):
         "expected one more warning matching %r; stderr:\n%s" % (
             warn_rx, h.stderr())
     assert h.proc.poll() is None, "hdrlog exited: " + h.stderr()
+    # (start() returns once journald listens: long past hdrlog's 1 ms
+    # retry delay after a refusal)
     jd.start()
-    # past hdrlog's retry delay after a refusal (1 ms)
-    time.sleep(0.3)
     back = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
     run.send(back)
     run.records(n_before + len(away) + len(back))
@@ -751,7 +771,9 @@ def _():
             assert wait_count(run.h, full_rx, 1) == 1, run.h.stderr()
         finally:
             os.kill(jd.proc.pid, signal.SIGCONT)
-        time.sleep(0.3)
+        # the records after the stall need room in journald's queue
+        assert wait_journald_drained(), "journald's queue still holds " \
+            "datagrams 10 s after SIGCONT"
         run.send(last)
         run.records(len(first) + len(flood) + len(last))
         assert wait_count(run.h, info_rx, 1) == 1, run.h.stderr()

@@ -752,9 +752,15 @@ def _():
                                           dst_mac=p.a_mac)]
                 t.send(frames)
                 count = rx.drain()
-                time.sleep(0.2)
-                n4 = neigh(t.ns_a, p.a, 4)
-                n6 = neigh(t.ns_a, p.a, 6)
+                # what A learned from the unlisted ARP request and NS
+                deadline = time.monotonic() + 5
+                while True:
+                    n4 = neigh(t.ns_a, p.a, 4)
+                    n6 = neigh(t.ns_a, p.a, 6)
+                    if "198.51.100.50" in n4 and nd_src in n6 or \
+                            time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
                 recs = run.records()
                 s = run.stop()
         finally:
@@ -1488,8 +1494,13 @@ def _():
         h = run.h
         st = Streamer()
         st.start()
+
+        def rounds_logged(n):
+            """Until the records of n more rounds are written."""
+            want = (st.rounds + n) * len(STREAM)
+            H.wait_records(run.out, lambda r: len(r) >= want, 10, h.proc)
         try:
-            time.sleep(0.4)
+            rounds_logged(20)           # under the old lists
             for gen in (1, 2, 3):
                 # gen 1 switches to the new contents; 2 and 3 rewrite
                 # them in another layout (same addresses covered)
@@ -1499,7 +1510,7 @@ def _():
                 assert wait_err_count(h, lif, n0 + 1, 15), \
                     "reload %d: no new 'lists in force' line; stderr:\n%s" \
                     % (gen, h.stderr())
-                time.sleep(0.3)
+                rounds_logged(20)       # under the new ones
         finally:
             st.stop_ev.set()
             st.join(10)
@@ -1628,7 +1639,7 @@ def _():
                 "no 'hdrlog: FILE:3: reason: 'text'' line; stderr:\n" + err
             assert "hdrlog: list reload refused; the lists loaded before " \
                 "stay in force" in err, err
-            time.sleep(0.2)
+            h.summary_now()     # the main loop still answers a signal
             assert h.proc.poll() is None, "hdrlog exited after a refused " \
                 "reload (%s):\n%s" % (h.proc.returncode, err)
             n0 = len(recs)
@@ -1689,7 +1700,7 @@ def _():
         h.proc.send_signal(signal.SIGUSR1)
         assert wait_err_count(h, rx_list, n0 + 3, 10), \
             "no summary after SIGUSR1:\n" + h.stderr()
-        time.sleep(0.1)
+        # (the list lines end a summary: all of it is there)
         s1 = parse_summary(h.stderr())
         assert h.proc.poll() is None, "hdrlog stopped on SIGUSR1"
         H.topo().send([udp4_frame(m, "192.0.2.1")] * 2)

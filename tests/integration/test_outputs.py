@@ -124,15 +124,17 @@ def _():
     # ~300 bytes a record: 200 records cannot fit in what is left
     for i in range(4):
         H.topo().send(udp(3000 + i, 50))
-        time.sleep(0.3)
+        time.sleep(0.3)         # pacing: four separate batches, one report
     assert H.wait_records(safe, lambda r: len(r) >= 200), "safe output short"
     err = h.stderr()
     assert err.count("writing %s failed" % small) == 1, err
     os.unlink(filler)
-    time.sleep(1.2)     # "works again" is said after a second without errors
     H.topo().send(udp(4000, 20))
     H.wait_records(safe, lambda r: len(r) >= 220)
-    time.sleep(0.5)
+    # "works again" is said once a write worked a second after the last
+    # failure (the main loop flushes every turn)
+    assert h.err.wait_for("writing %s works again" % re.escape(small), 5), \
+        h.stderr()
     h.stop()
     err = h.stderr()
     assert "writing %s works again" % small in err, err

@@ -141,8 +141,7 @@ def run_capture(args, send, want, timeout=15, devs=(0,)):
     send(h)
     recs = H.wait_records(js, lambda r: len(r) >= want, timeout,
                           proc=h.proc)
-    time.sleep(0.3)
-    h.stop()
+    h.stop()                    # drains the ring, flushes every output
     recs = H.read_json_lines(js)
     assert len(recs) == want, "%d JSON records, want %d; stderr: %s" % (
         len(recs), want, h.stderr()[-1500:])
@@ -197,8 +196,10 @@ def main_run():
     both = frames(3, 70, src_ip="203.0.113.8", dst_ip="198.51.100.65")
 
     def send(h):
-        H.topo().send(plain + tagged + blocked)
-        time.sleep(0.1)
+        first = plain + tagged + blocked
+        H.topo().send(first)
+        H.wait_records(json_of(h), lambda r: len(r) >= len(first), 10,
+                       h.proc)
         H.topo().send(to_local + both, dev=p1.b)
 
     n = len(plain + tagged + blocked + to_local + both)
@@ -365,12 +366,10 @@ def to_stdout(args, n=12):
     hd.stdout.close()
     err = H.LineReader(io.TextIOWrapper(hd.stderr))
     assert err.wait_for("listening on", 15), err.text()
-    time.sleep(0.05)
     sent = frames(n, 300)
     H.topo().send(sent)
     H.wait_records(js, lambda r: len(r) >= n, 10)
-    time.sleep(0.3)
-    hd.send_signal(signal.SIGINT)
+    hd.send_signal(signal.SIGINT)   # it drains and flushes before exit
     assert hd.wait(10) == 0, err.text()
     out, terr = ts.communicate(timeout=30)
     assert ts.returncode == 0 and not TSHARK_BAD.search(terr), terr
@@ -441,7 +440,7 @@ def _():
     def send(h):
         for _ in range(batches):
             H.topo().send(frames(8, 80))
-            time.sleep(0.25)
+            time.sleep(0.25)    # pacing: traffic across -G 1 intervals
 
     h, recs = run_capture(["-G", "1", "-o", "pcap:%s/t.pcap" % d,
                            "-o", "pcapng:%s/t.pcapng" % d], send, 8 * batches)
@@ -466,11 +465,10 @@ def _():
     def send(h):
         H.topo().send(frames(n, 1000))
         H.wait_records(h_json(h), lambda r: len(r) >= n, 20)
-        time.sleep(0.5)
+        h.wait_written(["pcap:%s/w.pcap" % d, "pcapng:%s/w.pcapng" % d], n)
         box["before"] = {e: files("%s/w-*.%s" % (d, e))
                          for e in ("pcap", "pcapng")}
-        h.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        h.hup()
         box["after_hup"] = {e: files("%s/w-*.%s" % (d, e))
                             for e in ("pcap", "pcapng")}
         H.topo().send(more)
@@ -506,7 +504,7 @@ def _():
     def send(h):
         H.topo().send(first)
         H.wait_records(h_json(h), lambda r: len(r) >= 10, 10)
-        time.sleep(0.3)
+        h.wait_written(["pcap:" + pc, "pcapng:" + png], 10)
         for p in (pc, png):
             os.rename(p, p + ".1")
         h.hup()
@@ -672,7 +670,12 @@ def _():
                                  "-o", "pcap:" + pc,
                                  "-o", "pcapng:" + png, "-o", "json:" + safe])
     h.start()
-    time.sleep(0.5)                     # file headers written
+    deadline = time.monotonic() + 5     # file headers written
+    while not all(os.path.exists(p) and os.path.getsize(p) > 0
+                  for p in (pc, png)):
+        assert time.monotonic() < deadline, "no file headers: %s" % (
+            os.listdir(mnt))
+        time.sleep(0.02)
     filler = os.path.join(mnt, "filler")
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
     try:
@@ -684,14 +687,13 @@ def _():
         os.close(fd)
     for _ in range(4):
         H.topo().send(frames(30, 1000))
-        time.sleep(0.3)
+        time.sleep(0.3)     # pacing: four separate batches, one report
     assert H.wait_records(safe, lambda r: len(r) >= 120), "JSON short"
-    time.sleep(0.3)
+    h.summary_now()     # the capture files have had their turn too
     err = h.stderr()
     for p in (pc, png):
         assert err.count("writing %s failed: No space left" % p) == 1, err
     os.unlink(filler)
-    time.sleep(0.3)
     last = frames(20, 1000)
     H.topo().send(last)
     H.wait_records(safe, lambda r: len(r) >= 140)
