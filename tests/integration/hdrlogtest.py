@@ -390,20 +390,8 @@ class Topology:
     # -- sending from B --
     def sender(self, dev=None):
         """An AF_PACKET socket in namespace B bound to dev (default pair 0)."""
-        dev = dev or self.pairs[0].b
-        orig = os.open("/proc/self/ns/net", os.O_RDONLY)
-        target = os.open("/run/netns/" + self.ns_b, os.O_RDONLY)
-        try:
-            _setns(target)
-            try:
-                s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-                s.bind((dev, 0))
-            finally:
-                _setns(orig)
-        finally:
-            os.close(orig)
-            os.close(target)
-        on_cleanup(s.close)
+        s = ns_socket(self.ns_b, socket.AF_PACKET, socket.SOCK_RAW, 0)
+        s.bind((dev or self.pairs[0].b, 0))
         return s
 
     def send(self, frames, dev=None, burst=32, pause=0.002):
@@ -508,6 +496,32 @@ def show(r):
     """A finished command's exit and output ends, for assertion messages."""
     return "exit %s\nstdout: %r\nstderr: %r" % (
         r.returncode, r.stdout[-1500:], r.stderr[-1500:])
+
+
+def assert_refused(r, rc=None, mentions=()):
+    """hdrlog's run r (finished) refused to start: exit rc (not 0 when
+    None), never said "listening on", every string of mentions on stderr,
+    no libbpf dump there."""
+    diag("exit %s, stderr: %s" % (r.returncode, r.stderr.strip()[:300]))
+    if rc is None:
+        assert r.returncode != 0, "exit 0:\n" + show(r)
+    else:
+        assert r.returncode == rc, "expected exit %d:\n%s" % (rc, show(r))
+    assert "listening on" not in r.stderr, "it started:\n" + show(r)
+    for m in mentions:
+        assert m in r.stderr, "stderr doesn't mention %r:\n%s" % (m, show(r))
+    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + show(r)
+
+
+def small_fs(name, size="64k"):
+    """A tmpfs of size mounted at name in the scratch directory (a disk to
+    fill up), unmounted at exit; its path."""
+    mnt = path(name)
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs",
+                    mnt], check=True)
+    on_cleanup(lambda: subprocess.run(["umount", "-l", mnt]))
+    return mnt
 
 
 # --------------------------------------------------------------------------

@@ -222,15 +222,7 @@ def _():
 # --------------------------------------------------------------------------
 
 def assert_error(r, rc=None, mentions=(), one_line=True):
-    H.diag("exit %s, stderr: %s" % (r.returncode, r.stderr.strip()))
-    if rc is None:
-        assert r.returncode != 0, "exit 0:\n" + H.show(r)
-    else:
-        assert r.returncode == rc, "expected exit %d:\n%s" % (rc, H.show(r))
-    assert "listening on" not in r.stderr, "it started:\n" + H.show(r)
-    for m in mentions:
-        assert m in r.stderr, "stderr doesn't mention %r:\n%s" % (m, H.show(r))
-    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + H.show(r)
+    H.assert_refused(r, rc, mentions)
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     if one_line:
         assert len(lines) == 1, "%d lines on stderr:\n%s" % (len(lines),

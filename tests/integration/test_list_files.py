@@ -37,11 +37,7 @@ def start_refused(args, mentions):
     except subprocess.TimeoutExpired:
         raise AssertionError("hdrlog %s did not exit within %d s" %
                              (" ".join(args), START_TIMEOUT))
-    H.diag("exit %s: %s" % (r.returncode, r.stderr.strip()[:300]))
-    assert r.returncode == LIST_FILE_ERROR, H.show(r)
-    assert "listening on" not in r.stderr, "it started:\n" + H.show(r)
-    for m in mentions:
-        assert m in r.stderr, "stderr lacks %r:\n%s" % (m, H.show(r))
+    H.assert_refused(r, LIST_FILE_ERROR, mentions)
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert lines and all(x.startswith("hdrlog:") for x in lines), \
         "unprefixed lines:\n" + H.show(r)

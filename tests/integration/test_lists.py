@@ -1776,15 +1776,7 @@ def start_error(list_args, mentions, rc=None):
     r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:-",
                                      "-c", "1"] +
                      list_args, timeout=20)
-    H.diag("exit %s, stderr: %s" % (r.returncode, r.stderr.strip()))
-    if rc is None:
-        assert r.returncode != 0, H.show(r)
-    else:
-        assert r.returncode == rc, "expected exit %d:\n%s" % (rc, H.show(r))
-    assert "listening on" not in r.stderr, "it started:\n" + H.show(r)
-    for m in mentions:
-        assert m in r.stderr, "stderr doesn't mention %r:\n%s" % (m, H.show(r))
-    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + H.show(r)
+    H.assert_refused(r, rc, mentions)
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert lines and all(x.startswith("hdrlog:") or x.startswith("Try ")
                          for x in lines), "unprefixed lines:\n" + H.show(r)

@@ -106,11 +106,7 @@ def _():
 
 @tap.case("a full disk: reported once, counted, other outputs go on, healed")
 def _():
-    mnt = H.path("tiny")
-    os.mkdir(mnt)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
-                   check=True)
-    H.on_cleanup(lambda: subprocess.run(["umount", "-l", mnt]))
+    mnt = H.small_fs("tiny")
     filler = os.path.join(mnt, "filler")
     with open(filler, "wb") as f:
         try:

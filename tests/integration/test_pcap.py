@@ -659,11 +659,7 @@ def _():
 @tap.case("a full disk: reported once, counted as lost, JSON goes on, "
           "files stay readable, writing resumes")
 def _():
-    mnt = H.path("tiny")
-    os.mkdir(mnt)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
-                   check=True)
-    H.on_cleanup(lambda: subprocess.run(["umount", "-l", mnt]))
+    mnt = H.small_fs("tiny")
     pc, png = os.path.join(mnt, "out.pcap"), os.path.join(mnt, "out.pcapng")
     safe = H.path("safe.json")
     h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-s", "1500",
