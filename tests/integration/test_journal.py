@@ -9,9 +9,10 @@ repeated fields), plus MESSAGE, PRIORITY, MESSAGE_ID and
 SYSLOG_IDENTIFIER.
 
 When no journald listens on /run/systemd/journal/socket, the test runs
-/lib/systemd/systemd-journald itself as a plain process with a drop-in
-(/run/systemd/journald.conf.d) that keeps the journal in /run (volatile)
-and leaves the kernel log alone, and at the end stops it and removes
+/lib/systemd/systemd-journald itself as a plain process in namespace A
+(where its socket queue holds 512 datagrams, as systemd's sysctl default
+has it) with a drop-in (/run/systemd/journald.conf.d) that keeps the
+journal in /run (volatile) and leaves the kernel log alone, and at the end stops it and removes
 everything it created. Only then can it stop and restart journald under
 a running hdrlog: records sent meanwhile must be counted as lost, and
 hdrlog must go on and write again once journald is back.
@@ -110,9 +111,13 @@ def udp4_frame(mac, src, sport=40000, dport=20000, vlans=()):
 # --------------------------------------------------------------------------
 
 class Journald:
-    """A journald this test started (None of it when one was running)."""
+    """A journald this test started (None of it when one was running), in
+    namespace A: its socket takes 512 datagrams there (systemd's sysctl
+    default), whatever the machine's own namespace allows (the kernel's
+    default is 10, and a burst of socket events is more)."""
 
-    def __init__(self):
+    def __init__(self, ns):
+        self.ns = ns
         self.proc = None
         self.created = []       # paths to remove at the end, deepest last
 
@@ -130,8 +135,11 @@ class Journald:
         if DROPIN not in self.created:
             self.created.append(DROPIN)
         # not H.track()ed: the topology's teardown would SIGKILL it
+        # nsenter, not ip netns exec: journald wants the machine's /sys
+        # (cgroups); nsenter execs it, so the pid is journald's
         self.proc = subprocess.Popen(
-            [JOURNALD], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            ["nsenter", "--net=/run/netns/" + self.ns, JOURNALD],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True, cwd="/")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -648,10 +656,10 @@ def count(h, rx):
     return len(re.findall(rx, h.stderr(), re.M))
 
 
-def journald_queue():
-    """Bytes of the next datagram waiting in journald's socket (ss's Recv-Q:
-    0 when the queue is empty), or None when ss does not list it."""
-    r = H.run(["ss", "-xanH"], check=False)
+def journald_queue(jd):
+    """Bytes of the next datagram waiting in the socket of journald jd (ss's
+    Recv-Q: 0 when the queue is empty), or None when ss does not list it."""
+    r = H.run(H.ns_exec(jd.ns, ["ss", "-xanH"]), check=False)
     for line in r.stdout.splitlines():
         f = line.split()
         if len(f) > 4 and f[4] == SOCKET:
@@ -659,9 +667,9 @@ def journald_queue():
     return None
 
 
-def wait_journald_drained(timeout=10.0):
+def wait_journald_drained(jd, timeout=10.0):
     deadline = time.monotonic() + timeout
-    while journald_queue() != 0:
+    while journald_queue(jd) != 0:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -754,7 +762,7 @@ def _():
         raise H.Skip("journald was running already; only one this test "
                      "started is stopped")
     first = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
-    # more than the socket queue holds (net.unix.max_dgram_qlen, 512)
+    # more than the socket queue holds (net.unix.max_dgram_qlen, 512 here)
     flood = [udp4_frame(new_mac(), new_ip4()) for _ in range(2000)]
     last = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
     full_rx = r"^hdrlog: warning: journald's queue is full"
@@ -772,7 +780,7 @@ def _():
         finally:
             os.kill(jd.proc.pid, signal.SIGCONT)
         # the records after the stall need room in journald's queue
-        assert wait_journald_drained(), "journald's queue still holds " \
+        assert wait_journald_drained(jd), "journald's queue still holds " \
             "datagrams 10 s after SIGCONT"
         run.send(last)
         run.records(len(first) + len(flood) + len(last))
@@ -831,7 +839,8 @@ def _():
 def start_journald(t):
     if not Journald.listening():
         # (a socket file nobody reads is a leftover: journald replaces it)
-        jd = Journald()
+        H.Topology.sysctl(t.ns_a, "net.unix.max_dgram_qlen", "512")
+        jd = Journald(t.ns_a)
         H.on_cleanup(jd.cleanup)
         jd.start()
         T["journald"] = jd
