@@ -36,7 +36,11 @@ import threading
 import time
 import traceback
 
-HDRLOG = os.environ.get("HDRLOG", "/work/main/src/hdrlog")
+# The binary under test: $HDRLOG (make check sets it to the build's), else
+# the src/hdrlog of the tree this file is in (an in-tree build).
+HERE = os.path.dirname(os.path.abspath(__file__))
+HDRLOG = os.environ.get("HDRLOG") or os.path.join(
+    os.path.dirname(os.path.dirname(HERE)), "src", "hdrlog")
 IP = shutil.which("ip") or "/usr/sbin/ip"
 
 # The JSON field contract, in output order.
@@ -144,7 +148,7 @@ def preflight():
         sys.exit(0)
     if not os.access(HDRLOG, os.X_OK):
         print("Bail out! hdrlog binary not found or not executable: %s "
-              "(set HDRLOG)" % HDRLOG)
+              "(build it, or set HDRLOG to the build's src/hdrlog)" % HDRLOG)
         sys.exit(1)
     if not os.path.exists(IP):
         print("Bail out! iproute2 'ip' not found")
@@ -386,20 +390,8 @@ class Topology:
     # -- sending from B --
     def sender(self, dev=None):
         """An AF_PACKET socket in namespace B bound to dev (default pair 0)."""
-        dev = dev or self.pairs[0].b
-        orig = os.open("/proc/self/ns/net", os.O_RDONLY)
-        target = os.open("/run/netns/" + self.ns_b, os.O_RDONLY)
-        try:
-            _setns(target)
-            try:
-                s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-                s.bind((dev, 0))
-            finally:
-                _setns(orig)
-        finally:
-            os.close(orig)
-            os.close(target)
-        on_cleanup(s.close)
+        s = ns_socket(self.ns_b, socket.AF_PACKET, socket.SOCK_RAW, 0)
+        s.bind((dev or self.pairs[0].b, 0))
         return s
 
     def send(self, frames, dev=None, burst=32, pause=0.002):
@@ -427,6 +419,112 @@ def ns_exec(ns, cmd):
 
 
 # --------------------------------------------------------------------------
+# a test file's run: its topology, scratch files and source MACs
+# --------------------------------------------------------------------------
+
+_topology = []
+
+
+def run_tap(tap, pairs=1, need=(), setup=None):
+    """A test file's body: preflight; skip the file when a program in need
+    (a name on $PATH or a path) is missing; build the topology (topo());
+    setup(topology) if given; run the cases. The number of failed cases."""
+    preflight()
+    for prog in need:
+        if not (shutil.which(prog) or os.access(prog, os.X_OK)):
+            print("1..0 # SKIP %s not installed" % prog)
+            return 0
+    with Topology(pairs=pairs) as t:
+        _topology[:] = [t]
+        if setup:
+            setup(t)
+        return tap.run()
+
+
+def topo():
+    """The running test file's Topology."""
+    return _topology[0]
+
+
+def pair(i=0):
+    """The topology's veth pair i."""
+    return topo().pairs[i]
+
+
+def dev(i=0):
+    """Namespace A's end of veth pair i."""
+    return pair(i).a
+
+
+def path(name):
+    """name in the scratch directory."""
+    return os.path.join(tmpdir(), name)
+
+
+def write_list(name, lines):
+    """Write a list file in the scratch directory; its path. lines: a list
+    of lines (each gets a newline), or the whole text (str or bytes)."""
+    if isinstance(lines, (list, tuple)):
+        lines = "".join(x + "\n" for x in lines)
+    p = path(name)
+    with open(p, "wb" if isinstance(lines, bytes) else "w") as f:
+        f.write(lines)
+    return p
+
+
+_mac_seq = [0]
+
+
+def new_mac(kind, tag=None):
+    """A fresh source MAC 02:KIND:TAG:xx:xx:xx, unique within the run:
+    KIND tells the test file, TAG a case (default: the pid's low byte).
+    Records are picked out by it, so no two frames of a run share one."""
+    _mac_seq[0] += 1
+    i = _mac_seq[0]
+    if tag is None:
+        tag = os.getpid() & 0xFF
+    return "02:%02x:%02x:%02x:%02x:%02x" % (kind, tag, (i >> 16) & 0xFF,
+                                            (i >> 8) & 0xFF, i & 0xFF)
+
+
+def macs(n, kind, tag=None):
+    """n fresh source MACs (new_mac)."""
+    return [new_mac(kind, tag) for _ in range(n)]
+
+
+def show(r):
+    """A finished command's exit and output ends, for assertion messages."""
+    return "exit %s\nstdout: %r\nstderr: %r" % (
+        r.returncode, r.stdout[-1500:], r.stderr[-1500:])
+
+
+def assert_refused(r, rc=None, mentions=()):
+    """hdrlog's run r (finished) refused to start: exit rc (not 0 when
+    None), never said "listening on", every string of mentions on stderr,
+    no libbpf dump there."""
+    diag("exit %s, stderr: %s" % (r.returncode, r.stderr.strip()[:300]))
+    if rc is None:
+        assert r.returncode != 0, "exit 0:\n" + show(r)
+    else:
+        assert r.returncode == rc, "expected exit %d:\n%s" % (rc, show(r))
+    assert "listening on" not in r.stderr, "it started:\n" + show(r)
+    for m in mentions:
+        assert m in r.stderr, "stderr doesn't mention %r:\n%s" % (m, show(r))
+    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + show(r)
+
+
+def small_fs(name, size="64k"):
+    """A tmpfs of size mounted at name in the scratch directory (a disk to
+    fill up), unmounted at exit; its path."""
+    mnt = path(name)
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs",
+                    mnt], check=True)
+    on_cleanup(lambda: subprocess.run(["umount", "-l", mnt]))
+    return mnt
+
+
+# --------------------------------------------------------------------------
 # hdrlog
 # --------------------------------------------------------------------------
 
@@ -448,6 +546,46 @@ def parse_summary(stderr_text):
             if m:
                 out[key] = int(m.group(1))
     return out
+
+
+# one line per output: "output SPEC: W written, L lost[, C cut to fit]..."
+OUTPUT_RE = re.compile(r"^(?:hdrlog:\s*)?output (.+?): (\d+) written, "
+                       r"(\d+) lost(?:, (\d+) cut to fit)?(.*)$")
+# the line every summary has, SIGUSR1's and the exit one
+SUMMARY_MARK = "records lost (ring buffer full)"
+
+
+def output_summary(stderr_text):
+    """{output: (written, lost, cut, rest of the line)} from the summaries
+    in stderr_text; a later summary (SIGUSR1 prints them too) wins."""
+    out = {}
+    for line in stderr_text.splitlines():
+        m = OUTPUT_RE.match(line.strip())
+        if m:
+            out[m.group(1)] = (int(m.group(2)), int(m.group(3)),
+                               int(m.group(4) or 0), m.group(5))
+    return out
+
+
+def output_counts(stderr_text, name):
+    """(written, lost) of output name in the last summary: name is the
+    output's spec as the summary prints it ("json:/p") or, when only one
+    output has that kind, the kind ("journal")."""
+    outs = output_summary(stderr_text)
+    hits = [v for k, v in outs.items()
+            if k == name or (name not in outs and k.split(":")[0] == name)]
+    assert len(hits) == 1, "no (single) summary line for output %s:\n%s" % (
+        name, stderr_text)
+    return hits[0][:2]
+
+
+def records_to_outputs(stderr_text):
+    """The records every output got (several outputs), from the last
+    summary."""
+    m = re.findall(r"^(?:hdrlog:\s*)?(\d+) records to the outputs",
+                   stderr_text, re.M)
+    assert m, "no 'records to the outputs' line:\n" + stderr_text
+    return int(m[-1])
 
 
 class Hdrlog:
@@ -482,7 +620,8 @@ class Hdrlog:
                 "did not say 'listening on' within %ss" % timeout
             raise RuntimeError("hdrlog %s; stderr: %s\ncommand: %s" % (
                 why, self.err.text()[-2000:], " ".join(self.cmd)))
-        time.sleep(0.05)
+        # said once the programs are attached and the ring buffer is
+        # open (src/main.c): records of frames sent from now on are kept
         return line
 
     def wait(self, timeout):
@@ -519,6 +658,44 @@ class Hdrlog:
 
     def summary(self):
         return parse_summary(self.stderr())
+
+    def summary_now(self, timeout=10):
+        """SIGUSR1, and wait for the summary it prints; parse_summary of
+        stderr then."""
+        n = self.stderr().count(SUMMARY_MARK)
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while self.stderr().count(SUMMARY_MARK) <= n:
+            assert time.monotonic() < deadline, "no summary after " \
+                "SIGUSR1:\n" + self.stderr()
+            time.sleep(0.02)
+        return self.summary()
+
+    def hup(self, timeout=10):
+        """SIGHUP, and wait until hdrlog acted on it: the main loop reopens
+        before it prints a SIGUSR1 summary, so a summary after it is
+        proof."""
+        self.proc.send_signal(signal.SIGHUP)
+        self.summary_now(timeout)
+
+    def output_counts(self, name):
+        return output_counts(self.stderr(), name)
+
+    def wait_written(self, names, n, timeout=10):
+        """Until each output in names has written (put on disk) n records,
+        as SIGUSR1 summaries say."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.summary_now(timeout)
+            if all(self.output_counts(x)[0] >= n for x in names):
+                return
+            assert time.monotonic() < deadline, "outputs %s did not " \
+                "write %d records in %ss:\n%s" % (names, n, timeout,
+                                                   self.stderr())
+            time.sleep(0.05)
+
+    def records_to_outputs(self):
+        return records_to_outputs(self.stderr())
 
     def __enter__(self):
         return self.start()
@@ -908,6 +1085,56 @@ def arp_frame(src_mac, psrc="198.51.100.2", pdst="198.51.100.99"):
                        mac_bytes(src_mac), socket.inet_aton(psrc),
                        b"\0" * 6, socket.inet_aton(pdst))
     return b"\xff" * 6 + mac_bytes(src_mac) + b"\x08\x06" + body
+
+
+# --------------------------------------------------------------------------
+# RFC 5424 syslog messages, parsed independently of hdrlog
+# --------------------------------------------------------------------------
+
+HEAD5424 = re.compile(r"^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ")
+
+
+def parse_sd(s):
+    """(SD elements as [(id, [(name, value)])], or None for '-'; rest)."""
+    if s.startswith("-"):
+        return None, s[1:]
+    elems, i = [], 0
+    while i < len(s) and s[i] == "[":
+        j = i + 1
+        while s[j] not in " ]":
+            j += 1
+        sd_id, params, i = s[i + 1:j], [], j
+        while s[i] == " ":
+            eq = s.index("=", i)
+            name = s[i + 1:eq]
+            assert s[eq + 1] == '"', "no quote after %s=" % name
+            i, val = eq + 2, []
+            while s[i] != '"':
+                if s[i] == "\\" and s[i + 1] in '"\\]':
+                    val.append(s[i + 1])
+                    i += 2
+                else:
+                    assert s[i] != "]", "unescaped ] in %s" % name
+                    val.append(s[i])
+                    i += 1
+            params.append((name, "".join(val)))
+            i += 1
+        assert s[i] == "]", "SD element not closed at %r" % s[i:i + 20]
+        elems.append((sd_id, params))
+        i += 1
+    return elems, s[i:]
+
+
+def parse5424(raw):
+    """An RFC 5424 message: dict of pri, ts, host, app, procid, msgid, sd
+    (parse_sd) and msg; asserts the framing the RFC asks for."""
+    m = HEAD5424.match(raw)
+    assert m, "not RFC 5424: %r" % raw[:200]
+    pri, ts, host, app, procid, msgid = m.groups()
+    sd, rest = parse_sd(raw[m.end():])
+    assert rest.startswith(" "), "no SP before MSG: %r" % rest[:50]
+    return dict(pri=int(pri), ts=ts, host=host, app=app, procid=procid,
+                msgid=msgid, sd=sd, msg=rest[1:])
 
 
 # --------------------------------------------------------------------------

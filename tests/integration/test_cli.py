@@ -20,56 +20,27 @@ SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
 MAN_PAGE = os.path.join(SRCDIR, "man", "hdrlog.8")
 
 tap = H.Tap()
-T = {}          # the topology, set in body()
-_mac_seq = [0]
-
-
-def macs(n, tag):
-    """n fresh source MACs 02:cc:TAG:..:.. (unique per test run)."""
-    out = []
-    for _ in range(n):
-        _mac_seq[0] += 1
-        i = _mac_seq[0]
-        out.append("02:cc:%02x:%02x:%02x:%02x" % (tag, (i >> 16) & 0xFF,
-                                                  (i >> 8) & 0xFF, i & 0xFF))
-    return out
-
-
-def topo():
-    return T["topo"]
-
-
-def dev(i=0):
-    return topo().pairs[i].a
-
-
-def out_path(name):
-    return os.path.join(H.tmpdir(), name)
+MAC_KIND = 0xcc              # source MACs 02:cc:... (H.new_mac)
 
 
 def hdrlog(args, **kw):
-    return H.Hdrlog(topo().ns_a, args, **kw)
+    return H.Hdrlog(H.topo().ns_a, args, **kw)
 
 
 def one_shot(args, timeout=15, prefix=()):
     """Run hdrlog in namespace A to completion (killed after timeout)."""
     try:
-        return H.run_hdrlog(topo().ns_a, args, timeout=timeout,
+        return H.run_hdrlog(H.topo().ns_a, args, timeout=timeout,
                             prefix=prefix)
     except Exception as e:
         raise AssertionError("hdrlog %s did not finish: %s" % (args, e))
-
-
-def show(r):
-    return "exit %s\nstdout: %r\nstderr: %r" % (r.returncode, r.stdout[-1500:],
-                                                r.stderr[-1500:])
 
 
 def no_xdp(dev_name, timeout=3.0):
     """Wait until dev has no XDP program; (ok, ip link text)."""
     deadline = time.monotonic() + timeout
     while True:
-        attached, text = topo().xdp_attached(dev_name)
+        attached, text = H.topo().xdp_attached(dev_name)
         if not attached or time.monotonic() > deadline:
             return not attached, text
         time.sleep(0.1)
@@ -81,11 +52,11 @@ def no_xdp(dev_name, timeout=3.0):
 
 @tap.case("-c N stops after exactly N records and exits 0")
 def _():
-    out = out_path("count.json")
-    h = hdrlog(["-i", dev(), "-o", "json:" + out, "-c", "5"]).start()
+    out = H.path("count.json")
+    h = hdrlog(["-i", H.dev(), "-o", "json:" + out, "-c", "5"]).start()
     try:
-        topo().send([H.udp_frame(m) for m in macs(20, 1)], burst=4,
-                    pause=0.01)
+        H.topo().send([H.udp_frame(m) for m in H.macs(20, MAC_KIND, 1)],
+                      burst=4, pause=0.01)
         rc = h.wait(10)
         assert rc is not None, "still running 10 s after 20 frames with -c 5"
     finally:
@@ -93,18 +64,18 @@ def _():
     recs = H.read_json_lines(out)
     assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
     assert len(recs) == 5, "%d records with -c 5" % len(recs)
-    ok, text = no_xdp(dev())
+    ok, text = no_xdp(H.dev())
     assert ok, "XDP program still attached after -c exit:\n" + text
 
 
 @tap.case("--fields timestamp,src_ip,dest_port writes only those keys")
 def _():
-    out = out_path("fields.json")
-    m_udp, m_arp = macs(2, 2)
-    with hdrlog(["-i", dev(), "-o", "json:" + out, "-c", "2",
+    out = H.path("fields.json")
+    m_udp, m_arp = H.macs(2, MAC_KIND, 2)
+    with hdrlog(["-i", H.dev(), "-o", "json:" + out, "-c", "2",
                  "--fields", "timestamp,src_ip,dest_port"]) as h:
-        topo().send([H.udp_frame(m_udp, sport=1111, dport=2222),
-                     H.arp_frame(m_arp)])
+        H.topo().send([H.udp_frame(m_udp, sport=1111, dport=2222),
+                       H.arp_frame(m_arp)])
         rc = h.wait(10)
         assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
     recs = H.read_json_lines(out)
@@ -125,20 +96,20 @@ def _():
 @tap.case("--fields help lists every field of the contract")
 def _():
     r = one_shot(["--fields", "help"])
-    assert r.returncode == 0, show(r)
+    assert r.returncode == 0, H.show(r)
     listed = re.findall(r"^\s+([a-z_]+)\s", r.stdout, re.M)
     missing = [f for f in H.FIELD_ORDER if f not in listed]
-    assert not missing, "not listed: %s\n%s" % (missing, show(r))
+    assert not missing, "not listed: %s\n%s" % (missing, H.show(r))
     assert listed == H.FIELD_ORDER, "order/extra: %s" % listed
 
 
 @tap.case("--sample 10 over 1000 frames: seen == written + sampled, ~100 logged")
 def _():
-    out = out_path("sample.json")
+    out = H.path("sample.json")
     n = 1000
-    with hdrlog(["-i", dev(), "-o", "json:" + out, "--sample", "10"]) as h:
-        topo().send([H.udp_frame(m) for m in macs(n, 3)], burst=50,
-                    pause=0.003)
+    with hdrlog(["-i", H.dev(), "-o", "json:" + out, "--sample", "10"]) as h:
+        H.topo().send([H.udp_frame(m) for m in H.macs(n, MAC_KIND, 3)],
+                      burst=50, pause=0.003)
         # records are ~100; wait until the file stops growing
         last, stable_since = -1, time.monotonic()
         deadline = time.monotonic() + 10
@@ -169,9 +140,9 @@ def _():
 
 def stdout_case(spec):
     def run():
-        m1, m2 = macs(2, 4)
-        with hdrlog(["-i", dev(), "-o", spec, "-c", "2"], stdout=True) as h:
-            topo().send([H.udp_frame(m1), H.udp_frame(m2)])
+        m1, m2 = H.macs(2, MAC_KIND, 4)
+        with hdrlog(["-i", H.dev(), "-o", spec, "-c", "2"], stdout=True) as h:
+            H.topo().send([H.udp_frame(m1), H.udp_frame(m2)])
             rc = h.wait(10)
             assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
             text = h.stdout()
@@ -187,13 +158,13 @@ tap.add("-o json:- writes JSON lines to stdout", stdout_case("json:-"))
 
 @tap.case("two interfaces: records carry the right in_iface and ifindex")
 def _():
-    out = out_path("two.json")
-    p0, p1 = topo().pairs
-    m0, m1 = macs(2, 5)
+    out = H.path("two.json")
+    p0, p1 = H.topo().pairs
+    m0, m1 = H.macs(2, MAC_KIND, 5)
     with hdrlog(["-i", p0.a, "-i", p1.a, "-o", "json:" + out]) as h:
-        topo().send([H.udp_frame(m0)], dev=p0.b)
-        topo().send([H.udp_frame(m1, src_ip="198.51.100.66",
-                                 dst_ip="198.51.100.65")], dev=p1.b)
+        H.topo().send([H.udp_frame(m0)], dev=p0.b)
+        H.topo().send([H.udp_frame(m1, src_ip="198.51.100.66",
+                                   dst_ip="198.51.100.65")], dev=p1.b)
         recs = H.wait_records(out, lambda rs: {m0, m1} <= {
             r.get("src_mac") for r in rs}, timeout=5, proc=h.proc)
         rc = h.stop()
@@ -209,40 +180,40 @@ def _():
 
 @tap.case("kill -9 leaves no XDP program behind (bpf_link)")
 def _():
-    h = hdrlog(["-i", dev(), "-o", "json:" + out_path("k9.json")]).start()
+    h = hdrlog(["-i", H.dev(), "-o", "json:" + H.path("k9.json")]).start()
     try:
-        attached, text = topo().xdp_attached(dev())
+        attached, text = H.topo().xdp_attached(H.dev())
         assert attached, "no XDP program shown while hdrlog runs:\n" + text
         h.proc.send_signal(signal.SIGKILL)
         assert h.wait(10) is not None, "hdrlog survived SIGKILL"
     finally:
         h.kill()
-    ok, text = no_xdp(dev())
+    ok, text = no_xdp(H.dev())
     assert ok, "XDP program still attached after kill -9:\n" + text
 
 
 @tap.case("SIGINT detaches the program and exits 0")
 def _():
-    h = hdrlog(["-i", dev(), "-o", "json:" + out_path("int.json")]).start()
+    h = hdrlog(["-i", H.dev(), "-o", "json:" + H.path("int.json")]).start()
     rc = h.stop(signal.SIGINT)
     assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
-    ok, text = no_xdp(dev())
+    ok, text = no_xdp(H.dev())
     assert ok, "XDP program still attached after SIGINT:\n" + text
 
 
 @tap.case("a second hdrlog on the same interface fails clearly")
 def _():
-    with hdrlog(["-i", dev(), "-o", "json:" + out_path("first.json")]) as h:
-        r = one_shot(["-i", dev(), "-o", "json:" + out_path("second.json"),
+    with hdrlog(["-i", H.dev(), "-o", "json:" + H.path("first.json")]) as h:
+        r = one_shot(["-i", H.dev(), "-o", "json:" + H.path("second.json"),
                       "-c", "1"])
         still = h.proc.poll() is None
-    assert r.returncode != 0, show(r)
+    assert r.returncode != 0, H.show(r)
     assert re.search(r"(?i)\bXDP\b", r.stderr) and \
         re.search(r"(?i)already", r.stderr), \
-        "message doesn't say an XDP program is already attached:\n" + show(r)
-    assert dev() in r.stderr, "message doesn't name %s:\n%s" % (dev(),
-                                                                 show(r))
-    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + show(r)
+        "message doesn't say an XDP program is already attached:\n" + H.show(r)
+    assert H.dev() in r.stderr, "message doesn't name %s:\n%s" % (H.dev(),
+                                                                     H.show(r))
+    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + H.show(r)
     assert still, "the first hdrlog died"
 
 
@@ -251,21 +222,13 @@ def _():
 # --------------------------------------------------------------------------
 
 def assert_error(r, rc=None, mentions=(), one_line=True):
-    H.diag("exit %s, stderr: %s" % (r.returncode, r.stderr.strip()))
-    if rc is None:
-        assert r.returncode != 0, "exit 0:\n" + show(r)
-    else:
-        assert r.returncode == rc, "expected exit %d:\n%s" % (rc, show(r))
-    assert "listening on" not in r.stderr, "it started:\n" + show(r)
-    for m in mentions:
-        assert m in r.stderr, "stderr doesn't mention %r:\n%s" % (m, show(r))
-    assert "libbpf:" not in r.stderr, "libbpf dump:\n" + show(r)
+    H.assert_refused(r, rc, mentions)
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     if one_line:
         assert len(lines) == 1, "%d lines on stderr:\n%s" % (len(lines),
-                                                             show(r))
+                                                             H.show(r))
     assert lines and lines[0].startswith("hdrlog:"), \
-        "message not prefixed 'hdrlog:':\n" + show(r)
+        "message not prefixed 'hdrlog:':\n" + H.show(r)
 
 
 @tap.case("unknown interface: one line naming it, non-zero exit")
@@ -276,11 +239,11 @@ def _():
 
 def usage_case(args, mention):
     def run():
-        r = one_shot(["-i", dev(), "-o", "json:-", "-c", "1"] + args,
+        r = one_shot(["-i", H.dev(), "-o", "json:-", "-c", "1"] + args,
                      timeout=10)
         # usage errors: the message plus a "Try 'hdrlog --help'" hint
         assert_error(r, rc=2, mentions=[mention], one_line=False)
-        assert len(r.stderr.splitlines()) <= 2, show(r)
+        assert len(r.stderr.splitlines()) <= 2, H.show(r)
     return run
 
 
@@ -299,21 +262,21 @@ tap.add("stray argument: exit 2", usage_case(["extra"], "extra"))
 @tap.case("output path that can't be opened: names the path")
 def _():
     path = "/nonexistent/dir/x.json"
-    r = one_shot(["-i", dev(), "-o", "json:" + path, "-c", "1"])
+    r = one_shot(["-i", H.dev(), "-o", "json:" + path, "-c", "1"])
     assert_error(r, mentions=[path])
-    ok, text = no_xdp(dev())
+    ok, text = no_xdp(H.dev())
     assert ok, "XDP program left attached:\n" + text
 
 
 @tap.case("unknown output format: exit 2, names it")
 def _():
-    r = one_shot(["-i", dev(), "-o", "yaml:" + out_path("x.yaml"), "-c", "1"])
+    r = one_shot(["-i", H.dev(), "-o", "yaml:" + H.path("x.yaml"), "-c", "1"])
     assert_error(r, rc=2, mentions=["yaml"], one_line=False)
 
 
 @tap.case("bad syslog target: exit 2, names it")
 def _():
-    r = one_shot(["-i", dev(), "-o", "syslog:ftp://x", "-c", "1"])
+    r = one_shot(["-i", H.dev(), "-o", "syslog:ftp://x", "-c", "1"])
     assert_error(r, rc=2, mentions=["ftp://x"], one_line=False)
 
 
@@ -322,33 +285,33 @@ def conflict_case(args, mention):
     def run():
         r = one_shot(["-c", "1"] + args, timeout=10)
         assert_error(r, rc=2, mentions=[mention], one_line=False)
-        assert len(r.stderr.splitlines()) <= 2, show(r)
+        assert len(r.stderr.splitlines()) <= 2, H.show(r)
     return run
 
 
 def conflicts():
-    j, p = out_path("c.json"), out_path("c.pcap")
+    j, p = H.path("c.json"), H.path("c.pcap")
     return [
-        ("two outputs on stdout", ["-i", dev(), "-o", "json", "-w", "-"],
+        ("two outputs on stdout", ["-i", H.dev(), "-o", "json", "-w", "-"],
          "standard output"),
         ("json:- and pcap:- on stdout",
-         ["-i", dev(), "-o", "json:-", "-o", "pcap:-"], "standard output"),
-        ("the same path twice", ["-i", dev(), "-o", "json:" + j,
+         ["-i", H.dev(), "-o", "json:-", "-o", "pcap:-"], "standard output"),
+        ("the same path twice", ["-i", H.dev(), "-o", "json:" + j,
                                  "-o", "pcap:" + j], "same place"),
-        ("the same output twice", ["-i", dev(), "-o", "json:" + j,
+        ("the same output twice", ["-i", H.dev(), "-o", "json:" + j,
                                    "-o", "json:" + j], "same place"),
-        ("-C without a capture file", ["-i", dev(), "-o", "json:" + j,
+        ("-C without a capture file", ["-i", H.dev(), "-o", "json:" + j,
                                        "-C", "1"], "-C"),
-        ("-G with a capture on stdout", ["-i", dev(), "-w", "-", "-G", "5"],
+        ("-G with a capture on stdout", ["-i", H.dev(), "-w", "-", "-G", "5"],
          "-C, -G and -W"),
-        ("--monitor without lists", ["-i", dev(), "-o", "json:" + j,
+        ("--monitor without lists", ["-i", H.dev(), "-o", "json:" + j,
                                      "--monitor"], "--monitor"),
-        ("--too-deep without lists", ["-i", dev(), "-o", "json:" + j,
+        ("--too-deep without lists", ["-i", H.dev(), "-o", "json:" + j,
                                       "--too-deep", "drop"], "--too-deep"),
-        ("-i with --events sockets", ["-i", dev(), "-o", "json:" + j,
+        ("-i with --events sockets", ["-i", H.dev(), "-o", "json:" + j,
                                       "--events", "sockets"], "-i"),
         ("--attach without socket events",
-         ["-i", dev(), "-o", "json:" + j, "--attach", "tracepoint"],
+         ["-i", H.dev(), "-o", "json:" + j, "--attach", "tracepoint"],
          "--attach"),
         ("--xdp-mode with --events sockets",
          ["--events", "sockets", "-o", "json:" + j, "--xdp-mode", "native"],
@@ -361,57 +324,55 @@ def _():
     for name, args, mention in conflicts():
         H.diag(name)
         conflict_case(args, mention)()
-        assert not os.path.exists(out_path("c.pcap")), name
+        assert not os.path.exists(H.path("c.pcap")), name
 
 
 @tap.case("'hdrlog IFACE' (a forgotten -i): exit 2 with a hint at -i")
 def _():
-    r = one_shot([dev(), "-c", "1"])
-    assert_error(r, rc=2, mentions=["-i " + dev()], one_line=False)
+    r = one_shot([H.dev(), "-c", "1"])
+    assert_error(r, rc=2, mentions=["-i " + H.dev()], one_line=False)
 
 
 @tap.case("--features without privileges says it cannot tell, not 'no'")
 def _():
     r = one_shot(["--features"], prefix=["setpriv", "--reuid=65534",
                                           "--regid=65534", "--clear-groups"])
-    assert r.returncode == 0, show(r)
+    assert r.returncode == 0, H.show(r)
     for what in ("ring buffer", "XDP", "socket events via tracepoint"):
         m = re.search(r"^%s: (.*)$" % re.escape(what), r.stdout, re.M)
         assert m and "cannot tell" in m.group(1), \
-            "%s: %r\n%s" % (what, m and m.group(1), show(r))
-    assert not re.search(r": no\b", r.stdout), show(r)
+            "%s: %r\n%s" % (what, m and m.group(1), H.show(r))
+    assert not re.search(r": no\b", r.stdout), H.show(r)
 
 
 @tap.case("without privileges: message mentions CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN")
 def _():
-    r = one_shot(["-i", dev(), "-o", "json:-", "-c", "1"],
+    r = one_shot(["-i", H.dev(), "-o", "json:-", "-c", "1"],
                  prefix=["setpriv", "--reuid=65534", "--regid=65534",
-                         "--clear-groups"])
+                           "--clear-groups"])
     assert_error(r, mentions=["CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN"])
 
 
 @tap.case("--version prints 'hdrlog X.Y.Z' and exits 0")
 def _():
     r = one_shot(["--version"])
-    assert r.returncode == 0, show(r)
-    assert re.match(r"^hdrlog \d+\.\d+\.\d+\S*\n$", r.stdout), show(r)
+    assert r.returncode == 0, H.show(r)
+    assert re.match(r"^hdrlog \d+\.\d+\.\d+\S*\n$", r.stdout), H.show(r)
 
 
 @tap.case("--help lists every long option, exits 0")
 def _():
     r = one_shot(["--help"])
-    assert r.returncode == 0, show(r)
+    assert r.returncode == 0, H.show(r)
     listed = set(re.findall(r"--([a-z][a-z-]+)", r.stdout))
     want = {"interface", "output", "count", "fields", "sample", "version",
             "help"}
-    if os.path.exists(MAN_PAGE):
-        with open(MAN_PAGE, errors="replace") as f:
-            man = f.read().replace("\\-", "-").replace("\\fB", "")
-        want |= set(re.findall(r"^\.TP\s*\n.*?--([a-z][a-z-]+)", man,
-                               re.M))
-    else:
-        H.diag("no man page at %s; checking the contract's options only"
-               % MAN_PAGE)
+    # the man page is in the source tree (and in the tarball): its options
+    # are the contract
+    assert os.path.exists(MAN_PAGE), "no man page at %s" % MAN_PAGE
+    with open(MAN_PAGE, errors="replace") as f:
+        man = f.read().replace("\\-", "-").replace("\\fB", "")
+    want |= set(re.findall(r"^\.TP\s*\n.*?--([a-z][a-z-]+)", man, re.M))
     missing = sorted(want - listed)
     assert not missing, "--help doesn't list --%s:\n%s" % (
         ", --".join(missing), r.stdout)
@@ -426,12 +387,12 @@ def _():
         assert "unknown option" not in rr.stderr and \
             "unrecognized" not in rr.stderr and \
             "listening on" not in rr.stderr, \
-            "--%s is in --help but not accepted:\n%s" % (opt, show(rr))
+            "--%s is in --help but not accepted:\n%s" % (opt, H.show(rr))
 
 
 @tap.case("the captured interface is deleted: hdrlog says so and exits 1")
 def _():
-    ns = topo().ns_a
+    ns = H.topo().ns_a
     a, b = "hlx%d" % os.getpid(), "hly%d" % os.getpid()
     H.run([H.IP, "-n", ns, "link", "add", a, "type", "veth", "peer", "name",
            b])
@@ -439,7 +400,7 @@ def _():
                                check=False))
     H.run([H.IP, "-n", ns, "link", "set", a, "up"])
     H.run([H.IP, "-n", ns, "link", "set", b, "up"])
-    h = hdrlog(["-i", a, "-o", "json:" + out_path("gone.json")]).start()
+    h = hdrlog(["-i", a, "-o", "json:" + H.path("gone.json")]).start()
     try:
         H.run([H.IP, "-n", ns, "link", "del", a])
         rc = h.wait(10)
@@ -455,13 +416,13 @@ def _():
 def _():
     import threading
     for attempt in range(5):
-        out = out_path("drain%d.json" % attempt)
+        out = H.path("drain%d.json" % attempt)
         stop = threading.Event()
-        h = hdrlog(["-i", dev(), "-o", "json:" + out]).start()
-        frames = [H.udp_frame(m) for m in macs(64, 9)]
+        h = hdrlog(["-i", H.dev(), "-o", "json:" + out]).start()
+        frames = [H.udp_frame(m) for m in H.macs(64, MAC_KIND, 9)]
 
         def flood():
-            s = topo().sender()
+            s = H.topo().sender()
             for _ in range(20000):         # bounded: ~1-2 s of traffic
                 if stop.is_set():
                     return
@@ -495,7 +456,7 @@ def _():
 def _():
     import random
     import threading
-    path = out_path("big.txt")
+    path = H.path("big.txt")
     rnd = random.Random(7)
     with open(path, "w") as f:      # ~1.5M lines: a reload takes ~1 s here
         for _ in range(1500):
@@ -503,16 +464,17 @@ def _():
                                                  rnd.randrange(256),
                                                  rnd.randrange(256))
                             for _ in range(1000)))
-    out = out_path("reload.json")
-    h = hdrlog(["-i", dev(), "-o", "json:" + out, "--taglist", "t=" + path,
+    out = H.path("reload.json")
+    h = hdrlog(["-i", H.dev(), "-o", "json:" + out, "--taglist", "t=" + path,
                 "--ringbuf-size", "64K"]).start(timeout=60)
     try:
         started = threading.Event()
 
         def steady():
             started.set()          # ~2000 frames/s for ~2 s
-            topo().send([H.udp_frame(m) for m in macs(4000, 10)],
-                        burst=20, pause=0.01)
+            H.topo().send([H.udp_frame(m)
+                           for m in H.macs(4000, MAC_KIND, 10)],
+                          burst=20, pause=0.01)
         t = threading.Thread(target=steady)
         t.start()
         started.wait(5)
@@ -535,10 +497,7 @@ def _():
 
 
 def body():
-    H.preflight()
-    with H.Topology(pairs=2) as t:
-        T["topo"] = t
-        tap.run()
+    H.run_tap(tap, pairs=2)
 
 
 if __name__ == "__main__":

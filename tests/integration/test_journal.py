@@ -9,9 +9,10 @@ repeated fields), plus MESSAGE, PRIORITY, MESSAGE_ID and
 SYSLOG_IDENTIFIER.
 
 When no journald listens on /run/systemd/journal/socket, the test runs
-/lib/systemd/systemd-journald itself as a plain process with a drop-in
-(/run/systemd/journald.conf.d) that keeps the journal in /run (volatile)
-and leaves the kernel log alone, and at the end stops it and removes
+/lib/systemd/systemd-journald itself as a plain process in namespace A
+(where its socket queue holds 512 datagrams, as systemd's sysctl default
+has it) with a drop-in (/run/systemd/journald.conf.d) that keeps the
+journal in /run (volatile) and leaves the kernel log alone, and at the end stops it and removes
 everything it created. Only then can it stop and restart journald under
 a running hdrlog: records sent meanwhile must be counted as lost, and
 hdrlog must go on and write again once journald is back.
@@ -33,9 +34,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
-import test_sockets as S  # noqa: E402  (the connection peers)
+import sockpeers as S  # noqa: E402  (the connection peers)
 
 tap = H.Tap()
+MAC_KIND = 0x1c              # source MACs 02:1c:... (H.new_mac)
 T = {}
 JOURNALD = "/lib/systemd/systemd-journald"
 JOURNALCTL = shutil.which("journalctl") or "/usr/bin/journalctl"
@@ -48,27 +50,13 @@ DST_MAC = "02:00:5e:00:53:01"       # not A's: the stack ignores the frames
 A4, A6 = "198.51.100.1", "2001:db8::1"
 FIXED = {"SYSLOG_IDENTIFIER", "MESSAGE", "PRIORITY", "MESSAGE_ID"}
 RUN_TAG = random.randrange(256)
-_mac_seq = [0]
 _ip_seq = [random.randrange(0, 200)]
 
 
-def topo():
-    return T["topo"]
-
-
-def dev():
-    return topo().pairs[0].a
-
-
-def path(name):
-    return os.path.join(H.tmpdir(), name)
-
-
 def new_mac():
-    _mac_seq[0] += 1
-    return "02:1c:%02x:%02x:%02x:%02x" % (RUN_TAG, os.getpid() & 0xFF,
-                                          _mac_seq[0] >> 8,
-                                          _mac_seq[0] & 0xFF)
+    """A fresh source MAC; RUN_TAG keeps it apart from earlier runs' entries
+    in a persistent journal."""
+    return H.new_mac(MAC_KIND, RUN_TAG)
 
 
 def new_ip4():
@@ -123,9 +111,13 @@ def udp4_frame(mac, src, sport=40000, dport=20000, vlans=()):
 # --------------------------------------------------------------------------
 
 class Journald:
-    """A journald this test started (None of it when one was running)."""
+    """A journald this test started (None of it when one was running), in
+    namespace A: its socket takes 512 datagrams there (systemd's sysctl
+    default), whatever the machine's own namespace allows (the kernel's
+    default is 10, and a burst of socket events is more)."""
 
-    def __init__(self):
+    def __init__(self, ns):
+        self.ns = ns
         self.proc = None
         self.created = []       # paths to remove at the end, deepest last
 
@@ -143,8 +135,11 @@ class Journald:
         if DROPIN not in self.created:
             self.created.append(DROPIN)
         # not H.track()ed: the topology's teardown would SIGKILL it
+        # nsenter, not ip netns exec: journald wants the machine's /sys
+        # (cgroups); nsenter execs it, so the pid is journald's
         self.proc = subprocess.Popen(
-            [JOURNALD], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            ["nsenter", "--net=/run/netns/" + self.ns, JOURNALD],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True, cwd="/")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -381,9 +376,9 @@ class Run:
     """hdrlog with -o journal and -o json:FILE."""
 
     def __init__(self, name, extra=()):
-        self.out = path(name + ".json")
-        self.h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "journal", "-o",
-                                        "json:" + self.out] + list(extra))
+        self.out = H.path(name + ".json")
+        self.h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "journal", "-o",
+                                          "json:" + self.out] + list(extra))
 
     def __enter__(self):
         self.h.start()
@@ -398,7 +393,7 @@ class Run:
         return self.h.proc.pid
 
     def send(self, frames):
-        topo().send(frames)
+        H.topo().send(frames)
 
     def records(self, n, timeout=6.0):
         recs = H.wait_records(self.out, lambda rs: len(rs) >= n, timeout,
@@ -411,16 +406,6 @@ class Run:
         rc = self.h.stop()
         assert rc == 0, "hdrlog exit %s; stderr:\n%s" % (rc, self.h.stderr())
         return self.h.stderr()
-
-
-def output_counts(stderr, name):
-    """(written, lost) of 'output NAME[:TARGET]: W written, L lost'."""
-    for line in stderr.splitlines():
-        m = re.search(r"output %s(?::\S*)?: (\d+) written, (\d+) lost" %
-                      re.escape(name), line)
-        if m:
-            return int(m.group(1)), int(m.group(2))
-    return None
 
 
 def check_no_loss(stderr):
@@ -438,8 +423,8 @@ def check_no_loss(stderr):
 
 @tap.case("-o journal:TARGET is refused; the journal takes no target")
 def _():
-    r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "-o", "journal:/tmp/x",
-                                   "-c", "1"], timeout=20)
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "journal:/tmp/x",
+                                     "-c", "1"], timeout=20)
     assert r.returncode != 0, "exit 0; stderr: %r" % r.stderr
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert any(re.match(r"^hdrlog: .*journal.*no target", x) for x in lines), \
@@ -449,7 +434,7 @@ def _():
 @tap.case("every field of every entry equals the JSON record's "
           "(IPv4 UDP/TCP/ICMP, IPv6, VLANs, ARP, truncated)")
 def _():
-    ifname = dev()
+    ifname = H.dev()
     frames = []
     facts = {}          # mac -> literal MESSAGE expected
 
@@ -504,16 +489,16 @@ def _():
     assert len(vl) == 1 and repeated(vl[0]["VLAN"]) == {"10", "20"}, \
         "VLAN of the double-tagged frame: %r" % [e.get("VLAN") for e in vl]
     check_no_loss(err)
-    assert output_counts(err, "journal") == (len(frames), 0), err
+    assert H.output_counts(err, "journal") == (len(frames), 0), err
 
 
 @tap.case("PRIORITY 6 plain, 5 list hit (--taglist), 4 dropped "
           "(--blocklist); list names as repeated SRC_LISTS")
 def _():
     tagged, both, blocked, plain = (new_ip4() for _ in range(4))
-    t1 = path("tag1.list")
-    t2 = path("tag2.list")
-    bl = path("block.list")
+    t1 = H.path("tag1.list")
+    t2 = H.path("tag2.list")
+    bl = H.path("block.list")
     with open(t1, "w") as f:
         f.write("%s\n%s\n" % (tagged, both))
     with open(t2, "w") as f:
@@ -546,9 +531,9 @@ def _():
             "expected %r" % (name, x.get("SRC_LISTS"), lists)
     m = e[macs["blocked"]]["MESSAGE"]
     assert m == "TCP %s:51514 -> %s:22 [S] lists=bad dropped on %s" % (
-        blocked, A4, dev()), m
+        blocked, A4, H.dev()), m
     assert e[macs["both"]]["MESSAGE"].endswith(
-        " lists=spamhaus,tor on %s" % dev()), e[macs["both"]]["MESSAGE"]
+        " lists=spamhaus,tor on %s" % H.dev()), e[macs["both"]]["MESSAGE"]
     assert e[macs["plain"]]["ACTION"] == "pass", e[macs["plain"]]
     check_no_loss(err)
 
@@ -588,7 +573,6 @@ def socket_run(name, client_name, server_name="hlt-jsrv"):
     B, server in A) under hdrlog -o journal --socket-events: the
     connection's JSON records, its journal entries, the client's and the
     server's own reports and hdrlog's pid."""
-    S.T["topo"] = topo()
     conns = S.conns_spec([(3, 4)], sleep=0.05)
     with Run(name, ["--socket-events"]) as run:
         sinfo, cinfo, port, _, _ = S.exchange(conns, 4, client_name,
@@ -672,6 +656,26 @@ def count(h, rx):
     return len(re.findall(rx, h.stderr(), re.M))
 
 
+def journald_queue(jd):
+    """Bytes of the next datagram waiting in the socket of journald jd (ss's
+    Recv-Q: 0 when the queue is empty), or None when ss does not list it."""
+    r = H.run(H.ns_exec(jd.ns, ["ss", "-xanH"]), check=False)
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) > 4 and f[4] == SOCKET:
+            return int(f[2])
+    return None
+
+
+def wait_journald_drained(jd, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while journald_queue(jd) != 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def wait_count(h, rx, n, timeout=5.0):
     deadline = time.monotonic() + timeout
     while count(h, rx) < n and time.monotonic() < deadline:
@@ -695,9 +699,9 @@ def outage(run, jd, n_before, remove_socket, warn_rx):
         "expected one more warning matching %r; stderr:\n%s" % (
             warn_rx, h.stderr())
     assert h.proc.poll() is None, "hdrlog exited: " + h.stderr()
+    # (start() returns once journald listens: long past hdrlog's 1 ms
+    # retry delay after a refusal)
     jd.start()
-    # past hdrlog's retry delay after a refusal (1 ms)
-    time.sleep(0.3)
     back = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
     run.send(back)
     run.records(n_before + len(away) + len(back))
@@ -743,8 +747,8 @@ def _():
     assert not sent(away1 + away2) & macs, "in the journal while it was away"
     lost = len(away1) + len(away2)
     written = len(first) + len(back1) + len(back2)
-    assert output_counts(err, "journal") == (written, lost), err
-    assert output_counts(err, "json") == (written + lost, 0), err
+    assert H.output_counts(err, "journal") == (written, lost), err
+    assert H.output_counts(err, "json") == (written + lost, 0), err
     infos = [int(x) for x in re.findall(info_rx, err, re.M)]
     assert infos == [len(away1), len(away2)], \
         "'works again' counts %s; stderr:\n%s" % (infos, err)
@@ -758,7 +762,7 @@ def _():
         raise H.Skip("journald was running already; only one this test "
                      "started is stopped")
     first = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
-    # more than the socket queue holds (net.unix.max_dgram_qlen, 512)
+    # more than the socket queue holds (net.unix.max_dgram_qlen, 512 here)
     flood = [udp4_frame(new_mac(), new_ip4()) for _ in range(2000)]
     last = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
     full_rx = r"^hdrlog: warning: journald's queue is full"
@@ -775,15 +779,17 @@ def _():
             assert wait_count(run.h, full_rx, 1) == 1, run.h.stderr()
         finally:
             os.kill(jd.proc.pid, signal.SIGCONT)
-        time.sleep(0.3)
+        # the records after the stall need room in journald's queue
+        assert wait_journald_drained(jd), "journald's queue still holds " \
+            "datagrams 10 s after SIGCONT"
         run.send(last)
         run.records(len(first) + len(flood) + len(last))
         assert wait_count(run.h, info_rx, 1) == 1, run.h.stderr()
         err = run.stop()
-    written, lost = output_counts(err, "journal")
+    written, lost = H.output_counts(err, "journal")
     total = len(first) + len(flood) + len(last)
     assert written + lost == total and lost > 0, err
-    assert output_counts(err, "json") == (total, 0), err
+    assert H.output_counts(err, "json") == (total, 0), err
     assert count(run.h, full_rx) == 1, err
     n = int(re.search(info_rx, err, re.M).group(1))
     assert n == lost, "'takes records again; %d lost', summary %d" % (n, lost)
@@ -821,7 +827,7 @@ def _():
     finally:
         if jd.proc is None:
             jd.start()
-    assert output_counts(err, "journal") == (len(after), len(before)), err
+    assert H.output_counts(err, "journal") == (len(after), len(before)), err
     assert re.search(r"^hdrlog: journald takes records again; %d lost" %
                      len(before), err, re.M), err
     assert {e["SRC_MAC"] for e in got} == \
@@ -830,23 +836,20 @@ def _():
 
 # --------------------------------------------------------------------------
 
-def body():
-    H.preflight()
-    for p in (JOURNALD, JOURNALCTL):
-        if not os.access(p, os.X_OK):
-            print("1..0 # SKIP %s not found" % p)
-            return
+def start_journald(t):
     if not Journald.listening():
         # (a socket file nobody reads is a leftover: journald replaces it)
-        jd = Journald()
+        H.Topology.sysctl(t.ns_a, "net.unix.max_dgram_qlen", "512")
+        jd = Journald(t.ns_a)
         H.on_cleanup(jd.cleanup)
         jd.start()
         T["journald"] = jd
         H.diag("started %s (volatile, pid %d)" % (JOURNALD, jd.proc.pid))
-    with H.Topology(pairs=1) as t:
-        T["topo"] = t
-        if tap.run():
-            sys.exit(1)
+
+
+def body():
+    if H.run_tap(tap, need=(JOURNALD, JOURNALCTL), setup=start_journald):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

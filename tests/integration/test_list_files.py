@@ -24,61 +24,33 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
 
 tap = H.Tap()
-T = {}
 LIST_FILE_ERROR = 1         # hdrlog(8): 1 on a run-time error
 START_TIMEOUT = 20          # a hang is the failure; this only bounds it
-
-
-def topo():
-    return T["topo"]
-
-
-def dev():
-    return topo().pairs[0].a
-
-
-def path(name):
-    return os.path.join(H.tmpdir(), name)
-
-
-def write(name, data):
-    p = path(name)
-    with open(p, "wb") as f:
-        f.write(data)
-    return p
-
-
-def show(r):
-    return "exit %s\nstderr: %r" % (r.returncode, r.stderr[-2000:])
 
 
 def start_refused(args, mentions):
     """hdrlog with args exits at start with a list-file error mentioning
     every string of mentions; returns its stderr."""
     try:
-        r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:-", "-c",
-                                       "1"] + args, timeout=START_TIMEOUT)
+        r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:-", "-c",
+                                         "1"] + args, timeout=START_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise AssertionError("hdrlog %s did not exit within %d s" %
                              (" ".join(args), START_TIMEOUT))
-    H.diag("exit %s: %s" % (r.returncode, r.stderr.strip()[:300]))
-    assert r.returncode == LIST_FILE_ERROR, show(r)
-    assert "listening on" not in r.stderr, "it started:\n" + show(r)
-    for m in mentions:
-        assert m in r.stderr, "stderr lacks %r:\n%s" % (m, show(r))
+    H.assert_refused(r, LIST_FILE_ERROR, mentions)
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert lines and all(x.startswith("hdrlog:") for x in lines), \
-        "unprefixed lines:\n" + show(r)
+        "unprefixed lines:\n" + H.show(r)
     assert "\x1b" not in r.stderr and "\0" not in r.stderr, \
-        "raw ESC or NUL on stderr:\n" + show(r)
-    attached, text = topo().xdp_attached(dev())
+        "raw ESC or NUL on stderr:\n" + H.show(r)
+    attached, text = H.topo().xdp_attached(H.dev())
     assert not attached, "XDP program left attached:\n" + text
     return r.stderr
 
 
 @tap.case("a FIFO as a list is refused at start, at once")
 def _():
-    p = path("fifo.txt")
+    p = H.path("fifo.txt")
     os.mkfifo(p)
     start_refused(["--blocklist", p], [p + ": a FIFO, not a list file"])
 
@@ -87,11 +59,11 @@ def _():
 def _():
     start_refused(["--taglist", "/dev/zero"],
                   ["/dev/zero: a character device, not a list file"])
-    link = path("zero.txt")
+    link = H.path("zero.txt")
     os.symlink("/dev/zero", link)
     start_refused(["--allowlist", link],
                   [link + ": a character device, not a list file"])
-    d = path("dir.d")
+    d = H.path("dir.d")
     os.makedirs(d)
     start_refused(["--taglist", "d=" + d], [d + ": a directory"])
 
@@ -99,8 +71,8 @@ def _():
 @tap.case("a line that never ends is refused with file:line")
 def _():
     # 8 MiB with no newline after two good lines: memory stays bounded
-    p = write("huge.txt", b"192.0.2.0/24\n198.51.100.0/24\n" +
-              b"x" * (8 << 20))
+    p = H.write_list("huge.txt", b"192.0.2.0/24\n198.51.100.0/24\n" +
+                     b"x" * (8 << 20))
     err = start_refused(["--taglist", p],
                         ["%s:3: line longer than 4096 bytes: 'xxx" % p])
     assert len(err) < 1000, "the whole line was quoted:\n%s" % err[:2000]
@@ -108,7 +80,7 @@ def _():
 
 @tap.case("a NUL after an address is refused, quoted as \\x00")
 def _():
-    p = write("nul.txt", b"192.0.2.0/24\n2001:db8::1\0garbage\n")
+    p = H.write_list("nul.txt", b"192.0.2.0/24\n2001:db8::1\0garbage\n")
     start_refused(["--blocklist", p],
                   ["%s:2: NUL byte in the line: '2001:db8::1\\x00garbage'"
                    % p])
@@ -117,17 +89,17 @@ def _():
 @tap.case("ESC in a list line, a list path and an interface name is "
           "printed escaped")
 def _():
-    p = write("esc.txt", b"\x1b[2J\x1b[31mred\n")
+    p = H.write_list("esc.txt", b"\x1b[2J\x1b[31mred\n")
     start_refused(["--taglist", p], ["%s:1: " % p, "'\\x1b[2J\\x1b[31mred'"])
-    q = path("no\x1b]0;title\x07.txt")
+    q = H.path("no\x1b]0;title\x07.txt")
     start_refused(["--taglist", "n=" + q],
                   ["no\\x1b]0;title\\x07.txt: No such file or directory"])
-    r = H.run_hdrlog(topo().ns_a, ["-i", "x\x1b[1m", "-o", "json:-"],
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", "x\x1b[1m", "-o", "json:-"],
                      timeout=START_TIMEOUT)
     H.diag("exit %s: %s" % (r.returncode, r.stderr.strip()))
-    assert r.returncode != 0, show(r)
-    assert "\x1b" not in r.stderr, "raw ESC on stderr:\n" + show(r)
-    assert "x\\x1b[1m" in r.stderr, show(r)
+    assert r.returncode != 0, H.show(r)
+    assert "\x1b" not in r.stderr, "raw ESC on stderr:\n" + H.show(r)
+    assert "x\\x1b[1m" in r.stderr, H.show(r)
 
 
 def wait_stderr(h, text, timeout=15):
@@ -138,9 +110,9 @@ def wait_stderr(h, text, timeout=15):
 def records_flow(h, tag):
     """Frames sent now are logged: capture is alive."""
     mac = "02:1c:%02x:00:00:01" % tag
-    frames = [H.udp_frame(mac, dst_mac=topo().pairs[0].a_mac)
+    frames = [H.udp_frame(mac, dst_mac=H.topo().pairs[0].a_mac)
               for _ in range(3)]
-    topo().send(frames)
+    H.topo().send(frames)
     line = h.out.wait_for(mac, 10)
     assert line is not None, "no record of a frame sent after the " \
         "refused reload; stderr:\n" + h.stderr()
@@ -149,9 +121,9 @@ def records_flow(h, tag):
 @tap.case("SIGHUP with the list swapped for a FIFO or /dev/zero: reload "
           "refused, capture goes on")
 def _():
-    p = write("reload.txt", b"192.0.2.0/24\n")
-    with H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:-", "--taglist",
-                                "r=" + p], stdout=True) as h:
+    p = H.write_list("reload.txt", b"192.0.2.0/24\n")
+    with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:-", "--taglist",
+                                    "r=" + p], stdout=True) as h:
         records_flow(h, 1)
         os.rename(p, p + ".good")
         os.mkfifo(p)
@@ -178,9 +150,9 @@ def _():
     n = 150 * 1 << 14
     lines = ("10.%d.%d.%d/32\n" % (i >> 16, (i >> 8) & 255, i & 255)
              for i in range(n))
-    p = write("big.txt", "".join(lines).encode())
-    h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:-", "--taglist", p],
-                 stdout=True)
+    p = H.write_list("big.txt", "".join(lines).encode())
+    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:-",
+                                 "--taglist", p], stdout=True)
     h.start(wait=False)
     # SIGTERM once the list is open (if the read is over before this
     # sees it, the signal comes later in start-up: it must work there too)
@@ -207,15 +179,12 @@ def _():
                                                     h.stderr()))
     H.diag("exit %s: %s" % (rc, h.stderr().strip()[:300]))
     assert rc in (0, 1), "exit %s:\n%s" % (rc, h.stderr())
-    attached, text = topo().xdp_attached(dev())
+    attached, text = H.topo().xdp_attached(H.dev())
     assert not attached, "XDP program left attached:\n" + text
 
 
 def body():
-    H.preflight()
-    with H.Topology(pairs=1) as t:
-        T["topo"] = t
-        tap.run()
+    H.run_tap(tap)
 
 
 if __name__ == "__main__":

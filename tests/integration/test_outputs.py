@@ -19,89 +19,31 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
 
 tap = H.Tap()
-T = {}
-_seq = [0]
-
-
-def mac():
-    _seq[0] += 1
-    i = _seq[0]
-    return "02:dd:%02x:%02x:%02x:%02x" % (os.getpid() & 0xFF, (i >> 16) & 0xFF,
-                                          (i >> 8) & 0xFF, i & 0xFF)
-
-
-def topo():
-    return T["topo"]
-
-
-def dev():
-    return topo().pairs[0].a
-
-
-def path(name):
-    return os.path.join(H.tmpdir(), name)
+MAC_KIND = 0xdd              # source MACs 02:dd:... (H.new_mac)
 
 
 def udp(dport, n=1, **kw):
-    return [H.udp_frame(mac(), dport=dport, ip_id=i + 1, **kw)
+    return [H.udp_frame(H.new_mac(MAC_KIND), dport=dport, ip_id=i + 1, **kw)
             for i in range(n)]
 
 
 def run_and_send(args, frames, expect_records, timeout=10):
     """hdrlog with args in A; send frames from B; stop; the Hdrlog."""
-    h = H.Hdrlog(topo().ns_a, ["-i", dev()] + args)
+    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + args)
     h.start()
-    topo().send(frames)
+    H.topo().send(frames)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        s = parse_now(h)
-        if s >= expect_records:
+        if h.summary_now().get("seen", 0) >= expect_records:
             break
         time.sleep(0.05)
     h.stop()
     return h
 
 
-def records_to_outputs(h):
-    """What every output got, from the last summary (several outputs)."""
-    m = re.findall(r"^(?:hdrlog: )?(\d+) records to the outputs", h.stderr(),
-                   re.M)
-    return int(m[-1]) if m else None
-
-
-def output_counts(h, name):
-    """(written, lost) of an output in the last summary."""
-    m = re.findall(r"^(?:hdrlog: )?output %s: (\d+) written, (\d+) lost" %
-                   re.escape(name), h.stderr(), re.M)
-    return (int(m[-1][0]), int(m[-1][1])) if m else None
-
-
-def hup(h):
-    """SIGHUP, and wait until hdrlog acted on it: the main loop reopens
-    before it prints a SIGUSR1 summary, so a summary after it is proof."""
-    mark = "records lost (ring buffer full)"
-    n = h.stderr().count(mark)
-    h.proc.send_signal(signal.SIGHUP)
-    h.proc.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + 10
-    while h.stderr().count(mark) <= n:
-        assert time.monotonic() < deadline, "no summary after SIGHUP: " + \
-            h.stderr()
-        time.sleep(0.02)
-
-
-def parse_now(h):
-    """Records seen so far, from SIGUSR1's summary."""
-    h.proc.send_signal(signal.SIGUSR1)
-    time.sleep(0.1)
-    seen = [int(x) for x in
-            __import__("re").findall(r"(\d+) frames seen", h.stderr())]
-    return seen[-1] if seen else 0
-
-
 @tap.case("a filter expression keeps only matching records, the rest counted")
 def _():
-    out = path("filter.json")
+    out = H.path("filter.json")
     frames = udp(53, 5) + udp(80, 7) + udp(53, 3, src_ip="198.51.100.3")
     h = run_and_send(["-o", "json:" + out, "udp", "dst", "port", "53",
                       "and", "src", "host", "198.51.100.2"], frames, 15)
@@ -121,7 +63,7 @@ def _():
 
 @tap.case("a bad filter expression is a usage error naming it")
 def _():
-    r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "port", "notaport"])
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "port", "notaport"])
     assert r.returncode == 2, (r.returncode, r.stderr)
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and "port notaport" in lines[0], r.stderr
@@ -130,31 +72,31 @@ def _():
 
 @tap.case("several outputs at once get every record")
 def _():
-    a, b = path("multi-a.json"), path("multi-b.json")
+    a, b = H.path("multi-a.json"), H.path("multi-b.json")
     frames = udp(1000, 20)
     h = run_and_send(["-o", "json:" + a, "-o", "json:" + b,
                       "--fields", "src_mac,dest_port,ip_id"], frames, 20)
     ra, rb = H.read_json_lines(a), H.read_json_lines(b)
     assert len(ra) == 20 and ra == rb, (len(ra), len(rb))
-    assert records_to_outputs(h) == 20, h.stderr()
+    assert h.records_to_outputs() == 20, h.stderr()
     for p in (a, b):
-        assert output_counts(h, "json:" + p) == (20, 0), h.stderr()
+        assert h.output_counts("json:" + p) == (20, 0), h.stderr()
 
 
 @tap.case("SIGHUP: a JSON file moved away is replaced, one left in place "
           "keeps its lines and is appended to")
 def _():
-    out = path("rotate.json")
-    h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:" + out])
+    out = H.path("rotate.json")
+    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" + out])
     h.start()
-    topo().send(udp(2000, 10))
+    H.topo().send(udp(2000, 10))
     H.wait_records(out, lambda r: len(r) >= 10)
     os.rename(out, out + ".1")
-    hup(h)
-    topo().send(udp(2001, 6))
+    h.hup()
+    H.topo().send(udp(2001, 6))
     H.wait_records(out, lambda r: len(r) >= 6)
-    hup(h)                      # not moved: the file keeps what it holds
-    topo().send(udp(2002, 4))
+    h.hup()                      # not moved: the file keeps what it holds
+    H.topo().send(udp(2002, 4))
     H.wait_records(out, lambda r: len(r) >= 10)
     h.stop()
     old, new = H.read_json_lines(out + ".1"), H.read_json_lines(out)
@@ -164,44 +106,42 @@ def _():
 
 @tap.case("a full disk: reported once, counted, other outputs go on, healed")
 def _():
-    mnt = path("tiny")
-    os.mkdir(mnt)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
-                   check=True)
-    H.on_cleanup(lambda: subprocess.run(["umount", "-l", mnt]))
+    mnt = H.small_fs("tiny")
     filler = os.path.join(mnt, "filler")
     with open(filler, "wb") as f:
         try:
             f.write(b"x" * 40960)
         except OSError:
             pass
-    small, safe = os.path.join(mnt, "out.json"), path("safe.json")
-    h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-o", "json:" + small,
-                               "-o", "json:" + safe])
+    small, safe = os.path.join(mnt, "out.json"), H.path("safe.json")
+    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" + small,
+                                 "-o", "json:" + safe])
     h.start()
     # ~300 bytes a record: 200 records cannot fit in what is left
     for i in range(4):
-        topo().send(udp(3000 + i, 50))
-        time.sleep(0.3)
+        H.topo().send(udp(3000 + i, 50))
+        time.sleep(0.3)         # pacing: four separate batches, one report
     assert H.wait_records(safe, lambda r: len(r) >= 200), "safe output short"
     err = h.stderr()
     assert err.count("writing %s failed" % small) == 1, err
     os.unlink(filler)
-    time.sleep(1.2)     # "works again" is said after a second without errors
-    topo().send(udp(4000, 20))
+    H.topo().send(udp(4000, 20))
     H.wait_records(safe, lambda r: len(r) >= 220)
-    time.sleep(0.5)
+    # "works again" is said once a write worked a second after the last
+    # failure (the main loop flushes every turn)
+    assert h.err.wait_for("writing %s works again" % re.escape(small), 5), \
+        h.stderr()
     h.stop()
     err = h.stderr()
     assert "writing %s works again" % small in err, err
     recs = H.read_json_lines(small)      # whole lines only, even after ENOSPC
     ports = [r["dest_port"] for r in recs]
     assert ports.count(4000) == 20, ports[-25:]
-    written, lost = output_counts(h, "json:" + small)
+    written, lost = h.output_counts("json:" + small)
     assert written == len(recs) and lost > 0 and written + lost == 220, \
         (written, lost, len(recs))
-    assert records_to_outputs(h) == 220, err
-    assert output_counts(h, "json:" + safe) == (220, 0), err
+    assert h.records_to_outputs() == 220, err
+    assert h.output_counts("json:" + safe) == (220, 0), err
     assert "records lost (output write errors" not in err, \
         "a run-wide loss line with several outputs: " + err
     assert len(H.read_json_lines(safe)) == 220
@@ -210,7 +150,7 @@ def _():
 @tap.case("the summary adds up for each output: written + lost = records "
           "after the filter, one line per output")
 def _():
-    a, b = path("sum-a.json"), path("sum-b.pcap")
+    a, b = H.path("sum-a.json"), H.path("sum-b.pcap")
     frames = udp(53, 5) + udp(80, 7)
     h = run_and_send(["-o", "json:" + a, "-o", "pcap:" + b,
                       "udp", "dst", "port", "53"], frames, 12)
@@ -218,9 +158,9 @@ def _():
     assert s.get("seen") == 12 and s.get("lost") == 0, h.stderr()
     assert s.get("written") is None, \
         "a run-wide 'written' with several outputs: " + h.stderr()
-    assert records_to_outputs(h) == 5, h.stderr()
-    assert output_counts(h, "json:" + a) == (5, 0), h.stderr()
-    assert output_counts(h, "pcap:" + b) == (5, 0), h.stderr()
+    assert h.records_to_outputs() == 5, h.stderr()
+    assert h.output_counts("json:" + a) == (5, 0), h.stderr()
+    assert h.output_counts("pcap:" + b) == (5, 0), h.stderr()
     assert len(H.read_json_lines(a)) == 5
 
 
@@ -228,7 +168,7 @@ def piped_run(spec, reader):
     """hdrlog -o spec with its standard output piped into reader (a
     command that stops reading early); frames are sent until hdrlog ends,
     at most 15 s. (exit code, stderr)."""
-    cmd = H.ns_exec(topo().ns_a, [H.HDRLOG, "-i", dev(), "-o", spec])
+    cmd = H.ns_exec(H.topo().ns_a, [H.HDRLOG, "-i", H.dev(), "-o", spec])
     hd = H.track(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE))
@@ -239,7 +179,7 @@ def piped_run(spec, reader):
     assert err.wait_for("listening on", 15), err.text()
     deadline = time.monotonic() + 15
     while hd.poll() is None and time.monotonic() < deadline:
-        topo().send(udp(5000, 5))
+        H.topo().send(udp(5000, 5))
         time.sleep(0.1)         # pacing the sender; the loop is bounded
     if hd.poll() is None:
         hd.kill()
@@ -272,13 +212,13 @@ def _():
 @tap.case("a write error on standard output names it 'standard output'")
 def _():
     with open("/dev/full", "wb") as full:
-        cmd = H.ns_exec(topo().ns_a, [H.HDRLOG, "-i", dev(), "-o", "json"])
+        cmd = H.ns_exec(H.topo().ns_a, [H.HDRLOG, "-i", H.dev(), "-o", "json"])
         hd = H.track(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                       stdout=full, stderr=subprocess.PIPE))
     err = H.LineReader(io.TextIOWrapper(hd.stderr))
     try:
         assert err.wait_for("listening on", 15), err.text()
-        topo().send(udp(5100, 5))
+        H.topo().send(udp(5100, 5))
         assert err.wait_for(r"writing standard output failed: No space", 10),\
             err.text()
     finally:
@@ -293,26 +233,26 @@ def _():
           "refused as an output; root's and the directory owner's are "
           "followed")
 def _():
-    d = path("sticky")
+    d = H.path("sticky")
     os.mkdir(d)
     os.chown(d, 65534, 65534)
     os.chmod(d, 0o1777)
-    victim = path("victim")
+    victim = H.path("victim")
     with open(victim, "wb") as f:
         f.write(b"precious\n")
     for spec in ("json", "pcap", "pcapng"):
         link = os.path.join(d, "out." + spec)
         os.symlink(victim, link)
         os.lchown(link, 65533, 65533)
-        r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "-o",
-                                       "%s:%s" % (spec, link)])
+        r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o",
+                                         "%s:%s" % (spec, link)])
         assert r.returncode != 0, (spec, r.returncode, r.stderr)
         assert "refusing to follow %s" % link in r.stderr, r.stderr
         with open(victim, "rb") as f:
             assert f.read() == b"precious\n", spec
         os.unlink(link)
     for i, owner in enumerate((0, 65534)):
-        target = path("followed%d.json" % owner)
+        target = H.path("followed%d.json" % owner)
         link = os.path.join(d, "ok%d.json" % owner)
         os.symlink(target, link)
         os.lchown(link, owner, owner)
@@ -323,10 +263,7 @@ def _():
 
 
 def body():
-    H.preflight()
-    with H.Topology() as t:
-        T["topo"] = t
-        tap.run()
+    H.run_tap(tap)
 
 
 if __name__ == "__main__":

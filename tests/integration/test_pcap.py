@@ -29,10 +29,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
 
 tap = H.Tap()
-T = {}                      # topology, set in body()
+MAC_KIND = 0x7c              # source MACs 02:7c:... (H.new_mac)
 SENT = {}                   # ip id -> frame
 BY_MAC = {}                 # source MAC text -> frame
-_seq = [0, 0]               # MAC counter, ip id counter
+_ip_id = [0]                # the last ip id sent
 
 FIELDS = ["frame.time_epoch", "frame.len", "frame.cap_len",
           "frame.interface_id", "frame.interface_name", "frame.comment",
@@ -47,35 +47,15 @@ NAME_RE = r"-\d{8}T\d{6}Z-\d{6}"
 # helpers
 # --------------------------------------------------------------------------
 
-def topo():
-    return T["topo"]
-
-
-def dev(i=0):
-    return topo().pairs[i].a
-
-
-def path(name):
-    return os.path.join(H.tmpdir(), name)
-
-
-def mac():
-    _seq[0] += 1
-    i = _seq[0]
-    return "02:7c:%02x:%02x:%02x:%02x" % (os.getpid() & 0xFF,
-                                          (i >> 16) & 0xFF, (i >> 8) & 0xFF,
-                                          i & 0xFF)
-
-
 def frames(n, size=100, **kw):
     """n UDP frames of `size` bytes (at least 42), each with a fresh ip id,
     remembered in SENT."""
     out = []
     for _ in range(n):
-        _seq[1] = _seq[1] % 65535 + 1
-        f = H.udp_frame(mac(), ip_id=_seq[1], payload=b"\xa5" * (size - 42),
-                        **kw)
-        SENT[_seq[1]] = f
+        _ip_id[0] = _ip_id[0] % 65535 + 1
+        f = H.udp_frame(H.new_mac(MAC_KIND), ip_id=_ip_id[0],
+                        payload=b"\xa5" * (size - 42), **kw)
+        SENT[_ip_id[0]] = f
         BY_MAC[H.mac_text(f[6:12])] = f
         out.append(f)
     return out
@@ -83,13 +63,6 @@ def frames(n, size=100, **kw):
 
 def ip_id(frame):
     return int.from_bytes(frame[18:20], "big")
-
-
-def write_list(name, lines):
-    p = path(name)
-    with open(p, "w") as f:
-        f.write("".join(x + "\n" for x in lines))
-    return p
 
 
 def check_tshark(r, what):
@@ -161,34 +134,18 @@ def ts_ns(row):
 def run_capture(args, send, want, timeout=15, devs=(0,)):
     """hdrlog with args and a JSON output beside; send() sends; wait for
     `want` JSON records; stop. (Hdrlog, JSON records)."""
-    js = path("run%d.json" % len(SENT))
-    ifs = [x for i in devs for x in ("-i", dev(i))]
-    h = H.Hdrlog(topo().ns_a, ifs + ["-o", "json:" + js] + args)
+    js = H.path("run%d.json" % len(SENT))
+    ifs = [x for i in devs for x in ("-i", H.dev(i))]
+    h = H.Hdrlog(H.topo().ns_a, ifs + ["-o", "json:" + js] + args)
     h.start()
     send(h)
     recs = H.wait_records(js, lambda r: len(r) >= want, timeout,
                           proc=h.proc)
-    time.sleep(0.3)
-    h.stop()
+    h.stop()                    # drains the ring, flushes every output
     recs = H.read_json_lines(js)
     assert len(recs) == want, "%d JSON records, want %d; stderr: %s" % (
         len(recs), want, h.stderr()[-1500:])
     return h, recs
-
-
-def records_to_outputs(h):
-    """The records every output got, from the last summary."""
-    m = re.findall(r"(\d+) records to the outputs", h.stderr())
-    assert m, h.stderr()
-    return int(m[-1])
-
-
-def output_counts(h, spec):
-    """(written, lost) of spec in the last summary (SIGUSR1 prints more)."""
-    m = re.findall(r"output %s: (\d+) written, (\d+) lost" % re.escape(spec),
-                   h.stderr())
-    assert m, "no summary line for %s: %s" % (spec, h.stderr())
-    return int(m[-1][0]), int(m[-1][1])
 
 
 def assert_same_frames(rows, recs, snaplen, what):
@@ -226,11 +183,11 @@ def main_run():
     for sources, one for A's address on the second pair, a block list."""
     if MAIN:
         return MAIN
-    tag = write_list("tag.txt", ["203.0.113.0/24"])
-    local = write_list("local.txt", ["198.51.100.65/32"])
-    block = write_list("block.txt", ["192.0.2.0/24"])
-    pc, png = path("main.pcap"), path("main.pcapng")
-    p1 = topo().pairs[1]
+    tag = H.write_list("tag.txt", ["203.0.113.0/24"])
+    local = H.write_list("local.txt", ["198.51.100.65/32"])
+    block = H.write_list("block.txt", ["192.0.2.0/24"])
+    pc, png = H.path("main.pcap"), H.path("main.pcapng")
+    p1 = H.topo().pairs[1]
     sizes = [60, 64, 100, 127, 128, 129, 200, 400, 1000, 1514]
     plain = [f for s in sizes for f in frames(1, s)]
     tagged = frames(5, 150, src_ip="203.0.113.7")
@@ -239,9 +196,11 @@ def main_run():
     both = frames(3, 70, src_ip="203.0.113.8", dst_ip="198.51.100.65")
 
     def send(h):
-        topo().send(plain + tagged + blocked)
-        time.sleep(0.1)
-        topo().send(to_local + both, dev=p1.b)
+        first = plain + tagged + blocked
+        H.topo().send(first)
+        H.wait_records(json_of(h), lambda r: len(r) >= len(first), 10,
+                       h.proc)
+        H.topo().send(to_local + both, dev=p1.b)
 
     n = len(plain + tagged + blocked + to_local + both)
     h, recs = run_capture(["-s", str(SNAP), "-o", "pcap:" + pc,
@@ -259,10 +218,10 @@ def main_run():
 def _():
     m = main_run()
     assert len(m["pcap"]) == len(m["pcapng"]) == m["n"] == \
-        records_to_outputs(m["h"]), (len(m["pcap"]), len(m["pcapng"]),
+        m["h"].records_to_outputs(), (len(m["pcap"]), len(m["pcapng"]),
                                      m["n"], m["h"].stderr())
     for spec in ("pcap:" + m["pc"], "pcapng:" + m["png"]):
-        assert output_counts(m["h"], spec) == (m["n"], 0)
+        assert m["h"].output_counts(spec) == (m["n"], 0)
 
 
 @tap.case("frame bytes are the bytes sent cut at -s, wire length and "
@@ -293,9 +252,9 @@ def _():
     m = main_run()
     names = [r["frame.interface_name"] for r in m["pcapng"]]
     assert names == [x["in_iface"] for x in m["recs"]], names
-    assert set(names) == {dev(0), dev(1)}, names
+    assert set(names) == {H.dev(0), H.dev(1)}, names
     ids = [int(r["frame.interface_id"]) for r in m["pcapng"]]
-    assert ids == [0 if x == dev(0) else 1 for x in names], ids
+    assert ids == [0 if x == H.dev(0) else 1 for x in names], ids
 
 
 @tap.case("pcapng comments name the lists hit, none without hits")
@@ -348,8 +307,8 @@ def _():
 
 
 def set_mtu(mtu):
-    p = topo().pairs[0]
-    for ns, d in ((topo().ns_a, p.a), (topo().ns_b, p.b)):
+    p = H.topo().pairs[0]
+    for ns, d in ((H.topo().ns_a, p.a), (H.topo().ns_b, p.b)):
         H.run([H.IP, "-n", ns, "link", "set", d, "mtu", str(mtu)])
 
 
@@ -360,19 +319,19 @@ def whole_frames_case(snap, extra):
     """-s snap (0 or 65535): frames up to a jumbo MTU, longer than a page,
     are captured whole; the pcap's snap length is 65535."""
     def run_case():
-        pc = path("whole-%d.pcap" % snap)
+        pc = H.path("whole-%d.pcap" % snap)
         sizes = [60, 100, 1514, 4000, JUMBO_MTU + 14]
         sent = [f for n in sizes for f in frames(1, n)]
         set_mtu(JUMBO_MTU)
         try:
             h, recs = run_capture(["-s", str(snap), "-o", "pcap:" + pc] +
-                                  extra(), lambda h: topo().send(sent),
+                                  extra(), lambda h: H.topo().send(sent),
                                   len(sent))
         finally:
             set_mtu(1500)
         rows = tshark(pc)
         assert len(rows) == len(sent), (len(rows), len(sent))
-        assert output_counts(h, "pcap:" + pc) == (len(sent), 0), h.stderr()
+        assert h.output_counts("pcap:" + pc) == (len(sent), 0), h.stderr()
         assert_same_frames(rows, recs, 65535, "-s %d" % snap)
         assert [r["pkt_len"] for r in recs] == sizes, [
             r["pkt_len"] for r in recs]
@@ -385,7 +344,7 @@ tap.add("-s 0: frames up to a 65000-byte MTU (past a page) captured whole",
         whole_frames_case(0, lambda: []))
 tap.add("-s 65535 with a list: frames up to a 65000-byte MTU captured whole",
         whole_frames_case(65535, lambda: [
-            "--taglist", write_list("whole.txt", ["198.51.100.0/24"])]))
+            "--taglist", H.write_list("whole.txt", ["198.51.100.0/24"])]))
 
 
 # --------------------------------------------------------------------------
@@ -394,9 +353,9 @@ tap.add("-s 65535 with a list: frames up to a 65000-byte MTU captured whole",
 
 def to_stdout(args, n=12):
     """hdrlog args writing to stdout, piped into tshark -r -."""
-    js = path("stdout%d.json" % len(SENT))
-    cmd = H.ns_exec(topo().ns_a, [H.HDRLOG, "-i", dev(), "-o",
-                                  "json:" + js] + args)
+    js = H.path("stdout%d.json" % len(SENT))
+    cmd = H.ns_exec(H.topo().ns_a, [H.HDRLOG, "-i", H.dev(), "-o",
+                                    "json:" + js] + args)
     hd = H.track(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE))
@@ -407,12 +366,10 @@ def to_stdout(args, n=12):
     hd.stdout.close()
     err = H.LineReader(io.TextIOWrapper(hd.stderr))
     assert err.wait_for("listening on", 15), err.text()
-    time.sleep(0.05)
     sent = frames(n, 300)
-    topo().send(sent)
+    H.topo().send(sent)
     H.wait_records(js, lambda r: len(r) >= n, 10)
-    time.sleep(0.3)
-    hd.send_signal(signal.SIGINT)
+    hd.send_signal(signal.SIGINT)   # it drains and flushes before exit
     assert hd.wait(10) == 0, err.text()
     out, terr = ts.communicate(timeout=30)
     assert ts.returncode == 0 and not TSHARK_BAD.search(terr), terr
@@ -456,13 +413,13 @@ def check_series(names, recs, snaplen, limit=None):
 
 @tap.case("-C: new files before 1 MB, each a capture, together all records")
 def _():
-    d = path("size")
+    d = H.path("size")
     os.mkdir(d)
     n = 2500
     h, recs = run_capture(["-s", "1500", "-C", "1",
                            "-o", "pcap:%s/c.pcap" % d,
                            "-o", "pcapng:%s/c.pcapng" % d],
-                          lambda h: topo().send(frames(n, 1000)), n,
+                          lambda h: H.topo().send(frames(n, 1000)), n,
                           timeout=30)
     for ext in ("pcap", "pcapng"):
         names = files("%s/c-*.%s" % (d, ext))
@@ -470,20 +427,20 @@ def _():
         assert all(re.search(NAME_RE + r"\.%s$" % ext, x) for x in names), \
             names
         check_series(names, recs, 1500, limit=1000000)
-        assert output_counts(h, "%s:%s/c.%s" % (ext, d, ext)) == (n, 0)
+        assert h.output_counts("%s:%s/c.%s" % (ext, d, ext)) == (n, 0)
     assert len(os.listdir(d)) == len(files(d + "/c-*")), os.listdir(d)
 
 
 @tap.case("-G 1: a new file every second while frames come")
 def _():
-    d = path("time")
+    d = H.path("time")
     os.mkdir(d)
     batches = 13
 
     def send(h):
         for _ in range(batches):
-            topo().send(frames(8, 80))
-            time.sleep(0.25)
+            H.topo().send(frames(8, 80))
+            time.sleep(0.25)    # pacing: traffic across -G 1 intervals
 
     h, recs = run_capture(["-G", "1", "-o", "pcap:%s/t.pcap" % d,
                            "-o", "pcapng:%s/t.pcapng" % d], send, 8 * batches)
@@ -499,23 +456,22 @@ def _():
 
 @tap.case("-W 2 keeps the 2 newest files; SIGHUP starts a new one")
 def _():
-    d = path("count")
+    d = H.path("count")
     os.mkdir(d)
     n = 3000
     more = frames(5, 200)
     box = {}
 
     def send(h):
-        topo().send(frames(n, 1000))
+        H.topo().send(frames(n, 1000))
         H.wait_records(h_json(h), lambda r: len(r) >= n, 20)
-        time.sleep(0.5)
+        h.wait_written(["pcap:%s/w.pcap" % d, "pcapng:%s/w.pcapng" % d], n)
         box["before"] = {e: files("%s/w-*.%s" % (d, e))
                          for e in ("pcap", "pcapng")}
-        h.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        h.hup()
         box["after_hup"] = {e: files("%s/w-*.%s" % (d, e))
                             for e in ("pcap", "pcapng")}
-        topo().send(more)
+        H.topo().send(more)
 
     def h_json(h):
         return [a.split(":", 1)[1] for a in h.cmd if a.startswith("json:")][0]
@@ -542,17 +498,17 @@ def _():
 
 @tap.case("SIGHUP without -C/-G/-W: a new file at the same path")
 def _():
-    pc, png = path("hup.pcap"), path("hup.pcapng")
+    pc, png = H.path("hup.pcap"), H.path("hup.pcapng")
     first, second = frames(10, 120), frames(6, 130)
 
     def send(h):
-        topo().send(first)
+        H.topo().send(first)
         H.wait_records(h_json(h), lambda r: len(r) >= 10, 10)
-        time.sleep(0.3)
+        h.wait_written(["pcap:" + pc, "pcapng:" + png], 10)
         for p in (pc, png):
             os.rename(p, p + ".1")
-        hup(h)
-        topo().send(second)
+        h.hup()
+        H.topo().send(second)
 
     def h_json(h):
         return json_of(h)
@@ -566,20 +522,6 @@ def _():
 
 def json_of(h):
     return [a.split(":", 1)[1] for a in h.cmd if a.startswith("json:")][0]
-
-
-def hup(h):
-    """SIGHUP, and wait until hdrlog acted on it: the main loop reopens
-    before it prints a SIGUSR1 summary, so a summary after it is proof."""
-    mark = "records lost (ring buffer full)"
-    n = h.stderr().count(mark)
-    h.proc.send_signal(signal.SIGHUP)
-    h.proc.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + 10
-    while h.stderr().count(mark) <= n:
-        assert time.monotonic() < deadline, "no summary after SIGHUP: " + \
-            h.stderr()
-        time.sleep(0.02)
 
 
 def pcapng_blocks(p):
@@ -599,55 +541,55 @@ SHB = 0x0a0d0d0a
 
 @tap.case("SIGHUP keeps the file: 100 frames, SIGHUP, 10 more: 110 read back")
 def _():
-    pc, png = path("keep.pcap"), path("keep.pcapng")
+    pc, png = H.path("keep.pcap"), H.path("keep.pcapng")
     first, second = frames(100, 120), frames(10, 130)
 
     def send(h):
-        topo().send(first)
+        H.topo().send(first)
         H.wait_records(json_of(h), lambda r: len(r) >= 100, 10)
-        hup(h)
-        topo().send(second)
+        h.hup()
+        H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 110)
     for p, ext in ((pc, "pcap"), (png, "pcapng")):
         assert_same_frames(tshark(p), recs, 256, p)
-        assert output_counts(h, "%s:%s" % (ext, p)) == (110, 0)
+        assert h.output_counts("%s:%s" % (ext, p)) == (110, 0)
     assert pcapng_blocks(png).count(SHB) == 1
 
 
 @tap.case("50 SIGHUPs under traffic lose nothing")
 def _():
-    pc, png = path("many.pcap"), path("many.pcapng")
+    pc, png = H.path("many.pcap"), H.path("many.pcapng")
     batches = [frames(20, 100) for _ in range(50)]
 
     def send(h):
         for b in batches:
-            topo().send(b)
-            hup(h)
+            H.topo().send(b)
+            h.hup()
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 1000, timeout=30)
     for p, ext in ((pc, "pcap"), (png, "pcapng")):
         assert_same_frames(tshark(p), recs, 256, p)
-        assert output_counts(h, "%s:%s" % (ext, p)) == (1000, 0)
+        assert h.output_counts("%s:%s" % (ext, p)) == (1000, 0)
 
 
 @tap.case("SIGHUP with a capture file put at the path: pcap goes on after "
           "its header, pcapng adds a section; tshark reads all")
 def _():
-    pc, png = path("put.pcap"), path("put.pcapng")
+    pc, png = H.path("put.pcap"), H.path("put.pcapng")
     first, second = frames(10, 120), frames(6, 130)
 
     def send(h):
-        topo().send(first)
+        H.topo().send(first)
         H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
-        hup(h)                  # the first 10 are on disk now
+        h.hup()                  # the first 10 are on disk now
         for p in (pc, png):     # logrotate's copy, put back
             os.rename(p, p + ".1")
             shutil.copy(p + ".1", p)
-        hup(h)
-        topo().send(second)
+        h.hup()
+        H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 16)
@@ -662,21 +604,21 @@ def _():
 @tap.case("SIGHUP with another kind of file at the path: refused, written "
           "on to the old file, nothing lost or overwritten")
 def _():
-    pc, png = path("other.pcap"), path("other.pcapng")
+    pc, png = H.path("other.pcap"), H.path("other.pcapng")
     first, second = frames(10, 120), frames(6, 130)
     # a pcap header like hdrlog's but for another snap length; not pcapng
     alien = {pc: struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 1234, 1),
              png: b"not a capture file\n"}
 
     def send(h):
-        topo().send(first)
+        H.topo().send(first)
         H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
         for p in (pc, png):
             os.rename(p, p + ".1")
             with open(p, "wb") as f:
                 f.write(alien[p])
-        hup(h)
-        topo().send(second)
+        h.hup()
+        H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 16)
@@ -685,23 +627,23 @@ def _():
             in h.stderr(), h.stderr()
         assert open(p, "rb").read() == alien[p]
         assert_same_frames(tshark(p + ".1"), recs, 256, p + ".1")
-        assert output_counts(h, "%s:%s" % (ext, p)) == (16, 0)
+        assert h.output_counts("%s:%s" % (ext, p)) == (16, 0)
 
 
 @tap.case("SIGHUP after copytruncate: the file starts again, readable")
 def _():
-    pc, png = path("trunc.pcap"), path("trunc.pcapng")
+    pc, png = H.path("trunc.pcap"), H.path("trunc.pcapng")
     first, second = frames(10, 120), frames(6, 130)
 
     def send(h):
-        topo().send(first)
+        H.topo().send(first)
         H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
-        hup(h)
+        h.hup()
         for p in (pc, png):
             shutil.copy(p, p + ".1")
             os.truncate(p, 0)
-        hup(h)
-        topo().send(second)
+        h.hup()
+        H.topo().send(second)
 
     h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
                           send, 16)
@@ -717,17 +659,19 @@ def _():
 @tap.case("a full disk: reported once, counted as lost, JSON goes on, "
           "files stay readable, writing resumes")
 def _():
-    mnt = path("tiny")
-    os.mkdir(mnt)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
-                   check=True)
-    H.on_cleanup(lambda: subprocess.run(["umount", "-l", mnt]))
+    mnt = H.small_fs("tiny")
     pc, png = os.path.join(mnt, "out.pcap"), os.path.join(mnt, "out.pcapng")
-    safe = path("safe.json")
-    h = H.Hdrlog(topo().ns_a, ["-i", dev(), "-s", "1500", "-o", "pcap:" + pc,
-                               "-o", "pcapng:" + png, "-o", "json:" + safe])
+    safe = H.path("safe.json")
+    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-s", "1500",
+                                 "-o", "pcap:" + pc,
+                                 "-o", "pcapng:" + png, "-o", "json:" + safe])
     h.start()
-    time.sleep(0.5)                     # file headers written
+    deadline = time.monotonic() + 5     # file headers written
+    while not all(os.path.exists(p) and os.path.getsize(p) > 0
+                  for p in (pc, png)):
+        assert time.monotonic() < deadline, "no file headers: %s" % (
+            os.listdir(mnt))
+        time.sleep(0.02)
     filler = os.path.join(mnt, "filler")
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
     try:
@@ -738,17 +682,16 @@ def _():
     finally:
         os.close(fd)
     for _ in range(4):
-        topo().send(frames(30, 1000))
-        time.sleep(0.3)
+        H.topo().send(frames(30, 1000))
+        time.sleep(0.3)     # pacing: four separate batches, one report
     assert H.wait_records(safe, lambda r: len(r) >= 120), "JSON short"
-    time.sleep(0.3)
+    h.summary_now()     # the capture files have had their turn too
     err = h.stderr()
     for p in (pc, png):
         assert err.count("writing %s failed: No space left" % p) == 1, err
     os.unlink(filler)
-    time.sleep(0.3)
     last = frames(20, 1000)
-    topo().send(last)
+    H.topo().send(last)
     H.wait_records(safe, lambda r: len(r) >= 140)
     deadline = time.monotonic() + 4
     while time.monotonic() < deadline and not all(
@@ -760,26 +703,19 @@ def _():
         assert "writing %s works again" % p in err, err
         assert err.count("writing %s failed" % p) == 1, err
         rows = tshark(p)
-        written, lost = output_counts(h, "%s:%s" % (ext, p))
+        written, lost = h.output_counts("%s:%s" % (ext, p))
         assert written == len(rows) and lost > 0 and written + lost == 140, \
             (ext, written, lost, len(rows))
         H.diag("%s: %d written, %d lost" % (ext, written, lost))
         assert [ip_id(r["raw"]) for r in rows[-20:]] == \
             [ip_id(f) for f in last], ext
-    assert records_to_outputs(h) == 140
-    assert output_counts(h, "json:" + safe) == (140, 0)
+    assert h.records_to_outputs() == 140
+    assert h.output_counts("json:" + safe) == (140, 0)
     assert len(H.read_json_lines(safe)) == 140
 
 
 def body():
-    H.preflight()
-    for tool in ("tshark", "capinfos"):
-        if not shutil.which(tool):
-            print("1..0 # SKIP %s not installed" % tool)
-            return
-    with H.Topology(pairs=2) as t:
-        T["topo"] = t
-        tap.run()
+    H.run_tap(tap, pairs=2, need=("tshark", "capinfos"))
 
 
 if __name__ == "__main__":

@@ -35,10 +35,6 @@ DUMP_RE = re.compile(r"processed \d+ insns|BEGIN PROG LOAD LOG|libbpf:|"
 B4 = "198.51.100.2"
 
 
-def topo():
-    return T["topo"]
-
-
 def as_nobody(caps):
     """setpriv: user nobody, no groups, exactly caps (ambient)."""
     c = ",".join("+" + x for x in caps) if caps else "-all"
@@ -64,7 +60,7 @@ def hdrlog_cmd():
 
 
 def run_as(caps, args, timeout=15):
-    cmd = H.ns_exec(topo().ns_a, as_nobody(caps) + [hdrlog_cmd()] + args)
+    cmd = H.ns_exec(H.topo().ns_a, as_nobody(caps) + [hdrlog_cmd()] + args)
     return subprocess.run(cmd, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, timeout=timeout)
@@ -78,24 +74,20 @@ def blocklist():
     return p
 
 
-def show(r):
-    return "exit %s\nstderr: %r" % (r.returncode, r.stderr[-1500:])
-
-
 @tap.case("CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, as nobody: starts, logs "
           "records, the block list drops")
 def _():
     out = os.path.join(workdir(), "ok.json")
-    p = topo().pairs[0]
-    h = H.Hdrlog(topo().ns_a, ["-i", p.a, "-o", "json:" + out,
-                               "--blocklist", blocklist()],
+    p = H.topo().pairs[0]
+    h = H.Hdrlog(H.topo().ns_a, ["-i", p.a, "-o", "json:" + out,
+                                 "--blocklist", blocklist()],
                  prefix=as_nobody(["bpf", "perfmon", "net_admin"]))
     h.cmd[h.cmd.index(H.HDRLOG)] = hdrlog_cmd()
     with h:
         frames = [H.udp_frame("02:1c:00:00:00:%02x" % i, dst_mac=p.a_mac,
                               src_ip=B4 if i % 2 else "192.0.2.1", ip_id=i)
                   for i in range(1, 11)]
-        topo().send(frames)
+        H.topo().send(frames)
         recs = H.wait_records(out, lambda r: len(r) >= 10, 10, proc=h.proc)
         rc = h.stop()
     assert rc == 0, "exit %s: %s" % (rc, h.stderr())
@@ -107,15 +99,15 @@ def _():
 def missing_case(missing):
     def run_case():
         caps = [c for c in ("bpf", "perfmon", "net_admin") if c != missing]
-        dev = topo().pairs[0].a
+        dev = H.topo().pairs[0].a
         r = run_as(caps, ["-i", dev, "-o", "json:" + os.path.join(
             workdir(), "no.json"), "--blocklist", blocklist()])
         want = PACKETS_MSG % ("CAP_" + missing.upper())
-        assert r.returncode == 1, show(r)
+        assert r.returncode == 1, H.show(r)
         assert ("hdrlog: " + want) in r.stderr.splitlines(), \
-            "no line %r:\n%s" % (want, show(r))
-        assert not DUMP_RE.search(r.stderr), show(r)
-        on, text = topo().xdp_attached(dev)
+            "no line %r:\n%s" % (want, H.show(r))
+        assert not DUMP_RE.search(r.stderr), H.show(r)
+        on, text = H.topo().xdp_attached(dev)
         assert not on, "XDP left attached: %s" % text
     return run_case
 
@@ -129,7 +121,7 @@ for cap in ("bpf", "perfmon", "net_admin"):
           "CAP_PERFMON the documented line")
 def _():
     out = os.path.join(workdir(), "sock.json")
-    h = H.Hdrlog(topo().ns_a, ["--events", "sockets", "-o", "json:" + out],
+    h = H.Hdrlog(H.topo().ns_a, ["--events", "sockets", "-o", "json:" + out],
                  prefix=as_nobody(["bpf", "perfmon"]))
     h.cmd[h.cmd.index(H.HDRLOG)] = hdrlog_cmd()
     h.start(wait=False)
@@ -142,18 +134,12 @@ def _():
     r = run_as(["bpf"], ["--events", "sockets", "-o", "json:" + out])
     want = SOCKETS_MSG % "CAP_PERFMON"
     assert r.returncode == 1 and ("hdrlog: " + want) in \
-        r.stderr.splitlines(), "no line %r:\n%s" % (want, show(r))
-    assert not DUMP_RE.search(r.stderr), show(r)
+        r.stderr.splitlines(), "no line %r:\n%s" % (want, H.show(r))
+    assert not DUMP_RE.search(r.stderr), H.show(r)
 
 
 def body():
-    H.preflight()
-    if not os.path.exists(SETPRIV):
-        print("1..0 # SKIP no setpriv")
-        return
-    with H.Topology(pairs=1) as t:
-        T["topo"] = t
-        tap.run()
+    H.run_tap(tap, need=(SETPRIV,))
 
 
 if __name__ == "__main__":

@@ -27,234 +27,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
+from sockpeers import conns_spec, exchange, of_conn  # noqa: E402
 
 tap = H.Tap()
-T = {}
-PY = sys.executable or "/usr/bin/python3"
 NOBODY = 65534
 MB = 1 << 20
 
+
 # --------------------------------------------------------------------------
-# the peer processes
+# what the records are checked against
 # --------------------------------------------------------------------------
-
-PEER = r'''
-import ctypes, json, os, socket, struct, sys, threading, time
-
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def set_name(name):
-    if libc.prctl(15, ctypes.c_char_p(name.encode("latin-1")), 0, 0, 0):
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NAME)")
-
-
-def comm():
-    with open("/proc/thread-self/comm", "rb") as f:
-        return f.read()[:-1].decode("latin-1")
-
-
-def out(**kw):
-    sys.stdout.write(json.dumps(kw) + "\n")
-    sys.stdout.flush()
-
-
-def recv_exact(c, n):
-    got = 0
-    while got < n:
-        d = c.recv(min(1 << 16, n - got))
-        if not d:
-            raise RuntimeError("EOF after %d of %d bytes" % (got, n))
-        got += len(d)
-
-
-def wait_eof(c):
-    try:
-        while True:
-            d = c.recv(1 << 16)
-            if not d:
-                return
-            raise RuntimeError("unexpected %d bytes" % len(d))
-    except ConnectionResetError:
-        return
-
-
-def finish(c, conn, me):
-    if conn["first"] == me:
-        time.sleep(conn["sleep"])
-        if conn.get("reset"):
-            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                         struct.pack("ii", 1, 0))
-    else:
-        wait_eof(c)
-    c.close()
-
-
-def addr(a):
-    return [a[0], a[1]]
-
-
-def cgroup():
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            if line.startswith("0::"):
-                return line[3:].rstrip("\n")
-    return None
-
-
-def wait_file(path, timeout=10):
-    """Until path exists (the other peer's signal)."""
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        if time.monotonic() > deadline:
-            raise RuntimeError("no %s after %d s" % (path, timeout))
-        time.sleep(0.01)
-
-
-def wait_close_wait(port, timeout=10):
-    """Until a connection to port, not yet accepted, has the peer's FIN
-    (TCP state 08, CLOSE_WAIT, in this namespace's /proc/net/tcp*)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-            with open(name) as f:
-                for line in f.readlines()[1:]:
-                    x = line.split()
-                    if int(x[1].rsplit(":", 1)[1], 16) == port and \
-                            x[3] == "08":
-                        return
-        time.sleep(0.01)
-    raise RuntimeError("no connection to port %d in CLOSE_WAIT after %d s"
-                       % (port, timeout))
-
-
-def server(spec, ls):
-    set_name(spec["name"])
-    for conn in spec["conns"]:
-        if conn.get("accept_after_close"):
-            wait_close_wait(ls.getsockname()[1])
-        c, peer = ls.accept()
-        if conn.get("accepted_flag"):
-            open(conn["accepted_flag"], "w").close()
-        info = dict(pid=os.getpid(), tid=threading.get_native_id(),
-                    comm=comm(), uid=os.getuid(), cgroup=cgroup(),
-                    local=addr(c.getsockname()), peer=addr(peer))
-        recv_exact(c, conn["c2s"])
-        c.sendall(b"s" * conn["s2c"])
-        finish(c, conn, "server")
-        out(**info)
-
-
-def client(spec):
-    set_name(spec["name"])
-    fam = socket.AF_INET if spec["family"] == 4 else socket.AF_INET6
-    for conn in spec["conns"]:
-        c = socket.socket(fam, socket.SOCK_STREAM)
-        c.connect((spec["addr"], spec["port"]))
-        info = dict(pid=os.getpid(), tid=threading.get_native_id(),
-                    comm=comm(), uid=os.getuid(), cgroup=cgroup(),
-                    local=addr(c.getsockname()), peer=addr(c.getpeername()))
-        if conn.get("accepted_flag"):
-            wait_file(conn["accepted_flag"])
-        c.sendall(b"c" * conn["c2s"])
-        recv_exact(c, conn["s2c"])
-        finish(c, conn, "client")
-        out(**info)
-
-
-def main():
-    spec = json.loads(sys.argv[1])
-    try:
-        if spec["role"] == "client":
-            client(spec)
-            return
-        fam = socket.AF_INET if spec["family"] == 4 else socket.AF_INET6
-        ls = socket.socket(fam, socket.SOCK_STREAM)
-        if spec.get("dualstack"):
-            ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        ls.bind((spec["addr"], 0))
-        ls.listen(128)
-        out(ready=ls.getsockname()[1])
-        # accept in a second thread, so tid and pid differ
-        err = []
-
-        def run():
-            try:
-                server(spec, ls)
-            except BaseException as e:
-                err.append(e)
-        t = threading.Thread(target=run)
-        t.start()
-        t.join()
-        if err:
-            raise err[0]
-    except BaseException as e:
-        out(error="%s: %s" % (type(e).__name__, e))
-        sys.exit(1)
-
-
-main()
-'''
-
-
-def peer_script():
-    if "peer" not in T:
-        p = os.path.join(H.tmpdir(), "sockpeer.py")
-        with open(p, "w") as f:
-            f.write(PEER)
-        os.chmod(p, 0o644)
-        T["peer"] = p
-    return T["peer"]
-
-
-class Peer:
-    """One peer process, started through `ip netns exec`."""
-
-    def __init__(self, ns, spec, prefix=()):
-        self.spec = spec
-        self.cmd = H.ns_exec(ns, list(prefix) + [PY, peer_script(),
-                                                 json.dumps(spec)])
-        self.proc = H.track(subprocess.Popen(
-            self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True))
-        self.pid = self.proc.pid      # ip netns exec and setpriv exec
-        self.out = H.LineReader(self.proc.stdout)
-        self.err = H.LineReader(self.proc.stderr)
-
-    def lines(self):
-        recs = [json.loads(x) for x in self.out.text().splitlines() if x]
-        return [r for r in recs if "ready" not in r]
-
-    def wait_ready(self, timeout=10):
-        line = self.out.wait_for(r'"ready"|"error"', timeout)
-        assert line and "ready" in line, "server did not start: %s %s" % (
-            self.out.text(), self.err.text())
-        return json.loads(line)["ready"]
-
-    def finish(self, timeout=30):
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-            raise AssertionError("%s peer did not finish: %s %s" % (
-                self.spec["role"], self.out.text()[-500:],
-                self.err.text()[-1000:]))
-        self.out.join()
-        self.err.join()
-        assert rc == 0, "%s peer failed (%d): %s %s" % (
-            self.spec["role"], rc, self.out.text()[-500:],
-            self.err.text()[-1500:])
-        infos = self.lines()
-        assert len(infos) == len(self.spec["conns"]), \
-            "%s peer reported %d connections of %d" % (
-                self.spec["role"], len(infos), len(self.spec["conns"]))
-        return infos
-
-
-def topo():
-    return T["topo"]
-
 
 def netns_inode(ns):
     return os.stat("/run/netns/" + ns).st_ino
@@ -268,38 +50,6 @@ def cgroup_id(path):
         return os.stat("/sys/fs/cgroup" + path).st_ino
     except OSError:
         return None
-
-
-def conns_spec(sizes, first="client", sleep=0.2, reset=False):
-    return [dict(c2s=c, s2c=s, first=first, sleep=sleep, reset=reset)
-            for c, s in sizes]
-
-
-def exchange(conns, family=4, client_name="hlt-client",
-             server_name="hlt-server", client_uid=None, dualstack=False):
-    """Run a server in A and a client in B through conns; (server infos,
-    client infos, server port, server pid, client pid). dualstack: the
-    server is an AF_INET6 socket on :: taking IPv4 (v4-mapped)."""
-    t = topo()
-    saddr = "198.51.100.1" if family == 4 else "2001:db8::1"
-    if dualstack:
-        srv = Peer(t.ns_a, dict(role="server", family=6, addr="::",
-                                dualstack=True, name=server_name,
-                                conns=conns))
-    else:
-        srv = Peer(t.ns_a, dict(role="server", family=family, addr=saddr,
-                                name=server_name, conns=conns))
-    port = srv.wait_ready()
-    prefix = ()
-    if client_uid is not None:
-        prefix = ("setpriv", "--reuid=%d" % client_uid,
-                  "--regid=%d" % client_uid, "--clear-groups")
-    cli = Peer(t.ns_b, dict(role="client", family=family, addr=saddr,
-                            port=port, name=client_name, conns=conns),
-               prefix=prefix)
-    cinfo = cli.finish()
-    sinfo = srv.finish()
-    return sinfo, cinfo, port, srv.pid, cli.pid
 
 
 # --------------------------------------------------------------------------
@@ -326,8 +76,8 @@ class Run:
         Run._n[0] += 1
         self.json = os.path.join(H.tmpdir(), "%s-%d.json" % (name,
                                                               Run._n[0]))
-        self.h = H.Hdrlog(topo().ns_a, list(args) + ["-o",
-                                                     "json:" + self.json])
+        self.h = H.Hdrlog(H.topo().ns_a, list(args) + ["-o",
+                                                       "json:" + self.json])
 
     def __enter__(self):
         self.h.start(wait=False)
@@ -350,18 +100,6 @@ class Run:
         rc = self.h.stop()
         assert rc == 0, "hdrlog exited %d: %s" % (rc, self.h.stderr())
         return H.read_json_lines(self.json)
-
-
-def of_conn(recs, client_port, server_port, kind="socket"):
-    """Records of one connection, by its ports (either direction)."""
-    out = []
-    for r in recs:
-        if r.get("event_type") != kind or r.get("ip_proto") != 6:
-            continue
-        p = (r.get("src_port"), r.get("dest_port"))
-        if p in ((client_port, server_port), (server_port, client_port)):
-            out.append(r)
-    return out
 
 
 def want_conns(infos, port, n_per=4):
@@ -404,7 +142,7 @@ def accept_states(conn):
 def check_connection(recs, cinfo, sinfo, conn, family, client_name,
                      server_name, client_uid=0, lists=None):
     """The four records of one connection, exactly."""
-    t = topo()
+    t = H.topo()
     cport = cinfo["local"][1]
     sport = sinfo["local"][1]
     assert cinfo["peer"][1] == sport and sinfo["peer"][1] == cport, \
@@ -518,7 +256,7 @@ def check_all(recs, sinfo, cinfo, conns, family, cname, sname, cuid=0,
 def ipv6_on_b():
     """Enable IPv6 on B's end (2001:db8::2); undone at exit or by the
     returned function."""
-    t = topo()
+    t = H.topo()
     dev = t.pairs[0].b
     for key in ("net.ipv6.conf.all.disable_ipv6",
                 "net.ipv6.conf.%s.disable_ipv6" % dev):
@@ -579,21 +317,21 @@ def _():
 def _():
     out = os.path.join(H.tmpdir(), "attach-fail.json")
     for m in ("fentry", "kprobe"):
-        r = H.run_hdrlog(topo().ns_a, ["--events", "sockets", "--attach", m,
-                                       "-o", "json:" + out], timeout=20)
+        r = H.run_hdrlog(H.topo().ns_a, ["--events", "sockets", "--attach", m,
+                                         "-o", "json:" + out], timeout=20)
         lines = [x for x in r.stderr.splitlines() if x.strip()]
         assert r.returncode != 0, "--attach %s: exit 0: %r" % (m, r.stderr)
         assert len(lines) == 1, "--attach %s: not one line: %r" % (
             m, r.stderr)
         assert m in lines[0] and "listening" not in lines[0], lines[0]
         assert lines[0].startswith("hdrlog:"), lines[0]
-        r2 = H.run_hdrlog(topo().ns_a, ["-i", topo().pairs[0].a,
-                                        "--socket-events", "--attach", m,
-                                        "-o", "json:" + out], timeout=20)
+        r2 = H.run_hdrlog(H.topo().ns_a, ["-i", H.topo().pairs[0].a,
+                                          "--socket-events", "--attach", m,
+                                          "-o", "json:" + out], timeout=20)
         assert r2.returncode != 0 and "listening" not in r2.stderr, \
             "-i --socket-events --attach %s: exit %d %r" % (
                 m, r2.returncode, r2.stderr)
-        attached, text = topo().xdp_attached()
+        attached, text = H.topo().xdp_attached()
         assert not attached, "XDP left attached after a failed start:\n" + \
             text
     with Run(["--events", "sockets", "--attach", "tracepoint"]) as h:
@@ -678,33 +416,6 @@ def _():
     check_all(recs, sinfo, cinfo, conns, 4, "hlt-early", "hlt-late")
 
 
-SYSLOG_HEAD = re.compile(r"^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ")
-
-
-def parse_sd_params(s):
-    """RFC 5424 SD of one element: ([(name, value)], rest after it)."""
-    assert s.startswith("["), s[:40]
-    i = s.index(" ")
-    params = []
-    while s[i] == " ":
-        eq = s.index("=", i)
-        name = s[i + 1:eq]
-        assert s[eq + 1] == '"', s[i:i + 40]
-        i, val = eq + 2, []
-        while s[i] != '"':
-            if s[i] == "\\" and s[i + 1] in '"\\]':
-                val.append(s[i + 1])
-                i += 2
-            else:
-                assert s[i] != "]", "unescaped ] in %s" % name
-                val.append(s[i])
-                i += 1
-        params.append((name, "".join(val)))
-        i += 1
-    assert s[i] == "]", s[i:i + 40]
-    return params, s[i + 1:]
-
-
 @tap.case("a process name with a newline and quotes is escaped in JSON and "
           "in syslog")
 def _():
@@ -760,11 +471,10 @@ def _():
             "messages, e.g. %r" % (line, len(msgs), msgs[:2])
         raw = hits[0]
         assert "\n" not in raw.rstrip("\n"), raw
-        m = SYSLOG_HEAD.match(raw)
-        assert m, raw[:200]
-        params, rest = parse_sd_params(raw[m.end():])
-        assert rest == " " + line, rest[:200]
-        d = dict(params)
+        p = H.parse5424(raw)
+        assert p["sd"] is not None and len(p["sd"]) == 1, raw[:200]
+        assert p["msg"] == line, p["msg"][:200]
+        d = dict(p["sd"][0][1])
         assert d.get("comm") == 'a"b?c\\d', "SD comm %r in %r" % (
             d.get("comm"), raw)
         assert d.get("pid") == str(cinfo[0]["pid"]), d
@@ -809,7 +519,7 @@ def attribution_problems(recs, cport, sport, spid, sname):
     before the server's accept (not even after the client's connect, which
     is in B's namespace), the server's pid and comm from the accept until
     the server's close. A list of problems."""
-    t = topo()
+    t = H.topo()
     seq = []        # (index, record) of this connection, in file order
     for i, r in enumerate(recs):
         if of_conn([r], cport, sport, "packet") or \
@@ -863,7 +573,7 @@ def attribution_problems(recs, cport, sport, spid, sname):
 @tap.case("packet records of a connection carry the server's pid and comm "
           "after the accept, not before; unrelated ones don't")
 def _():
-    t = topo()
+    t = H.topo()
     # an unrelated connection, opened before hdrlog starts
     ls = H.ns_socket(t.ns_a, socket.AF_INET, socket.SOCK_STREAM)
     ls.bind(("198.51.100.1", 0))
@@ -920,7 +630,7 @@ def _():
 @tap.case("dual-stack server (AF_INET6 on ::, IPv4 client): records are "
           "IPv4, one Community ID, packets attributed")
 def _():
-    t = topo()
+    t = H.topo()
     conns = [dict(c2s=2000, s2c=30, first="server", sleep=0.2, reset=False,
                   accepted_flag=os.path.join(H.tmpdir(), "accepted-dual"))]
     with Run(["-i", t.pairs[0].a, "--socket-events"], name="dual") as h:
@@ -1000,8 +710,8 @@ def _():
         "    pass\n"
         "print(os.getpid(), s.getsockname()[1], c.getsockname()[1])\n")
     with Run(["--events", "sockets"], name="udp") as run:
-        r = subprocess.run(H.ns_exec(topo().ns_b, ["/usr/bin/python3", "-c",
-                                                   script]),
+        r = subprocess.run(H.ns_exec(H.topo().ns_b, ["/usr/bin/python3", "-c",
+                                                     script]),
                            capture_output=True, text=True, timeout=20)
         assert r.returncode == 0, r.stderr
         pid, sport1, sport2 = (int(x) for x in r.stdout.split())
@@ -1018,15 +728,12 @@ def _():
             x["src_ip"] == "198.51.100.2" and \
             x["dest_ip"] == "198.51.100.1" and \
             x["direction"] == "outbound" and \
-            x["netns"] == netns_inode(topo().ns_b), show([x])
+            x["netns"] == netns_inode(H.topo().ns_b), show([x])
         assert "tcp_state" not in x and "community_id" in x, show([x])
 
 
 def body():
-    H.preflight()
-    with H.Topology(pairs=1) as t:
-        T["topo"] = t
-        tap.run()
+    H.run_tap(tap)
 
 
 if __name__ == "__main__":

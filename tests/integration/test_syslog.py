@@ -26,35 +26,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
-import test_sockets as S  # noqa: E402  (the connection peers)
+import sockpeers as S  # noqa: E402  (the connection peers)
 
 tap = H.Tap()
+MAC_KIND = 0x5e              # source MACs 02:5e:... (H.new_mac)
 T = {}
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 SD_ID = "hdrlog@32473"
 FACILITY = 3            # daemon
 UDP_MAX = 2048
 PORT = 15514            # rsyslog's TCP and UDP ports in A (and +1 on ::1)
-_seq = [0]
-
-
-def topo():
-    return T["topo"]
-
-
-def dev():
-    return topo().pairs[0].a
-
-
-def path(name):
-    return os.path.join(H.tmpdir(), name)
-
-
-def mac():
-    _seq[0] += 1
-    i = _seq[0]
-    return "02:5e:%02x:%02x:%02x:%02x" % (os.getpid() & 0xFF, (i >> 16) & 0xFF,
-                                          (i >> 8) & 0xFF, i & 0xFF)
 
 
 def udp6_frame(src_mac, src="2001:db8::2", dst="2001:db8::1", sport=4000,
@@ -72,7 +53,7 @@ def frames(n, src_ip="198.51.100.2"):
     """n frames of a few kinds, each with its own source MAC."""
     out = []
     for i in range(n):
-        m = mac()
+        m = H.new_mac(MAC_KIND)
         if i % 5 == 3:
             out.append(udp6_frame(m, sport=4000 + i))
         elif i % 5 == 4:
@@ -125,7 +106,7 @@ class Rsyslog:
     """Our own rsyslogd in namespace A; messages in self.out."""
 
     def __init__(self, name, port=PORT):
-        self.dir = path(name)
+        self.dir = H.path(name)
         os.makedirs(os.path.join(self.dir, "work"), exist_ok=True)
         self.out = os.path.join(self.dir, "out.jsonl")
         self.sock = os.path.join(self.dir, "log.sock")
@@ -143,8 +124,8 @@ class Rsyslog:
                 os.unlink(p)
         self.errf = open(os.path.join(self.dir, "stderr"), "a")
         self.proc = H.track(subprocess.Popen(
-            H.ns_exec(topo().ns_a, [RSYSLOGD, "-n", "-f", self.conf, "-i",
-                                    self.pidfile]),
+            H.ns_exec(H.topo().ns_a, [RSYSLOGD, "-n", "-f", self.conf, "-i",
+                                      self.pidfile]),
             stdin=subprocess.DEVNULL, stdout=self.errf, stderr=self.errf))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -156,7 +137,7 @@ class Rsyslog:
         raise RuntimeError("rsyslogd did not start: %s" % self.stderr())
 
     def _tcp_ready(self):
-        s = H.ns_socket(topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
+        s = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
         try:
             s.settimeout(1)
             s.connect(("127.0.0.1", self.port))
@@ -212,53 +193,11 @@ class Rsyslog:
 
 
 # --------------------------------------------------------------------------
-# RFC 5424 / RFC 3164, parsed here
+# RFC 3164 parsed here (RFC 5424: H.parse5424)
 # --------------------------------------------------------------------------
 
-HEAD5424 = re.compile(r"^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ")
 HEAD3164 = re.compile(r"^<(\d{1,3})>([A-Z][a-z][a-z] [ 1-3]\d "
                       r"\d\d:\d\d:\d\d) (?:(\S+) )?hdrlog\[(\d+)\]: ")
-
-
-def parse_sd(s):
-    """(SD elements as [(id, [(name, value)])], or None for '-'; rest)."""
-    if s.startswith("-"):
-        return None, s[1:]
-    elems, i = [], 0
-    while i < len(s) and s[i] == "[":
-        j = i + 1
-        while s[j] not in " ]":
-            j += 1
-        sd_id, params, i = s[i + 1:j], [], j
-        while s[i] == " ":
-            eq = s.index("=", i)
-            name = s[i + 1:eq]
-            assert s[eq + 1] == '"', "no quote after %s=" % name
-            i, val = eq + 2, []
-            while s[i] != '"':
-                if s[i] == "\\" and s[i + 1] in '"\\]':
-                    val.append(s[i + 1])
-                    i += 2
-                else:
-                    assert s[i] != "]", "unescaped ] in %s" % name
-                    val.append(s[i])
-                    i += 1
-            params.append((name, "".join(val)))
-            i += 1
-        assert s[i] == "]", "SD element not closed at %r" % s[i:i + 20]
-        elems.append((sd_id, params))
-        i += 1
-    return elems, s[i:]
-
-
-def parse5424(raw):
-    m = HEAD5424.match(raw)
-    assert m, "not RFC 5424: %r" % raw[:200]
-    pri, ts, host, app, procid, msgid = m.groups()
-    sd, rest = parse_sd(raw[m.end():])
-    assert rest.startswith(" "), "no SP before MSG: %r" % rest[:50]
-    return dict(pri=int(pri), ts=ts, host=host, app=app, procid=procid,
-                msgid=msgid, sd=sd, msg=rest[1:])
 
 
 def sd_text(v):
@@ -289,7 +228,7 @@ def check5424(msgs, lines, pid, cee=False, where=""):
     by_body = {}
     prefix = "@cee:" if cee else ""
     for m in msgs:
-        p = parse5424(m["raw"])
+        p = H.parse5424(m["raw"])
         assert p["msg"].startswith(prefix), "%s: MSG %r" % (where,
                                                              p["msg"][:60])
         body = p["msg"][len(prefix):]
@@ -325,23 +264,15 @@ def check5424(msgs, lines, pid, cee=False, where=""):
         assert parsed == d, "%s: mmjsonparse %s" % (where, parsed)
 
 
-SUMMARY_OUT = re.compile(r"^(?:hdrlog: )?output (\S+): (\d+) written, "
-                         r"(\d+) lost(?:, (\d+) cut to fit)?$")
-
-
 def outputs(h):
-    """{target: (written, lost, cut)} from hdrlog's summary."""
-    out = {}
-    for line in h.stderr().splitlines():
-        m = SUMMARY_OUT.match(line.strip())
-        if m:
-            out[m.group(1)] = (int(m.group(2)), int(m.group(3)),
-                               int(m.group(4) or 0))
-    return out
+    """{target: (written, lost, cut)} from hdrlog's summary, for the lines
+    that say nothing more."""
+    return {k: v[:3] for k, v in H.output_summary(h.stderr()).items()
+            if not v[3]}
 
 
 def hdrlog(args):
-    return H.Hdrlog(topo().ns_a, ["-i", dev()] + list(args))
+    return H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + list(args))
 
 
 def wait_json(p, n, timeout=10):
@@ -354,7 +285,7 @@ def wait_json(p, n, timeout=10):
 
 
 def fresh(name):
-    p = path(name)
+    p = H.path(name)
     if os.path.exists(p):
         os.unlink(p)
     return p
@@ -377,7 +308,7 @@ def rfc5424_all_transports():
             args += ["-o", "syslog:" + t]
         n = 25
         with hdrlog(args) as h:
-            topo().send(frames(n))
+            H.topo().send(frames(n))
             lines = wait_json(out, n)
             rs.wait(4 * n)
             h.stop()
@@ -397,9 +328,9 @@ def run_simple(rs, name, targets, extra, n=20, frame_list=None, iface=None):
     for t in targets.values():
         args += ["-o", "syslog:" + t]
     fl = frame_list if frame_list is not None else frames(n)
-    h = H.Hdrlog(topo().ns_a, ["-i", iface or dev()] + args)
+    h = H.Hdrlog(H.topo().ns_a, ["-i", iface or H.dev()] + args)
     with h:
-        topo().send(fl, dev=T.get("send_dev") if iface else None)
+        H.topo().send(fl, dev=T.get("send_dev") if iface else None)
         lines = wait_json(out, len(fl))
         for input_name in targets:
             rs.wait(len(fl), input_name)
@@ -455,7 +386,7 @@ def rfc3164():
 
 @tap.case('SD values escape ", \\ and ] (an interface named h"]\\N)')
 def sd_escaping():
-    ns_a, ns_b = topo().ns_a, topo().ns_b
+    ns_a, ns_b = H.topo().ns_a, H.topo().ns_b
     name_a = 'h"]\\%d' % (os.getpid() % 100000)
     name_b = "hx%d" % os.getpid()
     r = H.run([H.IP, "link", "add", name_a, "netns", ns_a, "type", "veth",
@@ -482,7 +413,7 @@ def list_args(n_lists, name_len):
     args = []
     for i in range(n_lists):
         name = ("l%02d-" % i).ljust(name_len, "x")
-        p = path("list-%d.txt" % i)
+        p = H.path("list-%d.txt" % i)
         with open(p, "w") as f:
             f.write("198.51.100.3/32\n" + ("198.51.100.4/32\n" if i < 20
                                            else ""))
@@ -508,7 +439,7 @@ def udp_cut():
         for m, line in zip(udp, lines):
             raw = m["raw"].encode()
             assert len(raw) <= UDP_MAX, len(raw)
-            p = parse5424(m["raw"])
+            p = H.parse5424(m["raw"])
             full = len(line) + 400 + len(line) < UDP_MAX
             if p["sd"] is not None:
                 assert p["msg"] == line
@@ -545,7 +476,7 @@ def udp_closed_port():
     with h:
         # three bursts of 10: well inside the ICMP rate limit's burst
         for _ in range(3):
-            topo().send(frames(10))
+            H.topo().send(frames(10))
             total += 10
             assert len(wait_json(out, total)) == total, h.stderr()
         h.stop()
@@ -566,19 +497,19 @@ def tcp_restart():
     h = hdrlog(["-o", "json:" + out, "-o", "syslog:" + target])
     with rs, h:
         first, during, after = frames(40), frames(8000), frames(40)
-        topo().send(first)
+        H.topo().send(first)
         assert len(rs.wait(len(first), "tcp")) == len(first)
         rs.stop(signal.SIGKILL)
         assert h.err.wait_for(r"syslog %s: .*reconnecting" % re.escape(
             target), 5), h.stderr()
-        topo().send(during, burst=64)
+        H.topo().send(during, burst=64)
         wait_json(out, len(first) + len(during), 20)
         rs.start()
         line = h.err.wait_for(r"syslog %s: connected again; \d+ records "
                               r"lost meanwhile" % re.escape(target), 10)
         assert line, h.stderr()
         gap = int(re.search(r"(\d+) records lost", line).group(1))
-        topo().send(after)
+        H.topo().send(after)
         total = len(first) + len(during) + len(after)
         lines = wait_json(out, total, 20)
         msgs = rs.wait(total - gap, "tcp", 20)
@@ -589,7 +520,7 @@ def tcp_restart():
     written, lost, _ = outputs(h)["syslog:" + target]
     assert gap > 0, "the queue should have overflowed"
     assert lost == gap and written == total - gap, (written, lost, gap)
-    bodies = [parse5424(m["raw"])["msg"] for m in msgs]
+    bodies = [H.parse5424(m["raw"])["msg"] for m in msgs]
     assert len(bodies) == len(set(bodies)) == total - gap, \
         (len(bodies), len(set(bodies)), total - gap)
     got = set(bodies)
@@ -612,7 +543,7 @@ def tcp_dead_receivers():
         assert re.search(r"syslog %s: Connection refused; queueing" %
                          re.escape(target), h.stderr()), h.stderr()
         fl = frames(200)
-        topo().send(fl)
+        H.topo().send(fl)
         assert len(wait_json(out, len(fl))) == len(fl)
         t0 = time.monotonic()
         h.stop(timeout=5)
@@ -621,7 +552,7 @@ def tcp_dead_receivers():
     assert count_re(h, r"Connection refused") == 1, h.stderr()
     # a listener that accepts nothing and reads nothing: socket buffers
     # and then the queue fill up, records are counted lost, capture goes on
-    srv = H.ns_socket(topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
+    srv = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     srv.bind(("127.0.0.1", PORT + 8))
     srv.listen(1)
@@ -630,7 +561,7 @@ def tcp_dead_receivers():
     h = hdrlog(["-o", "json:" + out, "-o", "syslog:" + target])
     with h:
         fl = frames(12000)
-        topo().send(fl, burst=64)
+        H.topo().send(fl, burst=64)
         assert len(wait_json(out, len(fl), 20)) == len(fl)
         assert h.err.wait_for(r"does not keep up", 5), h.stderr()
         t0 = time.monotonic()
@@ -650,12 +581,12 @@ def unix_missing():
     h = hdrlog(["-o", "json:" + out, "-o", "syslog:" + target])
     with h:
         fl = frames(30)
-        topo().send(fl)
+        H.topo().send(fl)
         wait_json(out, len(fl))
         with rs:
             deadline = time.monotonic() + 8
             while time.monotonic() < deadline and not rs.messages():
-                topo().send(frames(1))
+                H.topo().send(frames(1))
                 time.sleep(0.2)
             assert rs.messages(), h.stderr()
             assert h.err.wait_for(r"syslog %s: connected again; \d+ records"
@@ -678,15 +609,15 @@ def reconnects():
         h = hdrlog(args)
         with h:
             a, b, c = frames(300), frames(300), frames(20)
-            topo().send(a, burst=0)
+            H.topo().send(a, burst=0)
             h.proc.send_signal(signal.SIGHUP)
-            topo().send(b, burst=0)
+            H.topo().send(b, burst=0)
             rs.wait(len(a) + len(b), "tcp")
             rs.wait(len(a) + len(b), "imuxsock")
             # the unix receiver restarts: its new socket is found at once
             rs.stop()
             rs.start()
-            topo().send(c)
+            H.topo().send(c)
             lines = wait_json(out, len(a) + len(b) + len(c))
             n = len(a) + len(b) + len(c)
             rs.wait(n, "tcp")
@@ -696,7 +627,7 @@ def reconnects():
         outs = outputs(h)
         # TCP: nothing torn, nothing twice
         tcp = rs.messages("tcp")
-        bodies = [parse5424(m["raw"])["msg"] for m in tcp]
+        bodies = [H.parse5424(m["raw"])["msg"] for m in tcp]
         assert sorted(bodies) == sorted(lines), (len(bodies), len(lines))
         assert outs["syslog:" + targets["tcp"]] == (len(lines), 0, 0), outs
         unix = rs.messages("imuxsock")
@@ -710,7 +641,7 @@ def reconnects():
 @tap.case("a unix stream socket: found by EPROTOTYPE, NUL-terminated")
 def unix_stream():
     sock = fresh("stream.sock")
-    srv = H.ns_socket(topo().ns_a, socket.AF_UNIX, socket.SOCK_STREAM)
+    srv = H.ns_socket(H.topo().ns_a, socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(sock)
     srv.listen(1)
     got = []
@@ -728,14 +659,14 @@ def unix_stream():
     out = fresh("r11.json")
     h = hdrlog(["-o", "json:" + out, "-o", "syslog:unix:" + sock])
     with h:
-        topo().send(frames(10))
+        H.topo().send(frames(10))
         lines = wait_json(out, 10)
         h.stop()
     th.join(5)
     srv.close()
     data = b"".join(got)
     assert data.endswith(b"\0"), data[-50:]
-    msgs = [parse5424(x.decode())["msg"] for x in data[:-1].split(b"\0")]
+    msgs = [H.parse5424(x.decode())["msg"] for x in data[:-1].split(b"\0")]
     assert msgs == lines, (len(msgs), len(lines))
     assert outputs(h)["syslog:unix:" + sock] == (10, 0, 0)
 
@@ -745,7 +676,7 @@ def bad_targets():
     for t in ("http://x", "udp://", "udp://[::1", "tcp://127.0.0.1:0",
               "tcp://127.0.0.1:99999", "tcp://127.0.0.1:x", "unix:",
               "udp://no-such-host.invalid:514", "tcp://2001:db8::1:x"):
-        r = H.run_hdrlog(topo().ns_a, ["-i", dev(), "-o", "syslog:" + t])
+        r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "syslog:" + t])
         assert r.returncode != 0, t
         errs = [x for x in r.stderr.splitlines() if x.strip()]
         assert len(errs) == 1 and errs[0].startswith("hdrlog: ") and \
@@ -777,13 +708,12 @@ def socket_events():
     with Rsyslog("r11") as rs:
         out = fresh("r11.json")
         tcp, unix = "tcp://127.0.0.1:%d" % PORT, "unix:" + rs.sock
-        S.T["topo"] = topo()
         conns = S.conns_spec([(3, 4)], sleep=0.05)
         # a second hdrlog, socket events only (the interface has one XDP
         # program already)
-        h3164 = H.Hdrlog(topo().ns_a, ["--events", "sockets",
-                                       "--syslog-format", "rfc3164",
-                                       "-o", "syslog:" + unix])
+        h3164 = H.Hdrlog(H.topo().ns_a, ["--events", "sockets",
+                                         "--syslog-format", "rfc3164",
+                                         "-o", "syslog:" + unix])
         h3164.start(wait=False)     # killed at the end (H.track)
         assert h3164.err.wait_for(r"listening", 15), h3164.stderr()
         with hdrlog(["--socket-events", "-o", "json:" + out,
@@ -810,7 +740,7 @@ def socket_events():
         assert len(socks) == 4, "socket records of the connection: %s" % (
             socks,)
         check5424(rs.messages("tcp"), lines, h5424.proc.pid, where="tcp")
-        msgids = {parse5424(m["raw"])["msgid"] for m in rs.messages("tcp")}
+        msgids = {H.parse5424(m["raw"])["msgid"] for m in rs.messages("tcp")}
         assert msgids == {"socket", "packet"}, msgids
         # RFC 3164 has no MSGID: the body is the socket event's record (as
         # the other hdrlog saw it: the same but for the time)
@@ -822,14 +752,8 @@ def socket_events():
 
 
 def body():
-    H.preflight()
-    if not os.access(RSYSLOGD, os.X_OK):
-        print("1..0 # SKIP rsyslogd not installed (Debian package rsyslog)")
-        return
-    with H.Topology() as t:
-        T["topo"] = t
-        H.run([H.IP, "-n", t.ns_a, "link", "set", "lo", "up"])
-        tap.run()
+    H.run_tap(tap, need=(RSYSLOGD,), setup=lambda t: H.run(
+        [H.IP, "-n", t.ns_a, "link", "set", "lo", "up"]))
 
 
 if __name__ == "__main__":
