@@ -77,6 +77,9 @@ static int usage_hint(void)
 }
 
 /* The arguments quoted come from the user: printed escaped. */
+/* "FILE:LINE: " while a config file's line is applied, else "". */
+static char where[PATH_MAX + 32];
+
 static int __attribute__((format(printf, 1, 2)))
 usage_error(const char *fmt, ...)
 {
@@ -89,7 +92,7 @@ usage_error(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		n = 0;
-	fprintf(stderr, "hdrlog: %s\n", log_escape(esc, sizeof(esc), msg,
+	fprintf(stderr, "hdrlog: %s%s\n", where, log_escape(esc, sizeof(esc), msg,
 		(size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1));
 	return usage_hint();
 }
@@ -100,7 +103,7 @@ static const char *opt_name(const struct opt_def *d)
 	static char buf[32];
 
 	if (d->name)
-		snprintf(buf, sizeof(buf), "--%s", d->name);
+		snprintf(buf, sizeof(buf), "%s%s", *where ? "" : "--", d->name);
 	else
 		snprintf(buf, sizeof(buf), "-%c", d->short_name);
 	return buf;
@@ -318,6 +321,14 @@ static int opt_log_level(struct options *o, const struct opt_def *d,
 	return 0;
 }
 
+static int opt_config(struct options *o, const struct opt_def *d,
+		      const char *arg)
+{
+	(void)d;
+	o->config = arg;
+	return 0;
+}
+
 static int opt_version(struct options *o, const struct opt_def *d,
 		       const char *arg)
 {
@@ -396,9 +407,9 @@ static const struct opt_def opt_defs[] = {
 	FUNC("write", 'w', "FILE", opt_write, 0, "write a pcap (pcapng for *.pcapng) file; '-' is stdout"),
 	NUM("count", 'c', "N", count, 1, UINT64_MAX, 0, "stop after N records"),
 	FUNC("snaplen", 's', "BYTES", opt_snaplen, 0, "frame bytes a record carries for pcap and filters (default 256)"),
-	NUM(NULL, 'C', "MB", sink.rotate_bytes, 1, ROTATE_MB_MAX, 1000000, "pcap files: start a new file past MB million bytes"),
-	NUM(NULL, 'G', "SECONDS", sink.rotate_seconds, 1, UINT32_MAX, 0, "pcap files: start a new file every SECONDS"),
-	NUM(NULL, 'W', "COUNT", sink.rotate_count, 1, ROTATE_FILES_MAX, 0, "pcap files: keep only the newest COUNT files"),
+	NUM("rotate-size", 'C', "MB", sink.rotate_bytes, 1, ROTATE_MB_MAX, 1000000, "pcap files: start a new file past MB million bytes"),
+	NUM("rotate-seconds", 'G', "SECONDS", sink.rotate_seconds, 1, UINT32_MAX, 0, "pcap files: start a new file every SECONDS"),
+	NUM("rotate-count", 'W', "COUNT", sink.rotate_count, 1, ROTATE_FILES_MAX, 0, "pcap files: keep only the newest COUNT files"),
 	FUNC("fields", 0, "LIST", opt_fields, 0, "write only these comma-separated fields ('help' lists them)"),
 	NUM("sample", 0, "N", sample, 1, UINT32_MAX, 0, "log 1 in N frames, decided in the kernel"),
 	WORD("xdp-mode", 0, "MODE", xdp_mode, xdp_modes, "auto (default), native or generic"),
@@ -416,6 +427,7 @@ static const struct opt_def opt_defs[] = {
 	FUNC("events", 0, "LIST", opt_events, 0, "packets (default), sockets, or packets,sockets"),
 	WORD("attach", 0, "METHOD", attach, attach_methods, "socket events via fentry, kprobe or tracepoint (default: best)"),
 	FLAG("features", 0, features, "print what this kernel offers and what hdrlog will use"),
+	FUNC("config", 0, "FILE", opt_config, 0, "read options from FILE: 'name = value' lines (the command line wins)"),
 	FUNC("verbose", 'v', NULL, opt_log_level, LOG_VERBOSE, "say more, including libbpf's messages"),
 	FUNC("quiet", 'q', NULL, opt_log_level, LOG_QUIET, "no start-up line or exit summary"),
 	FUNC("version", 'V', NULL, opt_version, 0, "print the version and exit"),
@@ -451,6 +463,150 @@ static int apply(struct options *o, const struct opt_def *d, const char *arg)
 		break;
 	}
 	return d->handle(o, d, arg);
+}
+
+/*
+ * The config file: "name = value" per line, the names the long options',
+ * '#' starting a comment line; a flag takes yes/no (or stands alone).
+ * Options given on the command line win: their lines are skipped, so a
+ * repeatable option (interface, output, the lists) comes from one place.
+ */
+#define CONFIG_LINE_MAX	4096
+
+/* Options that act on the command only: not for a config file. */
+static bool command_line_only(const struct opt_def *d)
+{
+	return d->handle == opt_config || d->handle == opt_help ||
+	       d->handle == opt_version ||
+	       (d->name && !strcmp(d->name, "features"));
+}
+
+static const struct opt_def *find_option(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (opt_defs[i].name && strlen(opt_defs[i].name) == len &&
+		    !strncmp(opt_defs[i].name, name, len))
+			return &opt_defs[i];
+	return NULL;
+}
+
+/* An option's bit, with -o's and -w's together: both name outputs. */
+static uint64_t option_group(const struct opt_def *d)
+{
+	uint64_t outputs = 0;
+
+	if (d->handle != opt_output && d->handle != opt_write)
+		return 1ull << (d - opt_defs);
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (opt_defs[i].handle == opt_output ||
+		    opt_defs[i].handle == opt_write)
+			outputs |= 1ull << i;
+	return outputs;
+}
+
+static char *trim(char *s)
+{
+	char *end = s + strlen(s);
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
+			   end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+/* Keep a value the options will point into; NULL when out of memory. */
+static const char *keep_value(struct options *o, const char *value)
+{
+	char **v = realloc(o->config_values,
+			   (o->n_config_values + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	o->config_values = v;
+	v[o->n_config_values] = strdup(value);
+	return v[o->n_config_values] ? v[o->n_config_values++] : NULL;
+}
+
+/* One "name = value" line; 0, or -1 with a message. */
+static int config_line(struct options *o, char *line, uint64_t cmdline)
+{
+	char *eq = strchr(line, '='), *value = "";
+	const struct opt_def *d;
+	char *name = line;
+	int r;
+
+	if (eq) {
+		*eq = '\0';
+		value = trim(eq + 1);
+	}
+	name = trim(name);
+	d = find_option(name, strlen(name));
+	if (!d || command_line_only(d))
+		return usage_error("%s '%s'", d ? "not an option for a config file:" :
+				   "unknown option", name);
+	if (cmdline & option_group(d))
+		return 0;	/* the command line said it */
+	if (!d->arg) {
+		if (!strcmp(value, "no") || !strcmp(value, "false") ||
+		    !strcmp(value, "0"))
+			return 0;
+		if (*value && strcmp(value, "yes") && strcmp(value, "true") &&
+		    strcmp(value, "1"))
+			return usage_error("%s takes yes or no, not '%s'", name,
+					   value);
+		value = NULL;
+	} else {
+		if (!*value)
+			return usage_error("%s needs a value", name);
+		value = (char *)keep_value(o, value);
+		if (!value)
+			return usage_error("out of memory");
+	}
+	r = apply(o, d, value);
+	if (r > 0)	/* "fields = help" */
+		return usage_error("%s = help lists, it does not configure", name);
+	if (r < 0 && d->type == OPT_FUNC)	/* the handler's own message */
+		fprintf(stderr, "hdrlog: %s(in the value of %s)\n", where, name);
+	return r;
+}
+
+static int config_load(struct options *o)
+{
+	uint64_t cmdline = o->given;
+	char *line = NULL;
+	size_t cap = 0;
+	struct stat st;
+	ssize_t n;
+	int lineno = 0, err = 0;
+	FILE *f = fopen(o->config, "re");
+
+	if (!f || fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+		int e = f ? EINVAL : errno;
+
+		if (f)
+			fclose(f);
+		return usage_error("cannot read the config file %s: %s",
+				   o->config, e == EINVAL ? "not a regular file" :
+				   strerror(e));
+	}
+	while (!err && (n = getline(&line, &cap, f)) >= 0) {
+		char *s;
+
+		snprintf(where, sizeof(where), "%s:%d: ", o->config, ++lineno);
+		if ((size_t)n != strlen(line))
+			err = usage_error("a NUL byte in the line");
+		else if (n > CONFIG_LINE_MAX)
+			err = usage_error("line longer than %d bytes",
+					  CONFIG_LINE_MAX);
+		else if (*(s = trim(line)) && *s != '#')
+			err = config_line(o, s, cmdline);
+	}
+	where[0] = '\0';
+	free(line);
+	fclose(f);
+	return err ? -1 : 0;
 }
 
 /* An -o argument with what its output is. */
@@ -547,6 +703,7 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 	int n = 0, nl = 0, c, idx;
 
 	memset(o, 0, sizeof(*o));
+	optind = 0;	/* getopt starts afresh: parsing may be done again */
 	o->fields = (1ull << F_COUNT) - 1;
 	o->sample = 1;
 	o->ringbuf_size = DEFAULT_RINGBUF_SIZE;
@@ -609,6 +766,8 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 		}
 		len += w;
 	}
+	if (o->config && config_load(o))
+		return OPTIONS_USAGE;
 	if (!o->n_outputs)
 		o->outputs[o->n_outputs++] = "json";
 	if (check_conflicts(o))
@@ -634,4 +793,7 @@ void options_free(struct options *o)
 {
 	for (int i = 0; i < MAX_OUTPUTS; i++)
 		free(o->w_specs[i]);
+	for (int i = 0; i < o->n_config_values; i++)
+		free(o->config_values[i]);
+	free(o->config_values);
 }

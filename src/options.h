@@ -48,6 +48,9 @@ struct options {
 	char filter[4096];	/* trailing libpcap expression, or "" */
 	char *w_specs[MAX_OUTPUTS];	/* -w FILE turned into -o FORMAT:FILE */
 	uint64_t given;		/* bit i: option i of the table was given */
+	const char *config;	/* --config FILE, or NULL */
+	char **config_values;	/* the file's values, which options point into */
+	int n_config_values;
 };
 
 /* -s default: Ethernet, two VLAN tags, IPv6 with extension headers, TCP. */

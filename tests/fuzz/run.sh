@@ -22,7 +22,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-20}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(fuzz_lists fuzz_spec fuzz_decode fuzz_strings)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(fuzz_lists fuzz_spec fuzz_config fuzz_decode fuzz_strings)
 cc=${CLANG:-clang}
 out=${FUZZ_BUILD:-$PWD/build-fuzz}
 conf=${CONFIG_DIR:-}
@@ -51,6 +51,7 @@ formats/syslog.c formats/syslog_fmt.c formats/transport.c"
 declare -A sources=(
 	[fuzz_lists]=$core
 	[fuzz_spec]=$core
+	[fuzz_config]="$formats src/options.c"
 	[fuzz_decode]=$formats
 	[fuzz_strings]=$formats
 )
@@ -58,6 +59,7 @@ declare -A sources=(
 declare -A max_len=(
 	[fuzz_lists]=12000
 	[fuzz_spec]=5000
+	[fuzz_config]=6000
 	[fuzz_decode]=2048
 	[fuzz_strings]=2048
 )

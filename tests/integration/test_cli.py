@@ -390,6 +390,71 @@ def _():
             "--%s is in --help but not accepted:\n%s" % (opt, H.show(rr))
 
 
+@tap.case("--config: options from 'name = value' lines, comments, repeated "
+          "keys, flags; the command line wins")
+def _():
+    out, other = H.path("conf.json"), H.path("conf-cmdline.json")
+    tags = H.write_list("conf-tags.txt", ["198.51.100.0/24"])
+    conf = H.write_list("hdrlog.conf", "\n".join([
+        "# hdrlog.conf: every key is a long option",
+        "interface = " + H.dev(),
+        "   output = json:" + out + "   ",
+        "",
+        "fields = timestamp,src_ip,src_lists",
+        "taglist = a=" + tags,
+        "taglist = b=" + tags,          # a repeatable option repeats
+        "sample = 1",
+        "quiet = no",
+        "syslog-cee",                   # a flag may stand alone
+        "count = 1000",
+    ]) + "\n")
+    m = H.macs(3, MAC_KIND, 11)
+    with hdrlog(["--config", conf, "-c", "2"]) as h:
+        H.topo().send([H.udp_frame(x) for x in m[:2]])
+        rc = h.wait(10)
+        assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
+    recs = H.read_json_lines(out)
+    assert len(recs) == 2, "-c 2 from the command line beats count: %s" % recs
+    for r in recs:
+        assert r.key_order == ["timestamp", "src_ip", "src_lists"], r
+        assert r["src_lists"] == ["a", "b"], r
+    # -o on the command line replaces the file's outputs (-w would too)
+    with hdrlog(["--config", conf, "-o", "json:" + other, "-c", "1"]) as h:
+        H.topo().send([H.udp_frame(m[2])])
+        assert h.wait(10) == 0, h.stderr()
+    assert len(H.read_json_lines(out)) == 2, "the file's output was used"
+    assert [r.get("src_ip") for r in H.read_json_lines(other)] == \
+        ["198.51.100.2"]
+
+
+@tap.case("--config errors: FILE:LINE and the key, exit 2, nothing runs")
+def _():
+    cases = [
+        ("sample = abc\n", ":1: sample needs a number", "abc"),
+        ("\n# c\nbogus = 1\n", ":3: unknown option 'bogus'", None),
+        ("config = /etc/x\n", ":1: not an option for a config file", None),
+        ("help\n", ":1: not an option for a config file", None),
+        ("monitor = maybe\n", ":1: monitor takes yes or no", None),
+        ("xdp-mode = fast\n", ":1: xdp-mode is auto, native or generic",
+         None),
+        ("output =\n", ":1: output needs a value", None),
+        ("fields = help\n", ":1: fields = help", None),
+        ("interface = lo\0x\n", ":1: a NUL byte", None),
+        ("taglist = " + "x" * 5000 + "\n", ":1: line longer than 4096",
+         None),
+    ]
+    for i, (text, mention, extra) in enumerate(cases):
+        conf = H.write_list("bad%d.conf" % i, text)
+        r = one_shot(["--config", conf, "-i", H.dev(), "-c", "1"])
+        assert_error(r, rc=2, mentions=[conf + mention] +
+                     ([extra] if extra else []), one_line=False)
+    r = one_shot(["--config", H.path("none.conf"), "-i", H.dev()])
+    assert_error(r, rc=2, mentions=["none.conf", "No such file"],
+                 one_line=False)
+    r = one_shot(["--config", H.path(""), "-i", H.dev()])
+    assert_error(r, rc=2, mentions=["not a regular file"], one_line=False)
+
+
 @tap.case("the captured interface is deleted: hdrlog says so and exits 1")
 def _():
     ns = H.topo().ns_a
