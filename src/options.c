@@ -77,8 +77,8 @@ static int usage_hint(void)
 }
 
 /* The arguments quoted come from the user: printed escaped. */
-/* "FILE:LINE: " while a config file's line is applied, else "". */
-static char where[PATH_MAX + 32];
+/* "FILE:LINE: " (escaped) while a config file's line is applied, else "". */
+static char where[LOG_ESCAPE_SIZE(PATH_MAX) + 32];
 
 static int __attribute__((format(printf, 1, 2)))
 usage_error(const char *fmt, ...)
@@ -574,6 +574,7 @@ static int config_line(struct options *o, char *line, uint64_t cmdline)
 
 static int config_load(struct options *o)
 {
+	static char path[LOG_ESCAPE_SIZE(PATH_MAX)];
 	uint64_t cmdline = o->given;
 	char *line = NULL;
 	size_t cap = 0;
@@ -591,10 +592,11 @@ static int config_load(struct options *o)
 				   o->config, e == EINVAL ? "not a regular file" :
 				   strerror(e));
 	}
+	log_escape(path, sizeof(path), o->config, strlen(o->config));
 	while (!err && (n = getline(&line, &cap, f)) >= 0) {
 		char *s;
 
-		snprintf(where, sizeof(where), "%s:%d: ", o->config, ++lineno);
+		snprintf(where, sizeof(where), "%s:%d: ", path, ++lineno);
 		if ((size_t)n != strlen(line))
 			err = usage_error("a NUL byte in the line");
 		else if (n > CONFIG_LINE_MAX)

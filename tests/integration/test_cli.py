@@ -448,6 +448,12 @@ def _():
         r = one_shot(["--config", conf, "-i", H.dev(), "-c", "1"])
         assert_error(r, rc=2, mentions=[conf + mention] +
                      ([extra] if extra else []), one_line=False)
+    # a config path with ESC in it is printed escaped
+    conf = H.write_list("e\x1b[1m.conf", "bogus = 1\n")
+    r = one_shot(["--config", conf, "-i", H.dev()])
+    assert_error(r, rc=2, mentions=["e\\x1b[1m.conf:1: unknown option"],
+                 one_line=False)
+    assert "\x1b" not in r.stderr, H.show(r)
     r = one_shot(["--config", H.path("none.conf"), "-i", H.dev()])
     assert_error(r, rc=2, mentions=["none.conf", "No such file"],
                  one_line=False)
