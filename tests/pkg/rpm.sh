@@ -28,11 +28,10 @@ spec=$top/packaging/rpm/hdrlog.spec
 fallback=$top/packaging/rpm/macros.systemd-fallback
 t0=$SECONDS
 
-pass=0 failed=0 skipped=0
+pass=0 failed=0 skipped=0	# nothing is skipped: what cannot run fails
 ok()   { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
 fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; shift
 	 [ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/     /'; return 0; }
-skip() { skipped=$((skipped + 1)); printf 'skip %s\n' "$1"; }
 check() {	# check NAME CONDITION-STATUS [DETAIL...]
 	local name=$1 status=$2; shift 2
 	if [ "$status" -eq 0 ]; then ok "$name"; else fail "$name" "$@"; fi
@@ -70,17 +69,20 @@ mkdir -p "$work"/{BUILD,BUILDROOT,RPMS,SOURCES,SPECS,SRPMS,unpack,stub}
 if [ -n "${HDRLOG_TARBALL:-}" ]; then
 	tarball=$HDRLOG_TARBALL
 	[ -f "$tarball" ] || die "no tarball at $tarball"
+	cp "$tarball" "$work/SOURCES/" || die "cannot copy $tarball"
 else
 	[ -f "$builddir/Makefile" ] ||
 		die "no Makefile in $builddir (configure first, or set HDRLOG_TARBALL)"
+	tarball=$builddir/hdrlog-$(sed -n 's/^PACKAGE_VERSION = //p' \
+		"$builddir/Makefile").tar.gz
 	if ! make -C "$builddir" dist >"$work/dist.log" 2>&1; then
 		die "make dist" "$(tail -20 "$work/dist.log")"
 	fi
-	tarball=$(ls -t "$builddir"/hdrlog-*.tar.gz 2>/dev/null | head -1)
-	[ -n "$tarball" ] || die "make dist made no hdrlog-*.tar.gz"
+	# Moved, not copied: the build directory is left as it was.
+	mv "$tarball" "$work/SOURCES/" ||
+		die "make dist made no $(basename "$tarball")"
 fi
 version=$(basename "$tarball" .tar.gz); version=${version#hdrlog-}
-cp "$tarball" "$work/SOURCES/" || die "cannot copy $tarball"
 
 # The spec's Version must be the tarball's (configure.ac's AC_INIT). If it
 # is not, say so, and build with the tarball's version so that the other
@@ -155,7 +157,7 @@ expected="/etc/hdrlog
 /var/log/hdrlog"
 extra=$(comm -13 <(sort <<<"$expected") <(echo "$files"))
 check "the package holds nothing else than the agreed files" \
-	"$([ -z "$extra" ]; echo $?)" $extra
+	"$([ -z "$extra" ]; echo $?)" "$extra"
 for f in $expected; do
 	check "the package holds $f" \
 		"$(grep -qxF "$f" <<<"$files"; echo $?)"
