@@ -13,8 +13,9 @@
 #   BUILDDIR  a configured hdrlog build directory where `make dist` runs
 #             (default: the source tree this script is in)
 # Environment:
-#   HDRLOG_TARBALL   use this hdrlog-VERSION.tar.gz instead of make dist
-#   HDRLOG_RPM_KEEP  if set, keep the temporary _topdir (its path is shown)
+#   HDRLOG_PKG_TARBALL  use this hdrlog-VERSION.tar.gz instead of make dist
+#                       (the name tests/pkg/run.sh and make check-pkg use)
+#   HDRLOG_RPM_KEEP     if set, keep the temporary _topdir (its path is shown)
 # Prints one line per check, then "N passed, N failed, N skipped";
 # exit status 0 only if nothing failed. Installs rpm and rpmlint with
 # apt-get if they are missing (as root). Installs no package: the RPM is
@@ -66,13 +67,13 @@ fi
 mkdir -p "$work"/{BUILD,BUILDROOT,RPMS,SOURCES,SPECS,SRPMS,unpack,stub}
 
 # --- the tarball ---------------------------------------------------------------
-if [ -n "${HDRLOG_TARBALL:-}" ]; then
-	tarball=$HDRLOG_TARBALL
+if [ -n "${HDRLOG_PKG_TARBALL:-}" ]; then
+	tarball=$HDRLOG_PKG_TARBALL
 	[ -f "$tarball" ] || die "no tarball at $tarball"
 	cp "$tarball" "$work/SOURCES/" || die "cannot copy $tarball"
 else
 	[ -f "$builddir/Makefile" ] ||
-		die "no Makefile in $builddir (configure first, or set HDRLOG_TARBALL)"
+		die "no Makefile in $builddir (configure first, or set HDRLOG_PKG_TARBALL)"
 	tarball=$builddir/hdrlog-$(sed -n 's/^PACKAGE_VERSION = //p' \
 		"$builddir/Makefile").tar.gz
 	if ! make -C "$builddir" dist >"$work/dist.log" 2>&1; then
