@@ -93,6 +93,11 @@ check "spec Version ($spec_version) is the tarball's ($version)" \
 	"$([ "$spec_version" = "$version" ]; echo $?)"
 sed "s/^Version:\([[:space:]]*\).*/Version:\1$version/" "$spec" \
 	>"$work/SPECS/hdrlog.spec"
+# rpmbuild -ta reads the spec inside the tarball: it must be this one.
+tar -xzOf "$work/SOURCES/$(basename "$tarball")" \
+	"hdrlog-$version/packaging/rpm/hdrlog.spec" >"$work/dist.spec" 2>/dev/null
+check "the tarball carries packaging/rpm/hdrlog.spec (for rpmbuild -ta)" \
+	"$(cmp -s "$work/dist.spec" "$spec"; echo $?)"
 
 # --- build ---------------------------------------------------------------------
 # Debian's rpm: --nodeps, as its database holds none of the BuildRequires
