@@ -64,7 +64,7 @@ if [ -n "${HDRLOG_RPM_KEEP:-}" ]; then
 else
 	trap 'rm -rf "$work"' EXIT
 fi
-mkdir -p "$work"/{BUILD,BUILDROOT,RPMS,SOURCES,SPECS,SRPMS,unpack,stub}
+mkdir -p "$work"/{BUILD,BUILDROOT,RPMS,SOURCES,SPECS,SRPMS,tmp,unpack,stub}
 
 # --- the tarball ---------------------------------------------------------------
 if [ -n "${HDRLOG_PKG_TARBALL:-}" ]; then
@@ -103,7 +103,9 @@ check "the tarball carries packaging/rpm/hdrlog.spec (for rpmbuild -ta)" \
 # Debian's rpm: --nodeps, as its database holds none of the BuildRequires
 # (they are installed as .debs); the systemd macros from the fallback file
 # when systemd-rpm-macros is not there. See packaging/rpm/README.
-rpmflags=(--nodeps -D "_topdir $work")
+# _tmppath: rpm's scriptlet files, which a failed build leaves behind, go
+# where the cleanup finds them rather than /var/tmp.
+rpmflags=(--nodeps -D "_topdir $work" -D "_tmppath $work/tmp")
 if [ "$(rpm --eval '%{_vendor}')" = debian ]; then
 	# Fedora's documentation directory names (%{name}, where Debian's rpm
 	# has %{name}-%{version}); brp-compress run by bash, as it uses
