@@ -116,8 +116,9 @@ static int handle_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	sink_write_all(run->sinks, run->n_sinks, &e);
+	run->records++;	/* also without -c: a reload may set one */
 	if (sink_stdout_closed ||	/* hdrlog | head: the reader is gone */
-	    (run->opts->count && ++run->records >= run->opts->count)) {
+	    (run->opts->count && run->records >= run->opts->count)) {
 		run->done = true;
 		return -ECANCELED;	/* stops libbpf's consume loop */
 	}
