@@ -367,7 +367,8 @@ static void print_help(void)
 		else
 			printf("  %-28s %s\n", left, d->help);
 	}
-	printf("\nA trailing EXPRESSION (libpcap syntax, as tcpdump's) selects the records.\n"
+	printf("\nA trailing EXPRESSION (libpcap syntax, as tcpdump's; or --filter) selects\n"
+	       "  the records.\n"
 	       "\nOutputs (-o, repeatable; every record goes to every output):\n"
 	       "  json[:PATH]       JSON lines; no PATH or '-' is stdout\n"
 	       "  pcap:PATH         classic pcap (tcpdump -w); '-' is stdout\n"
@@ -375,7 +376,8 @@ static void print_help(void)
 	       "  journal           systemd journal, one entry per record\n"
 	       "  syslog[:TARGET]   unix:PATH (default /dev/log), udp://HOST:PORT, tcp://HOST:PORT\n"
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
-	       "  SIGHUP reloads them (and reopens output files).\n"
+	       "  SIGHUP reloads them, reopens output files and re-reads --config's FILE\n"
+	       "  (what cannot change while running is reported and kept).\n"
 	       "Fields: 'hdrlog --fields help' lists them; man hdrlog(8) describes them.\n"
 	       "Needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (socket events\n"
 	       "  alone: CAP_BPF and CAP_PERFMON).\n");
