@@ -305,7 +305,8 @@ static void config_reload(struct run *run)
 	char path[LOG_ESCAPE_SIZE(256)], val[LOG_ESCAPE_SIZE(512)];
 	enum log_level level = log_level;
 	const char *key;
-	bool lists_ok, filter_ok;
+	bool lists_ok, filter_ok, new_filter;
+	struct filter filter;
 
 	log_escape(path, sizeof(path), o->config, strlen(o->config));
 	log_level = LOG_NORMAL;	/* the file may no longer say -v or -q */
@@ -318,6 +319,15 @@ static void config_reload(struct run *run)
 	}
 	lists_ok = lists_fit(o, &fresh);
 	filter_ok = run->frame_bytes || !fresh.filter[0];
+	new_filter = filter_ok && strcmp(o->filter, fresh.filter);
+	/* A filter that does not compile is a file that does not parse. */
+	if (new_filter && filter_compile(&filter, fresh.filter, o->snaplen)) {
+		log_level = level;
+		pr_err("config %s: not reloaded (see above); the running configuration stays",
+		       path);
+		options_free(&fresh);
+		return;
+	}
 	for (int i = 0; (key = options_key(i)); i++) {
 		bool live = !strcmp(key, "count") || !strcmp(key, "verbose") ||
 			    !strcmp(key, "quiet") ||
@@ -331,19 +341,12 @@ static void config_reload(struct run *run)
 			path, options_key(i),
 			log_escape(val, sizeof(val), key, strlen(key)));
 	}
-	if (filter_ok && strcmp(o->filter, fresh.filter)) {
-		struct filter f;
-
-		if (filter_compile(&f, fresh.filter, o->snaplen)) {
-			pr_err("config %s: filter not changed", path);
-		} else {
-			filter_free(&run->filter);
-			run->filter = f;
-			memcpy(o->filter, fresh.filter, sizeof(o->filter));
-			pr_info("config %s: filter expression now '%s'", path,
-				log_escape(val, sizeof(val), o->filter,
-					   strlen(o->filter)));
-		}
+	if (new_filter) {
+		filter_free(&run->filter);
+		run->filter = filter;
+		memcpy(o->filter, fresh.filter, sizeof(o->filter));
+		pr_info("config %s: filter expression now '%s'", path,
+			log_escape(val, sizeof(val), o->filter, strlen(o->filter)));
 	}
 	if (lists_ok) {
 		memcpy(o->lists, fresh.lists,
@@ -532,6 +535,7 @@ static int check_config(struct options *o)
 	/* Each file alone, so that each bad one is said; then all at once. */
 	for (int i = 0; i < o->n_lists; i++) {
 		if (list_set_load(&set, &o->lists[i], 1, NULL)) {
+			list_set_free(&set);
 			list_problems++;
 			continue;
 		}

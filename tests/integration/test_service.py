@@ -323,6 +323,16 @@ def _():
         send_udp(3, 8, dport=30000)
         recs = wait_macs(out, send_udp(3, 8, dport=20000), h)
         assert all(r["dest_port"] == 20000 for r in H.read_json_lines(out))
+        # a filter that does not compile: the file is not taken at all
+        write_conf("filter.conf", ["interface = " + H.dev(),
+                                   "output = json:" + out,
+                                   "filter = udp and (",
+                                   "count = 1"])
+        reload(h, n)
+        assert "bad filter expression" in h.stderr() and \
+            "not reloaded" in h.stderr(), h.stderr()
+        wait_macs(out, send_udp(1, 8, dport=20000), h)
+        assert h.proc.poll() is None, "count = 1 was taken:\n" + h.stderr()
         write_conf("filter.conf", ["interface = " + H.dev(),
                                    "output = json:" + out,
                                    "filter = udp dst port 30000",
@@ -332,9 +342,9 @@ def _():
         send_udp(3, 9, dport=20000)
         recs = wait_macs(out, send_udp(2, 9, dport=30000), h)
         assert [r["dest_port"] for r in H.read_json_lines(out)] == \
-            [20000] * 3 + [30000] * 2, H.read_json_lines(out)
-        # count = 8: 3 + 2 written, 3 more and it stops by itself
-        send_udp(3, 10, dport=30000)
+            [20000] * 4 + [30000] * 2, H.read_json_lines(out)
+        # count = 8: 4 + 2 written, 2 more and it stops by itself
+        send_udp(2, 10, dport=30000)
         assert h.wait(10) == 0, h.stderr()
         assert len(H.read_json_lines(out)) == 8
     finally:
