@@ -94,7 +94,8 @@ usage_error(const char *fmt, ...)
 		n = 0;
 	fprintf(stderr, "hdrlog: %s%s\n", where, log_escape(esc, sizeof(esc), msg,
 		(size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1));
-	return usage_hint();
+	/* A config file's lines name FILE:LINE: no hint after each of them. */
+	return *where ? -1 : usage_hint();
 }
 
 /* "--name", or "-c" for an option with no long name. */
