@@ -338,6 +338,58 @@ def _():
     assert not H.topo().xdp_attached()[0], "--check attached a program"
 
 
+@tap.case("logrotate with the shipped snippet: JSON files rotated and "
+          "reopened, no record lost or doubled, capture files left alone")
+def _():
+    logrotate = shutil.which("logrotate") or "/usr/sbin/logrotate"
+    if not os.access(logrotate, os.X_OK):
+        raise H.Skip("logrotate not installed")
+    snippet = os.path.join(SRCDIR, "packaging", "logrotate", "hdrlog")
+    with open(snippet) as f:
+        text = f.read()
+    # As shipped it must parse (-d: nothing is done).
+    r = subprocess.run([logrotate, "-d", "-s", H.path("lr-d.state"),
+                        snippet], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert r.returncode == 0 and "error" not in r.stdout.lower(), r.stdout
+    with open(EXAMPLE_CONF) as f:
+        p, logdir = scratch_config(f.read(), "rotate")
+    out = os.path.join(logdir, "hdrlog.json")
+    capture = os.path.join(logdir, "capture.pcap")
+    with H.Hdrlog(H.topo().ns_a, ["--config", p, "-o", "json:" + out,
+                                  "-w", capture]) as h:
+        ok, text2 = ping_from_b()
+        assert ok, text2
+        h.wait_written(["json:" + out], 3)
+        # The unit's reload is what postrotate runs; here, the same SIGHUP.
+        script = re.sub(r"(?s)postrotate\n.*?endscript",
+                        "postrotate\n\t\tkill -HUP %d\n\tendscript" %
+                        h.proc.pid, text.replace(LOGDIR + "/", logdir + "/"))
+        conf = H.path("logrotate.conf")
+        with open(conf, "w") as f:
+            f.write(script)
+        r = subprocess.run([logrotate, "-f", "-s", H.path("lr.state"), conf],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stdout
+        h.summary_now()        # after the SIGHUP: files reopened
+        before = h.output_counts("json:" + out)[0]
+        ok, text2 = ping_from_b()
+        assert ok, text2
+        h.wait_written(["json:" + out], before + 3)
+        assert h.stop() == 0, h.stderr()
+    written, lost = h.output_counts("json:" + out)
+    old, new = records(out + ".1"), records(out)
+    assert lost == 0 and len(old) + len(new) == written, \
+        (written, lost, len(old), len(new))
+    assert len(old) >= 3 and len([r for r in new if r.get("proto") ==
+                                  "ICMP"]) >= 3, (old, new)
+    assert len({json.dumps(r, sort_keys=True) for r in old + new}) == \
+        written, "a record in both files"
+    assert sorted(os.listdir(logdir)) == sorted([
+        "hdrlog.json", "hdrlog.json.1", "capture.pcap"]), os.listdir(logdir)
+
+
 def template_command():
     """hdrlog@IFACE.service's ExecStart as argv for H.Hdrlog (prefix,
     args), with its paths moved to scratch directories."""
