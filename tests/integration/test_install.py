@@ -28,9 +28,11 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
@@ -388,6 +390,82 @@ def _():
         written, "a record in both files"
     assert sorted(os.listdir(logdir)) == sorted([
         "hdrlog.json", "hdrlog.json.1", "capture.pcap"]), os.listdir(logdir)
+
+
+def syscall_set(names, seen=None):
+    """System call names in names, groups (@...) expanded by systemd."""
+    seen = set() if seen is None else seen
+    calls = set()
+    for n in names:
+        if not n.startswith("@"):
+            calls.add(n)
+            continue
+        if n in seen:
+            continue
+        seen.add(n)
+        r = H.run([SYSTEMD_ANALYZE, "syscall-filter", n])
+        sub = [x.strip() for x in r.stdout.split("\n")[1:]]
+        calls |= syscall_set([x for x in sub if x and not x.startswith("#")],
+                             seen)
+    return calls
+
+
+def unit_syscall_filter():
+    """The system calls hdrlog.service allows (its allow list)."""
+    names = []
+    with open(os.path.join(UNIT_DIR, "hdrlog.service")) as f:
+        for line in f:
+            if line.startswith("SystemCallFilter="):
+                words = line.split("=", 1)[1].split()
+                assert not words[0].startswith("~"), \
+                    "a deny list: extend this test for it"
+                names += words
+    assert names, "no SystemCallFilter= in hdrlog.service"
+    return syscall_set(names)
+
+
+@tap.case("every system call hdrlog makes (packets, socket events, every "
+          "output, SIGHUP, SIGUSR1, stop) is in the units' SystemCallFilter")
+def _():
+    if not SYSTEMD_ANALYZE:
+        raise H.Skip("systemd-analyze not installed")
+    strace = shutil.which("strace")
+    if not strace:
+        raise H.Skip("strace not installed")
+    allowed = unit_syscall_filter()
+    assert {"bpf", "read", "openat"} <= allowed, sorted(allowed)
+    trace = H.path("strace.txt")
+    b4 = H.pair().b_ip4.split("/")[0]
+    args = ["-i", H.dev(), "--socket-events",
+            "-o", "json:" + H.path("sc.json"),
+            "-o", "pcapng:" + H.path("sc.pcapng"), "-o", "journal",
+            "-o", "syslog:udp://%s:514" % b4,
+            "--taglist", "t=" + H.write_list("sc-tag.txt", [b4 + "/32"])]
+    # -D: strace traces from a grandchild, so that hdrlog keeps the pid
+    # the signals go to, and a kill of hdrlog leaves no tracer holding it.
+    with H.Hdrlog(H.topo().ns_a, args, prefix=[
+            strace, "-D", "-f", "-q", "-o", trace]) as h:
+        ok, text = ping_from_b()
+        assert ok, text
+        h.wait_written(["json:" + H.path("sc.json")], 3)
+        h.hup()
+        assert h.stop(signal.SIGTERM) == 0, h.stderr()
+    deadline = time.monotonic() + 10
+    while True:     # the tracer writes the exit last
+        with open(trace) as f:
+            text = f.read()
+        if re.search(r"^%d\s+\+\+\+ exited" % h.proc.pid, text, re.MULTILINE):
+            break
+        assert time.monotonic() < deadline, "strace did not see the exit"
+        time.sleep(0.05)
+    # "PID name(" and "PID <... name resumed>"; "+++ exited" is no call.
+    made = set(re.findall(r"^\d+\s+(?:<\.\.\. )?([a-z_0-9]+)[( ]", text,
+                          re.MULTILINE))
+    assert {"bpf", "openat"} <= made, sorted(made)
+    H.diag("hdrlog made %d distinct system calls" % len(made))
+    # execve starts hdrlog itself, before systemd's filter would apply.
+    missing = sorted(made - allowed - {"execve"})
+    assert not missing, "hdrlog calls what the unit forbids: %s" % missing
 
 
 def template_command():
