@@ -29,6 +29,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -390,6 +391,50 @@ def _():
         written, "a record in both files"
     assert sorted(os.listdir(logdir)) == sorted([
         "hdrlog.json", "hdrlog.json.1", "capture.pcap"]), os.listdir(logdir)
+
+
+def unit_setting(key, unit="hdrlog.service"):
+    """The words of a [Service] setting of a built unit (lines joined)."""
+    words = []
+    with open(os.path.join(UNIT_DIR, unit)) as f:
+        for line in f:
+            if line.startswith(key + "="):
+                words += line.split("=", 1)[1].split()
+    return words
+
+
+@tap.case("as the units run it (root with only their capability bounding "
+          "set, ambient capabilities, no new privileges, umask 0027): "
+          "packets and socket events are logged, files 0640")
+def _():
+    setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+    bounding = unit_setting("CapabilityBoundingSet")
+    assert sorted(bounding) == sorted(unit_setting("AmbientCapabilities")) \
+        == ["CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"], bounding
+    assert unit_setting("UMask") == ["0027"], unit_setting("UMask")
+    caps = ",".join("+" + c[len("CAP_"):].lower() for c in bounding)
+    with open(EXAMPLE_CONF) as f:
+        p, logdir = scratch_config(f.read(), "caps")
+    out = os.path.join(logdir, "hdrlog.json")
+    prefix = [setpriv, "--bounding-set=-all," + caps, "--inh-caps=-all," +
+              caps, "--ambient-caps=-all," + caps, "--no-new-privs",
+              "/bin/sh", "-c", 'umask 0027 && exec "$0" "$@"']
+    with H.Hdrlog(H.topo().ns_a, ["--config", p, "--socket-events"],
+                  prefix=prefix) as h:
+        ok, text = ping_from_b()
+        assert ok, text
+        h.wait_written(["json:" + out], 3)
+        # A UDP send from namespace A: a socket event (udp_send).
+        u = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_DGRAM)
+        u.sendto(b"hdrlog", (H.pair().b_ip4.split("/")[0], 9))
+        u.close()
+        assert h.stop(signal.SIGTERM) == 0, h.stderr()
+    # A stop drains every record the kernel took (hdrlog(8) EXIT STATUS).
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o640
+    recs = records(out)
+    assert [r for r in recs if r.get("proto") == "ICMP"], recs
+    assert [r for r in recs if r["event_type"] == "socket" and
+            r.get("dest_port") == 9], recs
 
 
 def syscall_set(names, seen=None):
