@@ -324,10 +324,20 @@ def _():
     assert not any("action" in r or "would_drop" in r for r in recs), recs
 
 
-@tap.case("hdrlog --check accepts the example config")
+@tap.case("hdrlog --check accepts the example config once its log "
+          "directory exists, and says so when it does not")
 def _():
-    r = H.run_hdrlog(H.topo().ns_a, ["--config", EXAMPLE_CONF, "--check"])
+    with open(EXAMPLE_CONF) as f:
+        text = f.read()
+    conf, logdir = scratch_config(text, "check")
+    r = H.run_hdrlog(H.topo().ns_a, ["--config", conf, "--check"])
     assert r.returncode == 0, H.show(r)
+    assert logdir + "/hdrlog.json" in r.stdout, H.show(r)
+    assert not os.listdir(logdir), "--check created %s" % os.listdir(logdir)
+    os.rmdir(logdir)
+    r = H.run_hdrlog(H.topo().ns_a, ["--config", conf, "--check"])
+    assert r.returncode == 2, H.show(r)
+    assert "the directory %s: No such file" % logdir in r.stderr, H.show(r)
     assert not H.topo().xdp_attached()[0], "--check attached a program"
 
 
