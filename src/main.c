@@ -386,9 +386,11 @@ static int capture(struct run *run, struct ring_buffer *rb)
 
 		/*
 		 * poll only reads rings that woke it; records that did not
-		 * wake anybody (ring_flags()) are read here.
+		 * wake anybody (ring_flags()) are read here, also after a
+		 * signal cut the wait short: with signals coming faster than
+		 * POLL_MS they would otherwise wait for the next wakeup.
 		 */
-		if (n >= 0)
+		if (n >= 0 || n == -EINTR)
 			n = ring_buffer__consume(rb);
 		for (int i = 0; i < run->n_sinks; i++)
 			run->sinks[i]->ops->flush(run->sinks[i]);
