@@ -203,6 +203,12 @@ got=$("$work/unpack/usr/sbin/hdrlog" --version 2>&1)
 check "the packaged hdrlog --version says $version" \
 	"$([[ $got == *"$version"* ]]; echo $?)" "$got"
 
+# The BPF programs' BTF names their source files: by a relative path, not
+# the build directory's (see %build).
+leaks=$(strings "$work/unpack/usr/sbin/hdrlog" | grep -F "$work/BUILD" | head -3)
+check "the packaged binary names no file by its build path" \
+	"$([ -z "$leaks" ]; echo $?)" "$leaks"
+
 # --- scriptlets ----------------------------------------------------------------
 scripts=$(rpm -qp --scripts "$rpmfile")
 check "the scriptlets call systemd's helper (%systemd_post, %systemd_preun)" \
