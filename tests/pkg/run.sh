@@ -125,6 +125,7 @@ root_up() {
 		mnt -t sysfs sysfs "$r/sys" || return 1
 	fi
 	mnt --bind /dev "$r/dev" && mount --make-private "$r/dev" &&
+		mnt -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$r/dev/pts" &&
 		mnt -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$r/run" &&
 		mnt --bind "$CACHE/archives" "$r/var/cache/apt/archives" &&
 		mount --make-private "$r/var/cache/apt/archives" || return 1
@@ -164,7 +165,7 @@ root_new() {
 	printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d" &&
 		chmod 755 "$r/usr/sbin/policy-rc.d" &&
 		printf 'APT::Install-Recommends "false";\nAPT::Keep-Downloaded-Packages "true";\n' \
-			>"$r/etc/apt/apt.conf.d/99hdrlog-pkg"
+			>"$r/etc/apt/apt.conf.d/99pkg-test"
 }
 
 # --- host tools --------------------------------------------------------------
@@ -296,7 +297,7 @@ cp "$OUT/$deb" "$ROOT/tmp/" || die "cannot copy $deb"
 # Downloads happen here, in the host's network namespace; the install
 # itself runs in the test's and needs none.
 must "apt-get resolves the runtime Depends of ./$deb" \
-	apt_in "$ROOT" install --download-only -o APT::Install-Recommends=true "./tmp/$deb"
+	apt_in "$ROOT" install --download-only -o APT::Install-Recommends=true "/tmp/$deb"
 step install-root
 
 in_ns_root() {   # in_ns_root CMD...: in the root and the test's namespace
@@ -311,8 +312,11 @@ printf '#!/bin/sh\necho "$@" >>/run/policy-rc.d.log\nexit 101\n' \
 	>"$ROOT/usr/sbin/policy-rc.d"
 : >"$ROOT/run/policy-rc.d.log"
 install_pkg() {
-	in_ns_root apt-get install -q -y --no-download \
-		-o APT::Install-Recommends=true "./tmp/$deb" >>"$LOG" 2>&1
+	# Everything is in apt's cache already, so this needs no network (not
+	# --no-download: apt 2.6 then refuses a local .deb, "Pathname to
+	# install is not absolute").
+	in_ns_root apt-get install -q -y \
+		-o APT::Install-Recommends=true "/tmp/$deb" >>"$LOG" 2>&1
 }
 must "apt-get install ./$deb (with its Recommends, as a user would)" install_pkg
 
@@ -352,7 +356,7 @@ wants=$(find "$ROOT/etc/systemd/system" -name 'hdrlog*' 2>/dev/null)
 check "no hdrlog unit is enabled (no link in /etc/systemd/system${wants:+: $wants})" \
 	test -z "$wants"
 for u in hdrlog.service; do
-	state=$(in_ns_root systemctl is-enabled "$u" 2>&1)
+	state=$(in_ns_root systemctl --root=/ is-enabled "$u" 2>&1)
 	check "systemctl is-enabled $u says disabled ($state)" test "$state" = disabled
 done
 asked=$(grep hdrlog "$ROOT/run/policy-rc.d.log")
@@ -409,7 +413,7 @@ say "policy-rc.d was asked: ${asked:-nothing}"
 # Install it again and leave the root for the VM boot.
 check "apt-get install ./$deb again after the purge" install_pkg
 rm -rf "$ROOT/run/systemd/system" "$ROOT/tmp/$deb" "$ROOT/usr/sbin/policy-rc.d" \
-	"$ROOT/etc/apt/apt.conf.d/99hdrlog-pkg"
+	"$ROOT/etc/apt/apt.conf.d/99pkg-test"
 umount_all
 ip netns del "$NETNS"; NETNS=
 step remove
