@@ -50,7 +50,6 @@ if [ -z "${HDRLOG_PKG_UNSHARED:-}" ]; then
 	die "unshare --mount failed"
 fi
 
-exec 3>&1
 : >"$LOG" || die "cannot write $LOG"
 mkdir -p "$CACHE/archives/partial" || die "cannot create $CACHE"
 exec 9>"$CACHE/.lock"
@@ -427,9 +426,10 @@ say "install root left at $ROOT (HDRLOG_PKG_ROOT=$ROOT); packages in $OUT"
 # --- the VM boot of that root, if tests/vm has it ----------------------------
 if [ "${HDRLOG_PKG_BOOT:-1}" != 0 ] && [ -x "$top/tests/vm/boot-root.sh" ]; then
 	say "booting the install root: tests/vm/boot-root.sh $ROOT"
-	boot_out=$(HDRLOG_PKG_ROOT=$ROOT "$top/tests/vm/boot-root.sh" "$ROOT" 2>&1 | tee /dev/fd/3)
-	boot_status=$?
-	tally=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$boot_out" | tail -1)
+	HDRLOG_PKG_ROOT=$ROOT "$top/tests/vm/boot-root.sh" "$ROOT" 2>&1 |
+		tee "$CACHE/boot-root.log"
+	boot_status=${PIPESTATUS[0]}
+	tally=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$CACHE/boot-root.log" | tail -1)
 	if [ -n "$tally" ]; then
 		read -r bp _ bf _ bs _ <<<"${tally//,/}"
 		passed=$((passed + bp)) failed=$((failed + bf)) skipped=$((skipped + ${bs:-0}))
