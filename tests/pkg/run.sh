@@ -396,9 +396,22 @@ for u in hdrlog.service hdrlog@.service; do
 done
 step checks
 
+# What the maintainer scripts ask of systemd, as policy-rc.d hears it.
+asked() { tr '\n' ';' <"$ROOT/run/policy-rc.d.log"; : >"$ROOT/run/policy-rc.d.log"; }
+asked >/dev/null
+# An upgrade (a reinstall runs the same scripts) restarts only what runs.
+check "apt-get install --reinstall ./$deb (an upgrade's maintainer scripts)" \
+	quiet in_ns_root apt-get install -q -y --reinstall "/tmp/$deb"
+a=$(asked)
+check "an upgrade asks only to try-restart hdrlog.service (asked: ${a:-nothing})" \
+	test "$a" = "hdrlog.service try-restart;"
+
 # Remove, then purge: the conffiles stay after a removal, nothing stays
 # after a purge.
 check "dpkg -r hdrlog" quiet in_ns_root dpkg -r hdrlog
+a=$(asked)
+check "dpkg -r asks to stop hdrlog.service (asked: ${a:-nothing})" \
+	test "$a" = "hdrlog.service stop;"
 status=$(in_ns_root dpkg-query -W -f='${db:Status-Abbrev}' hdrlog 2>/dev/null)
 check "after dpkg -r: state rc, binary gone, config and logs kept" eval \
 	'[ "${status% }" = rc ] && [ ! -e "$ROOT/usr/sbin/hdrlog" ] &&
@@ -407,8 +420,8 @@ check "dpkg --purge hdrlog" quiet in_ns_root dpkg --purge hdrlog
 left=$(cd "$ROOT" && find etc usr var -path var/cache/apt -prune -o \
 	-name '*hdrlog*' -print 2>/dev/null)
 check "after dpkg --purge nothing named hdrlog is left${left:+: $(echo $left)}" test -z "$left"
-asked=$(grep hdrlog "$ROOT/run/policy-rc.d.log" | tr '\n' ';')
-say "policy-rc.d was asked: ${asked:-nothing}"
+a=$(asked)
+check "dpkg --purge asks systemd for nothing (asked: ${a:-nothing})" test -z "$a"
 
 # Install it again and leave the root for the VM boot.
 check "apt-get install ./$deb again after the purge" install_pkg
