@@ -263,7 +263,7 @@ check "Depends names runtime libraries only (no -dev package)" \
 # lintian on the host: warnings and errors fail, info and pedantic tags
 # are shown; every override sits in packaging/debian with its reason.
 if command -v lintian >/dev/null; then
-	lint=$(lintian --pedantic --info --display-experimental --fail-on error,warning \
+	lint=$(lintian --pedantic --display-info --display-experimental --fail-on error,warning \
 		"$OUT"/*.changes 2>&1)
 	lint_status=$?
 	lint=$(grep -v '^running with root privileges' <<<"$lint")
