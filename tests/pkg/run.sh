@@ -105,9 +105,18 @@ cleanup() {
 	NETNS=
 	[ -z "${build_root:-}" ] || rm_root "$build_root"
 }
+# Interrupted: one failure and the tally, which CI reads; then the EXIT
+# trap unmounts and removes what the run made.
+interrupted() {
+	trap - INT TERM
+	not_ok "interrupted by SIG$1"
+	say "timings:$timings total=${SECONDS}s"
+	echo "$passed passed, $failed failed, $skipped skipped"
+	exit "$2"
+}
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'interrupted INT 130' INT
+trap 'interrupted TERM 143' TERM
 
 # root_up ROOT [SYSFS-NETNS]: mount what apt and dpkg need in ROOT. /run is
 # a tmpfs of its own, never the host's: with the host's /run, systemctl in
