@@ -82,6 +82,8 @@ must() {
 	if "$@"; then ok "$what"; else not_ok "$what"; fail_tail; finish; fi
 }
 quiet() { echo "+ $*" >>"$LOG"; "$@" >>"$LOG" 2>&1; }
+# From here on an error is a failed result in the tally.
+die() { echo "pkg: error: $*" >&2; not_ok "$*"; finish; }
 fail_tail() { say "last lines of $LOG:"; tail -25 "$LOG" | sed 's/^/#   /'; }
 
 # --- mounts: a stack unmounted in reverse order ------------------------------
@@ -123,7 +125,7 @@ trap 'interrupted TERM 143' TERM
 # the root would talk to the host's systemd. sysfs is mounted from the
 # network namespace given, so that it shows that namespace's interfaces.
 root_up() {
-	local r=$1 ns=${2:-} m
+	local r=$1 ns=${2:-}
 	mnt --bind "$r" "$r" && mount --make-rprivate "$r" &&
 		mnt -t proc proc "$r/proc" || return 1
 	if [ -n "$ns" ]; then
