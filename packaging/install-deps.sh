@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Install what building hdrlog and running its tests need (Debian 12).
 # libclang-rt-14-dev: clang's sanitizer and libFuzzer runtimes (make fuzz).
+# logrotate, strace: test_install.py runs the shipped logrotate snippet and
+# checks the units' system call filter against what hdrlog calls.
 set -e
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
@@ -11,4 +13,5 @@ apt-get install -y -qq --no-install-recommends \
 	libyajl-dev libsystemd-dev libpcap-dev libcmocka-dev \
 	iproute2 iputils-ping util-linux \
 	python3 python3-scapy tshark tcpdump xdp-tools \
+	logrotate strace \
 	rsyslog systemd qemu-system-x86 busybox-static cpio >/dev/null
