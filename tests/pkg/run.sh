@@ -50,7 +50,7 @@ if [ -z "${HDRLOG_PKG_UNSHARED:-}" ]; then
 	die "unshare --mount failed"
 fi
 
-: >"$LOG" || die "cannot write $LOG"
+mkdir -p "$(dirname "$LOG")" && : >"$LOG" || die "cannot write $LOG"
 mkdir -p "$CACHE/archives/partial" || die "cannot create $CACHE"
 exec 9>"$CACHE/.lock"
 flock 9 || die "cannot lock $CACHE"
