@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -371,17 +372,36 @@ static void probe(struct journal_sink *j)
 	close(fd);
 }
 
+static int has_target(const struct sink *s)
+{
+	if (*s->target)
+		pr_err("the journal output takes no target ('journal:%s'); use -o journal",
+		       s->target);
+	return *s->target;
+}
+
+/* All there is to check: the socket journald listens on is there. */
+static int journal_check(const struct sink *s)
+{
+	struct stat st;
+
+	if (has_target(s))
+		return -EINVAL;
+	if (!stat(JOURNAL_SOCKET, &st) && S_ISSOCK(st.st_mode))
+		return 0;
+	pr_warn("output journal: no journald socket at " JOURNAL_SOCKET
+		": records would be counted lost until journald is there");
+	return 1;
+}
+
 static int journal_open(struct sink *s)
 {
 	struct journal_sink *j;
 	unsigned int n_slots = 0;
 	int err = -ENOMEM, size = SNDBUF_SIZE;
 
-	if (*s->target) {
-		pr_err("the journal output takes no target ('journal:%s'); use -o journal",
-		       s->target);
+	if (has_target(s))
 		return -EINVAL;
-	}
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		pr_err("out of memory");
@@ -444,4 +464,5 @@ const struct sink_ops journal_sink_ops = {
 	.flush = journal_flush,
 	.reopen = journal_reopen,
 	.close = journal_close,
+	.check = journal_check,
 };

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +163,19 @@ bool sink_fd_is_stdout(int fd)
 	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* The directory a file name is in. */
+static void dir_of(const char *path, char *dir, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(dir, size, ".");
+	else if (slash == path)
+		snprintf(dir, size, "/");
+	else
+		snprintf(dir, size, "%.*s", (int)(slash - path), path);
+}
+
 /*
  * 0 if the link at path may be followed (the kernel's may_follow_link()
  * rule); else open_err, or -EPERM with a message. Racing the check is no
@@ -170,17 +185,11 @@ bool sink_fd_is_stdout(int fd)
 static int link_may_be_followed(const char *path, int open_err)
 {
 	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
 	struct stat lst, dst;
 
 	if (lstat(path, &lst) || !S_ISLNK(lst.st_mode))
 		return open_err;	/* not about a link at the end */
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	dir_of(path, dir, sizeof(dir));
 	if (stat(dir, &dst))
 		return -errno;
 	if ((dst.st_mode & (S_ISVTX | S_IWOTH)) != (S_ISVTX | S_IWOTH) ||
@@ -210,4 +219,83 @@ int sink_open_file(const char *path, int flags)
 		return err;
 	fd = open(path, flags | O_CREAT | O_CLOEXEC, 0640);
 	return fd >= 0 ? fd : -errno;
+}
+
+static int __attribute__((format(printf, 2, 3)))
+check_failed(const char *desc, const char *fmt, ...)
+{
+	char msg[PATH_MAX + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pr_err("output %s: %s", desc, msg);
+	return -EINVAL;
+}
+
+/*
+ * What sink_open_file() would meet, with the caller's credentials (as
+ * the open would be done). creates: a new file is made whether or not
+ * path exists (rotation names each file after its start).
+ */
+static int check_file(const char *path, bool creates, const char *desc)
+{
+	char dir[PATH_MAX], esc[LOG_ESCAPE_SIZE(PATH_MAX)];
+	struct stat st;
+
+	if (!lstat(path, &st)) {
+		if (S_ISLNK(st.st_mode) && link_may_be_followed(path, 0))
+			return -EPERM;	/* said why */
+		if (stat(path, &st))	/* a dangling link: open creates */
+			creates = true;
+		else if (S_ISDIR(st.st_mode))
+			return check_failed(desc, "it is a directory");
+		else if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+			return check_failed(desc, "not a regular file");
+		else if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS))
+			return check_failed(desc, "cannot write to it: %s",
+					    strerror(errno));
+		if (!creates)
+			return 0;
+	} else if (errno != ENOENT) {
+		return check_failed(desc, "%s", strerror(errno));
+	}
+	dir_of(path, dir, sizeof(dir));
+	log_escape(esc, sizeof(esc), dir, strlen(dir));
+	if (stat(dir, &st))
+		return check_failed(desc, "the directory %s: %s", esc,
+				    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return check_failed(desc, "%s is not a directory", esc);
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS))
+		return check_failed(desc, "cannot create files in %s: %s", esc,
+				    strerror(errno));
+	return 0;
+}
+
+int sink_check(const char *spec, const struct sink_config *cfg, char *desc,
+	       size_t size)
+{
+	const struct sink_ops *ops = sink_type(spec);
+	struct sink s = { .ops = ops, .cfg = cfg };
+	bool rotating;
+
+	snprintf(desc, size, "%s", spec);
+	if (!ops)
+		return -EINVAL;
+	s.target = spec[strlen(ops->name)] ? spec + strlen(ops->name) + 1 : "";
+	sink_describe(&s, desc, size);
+	if (ops->check)
+		return ops->check(&s);
+	if (!(ops->flags & SINK_FILE))
+		return 0;
+	/* Capture files (the outputs that rotate) need a name; JSON not. */
+	if (!*s.target && (ops->flags & SINK_ROTATES))
+		return check_failed(desc, "a capture output needs a file name, or '-' for standard output");
+	if (!*s.target || !strcmp(s.target, "-"))
+		return 0;
+	rotating = (ops->flags & SINK_ROTATES) &&
+		   (cfg->rotate_bytes || cfg->rotate_seconds || cfg->rotate_count);
+	return check_file(s.target, rotating, desc);
 }

@@ -70,6 +70,14 @@ struct sink_ops {
 	/* SIGHUP: reopen files (log rotation), reconnect sockets. */
 	int (*reopen)(struct sink *s);
 	void (*close)(struct sink *s);
+	/*
+	 * --check: whether open() would work, without opening, creating or
+	 * sending anything. 0; 1 with a warning printed (it would start,
+	 * and lose records until the receiver is there); or a negative
+	 * errno with a message. File outputs have none: sink_check() does
+	 * what sink_open_file() would.
+	 */
+	int (*check)(const struct sink *s);
 };
 
 /* The output an -o argument names, or NULL with a message. */
@@ -126,6 +134,16 @@ bool sink_fd_is_stdout(int fd);
  * explained in a message of its own.
  */
 int sink_open_file(const char *path, int flags);
+
+/*
+ * --check an -o argument as sink_create() would open it, creating and
+ * truncating nothing: a file's directory must exist and take new files,
+ * and an existing file (the same symbolic link rule as sink_open_file())
+ * must be a regular file or a device that may be written. desc gets what
+ * sink_describe() would say (SINK_DESCRIBE_SIZE). Returns as ops->check.
+ */
+int sink_check(const char *spec, const struct sink_config *cfg, char *desc,
+	       size_t size);
 
 /*
  * Create a sink from an -o argument: "json[:PATH]", "pcap:PATH",

@@ -121,8 +121,14 @@ static int syslog_open(struct sink *s)
 	return 0;
 }
 
+static int syslog_check(const struct sink *s)
+{
+	return transport_check(s->target, &syslog_defaults);
+}
+
 const struct sink_ops syslog_sink_ops = {
 	.name = "syslog",
+	.check = syslog_check,
 	.open = syslog_open,
 	.write = syslog_write,
 	.flush = syslog_flush,

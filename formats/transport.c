@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -665,19 +666,43 @@ void transport_close(struct transport *t)
 	queue_free(&t->q);
 }
 
-int transport_open(struct transport *t, struct sink *s, const char *target,
-		   const struct transport_defaults *def)
+static void set_target(struct transport *t, const char *target,
+		       const struct transport_defaults *def)
 {
-	int err;
-
 	memset(t, 0, sizeof(*t));
-	t->s = s;
 	t->def = def;
 	t->fd = -1;
 	if (*target)
 		snprintf(t->name, sizeof(t->name), "%s", target);
 	else
 		snprintf(t->name, sizeof(t->name), "unix:%s", def->path);
+}
+
+int transport_check(const char *target, const struct transport_defaults *def)
+{
+	struct transport t;
+	struct sockaddr_un *un = (struct sockaddr_un *)&t.addrs.a[0];
+	struct stat st;
+	int err;
+
+	set_target(&t, target, def);
+	err = parse_target(&t, target);
+	if (err || t.kind != TRANSPORT_UNIX)
+		return err;
+	if (!stat(un->sun_path, &st) && S_ISSOCK(st.st_mode))
+		return 0;
+	pr_warn("%s %s: no socket at %s yet: records would be counted lost until a receiver makes it",
+		def->label, t.name, un->sun_path);
+	return 1;
+}
+
+int transport_open(struct transport *t, struct sink *s, const char *target,
+		   const struct transport_defaults *def)
+{
+	int err;
+
+	set_target(t, target, def);
+	t->s = s;
 	err = parse_target(t, target);
 	if (!err)
 		err = queue_init(&t->q, def->min_msg);

@@ -92,6 +92,13 @@ struct transport {
 int transport_open(struct transport *t, struct sink *s, const char *target,
 		   const struct transport_defaults *def);
 /*
+ * --check: parse and resolve target as transport_open() would, connect
+ * nothing. 0; 1 with a warning when a unix socket is not there (the
+ * output would start and count records lost until it is); or a negative
+ * errno with a message.
+ */
+int transport_check(const char *target, const struct transport_defaults *def);
+/*
  * Whether a message built now can go anywhere. A datagram transport with
  * no receiver tries again now and then and says no meanwhile: the record
  * is counted lost and need not be built. A stream always says yes (the

@@ -127,6 +127,7 @@ int iface_table_resolve(struct iface_table *t, const char *const *names,
 {
 	char def[IF_NAMESIZE];
 	const char *def_names[1] = { def };
+	int err = 0;
 
 	t->n = 0;
 	if (!n_names) {
@@ -144,20 +145,25 @@ int iface_table_resolve(struct iface_table *t, const char *const *names,
 		/* names come from the command line: printed escaped */
 		log_escape(q, sizeof(q), names[i], strlen(names[i]));
 		f->ifindex = if_nametoindex(names[i]);
+		/* Every bad name is reported, not only the first (--check). */
 		if (!f->ifindex) {
 			pr_err("no such interface: %s", q);
-			return -1;
+			err = -1;
+			continue;
 		}
 		if (iface_name(t, f->ifindex)) {
 			pr_err("interface %s named twice", q);
-			return -1;
+			err = -1;
+			continue;
 		}
 		snprintf(f->name, sizeof(f->name), "%s", names[i]);
-		if (check_link_type(f->name))
-			return -1;
+		if (check_link_type(f->name)) {
+			err = -1;
+			continue;
+		}
 		t->n++;
 	}
-	return 0;
+	return err;
 }
 
 const char *iface_name(const struct iface_table *t, uint32_t ifindex)

@@ -74,8 +74,9 @@ static bool may_load_bpf(void)
 }
 
 /* The one message for every way of lacking privilege. */
-static int check_privileges(const struct options *o)
+int loader_check_privileges(const struct options *o, bool warn)
 {
+	void (*say)(const char *fmt, ...) = warn ? pr_warn : pr_err;
 	struct __user_cap_data_struct d[2] = {};
 	char missing[64] = "";
 	int admin;
@@ -92,11 +93,11 @@ static int check_privileges(const struct options *o)
 	if (!missing[0])
 		return 0;
 	if (o->packets)
-		pr_err("permission denied: capturing needs " PRIVILEGES_PACKETS
-		       " (missing:%s)", missing);
+		say("permission denied: capturing needs " PRIVILEGES_PACKETS
+		    " (missing:%s)", missing);
 	else
-		pr_err("permission denied: socket events need " PRIVILEGES_SOCKETS
-		       " (missing:%s)", missing);
+		say("permission denied: socket events need " PRIVILEGES_SOCKETS
+		    " (missing:%s)", missing);
 	return -1;
 }
 
@@ -291,7 +292,7 @@ int loader_load(struct loader *l, const struct options *o)
 	for (int i = 0; i < MAX_IFACES; i++)
 		l->link_fd[i] = -1;
 	libbpf_set_print(libbpf_print);
-	if (check_privileges(o))
+	if (loader_check_privileges(o, false))
 		return -1;
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0) {
 		pr_err("this kernel has no BPF ring buffer (Linux 5.8 or later is needed)");

@@ -3,6 +3,7 @@
 #ifndef HDRLOG_LOADER_H
 #define HDRLOG_LOADER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -27,6 +28,12 @@ struct loader {
 	int n_sock_links;
 	uint64_t lists_switched_ns;	/* clock_mono_ns() of the last switch */
 };
+
+/*
+ * Whether we have the privileges o needs: 0, or -1 with a message, an
+ * error (or a warning if warn: --check run by a user).
+ */
+int loader_check_privileges(const struct options *o, bool warn);
 
 /* Check privileges and kernel support, open and load. 0 or -1 with a message. */
 int loader_load(struct loader *l, const struct options *o);

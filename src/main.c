@@ -23,6 +23,7 @@
 #include "loader.h"
 #include "log.h"
 #include "options.h"
+#include "service.h"
 #include "sink.h"
 #include "stats.h"
 
@@ -31,7 +32,9 @@
 
 /* Lists read and filled into tables, waiting to be put in force. */
 struct lists_job {
-	const struct options *opts;
+	/* a copy: a reload may change the options' while this runs */
+	struct list_spec specs[MAX_LISTS];
+	int n_specs;
 	struct loader *loader;	/* reloads: put them in force too */
 	struct list_set set;
 	struct list_tables tables;
@@ -43,7 +46,11 @@ struct lists_job {
 };
 
 struct run {
-	const struct options *opts;
+	struct options *opts;	/* a reload applies what it can to them */
+	int argc;		/* the command line, parsed again on reload */
+	char **argv;
+	bool frame_bytes;	/* records carry frame bytes (filters work) */
+	struct service service;
 	struct iface_table ifaces;
 	struct clock_map clock;
 	struct list_set lists;
@@ -109,8 +116,9 @@ static int handle_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	sink_write_all(run->sinks, run->n_sinks, &e);
+	run->records++;	/* also without -c: a reload may set one */
 	if (sink_stdout_closed ||	/* hdrlog | head: the reader is gone */
-	    (run->opts->count && ++run->records >= run->opts->count)) {
+	    (run->opts->count && run->records >= run->opts->count)) {
 		run->done = true;
 		return -ECANCELED;	/* stops libbpf's consume loop */
 	}
@@ -122,8 +130,8 @@ static void *lists_prepare(void *arg)
 	struct lists_job *job = arg;
 
 	job->start_ns = clock_mono_ns();
-	job->err = list_set_load(&job->set, job->opts->lists,
-				 job->opts->n_lists, &stop_signal);
+	job->err = list_set_load(&job->set, job->specs, job->n_specs,
+				 &stop_signal);
 	pr_debug("lists read in %.1f ms", (clock_mono_ns() - job->start_ns) / 1e6);
 	if (!job->err)
 		job->err = loader_tables_build(&job->tables, &job->set);
@@ -174,6 +182,39 @@ static void lists_adopt(struct run *run, struct lists_job *job)
 		(clock_mono_ns() - job->start_ns) / 1e6);
 }
 
+/* A job for the lists the options name now. */
+static void lists_job_init(struct lists_job *job, const struct options *o,
+			   struct loader *loader)
+{
+	memset(job, 0, sizeof(*job));
+	memcpy(job->specs, o->lists, (size_t)o->n_lists * sizeof(o->lists[0]));
+	job->n_specs = o->n_lists;
+	job->loader = loader;
+}
+
+static void collect_stats(struct run *run)
+{
+	loader_counters(&run->loader, &run->stats.kernel);
+	run->stats.n_sinks = run->n_sinks;
+	run->stats.sinks = (const struct sink *const *)run->sinks;
+	run->stats.lists = &run->lists;
+}
+
+/* STATUS= with the counters; with READY=1 once a start or reload is done. */
+static void status_update(struct run *run, bool ready)
+{
+	char status[256];
+
+	if (!run->service.notify)
+		return;
+	collect_stats(run);
+	stats_status(&run->stats, status, sizeof(status));
+	if (ready)
+		service_ready(&run->service, status);
+	else
+		service_status(&run->service, status);
+}
+
 static void reload_start(struct run *run)
 {
 	struct lists_job *job = &run->reload;
@@ -183,7 +224,7 @@ static void reload_start(struct run *run)
 		run->reload_again = true;
 		return;
 	}
-	*job = (struct lists_job){ .opts = run->opts, .loader = &run->loader };
+	lists_job_init(job, run->opts, &run->loader);
 	err = pthread_create(&job->thread, NULL, lists_reload, job);
 	if (err) {
 		pr_err("list reload refused: cannot start a thread: %s",
@@ -207,25 +248,133 @@ static void reload_finish(struct run *run, bool wait)
 		pr_err("list reload refused; the lists loaded before stay in force");
 	else if (!job->err)
 		lists_adopt(run, job);
-	if (run->reload_again && !wait) {
+	if (wait)
+		return;
+	if (run->reload_again) {
 		run->reload_again = false;
 		reload_start(run);
 	}
+	if (!job->running)
+		status_update(run, true);	/* the reload is done */
 }
 
-static void collect_stats(struct run *run)
+static bool is_list_key(const char *key)
 {
-	loader_counters(&run->loader, &run->stats.kernel);
-	run->stats.n_sinks = run->n_sinks;
-	run->stats.sinks = (const struct sink *const *)run->sinks;
+	return !strcmp(key, "blocklist") || !strcmp(key, "taglist") ||
+	       !strcmp(key, "allowlist");
 }
 
+/*
+ * Whether the kernel program, as loaded, can take fresh's lists: what it
+ * knows of lists is in .rodata (which are block, allow, :any), fixed at
+ * load; files and names are the reload's to change.
+ */
+static bool lists_fit(const struct options *o, const struct options *fresh)
+{
+	if (o->n_lists != fresh->n_lists)
+		return false;
+	for (int i = 0; i < o->n_lists; i++)
+		if (o->lists[i].kind != fresh->lists[i].kind ||
+		    o->lists[i].any != fresh->lists[i].any)
+			return false;
+	return true;
+}
+
+/* Take option i's value as given from fresh (for the next comparison). */
+static void take_text(struct options *o, struct options *fresh, int i)
+{
+	char *t = o->text[i];
+
+	o->text[i] = fresh->text[i];
+	fresh->text[i] = t;
+}
+
+/*
+ * SIGHUP with --config: parse the command line and the file again into
+ * fresh options and apply what can change while running: the lists'
+ * files and names (read by the reload that follows), the filter
+ * expression (userspace; only if records carry frame bytes already),
+ * -c, -v and -q. Anything else is fixed by what was loaded, attached or
+ * opened: reported, and the running value kept. A file that does not
+ * parse changes nothing.
+ */
+static void config_reload(struct run *run)
+{
+	static struct options fresh;
+	struct options *o = run->opts;
+	char path[LOG_ESCAPE_SIZE(256)], val[LOG_ESCAPE_SIZE(512)];
+	enum log_level level = log_level;
+	const char *key;
+	bool lists_ok, filter_ok, new_filter;
+	struct filter filter;
+
+	log_escape(path, sizeof(path), o->config, strlen(o->config));
+	log_level = LOG_NORMAL;	/* the file may no longer say -v or -q */
+	if (options_parse(&fresh, run->argc, run->argv) != OPTIONS_RUN) {
+		log_level = level;
+		pr_err("config %s: not reloaded (see above); the running configuration stays",
+		       path);
+		options_free(&fresh);
+		return;
+	}
+	lists_ok = lists_fit(o, &fresh);
+	filter_ok = run->frame_bytes || !fresh.filter[0];
+	new_filter = filter_ok && strcmp(o->filter, fresh.filter);
+	/* A filter that does not compile is a file that does not parse. */
+	if (new_filter && filter_compile(&filter, fresh.filter, o->snaplen)) {
+		log_level = level;
+		pr_err("config %s: not reloaded (see above); the running configuration stays",
+		       path);
+		options_free(&fresh);
+		return;
+	}
+	for (int i = 0; (key = options_key(i)); i++) {
+		bool live = !strcmp(key, "count") || !strcmp(key, "verbose") ||
+			    !strcmp(key, "quiet") ||
+			    (is_list_key(key) && lists_ok) ||
+			    (!strcmp(key, "filter") && filter_ok);
+
+		if (!*key || !options_key_changed(o, &fresh, i) || live)
+			continue;
+		key = options_key_value(o, i);
+		pr_warn("config %s: %s changed; restart hdrlog to apply it (keeping %s)",
+			path, options_key(i),
+			log_escape(val, sizeof(val), key, strlen(key)));
+	}
+	if (new_filter) {
+		filter_free(&run->filter);
+		run->filter = filter;
+		memcpy(o->filter, fresh.filter, sizeof(o->filter));
+		pr_info("config %s: filter expression now '%s'", path,
+			log_escape(val, sizeof(val), o->filter, strlen(o->filter)));
+	}
+	if (lists_ok) {
+		memcpy(o->lists, fresh.lists,
+		       (size_t)fresh.n_lists * sizeof(fresh.lists[0]));
+	}
+	o->count = fresh.count;
+	for (int i = 0; (key = options_key(i)); i++)
+		if (!strcmp(key, "count") || (is_list_key(key) && lists_ok) ||
+		    (!strcmp(key, "filter") && !strcmp(o->filter, fresh.filter)))
+			take_text(o, &fresh, i);
+	options_free(&fresh);
+}
+
+/*
+ * SIGHUP: the config file (if any), output files reopened, lists read
+ * again; READY=1 once it is all done (reload_finish() for the lists).
+ */
 static void on_hup(struct run *run)
 {
+	service_reloading(&run->service);
+	if (run->opts->config)
+		config_reload(run);
 	for (int i = 0; i < run->n_sinks; i++)
 		run->sinks[i]->ops->reopen(run->sinks[i]);
 	if (run->opts->n_lists)
 		reload_start(run);
+	if (!run->reload.running)
+		status_update(run, true);
 }
 
 static int capture(struct run *run, struct ring_buffer *rb)
@@ -237,9 +386,11 @@ static int capture(struct run *run, struct ring_buffer *rb)
 
 		/*
 		 * poll only reads rings that woke it; records that did not
-		 * wake anybody (ring_flags()) are read here.
+		 * wake anybody (ring_flags()) are read here, also after a
+		 * signal cut the wait short: with signals coming faster than
+		 * POLL_MS they would otherwise wait for the next wakeup.
 		 */
-		if (n >= 0)
+		if (n >= 0 || n == -EINTR)
 			n = ring_buffer__consume(rb);
 		for (int i = 0; i < run->n_sinks; i++)
 			run->sinks[i]->ops->flush(run->sinks[i]);
@@ -264,6 +415,8 @@ static int capture(struct run *run, struct ring_buffer *rb)
 				return -1;
 			}
 		}
+		if (service_tick(&run->service))
+			status_update(run, false);
 		if (stats_requested) {
 			stats_requested = 0;
 			collect_stats(run);
@@ -299,37 +452,134 @@ static void drain(struct run *run, struct ring_buffer *rb)
 	}
 }
 
-/* Names and paths from the command line are printed escaped. */
-static void describe_start(const struct run *run, enum xdp_mode mode)
+/*
+ * What runs: "hdrlog: listening on ..., writing to ..." at start, and
+ * what --check prints. Names and paths from the user are printed escaped.
+ */
+static void describe_start(FILE *f, const struct options *o,
+			   const struct iface_table *ifaces,
+			   const char *sockets_via,
+			   char outputs[][SINK_DESCRIBE_SIZE], int n_outputs)
 {
 	char esc[LOG_ESCAPE_SIZE(256)];
 
-	if (log_level < LOG_NORMAL)
-		return;
-	if (run->opts->packets) {
-		fprintf(stderr, "hdrlog: listening on");
-		for (int i = 0; i < run->ifaces.n; i++) {
-			const char *name = run->ifaces.v[i].name;
+	if (o->packets) {
+		fprintf(f, "hdrlog: listening on");
+		for (int i = 0; i < ifaces->n; i++) {
+			const char *name = ifaces->v[i].name;
 
-			fprintf(stderr, "%s %s", i ? "," : "",
+			fprintf(f, "%s %s", i ? "," : "",
 				log_escape(esc, sizeof(esc), name, strlen(name)));
 		}
-		fprintf(stderr, " (%s XDP)%s, writing to",
-			mode == XDP_MODE_NATIVE ? "native" :
-			mode == XDP_MODE_GENERIC ? "generic" : "auto",
-			run->opts->sockets ? " and to socket events" : "");
+		fprintf(f, " (%s XDP)%s, writing to",
+			o->xdp_mode == XDP_MODE_NATIVE ? "native" :
+			o->xdp_mode == XDP_MODE_GENERIC ? "generic" : "auto",
+			o->sockets ? " and to socket events" : "");
 	} else {
-		fprintf(stderr, "hdrlog: listening to socket events (via %s), writing to",
-			attach_method_name(run->loader.sockets));
+		fprintf(f, "hdrlog: listening to socket events (via %s), writing to",
+			sockets_via);
 	}
-	for (int i = 0; i < run->n_sinks; i++) {
-		char name[SINK_DESCRIBE_SIZE];
+	for (int i = 0; i < n_outputs; i++)
+		fprintf(f, "%s %s", i ? "," : "", outputs[i]);
+	fputc('\n', f);
+	fflush(f);
+}
 
-		fprintf(stderr, "%s %s", i ? "," : "",
-			sink_describe(run->sinks[i], name, sizeof(name)));
+static void describe_run(const struct run *run)
+{
+	static char outputs[MAX_OUTPUTS][SINK_DESCRIBE_SIZE];
+
+	if (log_level < LOG_NORMAL)
+		return;
+	for (int i = 0; i < run->n_sinks; i++)
+		sink_describe(run->sinks[i], outputs[i], sizeof(outputs[i]));
+	describe_start(stderr, run->opts, &run->ifaces,
+		       attach_method_name(run->loader.sockets), outputs,
+		       run->n_sinks);
+}
+
+static const char *const list_kinds[] = {
+	[LIST_BLOCK] = "block", [LIST_TAG] = "tag", [LIST_ALLOW] = "allow",
+};
+
+/*
+ * --check: everything a start would check before loading the program,
+ * through the same code, every problem reported (not just the first);
+ * nothing attached, loaded, created or truncated. Prints what would run
+ * on stdout. 0 if a start would get past all of it, else 2.
+ */
+static int check_config(struct options *o)
+{
+	static char outputs[MAX_OUTPUTS][SINK_DESCRIBE_SIZE];
+	static struct iface_table ifaces;
+	static struct list_set set;
+	size_t n_v4[MAX_LISTS] = { 0 }, n_v6[MAX_LISTS] = { 0 };
+	bool loaded[MAX_LISTS] = { false };
+	char esc[LOG_ESCAPE_SIZE(LIST_PATH_MAX)];
+	int problems = 0, warnings = 0, list_problems = 0, r;
+	struct filter filter;
+
+	/* The caller's privileges, not the file's: a warning only. */
+	if (loader_check_privileges(o, true))
+		warnings++;
+	if (o->packets &&
+	    iface_table_resolve(&ifaces, o->ifaces, o->n_ifaces))
+		problems++;
+	if (filter_compile(&filter, o->filter, o->snaplen))
+		problems++;
+	filter_free(&filter);
+	for (int i = 0; i < o->n_outputs; i++) {
+		r = sink_check(o->outputs[i], &o->sink, outputs[i],
+			       sizeof(outputs[i]));
+		problems += r < 0;
+		warnings += r > 0;
 	}
-	fputc('\n', stderr);
-	fflush(stderr);
+	/* Each file alone, so that each bad one is said; then all at once. */
+	for (int i = 0; i < o->n_lists; i++) {
+		if (list_set_load(&set, &o->lists[i], 1, NULL)) {
+			list_set_free(&set);
+			list_problems++;
+			continue;
+		}
+		loaded[i] = true;
+		n_v4[i] = set.n_v4;
+		n_v6[i] = set.n_v6;
+		list_set_free(&set);
+	}
+	/* What only the lists together can say: two of one name. */
+	if (o->n_lists && !list_problems &&
+	    list_set_load(&set, o->lists, o->n_lists, NULL))
+		list_problems++;
+	list_set_free(&set);
+	problems += list_problems;
+
+	describe_start(stdout, o, &ifaces, o->attach ?
+		       attach_method_name((enum attach_method)o->attach) :
+		       "the best method the kernel offers", outputs,
+		       o->n_outputs);
+	for (int i = 0; i < o->n_lists; i++) {
+		const struct list_spec *l = &o->lists[i];
+
+		printf("hdrlog: %s list %s%s: %s, ", list_kinds[l->kind],
+		       l->name, l->any ? " (:any)" : "",
+		       log_escape(esc, sizeof(esc), l->path, strlen(l->path)));
+		if (loaded[i])
+			printf("%zu IPv4 and %zu IPv6 prefixes\n", n_v4[i],
+			       n_v6[i]);
+		else
+			printf("not loaded (see the messages)\n");
+	}
+	if (o->filter[0])
+		printf("hdrlog: filter expression: %s\n",
+		       log_escape(esc, sizeof(esc), o->filter, strlen(o->filter)));
+	if (problems) {
+		printf("hdrlog: %d problem%s found (see the messages); hdrlog would not start\n",
+		       problems, problems == 1 ? "" : "s");
+		return 2;
+	}
+	printf("hdrlog: configuration OK%s\n", warnings ?
+	       " (with warnings: see the messages)" : "");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -342,6 +592,11 @@ int main(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	int ret = 1;
 
+	/*
+	 * Records name hosts and processes: files hdrlog makes are not for
+	 * everyone. The caller's umask stays where it masks more.
+	 */
+	umask(umask(0) | 027);
 	switch (options_parse(&opts, argc, argv)) {
 	case OPTIONS_EXIT:
 		options_free(&opts);
@@ -353,12 +608,21 @@ int main(int argc, char **argv)
 		break;
 	}
 	run.opts = &opts;
+	run.argc = argc;
+	run.argv = argv;
 	run.link_watch = -1;
+	run.frame_bytes = options_need_frame_bytes(&opts);
 	opts.sink.ifaces = &run.ifaces;
-	opts.sink.snaplen = options_need_frame_bytes(&opts) ? opts.snaplen : 0;
+	opts.sink.snaplen = run.frame_bytes ? opts.snaplen : 0;
 	run.decode.clock = &run.clock;
 	run.decode.ifaces = &run.ifaces;
+	if (opts.check) {
+		ret = check_config(&opts);
+		options_free(&opts);
+		return ret;
+	}
 	install_signals();
+	service_init(&run.service);
 	clock_map_refresh(&run.clock);
 
 	if (filter_compile(&run.filter, opts.filter, opts.snaplen)) {
@@ -390,7 +654,7 @@ int main(int argc, char **argv)
 	 * Lists are read and their tables filled while the kernel verifies
 	 * the program, and are in force before the first frame is seen.
 	 */
-	lists.opts = &opts;
+	lists_job_init(&lists, &opts, NULL);
 	if (opts.n_lists &&
 	    (err = pthread_create(&lists_thread, NULL, lists_prepare, &lists))) {
 		pr_err("cannot start a thread: %s", strerror(err));
@@ -443,8 +707,11 @@ int main(int argc, char **argv)
 		pr_err("cannot read the ring buffer: %s", strerror(errno));
 		goto out;
 	}
-	describe_start(&run, opts.xdp_mode);
+	describe_run(&run);
+	/* Every program attached, every output open: ready. */
+	status_update(&run, true);
 	ret = capture(&run, rb) ? 1 : 0;
+	service_stopping(&run.service);
 	reload_finish(&run, true);
 
 	/* Detach first, so the counters stop moving before they are read. */

@@ -94,7 +94,8 @@ usage_error(const char *fmt, ...)
 		n = 0;
 	fprintf(stderr, "hdrlog: %s%s\n", where, log_escape(esc, sizeof(esc), msg,
 		(size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1));
-	return usage_hint();
+	/* A config file's lines name FILE:LINE: no hint after each of them. */
+	return *where ? -1 : usage_hint();
 }
 
 /* "--name", or "-c" for an option with no long name. */
@@ -313,6 +314,16 @@ static int opt_events(struct options *o, const struct opt_def *d,
 	return 0;
 }
 
+static int opt_filter(struct options *o, const struct opt_def *d,
+		      const char *arg)
+{
+	if (strlen(arg) >= sizeof(o->filter))
+		return usage_error("the filter expression of %s is too long",
+				   opt_name(d));
+	strcpy(o->filter, arg);
+	return 0;
+}
+
 static int opt_log_level(struct options *o, const struct opt_def *d,
 			 const char *arg)
 {
@@ -357,7 +368,8 @@ static void print_help(void)
 		else
 			printf("  %-28s %s\n", left, d->help);
 	}
-	printf("\nA trailing EXPRESSION (libpcap syntax, as tcpdump's) selects the records.\n"
+	printf("\nA trailing EXPRESSION (libpcap syntax, as tcpdump's; or --filter) selects\n"
+	       "  the records.\n"
 	       "\nOutputs (-o, repeatable; every record goes to every output):\n"
 	       "  json[:PATH]       JSON lines; no PATH or '-' is stdout\n"
 	       "  pcap:PATH         classic pcap (tcpdump -w); '-' is stdout\n"
@@ -365,7 +377,8 @@ static void print_help(void)
 	       "  journal           systemd journal, one entry per record\n"
 	       "  syslog[:TARGET]   unix:PATH (default /dev/log), udp://HOST:PORT, tcp://HOST:PORT\n"
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
-	       "  SIGHUP reloads them (and reopens output files).\n"
+	       "  SIGHUP reloads them, reopens output files and re-reads --config's FILE\n"
+	       "  (what cannot change while running is reported and kept).\n"
 	       "Fields: 'hdrlog --fields help' lists them; man hdrlog(8) describes them.\n"
 	       "Needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (socket events\n"
 	       "  alone: CAP_BPF and CAP_PERFMON).\n");
@@ -426,7 +439,9 @@ static const struct opt_def opt_defs[] = {
 	FLAG("socket-events", 0, sockets, "also log TCP connect/accept/close and UDP sends, with the process"),
 	FUNC("events", 0, "LIST", opt_events, 0, "packets (default), sockets, or packets,sockets"),
 	WORD("attach", 0, "METHOD", attach, attach_methods, "socket events via fentry, kprobe or tracepoint (default: best)"),
+	FUNC("filter", 0, "EXPRESSION", opt_filter, 0, "write only records matching EXPRESSION (libpcap syntax; or give it last)"),
 	FLAG("features", 0, features, "print what this kernel offers and what hdrlog will use"),
+	FLAG("check", 0, check, "check the options, config, interfaces, lists and outputs, attach nothing"),
 	FUNC("config", 0, "FILE", opt_config, 0, "read options from FILE: 'name = value' lines (the command line wins)"),
 	FUNC("verbose", 'v', NULL, opt_log_level, LOG_VERBOSE, "say more, including libbpf's messages"),
 	FUNC("quiet", 'q', NULL, opt_log_level, LOG_QUIET, "no start-up line or exit summary"),
@@ -436,7 +451,7 @@ static const struct opt_def opt_defs[] = {
 };
 
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]) - 1)
-_Static_assert(N_OPTS <= 64, "struct options' given is a 64-bit mask");
+_Static_assert(N_OPTS <= OPTIONS_MAX_KEYS, "struct options' given is a 64-bit mask");
 
 /* Whether the command line named the option called name. */
 static bool given(const struct options *o, const char *name)
@@ -447,10 +462,25 @@ static bool given(const struct options *o, const char *name)
 	return false;
 }
 
+/* Keep the text an option was given with, repeats joined by ", ". */
+static int keep_text(struct options *o, size_t i, const char *arg)
+{
+	char *t;
+
+	if (asprintf(&t, "%s%s%s", o->text[i] ? o->text[i] : "",
+		     o->text[i] ? ", " : "", arg) < 0)
+		return usage_error("out of memory");
+	free(o->text[i]);
+	o->text[i] = t;
+	return 0;
+}
+
 /* One option with its argument (NULL for none). As handle's result. */
 static int apply(struct options *o, const struct opt_def *d, const char *arg)
 {
 	o->given |= 1ull << (d - opt_defs);
+	if (keep_text(o, d - opt_defs, arg ? arg : "yes"))
+		return -1;
 	switch (d->type) {
 	case OPT_FLAG:
 		store(o, d, true);
@@ -478,7 +508,8 @@ static bool command_line_only(const struct opt_def *d)
 {
 	return d->handle == opt_config || d->handle == opt_help ||
 	       d->handle == opt_version ||
-	       (d->name && !strcmp(d->name, "features"));
+	       (d->name && (!strcmp(d->name, "features") ||
+			    !strcmp(d->name, "check")));
 }
 
 static const struct opt_def *find_option(const char *name, size_t len)
@@ -593,17 +624,18 @@ static int config_load(struct options *o)
 				   strerror(e));
 	}
 	log_escape(path, sizeof(path), o->config, strlen(o->config));
-	while (!err && (n = getline(&line, &cap, f)) >= 0) {
+	/* Every bad line is reported, not only the first (--check). */
+	while ((n = getline(&line, &cap, f)) >= 0) {
 		char *s;
 
 		snprintf(where, sizeof(where), "%s:%d: ", path, ++lineno);
 		if ((size_t)n != strlen(line))
-			err = usage_error("a NUL byte in the line");
+			err |= usage_error("a NUL byte in the line");
 		else if (n > CONFIG_LINE_MAX)
-			err = usage_error("line longer than %d bytes",
-					  CONFIG_LINE_MAX);
+			err |= usage_error("line longer than %d bytes",
+					   CONFIG_LINE_MAX);
 		else if (*(s = trim(line)) && *s != '#')
-			err = config_line(o, s, cmdline);
+			err |= config_line(o, s, cmdline);
 	}
 	where[0] = '\0';
 	free(line);
@@ -757,7 +789,15 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 		if (r > 0)
 			return OPTIONS_EXIT;
 	}
-	/* The rest is a filter expression, words joined as tcpdump does. */
+	/*
+	 * The rest is a filter expression, words joined as tcpdump does. It
+	 * is the command line's filter: as --filter, it overrides a config
+	 * file's; given with --filter it is refused (which one was meant?).
+	 */
+	if (optind < argc && given(o, "filter")) {
+		usage_error("--filter and a filter expression at the end of the command line: give one of them");
+		return OPTIONS_USAGE;
+	}
 	for (size_t len = 0; optind < argc; optind++) {
 		int w = snprintf(o->filter + len, sizeof(o->filter) - len, "%s%s",
 				 len ? " " : "", argv[optind]);
@@ -767,6 +807,13 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 			return OPTIONS_USAGE;
 		}
 		len += w;
+	}
+	if (o->filter[0] && !given(o, "filter")) {
+		const struct opt_def *d = find_option("filter", 6);
+
+		o->given |= 1ull << (d - opt_defs);
+		if (keep_text(o, d - opt_defs, o->filter))
+			return OPTIONS_USAGE;
 	}
 	if (o->config && config_load(o))
 		return OPTIONS_USAGE;
@@ -791,8 +838,33 @@ bool options_need_frame_bytes(const struct options *o)
 	return false;
 }
 
+const char *options_key(int i)
+{
+	const struct opt_def *d;
+
+	if (i < 0 || (size_t)i >= N_OPTS)
+		return NULL;
+	d = &opt_defs[i];
+	return d->name && !command_line_only(d) ? d->name : "";
+}
+
+bool options_key_changed(const struct options *a, const struct options *b,
+			 int i)
+{
+	if (!a->text[i] || !b->text[i])
+		return a->text[i] != b->text[i];
+	return strcmp(a->text[i], b->text[i]);
+}
+
+const char *options_key_value(const struct options *o, int i)
+{
+	return o->text[i] ? o->text[i] : "the default";
+}
+
 void options_free(struct options *o)
 {
+	for (int i = 0; i < OPTIONS_MAX_KEYS; i++)
+		free(o->text[i]);
 	for (int i = 0; i < MAX_OUTPUTS; i++)
 		free(o->w_specs[i]);
 	for (int i = 0; i < o->n_config_values; i++)

@@ -10,6 +10,7 @@
 
 #define MAX_IFACES	64
 #define MAX_OUTPUTS	16
+#define OPTIONS_MAX_KEYS	64	/* struct options' given is a 64-bit mask */
 
 enum xdp_mode {
 	XDP_MODE_AUTO,
@@ -42,15 +43,21 @@ struct options {
 	bool packets;		/* XDP capture (--events) */
 	bool sockets;		/* socket events (--events, --socket-events) */
 	bool features;		/* --features: print what the kernel offers */
+	bool check;		/* --check: validate, print what would run */
 	enum attach_method attach;	/* --attach; ATTACH_AUTO: probe */
 	uint32_t snaplen;	/* -s: frame bytes a record carries */
 	struct sink_config sink;	/* rotation, syslog format; fields */
-	char filter[4096];	/* trailing libpcap expression, or "" */
+	char filter[4096];	/* --filter or trailing expression, or "" */
 	char *w_specs[MAX_OUTPUTS];	/* -w FILE turned into -o FORMAT:FILE */
 	uint64_t given;		/* bit i: option i of the table was given */
 	const char *config;	/* --config FILE, or NULL */
 	char **config_values;	/* the file's values, which options point into */
 	int n_config_values;
+	/*
+	 * Option i's arguments as given, ", " between repeats (a flag:
+	 * "yes"); NULL if not given. What a reload compares and reports.
+	 */
+	char *text[OPTIONS_MAX_KEYS];
 };
 
 /* -s default: Ethernet, two VLAN tags, IPv6 with extension headers, TCP. */
@@ -67,5 +74,16 @@ enum options_result {
 };
 
 enum options_result options_parse(struct options *o, int argc, char **argv);
+
+/*
+ * For a reload: the options a config file may set, by table index i from
+ * 0 while options_key() is not NULL (it is "" for the others).
+ */
+const char *options_key(int i);
+/* Whether option i was given differently (or only in one of a and b). */
+bool options_key_changed(const struct options *a, const struct options *b,
+			 int i);
+/* Option i's value as given, or "the default". */
+const char *options_key_value(const struct options *o, int i);
 
 #endif

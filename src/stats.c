@@ -78,6 +78,27 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 		line(f, k->would_drop, "frames that would have been dropped (--monitor)");
 	for (int i = 0; i < o->n_lists; i++)
 		fprintf(f, "list %s: %llu source hits, %llu destination hits\n",
-			o->lists[i].name, (unsigned long long)k->src_hits[i],
+			s->lists && i < s->lists->n_lists ?
+			s->lists->lists[i].name : o->lists[i].name,
+			(unsigned long long)k->src_hits[i],
 			(unsigned long long)k->dest_hits[i]);
+}
+
+/* The counts as stats_print() adds them up, shorter. */
+void stats_status(const struct stats *s, char *buf, size_t size)
+{
+	const struct hdrlog_counters *k = &s->kernel;
+	uint64_t written = 0, lost = k->lost + k->sock_lost + s->undecodable;
+	uint64_t dropped = k->dropped + k->dropped_allow + k->dropped_deep;
+
+	for (int i = 0; i < s->n_sinks; i++)
+		lost += s->sinks[i]->failed;
+	if (s->n_sinks == 1)
+		written = s->sinks[0]->written + s->sinks[0]->skipped;
+	else if (s->n_sinks)
+		written = s->sinks[0]->records;
+	snprintf(buf, size, "%llu records %s, %llu lost, %llu frames dropped",
+		 (unsigned long long)written,
+		 s->n_sinks > 1 ? "to the outputs" : "written",
+		 (unsigned long long)lost, (unsigned long long)dropped);
 }

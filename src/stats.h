@@ -16,9 +16,16 @@ struct stats {
 	uint64_t filtered;		/* records the filter expression left out */
 	const struct sink *const *sinks;	/* each counts its own */
 	int n_sinks;
+	const struct list_set *lists;	/* in force: their names; or NULL */
 };
 
 /* The tcpdump-like summary, at exit and on SIGUSR1. */
 void stats_print(const struct stats *s, const struct options *o, FILE *f);
+
+/*
+ * One short line for a service manager's status (systemctl status):
+ * records written, lost and frames dropped.
+ */
+void stats_status(const struct stats *s, char *buf, size_t size);
 
 #endif

@@ -567,6 +567,154 @@ def _():
     assert s["seen"] == s["written"] >= 3600, s
 
 
+# --------------------------------------------------------------------------
+# --check and --filter
+# --------------------------------------------------------------------------
+
+def check(args, prefix=()):
+    return one_shot(args + ["--check"], prefix=prefix)
+
+
+def assert_nothing_attached():
+    for i in (0, 1):
+        attached, text = H.topo().xdp_attached(H.dev(i))
+        assert not attached, "--check attached a program:\n" + text
+
+
+@tap.case("--check with a good config: exit 0, prints interfaces, outputs "
+          "and lists with their sizes; attaches and creates nothing")
+def _():
+    out = H.path("chk-new.json")
+    old = H.write_list("chk-old.pcap", "not truncated\n")
+    block = H.write_list("chk-block.txt", ["198.51.100.0/24",
+                                           "203.0.113.7", "2001:db8::/32"])
+    tags = H.write_list("chk-tags.txt", ["203.0.113.0/24"])
+    conf = H.write_list("chk-good.conf", "\n".join([
+        "interface = " + H.dev(0),
+        "interface = " + H.dev(1),
+        "output = json:" + out,
+        "write = " + old,
+        "blocklist = " + block,
+        "taglist = t=" + tags,
+        "filter = udp",
+    ]) + "\n")
+    r = check(["--config", conf])
+    assert r.returncode == 0, H.show(r)
+    o = r.stdout
+    assert "listening on %s, %s (auto XDP)" % (H.dev(0), H.dev(1)) in o, o
+    assert "json:%s, pcap:%s" % (out, old) in o, o
+    assert "block list chk-block: %s, 2 IPv4 and 1 IPv6 prefixes" % block \
+        in o, o
+    assert "tag list t: %s, 1 IPv4 and 0 IPv6 prefixes" % tags in o, o
+    assert "filter expression: udp" in o, o
+    assert o.rstrip().endswith("configuration OK"), o
+    assert not os.path.exists(out), "--check created " + out
+    with open(old) as f:
+        assert f.read() == "not truncated\n", "--check truncated " + old
+    assert_nothing_attached()
+
+
+@tap.case("--check: a bad list, a missing output directory and an unknown "
+          "interface are all reported; exit 2")
+def _():
+    bad = H.write_list("chk-bad.txt", ["198.51.100.0/24", "not-an-address"])
+    conf = H.write_list("chk-bad.conf", "\n".join([
+        "interface = " + H.dev(0),
+        "interface = nosuchif9",
+        "output = json:" + H.path("no-such-dir/x.json"),
+        "blocklist = " + bad,
+    ]) + "\n")
+    r = check(["--config", conf])
+    assert r.returncode == 2, H.show(r)
+    e = r.stderr
+    assert "no such interface: nosuchif9" in e, e
+    assert "%s: the directory %s: No such file or directory" % (
+        H.path("no-such-dir/x.json"), H.path("no-such-dir")) in e, e
+    assert bad + ":2:" in e and "not-an-address" in e, e
+    assert "3 problems found" in r.stdout, H.show(r)
+    assert "configuration OK" not in r.stdout, r.stdout
+    assert_nothing_attached()
+
+
+@tap.case("--check without a config: the command line alone")
+def _():
+    r = check(["-i", H.dev(), "-o", "json:" + H.path("chk-cl.json")])
+    assert r.returncode == 0, H.show(r)
+    assert "listening on %s" % H.dev() in r.stdout, r.stdout
+    assert "configuration OK" in r.stdout, r.stdout
+    assert not os.path.exists(H.path("chk-cl.json"))
+    r = check(["-i", H.dev(), "-o", "json", "udp and ("])
+    assert r.returncode == 2 and "bad filter expression" in r.stderr, \
+        H.show(r)
+
+
+@tap.case("--check of outputs: a directory, a file that may not be written, "
+          "a foreign symbolic link in a sticky directory; a syslog host "
+          "that does not resolve")
+def _():
+    sticky = H.path("chk-sticky")
+    os.makedirs(sticky, exist_ok=True)
+    os.chmod(sticky, 0o1777)
+    link = os.path.join(sticky, "link.json")
+    if not os.path.lexists(link):
+        os.symlink(H.path("chk-target.json"), link)
+    os.lchown(link, 65534, 65534)
+    ro = H.write_list("chk-ro.json", "")
+    os.chmod(ro, 0o444)     # root without CAP_DAC_OVERRIDE may not write
+    r = check(["-i", H.dev(), "-o", "json:" + H.tmpdir(),
+               "-o", "json:" + link,
+               "-o", "syslog:udp://nosuchhost.invalid",
+               "-o", "pcap:" + ro], prefix=["setpriv", "--inh-caps=-all",
+                                            "--bounding-set=-dac_override"])
+    assert r.returncode == 2, H.show(r)
+    assert "json:%s: it is a directory" % H.tmpdir() in r.stderr, r.stderr
+    assert "refusing to follow " + link in r.stderr, r.stderr
+    assert "cannot resolve nosuchhost.invalid" in r.stderr, r.stderr
+    assert "pcap:%s: cannot write to it: Permission denied" % ro \
+        in r.stderr, r.stderr
+    assert "4 problems found" in r.stdout, H.show(r)
+    assert not os.path.exists(H.path("chk-target.json"))
+
+
+@tap.case("--check without privileges: a warning, exit 0")
+def _():
+    r = check(["-i", H.dev(), "-o", "json"],
+              prefix=["setpriv", "--reuid=65534", "--regid=65534",
+                      "--clear-groups"])
+    assert r.returncode == 0, H.show(r)
+    assert "warning" in r.stderr and "CAP_BPF" in r.stderr, H.show(r)
+    assert "configuration OK (with warnings" in r.stdout, H.show(r)
+
+
+@tap.case("--filter and filter = : the command line's expression wins, "
+          "--filter with a trailing expression is refused")
+def _():
+    conf = H.write_list("chk-filter.conf", "interface = %s\nfilter = tcp\n"
+                        % H.dev())
+    r = check(["--config", conf])
+    assert "filter expression: tcp\n" in r.stdout, H.show(r)
+    r = check(["--config", conf, "udp"])
+    assert "filter expression: udp\n" in r.stdout, H.show(r)
+    r = check(["--config", conf, "--filter", "icmp"])
+    assert "filter expression: icmp\n" in r.stdout, H.show(r)
+    r = one_shot(["-i", H.dev(), "--filter", "udp", "tcp"])
+    assert_error(r, rc=2, mentions=["--filter"], one_line=False)
+    bad = H.write_list("chk-filter-bad.conf", "filter = udp and (\n")
+    r = check(["--config", bad, "-i", H.dev()])
+    assert r.returncode == 2 and "bad filter expression" in r.stderr, \
+        H.show(r)
+    # and it filters: only the frame to port 20000 is written
+    out = H.path("filter-key.json")
+    conf = H.write_list("run-filter.conf", "filter = udp dst port 20000\n")
+    m = H.macs(2, MAC_KIND, 40)
+    with hdrlog(["--config", conf, "-i", H.dev(), "-o", "json:" + out,
+                 "-c", "1"]) as h:
+        H.topo().send([H.udp_frame(m[0], dport=30000),
+                       H.udp_frame(m[1], dport=20000)])
+        assert h.wait(10) == 0, h.stderr()
+    assert [r["src_mac"] for r in H.read_json_lines(out)] == [m[1]]
+
+
 def body():
     H.run_tap(tap, pairs=2)
 
