@@ -27,9 +27,10 @@ LOG=${HDRLOG_PKG_LOG:-$here/check-pkg.log}
 SUITE=bookworm
 
 # What the install root holds besides minbase: what booting it with systemd
-# as init needs (tests/vm/boot-root.sh), and ip for the checks. One place:
-# add a package here, not in boot-root.sh.
-ROOT_PACKAGES="systemd systemd-sysv udev kmod iproute2 ${HDRLOG_PKG_EXTRA_PACKAGES:-}"
+# as init needs, and what tests/vm/service-test.sh uses in it (ip, ping);
+# ip for the checks here too. One place: add a package here, not in
+# tests/vm. (logrotate comes with the package, as its Recommends.)
+ROOT_PACKAGES="systemd systemd-sysv udev kmod iproute2 iputils-ping ${HDRLOG_PKG_EXTRA_PACKAGES:-}"
 
 say() { printf '# %s\n' "$*"; }
 die() { printf 'pkg: error: %s\n' "$*" >&2; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
