@@ -70,6 +70,7 @@ kernel_fetch() {
 	exec 9>&-
 	KTREE=$CACHE/$KVER/tree
 	VMLINUZ=$KTREE/boot/vmlinuz-$KVER
+	# shellcheck disable=SC2034 # (for the caller)
 	KCONFIG=$KTREE/boot/config-$KVER
 	MODDIR=$KTREE/lib/modules/$KVER
 	[ -r "$VMLINUZ" ] || die "no $VMLINUZ in the package"

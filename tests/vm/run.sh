@@ -138,40 +138,14 @@ timeout -k 5 "$TIMEOUT" qemu-system-x86_64 \
 qrc=${PIPESTATUS[0]}
 
 # --- verdict -----------------------------------------------------------------
-results=$(grep -E '^(not )?ok [0-9]+( |$)' "$LOG")
-plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$LOG" | tail -1)
-done_line=$(grep '^HDRLOG-VM-DONE' "$LOG" | tail -1)
-total=$(printf '%s\n' "$results" | grep -c .)
-failed=$(printf '%s\n' "$results" | grep -c '^not ok')
-skipped=$(printf '%s\n' "$results" | grep -ci '^ok [0-9]* [^#]*# *skip')
-passed=$((total - failed - skipped))
-problems=()
-[ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ] &&
-	problems+=("qemu killed after ${TIMEOUT}s")
-[ -n "$done_line" ] || problems+=("the guest did not finish (no HDRLOG-VM-DONE line)")
-if [ -z "$plan" ]; then
-	problems+=("no TAP plan from the guest")
-elif [ "$total" -ne "$plan" ]; then
-	problems+=("plan 1..$plan but $total results")
-elif [ "$total" -gt 0 ]; then
-	# numbered 1..N in order
-	want=$(seq 1 "$plan" | tr '\n' ' ')
-	got=$(printf '%s\n' "$results" | sed 's/^\(not \)\{0,1\}ok \([0-9]*\).*/\2/' |
-		tr '\n' ' ')
-	[ "$want" = "$got" ] || problems+=("results not numbered 1..$plan")
-fi
-missing=$(( ${plan:-0} > total ? ${plan:-0} - total : 0 ))
-
+# shellcheck source=tests/vm/tap.sh
+. "$here/tap.sh"
+tap_judge "$LOG" "$qrc" "$TIMEOUT"
 echo
 echo "== vm summary ($KVER, $(( $(date +%s) - t0 ))s)"
-printf '%s\n' "$results" | grep '^not ok' | sed 's/^/FAIL: /'
 methods=$(sed -n 's/^# attach-method: //p' "$LOG")
 if [ -n "$methods" ]; then
 	echo "socket-event attach methods:"
 	printf '%s\n' "$methods" | sed 's/^/  /'
 fi
-for p in "${problems[@]}"; do echo "problem: $p"; done
-[ ${#problems[@]} -gt 0 ] && [ "$failed" -eq 0 ] && [ "$missing" -eq 0 ] &&
-	missing=1
-echo "$passed passed, $((failed + missing)) failed, $skipped skipped"
-[ ${#problems[@]} -eq 0 ] && [ "$failed" -eq 0 ]
+tap_summary
