@@ -205,7 +205,7 @@ EOF
 	what="qemu, $KVER"
 fi
 # The TAP as it comes, then the whole console once the machine is down.
-tail -f --pid=$mpid "$work/tap" | tr -d '\r'
+tail -f --pid=$mpid "$work/tap" | sed -u 's/\r$//'
 wait $mpid; qrc=$?
 mpid=
 tr=$(date +%s)
