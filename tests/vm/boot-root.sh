@@ -13,7 +13,7 @@
 # Usage: boot-root.sh [--nspawn] ROOTDIR [GUEST-TEST-SCRIPT]
 # Environment:
 #   HDRLOG_VM_KVER, HDRLOG_VM_CACHE   the kernel (see kernel.sh)
-#   HDRLOG_BOOT_TIMEOUT  seconds the machine may run (default 180)
+#   HDRLOG_BOOT_TIMEOUT  seconds the machine may run (default 300)
 #   HDRLOG_BOOT_LOG      console and test output (default tests/vm/boot-root.log)
 #   HDRLOG_BOOT_TMP      where the disk image is built (default /var/tmp)
 #   HDRLOG_VM_QEMU_ARGS  extra qemu arguments
@@ -25,7 +25,7 @@ how=qemu
 if [ "${1:-}" = --nspawn ]; then how=nspawn; shift; fi
 ROOT=${1:-}
 GUEST=${2:-$here/service-test.sh}
-TIMEOUT=${HDRLOG_BOOT_TIMEOUT:-180}
+TIMEOUT=${HDRLOG_BOOT_TIMEOUT:-300}
 LOG=${HDRLOG_BOOT_LOG:-$here/boot-root.log}
 UNIT=hdrlog-boot-test.service
 GUEST_PATH=/usr/local/sbin/hdrlog-boot-test

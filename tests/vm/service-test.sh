@@ -212,8 +212,23 @@ if start_unit $SVC; then
 	check "/var/log/hdrlog is mode 0750 ($(mode /var/log/hdrlog))" [ "$(mode /var/log/hdrlog)" = 750 ]
 	check "$JSON is not world-readable ($(mode $JSON))" not_world_readable $JSON
 
+	# A change a reload cannot apply (the ring buffer's size): hdrlog
+	# says so and keeps running as it was, which shows the file was read
+	# again. (hdrlog without --check predates reloading its config.)
+	reread=
+	if hdrlog --help 2>&1 | grep -q -- '--check'; then
+		reread=1
+		echo "ringbuf-size = 16M" >>$CONF
+	fi
 	timeout 45 systemctl reload $SVC; rc=$?
 	check "systemctl reload $SVC succeeds (status $rc)" [ "$rc" = 0 ]
+	if [ -n "$reread" ]; then
+		check "hdrlog re-read $CONF: its journal says ringbuf-size needs a restart" \
+			wait_until 10 eval "journalctl -u $SVC --no-pager -o cat |
+				grep -qF 'config $CONF: ringbuf-size changed; restart hdrlog'"
+	else
+		skip "hdrlog re-reads $CONF on reload" "this hdrlog has no --check"
+	fi
 	check "after reload: active/running, same main process $MAIN" \
 		eval 'active_running $SVC && [ "$(prop $SVC MainPID)" = "$MAIN" ]'
 	sends_give $((2 * N)) $JSON
