@@ -8,7 +8,7 @@
 #
 # Environment:
 #   HDRLOG            hdrlog binary (default: the build's src/hdrlog)
-#   HDRLOG_VM_KVER    kernel ABI name (default: $KVER below)
+#   HDRLOG_VM_KVER    kernel ABI name (default: KVER_PINNED in kernel.sh)
 #   HDRLOG_VM_CACHE   cache for the kernel package (default /var/cache/hdrlog-vm)
 #   HDRLOG_VM_TIMEOUT seconds qemu may run (default 150)
 #   HDRLOG_VM_LOG     where the guest console goes (default tests/vm/check-vm.log)
@@ -17,19 +17,12 @@
 # Exit status: 0 only if the guest ran its whole plan and nothing failed.
 set -uo pipefail
 
-# The kernel package: linux-image-$KVER from Debian 12 (bookworm). Bump it
-# when the mirror drops it; if it is gone and HDRLOG_VM_KVER is not set,
-# run.sh falls back to the newest 6.1 cloud kernel the mirror has.
-KVER_PINNED=6.1.0-56-cloud-amd64
-KVER=${HDRLOG_VM_KVER:-$KVER_PINNED}
-
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 HDRLOG=${HDRLOG:-$top/src/hdrlog}
 GUEST=${HDRLOG_VM_GUEST:-$here/guest.sh}
 TIMEOUT=${HDRLOG_VM_TIMEOUT:-150}
 LOG=${HDRLOG_VM_LOG:-$here/check-vm.log}
-CACHE=${HDRLOG_VM_CACHE:-/var/cache/hdrlog-vm}
 
 say() { printf 'vm: %s\n' "$*"; }
 die() { printf 'vm: error: %s\n' "$*" >&2; echo "0 passed, 1 failed"; exit 1; }
@@ -66,57 +59,9 @@ fi
 IP=$(command -v ip)
 
 # --- the kernel package, cached ----------------------------------------------
-if ! mkdir -p "$CACHE" 2>/dev/null || [ ! -w "$CACHE" ]; then
-	CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/hdrlog-vm
-	mkdir -p "$CACHE" || die "cannot create a cache directory"
-fi
-exec 9>"$CACHE/.lock"
-flock 9 || die "cannot lock $CACHE"
-
-apt_updated=
-fetch_kernel() {    # $1 = ABI name; leaves $CACHE/$1/tree
-	local kver=$1 dir="$CACHE/$1" pkg="linux-image-$1"
-	[ -f "$dir/tree/.complete" ] && return 0
-	say "fetching $pkg into $dir"
-	rm -rf "$dir.tmp" && mkdir -p "$dir.tmp" || return 1
-	# -o APT::Sandbox::User=root: _apt may not be able to write there.
-	if ! (cd "$dir.tmp" && apt-get download -q -o APT::Sandbox::User=root \
-		"$pkg" >/dev/null); then
-		if [ -z "$apt_updated" ] && [ "$(id -u)" = 0 ]; then
-			apt_updated=1
-			say "apt-get download failed; running apt-get update once"
-			apt-get update -q >/dev/null || true
-			(cd "$dir.tmp" && apt-get download -q \
-				-o APT::Sandbox::User=root "$pkg" >/dev/null) ||
-				{ rm -rf "$dir.tmp"; return 1; }
-		else
-			rm -rf "$dir.tmp"; return 1
-		fi
-	fi
-	dpkg-deb -x "$dir.tmp"/"$pkg"_*.deb "$dir.tmp/tree" ||
-		{ rm -rf "$dir.tmp"; return 1; }
-	touch "$dir.tmp/tree/.complete"
-	rm -rf "$dir" && mv "$dir.tmp" "$dir"
-}
-if ! fetch_kernel "$KVER"; then
-	[ -z "${HDRLOG_VM_KVER:-}" ] || die "cannot fetch linux-image-$KVER"
-	newest=$(apt-cache search --names-only \
-		'^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' |
-		sed -n 's/^linux-image-\(6\.1\.0-[0-9]*-cloud-amd64\) .*/\1/p' |
-		sort -V | tail -1)
-	[ -n "$newest" ] && [ "$newest" != "$KVER" ] ||
-		die "cannot fetch linux-image-$KVER and no other 6.1 cloud kernel found"
-	say "warning: linux-image-$KVER is gone from the mirror; using $newest" \
-		"(update KVER_PINNED in tests/vm/run.sh)"
-	KVER=$newest
-	fetch_kernel "$KVER" || die "cannot fetch linux-image-$KVER"
-fi
-flock -u 9
-KTREE=$CACHE/$KVER/tree
-VMLINUZ=$KTREE/boot/vmlinuz-$KVER
-KCONFIG=$KTREE/boot/config-$KVER
-MODDIR=$KTREE/lib/modules/$KVER
-[ -r "$VMLINUZ" ] || die "no $VMLINUZ in the package"
+# shellcheck source=tests/vm/kernel.sh
+. "$here/kernel.sh"
+kernel_fetch
 
 # Kernel configuration facts the attach methods depend on.
 if [ -r "$KCONFIG" ]; then
@@ -169,34 +114,8 @@ for f in /etc/protocols /etc/services; do
 done
 echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
 
-# Modules: veth and whatever it depends on ("depends=" in .modinfo; the
-# package has no modules.dep), dependencies first; /modules/order lists them.
-find_module() {
-	find "$MODDIR/kernel" -name "$1.ko" -o -name "$1.ko.xz" \
-		-o -name "$1.ko.zst" -o -name "$1.ko.gz" | head -1
-}
-add_module() {   # $1 = module name (dashes or underscores)
-	local m=${1//-/_} src deps d
-	grep -qx "$m" "$root/modules/order" 2>/dev/null && return 0
-	if grep -q "/${m//_/[-_]}\.ko$" "$MODDIR/modules.builtin" 2>/dev/null; then
-		return 0
-	fi
-	src=$(find_module "$m")
-	[ -z "$src" ] && src=$(find_module "${m//_/-}")
-	[ -n "$src" ] || { echo "module $m not found in $MODDIR" >&2; return 1; }
-	case $src in
-	*.xz)  xz -dc "$src" ;;
-	*.zst) zstd -dc "$src" ;;
-	*.gz)  gzip -dc "$src" ;;
-	*)     cat "$src" ;;
-	esac >"$root/modules/$m.ko" || return 1
-	deps=$(tr '\0' '\n' <"$root/modules/$m.ko" | sed -n 's/^depends=//p' |
-		head -1 | tr ',' ' ')
-	for d in $deps; do add_module "$d" || return 1; done
-	echo "$m" >>"$root/modules/order"
-}
-: >"$root/modules/order"
-for m in veth; do add_module "$m" || die "cannot add module $m"; done
+# Modules: veth and whatever it depends on; /modules/order lists them.
+for m in veth; do add_module "$root/modules" "$m" || die "cannot add module $m"; done
 
 (cd "$root" && find . | cpio -o -H newc --quiet -R 0:0 | gzip -1) \
 	>"$work/initrd.gz" || die "cannot build the initramfs"
@@ -219,40 +138,14 @@ timeout -k 5 "$TIMEOUT" qemu-system-x86_64 \
 qrc=${PIPESTATUS[0]}
 
 # --- verdict -----------------------------------------------------------------
-results=$(grep -E '^(not )?ok [0-9]+( |$)' "$LOG")
-plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$LOG" | tail -1)
-done_line=$(grep '^HDRLOG-VM-DONE' "$LOG" | tail -1)
-total=$(printf '%s\n' "$results" | grep -c .)
-failed=$(printf '%s\n' "$results" | grep -c '^not ok')
-skipped=$(printf '%s\n' "$results" | grep -ci '^ok [0-9]* [^#]*# *skip')
-passed=$((total - failed - skipped))
-problems=()
-[ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ] &&
-	problems+=("qemu killed after ${TIMEOUT}s")
-[ -n "$done_line" ] || problems+=("the guest did not finish (no HDRLOG-VM-DONE line)")
-if [ -z "$plan" ]; then
-	problems+=("no TAP plan from the guest")
-elif [ "$total" -ne "$plan" ]; then
-	problems+=("plan 1..$plan but $total results")
-elif [ "$total" -gt 0 ]; then
-	# numbered 1..N in order
-	want=$(seq 1 "$plan" | tr '\n' ' ')
-	got=$(printf '%s\n' "$results" | sed 's/^\(not \)\{0,1\}ok \([0-9]*\).*/\2/' |
-		tr '\n' ' ')
-	[ "$want" = "$got" ] || problems+=("results not numbered 1..$plan")
-fi
-missing=$(( ${plan:-0} > total ? ${plan:-0} - total : 0 ))
-
+# shellcheck source=tests/vm/tap.sh
+. "$here/tap.sh"
+tap_judge "$LOG" "$qrc" "$TIMEOUT"
 echo
 echo "== vm summary ($KVER, $(( $(date +%s) - t0 ))s)"
-printf '%s\n' "$results" | grep '^not ok' | sed 's/^/FAIL: /'
 methods=$(sed -n 's/^# attach-method: //p' "$LOG")
 if [ -n "$methods" ]; then
 	echo "socket-event attach methods:"
 	printf '%s\n' "$methods" | sed 's/^/  /'
 fi
-for p in "${problems[@]}"; do echo "problem: $p"; done
-[ ${#problems[@]} -gt 0 ] && [ "$failed" -eq 0 ] && [ "$missing" -eq 0 ] &&
-	missing=1
-echo "$passed passed, $((failed + missing)) failed, $skipped skipped"
-[ ${#problems[@]} -eq 0 ] && [ "$failed" -eq 0 ]
+tap_summary
