@@ -283,6 +283,25 @@ int loader_attach_sockets(struct loader *l)
 	return 0;
 }
 
+/*
+ * The ring buffer probe below says "no" to any failure; a bpf() that is
+ * refused outright (a seccomp filter, as systemd-nspawn's and Docker's
+ * default ones, or an LSM) would read as an old kernel. A plain array map
+ * works on every kernel with BPF at all, so its failure is the refusal.
+ */
+static bool bpf_refused(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	pr_err("the kernel refused bpf(): %s (a seccomp filter, as containers have, or a security module?)",
+	       strerror(errno));
+	return true;
+}
+
 int loader_load(struct loader *l, const struct options *o)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -293,6 +312,8 @@ int loader_load(struct loader *l, const struct options *o)
 		l->link_fd[i] = -1;
 	libbpf_set_print(libbpf_print);
 	if (loader_check_privileges(o, false))
+		return -1;
+	if (bpf_refused())
 		return -1;
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0) {
 		pr_err("this kernel has no BPF ring buffer (Linux 5.8 or later is needed)");

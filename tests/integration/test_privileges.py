@@ -138,6 +138,28 @@ def _():
     assert not DUMP_RE.search(r.stderr), H.show(r)
 
 
+@tap.case("bpf() refused outright (as a container's seccomp filter does): "
+          "one line saying so, not 'no ring buffer', exit 1, nothing attached")
+def _():
+    strace = shutil.which("strace")
+    if not strace:
+        raise H.Skip("strace not installed")
+    p = H.topo().pairs[0]
+    # strace's fault injection stands in for the filter: every bpf() of
+    # hdrlog fails with EPERM, as systemd-nspawn's default filter makes it
+    r = subprocess.run(H.ns_exec(H.topo().ns_a, [
+        strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=bpf",
+        "-e", "inject=bpf:error=EPERM", H.HDRLOG, "-i", p.a, "-c", "1"]),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, timeout=30)
+    want = "hdrlog: the kernel refused bpf(): Operation not permitted"
+    assert r.returncode == 1 and any(
+        line.startswith(want) for line in r.stderr.splitlines()), H.show(r)
+    assert "ring buffer" not in r.stderr, H.show(r)
+    attached, text = H.topo().xdp_attached()
+    assert not attached, text
+
+
 def body():
     H.run_tap(tap, need=(SETPRIV,))
 
