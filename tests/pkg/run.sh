@@ -449,20 +449,29 @@ left=$( (findmnt -rn -o TARGET; findmnt --task 1 -rn -o TARGET) | grep -F "$CACH
 check "nothing is left mounted under $CACHE" test -z "$left"
 say "install root left at $ROOT (HDRLOG_PKG_ROOT=$ROOT); packages in $OUT"
 
-# --- the VM boot of that root, if tests/vm has it ----------------------------
-if [ "${HDRLOG_PKG_BOOT:-1}" != 0 ] && [ -x "$top/tests/vm/boot-root.sh" ]; then
-	say "booting the install root: tests/vm/boot-root.sh $ROOT"
-	HDRLOG_PKG_ROOT=$ROOT "$top/tests/vm/boot-root.sh" "$ROOT" 2>&1 |
-		tee "$CACHE/boot-root.log"
+# --- that root booted with systemd as init: under qemu on Debian 12's 6.1
+# kernel, and as a systemd-nspawn container on this machine's kernel -------
+# Their tallies join this script's; each one's own line is shown as
+# "boot MODE: ..." so that only the last line here is a tally.
+boot_root() {	# boot_root MODE [boot-root.sh options]
+	local mode=$1 log=$CACHE/boot-root-$1.log tally bp bf bs boot_status
+	shift
+	say "booting the install root ($mode): tests/vm/boot-root.sh $* $ROOT"
+	HDRLOG_PKG_ROOT=$ROOT "$top/tests/vm/boot-root.sh" "$@" "$ROOT" 2>&1 |
+		tee "$log" | sed -E "s/^([0-9]+ passed, )/boot $mode: \1/"
 	boot_status=${PIPESTATUS[0]}
-	tally=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$CACHE/boot-root.log" | tail -1)
+	tally=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	if [ -n "$tally" ]; then
 		read -r bp _ bf _ bs _ <<<"${tally//,/}"
 		passed=$((passed + bp)) failed=$((failed + bf)) skipped=$((skipped + ${bs:-0}))
 		[ "$boot_status" -eq 0 ] || [ "$bf" -gt 0 ] || failed=$((failed + 1))
 	else
-		not_ok "tests/vm/boot-root.sh printed no tally (status $boot_status)"
+		not_ok "tests/vm/boot-root.sh $* printed no tally (status $boot_status)"
 	fi
-	step boot
+	step "boot-$mode"
+}
+if [ "${HDRLOG_PKG_BOOT:-1}" != 0 ] && [ -x "$top/tests/vm/boot-root.sh" ]; then
+	boot_root qemu
+	boot_root nspawn --nspawn
 fi
 finish
