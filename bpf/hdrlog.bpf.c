@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * hdrlog's BPF object: the XDP program (xdp.bpf.c) and the socket
- * programs (socket.bpf.c), built as one object so that one skeleton
+ * hdrlog's BPF object: the packet programs (xdp.bpf.c, tc.bpf.c, one
+ * body in packet.bpf.h) and the socket programs (socket.bpf.c), built as one object so that one skeleton
  * loads them at once and they share the ring buffer, the counters
  * (maps.h) and the list tables (lists.bpf.h).
  *
@@ -12,6 +12,7 @@
  * build checks that (Makefile.am), so neither leans on the other.
  */
 #include "xdp.bpf.c"
+#include "tc.bpf.c"
 #include "socket.bpf.c"
 
 char LICENSE[] SEC("license") = "GPL";

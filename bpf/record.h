@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The record layout shared by the XDP program and userspace. Fields keep
+ * The record layout shared by the packet programs and userspace. Fields keep
  * the byte order they had on the wire; userspace decodes each record once
  * (src/event.c). Bump HDRLOG_RECORD_VERSION on any layout change.
  */
@@ -9,7 +9,7 @@
 
 #include <linux/types.h>
 
-#define HDRLOG_RECORD_VERSION	4
+#define HDRLOG_RECORD_VERSION	5
 
 #define HDRLOG_MAX_VLANS	2	/* tags a record names, outer first */
 #define HDRLOG_MAX_TAGS		8	/* tags the parser follows */
@@ -20,6 +20,22 @@
 enum hdrlog_record_kind {
 	HDRLOG_REC_PACKET = 1,
 	HDRLOG_REC_SOCKET = 2,
+};
+
+/*
+ * Which way: a frame arriving or leaving (packet records), or who opened
+ * a socket (socket records). One word for both, so a record of either
+ * kind reads "in" or "out".
+ */
+enum hdrlog_direction {
+	HDRLOG_DIR_OUTBOUND = 1,	/* frame sent; connect(2), datagram sent */
+	HDRLOG_DIR_INBOUND = 2,		/* frame received; accept(2) */
+};
+
+/* The hook a packet record comes from (pcapng names it in epb_verdict). */
+enum hdrlog_hook {
+	HDRLOG_HOOK_XDP = 0,
+	HDRLOG_HOOK_TC = 1,
 };
 
 enum hdrlog_sock_event {
@@ -83,11 +99,14 @@ struct hdrlog_record {
 	__be16 tcp_win;
 	__u8 icmp_type;
 	__u8 icmp_code;
-	__u8 action;		/* XDP_PASS or XDP_DROP */
+	__u8 action;		/* XDP_PASS or XDP_DROP, whatever the hook */
 	__u8 vlan_depth;	/* tags followed, at most HDRLOG_MAX_TAGS */
 	__u16 cap_len;		/* frame bytes in data[], at most the snap length */
 	__u64 src_lists;	/* bit i: list i holds the source */
 	__u64 dest_lists;
+	__u8 direction;		/* enum hdrlog_direction: in or out */
+	__u8 hook;		/* enum hdrlog_hook: what ran the program */
+	__u8 pad[6];
 	__u8 data[];		/* the frame's first bytes, for pcap and filters */
 };
 
@@ -108,11 +127,6 @@ struct hdrlog_endpoints {
 	__u8 dest_ip[16];
 };
 
-/* The direction of a socket: who opened it. */
-enum hdrlog_direction {
-	HDRLOG_DIR_OUTBOUND = 1,	/* connect(2), or a datagram sent */
-	HDRLOG_DIR_INBOUND = 2,		/* accept(2) */
-};
 
 /* A socket event. */
 struct hdrlog_sock_record {
@@ -160,6 +174,10 @@ struct hdrlog_counters {
 	__u64 sock_events;	/* socket records submitted */
 	__u64 sock_lost;	/* socket records dropped: ring buffer full */
 	__u64 udp_limited;	/* udp_send events skipped by the rate bound */
+	__u64 out_seen;		/* of seen: frames leaving (tc egress) */
+	__u64 out_passed;	/* of passed: leaving */
+	__u64 out_dropped;	/* of the three dropped: leaving */
+	__u64 out_would_drop;	/* of would_drop: leaving */
 	__u64 src_hits[HDRLOG_MAX_LISTS];	/* frames whose source list i holds */
 	__u64 dest_hits[HDRLOG_MAX_LISTS];
 };

@@ -8,8 +8,9 @@
  * the SHB's byte-order magic tells readers.
  *
  * Each EPB carries nanosecond timestamps (if_tsresol 9), the wire length
- * beside the bytes kept, epb_flags "inbound" (XDP sees received frames
- * only), with lists an epb_verdict of type Linux XDP holding the action,
+ * beside the bytes kept, epb_flags inbound or outbound (the record's
+ * direction), with lists an epb_verdict of type Linux XDP or Linux tc
+ * (the hook that decided) holding that hook's action,
  * and on list hits a comment naming the lists.
  *
  * Blocks are built in place in the capture file writer's buffer
@@ -49,7 +50,11 @@
 
 #define TSRESOL_NS		9	/* 10^-9 s */
 #define EPB_INBOUND		0x00000001u
+#define EPB_OUTBOUND		0x00000002u
+#define VERDICT_LINUX_TC	1
 #define VERDICT_LINUX_XDP	2
+#define TC_ACT_OK_		0	/* linux/pkt_cls.h */
+#define TC_ACT_SHOT_		2
 
 #define EPB_HEAD	28	/* type .. original length */
 #define EPB_FLAGS_LEN	8
@@ -301,14 +306,16 @@ static int pcapng_write(struct sink *s, const struct event *e)
 
 	put16(p, EPB_FLAGS);
 	put16(p + 2, 4);
-	put32(p + 4, EPB_INBOUND);
+	put32(p + 4, e->direction == HDRLOG_DIR_OUTBOUND ? EPB_OUTBOUND :
+							  EPB_INBOUND);
 	p += EPB_FLAGS_LEN;
 	if (verdict) {
-		uint64_t action = e->dropped ? XDP_DROP : XDP_PASS;
+		uint64_t action = e->tc ? (e->dropped ? TC_ACT_SHOT_ : TC_ACT_OK_) :
+				  (e->dropped ? XDP_DROP : XDP_PASS);
 
 		put16(p, EPB_VERDICT);
 		put16(p + 2, 9);
-		p[4] = VERDICT_LINUX_XDP;
+		p[4] = e->tc ? VERDICT_LINUX_TC : VERDICT_LINUX_XDP;
 		memcpy(p + 5, &action, 8);
 		memset(p + 13, 0, 3);
 		p += EPB_VERDICT_LEN;

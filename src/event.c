@@ -27,7 +27,7 @@
 
 static const uint64_t packet_fields =
 	1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE | 1ULL << F_IFINDEX |
-	1ULL << F_PKT_LEN;
+	1ULL << F_PKT_LEN | 1ULL << F_DIRECTION;
 
 static const uint64_t eth_fields =
 	1ULL << F_SRC_MAC | 1ULL << F_DEST_MAC | 1ULL << F_ETHER_TYPE;
@@ -223,14 +223,24 @@ int event_decode(struct event *e, const void *rec, size_t size,
 	/* frame bytes past the record, or more than the frame had */
 	if (size < sizeof(*r) || r->version != HDRLOG_RECORD_VERSION ||
 	    r->kind != HDRLOG_REC_PACKET || size - sizeof(*r) < r->cap_len ||
-	    r->cap_len > r->pkt_len)
+	    r->cap_len > r->pkt_len ||
+	    (r->direction != HDRLOG_DIR_INBOUND &&
+	     r->direction != HDRLOG_DIR_OUTBOUND))
 		return -1;
 
 	decode_start(e, packet_fields, EVENT_PACKET, r->ts_ns, ctx);
 	e->ifindex = r->ifindex;
-	e->in_iface = iface_name(ctx->ifaces, r->ifindex);
+	e->direction = r->direction;
+	e->tc = r->hook == HDRLOG_HOOK_TC;
+	e->in_iface = e->out_iface = NULL;
+	if (r->direction == HDRLOG_DIR_OUTBOUND)
+		e->out_iface = iface_name(ctx->ifaces, r->ifindex);
+	else
+		e->in_iface = iface_name(ctx->ifaces, r->ifindex);
 	if (e->in_iface)
 		SET(e, F_IN_IFACE);
+	if (e->out_iface)
+		SET(e, F_OUT_IFACE);
 	if (r->flags & HDRLOG_RF_ETH)
 		e->present |= eth_fields;
 	memcpy(e->src_mac, r->src_mac, 6);

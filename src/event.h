@@ -25,6 +25,7 @@ struct event {
 	enum event_type event_type;
 	uint8_t sock_event;		/* enum hdrlog_sock_event */
 	const char *in_iface;
+	const char *out_iface;
 	uint32_t pid;
 	uint32_t tid;
 	uint32_t uid;
@@ -67,6 +68,7 @@ struct event {
 	uint8_t n_src_lists;
 	uint8_t n_dest_lists;
 	bool dropped;
+	bool tc;			/* from a tc program, not XDP */
 	bool would_drop;
 	const char *src_lists[MAX_LISTS];	/* names, sorted */
 	const char *dest_lists[MAX_LISTS];

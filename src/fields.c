@@ -15,6 +15,7 @@ const struct field field_table[F_COUNT] = {
 	[F_EVENT_TYPE] = FIELD("event_type", FK_STRING, "kind of record: \"packet\" or \"socket\""),
 	[F_EVENT] = FIELD("event", FK_STRING, "socket event: connect, accept, close, udp_send"),
 	[F_IN_IFACE] = FIELD("in_iface", FK_FOREIGN_STRING, "interface the frame arrived on"),
+	[F_OUT_IFACE] = FIELD("out_iface", FK_FOREIGN_STRING, "interface the frame left by (direction out)"),
 	[F_IFINDEX] = FIELD("ifindex", FK_NUMBER, "that interface's index"),
 	[F_PID] = FIELD("pid", FK_NUMBER, "process id of the process behind the socket"),
 	[F_TID] = FIELD("tid", FK_NUMBER, "its thread id"),
@@ -40,7 +41,7 @@ const struct field field_table[F_COUNT] = {
 	[F_MORE_FRAGMENTS] = FIELD("more_fragments", FK_BOOL, "more-fragments flag (fragments only)"),
 	[F_SRC_PORT] = FIELD("src_port", FK_NUMBER, "TCP, UDP or SCTP source port"),
 	[F_DEST_PORT] = FIELD("dest_port", FK_NUMBER, "TCP, UDP or SCTP destination port"),
-	[F_DIRECTION] = FIELD("direction", FK_STRING, "outbound (connect) or inbound (accept)"),
+	[F_DIRECTION] = FIELD("direction", FK_STRING, "in or out: the frame arrived or left; a socket was accepted or opened here"),
 	[F_TCP_STATE] = FIELD("tcp_state", FK_STRING, "TCP state the socket entered"),
 	[F_TCP_FLAGS] = FIELD("tcp_flags", FK_STRING, "TCP flags byte as two hex digits"),
 	[F_TCP_SEQ] = FIELD("tcp_seq", FK_NUMBER, "TCP sequence number"),
@@ -157,8 +158,8 @@ static const char *const sock_event_names[] = {
 };
 
 static const char *const direction_names[] = {
-	[HDRLOG_DIR_OUTBOUND] = "outbound",
-	[HDRLOG_DIR_INBOUND] = "inbound",
+	[HDRLOG_DIR_OUTBOUND] = "out",
+	[HDRLOG_DIR_INBOUND] = "in",
 };
 
 /* The kernel's TCP states (include/net/tcp_states.h), by number. */
@@ -239,6 +240,9 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 		return uint_text(e->bytes_received, buf);
 	case F_IN_IFACE:
 		s = e->in_iface;
+		break;
+	case F_OUT_IFACE:
+		s = e->out_iface;
 		break;
 	case F_IFINDEX:
 		return uint_text(e->ifindex, buf);

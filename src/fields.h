@@ -15,6 +15,7 @@ enum field_id {
 	F_EVENT_TYPE,
 	F_EVENT,
 	F_IN_IFACE,
+	F_OUT_IFACE,
 	F_IFINDEX,
 	F_PID,
 	F_TID,

@@ -18,10 +18,28 @@ struct bpf_link;
 /* Socket programs of one attach method: 4 today (select_socket_programs). */
 #define MAX_SOCK_LINKS	8
 
+/* A clsact filter hdrlog added (kernels without tcx), removed at exit. */
+struct tc_filter {
+	int ifindex;
+	int egress;
+};
+
+/* How tc programs attach: tcx links (6.6 and later) or clsact filters. */
+enum tc_attach {
+	TC_ATTACH_NONE,
+	TC_ATTACH_TCX,
+	TC_ATTACH_CLSACT,
+};
+
 struct loader {
 	struct hdrlog_bpf *skel;
-	int link_fd[MAX_IFACES];	/* bpf_link per interface; -1: none */
+	int link_fd[2 * MAX_IFACES];	/* XDP and tcx links; -1: none */
 	int n_links;
+	struct tc_filter tc_filters[2 * MAX_IFACES];
+	int n_tc_filters;
+	bool ingress_tc;		/* incoming frames through tc, not XDP */
+	bool ingress, egress;		/* which directions are captured */
+	enum tc_attach tc;		/* how tc programs attach; 0: none do */
 	int lists_installed;		/* a slot of the list maps is in force */
 	enum attach_method sockets;	/* how socket events are caught; 0: not */
 	struct bpf_link *sock_links[MAX_SOCK_LINKS];
@@ -53,9 +71,20 @@ void loader_print_features(FILE *f);
 /* Attach the socket-event programs chosen at load. 0 or -1 with a message. */
 int loader_attach_sockets(struct loader *l);
 
-/* Attach through a bpf_link to every interface. 0 or -1 with a message. */
+/*
+ * Attach to every interface, each direction captured through the hook
+ * chosen at load: XDP or tcx through a bpf_link, or a clsact filter.
+ * 0 or -1 with a message.
+ */
 int loader_attach(struct loader *l, const struct iface_table *t,
 		  enum xdp_mode mode);
+
+/*
+ * The hooks, for the start-up line and --check: "in: native XDP, out:
+ * tcx". Before load (l NULL), from the options alone.
+ */
+const char *loader_hooks_text(const struct loader *l, const struct options *o,
+			      char *buf, size_t size);
 
 /* Kernel tables filled from a list set, not yet in force: map fds. */
 struct list_tables {

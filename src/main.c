@@ -457,11 +457,12 @@ static void drain(struct run *run, struct ring_buffer *rb)
  * what --check prints. Names and paths from the user are printed escaped.
  */
 static void describe_start(FILE *f, const struct options *o,
+			   const struct loader *l,
 			   const struct iface_table *ifaces,
 			   const char *sockets_via,
 			   char outputs[][SINK_DESCRIBE_SIZE], int n_outputs)
 {
-	char esc[LOG_ESCAPE_SIZE(256)];
+	char esc[LOG_ESCAPE_SIZE(256)], hooks[128];
 
 	if (o->packets) {
 		fprintf(f, "hdrlog: listening on");
@@ -471,9 +472,8 @@ static void describe_start(FILE *f, const struct options *o,
 			fprintf(f, "%s %s", i ? "," : "",
 				log_escape(esc, sizeof(esc), name, strlen(name)));
 		}
-		fprintf(f, " (%s XDP)%s, writing to",
-			o->xdp_mode == XDP_MODE_NATIVE ? "native" :
-			o->xdp_mode == XDP_MODE_GENERIC ? "generic" : "auto",
+		fprintf(f, " (%s)%s, writing to",
+			loader_hooks_text(l, o, hooks, sizeof(hooks)),
 			o->sockets ? " and to socket events" : "");
 	} else {
 		fprintf(f, "hdrlog: listening to socket events (via %s), writing to",
@@ -493,7 +493,7 @@ static void describe_run(const struct run *run)
 		return;
 	for (int i = 0; i < run->n_sinks; i++)
 		sink_describe(run->sinks[i], outputs[i], sizeof(outputs[i]));
-	describe_start(stderr, run->opts, &run->ifaces,
+	describe_start(stderr, run->opts, &run->loader, &run->ifaces,
 		       attach_method_name(run->loader.sockets), outputs,
 		       run->n_sinks);
 }
@@ -553,7 +553,7 @@ static int check_config(struct options *o)
 	list_set_free(&set);
 	problems += list_problems;
 
-	describe_start(stdout, o, &ifaces, o->attach ?
+	describe_start(stdout, o, NULL, &ifaces, o->attach ?
 		       attach_method_name((enum attach_method)o->attach) :
 		       "the best method the kernel offers", outputs,
 		       o->n_outputs);

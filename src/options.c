@@ -396,6 +396,14 @@ static const struct opt_word xdp_modes[] = {
 	{ "auto", XDP_MODE_AUTO }, { "native", XDP_MODE_NATIVE },
 	{ "generic", XDP_MODE_GENERIC }, { NULL, 0 }
 };
+static const struct opt_word ingress_hooks[] = {
+	{ "auto", INGRESS_AUTO }, { "xdp", INGRESS_XDP }, { "tc", INGRESS_TC },
+	{ NULL, 0 }
+};
+static const struct opt_word capture_dirs[] = {
+	{ "in", CAPTURE_IN }, { "out", CAPTURE_OUT }, { "both", CAPTURE_BOTH },
+	{ NULL, 0 }
+};
 static const struct opt_word syslog_formats[] = {
 	{ "rfc5424", SYSLOG_RFC5424 }, { "rfc3164", SYSLOG_RFC3164 },
 	{ NULL, 0 }
@@ -426,6 +434,8 @@ static const struct opt_def opt_defs[] = {
 	FUNC("fields", 0, "LIST", opt_fields, 0, "write only these comma-separated fields ('help' lists them)"),
 	NUM("sample", 0, "N", sample, 1, UINT32_MAX, 0, "log 1 in N frames, decided in the kernel"),
 	WORD("xdp-mode", 0, "MODE", xdp_mode, xdp_modes, "auto (default), native or generic"),
+	WORD("attach-ingress", 0, "xdp|tc|auto", ingress, ingress_hooks, "incoming frames through XDP or tc (default auto: see --features)"),
+	WORD("direction", 0, "in|out|both", direction, capture_dirs, "capture incoming (default), outgoing or both ways (outgoing: tc)"),
 	FUNC("ringbuf-size", 0, "BYTES", opt_ringbuf_size, 0, "kernel ring buffer size, K/M/G suffixes (default 8M)"),
 	FUNC("blocklist", 0, "[NAME=]FILE[:any]", opt_list, LIST_BLOCK, "drop frames from these CIDRs (:any: to them too)"),
 	FUNC("taglist", 0, "[NAME=]FILE", opt_list, LIST_TAG, "tag records of frames from or to these CIDRs"),
@@ -725,6 +735,13 @@ static int check_conflicts(const struct options *o)
 		return usage_error("-i names interfaces to capture packets on, but --events has no packets");
 	if (!o->packets && o->xdp_mode != XDP_MODE_AUTO)
 		return usage_error("--xdp-mode is for packet capture, but --events has no packets");
+	if (!o->packets && (o->ingress != INGRESS_AUTO ||
+			    o->direction != CAPTURE_IN))
+		return usage_error("--attach-ingress and --direction are for packet capture, but --events has no packets");
+	if (o->ingress == INGRESS_TC && o->xdp_mode != XDP_MODE_AUTO)
+		return usage_error("--xdp-mode chooses how XDP attaches, but --attach-ingress tc uses no XDP");
+	if (o->direction == CAPTURE_OUT && given(o, "attach-ingress"))
+		return usage_error("--attach-ingress chooses the hook for incoming frames, but --direction out captures none");
 	if (!o->sockets && o->attach != ATTACH_AUTO)
 		return usage_error("--attach chooses how socket events are caught: it needs %s", "--socket-events or --events sockets");
 	return 0;

@@ -18,6 +18,20 @@ enum xdp_mode {
 	XDP_MODE_GENERIC,
 };
 
+/* --attach-ingress: what hooks incoming frames. */
+enum ingress_hook {
+	INGRESS_AUTO,		/* chosen per interface (loader.c) */
+	INGRESS_XDP,
+	INGRESS_TC,
+};
+
+/* --direction: which frames are captured; egress is always tc. */
+enum capture_dir {
+	CAPTURE_IN,		/* the default: counts as before egress existed */
+	CAPTURE_OUT,
+	CAPTURE_BOTH,
+};
+
 enum attach_method {
 	ATTACH_AUTO,
 	ATTACH_FENTRY = 1,	/* = enum hdrlog_attach */
@@ -34,6 +48,8 @@ struct options {
 	uint64_t fields;	/* mask of enum field_id */
 	uint32_t sample;	/* log 1 in N frames */
 	enum xdp_mode xdp_mode;
+	enum ingress_hook ingress;	/* --attach-ingress */
+	enum capture_dir direction;	/* --direction */
 	uint32_t ringbuf_size;	/* bytes, a power of two */
 	struct list_spec lists[MAX_LISTS];
 	int n_lists;
