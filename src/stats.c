@@ -36,8 +36,13 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 	const struct hdrlog_counters *k = &s->kernel;
 	const struct sink *one = s->n_sinks == 1 ? s->sinks[0] : NULL;
 
-	if (o->packets)
-		line(f, k->seen, "frames seen");
+	if (o->packets && o->direction == CAPTURE_BOTH) {
+		line(f, k->seen - k->out_seen, "frames seen incoming");
+		line(f, k->out_seen, "frames seen outgoing");
+	} else if (o->packets) {
+		line(f, k->seen, o->direction == CAPTURE_OUT ?
+		     "frames seen outgoing" : "frames seen");
+	}
 	/*
 	 * One output: its counts are the run's (records it has no place for
 	 * count as written, as they always have). Several: what each got.
@@ -76,6 +81,13 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 		line(f, k->dropped_deep, "frames dropped (headers deeper than parsed)");
 	if (o->monitor)
 		line(f, k->would_drop, "frames that would have been dropped (--monitor)");
+	/* Outgoing frames meet block lists only (apply_lists()). */
+	if (o->direction != CAPTURE_IN) {
+		line(f, k->out_passed, "outgoing frames passed");
+		line(f, k->out_dropped, "outgoing frames dropped (block lists)");
+		if (o->monitor)
+			line(f, k->out_would_drop, "outgoing frames that would have been dropped (--monitor)");
+	}
 	for (int i = 0; i < o->n_lists; i++)
 		fprintf(f, "list %s: %llu source hits, %llu destination hits\n",
 			s->lists && i < s->lists->n_lists ?

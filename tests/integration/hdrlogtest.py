@@ -45,7 +45,8 @@ IP = shutil.which("ip") or "/usr/sbin/ip"
 
 # The JSON field contract, in output order.
 FIELD_ORDER = [
-    "timestamp", "event_type", "event", "in_iface", "ifindex", "pid", "tid",
+    "timestamp", "event_type", "event", "in_iface", "out_iface", "ifindex",
+    "pid", "tid",
     "comm", "uid", "cgroup_id", "netns", "src_mac", "dest_mac",
     "vlan", "ether_type", "ip_v", "src_ip", "dest_ip", "proto", "ip_proto",
     "ttl", "tos", "ip_len", "ip_id", "flow_label", "frag_offset",
@@ -534,6 +535,13 @@ SUMMARY_RE = {
     "lost": re.compile(r"^\s*(\d+) records lost \(ring buffer full\)\s*$"),
     "sampled_out": re.compile(
         r"^\s*(\d+) frames not logged \(sampling\)\s*$"),
+    "seen_in": re.compile(r"^\s*(\d+) frames seen incoming\s*$"),
+    "seen_out": re.compile(r"^\s*(\d+) frames seen outgoing\s*$"),
+    "out_passed": re.compile(r"^\s*(\d+) outgoing frames passed\s*$"),
+    "out_dropped": re.compile(
+        r"^\s*(\d+) outgoing frames dropped \(block lists\)\s*$"),
+    "out_would_drop": re.compile(
+        r"^\s*(\d+) outgoing frames that would have been dropped"),
 }
 
 
@@ -861,14 +869,17 @@ MAX_TAGS = 8        # tags the parser follows (HDRLOG_MAX_TAGS)
 MAX_IPV6_EXT = 8
 
 
-def expected_record(frame, in_iface, ifindex):
+def expected_record(frame, in_iface, ifindex, direction="in"):
     """
     The record the field contract asks for, decoded from the frame's bytes
     independently of hdrlog (timestamp excluded). Keys in contract order.
+    in_iface names the interface; with direction "out" it is out_iface.
     """
     f = bytes(frame)
     n = len(f)
-    e = {"event_type": "packet", "in_iface": in_iface, "ifindex": ifindex}
+    e = {"event_type": "packet",
+         ("out_iface" if direction == "out" else "in_iface"): in_iface,
+         "ifindex": ifindex, "direction": direction}
     trunc = False
     l4 = None
     ipv = None

@@ -160,10 +160,10 @@ def check_connection(recs, cinfo, sinfo, conn, family, client_name,
     side = {
         "client": dict(pid=cinfo["pid"], tid=cinfo["tid"], comm=client_name,
                        uid=client_uid, netns=netns_inode(t.ns_b),
-                       direction="outbound"),
+                       direction="out"),
         "server": dict(pid=sinfo["pid"], tid=sinfo["tid"], comm=server_name,
                        uid=0, netns=netns_inode(t.ns_a),
-                       direction="inbound"),
+                       direction="in"),
     }
     for who, info in (("client", cinfo), ("server", sinfo)):
         cg = cgroup_id(info.get("cgroup"))
@@ -224,8 +224,8 @@ def check_connection(recs, cinfo, sinfo, conn, family, client_name,
             problems.append("%s by the %s:\n    %s\n    record %s" % (
                 event, who, "\n    ".join(diffs), json.dumps(r)))
     extra_recs = [r for r in mine if (r.get("event"), r.get("direction"))
-                  not in (("connect", "outbound"), ("accept", "inbound"),
-                          ("close", "outbound"), ("close", "inbound"))]
+                  not in (("connect", "out"), ("accept", "in"),
+                          ("close", "out"), ("close", "in"))]
     if extra_recs or len(mine) != 4:
         problems.append("%d records for the connection, want 4" % len(mine))
     if len(got_ts) == 4:
@@ -534,12 +534,12 @@ def attribution_problems(recs, cport, sport, spid, sname):
     for i, r in seq:
         if r["event_type"] == "socket":
             idx[(r["event"], r.get("direction"))] = i
-    for k in (("connect", "outbound"), ("accept", "inbound"),
-              ("close", "inbound")):
+    for k in (("connect", "out"), ("accept", "in"),
+              ("close", "in")):
         assert k in idx, "no %s record: %s" % (k, show([r for _, r in seq]))
-    i_conn = idx[("connect", "outbound")]
-    i_acc = idx[("accept", "inbound")]
-    i_close = idx[("close", "inbound")]
+    i_conn = idx[("connect", "out")]
+    i_acc = idx[("accept", "in")]
+    i_close = idx[("close", "in")]
     problems = []
     before = [(i, r) for i, r in seq if r["event_type"] == "packet" and
               i < i_acc]
@@ -727,7 +727,7 @@ def _():
         assert x["comm"] == "hlt-udp" and x["proto"] == "UDP" and \
             x["src_ip"] == "198.51.100.2" and \
             x["dest_ip"] == "198.51.100.1" and \
-            x["direction"] == "outbound" and \
+            x["direction"] == "out" and \
             x["netns"] == netns_inode(H.topo().ns_b), show([x])
         assert "tcp_state" not in x and "community_id" in x, show([x])
 

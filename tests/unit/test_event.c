@@ -72,6 +72,7 @@ static void packet(struct hdrlog_record *r)
 	r->pkt_len = 60;
 	r->flags = HDRLOG_RF_ETH;
 	r->ether_type = htobe16(0x0800);
+	r->direction = HDRLOG_DIR_INBOUND;
 }
 
 static void sock(struct hdrlog_sock_record *r)
@@ -319,6 +320,29 @@ static uint64_t rnd(void)
  * Random records with a valid version and kind (else nothing is read),
  * random sizes: whatever decodes must format within bounds.
  */
+/* Packet records: in_iface or out_iface by direction; no direction, no record. */
+static void test_packet_direction(void **state)
+{
+	struct hdrlog_record r;
+	struct event e;
+
+	(void)state;
+	packet(&r);
+	assert_int_equal(decode(&e, &r, sizeof(r), &ctx), 0);
+	assert_true(event_has(&e, F_IN_IFACE));
+	assert_false(event_has(&e, F_OUT_IFACE));
+	assert_int_equal(e.direction, HDRLOG_DIR_INBOUND);
+	r.direction = HDRLOG_DIR_OUTBOUND;
+	assert_int_equal(decode(&e, &r, sizeof(r), &ctx), 0);
+	assert_true(event_has(&e, F_OUT_IFACE));
+	assert_false(event_has(&e, F_IN_IFACE));
+	assert_true(event_has(&e, F_DIRECTION));
+	r.direction = 0;
+	assert_int_not_equal(decode(&e, &r, sizeof(r), &ctx), 0);
+	r.direction = 3;
+	assert_int_not_equal(decode(&e, &r, sizeof(r), &ctx), 0);
+}
+
 static void test_random_records(void **state)
 {
 	uint8_t buf[sizeof(struct hdrlog_record) + 256];
@@ -342,6 +366,9 @@ static void test_random_records(void **state)
 		r->cap_len = rnd() % 300;
 		if (rnd() & 1)
 			r->ip_v = rnd() & 1 ? 4 : 6;
+		if (rnd() & 1)
+			r->direction = rnd() & 1 ? HDRLOG_DIR_INBOUND :
+						   HDRLOG_DIR_OUTBOUND;
 		if (decode(&e, buf, size, &c))
 			continue;
 		decoded++;
@@ -365,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_list_masks),
 		cmocka_unit_test(test_ip_fields),
 		cmocka_unit_test(test_socket_records),
+		cmocka_unit_test(test_packet_direction),
 		cmocka_unit_test(test_random_records),
 	};
 

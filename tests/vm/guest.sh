@@ -317,18 +317,18 @@ check_sock_records() {
 	_tuple="\"ip_v\":$2,\"src_ip\":\"$CIP\",\"dest_ip\":\"$SIP\""
 	_ports="\"src_port\":$EPH,\"dest_port\":$PORT,"
 	_nsa="\"netns\":$(ns_inode $A)," _nsb="\"netns\":$(ns_inode $B),"
-	want "connect: pid $CPID, $CLIENT_COMM, $CIP:$EPH -> $SIP:$PORT, outbound, netns $B" \
+	want "connect: pid $CPID, $CLIENT_COMM, $CIP:$EPH -> $SIP:$PORT, out, netns $B" \
 		[ "$(nrecs $_f '"event":"connect"' "\"pid\":$CPID,\"tid\":$CPID," \
 			"$CLIENT_COMM" '"uid":0,' "$_nsb" "$_tuple" "$_ports" \
-			'"direction":"outbound","tcp_state":"ESTABLISHED"')" = 1 ]
-	want "accept: pid $SPID, $SERVER_COMM, same 4-tuple, inbound, netns $A" \
+			'"direction":"out","tcp_state":"ESTABLISHED"')" = 1 ]
+	want "accept: pid $SPID, $SERVER_COMM, same 4-tuple, in, netns $A" \
 		[ "$(nrecs $_f '"event":"accept"' "\"pid\":$SPID,\"tid\":$SPID," \
 			"$SERVER_COMM" '"uid":0,' "$_nsa" "$_tuple" "$_ports" \
-			'"direction":"inbound","tcp_state":"ESTABLISHED"')" = 1 ]
+			'"direction":"in","tcp_state":"ESTABLISHED"')" = 1 ]
 	_cc=$(recs $_f '"event":"close"' "\"pid\":$CPID," "$CLIENT_COMM" \
-		"$_nsb" "$_tuple" "$_ports" '"direction":"outbound"' \
+		"$_nsb" "$_tuple" "$_ports" '"direction":"out"' \
 		'"tcp_state":"CLOSE"')
-	want "client close: pid $CPID, $CLIENT_COMM, same 4-tuple, outbound" \
+	want "client close: pid $CPID, $CLIENT_COMM, same 4-tuple, out" \
 		[ "$(printf '%s\n' "$_cc" | grep -c .)" = 1 ]
 	want "client close: bytes_sent $SOCK_N, bytes_received $SOCK_M (record: $(num bytes_sent "$_cc"), $(num bytes_received "$_cc"))" \
 		[ "$(num bytes_sent "$_cc")" = $SOCK_N -a \
@@ -336,9 +336,9 @@ check_sock_records() {
 	want "client close: duration_ms $(num duration_ms "$_cc") > 0" \
 		positive "$(num duration_ms "$_cc")"
 	_sc=$(recs $_f '"event":"close"' "\"pid\":$SPID," "$SERVER_COMM" \
-		"$_nsa" "$_tuple" "$_ports" '"direction":"inbound"' \
+		"$_nsa" "$_tuple" "$_ports" '"direction":"in"' \
 		'"tcp_state":"CLOSE"')
-	want "server close: pid $SPID, $SERVER_COMM, same 4-tuple, inbound" \
+	want "server close: pid $SPID, $SERVER_COMM, same 4-tuple, in" \
 		[ "$(printf '%s\n' "$_sc" | grep -c .)" = 1 ]
 	want "server close: bytes_sent $SOCK_M, bytes_received $SOCK_N (record: $(num bytes_sent "$_sc"), $(num bytes_received "$_sc"))" \
 		[ "$(num bytes_sent "$_sc")" = $SOCK_M -a \
@@ -435,13 +435,13 @@ sock_udp4() {
 		[ "$_urc" = 0 -a -n "$_up" -a -n "$_lp" ]
 	want "hdrlog -c 2 exits 0 (status $_hrc)" [ "$_hrc" = 0 ]
 	for _p in $PORT $((PORT + 1)); do
-		want "udp_send: pid $_up, hdrlog-udp, $IPB:$_lp -> $IPA:$_p, outbound, netns $B" \
+		want "udp_send: pid $_up, hdrlog-udp, $IPB:$_lp -> $IPA:$_p, out, netns $B" \
 			[ "$(nrecs /tmp/u.json '"event":"udp_send"' \
 				"\"pid\":$_up,\"tid\":$_up," '"comm":"hdrlog-udp"' \
 				"\"netns\":$(ns_inode $B)," '"ip_v":4,' \
 				"\"src_ip\":\"$IPB\",\"dest_ip\":\"$IPA\"" '"proto":"UDP"' \
 				"\"src_port\":$_lp,\"dest_port\":$_p," \
-				'"direction":"outbound"')" = 1 ]
+				'"direction":"out"')" = 1 ]
 	done
 	want "2 socket records in all" \
 		[ "$(nrecs /tmp/u.json '"event_type":"socket"')" = 2 ]
@@ -517,7 +517,7 @@ sock_combined() {
 				grep -c -F -e '"pid":' -e '"comm":')" = 0 ]
 		# between the accept record and the server's close record,
 		# every frame of the connection names the server
-		_between=$(sed -n '/"event":"accept"/,/"event":"close".*"direction":"inbound"/p' \
+		_between=$(sed -n '/"event":"accept"/,/"event":"close".*"direction":"in"/p' \
 			/tmp/c.json | grep -F '"event_type":"packet"' |
 			grep -F "$_conn" | grep -F "$_ports")
 		_nb=$(printf '%s\n' "$_between" | grep -c .)
