@@ -225,6 +225,25 @@ struct frame_info {
 	__u8 dir;		/* enum hdrlog_direction */
 };
 
+/*
+ * An skb may hold its outer VLAN tag apart from the bytes (vlan_tci):
+ * the receive path takes it out before tc ingress, and a VLAN device
+ * gives it to a lower device that inserts tags, veth included. XDP sees
+ * the tag in the frame; put it back in front, so that a record reads
+ * the same from either hook and the length is the one on the wire.
+ */
+static __always_inline void add_offloaded_tag(struct __sk_buff *skb,
+					      struct hdrlog_record *r)
+{
+	if (!skb->vlan_present)
+		return;
+	r->vlan_tci[1] = r->vlan_tci[0];
+	r->vlan_tci[0] = bpf_htons(skb->vlan_tci);
+	if (r->vlan_count < HDRLOG_MAX_VLANS)
+		r->vlan_count++;
+	r->vlan_depth++;
+}
+
 /* Everything a record says about the frame, lists aside. */
 static __always_inline void fill_record(void *ctx, enum hook hook,
 					struct hdrlog_record *r,
@@ -233,6 +252,8 @@ static __always_inline void fill_record(void *ctx, enum hook hook,
 {
 	__builtin_memset(r, 0, sizeof(*r));
 	parse_frame(ctx, hook, r);
+	if (hook == HOOK_TC)
+		add_offloaded_tag(ctx, r);
 	/* Branch-free: a branch here would double the verifier's work. */
 	cnt->too_deep += !!(r->flags & HDRLOG_RF_DEPTH);
 	r->version = HDRLOG_RECORD_VERSION;
@@ -262,9 +283,24 @@ static __always_inline __u32 copy_frame(void *ctx, enum hook hook,
 	asm volatile("" : "+r"(cap));
 	if (!cap)
 		return 0;
-	if (hook == HOOK_XDP ? bpf_xdp_load_bytes(ctx, 0, r->data, cap) :
-	    bpf_skb_load_bytes(ctx, 0, r->data, cap))
+	if (hook == HOOK_TC && ((struct __sk_buff *)ctx)->vlan_present &&
+	    cap > 16) {
+		/* the offloaded tag back between the MACs and the rest */
+		struct __sk_buff *skb = ctx;
+		__u64 rest = cap - 16;
+
+		asm volatile("" : "+r"(rest));
+		if (rest > HDRLOG_MAX_SNAPLEN)
+			return 0;
+		if (bpf_skb_load_bytes(skb, 0, r->data, 12) ||
+		    bpf_skb_load_bytes(skb, 12, r->data + 16, rest))
+			return 0;
+		*(__be16 *)&r->data[12] = skb->vlan_proto;
+		*(__be16 *)&r->data[14] = bpf_htons(skb->vlan_tci);
+	} else if (hook == HOOK_XDP ? bpf_xdp_load_bytes(ctx, 0, r->data, cap) :
+		   bpf_skb_load_bytes(ctx, 0, r->data, cap)) {
 		return 0;
+	}
 	r->cap_len = cap;
 	return cap;
 }

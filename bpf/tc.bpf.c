@@ -23,7 +23,8 @@
 static __always_inline int tc_frame(struct __sk_buff *skb, __u8 dir)
 {
 	struct frame_info fi = {
-		.len = skb->len,
+		/* on the wire, an offloaded VLAN tag too (add_offloaded_tag()) */
+		.len = skb->len + (skb->vlan_present ? 4 : 0),
 		.ifindex = skb->ifindex,
 		.dir = dir,
 	};
