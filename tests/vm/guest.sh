@@ -118,7 +118,7 @@ while read -r m; do
 	insmod "/modules/$m.ko" 2>&1 | diag
 	grep -q "^$m " /proc/modules || modok=false
 done </modules/order
-check "veth module loaded ($(tr '\n' ' ' </modules/order | sed 's/ $//'))" $modok
+check "modules loaded ($(tr '\n' ' ' </modules/order | sed 's/ $//'))" $modok
 
 netup() {
 	ip netns add $A && ip netns add $B || return 1
@@ -207,6 +207,71 @@ if [ -n "$NET" ]; then
 	capture_test
 else
 	capture_skip $CAPTURE_TESTS "no network namespaces"
+fi
+
+# --- tc without tcx (6.1): clsact filters of hdrlog's own ------------------
+# Both directions through tc: pings from $B arrive (echo requests, in) and
+# their replies leave (out). A killed hdrlog leaves its filters (a filter,
+# unlike a tcx link, outlives its process); the next start removes them
+# and says so; a clean exit removes them.
+tc_filters() { # how many of hdrlog's filters $VA has
+	{ tc -n $A filter show dev $VA ingress; tc -n $A filter show dev $VA egress; } |
+		grep -c 'handle 0x4844 hdrlog_tc_'
+}
+tc_start() {    # tc_start: hdrlog --direction both --attach-ingress tc; $pid
+	rm -f /tmp/t.json /tmp/t.err
+	nsenter --net=/run/netns/$A hdrlog -i $VA --direction both \
+		--attach-ingress tc -o json:/tmp/t.json >/dev/null 2>/tmp/t.err &
+	pid=$!
+	wait_for /tmp/t.err 'listening on' 60 $pid
+}
+tc_test() {
+	if ! tc_start; then
+		diag </tmp/t.err
+		not_ok "hdrlog --direction both --attach-ingress tc starts"
+		kill -KILL $pid 2>/dev/null; wait $pid
+		return
+	fi
+	check "start-up line: in and out through tc clsact ($(grep -o 'listening on.*' /tmp/t.err))" \
+		grep -q "listening on $VA (in: tc clsact, out: tc clsact)" /tmp/t.err
+	check "--features: tc attaches through clsact filters" \
+		sh -c 'hdrlog --features | grep -q "^tc attaches through: clsact"'
+	check "two clsact filters of hdrlog's on $VA ($(tc_filters))" [ "$(tc_filters)" = 2 ]
+	in_b ping -c 3 -i 0.2 -W 5 $IPA 2>&1 | tail -1 | diag
+	_n=100      # until the third reply's record is written
+	while [ $_n -gt 0 ] && [ "$(grep -c '"icmp_type":0,' /tmp/t.json 2>/dev/null)" -lt 3 ]; do
+		sleep 0.1; _n=$((_n - 1))
+	done
+	_in=$(grep -F "\"in_iface\":\"$VA\"" /tmp/t.json | grep -F '"direction":"in"' |
+		grep -F "\"src_ip\":\"$IPB\"" | grep -c -F '"icmp_type":8,')
+	_out=$(grep -F "\"out_iface\":\"$VA\"" /tmp/t.json | grep -F '"direction":"out"' |
+		grep -F "\"src_ip\":\"$IPA\"" | grep -c -F '"icmp_type":0,')
+	if [ "$_in" = 3 ] && [ "$_out" = 3 ]; then
+		ok "3 echo requests in and 3 replies out on $VA through clsact"
+	else
+		diag </tmp/t.json
+		not_ok "3 echo requests in and 3 replies out on $VA through clsact ($_in in, $_out out)"
+	fi
+	kill -KILL $pid; wait $pid 2>/dev/null
+	check "a killed hdrlog leaves its 2 filters ($(tc_filters))" [ "$(tc_filters)" = 2 ]
+	if tc_start; then
+		check "the next start removes both stale filters and says so" \
+			[ "$(grep -c 'removed a stale hdrlog filter' /tmp/t.err)" = 2 ]
+		check "... and has its own 2 in place ($(tc_filters))" [ "$(tc_filters)" = 2 ]
+		kill -INT $pid
+		wait_pid $pid 30
+		check "hdrlog exits 0 on SIGINT (status $RC)" [ "$RC" = 0 ]
+	else
+		diag </tmp/t.err
+		not_ok "hdrlog starts again over its stale filters"
+		kill -KILL $pid 2>/dev/null; wait $pid
+	fi
+	check "no hdrlog filter left after a clean exit ($(tc_filters))" [ "$(tc_filters)" = 0 ]
+}
+if [ -n "$NET" ]; then
+	tc_test
+else
+	skip "tc clsact capture" "no network namespaces"
 fi
 
 # ==========================================================================

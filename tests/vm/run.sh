@@ -93,6 +93,9 @@ done
 cp "$IP" "$root/usr/sbin/ip" && cp "$HDRLOG" "$root/usr/sbin/hdrlog" ||
 	die "cannot copy ip or hdrlog"
 cp "$GUEST" "$root/init" && chmod 755 "$root/init" || die "cannot copy guest.sh"
+# iproute2's tc: what the clsact case reads hdrlog's filters with
+TC=$(command -v tc || echo /usr/sbin/tc)
+cp "$TC" "$root/usr/sbin/tc" || die "cannot copy tc"
 # tcpecho: one TCP connection with known byte counts (tests/vm/tcpecho.c)
 gcc -static -O2 -Wall -Wextra -o "$root/usr/bin/tcpecho" \
 	"$here/tcpecho.c" || die "cannot build tests/vm/tcpecho.c"
@@ -106,7 +109,7 @@ copy_libs() {
 		cp -L "$f" "$root$f" || exit 1
 	done
 }
-for b in "$HDRLOG" "$IP"; do
+for b in "$HDRLOG" "$IP" "$TC"; do
 	copy_libs "$b" || die "cannot copy the libraries of $b"
 done
 for f in /etc/protocols /etc/services; do
@@ -114,8 +117,9 @@ for f in /etc/protocols /etc/services; do
 done
 echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
 
-# Modules: veth and whatever it depends on; /modules/order lists them.
-for m in veth; do add_module "$root/modules" "$m" || die "cannot add module $m"; done
+# Modules: veth, and for tc without tcx the clsact qdisc (sch_ingress) and
+# cls_bpf, with what they depend on; /modules/order lists them.
+for m in veth sch_ingress cls_bpf; do add_module "$root/modules" "$m" || die "cannot add module $m"; done
 
 (cd "$root" && find . | cpio -o -H newc --quiet -R 0:0 | gzip -1) \
 	>"$work/initrd.gz" || die "cannot build the initramfs"
