@@ -157,6 +157,8 @@ static void packet_message(struct line *l, const struct event *e)
 		add(l, " would drop");
 	if (shown(l, F_IN_IFACE))
 		add(l, " on %s", e->in_iface);
+	else if (shown(l, F_OUT_IFACE))
+		add(l, " out %s", e->out_iface);
 }
 
 /*

@@ -255,6 +255,8 @@ def expected_message(r):
         m += " would drop"
     if "in_iface" in r:
         m += " on " + r["in_iface"]
+    elif "out_iface" in r:
+        m += " out " + r["out_iface"]
     return m
 
 
@@ -490,6 +492,30 @@ def _():
         "VLAN of the double-tagged frame: %r" % [e.get("VLAN") for e in vl]
     check_no_loss(err)
     assert H.output_counts(err, "journal") == (len(frames), 0), err
+
+
+@tap.case("outgoing frames (--direction out): DIRECTION=out, OUT_IFACE, "
+          "every field equal to the JSON record's")
+def _():
+    frames = [udp4_frame(new_mac(), A4, 40000 + i, 53) for i in range(4)]
+    # sent from A's end through AF_PACKET: out through its tc egress
+    s = H.ns_socket(H.topo().ns_a, socket.AF_PACKET, socket.SOCK_RAW, 0)
+    s.bind((H.dev(), 0))
+    with Run("egress", ["--direction", "out"]) as run:
+        for f in frames:
+            s.send(f)
+        recs = run.records(len(frames))
+        entries = wait_entries(run.pid, len(frames))
+        err = run.stop()
+    s.close()
+    assert all(r["direction"] == "out" and r["out_iface"] == H.dev()
+               for r in recs), recs
+    compare_run(entries, recs)
+    assert all(e.get("DIRECTION") == "out" and
+               e.get("OUT_IFACE") == H.dev() and "IN_IFACE" not in e and
+               e["MESSAGE"].endswith(" out " + H.dev())
+               for e in entries), entries
+    check_no_loss(err)
 
 
 @tap.case("PRIORITY 6 plain, 5 list hit (--taglist), 4 dropped "

@@ -33,6 +33,7 @@ check()   { # check NAME COMMAND...: one test, passing if COMMAND succeeds
 diag()    { sed 's/^/# /'; }       # stdin to TAP comments
 # busybox sh runs its own applets before PATH: iproute2's ip by its path
 ip()      { /usr/sbin/ip "$@"; }
+tc()      { /usr/sbin/tc "$@"; }
 in_a()    { nsenter --net=/run/netns/$A "$@"; }
 in_b()    { nsenter --net=/run/netns/$B "$@"; }
 
@@ -214,9 +215,10 @@ fi
 # their replies leave (out). A killed hdrlog leaves its filters (a filter,
 # unlike a tcx link, outlives its process); the next start removes them
 # and says so; a clean exit removes them.
-tc_filters() { # how many of hdrlog's filters $VA has
-	{ tc -n $A filter show dev $VA ingress; tc -n $A filter show dev $VA egress; } |
-		grep -c 'handle 0x4844 hdrlog_tc_'
+tc_filters() { # how many of hdrlog's filters $VA has (tc shows 15 bytes of a name)
+	{ tc -n $A filter show dev $VA ingress; tc -n $A filter show dev $VA egress; } \
+		>/tmp/tc.show 2>&1
+	grep -c 'handle 0x4844 hdrlog_tc_' /tmp/tc.show
 }
 tc_start() {    # tc_start: hdrlog --direction both --attach-ingress tc; $pid
 	rm -f /tmp/t.json /tmp/t.err
@@ -237,6 +239,7 @@ tc_test() {
 	check "--features: tc attaches through clsact filters" \
 		sh -c 'hdrlog --features | grep -q "^tc attaches through: clsact"'
 	check "two clsact filters of hdrlog's on $VA ($(tc_filters))" [ "$(tc_filters)" = 2 ]
+	diag </tmp/tc.show
 	in_b ping -c 3 -i 0.2 -W 5 $IPA 2>&1 | tail -1 | diag
 	_n=100      # until the third reply's record is written
 	while [ $_n -gt 0 ] && [ "$(grep -c '"icmp_type":0,' /tmp/t.json 2>/dev/null)" -lt 3 ]; do
