@@ -141,6 +141,9 @@ static void test_pcapng_layout(void **state)
 	memcpy(a.dest_lists, dst, sizeof(dst));
 	b = packet(2, 64, 64, 5 * NS + 1);
 	b.present |= 1ULL << F_ACTION;
+	/* an outgoing frame tc passed */
+	b.direction = HDRLOG_DIR_OUTBOUND;
+	b.tc = true;
 	assert_int_equal(s->ops->write(s, &a), 0);
 	assert_int_equal(s->ops->write(s, &b), 0);
 	b.ifindex = 99;		/* not captured on: not written */
@@ -210,13 +213,16 @@ static void test_pcapng_layout(void **state)
 	assert_memory_equal(o[2].v, "lists: src=bad,tor dest=mine", o[2].len);
 	assert_int_equal(o[3].len, 0);
 	p += u32(p + 4);
-	/* EPB b: interface 0, pass, no comment, no padding */
+	/* EPB b: interface 0, outbound, tc passed, no comment, no padding */
 	assert_int_equal(u32(p + 8), 0);
 	assert_int_equal(u32(p + 20), 64);
 	n = options(p + 28 + 64, p + u32(p + 4) - 4, o, 8);
 	assert_int_equal(n, 3);
+	assert_int_equal(o[0].code, 2);		/* epb_flags: outbound */
+	assert_int_equal(u32(o[0].v), 2);
 	assert_int_equal(o[1].code, 7);
-	assert_memory_equal(o[1].v + 1, &(uint64_t){ 2 }, 8);	/* XDP_PASS */
+	assert_int_equal(o[1].v[0], 1);		/* Linux tc */
+	assert_memory_equal(o[1].v + 1, &(uint64_t){ 0 }, 8);	/* TC_ACT_OK */
 	p += u32(p + 4);
 	end = buf + len;
 	assert_ptr_equal(p, end);
