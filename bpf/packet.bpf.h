@@ -24,6 +24,7 @@
 #include "parse.h"
 #include "maps.h"
 #include "lists.bpf.h"
+#include "owners.bpf.h"
 
 enum hook {
 	HOOK_XDP = HDRLOG_HOOK_XDP,
@@ -244,6 +245,33 @@ static __always_inline void add_offloaded_tag(struct __sk_buff *skb,
 	r->vlan_depth++;
 }
 
+/*
+ * A frame leaving from a local socket carries that socket (skb->sk): the
+ * process the socket programs recorded for it when it was opened is the
+ * one sending. Exact, by the socket's own address, where matching
+ * addresses and ports in userspace (flows.c) is a lookup after the fact
+ * that knows nothing before the connect event (a SYN, say). Only with
+ * socket events: nothing fills owners otherwise.
+ */
+static __always_inline void add_owner(struct __sk_buff *skb,
+				      struct hdrlog_record *r)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct owner *o;
+	__u64 key;
+
+	if (!sk)
+		return;
+	/* the address as a key: needs CAP_PERFMON, which hdrlog has */
+	key = (__u64)sk;
+	o = bpf_map_lookup_elem(&owners, &key);
+	if (!o)
+		return;
+	r->pid = o->pid;
+	__builtin_memcpy(r->comm, o->comm, sizeof(r->comm));
+	r->flags |= HDRLOG_RF_OWNER;
+}
+
 /* Everything a record says about the frame, lists aside. */
 static __always_inline void fill_record(void *ctx, enum hook hook,
 					struct hdrlog_record *r,
@@ -254,6 +282,8 @@ static __always_inline void fill_record(void *ctx, enum hook hook,
 	parse_frame(ctx, hook, r);
 	if (hook == HOOK_TC)
 		add_offloaded_tag(ctx, r);
+	if (hook == HOOK_TC && fi->dir == HDRLOG_DIR_OUTBOUND && sockets_attach)
+		add_owner(ctx, r);
 	/* Branch-free: a branch here would double the verifier's work. */
 	cnt->too_deep += !!(r->flags & HDRLOG_RF_DEPTH);
 	r->version = HDRLOG_RECORD_VERSION;

@@ -67,6 +67,7 @@ enum hdrlog_rec_flag {
 	HDRLOG_RF_ETH		= 1 << 8,  /* Ethernet header read */
 	HDRLOG_RF_LISTS		= 1 << 9,  /* addresses checked against the lists */
 	HDRLOG_RF_WOULD_DROP	= 1 << 10, /* --monitor: the policy would drop */
+	HDRLOG_RF_OWNER		= 1 << 11, /* pid and comm: the sending socket's */
 };
 
 struct hdrlog_record {
@@ -106,7 +107,9 @@ struct hdrlog_record {
 	__u64 dest_lists;
 	__u8 direction;		/* enum hdrlog_direction: in or out */
 	__u8 hook;		/* enum hdrlog_hook: what ran the program */
-	__u8 pad[6];
+	__u8 pad[2];
+	__u32 pid;		/* HDRLOG_RF_OWNER: the process that opened */
+	char comm[16];		/* the local socket sending it (egress) */
 	__u8 data[];		/* the frame's first bytes, for pcap and filters */
 };
 

@@ -34,6 +34,7 @@
 #include "arch.h"
 #include "maps.h"
 #include "lists.bpf.h"
+#include "owners.bpf.h"
 
 #define AF_INET_	2
 #define AF_INET6_	10
@@ -52,28 +53,7 @@ enum {
 
 #define UDP_EVENTS_PER_SEC	1000	/* per CPU: the rate bound of udp_send */
 
-struct owner {
-	__u64 start_ns;
-	__u32 pid;
-	__u32 tid;
-	__u32 uid;
-	__u8 direction;		/* enum hdrlog_direction */
-	__u8 reported;		/* the connect or accept event went out */
-	__u8 pad[2];
-	__u64 cgroup_id;
-	char comm[16];
-	struct hdrlog_endpoints ep;	/* kept: at close they are gone */
-};
 
-/* Sockets hdrlog saw opened, by address; LRU so leaks age out. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct owner);
-} owners SEC(".maps");
-
-const volatile __u8 sockets_attach;	/* enum hdrlog_attach in use */
 
 /* UDP: peers each socket has sent to already; LRU forgets old ones. */
 struct udp_peer {

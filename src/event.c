@@ -232,6 +232,13 @@ int event_decode(struct event *e, const void *rec, size_t size,
 	e->ifindex = r->ifindex;
 	e->direction = r->direction;
 	e->tc = r->hook == HDRLOG_HOOK_TC;
+	if (r->flags & HDRLOG_RF_OWNER) {
+		/* the sending socket's process (tc egress, add_owner()) */
+		e->present |= 1ULL << F_PID | 1ULL << F_COMM;
+		e->pid = r->pid;
+		memcpy(e->comm, r->comm, 16);
+		e->comm[16] = '\0';
+	}
 	e->in_iface = e->out_iface = NULL;
 	if (r->direction == HDRLOG_DIR_OUTBOUND)
 		e->out_iface = iface_name(ctx->ifaces, r->ifindex);

@@ -108,7 +108,8 @@ void flows_annotate(const struct flows *f, struct event *e, uint32_t netns)
 	struct flow_key k;
 	const struct flow *b;
 
-	if (!f || !is_flow_event(e))
+	/* the kernel named the sending socket's process: exact, it stays */
+	if (!f || !is_flow_event(e) || event_has(e, F_PID))
 		return;
 	make_key(&k, e, netns);
 	b = bucket(f, &k);

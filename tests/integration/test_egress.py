@@ -154,6 +154,36 @@ def _():
         s.get("seen_in", 0) >= len(ins), h.stderr()
 
 
+@tap.case("--socket-events: outgoing frames of a local socket name its "
+          "process, exactly, from the SYN on (before any socket event)")
+def _():
+    port = server()
+    out = H.path("owner.json")
+    with open("/proc/self/comm") as f:
+        comm = f.read().strip()
+    with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "--direction", "out",
+                                  "--socket-events", "-o", "json:" + out]) \
+            as h:
+        assert connect(port)       # from this process, in namespace A
+        H.wait_records(out, lambda rs: any(
+            r.get("event") == "close" for r in rs), timeout=5, proc=h.proc)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    mine = [r for r in recs if r.get("event_type") == "packet" and
+            r.get("dest_port") == port]
+    assert syns(mine, port) and len(mine) >= 3, recs
+    # the SYN comes before the connect event: flows.c cannot know it yet
+    first = recs.index(syns(mine, port)[0])
+    assert not any(r.get("event") == "connect" for r in recs[:first]), recs
+    bad = [r for r in mine if r.get("pid") != os.getpid() or
+           r.get("comm") != comm]
+    assert not bad, "want pid %d comm %r: %s" % (os.getpid(), comm, bad)
+    # frames not from a local socket (ARP) name no process
+    arp = [r for r in recs if r.get("ether_type") == 0x0806]
+    assert all("pid" not in r for r in arp), arp
+
+
 @tap.case("--direction out: only outgoing frames; the summary says so")
 def _():
     port = server()
