@@ -669,7 +669,16 @@ def body():
         cut_tag = [H.mac_text(f[6:12]) for f in frames
                    if len(f) < 18 and f[12:14] in (b"\x81\x00", b"\x88\xa8")]
         assert cut_tag, "TEST BUG: no frame cut inside its VLAN tag"
-        same_as_native("tc", ["--attach-ingress", "tc"], cut_tag)
+        cap = os.path.join(d, "tc.pcap")
+        same_as_native("tc", ["--attach-ingress", "tc", "-s", "0",
+                              "-w", cap], cut_tag)
+        # and the bytes captured are the frame's, a tag the skb held
+        # apart put back in place
+        sent = {H.mac_text(f[6:12]): f for f in frames}
+        bad = [H.mac_text(f[6:12]) for _ts, f in read_pcap(cap)
+               if sent.get(H.mac_text(f[6:12])) != f]
+        assert not bad, "captured bytes differ from those sent: %s" % bad
+        assert len(read_pcap(cap)) == len(frames) - len(cut_tag)
 
 
     def need_state():
