@@ -66,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		names[n++] = p;
 	base_event(&e, knobs);
 	e.in_iface = n > 0 ? names[0] : "";
+	e.out_iface = e.in_iface;
 	if (n > 1)
 		snprintf(e.comm, sizeof(e.comm), "%s", names[1]);
 	for (unsigned int i = 2; i < n; i++) {
