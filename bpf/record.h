@@ -169,8 +169,8 @@ struct hdrlog_counters {
 	__u64 sampled_out;	/* frames skipped by --sample */
 	__u64 not_listed;	/* frames skipped by --log listed */
 	__u64 too_deep;		/* headers deeper than the parser follows */
-	__u64 passed;		/* XDP_PASS, with lists in force */
-	__u64 dropped;		/* XDP_DROP by a block list */
+	__u64 passed;		/* passed (XDP_PASS, TC_ACT_OK), with lists */
+	__u64 dropped;		/* dropped by a block list */
 	__u64 dropped_allow;	/* XDP_DROP: source in no allow list */
 	__u64 dropped_deep;	/* XDP_DROP by --too-deep drop */
 	__u64 would_drop;	/* --monitor: passed, but the policy says drop */
