@@ -518,9 +518,9 @@ else
 	if start_hdrlog "$WORK/c.err" "$HDRLOG_CPU" -o json:/dev/null --sample 1000000; then
 		id=$(veth_prog_id)
 		measure "$id" "$F4" "$REPEAT"
-		stop_hdrlog
 		row "(c) hdrlog, no lists, --sample 1000000" "$MED" "$RUNS_LIST" "unlisted v4 frame"
 		measure "$id" "$F6" "$REPEAT"
+		stop_hdrlog
 		row "(c6) hdrlog, no lists, --sample 1000000" "$MED" "$RUNS_LIST" "unlisted v6 frame"
 	else
 		stop_hdrlog
