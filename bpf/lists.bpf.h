@@ -94,7 +94,7 @@ static __always_inline int tables_get(struct tables *t, __u32 slot)
 }
 
 /* Whether key k of node nd (of the family v6 says) is at or below (hi, lo). */
-static __always_inline int key_at_or_below(const void *nd, __u32 k, int v6,
+static __always_inline int key_at_or_below(const void *nd, __u64 k, int v6,
 					   __u64 hi, __u64 lo)
 {
 	const struct hdrlog_node_v6 *n6 = nd;
@@ -111,9 +111,10 @@ static __always_inline int key_at_or_below(const void *nd, __u32 k, int v6,
  * halves. v6 is a constant at each call, so each family gets its own
  * specialised copy. From the chunk's subtree down (record.h): in each
  * node the last key at or below the address, by a binary search inside
- * the one map value, so a level costs one table read. Key 0 is always
- * at or below it: the subtree's first range starts at or before the
- * chunk, and each child's first key is the key that chose it.
+ * the one map value, so a level costs one table read. The first key
+ * searched is always at or below it: the root's first is where the
+ * chunk's first range is, at or before the chunk, and each child's first
+ * key is the key that chose it. (64-bit indexes: no zero-extensions.)
  */
 static __always_inline __u64 lookup_range(void *chunks, void *nodes, int v6,
 					  __u64 hi_addr, __u64 lo_addr)
@@ -121,25 +122,30 @@ static __always_inline __u64 lookup_range(void *chunks, void *nodes, int v6,
 	__u32 index = v6 ? hi_addr >> (64 - HDRLOG_CHUNK_BITS)
 			 : hi_addr >> (32 - HDRLOG_CHUNK_BITS);
 	struct hdrlog_chunk *c = bpf_map_lookup_elem(chunks, &index);
-	__u32 node, levels;
+	__u64 lo, hi, levels;
+	__u32 node;
 
 	if (!c)
 		return 0;
-	if (!c->levels)
+	levels = c->levels;
+	if (!levels)
 		return c->mask;
 	node = c->node;
-	levels = c->levels;
+	lo = c->first;
+	hi = c->end;
 	for (__u32 level = 1; level <= HDRLOG_TREE_LEVELS; level++) {
 		const void *nd = bpf_map_lookup_elem(nodes, &node);
-		__u32 lo = 0, hi;
 
 		if (!nd)
 			return 0;
-		hi = v6 ? ((const struct hdrlog_node_v6 *)nd)->n
-			: ((const struct hdrlog_node_v4 *)nd)->n;
+		if (level > 1) {
+			lo = 0;
+			hi = v6 ? ((const struct hdrlog_node_v6 *)nd)->n
+				: ((const struct hdrlog_node_v4 *)nd)->n;
+		}
 		for (int i = 0; i < HDRLOG_NODE_BITS && hi - lo > 1; i++) {
 			/* the mask keeps the verifier sure it is a key */
-			__u32 mid = (lo + hi) / 2 % HDRLOG_NODE_KEYS;
+			__u64 mid = (lo + hi) / 2 % HDRLOG_NODE_KEYS;
 
 			if (key_at_or_below(nd, mid, v6, hi_addr, lo_addr))
 				lo = mid;

@@ -181,9 +181,11 @@ struct hdrlog_counters {
  * one per level, 3 for the same chunk. Leaves come first in the table,
  * then each level of inner nodes, the root last.
  *
- * A chunk names the smallest subtree holding every range that meets it:
- * the search starts there and goes down levels nodes. With levels 0 the
- * chunk lies in one range, whose mask it holds.
+ * A chunk names the smallest subtree holding every range that meets it,
+ * and the keys of its root that lead to them: the search starts there,
+ * among those keys only (a chunk of a few ranges then takes a step or
+ * two, not a whole node's six), and goes down levels nodes. With levels
+ * 0 the chunk lies in one range, whose mask it holds.
  */
 #define HDRLOG_CHUNK_BITS	20
 #define HDRLOG_CHUNKS		((1u << HDRLOG_CHUNK_BITS) + 1)
@@ -196,7 +198,10 @@ struct hdrlog_counters {
 
 struct hdrlog_chunk {
 	__u32 node;		/* the subtree's root, an index in the table */
-	__u32 levels;		/* nodes from there to a leaf, 0: none */
+	__u8 levels;		/* nodes from there to a leaf, 0: none */
+	__u8 first;		/* the root's keys first..end-1 lead to them */
+	__u8 end;
+	__u8 pad;
 	__u64 mask;		/* when levels == 0 */
 };
 

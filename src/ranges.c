@@ -343,6 +343,8 @@ PER_WIDTH int tree_build(void **nodes_out, size_t *n_nodes,
 			l++;
 		ct[c].node = base[l] + (first >> (l + 1) * HDRLOG_NODE_BITS);
 		ct[c].levels = l + 1;
+		ct[c].first = first >> l * HDRLOG_NODE_BITS & (KEYS - 1);
+		ct[c].end = (last >> l * HDRLOG_NODE_BITS & (KEYS - 1)) + 1;
 	}
 	*nodes_out = nodes;
 	*n_nodes = total;
@@ -399,8 +401,8 @@ void list_ranges_free(struct list_ranges *r)
 
 /*
  * As the kernel searches (bpf/lists.bpf.h): from the chunk's subtree
- * down, in each node the last key at or below addr, key 0 always being
- * so.
+ * down, in each node the last key at or below addr, among the chunk's
+ * keys in the root, the first key searched always being so.
  */
 uint64_t list_ranges_lookup(const struct list_ranges *r, unsigned int bits,
 			    uint64_t hi, uint64_t lo)
@@ -411,13 +413,17 @@ uint64_t list_ranges_lookup(const struct list_ranges *r, unsigned int bits,
 						   : r->v6_chunk_table;
 	u128 addr = bits == 32 ? (u128)(uint32_t)hi : (u128)hi << 64 | lo;
 	const struct hdrlog_chunk *c = &ct[addr >> (bits - HDRLOG_CHUNK_BITS)];
-	uint32_t node = c->node, level;
+	uint32_t node = c->node, level, first = c->first, end = c->end, mid;
 
 	if (!c->levels)
 		return c->mask;
 	for (level = 1; level <= HDRLOG_TREE_LEVELS; level++) {
-		uint32_t first = 0, end = node_n(nodes, bits, node), mid;
 		int step;
+
+		if (level > 1) {
+			first = 0;
+			end = node_n(nodes, bits, node);
+		}
 
 		for (step = 0; step < HDRLOG_NODE_BITS && end - first > 1;
 		     step++) {

@@ -1809,6 +1809,8 @@ static void test_ranges_deep_tree(void **state)
 	c = &r.v6_chunk_table[0x20010];
 	assert_int_equal(c->levels, 4);
 	assert_int_equal(c->node, r.n_v6_nodes - 1);	/* the root */
+	assert_int_equal(c->first, 0);
+	assert_true(c->end >= 2 && c->end <= HDRLOG_NODE_KEYS);
 	c = &r.v4_chunk_table[0x0a000];
 	assert_int_equal(c->levels, 2);
 
