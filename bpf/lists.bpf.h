@@ -138,19 +138,37 @@ static __always_inline __u64 lookup_range(void *chunks, void *nodes, int v6,
 
 		if (!nd)
 			return 0;
-		if (level > 1) {
+		if (level == 1) {
+			/* the root: among the chunk's keys only */
+			for (int i = 0; i < HDRLOG_NODE_BITS && hi - lo > 1;
+			     i++) {
+				/* the mask keeps the verifier sure it is a key */
+				__u64 mid = (lo + hi) / 2 % HDRLOG_NODE_KEYS;
+
+				if (key_at_or_below(nd, mid, v6, hi_addr,
+						    lo_addr))
+					lo = mid;
+				else
+					hi = mid;
+			}
+		} else {
+			/*
+			 * Below it, all keys by halves, unrolled: a third of
+			 * the loop's instructions a step. The keys past n
+			 * repeat the last (record.h), so this ends on the
+			 * last key at or below the address or past the last
+			 * key, which the clamp brings back.
+			 */
 			lo = 0;
+#pragma unroll
+			for (__u64 half = HDRLOG_NODE_KEYS / 2; half; half /= 2)
+				if (key_at_or_below(nd, lo + half, v6, hi_addr,
+						    lo_addr))
+					lo += half;
 			hi = v6 ? ((const struct hdrlog_node_v6 *)nd)->n
 				: ((const struct hdrlog_node_v4 *)nd)->n;
-		}
-		for (int i = 0; i < HDRLOG_NODE_BITS && hi - lo > 1; i++) {
-			/* the mask keeps the verifier sure it is a key */
-			__u64 mid = (lo + hi) / 2 % HDRLOG_NODE_KEYS;
-
-			if (key_at_or_below(nd, mid, v6, hi_addr, lo_addr))
-				lo = mid;
-			else
-				hi = mid;
+			if (lo >= hi)
+				lo = hi - 1;
 		}
 		lo %= HDRLOG_NODE_KEYS;
 		if (level >= levels)

@@ -208,7 +208,9 @@ struct hdrlog_chunk {
 /*
  * One node. Keys 0..n-1 are valid: in a leaf the starts and masks of its
  * ranges, in an inner node the first start under each child, the
- * children being the nodes child..child+n-1.
+ * children being the nodes child..child+n-1. Keys n.. repeat key n-1 (and
+ * its mask), so that below the root the search can halve all
+ * HDRLOG_NODE_KEYS keys in fixed steps, unrolled, and clamp to n-1.
  */
 struct hdrlog_node_v4 {
 	__u32 start[HDRLOG_NODE_KEYS];	/* host order */

@@ -202,9 +202,9 @@ PER_WIDTH uint32_t *chunks_index(const void *rg, unsigned int bits, size_t n)
 /*
  * The tree over the ranges (record.h): leaves of HDRLOG_NODE_KEYS ranges
  * each, then level after level of inner nodes over the one below, each
- * key the first start under its child, until one node is left. Nodes
- * are zeroed first, so the keys past n are 0 and the tables' bytes do
- * not depend on what malloc left.
+ * key the first start under its child, until one node is left. The keys
+ * past a node's n repeat its last key and mask (record.h says why); the
+ * tables' bytes do not depend on what malloc left.
  */
 static inline size_t node_size(unsigned int bits)
 {
@@ -330,6 +330,15 @@ PER_WIDTH int tree_build(void **nodes_out, size_t *n_nodes,
 				  base[l - 1] + first, nk);
 		}
 	}
+	/* a node's last key and mask again up to its end: see record.h */
+	for (i = 0; i < total; i++) {
+		uint32_t nk = node_n(nodes, bits, i), k;
+
+		for (k = nk; k < KEYS; k++)
+			node_put(nodes, bits, i, k,
+				 node_key(nodes, bits, i, nk - 1),
+				 node_mask(nodes, bits, i, nk - 1));
+	}
 	for (c = 0; c < HDRLOG_CHUNKS - 1; c++) {
 		uint32_t first = ch[c], last = ch[c + 1];
 		unsigned int l = 0;
@@ -420,19 +429,26 @@ uint64_t list_ranges_lookup(const struct list_ranges *r, unsigned int bits,
 	for (level = 1; level <= HDRLOG_TREE_LEVELS; level++) {
 		int step;
 
-		if (level > 1) {
+		if (level == 1) {
+			for (step = 0; step < HDRLOG_NODE_BITS &&
+			     end - first > 1; step++) {
+				mid = (first + end) / 2 % KEYS;
+				if (node_key(nodes, bits, node, mid) <= addr)
+					first = mid;
+				else
+					end = mid;
+			}
+		} else {
+			/* all keys, by halves: the padding repeats the last */
 			first = 0;
-			end = node_n(nodes, bits, node);
+			for (mid = KEYS / 2; mid; mid /= 2)
+				if (node_key(nodes, bits, node, first + mid) <=
+				    addr)
+					first += mid;
+			if (first >= node_n(nodes, bits, node))
+				first = node_n(nodes, bits, node) - 1;
 		}
-
-		for (step = 0; step < HDRLOG_NODE_BITS && end - first > 1;
-		     step++) {
-			mid = (first + end) / 2 % KEYS;
-			if (node_key(nodes, bits, node, mid) <= addr)
-				first = mid;
-			else
-				end = mid;
-		}
+		first %= KEYS;
 		if (level >= c->levels)
 			return node_mask(nodes, bits, node, first);
 		node = node_child(nodes, bits, node) + first;
