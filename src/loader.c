@@ -460,6 +460,22 @@ static void fill_copy(void *out, size_t stride, const void *src, size_t n)
 	memcpy(out, src, n * stride);
 }
 
+/* What table_create() fills a chunk table from. */
+struct chunk_src {
+	const struct list_ranges *r;
+	unsigned int bits;
+};
+
+static void fill_chunks(void *out, size_t stride, const void *src, size_t n)
+{
+	const struct chunk_src *cs = src;
+
+	(void)stride;	/* 16 bytes */
+	for (size_t i = 0; i < n; i++)
+		list_ranges_chunk(cs->r, cs->bits, i,
+				  (struct hdrlog_chunk *)out + i);
+}
+
 void list_tables_close(struct list_tables *t)
 {
 	int *fds[] = { &t->chunks_v4, &t->ranges_v4, &t->chunks_v6,
@@ -481,13 +497,15 @@ int loader_tables_build(struct list_tables *t, const struct list_set *set)
 	*t = (struct list_tables){ -1, -1, -1, -1 };
 	if (list_ranges_build(&r, set))
 		return -1;
+	struct chunk_src c4 = { &r, 32 }, c6 = { &r, 128 };
+
 	t->chunks_v4 = table_create("hdrlog_chunk4", sizeof(struct hdrlog_chunk),
-				    n_chunks, 0, fill_copy, r.v4_chunk_table);
+				    n_chunks, 0, fill_chunks, &c4);
 	t->ranges_v4 = table_create("hdrlog_range4", sizeof(struct hdrlog_node_v4),
 				    r.n_v4_nodes, BPF_F_INNER_MAP, fill_copy,
 				    r.v4_nodes);
 	t->chunks_v6 = table_create("hdrlog_chunk6", sizeof(struct hdrlog_chunk),
-				    n_chunks, 0, fill_copy, r.v6_chunk_table);
+				    n_chunks, 0, fill_chunks, &c6);
 	t->ranges_v6 = table_create("hdrlog_range6", sizeof(struct hdrlog_node_v6),
 				    r.n_v6_nodes, BPF_F_INNER_MAP, fill_copy,
 				    r.v6_nodes);

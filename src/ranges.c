@@ -278,20 +278,15 @@ PER_WIDTH uint32_t node_n(const void *nodes, unsigned int bits, size_t i)
 #define DIV_UP(a, b)	(((a) + (b) - 1) / (b))
 
 /*
- * The nodes and the chunk table of one family, from its n ranges and
- * chunk index ch. Level l's node holding range i is i >> (l + 1) *
- * HDRLOG_NODE_BITS; a chunk's subtree is the lowest such node holding
- * both its first and its last range.
+ * The nodes of one family, from its n ranges, and where each level
+ * starts in base (list_ranges_chunk() needs it).
  */
-PER_WIDTH int tree_build(void **nodes_out, size_t *n_nodes,
-			 struct hdrlog_chunk **chunks_out, const void *rg,
-			 unsigned int bits, size_t n, const uint32_t *ch)
+PER_WIDTH int tree_build(void **nodes_out, size_t *n_nodes, size_t *base,
+			 const void *rg, unsigned int bits, size_t n)
 {
-	size_t count[HDRLOG_TREE_LEVELS], base[HDRLOG_TREE_LEVELS];
+	size_t count[HDRLOG_TREE_LEVELS];
 	size_t total = 0, i, levels = 0;
-	struct hdrlog_chunk *ct;
 	void *nodes;
-	uint32_t c;
 
 	for (size_t below = n; levels < HDRLOG_TREE_LEVELS; levels++) {
 		count[levels] = DIV_UP(below, KEYS);
@@ -303,12 +298,8 @@ PER_WIDTH int tree_build(void **nodes_out, size_t *n_nodes,
 	}
 	assert(levels < HDRLOG_TREE_LEVELS);	/* n < MAX_RANGES */
 	nodes = calloc(total, node_size(bits));
-	ct = calloc(HDRLOG_CHUNKS - 1, sizeof(*ct));
-	if (!nodes || !ct) {
-		free(nodes);
-		free(ct);
+	if (!nodes)
 		return -1;
-	}
 	for (i = 0; i < n; i++)
 		node_put(nodes, bits, i / KEYS, i % KEYS,
 			 range_start(rg, bits, i), range_mask(rg, bits, i));
@@ -339,26 +330,37 @@ PER_WIDTH int tree_build(void **nodes_out, size_t *n_nodes,
 				 node_key(nodes, bits, i, nk - 1),
 				 node_mask(nodes, bits, i, nk - 1));
 	}
-	for (c = 0; c < HDRLOG_CHUNKS - 1; c++) {
-		uint32_t first = ch[c], last = ch[c + 1];
-		unsigned int l = 0;
-
-		if (first == last) {
-			ct[c].mask = range_mask(rg, bits, first);
-			continue;
-		}
-		while (first >> (l + 1) * HDRLOG_NODE_BITS !=
-		       last >> (l + 1) * HDRLOG_NODE_BITS)
-			l++;
-		ct[c].node = base[l] + (first >> (l + 1) * HDRLOG_NODE_BITS);
-		ct[c].levels = l + 1;
-		ct[c].first = first >> l * HDRLOG_NODE_BITS & (KEYS - 1);
-		ct[c].end = (last >> l * HDRLOG_NODE_BITS & (KEYS - 1)) + 1;
-	}
 	*nodes_out = nodes;
 	*n_nodes = total;
-	*chunks_out = ct;
 	return 0;
+}
+
+/*
+ * Level l's node holding range i is i >> (l + 1) * HDRLOG_NODE_BITS; a
+ * chunk's subtree is the lowest such node holding both its first and
+ * its last range. Worked out per chunk, not kept: a table of them is
+ * 16 MiB a family, which the loader writes straight into the map.
+ */
+void list_ranges_chunk(const struct list_ranges *r, unsigned int bits,
+		       uint32_t c, struct hdrlog_chunk *out)
+{
+	const uint32_t *ch = bits == 32 ? r->v4_chunks : r->v6_chunks;
+	const size_t *base = bits == 32 ? r->v4_base : r->v6_base;
+	uint32_t first = ch[c], last = ch[c + 1];
+	unsigned int l = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (first == last) {
+		out->mask = bits == 32 ? r->v4[first].mask : r->v6[first].mask;
+		return;
+	}
+	while (first >> (l + 1) * HDRLOG_NODE_BITS !=
+	       last >> (l + 1) * HDRLOG_NODE_BITS)
+		l++;
+	out->node = base[l] + (first >> (l + 1) * HDRLOG_NODE_BITS);
+	out->levels = l + 1;
+	out->first = first >> l * HDRLOG_NODE_BITS & (KEYS - 1);
+	out->end = (last >> l * HDRLOG_NODE_BITS & (KEYS - 1)) + 1;
 }
 
 static int too_many_ranges(unsigned int bits, size_t n)
@@ -382,10 +384,10 @@ int list_ranges_build(struct list_ranges *r, const struct list_set *set)
 	r->v6_chunks = chunks_index(r->v6, 128, r->n_v6);
 	if (!r->v4_chunks || !r->v6_chunks)
 		goto nomem;
-	if (tree_build((void **)&r->v4_nodes, &r->n_v4_nodes,
-		       &r->v4_chunk_table, r->v4, 32, r->n_v4, r->v4_chunks) ||
-	    tree_build((void **)&r->v6_nodes, &r->n_v6_nodes,
-		       &r->v6_chunk_table, r->v6, 128, r->n_v6, r->v6_chunks))
+	if (tree_build((void **)&r->v4_nodes, &r->n_v4_nodes, r->v4_base,
+		       r->v4, 32, r->n_v4) ||
+	    tree_build((void **)&r->v6_nodes, &r->n_v6_nodes, r->v6_base,
+		       r->v6, 128, r->n_v6))
 		goto nomem;
 	return 0;
 nomem:
@@ -402,9 +404,7 @@ void list_ranges_free(struct list_ranges *r)
 	free(r->v6);
 	free(r->v6_chunks);
 	free(r->v4_nodes);
-	free(r->v4_chunk_table);
 	free(r->v6_nodes);
-	free(r->v6_chunk_table);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -418,14 +418,17 @@ uint64_t list_ranges_lookup(const struct list_ranges *r, unsigned int bits,
 {
 	const void *nodes = bits == 32 ? (const void *)r->v4_nodes
 				       : (const void *)r->v6_nodes;
-	const struct hdrlog_chunk *ct = bits == 32 ? r->v4_chunk_table
-						   : r->v6_chunk_table;
 	u128 addr = bits == 32 ? (u128)(uint32_t)hi : (u128)hi << 64 | lo;
-	const struct hdrlog_chunk *c = &ct[addr >> (bits - HDRLOG_CHUNK_BITS)];
-	uint32_t node = c->node, level, first = c->first, end = c->end, mid;
+	struct hdrlog_chunk c_;
+	const struct hdrlog_chunk *c = &c_;
+	uint32_t node, level, first, end, mid;
 
+	list_ranges_chunk(r, bits, addr >> (bits - HDRLOG_CHUNK_BITS), &c_);
 	if (!c->levels)
 		return c->mask;
+	node = c->node;
+	first = c->first;
+	end = c->end;
 	for (level = 1; level <= HDRLOG_TREE_LEVELS; level++) {
 		int step;
 

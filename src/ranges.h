@@ -24,13 +24,13 @@ struct list_ranges {
 	struct hdrlog_range_v6 *v6;
 	size_t n_v6;
 	uint32_t *v6_chunks;	/* HDRLOG_CHUNKS entries */
-	/* what the kernel's tables hold */
-	struct hdrlog_chunk *v4_chunk_table;	/* 1 << HDRLOG_CHUNK_BITS */
+	/* the kernel's range tables, and where each level of them starts */
 	struct hdrlog_node_v4 *v4_nodes;
 	size_t n_v4_nodes;
-	struct hdrlog_chunk *v6_chunk_table;
+	size_t v4_base[HDRLOG_TREE_LEVELS];
 	struct hdrlog_node_v6 *v6_nodes;
 	size_t n_v6_nodes;
+	size_t v6_base[HDRLOG_TREE_LEVELS];
 };
 
 /*
@@ -43,6 +43,13 @@ struct list_ranges {
 int list_ranges_build(struct list_ranges *r, const struct list_set *set);
 
 void list_ranges_free(struct list_ranges *r);
+
+/*
+ * Entry c (< 1 << HDRLOG_CHUNK_BITS) of a family's chunk table, bits 32
+ * or 128: the kernel's, and the one list_ranges_lookup() starts from.
+ */
+void list_ranges_chunk(const struct list_ranges *r, unsigned int bits,
+		       uint32_t c, struct hdrlog_chunk *out);
 
 /*
  * The mask for an address, by the same search of the same tables the

@@ -1759,6 +1759,7 @@ static void test_ranges_deep_tree(void **state)
 	const char *texts[6];
 	struct list_ranges r;
 	struct list_set set;
+	struct hdrlog_chunk ch;
 	const struct hdrlog_chunk *c;
 	int i, d;
 
@@ -1806,12 +1807,13 @@ static void test_ranges_deep_tree(void **state)
 	 * of 4096 addresses can need (three if it straddles a subtree).
 	 */
 	assert_true(r.n_v6 > 64 * 64 * 64);
-	c = &r.v6_chunk_table[0x20010];
+	list_ranges_chunk(&r, 128, 0x20010, &ch);
+	c = &ch;
 	assert_int_equal(c->levels, 4);
 	assert_int_equal(c->node, r.n_v6_nodes - 1);	/* the root */
 	assert_int_equal(c->first, 0);
 	assert_true(c->end >= 2 && c->end <= HDRLOG_NODE_KEYS);
-	c = &r.v4_chunk_table[0x0a000];
+	list_ranges_chunk(&r, 32, 0x0a000, &ch);
 	assert_int_equal(c->levels, 2);
 
 	for (k = 0; k < r.n_v6; k++)
