@@ -27,8 +27,9 @@ volatile __u32 list_slot;
  * (Sizes, not BTF types: the structs are used only through pointers here,
  * so clang would emit them as forward declarations.)
  * The list tables, two slots of each: the one in force and the one the
- * next reload fills. Chunk tables have a fixed size; range tables are as
- * long as the lists need (BPF_F_INNER_MAP).
+ * next reload fills. Chunk tables have a fixed size; range tables, the
+ * nodes of each family's tree (record.h), are as long as the lists need
+ * (BPF_F_INNER_MAP).
  */
 struct chunk_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -43,7 +44,7 @@ struct range_table_v4 {
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct hdrlog_range_v4));
+	__uint(value_size, sizeof(struct hdrlog_node_v4));
 };
 
 struct range_table_v6 {
@@ -51,7 +52,7 @@ struct range_table_v6 {
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct hdrlog_range_v6));
+	__uint(value_size, sizeof(struct hdrlog_node_v6));
 };
 
 #define SLOTS(name, inner)				\
@@ -92,54 +93,91 @@ static __always_inline int tables_get(struct tables *t, __u32 slot)
 	return t->chunks_v4 && t->ranges_v4 && t->chunks_v6 && t->ranges_v6;
 }
 
-/* Whether range r (of the family v6 says) starts at or below (hi, lo). */
-static __always_inline int starts_at_or_below(const void *r, int v6,
-					      __u64 hi, __u64 lo)
+/* Whether key k of node nd (of the family v6 says) is at or below (hi, lo). */
+static __always_inline int key_at_or_below(const void *nd, __u64 k, int v6,
+					   __u64 hi, __u64 lo)
 {
-	const struct hdrlog_range_v6 *r6 = r;
+	const struct hdrlog_node_v6 *n6 = nd;
+	__u64 k_hi;
 
 	if (!v6)
-		return ((const struct hdrlog_range_v4 *)r)->start <= hi;
-	return r6->start_hi < hi || (r6->start_hi == hi && r6->start_lo <= lo);
+		return ((const struct hdrlog_node_v4 *)nd)->start[k] <= hi;
+	k_hi = n6->start_hi[k];
+	return k_hi < hi || (k_hi == hi && n6->start_lo[k] <= lo);
 }
 
 /*
  * The list mask of an address: IPv4 as (addr, 0), IPv6 as its two
  * halves. v6 is a constant at each call, so each family gets its own
- * specialised copy.
+ * specialised copy. From the chunk's subtree down (record.h): in each
+ * node the last key at or below the address, by a binary search inside
+ * the one map value, so a level costs one table read. The first key
+ * searched is always at or below it: the root's first is where the
+ * chunk's first range is, at or before the chunk, and each child's first
+ * key is the key that chose it. (64-bit indexes: no zero-extensions.)
  */
-static __always_inline __u64 lookup_range(void *chunks, void *ranges, int v6,
+static __always_inline __u64 lookup_range(void *chunks, void *nodes, int v6,
 					  __u64 hi_addr, __u64 lo_addr)
 {
 	__u32 index = v6 ? hi_addr >> (64 - HDRLOG_CHUNK_BITS)
 			 : hi_addr >> (32 - HDRLOG_CHUNK_BITS);
 	struct hdrlog_chunk *c = bpf_map_lookup_elem(chunks, &index);
-	const void *r;
-	__u32 lo, hi;
+	__u64 lo, hi, levels;
+	__u32 node;
 
 	if (!c)
 		return 0;
-	if (c->first == c->last)
+	levels = c->levels;
+	if (!levels)
 		return c->mask;
-	/* The last range in first..last that starts at or below the address. */
+	node = c->node;
 	lo = c->first;
-	hi = c->last + 1;
-	for (int i = 0; i < HDRLOG_SEARCH_STEPS && hi - lo > 1; i++) {
-		__u32 mid = lo + (hi - lo) / 2;
+	hi = c->end;
+	for (__u32 level = 1; level <= HDRLOG_TREE_LEVELS; level++) {
+		const void *nd = bpf_map_lookup_elem(nodes, &node);
 
-		r = bpf_map_lookup_elem(ranges, &mid);
-		if (!r)
+		if (!nd)
 			return 0;
-		if (starts_at_or_below(r, v6, hi_addr, lo_addr))
-			lo = mid;
-		else
-			hi = mid;
+		if (level == 1) {
+			/* the root: among the chunk's keys only */
+			for (int i = 0; i < HDRLOG_NODE_BITS && hi - lo > 1;
+			     i++) {
+				/* the mask keeps the verifier sure it is a key */
+				__u64 mid = (lo + hi) / 2 % HDRLOG_NODE_KEYS;
+
+				if (key_at_or_below(nd, mid, v6, hi_addr,
+						    lo_addr))
+					lo = mid;
+				else
+					hi = mid;
+			}
+		} else {
+			/*
+			 * Below it, all keys by halves, unrolled: a third of
+			 * the loop's instructions a step. The keys past n
+			 * repeat the last (record.h), so this ends on the
+			 * last key at or below the address or past the last
+			 * key, which the clamp brings back.
+			 */
+			lo = 0;
+#pragma unroll
+			for (__u64 half = HDRLOG_NODE_KEYS / 2; half; half /= 2)
+				if (key_at_or_below(nd, lo + half, v6, hi_addr,
+						    lo_addr))
+					lo += half;
+			hi = v6 ? ((const struct hdrlog_node_v6 *)nd)->n
+				: ((const struct hdrlog_node_v4 *)nd)->n;
+			if (lo >= hi)
+				lo = hi - 1;
+		}
+		lo %= HDRLOG_NODE_KEYS;
+		if (level >= levels)
+			return v6 ? ((const struct hdrlog_node_v6 *)nd)->mask[lo]
+				  : ((const struct hdrlog_node_v4 *)nd)->mask[lo];
+		node = (v6 ? ((const struct hdrlog_node_v6 *)nd)->child
+			   : ((const struct hdrlog_node_v4 *)nd)->child) + lo;
 	}
-	r = bpf_map_lookup_elem(ranges, &lo);
-	if (!r)
-		return 0;
-	return v6 ? ((const struct hdrlog_range_v6 *)r)->mask
-		  : ((const struct hdrlog_range_v4 *)r)->mask;
+	return 0;
 }
 
 static __always_inline __u64 lookup_v4(const struct tables *t, const __u8 *a)

@@ -189,21 +189,66 @@ struct hdrlog_counters {
  * The lists as the kernel sees them: the address space cut into ranges,
  * each with the mask of every list covering it, sorted by start. A lookup
  * indexes a chunk table by the address's top HDRLOG_CHUNK_BITS bits, then
- * binary-searches the few ranges of that chunk: a handful of array reads,
- * where an LPM trie walk over a million prefixes costs ~110 ns here.
- * The ranges of chunk c are first..last: first holds the chunk's first
- * address, last its last one.
+ * searches the ranges of that chunk: a handful of array reads, where an
+ * LPM trie walk over a million prefixes costs ~110 ns here.
+ *
+ * The ranges are stored as the leaves of a static B+-tree of
+ * HDRLOG_NODE_KEYS-way nodes, one node per map value: a leaf holds
+ * HDRLOG_NODE_KEYS consecutive ranges, an inner node the first start of
+ * each of as many children. Each read of a range table is a helper call
+ * (its size varies, so the verifier cannot inline it) and costs about as
+ * much as the search inside a whole node; a binary search over ranges
+ * took one such read per step, 18 for a chunk of 200k ranges, the tree
+ * one per level, 3 for the same chunk. Leaves come first in the table,
+ * then each level of inner nodes, the root last.
+ *
+ * A chunk names the smallest subtree holding every range that meets it,
+ * and the keys of its root that lead to them: the search starts there,
+ * among those keys only (a chunk of a few ranges then takes a step or
+ * two, not a whole node's six), and goes down levels nodes. With levels
+ * 0 the chunk lies in one range, whose mask it holds.
  */
 #define HDRLOG_CHUNK_BITS	20
 #define HDRLOG_CHUNKS		((1u << HDRLOG_CHUNK_BITS) + 1)
 #define HDRLOG_SEARCH_STEPS	26	/* > log2 of the most ranges we build */
+#define HDRLOG_NODE_BITS	6
+#define HDRLOG_NODE_KEYS	(1u << HDRLOG_NODE_BITS)
+/* levels enough for 1 << HDRLOG_SEARCH_STEPS ranges */
+#define HDRLOG_TREE_LEVELS	\
+	((HDRLOG_SEARCH_STEPS + HDRLOG_NODE_BITS - 1) / HDRLOG_NODE_BITS)
 
 struct hdrlog_chunk {
-	__u32 first;
-	__u32 last;
-	__u64 mask;		/* when first == last: no range to read */
+	__u32 node;		/* the subtree's root, an index in the table */
+	__u8 levels;		/* nodes from there to a leaf, 0: none */
+	__u8 first;		/* the root's keys first..end-1 lead to them */
+	__u8 end;
+	__u8 pad;
+	__u64 mask;		/* when levels == 0 */
 };
 
+/*
+ * One node. Keys 0..n-1 are valid: in a leaf the starts and masks of its
+ * ranges, in an inner node the first start under each child, the
+ * children being the nodes child..child+n-1. Keys n.. repeat key n-1 (and
+ * its mask), so that below the root the search can halve all
+ * HDRLOG_NODE_KEYS keys in fixed steps, unrolled, and clamp to n-1.
+ */
+struct hdrlog_node_v4 {
+	__u32 start[HDRLOG_NODE_KEYS];	/* host order */
+	__u64 mask[HDRLOG_NODE_KEYS];	/* leaves only */
+	__u32 child;
+	__u32 n;
+};
+
+struct hdrlog_node_v6 {
+	__u64 start_hi[HDRLOG_NODE_KEYS];	/* host order, first 8 bytes */
+	__u64 start_lo[HDRLOG_NODE_KEYS];
+	__u64 mask[HDRLOG_NODE_KEYS];	/* leaves only */
+	__u32 child;
+	__u32 n;
+};
+
+/* The ranges as src/ranges.c cuts them, before they go into leaves. */
 struct hdrlog_range_v4 {
 	__u32 start;		/* host order */
 	__u32 pad;

@@ -649,38 +649,31 @@ static int table_create(const char *name, __u32 value_size, __u32 n,
 	return fd;
 }
 
-_Static_assert(sizeof(struct hdrlog_range_v4) % 8 == 0 &&
-	       sizeof(struct hdrlog_range_v6) % 8 == 0,
-	       "range tables are copied without padding");
+_Static_assert(sizeof(struct hdrlog_chunk) % 8 == 0 &&
+	       sizeof(struct hdrlog_node_v4) % 8 == 0 &&
+	       sizeof(struct hdrlog_node_v6) % 8 == 0,
+	       "list tables are copied without padding");
 
-/* Ranges: sizes are multiples of 8, the kernel's stride: a plain copy. */
+/* Sizes are multiples of 8, the kernel's stride: a plain copy. */
 static void fill_copy(void *out, size_t stride, const void *src, size_t n)
 {
 	memcpy(out, src, n * stride);
 }
 
-/* What table_create() fills chunks from: the builder's index and ranges. */
+/* What table_create() fills a chunk table from. */
 struct chunk_src {
-	const uint32_t *idx;
-	const void *ranges;
-	size_t range_size;	/* the mask is a range's last 8 bytes */
+	const struct list_ranges *r;
+	unsigned int bits;
 };
 
-/* chunk c: ranges idx[c]..idx[c + 1]; with one range, its mask too. */
 static void fill_chunks(void *out, size_t stride, const void *src, size_t n)
 {
 	const struct chunk_src *cs = src;
-	struct hdrlog_chunk *c = out;
 
 	(void)stride;	/* 16 bytes */
-	for (size_t i = 0; i < n; i++) {
-		c[i].first = cs->idx[i];
-		c[i].last = cs->idx[i + 1];
-		c[i].mask = 0;
-		if (c[i].first == c[i].last)
-			memcpy(&c[i].mask, (const char *)cs->ranges +
-			       (c[i].first + 1) * cs->range_size - 8, 8);
-	}
+	for (size_t i = 0; i < n; i++)
+		list_ranges_chunk(cs->r, cs->bits, i,
+				  (struct hdrlog_chunk *)out + i);
 }
 
 void list_tables_close(struct list_tables *t)
@@ -704,17 +697,18 @@ int loader_tables_build(struct list_tables *t, const struct list_set *set)
 	*t = (struct list_tables){ -1, -1, -1, -1 };
 	if (list_ranges_build(&r, set))
 		return -1;
-	struct chunk_src c4 = { r.v4_chunks, r.v4, sizeof(r.v4[0]) };
-	struct chunk_src c6 = { r.v6_chunks, r.v6, sizeof(r.v6[0]) };
+	struct chunk_src c4 = { &r, 32 }, c6 = { &r, 128 };
 
 	t->chunks_v4 = table_create("hdrlog_chunk4", sizeof(struct hdrlog_chunk),
 				    n_chunks, 0, fill_chunks, &c4);
-	t->ranges_v4 = table_create("hdrlog_range4", sizeof(struct hdrlog_range_v4),
-				    r.n_v4, BPF_F_INNER_MAP, fill_copy, r.v4);
+	t->ranges_v4 = table_create("hdrlog_range4", sizeof(struct hdrlog_node_v4),
+				    r.n_v4_nodes, BPF_F_INNER_MAP, fill_copy,
+				    r.v4_nodes);
 	t->chunks_v6 = table_create("hdrlog_chunk6", sizeof(struct hdrlog_chunk),
 				    n_chunks, 0, fill_chunks, &c6);
-	t->ranges_v6 = table_create("hdrlog_range6", sizeof(struct hdrlog_range_v6),
-				    r.n_v6, BPF_F_INNER_MAP, fill_copy, r.v6);
+	t->ranges_v6 = table_create("hdrlog_range6", sizeof(struct hdrlog_node_v6),
+				    r.n_v6_nodes, BPF_F_INNER_MAP, fill_copy,
+				    r.v6_nodes);
 	list_ranges_free(&r);
 	if (t->chunks_v4 < 0)
 		err = t->chunks_v4;

@@ -199,6 +199,170 @@ PER_WIDTH uint32_t *chunks_index(const void *rg, unsigned int bits, size_t n)
 	return ch;
 }
 
+/*
+ * The tree over the ranges (record.h): leaves of HDRLOG_NODE_KEYS ranges
+ * each, then level after level of inner nodes over the one below, each
+ * key the first start under its child, until one node is left. The keys
+ * past a node's n repeat its last key and mask (record.h says why); the
+ * tables' bytes do not depend on what malloc left.
+ */
+static inline size_t node_size(unsigned int bits)
+{
+	return bits == 32 ? sizeof(struct hdrlog_node_v4)
+			  : sizeof(struct hdrlog_node_v6);
+}
+
+PER_WIDTH void node_put(void *nodes, unsigned int bits, size_t i,
+			unsigned int k, u128 start, uint64_t mask)
+{
+	if (bits == 32) {
+		struct hdrlog_node_v4 *n4 = (struct hdrlog_node_v4 *)nodes + i;
+
+		n4->start[k] = (uint32_t)start;
+		n4->mask[k] = mask;
+	} else {
+		struct hdrlog_node_v6 *n6 = (struct hdrlog_node_v6 *)nodes + i;
+
+		n6->start_hi[k] = start >> 64;
+		n6->start_lo[k] = (uint64_t)start;
+		n6->mask[k] = mask;
+	}
+}
+
+PER_WIDTH void node_link(void *nodes, unsigned int bits, size_t i,
+			 uint32_t child, uint32_t n)
+{
+	if (bits == 32) {
+		((struct hdrlog_node_v4 *)nodes)[i].child = child;
+		((struct hdrlog_node_v4 *)nodes)[i].n = n;
+	} else {
+		((struct hdrlog_node_v6 *)nodes)[i].child = child;
+		((struct hdrlog_node_v6 *)nodes)[i].n = n;
+	}
+}
+
+PER_WIDTH u128 node_key(const void *nodes, unsigned int bits, size_t i,
+			unsigned int k)
+{
+	const struct hdrlog_node_v6 *n6;
+
+	if (bits == 32)
+		return ((const struct hdrlog_node_v4 *)nodes)[i].start[k];
+	n6 = (const struct hdrlog_node_v6 *)nodes + i;
+	return (u128)n6->start_hi[k] << 64 | n6->start_lo[k];
+}
+
+PER_WIDTH uint64_t node_mask(const void *nodes, unsigned int bits, size_t i,
+			     unsigned int k)
+{
+	if (bits == 32)
+		return ((const struct hdrlog_node_v4 *)nodes)[i].mask[k];
+	return ((const struct hdrlog_node_v6 *)nodes)[i].mask[k];
+}
+
+PER_WIDTH uint32_t node_child(const void *nodes, unsigned int bits, size_t i)
+{
+	if (bits == 32)
+		return ((const struct hdrlog_node_v4 *)nodes)[i].child;
+	return ((const struct hdrlog_node_v6 *)nodes)[i].child;
+}
+
+PER_WIDTH uint32_t node_n(const void *nodes, unsigned int bits, size_t i)
+{
+	if (bits == 32)
+		return ((const struct hdrlog_node_v4 *)nodes)[i].n;
+	return ((const struct hdrlog_node_v6 *)nodes)[i].n;
+}
+
+#define KEYS	HDRLOG_NODE_KEYS
+#define DIV_UP(a, b)	(((a) + (b) - 1) / (b))
+
+/*
+ * The nodes of one family, from its n ranges, and where each level
+ * starts in base (list_ranges_chunk() needs it).
+ */
+PER_WIDTH int tree_build(void **nodes_out, size_t *n_nodes, size_t *base,
+			 const void *rg, unsigned int bits, size_t n)
+{
+	size_t count[HDRLOG_TREE_LEVELS];
+	size_t total = 0, i, levels = 0;
+	void *nodes;
+
+	for (size_t below = n; levels < HDRLOG_TREE_LEVELS; levels++) {
+		count[levels] = DIV_UP(below, KEYS);
+		base[levels] = total;
+		total += count[levels];
+		if (count[levels] == 1)
+			break;
+		below = count[levels];
+	}
+	assert(levels < HDRLOG_TREE_LEVELS);	/* n < MAX_RANGES */
+	nodes = calloc(total, node_size(bits));
+	if (!nodes)
+		return -1;
+	for (i = 0; i < n; i++)
+		node_put(nodes, bits, i / KEYS, i % KEYS,
+			 range_start(rg, bits, i), range_mask(rg, bits, i));
+	for (i = 0; i < count[0]; i++)
+		node_link(nodes, bits, i, 0,
+			  i + 1 < count[0] ? KEYS : n - i * KEYS);
+	for (size_t l = 1; l <= levels; l++) {
+		for (i = 0; i < count[l]; i++) {
+			size_t first = i * KEYS, k;
+			size_t nk = first + KEYS <= count[l - 1] ?
+				    KEYS : count[l - 1] - first;
+
+			for (k = 0; k < nk; k++)
+				node_put(nodes, bits, base[l] + i, k,
+					 node_key(nodes, bits,
+						  base[l - 1] + first + k, 0),
+					 0);
+			node_link(nodes, bits, base[l] + i,
+				  base[l - 1] + first, nk);
+		}
+	}
+	/* a node's last key and mask again up to its end: see record.h */
+	for (i = 0; i < total; i++) {
+		uint32_t nk = node_n(nodes, bits, i), k;
+
+		for (k = nk; k < KEYS; k++)
+			node_put(nodes, bits, i, k,
+				 node_key(nodes, bits, i, nk - 1),
+				 node_mask(nodes, bits, i, nk - 1));
+	}
+	*nodes_out = nodes;
+	*n_nodes = total;
+	return 0;
+}
+
+/*
+ * Level l's node holding range i is i >> (l + 1) * HDRLOG_NODE_BITS; a
+ * chunk's subtree is the lowest such node holding both its first and
+ * its last range. Worked out per chunk, not kept: a table of them is
+ * 16 MiB a family, which the loader writes straight into the map.
+ */
+void list_ranges_chunk(const struct list_ranges *r, unsigned int bits,
+		       uint32_t c, struct hdrlog_chunk *out)
+{
+	const uint32_t *ch = bits == 32 ? r->v4_chunks : r->v6_chunks;
+	const size_t *base = bits == 32 ? r->v4_base : r->v6_base;
+	uint32_t first = ch[c], last = ch[c + 1];
+	unsigned int l = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (first == last) {
+		out->mask = bits == 32 ? r->v4[first].mask : r->v6[first].mask;
+		return;
+	}
+	while (first >> (l + 1) * HDRLOG_NODE_BITS !=
+	       last >> (l + 1) * HDRLOG_NODE_BITS)
+		l++;
+	out->node = base[l] + (first >> (l + 1) * HDRLOG_NODE_BITS);
+	out->levels = l + 1;
+	out->first = first >> l * HDRLOG_NODE_BITS & (KEYS - 1);
+	out->end = (last >> l * HDRLOG_NODE_BITS & (KEYS - 1)) + 1;
+}
+
 static int too_many_ranges(unsigned int bits, size_t n)
 {
 	if (n < MAX_RANGES)
@@ -220,6 +384,11 @@ int list_ranges_build(struct list_ranges *r, const struct list_set *set)
 	r->v6_chunks = chunks_index(r->v6, 128, r->n_v6);
 	if (!r->v4_chunks || !r->v6_chunks)
 		goto nomem;
+	if (tree_build((void **)&r->v4_nodes, &r->n_v4_nodes, r->v4_base,
+		       r->v4, 32, r->n_v4) ||
+	    tree_build((void **)&r->v6_nodes, &r->n_v6_nodes, r->v6_base,
+		       r->v6, 128, r->n_v6))
+		goto nomem;
 	return 0;
 nomem:
 	pr_err("out of memory building the lists' range tables");
@@ -234,29 +403,58 @@ void list_ranges_free(struct list_ranges *r)
 	free(r->v4_chunks);
 	free(r->v6);
 	free(r->v6_chunks);
+	free(r->v4_nodes);
+	free(r->v6_nodes);
 	memset(r, 0, sizeof(*r));
 }
 
 /*
- * As the kernel searches: the largest i in [chunks[c], chunks[c + 1]]
- * with start[i] <= addr, start[chunks[c]] <= addr holding always.
+ * As the kernel searches (bpf/lists.bpf.h): from the chunk's subtree
+ * down, in each node the last key at or below addr, among the chunk's
+ * keys in the root, the first key searched always being so.
  */
 uint64_t list_ranges_lookup(const struct list_ranges *r, unsigned int bits,
 			    uint64_t hi, uint64_t lo)
 {
-	const void *rg = bits == 32 ? (const void *)r->v4 : (const void *)r->v6;
-	const uint32_t *chunks = bits == 32 ? r->v4_chunks : r->v6_chunks;
+	const void *nodes = bits == 32 ? (const void *)r->v4_nodes
+				       : (const void *)r->v6_nodes;
 	u128 addr = bits == 32 ? (u128)(uint32_t)hi : (u128)hi << 64 | lo;
-	uint32_t c = addr >> (bits - HDRLOG_CHUNK_BITS);
-	uint32_t first = chunks[c], end = chunks[c + 1] + 1, mid;
-	int step;
+	struct hdrlog_chunk c_;
+	const struct hdrlog_chunk *c = &c_;
+	uint32_t node, level, first, end, mid;
 
-	for (step = 0; step < HDRLOG_SEARCH_STEPS && end - first > 1; step++) {
-		mid = first + (end - first) / 2;
-		if (range_start(rg, bits, mid) <= addr)
-			first = mid;
-		else
-			end = mid;
+	list_ranges_chunk(r, bits, addr >> (bits - HDRLOG_CHUNK_BITS), &c_);
+	if (!c->levels)
+		return c->mask;
+	node = c->node;
+	first = c->first;
+	end = c->end;
+	for (level = 1; level <= HDRLOG_TREE_LEVELS; level++) {
+		int step;
+
+		if (level == 1) {
+			for (step = 0; step < HDRLOG_NODE_BITS &&
+			     end - first > 1; step++) {
+				mid = (first + end) / 2 % KEYS;
+				if (node_key(nodes, bits, node, mid) <= addr)
+					first = mid;
+				else
+					end = mid;
+			}
+		} else {
+			/* all keys, by halves: the padding repeats the last */
+			first = 0;
+			for (mid = KEYS / 2; mid; mid /= 2)
+				if (node_key(nodes, bits, node, first + mid) <=
+				    addr)
+					first += mid;
+			if (first >= node_n(nodes, bits, node))
+				first = node_n(nodes, bits, node) - 1;
+		}
+		first %= KEYS;
+		if (level >= c->levels)
+			return node_mask(nodes, bits, node, first);
+		node = node_child(nodes, bits, node) + first;
 	}
-	return range_mask(rg, bits, first);
+	return 0;
 }

@@ -9,6 +9,9 @@ gen_lists.py [-s SEED] [--v4 N] [--v6 N] OUTDIR writes into OUTDIR:
   firehol.netset  the other half, FireHOL netset style: '#' header lines,
                   then bare 'a.b.c.d/n' or 'a.b.c.d' lines
   v6.netset       the IPv6 prefixes, FireHOL netset style
+  v6cluster.netset  as many IPv6 prefixes, clustered: all in the /20
+                  holding 2001:db8::/32, so in the one chunk that the
+                  benchmark's IPv6 frame looks up
   listed.txt      a few addresses inside the test nets (for 'listed' frames)
   ipset.restore   the same IPv4 entries as drop.txt + firehol.netset, as
                   'ipset restore' input for a hash:net set named 'bench'
@@ -20,7 +23,8 @@ N IPv4 prefixes (default 1000000), distinct, prefix lengths uniform over
 distinct, lengths uniform over /32../128, under 2000::/3. Each file is
 sorted by address. No prefix overlaps 198.51.100.0/24, 203.0.113.0/24 or
 2001:db8::/32, so frames between addresses of those nets are unlisted,
-except the addresses in listed.txt. Same seed, same files, byte for byte.
+except the addresses in listed.txt. The clustered IPv6 prefixes have
+lengths uniform over /36../128 under 2001::/20, 2001:db8::/32 left out. Same seed, same files, byte for byte.
 Prints one summary line.
 """
 import argparse
@@ -84,6 +88,24 @@ def gen_v6(rng, n):
     return sorted(out)
 
 
+def gen_v6_cluster(rng, n):
+    # under 2001::/20: the chunk (record.h's HDRLOG_CHUNK_BITS) of 2001:db8::
+    lens = list(range(36, 129))
+    per, extra = divmod(n, len(lens))
+    out = set()
+    for i, plen in enumerate(lens):
+        k = per + (1 if i < extra else 0)
+        got = 0
+        while got < k:
+            x = (0x20010 << (plen - 20)) | rng.getrandbits(plen - 20)
+            a = x << (128 - plen)
+            if a >> 96 == FREE_V6_TOP32 or (a, plen) in out:
+                continue
+            out.add((a, plen))
+            got += 1
+    return sorted(out)
+
+
 def v4_text(a):
     return socket.inet_ntoa(struct.pack('!I', a))
 
@@ -139,6 +161,12 @@ def main():
     with open(os.path.join(args.outdir, 'v6.netset'), 'w') as f:
         f.write('#\n# v6_bench\n#\n# ipv6 hash:net ipset\n#\n')
         f.write('\n'.join('%s/%d' % (v6_text(a), l) for a, l in v6))
+        f.write('\n')
+
+    v6c = gen_v6_cluster(rng, args.v6)
+    with open(os.path.join(args.outdir, 'v6cluster.netset'), 'w') as f:
+        f.write('#\n# v6cluster_bench\n#\n# ipv6 hash:net ipset\n#\n')
+        f.write('\n'.join('%s/%d' % (v6_text(a), l) for a, l in v6c))
         f.write('\n')
 
     with open(os.path.join(args.outdir, 'listed.txt'), 'w') as f:

@@ -14,7 +14,8 @@
 #      rules the frame misses, hdrlog without lists (--sample 1000000),
 #      hdrlog with the lists and --log listed on an unlisted IPv4 frame
 #      (203.0.113.7 -> 198.51.100.1) and IPv6 frame (2001:db8::7 ->
-#      2001:db8::1), and on a frame whose source is listed (logged: 1G
+#      2001:db8::1), also with the IPv6 prefixes clustered in the frame's
+#      chunk, and on a frame whose source is listed (logged: 1G
 #      ring, json:/dev/null consumer, HDRLOG_REPEAT frames a run)
 #   3. reload under traffic: a bounded background loop of BPF_PROG_RUN
 #      batches on CPU 1, SIGHUP, time from the signal to the next "lists in
@@ -27,7 +28,8 @@
 # Environment: REPEAT (10000000), RUNS (5), LOAD_RUNS (3), RELOAD_RUNS (3),
 #   HDRLOG_REPEAT (2000000), HDRLOG_RINGBUF (1G), LOAD_CPUS (0,1: hdrlog
 #   is not pinned for the load figure), SEED, V4 (1000000), V6 (100000),
-#   HDRLOG (the binary).
+#   HDRLOG (the binary), SECTIONS (1 2 3: which of the three to run; 2
+#   alone skips the load figures and the reload).
 set -eu
 . "$(dirname "$0")/common.sh"
 
@@ -41,6 +43,7 @@ LOAD_CPUS=${LOAD_CPUS:-0,1}
 SEED=${SEED:-20240501}
 V4=${V4:-1000000}
 V6=${V6:-100000}
+SECTIONS=${SECTIONS:-1 2 3}
 RUN_CPU=1	# BPF_PROG_RUN here
 HDRLOG_CPU=0	# hdrlog's consumer here
 TRAFFIC_REPEAT=1000000	# frames per background batch (~0.1 s)
@@ -320,6 +323,7 @@ echo "generated in $(ms_between "$t" "$EPOCHREALTIME") ms, files (page cache war
 LIST_ARGS="--blocklist spamhaus=$L/drop.txt --blocklist firehol=$L/firehol.netset
 	--blocklist v6=$L/v6.netset --taglist bench=$L/listed.txt --log listed -o json:/dev/null"
 echo "hdrlog list options: $(echo $LIST_ARGS | sed "s|$L/||g")"
+LIST_ARGS_CLUSTER=$(echo $LIST_ARGS | sed "s|v6=$L/v6.netset|v6=$L/v6cluster.netset|")
 echo
 
 F4=$WORK/unlisted4.bin; lb frame "$F4" 203.0.113.7 198.51.100.1
@@ -398,10 +402,16 @@ median_of() {
 	if [ -n "$_n" ]; then median $_n; else echo -; fi
 }
 
+section() { case " $SECTIONS " in *" $1 "*) return 0;; esac; return 1; }
+
 # --- 1. load ------------------------------------------------------------------
 echo "== 1. load: $V4 IPv4 + $V6 IPv6 prefixes"
 LOAD_OK=0
-if [ ! -x "$HDRLOG" ]; then
+if ! section 1; then
+	echo "skipped (SECTIONS=$SECTIONS)"
+	LOAD_OK=1
+	HAVE_IPSET=0
+elif [ ! -x "$HDRLOG" ]; then
 	echo "hdrlog: skipped, $HDRLOG not built"
 else
 	st=""; li=""
@@ -425,7 +435,9 @@ else
 		echo "  hdrlog: lists did not load (see above)"
 	fi
 fi
-if [ $HAVE_IPSET = 1 ]; then
+if ! section 1; then
+	:
+elif [ $HAVE_IPSET = 1 ]; then
 	printf 'create bench hash:net family inet hashsize %d maxelem %d\n' \
 		1048576 $((V4 * 2)) >"$WORK/ipset.create"
 	iv=""
@@ -506,8 +518,10 @@ else
 	if start_hdrlog "$WORK/c.err" "$HDRLOG_CPU" -o json:/dev/null --sample 1000000; then
 		id=$(veth_prog_id)
 		measure "$id" "$F4" "$REPEAT"
-		stop_hdrlog
 		row "(c) hdrlog, no lists, --sample 1000000" "$MED" "$RUNS_LIST" "unlisted v4 frame"
+		measure "$id" "$F6" "$REPEAT"
+		stop_hdrlog
+		row "(c6) hdrlog, no lists, --sample 1000000" "$MED" "$RUNS_LIST" "unlisted v6 frame"
 	else
 		stop_hdrlog
 		row "(c) hdrlog, no lists" "-" "-" "skipped: hdrlog did not start"
@@ -537,7 +551,7 @@ if [ -x "$HDRLOG" ] && [ $LOAD_OK = 1 ] &&
 	measure "$id" "$F4" "$REPEAT"
 	row "(d) hdrlog, lists, --log listed" "$MED" "$RUNS_LIST" "unlisted v4 203.0.113.7 -> 198.51.100.1"
 	measure "$id" "$F6" "$REPEAT"
-	row "(d6) hdrlog, lists, --log listed" "$MED" "$RUNS_LIST" "unlisted v6 2001:db8::7 -> 2001:db8::1"
+	row "(d6) hdrlog, lists, --log listed" "$MED" "$RUNS_LIST" "unlisted v6 2001:db8::7 -> 2001:db8::1, v6 prefixes spread out"
 	vals=""
 	for r in $(seq "$RUNS"); do
 		vals="$vals $(prog_run_ns "$id" "$FL" "$HDRLOG_REPEAT" "$RUN_CPU")"
@@ -548,6 +562,13 @@ if [ -x "$HDRLOG" ] && [ $LOAD_OK = 1 ] &&
 		"203.0.113.77 -> ..., repeat $HDRLOG_REPEAT, ring $HDRLOG_RINGBUF, json:/dev/null; $(summary_line "$LERR")"
 elif [ -x "$HDRLOG" ]; then
 	row "(d..e) hdrlog with lists" "-" "-" "skipped: lists did not load"
+fi
+# (d6c) the IPv6 prefixes clustered in the one chunk the frame looks up
+if [ $HAVE_LISTS = 1 ] && start_stamped "$HDRLOG_CPU" $LIST_ARGS_CLUSTER; then
+	id=$(veth_prog_id)
+	measure "$id" "$F6" "$REPEAT"
+	stop_stamped
+	row "(d6c) hdrlog, lists, --log listed" "$MED" "$RUNS_LIST" "unlisted v6 frame, $V6 v6 prefixes clustered in its chunk (2001::/20)"
 fi
 
 echo "== 2. ns per 64-byte frame, BPF_PROG_RUN repeat $REPEAT (e: $HDRLOG_REPEAT), median of $RUNS, CPU $RUN_CPU"
@@ -560,6 +581,10 @@ echo
 
 # --- 3. reload under traffic ------------------------------------------------------
 echo "== 3. SIGHUP reload of all lists while BPF_PROG_RUN batches run ($TRAFFIC_REPEAT frames each, CPU $RUN_CPU)"
+if ! section 3; then
+	echo "skipped (SECTIONS=$SECTIONS)"
+	exit 0
+fi
 sleep 2	# let the kernel free the 1G ring of (d..e) before sampling /proc/meminfo
 if [ $HAVE_LISTS = 0 ] || ! start_stamped "$HDRLOG_CPU" $LIST_ARGS; then
 	echo "  skipped: no hdrlog with lists"

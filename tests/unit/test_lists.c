@@ -1707,6 +1707,133 @@ static void test_ranges_random(void **state)
 	}
 }
 
+/*
+ * A tree four levels deep: 150,000 IPv6 prefixes in the one chunk
+ * 2001::/20 (about 300,000 ranges, more than a three-level subtree's
+ * 64^3), and 6,000 IPv4 /30../32 in 10.0.0.0/19, over three lists. The
+ * search of the kernel's tables (list_ranges_lookup) must agree with a
+ * plain binary search of the ranges, which test_ranges_random checks
+ * against the prefixes, at every boundary and its neighbours and at
+ * random addresses; and with the prefixes themselves at some of these.
+ */
+#define DEEP_V6		150000
+#define DEEP_V4		6000
+
+static uint64_t flat_lookup(const struct list_ranges *r, bool v6, u128 addr)
+{
+	size_t lo = 0, hi = v6 ? r->n_v6 : r->n_v4;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		u128 start = v6 ? range6_start(&r->v6[mid]) : r->v4[mid].start;
+
+		if (start <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return v6 ? r->v6[lo].mask : r->v4[lo].mask;
+}
+
+static void check_deep(const struct list_ranges *r, const struct list_set *set,
+		       bool v6, u128 addr, bool slow)
+{
+	uint64_t got = v6 ? lookup6(r, addr) : lookup4(r, (uint32_t)addr);
+	uint64_t want = flat_lookup(r, v6, addr);
+
+	if (got != want)
+		fail_msg("%s %#llx:%#llx: tree %#llx, ranges %#llx",
+			 v6 ? "v6" : "v4", (unsigned long long)(addr >> 64),
+			 (unsigned long long)addr, (unsigned long long)got,
+			 (unsigned long long)want);
+	if (slow)
+		assert_int_equal(got, v6 ? lpm_v6(set, addr)
+					 : lpm_v4(set, (uint32_t)addr));
+}
+
+static void test_ranges_deep_tree(void **state)
+{
+	const size_t size = (size_t)(DEEP_V6 + DEEP_V4) * 48;
+	char *text[3], buf[INET6_ADDRSTRLEN];
+	size_t len[3] = { 0, 0, 0 }, k;
+	const char *texts[6];
+	struct list_ranges r;
+	struct list_set set;
+	struct hdrlog_chunk ch;
+	const struct hdrlog_chunk *c;
+	int i, d;
+
+	(void)state;
+	rnd_state = 0x5eed;
+	for (i = 0; i < 3; i++) {
+		text[i] = malloc(size);
+		assert_non_null(text[i]);
+		text[i][0] = '\0';
+	}
+	for (i = 0; i < DEEP_V6 + DEEP_V4; i++) {
+		int list = rnd() % 3;
+		unsigned int plen;
+
+		if (i < DEEP_V6) {
+			uint8_t a[16];
+
+			plen = 36 + rnd() % 93;
+			u128_bytes(((u128)0x20010 << 108 |
+				    shr128((u128)rnd() << 64 | rnd(), 20)) &
+				   mask6(plen), a);
+			inet_ntop(AF_INET6, a, buf, sizeof(buf));
+		} else {
+			uint32_t be;
+
+			plen = 30 + rnd() % 3;
+			be = htonl((0x0a000000 | (uint32_t)rnd() % 0x2000) &
+				   mask4(plen));
+			inet_ntop(AF_INET, &be, buf, sizeof(buf));
+		}
+		len[list] += snprintf(text[list] + len[list], size - len[list],
+				      "%s/%u\n", buf, plen);
+		assert_true(len[list] < size);
+	}
+	for (i = 0; i < 3; i++) {
+		texts[2 * i] = i == 0 ? "d0.txt" : i == 1 ? "d1.txt" : "d2.txt";
+		texts[2 * i + 1] = text[i];
+	}
+	build_ranges(&set, &r, 3, texts);
+	for (i = 0; i < 3; i++)
+		free(text[i]);
+
+	/*
+	 * The search really goes four nodes down; for IPv4 two, all a chunk
+	 * of 4096 addresses can need (three if it straddles a subtree).
+	 */
+	assert_true(r.n_v6 > 64 * 64 * 64);
+	list_ranges_chunk(&r, 128, 0x20010, &ch);
+	c = &ch;
+	assert_int_equal(c->levels, 4);
+	assert_int_equal(c->node, r.n_v6_nodes - 1);	/* the root */
+	assert_int_equal(c->first, 0);
+	assert_true(c->end >= 2 && c->end <= HDRLOG_NODE_KEYS);
+	list_ranges_chunk(&r, 32, 0x0a000, &ch);
+	assert_int_equal(c->levels, 2);
+
+	for (k = 0; k < r.n_v6; k++)
+		for (d = -1; d <= 1; d++)
+			check_deep(&r, &set, true, range6_start(&r.v6[k]) + d,
+				   k % 1000 == 0);
+	for (k = 0; k < r.n_v4; k++)
+		for (d = -1; d <= 1; d++)
+			check_deep(&r, &set, false,
+				   (uint32_t)(r.v4[k].start + d), k % 100 == 0);
+	for (i = 0; i < 20000; i++) {
+		check_deep(&r, &set, true, (u128)0x20010 << 108 |
+			   shr128((u128)rnd() << 64 | rnd(), 20), i % 100 == 0);
+		check_deep(&r, &set, false,
+			   0x0a000000 | (uint32_t)rnd() % 0x2000, i % 10 == 0);
+	}
+	list_ranges_free(&r);
+	list_set_free(&set);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1743,6 +1870,7 @@ int main(void)
 		cmocka_unit_test(test_ranges_top),
 		cmocka_unit_test(test_ranges_chunks),
 		cmocka_unit_test(test_ranges_random),
+		cmocka_unit_test(test_ranges_deep_tree),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
