@@ -235,7 +235,7 @@ static __always_inline int log_in_place(struct xdp_md *ctx,
 	if (snaplen)
 		copy_frame(ctx, rp, len);
 	rp->ts_ns = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(rp, ring_flags(0));
+	bpf_ringbuf_submit(rp, ring_flags());
 	cnt->logged++;
 	return XDP_PASS;
 }
@@ -299,7 +299,7 @@ int hdrlog_xdp(struct xdp_md *ctx)
 	rp->ts_ns = bpf_ktime_get_ns();
 	if (snaplen)
 		cap = copy_frame(ctx, rp, len);
-	if (bpf_ringbuf_output(&records, rp, sizeof(*rp) + cap, ring_flags(0)))
+	if (bpf_ringbuf_output(&records, rp, sizeof(*rp) + cap, ring_flags()))
 		cnt->lost++;
 	else
 		cnt->logged++;
