@@ -174,11 +174,18 @@ config() {
 			_cap=$(summary_value "$WORK/cap.log" 'records written') ;;
 		*)	_cap="" ;;
 		esac
+		# what the capturer says it lost, and anything odd, as it said it
+		_lost=$(sed -n 's/^\([0-9]*\) \(records lost\|packets dropped\).*/\1/p' \
+			"$WORK/cap.log" | paste -sd+ -)
+		if [ -n "$_cap" ] && [ "$_cap" -ne "$ARRIVED" ]; then
+			echo "   captured $_cap of $ARRIVED arrived; the capturer said:"
+			sed 's/^/      | /' "$WORK/cap.log" | tail -12
+		fi
 		_us="$_us $(us_per_frame "$TICKS" "$ARRIVED")"
 		_sw="$_sw $(awk -v s="$SWITCHES" -v n="$ARRIVED" 'BEGIN { printf "%.5f", (n ? s / n : 0) }')"
 		[ -n "$_cap" ] && _ratio="$_ratio $(awk -v c="$_cap" -v n="$ARRIVED" 'BEGIN { printf "%.4f", (n ? c / n : 0) }')"
-		printf '   %-34s run %d: arrived %d of %d, captured %s, %d ticks, %s us/frame, %d wake-ups\n' \
-			"$_label" "$_r" "$ARRIVED" "$N" "${_cap:--}" "$TICKS" \
+		printf '   %-34s run %d: arrived %d of %d, captured %s (lost %s), %d ticks, %s us/frame, %d wake-ups\n' \
+			"$_label" "$_r" "$ARRIVED" "$N" "${_cap:--}" "${_lost:--}" "$TICKS" \
 			"$(us_per_frame "$TICKS" "$ARRIVED")" "$SWITCHES"
 	done
 	# shellcheck disable=SC2086
