@@ -175,8 +175,10 @@ config() {
 		*)	_cap="" ;;
 		esac
 		# what the capturer says it lost, and anything odd, as it said it
-		_lost=$(sed -n 's/^\([0-9]*\) \(records lost\|packets dropped\).*/\1/p' \
-			"$WORK/cap.log" | paste -sd+ -)
+		_lost=""
+		[ "$_kind" = none ] ||
+			_lost=$(sed -n 's/^\([0-9]*\) \(records lost\|packets dropped\).*/\1/p' \
+				"$WORK/cap.log" | paste -sd+ -)
 		if [ -n "$_cap" ] && [ "$_cap" -ne "$ARRIVED" ]; then
 			echo "   captured $_cap of $ARRIVED arrived; the capturer said:"
 			sed 's/^/      | /' "$WORK/cap.log" | tail -12
