@@ -12,8 +12,10 @@
 #include <bpf/bpf_helpers.h>
 #include "record.h"
 
-/* Set by userspace before load: with socket events, see ring_flags(). */
+/* Set by userspace before load (1/8 of the ring): see ring_flags(). */
 const volatile __u64 wakeup_bytes;
+/* Producer position of the last forced wake-up: see ring_flags(). */
+__u64 woken_at_prod;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -35,21 +37,36 @@ static __always_inline struct hdrlog_counters *counters_get(void)
 }
 
 /*
- * Socket events come a few at a time, and each found the reader idle, so
- * each woke it: an IPI and a context switch (~7 us in a VM) that doubled
- * the cost of a TCP connection. With socket events on (wakeup_bytes set)
- * they wake it only once the ring holds wakeup_bytes, and otherwise wait
- * for its next poll (every 50 ms). Packets keep the kernel's own rule
- * (wake a reader that has caught up) and also force a wake-up past
- * wakeup_bytes: a socket record waiting unread would otherwise keep the
- * kernel's rule from ever firing.
+ * Wake-ups, for packets and socket events alike. Each is an IPI and a
+ * context switch (~7 us in a VM). The kernel's own rule (flags 0: wake a
+ * reader that has caught up) woke hdrlog once per 17 frames of a flood
+ * (issue 11), since the reader catches up after every small batch; a
+ * socket event that woke an idle reader doubled the cost of a TCP
+ * connection. So no record wakes the reader on its own: it reads the ring
+ * at least every 50 ms anyway (POLL_MS in src/main.c), which bounds how
+ * long a record waits, and it is woken only once the ring holds
+ * wakeup_bytes (1/8 of it), early enough that a flood does not fill the
+ * rest before the reader is back, and then reads it in one batch.
+ *
+ * Once per wakeup_bytes produced, not for every record past the mark:
+ * each forced wake-up queues an irq_work, and doing that for every frame
+ * while the reader is on its way cost ~700 ns a frame (tests/bench/README).
+ * woken_at_prod is racy between CPUs on purpose: a lost update means one
+ * wake-up more, never one less, and the poll timeout covers anything else.
  */
-static __always_inline __u64 ring_flags(__u64 below)
+static __always_inline __u64 ring_flags(void)
 {
+	__u64 prod;
+
 	if (!wakeup_bytes)
 		return 0;
-	return bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-	       BPF_RB_FORCE_WAKEUP : below;
+	if (bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) < wakeup_bytes)
+		return BPF_RB_NO_WAKEUP;
+	prod = bpf_ringbuf_query(&records, BPF_RB_PROD_POS);
+	if (prod - woken_at_prod < wakeup_bytes)
+		return BPF_RB_NO_WAKEUP;
+	woken_at_prod = prod;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 #endif

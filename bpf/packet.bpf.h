@@ -351,7 +351,7 @@ static __always_inline int log_in_place(void *ctx, enum hook hook,
 	if (snaplen)
 		copy_frame(ctx, hook, rp, fi->len);
 	rp->ts_ns = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(rp, ring_flags(0));
+	bpf_ringbuf_submit(rp, ring_flags());
 	cnt->logged++;
 	return XDP_PASS;
 }
@@ -411,7 +411,7 @@ static __always_inline int handle_frame(void *ctx, enum hook hook,
 	rp->ts_ns = bpf_ktime_get_ns();
 	if (snaplen)
 		cap = copy_frame(ctx, hook, rp, fi->len);
-	if (bpf_ringbuf_output(&records, rp, sizeof(*rp) + cap, ring_flags(0)))
+	if (bpf_ringbuf_output(&records, rp, sizeof(*rp) + cap, ring_flags()))
 		cnt->lost++;
 	else
 		cnt->logged++;

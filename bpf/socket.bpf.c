@@ -242,8 +242,7 @@ static __always_inline void emit(struct sock *sk, struct owner *o,
 			r.flags |= HDRLOG_SF_LISTS;
 		}
 	}
-	if (bpf_ringbuf_output(&records, &r, sizeof(r),
-			       ring_flags(BPF_RB_NO_WAKEUP)))
+	if (bpf_ringbuf_output(&records, &r, sizeof(r), ring_flags()))
 		cnt->sock_lost++;
 	else
 		cnt->sock_events++;

@@ -239,17 +239,23 @@ int capfile_open(struct sink *s, struct capfile *c, size_t buf_size)
 	return 0;
 }
 
+/*
+ * A part-written batch of off bytes ends the appended file, so it began
+ * off bytes before the end; false if that cannot be (cut nothing then).
+ */
+static bool append_start(struct capfile *c, size_t off)
+{
+	off_t end = lseek(c->fd, 0, SEEK_END);
+
+	if (end < 0 || (uint64_t)end < off)
+		return false;
+	c->on_disk = end - off;
+	return true;
+}
+
 int capfile_push(struct sink *s, struct capfile *c)
 {
 	size_t off = 0;
-
-	/* Appending: others may append too; the batch starts at the end. */
-	if (c->rot.append && c->cut_back && c->len) {
-		off_t end = lseek(c->fd, 0, SEEK_END);
-
-		if (end >= 0)
-			c->on_disk = end;
-	}
 
 	while (off < c->len) {
 		ssize_t n = write(c->fd, c->buf + off, c->len - off);
@@ -266,8 +272,14 @@ int capfile_push(struct sink *s, struct capfile *c)
 			s->failed += c->pending;
 			c->pending = 0;
 			c->len = 0;
-			/* No half record in the file: later ones stay readable. */
+			/*
+			 * No half record in the file: later ones stay
+			 * readable. Appending, others may append too, so
+			 * where this batch began is asked only now, from the
+			 * end, not before every write (issue 11).
+			 */
 			if (c->cut_back && off &&
+			    (!c->rot.append || append_start(c, off)) &&
 			    (ftruncate(c->fd, c->on_disk) ||
 			     lseek(c->fd, c->on_disk, SEEK_SET) < 0))
 				c->cut_back = false;

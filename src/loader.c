@@ -420,8 +420,8 @@ int loader_load(struct loader *l, const struct options *o)
 		bpf_program__set_log_level(l->skel->progs.hdrlog_tc_egress, 4);
 	}
 	l->skel->rodata->sample_every = o->sample;
-	/* Socket events wake the reader in bulk (see ring_flags()). */
-	l->skel->rodata->wakeup_bytes = o->sockets ? o->ringbuf_size / 8 : 0;
+	/* Records wake the reader in bulk (see ring_flags()). */
+	l->skel->rodata->wakeup_bytes = o->ringbuf_size / 8;
 	l->skel->rodata->snaplen = options_need_frame_bytes(o) ? o->snaplen : 0;
 	set_list_policy(l->skel, o);
 	/* 8: the kernel's header in front of each ring record. */

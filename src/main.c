@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <net/if.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +28,11 @@
 #include "sink.h"
 #include "stats.h"
 
-/* Some records wake us only in bulk (ring_flags()): look every 50 ms. */
+/*
+ * Records wake us only in bulk (ring_flags()): the ring is read at least
+ * this often, so no record waits longer (plus the batch before it) to be
+ * written, and outputs are flushed at that pace.
+ */
 #define POLL_MS 50
 
 /* Lists read and filled into tables, waiting to be put in force. */
@@ -377,42 +382,87 @@ static void on_hup(struct run *run)
 		status_update(run, true);
 }
 
+enum { WAKE_RING, WAKE_LINK };
+
+/*
+ * What the capture loop sleeps on: the ring, edge-triggered, and the
+ * netlink socket that says interfaces went away. Edge-triggered because
+ * libbpf's level-triggered poll returns at once whenever a record came in
+ * since the last read: in a flood the reader then never slept, and read
+ * and wrote ~17 frames a round (issue 11). Now it sleeps until the
+ * programs wake it (ring_flags()) or POLL_MS pass. -1 with a message.
+ */
+static int wait_open(struct run *run)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
+				  .data.u32 = WAKE_RING };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, loader_ringbuf_fd(&run->loader), &ev)) {
+		pr_err("cannot wait for the ring buffer: %s", strerror(errno));
+		if (ep >= 0)
+			close(ep);
+		return -1;
+	}
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = WAKE_LINK };
+	if (run->link_watch >= 0 &&
+	    epoll_ctl(ep, EPOLL_CTL_ADD, run->link_watch, &ev)) {
+		pr_err("cannot watch the interfaces: %s", strerror(errno));
+		close(ep);
+		return -1;
+	}
+	return ep;
+}
+
 static int capture(struct run *run, struct ring_buffer *rb)
 {
 	uint64_t last_refresh = clock_mono_ns();
+	int ep = wait_open(run);
+	int ret = 0;
 
+	if (ep < 0)
+		return -1;
 	while (!stop_signal && !sink_stdout_closed) {
-		int n = ring_buffer__poll(rb, POLL_MS);
+		struct epoll_event evs[2];
+		bool link_changed = false;
+		int n = epoll_wait(ep, evs, 2, POLL_MS);
 
+		for (int i = 0; i < n; i++)
+			link_changed |= evs[i].data.u32 == WAKE_LINK;
 		/*
-		 * poll only reads rings that woke it; records that did not
-		 * wake anybody (ring_flags()) are read here, also after a
-		 * signal cut the wait short: with signals coming faster than
-		 * POLL_MS they would otherwise wait for the next wakeup.
+		 * Whatever ended the wait (a wake-up, POLL_MS, a signal: the
+		 * EINTR case matters when signals come faster than POLL_MS),
+		 * read all there is, so no record waits past POLL_MS.
 		 */
-		if (n >= 0 || n == -EINTR)
+		if (n >= 0 || errno == EINTR)
 			n = ring_buffer__consume(rb);
+		else
+			n = -errno;
+		/* One write per output for the whole batch. */
 		for (int i = 0; i < run->n_sinks; i++)
 			run->sinks[i]->ops->flush(run->sinks[i]);
 		if (n == -ECANCELED)
-			return 0;
+			break;
 		if (n < 0 && n != -EINTR) {
 			pr_err("reading the ring buffer failed: %s", strerror(-n));
-			return -1;
+			ret = -1;
+			break;
 		}
 		if (hup_requested) {
 			hup_requested = 0;
 			on_hup(run);
 		}
 		reload_finish(run, false);
-		if (run->link_watch >= 0) {
+		if (link_changed) {
 			const struct iface *gone =
 				iface_watch_check(run->link_watch, &run->ifaces);
 
 			if (gone) {
 				pr_err("interface %s is gone; capture on it has ended",
 				       gone->name);
-				return -1;
+				ret = -1;
+				break;
 			}
 		}
 		if (service_tick(&run->service))
@@ -428,7 +478,8 @@ static int capture(struct run *run, struct ring_buffer *rb)
 			last_refresh = clock_mono_ns();
 		}
 	}
-	return 0;
+	close(ep);
+	return ret;
 }
 
 /*

@@ -5,11 +5,13 @@ What every output shares: the trailing filter expression, several outputs
 at once, SIGHUP reopening files for logrotate, a write error on a full
 disk that is reported once, counted, and healed, a summary that adds up
 for every output, a closed standard output ending the run, and output
-paths that refuse another user's symlink in a sticky directory.
+paths that refuse another user's symlink in a sticky directory, and a
+burst written in a few large writes.
 """
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -260,6 +262,49 @@ def _():
         assert os.path.islink(link)
         assert [r["dest_port"] for r in H.read_json_lines(target)] == \
             [6000 + i] * 3, h.stderr()
+
+
+@tap.case("a burst is read in bulk and written in a few large writes: far "
+          "fewer write()s to the file than records, no lseek() per write")
+def _():
+    # Issue 11: a flood woke the reader every ~17 frames, and each round
+    # was one write() and one lseek() on the JSON file. Now a wake-up
+    # comes per 1/8 of the ring or every 50 ms, so a burst of n frames
+    # goes out in a handful of writes, whatever n is.
+    strace = shutil.which("strace")
+    if not strace:
+        raise H.Skip("strace not installed")
+    out, trace = H.path("batch.json"), H.path("batch.strace")
+    n = 3000
+    # -D: strace traces from a grandchild, so hdrlog keeps the pid signals
+    # go to; -y: each descriptor with its path.
+    with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" + out],
+                  prefix=[strace, "-D", "-f", "-q", "-y", "-o", trace,
+                          "-e", "trace=write,lseek"]) as h:
+        H.topo().send(udp(7000, n))
+        deadline = time.monotonic() + 20
+        while len(H.read_json_lines(out)) < n:
+            assert time.monotonic() < deadline, \
+                "%d of %d records written" % (
+                    len(H.read_json_lines(out)), n)
+            time.sleep(0.05)
+        assert h.stop() == 0, h.stderr()
+    deadline = time.monotonic() + 10
+    while True:     # the tracer writes the exit last
+        with open(trace) as f:
+            text = f.read()
+        if re.search(r"^%d\s+\+\+\+ exited" % h.proc.pid, text, re.M):
+            break
+        assert time.monotonic() < deadline, "strace did not see the exit"
+        time.sleep(0.05)
+    calls = re.findall(r"^\d+\s+(write|lseek)\(\d+<([^>]*)>", text, re.M)
+    writes = sum(1 for c, f in calls if c == "write" and f.endswith(out))
+    seeks = sum(1 for c, f in calls if c == "lseek" and f.endswith(out))
+    H.diag("%d records in %d write()s, %d lseek()s" % (n, writes, seeks))
+    assert seeks == 0, "%d lseek()s on the JSON file" % seeks
+    # 131 writes before; now one per 50 ms of sending (~0.3 s) at most
+    assert 0 < writes <= n // 50, \
+        "%d write()s for %d records: not batched" % (writes, n)
 
 
 def body():

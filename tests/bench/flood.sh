@@ -1,0 +1,271 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# flood.sh: a live flood over a veth pair, capturers side by side (issue 11).
+#
+# trafgen -P 1 in the second namespace sends N 64-byte UDP frames out of
+# its veth end; the capturer runs in the first namespace on the other end,
+# pinned to CAP_CPU. Per run: frames that arrived (the veth's own rx
+# counters), frames the capturer says it captured, and whole-machine CPU
+# from /proc/stat (user + system + irq + softirq; niced work left out),
+# from just before trafgen starts until the capturer has gone idle. The
+# table shows, median of RUNS, captured/arrived and the CPU per arrived
+# frame above the same flood with nothing capturing, plus the capturer's
+# voluntary context switches (its wake-ups) per frame. Then one hdrlog -o
+# json run under strace -c -f: system calls per frame.
+#
+# Timed numbers: not a test, never in make check. Environment: N (300000,
+# at most 5000000), RUNS (3), QUICK=1 (N=100000, RUNS=3), CAP_CPU (1),
+# HDRLOG, HDRLOG_BEFORE (a second binary: its rows too, "before"), STRACE
+# (1; 0 skips the strace run).
+set -eu
+. "$(dirname "$0")/common.sh"
+
+if [ "${QUICK:-0}" = 1 ]; then
+	N=${N:-100000}
+fi
+N=${N:-300000}
+RUNS=${RUNS:-3}
+CAP_CPU=${CAP_CPU:-1}
+STRACE=${STRACE:-1}
+HDRLOG_BEFORE=${HDRLOG_BEFORE:-}
+[ "$N" -le 5000000 ] || { echo "N is at most 5000000" >&2; exit 1; }
+
+# What the flood needs, installed as packaging/install-deps.sh would.
+for pair in trafgen:netsniff-ng tcpdump:tcpdump xdpdump:xdp-tools \
+	    strace:strace jq:jq; do
+	cmd=${pair%%:*}
+	command -v "$cmd" >/dev/null 2>&1 ||
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pair#*:}" \
+			>/dev/null 2>&1 || echo "could not install ${pair#*:}" >&2
+done
+need ip jq taskset trafgen
+
+OUT_DIR=$(mktemp -d /dev/shm/hdrlog-flood.XXXXXX)
+EXTRA_DIRS="$OUT_DIR"
+bench_header "flood.sh: live flood of $N 64-byte UDP frames over a veth, trafgen -P 1, $RUNS runs each"
+
+make_netns
+# Frames addressed to the capturing end: the stack takes them up to UDP,
+# as real traffic to a host would go (no socket: dropped there, counted).
+ip -n "$NS_A" link set dev "$VETH_A" address 02:00:00:00:00:02
+ip netns exec "$NS_A" sysctl -qw net.ipv4.icmp_ratelimit=1000000000
+make_frame "$WORK/frame.bin"
+{ printf '{ '; od -An -v -tx1 "$WORK/frame.bin" | tr -s ' \n' '  ' |
+	sed 's/^ //; s/ $//; s/ /, 0x/g; s/^/0x/'; printf ' }\n'; } >"$WORK/frame.trafgen"
+
+HZ=$(getconf CLK_TCK)
+
+# user + system + irq + softirq ticks of the whole machine (nice left out)
+machine_ticks() {
+	awk '$1 == "cpu" { print $2 + $4 + $7 + $8 }' /proc/stat
+}
+
+rx_packets() {
+	ip -n "$NS_A" -j -s link show dev "$VETH_A" | jq -r '.[0].stats64.rx.packets'
+}
+
+vol_switches() {
+	sed -n 's/^voluntary_ctxt_switches:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# The capturer's pid inside "ip netns exec ... taskset ...": exec'd, same pid.
+CAP_PID=""
+start_capturer() {
+	_log=$1; _ready=$2; shift 2
+	: >"$_log"
+	ip netns exec "$NS_A" taskset -c "$CAP_CPU" "$@" >"$_log" 2>&1 &
+	CAP_PID=$!
+	BG_PIDS="$BG_PIDS $CAP_PID"
+	_i=0
+	while [ $_i -lt 150 ]; do
+		grep -qsE "$_ready" "$_log" && return 0
+		kill -0 "$CAP_PID" 2>/dev/null || break
+		sleep 0.1; _i=$((_i + 1))
+	done
+	echo "   capturer did not start: $*" >&2
+	sed 's/^/      /' "$_log" >&2
+	stop_capturer
+	return 1
+}
+
+stop_capturer() {
+	[ -n "$CAP_PID" ] || return 0
+	kill -INT "$CAP_PID" 2>/dev/null || true
+	_i=0
+	while kill -0 "$CAP_PID" 2>/dev/null && [ $_i -lt 300 ]; do
+		sleep 0.1; _i=$((_i + 1))
+	done
+	kill -KILL "$CAP_PID" 2>/dev/null || true
+	wait "$CAP_PID" 2>/dev/null || true
+	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$CAP_PID" | tr '\n' ' ')
+	CAP_PID=""
+}
+
+# After the flood: the capturer's CPU ticks unchanged for 0.3 s, watched
+# for at least 1.2 s (tcpdump's TPACKET_V3 hands over a part-filled block
+# after its 1 s timeout), at most 10 s. The CPU window ends at the last
+# sample where the capturer still ran: the waiting adds no background.
+# With nothing capturing the window ends with trafgen.
+settle() {
+	SETTLED=$(machine_ticks)
+	[ -n "$CAP_PID" ] || return 0
+	_i=0; _same=0; _last=$(cpu_ticks "$CAP_PID")
+	while [ $_i -lt 200 ] && kill -0 "$CAP_PID" 2>/dev/null; do
+		sleep 0.05; _i=$((_i + 1))
+		_now=$(cpu_ticks "$CAP_PID")
+		if [ "$_now" = "$_last" ]; then
+			_same=$((_same + 1))
+			[ $_same -ge 6 ] && [ $_i -ge 24 ] && return 0
+		else
+			_same=0
+			SETTLED=$(machine_ticks)
+		fi
+		_last=$_now
+	done
+}
+
+# flood: sends N frames; sets ARRIVED, TICKS (machine), SWITCHES (capturer)
+flood() {
+	settle
+	_rx0=$(rx_packets); _t0=$(machine_ticks)
+	_v0=0; [ -n "$CAP_PID" ] && _v0=$(vol_switches "$CAP_PID")
+	ip netns exec "$NS_B" trafgen -o "$VETH_B" -i "$WORK/frame.trafgen" \
+		-n "$N" -P 1 >"$WORK/tg.out" 2>&1 || {
+		echo "trafgen failed:" >&2; cat "$WORK/tg.out" >&2; exit 1; }
+	settle
+	_t1=$SETTLED; _rx1=$(rx_packets)
+	_v1=0; [ -n "$CAP_PID" ] && _v1=$(vol_switches "$CAP_PID")
+	ARRIVED=$((_rx1 - _rx0))
+	TICKS=$((_t1 - _t0))
+	SWITCHES=$((_v1 - _v0))
+}
+
+us_per_frame() {	# ticks frames
+	awk -v t="$1" -v n="$2" -v hz="$HZ" \
+		'BEGIN { printf "%.3f", (n > 0 ? t / hz / n * 1e6 : 0) }'
+}
+
+ROWS=""
+BASE_US=""
+
+# config LABEL KIND READY-REGEX COMMAND...: RUNS floods with it running.
+# KIND: none, tcpdump, xdpdump, hdrlog (records written), seen (hdrlog
+# --sample: nothing is written, the program runs)
+config() {
+	_label=$1; _kind=$2; _ready=$3; shift 3
+	_us=""; _ratio=""; _sw=""
+	_r=0
+	while [ $_r -lt "$RUNS" ]; do
+		_r=$((_r + 1))
+		rm -f "$OUT_DIR"/*
+		if [ "$_kind" != none ]; then
+			start_capturer "$WORK/cap.log" "$_ready" "$@" || {
+				ROWS="$ROWS$(printf '%-36s  %s' "$_label" 'did not run')
+"
+				return 0; }
+		fi
+		flood
+		stop_capturer
+		case $_kind in
+		tcpdump|xdpdump)
+			_cap=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$WORK/cap.log" | tail -1) ;;
+		hdrlog)
+			_cap=$(summary_value "$WORK/cap.log" 'records written') ;;
+		*)	_cap="" ;;
+		esac
+		# what the capturer says it lost, and anything odd, as it said it
+		_lost=""
+		[ "$_kind" = none ] ||
+			_lost=$(sed -n 's/^\([0-9]*\) \(records lost\|packets dropped\).*/\1/p' \
+				"$WORK/cap.log" | paste -sd+ -)
+		if [ -n "$_cap" ] && [ "$_cap" -ne "$ARRIVED" ]; then
+			echo "   captured $_cap of $ARRIVED arrived; the capturer said:"
+			sed 's/^/      | /' "$WORK/cap.log" | tail -12
+		fi
+		_us="$_us $(us_per_frame "$TICKS" "$ARRIVED")"
+		_sw="$_sw $(awk -v s="$SWITCHES" -v n="$ARRIVED" 'BEGIN { printf "%.5f", (n ? s / n : 0) }')"
+		[ -n "$_cap" ] && _ratio="$_ratio $(awk -v c="$_cap" -v n="$ARRIVED" 'BEGIN { printf "%.4f", (n ? c / n : 0) }')"
+		printf '   %-34s run %d: arrived %d of %d, captured %s (lost %s), %d ticks, %s us/frame, %d wake-ups\n' \
+			"$_label" "$_r" "$ARRIVED" "$N" "${_cap:--}" "${_lost:--}" "$TICKS" \
+			"$(us_per_frame "$TICKS" "$ARRIVED")" "$SWITCHES"
+	done
+	# shellcheck disable=SC2086
+	_med=$(median $_us)
+	if [ "$_kind" = none ]; then
+		BASE_US=$_med
+		_extra="(base $_med)"
+	else
+		_extra=$(awk -v a="$_med" -v b="$BASE_US" 'BEGIN { printf "%.2f", a - b }')
+	fi
+	# shellcheck disable=SC2086
+	ROWS="$ROWS$(printf '%-36s  %-10s  %-13s  %s' "$_label" \
+		"$([ -n "$_ratio" ] && median $_ratio || echo -)" "$_extra" \
+		"$([ "$_kind" = none ] && echo - || median $_sw)")
+"
+}
+
+hdrlog_configs() {	# BINARY SUFFIX
+	_b=$1; _s=$2
+	config "hdrlog -w pcap$_s" hdrlog 'listening on' \
+		"$_b" -i "$VETH_A" -w "$OUT_DIR/h.pcap"
+	config "hdrlog -o json$_s" hdrlog 'listening on' \
+		"$_b" -i "$VETH_A" -o "json:$OUT_DIR/h.json"
+	config "hdrlog --sample 1000000$_s" seen 'listening on' \
+		"$_b" -i "$VETH_A" --sample 1000000 -o "json:$OUT_DIR/h.json"
+	if "$_b" --help 2>&1 | grep -q attach-ingress; then
+		config "hdrlog -o json --attach-ingress tc$_s" hdrlog 'listening on' \
+			"$_b" -i "$VETH_A" --attach-ingress tc -o "json:$OUT_DIR/h.json"
+	fi
+}
+
+echo "-- runs (CPU: whole machine, user+system+irq+softirq; wake-ups: the capturer's voluntary context switches)"
+config "nothing" none ''
+config "tcpdump -w" tcpdump 'listening on' \
+	tcpdump -i "$VETH_A" -nn -w "$OUT_DIR/t.pcap"
+if command -v xdpdump >/dev/null 2>&1; then
+	config "xdpdump -w (its own XDP program)" xdpdump 'listening' \
+		xdpdump --load-xdp-program -i "$VETH_A" -w "$OUT_DIR/x.pcap"
+fi
+if [ -n "$HDRLOG_BEFORE" ] && [ -x "$HDRLOG_BEFORE" ]; then
+	hdrlog_configs "$HDRLOG_BEFORE" " (before)"
+fi
+if [ -x "$HDRLOG" ]; then
+	hdrlog_configs "$HDRLOG" ""
+fi
+
+SC_LINES=""
+strace_run() {	# BINARY LABEL
+	command -v strace >/dev/null 2>&1 || return 0
+	start_capturer "$WORK/cap.log" 'listening on' strace -c -f \
+		-o "$WORK/strace.out" "$1" -i "$VETH_A" -o "json:$OUT_DIR/h.json" ||
+		return 0
+	flood
+	# strace holds SIGINT back while it traces: stop hdrlog, its child
+	_child=$(pgrep -P "$CAP_PID" | head -1)
+	[ -n "$_child" ] && kill -INT "$_child" 2>/dev/null
+	stop_capturer
+	SC_LINES="$SC_LINES$(awk -v n="$ARRIVED" -v l="$2" '
+		$NF ~ /^(epoll_wait|epoll_pwait|write|lseek|ppoll|poll|recvfrom|read)$/ {
+			calls = ($4 ~ /^[0-9]+$/) ? $4 : $3; c[$NF] = calls }
+		END { printf "   %-24s %d frames:", l, n
+		      for (k in c) printf "  %s %d (%.4f/frame)", k, c[k], c[k] / n
+		      printf "\n" }' "$WORK/strace.out")
+"
+	rm -f "$OUT_DIR"/*
+}
+if [ "$STRACE" = 1 ]; then
+	[ -n "$HDRLOG_BEFORE" ] && [ -x "$HDRLOG_BEFORE" ] &&
+		strace_run "$HDRLOG_BEFORE" "hdrlog -o json (before)"
+	[ -x "$HDRLOG" ] && strace_run "$HDRLOG" "hdrlog -o json"
+fi
+
+echo
+echo "-- table: $N frames a run, median of $RUNS; extra CPU per frame above nothing capturing"
+printf '%-36s  %-10s  %-13s  %s\n' capturer 'capt/arr' 'extra us/fr' 'wake-ups/frame'
+printf '%s' "$ROWS"
+if [ -n "$SC_LINES" ]; then
+	echo
+	echo "-- strace -c -f, one run each (strace slows the reader: fewer, larger batches than without)"
+	printf '%s' "$SC_LINES"
+fi
