@@ -41,6 +41,14 @@ const struct sink_ops *sink_type(const char *spec)
 	return NULL;
 }
 
+/* What follows "TYPE:" in an output spec; "" for a bare TYPE. */
+static const char *spec_target(const char *spec, const struct sink_ops *ops)
+{
+	size_t n = strlen(ops->name);
+
+	return spec[n] ? spec + n + 1 : "";
+}
+
 struct sink *sink_create(const char *spec, const struct sink_config *cfg)
 {
 	const struct sink_ops *ops = sink_type(spec);
@@ -57,7 +65,7 @@ struct sink *sink_create(const char *spec, const struct sink_config *cfg)
 		return NULL;
 	}
 	s->ops = ops;
-	s->target = spec[strlen(ops->name)] ? spec + strlen(ops->name) + 1 : "";
+	s->target = spec_target(spec, ops);
 	s->cfg = cfg;
 	err = ops->open(s);
 	if (err) {
@@ -284,7 +292,7 @@ int sink_check(const char *spec, const struct sink_config *cfg, char *desc,
 	snprintf(desc, size, "%s", spec);
 	if (!ops)
 		return -EINVAL;
-	s.target = spec[strlen(ops->name)] ? spec + strlen(ops->name) + 1 : "";
+	s.target = spec_target(spec, ops);
 	sink_describe(&s, desc, size);
 	if (ops->check)
 		return ops->check(&s);

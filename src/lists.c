@@ -30,7 +30,7 @@
 
 _Static_assert(READ_CHUNK > LIST_LINE_MAX, "a whole line fits the buffer");
 
-static const char *kind_name(enum list_kind kind)
+const char *list_kind_name(enum list_kind kind)
 {
 	switch (kind) {
 	case LIST_BLOCK:
@@ -73,7 +73,7 @@ int list_spec_parse(struct list_spec *spec, enum list_kind kind,
 	if (len >= 4 && !strcmp(arg + len - 4, ":any")) {
 		if (kind != LIST_BLOCK) {
 			pr_err("':any' applies only to block lists, not to %s list '%s'",
-			       kind_name(kind),
+			       list_kind_name(kind),
 			       log_escape(q2, sizeof(q2), arg, len));
 			return -1;
 		}
@@ -88,12 +88,12 @@ int list_spec_parse(struct list_spec *spec, enum list_kind kind,
 		file = eq + 1;
 	file_len = len - (file - arg);
 	if (!file_len) {
-		pr_err("no file given in %s list '%s'", kind_name(kind),
+		pr_err("no file given in %s list '%s'", list_kind_name(kind),
 		       log_escape(q2, sizeof(q2), arg, strlen(arg)));
 		return -1;
 	}
 	if (file_len >= LIST_PATH_MAX) {
-		pr_err("path too long in %s list '%s'", kind_name(kind),
+		pr_err("path too long in %s list '%s'", list_kind_name(kind),
 		       log_escape(q, sizeof(q), arg, strlen(arg)));
 		return -1;
 	}

@@ -68,6 +68,8 @@ struct list_set {
  * NAME defaults to FILE's base name without its extension. Returns 0, or
  * -1 with a message printed.
  */
+/* "block", "tag" or "allow". */
+const char *list_kind_name(enum list_kind kind);
 int list_spec_parse(struct list_spec *spec, enum list_kind kind,
 		    const char *arg);
 

@@ -315,24 +315,14 @@ static void config_reload(struct run *run)
 
 	log_escape(path, sizeof(path), o->config, strlen(o->config));
 	log_level = LOG_NORMAL;	/* the file may no longer say -v or -q */
-	if (options_parse(&fresh, run->argc, run->argv) != OPTIONS_RUN) {
-		log_level = level;
-		pr_err("config %s: not reloaded (see above); the running configuration stays",
-		       path);
-		options_free(&fresh);
-		return;
-	}
+	if (options_parse(&fresh, run->argc, run->argv) != OPTIONS_RUN)
+		goto refused;
 	lists_ok = lists_fit(o, &fresh);
 	filter_ok = run->frame_bytes || !fresh.filter[0];
 	new_filter = filter_ok && strcmp(o->filter, fresh.filter);
 	/* A filter that does not compile is a file that does not parse. */
-	if (new_filter && filter_compile(&filter, fresh.filter, o->snaplen)) {
-		log_level = level;
-		pr_err("config %s: not reloaded (see above); the running configuration stays",
-		       path);
-		options_free(&fresh);
-		return;
-	}
+	if (new_filter && filter_compile(&filter, fresh.filter, o->snaplen))
+		goto refused;
 	for (int i = 0; (key = options_key(i)); i++) {
 		bool live = !strcmp(key, "count") || !strcmp(key, "verbose") ||
 			    !strcmp(key, "quiet") ||
@@ -362,6 +352,12 @@ static void config_reload(struct run *run)
 		if (!strcmp(key, "count") || (is_list_key(key) && lists_ok) ||
 		    (!strcmp(key, "filter") && !strcmp(o->filter, fresh.filter)))
 			take_text(o, &fresh, i);
+	options_free(&fresh);
+	return;
+refused:
+	log_level = level;
+	pr_err("config %s: not reloaded (see above); the running configuration stays",
+	       path);
 	options_free(&fresh);
 }
 
@@ -549,10 +545,6 @@ static void describe_run(const struct run *run)
 		       run->n_sinks);
 }
 
-static const char *const list_kinds[] = {
-	[LIST_BLOCK] = "block", [LIST_TAG] = "tag", [LIST_ALLOW] = "allow",
-};
-
 /*
  * --check: everything a start would check before loading the program,
  * through the same code, every problem reported (not just the first);
@@ -611,7 +603,7 @@ static int check_config(struct options *o)
 	for (int i = 0; i < o->n_lists; i++) {
 		const struct list_spec *l = &o->lists[i];
 
-		printf("hdrlog: %s list %s%s: %s, ", list_kinds[l->kind],
+		printf("hdrlog: %s list %s%s: %s, ", list_kind_name(l->kind),
 		       l->name, l->any ? " (:any)" : "",
 		       log_escape(esc, sizeof(esc), l->path, strlen(l->path)));
 		if (loaded[i])
