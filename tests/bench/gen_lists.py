@@ -70,40 +70,32 @@ def gen_v4(rng, n):
     return out
 
 
-def gen_v6(rng, n):
-    lens = list(range(32, 129))
+def gen_v6_under(rng, n, top, top_bits, lens):
+    """n distinct IPv6 prefixes of the lengths lens, spread evenly, each
+    starting with the top_bits bits of top, host bits clear."""
     per, extra = divmod(n, len(lens))
     out = set()
     for i, plen in enumerate(lens):
         k = per + (1 if i < extra else 0)
         got = 0
         while got < k:
-            # 001 then plen-3 random bits, host bits clear
-            x = (1 << (plen - 3)) | rng.getrandbits(plen - 3)
+            x = (top << (plen - top_bits)) | rng.getrandbits(plen - top_bits)
             a = x << (128 - plen)
             if a >> 96 == FREE_V6_TOP32 or (a, plen) in out:
                 continue
             out.add((a, plen))
             got += 1
     return sorted(out)
+
+
+def gen_v6(rng, n):
+    # 001 (global unicast) then random bits
+    return gen_v6_under(rng, n, 0b001, 3, list(range(32, 129)))
 
 
 def gen_v6_cluster(rng, n):
     # under 2001::/20: the chunk (record.h's HDRLOG_CHUNK_BITS) of 2001:db8::
-    lens = list(range(36, 129))
-    per, extra = divmod(n, len(lens))
-    out = set()
-    for i, plen in enumerate(lens):
-        k = per + (1 if i < extra else 0)
-        got = 0
-        while got < k:
-            x = (0x20010 << (plen - 20)) | rng.getrandbits(plen - 20)
-            a = x << (128 - plen)
-            if a >> 96 == FREE_V6_TOP32 or (a, plen) in out:
-                continue
-            out.add((a, plen))
-            got += 1
-    return sorted(out)
+    return gen_v6_under(rng, n, 0x20010, 20, list(range(36, 129)))
 
 
 def v4_text(a):

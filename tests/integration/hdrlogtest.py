@@ -493,6 +493,29 @@ def macs(n, kind, tag=None):
     return [new_mac(kind, tag) for _ in range(n)]
 
 
+def strace_prefix(trace, *args):
+    """What runs hdrlog under strace, writing to trace: -D (strace traces
+    from a grandchild, so hdrlog keeps the pid signals go to), -f, -q, and
+    args. With detect_leaks=0: in the sanitizer build LeakSanitizer cannot
+    run under ptrace, and would end hdrlog with an error of its own."""
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    return ["env", "ASAN_OPTIONS=" + asan + (":" if asan else "") +
+            "detect_leaks=0", shutil.which("strace") or "strace",
+            "-D", "-f", "-q", "-o", trace] + list(args)
+
+
+def strace_text(trace, pid, timeout=10):
+    """The trace, once strace has written pid's exit (it writes it last)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(trace) as f:
+            text = f.read()
+        if re.search(r"^%d\s+\+\+\+ exited" % pid, text, re.M):
+            return text
+        assert time.monotonic() < deadline, "strace did not see the exit"
+        time.sleep(0.05)
+
+
 def show(r):
     """A finished command's exit and output ends, for assertion messages."""
     return "exit %s\nstdout: %r\nstderr: %r" % (

@@ -486,23 +486,13 @@ def _():
             "-o", "pcapng:" + H.path("sc.pcapng"), "-o", "journal",
             "-o", "syslog:udp://%s:514" % b4,
             "--taglist", "t=" + H.write_list("sc-tag.txt", [b4 + "/32"])]
-    # -D: strace traces from a grandchild, so that hdrlog keeps the pid
-    # the signals go to, and a kill of hdrlog leaves no tracer holding it.
-    with H.Hdrlog(H.topo().ns_a, args, prefix=[
-            strace, "-D", "-f", "-q", "-o", trace]) as h:
+    with H.Hdrlog(H.topo().ns_a, args, prefix=H.strace_prefix(trace)) as h:
         ok, text = ping_from_b()
         assert ok, text
         h.wait_written(["json:" + H.path("sc.json")], 3)
         h.hup()
         assert h.stop(signal.SIGTERM) == 0, h.stderr()
-    deadline = time.monotonic() + 10
-    while True:     # the tracer writes the exit last
-        with open(trace) as f:
-            text = f.read()
-        if re.search(r"^%d\s+\+\+\+ exited" % h.proc.pid, text, re.MULTILINE):
-            break
-        assert time.monotonic() < deadline, "strace did not see the exit"
-        time.sleep(0.05)
+    text = H.strace_text(trace, h.proc.pid)
     # "PID name(" and "PID <... name resumed>"; "+++ exited" is no call.
     made = set(re.findall(r"^\d+\s+(?:<\.\.\. )?([a-z_0-9]+)[( ]", text,
                           re.MULTILINE))

@@ -276,16 +276,10 @@ def _():
         raise H.Skip("strace not installed")
     out, trace = H.path("batch.json"), H.path("batch.strace")
     n = 3000
-    # -D: strace traces from a grandchild, so hdrlog keeps the pid signals
-    # go to; -y: each descriptor with its path.
-    # In the sanitizer build, LeakSanitizer cannot run under ptrace: it
-    # would end hdrlog with an error of its own at exit.
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    no_lsan = ["env", "ASAN_OPTIONS=" + asan + (":" if asan else "") +
-               "detect_leaks=0"]
+    # -y: each descriptor with its path.
     with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" + out],
-                  prefix=no_lsan + [strace, "-D", "-f", "-q", "-y", "-o",
-                                    trace, "-e", "trace=write,lseek"]) as h:
+                  prefix=H.strace_prefix(trace, "-y",
+                                         "-e", "trace=write,lseek")) as h:
         H.topo().send(udp(7000, n))
         deadline = time.monotonic() + 20
         while len(H.read_json_lines(out)) < n:
@@ -294,14 +288,7 @@ def _():
                     len(H.read_json_lines(out)), n)
             time.sleep(0.05)
         assert h.stop() == 0, h.stderr()
-    deadline = time.monotonic() + 10
-    while True:     # the tracer writes the exit last
-        with open(trace) as f:
-            text = f.read()
-        if re.search(r"^%d\s+\+\+\+ exited" % h.proc.pid, text, re.M):
-            break
-        assert time.monotonic() < deadline, "strace did not see the exit"
-        time.sleep(0.05)
+    text = H.strace_text(trace, h.proc.pid)
     calls = re.findall(r"^\d+\s+(write|lseek)\(\d+<([^>]*)>", text, re.M)
     writes = sum(1 for c, f in calls if c == "write" and f.endswith(out))
     seeks = sum(1 for c, f in calls if c == "lseek" and f.endswith(out))
