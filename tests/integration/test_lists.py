@@ -503,6 +503,27 @@ def _in(ranges, x):
     return i >= 0 and ranges[i][0] <= x <= ranges[i][1]
 
 
+def probe_lists(name, args, plan):
+    """Send plan's frames ((mac, address, frame, lists wanted) each) to a
+    hdrlog with args: each frame's one record names exactly the lists
+    wanted as its source's."""
+    with Run(name, args) as run:
+        H.topo().send([f for _, _, f, _ in plan])
+        recs = run.records(len(plan), timeout=10)
+        run.stop()
+    g = by_mac(recs)
+    bad = []
+    for m, a, f, want in plan:
+        rs = g.get(m, [])
+        if len(rs) != 1 or rs[0].get("src_lists") != want:
+            bad.append("%s: expected %s, got %s" % (
+                a, want, [r.get("src_lists") for r in rs]))
+    H.diag("%d probes, %d listed" % (len(plan), sum(1 for p in plan
+                                                     if p[3])))
+    assert not bad, "%d of %d wrong:\n%s" % (len(bad), len(plan),
+                                            "\n".join(bad[:15]))
+
+
 @tap.case("many random prefixes (3 lists, 12000 entries): lookups agree "
           "with a reference at boundaries and random addresses")
 def _():
@@ -550,21 +571,7 @@ def _():
         m = H.macs(1, MAC_KIND, 16)[0]
         want = [n for n in names if _in(ranges[(n, a.version)], int(a))]
         plan.append((m, str(a), udp_frame(m, str(a)), want or None))
-    with Run("random", args) as run:
-        H.topo().send([f for _, _, f, _ in plan])
-        recs = run.records(len(plan), timeout=10)
-        run.stop()
-    g = by_mac(recs)
-    bad = []
-    for m, a, f, want in plan:
-        rs = g.get(m, [])
-        if len(rs) != 1 or rs[0].get("src_lists") != want:
-            bad.append("%s: expected %s, got %s" % (
-                a, want, [r.get("src_lists") for r in rs]))
-    H.diag("%d probes, %d listed" % (len(plan), sum(1 for p in plan
-                                                     if p[3])))
-    assert not bad, "%d of %d wrong:\n%s" % (len(bad), len(plan),
-                                            "\n".join(bad[:15]))
+    probe_lists("random", args, plan)
 
 
 @tap.case("a four-level search: 150,000 IPv6 prefixes in one /20 chunk, "
@@ -601,21 +608,7 @@ def _():
         want = [n for n in names if _in(ranges[n], a)]
         s = str(ipaddress.IPv6Address(a))
         plan.append((m, s, udp_frame(m, s), want or None))
-    with Run("deep", args) as run:
-        H.topo().send([f for _, _, f, _ in plan])
-        recs = run.records(len(plan), timeout=10)
-        run.stop()
-    g = by_mac(recs)
-    bad = []
-    for m, a, f, want in plan:
-        rs = g.get(m, [])
-        if len(rs) != 1 or rs[0].get("src_lists") != want:
-            bad.append("%s: expected %s, got %s" % (
-                a, want, [r.get("src_lists") for r in rs]))
-    H.diag("%d probes, %d listed" % (len(plan), sum(1 for p in plan
-                                                     if p[3])))
-    assert not bad, "%d of %d wrong:\n%s" % (len(bad), len(plan),
-                                            "\n".join(bad[:15]))
+    probe_lists("deep", args, plan)
 
 
 @tap.case("block list: a receiver in A gets allowed sources only; "
