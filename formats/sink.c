@@ -16,7 +16,7 @@
 #include "sink.h"
 
 extern const struct sink_ops json_sink_ops, pcap_sink_ops, pcapng_sink_ops,
-	journal_sink_ops, syslog_sink_ops;
+	journal_sink_ops, syslog_sink_ops, kafka_sink_ops;
 
 static const struct sink_ops *const sink_types[] = {
 	&json_sink_ops,
@@ -24,6 +24,7 @@ static const struct sink_ops *const sink_types[] = {
 	&pcapng_sink_ops,
 	&journal_sink_ops,
 	&syslog_sink_ops,
+	&kafka_sink_ops,
 };
 
 const struct sink_ops *sink_type(const char *spec)
@@ -36,7 +37,7 @@ const struct sink_ops *sink_type(const char *spec)
 		if (strlen(ops->name) == n && !strncmp(ops->name, spec, n))
 			return ops;
 	}
-	pr_err("unknown output '%.*s' (known: json, pcap, pcapng, journal, syslog)",
+	pr_err("unknown output '%.*s' (known: json, pcap, pcapng, journal, syslog, kafka)",
 	       (int)n, spec);
 	return NULL;
 }

@@ -18,6 +18,9 @@ enum syslog_format {
 	SYSLOG_RFC3164,
 };
 
+/* --kafka-property may be given this many times. */
+#define SINK_KAFKA_PROPS_MAX	64
+
 /* What the command line says about outputs, shared by all of them. */
 struct sink_config {
 	uint64_t fields;		/* mask of enum field_id to write */
@@ -29,6 +32,12 @@ struct sink_config {
 	enum syslog_format syslog_format;
 	bool syslog_lf_framing;		/* TCP: newline instead of octet counts */
 	bool syslog_cee;		/* "@cee:" before the JSON body */
+	/* The Kafka output (formats/kafka.c checks these at open/--check). */
+	const char *kafka_key;		/* --kafka-key: a field, "none"; NULL:
+					 * community_id */
+	uint32_t kafka_queue;		/* --kafka-queue: records; 0 default */
+	const char *kafka_props[SINK_KAFKA_PROPS_MAX];	/* "key=value" */
+	int n_kafka_props;
 };
 
 struct sink {
@@ -147,7 +156,7 @@ int sink_check(const char *spec, const struct sink_config *cfg, char *desc,
 
 /*
  * Create a sink from an -o argument: "json[:PATH]", "pcap:PATH",
- * "pcapng:PATH", "journal", "syslog[:URL]". cfg must outlive the sink.
+ * "pcapng:PATH", "journal", "syslog[:URL]", "kafka://BROKERS/TOPIC". cfg must outlive the sink.
  * Returns NULL with a message printed and errno set on error: EINVAL
  * for an argument that is wrong in itself (a bad command line).
  */

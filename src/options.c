@@ -324,6 +324,30 @@ static int opt_filter(struct options *o, const struct opt_def *d,
 	return 0;
 }
 
+/* --kafka-property KEY=VALUE: librdkafka checks both at open/--check. */
+static int opt_kafka_property(struct options *o, const struct opt_def *d,
+			      const char *arg)
+{
+	struct sink_config *c = &o->sink;
+
+	if (c->n_kafka_props == SINK_KAFKA_PROPS_MAX)
+		return usage_error("%s given too often (at most %d)",
+				   opt_name(d), SINK_KAFKA_PROPS_MAX);
+	if (arg[0] == '=' || !strchr(arg, '='))
+		return usage_error("%s takes KEY=VALUE (a librdkafka property), not '%s'",
+				   opt_name(d), arg);
+	c->kafka_props[c->n_kafka_props++] = arg;
+	return 0;
+}
+
+static int opt_kafka_key(struct options *o, const struct opt_def *d,
+			 const char *arg)
+{
+	(void)d;
+	o->sink.kafka_key = arg;	/* kafka.c says if it is a field */
+	return 0;
+}
+
 static int opt_log_level(struct options *o, const struct opt_def *d,
 			 const char *arg)
 {
@@ -376,6 +400,7 @@ static void print_help(void)
 	       "  pcapng:PATH       pcapng with interface names, list comments, XDP verdicts\n"
 	       "  journal           systemd journal, one entry per record\n"
 	       "  syslog[:TARGET]   unix:PATH (default /dev/log), udp://HOST:PORT, tcp://HOST:PORT\n"
+	       "  kafka://BROKER[,BROKER]/TOPIC  a Kafka message per record (the JSON record)\n"
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
 	       "  SIGHUP reloads them, reopens output files and re-reads --config's FILE\n"
 	       "  (what cannot change while running is reported and kept).\n"
@@ -443,6 +468,10 @@ static const struct opt_def opt_defs[] = {
 	WORD("syslog-format", 0, "rfc5424|rfc3164", sink.syslog_format, syslog_formats, "syslog message format (default rfc5424)"),
 	WORD("syslog-framing", 0, "octet-counting|non-transparent", sink.syslog_lf_framing, syslog_framings, "syslog over TCP (default octet-counting, RFC 6587)"),
 	FLAG("syslog-cee", 0, sink.syslog_cee, "put '@cee:' before the JSON body (rsyslog mmjsonparse)"),
+	/* the Kafka output (formats/kafka.c) */
+	FUNC("kafka-key", 0, "FIELD|none", opt_kafka_key, 0, "Kafka message key: a record field (default community_id) or none"),
+	NUM("kafka-queue", 0, "N", sink.kafka_queue, 1, 10000000, 0, "Kafka: records queued for the brokers at most (default 100000)"),
+	FUNC("kafka-property", 0, "KEY=VALUE", opt_kafka_property, 0, "a librdkafka property (repeatable; as kcat -X): TLS, SASL, ..."),
 	FLAG("monitor", 0, monitor, "never drop; mark records with would_drop instead"),
 	WORD("log", 0, "all|listed", log_listed, log_modes, "log every frame (default) or only list hits and drops"),
 	WORD("too-deep", 0, "pass|drop", too_deep_drop, too_deep_modes, "with lists: IPv6 chains deeper than parsed (default pass)"),
