@@ -57,6 +57,7 @@ struct kafka_sink {
 	uint64_t failed_at_down;
 	uint64_t last_err_ns;	/* the last error that says "failing" */
 	uint64_t full_at;	/* s->failed when the queue filled up */
+	uint64_t purged;	/* given up at close, unacknowledged */
 };
 
 /*
@@ -224,7 +225,7 @@ static void failing(struct kafka_sink *x, const char *what)
 		return;
 	x->failing = true;
 	x->failed_at_down = s->failed;
-	pr_warn("kafka %s: %s; queueing records (up to %u), retrying, counting what librdkafka gives up as lost",
+	pr_warn("kafka:%s: %s; queueing records (up to %u), retrying, counting what librdkafka gives up as lost",
 		s->target, what, queue_bound(s));
 }
 
@@ -242,7 +243,7 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m,
 		s->written++;
 		if (x->failing &&
 		    clock_mono_ns() - x->last_err_ns >= KAFKA_HEALED_NS) {
-			pr_info("kafka %s: delivering again; %llu records lost meanwhile",
+			pr_info("kafka:%s: delivering again; %llu records lost meanwhile",
 				s->target, (unsigned long long)(s->failed -
 								x->failed_at_down));
 			x->failing = false;
@@ -251,8 +252,10 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m,
 	}
 	s->failed++;
 	if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
-	    m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
-		return;		/* at close: kafka_close() says it */
+	    m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+		x->purged++;	/* at close: kafka_close() says it */
+		return;
+	}
 	snprintf(what, sizeof(what), "librdkafka gave records up (%s)",
 		 rd_kafka_err2str(m->err));
 	if (!x->failing)
@@ -271,7 +274,7 @@ static void kafka_error(rd_kafka_t *rk, int err, const char *reason,
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
 		if (!x->fatal)
-			pr_err("kafka %s: %s; records are lost from now on",
+			pr_err("kafka:%s: %s; records are lost from now on",
 			       x->s->target, fatal);
 		x->fatal = true;
 		return;
@@ -285,7 +288,7 @@ static void kafka_error(rd_kafka_t *rk, int err, const char *reason,
 		failing(x, reason);
 		return;
 	}
-	pr_debug("kafka %s: %s", x->s->target, reason);
+	pr_debug("kafka:%s: %s", x->s->target, reason);
 }
 
 /*
@@ -328,7 +331,7 @@ static int kafka_write(struct sink *s, const struct event *e)
 		s->failed++;
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 			if (!x->queue_full) {
-				pr_warn("kafka %s: queue full (%u records); counting lost records until the brokers catch up",
+				pr_warn("kafka:%s: queue full (%u records); counting lost records until the brokers catch up",
 					s->target, queue_bound(s));
 				x->full_at = s->failed - 1;
 			}
@@ -342,7 +345,7 @@ static int kafka_write(struct sink *s, const struct event *e)
 		}
 	} else if (x->queue_full &&
 		   rd_kafka_outq_len(x->rk) < (int)(queue_bound(s) / 2)) {
-		pr_info("kafka %s: the queue has room again; %llu records lost while it was full",
+		pr_info("kafka:%s: the queue has room again; %llu records lost while it was full",
 			s->target, (unsigned long long)(s->failed - x->full_at));
 		x->queue_full = false;
 	}
@@ -389,13 +392,13 @@ static void kafka_close(struct sink *s)
 				      RD_KAFKA_PURGE_F_INFLIGHT);
 		rd_kafka_poll(x->rk, 0);
 	}
+	/* none, unless a report went astray */
 	unsettled = s->records - s->written - s->failed - s->skipped;
-	if (unsettled) {
-		pr_warn("kafka %s: %llu records not acknowledged within %d s of stopping; counted lost",
-			s->target, (unsigned long long)unsettled,
+	s->failed += unsettled;
+	if (unsettled + x->purged)
+		pr_warn("kafka:%s: %llu records not acknowledged within %d s of stopping; counted lost",
+			s->target, (unsigned long long)(unsettled + x->purged),
 			KAFKA_CLOSE_WAIT_MS / 1000);
-		s->failed += unsettled;
-	}
 	x->closed = true;	/* a later report would count twice */
 	kafka_destroy(x);
 	json_render_put();
@@ -436,7 +439,7 @@ static int kafka_open(struct sink *s)
 	x->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (!x->rk) {
 		/* e.g. ssl.ca.location that cannot be read: a bad option */
-		pr_err("kafka %s: %s", s->target, errstr);
+		pr_err("kafka:%s: %s", s->target, errstr);
 		rd_kafka_conf_destroy(conf);
 		json_render_put();
 		free(x);
@@ -445,7 +448,7 @@ static int kafka_open(struct sink *s)
 	rd_kafka_set_log_queue(x->rk, NULL);
 	x->rkt = rd_kafka_topic_new(x->rk, k.topic, NULL);
 	if (!x->rkt) {
-		pr_err("kafka %s: %s", s->target,
+		pr_err("kafka:%s: %s", s->target,
 		       rd_kafka_err2str(rd_kafka_last_error()));
 		kafka_destroy(x);
 		json_render_put();
