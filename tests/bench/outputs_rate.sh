@@ -23,11 +23,16 @@
 #   4. peers: tcpdump -r of hdrlog's own N-frame pcap -w a pcap (rewrite);
 #      tcpdump -w capturing trafgen frames sent over the veth (live); xdpdump
 #      --load-xdp-program -w, fed by BPF_PROG_RUN on its own XDP program.
+#   5. -o kafka://BROKERS/TOPIC to librdkafka's mock cluster (the tests'
+#      kafka_mock, three brokers on the namespace's loopback, on the other
+#      CPU), KAFKA_N frames drained, beside -o json:FILE (tmpfs) with the same
+#      count in the same run: records the brokers acknowledged per second.
 # Prints figures; no pass/fail.
 #
 # Environment: N (2500000), RUNS (3), SYSLOG_N (1000000), JOURNAL_N
 #   (20000), JOURNAL_RATES ("1000 2000 4000 8000 16000 32000"), JOURNAL_SECS (2),
-#   TRAFGEN_N (2000000), XDPDUMP_N (3000000), TARGET (3000000), HDRLOG.
+#   TRAFGEN_N (2000000), XDPDUMP_N (3000000), TARGET (3000000), KAFKA_N
+#   (1000000), KAFKA_MOCK (the build's tests/helpers/kafka_mock), HDRLOG.
 set -eu
 . "$(dirname "$0")/common.sh"
 
@@ -40,6 +45,9 @@ JOURNAL_SECS=${JOURNAL_SECS:-2}
 TRAFGEN_N=${TRAFGEN_N:-2000000}
 XDPDUMP_N=${XDPDUMP_N:-3000000}
 TARGET=${TARGET:-3000000}
+KAFKA_N=${KAFKA_N:-1000000}
+KAFKA_MOCK=${KAFKA_MOCK:-$(dirname "$HDRLOG")/../tests/helpers/kafka_mock}
+KAFKA_PID=""
 SYSLOG_PORT=${SYSLOG_PORT:-10514}
 HDRLOG_CPU=0
 GEN_CPU=1
@@ -79,6 +87,7 @@ outputs_cleanup() {
 	set +e
 	[ -z "$HDRLOG_PID_CUR" ] || kill -CONT "$HDRLOG_PID_CUR" 2>/dev/null || true
 	stop_pid "$RSYSLOG_PID"
+	stop_pid "$KAFKA_PID"
 	if [ -n "$JOURNALD_PID" ]; then
 		stop_pid "$JOURNALD_PID"
 		for p in $(printf '%s\n' $JCREATED | awk '{ print length, $0 }' |
@@ -532,10 +541,40 @@ if command -v xdpdump >/dev/null 2>&1; then
 fi
 echo
 
+# --- 5. kafka ---------------------------------------------------------------------
+echo "-- 5. -o kafka to librdkafka's mock cluster, beside -o json (tmpfs), $KAFKA_N frames drained"
+KAFKA_LINE="skipped ($KAFKA_MOCK not built: make check builds it)"
+if [ -x "$KAFKA_MOCK" ]; then
+	# its stdin a fifo held open here: it exits when the fifo closes
+	mkfifo "$WORK/kafka.in"
+	ip netns exec "$NS_A" taskset -c "$GEN_CPU" "$KAFKA_MOCK" bench 6 \
+		<"$WORK/kafka.in" >"$WORK/kafka.out" 2>"$WORK/kafka.err" &
+	KAFKA_PID=$!
+	exec 8>"$WORK/kafka.in"
+	i=0
+	until [ -s "$WORK/kafka.out" ] || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	BOOT=$(head -1 "$WORK/kafka.out")
+	one_run drain json-shm "$TMPFS_DIR/k.json" "$KAFKA_N" -o "json:$TMPFS_DIR/k.json"
+	KJSON=$RUN_RATE
+	rm_out "$TMPFS_DIR/k.json"
+	kc0=$(cpu_ticks "$KAFKA_PID")
+	one_run drain kafka - "$KAFKA_N" -o "kafka://$BOOT/bench"
+	kc1=$(cpu_ticks "$KAFKA_PID")
+	echo "   (kafka: written = acknowledged by the mock brokers, lz4, idempotent; the"
+	echo "   time includes waiting for the last acknowledgements; the mock cluster's"
+	echo "   CPU on CPU $GEN_CPU: $(awk -v c="$((kc1 - kc0))" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "%.1f", c / hz }') s)"
+	KAFKA_LINE="$RUN_RATE rec/s acknowledged (${RUN_W:-?} written, ${RUN_OL:-0} lost), json on $SHM_FS $KJSON rec/s, $KAFKA_N records each"
+	exec 8>&-
+	stop_pid "$KAFKA_PID"; KAFKA_PID=""
+fi
+echo
+
 echo "-- summary (records per second, hdrlog on one CPU, zero loss unless said)"
 printf '%s' "$SUMMARY"
 echo "   syslog tcp:    $SYSLOG_LINE"
 echo "   journal:       $JOURNAL_LINE"
+echo "   kafka (mock):  $KAFKA_LINE"
 echo "   tcpdump -r -w: $TD_LINE"
 echo "   tcpdump live:  $TG_LINE"
 echo "   xdpdump:       $XD_LINE"
