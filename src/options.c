@@ -904,6 +904,9 @@ bool options_key_changed(const struct options *a, const struct options *b,
 
 const char *options_key_value(const struct options *o, int i)
 {
+	/* sasl.password and the like: not for logs */
+	if (opt_defs[i].handle == opt_kafka_property && o->text[i])
+		return "the properties given at start (not shown: they may hold secrets)";
 	return o->text[i] ? o->text[i] : "the default";
 }
 

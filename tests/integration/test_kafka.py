@@ -238,19 +238,35 @@ def broker_down():
     out = H.path("k3.json")
     with Mock() as mock:
         first, second = flow_frames(6, 5), flow_frames(6, 5, first=1000)
-        n = len(first) + len(second)
-        with hdrlog(["-o", "json:" + out, "-o", kafka_spec(mock.boot)]) as h:
+        spec = kafka_spec(mock.boot)
+        with hdrlog(["-o", "json:" + out, "-o", spec]) as h:
             H.topo().send(first)
-            h.wait_written([kafka_spec(mock.boot)], len(first), timeout=20)
+            h.wait_written([spec], len(first), timeout=20)
             mock.command("down 1")
             H.topo().send(second)
-            wait_lines(out, n)
+            wait_lines(out, len(first) + len(second))
             # librdkafka notices the broker gone and queues its partitions
             deadline = time.monotonic() + 30
             while "retrying" not in h.stderr() and \
                     time.monotonic() < deadline:
                 time.sleep(0.05)
+            # broker 1 leads partitions some of these flows hash to: their
+            # records wait in librdkafka's queue, acknowledged by nobody
+            h.summary_now()
+            w, lost = kafka_counts(h, mock.boot)
+            assert w + lost < len(first) + len(second), h.stderr()
             mock.command("up 1")
+            # "delivering again" comes with a delivery once no broker error
+            # has been reported for 15 s (formats/kafka.c): keep a trickle
+            # of records going until it is said
+            deadline = time.monotonic() + 60
+            k = 2000
+            while "delivering again" not in h.stderr() and \
+                    time.monotonic() < deadline:
+                H.topo().send(flow_frames(1, 1, first=k))
+                k += 1
+                time.sleep(0.5)
+            n = len(wait_lines(out, 0))
             deadline = time.monotonic() + 60
             while True:
                 h.summary_now()
@@ -261,10 +277,10 @@ def broker_down():
             h.stop()
         lines = json_lines(out)
         msgs = consume(mock.boot)
-    assert len(lines) == n, "%d JSON records for %d frames" % (len(lines), n)
     written, lost = kafka_counts(h, mock.boot)
-    H.diag("broker 1 down: %d written, %d lost" % (written, lost))
-    assert written + lost == n, h.stderr()
+    H.diag("broker 1 down: %d records, %d written, %d lost" % (
+        len(lines), written, lost))
+    assert written + lost == len(lines), h.stderr()
     payloads = collections.Counter(m[3] for m in msgs)
     assert max(payloads.values()) == 1, "duplicates: %s" % [
         k for k, v in payloads.items() if v > 1][:2]
@@ -273,9 +289,33 @@ def broker_down():
         len(msgs), written)
     if not lost:
         check_keyed(msgs, lines, lambda r: r.get("community_id"), "down/up")
-    warned = [x for x in h.stderr().splitlines() if "retrying" in x]
-    assert 1 <= len(warned) <= 2, "down said %d times:\n%s" % (
-        len(warned), h.stderr())
+    err = h.stderr().splitlines()
+    down = [x for x in err if "retrying" in x]
+    again = [x for x in err if "delivering again" in x]
+    assert len(down) == 1 and len(again) == 1, \
+        "down said %d times, healed %d times:\n%s" % (
+            len(down), len(again), h.stderr())
+    assert again[0].endswith("; %d records lost meanwhile" % lost), again
+
+
+@tap.case("a reload does not print --kafka-property values (passwords)")
+def reload_hides_properties():
+    conf = H.path("k5.conf")
+    with Mock() as mock:
+        for secret in ("Secret-One", "Secret-Two"):
+            with open(conf, "w") as f:
+                f.write("output = %s\nkafka-property = sasl.password=%s\n"
+                        % (kafka_spec(mock.boot), secret))
+            if secret == "Secret-One":
+                h = hdrlog(["--config", conf]).start()
+        try:
+            h.hup()
+            h.stop()
+        finally:
+            h.kill()
+    err = h.stderr()
+    assert "kafka-property changed" in err, err
+    assert "Secret" not in err, err
 
 
 @tap.case("no cluster listening: capture goes on, the queue bound "
