@@ -26,10 +26,12 @@
  * queue.buffering.max.messages from --kafka-queue: one place for each.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -164,6 +166,24 @@ static const char *const owned_props[][2] = {
 };
 
 /*
+ * Files librdkafka reads only when the handle is made (rd_kafka_new(),
+ * which also connects): looked at here so that --check sees them too,
+ * with a clearer reason than OpenSSL's.
+ */
+static int check_location(const char *key, const char *value)
+{
+	size_t n = strlen(key);
+
+	if (n < 9 || strcmp(key + n - 9, ".location") || !strcmp(value, "probe"))
+		return 0;
+	if (!faccessat(AT_FDCWD, value, R_OK, AT_EACCESS))
+		return 0;
+	pr_err("--kafka-property '%s': cannot read %s: %s", key, value,
+	       strerror(errno));
+	return -EINVAL;
+}
+
+/*
  * The configuration open() and --check build alike: defaults, then the
  * user's properties, then what hdrlog's own options say. NULL with a
  * message naming what is wrong.
@@ -193,6 +213,8 @@ static rd_kafka_conf_t *build_conf(const struct sink_config *cfg,
 		}
 		if (!err)
 			err = conf_set(conf, key, eq + 1, "--kafka-property");
+		if (!err)
+			err = check_location(key, eq + 1);
 	}
 	snprintf(queue, sizeof(queue), "%u",
 		 cfg->kafka_queue ? cfg->kafka_queue : KAFKA_QUEUE_DEFAULT);

@@ -354,6 +354,9 @@ def bad_options():
             (["--kafka-property", "security.protocol=carrier-pigeon"],
              "security.protocol"),
             (["--kafka-property", "acks"], "KEY=VALUE"),
+            (["--kafka-property", "security.protocol=ssl",
+              "--kafka-property", "ssl.ca.location=/nonexistent/ca.pem"],
+             "ssl.ca.location"),
             (["--kafka-property", "bootstrap.servers=x:1"], "-o kafka"),
             (["--kafka-key", "src_lists"], "--kafka-key"),
             (["--kafka-key", "nosuchfield"], "nosuchfield")):
