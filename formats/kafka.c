@@ -128,6 +128,8 @@ static int parse_spec(const char *target, struct kafka_spec *k)
  */
 static int parse_key(const char *name)
 {
+	char esc[LOG_ESCAPE_SIZE(64)];
+
 	if (!name)
 		return F_COMMUNITY_ID;
 	if (!strcmp(name, "none"))
@@ -141,19 +143,23 @@ static int parse_key(const char *name)
 		return i;
 	}
 	pr_err("--kafka-key '%s': not a field with one value (see 'hdrlog --fields help'; lists and vlan have several) nor 'none'",
-	       name);
+	       log_escape(esc, sizeof(esc), name, strlen(name)));
 	return -2;
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
 		    const char *from)
 {
-	char errstr[512];
+	char errstr[512], esc[LOG_ESCAPE_SIZE(sizeof(errstr))];
+	char kesc[LOG_ESCAPE_SIZE(64)];
 
 	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) ==
 	    RD_KAFKA_CONF_OK)
 		return 0;
-	pr_err("kafka: %s '%s': %s", from, key, errstr);
+	/* librdkafka's reason quotes what the user gave */
+	pr_err("kafka: %s '%s': %s", from,
+	       log_escape(kesc, sizeof(kesc), key, strlen(key)),
+	       log_escape(esc, sizeof(esc), errstr, strlen(errstr)));
 	return -EINVAL;
 }
 
@@ -173,13 +179,16 @@ static const char *const owned_props[][2] = {
  */
 static int check_location(const char *key, const char *value)
 {
+	char esc[LOG_ESCAPE_SIZE(256)];
 	size_t n = strlen(key);
 
 	if (n < 9 || strcmp(key + n - 9, ".location") || !strcmp(value, "probe"))
 		return 0;
 	if (!faccessat(AT_FDCWD, value, R_OK, AT_EACCESS))
 		return 0;
-	pr_err("--kafka-property '%s': cannot read %s: %s", key, value,
+	/* key is one librdkafka knows: conf_set() took it */
+	pr_err("--kafka-property '%s': cannot read %s: %s", key,
+	       log_escape(esc, sizeof(esc), value, strlen(value)),
 	       strerror(errno));
 	return -EINVAL;
 }
