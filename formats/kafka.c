@@ -54,6 +54,7 @@ struct kafka_sink {
 	rd_kafka_topic_t *rkt;
 	int key;		/* enum field_id, or KAFKA_KEY_NONE */
 	bool failing;		/* said that delivery fails */
+	bool gave_up;		/* said that records were given up, since */
 	bool queue_full;	/* said that the queue overflows */
 	bool fatal;		/* said that the producer cannot go on */
 	bool closed;		/* the counts are final */
@@ -266,7 +267,7 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m,
 {
 	struct kafka_sink *x = opaque;
 	struct sink *s = x->s;
-	char what[256];
+	char what[256] = "";
 
 	(void)rk;
 	if (x->closed)
@@ -278,21 +279,27 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m,
 			pr_info("kafka:%s: delivering again; %llu records lost meanwhile",
 				s->target, (unsigned long long)(s->failed -
 								x->failed_at_down));
-			x->failing = false;
+			x->failing = x->gave_up = false;
 		}
 		return;
 	}
-	s->failed++;
 	if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
 	    m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+		s->failed++;
 		x->purged++;	/* at close: kafka_close() says it */
 		return;
 	}
-	snprintf(what, sizeof(what), "librdkafka gave records up (%s)",
-		 rd_kafka_err2str(m->err));
-	if (!x->failing)
-		x->failed_at_down = s->failed - 1;
+	/* Lost, not only late: said also when "failing" was said before. */
+	if (!x->gave_up) {
+		snprintf(what, sizeof(what), "librdkafka gave records up (%s)",
+			 rd_kafka_err2str(m->err));
+		if (x->failing)
+			pr_warn("kafka:%s: %s; counting them lost", s->target,
+				what);
+		x->gave_up = true;
+	}
 	failing(x, what);
+	s->failed++;
 }
 
 static void kafka_error(rd_kafka_t *rk, int err, const char *reason,

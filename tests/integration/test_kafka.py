@@ -340,6 +340,31 @@ def unreachable():
     assert "not acknowledged" in err, err
 
 
+@tap.case("records librdkafka gives up (message.timeout.ms) are counted "
+          "lost while it runs, and said once")
+def given_up():
+    out = H.path("k6.json")
+    spec = "kafka://127.0.0.1:9/" + TOPIC   # nothing listens in A
+    fl = flow_frames(4, 3)
+    with hdrlog(["-o", "json:" + out, "-o", spec, "--kafka-property",
+                 "message.timeout.ms=500"]) as h:
+        H.topo().send(fl)
+        wait_lines(out, len(fl))
+        deadline = time.monotonic() + 20
+        while True:
+            h.summary_now()
+            if H.output_counts(h.stderr(), spec)[1] >= len(fl) or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert H.output_counts(h.stderr(), spec) == (0, len(fl)), h.stderr()
+        h.stop()
+    err = h.stderr()
+    assert err.count("gave records up") == 1, err
+    assert "not acknowledged" not in err, err
+    assert H.output_counts(err, spec) == (0, len(fl)), err
+
+
 @tap.case("bad Kafka options: a clear error naming them, exit 2, "
           "--check too; a good one --checks without connecting")
 def bad_options():
