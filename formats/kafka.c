@@ -477,8 +477,11 @@ static int kafka_open(struct sink *s)
 	rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof(errstr));
 	x->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (!x->rk) {
-		/* e.g. ssl.ca.location that cannot be read: a bad option */
-		pr_err("kafka:%s: %s", s->target, errstr);
+		char esc[LOG_ESCAPE_SIZE(sizeof(errstr))];
+
+		/* e.g. a certificate OpenSSL refuses: a bad option */
+		pr_err("kafka:%s: %s", s->target,
+		       log_escape(esc, sizeof(esc), errstr, strlen(errstr)));
 		rd_kafka_conf_destroy(conf);
 		json_render_put();
 		free(x);
