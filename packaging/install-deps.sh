@@ -12,6 +12,6 @@ apt-get install -y -qq --no-install-recommends \
 	clang llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libyajl-dev libsystemd-dev libpcap-dev libcmocka-dev \
 	iproute2 iputils-ping util-linux \
-	python3 python3-scapy tshark tcpdump xdp-tools \
+	python3 python3-scapy python3-prometheus-client tshark tcpdump xdp-tools \
 	logrotate strace \
 	rsyslog systemd qemu-system-x86 busybox-static cpio >/dev/null

@@ -54,8 +54,9 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 	 */
 	if (one)
 		line(f, one->written + one->skipped, "records written");
-	else if (s->n_sinks)
-		line(f, s->sinks[0]->records, "records to the outputs (each output's counts below)");
+	else if (s->n_sinks)	/* stats records apart: not every output takes them */
+		line(f, s->sinks[0]->records - s->sinks[0]->stats,
+		     "records to the outputs (each output's counts below)");
 	line(f, k->lost + k->sock_lost, "records lost (ring buffer full)");
 	if (o->sockets)
 		line(f, k->sock_events, "socket events");
@@ -113,7 +114,7 @@ void stats_status(const struct stats *s, char *buf, size_t size)
 	if (s->n_sinks == 1)
 		written = s->sinks[0]->written + s->sinks[0]->skipped;
 	else if (s->n_sinks)
-		written = s->sinks[0]->records;
+		written = s->sinks[0]->records - s->sinks[0]->stats;
 	snprintf(buf, size, "%llu records %s, %llu lost, %llu frames dropped",
 		 (unsigned long long)written,
 		 s->n_sinks > 1 ? "to the outputs" : "written",
