@@ -352,6 +352,43 @@ def journal_stats():
     assert rec["stats"]["records"]["frames_logged"] == n, rec
 
 
+@tap.case("a stats record goes to syslog with MSGID stats and its JSON as "
+          "the body; --direction both counts each way per interface")
+def syslog_and_both_ways():
+    t, dev = H.topo(), H.dev()
+    rx = H.ns_socket(t.ns_a, socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(15)
+    n = 4
+    a4 = H.pair().a_ip4.split("/")[0]
+    with H.Hdrlog(t.ns_a, ["-i", dev, "--direction", "both", "-o",
+                           "syslog:udp://127.0.0.1:%d" % rx.getsockname()[1],
+                           "--stats-interval", "1"]) as h:
+        r = H.run(H.ns_exec(t.ns_b, ["ping", "-n", "-q", "-c", str(n), "-i",
+                                     "0.2", "-W", "5", a4]), check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        deadline = time.monotonic() + 15
+        while True:
+            m = H.parse5424(rx.recv(65536).decode())
+            if m["msgid"] == "stats":
+                st = json.loads(m["msg"])["stats"]
+                ways = st["interfaces"][dev]
+                # echo requests in, replies out (and maybe ARP both ways)
+                if ways["in"]["seen"] >= n and ways["out"]["seen"] >= n:
+                    break
+            assert time.monotonic() < deadline, "no stats message counting " \
+                "%d frames each way" % n
+        assert h.stop() == 0, h.stderr()
+    assert m["app"] == "hdrlog", m
+    summ = h.summary()
+    assert summ["seen_in"] >= ways["in"]["seen"], (summ, ways)
+    assert summ["seen_out"] >= ways["out"]["seen"], (summ, ways)
+    assert ways["in"]["dropped"] == ways["out"]["dropped"] == 0, ways
+    written, lost, cut, rest = H.output_summary(h.stderr())[
+        "syslog:udp://127.0.0.1:%d" % rx.getsockname()[1]]
+    assert lost == 0 and "stats records" in rest, (written, lost, rest)
+
+
 # --------------------------------------------------------------------------
 
 import test_journal as TJ  # noqa: E402  (its journald, started if none runs)
