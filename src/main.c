@@ -733,6 +733,12 @@ int main(int argc, char **argv)
 		}
 		run.n_sinks++;
 	}
+	run.metrics = metrics_open(&opts);
+	if (!run.metrics) {
+		if (errno == EINVAL)
+			ret = 2;
+		goto out;
+	}
 	/*
 	 * Lists are read and their tables filled while the kernel verifies
 	 * the program, and are in force before the first frame is seen.
@@ -784,12 +790,7 @@ int main(int argc, char **argv)
 			pr_warn("cannot watch the interfaces (%s): a deleted one will go unnoticed",
 				strerror(-run.link_watch));
 	}
-	run.metrics = metrics_open(&opts, loader_ringbuf_fd(&run.loader));
-	if (!run.metrics) {
-		if (errno == EINVAL)
-			ret = 2;
-		goto out;
-	}
+	metrics_ring(run.metrics, loader_ringbuf_fd(&run.loader));
 	rb = ring_buffer__new(loader_ringbuf_fd(&run.loader), handle_record,
 			      &run, NULL);
 	if (!rb) {

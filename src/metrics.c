@@ -381,7 +381,8 @@ static void client_close(struct metrics *m, struct client *c)
 
 static void accept_clients(struct metrics *m)
 {
-	for (;;) {
+	/* bounded: a flood of connections does not keep capture waiting */
+	for (int k = 0; k < 4 * HTTP_CLIENTS; k++) {
 		struct client *c = NULL;
 		struct epoll_event ev = { .events = EPOLLIN };
 		int fd = accept4(m->listen_fd, NULL, NULL,
@@ -655,10 +656,12 @@ static int file_check(struct metrics *m, const char *path)
 }
 
 /* The ring's consumer and producer positions, as libbpf reads them. */
-static void ring_map(struct metrics *m, int fd)
+void metrics_ring(struct metrics *m, int fd)
 {
 	void *cons, *prod;
 
+	if (!m || m->ring_cons)
+		return;
 	m->page = sysconf(_SC_PAGESIZE);
 	cons = mmap(NULL, m->page, PROT_READ, MAP_SHARED, fd, 0);
 	if (cons == MAP_FAILED)
@@ -680,7 +683,7 @@ uint64_t metrics_ring_bytes(const struct metrics *m)
 	       __atomic_load_n(m->ring_cons, __ATOMIC_ACQUIRE);
 }
 
-struct metrics *metrics_open(const struct options *o, int ring_fd)
+struct metrics *metrics_open(const struct options *o)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 	int err = 0;
@@ -692,8 +695,6 @@ struct metrics *metrics_open(const struct options *o, int ring_fd)
 	m->listen_fd = m->ep = -1;
 	for (int i = 0; i < HTTP_CLIENTS; i++)
 		m->clients[i].fd = -1;
-	if (ring_fd >= 0)
-		ring_map(m, ring_fd);
 	m->records = o->stats_interval > 0;
 	if (o->metrics && is_path(o->metrics))
 		err = file_check(m, o->metrics);

@@ -29,11 +29,13 @@ bool metrics_target_valid(const char *target);
 
 /*
  * Set up what o asks for (maybe nothing): the listening socket, a check
- * that the file's directory takes files. ring_fd: the ring buffer, whose
- * use is read for the metrics (-1: none). NULL with a message on failure; errno
- * EINVAL for a bad value (a bad command line).
+ * that the file's directory takes files. Before the program is loaded,
+ * so that a port in use is said at once. NULL with a message on failure;
+ * errno EINVAL for a bad value (a bad command line).
  */
-struct metrics *metrics_open(const struct options *o, int ring_fd);
+struct metrics *metrics_open(const struct options *o);
+/* The ring buffer (its map fd), whose use the metrics read. */
+void metrics_ring(struct metrics *m, int ring_fd);
 void metrics_close(struct metrics *m);
 
 /* Something for the capture loop to wait on (HTTP clients), or -1. */
