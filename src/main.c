@@ -610,6 +610,8 @@ static int check_config(struct options *o)
 	if (filter_compile(&filter, o->filter, o->snaplen))
 		problems++;
 	filter_free(&filter);
+	if (metrics_check(o))
+		problems++;
 	for (int i = 0; i < o->n_outputs; i++) {
 		r = sink_check(o->outputs[i], &o->sink, outputs[i],
 			       sizeof(outputs[i]));

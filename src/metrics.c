@@ -655,6 +655,46 @@ static int file_check(struct metrics *m, const char *path)
 	return 0;
 }
 
+int metrics_check(const struct options *o)
+{
+	char esc[LOG_ESCAPE_SIZE(256)], dir[4096];
+	struct sockaddr_storage sa;
+	const char *slash;
+	socklen_t len;
+	int fd, err = 0;
+
+	if (!o->metrics)
+		return 0;
+	if (is_path(o->metrics)) {
+		slash = strrchr(o->metrics, '/');
+		snprintf(dir, sizeof(dir), "%.*s", slash ?
+			 (int)(slash - o->metrics) : 1, slash ? o->metrics : ".");
+		if (!dir[0])
+			strcpy(dir, "/");
+		if (access(dir, W_OK | X_OK)) {
+			pr_err("--metrics: cannot write files in %s: %s",
+			       log_escape(esc, sizeof(esc), dir, strlen(dir)),
+			       strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	/* what listen_on() will do, the socket closed again at once */
+	if (parse_addr(o->metrics, &sa, &len))
+		return -1;	/* options_parse() said why */
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, len))
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		pr_err("--metrics: cannot listen on %s: %s", o->metrics,
+		       strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
 /* The ring's consumer and producer positions, as libbpf reads them. */
 void metrics_ring(struct metrics *m, int fd)
 {

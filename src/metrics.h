@@ -34,6 +34,13 @@ bool metrics_target_valid(const char *target);
  * errno EINVAL for a bad value (a bad command line).
  */
 struct metrics *metrics_open(const struct options *o);
+/*
+ * --check: whether metrics_open() would work, creating nothing: the
+ * file's directory takes files, the address can be bound (and is let go
+ * at once). 0, or -1 with a message.
+ */
+int metrics_check(const struct options *o);
+
 /* The ring buffer (its map fd), whose use the metrics read. */
 void metrics_ring(struct metrics *m, int ring_fd);
 void metrics_close(struct metrics *m);

@@ -234,11 +234,14 @@ def stats_records_and_file():
     assert os.stat(prom).st_mode & 0o777 == 0o644, oct(os.stat(prom).st_mode)
 
 
-@tap.case("the exposition served on 127.0.0.1:PORT parses, answers 404 and "
-          "405 to anything else, and at the end equals the exit summary")
+@tap.case("the exposition served on 127.0.0.1:PORT parses (a label with a "
+          "quote and a backslash too), answers 404 and 405 to anything "
+          "else, and at the end equals the exit summary")
 def http_exposition():
     t, dev = H.topo(), H.dev()
-    out = H.path("http.json")
+    # a label value to escape: the summary names it with '\\' doubled
+    out = H.path('http "q" \\.json')
+    name = "json:" + out.replace("\\", "\\\\")
     port = free_port()
     n = 25
     with H.Hdrlog(t.ns_a, ["-i", dev, "-o", "json:" + out, "--metrics",
@@ -251,7 +254,7 @@ def http_exposition():
             assert status == 200, (status, body)
             samples, _ = parse_exposition(body)
             if value(samples, "hdrlog_records_written_total",
-                     output="json:" + out) == n:
+                     output=name) == n:
                 return ctype, samples
         ctype, samples = wait_for(served, "the exposition counting %d" % n)
         assert ctype == "text/plain; version=0.0.4; charset=utf-8", ctype
@@ -261,7 +264,7 @@ def http_exposition():
         assert fetch(port, "/metrics", method="POST")[0] == 405
         assert h.stop() == 0, h.stderr()
     # nothing came in since the last fetch (B sends nothing of its own)
-    check_against_summary(samples, h.stderr(), dev, ["json:" + out])
+    check_against_summary(samples, h.stderr(), dev, [name])
 
 
 @tap.case("silent HTTP clients in every slot stall neither capture nor, "
@@ -301,7 +304,7 @@ def silent_client():
 
 
 @tap.case("bad --metrics values are refused at start, each with a clear "
-          "message")
+          "message; --check says so too")
 def bad_values():
     t, dev = H.topo(), H.dev()
     busy = H.ns_socket(t.ns_a, socket.AF_INET, socket.SOCK_STREAM)
@@ -320,6 +323,15 @@ def bad_values():
         r = H.run_hdrlog(t.ns_a, ["-i", dev, "-o", "json:" +
                                   H.path("bad.json"), "--metrics", val])
         H.assert_refused(r, rc=rc, mentions=(says,))
+    # --check says the same, creating and binding nothing for good
+    for val, says in ((H.path("no/such/dir/x.prom"), "cannot write"),
+                      ("127.0.0.1:%d" % port, "Address already in use")):
+        r = H.run_hdrlog(t.ns_a, ["-i", dev, "--metrics", val, "--check"])
+        assert r.returncode == 2 and says in r.stderr, H.show(r)
+    r = H.run_hdrlog(t.ns_a, ["-i", dev, "--metrics", H.path("ok.prom"),
+                              "--check"])
+    assert r.returncode == 0, H.show(r)
+    assert not any(x.startswith("ok.prom") for x in os.listdir(H.tmpdir()))
     r = H.run_hdrlog(t.ns_a, ["-i", dev, "--stats-interval", "-1"])
     H.assert_refused(r, rc=2, mentions=("--stats-interval",))
     busy.close()
