@@ -37,6 +37,32 @@ static __always_inline struct hdrlog_counters *counters_get(void)
 }
 
 /*
+ * 128: two ways on each of up to 64 interfaces (MAX_IFACES). An entry is
+ * made by the first frame of its interface and way; one that does not fit
+ * (cannot happen: the programs run only where hdrlog attached them) goes
+ * uncounted here and still counts in counters.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 128);
+	__type(key, struct hdrlog_iface_key);
+	__type(value, struct hdrlog_iface_counters);
+} iface_counters SEC(".maps");
+
+static __always_inline struct hdrlog_iface_counters *
+iface_counters_get(__u32 ifindex, __u8 dir)
+{
+	struct hdrlog_iface_key key = { .ifindex = ifindex, .direction = dir };
+	struct hdrlog_iface_counters zero = {}, *c;
+
+	c = bpf_map_lookup_elem(&iface_counters, &key);
+	if (c)
+		return c;
+	bpf_map_update_elem(&iface_counters, &key, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&iface_counters, &key);
+}
+
+/*
  * Wake-ups, for packets and socket events alike. Each is an IPI and a
  * context switch (~7 us in a VM). The kernel's own rule (flags 0: wake a
  * reader that has caught up) woke hdrlog once per 17 frames of a flood

@@ -368,6 +368,7 @@ static __always_inline int log_in_place(void *ctx, enum hook hook,
 static __always_inline int handle_frame(void *ctx, enum hook hook,
 					const struct frame_info *fi)
 {
+	struct hdrlog_iface_counters *ic;
 	struct hdrlog_counters *cnt;
 	struct hdrlog_record *rp;
 	__u32 cap = 0;
@@ -377,10 +378,15 @@ static __always_inline int handle_frame(void *ctx, enum hook hook,
 		return XDP_PASS;
 	cnt->seen++;
 	cnt->out_seen += fi->dir == HDRLOG_DIR_OUTBOUND;
+	ic = iface_counters_get(fi->ifindex, fi->dir);
+	if (ic)
+		ic->seen++;
 
 	if (!lists_enabled) {
 		if (sample_every > 1 && cnt->seen % sample_every) {
 			cnt->sampled_out++;
+			if (ic)
+				ic->sampled_out++;
 			return XDP_PASS;
 		}
 		if (snaplen <= INPLACE_SNAPLEN_MAX)
@@ -395,6 +401,8 @@ static __always_inline int handle_frame(void *ctx, enum hook hook,
 		int listed;
 
 		rp->action = apply_lists(rp, cnt, fi->dir);
+		if (ic && rp->action == XDP_DROP)
+			ic->dropped++;
 		listed = rp->src_lists || rp->dest_lists ||
 			 rp->action == XDP_DROP ||
 			 (rp->flags & HDRLOG_RF_WOULD_DROP);
@@ -404,6 +412,8 @@ static __always_inline int handle_frame(void *ctx, enum hook hook,
 		}
 		if (!listed && sample_every > 1 && cnt->seen % sample_every) {
 			cnt->sampled_out++;
+			if (ic)
+				ic->sampled_out++;
 			return rp->action;
 		}
 	}

@@ -186,6 +186,22 @@ struct hdrlog_counters {
 };
 
 /*
+ * Per interface and direction (--stats-interval, --metrics): a per-CPU
+ * hash of a few entries (one per interface and way captured), summed by
+ * userspace. The totals stay in struct hdrlog_counters.
+ */
+struct hdrlog_iface_key {
+	__u32 ifindex;
+	__u32 direction;	/* enum hdrlog_direction */
+};
+
+struct hdrlog_iface_counters {
+	__u64 seen;		/* frames the program ran on */
+	__u64 dropped;		/* XDP_DROP or TC_ACT_SHOT, whatever the list */
+	__u64 sampled_out;	/* frames skipped by --sample */
+};
+
+/*
  * The lists as the kernel sees them: the address space cut into ranges,
  * each with the mask of every list covering it, sorted by start. A lookup
  * indexes a chunk table by the address's top HDRLOG_CHUNK_BITS bits, then

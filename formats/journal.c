@@ -300,6 +300,42 @@ static int journal_write(struct sink *s, const struct event *e)
 	return 0;
 }
 
+/*
+ * A stats record: MESSAGE is its JSON object (as syslog's body is),
+ * EVENT_TYPE=stats and MESSAGE_ID HDRLOG_MESSAGE_ID_STATS to pick it.
+ */
+static int journal_write_stats(struct sink *s, const struct event *e,
+			       const char *json, size_t len)
+{
+	struct journal_sink *j = s->priv;
+	struct iovec iov[] = {
+		j->iov[0],	/* SYSLOG_IDENTIFIER */
+		{ (void *)"MESSAGE_ID=" HDRLOG_MESSAGE_ID_STATS "\n",
+		  sizeof("MESSAGE_ID=" HDRLOG_MESSAGE_ID_STATS "\n") - 1 },
+		{ (void *)priorities[event_priority(e) & 7],
+		  sizeof("PRIORITY=0\n") - 1 },
+		{ (void *)"EVENT_TYPE=stats\n", sizeof("EVENT_TYPE=stats\n") - 1 },
+		{ (void *)"MESSAGE=", sizeof("MESSAGE=") - 1 },
+		{ (void *)json, len },	/* yajl escapes newlines: one line */
+		{ (void *)"\n", 1 },
+	};
+	int r;
+
+	if (j->retry_ns && clock_mono_ns() < j->retry_ns) {
+		lose(s, j, clock_mono_ns());
+		return -EAGAIN;
+	}
+	r = journal_send(j, iov, sizeof(iov) / sizeof(iov[0]));
+	if (r < 0) {
+		refused(s, j, -r);
+		return r;
+	}
+	j->retry_ns = 0;
+	j->accepted++;
+	s->written++;
+	return 0;
+}
+
 static int journal_flush(struct sink *s)
 {
 	struct journal_sink *j = s->priv;
@@ -461,6 +497,7 @@ const struct sink_ops journal_sink_ops = {
 	.name = "journal",
 	.open = journal_open,
 	.write = journal_write,
+	.write_stats = journal_write_stats,
 	.flush = journal_flush,
 	.reopen = journal_reopen,
 	.close = journal_close,

@@ -318,6 +318,25 @@ static int json_write(struct sink *s, const struct event *e)
 	return 0;
 }
 
+/* A stats record: a line like any other (sink.h). */
+static int json_write_stats(struct sink *s, const struct event *e,
+			    const char *json, size_t len)
+{
+	struct json_sink *j = s->priv;
+	uint8_t *out = capfile_reserve(s, &j->c, len + 1, e->time_ns);
+
+	if (!out) {
+		s->failed++;
+		return -EIO;
+	}
+	memcpy(out, json, len);
+	out[len] = '\n';
+	capfile_commit(&j->c, len + 1);
+	if (j->tty)
+		return capfile_push(s, &j->c);
+	return 0;
+}
+
 static int json_open(struct sink *s)
 {
 	struct json_sink *j = calloc(1, sizeof(*j));
@@ -365,6 +384,7 @@ const struct sink_ops json_sink_ops = {
 	.flags = SINK_FILE,
 	.open = json_open,
 	.write = json_write,
+	.write_stats = json_write_stats,
 	.flush = json_flush,
 	.reopen = json_reopen,
 	.close = json_close,

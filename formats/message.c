@@ -207,6 +207,8 @@ size_t event_message(const struct event *e, uint64_t fields, char *buf,
 
 const char *event_message_id(const struct event *e)
 {
+	if (e->event_type == EVENT_STATS)
+		return HDRLOG_MESSAGE_ID_STATS;
 	return event_has(e, F_EVENT) ? HDRLOG_MESSAGE_ID_SOCKET
 				     : HDRLOG_MESSAGE_ID_PACKET;
 }

@@ -126,6 +126,20 @@ void sink_write_all(struct sink *const *sinks, int n, const struct event *e)
 	current = NULL;
 }
 
+void sink_write_stats_all(struct sink *const *sinks, int n,
+			  const struct event *e, const char *json, size_t len)
+{
+	for (int i = 0; i < n; i++) {
+		struct sink *s = sinks[i];
+
+		if (!s->ops->write_stats)
+			continue;
+		s->records++;
+		s->stats++;
+		s->ops->write_stats(s, e, json, len);
+	}
+}
+
 uint64_t sink_record_id(const struct event *e)
 {
 	return e == current ? current_id : 0;

@@ -50,6 +50,7 @@ struct sink {
 	uint64_t cut;		/* records shortened to fit (syslog over UDP) */
 	uint64_t skipped;	/* records this output has no place for (socket
 				 * events in a capture file) */
+	uint64_t stats;		/* of records: stats records (--stats-interval) */
 	void *priv;		/* the output's own state */
 	/* write errors, see sink_write_failed() */
 	bool write_failing;
@@ -74,6 +75,15 @@ struct sink_ops {
 	 * cannot write counts the loss (s->failed) and goes on.
 	 */
 	int (*write)(struct sink *s, const struct event *e);
+	/*
+	 * Take a stats record (--stats-interval): json is its JSON object
+	 * (no newline), made once for every output (metrics.c); e says its
+	 * time and event_type ("stats"), and no other field. Counted as
+	 * any record: written, failed or cut. NULL: the output has no place
+	 * for one (pcap, pcapng); it is not handed one and counts nothing.
+	 */
+	int (*write_stats)(struct sink *s, const struct event *e,
+			   const char *json, size_t len);
 	/* Push out what is buffered; called at least every 50 ms. */
 	int (*flush)(struct sink *s);
 	/* SIGHUP: reopen files (log rotation), reconnect sockets. */
@@ -107,6 +117,9 @@ static inline int sink_write(struct sink *s, const struct event *e)
  * of them: see sink_record_id() and json_render().
  */
 void sink_write_all(struct sink *const *sinks, int n, const struct event *e);
+/* A stats record to every output that has a place for one. */
+void sink_write_stats_all(struct sink *const *sinks, int n,
+			  const struct event *e, const char *json, size_t len);
 /*
  * Which record e is while sink_write_all() hands it out: a number that
  * changes with every record, so a rendering made for one output may be

@@ -67,6 +67,24 @@ static int syslog_write(struct sink *s, const struct event *e)
 	return 0;
 }
 
+/* A stats record: its JSON as the body, MSGID "stats" (sink.h). */
+static int syslog_write_stats(struct sink *s, const struct event *e,
+			      const char *json, size_t len)
+{
+	struct syslog_sink *x = s->priv;
+	size_t n;
+	bool cut;
+
+	if (!transport_ready(&x->t))
+		return -ENOTCONN;
+	n = syslog_fmt_message(&x->f, e, json, len, framing(x, s->cfg),
+			       x->msg, sizeof(x->msg), &cut);
+	if (cut)
+		s->cut++;
+	transport_send(&x->t, x->msg, n);
+	return 0;
+}
+
 static int syslog_flush(struct sink *s)
 {
 	struct syslog_sink *x = s->priv;
@@ -131,6 +149,7 @@ const struct sink_ops syslog_sink_ops = {
 	.check = syslog_check,
 	.open = syslog_open,
 	.write = syslog_write,
+	.write_stats = syslog_write_stats,
 	.flush = syslog_flush,
 	.reopen = syslog_reopen,
 	.close = syslog_close,

@@ -13,6 +13,6 @@ apt-get install -y -qq --no-install-recommends \
 	clang llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libyajl-dev libsystemd-dev libpcap-dev libcmocka-dev librdkafka-dev \
 	iproute2 iputils-ping util-linux \
-	python3 python3-scapy tshark tcpdump xdp-tools \
+	python3 python3-scapy python3-prometheus-client tshark tcpdump xdp-tools \
 	logrotate strace kcat \
 	rsyslog systemd qemu-system-x86 busybox-static cpio >/dev/null

@@ -17,6 +17,7 @@
 enum event_type {
 	EVENT_PACKET,
 	EVENT_SOCKET,
+	EVENT_STATS,		/* hdrlog's own counters (--stats-interval) */
 };
 
 struct event {

@@ -148,6 +148,7 @@ static int ip_text(int ip_v, const uint8_t *a, char *buf)
 static const char *const event_type_names[] = {
 	[EVENT_PACKET] = "packet",
 	[EVENT_SOCKET] = "socket",
+	[EVENT_STATS] = "stats",
 };
 
 static const char *const sock_event_names[] = {

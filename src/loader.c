@@ -809,6 +809,30 @@ int loader_counters(const struct loader *l, struct hdrlog_counters *sum)
 	return err;
 }
 
+int loader_iface_counters(const struct loader *l, uint32_t ifindex,
+			  uint8_t dir, struct hdrlog_iface_counters *sum)
+{
+	struct hdrlog_iface_key key = { .ifindex = ifindex, .direction = dir };
+	int ncpu = libbpf_num_possible_cpus();
+	struct hdrlog_iface_counters *per_cpu;
+	int err;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu <= 0 || !(per_cpu = calloc(ncpu, sizeof(*per_cpu))))
+		return -1;
+	/* ENOENT: no frame came that way yet; all zero */
+	err = bpf_map__lookup_elem(l->skel->maps.iface_counters, &key,
+				   sizeof(key), per_cpu,
+				   ncpu * sizeof(*per_cpu), 0);
+	for (int i = 0; !err && i < ncpu; i++) {
+		sum->seen += per_cpu[i].seen;
+		sum->dropped += per_cpu[i].dropped;
+		sum->sampled_out += per_cpu[i].sampled_out;
+	}
+	free(per_cpu);
+	return err && err != -ENOENT ? -1 : 0;
+}
+
 int loader_ringbuf_fd(const struct loader *l)
 {
 	return bpf_map__fd(l->skel->maps.records);

@@ -112,6 +112,10 @@ void list_tables_close(struct list_tables *t);
 /* Sum the per-CPU counters. */
 int loader_counters(const struct loader *l, struct hdrlog_counters *sum);
 
+/* One interface's counters one way (enum hdrlog_direction), summed. */
+int loader_iface_counters(const struct loader *l, uint32_t ifindex,
+			  uint8_t dir, struct hdrlog_iface_counters *sum);
+
 int loader_ringbuf_fd(const struct loader *l);
 
 /* Detach from every interface; the program stays loaded. */

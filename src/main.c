@@ -23,6 +23,7 @@
 #include "lists.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "service.h"
 #include "sink.h"
@@ -67,6 +68,8 @@ struct run {
 	struct sink *sinks[MAX_OUTPUTS];
 	int n_sinks;
 	struct stats stats;
+	struct metrics *metrics;	/* stats records, --metrics; or NULL */
+	uint64_t start_ns;	/* clock_mono_ns() at the start, for uptime */
 	uint64_t records;	/* decoded, towards -c */
 	uint64_t consumed;	/* read from the ring, decodable or not */
 	bool done;		/* -c reached or stdout closed: read no more */
@@ -199,10 +202,35 @@ static void lists_job_init(struct lists_job *job, const struct options *o,
 
 static void collect_stats(struct run *run)
 {
-	loader_counters(&run->loader, &run->stats.kernel);
-	run->stats.n_sinks = run->n_sinks;
-	run->stats.sinks = (const struct sink *const *)run->sinks;
-	run->stats.lists = &run->lists;
+	struct stats *s = &run->stats;
+
+	loader_counters(&run->loader, &s->kernel);
+	s->n_ifaces = run->opts->packets ? run->ifaces.n : 0;
+	for (int i = 0; i < s->n_ifaces; i++) {
+		const struct iface *f = &run->ifaces.v[i];
+
+		s->ifaces[i].name = f->name;
+		/* way[] is indexed by enum hdrlog_direction - 1 */
+		loader_iface_counters(&run->loader, f->ifindex,
+				      HDRLOG_DIR_OUTBOUND, &s->ifaces[i].way[0]);
+		loader_iface_counters(&run->loader, f->ifindex,
+				      HDRLOG_DIR_INBOUND, &s->ifaces[i].way[1]);
+	}
+	s->uptime_ns = clock_mono_ns() - run->start_ns;
+	s->ring_bytes = metrics_ring_bytes(run->metrics);
+	s->ring_size = run->opts->ringbuf_size;
+	s->n_sinks = run->n_sinks;
+	s->sinks = (const struct sink *const *)run->sinks;
+	s->lists = &run->lists;
+}
+
+/* For metrics_tick(): the counters now. */
+static const struct stats *collect_stats_now(void *ctx)
+{
+	struct run *run = ctx;
+
+	collect_stats(run);
+	return &run->stats;
 }
 
 /* STATUS= with the counters; with READY=1 once a start or reload is done. */
@@ -378,7 +406,7 @@ static void on_hup(struct run *run)
 		status_update(run, true);
 }
 
-enum { WAKE_RING, WAKE_LINK };
+enum { WAKE_RING, WAKE_LINK, WAKE_METRICS };
 
 /*
  * What the capture loop sleeps on: the ring, edge-triggered, and the
@@ -408,6 +436,14 @@ static int wait_open(struct run *run)
 		close(ep);
 		return -1;
 	}
+	/* HTTP clients of --metrics: answered at once, not 50 ms later */
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = WAKE_METRICS };
+	if (metrics_fd(run->metrics) >= 0 &&
+	    epoll_ctl(ep, EPOLL_CTL_ADD, metrics_fd(run->metrics), &ev)) {
+		pr_err("cannot wait for metrics clients: %s", strerror(errno));
+		close(ep);
+		return -1;
+	}
 	return ep;
 }
 
@@ -420,9 +456,9 @@ static int capture(struct run *run, struct ring_buffer *rb)
 	if (ep < 0)
 		return -1;
 	while (!stop_signal && !sink_stdout_closed) {
-		struct epoll_event evs[2];
+		struct epoll_event evs[3];
 		bool link_changed = false;
-		int n = epoll_wait(ep, evs, 2, POLL_MS);
+		int n = epoll_wait(ep, evs, 3, POLL_MS);
 
 		for (int i = 0; i < n; i++)
 			link_changed |= evs[i].data.u32 == WAKE_LINK;
@@ -463,6 +499,9 @@ static int capture(struct run *run, struct ring_buffer *rb)
 		}
 		if (service_tick(&run->service))
 			status_update(run, false);
+		/* Stats records, the metrics file, HTTP: never blocks. */
+		metrics_tick(run->metrics, run->opts, run->sinks, run->n_sinks,
+			     collect_stats_now, run);
 		if (stats_requested) {
 			stats_requested = 0;
 			collect_stats(run);
@@ -571,6 +610,8 @@ static int check_config(struct options *o)
 	if (filter_compile(&filter, o->filter, o->snaplen))
 		problems++;
 	filter_free(&filter);
+	if (metrics_check(o))
+		problems++;
 	for (int i = 0; i < o->n_outputs; i++) {
 		r = sink_check(o->outputs[i], &o->sink, outputs[i],
 			       sizeof(outputs[i]));
@@ -665,6 +706,7 @@ int main(int argc, char **argv)
 		return ret;
 	}
 	install_signals();
+	run.start_ns = clock_mono_ns();
 	service_init(&run.service);
 	clock_map_refresh(&run.clock);
 
@@ -692,6 +734,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		run.n_sinks++;
+	}
+	run.metrics = metrics_open(&opts);
+	if (!run.metrics) {
+		if (errno == EINVAL)
+			ret = 2;
+		goto out;
 	}
 	/*
 	 * Lists are read and their tables filled while the kernel verifies
@@ -744,6 +792,7 @@ int main(int argc, char **argv)
 			pr_warn("cannot watch the interfaces (%s): a deleted one will go unnoticed",
 				strerror(-run.link_watch));
 	}
+	metrics_ring(run.metrics, loader_ringbuf_fd(&run.loader));
 	rb = ring_buffer__new(loader_ringbuf_fd(&run.loader), handle_record,
 			      &run, NULL);
 	if (!rb) {
@@ -766,10 +815,13 @@ int main(int argc, char **argv)
 	collect_stats(&run);
 	if (log_level >= LOG_NORMAL)
 		stats_print(&run.stats, &opts, stderr);
+	/* The last exposition says what the summary says. */
+	metrics_final(run.metrics, &run.stats, &opts);
 out:
 	reload_finish(&run, true);
 	if (run.link_watch >= 0)
 		close(run.link_watch);
+	metrics_close(run.metrics);
 	ring_buffer__free(rb);
 	loader_close(&run.loader);
 	list_set_free(&run.lists);

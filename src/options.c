@@ -17,6 +17,7 @@
 #include "config.h"
 #include "fields.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "record.h"
 
@@ -280,6 +281,16 @@ static int opt_ringbuf_size(struct options *o, const struct opt_def *d,
 	return 0;
 }
 
+static int opt_metrics(struct options *o, const struct opt_def *d,
+		       const char *arg)
+{
+	if (!metrics_target_valid(arg))
+		return usage_error("%s needs a file (a path with a '/' or a name ending in .prom) or ADDR:PORT (127.0.0.1:9469, [::1]:9469), not '%s'",
+				   opt_name(d), arg);
+	o->metrics = arg;
+	return 0;
+}
+
 static int opt_list(struct options *o, const struct opt_def *d,
 		    const char *arg)
 {
@@ -462,6 +473,9 @@ static const struct opt_def opt_defs[] = {
 	WORD("attach-ingress", 0, "xdp|tc|auto", ingress, ingress_hooks, "incoming frames through XDP or tc (default auto: see --features)"),
 	WORD("direction", 0, "in|out|both", direction, capture_dirs, "capture incoming (default), outgoing or both ways (outgoing: tc)"),
 	FUNC("ringbuf-size", 0, "BYTES", opt_ringbuf_size, 0, "kernel ring buffer size, K/M/G suffixes (default 8M)"),
+	/* the shipper's own metrics (issue 12) */
+	NUM("stats-interval", 0, "SECONDS", stats_interval, 0, 86400, 0, "a stats record to the outputs every SECONDS (default 0: none)"),
+	FUNC("metrics", 0, "FILE|ADDR:PORT", opt_metrics, 0, "Prometheus metrics to FILE (*.prom) or served on ADDR:PORT"),
 	FUNC("blocklist", 0, "[NAME=]FILE[:any]", opt_list, LIST_BLOCK, "drop frames from these CIDRs (:any: to them too)"),
 	FUNC("taglist", 0, "[NAME=]FILE", opt_list, LIST_TAG, "tag records of frames from or to these CIDRs"),
 	FUNC("allowlist", 0, "[NAME=]FILE", opt_list, LIST_ALLOW, "drop frames from anywhere not in an allow list"),

@@ -51,6 +51,9 @@ struct options {
 	enum ingress_hook ingress;	/* --attach-ingress */
 	enum capture_dir direction;	/* --direction */
 	uint32_t ringbuf_size;	/* bytes, a power of two */
+	/* the shipper's own metrics (issue 12): src/metrics.h */
+	uint32_t stats_interval;	/* seconds between stats records; 0 none */
+	const char *metrics;	/* --metrics FILE or ADDR:PORT, or NULL */
 	struct list_spec lists[MAX_LISTS];
 	int n_lists;
 	bool monitor;		/* never drop; mark what would be */

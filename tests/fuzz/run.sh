@@ -51,7 +51,7 @@ formats/syslog.c formats/syslog_fmt.c formats/transport.c formats/kafka.c"
 declare -A sources=(
 	[fuzz_lists]=$core
 	[fuzz_spec]=$core
-	[fuzz_config]="$formats src/options.c"
+	[fuzz_config]="$formats src/options.c src/metrics.c src/stats.c"
 	[fuzz_decode]=$formats
 	[fuzz_strings]=$formats
 )

@@ -498,6 +498,33 @@ def _():
     made = set(re.findall(r"^\d+\s+(?:<\.\.\. )?([a-z_0-9]+)[( ]", text,
                           re.MULTILINE))
     assert {"bpf", "openat"} <= made, sorted(made)
+    # the metrics (issue 12): stats records, the file, a loopback listener
+    H.run([H.IP, "-n", H.topo().ns_a, "link", "set", "lo", "up"])
+    port = 19469 + os.getpid() % 1000
+    for where in (H.path("sc.prom"), "127.0.0.1:%d" % port):
+        trace = H.path("strace-metrics.txt")
+        out = H.path("sc-metrics.json")
+        with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" + out,
+                                      "--stats-interval", "1",
+                                      "--metrics", where],
+                      prefix=H.strace_prefix(trace)) as h:
+            deadline = time.monotonic() + 15
+            while not any(r["event_type"] == "stats"
+                          for r in H.read_json_lines(out)):
+                assert time.monotonic() < deadline, "no stats record"
+                time.sleep(0.05)
+            if ":" in where:
+                c = H.ns_socket(H.topo().ns_a, socket.AF_INET,
+                                socket.SOCK_STREAM)
+                c.settimeout(10)
+                c.connect(("127.0.0.1", port))
+                c.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+                assert c.recv(12) == b"HTTP/1.1 200", where
+                c.close()
+            assert h.stop(signal.SIGTERM) == 0, h.stderr()
+        made |= set(re.findall(r"^\d+\s+(?:<\.\.\. )?([a-z_0-9]+)[( ]",
+                               H.strace_text(trace, h.proc.pid), re.MULTILINE))
+    assert {"listen", "accept4", "rename"} <= made, sorted(made)
     H.diag("hdrlog made %d distinct system calls" % len(made))
     # execve starts hdrlog itself, before systemd's filter would apply.
     missing = sorted(made - allowed - {"execve"})
