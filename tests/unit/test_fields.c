@@ -57,6 +57,46 @@ static void test_man_page_documents_every_field(void **state)
 	free(man);
 }
 
+/* Every field's ECS names are in the man page's ECS FIELD NAMES. */
+static void test_man_page_documents_ecs_names(void **state)
+{
+	char *man = slurp(MAN_PAGE);
+	char *pos = strstr(man, ".SH ECS FIELD NAMES");
+	char *end;
+
+	(void)state;
+	assert_non_null(pos);
+	end = strstr(pos + 1, "\n.SH ");
+	assert_non_null(end);
+	end[1] = '\0';
+	for (int i = 0; i < F_COUNT; i++) {
+		const struct field *f = &field_table[i];
+		char entry[64], *next;
+
+		snprintf(entry, sizeof(entry), ".TP\n.B %s\n", f->name);
+		pos = strstr(pos, entry);
+		if (!pos)
+			fail_msg("ECS FIELD NAMES lacks %s (or out of order)",
+				 f->name);
+		pos += strlen(entry);
+		next = strstr(pos, ".TP\n");
+		if (next)
+			*next = '\0';
+		for (int k = 0; k < ECS_LEAVES_MAX && f->ecs[k].path; k++) {
+			char b[96], br[96];
+
+			snprintf(b, sizeof(b), ".B %s\n", f->ecs[k].path);
+			snprintf(br, sizeof(br), ".BR %s :\n", f->ecs[k].path);
+			if (!strstr(pos, b) && !strstr(pos, br))
+				fail_msg("ECS FIELD NAMES: %s lacks %s", f->name,
+					 f->ecs[k].path);
+		}
+		if (next)
+			*next = '.';
+	}
+	free(man);
+}
+
 static void test_fields_parse(void **state)
 {
 	const char *bad;
@@ -371,6 +411,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_man_page_documents_every_field),
+		cmocka_unit_test(test_man_page_documents_ecs_names),
 		cmocka_unit_test(test_fields_parse),
 		cmocka_unit_test(test_field_text),
 		cmocka_unit_test(test_proto_names),
