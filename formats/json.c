@@ -117,9 +117,10 @@ static void put_array(struct json_writer *w, struct out *o,
 	put(o, "]", 1);
 }
 
-static size_t ecs_record(const struct ecs_plan *p, struct json_writer *w,
-			 const struct event *e, uint64_t mask, char *out,
-			 size_t size);
+/* Kept out of line: inlined, it made the default schema's walk slower. */
+static __attribute__((noinline)) size_t
+ecs_record(const struct ecs_plan *p, struct json_writer *w,
+	   const struct event *e, uint64_t mask, char *out, size_t size);
 
 size_t json_writer_record(struct json_writer *w, const struct event *e,
 			  uint64_t mask, char *out, size_t size)
@@ -135,7 +136,7 @@ size_t json_writer_record(struct json_writer *w, const struct event *e,
 	while (mask) {
 		enum field_id id = __builtin_ctzll(mask);
 		const struct json_key *k = &w->keys[id];
-		enum field_kind kind = field_table[id].kind;
+		enum field_kind kind = w->kinds[id];
 		int n;
 
 		mask &= mask - 1;
@@ -175,6 +176,7 @@ size_t json_writer_record(struct json_writer *w, const struct event *e,
 #define ECS_NODES_MAX	32	/* objects: event, observer.ingress, ... */
 #define ECS_DEPTH_MAX	6	/* the record, then up to 5 levels of objects */
 #define ECS_STEPS_MAX	(F_COUNT * ECS_LEAVES_MAX + 1)
+_Static_assert(F_COUNT < 64, "bit F_COUNT of a mask stands for ecs.version");
 
 /* An object a name sits in; node 0 is the record itself. */
 struct ecs_node {
@@ -184,21 +186,26 @@ struct ecs_node {
 	unsigned int up[ECS_DEPTH_MAX];	/* up[d]: its ancestor at depth d */
 };
 
-/* One name written, with the field whose value it carries. */
+/*
+ * One name written, with the field whose value it carries. Small, and its
+ * key apart: a record walks every step, and writes few of them.
+ */
 struct ecs_step {
-	struct json_key key;	/* ,"leaf": */
+	uint64_t bit;		/* 1 << id; every bit: in every record */
 	const struct ecs_leaf *leaf;
-	enum field_id id;	/* F_COUNT: in every record (ecs.version) */
-	enum field_kind kind;
-	unsigned int node;	/* the object it is in */
+	uint8_t id;		/* enum field_id; F_COUNT: ecs.version */
+	uint8_t kind;		/* enum field_kind */
+	uint8_t node;		/* the object it is in */
 	bool same_as_prev;	/* the previous step's name too: one of them */
+	bool direct;		/* the field's own number or ASCII text */
 };
 
 struct ecs_plan {
 	unsigned int n_steps;
 	unsigned int n_nodes;
-	struct ecs_node nodes[ECS_NODES_MAX];
 	struct ecs_step steps[ECS_STEPS_MAX];
+	struct json_key keys[ECS_STEPS_MAX];	/* ,"leaf": of steps[i] */
+	struct ecs_node nodes[ECS_NODES_MAX];
 };
 
 /* The value whose text (element 0 of an array) is made already. */
@@ -208,7 +215,7 @@ static void ecs_put_value(struct json_writer *w, struct out *o,
 {
 	char more[FIELD_TEXT_MAX];
 
-	switch (s->kind) {
+	switch ((enum field_kind)s->kind) {
 	case FK_NUMBER:
 		put(o, text, n);
 		break;
@@ -255,10 +262,11 @@ static size_t ecs_record(const struct ecs_plan *p, struct json_writer *w,
 {
 	struct out o = { out, out + size };
 	char text[FIELD_TEXT_MAX];
-	const struct ecs_node *cur = &p->nodes[0];
+	unsigned int at = 0;	/* the object open now: nodes[at] */
 	bool first = true, prev_written = false;
 
 	mask &= e->present;
+	mask |= 1ull << F_COUNT;	/* ecs.version's */
 	put(&o, "{", 1);
 	for (unsigned int i = 0; i < p->n_steps; i++) {
 		const struct ecs_step *s = &p->steps[i];
@@ -268,31 +276,42 @@ static size_t ecs_record(const struct ecs_plan *p, struct json_writer *w,
 		if (s->same_as_prev && prev_written)
 			continue;
 		prev_written = false;
-		if (s->id != F_COUNT && !(mask & 1ull << s->id))
+		if (!(mask & s->bit))
 			continue;
-		/* the value first: a leaf with none opens no object */
-		n = ecs_text(e, s->id, s->leaf, 0, text);
-		if (n < 0)
-			continue;
+		/*
+		 * The value first: a leaf with none opens no object. A
+		 * field's own number or text always has one, and goes
+		 * straight to the output, as in the default schema.
+		 */
+		n = 0;
+		if (!s->direct) {
+			n = ecs_text(e, s->id, s->leaf, 0, text);
+			if (n < 0)
+				continue;
+		}
 		/* close objects up to the one both paths share ... */
-		while (cur->depth > to->depth ||
-		       to->up[cur->depth] != (unsigned int)(cur - p->nodes)) {
+		while (p->nodes[at].depth > to->depth ||
+		       to->up[p->nodes[at].depth] != at) {
 			put(&o, "}", 1);
-			cur = &p->nodes[cur->up[cur->depth - 1]];
+			at = p->nodes[at].up[p->nodes[at].depth - 1];
 			first = false;
 		}
 		/* ... and open the ones down to this leaf's */
-		while (cur != to) {
-			cur = &p->nodes[to->up[cur->depth + 1]];
-			put(&o, cur->key.text + first, cur->key.len - first);
+		while (at != s->node) {
+			at = to->up[p->nodes[at].depth + 1];
+			put(&o, p->nodes[at].key.text + first,
+			    p->nodes[at].key.len - first);
 			first = true;
 		}
-		put(&o, s->key.text + first, s->key.len - first);
+		put(&o, p->keys[i].text + first, p->keys[i].len - first);
 		first = false;
-		ecs_put_value(w, &o, e, s, text, n);
+		if (s->direct)
+			put_text(&o, e, s->id, s->kind == FK_STRING);
+		else
+			ecs_put_value(w, &o, e, s, text, n);
 		prev_written = true;
 	}
-	for (; cur->depth; cur = &p->nodes[cur->up[cur->depth - 1]])
+	for (; at; at = p->nodes[at].up[p->nodes[at].depth - 1])
 		put(&o, "}", 1);
 	put(&o, "}", 1);
 	return o.p > o.end ? 0 : (size_t)(o.p - out);
@@ -381,7 +400,10 @@ static void ecs_add_step(struct ecs_plan *p, enum field_id id,
 
 	s->leaf = l;
 	s->id = id;
+	s->bit = 1ull << id;
 	s->kind = id == F_COUNT ? l->kind : ecs_kind(id, l);
+	s->direct = l->how == EV_SAME &&
+		    (s->kind == FK_NUMBER || s->kind == FK_STRING);
 }
 
 /* Every ECS name in the order written, and the objects they sit in. */
@@ -403,7 +425,7 @@ static struct ecs_plan *ecs_plan_make(yajl_gen g)
 		int node = ecs_node(p, g, path, dot ? (size_t)(dot - path) : 0);
 
 		dot = dot ? dot + 1 : path;
-		if (node < 0 || make_key(g, &s->key, dot, strlen(dot), ":")) {
+		if (node < 0 || make_key(g, &p->keys[i], dot, strlen(dot), ":")) {
 			pr_err("cannot make the ECS name %s", path);
 			free(p);
 			return NULL;
@@ -439,6 +461,7 @@ int json_writer_init(struct json_writer *w, enum field_schema schema)
 		memcpy(k->text + 1, r, len);
 		k->text[len + 1] = ':';
 		k->len = len + 2;
+		w->kinds[i] = f->kind;
 	}
 	w->ecs = NULL;
 	if (schema == SCHEMA_ECS) {

@@ -26,6 +26,8 @@ struct ecs_plan;
 struct json_writer {
 	yajl_gen esc;		/* renders one foreign string at a time */
 	struct json_key keys[F_COUNT];
+	/* field_table's kinds, close at hand: a table entry is big */
+	uint8_t kinds[F_COUNT];
 	/* --schema ecs: the nested names in the order written; else NULL */
 	struct ecs_plan *ecs;
 };
