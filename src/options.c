@@ -379,7 +379,8 @@ static void print_help(void)
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
 	       "  SIGHUP reloads them, reopens output files and re-reads --config's FILE\n"
 	       "  (what cannot change while running is reported and kept).\n"
-	       "Fields: 'hdrlog --fields help' lists them; man hdrlog(8) describes them.\n"
+	       "Fields: 'hdrlog --fields help' lists them; man hdrlog(8) describes them,\n"
+	       "  and their ECS names (--schema ecs) in section ECS FIELD NAMES.\n"
 	       "Needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (socket events\n"
 	       "  alone: CAP_BPF and CAP_PERFMON).\n");
 }
