@@ -191,7 +191,7 @@ struct ecs_node {
  * key apart: a record walks every step, and writes few of them.
  */
 struct ecs_step {
-	uint64_t bit;		/* 1 << id; every bit: in every record */
+	uint64_t bit;		/* 1 << id (ecs.version: 1 << F_COUNT) */
 	const struct ecs_leaf *leaf;
 	uint8_t id;		/* enum field_id; F_COUNT: ecs.version */
 	uint8_t kind;		/* enum field_kind */

@@ -345,6 +345,19 @@ static void test_ecs_nesting(void **state)
 	assert_string_equal(ecs_line(&e, 1ull << F_DEST_PORT),
 		"{\"destination\":{\"port\":443},"
 		"\"ecs\":{\"version\":\"" ECS_VERSION "\"}}");
+	/*
+	 * event and action share event.action (a packet has no socket
+	 * event): were both there, the first is written, once
+	 */
+	e.present = 1ull << F_EVENT | 1ull << F_ACTION;
+	e.sock_event = HDRLOG_SOCK_ACCEPT;
+	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+		"{\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
+		"\"event\":{\"action\":\"accept\"}}");
+	e.present = 1ull << F_ACTION;
+	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+		"{\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
+		"\"event\":{\"action\":\"drop\"}}");
 	/* an outgoing frame: its interface index under observer.egress */
 	e.present = 1ull << F_IFINDEX | 1ull << F_DIRECTION;
 	e.direction = HDRLOG_DIR_OUTBOUND;
