@@ -21,19 +21,26 @@ struct json_key {
 	unsigned int len;
 };
 
+struct ecs_plan;
+
 struct json_writer {
 	yajl_gen esc;		/* renders one foreign string at a time */
 	struct json_key keys[F_COUNT];
+	/* field_table's kinds, close at hand: a table entry is big */
+	uint8_t kinds[F_COUNT];
+	/* --schema ecs: the nested names in the order written; else NULL */
+	struct ecs_plan *ecs;
 };
 
-/* 0, or -1 with a message. */
-int json_writer_init(struct json_writer *w);
+/* A writer for the names of schema: 0, or -1 with a message. */
+int json_writer_init(struct json_writer *w, enum field_schema schema);
 void json_writer_free(struct json_writer *w);
 
 struct event;
 
 /*
- * Write the fields of e in mask as one JSON object, no newline, at out.
+ * Write the fields of e in mask as one JSON object, no newline, at out,
+ * with the names of the writer's schema (ECS: nested objects).
  * Returns its length, or 0 when it would not fit in size bytes.
  */
 size_t json_writer_record(struct json_writer *w, const struct event *e,
@@ -44,9 +51,11 @@ size_t json_writer_record(struct json_writer *w, const struct event *e,
  * writer, and for the record sink_write_all() hands out one rendering,
  * made by the first output that asks and reused by the others. An output
  * takes a reference at open (0, or -ENOMEM with a message) and gives it
- * back at close.
+ * back at close. The writer has the schema of cfg (cfg->schema): all
+ * outputs share one sink_config.
  */
-int json_render_get(void);
+struct sink_config;
+int json_render_get(const struct sink_config *cfg);
 void json_render_put(void);
 /* How many outputs hold a reference: with one, nothing is reused. */
 int json_render_users(void);

@@ -460,7 +460,7 @@ static int kafka_open(struct sink *s)
 	if (!conf)
 		return -EINVAL;
 	x = calloc(1, sizeof(*x));
-	if (!x || json_render_get()) {
+	if (!x || json_render_get(s->cfg)) {
 		if (!x)
 			pr_err("out of memory");
 		rd_kafka_conf_destroy(conf);

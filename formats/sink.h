@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fields.h"
+
 struct event;
 struct iface_table;
 
@@ -24,6 +26,7 @@ enum syslog_format {
 /* What the command line says about outputs, shared by all of them. */
 struct sink_config {
 	uint64_t fields;		/* mask of enum field_id to write */
+	enum field_schema schema;	/* --schema: JSON records' names */
 	const struct iface_table *ifaces;
 	uint32_t snaplen;		/* frame bytes records carry */
 	uint64_t rotate_bytes;		/* -C: start a new file past this; 0 never */

@@ -121,7 +121,7 @@ static int syslog_open(struct sink *s)
 		return -ENOMEM;
 	}
 	err = transport_open(&x->t, s, s->target, &syslog_defaults);
-	if (!err && json_render_get())
+	if (!err && json_render_get(s->cfg))
 		err = -ENOMEM;
 	if (err) {
 		if (x->t.q.buf)

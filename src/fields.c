@@ -8,58 +8,121 @@
 #include "event.h"
 #include "fields.h"
 
-#define FIELD(name, kind, doc) { name, sizeof(name) - 1, kind, doc }
+#define FIELD(name, kind, doc, ...) \
+	{ name, sizeof(name) - 1, kind, doc, { __VA_ARGS__ } }
+/*
+ * A field's ECS names. Where ECS has no place for a field it goes under
+ * "hdrlog.", with its own name, as ECS asks of custom fields.
+ */
+#define ECS(path) { path, 0, EV_SAME }
+#define ECS_AS(path, kind, how) { path, kind, how }
 
 const struct field field_table[F_COUNT] = {
-	[F_TIMESTAMP] = FIELD("timestamp", FK_STRING, "capture time, RFC 3339 UTC with microseconds"),
-	[F_EVENT_TYPE] = FIELD("event_type", FK_STRING, "kind of record: \"packet\" or \"socket\""),
-	[F_EVENT] = FIELD("event", FK_STRING, "socket event: connect, accept, close, udp_send"),
-	[F_IN_IFACE] = FIELD("in_iface", FK_FOREIGN_STRING, "interface the frame arrived on"),
-	[F_OUT_IFACE] = FIELD("out_iface", FK_FOREIGN_STRING, "interface the frame left by (direction out)"),
-	[F_IFINDEX] = FIELD("ifindex", FK_NUMBER, "that interface's index"),
-	[F_PID] = FIELD("pid", FK_NUMBER, "process id of the process behind the socket"),
-	[F_TID] = FIELD("tid", FK_NUMBER, "its thread id"),
-	[F_COMM] = FIELD("comm", FK_FOREIGN_STRING, "its command name"),
-	[F_UID] = FIELD("uid", FK_NUMBER, "its user id"),
-	[F_CGROUP_ID] = FIELD("cgroup_id", FK_NUMBER, "its cgroup v2 id"),
-	[F_NETNS] = FIELD("netns", FK_NUMBER, "inode of the socket's network namespace"),
-	[F_SRC_MAC] = FIELD("src_mac", FK_STRING, "Ethernet source address"),
-	[F_DEST_MAC] = FIELD("dest_mac", FK_STRING, "Ethernet destination address"),
-	[F_VLAN] = FIELD("vlan", FK_NUMBER_ARRAY, "802.1Q/802.1ad VLAN ids, outer first"),
-	[F_ETHER_TYPE] = FIELD("ether_type", FK_NUMBER, "EtherType after any VLAN tags"),
-	[F_IP_V] = FIELD("ip_v", FK_NUMBER, "IP version, 4 or 6"),
-	[F_SRC_IP] = FIELD("src_ip", FK_STRING, "IP source address"),
-	[F_DEST_IP] = FIELD("dest_ip", FK_STRING, "IP destination address"),
-	[F_PROTO] = FIELD("proto", FK_STRING, "IANA keyword of the IP protocol, or its number"),
-	[F_IP_PROTO] = FIELD("ip_proto", FK_NUMBER, "IP protocol number (IPv6: after the extension headers)"),
-	[F_TTL] = FIELD("ttl", FK_NUMBER, "IPv4 TTL or IPv6 hop limit"),
-	[F_TOS] = FIELD("tos", FK_NUMBER, "IPv4 type of service or IPv6 traffic class"),
-	[F_IP_LEN] = FIELD("ip_len", FK_NUMBER, "IP packet length, header included"),
-	[F_IP_ID] = FIELD("ip_id", FK_NUMBER, "IPv4 identification or IPv6 fragment identification"),
-	[F_FLOW_LABEL] = FIELD("flow_label", FK_NUMBER, "IPv6 flow label"),
-	[F_FRAG_OFFSET] = FIELD("frag_offset", FK_NUMBER, "fragment offset in bytes (fragments only)"),
-	[F_MORE_FRAGMENTS] = FIELD("more_fragments", FK_BOOL, "more-fragments flag (fragments only)"),
-	[F_SRC_PORT] = FIELD("src_port", FK_NUMBER, "TCP, UDP or SCTP source port"),
-	[F_DEST_PORT] = FIELD("dest_port", FK_NUMBER, "TCP, UDP or SCTP destination port"),
-	[F_DIRECTION] = FIELD("direction", FK_STRING, "in or out: the frame arrived or left; a socket was accepted or opened here"),
-	[F_TCP_STATE] = FIELD("tcp_state", FK_STRING, "TCP state the socket entered"),
-	[F_TCP_FLAGS] = FIELD("tcp_flags", FK_STRING, "TCP flags byte as two hex digits"),
-	[F_TCP_SEQ] = FIELD("tcp_seq", FK_NUMBER, "TCP sequence number"),
-	[F_TCP_ACK] = FIELD("tcp_ack", FK_NUMBER, "TCP acknowledgment number"),
-	[F_TCP_WIN] = FIELD("tcp_win", FK_NUMBER, "TCP window, unscaled"),
-	[F_ICMP_TYPE] = FIELD("icmp_type", FK_NUMBER, "ICMP or ICMPv6 type"),
-	[F_ICMP_CODE] = FIELD("icmp_code", FK_NUMBER, "ICMP or ICMPv6 code"),
-	[F_PKT_LEN] = FIELD("pkt_len", FK_NUMBER, "frame length in bytes"),
-	[F_TRUNCATED] = FIELD("truncated", FK_BOOL, "the frame ended inside an announced header"),
-	[F_DURATION_MS] = FIELD("duration_ms", FK_NUMBER, "close: milliseconds since connect or accept"),
-	[F_BYTES_SENT] = FIELD("bytes_sent", FK_NUMBER, "close: bytes the peer acknowledged"),
-	[F_BYTES_RECEIVED] = FIELD("bytes_received", FK_NUMBER, "close: bytes received"),
-	[F_COMMUNITY_ID] = FIELD("community_id", FK_STRING, "Community ID v1 flow hash"),
-	[F_SRC_LISTS] = FIELD("src_lists", FK_FOREIGN_STRING_ARRAY, "names of the lists holding the source, sorted"),
-	[F_DEST_LISTS] = FIELD("dest_lists", FK_FOREIGN_STRING_ARRAY, "names of the lists holding the destination, sorted"),
-	[F_ACTION] = FIELD("action", FK_STRING, "what XDP did: \"pass\" or \"drop\" (with lists)"),
-	[F_WOULD_DROP] = FIELD("would_drop", FK_BOOL, "--monitor: the policy would have dropped it"),
+	[F_TIMESTAMP] = FIELD("timestamp", FK_STRING, "capture time, RFC 3339 UTC with microseconds",
+		ECS("@timestamp")),
+	[F_EVENT_TYPE] = FIELD("event_type", FK_STRING, "kind of record: \"packet\" or \"socket\"",
+		ECS_AS("event.kind", FK_STRING, EV_EVENT_KIND),
+		ECS_AS("event.category", FK_STRING_ARRAY, EV_EVENT_CATEGORY),
+		ECS_AS("event.type", FK_STRING_ARRAY, EV_EVENT_TYPE),
+		ECS("hdrlog.event_type")),
+	[F_EVENT] = FIELD("event", FK_STRING, "socket event: connect, accept, close, udp_send",
+		ECS("event.action")),
+	[F_IN_IFACE] = FIELD("in_iface", FK_FOREIGN_STRING, "interface the frame arrived on",
+		ECS("observer.ingress.interface.name")),
+	[F_OUT_IFACE] = FIELD("out_iface", FK_FOREIGN_STRING, "interface the frame left by (direction out)",
+		ECS("observer.egress.interface.name")),
+	[F_IFINDEX] = FIELD("ifindex", FK_NUMBER, "that interface's index",
+		ECS_AS("observer.ingress.interface.id", FK_STRING, EV_IF_IN),
+		ECS_AS("observer.egress.interface.id", FK_STRING, EV_IF_OUT)),
+	[F_PID] = FIELD("pid", FK_NUMBER, "process id of the process behind the socket",
+		ECS("process.pid")),
+	[F_TID] = FIELD("tid", FK_NUMBER, "its thread id",
+		ECS("process.thread.id")),
+	[F_COMM] = FIELD("comm", FK_FOREIGN_STRING, "its command name",
+		ECS("process.name")),
+	[F_UID] = FIELD("uid", FK_NUMBER, "its user id",
+		ECS_AS("user.id", FK_STRING, EV_KEYWORD)),
+	[F_CGROUP_ID] = FIELD("cgroup_id", FK_NUMBER, "its cgroup v2 id",
+		ECS("hdrlog.cgroup_id")),
+	[F_NETNS] = FIELD("netns", FK_NUMBER, "inode of the socket's network namespace",
+		ECS("hdrlog.netns")),
+	[F_SRC_MAC] = FIELD("src_mac", FK_STRING, "Ethernet source address",
+		ECS_AS("source.mac", FK_STRING, EV_MAC)),
+	[F_DEST_MAC] = FIELD("dest_mac", FK_STRING, "Ethernet destination address",
+		ECS_AS("destination.mac", FK_STRING, EV_MAC)),
+	[F_VLAN] = FIELD("vlan", FK_NUMBER_ARRAY, "802.1Q/802.1ad VLAN ids, outer first",
+		ECS_AS("network.vlan.id", FK_STRING, EV_ELEMENT_0),
+		ECS_AS("network.inner.vlan.id", FK_STRING, EV_ELEMENT_1)),
+	[F_ETHER_TYPE] = FIELD("ether_type", FK_NUMBER, "EtherType after any VLAN tags",
+		ECS("hdrlog.ether_type")),
+	[F_IP_V] = FIELD("ip_v", FK_NUMBER, "IP version, 4 or 6",
+		ECS_AS("network.type", FK_STRING, EV_NETWORK_TYPE)),
+	[F_SRC_IP] = FIELD("src_ip", FK_STRING, "IP source address",
+		ECS("source.ip")),
+	[F_DEST_IP] = FIELD("dest_ip", FK_STRING, "IP destination address",
+		ECS("destination.ip")),
+	[F_PROTO] = FIELD("proto", FK_STRING, "IANA keyword of the IP protocol, or its number",
+		ECS_AS("network.transport", FK_STRING, EV_LOWER)),
+	[F_IP_PROTO] = FIELD("ip_proto", FK_NUMBER, "IP protocol number (IPv6: after the extension headers)",
+		ECS_AS("network.iana_number", FK_STRING, EV_KEYWORD)),
+	[F_TTL] = FIELD("ttl", FK_NUMBER, "IPv4 TTL or IPv6 hop limit",
+		ECS("hdrlog.ttl")),
+	[F_TOS] = FIELD("tos", FK_NUMBER, "IPv4 type of service or IPv6 traffic class",
+		ECS("hdrlog.tos")),
+	[F_IP_LEN] = FIELD("ip_len", FK_NUMBER, "IP packet length, header included",
+		ECS("hdrlog.ip_len")),
+	[F_IP_ID] = FIELD("ip_id", FK_NUMBER, "IPv4 identification or IPv6 fragment identification",
+		ECS("hdrlog.ip_id")),
+	[F_FLOW_LABEL] = FIELD("flow_label", FK_NUMBER, "IPv6 flow label",
+		ECS("hdrlog.flow_label")),
+	[F_FRAG_OFFSET] = FIELD("frag_offset", FK_NUMBER, "fragment offset in bytes (fragments only)",
+		ECS("hdrlog.frag_offset")),
+	[F_MORE_FRAGMENTS] = FIELD("more_fragments", FK_BOOL, "more-fragments flag (fragments only)",
+		ECS("hdrlog.more_fragments")),
+	[F_SRC_PORT] = FIELD("src_port", FK_NUMBER, "TCP, UDP or SCTP source port",
+		ECS("source.port")),
+	[F_DEST_PORT] = FIELD("dest_port", FK_NUMBER, "TCP, UDP or SCTP destination port",
+		ECS("destination.port")),
+	[F_DIRECTION] = FIELD("direction", FK_STRING, "in or out: the frame arrived or left; a socket was accepted or opened here",
+		ECS_AS("network.direction", FK_STRING, EV_DIRECTION)),
+	[F_TCP_STATE] = FIELD("tcp_state", FK_STRING, "TCP state the socket entered",
+		ECS("hdrlog.tcp_state")),
+	[F_TCP_FLAGS] = FIELD("tcp_flags", FK_STRING, "TCP flags byte as two hex digits",
+		ECS("hdrlog.tcp_flags")),
+	[F_TCP_SEQ] = FIELD("tcp_seq", FK_NUMBER, "TCP sequence number",
+		ECS("hdrlog.tcp_seq")),
+	[F_TCP_ACK] = FIELD("tcp_ack", FK_NUMBER, "TCP acknowledgment number",
+		ECS("hdrlog.tcp_ack")),
+	[F_TCP_WIN] = FIELD("tcp_win", FK_NUMBER, "TCP window, unscaled",
+		ECS("hdrlog.tcp_win")),
+	[F_ICMP_TYPE] = FIELD("icmp_type", FK_NUMBER, "ICMP or ICMPv6 type",
+		ECS("hdrlog.icmp_type")),
+	[F_ICMP_CODE] = FIELD("icmp_code", FK_NUMBER, "ICMP or ICMPv6 code",
+		ECS("hdrlog.icmp_code")),
+	[F_PKT_LEN] = FIELD("pkt_len", FK_NUMBER, "frame length in bytes",
+		ECS("network.bytes")),
+	[F_TRUNCATED] = FIELD("truncated", FK_BOOL, "the frame ended inside an announced header",
+		ECS("hdrlog.truncated")),
+	[F_DURATION_MS] = FIELD("duration_ms", FK_NUMBER, "close: milliseconds since connect or accept",
+		ECS_AS("event.duration", FK_NUMBER, EV_NANOSECONDS)),
+	[F_BYTES_SENT] = FIELD("bytes_sent", FK_NUMBER, "close: bytes the peer acknowledged",
+		ECS("hdrlog.bytes_sent")),
+	[F_BYTES_RECEIVED] = FIELD("bytes_received", FK_NUMBER, "close: bytes received",
+		ECS("hdrlog.bytes_received")),
+	[F_COMMUNITY_ID] = FIELD("community_id", FK_STRING, "Community ID v1 flow hash",
+		ECS("network.community_id")),
+	[F_SRC_LISTS] = FIELD("src_lists", FK_FOREIGN_STRING_ARRAY, "names of the lists holding the source, sorted",
+		ECS("hdrlog.src_lists")),
+	[F_DEST_LISTS] = FIELD("dest_lists", FK_FOREIGN_STRING_ARRAY, "names of the lists holding the destination, sorted",
+		ECS("hdrlog.dest_lists")),
+	[F_ACTION] = FIELD("action", FK_STRING, "what XDP did: \"pass\" or \"drop\" (with lists)",
+		ECS("event.action")),
+	[F_WOULD_DROP] = FIELD("would_drop", FK_BOOL, "--monitor: the policy would have dropped it",
+		ECS("hdrlog.would_drop")),
 };
+
+const struct ecs_leaf ecs_version_leaf =
+	ECS_AS("ecs.version", FK_STRING, EV_ECS_VERSION);
 
 const char *ip_proto_name(uint8_t proto)
 {
@@ -322,6 +385,111 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	memcpy(buf, s, n);
 	buf[n] = '\0';
 	return n;
+}
+
+/* --- the ECS spelling of values ---------------------------------------- */
+
+static const char *const ecs_direction_names[] = {
+	[HDRLOG_DIR_OUTBOUND] = "egress",
+	[HDRLOG_DIR_INBOUND] = "ingress",
+};
+
+/* event.type: what kind of network event, in ECS's allowed values. */
+static const char *event_type_value(const struct event *e, unsigned int i)
+{
+	if (i == 0)
+		return "connection";
+	if (i > 1)
+		return NULL;
+	if (e->event_type == EVENT_SOCKET) {
+		switch (e->sock_event) {
+		case HDRLOG_SOCK_CONNECT:
+		case HDRLOG_SOCK_ACCEPT:
+			return "start";
+		case HDRLOG_SOCK_CLOSE:
+			return "end";
+		}
+		return NULL;
+	}
+	/* a frame checked against lists: the firewall's verdict */
+	if (!event_has(e, F_ACTION))
+		return NULL;
+	return e->dropped ? "denied" : "allowed";
+}
+
+/* One of hdrlog's own words (shorter than FIELD_TEXT_MAX), or -1 for NULL. */
+static int copy_text(const char *s, char *buf)
+{
+	size_t n;
+
+	if (!s)
+		return -1;
+	n = strlen(s);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return n;
+}
+
+enum field_kind ecs_kind(enum field_id id, const struct ecs_leaf *l)
+{
+	return l->how == EV_SAME ? field_table[id].kind : l->kind;
+}
+
+int ecs_text(const struct event *e, enum field_id id,
+	     const struct ecs_leaf *l, unsigned int i, char *buf)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const uint8_t *mac;
+	int n;
+
+	if (l->how == EV_SAME)
+		return field_text(e, id, i, buf);
+	if (i && l->how != EV_EVENT_TYPE)
+		return -1;	/* the other array leaves have one element */
+	switch (l->how) {
+	case EV_SAME:
+		break;
+	case EV_KEYWORD:
+		return field_text(e, id, 0, buf);
+	case EV_LOWER:
+		n = field_text(e, id, 0, buf);
+		for (int k = 0; k < n; k++)
+			if (buf[k] >= 'A' && buf[k] <= 'Z')
+				buf[k] += 'a' - 'A';
+		return n;
+	case EV_MAC:
+		mac = id == F_SRC_MAC ? e->src_mac : e->dest_mac;
+		for (int k = 0; k < 6; k++) {
+			buf[k * 3] = hex[mac[k] >> 4];
+			buf[k * 3 + 1] = hex[mac[k] & 15];
+			buf[k * 3 + 2] = '-';
+		}
+		buf[17] = '\0';
+		return 17;
+	case EV_ELEMENT_0:
+	case EV_ELEMENT_1:
+		return field_text(e, id, l->how - EV_ELEMENT_0, buf);
+	case EV_NETWORK_TYPE:
+		return copy_text(e->ip_v == 4 ? "ipv4" : "ipv6", buf);
+	case EV_DIRECTION:
+		return copy_text(NAME(ecs_direction_names, e->direction), buf);
+	case EV_IF_IN:
+	case EV_IF_OUT:
+		if ((e->direction == HDRLOG_DIR_INBOUND) != (l->how == EV_IF_IN))
+			return -1;
+		return uint_text(e->ifindex, buf);
+	case EV_NANOSECONDS:
+		return uint_text(e->duration_ns, buf);
+	case EV_EVENT_KIND:
+		return copy_text("event", buf);
+	case EV_EVENT_CATEGORY:
+		return copy_text("network", buf);
+	case EV_EVENT_TYPE:
+		return copy_text(event_type_value(e, i), buf);
+	case EV_ECS_VERSION:
+		return copy_text(ECS_VERSION, buf);
+	}
+	return -1;
 }
 
 int fields_parse(const char *list, uint64_t *mask, const char **bad,

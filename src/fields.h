@@ -70,7 +70,49 @@ enum field_kind {
 	FK_BOOL,
 	FK_NUMBER_ARRAY,
 	FK_FOREIGN_STRING_ARRAY,
+	FK_STRING_ARRAY,	/* ASCII hdrlog made (ECS event.type) */
 };
+
+/* --schema: the names JSON records use. */
+enum field_schema {
+	SCHEMA_DEFAULT,		/* hdrlog's own, flat: the names below */
+	SCHEMA_ECS,		/* Elastic Common Schema, nested objects */
+};
+
+/* The ECS version records say they conform to (ecs.version). */
+#define ECS_VERSION "8.17.0"
+
+/*
+ * How an ECS leaf's value is made from its field's. ECS wants some
+ * values in its own spelling (lower case, "ingress", MACs with hyphens,
+ * numbers that it types keyword as strings); the table says which.
+ */
+enum ecs_value {
+	EV_SAME,		/* the field's own value (and kind) */
+	EV_KEYWORD,		/* a number, as a string */
+	EV_LOWER,		/* lower case: network.transport */
+	EV_MAC,			/* RFC 7042: 02-AB-00-10-FF-0E */
+	EV_ELEMENT_0,		/* array element 0 (outer VLAN), as a string */
+	EV_ELEMENT_1,		/* element 1 (inner VLAN), as a string */
+	EV_NETWORK_TYPE,	/* ip_v 4 -> "ipv4" */
+	EV_DIRECTION,		/* in -> "ingress", out -> "egress" */
+	EV_IF_IN,		/* ifindex as a string, direction in only */
+	EV_IF_OUT,		/* ... direction out only */
+	EV_NANOSECONDS,		/* duration in ns (event.duration) */
+	EV_EVENT_KIND,		/* "event" */
+	EV_EVENT_CATEGORY,	/* ["network"] */
+	EV_EVENT_TYPE,		/* ["connection", "start"/"end"/"denied"...] */
+	EV_ECS_VERSION,		/* ECS_VERSION: ecs_version_leaf only */
+};
+
+/* One ECS name of a field; a field has one to ECS_LEAVES_MAX. */
+struct ecs_leaf {
+	const char *path;	/* dotted: "observer.ingress.interface.name" */
+	enum field_kind kind;	/* how JSON writes it */
+	enum ecs_value how;
+};
+
+#define ECS_LEAVES_MAX 4
 
 struct event;
 
@@ -79,9 +121,13 @@ struct field {
 	unsigned int name_len;
 	enum field_kind kind;
 	const char *doc;	/* one line, for --fields help and tests */
+	/* --schema ecs: its names there; path NULL ends the list */
+	struct ecs_leaf ecs[ECS_LEAVES_MAX];
 };
 
 extern const struct field field_table[F_COUNT];
+/* ecs.version, which ECS requires in every record: of no field. */
+extern const struct ecs_leaf ecs_version_leaf;
 
 #define FIELD_TEXT_MAX 64
 
@@ -91,6 +137,16 @@ extern const struct field field_table[F_COUNT];
  */
 int field_text(const struct event *e, enum field_id id, unsigned int i,
 	       char *buf);
+
+/*
+ * The value of ECS leaf l of field id as text, as field_text() (element
+ * i of an array leaf). -1 also when the leaf has no value for this
+ * record (EV_IF_IN for an outgoing frame, EV_ELEMENT_1 with one tag).
+ */
+int ecs_text(const struct event *e, enum field_id id,
+	     const struct ecs_leaf *l, unsigned int i, char *buf);
+/* How JSON writes leaf l of field id (EV_SAME: as the field). */
+enum field_kind ecs_kind(enum field_id id, const struct ecs_leaf *l);
 
 /* v in decimal and a NUL at buf (up to 21 bytes); returns the length. */
 int uint_text(uint64_t v, char *buf);

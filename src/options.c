@@ -415,7 +415,8 @@ static void print_help(void)
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
 	       "  SIGHUP reloads them, reopens output files and re-reads --config's FILE\n"
 	       "  (what cannot change while running is reported and kept).\n"
-	       "Fields: 'hdrlog --fields help' lists them; man hdrlog(8) describes them.\n"
+	       "Fields: 'hdrlog --fields help' lists them; man hdrlog(8) describes them,\n"
+	       "  and their ECS names (--schema ecs) in section ECS FIELD NAMES.\n"
 	       "Needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (socket events\n"
 	       "  alone: CAP_BPF and CAP_PERFMON).\n");
 }
@@ -439,6 +440,10 @@ static const struct opt_word ingress_hooks[] = {
 static const struct opt_word capture_dirs[] = {
 	{ "in", CAPTURE_IN }, { "out", CAPTURE_OUT }, { "both", CAPTURE_BOTH },
 	{ NULL, 0 }
+};
+/* --schema (ECS field names, issue 12) */
+static const struct opt_word schemas[] = {
+	{ "default", SCHEMA_DEFAULT }, { "ecs", SCHEMA_ECS }, { NULL, 0 }
 };
 static const struct opt_word syslog_formats[] = {
 	{ "rfc5424", SYSLOG_RFC5424 }, { "rfc3164", SYSLOG_RFC3164 },
@@ -468,6 +473,7 @@ static const struct opt_def opt_defs[] = {
 	NUM("rotate-seconds", 'G', "SECONDS", sink.rotate_seconds, 1, UINT32_MAX, 0, "pcap files: start a new file every SECONDS"),
 	NUM("rotate-count", 'W', "COUNT", sink.rotate_count, 1, ROTATE_FILES_MAX, 0, "pcap files: keep only the newest COUNT files"),
 	FUNC("fields", 0, "LIST", opt_fields, 0, "write only these comma-separated fields ('help' lists them)"),
+	WORD("schema", 0, "default|ecs", sink.schema, schemas, "JSON names: hdrlog's (default) or Elastic Common Schema, nested"),
 	NUM("sample", 0, "N", sample, 1, UINT32_MAX, 0, "log 1 in N frames, decided in the kernel"),
 	WORD("xdp-mode", 0, "MODE", xdp_mode, xdp_modes, "auto (default), native or generic"),
 	WORD("attach-ingress", 0, "xdp|tc|auto", ingress, ingress_hooks, "incoming frames through XDP or tc (default auto: see --features)"),

@@ -23,6 +23,7 @@
 #include "syslog_fmt.h"
 
 static struct json_writer fz_json;
+static struct json_writer fz_ecs;	/* --schema ecs: nested objects */
 static struct syslog_fmt *fz_syslog;
 static char fz_buf[JSON_RECORD_MAX + 1];
 static char fz_msg[SYSLOG_MSG_MAX + SYSLOG_FRAME_EXTRA];
@@ -31,15 +32,16 @@ static void formatters_init(void)
 {
 	stderr = fopen("/dev/null", "w");
 	fz_syslog = calloc(1, sizeof(*fz_syslog));
-	if (!fz_syslog || json_writer_init(&fz_json))
+	if (!fz_syslog || json_writer_init(&fz_json, SCHEMA_DEFAULT) ||
+	    json_writer_init(&fz_ecs, SCHEMA_ECS))
 		abort();
 }
 
-/* The JSON record in fz_buf; returns its length (0: it did not fit). */
-static size_t check_json(const struct event *e, uint64_t mask)
+/* The JSON record of w in fz_buf; its length (0: it did not fit). */
+static size_t check_json_of(struct json_writer *w, const struct event *e,
+			    uint64_t mask)
 {
-	size_t n = json_writer_record(&fz_json, e, mask, fz_buf,
-				      JSON_RECORD_MAX);
+	size_t n = json_writer_record(w, e, mask, fz_buf, JSON_RECORD_MAX);
 	yajl_val v;
 
 	if (!n)
@@ -55,6 +57,13 @@ static size_t check_json(const struct event *e, uint64_t mask)
 		abort();
 	yajl_tree_free(v);
 	return n;
+}
+
+/* Both schemas' records; fz_buf keeps the default one's for syslog. */
+static size_t check_json(const struct event *e, uint64_t mask)
+{
+	check_json_of(&fz_ecs, e, mask);
+	return check_json_of(&fz_json, e, mask);
 }
 
 static void check_message(const struct event *e, uint64_t mask)

@@ -14,6 +14,7 @@
 
 #include "event.h"
 #include "fields.h"
+#include "json.h"
 #include "sink.h"
 
 static const struct sink_config all_fields = {
@@ -52,6 +53,46 @@ static void test_man_page_documents_every_field(void **state)
 		if (!pos)
 			fail_msg("man page lacks field %s (or has it out of order)",
 				 field_table[i].name);
+	}
+	free(man);
+}
+
+/* Every field's ECS names are in the man page's ECS FIELD NAMES. */
+static void test_man_page_documents_ecs_names(void **state)
+{
+	char *man = slurp(MAN_PAGE);
+	char *pos = strstr(man, ".SH ECS FIELD NAMES");
+	char *end;
+
+	(void)state;
+	assert_non_null(pos);
+	end = strstr(pos + 1, "\n.SH ");
+	assert_non_null(end);
+	end[1] = '\0';
+	for (int i = 0; i < F_COUNT; i++) {
+		const struct field *f = &field_table[i];
+		char entry[64], *next;
+
+		snprintf(entry, sizeof(entry), ".TP\n.B %s\n", f->name);
+		pos = strstr(pos, entry);
+		if (!pos)
+			fail_msg("ECS FIELD NAMES lacks %s (or out of order)",
+				 f->name);
+		pos += strlen(entry);
+		next = strstr(pos, ".TP\n");
+		if (next)
+			*next = '\0';
+		for (int k = 0; k < ECS_LEAVES_MAX && f->ecs[k].path; k++) {
+			char b[96], br[96];
+
+			snprintf(b, sizeof(b), ".B %s\n", f->ecs[k].path);
+			snprintf(br, sizeof(br), ".BR %s :\n", f->ecs[k].path);
+			if (!strstr(pos, b) && !strstr(pos, br))
+				fail_msg("ECS FIELD NAMES: %s lacks %s", f->name,
+					 f->ecs[k].path);
+		}
+		if (next)
+			*next = '.';
 	}
 	free(man);
 }
@@ -249,16 +290,150 @@ static void test_json_write_error_counted(void **state)
 	sink_destroy(s);
 }
 
+/* One record with the ECS writer, as text. */
+static char *ecs_line(const struct event *e, uint64_t mask)
+{
+	static char buf[JSON_RECORD_MAX + 1];
+	struct json_writer w;
+	size_t n;
+
+	assert_int_equal(json_writer_init(&w, SCHEMA_ECS), 0);
+	n = json_writer_record(&w, e, mask, buf, JSON_RECORD_MAX);
+	json_writer_free(&w);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * ECS names nest: one object per prefix however the table orders the
+ * fields, values in ECS's spelling, nothing for absent fields, and an
+ * object only when a name in it is written.
+ */
+static void test_ecs_nesting(void **state)
+{
+	struct event e = sample_event();
+
+	(void)state;
+	e.present |= 1ull << F_DEST_PORT | 1ull << F_SRC_PORT |
+		     1ull << F_IFINDEX | 1ull << F_DIRECTION |
+		     1ull << F_ACTION | 1ull << F_SRC_LISTS;
+	e.src_port = 40000;
+	e.dest_port = 443;
+	e.ifindex = 7;
+	e.direction = HDRLOG_DIR_INBOUND;
+	e.dropped = true;
+	e.n_src_lists = 1;
+	e.src_lists[0] = "tor";
+	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+		"{\"@timestamp\":\"2026-11-26T16:01:02.123456Z\","
+		"\"destination\":{\"ip\":\"198.51.100.1\",\"port\":443},"
+		"\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
+		"\"event\":{\"action\":\"drop\",\"category\":[\"network\"],"
+		"\"kind\":\"event\",\"type\":[\"connection\",\"denied\"]},"
+		"\"hdrlog\":{\"event_type\":\"packet\",\"more_fragments\":false,"
+		"\"src_lists\":[\"tor\"],\"tcp_flags\":\"12\","
+		"\"tcp_seq\":4294967295,\"truncated\":true},"
+		"\"network\":{\"direction\":\"ingress\","
+		"\"inner\":{\"vlan\":{\"id\":\"4094\"}},"
+		"\"transport\":\"tcp\",\"vlan\":{\"id\":\"100\"}},"
+		"\"observer\":{\"ingress\":{\"interface\":{\"id\":\"7\","
+		"\"name\":\"ve\\\"th0\"}}},"
+		"\"source\":{\"ip\":\"203.0.113.7\",\"mac\":\"02-AB-00-10-FF-0E\","
+		"\"port\":40000}}");
+	/* only what --fields selects; ecs.version always (ECS requires it) */
+	assert_string_equal(ecs_line(&e, 1ull << F_DEST_PORT),
+		"{\"destination\":{\"port\":443},"
+		"\"ecs\":{\"version\":\"" ECS_VERSION "\"}}");
+	/*
+	 * event and action share event.action (a packet has no socket
+	 * event): were both there, the first is written, once
+	 */
+	e.present = 1ull << F_EVENT | 1ull << F_ACTION;
+	e.sock_event = HDRLOG_SOCK_ACCEPT;
+	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+		"{\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
+		"\"event\":{\"action\":\"accept\"}}");
+	e.present = 1ull << F_ACTION;
+	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+		"{\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
+		"\"event\":{\"action\":\"drop\"}}");
+	/* an outgoing frame: its interface index under observer.egress */
+	e.present = 1ull << F_IFINDEX | 1ull << F_DIRECTION;
+	e.direction = HDRLOG_DIR_OUTBOUND;
+	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+		"{\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
+		"\"network\":{\"direction\":\"egress\"},"
+		"\"observer\":{\"egress\":{\"interface\":{\"id\":\"7\"}}}}");
+}
+
+/* A socket close: event.type end, event.action, the duration in ns. */
+static void test_ecs_socket(void **state)
+{
+	struct event e = {
+		.present = 1ull << F_EVENT_TYPE | 1ull << F_EVENT |
+			   1ull << F_PID | 1ull << F_COMM | 1ull << F_UID |
+			   1ull << F_DURATION_MS | 1ull << F_IP_V |
+			   1ull << F_PROTO | 1ull << F_IP_PROTO,
+		.event_type = EVENT_SOCKET,
+		.sock_event = HDRLOG_SOCK_CLOSE,
+		.pid = 4242,
+		.comm = "curl",
+		.uid = 1000,
+		.duration_ns = 1234567890,
+		.ip_v = 6,
+		.ip_proto = 58,
+	};
+
+	(void)state;
+	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+		"{\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
+		"\"event\":{\"action\":\"close\",\"category\":[\"network\"],"
+		"\"duration\":1234567890,\"kind\":\"event\","
+		"\"type\":[\"connection\",\"end\"]},"
+		"\"hdrlog\":{\"event_type\":\"socket\"},"
+		"\"network\":{\"iana_number\":\"58\",\"transport\":\"ipv6-icmp\","
+		"\"type\":\"ipv6\"},"
+		"\"process\":{\"name\":\"curl\",\"pid\":4242},"
+		"\"user\":{\"id\":\"1000\"}}");
+}
+
+/* Every ECS name is a dotted path of lower-case words, or @timestamp. */
+static void test_ecs_names(void **state)
+{
+	(void)state;
+	for (int id = 0; id < F_COUNT; id++) {
+		const struct field *f = &field_table[id];
+
+		assert_non_null(f->ecs[0].path);
+		for (int k = 0; k < ECS_LEAVES_MAX && f->ecs[k].path; k++) {
+			const char *p = f->ecs[k].path;
+
+			if (!strcmp(p, "@timestamp"))
+				continue;
+			assert_true(strspn(p, "abcdefghijklmnopqrstuvwxyz_.") ==
+				    strlen(p));
+			/* hdrlog's own: under hdrlog., with the field's name */
+			if (!strncmp(p, "hdrlog.", 7))
+				assert_string_equal(p + 7, f->name);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_man_page_documents_every_field),
+		cmocka_unit_test(test_man_page_documents_ecs_names),
 		cmocka_unit_test(test_fields_parse),
 		cmocka_unit_test(test_field_text),
 		cmocka_unit_test(test_proto_names),
 		cmocka_unit_test(test_json_line),
 		cmocka_unit_test(test_json_foreign_strings),
 		cmocka_unit_test(test_json_write_error_counted),
+		cmocka_unit_test(test_ecs_nesting),
+		cmocka_unit_test(test_ecs_socket),
+		cmocka_unit_test(test_ecs_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

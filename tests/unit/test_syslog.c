@@ -331,8 +331,8 @@ static void json_rendered_once(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(json_render_get(), 0);
-	assert_int_equal(json_render_get(), 0);
+	assert_int_equal(json_render_get(&cfg), 0);
+	assert_int_equal(json_render_get(&cfg), 0);
 	packet(&e);
 	sink_write_all(sinks, 2, &e);
 	/* both outputs got the text made for the first */
