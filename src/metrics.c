@@ -269,18 +269,44 @@ static int stats_record(const struct stats *s, const struct options *o,
 		return -1;
 	c->g = g;
 	yajl_gen_map_open(g);
-	gen_str(g, "timestamp");
-	n = field_text(e, F_TIMESTAMP, 0, text);
-	yajl_gen_string(g, (const unsigned char *)text, n > 0 ? n : 0);
-	gen_str(g, "event_type");
-	n = field_text(e, F_EVENT_TYPE, 0, text);
-	yajl_gen_string(g, (const unsigned char *)text, n > 0 ? n : 0);
+	if (o->sink.schema == SCHEMA_ECS) {
+		/*
+		 * ECS: a metric event; the counters have no ECS names, so
+		 * they sit under hdrlog.stats, as ECS wants custom fields.
+		 */
+		gen_str(g, "@timestamp");
+		n = field_text(e, F_TIMESTAMP, 0, text);
+		yajl_gen_string(g, (const unsigned char *)text, n > 0 ? n : 0);
+		gen_str(g, "ecs");
+		yajl_gen_map_open(g);
+		gen_str(g, "version");
+		gen_str(g, ECS_VERSION);
+		yajl_gen_map_close(g);
+		gen_str(g, "event");
+		yajl_gen_map_open(g);
+		gen_str(g, "kind");
+		gen_str(g, "metric");
+		gen_str(g, "dataset");
+		gen_str(g, "hdrlog.stats");
+		yajl_gen_map_close(g);
+		gen_str(g, "hdrlog");
+		yajl_gen_map_open(g);
+	} else {
+		gen_str(g, "timestamp");
+		n = field_text(e, F_TIMESTAMP, 0, text);
+		yajl_gen_string(g, (const unsigned char *)text, n > 0 ? n : 0);
+		gen_str(g, "event_type");
+		n = field_text(e, F_EVENT_TYPE, 0, text);
+		yajl_gen_string(g, (const unsigned char *)text, n > 0 ? n : 0);
+	}
 	gen_str(g, "stats");
 	yajl_gen_map_open(g);
 	stats_walk(s, o, record_sample, c);
 	for (; c->depth > 0; c->depth--)
 		yajl_gen_map_close(g);
 	yajl_gen_map_close(g);
+	if (o->sink.schema == SCHEMA_ECS)
+		yajl_gen_map_close(g);	/* hdrlog */
 	yajl_gen_map_close(g);
 	free(c);
 	return 0;

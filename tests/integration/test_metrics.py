@@ -401,6 +401,33 @@ def syslog_and_both_ways():
     assert lost == 0 and "stats records" in rest, (written, lost, rest)
 
 
+@tap.case("--schema ecs: a stats record is an ECS metric event, the "
+          "counters under hdrlog.stats, equal to the default schema's names")
+def ecs_stats_record():
+    t, dev = H.topo(), H.dev()
+    out = H.path("ecs-stats.json")
+    n = 5
+    with H.Hdrlog(t.ns_a, ["-i", dev, "--schema", "ecs", "-o", "json:" + out,
+                           "--stats-interval", "1"]) as h:
+        t.send(frames(n))
+
+        def counted():
+            for r in H.read_json_lines(out):
+                st = r.get("hdrlog", {}).get("stats")
+                if st and st["interfaces"].get(dev, {}).get(
+                        "in", {}).get("seen", 0) >= n:
+                    return r
+            return None
+        rec = wait_for(counted, "an ECS stats record counting %d frames" % n)
+        assert h.stop() == 0, h.stderr()
+    assert rec["event"] == {"kind": "metric", "dataset": "hdrlog.stats"}, rec
+    assert rec["ecs"]["version"], rec
+    assert "T" in rec["@timestamp"] and "timestamp" not in rec, rec
+    assert "event_type" not in rec and "stats" not in rec, rec
+    st = rec["hdrlog"]["stats"]
+    assert st["interfaces"][dev]["in"]["seen"] == n, st
+
+
 # --------------------------------------------------------------------------
 
 import test_journal as TJ  # noqa: E402  (its journald, started if none runs)
