@@ -29,6 +29,11 @@ struct sink_config {
 	enum syslog_format syslog_format;
 	bool syslog_lf_framing;		/* TCP: newline instead of octet counts */
 	bool syslog_cee;		/* "@cee:" before the JSON body */
+	/* syslog:tls:// (transport.c); NULL when not given */
+	const char *tls_ca;		/* PEM CAs; NULL: the system's store */
+	const char *tls_cert;		/* client certificate chain, PEM */
+	const char *tls_key;		/* its key; NULL: in tls_cert's file */
+	const char *tls_server_name;	/* verified name; NULL: the host */
 };
 
 struct sink {

@@ -324,6 +324,25 @@ static int opt_filter(struct options *o, const struct opt_def *d,
 	return 0;
 }
 
+/* syslog:tls://: files and a name, read by formats/transport.c. */
+enum tls_opt { TLS_CA, TLS_CERT, TLS_KEY, TLS_SERVER_NAME };
+
+static int opt_tls(struct options *o, const struct opt_def *d,
+		   const char *arg)
+{
+	const char **m[] = {
+		[TLS_CA] = &o->sink.tls_ca, [TLS_CERT] = &o->sink.tls_cert,
+		[TLS_KEY] = &o->sink.tls_key,
+		[TLS_SERVER_NAME] = &o->sink.tls_server_name,
+	};
+
+	if (!*arg)
+		return usage_error("%s needs a %s", opt_name(d),
+				   d->value == TLS_SERVER_NAME ? "name" : "file");
+	*m[d->value] = arg;
+	return 0;
+}
+
 static int opt_log_level(struct options *o, const struct opt_def *d,
 			 const char *arg)
 {
@@ -376,6 +395,7 @@ static void print_help(void)
 	       "  pcapng:PATH       pcapng with interface names, list comments, XDP verdicts\n"
 	       "  journal           systemd journal, one entry per record\n"
 	       "  syslog[:TARGET]   unix:PATH (default /dev/log), udp://HOST:PORT, tcp://HOST:PORT\n"
+	       "                    tls://HOST:PORT (RFC 5425, default port 6514; --tls-*)\n"
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
 	       "  SIGHUP reloads them, reopens output files and re-reads --config's FILE\n"
 	       "  (what cannot change while running is reported and kept).\n"
@@ -443,6 +463,11 @@ static const struct opt_def opt_defs[] = {
 	WORD("syslog-format", 0, "rfc5424|rfc3164", sink.syslog_format, syslog_formats, "syslog message format (default rfc5424)"),
 	WORD("syslog-framing", 0, "octet-counting|non-transparent", sink.syslog_lf_framing, syslog_framings, "syslog over TCP (default octet-counting, RFC 6587)"),
 	FLAG("syslog-cee", 0, sink.syslog_cee, "put '@cee:' before the JSON body (rsyslog mmjsonparse)"),
+	/* syslog over TLS (issue 12) */
+	FUNC("tls-ca", 0, "FILE", opt_tls, TLS_CA, "syslog:tls://: the receiver's CAs, PEM (default: system's)"),
+	FUNC("tls-server-name", 0, "NAME", opt_tls, TLS_SERVER_NAME, "the receiver's certificate's name (default: the host)"),
+	FUNC("tls-cert", 0, "FILE", opt_tls, TLS_CERT, "syslog:tls://: a client certificate, PEM"),
+	FUNC("tls-key", 0, "FILE", opt_tls, TLS_KEY, "its private key, PEM (default: in the --tls-cert file)"),
 	FLAG("monitor", 0, monitor, "never drop; mark records with would_drop instead"),
 	WORD("log", 0, "all|listed", log_listed, log_modes, "log every frame (default) or only list hits and drops"),
 	WORD("too-deep", 0, "pass|drop", too_deep_drop, too_deep_modes, "with lists: IPv6 chains deeper than parsed (default pass)"),
@@ -702,6 +727,14 @@ static bool has_policy_list(const struct options *o)
 	return false;
 }
 
+static bool has_tls_output(const struct options *o)
+{
+	for (int i = 0; i < o->n_outputs; i++)
+		if (!strncmp(o->outputs[i], "syslog:tls://", 13))
+			return true;
+	return false;
+}
+
 /* What the table cannot say: options that make no sense together. */
 static int check_conflicts(const struct options *o)
 {
@@ -744,6 +777,11 @@ static int check_conflicts(const struct options *o)
 		return usage_error("--attach-ingress chooses the hook for incoming frames, but --direction out captures none");
 	if (!o->sockets && o->attach != ATTACH_AUTO)
 		return usage_error("--attach chooses how socket events are caught: it needs %s", "--socket-events or --events sockets");
+	if (o->sink.tls_key && !o->sink.tls_cert)
+		return usage_error("--tls-key is the key of a client certificate: it needs --tls-cert");
+	if ((o->sink.tls_ca || o->sink.tls_cert || o->sink.tls_server_name) &&
+	    !has_tls_output(o))
+		return usage_error("--tls-ca, --tls-cert, --tls-key and --tls-server-name are for %s outputs: there is none", "syslog:tls://");
 	return 0;
 }
 
