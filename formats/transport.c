@@ -25,8 +25,9 @@
 #define BACKOFF_MAX_NS		5000000000ull	/* 5 s */
 #define CONNECT_TIMEOUT_NS	5000000000ull
 #define HANDSHAKE_TIMEOUT_NS	10000000000ull
+#define VERDICT_NS		1000000000ull	/* see tls_verdict() */
 
-enum conn_state { ST_DOWN, ST_CONNECTING, ST_HANDSHAKE, ST_UP };
+enum conn_state { ST_DOWN, ST_CONNECTING, ST_HANDSHAKE, ST_VERDICT, ST_UP };
 
 /*
  * TLS through GnuTLS rather than OpenSSL: on Debian libgnutls30 is on
@@ -47,7 +48,7 @@ struct transport_tls {
 	bool sni;		/* name is a DNS name: sent as SNI */
 	bool send_pending;	/* a record send said AGAIN: finish it first */
 	bool reported;		/* a TLS failure was said in this outage */
-	uint64_t deadline;	/* of the handshake */
+	uint64_t deadline;	/* of the handshake, or the verdict */
 };
 
 /* --- target ----------------------------------------------------------- */
@@ -455,7 +456,8 @@ static void tls_fail(struct transport *t, const char *what, int r,
 
 	snprintf(why, sizeof(why), "TLS %s: %s", what,
 		 io ? strerror(errno ? errno : EPIPE) : gnutls_strerror(r));
-	conn_fail(t, why, !io || t->state == ST_HANDSHAKE, now);
+	conn_fail(t, why, !io || t->state == ST_HANDSHAKE ||
+			   t->state == ST_VERDICT, now);
 }
 
 /* Connected: TLS starts its handshake, the rest are up. */
@@ -505,6 +507,45 @@ static void conn_connected(struct transport *t, uint64_t now)
 	tls_handshake(t, now);
 }
 
+/*
+ * TLS 1.3 ends the client's handshake before the receiver has checked
+ * the client's certificate, or its absence: a receiver that refuses it
+ * says so an RTT later, with an alert or by closing. Records sent
+ * meanwhile would be counted written and be lost, and a receiver that
+ * refuses every time would be reconnected to at once, again and again.
+ * So when it asked for a certificate, its word comes first: a session
+ * ticket (sent when the handshake is done on its side), or VERDICT_NS
+ * without a refusal. Records wait in the queue meanwhile.
+ */
+static void tls_verdict(struct transport *t, uint64_t now)
+{
+	struct transport_tls *x = t->tls;
+	char junk[512], why[256];
+	ssize_t n = 0;
+
+	for (int i = 0; i < 64; i++) {	/* bounded; the rest next time */
+		n = gnutls_record_recv(x->session, junk, sizeof(junk));
+		if (n > 0 || n == GNUTLS_E_INTERRUPTED ||
+		    (n < 0 && n != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(n)))
+			continue;
+		break;
+	}
+	if (n == GNUTLS_E_AGAIN || n > 0) {
+		if ((gnutls_session_get_flags(x->session) &
+		     GNUTLS_SFLAGS_SESSION_TICKET) || now >= x->deadline)
+			conn_up(t);
+		return;
+	}
+	snprintf(why, sizeof(why), "TLS: the receiver %s%s after the handshake: %s",
+		 n == GNUTLS_E_FATAL_ALERT_RECEIVED ? "refused the session, alert " :
+		 "closed the connection",
+		 n == GNUTLS_E_FATAL_ALERT_RECEIVED ?
+		 gnutls_alert_get_name(gnutls_alert_get(x->session)) : "",
+		 t->s->cfg->tls_cert ? "it did not take the client certificate" :
+		 "it wants a client certificate (--tls-cert)");
+	conn_fail(t, why, true, now);
+}
+
 static void tls_handshake(struct transport *t, uint64_t now)
 {
 	struct transport_tls *x = t->tls;
@@ -516,6 +557,13 @@ static void tls_handshake(struct transport *t, uint64_t now)
 		r = gnutls_handshake(x->session);
 	while (r == GNUTLS_E_INTERRUPTED);
 	if (!r) {
+		if (gnutls_protocol_get_version(x->session) == GNUTLS_TLS1_3 &&
+		    gnutls_certificate_client_get_request_status(x->session)) {
+			t->state = ST_VERDICT;
+			x->deadline = now + VERDICT_NS;
+			tls_verdict(t, now);
+			return;
+		}
 		conn_up(t);
 		return;
 	}
@@ -621,13 +669,16 @@ static void conn_progress(struct transport *t, uint64_t now)
 		conn_check(t, now);
 	if (t->state == ST_HANDSHAKE)
 		tls_handshake(t, now);
+	else if (t->state == ST_VERDICT)
+		tls_verdict(t, now);
 }
 
 /* What to wait for on the socket: TLS may need to read to go on. */
 static short conn_events(const struct transport *t)
 {
-	if (t->state == ST_HANDSHAKE &&
-	    !gnutls_record_get_direction(t->tls->session))
+	if ((t->state == ST_HANDSHAKE &&
+	     !gnutls_record_get_direction(t->tls->session)) ||
+	    t->state == ST_VERDICT)
 		return POLLIN;
 	return POLLOUT;
 }
@@ -1128,8 +1179,8 @@ int transport_open(struct transport *t, struct sink *s, const char *target,
 	conn_start(t, clock_mono_ns());
 	/* A moment for connecting (and TLS), so the first records go at once. */
 	deadline = clock_mono_ns() + 1000000000ull;
-	while ((t->state == ST_CONNECTING || t->state == ST_HANDSHAKE) &&
-	       clock_mono_ns() < deadline) {
+	while ((t->state == ST_CONNECTING || t->state == ST_HANDSHAKE ||
+		t->state == ST_VERDICT) && clock_mono_ns() < deadline) {
 		conn_wait(t, (int)((deadline - clock_mono_ns()) / 1000000) + 1);
 		conn_progress(t, clock_mono_ns());
 	}
