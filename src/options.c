@@ -395,7 +395,7 @@ static void print_help(void)
 	       "  pcapng:PATH       pcapng with interface names, list comments, XDP verdicts\n"
 	       "  journal           systemd journal, one entry per record\n"
 	       "  syslog[:TARGET]   unix:PATH (default /dev/log), udp://HOST:PORT, tcp://HOST:PORT\n"
-	       "                    tls://HOST:PORT (RFC 5425, default port 6514; --tls-*)\n"
+	       "                    tls://HOST:PORT (RFC 5425, default port 6514; see --tls-ca)\n"
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
 	       "  SIGHUP reloads them, reopens output files and re-reads --config's FILE\n"
 	       "  (what cannot change while running is reported and kept).\n"
