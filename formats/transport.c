@@ -400,8 +400,14 @@ static void conn_up(struct transport *t)
 			t->def->label, t->name,
 			(unsigned long long)(t->s->failed - t->failed_at_down));
 	t->down = false;
-	if (t->tls)
+	if (t->tls && t->tls->session) {
+		char *desc = gnutls_session_get_desc(t->tls->session);
+
 		t->tls->reported = false;
+		pr_debug("%s %s: TLS session %s", t->def->label, t->name,
+			 desc ? desc : "");
+		gnutls_free(desc);
+	}
 }
 
 /*
@@ -531,9 +537,16 @@ static void tls_verdict(struct transport *t, uint64_t now)
 		break;
 	}
 	if (n == GNUTLS_E_AGAIN || n > 0) {
-		if ((gnutls_session_get_flags(x->session) &
-		     GNUTLS_SFLAGS_SESSION_TICKET) || now >= x->deadline)
+		bool ticket = gnutls_session_get_flags(x->session) &
+			      GNUTLS_SFLAGS_SESSION_TICKET;
+
+		if (ticket || now >= x->deadline) {
+			pr_debug("%s %s: the receiver asked for a client certificate; %s",
+				 t->def->label, t->name, ticket ?
+				 "its session ticket says it took ours" :
+				 "no refusal within a second");
 			conn_up(t);
+		}
 		return;
 	}
 	snprintf(why, sizeof(why), "TLS: the receiver %s%s after the handshake: %s",
