@@ -21,8 +21,10 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -476,6 +478,71 @@ def restart_flowing():
         H.diag("%s: %d written, %d lost (reported), %d more lost in "
                "flight (records before the kill), %d torn" % (
                    name, written, lost, len(missing) - lost, len(torn)))
+
+
+@tap.case("a receiver that never answers the handshake, or never reads, "
+          "blocks nothing: the handshake's deadline is said, the queue fills "
+          "and is counted, the stop is prompt")
+def dead_receivers():
+    port = TCP_PORT + 7
+    target = "tls://%s:%d" % (LO4, port)
+    # a listener nobody accepts from: the kernel takes the connection,
+    # nothing answers the ClientHello
+    srv = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind((LO4, port))
+    srv.listen(4)
+    out = TS.fresh("t8.json")
+    h = hdrlog(outputs_args(out, [target]) + tls_args())
+    with h:
+        fl = TS.frames(50)
+        H.topo().send(fl)
+        assert len(TS.wait_json(out, len(fl))) == len(fl)
+        assert h.err.wait_for(r"syslog %s: TLS handshake: the receiver did "
+                              r"not finish it in time" % re.escape(target),
+                              15), h.stderr()
+        t0 = time.monotonic()
+        h.stop(timeout=5)
+        assert time.monotonic() - t0 < 3
+    srv.close()
+    assert TS.outputs(h)["syslog:" + target] == (0, len(fl), 0)
+    # a receiver that completes the handshake (Python's ssl: OpenSSL) and
+    # reads nothing: socket buffers, then the queue fill up
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certs()["server"], certs()["server_key"])
+    srv = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    srv.bind((LO4, port))
+    srv.listen(1)
+    srv.settimeout(20)
+    held, done = [], threading.Event()
+
+    def handshake_only():
+        try:
+            c, _ = srv.accept()
+            c.settimeout(10)
+            held.append(ctx.wrap_socket(c, server_side=True))
+        except OSError as e:
+            held.append(e)
+        done.wait(60)
+    th = threading.Thread(target=handshake_only, daemon=True)
+    th.start()
+    out = TS.fresh("t8b.json")
+    h = hdrlog(outputs_args(out, [target]) + tls_args())
+    with h:
+        fl = TS.frames(12000)
+        H.topo().send(fl, burst=64)
+        assert len(TS.wait_json(out, len(fl), 20)) == len(fl)
+        assert h.err.wait_for(r"does not keep up", 5), (held, h.stderr())
+        t0 = time.monotonic()
+        h.stop(timeout=5)
+        assert time.monotonic() - t0 < 3
+    done.set()
+    th.join(5)
+    srv.close()
+    assert held and isinstance(held[0], ssl.SSLSocket), held
+    written, lost, _ = TS.outputs(h)["syslog:" + target]
+    assert lost > 0 and written + lost == len(fl), (written, lost)
+    assert H.parse_summary(h.stderr()).get("lost") == 0
 
 
 @tap.case("TLS files that cannot be read or parsed stop the start and "
