@@ -254,12 +254,12 @@ static uint64_t queue_sent(struct transport_queue *q, size_t n)
 static int tls_file_readable(const char *label, const char *name,
 			     const char *option, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = errno;
 
 	if (fd < 0) {
 		pr_err("%s %s: %s %s: %s", label, name, option, path,
-		       strerror(errno));
-		return -errno;
+		       strerror(err));
+		return -err;
 	}
 	close(fd);
 	return 0;
