@@ -33,12 +33,14 @@ enum conn_state { ST_DOWN, ST_CONNECTING, ST_HANDSHAKE, ST_VERDICT, ST_UP };
  * TLS through GnuTLS rather than OpenSSL: on Debian libgnutls30 is on
  * every system already (apt depends on it), so TLS adds no library to a
  * host; rsyslog's usual TLS driver (gtls) is GnuTLS too, so the tests'
- * receiver and hdrlog agree on defaults; and it verifies the receiver's
- * name in the handshake (gnutls_session_set_verify_cert) and says why a
- * certificate failed in words (gnutls_certificate_verification_status_print).
- * OpenSSL would do the same job with as much code (X509_VERIFY_PARAM_set1_host,
- * X509_verify_cert_error_string) and is the more common library elsewhere
- * (RHEL's rsyslog defaults to it); libssl3 is not on a minimal Debian.
+ * receiver and hdrlog use one library's behaviour at both ends; and it
+ * checks the receiver's name within the handshake
+ * (gnutls_session_set_verify_cert) and says why a certificate failed in
+ * words (gnutls_certificate_verification_status_print). OpenSSL would do
+ * the same job in about as much code (X509_VERIFY_PARAM_set1_host,
+ * X509_verify_cert_error_string) and is the more widely used library
+ * (syslog-ng, Fluent Bit and librdkafka use it, so a host with a Kafka
+ * output has libssl3 anyway); a minimal Debian has no libssl3.
  */
 struct transport_tls {
 	gnutls_certificate_credentials_t cred;
