@@ -516,14 +516,16 @@ static void conn_connected(struct transport *t, uint64_t now)
 }
 
 /*
- * TLS 1.3 ends the client's handshake before the receiver has checked
- * the client's certificate, or its absence: a receiver that refuses it
- * says so an RTT later, with an alert or by closing. Records sent
- * meanwhile would be counted written and be lost, and a receiver that
- * refuses every time would be reconnected to at once, again and again.
- * So when it asked for a certificate, its word comes first: a session
- * ticket (sent when the handshake is done on its side), or VERDICT_NS
- * without a refusal. Records wait in the queue meanwhile.
+ * A receiver that asked for a client certificate may refuse it (or its
+ * absence) only after the client's handshake is done: TLS 1.3 ends the
+ * client's side before the receiver has checked it, and a receiver such
+ * as rsyslog checks names or fingerprints itself after the handshake,
+ * in any version. It says so an RTT later, with an alert or by closing.
+ * Records sent meanwhile would be counted written and be lost, and a
+ * receiver that refuses every time would be reconnected to at once, again
+ * and again. So its word comes first: VERDICT_NS without a refusal (a
+ * session ticket is no proof: rsyslog's own check comes after it).
+ * Records wait in the queue meanwhile.
  */
 static void tls_verdict(struct transport *t, uint64_t now)
 {
@@ -539,14 +541,9 @@ static void tls_verdict(struct transport *t, uint64_t now)
 		break;
 	}
 	if (n == GNUTLS_E_AGAIN || n > 0) {
-		bool ticket = gnutls_session_get_flags(x->session) &
-			      GNUTLS_SFLAGS_SESSION_TICKET;
-
-		if (ticket || now >= x->deadline) {
-			pr_debug("%s %s: the receiver asked for a client certificate; %s",
-				 t->def->label, t->name, ticket ?
-				 "its session ticket says it took ours" :
-				 "no refusal within a second");
+		if (now >= x->deadline) {
+			pr_debug("%s %s: the receiver asked for a client certificate, and did not refuse it within a second",
+				 t->def->label, t->name);
 			conn_up(t);
 		}
 		return;
@@ -572,8 +569,7 @@ static void tls_handshake(struct transport *t, uint64_t now)
 		r = gnutls_handshake(x->session);
 	while (r == GNUTLS_E_INTERRUPTED);
 	if (!r) {
-		if (gnutls_protocol_get_version(x->session) == GNUTLS_TLS1_3 &&
-		    gnutls_certificate_client_get_request_status(x->session)) {
+		if (gnutls_certificate_client_get_request_status(x->session)) {
 			t->state = ST_VERDICT;
 			x->deadline = now + VERDICT_NS;
 			tls_verdict(t, now);
