@@ -37,6 +37,7 @@ CERTTOOL = shutil.which("certtool") or "/usr/bin/certtool"
 TSHARK = shutil.which("tshark") or "/usr/bin/tshark"
 TLS_PORT = 6514         # RFC 5425's, hdrlog's default: "anon" inputs
 X509_PORT = 6515        # asks for a client certificate from the CA
+NAME_PORT = 6516        # and checks its name: one hdrlog's has not
 TCP_PORT = 16514        # plain TCP (test_syslog's inputs), for comparison
 LO4 = "127.0.0.1"
 # rsyslog's GnuTLS driver (Debian's rsyslog-gnutls)
@@ -53,6 +54,10 @@ input(type="imtcp" address="::1" port="{tls}" ruleset="in" name="tls6"
 input(type="imtcp" address="127.0.0.1" port="{x509}" ruleset="in"
       name="x509" streamDriver.name="gtls" streamDriver.mode="1"
       streamDriver.authMode="x509/certvalid" {files})
+input(type="imtcp" address="127.0.0.1" port="{name}" ruleset="in"
+      name="x509name" streamDriver.name="gtls" streamDriver.mode="1"
+      streamDriver.authMode="x509/name"
+      streamDriver.permittedPeers=["nobody.test"] {files})
 """
 
 
@@ -121,13 +126,13 @@ class TlsRsyslog(TS.Rsyslog):
                                                 c["server_key"]))
         with open(self.conf, "a") as f:
             f.write(TLS_INPUTS.format(tls=TLS_PORT, x509=X509_PORT,
-                                      files=files))
+                                      name=NAME_PORT, files=files))
 
     def start(self):
         super().start()
         deadline = time.monotonic() + 10
         for addr, port in ((LO4, TLS_PORT), ("::1", TLS_PORT),
-                           (LO4, X509_PORT)):
+                           (LO4, X509_PORT), (LO4, NAME_PORT)):
             while not self._listens(addr, port):
                 assert time.monotonic() < deadline, \
                     "rsyslogd's TLS input %s:%d: %s" % (addr, port,
@@ -299,7 +304,9 @@ def server_name():
 
 
 @tap.case("a receiver that asks for a client certificate (x509/certvalid) "
-          "gets none without --tls-cert and takes records with it")
+          "refuses hdrlog without --tls-cert and takes records with it; one "
+          "that refuses the certificate's name (x509/name) too: said, "
+          "counted lost, nothing sent")
 def client_cert():
     target = "tls://%s:%d" % (LO4, X509_PORT)
     c = certs()
@@ -315,11 +322,21 @@ def client_cert():
         H.diag("without a client certificate: %d written, %d lost: %s" % (
             written, lost, [x for x in h.stderr().splitlines()
                             if "TLS" in x]))
+        assert (written, lost) == (0, 10)
+        assert "it wants a client certificate (--tls-cert)" in h.stderr()
         assert not rs.messages("x509")
-        lines, h = TS.run_simple(rs, "t4b", {"x509": target}, tls_args(
-            "--tls-cert", c["client"], "--tls-key", c["client_key"]), n=10)
-    TS.check5424(rs.messages("x509"), lines, h.proc.pid, where="x509")
-    assert TS.outputs(h)["syslog:" + target] == (10, 0, 0)
+        cert = tls_args("--tls-cert", c["client"], "--tls-key",
+                        c["client_key"])
+        lines, h = TS.run_simple(rs, "t4b", {"x509": target}, cert, n=10)
+        TS.check5424(rs.messages("x509"), lines, h.proc.pid, where="x509")
+        assert TS.outputs(h)["syslog:" + target] == (10, 0, 0)
+        # rsyslog checks the name after the handshake, and closes
+        named = "tls://%s:%d" % (LO4, NAME_PORT)
+        h, said = refused_run("t4c", named, cert)
+        assert len(said) == 1 and "closed the connection after the " \
+            "handshake: it did not take the client certificate" in said[0], \
+            said
+        assert not rs.messages("x509name")
 
 
 @tap.case("SIGHUP reads the TLS files again: the right CA put in place of "
