@@ -41,6 +41,11 @@ struct sink_config {
 	uint32_t kafka_queue;		/* --kafka-queue: records; 0 default */
 	const char *kafka_props[SINK_KAFKA_PROPS_MAX];	/* "key=value" */
 	int n_kafka_props;
+	/* syslog:tls:// (transport.c); NULL when not given */
+	const char *tls_ca;		/* PEM CAs; NULL: the system's store */
+	const char *tls_cert;		/* client certificate chain, PEM */
+	const char *tls_key;		/* its key; NULL: in tls_cert's file */
+	const char *tls_server_name;	/* verified name; NULL: the host */
 };
 
 struct sink {

@@ -2,7 +2,7 @@
 /*
  * The syslog output: each record as an RFC 5424 or RFC 3164 message
  * (syslog_fmt.h) with its JSON record as the body, sent over a unix
- * socket, UDP or TCP (transport.h). This file only joins the two.
+ * socket, UDP, TCP or TLS (transport.h). This file only joins the two.
  *
  * Size: messages are kept within what receivers take by default: 2048
  * bytes over UDP (RFC 5426 says receivers SHOULD take 2048; 480/1180 is
@@ -28,6 +28,7 @@ static const struct transport_defaults syslog_defaults = {
 	.label = "syslog",
 	.path = "/dev/log",
 	.port = "514",
+	.tls_port = "6514",	/* RFC 5425 */
 	.min_msg = SYSLOG_MIN_FRAME,
 };
 
@@ -43,7 +44,7 @@ static enum syslog_framing framing(const struct syslog_sink *x,
 {
 	if (!transport_is_stream(&x->t))
 		return SYSLOG_FRAME_NONE;
-	if (x->t.kind == TRANSPORT_TCP)
+	if (x->t.kind == TRANSPORT_TCP || x->t.kind == TRANSPORT_TLS)
 		return cfg->syslog_lf_framing ? SYSLOG_FRAME_LF
 					      : SYSLOG_FRAME_OCTETS;
 	return cfg->syslog_lf_framing ? SYSLOG_FRAME_LF : SYSLOG_FRAME_NUL;
@@ -141,7 +142,7 @@ static int syslog_open(struct sink *s)
 
 static int syslog_check(const struct sink *s)
 {
-	return transport_check(s->target, &syslog_defaults);
+	return transport_check(s->target, s->cfg, &syslog_defaults);
 }
 
 const struct sink_ops syslog_sink_ops = {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Non-blocking message transports: unix, UDP, TCP; see transport.h. */
+/* Non-blocking message transports: unix, UDP, TCP, TLS; see transport.h. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <linux/errqueue.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -22,15 +24,41 @@
 #define BACKOFF_MIN_NS		100000000ull	/* 100 ms */
 #define BACKOFF_MAX_NS		5000000000ull	/* 5 s */
 #define CONNECT_TIMEOUT_NS	5000000000ull
+#define HANDSHAKE_TIMEOUT_NS	10000000000ull
+#define VERDICT_NS		1000000000ull	/* see tls_verdict() */
 
-enum conn_state { ST_DOWN, ST_CONNECTING, ST_UP };
+enum conn_state { ST_DOWN, ST_CONNECTING, ST_HANDSHAKE, ST_VERDICT, ST_UP };
+
+/*
+ * TLS through GnuTLS rather than OpenSSL: on Debian libgnutls30 is on
+ * every system already (apt depends on it), so TLS adds no library to a
+ * host; rsyslog's usual TLS driver (gtls) is GnuTLS too, so the tests'
+ * receiver and hdrlog use one library's behaviour at both ends; and it
+ * checks the receiver's name within the handshake
+ * (gnutls_session_set_verify_cert) and says why a certificate failed in
+ * words (gnutls_certificate_verification_status_print). OpenSSL would do
+ * the same job in about as much code (X509_VERIFY_PARAM_set1_host,
+ * X509_verify_cert_error_string) and is the more widely used library
+ * (syslog-ng, Fluent Bit and librdkafka use it, so a host with a Kafka
+ * output has libssl3 anyway); a minimal Debian has no libssl3.
+ */
+struct transport_tls {
+	gnutls_certificate_credentials_t cred;
+	gnutls_certificate_credentials_t next_cred;	/* SIGHUP's, for the next session */
+	gnutls_session_t session;
+	char name[256];		/* checked against the certificate */
+	bool sni;		/* name is a DNS name: sent as SNI */
+	bool send_pending;	/* a record send said AGAIN: finish it first */
+	bool reported;		/* a TLS failure was said in this outage */
+	uint64_t deadline;	/* of the handshake, or the verdict */
+};
 
 /* --- target ----------------------------------------------------------- */
 
 static int bad_target(const struct transport *t, const char *target,
 		      const char *why)
 {
-	pr_err("bad %s target '%s': %s (use unix:PATH, udp://HOST[:PORT] or tcp://HOST[:PORT])",
+	pr_err("bad %s target '%s': %s (use unix:PATH, udp://HOST[:PORT], tcp://HOST[:PORT] or tls://HOST[:PORT])",
 	       t->def->label, target, why);
 	return -EINVAL;
 }
@@ -81,7 +109,8 @@ static int parse_hostport(struct transport *t, const char *target,
 	memcpy(t->host, host, host_len);
 	t->host[host_len] = '\0';
 	if (!port) {
-		snprintf(t->port, sizeof(t->port), "%s", t->def->port);
+		snprintf(t->port, sizeof(t->port), "%s",
+			 t->kind == TRANSPORT_TLS ? t->def->tls_port : t->def->port);
 	} else {
 		char *end;
 		unsigned long v = strtoul(port, &end, 10);
@@ -99,7 +128,7 @@ static int resolve(struct transport *t, struct transport_addrs *a)
 {
 	struct addrinfo hints = {
 		.ai_family = AF_UNSPEC,
-		.ai_socktype = t->kind == TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM,
+		.ai_socktype = t->kind == TRANSPORT_UDP ? SOCK_DGRAM : SOCK_STREAM,
 		.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV,
 	};
 	struct addrinfo *res, *ai;
@@ -159,6 +188,8 @@ static int parse_target(struct transport *t, const char *target)
 		t->kind = TRANSPORT_UDP;
 	else if (!strncmp(target, "tcp://", 6))
 		t->kind = TRANSPORT_TCP;
+	else if (!strncmp(target, "tls://", 6))
+		t->kind = TRANSPORT_TLS;
 	else
 		return bad_target(t, target, "unknown scheme");
 	if (parse_hostport(t, target, target + 6))
@@ -219,13 +250,147 @@ static uint64_t queue_sent(struct transport_queue *q, size_t n)
 	return done;
 }
 
+/* --- TLS credentials -------------------------------------------------- */
+
+/* A file TLS needs, readable now: else say which and why. */
+static int tls_file_readable(const char *label, const char *name,
+			     const char *option, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = errno;
+
+	if (fd < 0) {
+		pr_err("%s %s: %s %s: %s", label, name, option, path,
+		       strerror(err));
+		return -err;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Fresh credentials from cfg: the CAs that may sign the receiver's
+ * certificate (--tls-ca, else the system's store) and perhaps a client
+ * certificate with its key. 0, or -EINVAL with the reason said.
+ */
+static int tls_load(const struct sink_config *cfg, const char *label,
+		    const char *name, gnutls_certificate_credentials_t *out)
+{
+	const char *key = cfg->tls_key ? cfg->tls_key : cfg->tls_cert;
+	gnutls_certificate_credentials_t c;
+	int r;
+
+	if ((cfg->tls_ca &&
+	     tls_file_readable(label, name, "--tls-ca", cfg->tls_ca)) ||
+	    (cfg->tls_cert &&
+	     tls_file_readable(label, name, "--tls-cert", cfg->tls_cert)) ||
+	    (cfg->tls_key &&
+	     tls_file_readable(label, name, "--tls-key", cfg->tls_key)))
+		return -EINVAL;
+	r = gnutls_certificate_allocate_credentials(&c);
+	if (r < 0) {
+		pr_err("%s %s: %s", label, name, gnutls_strerror(r));
+		return -ENOMEM;
+	}
+	if (cfg->tls_ca) {
+		r = gnutls_certificate_set_x509_trust_file(c, cfg->tls_ca,
+							   GNUTLS_X509_FMT_PEM);
+		if (r <= 0) {
+			pr_err("%s %s: --tls-ca %s: %s", label, name,
+			       cfg->tls_ca, r ? gnutls_strerror(r) :
+			       "no PEM certificate in it");
+			goto fail;
+		}
+	} else {
+		r = gnutls_certificate_set_x509_system_trust(c);
+		if (r <= 0) {
+			pr_err("%s %s: the system's CA store: %s; name the receiver's CA with --tls-ca",
+			       label, name, r ? gnutls_strerror(r) :
+			       "no certificates in it");
+			goto fail;
+		}
+	}
+	if (cfg->tls_cert) {
+		r = gnutls_certificate_set_x509_key_file(c, cfg->tls_cert, key,
+							 GNUTLS_X509_FMT_PEM);
+		if (r < 0) {
+			pr_err("%s %s: --tls-cert %s with its key in %s%s: %s",
+			       label, name, cfg->tls_cert, key,
+			       cfg->tls_key ? "" : " (--tls-key names another file)",
+			       gnutls_strerror(r));
+			goto fail;
+		}
+	}
+	*out = c;
+	return 0;
+fail:
+	gnutls_certificate_free_credentials(c);
+	return -EINVAL;
+}
+
+static int tls_init(struct transport *t, const struct sink_config *cfg)
+{
+	struct transport_tls *x = calloc(1, sizeof(*x));
+	struct in6_addr a;
+	const char *name = cfg->tls_server_name ? cfg->tls_server_name
+						: t->host;
+
+	if (!x) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	t->tls = x;
+	if (strlen(name) >= sizeof(x->name)) {
+		pr_err("%s %s: --tls-server-name is too long", t->def->label,
+		       t->name);
+		return -EINVAL;
+	}
+	strcpy(x->name, name);
+	/* RFC 6066: no address literals in SNI; gnutls checks IP SANs. */
+	x->sni = inet_pton(AF_INET, name, &a) != 1 &&
+		 inet_pton(AF_INET6, name, &a) != 1;
+	return tls_load(cfg, t->def->label, t->name, &x->cred);
+}
+
+static void tls_free(struct transport *t)
+{
+	struct transport_tls *x = t->tls;
+
+	if (!x)
+		return;
+	if (x->session)
+		gnutls_deinit(x->session);
+	if (x->cred)
+		gnutls_certificate_free_credentials(x->cred);
+	if (x->next_cred)
+		gnutls_certificate_free_credentials(x->next_cred);
+	free(x);
+	t->tls = NULL;
+}
+
 /* --- connections ------------------------------------------------------ */
 
 static void close_fd(struct transport *t)
 {
+	if (t->tls && t->tls->session) {
+		gnutls_deinit(t->tls->session);
+		t->tls->session = NULL;
+		t->tls->send_pending = false;
+	}
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
+}
+
+/*
+ * A clean end: TLS says close_notify first (non-blocking, best effort),
+ * so the receiver logs no truncation.
+ */
+static void close_clean(struct transport *t)
+{
+	if (t->tls && t->tls->session && t->state == ST_UP &&
+	    !t->tls->send_pending)
+		gnutls_bye(t->tls->session, GNUTLS_SHUT_WR);
+	close_fd(t);
 }
 
 static void conn_up(struct transport *t)
@@ -237,11 +402,26 @@ static void conn_up(struct transport *t)
 			t->def->label, t->name,
 			(unsigned long long)(t->s->failed - t->failed_at_down));
 	t->down = false;
+	if (t->tls && t->tls->session) {
+		char *desc = gnutls_session_get_desc(t->tls->session);
+
+		t->tls->reported = false;
+		pr_debug("%s %s: TLS session %s", t->def->label, t->name,
+			 desc ? desc : "");
+		gnutls_free(desc);
+	}
 }
 
-/* The connection broke or could not be made: try again later. */
-static void conn_down(struct transport *t, int err, uint64_t now)
+/*
+ * The connection broke or could not be made: try again later. An outage
+ * is said once; a TLS failure too within one (it is what needs fixing,
+ * and may follow a refused connection that was said first).
+ */
+static void conn_fail(struct transport *t, const char *why, bool tls_failure,
+		      uint64_t now)
 {
+	bool say = !t->down || (tls_failure && !t->tls->reported);
+
 	close_fd(t);
 	t->state = ST_DOWN;
 	t->q.sent = 0;		/* a torn message goes again, whole */
@@ -251,18 +431,181 @@ static void conn_down(struct transport *t, int err, uint64_t now)
 						     : t->backoff * 2;
 	if (t->addrs.n > 1)
 		t->next_addr = (t->next_addr + 1) % t->addrs.n;
-	if (t->down)
+	if (tls_failure)
+		t->tls->reported = true;
+	if (!say)
 		return;
+	if (!t->down)
+		t->failed_at_down = t->s->failed;
 	t->down = true;
-	t->failed_at_down = t->s->failed;
 	if (t->sotype == SOCK_STREAM)
 		pr_warn("%s %s: %s; queueing records (up to %d MiB) and reconnecting",
-			t->def->label, t->name, err ? strerror(err) :
-			"the receiver closed the connection",
-			TRANSPORT_QUEUE_BYTES >> 20);
+			t->def->label, t->name, why, TRANSPORT_QUEUE_BYTES >> 20);
 	else
 		pr_warn("%s %s: %s; counting lost records and retrying now and then",
-			t->def->label, t->name, strerror(err));
+			t->def->label, t->name, why);
+}
+
+static void conn_down(struct transport *t, int err, uint64_t now)
+{
+	conn_fail(t, err ? strerror(err) : "the receiver closed the connection",
+		  false, now);
+}
+
+/*
+ * gnutls's error, or the socket's when that is what failed (errno is
+ * still send()'s or recv()'s then): a reset is a reset, not a TLS fault.
+ */
+static void tls_fail(struct transport *t, const char *what, int r,
+		     uint64_t now)
+{
+	bool io = r == GNUTLS_E_PUSH_ERROR || r == GNUTLS_E_PULL_ERROR;
+	char why[256];
+
+	snprintf(why, sizeof(why), "TLS %s: %s", what,
+		 io ? strerror(errno ? errno : EPIPE) : gnutls_strerror(r));
+	conn_fail(t, why, !io || t->state == ST_HANDSHAKE ||
+			   t->state == ST_VERDICT, now);
+}
+
+/* Connected: TLS starts its handshake, the rest are up. */
+static void tls_handshake(struct transport *t, uint64_t now);
+
+static void conn_connected(struct transport *t, uint64_t now)
+{
+	struct transport_tls *x = t->tls;
+	int r;
+
+	if (t->kind != TRANSPORT_TLS) {
+		conn_up(t);
+		return;
+	}
+	if (x->next_cred) {	/* no session uses the old ones now */
+		gnutls_certificate_free_credentials(x->cred);
+		x->cred = x->next_cred;
+		x->next_cred = NULL;
+	}
+	/* NO_SIGNAL: MSG_NOSIGNAL, a receiver gone is no SIGPIPE. */
+	r = gnutls_init(&x->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK |
+				     GNUTLS_NO_SIGNAL);
+	if (r < 0) {
+		x->session = NULL;
+		tls_fail(t, "session", r, now);
+		return;
+	}
+	/* The system's policy, less what RFC 8996 retired. */
+	r = gnutls_set_default_priority_append(x->session,
+					       "-VERS-TLS1.1:-VERS-TLS1.0",
+					       NULL, 0);
+	if (!r)
+		r = gnutls_credentials_set(x->session, GNUTLS_CRD_CERTIFICATE,
+					   x->cred);
+	if (!r && x->sni)
+		r = gnutls_server_name_set(x->session, GNUTLS_NAME_DNS,
+					   x->name, strlen(x->name));
+	if (r) {
+		tls_fail(t, "session", r, now);
+		return;
+	}
+	/* The chain against the CAs and the certificate against the name. */
+	gnutls_session_set_verify_cert(x->session, x->name, 0);
+	gnutls_transport_set_int(x->session, t->fd);
+	t->state = ST_HANDSHAKE;
+	x->deadline = now + HANDSHAKE_TIMEOUT_NS;
+	tls_handshake(t, now);
+}
+
+/*
+ * A receiver that asked for a client certificate may refuse it (or its
+ * absence) only after the client's handshake is done: TLS 1.3 ends the
+ * client's side before the receiver has checked it, and a receiver such
+ * as rsyslog checks names or fingerprints itself after the handshake,
+ * in any version. It says so an RTT later, with an alert or by closing.
+ * Records sent meanwhile would be counted written and be lost, and a
+ * receiver that refuses every time would be reconnected to at once, again
+ * and again. So its word comes first: VERDICT_NS without a refusal (a
+ * session ticket is no proof: rsyslog's own check comes after it).
+ * Records wait in the queue meanwhile.
+ */
+static void tls_verdict(struct transport *t, uint64_t now)
+{
+	struct transport_tls *x = t->tls;
+	char junk[512], why[256];
+	ssize_t n = 0;
+
+	for (int i = 0; i < 64; i++) {	/* bounded; the rest next time */
+		n = gnutls_record_recv(x->session, junk, sizeof(junk));
+		if (n > 0 || n == GNUTLS_E_INTERRUPTED ||
+		    (n < 0 && n != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(n)))
+			continue;
+		break;
+	}
+	if (n == GNUTLS_E_AGAIN || n > 0) {
+		if (now >= x->deadline) {
+			pr_debug("%s %s: the receiver asked for a client certificate, and did not refuse it within a second",
+				 t->def->label, t->name);
+			conn_up(t);
+		}
+		return;
+	}
+	snprintf(why, sizeof(why), "TLS: the receiver %s%s after the handshake: %s",
+		 n == GNUTLS_E_FATAL_ALERT_RECEIVED ? "refused the session, alert " :
+		 "closed the connection",
+		 n == GNUTLS_E_FATAL_ALERT_RECEIVED ?
+		 gnutls_alert_get_name(gnutls_alert_get(x->session)) : "",
+		 t->s->cfg->tls_cert ? "it did not take the client certificate" :
+		 "it wants a client certificate (--tls-cert)");
+	conn_fail(t, why, true, now);
+}
+
+static void tls_handshake(struct transport *t, uint64_t now)
+{
+	struct transport_tls *x = t->tls;
+	gnutls_datum_t text;
+	char why[512];
+	int r;
+
+	do
+		r = gnutls_handshake(x->session);
+	while (r == GNUTLS_E_INTERRUPTED);
+	if (!r) {
+		if (gnutls_certificate_client_get_request_status(x->session)) {
+			t->state = ST_VERDICT;
+			x->deadline = now + VERDICT_NS;
+			tls_verdict(t, now);
+			return;
+		}
+		conn_up(t);
+		return;
+	}
+	if (r == GNUTLS_E_AGAIN || !gnutls_error_is_fatal(r)) {
+		if (now >= x->deadline)
+			conn_fail(t, "TLS handshake: the receiver did not finish it in time",
+				  true, now);
+		return;
+	}
+	if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
+	    !gnutls_certificate_verification_status_print(
+			gnutls_session_get_verify_cert_status(x->session),
+			GNUTLS_CRT_X509, &text, 0)) {
+		int n = snprintf(why, sizeof(why),
+				 "TLS: the receiver's certificate for '%s' fails verification: %s",
+				 x->name, (const char *)text.data);
+
+		/* gnutls ends its sentences with a space */
+		for (n = n < (int)sizeof(why) ? n : (int)sizeof(why) - 1;
+		     n > 0 && why[n - 1] == ' '; n--)
+			why[n - 1] = '\0';
+		gnutls_free(text.data);
+		conn_fail(t, why, true, now);
+	} else if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		snprintf(why, sizeof(why),
+			 "TLS handshake: the receiver refused it (alert: %s)",
+			 gnutls_alert_get_name(gnutls_alert_get(x->session)));
+		conn_fail(t, why, true, now);
+	} else {
+		tls_fail(t, "handshake", r, now);
+	}
 }
 
 /* Start a connection; a unix socket path tells its type by refusing one. */
@@ -270,7 +613,8 @@ static void conn_start(struct transport *t, uint64_t now)
 {
 	const struct sockaddr *sa = (struct sockaddr *)&t->addrs.a[t->next_addr];
 	socklen_t len = t->addrs.len[t->next_addr];
-	int type = t->kind == TRANSPORT_TCP ? SOCK_STREAM :
+	int type = t->kind == TRANSPORT_TCP || t->kind == TRANSPORT_TLS ?
+		   SOCK_STREAM :
 		   t->kind == TRANSPORT_UDP ? SOCK_DGRAM :
 		   t->sotype ? t->sotype : SOCK_DGRAM;
 
@@ -307,7 +651,7 @@ static void conn_start(struct transport *t, uint64_t now)
 		else
 			setsockopt(t->fd, SOL_IP, IP_RECVERR, &on, sizeof(on));
 	}
-	conn_up(t);
+	conn_connected(t, now);
 }
 
 static void conn_check(struct transport *t, uint64_t now)
@@ -326,12 +670,60 @@ static void conn_check(struct transport *t, uint64_t now)
 	if (err)
 		conn_down(t, err, now);
 	else
-		conn_up(t);
+		conn_connected(t, now);
+}
+
+/* Connecting or the handshake moves along when the socket is ready. */
+static void conn_progress(struct transport *t, uint64_t now)
+{
+	if (t->state == ST_CONNECTING)
+		conn_check(t, now);
+	if (t->state == ST_HANDSHAKE)
+		tls_handshake(t, now);
+	else if (t->state == ST_VERDICT)
+		tls_verdict(t, now);
+}
+
+/* What to wait for on the socket: TLS may need to read to go on. */
+static short conn_events(const struct transport *t)
+{
+	if ((t->state == ST_HANDSHAKE &&
+	     !gnutls_record_get_direction(t->tls->session)) ||
+	    t->state == ST_VERDICT)
+		return POLLIN;
+	return POLLOUT;
+}
+
+/*
+ * What a TLS receiver sent goes through the session: a close_notify is
+ * its close, and TLS 1.3 tickets must not be read from under it. 1 the
+ * receiver is gone, 0 not, -1 already put down (an error said).
+ */
+static int tls_drain_input(struct transport *t)
+{
+	char junk[512];
+
+	for (int i = 0; i < 64; i++) {	/* bounded; the rest next time */
+		ssize_t n = gnutls_record_recv(t->tls->session, junk,
+					       sizeof(junk));
+
+		if (n > 0 || n == GNUTLS_E_INTERRUPTED ||
+		    (n < 0 && n != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(n)))
+			continue;
+		if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION)
+			return 1;
+		if (n == GNUTLS_E_AGAIN)
+			return 0;
+		tls_fail(t, "receive", (int)n, clock_mono_ns());
+		return -1;
+	}
+	return 0;
 }
 
 /*
  * A receiver that went away shows as EOF or an error before a send would
- * notice; a send to it would succeed and the data vanish.
+ * notice; a send to it would succeed and the data vanish. Returns an
+ * errno, -1 for EOF, 0 if it is there, or -2 if already put down.
  */
 static int peer_gone(struct transport *t)
 {
@@ -345,6 +737,13 @@ static int peer_gone(struct transport *t)
 	if (p.revents & POLLERR) {
 		getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 		return err ? err : EPIPE;
+	}
+	if (t->kind == TRANSPORT_TLS && (p.revents & POLLIN)) {
+		int r = tls_drain_input(t);
+
+		if (r)
+			return r < 0 ? -2 : -1;
+		return (p.revents & POLLRDHUP) ? -1 : 0;
 	}
 	for (;;) {	/* receivers send nothing; read what some do */
 		ssize_t n = recv(t->fd, junk, sizeof(junk), MSG_DONTWAIT);
@@ -360,6 +759,36 @@ static int peer_gone(struct transport *t)
 		return errno;
 	}
 	return (p.revents & (POLLHUP | POLLRDHUP)) ? -1 : 0;
+}
+
+/*
+ * One TLS record's worth from buf. gnutls wants a send that said AGAIN
+ * repeated before anything else; it has the bytes encrypted already, so
+ * NULL, 0 repeats it, and its result counts the first call's bytes.
+ * Bytes sent, 0 for later, -1 put down.
+ */
+static ssize_t tls_send(struct transport *t, const char *buf, size_t len,
+			uint64_t now)
+{
+	struct transport_tls *x = t->tls;
+	ssize_t n;
+
+	for (;;) {
+		n = x->send_pending ? gnutls_record_send(x->session, NULL, 0)
+				    : gnutls_record_send(x->session, buf, len);
+		if (n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED)
+			break;
+		x->send_pending = true;
+		if (n == GNUTLS_E_AGAIN)
+			return 0;
+	}
+	x->send_pending = false;
+	if (n > 0)
+		return n;
+	if (!n)
+		errno = EPIPE;
+	tls_fail(t, "send", n ? (int)n : GNUTLS_E_PUSH_ERROR, now);
+	return -1;
 }
 
 static void caught_up(struct transport *t)
@@ -383,11 +812,12 @@ static void stream_pump(struct transport *t)
 
 	if (t->state == ST_DOWN && now >= t->retry_at)
 		conn_start(t, now);
-	if (t->state == ST_CONNECTING)
-		conn_check(t, now);
+	conn_progress(t, now);
 	if (t->state != ST_UP)
 		return;
 	gone = peer_gone(t);
+	if (gone == -2)
+		return;
 	if (gone) {
 		conn_down(t, gone > 0 ? gone : 0, now);
 		return;
@@ -399,6 +829,17 @@ static void stream_pump(struct transport *t)
 		/* SIGHUP: stop at a message boundary, then reconnect. */
 		if (t->reconnect && q->lcount)
 			want = q->lens[q->lhead] - q->sent;
+		if (t->kind == TRANSPORT_TLS) {
+			n = tls_send(t, q->buf + q->start + q->sent, want, now);
+			if (n < 0)
+				return;
+			if (!n)
+				break;
+			t->s->written += queue_sent(q, n);
+			if (t->reconnect && !q->sent)
+				break;
+			continue;
+		}
 		n = send(t->fd, q->buf + q->start + q->sent, want,
 			 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
@@ -414,8 +855,8 @@ static void stream_pump(struct transport *t)
 			break;
 	}
 	caught_up(t);
-	if (t->reconnect && !q->sent) {
-		close_fd(t);
+	if (t->reconnect && !q->sent && !(t->tls && t->tls->send_pending)) {
+		close_clean(t);
 		t->reconnect = false;
 		t->state = ST_DOWN;
 		t->retry_at = now;
@@ -617,10 +1058,22 @@ void transport_flush(struct transport *t)
 void transport_reopen(struct transport *t)
 {
 	uint64_t now = clock_mono_ns();
+	gnutls_certificate_credentials_t c;
 
 	if (t->kind != TRANSPORT_UNIX) {
 		/* The name may point elsewhere now; the old stay on failure. */
 		resolve(t, &t->addrs);
+	}
+	/* Renewed certificates: for the next session, which starts below. */
+	if (t->tls) {
+		if (!tls_load(t->s->cfg, t->def->label, t->name, &c)) {
+			if (t->tls->next_cred)
+				gnutls_certificate_free_credentials(t->tls->next_cred);
+			t->tls->next_cred = c;
+		} else {
+			pr_err("%s %s: keeping the TLS certificates read before",
+			       t->def->label, t->name);
+		}
 	}
 	t->backoff = BACKOFF_MIN_NS;
 	if (t->sotype == SOCK_STREAM && t->state == ST_UP) {
@@ -637,6 +1090,14 @@ void transport_reopen(struct transport *t)
 	conn_start(t, now);
 }
 
+/* Wait at most ms for the socket to take more, or the handshake to go on. */
+static void conn_wait(struct transport *t, int ms)
+{
+	struct pollfd p = { .fd = t->fd, .events = conn_events(t) };
+
+	poll(&p, 1, ms);
+}
+
 /* Bounded wait for the stream queue to drain, at exit. */
 static void drain(struct transport *t, uint64_t budget_ns)
 {
@@ -644,12 +1105,10 @@ static void drain(struct transport *t, uint64_t budget_ns)
 
 	while (t->q.lcount && t->state != ST_DOWN &&
 	       clock_mono_ns() < deadline) {
-		struct pollfd p = { .fd = t->fd, .events = POLLOUT };
-
 		transport_flush(t);
 		if (!t->q.lcount || t->state == ST_DOWN)
 			break;
-		poll(&p, 1, 50);
+		conn_wait(t, 50);
 	}
 }
 
@@ -662,7 +1121,8 @@ void transport_close(struct transport *t)
 		t->q.lcount = 0;
 	}
 	udp_refusals(t);	/* what came back meanwhile */
-	close_fd(t);
+	close_clean(t);
+	tls_free(t);
 	queue_free(&t->q);
 }
 
@@ -678,7 +1138,8 @@ static void set_target(struct transport *t, const char *target,
 		snprintf(t->name, sizeof(t->name), "unix:%s", def->path);
 }
 
-int transport_check(const char *target, const struct transport_defaults *def)
+int transport_check(const char *target, const struct sink_config *cfg,
+		    const struct transport_defaults *def)
 {
 	struct transport t;
 	struct sockaddr_un *un = (struct sockaddr_un *)&t.addrs.a[0];
@@ -687,6 +1148,12 @@ int transport_check(const char *target, const struct transport_defaults *def)
 
 	set_target(&t, target, def);
 	err = parse_target(&t, target);
+	if (!err && t.kind == TRANSPORT_TLS) {
+		/* The files read and parsed as a start would; nothing sent. */
+		err = tls_init(&t, cfg);
+		tls_free(&t);
+		return err;
+	}
 	if (err || t.kind != TRANSPORT_UNIX)
 		return err;
 	if (!stat(un->sun_path, &st) && S_ISSOCK(st.st_mode))
@@ -699,29 +1166,34 @@ int transport_check(const char *target, const struct transport_defaults *def)
 int transport_open(struct transport *t, struct sink *s, const char *target,
 		   const struct transport_defaults *def)
 {
+	uint64_t deadline;
 	int err;
 
 	set_target(t, target, def);
 	t->s = s;
 	err = parse_target(t, target);
+	if (!err && t->kind == TRANSPORT_TLS)
+		err = tls_init(t, s->cfg);
 	if (!err)
 		err = queue_init(&t->q, def->min_msg);
 	if (err) {
 		if (err == -ENOMEM)
 			pr_err("out of memory");
+		tls_free(t);
 		queue_free(&t->q);
 		return err;
 	}
-	t->sotype = t->kind == TRANSPORT_TCP ? SOCK_STREAM :
-		    t->kind == TRANSPORT_UDP ? SOCK_DGRAM : 0;
+	t->sotype = t->kind == TRANSPORT_UDP ? SOCK_DGRAM :
+		    t->kind == TRANSPORT_UNIX ? 0 : SOCK_STREAM;
 	t->backoff = BACKOFF_MIN_NS;
 	/* A receiver that is not there yet is not fatal: retried later. */
 	conn_start(t, clock_mono_ns());
-	if (t->state == ST_CONNECTING) {
-		struct pollfd p = { .fd = t->fd, .events = POLLOUT };
-
-		poll(&p, 1, 1000);	/* a moment, so the first records go at once */
-		conn_check(t, clock_mono_ns());
+	/* A moment for connecting (and TLS), so the first records go at once. */
+	deadline = clock_mono_ns() + 1000000000ull;
+	while ((t->state == ST_CONNECTING || t->state == ST_HANDSHAKE ||
+		t->state == ST_VERDICT) && clock_mono_ns() < deadline) {
+		conn_wait(t, (int)((deadline - clock_mono_ns()) / 1000000) + 1);
+		conn_progress(t, clock_mono_ns());
 	}
 	return 0;
 }

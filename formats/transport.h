@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Messages to a receiver over a socket, never blocking capture: a local
- * unix socket (datagram or stream, whichever the receiver made), UDP or
- * TCP. Any message output (syslog today; TLS syslog or Kafka-like
- * receivers next) formats a message and hands it here; how it gets there,
+ * unix socket (datagram or stream, whichever the receiver made), UDP,
+ * TCP, or TLS over TCP (RFC 5425). Any message output (syslog today)
+ * formats a message and hands it here; how it gets there,
  * what is queued, reconnects and the counts of written and lost records
  * are the transport's.
  *
@@ -19,6 +19,12 @@
  * cut is better than a loss). What the kernel had taken when the receiver
  * died is gone unseen, as with any plain TCP syslog: the receiver's EOF is
  * looked for before each send to keep that small.
+ *
+ * TLS is a stream like TCP, with a handshake between connecting and up:
+ * the same queue, back-off, messages and counts. The receiver's
+ * certificate is verified (CA file or the system's store, and the host
+ * name); one that fails is an outage like a refused connection, said
+ * with the reason, and nothing is sent in clear.
  */
 #ifndef HDRLOG_TRANSPORT_H
 #define HDRLOG_TRANSPORT_H
@@ -29,17 +35,21 @@
 #include <sys/socket.h>
 
 struct sink;
+struct sink_config;
+struct transport_tls;
 
 #define TRANSPORT_QUEUE_BYTES	(4 * 1024 * 1024)
 #define TRANSPORT_MAX_ADDRS	8
 
-enum transport_kind { TRANSPORT_UNIX, TRANSPORT_UDP, TRANSPORT_TCP };
+enum transport_kind { TRANSPORT_UNIX, TRANSPORT_UDP, TRANSPORT_TCP,
+		      TRANSPORT_TLS };
 
 /* What an output's TARGET means when parts are left out. */
 struct transport_defaults {
 	const char *label;	/* "syslog": starts every message */
 	const char *path;	/* an empty TARGET: unix:path */
 	const char *port;	/* udp:// or tcp:// without a port */
+	const char *tls_port;	/* tls:// without a port */
 	size_t min_msg;		/* smallest message: bounds the length FIFO */
 };
 
@@ -73,6 +83,7 @@ struct transport {
 	int fd;
 	int state;		/* enum conn_state in transport.c */
 	uint64_t retry_at, backoff, connect_deadline;
+	struct transport_tls *tls;	/* TRANSPORT_TLS: credentials, session */
 	bool reconnect;		/* SIGHUP: reconnect at the next message boundary */
 	bool down;		/* an outage was reported; quiet until it heals */
 	uint64_t failed_at_down;
@@ -84,10 +95,11 @@ struct transport {
 };
 
 /*
- * Parse target ("unix:PATH", "udp://HOST[:PORT]", "tcp://HOST[:PORT]", ""
- * for unix:def->path), resolve it and start connecting; a receiver that is
+ * Parse target ("unix:PATH", "udp://HOST[:PORT]", "tcp://HOST[:PORT]",
+ * "tls://HOST[:PORT]", "" for unix:def->path), resolve it, read TLS
+ * credentials (s->cfg's tls_*) and start connecting; a receiver that is
  * not there yet is not fatal. 0, or a negative errno with a message
- * (-EINVAL: a bad target).
+ * (-EINVAL: a bad target or TLS file).
  */
 int transport_open(struct transport *t, struct sink *s, const char *target,
 		   const struct transport_defaults *def);
@@ -97,7 +109,8 @@ int transport_open(struct transport *t, struct sink *s, const char *target,
  * output would start and count records lost until it is); or a negative
  * errno with a message.
  */
-int transport_check(const char *target, const struct transport_defaults *def);
+int transport_check(const char *target, const struct sink_config *cfg,
+		    const struct transport_defaults *def);
 /*
  * Whether a message built now can go anywhere. A datagram transport with
  * no receiver tries again now and then and says no meanwhile: the record
@@ -110,7 +123,10 @@ bool transport_is_stream(const struct transport *t);
 void transport_send(struct transport *t, const char *msg, size_t len);
 /* Move the connection along and send what is queued; at least every 50 ms. */
 void transport_flush(struct transport *t);
-/* SIGHUP: resolve again, reconnect at the next message boundary. */
+/*
+ * SIGHUP: resolve again, reconnect at the next message boundary; TLS
+ * reads its certificate files again (renewed ones; kept on failure).
+ */
 void transport_reopen(struct transport *t);
 /* A bounded wait for the queue, then close; the rest is counted lost. */
 void transport_close(struct transport *t);

@@ -5,6 +5,8 @@
 # logrotate, strace: test_install.py runs the shipped logrotate snippet and
 # checks the units' system call filter against what hdrlog calls.
 # kcat: test_kafka.py reads the Kafka output back with it.
+# libgnutls28-dev: syslog over TLS; gnutls-bin (certtool) and
+# rsyslog-gnutls: test_syslog_tls.py's certificates and TLS receiver.
 set -e
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
@@ -12,6 +14,7 @@ apt-get install -y -qq --no-install-recommends \
 	autoconf automake make gcc pkg-config \
 	clang llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libyajl-dev libsystemd-dev libpcap-dev libcmocka-dev librdkafka-dev \
+	libgnutls28-dev gnutls-bin rsyslog-gnutls \
 	iproute2 iputils-ping util-linux \
 	python3 python3-scapy python3-prometheus-client tshark tcpdump xdp-tools \
 	logrotate strace kcat \

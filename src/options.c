@@ -359,6 +359,25 @@ static int opt_kafka_key(struct options *o, const struct opt_def *d,
 	return 0;
 }
 
+/* syslog:tls://: files and a name, read by formats/transport.c. */
+enum tls_opt { TLS_CA, TLS_CERT, TLS_KEY, TLS_SERVER_NAME };
+
+static int opt_tls(struct options *o, const struct opt_def *d,
+		   const char *arg)
+{
+	const char **m[] = {
+		[TLS_CA] = &o->sink.tls_ca, [TLS_CERT] = &o->sink.tls_cert,
+		[TLS_KEY] = &o->sink.tls_key,
+		[TLS_SERVER_NAME] = &o->sink.tls_server_name,
+	};
+
+	if (!*arg)
+		return usage_error("%s needs a %s", opt_name(d),
+				   d->value == TLS_SERVER_NAME ? "name" : "file");
+	*m[d->value] = arg;
+	return 0;
+}
+
 static int opt_log_level(struct options *o, const struct opt_def *d,
 			 const char *arg)
 {
@@ -411,6 +430,7 @@ static void print_help(void)
 	       "  pcapng:PATH       pcapng with interface names, list comments, XDP verdicts\n"
 	       "  journal           systemd journal, one entry per record\n"
 	       "  syslog[:TARGET]   unix:PATH (default /dev/log), udp://HOST:PORT, tcp://HOST:PORT\n"
+	       "                    tls://HOST:PORT (RFC 5425, default port 6514; see --tls-ca)\n"
 	       "  kafka://BROKER[,BROKER]/TOPIC  a Kafka message per record (the JSON record)\n"
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
 	       "  SIGHUP reloads them, reopens output files and re-reads --config's FILE\n"
@@ -492,6 +512,11 @@ static const struct opt_def opt_defs[] = {
 	FUNC("kafka-key", 0, "FIELD|none", opt_kafka_key, 0, "Kafka message key: a record field (default community_id) or none"),
 	NUM("kafka-queue", 0, "N", sink.kafka_queue, 1, 10000000, 0, "Kafka: records queued for the brokers at most (default 100000)"),
 	FUNC("kafka-property", 0, "KEY=VALUE", opt_kafka_property, 0, "a librdkafka property (repeatable; as kcat -X): TLS, SASL, ..."),
+	/* syslog over TLS (issue 12) */
+	FUNC("tls-ca", 0, "FILE", opt_tls, TLS_CA, "syslog:tls://: the receiver's CAs, PEM (default: system's)"),
+	FUNC("tls-server-name", 0, "NAME", opt_tls, TLS_SERVER_NAME, "the receiver's certificate's name (default: the host)"),
+	FUNC("tls-cert", 0, "FILE", opt_tls, TLS_CERT, "syslog:tls://: a client certificate, PEM"),
+	FUNC("tls-key", 0, "FILE", opt_tls, TLS_KEY, "its private key, PEM (default: in the --tls-cert file)"),
 	FLAG("monitor", 0, monitor, "never drop; mark records with would_drop instead"),
 	WORD("log", 0, "all|listed", log_listed, log_modes, "log every frame (default) or only list hits and drops"),
 	WORD("too-deep", 0, "pass|drop", too_deep_drop, too_deep_modes, "with lists: IPv6 chains deeper than parsed (default pass)"),
@@ -751,6 +776,14 @@ static bool has_policy_list(const struct options *o)
 	return false;
 }
 
+static bool has_tls_output(const struct options *o)
+{
+	for (int i = 0; i < o->n_outputs; i++)
+		if (!strncmp(o->outputs[i], "syslog:tls://", 13))
+			return true;
+	return false;
+}
+
 /* What the table cannot say: options that make no sense together. */
 static int check_conflicts(const struct options *o)
 {
@@ -793,6 +826,11 @@ static int check_conflicts(const struct options *o)
 		return usage_error("--attach-ingress chooses the hook for incoming frames, but --direction out captures none");
 	if (!o->sockets && o->attach != ATTACH_AUTO)
 		return usage_error("--attach chooses how socket events are caught: it needs %s", "--socket-events or --events sockets");
+	if (o->sink.tls_key && !o->sink.tls_cert)
+		return usage_error("--tls-key is the key of a client certificate: it needs --tls-cert");
+	if ((o->sink.tls_ca || o->sink.tls_cert || o->sink.tls_server_name) &&
+	    !has_tls_output(o))
+		return usage_error("--tls-ca, --tls-cert, --tls-key and --tls-server-name are for %s outputs: there is none", "syslog:tls://");
 	return 0;
 }
 

@@ -16,7 +16,9 @@
 #      (/dev/shm) and to disk (/var/tmp).
 #   2. -o syslog:tcp://127.0.0.1:PORT to a private rsyslogd (imtcp on the
 #      namespace's loopback, omfile to tmpfs), SYSLOG_N frames: what hdrlog
-#      sent and what rsyslog wrote, and when.
+#      sent and what rsyslog wrote, and when; then the same over TLS
+#      (-o syslog:tls://, rsyslog's gtls driver on SYSLOG_TLS_PORT,
+#      certificates made here with certtool) in the same run.
 #   3. -o journal to journald (started here, volatile, when none listens),
 #      JOURNAL_N frames flat out (hdrlog counts what journald refuses), then
 #      paced at JOURNAL_RATES for JOURNAL_SECS each.
@@ -30,8 +32,8 @@
 # Prints figures; no pass/fail.
 #
 # Environment: N (2500000), RUNS (3), SYSLOG_N (1000000), JOURNAL_N
-#   (20000), JOURNAL_RATES ("1000 2000 4000 8000 16000 32000"), JOURNAL_SECS (2),
-#   TRAFGEN_N (2000000), XDPDUMP_N (3000000), TARGET (3000000), KAFKA_N
+#   (20000), SYSLOG_PORT (10514), SYSLOG_TLS_PORT (10515), JOURNAL_RATES ("1000 2000 4000 8000 16000 32000"),
+#   JOURNAL_SECS (2), TRAFGEN_N (2000000), XDPDUMP_N (3000000), TARGET (3000000), KAFKA_N
 #   (1000000), KAFKA_MOCK (the build's tests/helpers/kafka_mock), HDRLOG.
 set -eu
 . "$(dirname "$0")/common.sh"
@@ -49,6 +51,7 @@ KAFKA_N=${KAFKA_N:-1000000}
 KAFKA_MOCK=${KAFKA_MOCK:-$(dirname "$HDRLOG")/../tests/helpers/kafka_mock}
 KAFKA_PID=""
 SYSLOG_PORT=${SYSLOG_PORT:-10514}
+SYSLOG_TLS_PORT=${SYSLOG_TLS_PORT:-10515}
 HDRLOG_CPU=0
 GEN_CPU=1
 
@@ -251,8 +254,10 @@ for kind in pcap pcapng json; do
 done
 echo
 
-# --- 2. syslog over TCP to rsyslogd --------------------------------------------
-echo "-- 2. -o syslog:tcp://127.0.0.1:$SYSLOG_PORT (rfc5424, octet-counting) to rsyslogd, $SYSLOG_N frames"
+# --- 2. syslog over TCP and TLS to rsyslogd ------------------------------------
+echo "-- 2. -o syslog:tcp://127.0.0.1:$SYSLOG_PORT and syslog:tls://127.0.0.1:$SYSLOG_TLS_PORT"
+echo "   (rfc5424, octet-counting) to rsyslogd, $SYSLOG_N frames"
+SYSLOG_TLS_LINE="skipped (rsyslog-gnutls or certtool, Debian's gnutls-bin, not installed)"
 if command -v rsyslogd >/dev/null 2>&1; then
 	RS_DIR=$WORK/rsyslog
 	mkdir -p "$RS_DIR/work"
@@ -265,6 +270,30 @@ ruleset(name="bench") {
 	action(type="omfile" file="$RS_OUT" template="RSYSLOG_FileFormat")
 }
 EOF
+	# TLS: a CA and a certificate for 127.0.0.1 (ECDSA P-256; GnuTLS at
+	# both ends negotiates TLS 1.3), the gtls driver on an input of its own
+	SYSLOG_KINDS=tcp
+	if command -v certtool >/dev/null 2>&1 &&
+			ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1; then
+		printf 'cn = "bench CA"\nca\ncert_signing_key\nexpiration_days = 2\n' \
+			>"$RS_DIR/ca.tmpl"
+		printf 'cn = "127.0.0.1"\nip_address = "127.0.0.1"\ntls_www_server\nsigning_key\nexpiration_days = 2\n' \
+			>"$RS_DIR/srv.tmpl"
+		certtool --generate-privkey --key-type=ecdsa --outfile "$RS_DIR/ca.key" 2>/dev/null
+		certtool --generate-self-signed --load-privkey "$RS_DIR/ca.key" \
+			--template "$RS_DIR/ca.tmpl" --outfile "$RS_DIR/ca.pem" 2>/dev/null
+		certtool --generate-privkey --key-type=ecdsa --outfile "$RS_DIR/srv.key" 2>/dev/null
+		certtool --generate-certificate --load-privkey "$RS_DIR/srv.key" \
+			--load-ca-certificate "$RS_DIR/ca.pem" --load-ca-privkey "$RS_DIR/ca.key" \
+			--template "$RS_DIR/srv.tmpl" --outfile "$RS_DIR/srv.pem" 2>/dev/null
+		cat >>"$RS_DIR/rsyslog.conf" <<EOF
+input(type="imtcp" address="127.0.0.1" port="$SYSLOG_TLS_PORT" ruleset="bench"
+	streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"
+	streamDriver.CAFile="$RS_DIR/ca.pem" streamDriver.CertFile="$RS_DIR/srv.pem"
+	streamDriver.KeyFile="$RS_DIR/srv.key")
+EOF
+		SYSLOG_KINDS="tcp tls"
+	fi
 	# its own config, pid file and work dir; in A's namespace, on CPU
 	# GEN_CPU (idle once the burst is over)
 	ip netns exec "$NS_A" taskset -c "$GEN_CPU" rsyslogd -n -f "$RS_DIR/rsyslog.conf" \
@@ -282,30 +311,43 @@ EOF
 	echo "   $(rsyslogd -v | head -1)"
 fi
 if [ -n "$RSYSLOG_PID" ]; then
-	for mode in drain concurrent; do
-		: >"$RS_OUT"
-		rc0=$(cpu_ticks "$RSYSLOG_PID")
-		one_run "$mode" syslog-tcp - "$SYSLOG_N" -o "syslog:tcp://127.0.0.1:$SYSLOG_PORT"
-		sent=$RUN_W; t0=$RUN_T0
-		# rsyslogd done: its file has not grown for 1 s (at most 120 s)
-		last=-1; tl=$(now); i=0
-		while [ $i -lt 1200 ]; do
-			s=$(stat -c %s "$RS_OUT")
-			if [ "$s" != "$last" ]; then last=$s; tl=$(now); fi
-			awk -v a="$tl" -v b="$(now)" 'BEGIN { exit !(b - a > 1) }' && break
-			sleep 0.1; i=$((i + 1))
+	for kind in $SYSLOG_KINDS; do
+		if [ "$kind" = tls ]; then
+			target="syslog:tls://127.0.0.1:$SYSLOG_TLS_PORT --tls-ca $RS_DIR/ca.pem"
+		else
+			target="syslog:tcp://127.0.0.1:$SYSLOG_PORT"
+		fi
+		for mode in drain concurrent; do
+			: >"$RS_OUT"
+			rc0=$(cpu_ticks "$RSYSLOG_PID")
+			# shellcheck disable=SC2086
+			one_run "$mode" "syslog-$kind" - "$SYSLOG_N" -o $target
+			sent=$RUN_W; t0=$RUN_T0
+			# rsyslogd done: its file has not grown for 1 s (at most 120 s)
+			last=-1; tl=$(now); i=0
+			while [ $i -lt 1200 ]; do
+				s=$(stat -c %s "$RS_OUT")
+				if [ "$s" != "$last" ]; then last=$s; tl=$(now); fi
+				awk -v a="$tl" -v b="$(now)" 'BEGIN { exit !(b - a > 1) }' && break
+				sleep 0.1; i=$((i + 1))
+			done
+			rc1=$(cpu_ticks "$RSYSLOG_PID")
+			got=$(wc -l <"$RS_OUT")
+			el=$(secs "$t0" "$tl")
+			rcpu=$(awk -v c="$((rc1 - rc0))" -v hz="$(getconf CLK_TCK)" -v t="$el" \
+				'BEGIN { printf "%.0f", 100 * c / hz / t }')
+			printf '   rsyslogd   %-10s %9s rec/s  received %s of %s sent, last line %ss after %s, %s B/line, its CPU ~%s%%\n' \
+				"$mode" "$(rate "$got" "$el")" "$got" "$sent" "$el" \
+				"$([ "$mode" = drain ] && echo SIGCONT || echo 'burst start')" \
+				"$((got ? $(stat -c %s "$RS_OUT") / got : 0))" "$rcpu"
+			line=$(printf 'hdrlog sent %s rec/s (%s of %s written), rsyslogd wrote %s rec/s (%s lines)' \
+				"$RUN_RATE" "$sent" "$SYSLOG_N" "$(rate "$got" "$el")" "$got")
+			if [ "$mode" = drain ] && [ "$kind" = tls ]; then
+				SYSLOG_TLS_LINE=$line
+			elif [ "$mode" = drain ]; then
+				SYSLOG_LINE=$line
+			fi
 		done
-		rc1=$(cpu_ticks "$RSYSLOG_PID")
-		got=$(wc -l <"$RS_OUT")
-		el=$(secs "$t0" "$tl")
-		rcpu=$(awk -v c="$((rc1 - rc0))" -v hz="$(getconf CLK_TCK)" -v t="$el" \
-			'BEGIN { printf "%.0f", 100 * c / hz / t }')
-		printf '   rsyslogd   %-10s %9s rec/s  received %s of %s sent, last line %ss after %s, %s B/line, its CPU ~%s%%\n' \
-			"$mode" "$(rate "$got" "$el")" "$got" "$sent" "$el" \
-			"$([ "$mode" = drain ] && echo SIGCONT || echo 'burst start')" \
-			"$((got ? $(stat -c %s "$RS_OUT") / got : 0))" "$rcpu"
-		[ "$mode" = drain ] && SYSLOG_LINE=$(printf 'hdrlog sent %s rec/s (%s of %s written), rsyslogd wrote %s rec/s (%s lines)' \
-			"$RUN_RATE" "$sent" "$SYSLOG_N" "$(rate "$got" "$el")" "$got")
 	done
 	sed -n 1p "$RS_OUT" | cut -c1-200 | sed 's/^/   first line: /'
 	stop_pid "$RSYSLOG_PID"; RSYSLOG_PID=""
@@ -573,6 +615,7 @@ echo
 echo "-- summary (records per second, hdrlog on one CPU, zero loss unless said)"
 printf '%s' "$SUMMARY"
 echo "   syslog tcp:    $SYSLOG_LINE"
+echo "   syslog tls:    $SYSLOG_TLS_LINE"
 echo "   journal:       $JOURNAL_LINE"
 echo "   kafka (mock):  $KAFKA_LINE"
 echo "   tcpdump -r -w: $TD_LINE"

@@ -39,8 +39,8 @@ mkdir -p "$out/obj" "$out/corpus"
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 cflags="-g -O1 -fno-omit-frame-pointer $san -Wall -Wextra -Werror \
 -Wno-unused-function -D_GNU_SOURCE -I$src/src -I$src/formats -I$src/bpf \
--I$conf $(pkg-config --cflags yajl libsystemd libpcap rdkafka 2>/dev/null)"
-libs="$(pkg-config --libs yajl libsystemd libpcap rdkafka) -lpthread"
+-I$conf $(pkg-config --cflags yajl libsystemd libpcap rdkafka gnutls 2>/dev/null)"
+libs="$(pkg-config --libs yajl libsystemd libpcap rdkafka gnutls) -lpthread"
 
 # What each harness links besides itself.
 core="src/lists.c src/ranges.c src/log.c"

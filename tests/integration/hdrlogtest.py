@@ -516,6 +516,46 @@ def strace_text(trace, pid, timeout=10):
         time.sleep(0.05)
 
 
+def strace_calls(text):
+    """The system calls in a strace -f text: "PID name(" and "PID <...
+    name resumed>"; "+++ exited" is no call."""
+    return set(re.findall(r"^\d+\s+(?:<\.\.\. )?([a-z_0-9]+)[( ]", text,
+                          re.MULTILINE))
+
+
+def syscall_set(names, seen=None):
+    """System call names in names, groups (@...) expanded by systemd."""
+    seen = set() if seen is None else seen
+    calls = set()
+    for n in names:
+        if not n.startswith("@"):
+            calls.add(n)
+            continue
+        if n in seen:
+            continue
+        seen.add(n)
+        r = run([shutil.which("systemd-analyze") or "systemd-analyze",
+                 "syscall-filter", n])
+        sub = [x.strip() for x in r.stdout.split("\n")[1:]]
+        calls |= syscall_set([x for x in sub if x and not x.startswith("#")],
+                             seen)
+    return calls
+
+
+def unit_syscall_filter(unit):
+    """The system calls the unit file allows (its allow list)."""
+    names = []
+    with open(unit) as f:
+        for line in f:
+            if line.startswith("SystemCallFilter="):
+                words = line.split("=", 1)[1].split()
+                assert not words[0].startswith("~"), \
+                    "a deny list: extend this test for it"
+                names += words
+    assert names, "no SystemCallFilter= in " + unit
+    return syscall_set(names)
+
+
 def show(r):
     """A finished command's exit and output ends, for assertion messages."""
     return "exit %s\nstdout: %r\nstderr: %r" % (
@@ -748,10 +788,11 @@ def run_hdrlog(ns, args, timeout=20, prefix=()):
 class Tcpdump:
     """tcpdump -w in a namespace, nanosecond timestamps."""
 
-    def __init__(self, ns, dev, path):
+    def __init__(self, ns, dev, path, snaplen=512):
         self.cmd = ns_exec(ns, ["tcpdump", "-i", dev, "-w", path, "-U", "-n",
                                 "--immediate-mode",
-                                "--time-stamp-precision=nano", "-s", "512",
+                                "--time-stamp-precision=nano", "-s",
+                                str(snaplen),
                                 "-B", "8192"])
         self.path = path
 

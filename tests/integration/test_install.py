@@ -437,38 +437,6 @@ def _():
             r.get("dest_port") == 9], recs
 
 
-def syscall_set(names, seen=None):
-    """System call names in names, groups (@...) expanded by systemd."""
-    seen = set() if seen is None else seen
-    calls = set()
-    for n in names:
-        if not n.startswith("@"):
-            calls.add(n)
-            continue
-        if n in seen:
-            continue
-        seen.add(n)
-        r = H.run([SYSTEMD_ANALYZE, "syscall-filter", n])
-        sub = [x.strip() for x in r.stdout.split("\n")[1:]]
-        calls |= syscall_set([x for x in sub if x and not x.startswith("#")],
-                             seen)
-    return calls
-
-
-def unit_syscall_filter():
-    """The system calls hdrlog.service allows (its allow list)."""
-    names = []
-    with open(os.path.join(UNIT_DIR, "hdrlog.service")) as f:
-        for line in f:
-            if line.startswith("SystemCallFilter="):
-                words = line.split("=", 1)[1].split()
-                assert not words[0].startswith("~"), \
-                    "a deny list: extend this test for it"
-                names += words
-    assert names, "no SystemCallFilter= in hdrlog.service"
-    return syscall_set(names)
-
-
 @tap.case("every system call hdrlog makes (packets, socket events, every "
           "output, SIGHUP, SIGUSR1, stop) is in the units' SystemCallFilter")
 def _():
@@ -477,7 +445,7 @@ def _():
     strace = shutil.which("strace")
     if not strace:
         raise H.Skip("strace not installed")
-    allowed = unit_syscall_filter()
+    allowed = H.unit_syscall_filter(os.path.join(UNIT_DIR, "hdrlog.service"))
     assert {"bpf", "read", "openat"} <= allowed, sorted(allowed)
     trace = H.path("strace.txt")
     b4 = H.pair().b_ip4.split("/")[0]
@@ -493,10 +461,7 @@ def _():
         h.wait_written(["json:" + H.path("sc.json")], 3)
         h.hup()
         assert h.stop(signal.SIGTERM) == 0, h.stderr()
-    text = H.strace_text(trace, h.proc.pid)
-    # "PID name(" and "PID <... name resumed>"; "+++ exited" is no call.
-    made = set(re.findall(r"^\d+\s+(?:<\.\.\. )?([a-z_0-9]+)[( ]", text,
-                          re.MULTILINE))
+    made = H.strace_calls(H.strace_text(trace, h.proc.pid))
     assert {"bpf", "openat"} <= made, sorted(made)
     # the metrics (issue 12): stats records, the file, a loopback listener
     H.run([H.IP, "-n", H.topo().ns_a, "link", "set", "lo", "up"])
