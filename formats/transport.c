@@ -696,6 +696,25 @@ int transport_check(const char *target, const struct transport_defaults *def)
 	return 1;
 }
 
+int transport_host_port(const char *target, const char *hostport,
+			const struct transport_defaults *def, char *host,
+			char *port)
+{
+	struct transport t;
+	int err;
+
+	set_target(&t, target, def);
+	t.kind = TRANSPORT_TCP;
+	err = parse_hostport(&t, target, hostport);
+	if (!err)
+		err = resolve(&t, &t.addrs);
+	if (err)
+		return err;
+	memcpy(host, t.host, sizeof(t.host));
+	memcpy(port, t.port, sizeof(t.port));
+	return 0;
+}
+
 int transport_open(struct transport *t, struct sink *s, const char *target,
 		   const struct transport_defaults *def)
 {
