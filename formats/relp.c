@@ -60,6 +60,7 @@ struct relp_out {
 	uint64_t head, tail;	/* bytes taken out, put in; ring offsets mod size */
 	uint64_t queued;	/* messages in the ring */
 	uint64_t accepted;	/* messages librelp took */
+	uint64_t reconnects;	/* sessions opened again (relpCltReconnect()) */
 	uint64_t overflow;	/* messages the ring had no room for */
 	bool up;		/* a RELP session is open */
 	bool retry_now;		/* SIGHUP */
@@ -154,12 +155,16 @@ static uint64_t backoff_next(uint64_t b)
 	return b * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : b * 2;
 }
 
-/* Connect, or reconnect and let librelp resend its window. Unlocked. */
-static bool sender_connect(struct relp_out *r)
+/*
+ * Connect, or reconnect and let librelp resend its window. Unlocked;
+ * *again says whether an earlier session's window was resent.
+ */
+static bool sender_connect(struct relp_out *r, bool *again)
 {
 	relpRetVal rc;
 
 	r->err[0] = '\0';
+	*again = r->session;
 	if (r->session)
 		rc = relpCltReconnect(r->clt);
 	else
@@ -214,7 +219,7 @@ static void *sender(void *arg)
 		uint64_t now = clock_mono_ns();
 		relpRetVal rc;
 		size_t len;
-		bool ok;
+		bool ok, again;
 
 		if (r->stopping && (now >= r->stop_at ||
 				    (r->up && !r->queued) ||
@@ -233,10 +238,11 @@ static void *sender(void *arg)
 			}
 			tried_stopping = r->stopping;
 			pthread_mutex_unlock(&r->lock);
-			ok = sender_connect(r);
+			ok = sender_connect(r, &again);
 			pthread_mutex_lock(&r->lock);
 			if (ok) {
 				backoff = BACKOFF_MIN_NS;
+				r->reconnects += again;
 			} else {
 				retry_at = clock_mono_ns() + backoff;
 				backoff = backoff_next(backoff);
@@ -422,11 +428,16 @@ void relp_send(struct relp_out *r, const char *msg, size_t len)
 
 /*
  * Every record accepted more than RELP_WINDOW records ago was
- * acknowledged (relp.h): written.
+ * acknowledged (relp.h): written. One more for every reconnect: librelp
+ * resends its window and takes one message before it waits again for
+ * the window to have room (relpSessTryReestablish() leaves the session
+ * ready to send however full the window is).
  */
 static uint64_t confirmed(const struct relp_out *r)
 {
-	return r->accepted > RELP_WINDOW ? r->accepted - RELP_WINDOW : 0;
+	uint64_t open = RELP_WINDOW + r->reconnects;
+
+	return r->accepted > open ? r->accepted - open : 0;
 }
 
 void relp_flush(struct relp_out *r)
