@@ -16,7 +16,8 @@
 #      (/dev/shm) and to disk (/var/tmp).
 #   2. -o syslog:tcp://127.0.0.1:PORT to a private rsyslogd (imtcp on the
 #      namespace's loopback, omfile to tmpfs), SYSLOG_N frames: what hdrlog
-#      sent and what rsyslog wrote, and when.
+#      sent and what rsyslog wrote, and when; then syslog:relp:// (imrelp on
+#      PORT+1, needs rsyslog-relp): written = acknowledged.
 #   3. -o journal to journald (started here, volatile, when none listens),
 #      JOURNAL_N frames flat out (hdrlog counts what journald refuses), then
 #      paced at JOURNAL_RATES for JOURNAL_SECS each.
@@ -243,7 +244,7 @@ done
 echo
 
 # --- 2. syslog over TCP to rsyslogd --------------------------------------------
-echo "-- 2. -o syslog:tcp://127.0.0.1:$SYSLOG_PORT (rfc5424, octet-counting) to rsyslogd, $SYSLOG_N frames"
+echo "-- 2. -o syslog:tcp://127.0.0.1:$SYSLOG_PORT (rfc5424, octet-counting) and syslog:relp:// (next port) to rsyslogd, $SYSLOG_N frames"
 if command -v rsyslogd >/dev/null 2>&1; then
 	RS_DIR=$WORK/rsyslog
 	mkdir -p "$RS_DIR/work"
@@ -252,6 +253,8 @@ if command -v rsyslogd >/dev/null 2>&1; then
 global(workDirectory="$RS_DIR/work")
 module(load="imtcp")
 input(type="imtcp" address="127.0.0.1" port="$SYSLOG_PORT" ruleset="bench")
+module(load="imrelp")
+input(type="imrelp" address="127.0.0.1" port="$((SYSLOG_PORT + 1))" ruleset="bench")
 ruleset(name="bench") {
 	action(type="omfile" file="$RS_OUT" template="RSYSLOG_FileFormat")
 }
@@ -273,10 +276,13 @@ EOF
 	echo "   $(rsyslogd -v | head -1)"
 fi
 if [ -n "$RSYSLOG_PID" ]; then
+	# the same stream over RELP (imrelp on the next port): acknowledged
+	for proto in tcp relp; do
+	port=$SYSLOG_PORT; [ $proto = tcp ] || port=$((SYSLOG_PORT + 1))
 	for mode in drain concurrent; do
 		: >"$RS_OUT"
 		rc0=$(cpu_ticks "$RSYSLOG_PID")
-		one_run "$mode" syslog-tcp - "$SYSLOG_N" -o "syslog:tcp://127.0.0.1:$SYSLOG_PORT"
+		one_run "$mode" "syslog-$proto" - "$SYSLOG_N" -o "syslog:$proto://127.0.0.1:$port"
 		sent=$RUN_W; t0=$RUN_T0
 		# rsyslogd done: its file has not grown for 1 s (at most 120 s)
 		last=-1; tl=$(now); i=0
@@ -295,8 +301,9 @@ if [ -n "$RSYSLOG_PID" ]; then
 			"$mode" "$(rate "$got" "$el")" "$got" "$sent" "$el" \
 			"$([ "$mode" = drain ] && echo SIGCONT || echo 'burst start')" \
 			"$((got ? $(stat -c %s "$RS_OUT") / got : 0))" "$rcpu"
-		[ "$mode" = drain ] && SYSLOG_LINE=$(printf 'hdrlog sent %s rec/s (%s of %s written), rsyslogd wrote %s rec/s (%s lines)' \
+		[ "$mode$proto" = draintcp ] && SYSLOG_LINE=$(printf 'hdrlog sent %s rec/s (%s of %s written), rsyslogd wrote %s rec/s (%s lines)' \
 			"$RUN_RATE" "$sent" "$SYSLOG_N" "$(rate "$got" "$el")" "$got")
+	done
 	done
 	sed -n 1p "$RS_OUT" | cut -c1-200 | sed 's/^/   first line: /'
 	stop_pid "$RSYSLOG_PID"; RSYSLOG_PID=""
