@@ -30,7 +30,7 @@ enum conn_state { ST_DOWN, ST_CONNECTING, ST_UP };
 static int bad_target(const struct transport *t, const char *target,
 		      const char *why)
 {
-	pr_err("bad %s target '%s': %s (use unix:PATH, udp://HOST[:PORT] or tcp://HOST[:PORT])",
+	pr_err("bad %s target '%s': %s (use unix:PATH, udp://HOST[:PORT], tcp://HOST[:PORT] or relp://HOST[:PORT])",
 	       t->def->label, target, why);
 	return -EINVAL;
 }
