@@ -211,7 +211,8 @@ static void *sender(void *arg)
 {
 	struct relp_out *r = arg;
 	uint64_t backoff = BACKOFF_MIN_NS, retry_at = 0;
-	bool tried_stopping = false;
+	bool tried_stopping = false, up;
+	unsigned int errors;
 
 	sender_self = r;
 	pthread_mutex_lock(&r->lock);
@@ -250,17 +251,14 @@ static void *sender(void *arg)
 			sender_state(r, ok);
 			continue;
 		}
-		if (!r->queued) {
-			if (r->stopping)
-				wait_until(r, r->stop_at);
-			else
-				pthread_cond_wait(&r->wake, &r->lock);
+		if (!r->queued) {	/* (closing, it would have ended) */
+			pthread_cond_wait(&r->wake, &r->lock);
 			continue;
 		}
 		len = ring_peek(r);
 		pthread_mutex_unlock(&r->lock);
 		r->err[0] = '\0';
-			rc = relpCltSendSyslog(r->clt, (unsigned char *)r->msg, len);
+		rc = relpCltSendSyslog(r->clt, (unsigned char *)r->msg, len);
 		pthread_mutex_lock(&r->lock);
 		if (rc == RELP_RET_OK) {
 			ring_drop(r, len);
@@ -276,22 +274,16 @@ static void *sender(void *arg)
 	}
 	/*
 	 * A clean close: librelp sends "close" and waits for its answer,
-	 * which comes after the answers to every earlier message. Any
-	 * failure on the way reaches on_err().
+	 * which comes after the answers to every earlier message; a failure
+	 * on the way reaches on_err(). A session that is down closes at
+	 * once, and librelp drops what it held unacknowledged.
 	 */
-	if (r->up) {
-		unsigned int errors = r->errors;
-
-		pthread_mutex_unlock(&r->lock);
-		relpEngineCltDestruct(r->engine, &r->clt);
-		pthread_mutex_lock(&r->lock);
-		r->clean = r->errors == errors;
-	} else {
-		pthread_mutex_unlock(&r->lock);
-		relpEngineCltDestruct(r->engine, &r->clt);
-		pthread_mutex_lock(&r->lock);
-		r->clean = !r->accepted;
-	}
+	up = r->up;
+	errors = r->errors;
+	pthread_mutex_unlock(&r->lock);
+	relpEngineCltDestruct(r->engine, &r->clt);
+	pthread_mutex_lock(&r->lock);
+	r->clean = up ? r->errors == errors : !r->accepted;
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
