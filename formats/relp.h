@@ -10,9 +10,10 @@
  *
  * Written: a record counts as written once hdrlog knows the receiver
  * acknowledged it. librelp tells nothing per acknowledgement, but keeps
- * at most RELP_WINDOW messages unacknowledged: every record accepted
- * more than RELP_WINDOW records ago was acknowledged. So while running,
- * written is up to RELP_WINDOW behind what the receiver has; a clean
+ * at most RELP_WINDOW messages unacknowledged (one more after each
+ * reconnect, see confirmed()): every record accepted longer ago than
+ * that was acknowledged. So while running, written is up to a window
+ * behind what the receiver has; a clean
  * close (librelp's "close" is answered after every earlier message)
  * confirms the rest. At a close that is not clean, the records librelp
  * still held unconfirmed are counted lost: some of them may have

@@ -378,12 +378,26 @@ def never_there():
 @tap.case("--check of relp targets: parsed and resolved, nothing connected; "
           "bad ones refused with one clear line")
 def check_targets():
-    for t in ("relp://127.0.0.1", "relp://127.0.0.1:%d" % PORT,
-              "relp://[::1]:%d" % PORT, "relp://localhost"):
-        r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--check",
-                                         "-o", "syslog:" + t])
-        assert r.returncode == 0, (t, r.stderr)
-        assert "syslog:" + t in r.stdout + r.stderr, (t, r.stdout)
+    # a listener that would see a connection
+    srv = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", PORT + 5))
+    srv.listen(8)
+    srv.setblocking(False)
+    try:
+        for t in ("relp://127.0.0.1", "relp://127.0.0.1:%d" % (PORT + 5),
+                  "relp://[::1]:%d" % PORT, "relp://localhost"):
+            r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--check",
+                                             "-o", "syslog:" + t])
+            assert r.returncode == 0, (t, r.stderr)
+            assert "syslog:" + t in r.stdout + r.stderr, (t, r.stdout)
+        try:
+            srv.accept()
+            assert False, "--check connected to the receiver"
+        except BlockingIOError:
+            pass
+    finally:
+        srv.close()
     for t in ("relp://", "relp://127.0.0.1:0", "relp://127.0.0.1:99999",
               "relp://[::1", "relp://no-such-host.invalid"):
         for extra in (["--check"], []):
