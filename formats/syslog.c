@@ -2,7 +2,8 @@
 /*
  * The syslog output: each record as an RFC 5424 or RFC 3164 message
  * (syslog_fmt.h) with its JSON record as the body, sent over a unix
- * socket, UDP, TCP or TLS (transport.h). This file only joins the two.
+ * socket, UDP, TCP or TLS (transport.h), or RELP (relp.h: relp://
+ * targets). This file only joins the two.
  *
  * Size: messages are kept within what receivers take by default: 2048
  * bytes over UDP (RFC 5426 says receivers SHOULD take 2048; 480/1180 is
@@ -17,6 +18,7 @@
 #include "event.h"
 #include "json.h"
 #include "log.h"
+#include "relp.h"
 #include "sink.h"
 #include "syslog_fmt.h"
 #include "transport.h"
@@ -34,6 +36,7 @@ static const struct transport_defaults syslog_defaults = {
 
 struct syslog_sink {
 	struct transport t;
+	struct relp_out *relp;	/* relp://: instead of t */
 	struct syslog_fmt f;
 	char msg[SYSLOG_MSG_MAX + SYSLOG_FRAME_EXTRA];
 };
@@ -42,7 +45,8 @@ struct syslog_sink {
 static enum syslog_framing framing(const struct syslog_sink *x,
 				   const struct sink_config *cfg)
 {
-	if (!transport_is_stream(&x->t))
+	/* RELP frames each message itself. */
+	if (x->relp || !transport_is_stream(&x->t))
 		return SYSLOG_FRAME_NONE;
 	if (x->t.kind == TRANSPORT_TCP || x->t.kind == TRANSPORT_TLS)
 		return cfg->syslog_lf_framing ? SYSLOG_FRAME_LF
@@ -57,14 +61,17 @@ static int syslog_write(struct sink *s, const struct event *e)
 	size_t len, body_len;
 	bool cut;
 
-	if (!transport_ready(&x->t))
+	if (!x->relp && !transport_ready(&x->t))
 		return -ENOTCONN;
 	body = json_render(e, s->cfg->fields, &body_len);
 	len = syslog_fmt_message(&x->f, e, body, body_len, framing(x, s->cfg),
 				 x->msg, sizeof(x->msg), &cut);
 	if (cut)
 		s->cut++;
-	transport_send(&x->t, x->msg, len);
+	if (x->relp)
+		relp_send(x->relp, x->msg, len);
+	else
+		transport_send(&x->t, x->msg, len);
 	return 0;
 }
 
@@ -90,7 +97,10 @@ static int syslog_flush(struct sink *s)
 {
 	struct syslog_sink *x = s->priv;
 
-	transport_flush(&x->t);
+	if (x->relp)
+		relp_flush(x->relp);
+	else
+		transport_flush(&x->t);
 	return 0;
 }
 
@@ -98,7 +108,10 @@ static int syslog_reopen(struct sink *s)
 {
 	struct syslog_sink *x = s->priv;
 
-	transport_reopen(&x->t);
+	if (x->relp)
+		relp_reopen(x->relp);
+	else
+		transport_reopen(&x->t);
 	return 0;
 }
 
@@ -106,7 +119,10 @@ static void syslog_close(struct sink *s)
 {
 	struct syslog_sink *x = s->priv;
 
-	transport_close(&x->t);
+	if (x->relp)
+		relp_close(x->relp);
+	else
+		transport_close(&x->t);
 	json_render_put();
 	free(x);
 }
@@ -121,10 +137,15 @@ static int syslog_open(struct sink *s)
 		pr_err("out of memory");
 		return -ENOMEM;
 	}
-	err = transport_open(&x->t, s, s->target, &syslog_defaults);
+	if (relp_target(s->target))
+		err = relp_open(&x->relp, s, s->target, syslog_defaults.label);
+	else
+		err = transport_open(&x->t, s, s->target, &syslog_defaults);
 	if (!err && json_render_get(s->cfg))
 		err = -ENOMEM;
 	if (err) {
+		if (x->relp)
+			relp_close(x->relp);
 		if (x->t.q.buf)
 			transport_close(&x->t);
 		free(x);
@@ -135,13 +156,16 @@ static int syslog_open(struct sink *s)
 	syslog_fmt_init(&x->f, s->cfg->syslog_format, s->cfg->syslog_cee,
 			s->cfg->fields,
 			x->t.kind == TRANSPORT_UDP ? SYSLOG_UDP_MAX : SYSLOG_MSG_MAX,
-			host, (int)getpid(), x->t.kind == TRANSPORT_UNIX);
+			host, (int)getpid(),
+			!x->relp && x->t.kind == TRANSPORT_UNIX);
 	s->priv = x;
 	return 0;
 }
 
 static int syslog_check(const struct sink *s)
 {
+	if (relp_target(s->target))
+		return relp_check(s->target, syslog_defaults.label);
 	return transport_check(s->target, s->cfg, &syslog_defaults);
 }
 

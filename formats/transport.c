@@ -58,7 +58,7 @@ struct transport_tls {
 static int bad_target(const struct transport *t, const char *target,
 		      const char *why)
 {
-	pr_err("bad %s target '%s': %s (use unix:PATH, udp://HOST[:PORT], tcp://HOST[:PORT] or tls://HOST[:PORT])",
+	pr_err("bad %s target '%s': %s (use unix:PATH, udp://HOST[:PORT], tcp://HOST[:PORT], tls://HOST[:PORT] or relp://HOST[:PORT])",
 	       t->def->label, target, why);
 	return -EINVAL;
 }
@@ -1161,6 +1161,25 @@ int transport_check(const char *target, const struct sink_config *cfg,
 	pr_warn("%s %s: no socket at %s yet: records would be counted lost until a receiver makes it",
 		def->label, t.name, un->sun_path);
 	return 1;
+}
+
+int transport_host_port(const char *target, const char *hostport,
+			const struct transport_defaults *def, char *host,
+			char *port)
+{
+	struct transport t;
+	int err;
+
+	set_target(&t, target, def);
+	t.kind = TRANSPORT_TCP;
+	err = parse_hostport(&t, target, hostport);
+	if (!err)
+		err = resolve(&t, &t.addrs);
+	if (err)
+		return err;
+	memcpy(host, t.host, sizeof(t.host));
+	memcpy(port, t.port, sizeof(t.port));
+	return 0;
 }
 
 int transport_open(struct transport *t, struct sink *s, const char *target,

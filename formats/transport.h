@@ -112,6 +112,15 @@ int transport_open(struct transport *t, struct sink *s, const char *target,
 int transport_check(const char *target, const struct sink_config *cfg,
 		    const struct transport_defaults *def);
 /*
+ * HOST[:PORT] at hostport (what follows a target's scheme), parsed as
+ * tcp:// takes it (def->port when there is none) and resolved: for an
+ * output that connects through a library of its own (relp.h). host
+ * takes 256 bytes, port 8. 0, or a negative errno with a message.
+ */
+int transport_host_port(const char *target, const char *hostport,
+			const struct transport_defaults *def, char *host,
+			char *port);
+/*
  * Whether a message built now can go anywhere. A datagram transport with
  * no receiver tries again now and then and says no meanwhile: the record
  * is counted lost and need not be built. A stream always says yes (the

@@ -18,7 +18,9 @@
 #      namespace's loopback, omfile to tmpfs), SYSLOG_N frames: what hdrlog
 #      sent and what rsyslog wrote, and when; then the same over TLS
 #      (-o syslog:tls://, rsyslog's gtls driver on SYSLOG_TLS_PORT,
-#      certificates made here with certtool) in the same run.
+#      certificates made here with certtool) in the same run;
+#      then syslog:relp:// (imrelp on SYSLOG_PORT+1, needs rsyslog-relp):
+#      written = acknowledged.
 #   3. -o journal to journald (started here, volatile, when none listens),
 #      JOURNAL_N frames flat out (hdrlog counts what journald refuses), then
 #      paced at JOURNAL_RATES for JOURNAL_SECS each.
@@ -254,10 +256,11 @@ for kind in pcap pcapng json; do
 done
 echo
 
-# --- 2. syslog over TCP and TLS to rsyslogd ------------------------------------
-echo "-- 2. -o syslog:tcp://127.0.0.1:$SYSLOG_PORT and syslog:tls://127.0.0.1:$SYSLOG_TLS_PORT"
+# --- 2. syslog over TCP, RELP and TLS to rsyslogd ------------------------------
+echo "-- 2. -o syslog:tcp://127.0.0.1:$SYSLOG_PORT, syslog:relp:// (the next port), syslog:tls://127.0.0.1:$SYSLOG_TLS_PORT"
 echo "   (rfc5424, octet-counting) to rsyslogd, $SYSLOG_N frames"
 SYSLOG_TLS_LINE="skipped (rsyslog-gnutls or certtool, Debian's gnutls-bin, not installed)"
+SYSLOG_RELP_LINE="skipped (rsyslog-relp not installed)"
 if command -v rsyslogd >/dev/null 2>&1; then
 	RS_DIR=$WORK/rsyslog
 	mkdir -p "$RS_DIR/work"
@@ -273,6 +276,13 @@ EOF
 	# TLS: a CA and a certificate for 127.0.0.1 (ECDSA P-256; GnuTLS at
 	# both ends negotiates TLS 1.3), the gtls driver on an input of its own
 	SYSLOG_KINDS=tcp
+	if ls /usr/lib/*/rsyslog/imrelp.so >/dev/null 2>&1; then
+		cat >>"$RS_DIR/rsyslog.conf" <<EOF
+module(load="imrelp")
+input(type="imrelp" address="127.0.0.1" port="$((SYSLOG_PORT + 1))" ruleset="bench")
+EOF
+		SYSLOG_KINDS="tcp relp"
+	fi
 	if command -v certtool >/dev/null 2>&1 &&
 			ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1; then
 		printf 'cn = "bench CA"\nca\ncert_signing_key\nexpiration_days = 2\n' \
@@ -292,7 +302,7 @@ input(type="imtcp" address="127.0.0.1" port="$SYSLOG_TLS_PORT" ruleset="bench"
 	streamDriver.CAFile="$RS_DIR/ca.pem" streamDriver.CertFile="$RS_DIR/srv.pem"
 	streamDriver.KeyFile="$RS_DIR/srv.key")
 EOF
-		SYSLOG_KINDS="tcp tls"
+		SYSLOG_KINDS="$SYSLOG_KINDS tls"
 	fi
 	# its own config, pid file and work dir; in A's namespace, on CPU
 	# GEN_CPU (idle once the burst is over)
@@ -314,6 +324,8 @@ if [ -n "$RSYSLOG_PID" ]; then
 	for kind in $SYSLOG_KINDS; do
 		if [ "$kind" = tls ]; then
 			target="syslog:tls://127.0.0.1:$SYSLOG_TLS_PORT --tls-ca $RS_DIR/ca.pem"
+		elif [ "$kind" = relp ]; then
+			target="syslog:relp://127.0.0.1:$((SYSLOG_PORT + 1))"
 		else
 			target="syslog:tcp://127.0.0.1:$SYSLOG_PORT"
 		fi
@@ -342,10 +354,12 @@ if [ -n "$RSYSLOG_PID" ]; then
 				"$((got ? $(stat -c %s "$RS_OUT") / got : 0))" "$rcpu"
 			line=$(printf 'hdrlog sent %s rec/s (%s of %s written), rsyslogd wrote %s rec/s (%s lines)' \
 				"$RUN_RATE" "$sent" "$SYSLOG_N" "$(rate "$got" "$el")" "$got")
-			if [ "$mode" = drain ] && [ "$kind" = tls ]; then
-				SYSLOG_TLS_LINE=$line
-			elif [ "$mode" = drain ]; then
-				SYSLOG_LINE=$line
+			if [ "$mode" = drain ]; then
+				case $kind in
+				tls) SYSLOG_TLS_LINE=$line ;;
+				relp) SYSLOG_RELP_LINE=$line ;;
+				*) SYSLOG_LINE=$line ;;
+				esac
 			fi
 		done
 	done
@@ -616,6 +630,7 @@ echo "-- summary (records per second, hdrlog on one CPU, zero loss unless said)"
 printf '%s' "$SUMMARY"
 echo "   syslog tcp:    $SYSLOG_LINE"
 echo "   syslog tls:    $SYSLOG_TLS_LINE"
+echo "   syslog relp:   $SYSLOG_RELP_LINE"
 echo "   journal:       $JOURNAL_LINE"
 echo "   kafka (mock):  $KAFKA_LINE"
 echo "   tcpdump -r -w: $TD_LINE"

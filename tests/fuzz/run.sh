@@ -39,15 +39,15 @@ mkdir -p "$out/obj" "$out/corpus"
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 cflags="-g -O1 -fno-omit-frame-pointer $san -Wall -Wextra -Werror \
 -Wno-unused-function -D_GNU_SOURCE -I$src/src -I$src/formats -I$src/bpf \
--I$conf $(pkg-config --cflags yajl libsystemd libpcap rdkafka gnutls 2>/dev/null)"
-libs="$(pkg-config --libs yajl libsystemd libpcap rdkafka gnutls) -lpthread"
+-I$conf $(pkg-config --cflags yajl libsystemd libpcap rdkafka gnutls relp 2>/dev/null)"
+libs="$(pkg-config --libs yajl libsystemd libpcap rdkafka gnutls relp) -lpthread"
 
 # What each harness links besides itself.
 core="src/lists.c src/ranges.c src/log.c"
 formats="$core src/event.c src/fields.c src/clock.c src/community_id.c \
 src/sha1.c src/iface.c formats/json.c formats/message.c formats/sink.c \
 formats/pcap.c formats/pcapng.c formats/rotate.c formats/journal.c \
-formats/syslog.c formats/syslog_fmt.c formats/transport.c formats/kafka.c"
+formats/syslog.c formats/syslog_fmt.c formats/transport.c formats/kafka.c formats/relp.c"
 declare -A sources=(
 	[fuzz_lists]=$core
 	[fuzz_spec]=$core

@@ -454,6 +454,7 @@ def _():
             "-o", "pcapng:" + H.path("sc.pcapng"), "-o", "journal",
             "-o", "syslog:udp://%s:514" % b4,
             "-o", "kafka://%s:9092/t" % b4,     # librdkafka's threads too
+            "-o", "syslog:relp://%s:2514" % b4,    # its thread, librelp
             "--taglist", "t=" + H.write_list("sc-tag.txt", [b4 + "/32"])]
     with H.Hdrlog(H.topo().ns_a, args, prefix=H.strace_prefix(trace)) as h:
         ok, text = ping_from_b()
