@@ -18,6 +18,35 @@ enum event_type {
 	EVENT_PACKET,
 	EVENT_SOCKET,
 	EVENT_STATS,		/* hdrlog's own counters (--stats-interval) */
+	EVENT_FLOW,		/* one flow, ended or reported (--log flows) */
+};
+
+/* Why a flow record was written (IPFIX's flowEndReason where one fits). */
+enum flow_end_reason {
+	FLOW_END_IDLE,		/* no frame for the idle timeout */
+	FLOW_END_ACTIVE,	/* long flow: reported every active timeout */
+	FLOW_END_FIN,		/* TCP FIN seen both ways (or FIN then idle) */
+	FLOW_END_RST,		/* TCP RST */
+	FLOW_END_EVICTED,	/* made room for a new flow in a full table */
+	FLOW_END_SHUTDOWN,	/* hdrlog stopped: every open flow reported */
+};
+
+/*
+ * A flow record (event_type EVENT_FLOW). The flow's addresses, ports,
+ * protocol, VLAN, interfaces, direction, community_id, lists, pid/comm
+ * are the struct event fields of the same names, with src = the side
+ * that sent the flow's first frame seen (the client, "toserver").
+ */
+struct event_flow {
+	uint64_t start_ns;		/* wall clock, first frame */
+	uint64_t end_ns;		/* wall clock, last frame */
+	uint64_t pkts_toserver, pkts_toclient;
+	uint64_t bytes_toserver, bytes_toclient;	/* IP length summed */
+	uint8_t tcp_flags_toserver, tcp_flags_toclient;	/* OR of all seen */
+	uint8_t min_ttl, max_ttl;
+	uint8_t reason;			/* enum flow_end_reason */
+	bool ended;			/* false: an active-timeout report */
+	uint64_t dropped_pkts;		/* frames of the flow a list dropped */
 };
 
 struct event {
@@ -75,6 +104,7 @@ struct event {
 	const char *dest_lists[MAX_LISTS];
 	const uint8_t *data;	/* the frame's first cap_len bytes, or NULL */
 	uint32_t cap_len;
+	struct event_flow flow;		/* EVENT_FLOW only */
 };
 
 static inline bool event_has(const struct event *e, enum field_id id)
