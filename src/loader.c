@@ -437,6 +437,10 @@ int loader_load(struct loader *l, const struct options *o,
 				  l->ingress_tc);
 	bpf_program__set_autoload(l->skel->progs.hdrlog_tc_egress, l->egress);
 	l->skel->rodata->sockets_attach = l->sockets;
+	/* UDP egress owners (owners.bpf.h): tc must ask who runs */
+	l->skel->rodata->tc_knows_current = l->egress && l->sockets &&
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS,
+					BPF_FUNC_get_current_pid_tgid, NULL) > 0;
 	/* -v: the verifier's statistics (time, instructions processed). */
 	if (log_level >= LOG_VERBOSE) {
 		bpf_program__set_log_level(l->skel->progs.hdrlog_xdp, 4);

@@ -185,6 +185,50 @@ def _():
     assert all("pid" not in r for r in arp), arp
 
 
+UDP_CLIENT = r"""
+import ctypes, os, socket, sys
+ctypes.CDLL(None).prctl(15, b"hdrlog-udpcli", 0, 0, 0)   # PR_SET_NAME
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(3):
+    s.sendto(b"x" * 20, (sys.argv[1], int(sys.argv[2])))
+print(os.getpid())
+"""
+
+
+@tap.case("--socket-events: outgoing UDP datagrams name the process "
+          "sending them, the first one too (logged before its udp_send "
+          "event, so no address match could have named it)")
+def _():
+    _port[0] += 1
+    port = _port[0]
+    out = H.path("udp-owner.json")
+    # B's address resolved first: a datagram held for ARP leaves later,
+    # from softirq, where its sender is not running (owners.bpf.h)
+    H.run(H.ns_exec(H.topo().ns_a, ["ping", "-c", "1", "-W", "2", B_IP]),
+          check=False)
+    with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "--direction", "out",
+                                  "--socket-events", "-o", "json:" + out]) \
+            as h:
+        r = H.run(H.ns_exec(H.topo().ns_a, ["/usr/bin/python3", "-c",
+                                            UDP_CLIENT, B_IP, str(port)]))
+        pid = int(r.stdout)
+        H.wait_records(out, lambda rs: len([
+            x for x in rs if x.get("event_type") == "packet" and
+            x.get("dest_port") == port]) >= 3, timeout=5, proc=h.proc)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    mine = [r for r in recs if r.get("event_type") == "packet" and
+            r.get("dest_port") == port]
+    assert len(mine) == 3, recs
+    bad = [r for r in mine if r.get("pid") != pid or
+           r.get("comm") != "hdrlog-udpcli"]
+    assert not bad, "want pid %d comm hdrlog-udpcli: %s" % (pid, bad)
+    sends = [i for i, r in enumerate(recs) if r.get("event") == "udp_send"
+             and r.get("dest_port") == port]
+    assert not sends or recs.index(mine[0]) < sends[0], recs
+
+
 @tap.case("--direction out: only outgoing frames; the summary says so")
 def _():
     port = server()
