@@ -226,6 +226,7 @@ static long long xdp_features(uint32_t ifindex)
 	struct genl_req r;
 	char buf[1024];
 	const struct rtattr *a;
+	__u64 features;
 	__u16 family;
 	int n;
 
@@ -245,9 +246,10 @@ static long long xdp_features(uint32_t ifindex)
 	if (n < 0)
 		return n;
 	a = genl_attr(buf, NETDEV_A_DEV_XDP_FEATURES);
-	if (!a || RTA_PAYLOAD(a) < sizeof(__u64))
+	if (!a || RTA_PAYLOAD(a) < sizeof(features))
 		return -ENOENT;
-	return (long long)*(const __u64 *)RTA_DATA(a);
+	memcpy(&features, RTA_DATA(a), sizeof(features));	/* 4-aligned */
+	return (long long)features;
 }
 
 /*
