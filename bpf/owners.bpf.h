@@ -5,7 +5,8 @@
  * moving a socket to SYN_SENT, accept(2) returning -- and read by them
  * for the events that follow, and by tc egress (packet.bpf.h), whose
  * frames of a local socket carry the socket itself: the owner is looked
- * up by the same key, exactly, with no guess from addresses.
+ * up by the same key, exactly, with no guess from addresses. UDP has no
+ * connect to take the owner at: udp_sending below.
  */
 #ifndef HDRLOG_OWNERS_BPF_H
 #define HDRLOG_OWNERS_BPF_H
@@ -40,5 +41,60 @@ struct {
 	__type(key, __u64);
 	__type(value, struct owner);
 } owners SEC(".maps");
+
+/*
+ * A UDP datagram's process is the thread sending it. The socket programs
+ * note, on each CPU, which thread is sending on which socket right now
+ * (at sendto/sendmsg/sendmmsg entry, or at ip_send_skb/ip6_send_skb,
+ * both in the sender's context), and tc egress names that process only
+ * for a frame of that very socket while that very thread runs: the
+ * send's own synchronous path down to the device. A datagram that waited
+ * (for a neighbour) and leaves from softirq names none, unless the
+ * thread it interrupted is sending on the same socket: then the one
+ * process using the socket, or, for a socket shared by several, the
+ * sender of the moment.
+ */
+struct udp_sending {
+	__u64 sk;		/* the socket's address: skb->sk in tc */
+	__u64 pid_tgid;		/* the thread sending */
+	struct owner o;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct udp_sending);
+} udp_sending SEC(".maps");
+
+/* Set by userspace: tc programs may ask who runs (bpf_get_current_pid_tgid). */
+const volatile __u8 tc_knows_current;
+
+/* In the sender's context: this thread sends on sk now, as o. */
+static __always_inline void udp_sending_note(__u64 sk, const struct owner *o)
+{
+	__u32 zero = 0;
+	struct udp_sending *s = bpf_map_lookup_elem(&udp_sending, &zero);
+
+	if (!s)
+		return;
+	s->sk = sk;
+	s->pid_tgid = bpf_get_current_pid_tgid();
+	__builtin_memcpy(&s->o, o, sizeof(*o));
+}
+
+/* In tc: the process of a frame of socket sk, if its sender runs; or NULL. */
+static __always_inline struct owner *udp_sending_owner(__u64 sk)
+{
+	__u32 zero = 0;
+	struct udp_sending *s;
+
+	if (!tc_knows_current)
+		return NULL;
+	s = bpf_map_lookup_elem(&udp_sending, &zero);
+	if (!s || s->sk != sk || s->pid_tgid != bpf_get_current_pid_tgid())
+		return NULL;
+	return &s->o;
+}
 
 #endif

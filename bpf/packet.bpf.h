@@ -266,6 +266,8 @@ static __always_inline void add_owner(struct __sk_buff *skb,
 	key = (__u64)sk;
 	o = bpf_map_lookup_elem(&owners, &key);
 	if (!o)
+		o = udp_sending_owner(key);
+	if (!o)
 		return;
 	r->pid = o->pid;
 	__builtin_memcpy(r->comm, o->comm, sizeof(r->comm));

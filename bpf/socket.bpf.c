@@ -385,6 +385,7 @@ static __always_inline void on_udp_send_here(struct sk_buff *skb)
 	struct owner o;
 
 	owner_from_current(&o, HDRLOG_DIR_OUTBOUND);
+	udp_sending_note((__u64)BPF_CORE_READ(skb, sk), &o);
 	on_udp_skb(skb, &o);
 }
 
@@ -506,6 +507,7 @@ int raw_tp_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	key = (__u64)sk;
 	owner_from_current(&o, HDRLOG_DIR_OUTBOUND);
 	bpf_map_update_elem(&udp_owners, &key, &o, BPF_ANY);
+	udp_sending_note(key, &o);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #define HDRLOG_IFACE_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "options.h"
@@ -11,6 +12,9 @@
 struct iface {
 	uint32_t ifindex;
 	char name[IF_NAMESIZE];
+	bool ingress_tc;		/* incoming frames through tc, not XDP */
+	enum xdp_mode xdp_mode;		/* with XDP: how it attaches */
+	char why[64];			/* --attach-ingress auto: the reason */
 };
 
 struct iface_table {
@@ -19,11 +23,19 @@ struct iface_table {
 };
 
 /*
- * Resolve the names from the command line, or with none the interface of
- * the IPv4 (else IPv6) default route. Returns 0 or -1 with a message.
+ * Resolve the names from the command line (-i), or with none the
+ * interface of the IPv4 (else IPv6) default route, and choose the hook
+ * for each one's incoming frames (iface_choose_ingress()). Returns 0 or
+ * -1 with a message.
  */
-int iface_table_resolve(struct iface_table *t, const char *const *names,
-			int n_names);
+int iface_table_resolve(struct iface_table *t, const struct options *o);
+
+/*
+ * --attach-ingress and --xdp-mode for one interface: with auto, XDP
+ * where a bus device's driver runs it natively, else tc (the rule and
+ * its measurement are in iface.c). Fills ingress_tc, xdp_mode and why.
+ */
+void iface_choose_ingress(struct iface *f, const struct options *o);
 
 const char *iface_name(const struct iface_table *t, uint32_t ifindex);
 

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -176,16 +177,6 @@ int loader_probe_method(enum attach_method m)
 }
 
 /*
- * Why --attach-ingress auto keeps XDP everywhere for now: XDP is where
- * block lists drop earliest (before an skb exists), and records and
- * pcapng verdicts stay as they were. tc is cheaper to attach on a veth
- * (native XDP puts it into NAPI mode; see issue 11's figures), but the
- * whole-program cost was not measured side by side on live floods yet.
- */
-#define INGRESS_AUTO_WHY \
-	"as before tc existed: lists drop before the kernel builds an skb (--attach-ingress tc costs less on veth, where native XDP converts every frame)"
-
-/*
  * Whether the kernel has tcx: 1 yes, 0 no, or a negative errno. Asks
  * the kernel to link a trivial tc program to interface 0: a kernel with
  * tcx looks for the device (ENODEV); one without refuses the attach
@@ -231,7 +222,38 @@ static void print_feature(FILE *f, bool privileged, const char *what,
 		fprintf(f, "%s: %s\n", what, probe ? "yes" : "no");
 }
 
-void loader_print_features(FILE *f)
+/*
+ * --attach-ingress auto on every interface named with -i, else on every
+ * Ethernet interface of this namespace.
+ */
+static void print_ingress_choice(FILE *f, const struct options *o)
+{
+	static struct iface_table t;
+	struct if_nameindex *all = NULL;
+
+	fprintf(f, "incoming frames (--attach-ingress auto): XDP where a bus device's driver runs it natively, else tc (cheaper on veth and other virtual devices, see hdrlog(8))\n");
+	if (o->n_ifaces) {
+		if (iface_table_resolve(&t, o))
+			return;
+	} else {
+		all = if_nameindex();
+		for (int i = 0; all && all[i].if_index && t.n < MAX_IFACES; i++) {
+			struct iface *v = &t.v[t.n];
+
+			v->ifindex = all[i].if_index;
+			snprintf(v->name, sizeof(v->name), "%s", all[i].if_name);
+			iface_choose_ingress(v, o);
+			t.n++;
+		}
+		if_freenameindex(all);
+	}
+	for (int i = 0; i < t.n; i++)
+		fprintf(f, "incoming frames on %s: %s, %s\n", t.v[i].name,
+			t.v[i].ingress_tc ? "tc" : t.v[i].xdp_mode ==
+			XDP_MODE_NATIVE ? "native XDP" : "XDP", t.v[i].why);
+}
+
+void loader_print_features(FILE *f, const struct options *o)
 {
 	struct utsname u;
 	enum attach_method best = ATTACH_AUTO;
@@ -252,8 +274,7 @@ void loader_print_features(FILE *f)
 		fprintf(f, "tc attaches through: %s\n", probe_tcx() > 0 ?
 			"tcx links (Linux 6.6 and later): detached when hdrlog ends, however it ends" :
 			"clsact filters (no tcx before Linux 6.6): removed at exit; one a killed hdrlog left is removed at the next start");
-	fprintf(f, "incoming frames (--attach-ingress auto): XDP, %s\n",
-		INGRESS_AUTO_WHY);
+	print_ingress_choice(f, o);
 	for (enum attach_method m = ATTACH_FENTRY; m <= ATTACH_TRACEPOINT; m++) {
 		int err = loader_probe_method(m);
 		char what[64];
@@ -371,7 +392,8 @@ static bool bpf_refused(void)
 	return true;
 }
 
-int loader_load(struct loader *l, const struct options *o)
+int loader_load(struct loader *l, const struct options *o,
+		const struct iface_table *t)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	int err;
@@ -399,20 +421,26 @@ int loader_load(struct loader *l, const struct options *o)
 	select_socket_programs(l->skel, l->sockets);
 	l->ingress = o->packets && o->direction != CAPTURE_OUT;
 	l->egress = o->packets && o->direction != CAPTURE_IN;
-	/* auto: XDP, see INGRESS_AUTO_WHY */
-	l->ingress_tc = l->ingress && o->ingress == INGRESS_TC;
+	/* Each interface's hook was chosen with it (iface_choose_ingress()). */
+	for (int i = 0; l->ingress && i < t->n; i++) {
+		l->ingress_tc |= t->v[i].ingress_tc;
+		l->ingress_xdp |= !t->v[i].ingress_tc;
+	}
 	if (l->ingress_tc || l->egress) {
 		err = probe_tcx();
 		l->tc = err > 0 ? TC_ATTACH_TCX : TC_ATTACH_CLSACT;
 		if (err < 0)
 			pr_debug("tcx probe: %s; trying clsact", strerror(-err));
 	}
-	bpf_program__set_autoload(l->skel->progs.hdrlog_xdp,
-				  l->ingress && !l->ingress_tc);
+	bpf_program__set_autoload(l->skel->progs.hdrlog_xdp, l->ingress_xdp);
 	bpf_program__set_autoload(l->skel->progs.hdrlog_tc_ingress,
 				  l->ingress_tc);
 	bpf_program__set_autoload(l->skel->progs.hdrlog_tc_egress, l->egress);
 	l->skel->rodata->sockets_attach = l->sockets;
+	/* UDP egress owners (owners.bpf.h): tc must ask who runs */
+	l->skel->rodata->tc_knows_current = l->egress && l->sockets &&
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS,
+					BPF_FUNC_get_current_pid_tgid, NULL) > 0;
 	/* -v: the verifier's statistics (time, instructions processed). */
 	if (log_level >= LOG_VERBOSE) {
 		bpf_program__set_log_level(l->skel->progs.hdrlog_xdp, 4);
@@ -579,15 +607,15 @@ static int attach_tc(struct loader *l, const struct iface *f, int egress)
 	       attach_clsact(l, prog_fd, f, egress);
 }
 
-int loader_attach(struct loader *l, const struct iface_table *t,
-		  enum xdp_mode mode)
+int loader_attach(struct loader *l, const struct iface_table *t)
 {
 	for (int i = 0; i < t->n; i++) {
 		const struct iface *f = &t->v[i];
 
-		if (l->ingress && !l->ingress_tc && attach_xdp(l, f, mode))
+		if (l->ingress && !f->ingress_tc &&
+		    attach_xdp(l, f, f->xdp_mode))
 			return -1;
-		if (l->ingress_tc && attach_tc(l, f, 0))
+		if (l->ingress && f->ingress_tc && attach_tc(l, f, 0))
 			return -1;
 		if (l->egress && attach_tc(l, f, 1))
 			return -1;
@@ -595,24 +623,51 @@ int loader_attach(struct loader *l, const struct iface_table *t,
 	return 0;
 }
 
-const char *loader_hooks_text(const struct loader *l, const struct options *o,
-			      char *buf, size_t size)
+/* One interface's hooks: "in: tcx because ..., out: tcx". */
+static void hooks_text(const struct loader *l, const struct options *o,
+		       const struct iface *f, char *buf, size_t size)
 {
 	const char *tc = !l ? "tc" : l->tc == TC_ATTACH_TCX ? "tcx" :
 			 "tc clsact";
-	char in[64];
+	char in[128];
 
-	if (o->ingress == INGRESS_TC)
-		snprintf(in, sizeof(in), "%s", tc);
-	else
-		snprintf(in, sizeof(in), "%s XDP", mode_name(o->xdp_mode));
+	snprintf(in, sizeof(in), "%s%s%s",
+		 f->ingress_tc ? tc : f->xdp_mode == XDP_MODE_NATIVE ?
+		 "native XDP" : f->xdp_mode == XDP_MODE_GENERIC ?
+		 "generic XDP" : "auto XDP",
+		 f->why[0] ? " because " : "", f->why);
 	if (o->direction == CAPTURE_IN)
 		snprintf(buf, size, "%s", in);
 	else if (o->direction == CAPTURE_OUT)
 		snprintf(buf, size, "out: %s", tc);
 	else
 		snprintf(buf, size, "in: %s, out: %s", in, tc);
-	return buf;
+}
+
+void loader_describe_ifaces(FILE *out, const struct loader *l,
+			    const struct options *o,
+			    const struct iface_table *t)
+{
+	char esc[LOG_ESCAPE_SIZE(IF_NAMESIZE)], hooks[192], next[192];
+	bool same = true;
+
+	/* Interfaces alike share one text: "a, b (in: ..., out: tcx)". */
+	for (int i = 0; i < t->n; i++) {
+		hooks_text(l, o, &t->v[i], next, sizeof(next));
+		if (i && strcmp(hooks, next))
+			same = false;
+		memcpy(hooks, next, sizeof(hooks));
+	}
+	for (int i = 0; i < t->n; i++) {
+		const char *name = t->v[i].name;
+
+		fprintf(out, "%s %s", i ? "," : "",
+			log_escape(esc, sizeof(esc), name, strlen(name)));
+		if (!same || i == t->n - 1) {
+			hooks_text(l, o, &t->v[i], hooks, sizeof(hooks));
+			fprintf(out, " (%s)", hooks);
+		}
+	}
 }
 
 /*

@@ -37,7 +37,7 @@ struct loader {
 	int n_links;
 	struct tc_filter tc_filters[2 * MAX_IFACES];
 	int n_tc_filters;
-	bool ingress_tc;		/* incoming frames through tc, not XDP */
+	bool ingress_xdp, ingress_tc;	/* which hooks incoming frames use */
 	bool ingress, egress;		/* which directions are captured */
 	enum tc_attach tc;		/* how tc programs attach; 0: none do */
 	int lists_installed;		/* a slot of the list maps is in force */
@@ -53,8 +53,12 @@ struct loader {
  */
 int loader_check_privileges(const struct options *o, bool warn);
 
-/* Check privileges and kernel support, open and load. 0 or -1 with a message. */
-int loader_load(struct loader *l, const struct options *o);
+/*
+ * Check privileges and kernel support, open and load the programs the
+ * interfaces' chosen hooks need. 0 or -1 with a message.
+ */
+int loader_load(struct loader *l, const struct options *o,
+		const struct iface_table *t);
 
 /* The name of an attach method: "fentry", "kprobe", "tracepoint". */
 const char *attach_method_name(enum attach_method m);
@@ -65,26 +69,27 @@ const char *attach_method_name(enum attach_method m);
  */
 int loader_probe_method(enum attach_method m);
 
-/* --features: what the kernel offers, what hdrlog would use. */
-void loader_print_features(FILE *f);
+/* --features: what the kernel offers, what hdrlog would use (and on -i's interfaces). */
+void loader_print_features(FILE *f, const struct options *o);
 
 /* Attach the socket-event programs chosen at load. 0 or -1 with a message. */
 int loader_attach_sockets(struct loader *l);
 
 /*
  * Attach to every interface, each direction captured through the hook
- * chosen at load: XDP or tcx through a bpf_link, or a clsact filter.
+ * chosen for it: XDP or tcx through a bpf_link, or a clsact filter.
  * 0 or -1 with a message.
  */
-int loader_attach(struct loader *l, const struct iface_table *t,
-		  enum xdp_mode mode);
+int loader_attach(struct loader *l, const struct iface_table *t);
 
 /*
- * The hooks, for the start-up line and --check: "in: native XDP, out:
- * tcx". Before load (l NULL), from the options alone.
+ * The interfaces and their hooks, for the start-up line and --check:
+ * " a0, a1 (in: tcx because a virtual device (veth), out: tcx)"; one
+ * text per interface when they differ. Before load (l NULL), "tc".
  */
-const char *loader_hooks_text(const struct loader *l, const struct options *o,
-			      char *buf, size_t size);
+void loader_describe_ifaces(FILE *out, const struct loader *l,
+			    const struct options *o,
+			    const struct iface_table *t);
 
 /* Kernel tables filled from a list set, not yet in force: map fds. */
 struct list_tables {

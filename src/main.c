@@ -548,18 +548,10 @@ static void describe_start(FILE *f, const struct options *o,
 			   const char *sockets_via,
 			   char outputs[][SINK_DESCRIBE_SIZE], int n_outputs)
 {
-	char esc[LOG_ESCAPE_SIZE(256)], hooks[128];
-
 	if (o->packets) {
 		fprintf(f, "hdrlog: listening on");
-		for (int i = 0; i < ifaces->n; i++) {
-			const char *name = ifaces->v[i].name;
-
-			fprintf(f, "%s %s", i ? "," : "",
-				log_escape(esc, sizeof(esc), name, strlen(name)));
-		}
-		fprintf(f, " (%s)%s, writing to",
-			loader_hooks_text(l, o, hooks, sizeof(hooks)),
+		loader_describe_ifaces(f, l, o, ifaces);
+		fprintf(f, "%s, writing to",
 			o->sockets ? " and to socket events" : "");
 	} else {
 		fprintf(f, "hdrlog: listening to socket events (via %s), writing to",
@@ -605,7 +597,7 @@ static int check_config(struct options *o)
 	if (loader_check_privileges(o, true))
 		warnings++;
 	if (o->packets &&
-	    iface_table_resolve(&ifaces, o->ifaces, o->n_ifaces))
+	    iface_table_resolve(&ifaces, o))
 		problems++;
 	if (filter_compile(&filter, o->filter, o->snaplen))
 		problems++;
@@ -719,12 +711,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (opts.features) {
-		loader_print_features(stdout);
+		loader_print_features(stdout, &opts);
 		options_free(&opts);
 		return 0;
 	}
 	if (opts.packets &&
-	    iface_table_resolve(&run.ifaces, opts.ifaces, opts.n_ifaces))
+	    iface_table_resolve(&run.ifaces, &opts))
 		goto out;
 	for (int i = 0; i < opts.n_outputs; i++) {
 		run.sinks[i] = sink_create(opts.outputs[i], &opts.sink);
@@ -751,7 +743,7 @@ int main(int argc, char **argv)
 		pr_err("cannot start a thread: %s", strerror(err));
 		goto out;
 	}
-	err = loader_load(&run.loader, &opts);
+	err = loader_load(&run.loader, &opts, &run.ifaces);
 	if (opts.n_lists) {
 		pthread_join(lists_thread, NULL);
 		lists.loader = &run.loader;
@@ -784,7 +776,7 @@ int main(int argc, char **argv)
 	if (opts.sockets && loader_attach_sockets(&run.loader))
 		goto out;
 	if (opts.packets &&
-	    loader_attach(&run.loader, &run.ifaces, opts.xdp_mode))
+	    loader_attach(&run.loader, &run.ifaces))
 		goto out;
 	if (opts.packets) {
 		run.link_watch = iface_watch_open();

@@ -497,7 +497,7 @@ static const struct opt_def opt_defs[] = {
 	WORD("schema", 0, "default|ecs", sink.schema, schemas, "JSON names: hdrlog's (default) or Elastic Common Schema, nested"),
 	NUM("sample", 0, "N", sample, 1, UINT32_MAX, 0, "log 1 in N frames, decided in the kernel"),
 	WORD("xdp-mode", 0, "MODE", xdp_mode, xdp_modes, "auto (default), native or generic"),
-	WORD("attach-ingress", 0, "xdp|tc|auto", ingress, ingress_hooks, "incoming frames through XDP or tc (default auto: see --features)"),
+	WORD("attach-ingress", 0, "xdp|tc|auto", ingress, ingress_hooks, "incoming frames through XDP or tc (default auto: XDP on NICs that run it natively, else tc)"),
 	WORD("direction", 0, "in|out|both", direction, capture_dirs, "capture incoming (default), outgoing or both ways (outgoing: tc)"),
 	FUNC("ringbuf-size", 0, "BYTES", opt_ringbuf_size, 0, "kernel ring buffer size, K/M/G suffixes (default 8M)"),
 	/* the shipper's own metrics (issue 12) */

@@ -85,6 +85,24 @@ veth_prog_id() {
 	ip -n "$NS_A" -j link show dev "$VETH_A" | jq -r '.[0].xdp.prog.id // empty'
 }
 
+# The tc program id on $VETH_A's ingress (a tcx link, Linux 6.6 and later;
+# empty if none): BPF_PROG_QUERY in $NS_A, as bpftool 7.1 lists no tcx.
+veth_tc_prog_id() {
+	ip netns exec "$NS_A" "$PY" - "$(ip -n "$NS_A" -j link show dev "$VETH_A" |
+		jq -r '.[0].ifindex')" <<'EOF'
+import ctypes, struct, sys
+ids = (ctypes.c_uint32 * 8)()
+attr = ctypes.create_string_buffer(64)
+struct.pack_into("=IIIIQI", attr, 0, int(sys.argv[1]), 46, 0, 0,
+                 ctypes.addressof(ids), 8)    # 46: BPF_TCX_INGRESS
+libc = ctypes.CDLL(None, use_errno=True)
+if not libc.syscall(321, 16, attr, 64):       # bpf(BPF_PROG_QUERY)
+    n = struct.unpack_from("=I", attr.raw, 24)[0]
+    if n:
+        print(ids[n - 1])
+EOF
+}
+
 veth_prog_name() {
 	ip -n "$NS_A" -j link show dev "$VETH_A" | jq -r '.[0].xdp.prog.name // empty'
 }
@@ -153,10 +171,17 @@ wait_idle() {
 }
 
 # start_hdrlog ERRFILE CPU ARGS...: run hdrlog on $VETH_A in $NS_A, pinned
-# to CPU, wait (bounded) for "listening on"; sets HDRLOG_PID.
+# to CPU, through XDP unless ARGS say --attach-ingress, wait (bounded) for
+# "listening on"; sets HDRLOG_PID.
 start_hdrlog() {
 	_err=$1; _cpu=$2; shift 2
 	: >"$_err"
+	# XDP unless told: on a veth --attach-ingress auto takes tc, and the
+	# scripts run the XDP program (veth_prog_id) with BPF_PROG_RUN
+	case " $* " in
+	*" --attach-ingress "*|*" --direction out "*) ;;
+	*) set -- --attach-ingress xdp "$@" ;;
+	esac
 	ip netns exec "$NS_A" taskset -c "$_cpu" "$HDRLOG" -i "$VETH_A" "$@" \
 		2>"$_err" &
 	HDRLOG_PID=$!

@@ -11,13 +11,16 @@
 # from just before trafgen starts until the capturer has gone idle. The
 # table shows, median of RUNS, captured/arrived and the CPU per arrived
 # frame above the same flood with nothing capturing, plus the capturer's
-# voluntary context switches (its wake-ups) per frame. Then one hdrlog -o
+# voluntary context switches (its wake-ups) per frame. Then the outgoing
+# direction: trafgen -q (through the qdisc layer, where tc egress is;
+# without -q it bypasses it, and packet sockets' taps too), the capturer
+# on the sending end, frames counted by its tx counter. Then one hdrlog -o
 # json run under strace -c -f: system calls per frame.
 #
 # Timed numbers: not a test, never in make check. Environment: N (300000,
 # at most 5000000), RUNS (3), QUICK=1 (N=100000, RUNS=3), CAP_CPU (1),
 # HDRLOG, HDRLOG_BEFORE (a second binary: its rows too, "before"), STRACE
-# (1; 0 skips the strace run).
+# (1; 0 skips the strace run), EGRESS (1; 0 skips the outgoing rows).
 set -eu
 . "$(dirname "$0")/common.sh"
 
@@ -28,6 +31,7 @@ N=${N:-300000}
 RUNS=${RUNS:-3}
 CAP_CPU=${CAP_CPU:-1}
 STRACE=${STRACE:-1}
+EGRESS=${EGRESS:-1}
 HDRLOG_BEFORE=${HDRLOG_BEFORE:-}
 [ "$N" -le 5000000 ] || { echo "N is at most 5000000" >&2; exit 1; }
 
@@ -61,8 +65,19 @@ machine_ticks() {
 	awk '$1 == "cpu" { print $2 + $4 + $7 + $8 }' /proc/stat
 }
 
+# Which way the flood is captured: in (capturer on $VETH_A, frames that
+# arrived there) or out (capturer on $VETH_B, frames that left it).
+DIR=in
+cap_ns()  { if [ "$DIR" = in ]; then echo "$NS_A"; else echo "$NS_B"; fi; }
+cap_dev() { if [ "$DIR" = in ]; then echo "$VETH_A"; else echo "$VETH_B"; fi; }
+
+# frames that arrived at $VETH_A (in), or left $VETH_B (out)
 rx_packets() {
-	ip -n "$NS_A" -j -s link show dev "$VETH_A" | jq -r '.[0].stats64.rx.packets'
+	if [ "$DIR" = in ]; then
+		ip -n "$NS_A" -j -s link show dev "$VETH_A" | jq -r '.[0].stats64.rx.packets'
+	else
+		ip -n "$NS_B" -j -s link show dev "$VETH_B" | jq -r '.[0].stats64.tx.packets'
+	fi
 }
 
 vol_switches() {
@@ -74,7 +89,7 @@ CAP_PID=""
 start_capturer() {
 	_log=$1; _ready=$2; shift 2
 	: >"$_log"
-	ip netns exec "$NS_A" taskset -c "$CAP_CPU" "$@" >"$_log" 2>&1 &
+	ip netns exec "$(cap_ns)" taskset -c "$CAP_CPU" "$@" >"$_log" 2>&1 &
 	CAP_PID=$!
 	BG_PIDS="$BG_PIDS $CAP_PID"
 	_i=0
@@ -130,8 +145,10 @@ flood() {
 	settle
 	_rx0=$(rx_packets); _t0=$(machine_ticks)
 	_v0=0; [ -n "$CAP_PID" ] && _v0=$(vol_switches "$CAP_PID")
+	_q=""; [ "$DIR" = out ] && _q=-q
+	# shellcheck disable=SC2086
 	ip netns exec "$NS_B" trafgen -o "$VETH_B" -i "$WORK/frame.trafgen" \
-		-n "$N" -P 1 >"$WORK/tg.out" 2>&1 || {
+		-n "$N" -P 1 $_q >"$WORK/tg.out" 2>&1 || {
 		echo "trafgen failed:" >&2; cat "$WORK/tg.out" >&2; exit 1; }
 	settle
 	_t1=$SETTLED; _rx1=$(rx_packets)
@@ -161,7 +178,7 @@ config() {
 		rm -f "$OUT_DIR"/*
 		if [ "$_kind" != none ]; then
 			start_capturer "$WORK/cap.log" "$_ready" "$@" || {
-				ROWS="$ROWS$(printf '%-36s  %s' "$_label" 'did not run')
+				ROWS="$ROWS$(printf '%-46s  %s' "$_label" 'did not run')
 "
 				return 0; }
 		fi
@@ -186,7 +203,7 @@ config() {
 		_us="$_us $(us_per_frame "$TICKS" "$ARRIVED")"
 		_sw="$_sw $(awk -v s="$SWITCHES" -v n="$ARRIVED" 'BEGIN { printf "%.5f", (n ? s / n : 0) }')"
 		[ -n "$_cap" ] && _ratio="$_ratio $(awk -v c="$_cap" -v n="$ARRIVED" 'BEGIN { printf "%.4f", (n ? c / n : 0) }')"
-		printf '   %-34s run %d: arrived %d of %d, captured %s (lost %s), %d ticks, %s us/frame, %d wake-ups\n' \
+		printf '   %-44s run %d: arrived %d of %d, captured %s (lost %s), %d ticks, %s us/frame, %d wake-ups\n' \
 			"$_label" "$_r" "$ARRIVED" "$N" "${_cap:--}" "${_lost:--}" "$TICKS" \
 			"$(us_per_frame "$TICKS" "$ARRIVED")" "$SWITCHES"
 	done
@@ -199,24 +216,44 @@ config() {
 		_extra=$(awk -v a="$_med" -v b="$BASE_US" 'BEGIN { printf "%.2f", a - b }')
 	fi
 	# shellcheck disable=SC2086
-	ROWS="$ROWS$(printf '%-36s  %-10s  %-13s  %s' "$_label" \
+	ROWS="$ROWS$(printf '%-46s  %-10s  %-13s  %s' "$_label" \
 		"$([ -n "$_ratio" ] && median $_ratio || echo -)" "$_extra" \
 		"$([ "$_kind" = none ] && echo - || median $_sw)")
 "
 }
 
+# Each output through each hook, named: a binary without tc is XDP only.
 hdrlog_configs() {	# BINARY SUFFIX
 	_b=$1; _s=$2
-	config "hdrlog -w pcap$_s" hdrlog 'listening on' \
-		"$_b" -i "$VETH_A" -w "$OUT_DIR/h.pcap"
-	config "hdrlog -o json$_s" hdrlog 'listening on' \
-		"$_b" -i "$VETH_A" -o "json:$OUT_DIR/h.json"
-	config "hdrlog --sample 1000000$_s" seen 'listening on' \
-		"$_b" -i "$VETH_A" --sample 1000000 -o "json:$OUT_DIR/h.json"
-	if "$_b" --help 2>&1 | grep -q attach-ingress; then
-		config "hdrlog -o json --attach-ingress tc$_s" hdrlog 'listening on' \
-			"$_b" -i "$VETH_A" --attach-ingress tc -o "json:$OUT_DIR/h.json"
-	fi
+	_hooks="xdp"
+	"$_b" --help 2>&1 | grep -q attach-ingress && _hooks="xdp tc"
+	for _h in $_hooks; do
+		_a=""; _l=""
+		[ "$_hooks" = xdp ] || { _a="--attach-ingress $_h"; _l=" $_a"; }
+		# shellcheck disable=SC2086
+		config "hdrlog -w pcap$_l$_s" hdrlog 'listening on' \
+			"$_b" -i "$VETH_A" $_a -w "$OUT_DIR/h.pcap"
+		# shellcheck disable=SC2086
+		config "hdrlog -o json$_l$_s" hdrlog 'listening on' \
+			"$_b" -i "$VETH_A" $_a -o "json:$OUT_DIR/h.json"
+		# shellcheck disable=SC2086
+		config "hdrlog --sample 1000000$_l$_s" seen 'listening on' \
+			"$_b" -i "$VETH_A" $_a --sample 1000000 -o "json:$OUT_DIR/h.json"
+	done
+}
+
+# Outgoing frames on the sending end: xdpdump has no egress; a binary
+# without --direction captures none.
+egress_configs() {	# BINARY SUFFIX
+	_b=$1; _s=$2
+	"$_b" --help 2>&1 | grep -q -- --direction || return 0
+	config "out: hdrlog -w pcap$_s" hdrlog 'listening on' \
+		"$_b" -i "$VETH_B" --direction out -w "$OUT_DIR/h.pcap"
+	config "out: hdrlog -o json$_s" hdrlog 'listening on' \
+		"$_b" -i "$VETH_B" --direction out -o "json:$OUT_DIR/h.json"
+	config "out: hdrlog --sample 1000000$_s" seen 'listening on' \
+		"$_b" -i "$VETH_B" --direction out --sample 1000000 \
+		-o "json:$OUT_DIR/h.json"
 }
 
 echo "-- runs (CPU: whole machine, user+system+irq+softirq; wake-ups: the capturer's voluntary context switches)"
@@ -233,12 +270,30 @@ fi
 if [ -x "$HDRLOG" ]; then
 	hdrlog_configs "$HDRLOG" ""
 fi
+if [ "$EGRESS" = 1 ]; then
+	DIR=out
+	ROWS="$ROWS-- outgoing: trafgen -q (qdisc path), capturer on the sending end, frames that left it
+"
+	config "out: nothing" none ''
+	config "out: tcpdump -Q out -w" tcpdump 'listening on' \
+		tcpdump -i "$VETH_B" -Q out -nn -w "$OUT_DIR/t.pcap"
+	if [ -n "$HDRLOG_BEFORE" ] && [ -x "$HDRLOG_BEFORE" ]; then
+		egress_configs "$HDRLOG_BEFORE" " (before)"
+	fi
+	[ -x "$HDRLOG" ] && egress_configs "$HDRLOG" ""
+	DIR=in
+fi
 
 SC_LINES=""
 strace_run() {	# BINARY LABEL
 	command -v strace >/dev/null 2>&1 || return 0
+	STRACE_HOOK=""
+	"$1" --help 2>&1 | grep -q attach-ingress &&
+		STRACE_HOOK="--attach-ingress xdp"
+	# shellcheck disable=SC2086
 	start_capturer "$WORK/cap.log" 'listening on' strace -c -f \
-		-o "$WORK/strace.out" "$1" -i "$VETH_A" -o "json:$OUT_DIR/h.json" ||
+		-o "$WORK/strace.out" "$1" -i "$VETH_A" $STRACE_HOOK \
+		-o "json:$OUT_DIR/h.json" ||
 		return 0
 	flood
 	# strace holds SIGINT back while it traces: stop hdrlog, its child
@@ -262,7 +317,7 @@ fi
 
 echo
 echo "-- table: $N frames a run, median of $RUNS; extra CPU per frame above nothing capturing"
-printf '%-36s  %-10s  %-13s  %s\n' capturer 'capt/arr' 'extra us/fr' 'wake-ups/frame'
+printf '%-46s  %-10s  %-13s  %s\n' capturer 'capt/arr' 'extra us/fr' 'wake-ups/frame'
 printf '%s' "$ROWS"
 if [ -n "$SC_LINES" ]; then
 	echo

@@ -342,7 +342,8 @@ start_stamped() {
 	ERR=$WORK/h$NSTART.err; STAMPS=$WORK/h$NSTART.stamps
 	rm -f "$WORK/hdrlog.pid"
 	lb stamp "$ERR" "$STAMPS" "$WORK/hdrlog.pid" \
-		ip netns exec "$NS_A" taskset -c "$_cpus" "$HDRLOG" -i "$VETH_A" "$@" \
+		ip netns exec "$NS_A" taskset -c "$_cpus" "$HDRLOG" -i "$VETH_A" \
+		--attach-ingress xdp "$@" \
 		>/dev/null &
 	STAMP_PID=$!
 	BG_PIDS="$BG_PIDS $STAMP_PID"

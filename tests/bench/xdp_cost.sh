@@ -9,6 +9,10 @@
 #       big ring buffer, drained between runs), and once more with one
 #       repeat-10^7 burst into the default ring buffer (it fills)
 #   (d) hdrlog_xdp with --sample 1000000
+# and the tc programs (sched_cls; BPF_PROG_RUN builds an skb of the frame):
+#   (e) a bare tc program returning TC_ACT_OK
+#   (f) hdrlog_tc_ingress (--attach-ingress tc), logging, as (c)
+#   (g) hdrlog_tc_ingress with --sample 1000000
 # Prints a table; no pass/fail. Needs root, clang, bpftool, jq, xdp-tools.
 #
 # Environment: REPEAT (default 10000000), RUNS (default 5),
@@ -64,6 +68,22 @@ PASS_ID=$(bpftool -j prog show pinned "$PASS_PIN" | jq .id)
 measure "$PASS_ID" "$REPEAT"
 row "(a) XDP_PASS (bpftool prog load)" "$MED" "$RUNS_LIST" "prog id $PASS_ID"
 rm -f "$PASS_PIN"
+
+# --- (e) bare tc program --------------------------------------------------------
+cat >"$WORK/tc_ok.c" <<'EOF'
+#define SEC(n) __attribute__((section(n), used))
+struct __sk_buff;
+SEC("tc") int tc_ok(struct __sk_buff *skb) { return 0; /* TC_ACT_OK */ }
+char LICENSE[] SEC("license") = "GPL";
+EOF
+clang -O2 -target bpf -c "$WORK/tc_ok.c" -o "$WORK/tc_ok.o"
+TC_PIN=/sys/fs/bpf/hdrlog_bench_tc_ok_$$
+PIN_PATHS="$PIN_PATHS $TC_PIN"
+bpftool prog load "$WORK/tc_ok.o" "$TC_PIN" type classifier
+TC_ID=$(bpftool -j prog show pinned "$TC_PIN" | jq .id)
+measure "$TC_ID" "$REPEAT"
+TC_ROW="$MED	$RUNS_LIST	prog id $TC_ID"
+rm -f "$TC_PIN"
 
 # --- (b) xdp-filter ----------------------------------------------------------
 # `ip netns exec` remounts /sys, so libxdp gets a bpffs of its own; the
@@ -133,6 +153,39 @@ else
 	stop_hdrlog
 	row "(d) hdrlog --sample 1000000" "$MED" "$RUNS_LIST" \
 		"$(hdrlog_counts "$WORK/d.err")"
+fi
+
+# --- (e), (f), (g) tc --------------------------------------------------------------
+IFS="$(printf '\t')" read -r _ns _runs _note <<EOF
+$TC_ROW
+EOF
+row "(e) tc, TC_ACT_OK (bpftool prog load)" "$_ns" "$_runs" "$_note"
+if [ ! -x "$HDRLOG" ]; then
+	row "(f) hdrlog tc, logging" "-" "-" "skipped: $HDRLOG not built"
+	row "(g) hdrlog tc --sample 1000000" "-" "-" "skipped: $HDRLOG not built"
+else
+	start_hdrlog "$WORK/f.err" "$HDRLOG_CPU" --attach-ingress tc \
+		-o json:/dev/null --ringbuf-size "$HDRLOG_RINGBUF"
+	id=$(veth_tc_prog_id)
+	[ -n "$id" ] || { echo "no tcx program on $VETH_A" >&2; exit 1; }
+	vals=""
+	for r in $(seq "$RUNS"); do
+		vals="$vals $(prog_run_ns "$id" "$FRAME" "$HDRLOG_REPEAT" "$RUN_CPU")"
+		wait_idle "$HDRLOG_PID" 120
+	done
+	stop_hdrlog
+	row "(f) hdrlog tc, logging, ring never full" "$(median $vals)" \
+		"$(echo $vals | tr ' ' '/')" \
+		"repeat $HDRLOG_REPEAT, ring $HDRLOG_RINGBUF, json:/dev/null: $(hdrlog_counts "$WORK/f.err")"
+
+	start_hdrlog "$WORK/g.err" "$HDRLOG_CPU" --attach-ingress tc \
+		-o json:/dev/null --sample 1000000
+	id=$(veth_tc_prog_id)
+	measure "$id" "$REPEAT"
+	wait_idle "$HDRLOG_PID" 30
+	stop_hdrlog
+	row "(g) hdrlog tc --sample 1000000" "$MED" "$RUNS_LIST" \
+		"$(hdrlog_counts "$WORK/g.err")"
 fi
 
 # --- table ---------------------------------------------------------------------

@@ -180,7 +180,8 @@ def _():
 
 @tap.case("kill -9 leaves no XDP program behind (bpf_link)")
 def _():
-    h = hdrlog(["-i", H.dev(), "-o", "json:" + H.path("k9.json")]).start()
+    h = hdrlog(["-i", H.dev(), "--attach-ingress", "xdp",
+                "-o", "json:" + H.path("k9.json")]).start()
     try:
         attached, text = H.topo().xdp_attached(H.dev())
         assert attached, "no XDP program shown while hdrlog runs:\n" + text
@@ -194,7 +195,8 @@ def _():
 
 @tap.case("SIGINT detaches the program and exits 0")
 def _():
-    h = hdrlog(["-i", H.dev(), "-o", "json:" + H.path("int.json")]).start()
+    h = hdrlog(["-i", H.dev(), "--attach-ingress", "xdp",
+                "-o", "json:" + H.path("int.json")]).start()
     rc = h.stop(signal.SIGINT)
     assert rc == 0, "exit %s; stderr: %s" % (rc, h.stderr())
     ok, text = no_xdp(H.dev())
@@ -203,9 +205,11 @@ def _():
 
 @tap.case("a second hdrlog on the same interface fails clearly")
 def _():
-    with hdrlog(["-i", H.dev(), "-o", "json:" + H.path("first.json")]) as h:
-        r = one_shot(["-i", H.dev(), "-o", "json:" + H.path("second.json"),
-                      "-c", "1"])
+    # XDP has one program per interface (tcx links stack)
+    with hdrlog(["-i", H.dev(), "--attach-ingress", "xdp",
+                 "-o", "json:" + H.path("first.json")]) as h:
+        r = one_shot(["-i", H.dev(), "--attach-ingress", "xdp",
+                      "-o", "json:" + H.path("second.json"), "-c", "1"])
         still = h.proc.poll() is None
     assert r.returncode != 0, H.show(r)
     assert re.search(r"(?i)\bXDP\b", r.stderr) and \
@@ -601,7 +605,9 @@ def _():
     r = check(["--config", conf])
     assert r.returncode == 0, H.show(r)
     o = r.stdout
-    assert "listening on %s, %s (auto XDP)" % (H.dev(0), H.dev(1)) in o, o
+    # --attach-ingress auto on veths: tc, and why, once for both
+    assert "listening on %s, %s (tc because a virtual device (veth))" % (
+        H.dev(0), H.dev(1)) in o, o
     assert "json:%s, pcap:%s" % (out, old) in o, o
     assert "block list chk-block: %s, 2 IPv4 and 1 IPv6 prefixes" % block \
         in o, o

@@ -114,7 +114,8 @@ def _():
     with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "--direction", "both",
                                   "-o", "json:" + out, "-w", cap,
                                   "-s", "0"]) as h:
-        assert "(in: auto XDP, out: tcx)" in h.stderr(), h.stderr()
+        assert "(in: tcx because a virtual device (veth), out: tcx)" in \
+            h.stderr(), h.stderr()
         assert connect(port)
         H.wait_records(out, lambda rs: any(
             r.get("tcp_flags", "") == "11" for r in rs), timeout=5,
@@ -182,6 +183,50 @@ def _():
     # frames not from a local socket (ARP) name no process
     arp = [r for r in recs if r.get("ether_type") == 0x0806]
     assert all("pid" not in r for r in arp), arp
+
+
+UDP_CLIENT = r"""
+import ctypes, os, socket, sys
+ctypes.CDLL(None).prctl(15, b"hdrlog-udpcli", 0, 0, 0)   # PR_SET_NAME
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(3):
+    s.sendto(b"x" * 20, (sys.argv[1], int(sys.argv[2])))
+print(os.getpid())
+"""
+
+
+@tap.case("--socket-events: outgoing UDP datagrams name the process "
+          "sending them, the first one too (logged before its udp_send "
+          "event, so no address match could have named it)")
+def _():
+    _port[0] += 1
+    port = _port[0]
+    out = H.path("udp-owner.json")
+    # B's address resolved first: a datagram held for ARP leaves later,
+    # from softirq, where its sender is not running (owners.bpf.h)
+    H.run(H.ns_exec(H.topo().ns_a, ["ping", "-c", "1", "-W", "2", B_IP]),
+          check=False)
+    with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "--direction", "out",
+                                  "--socket-events", "-o", "json:" + out]) \
+            as h:
+        r = H.run(H.ns_exec(H.topo().ns_a, ["/usr/bin/python3", "-c",
+                                            UDP_CLIENT, B_IP, str(port)]))
+        pid = int(r.stdout)
+        H.wait_records(out, lambda rs: len([
+            x for x in rs if x.get("event_type") == "packet" and
+            x.get("dest_port") == port]) >= 3, timeout=5, proc=h.proc)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    mine = [r for r in recs if r.get("event_type") == "packet" and
+            r.get("dest_port") == port]
+    assert len(mine) == 3, recs
+    bad = [r for r in mine if r.get("pid") != pid or
+           r.get("comm") != "hdrlog-udpcli"]
+    assert not bad, "want pid %d comm hdrlog-udpcli: %s" % (pid, bad)
+    sends = [i for i, r in enumerate(recs) if r.get("event") == "udp_send"
+             and r.get("dest_port") == port]
+    assert not sends or recs.index(mine[0]) < sends[0], recs
 
 
 @tap.case("--direction out: only outgoing frames; the summary says so")
@@ -262,6 +307,51 @@ def _():
             "tcx programs left after signal %d" % sig
         assert not tc_filters("ingress") and not tc_filters("egress"), \
             "tc filters left after signal %d" % sig
+
+
+@tap.case("--attach-ingress auto: tc on a veth (no bus device), XDP when "
+          "--xdp-mode asks; the start-up line and --features say which "
+          "and why")
+def _():
+    out = H.path("auto.json")
+    with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" + out]) as h:
+        assert "listening on %s (tcx because a virtual device (veth))" % \
+            H.dev() in h.stderr(), h.stderr()
+        assert tcx_count(TCX_INGRESS) == 1, "no tcx program: " + h.stderr()
+        assert not H.topo().xdp_attached()[0], "XDP on a veth by default"
+        assert h.stop() == 0, h.stderr()
+    r = H.run_hdrlog(H.topo().ns_a, ["--features", "-i", H.dev()])
+    assert "incoming frames on %s: tc, a virtual device (veth)" % H.dev() \
+        in r.stdout, H.show(r)
+    with H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "--xdp-mode", "generic",
+                                  "-o", "json:" + out]) as h:
+        assert "(generic XDP because --xdp-mode asks for XDP)" in \
+            h.stderr(), h.stderr()
+        assert H.topo().xdp_attached()[0], "no XDP with --xdp-mode generic"
+        assert tcx_count(TCX_INGRESS) == 0, "tc and XDP both on ingress"
+        assert h.stop() == 0, h.stderr()
+
+
+@tap.case("tc both ways with every kind of list and whole frames (-s 0, "
+          "pcapng): the programs load (the verifier once refused them as "
+          "too complex), the connection is made, its records tagged")
+def _():
+    port = server()
+    peer = H.write_list("tc-peer.txt", [B_IP + "/32"])
+    other = H.write_list("tc-other.txt", ["203.0.113.0/24"])
+    cap = H.path("tc-lists.pcapng")
+    h, recs = run_connection(
+        ["--direction", "both", "--attach-ingress", "tc", "-s", "0",
+         "-o", "pcapng:" + cap, "--taglist", "peer=" + peer,
+         "--blocklist", "far=" + other + ":any",
+         "--allowlist", "ok=" + peer], port, True, H.path("tc-lists.json"))
+    mine = [r for r in recs if port in (r.get("src_port"), r.get("dest_port"))]
+    outs = [r for r in mine if r["direction"] == "out"]
+    ins = [r for r in mine if r["direction"] == "in"]
+    assert syns(outs, port) and ins, mine
+    assert all("peer" in r.get("dest_lists", []) for r in outs), outs
+    assert all("peer" in r.get("src_lists", []) for r in ins), ins
+    assert len(pcapng_frames(cap)) == len(recs), h.stderr()
 
 
 @tap.case("--attach-ingress and --direction need packet capture; "

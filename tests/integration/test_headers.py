@@ -590,7 +590,8 @@ def body():
         have_tcpdump = shutil.which("tcpdump") is not None
         with (H.Tcpdump(topo.ns_a, dev, cap) if have_tcpdump
               else contextlib.nullcontext()) as td, \
-                H.Hdrlog(topo.ns_a, ["-i", dev, "-o", "json:" + out]) as h:
+                H.Hdrlog(topo.ns_a, ["-i", dev, "--attach-ingress", "xdp",
+                                     "-o", "json:" + out]) as h:
             t0 = time.time_ns()
             topo.send(frames)
             t1 = time.time_ns()

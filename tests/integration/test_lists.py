@@ -118,14 +118,18 @@ def settle(out, n_min=0, timeout=6.0, quiet=0.5):
 
 
 class Run:
-    """hdrlog in A with lists; records in a fresh file."""
+    """hdrlog in A with lists; records in a fresh file. Through XDP unless
+    extra says --attach-ingress: these cases count the veth's XDP drops,
+    and on a veth auto would take tc."""
 
     def __init__(self, name, list_args, extra=()):
         self.out = H.path(name + ".json")
         if os.path.exists(self.out):
             os.unlink(self.out)
+        hook = [] if "--attach-ingress" in extra else \
+            ["--attach-ingress", "xdp"]
         self.h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" +
-                                          self.out] + list(extra) +
+                                          self.out] + hook + list(extra) +
                           list(list_args))
 
     def __enter__(self):

@@ -133,10 +133,12 @@ def ts_ns(row):
 
 def run_capture(args, send, want, timeout=15, devs=(0,)):
     """hdrlog with args and a JSON output beside; send() sends; wait for
-    `want` JSON records; stop. (Hdrlog, JSON records)."""
+    `want` JSON records; stop. (Hdrlog, JSON records). Through XDP:
+    the cases read XDP verdicts (auto takes tc on a veth)."""
     js = H.path("run%d.json" % len(SENT))
     ifs = [x for i in devs for x in ("-i", H.dev(i))]
-    h = H.Hdrlog(H.topo().ns_a, ifs + ["-o", "json:" + js] + args)
+    h = H.Hdrlog(H.topo().ns_a, ifs + ["--attach-ingress", "xdp",
+                                       "-o", "json:" + js] + args)
     h.start()
     send(h)
     recs = H.wait_records(js, lambda r: len(r) >= want, timeout,

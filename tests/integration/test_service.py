@@ -125,7 +125,9 @@ def write_conf(name, lines):
 def _():
     n = Notify()
     out = H.path("ready.json")
-    h = service(["-i", H.dev(), "-o", "json:" + out], n).start(wait=False)
+    # XDP asked for: ip link shows it (auto would take tc on a veth)
+    h = service(["-i", H.dev(), "--attach-ingress", "xdp",
+                 "-o", "json:" + out], n).start(wait=False)
     try:
         i = n.wait("READY", "^1$")
         attached, text = H.topo().xdp_attached()
@@ -248,8 +250,8 @@ def _():
 @tap.case("SIGTERM: STOPPING=1, exit 0, no program left attached")
 def _():
     n = Notify()
-    h = service(["-i", H.dev(), "-o", "json:" + H.path("stop.json")],
-                n).start(wait=False)
+    h = service(["-i", H.dev(), "--attach-ingress", "xdp",
+                 "-o", "json:" + H.path("stop.json")], n).start(wait=False)
     try:
         n.wait("READY")
         rc = h.stop(signal.SIGTERM)

@@ -163,8 +163,9 @@ capture_test() {
 	rm -f /tmp/x.json /tmp/x.err
 	# nsenter itself, not the in_a function: $! must be hdrlog, not a
 	# subshell that would take the signals wait_pid sends
-	nsenter --net=/run/netns/$A hdrlog -i $VA -o json:/tmp/x.json -c $n \
-		>/dev/null 2>/tmp/x.err &
+	# XDP asked for: on a veth, --attach-ingress auto takes tc
+	nsenter --net=/run/netns/$A hdrlog -i $VA --attach-ingress xdp \
+		-o json:/tmp/x.json -c $n >/dev/null 2>/tmp/x.err &
 	pid=$!
 	if wait_for /tmp/x.err 'listening on' 60 $pid && xdp_on; then
 		ok "hdrlog attaches XDP to $VA ($(grep -o 'listening on.*' /tmp/x.err))"
@@ -566,8 +567,9 @@ sock_combined() {
 	kill -INT $_hp
 	wait_pid $_hp 10
 	_hrc=$RC
-	want "hdrlog says 'listening on $VA (auto XDP) and to socket events'" \
-		grep -q "^hdrlog: listening on $VA (auto XDP) and to socket events, writing to json:/tmp/c.json\$" /tmp/c.err
+	# --attach-ingress auto on a veth: tc, through clsact before tcx (6.6)
+	want "hdrlog says 'listening on $VA (tc clsact because a virtual device (veth)) and to socket events'" \
+		grep -q "^hdrlog: listening on $VA (tc clsact because a virtual device (veth)) and to socket events, writing to json:/tmp/c.json\$" /tmp/c.err
 	want "hdrlog says 'socket events via fentry' (said: ${_used:-nothing})" \
 		[ "$_used" = fentry ]
 	want "tcpecho moved $SOCK_N and $SOCK_M bytes" [ "$TRC" = 0 ]

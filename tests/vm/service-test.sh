@@ -57,8 +57,13 @@ wait_until() {
 }
 
 in_peer() { nsenter --net=/run/netns/$PEER "$@"; }
-xdp_on()  { ip link show dev "$1" 2>/dev/null | grep -q 'prog/xdp'; }
-no_xdp()  { ip link show dev "$1" >/dev/null 2>&1 && ! xdp_on "$1"; }
+# hdrlog's ingress program on $1: XDP, or (--attach-ingress auto on a
+# veth) tc, a clsact filter on this kernel (6.1 has no tcx)
+prog_on()  {
+	ip link show dev "$1" 2>/dev/null | grep -q 'prog/xdp' ||
+		tc filter show dev "$1" ingress 2>/dev/null | grep -q 'hdrlog_tc_'
+}
+no_prog()  { ip link show dev "$1" >/dev/null 2>&1 && ! prog_on "$1"; }
 # hdrlog processes, by name, from /proc (procps may not be installed)
 hdrlog_pids() {
 	local d
@@ -112,19 +117,19 @@ start_unit() {
 	timeout 45 systemctl start "$u"; rc=$?
 	# checked at once: with Type=notify, start returns after READY=1,
 	# which hdrlog sends once every program is attached
-	if xdp_on $IF; then attached=yes; else attached=no; fi
+	if prog_on $IF; then attached=yes; else attached=no; fi
 	echo "# systemctl start $u: status $rc after $(((${EPOCHREALTIME/./} - t0) / 1000)) ms"
 	systemctl show -p Type,ActiveState,SubState,StatusText,MainPID,NotifyAccess "$u" | diag
 	check "systemctl start $u succeeds" [ "$rc" = 0 ]
 	check "$u is Type=notify (says: $(prop "$u" Type))" [ "$(prop "$u" Type)" = notify ]
-	check "the XDP program is attached to $IF when systemctl start returns" [ "$attached" = yes ]
+	check "the ingress program (XDP or tc) is attached to $IF when systemctl start returns" [ "$attached" = yes ]
 	check "$u is active/running" active_running "$u"
 	MAIN=$(prop "$u" MainPID)
 	check "its main process ($MAIN) is hdrlog" \
 		[ "$(cat "/proc/$MAIN/comm" 2>/dev/null)" = hdrlog ]
 	check "hdrlog set the unit's status text ($(prop "$u" StatusText))" \
 		[ -n "$(prop "$u" StatusText)" ]
-	check "ip link shows an XDP program on $IF" wait_until 20 xdp_on $IF
+	check "ip link or tc shows hdrlog's program on $IF" wait_until 20 prog_on $IF
 	[ "$rc" = 0 ] || journal_tail "$u"
 	[ "$rc" = 0 ]
 }
@@ -136,7 +141,7 @@ stop_unit() {
 	check "systemctl stop $u succeeds" [ "$rc" = 0 ]
 	check "$u is inactive after stop (says: $(prop "$u" ActiveState))" \
 		[ "$(prop "$u" ActiveState)" = inactive ]
-	check "no XDP program left on $IF" no_xdp $IF
+	check "no XDP or tc program of hdrlog's left on $IF" no_prog $IF
 	check "no hdrlog process left" no_hdrlog
 	ip link show dev $IF | diag
 }
@@ -181,7 +186,7 @@ net_up() {
 }
 net_up >/tmp/net.out 2>&1; rc=$?
 diag </tmp/net.out
-if [ "$rc" != 0 ] || ! no_xdp $IF; then
+if [ "$rc" != 0 ] || ! no_prog $IF; then
 	not_ok "veth $IF <-> $PEER/$PIF with $IPH and $IPP, datagrams arrive"
 	finish
 fi
@@ -200,7 +205,7 @@ if hdrlog --help 2>&1 | grep -q -- '--check'; then
 	hdrlog --config $CONF --check >/tmp/check.out 2>&1; rc=$?
 	diag </tmp/check.out
 	check "hdrlog --config $CONF --check exits 0 (status $rc)" [ "$rc" = 0 ]
-	check "--check attached nothing" no_xdp $IF
+	check "--check attached nothing" no_prog $IF
 else
 	skip "hdrlog --config $CONF --check" "this hdrlog has no --check"
 fi
