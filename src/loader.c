@@ -568,8 +568,10 @@ static int attach_clsact(struct loader *l, int prog_fd, const struct iface *f,
 	int err = bpf_tc_hook_create(&hook);
 
 	if (err && err != -EEXIST) {
-		pr_err("cannot add a clsact qdisc to %s: %s", f->name,
-		       strerror(-err));
+		/* ENOENT: no clsact in the kernel (sch_ingress not loaded). */
+		pr_err("cannot add a clsact qdisc to %s: %s%s", f->name,
+		       strerror(-err), err == -ENOENT ?
+		       " (the kernel has no clsact qdisc: load module sch_ingress, or use --attach-ingress xdp)" : "");
 		return -1;
 	}
 	if (!bpf_tc_query(&hook, &old)) {

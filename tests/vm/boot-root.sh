@@ -160,11 +160,14 @@ else
 	rm -rf "$stage"
 
 	# --- the initramfs: load the disk's driver, mount it, switch ----
-	# veth is loaded here too: the root may have no kmod to load it.
+	# veth, sch_ingress and cls_bpf (tc's clsact and its BPF filter, which
+	# the 6.1 kernel has no tcx to replace) are loaded here too: a minbase
+	# root has no kmod, so the kernel cannot load them on demand as it
+	# does on an installed system.
 	ird=$work/initramfs
 	mkdir -p "$ird"/{bin,dev,proc,sys,newroot,modules} || die "mkdir failed"
 	cp /bin/busybox "$ird/bin/busybox" || die "cannot copy busybox"
-	for m in virtio_pci virtio_blk veth; do
+	for m in virtio_pci virtio_blk veth sch_ingress cls_bpf; do
 		add_module "$ird/modules" "$m" || die "cannot add module $m"
 	done
 	cat >"$ird/init" <<'EOF'
