@@ -59,9 +59,22 @@ wait_until() {
 in_peer() { nsenter --net=/run/netns/$PEER "$@"; }
 # hdrlog's ingress program on $1: XDP, or (--attach-ingress auto on a
 # veth) tc, a clsact filter on this kernel (6.1 has no tcx)
+# XDP or a clsact filter: ip and tc show them. A tcx link (kernels 6.6+,
+# the nspawn boot) is shown by neither in Debian 12's iproute2; the kernel
+# says it in the fdinfo of hdrlog's link descriptor (link_type tcx, ifindex).
+tcx_on() {
+	local ifx d
+	ifx=$(cat "/sys/class/net/$1/ifindex" 2>/dev/null) || return 1
+	for d in $(hdrlog_pids); do
+		grep -l '^link_type:[[:space:]]*tcx' /proc/"$d"/fdinfo/* 2>/dev/null |
+			xargs -r grep -l "^ifindex:[[:space:]]*$ifx\$" | grep -q . && return 0
+	done
+	return 1
+}
 prog_on()  {
 	ip link show dev "$1" 2>/dev/null | grep -q 'prog/xdp' ||
-		tc filter show dev "$1" ingress 2>/dev/null | grep -q 'hdrlog_tc_'
+		tc filter show dev "$1" ingress 2>/dev/null | grep -q 'hdrlog_tc_' ||
+		tcx_on "$1"
 }
 no_prog()  { ip link show dev "$1" >/dev/null 2>&1 && ! prog_on "$1"; }
 # hdrlog processes, by name, from /proc (procps may not be installed)
