@@ -248,6 +248,22 @@ static void check_recovery(struct journal_sink *j, uint64_t now, int force)
 
 /* --- the output --- */
 
+/* Send one entry; count it written, or refused and lost. */
+static int journal_submit(struct sink *s, struct journal_sink *j,
+			  struct iovec *iov, unsigned int n)
+{
+	int r = journal_send(j, iov, n);
+
+	if (r < 0) {
+		refused(s, j, -r);
+		return r;
+	}
+	j->retry_ns = 0;
+	j->accepted++;
+	s->written++;
+	return 0;
+}
+
 static int journal_write(struct sink *s, const struct event *e)
 {
 	struct journal_sink *j = s->priv;
@@ -255,7 +271,6 @@ static int journal_write(struct sink *s, const struct event *e)
 	struct iovec *iov = j->iov;
 	unsigned int n = FIXED_IOVS;
 	size_t len;
-	int r;
 
 	if (j->retry_ns) {
 		uint64_t now = clock_mono_ns();
@@ -289,15 +304,7 @@ static int journal_write(struct sink *s, const struct event *e)
 			n++;
 		}
 	}
-	r = journal_send(j, iov, n);
-	if (r < 0) {
-		refused(s, j, -r);
-		return r;
-	}
-	j->retry_ns = 0;
-	j->accepted++;
-	s->written++;
-	return 0;
+	return journal_submit(s, j, iov, n);
 }
 
 /*
@@ -319,21 +326,12 @@ static int journal_write_stats(struct sink *s, const struct event *e,
 		{ (void *)json, len },	/* yajl escapes newlines: one line */
 		{ (void *)"\n", 1 },
 	};
-	int r;
 
 	if (j->retry_ns && clock_mono_ns() < j->retry_ns) {
 		lose(s, j, clock_mono_ns());
 		return -EAGAIN;
 	}
-	r = journal_send(j, iov, sizeof(iov) / sizeof(iov[0]));
-	if (r < 0) {
-		refused(s, j, -r);
-		return r;
-	}
-	j->retry_ns = 0;
-	j->accepted++;
-	s->written++;
-	return 0;
+	return journal_submit(s, j, iov, sizeof(iov) / sizeof(iov[0]));
 }
 
 static int journal_flush(struct sink *s)
