@@ -516,7 +516,7 @@ static void msg_send(struct ipfix_sink *x)
 		x->seq += x->msg_records;	/* modulo 2^32 */
 		s->written += x->msg_flows;
 		if (x->msg_templates) {
-			x->templates_due = true;
+			x->templates_due = false;
 			x->templates_at = clock_mono_ns();
 			x->msgs_since_templates = 0;
 		}
