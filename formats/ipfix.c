@@ -54,8 +54,8 @@
  * libgthread-2.0, fixbuf's mutexes) to a daemon that links neither: Debian's
  * libfixbuf9 uses GLib's symbols without naming it (no DT_NEEDED, no
  * Depends), and fixbuf ends the process with g_error() on some misuse.
- * What hdrlog sends is two fixed templates of 24 elements: the encoder is
- * this file's first half, and nfdump reads its output
+ * What hdrlog sends is two fixed templates of 24 elements: this file, about
+ * 570 lines of C with the socket, and nfdump reads its output
  * (tests/integration/test_ipfix.py).
  *
  * Packet and socket records are not flows: they are counted as skipped
