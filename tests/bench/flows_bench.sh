@@ -158,6 +158,12 @@ STOP_SIG=INT
 stop_capturer() {
 	[ -n "$CAP_PID" ] || return 0
 	if [ "$STOP_SIG" = softflowctl ]; then
+		# its own counts, printed: in a 3000-frame trial softflowd 1.1.0
+		# had processed 1724 of the 3000 libpcap received, seconds after
+		# the flood (a part-filled block it never read, it seems); frames
+		# it did not process are work, and records, it did not do
+		softflowctl -c "$WORK/sf.ctl" statistics 2>/dev/null |
+			grep -E 'processed|dropped|received|Ignored|active' | sed 's/^/      softflowd: /'
 		softflowctl -c "$WORK/sf.ctl" shutdown >/dev/null 2>&1 || true
 	else
 		kill -"$STOP_SIG" "$CAP_PID" 2>/dev/null || true
