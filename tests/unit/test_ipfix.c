@@ -7,7 +7,8 @@
  * observation domain), the template set (both templates, IANA's element
  * numbers and lengths, enterprise elements under PEN 32473), data sets and
  * every field of a record, both directions of a flow, the end reasons,
- * template refresh, the size limit, and what is not a flow.
+ * template refresh (and after SIGHUP), the size limit, and what is not a
+ * flow.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -253,9 +254,18 @@ static void message_layout(void **state)
 	assert_int_equal(be(dgram + 18, 2), n - 16);
 	s->ops->flush(s);
 	assert_true(nothing_waiting());		/* nothing new: nothing sent */
+
+	/* SIGHUP: a new socket, and the templates again before any data. */
+	assert_int_equal(s->ops->reopen(s), 0);
+	e.src_port = 40002;
+	sink_write(s, &e);
+	s->ops->flush(s);
+	n = receive();
+	assert_int_equal(be(dgram + 8, 4), 4);
+	assert_int_equal(be(dgram + 16, 2), 2);
 	sink_close(s);
-	assert_int_equal(s->records, 2);
-	assert_int_equal(s->written, 2);
+	assert_int_equal(s->records, 3);
+	assert_int_equal(s->written, 3);
 	assert_int_equal(s->failed + s->skipped + s->cut, 0);
 	sink_destroy(s);
 }
