@@ -32,7 +32,8 @@
 # Then the kernel memory of hdrlog's flow table: bpftool map show's
 # bytes_memlock and max_entries of every map of hdrlog's whose name has
 # "flow" in it, with HDRLOG_FLOW_ARGS (hdrlog's table size option, when
-# it has one) as the 1m set ran it; skipped without such a map.
+# it has one; by default --flow-table MAX_FLOWS when hdrlog has that
+# option) as the 1m set ran it; skipped without such a map.
 #
 # Timed numbers: not a test, never in make check. Environment: N (300000,
 # frames for few and 10k), N_1M (2100000), RUNS (3), SETS ("few 10k 1m"),
@@ -217,8 +218,13 @@ us_per_frame() {	# ticks frames
 }
 
 HAS_FLOWS=0
-[ -x "$HDRLOG" ] && "$HDRLOG" --help 2>&1 | grep -qE -- '^ +--log [^ ]*flows' &&
+[ -x "$HDRLOG" ] && "$HDRLOG" --help 2>&1 | grep -qE -- '^ +--log .*flows' &&
 	HAS_FLOWS=1
+# hdrlog's table as large as the peers' (--flow-table, when it has one)
+if [ -z "$HDRLOG_FLOW_ARGS" ] && [ "$HAS_FLOWS" = 1 ] &&
+   "$HDRLOG" --help 2>&1 | grep -q -- '--flow-table'; then
+	HDRLOG_FLOW_ARGS="--flow-table $MAX_FLOWS"
+fi
 
 ROWS=""
 BASE_US=""
