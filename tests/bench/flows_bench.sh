@@ -30,10 +30,10 @@
 # the figure for the three IPFIX rows alike.
 #
 # Then the kernel memory of hdrlog's flow table: bpftool map show's
-# bytes_memlock and max_entries of every map of hdrlog's whose name has
-# "flow" in it, with HDRLOG_FLOW_ARGS (hdrlog's table size option, when
-# it has one; by default --flow-table MAX_FLOWS when hdrlog has that
-# option) as the 1m set ran it; skipped without such a map.
+# bytes_memlock and max_entries of every map hdrlog holds (found through
+# /proc/PID/fdinfo) whose name has "flow" in it, with HDRLOG_FLOW_ARGS
+# (by default --flow-table MAX_FLOWS, when hdrlog has that option) as the
+# 1m set ran it; skipped without such a map.
 #
 # Timed numbers: not a test, never in make check. Environment: N (300000,
 # frames for few and 10k), N_1M (2100000), RUNS (3), SETS ("few 10k 1m"),
@@ -230,12 +230,17 @@ ROWS=""
 BASE_US=""
 MEM_LINES=""
 
-# hdrlog's flow maps: name, max_entries, bytes_memlock (bpftool)
+# hdrlog's flow maps: the maps it holds by an fd (/proc/PID/fdinfo, as
+# lists_bench.sh reads them; this bpftool lists no pids) whose name, from
+# bpftool map show, has "flow" in it: type, max_entries, bytes_memlock
 flow_maps() {
-	bpftool -j map show 2>/dev/null | jq -r --argjson pid "$1" '
-		.[] | select((.pids // []) | map(.pid) | index($pid)) |
-		select(.name | test("flow")) |
-		"\(.name) \(.type) max_entries \(.max_entries) memlock \(.bytes_memlock) bytes"'
+	for _f in /proc/"$1"/fdinfo/*; do
+		_id=$(sed -n 's/^map_id:[[:space:]]*//p' "$_f" 2>/dev/null)
+		[ -n "$_id" ] || continue
+		bpftool -j map show id "$_id" 2>/dev/null | jq -r '
+			select(.name | test("flow")) |
+			"\(.name) \(.type) max_entries \(.max_entries) memlock \(.bytes_memlock) bytes"'
+	done | sort -u
 }
 
 # config SET FRAMES LABEL KIND READY COMMAND...: RUNS floods with it.
