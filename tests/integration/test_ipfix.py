@@ -12,6 +12,7 @@ loop drives it. compare_flows(expected, directory) is the check a live
 case (hdrlog --log flows -o ipfix://) can use as it is: give it the flows
 the JSON output wrote, as dicts of the keys in FLOW_KEYS.
 """
+import calendar
 import glob
 import os
 import re
@@ -325,6 +326,96 @@ def collector_down_then_up():
     last = out.text().strip().splitlines()[-1]
     assert last.startswith("records=6 written=5 failed=1 "), out.text()
     compare_flows(later, c.dir)
+
+
+def json_to_flow(rec):
+    """A JSON flow record (--log flows) as compare_flows() takes it."""
+    f, tcp = rec["flow"], rec.get("tcp", {})
+
+    def ms(text):       # RFC 3339 with microseconds -> ms since the epoch
+        m = H.TIMESTAMP_RE.match(text)
+        y, mo, d, hh, mm, ss, us = (int(x) for x in m.groups())
+        t = calendar.timegm((y, mo, d, hh, mm, ss))
+        return t * 1000 + us // 1000
+    d = dict(src=rec["src_ip"], dst=rec["dest_ip"], proto=rec["ip_proto"],
+             pkts_ts=f["pkts_toserver"], bytes_ts=f["bytes_toserver"],
+             pkts_tc=f["pkts_toclient"], bytes_tc=f["bytes_toclient"],
+             start_ms=ms(f["start"]), end_ms=ms(f["end"]),
+             reason=f["reason"], ifindex=rec.get("ifindex"),
+             dir=rec.get("direction", "in"),
+             vlan=(rec.get("vlan") or [0])[0])
+    if d["proto"] in (1, 58):
+        d.update(icmp_type=rec.get("icmp_type"),
+                 icmp_code=rec.get("icmp_code", 0))
+    else:
+        d.update(sport=rec.get("src_port"), dport=rec.get("dest_port"))
+    if d["proto"] == 6:
+        d.update(flags_ts=int(tcp.get("tcp_flags_ts", "00"), 16),
+                 flags_tc=int(tcp.get("tcp_flags_tc", "00"), 16))
+    return d
+
+
+def has_flows():
+    r = subprocess.run([H.HDRLOG, "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    return re.search(r"^ +--log .*flows", r.stdout, re.M) is not None
+
+
+@tap.case("live: hdrlog --log flows -o json -o ipfix://: nfcapd gets the "
+          "JSON output's flow records, each way, counts, flags, times, "
+          "reasons (skipped before the flow table)")
+def live_flows():
+    if not has_flows():
+        raise H.Skip("this hdrlog has no --log flows")
+    s = H.load_scapy()
+    client, server = "203.0.113.10", "203.0.113.20"
+    a, b = H.pair().a_mac, H.pair().b_mac
+    frames = []
+
+    def add(l3):
+        frames.append(bytes(s.Ether(src=b, dst=a) / l3))
+    # TCP closed by FIN both ways; UDP with no answer; ICMP echo; IPv6 UDP
+    add(s.IP(src=client, dst=server) / s.TCP(sport=41000, dport=80,
+                                             flags="S"))
+    add(s.IP(src=server, dst=client) / s.TCP(sport=80, dport=41000,
+                                             flags="SA"))
+    add(s.IP(src=client, dst=server) / s.TCP(sport=41000, dport=80,
+                                             flags="PA") / (b"g" * 30))
+    add(s.IP(src=server, dst=client) / s.TCP(sport=80, dport=41000,
+                                             flags="PA") / (b"x" * 300))
+    add(s.IP(src=client, dst=server) / s.TCP(sport=41000, dport=80,
+                                             flags="FA"))
+    add(s.IP(src=server, dst=client) / s.TCP(sport=80, dport=41000,
+                                             flags="FA"))
+    add(s.IP(src=client, dst=server) / s.TCP(sport=41000, dport=80,
+                                             flags="A"))
+    for i in range(3):
+        add(s.IP(src=client, dst=server) / s.UDP(sport=41001, dport=53) /
+            (b"q" * (10 + i)))
+        add(s.IP(src=client, dst=server) / s.ICMP(type=8, id=5, seq=i) /
+            (b"p" * 56))
+        add(s.IP(src=server, dst=client) / s.ICMP(type=0, id=5, seq=i) /
+            (b"p" * 56))
+    add(s.IPv6(src="2001:db8:99::10", dst="2001:db8:99::20") /
+        s.UDP(sport=41002, dport=123) / (b"n" * 48))
+    out = H.path("live.json")
+    with Nfcapd("live") as c:
+        with H.Hdrlog(H.topo().ns_a, [
+                "-i", H.dev(), "--log", "flows", "--flow-idle-timeout", "1",
+                "-o", "json:" + out,
+                "-o", "ipfix://127.0.0.1:%d" % PORT]) as h:
+            H.topo().send(frames)
+            H.wait_records(out, lambda r: len(
+                [x for x in r if x.get("event_type") == "flow"]) >= 4,
+                timeout=15, proc=h.proc)
+            rc = h.stop()
+        c.stop()
+    assert rc == 0, h.stderr()
+    flows = [json_to_flow(r) for r in H.read_json_lines(out)
+             if r.get("event_type") == "flow"]
+    assert len(flows) == 4, (flows, h.stderr())
+    assert H.output_counts(h.stderr(), "ipfix") == (4, 0), h.stderr()
+    compare_flows(flows, c.dir)
 
 
 @tap.case("hdrlog -o ipfix:// given packet records (no --log flows): "
