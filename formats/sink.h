@@ -59,7 +59,7 @@ struct sink {
 	uint64_t failed;	/* records lost: write errors, full queues */
 	uint64_t cut;		/* records shortened to fit (syslog over UDP) */
 	uint64_t skipped;	/* records this output has no place for (socket
-				 * events in a capture file) */
+				 * events in a capture file, packets in IPFIX) */
 	uint64_t stats;		/* of records: stats records (--stats-interval) */
 	void *priv;		/* the output's own state */
 	/* write errors, see sink_write_failed() */
