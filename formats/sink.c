@@ -16,7 +16,7 @@
 #include "sink.h"
 
 extern const struct sink_ops json_sink_ops, pcap_sink_ops, pcapng_sink_ops,
-	journal_sink_ops, syslog_sink_ops, kafka_sink_ops;
+	journal_sink_ops, syslog_sink_ops, kafka_sink_ops, ipfix_sink_ops;
 
 static const struct sink_ops *const sink_types[] = {
 	&json_sink_ops,
@@ -25,6 +25,7 @@ static const struct sink_ops *const sink_types[] = {
 	&journal_sink_ops,
 	&syslog_sink_ops,
 	&kafka_sink_ops,
+	&ipfix_sink_ops,
 };
 
 const struct sink_ops *sink_type(const char *spec)
@@ -37,7 +38,7 @@ const struct sink_ops *sink_type(const char *spec)
 		if (strlen(ops->name) == n && !strncmp(ops->name, spec, n))
 			return ops;
 	}
-	pr_err("unknown output '%.*s' (known: json, pcap, pcapng, journal, syslog, kafka)",
+	pr_err("unknown output '%.*s' (known: json, pcap, pcapng, journal, syslog, kafka, ipfix)",
 	       (int)n, spec);
 	return NULL;
 }

@@ -46,6 +46,8 @@ struct sink_config {
 	const char *tls_cert;		/* client certificate chain, PEM */
 	const char *tls_key;		/* its key; NULL: in tls_cert's file */
 	const char *tls_server_name;	/* verified name; NULL: the host */
+	/* The IPFIX output (formats/ipfix.c) */
+	uint32_t ipfix_domain;		/* --ipfix-domain: Observation Domain ID */
 };
 
 struct sink {
@@ -57,7 +59,7 @@ struct sink {
 	uint64_t failed;	/* records lost: write errors, full queues */
 	uint64_t cut;		/* records shortened to fit (syslog over UDP) */
 	uint64_t skipped;	/* records this output has no place for (socket
-				 * events in a capture file) */
+				 * events in a capture file, packets in IPFIX) */
 	uint64_t stats;		/* of records: stats records (--stats-interval) */
 	void *priv;		/* the output's own state */
 	/* write errors, see sink_write_failed() */
@@ -177,7 +179,8 @@ int sink_check(const char *spec, const struct sink_config *cfg, char *desc,
 
 /*
  * Create a sink from an -o argument: "json[:PATH]", "pcap:PATH",
- * "pcapng:PATH", "journal", "syslog[:URL]", "kafka://BROKERS/TOPIC". cfg must outlive the sink.
+ * "pcapng:PATH", "journal", "syslog[:URL]", "kafka://BROKERS/TOPIC",
+ * "ipfix://HOST[:PORT]". cfg must outlive the sink.
  * Returns NULL with a message printed and errno set on error: EINVAL
  * for an argument that is wrong in itself (a bad command line).
  */

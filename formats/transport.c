@@ -58,8 +58,9 @@ struct transport_tls {
 static int bad_target(const struct transport *t, const char *target,
 		      const char *why)
 {
-	pr_err("bad %s target '%s': %s (use unix:PATH, udp://HOST[:PORT], tcp://HOST[:PORT], tls://HOST[:PORT] or relp://HOST[:PORT])",
-	       t->def->label, target, why);
+	pr_err("bad %s target '%s': %s (use %s)", t->def->label, target, why,
+	       t->def->usage ? t->def->usage :
+	       "unix:PATH, udp://HOST[:PORT], tcp://HOST[:PORT], tls://HOST[:PORT] or relp://HOST[:PORT]");
 	return -EINVAL;
 }
 

@@ -51,6 +51,8 @@ struct transport_defaults {
 	const char *port;	/* udp:// or tcp:// without a port */
 	const char *tls_port;	/* tls:// without a port */
 	size_t min_msg;		/* smallest message: bounds the length FIFO */
+	const char *usage;	/* what a bad target's message suggests;
+				 * NULL: the syslog targets */
 };
 
 /* Framed messages waiting for the socket, oldest first. */

@@ -8,6 +8,7 @@
 # libgnutls28-dev: syslog over TLS; gnutls-bin (certtool) and
 # rsyslog-gnutls: test_syslog_tls.py's certificates and TLS receiver.
 # librelp-dev: the RELP syslog output; rsyslog-relp: imrelp, its tests' receiver.
+# nfdump: nfcapd, test_ipfix.py's IPFIX collector, and nfdump to read it back.
 set -e
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
@@ -18,5 +19,5 @@ apt-get install -y -qq --no-install-recommends \
 	libgnutls28-dev gnutls-bin rsyslog-gnutls \
 	iproute2 iputils-ping util-linux \
 	python3 python3-scapy python3-prometheus-client tshark tcpdump xdp-tools \
-	logrotate strace kcat \
+	logrotate strace kcat nfdump \
 	rsyslog rsyslog-relp systemd qemu-system-x86 busybox-static cpio >/dev/null

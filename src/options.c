@@ -433,6 +433,8 @@ static void print_help(void)
 	       "                    tls://HOST:PORT (RFC 5425, default port 6514; see --tls-ca),\n"
 	       "                    relp://HOST[:PORT] (RELP, default port 2514)\n"
 	       "  kafka://BROKER[,BROKER]/TOPIC  a Kafka message per record (the JSON record)\n"
+	       "  ipfix://HOST[:PORT]  flow records (--log flows) as IPFIX over UDP (default\n"
+	       "                    port 4739), to nfcapd, nfacctd, ...\n"
 	       "Lists: one address or CIDR per line, '#' or ';' starts a comment;\n"
 	       "  SIGHUP reloads them, reopens output files and re-reads --config's FILE\n"
 	       "  (what cannot change while running is reported and kept).\n"
@@ -513,6 +515,8 @@ static const struct opt_def opt_defs[] = {
 	FUNC("kafka-key", 0, "FIELD|none", opt_kafka_key, 0, "Kafka message key: a record field (default community_id) or none"),
 	NUM("kafka-queue", 0, "N", sink.kafka_queue, 1, 10000000, 0, "Kafka: records queued for the brokers at most (default 100000)"),
 	FUNC("kafka-property", 0, "KEY=VALUE", opt_kafka_property, 0, "a librdkafka property (repeatable; as kcat -X): TLS, SASL, ..."),
+	/* the IPFIX output (formats/ipfix.c, issue 13) */
+	NUM("ipfix-domain", 0, "N", sink.ipfix_domain, 0, UINT32_MAX, 0, "IPFIX: the Observation Domain ID messages carry (default 0)"),
 	/* syslog over TLS (issue 12) */
 	FUNC("tls-ca", 0, "FILE", opt_tls, TLS_CA, "syslog:tls://: the receiver's CAs, PEM (default: system's)"),
 	FUNC("tls-server-name", 0, "NAME", opt_tls, TLS_SERVER_NAME, "the receiver's certificate's name (default: the host)"),

@@ -47,7 +47,8 @@ core="src/lists.c src/ranges.c src/log.c"
 formats="$core src/event.c src/fields.c src/clock.c src/community_id.c \
 src/sha1.c src/iface.c formats/json.c formats/message.c formats/sink.c \
 formats/pcap.c formats/pcapng.c formats/rotate.c formats/journal.c \
-formats/syslog.c formats/syslog_fmt.c formats/transport.c formats/kafka.c formats/relp.c"
+formats/syslog.c formats/syslog_fmt.c formats/transport.c formats/kafka.c formats/relp.c \
+formats/ipfix.c"
 declare -A sources=(
 	[fuzz_lists]=$core
 	[fuzz_spec]=$core

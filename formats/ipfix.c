@@ -1,0 +1,737 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The IPFIX output: "-o ipfix://HOST[:PORT]" (default port 4739), flow
+ * records (--log flows) as IPFIX (RFC 7011) over UDP to a collector:
+ * nfdump's nfcapd, pmacct's nfacctd, SiLK, a SIEM's NetFlow input.
+ *
+ * What is sent. Two templates, 256 for IPv4 flows and 257 for IPv6, built
+ * from one table (ies[] below) that the encoder follows too, with IANA's
+ * information elements where one exists and enterprise elements under the
+ * private enterprise number 32473 (RFC 5612's number for documentation,
+ * as the syslog output's SD-ID hdrlog@32473) for the rest: the process
+ * (pid, comm), the list names and the Community ID. Each flow is sent as
+ * two unidirectional records, client to server and, when the server
+ * answered, server to client, each with its own direction's counts and
+ * TCP flags. RFC 5103's biflow (one record with reverse elements, PEN
+ * 29305) is not used: nfdump 1.7.1 (Debian 12) maps only the reverse
+ * octet and packet counts, and a reverse tcpControlBits, flowStart or TTL
+ * falls through as the forward element of the same number, overwriting
+ * the client's. Two records are what every collector reads.
+ *
+ * Messages: at most IPFIX_MSG_MAX (1400) bytes, under a 1500-byte path
+ * MTU with IPv6 and UDP headers, so never fragmented; both records of a
+ * flow always go in one message. Records are packed into the message
+ * being built and it is sent when the next flow does not fit, or at the
+ * main loop's flush (every 50 ms): a burst of flows costs one datagram per
+ * ten or so, a trickle at most 50 ms of delay. The sequence number counts
+ * data records sent (RFC 7011 section 3.1), so a collector sees the gaps
+ * the network made. Templates go first in a message (RFC 7011 section 8)
+ * when the stream starts, every IPFIX_REFRESH_NS (30 s) and every
+ * IPFIX_REFRESH_MSGS (64) messages after (section 8.4: UDP has no session
+ * to tell the collector of a restart; nfcapd keeps templates until it
+ * stops, so a restarted nfcapd drops data until they come again), after
+ * SIGHUP, and after the collector's port was found closed.
+ *
+ * UDP, never blocking capture: the socket is non-blocking and connected;
+ * a datagram the kernel will not take (its buffer full, no route) counts
+ * its flows lost. A collector that is not listening answers with ICMP
+ * port unreachable: as in transport.c, IP_RECVERR queues every such error
+ * on the socket, and the returned error carries the start of the datagram
+ * that came back, whose sequence number says which message it was and so
+ * how many flows to move from written to lost (the last IPFIX_SENT_RING
+ * messages are remembered).
+ *
+ * Why a writer of its own rather than libfixbuf (Debian's libfixbuf-dev
+ * 2.4.1, which the issue proposed): fixbuf's UDP exporter sends with a
+ * blocking send() and, when a send fails, prints a GLib warning once per
+ * process and reports success, never reading ICMP errors; hdrlog could not
+ * count one lost flow, against its rule that every loss is counted and
+ * reported. Going around it (fbExporterAllocBuffer(), sending each message
+ * here) would leave fixbuf only the encoding, and fBufAppend() emits a full
+ * message into that one buffer with no call back to send it first.
+ * Template refresh over UDP is the application's job with fixbuf too
+ * (fbSessionExportTemplates()). And it would add GLib (libglib-2.0,
+ * libgthread-2.0, fixbuf's mutexes) to a daemon that links neither: Debian's
+ * libfixbuf9 uses GLib's symbols without naming it (no DT_NEEDED, no
+ * Depends), and fixbuf ends the process with g_error() on some misuse.
+ * What hdrlog sends is two fixed templates of 24 elements: this file, about
+ * 570 lines of C with the socket, and nfdump reads its output
+ * (tests/integration/test_ipfix.py).
+ *
+ * Packet and socket records are not flows: they are counted as skipped
+ * (the summary's "skipped"), as pcap skips socket events; a stats record
+ * is never handed to this output (write_stats is NULL). --fields does not
+ * change the template: IPFIX is for collectors, which want it fixed.
+ */
+#include <errno.h>
+#include <time.h>	/* before linux/errqueue.h, which needs timespec */
+#include <linux/errqueue.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "event.h"
+#include "log.h"
+#include "sink.h"
+#include "transport.h"
+
+#define IPFIX_PORT		"4739"	/* IANA, RFC 7011 section 10.3 */
+#define IPFIX_MSG_MAX		1400
+#define IPFIX_VERSION		10
+#define IPFIX_HDR_LEN		16
+#define IPFIX_SET_HDR_LEN	4
+#define IPFIX_SET_TEMPLATE	2
+#define IPFIX_TID_V4		256
+#define IPFIX_TID_V6		257
+#define IPFIX_PEN		32473u	/* RFC 5612: for documentation */
+#define IPFIX_VARLEN		65535
+#define IPFIX_REFRESH_NS	(30 * 1000000000ull)
+#define IPFIX_REFRESH_MSGS	64
+#define IPFIX_LISTS_MAX		200	/* bytes of list names a record carries */
+#define IPFIX_SENT_RING		1024	/* messages whose ICMP error is placed */
+#define IPFIX_QUIET_NS		(50 * 1000000000ull)	/* between warnings */
+
+/* What a field of the record is; the encoder's switch follows these. */
+enum ie_kind {
+	IE_SRC_IP, IE_DEST_IP, IE_SRC_PORT, IE_DEST_PORT, IE_PROTO,
+	IE_OCTETS, IE_PACKETS, IE_START_MS, IE_END_MS, IE_TCP_FLAGS,
+	IE_END_REASON, IE_IN_IFACE, IE_OUT_IFACE, IE_DIRECTION, IE_VLAN,
+	IE_ICMP, IE_MIN_TTL, IE_MAX_TTL, IE_DROPPED,
+	IE_PID, IE_COMM, IE_SRC_LISTS, IE_DEST_LISTS, IE_COMMUNITY_ID,
+};
+
+/*
+ * The template, in order: IANA's element number for IPv4 and for IPv6
+ * flows (the same but for addresses and ICMP), its length (IPFIX_VARLEN:
+ * a string), and the enterprise number (0: IANA's). icmpTypeCode comes
+ * after destinationTransportPort: nfdump puts both in one place, and the
+ * later wins.
+ */
+static const struct ie {
+	enum ie_kind kind;
+	uint16_t id4, id6;
+	uint16_t len4, len6;
+	uint32_t pen;
+} ies[] = {
+	{ IE_SRC_IP, 8, 27, 4, 16, 0 },		/* source{IPv4,IPv6}Address */
+	{ IE_DEST_IP, 12, 28, 4, 16, 0 },	/* destination...Address */
+	{ IE_SRC_PORT, 7, 7, 2, 2, 0 },		/* sourceTransportPort */
+	{ IE_DEST_PORT, 11, 11, 2, 2, 0 },	/* destinationTransportPort */
+	{ IE_PROTO, 4, 4, 1, 1, 0 },		/* protocolIdentifier */
+	{ IE_OCTETS, 1, 1, 8, 8, 0 },		/* octetDeltaCount */
+	{ IE_PACKETS, 2, 2, 8, 8, 0 },		/* packetDeltaCount */
+	{ IE_START_MS, 152, 152, 8, 8, 0 },	/* flowStartMilliseconds */
+	{ IE_END_MS, 153, 153, 8, 8, 0 },	/* flowEndMilliseconds */
+	{ IE_TCP_FLAGS, 6, 6, 2, 2, 0 },	/* tcpControlBits (RFC 7125) */
+	{ IE_END_REASON, 136, 136, 1, 1, 0 },	/* flowEndReason */
+	{ IE_IN_IFACE, 10, 10, 4, 4, 0 },	/* ingressInterface */
+	{ IE_OUT_IFACE, 14, 14, 4, 4, 0 },	/* egressInterface */
+	{ IE_DIRECTION, 61, 61, 1, 1, 0 },	/* flowDirection */
+	{ IE_VLAN, 58, 58, 2, 2, 0 },		/* vlanId */
+	{ IE_ICMP, 32, 139, 2, 2, 0 },		/* icmpTypeCodeIPv{4,6} */
+	{ IE_MIN_TTL, 52, 52, 1, 1, 0 },	/* minimumTTL */
+	{ IE_MAX_TTL, 53, 53, 1, 1, 0 },	/* maximumTTL */
+	{ IE_DROPPED, 133, 133, 8, 8, 0 },	/* droppedPacketDeltaCount */
+	/* hdrlog's own, under PEN 32473 (hdrlog(8) lists them) */
+	{ IE_PID, 1, 1, 4, 4, IPFIX_PEN },
+	{ IE_COMM, 2, 2, IPFIX_VARLEN, IPFIX_VARLEN, IPFIX_PEN },
+	{ IE_SRC_LISTS, 3, 3, IPFIX_VARLEN, IPFIX_VARLEN, IPFIX_PEN },
+	{ IE_DEST_LISTS, 4, 4, IPFIX_VARLEN, IPFIX_VARLEN, IPFIX_PEN },
+	{ IE_COMMUNITY_ID, 5, 5, IPFIX_VARLEN, IPFIX_VARLEN, IPFIX_PEN },
+};
+#define N_IES	(sizeof(ies) / sizeof(ies[0]))
+
+/* The template set: a set header, then each template's header and fields. */
+#define TEMPLATE_FIELDS_LEN	(4 * N_IES + 4 * 5)	/* 5 with a PEN */
+#define TEMPLATE_SET_LEN	(IPFIX_SET_HDR_LEN + 2 * (4 + TEMPLATE_FIELDS_LEN))
+
+/*
+ * The largest record: fixed fields (IPv6), comm and the Community ID with
+ * one length byte, list names with one (IPFIX_LISTS_MAX < 255).
+ */
+#define RECORD_FIXED_MAX	(16 + 16 + 2 + 2 + 1 + 8 + 8 + 8 + 8 + 2 + 1 + \
+				 4 + 4 + 1 + 2 + 2 + 1 + 1 + 8 + 4)
+#define RECORD_MAX		(RECORD_FIXED_MAX + 1 + 16 + \
+				 2 * (1 + IPFIX_LISTS_MAX) + 1 + COMMUNITY_ID_SIZE)
+_Static_assert(IPFIX_LISTS_MAX < 255, "list names take one length byte");
+_Static_assert(IPFIX_HDR_LEN + TEMPLATE_SET_LEN + IPFIX_SET_HDR_LEN +
+	       2 * RECORD_MAX <= IPFIX_MSG_MAX,
+	       "a flow's two records fit in a message that starts with templates");
+
+static const struct transport_defaults ipfix_defaults = {
+	.label = "ipfix",
+	.port = IPFIX_PORT,
+	.usage = "ipfix://HOST[:PORT]",
+};
+
+struct ipfix_sink {
+	struct sink *s;
+	char name[300];		/* HOST:PORT, for messages */
+	char host[256];
+	char port[8];
+	int fd;
+	uint32_t domain;	/* Observation Domain ID */
+	uint32_t seq;		/* data records sent before this message */
+
+	uint8_t msg[IPFIX_MSG_MAX];
+	size_t len;		/* 0: no message begun */
+	size_t set_off;		/* the open data set's header; 0: none */
+	uint16_t set_tid;
+	uint32_t msg_records;	/* IPFIX data records in msg */
+	uint32_t msg_flows;	/* flow records (sink records) in msg */
+	bool msg_templates;	/* msg starts with the templates */
+
+	bool templates_due;
+	uint64_t templates_at;	/* when they were last sent */
+	uint32_t msgs_since_templates;
+
+	/* Sent messages: sequence number and flows, for ICMP errors. */
+	struct {
+		uint32_t seq;
+		uint32_t flows;
+	} sent[IPFIX_SENT_RING];
+	uint32_t sent_next;
+	uint64_t refused_at;	/* the last port unreachable warned of */
+};
+
+/* --- encoding --------------------------------------------------------- */
+
+static uint8_t *put_be(uint8_t *p, uint64_t v, unsigned int len)
+{
+	for (unsigned int i = len; i--;) {
+		p[i] = v & 0xff;
+		v >>= 8;
+	}
+	return p + len;
+}
+
+/* A string element: one length byte (every string here is < 255). */
+static uint8_t *put_str(uint8_t *p, const char *str, size_t len)
+{
+	*p++ = len;
+	memcpy(p, str, len);
+	return p + len;
+}
+
+/*
+ * List names joined by ',', whole names only, at most IPFIX_LISTS_MAX
+ * bytes; *cut says that some did not fit.
+ */
+static uint8_t *put_lists(uint8_t *p, const char *const *names, int n,
+			  bool *cut)
+{
+	uint8_t *len = p++;
+	size_t used = 0;
+
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(names[i]);
+
+		if (used + !!used + l > IPFIX_LISTS_MAX) {
+			*cut = true;
+			break;
+		}
+		if (used)
+			p[used++] = ',';
+		memcpy(p + used, names[i], l);
+		used += l;
+	}
+	*len = used;
+	return p + used;
+}
+
+/* A template set for both templates at p (TEMPLATE_SET_LEN bytes). */
+static size_t put_templates(uint8_t *p)
+{
+	uint8_t *start = p;
+
+	p = put_be(p, IPFIX_SET_TEMPLATE, 2);
+	p = put_be(p, TEMPLATE_SET_LEN, 2);
+	for (int v6 = 0; v6 < 2; v6++) {
+		p = put_be(p, v6 ? IPFIX_TID_V6 : IPFIX_TID_V4, 2);
+		p = put_be(p, N_IES, 2);
+		for (size_t i = 0; i < N_IES; i++) {
+			const struct ie *ie = &ies[i];
+			uint16_t id = v6 ? ie->id6 : ie->id4;
+
+			p = put_be(p, ie->pen ? id | 0x8000 : id, 2);
+			p = put_be(p, v6 ? ie->len6 : ie->len4, 2);
+			if (ie->pen)
+				p = put_be(p, ie->pen, 4);
+		}
+	}
+	return p - start;
+}
+
+/* enum flow_end_reason to IANA's flowEndReason. */
+static uint8_t end_reason(uint8_t reason)
+{
+	switch (reason) {
+	case FLOW_END_IDLE:
+		return 0x01;	/* idle timeout */
+	case FLOW_END_ACTIVE:
+		return 0x02;	/* active timeout */
+	case FLOW_END_FIN:
+	case FLOW_END_RST:
+		return 0x03;	/* end of Flow detected */
+	case FLOW_END_SHUTDOWN:
+		return 0x04;	/* forced end */
+	case FLOW_END_EVICTED:
+		return 0x05;	/* lack of resources */
+	}
+	return 0x00;		/* reserved: unknown */
+}
+
+/*
+ * One data record of flow e at p (RECORD_MAX bytes): its client-to-server
+ * half, or with rev its server-to-client half. Returns its length.
+ *
+ * Both halves carry the flow's start and end, TTL range, VLAN, ICMP type
+ * and code (the first frame's), process and Community ID; the server's
+ * half has the endpoints, list names, interfaces and direction the other
+ * way round, and no dropped count (the flow's is on the client's half
+ * once, so that summing records adds it once).
+ */
+static size_t put_record(uint8_t *p, const struct event *e, bool rev,
+			 bool *cut)
+{
+	const struct event_flow *f = &e->flow;
+	bool v6 = e->ip_v == 6;
+	bool icmp = (!v6 && e->ip_proto == 1) || (v6 && e->ip_proto == 58);
+	/* flowDirection: 0 ingress, 1 egress; the first frame's way */
+	bool out = (e->direction == HDRLOG_DIR_OUTBOUND) != rev;
+	uint8_t *start = p;
+
+	for (size_t i = 0; i < N_IES; i++) {
+		unsigned int len = v6 ? ies[i].len6 : ies[i].len4;
+
+		switch (ies[i].kind) {
+		case IE_SRC_IP:
+			memcpy(p, rev ? e->dest_ip : e->src_ip, len);
+			p += len;
+			break;
+		case IE_DEST_IP:
+			memcpy(p, rev ? e->src_ip : e->dest_ip, len);
+			p += len;
+			break;
+		case IE_SRC_PORT:
+			p = put_be(p, icmp ? 0 : rev ? e->dest_port : e->src_port, len);
+			break;
+		case IE_DEST_PORT:
+			p = put_be(p, icmp ? 0 : rev ? e->src_port : e->dest_port, len);
+			break;
+		case IE_PROTO:
+			p = put_be(p, e->ip_proto, len);
+			break;
+		case IE_OCTETS:
+			p = put_be(p, rev ? f->bytes_toclient : f->bytes_toserver, len);
+			break;
+		case IE_PACKETS:
+			p = put_be(p, rev ? f->pkts_toclient : f->pkts_toserver, len);
+			break;
+		case IE_START_MS:
+			p = put_be(p, f->start_ns / 1000000, len);
+			break;
+		case IE_END_MS:
+			p = put_be(p, f->end_ns / 1000000, len);
+			break;
+		case IE_TCP_FLAGS:
+			p = put_be(p, rev ? f->tcp_flags_toclient : f->tcp_flags_toserver, len);
+			break;
+		case IE_END_REASON:
+			p = put_be(p, end_reason(f->reason), len);
+			break;
+		case IE_IN_IFACE:
+			p = put_be(p, out ? 0 : e->ifindex, len);
+			break;
+		case IE_OUT_IFACE:
+			p = put_be(p, out ? e->ifindex : 0, len);
+			break;
+		case IE_DIRECTION:
+			p = put_be(p, out, len);
+			break;
+		case IE_VLAN:
+			p = put_be(p, e->vlan_count ? e->vlan[0] & 0x0fff : 0, len);
+			break;
+		case IE_ICMP:
+			p = put_be(p, icmp ? e->icmp_type << 8 | e->icmp_code : 0, len);
+			break;
+		case IE_MIN_TTL:
+			p = put_be(p, f->min_ttl, len);
+			break;
+		case IE_MAX_TTL:
+			p = put_be(p, f->max_ttl, len);
+			break;
+		case IE_DROPPED:
+			p = put_be(p, rev ? 0 : f->dropped_pkts, len);
+			break;
+		case IE_PID:
+			p = put_be(p, e->pid, len);
+			break;
+		case IE_COMM:
+			p = put_str(p, e->comm, strnlen(e->comm, 16));
+			break;
+		case IE_SRC_LISTS:
+			p = rev ? put_lists(p, e->dest_lists, e->n_dest_lists, cut)
+				: put_lists(p, e->src_lists, e->n_src_lists, cut);
+			break;
+		case IE_DEST_LISTS:
+			p = rev ? put_lists(p, e->src_lists, e->n_src_lists, cut)
+				: put_lists(p, e->dest_lists, e->n_dest_lists, cut);
+			break;
+		case IE_COMMUNITY_ID:
+			p = put_str(p, e->community_id,
+				    strnlen(e->community_id, COMMUNITY_ID_SIZE - 1));
+			break;
+		}
+	}
+	return p - start;
+}
+
+/* --- messages --------------------------------------------------------- */
+
+static void set_close(struct ipfix_sink *x)
+{
+	if (x->set_off)
+		put_be(x->msg + x->set_off + 2, x->len - x->set_off, 2);
+	x->set_off = 0;
+	x->set_tid = 0;
+}
+
+static void msg_begin(struct ipfix_sink *x)
+{
+	uint64_t now = clock_mono_ns();
+
+	x->len = IPFIX_HDR_LEN;		/* filled in by msg_send() */
+	x->msg_records = x->msg_flows = 0;
+	x->msg_templates = x->templates_due ||
+			   now - x->templates_at >= IPFIX_REFRESH_NS ||
+			   x->msgs_since_templates >= IPFIX_REFRESH_MSGS;
+	if (x->msg_templates)
+		x->len += put_templates(x->msg + x->len);
+}
+
+/* ICMP errors queued on the socket: each moves its message's flows to lost. */
+static void read_refusals(struct ipfix_sink *x)
+{
+	struct sink *s = x->s;
+	uint64_t refused = 0, datagrams = 0;
+	int first_err = 0, err;
+	socklen_t elen = sizeof(err);
+
+	if (x->fd < 0)
+		return;
+	for (int i = 0; i < 4096; i++) {	/* bounded; the rest next time */
+		uint8_t head[IPFIX_HDR_LEN], ctl[512];
+		struct iovec iov = { .iov_base = head, .iov_len = sizeof(head) };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = ctl,
+				    .msg_controllen = sizeof(ctl) };
+		ssize_t n = recvmsg(x->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
+		struct cmsghdr *c;
+
+		if (n < 0)
+			break;
+		for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			struct sock_extended_err ee;
+			uint32_t seq, flows = 1;	/* not found: at least one */
+
+			if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+			      (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+				continue;
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			if (ee.ee_origin != SO_EE_ORIGIN_ICMP &&
+			    ee.ee_origin != SO_EE_ORIGIN_ICMP6)
+				continue;	/* local: the send said so */
+			if (n >= 12) {
+				seq = (uint32_t)head[8] << 24 | head[9] << 16 |
+				      head[10] << 8 | head[11];
+				for (int j = 0; j < IPFIX_SENT_RING; j++)
+					if (x->sent[j].flows && x->sent[j].seq == seq) {
+						flows = x->sent[j].flows;
+						x->sent[j].flows = 0;
+						break;
+					}
+			}
+			refused += flows;
+			datagrams++;
+			if (!first_err)
+				first_err = ee.ee_errno;
+		}
+	}
+	if (!datagrams)
+		return;
+	/* The error the next send() would fail with is one of these. */
+	getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+	if (refused > s->written)
+		refused = s->written;
+	s->written -= refused;
+	s->failed += refused;
+	/* The collector may come back without our templates. */
+	x->templates_due = true;
+	if (!x->refused_at || clock_mono_ns() - x->refused_at > IPFIX_QUIET_NS) {
+		if (first_err == ECONNREFUSED)
+			pr_warn("ipfix %s: nothing listens there (port unreachable); flow records are lost until something does",
+				x->name);
+		else
+			pr_warn("ipfix %s: %s (ICMP); flow records are lost until it is reachable",
+				x->name, strerror(first_err));
+	}
+	x->refused_at = clock_mono_ns();
+}
+
+/* Send the message being built, if it has a record; count its flows. */
+static void msg_send(struct ipfix_sink *x)
+{
+	struct sink *s = x->s;
+	uint8_t *h = x->msg;
+	ssize_t n = -1;
+
+	if (!x->msg_records)
+		return;
+	set_close(x);
+	put_be(h, IPFIX_VERSION, 2);
+	put_be(h + 2, x->len, 2);
+	put_be(h + 4, clock_real_ns() / 1000000000, 4);	/* Export Time */
+	put_be(h + 8, x->seq, 4);
+	put_be(h + 12, x->domain, 4);
+	errno = EBADF;
+	for (int tries = 0; x->fd >= 0 && tries < 4; tries++) {
+		n = send(x->fd, x->msg, x->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n >= 0 || errno != EINTR) {
+			if (n >= 0 || errno != ECONNREFUSED)
+				break;
+			/* An earlier datagram's ICMP error; this one did not go. */
+			read_refusals(x);
+		}
+	}
+	if (n >= 0) {
+		x->sent[x->sent_next].seq = x->seq;
+		x->sent[x->sent_next].flows = x->msg_flows;
+		x->sent_next = (x->sent_next + 1) % IPFIX_SENT_RING;
+		x->seq += x->msg_records;	/* modulo 2^32 */
+		s->written += x->msg_flows;
+		if (x->msg_templates) {
+			x->templates_due = false;
+			x->templates_at = clock_mono_ns();
+			x->msgs_since_templates = 0;
+		}
+		x->msgs_since_templates++;
+		sink_write_worked(s, x->name, true);
+	} else {
+		/* The socket's buffer full, no route, ...: these are lost. */
+		s->failed += x->msg_flows;
+		sink_write_failed(s, x->name, errno);
+	}
+	x->len = 0;
+	x->msg_records = x->msg_flows = 0;
+}
+
+/* Room for n more bytes of records of template tid in the message. */
+static bool msg_room(const struct ipfix_sink *x, uint16_t tid, size_t n)
+{
+	if (x->set_tid != tid)
+		n += IPFIX_SET_HDR_LEN;
+	return x->len + n <= IPFIX_MSG_MAX;
+}
+
+static void msg_add(struct ipfix_sink *x, uint16_t tid, const uint8_t *rec,
+		    size_t n)
+{
+	if (x->set_tid != tid) {
+		set_close(x);
+		x->set_off = x->len;
+		x->set_tid = tid;
+		put_be(x->msg + x->len, tid, 2);
+		x->len += IPFIX_SET_HDR_LEN;
+	}
+	memcpy(x->msg + x->len, rec, n);
+	x->len += n;
+	x->msg_records++;
+}
+
+/* --- the socket ------------------------------------------------------- */
+
+/* A connected, non-blocking UDP socket to host:port that queues ICMP errors. */
+static int udp_connect(struct ipfix_sink *x)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_DGRAM,
+		.ai_flags = AI_NUMERICSERV,
+	};
+	struct addrinfo *res, *ai;
+	int err, fd = -1, one = 1;
+
+	err = getaddrinfo(x->host, x->port, &hints, &res);
+	if (err) {
+		pr_err("ipfix %s: cannot resolve %s: %s", x->name, x->host,
+		       err == EAI_SYSTEM ? strerror(errno) : gai_strerror(err));
+		return -EHOSTUNREACH;
+	}
+	err = -EHOSTUNREACH;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family,
+			    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err = -errno;
+			continue;
+		}
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
+		else
+			setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
+		if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
+			break;
+		err = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		pr_err("ipfix %s: %s", x->name, strerror(-err));
+		return err;
+	}
+	return fd;
+}
+
+/* "//HOST[:PORT]" (what follows "ipfix:") into host and port. */
+static int parse_target(const char *target, char *host, char *port)
+{
+	char esc[LOG_ESCAPE_SIZE(256)];
+
+	if (strncmp(target, "//", 2)) {
+		pr_err("bad ipfix target 'ipfix:%s': no '//' before the collector (use ipfix://HOST[:PORT])",
+		       log_escape(esc, sizeof(esc), target, strnlen(target, 256)));
+		return -EINVAL;
+	}
+	return transport_host_port(target + 2, target + 2, &ipfix_defaults, host,
+				   port);
+}
+
+/* --- the sink --------------------------------------------------------- */
+
+static int ipfix_write(struct sink *s, const struct event *e)
+{
+	struct ipfix_sink *x = s->priv;
+	uint8_t rec[2][RECORD_MAX];
+	size_t n[2] = { 0, 0 };
+	uint16_t tid;
+	bool cut = false;
+
+	if (e->event_type != EVENT_FLOW ||
+	    (e->ip_v != 4 && e->ip_v != 6)) {
+		s->skipped++;	/* not a flow: no place for it here */
+		return 0;
+	}
+	tid = e->ip_v == 6 ? IPFIX_TID_V6 : IPFIX_TID_V4;
+	n[0] = put_record(rec[0], e, false, &cut);
+	if (e->flow.pkts_toclient)	/* the server answered */
+		n[1] = put_record(rec[1], e, true, &cut);
+	if (cut)
+		s->cut++;
+	if (x->len && !msg_room(x, tid, n[0] + n[1]))
+		msg_send(x);
+	if (!x->len)
+		msg_begin(x);
+	msg_add(x, tid, rec[0], n[0]);
+	if (n[1])
+		msg_add(x, tid, rec[1], n[1]);
+	x->msg_flows++;
+	return 0;
+}
+
+static int ipfix_flush(struct sink *s)
+{
+	struct ipfix_sink *x = s->priv;
+
+	msg_send(x);
+	read_refusals(x);
+	return 0;
+}
+
+/* SIGHUP: the name may point elsewhere now; templates for the new socket. */
+static int ipfix_reopen(struct sink *s)
+{
+	struct ipfix_sink *x = s->priv;
+	int fd;
+
+	msg_send(x);
+	read_refusals(x);	/* the old socket's, before it goes */
+	fd = udp_connect(x);
+	if (fd < 0) {
+		pr_err("ipfix %s: keeping the collector's address resolved before",
+		       x->name);
+		return 0;
+	}
+	if (x->fd >= 0)
+		close(x->fd);
+	x->fd = fd;
+	x->templates_due = true;
+	return 0;
+}
+
+static void ipfix_close(struct sink *s)
+{
+	struct ipfix_sink *x = s->priv;
+
+	msg_send(x);
+	read_refusals(x);	/* what came back meanwhile */
+	if (x->fd >= 0)
+		close(x->fd);
+	free(x);
+}
+
+static int ipfix_open(struct sink *s)
+{
+	struct ipfix_sink *x = calloc(1, sizeof(*x));
+	int err;
+
+	if (!x) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	x->s = s;
+	x->fd = -1;
+	err = parse_target(s->target, x->host, x->port);
+	if (err) {
+		free(x);
+		return err;
+	}
+	if (strchr(x->host, ':'))	/* an IPv6 literal */
+		snprintf(x->name, sizeof(x->name), "[%s]:%s", x->host, x->port);
+	else
+		snprintf(x->name, sizeof(x->name), "%s:%s", x->host, x->port);
+	x->fd = udp_connect(x);
+	if (x->fd < 0) {
+		err = x->fd;
+		free(x);
+		return err;
+	}
+	x->domain = s->cfg->ipfix_domain;
+	x->templates_due = true;
+	s->priv = x;
+	return 0;
+}
+
+/* --check: the target parsed and resolved, nothing sent. */
+static int ipfix_check(const struct sink *s)
+{
+	char host[256], port[8];
+
+	return parse_target(s->target, host, port);
+}
+
+const struct sink_ops ipfix_sink_ops = {
+	.name = "ipfix",
+	.check = ipfix_check,
+	.open = ipfix_open,
+	.write = ipfix_write,
+	.flush = ipfix_flush,
+	.reopen = ipfix_reopen,
+	.close = ipfix_close,
+};

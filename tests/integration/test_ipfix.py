@@ -1,0 +1,482 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+The IPFIX output (-o ipfix://) against a real collector: nfdump's nfcapd
+(Debian 12: 1.7.1) listening on loopback in namespace A, its files read
+back with nfdump -o raw.
+
+Until the kernel's flow table makes flow records, they are made by hand
+(tests/helpers/ipfix_send, built by make check) and go through the real
+output: sink_create("ipfix://..."), sink_write(), flush, close, as the main
+loop drives it. compare_flows(expected, directory) is the check a live
+case (hdrlog --log flows -o ipfix://) can use as it is: give it the flows
+the JSON output wrote, as dicts of the keys in FLOW_KEYS.
+"""
+import calendar
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hdrlogtest as H  # noqa: E402
+
+tap = H.Tap()
+MAC_KIND = 0x1f              # source MACs 02:1f:... (H.new_mac)
+NFCAPD = shutil.which("nfcapd") or "/usr/bin/nfcapd"
+NFDUMP = shutil.which("nfdump") or "/usr/bin/nfdump"
+PORT = 14739                 # nfcapd in A; +1 nothing listens there
+SEND = os.environ.get("IPFIX_SEND") or os.path.join(
+    os.path.dirname(os.path.dirname(H.HDRLOG)), "tests", "helpers",
+    "ipfix_send")
+
+# What a flow is for compare_flows(): the flow record's values (the
+# client is src; "ts" toserver, "tc" toclient). Keys left out of an
+# expected flow are not compared.
+FLOW_KEYS = ("src", "dst", "sport", "dport", "proto", "pkts_ts",
+             "bytes_ts", "pkts_tc", "bytes_tc", "flags_ts", "flags_tc",
+             "start_ms", "end_ms", "reason", "ifindex", "dir", "vlan",
+             "icmp_type", "icmp_code")
+# enum flow_end_reason's names to IPFIX's flowEndReason (formats/ipfix.c)
+END_REASON = {"idle": 1, "active": 2, "fin": 3, "rst": 3, "shutdown": 4,
+              "evicted": 5}
+
+
+class Nfcapd:
+    """nfcapd in namespace A on 127.0.0.1:port, writing into its own
+    directory; stop() closes its file (nfcapd.YYYYmmddHHMM)."""
+
+    def __init__(self, name, port=PORT):
+        self.dir = H.path(name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.port = port
+        self.log = H.path(name + ".log")
+        self.proc = None
+
+    def _listening(self):
+        r = H.run(H.ns_exec(H.topo().ns_a, ["ss", "-Hnul", "sport", "= :%d"
+                                            % self.port]), check=False)
+        return "127.0.0.1:%d" % self.port in r.stdout
+
+    def __enter__(self):
+        with open(self.log, "w") as log:
+            self.proc = H.track(subprocess.Popen(
+                H.ns_exec(H.topo().ns_a, [
+                    NFCAPD, "-b", "127.0.0.1", "-p", str(self.port),
+                    "-w", self.dir, "-t", "3600", "-B", "4194304"]),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log))
+        deadline = time.monotonic() + 10
+        while not self._listening():
+            assert self.proc.poll() is None, "nfcapd exited: " + self.text()
+            assert time.monotonic() < deadline, "nfcapd not listening: " + \
+                self.text()
+            time.sleep(0.05)
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        return self.text()
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        return False
+
+    def text(self):
+        with open(self.log) as f:
+            return f.read()
+
+
+def read_nfdump(directory):
+    """Every flow record nfcapd wrote in directory, as dicts of nfdump -o
+    raw's names ("src addr", "in packets", ...) to their first word."""
+    recs = []
+    for f in sorted(glob.glob(os.path.join(directory, "nfcapd.2*"))):
+        r = H.run([NFDUMP, "-r", f, "-o", "raw", "-q"],
+                  env=dict(os.environ, TZ="UTC"))
+        cur = None
+        for line in r.stdout.splitlines():
+            if line.startswith("Flow Record"):
+                cur = {}
+                recs.append(cur)
+                continue
+            m = re.match(r"^\s+(\S.*?)\s+=\s+(\S+)", line)
+            if m and cur is not None:
+                cur[m.group(1)] = m.group(2)
+    return recs
+
+
+def expected_records(flow):
+    """The one or two unidirectional records nfdump should show for a
+    flow (formats/ipfix.c: the server's half only when it answered)."""
+    icmp = flow.get("proto") in (1, 58)
+    out = []
+    for rev in (False, True):
+        pk = flow.get("pkts_tc" if rev else "pkts_ts")
+        if rev and not pk:
+            break
+        r = {}
+
+        def put(key, name, fn=lambda v: str(v)):
+            if flow.get(key) is not None:
+                r[name] = fn(flow[key])
+        put("dst" if rev else "src", "src addr")
+        put("src" if rev else "dst", "dst addr")
+        put("proto", "proto")
+        if icmp:
+            if flow.get("icmp_type") is not None:
+                r["ICMP"] = "%d.%d" % (flow["icmp_type"],
+                                       flow.get("icmp_code", 0))
+        else:
+            put("dport" if rev else "sport", "src port")
+            put("sport" if rev else "dport", "dst port")
+        put("pkts_tc" if rev else "pkts_ts", "in packets")
+        put("bytes_tc" if rev else "bytes_ts", "in bytes")
+        put("flags_tc" if rev else "flags_ts", "tcp flags",
+            lambda v: "0x%02x" % v)
+        put("start_ms", "first")
+        put("end_ms", "last")
+        put("reason", "end reason", lambda v: "0x%02x" % END_REASON[v])
+        put("vlan", "src vlan")
+        if flow.get("ifindex") is not None:
+            outbound = (flow.get("dir", "in") == "out") != rev
+            r["input"] = "0" if outbound else str(flow["ifindex"])
+            r["output"] = str(flow["ifindex"]) if outbound else "0"
+            r["direction"] = "1" if outbound else "0"
+        out.append(r)
+    return out
+
+
+def compare_flows(expected, directory):
+    """Every flow in expected (dicts of FLOW_KEYS) is in nfcapd's files in
+    directory as its one or two records, and nothing else is: the check
+    for a live --log flows case too."""
+    got = read_nfdump(directory)
+    want = [r for f in expected for r in expected_records(f)]
+    unmatched = list(got)
+    missing = []
+    for w in want:
+        for g in unmatched:
+            if all(g.get(k) == v for k, v in w.items()):
+                unmatched.remove(g)
+                break
+        else:
+            missing.append(w)
+    assert not missing and not unmatched, \
+        "IPFIX records nfdump shows differ from the flows sent:\n" \
+        "missing: %s\nunexpected: %s" % (missing[:5], unmatched[:5])
+    return got
+
+
+def flow_line(f):
+    """A flow as an ipfix_send input line."""
+    words = ["v=6" if ":" in f["src"] else "v=4"]
+    for k, v in f.items():
+        key = {"src": "src", "dst": "dst"}.get(k, k)
+        words.append("%s=%s" % (key, v))
+    return " ".join(words)
+
+
+def send(target, lines, domain=None, timeout=60):
+    """Run ipfix_send in namespace A; its counts as a dict."""
+    cmd = [SEND] + (["--domain", str(domain)] if domain is not None else []) \
+        + [target]
+    r = subprocess.run(H.ns_exec(H.topo().ns_a, cmd), input="\n".join(
+        lines) + "\n", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr
+    counts = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)",
+                                                     r.stdout))
+    counts["stderr"] = r.stderr
+    return counts
+
+
+T0 = 1764580000123           # 2025-12-01T09:06:40.123Z, ms
+
+FLOWS = [
+    # a TCP conversation, closed by FIN, tagged, with a process
+    dict(src="198.51.100.1", dst="203.0.113.2", sport=40000, dport=80,
+         proto=6, pkts_ts=5, bytes_ts=400, pkts_tc=4, bytes_tc=3000,
+         flags_ts=0x1b, flags_tc=0x1b, start_ms=T0, end_ms=T0 + 1333,
+         reason="fin", ifindex=3, vlan=7, pid=4242, comm="curl",
+         src_lists="a,b", cid="1:LQU9qZlK+B5F3KDmev6m5PMibrg="),
+    # reset by the server, seen leaving
+    dict(src="198.51.100.1", dst="203.0.113.9", sport=40001, dport=443,
+         proto=6, pkts_ts=1, bytes_ts=60, pkts_tc=1, bytes_tc=40,
+         flags_ts=0x02, flags_tc=0x14, start_ms=T0 + 5, end_ms=T0 + 6,
+         reason="rst", ifindex=3, dir="out"),
+    # UDP with no answer: one record; a long one reported on the way
+    dict(src="198.51.100.7", dst="203.0.113.53", sport=5353, dport=53,
+         proto=17, pkts_ts=3, bytes_ts=210, pkts_tc=0, bytes_tc=0,
+         start_ms=T0, end_ms=T0 + 30000, reason="idle", ifindex=2),
+    dict(src="198.51.100.7", dst="203.0.113.54", sport=5000, dport=5001,
+         proto=17, pkts_ts=100000, bytes_ts=150000000, pkts_tc=2,
+         bytes_tc=100, start_ms=T0, end_ms=T0 + 60000, reason="active",
+         ifindex=2),
+    # ICMP echo over IPv4 and IPv6; evicted and at shutdown
+    dict(src="198.51.100.1", dst="203.0.113.2", proto=1, icmp_type=8,
+         icmp_code=0, pkts_ts=3, bytes_ts=252, pkts_tc=3, bytes_tc=252,
+         start_ms=T0, end_ms=T0 + 2000, reason="evicted", ifindex=3),
+    dict(src="2001:db8::1", dst="2001:db8:1::2", proto=58, icmp_type=128,
+         icmp_code=0, pkts_ts=2, bytes_ts=208, pkts_tc=2, bytes_tc=208,
+         start_ms=T0, end_ms=T0 + 1000, reason="shutdown", ifindex=3),
+    # TCP over IPv6 with VLAN 4094 and big counts
+    dict(src="2001:db8::1", dst="2001:db8:1::2", sport=65535, dport=1,
+         proto=6, pkts_ts=2**33, bytes_ts=2**40, pkts_tc=7, bytes_tc=9,
+         flags_ts=0x10, flags_tc=0x12, start_ms=T0, end_ms=T0 + 1,
+         reason="idle", ifindex=5, vlan=4094, dir="out"),
+]
+
+
+@tap.case("flows read back by nfcapd: addresses, ports, protocol, counts, "
+          "flags, times, interfaces, direction, VLAN, end reason, ICMP "
+          "type and code; IPv4 and IPv6; each way its own record")
+def flows_to_nfcapd():
+    with Nfcapd("basic") as c:
+        r = send("ipfix://127.0.0.1:%d" % PORT,
+                 [flow_line(f) for f in FLOWS] +
+                 ["type=packet", "type=socket"])
+        log = c.stop()
+    assert r["records"] == len(FLOWS) + 2, r
+    # packet and socket records are not flows: skipped, not lost
+    assert r["written"] == len(FLOWS) and r["skipped"] == 2 and \
+        r["failed"] == 0, r
+    got = compare_flows(FLOWS, c.dir)
+    assert len(got) == 2 * len(FLOWS) - 1, got
+    assert re.search(r"Observation domain 0 from: 127\.0\.0\.1", log), log
+    assert re.search(r"Sequence Errors: 0\b", log), log
+
+
+@tap.case("many flows in many messages, flushed as the main loop does: "
+          "all arrive, sequence numbers as nfcapd counts them, the "
+          "observation domain given")
+def many_messages():
+    n = 3000
+    lines = []
+    for i in range(n):
+        lines.append(flow_line(dict(
+            src="198.51.100.%d" % (1 + i % 200), dst="203.0.113.%d" % (
+                1 + i // 200), sport=1024 + i, dport=443, proto=6,
+            pkts_ts=i + 1, bytes_ts=40 * (i + 1), pkts_tc=i % 3,
+            bytes_tc=60 * (i % 3), flags_ts=0x02, flags_tc=0x12,
+            start_ms=T0 + i, end_ms=T0 + 2 * i, reason="idle", ifindex=3)))
+        if i % 50 == 49:     # 50 ms of flows; the collector reads meanwhile
+            lines += ["flush", "sleep=2"]
+    with Nfcapd("many") as c:
+        r = send("ipfix://127.0.0.1:%d" % PORT, lines, domain=4000000000)
+        log = c.stop()
+    assert r["records"] == n and r["written"] == n and r["failed"] == 0, r
+    got = read_nfdump(c.dir)
+    want = n + sum(1 for i in range(n) if i % 3)
+    assert len(got) == want, (len(got), want, log)
+    assert sum(int(g["in packets"]) for g in got) == \
+        sum(i + 1 + i % 3 for i in range(n))
+    assert re.search(r"Observation domain 4000000000 from", log), log
+    assert re.search(r"Sequence Errors: 0\b", log), log
+
+
+@tap.case("no collector: ICMP port unreachable moves the flows from "
+          "written to lost, said once; a collector that starts later gets "
+          "the templates again and decodes what follows")
+def collector_down_then_up():
+    target = "ipfix://127.0.0.1:%d" % (PORT + 1)
+    lines = []
+    for k in range(4):
+        lines += [flow_line(dict(FLOWS[0], sport=30000 + k * 10 + j))
+                  for j in range(10)]
+        lines += ["flush", "sleep=100"]
+    r = send(target, lines)
+    assert r["records"] == 40 and r["written"] == 0 and r["failed"] == 40, r
+    said = re.findall(r"nothing listens there", r["stderr"])
+    assert len(said) == 1, r["stderr"]
+    # Down for the first message, then up: the templates come again
+    # after the refusal, not only at the next refresh (64 messages, 30 s).
+    proc = H.track(subprocess.Popen(
+        H.ns_exec(H.topo().ns_a, [SEND, target]), stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    out = H.LineReader(proc.stdout)
+    proc.stdin.write(flow_line(dict(FLOWS[0], sport=31000)) + "\nflush\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 10
+    while "failed=1" not in out.text():     # the refusal read at a flush
+        assert time.monotonic() < deadline and proc.poll() is None, \
+            out.text()
+        n = len(out.text().splitlines())
+        proc.stdin.write("sleep=10\nflush\n")
+        proc.stdin.flush()
+        while len(out.text().splitlines()) == n and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
+    later = [dict(FLOWS[0], sport=32000 + j) for j in range(5)]
+    with Nfcapd("late", port=PORT + 1) as c:
+        proc.stdin.write("\n".join(flow_line(f) for f in later) + "\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+        c.stop()
+    out.join()
+    last = out.text().strip().splitlines()[-1]
+    assert last.startswith("records=6 written=5 failed=1 "), out.text()
+    compare_flows(later, c.dir)
+
+
+def json_to_flow(rec):
+    """A JSON flow record (--log flows) as compare_flows() takes it."""
+    f, tcp = rec["flow"], rec.get("tcp", {})
+
+    def ms(text):       # RFC 3339 with microseconds -> ms since the epoch
+        m = H.TIMESTAMP_RE.match(text)
+        y, mo, d, hh, mm, ss, us = (int(x) for x in m.groups())
+        t = calendar.timegm((y, mo, d, hh, mm, ss))
+        return t * 1000 + us // 1000
+    d = dict(src=rec["src_ip"], dst=rec["dest_ip"], proto=rec["ip_proto"],
+             pkts_ts=f["pkts_toserver"], bytes_ts=f["bytes_toserver"],
+             pkts_tc=f["pkts_toclient"], bytes_tc=f["bytes_toclient"],
+             start_ms=ms(f["start"]), end_ms=ms(f["end"]),
+             reason=f["reason"], ifindex=rec.get("ifindex"),
+             dir=rec.get("direction", "in"),
+             vlan=(rec.get("vlan") or [0])[0])
+    if d["proto"] in (1, 58):
+        d.update(icmp_type=rec.get("icmp_type"),
+                 icmp_code=rec.get("icmp_code", 0))
+    else:
+        d.update(sport=rec.get("src_port"), dport=rec.get("dest_port"))
+    if d["proto"] == 6:
+        d.update(flags_ts=int(tcp.get("tcp_flags_ts", "00"), 16),
+                 flags_tc=int(tcp.get("tcp_flags_tc", "00"), 16))
+    return d
+
+
+def has_flows():
+    r = subprocess.run([H.HDRLOG, "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    return re.search(r"^ +--log .*flows", r.stdout, re.M) is not None
+
+
+@tap.case("live: hdrlog --log flows -o json -o ipfix://: nfcapd gets the "
+          "JSON output's flow records, each way, counts, flags, times, "
+          "reasons (skipped before the flow table)")
+def live_flows():
+    if not has_flows():
+        raise H.Skip("this hdrlog has no --log flows")
+    s = H.load_scapy()
+    client, server = "203.0.113.10", "203.0.113.20"
+    a, b = H.pair().a_mac, H.pair().b_mac
+    frames = []
+
+    def add(l3):
+        frames.append(bytes(s.Ether(src=b, dst=a) / l3))
+    # TCP closed by FIN both ways; UDP with no answer; ICMP echo; IPv6 UDP
+    add(s.IP(src=client, dst=server) / s.TCP(sport=41000, dport=80,
+                                             flags="S"))
+    add(s.IP(src=server, dst=client) / s.TCP(sport=80, dport=41000,
+                                             flags="SA"))
+    add(s.IP(src=client, dst=server) / s.TCP(sport=41000, dport=80,
+                                             flags="PA") / (b"g" * 30))
+    add(s.IP(src=server, dst=client) / s.TCP(sport=80, dport=41000,
+                                             flags="PA") / (b"x" * 300))
+    add(s.IP(src=client, dst=server) / s.TCP(sport=41000, dport=80,
+                                             flags="FA"))
+    add(s.IP(src=server, dst=client) / s.TCP(sport=80, dport=41000,
+                                             flags="FA"))
+    add(s.IP(src=client, dst=server) / s.TCP(sport=41000, dport=80,
+                                             flags="A"))
+    for i in range(3):
+        add(s.IP(src=client, dst=server) / s.UDP(sport=41001, dport=53) /
+            (b"q" * (10 + i)))
+        add(s.IP(src=client, dst=server) / s.ICMP(type=8, id=5, seq=i) /
+            (b"p" * 56))
+        add(s.IP(src=server, dst=client) / s.ICMP(type=0, id=5, seq=i) /
+            (b"p" * 56))
+    add(s.IPv6(src="2001:db8:99::10", dst="2001:db8:99::20") /
+        s.UDP(sport=41002, dport=123) / (b"n" * 48))
+    out = H.path("live.json")
+    with Nfcapd("live") as c:
+        with H.Hdrlog(H.topo().ns_a, [
+                "-i", H.dev(), "--log", "flows", "--flow-idle-timeout", "1",
+                "-o", "json:" + out,
+                "-o", "ipfix://127.0.0.1:%d" % PORT]) as h:
+            H.topo().send(frames)
+            H.wait_records(out, lambda r: len(
+                [x for x in r if x.get("event_type") == "flow"]) >= 4,
+                timeout=15, proc=h.proc)
+            rc = h.stop()
+        c.stop()
+    assert rc == 0, h.stderr()
+    flows = [json_to_flow(r) for r in H.read_json_lines(out)
+             if r.get("event_type") == "flow"]
+    assert len(flows) == 4, (flows, h.stderr())
+    assert H.output_counts(h.stderr(), "ipfix") == (4, 0), h.stderr()
+    compare_flows(flows, c.dir)
+
+
+@tap.case("hdrlog -o ipfix:// given packet records (no --log flows): "
+          "skipped, not lost; nothing sent")
+def packets_skipped():
+    rx = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", PORT + 2))
+    rx.setblocking(False)
+    n = 20
+    with H.Hdrlog(H.topo().ns_a, [
+            "-i", H.dev(), "-o", "ipfix://127.0.0.1:%d" % (PORT + 2),
+            "--ipfix-domain", "7", "-c", str(n)]) as h:
+        H.topo().send([H.udp_frame(H.new_mac(MAC_KIND), sport=7000 + i,
+                                   dport=7001) for i in range(n)])
+        rc = h.wait(15)
+    assert rc == 0, h.stderr()
+    written, lost = H.output_counts(h.stderr(), "ipfix")
+    assert (written, lost) == (0, 0), h.stderr()
+    assert re.search(r"output ipfix://127\.0\.0\.1:%d: 0 written, 0 lost, "
+                     r"%d .*not for this output" % (PORT + 2, n),
+                     h.stderr()), h.stderr()
+    try:
+        rx.recv(2048)
+        assert False, "a datagram was sent for packet records"
+    except BlockingIOError:
+        pass
+    finally:
+        rx.close()
+
+
+@tap.case("--check of ipfix targets and --ipfix-domain: parsed and "
+          "resolved, nothing sent; bad ones refused with one clear line")
+def check_targets():
+    for t in ("ipfix://127.0.0.1", "ipfix://127.0.0.1:%d" % PORT,
+              "ipfix://[::1]:4739", "ipfix://localhost"):
+        r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--check", "-o", t,
+                                         "--ipfix-domain", "4294967295"])
+        assert r.returncode == 0, (t, r.stderr)
+    for t in ("ipfix", "ipfix:127.0.0.1", "ipfix://", "ipfix://127.0.0.1:0",
+              "ipfix://127.0.0.1:65536", "ipfix://[::1",
+              "ipfix://no-such-host.invalid"):
+        for extra in (["--check"], []):
+            r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", t] + extra)
+            assert r.returncode != 0, (t, extra)
+            errs = [x for x in r.stderr.splitlines() if x.strip() and
+                    "problem found" not in x and "listening on" not in x]
+            assert len(errs) == 1 and errs[0].startswith("hdrlog: ") and \
+                "ipfix" in errs[0], (t, extra, r.stderr)
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--check", "-o",
+                                     "ipfix://127.0.0.1",
+                                     "--ipfix-domain", "4294967296"])
+    assert r.returncode != 0 and "ipfix-domain" in r.stderr, r.stderr
+
+
+def body():
+    if not os.access(SEND, os.X_OK):
+        print("Bail out! %s not built (make check builds it)" % SEND)
+        sys.exit(1)
+    H.run_tap(tap, need=(NFCAPD, NFDUMP), setup=lambda t: H.run(
+        [H.IP, "-n", t.ns_a, "link", "set", "lo", "up"]))
+
+
+if __name__ == "__main__":
+    H.main(body)
