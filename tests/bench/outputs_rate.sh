@@ -19,7 +19,7 @@
 #      sent and what rsyslog wrote, and when; then the same over TLS
 #      (-o syslog:tls://, rsyslog's gtls driver on SYSLOG_TLS_PORT,
 #      certificates made here with certtool) in the same run;
-#      then syslog:relp:// (imrelp on SYSLOG_PORT+1, needs rsyslog-relp):
+#      then syslog:relp:// (imrelp on SYSLOG_PORT+2, needs rsyslog-relp):
 #      written = acknowledged.
 #   3. -o journal to journald (started here, volatile, when none listens),
 #      JOURNAL_N frames flat out (hdrlog counts what journald refuses), then
@@ -257,7 +257,7 @@ done
 echo
 
 # --- 2. syslog over TCP, RELP and TLS to rsyslogd ------------------------------
-echo "-- 2. -o syslog:tcp://127.0.0.1:$SYSLOG_PORT, syslog:relp:// (the next port), syslog:tls://127.0.0.1:$SYSLOG_TLS_PORT"
+echo "-- 2. -o syslog:tcp://127.0.0.1:$SYSLOG_PORT, syslog:relp://127.0.0.1:$((SYSLOG_PORT + 2)), syslog:tls://127.0.0.1:$SYSLOG_TLS_PORT"
 echo "   (rfc5424, octet-counting) to rsyslogd, $SYSLOG_N frames"
 SYSLOG_TLS_LINE="skipped (rsyslog-gnutls or certtool, Debian's gnutls-bin, not installed)"
 SYSLOG_RELP_LINE="skipped (rsyslog-relp not installed)"
@@ -279,7 +279,7 @@ EOF
 	if ls /usr/lib/*/rsyslog/imrelp.so >/dev/null 2>&1; then
 		cat >>"$RS_DIR/rsyslog.conf" <<EOF
 module(load="imrelp")
-input(type="imrelp" address="127.0.0.1" port="$((SYSLOG_PORT + 1))" ruleset="bench")
+input(type="imrelp" address="127.0.0.1" port="$((SYSLOG_PORT + 2))" ruleset="bench")
 EOF
 		SYSLOG_KINDS="tcp relp"
 	fi
@@ -325,7 +325,7 @@ if [ -n "$RSYSLOG_PID" ]; then
 		if [ "$kind" = tls ]; then
 			target="syslog:tls://127.0.0.1:$SYSLOG_TLS_PORT --tls-ca $RS_DIR/ca.pem"
 		elif [ "$kind" = relp ]; then
-			target="syslog:relp://127.0.0.1:$((SYSLOG_PORT + 1))"
+			target="syslog:relp://127.0.0.1:$((SYSLOG_PORT + 2))"
 		else
 			target="syslog:tcp://127.0.0.1:$SYSLOG_PORT"
 		fi
