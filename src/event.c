@@ -353,9 +353,12 @@ int event_decode_flow(struct event *e, const struct hdrlog_flow_key *k,
 	if (ctx->lists)
 		decode_list_names(e, v->client_lists, v->server_lists,
 				  ctx->lists);
+	/* last seen is the coarse clock's: up to a tick behind first seen */
+	if (e->time_ns < clock_map_realtime(ctx->clock, v->first_ns))
+		e->time_ns = clock_map_realtime(ctx->clock, v->first_ns);
 	f->start_ns = clock_map_realtime(ctx->clock, v->first_ns);
 	f->end_ns = e->time_ns;
-	e->duration_ns = v->last_ns - v->first_ns;
+	e->duration_ns = f->end_ns - f->start_ns;
 	f->pkts_toserver = v->pkts[0];
 	f->pkts_toclient = v->pkts[1];
 	f->bytes_toserver = v->bytes[0];
