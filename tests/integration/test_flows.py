@@ -375,6 +375,36 @@ def _():
         r["event"]["reason"] == "idle", r
 
 
+@tap.case("a pcap output has no place for flow records: skipped and "
+          "counted; stats records and the summary count flows by reason")
+def _():
+    s = H.load_scapy()
+    out, cap = H.path("stats.json"), H.path("flows.pcap")
+    port = next_port()
+    c = Conversation()
+    for i in range(2):
+        c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+              s.UDP(sport=port, dport=5) / b"a")
+    with hdrlog(["--log", "flows", "--flow-idle-timeout", "1", "-w", cap,
+                 "--stats-interval", "1"], out) as h:
+        c.send()
+        recs = H.wait_records(out, lambda rs: any(
+            r.get("stats", {}).get("flows", {}).get("idle", {})
+            .get("exported") for r in rs), timeout=10, proc=h.proc)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    flows = find(recs, src_port=port)
+    assert len(flows) == 1, recs
+    st = [r for r in recs if r.get("event_type") == "stats"][-1]["stats"]
+    assert st["flows"]["new"] >= 1 and st["flows"]["table_full"] == 0 and \
+        st["flows"]["idle"]["exported"] >= 1, st
+    assert "1 idle" in h.stderr() and "flows exported" in h.stderr(), \
+        h.stderr()
+    written, lost, _, rest = H.output_summary(h.stderr())["pcap:" + cap]
+    assert written == 0 and lost == 0 and \
+        "flows not for this output" in rest, h.stderr()
+
+
 @tap.case("--log takes a set; flow options without flows are refused")
 def _():
     r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--log", "flows,bogus",
