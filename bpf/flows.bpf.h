@@ -18,7 +18,7 @@
  *
  * Why one shared value with atomic adds and not a per-CPU hash: a
  * per-CPU value multiplies the table's memory by the number of CPUs
- * (1M flows x 64 CPUs x 128 bytes: 8 GiB), and the frames of one flow
+ * (1M flows x 64 CPUs x a 112-byte value: 7 GiB), and the frames of one flow
  * mostly arrive on one CPU (RSS hashes the 5-tuple), so the cache line
  * an atomic add locks is rarely contended. Flags are ORed atomically;
  * last seen and the TTL range are plain stores: a race between two CPUs
