@@ -83,7 +83,7 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 	struct hdrlog_flow_key k = {};
 	struct hdrlog_flow *v;
 	__be16 sport = 0, dport = 0;
-	__u64 bytes, src_lists, dest_lists;
+	__u64 bytes, src_lists = 0, dest_lists = 0;
 	int from_hi, toclient;
 
 	if (!(r->flags & HDRLOG_RF_IP))
@@ -142,21 +142,25 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 	if (toclient) {
 		__sync_fetch_and_add(&v->pkts[1], 1);
 		__sync_fetch_and_add(&v->bytes[1], bytes);
-		src_lists = v->server_lists;
-		dest_lists = v->client_lists;
 	} else {
 		__sync_fetch_and_add(&v->pkts[0], 1);
 		__sync_fetch_and_add(&v->bytes[0], bytes);
-		src_lists = v->client_lists;
-		dest_lists = v->server_lists;
 	}
 	if ((r->flags & HDRLOG_RF_TCP) && r->tcp_flags)
 		__sync_fetch_and_or(&v->tcp_flags,
 				    (__u64)r->tcp_flags << (toclient ? 8 : 0));
 	if (r->action == XDP_DROP)
 		__sync_fetch_and_add(&v->dropped, 1);
-	/* A list reload can change a mask: rarely, so test before writing. */
-	if ((r->src_lists & ~src_lists) || (r->dest_lists & ~dest_lists)) {
+	/*
+	 * A list reload can change a mask: rarely, so test before writing;
+	 * and a frame of no list does not read the masks' cache line.
+	 */
+	if (r->src_lists | r->dest_lists) {
+		src_lists = toclient ? v->server_lists : v->client_lists;
+		dest_lists = toclient ? v->client_lists : v->server_lists;
+	}
+	if ((r->src_lists | r->dest_lists) &&
+	    ((r->src_lists & ~src_lists) || (r->dest_lists & ~dest_lists))) {
 		__sync_fetch_and_or(toclient ? &v->server_lists :
 					       &v->client_lists, r->src_lists);
 		__sync_fetch_and_or(toclient ? &v->client_lists :

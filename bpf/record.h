@@ -214,23 +214,25 @@ struct hdrlog_flow_key {
  * 1 "toclient", as in Suricata's eve.
  */
 struct hdrlog_flow {
-	__u64 first_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 last_ns;
-	__u64 pkts[2];
-	__u64 bytes[2];		/* IP length: IPv4 total length, IPv6 + 40 */
-	__u64 dropped;		/* frames of the flow the lists dropped */
-	__u64 client_lists;	/* list masks of the client's address */
-	__u64 server_lists;
-	/* bits 0-7: ORed toserver, 8-15: toclient; 64 bits for the atomic */
-	__u64 tcp_flags;
+	/* what every frame reads or writes, together: one cache line */
 	__u8 client_hi;		/* the client is the key's hi endpoint */
-	__u8 direction;		/* the first frame's: enum hdrlog_direction */
-	__u8 icmp_type;		/* the first frame's, ICMP only */
-	__u8 icmp_code;
 	__u8 min_ttl;
 	__u8 max_ttl;
 	__u8 has_owner;		/* pid, comm: a local socket sent a frame */
+	__u8 direction;		/* the first frame's: enum hdrlog_direction */
+	__u8 icmp_type;		/* the first frame's, ICMP only */
+	__u8 icmp_code;
 	__u8 pad;
+	__u64 last_ns;		/* bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC */
+	__u64 pkts[2];
+	__u64 bytes[2];		/* IP length: IPv4 total length, IPv6 + 40 */
+	/* bits 0-7: ORed toserver, 8-15: toclient; 64 bits for the atomic */
+	__u64 tcp_flags;
+	/* the rest only now and then */
+	__u64 first_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 dropped;		/* frames of the flow the lists dropped */
+	__u64 client_lists;	/* list masks of the client's address */
+	__u64 server_lists;
 	__u32 pid;
 	char comm[16];
 };
