@@ -25,6 +25,7 @@
 #include "maps.h"
 #include "lists.bpf.h"
 #include "owners.bpf.h"
+#include "flows.bpf.h"
 
 enum hook {
 	HOOK_XDP = HDRLOG_HOOK_XDP,
@@ -35,7 +36,8 @@ enum hook {
 const volatile __u32 sample_every = 1;	/* log 1 in N unlisted frames */
 const volatile __u32 snaplen;		/* frame bytes copied into records */
 const volatile __u8 monitor;		/* --monitor: never drop */
-const volatile __u8 log_listed;		/* --log listed */
+const volatile __u8 log_listed;		/* --log listed (not packets) */
+const volatile __u8 log_no_packets;	/* --log flows: no packet records */
 const volatile __u8 too_deep_drop;	/* --too-deep drop */
 const volatile __u64 block_src_mask;	/* block lists */
 const volatile __u64 block_dest_mask;	/* block lists with :any */
@@ -359,12 +361,14 @@ static __always_inline int log_in_place(void *ctx, enum hook hook,
 }
 
 /*
- * Without lists every frame that sampling keeps is logged, and with a
- * short snap length the record is built in place in the ring buffer.
- * With lists the verdict must not depend on room in the ring, so the
- * record is built in the CPU's scratch slot, the lists decide, and only
- * then is it copied out, with the frame bytes captured and no more, if
- * it is logged.
+ * Without lists and flows every frame that sampling keeps is logged, and
+ * with a short snap length the record is built in place in the ring
+ * buffer. With lists the verdict must not depend on room in the ring,
+ * and with flows every frame counts whatever is logged, so the record is
+ * built in the CPU's scratch slot, the lists decide, the flow counts it,
+ * and only then is it copied out, with the frame bytes captured and no
+ * more, if it is logged. --log flows alone reserves nothing in the ring:
+ * that, not the parse, is most of a logged frame's cost.
  * Returns XDP_PASS or XDP_DROP.
  */
 static __always_inline int handle_frame(void *ctx, enum hook hook,
@@ -374,6 +378,7 @@ static __always_inline int handle_frame(void *ctx, enum hook hook,
 	struct hdrlog_counters *cnt;
 	struct hdrlog_record *rp;
 	__u32 cap = 0;
+	int listed = 0;
 
 	cnt = counters_get();
 	if (!cnt)
@@ -384,7 +389,7 @@ static __always_inline int handle_frame(void *ctx, enum hook hook,
 	if (ic)
 		ic->seen++;
 
-	if (!lists_enabled) {
+	if (!lists_enabled && !log_flows) {
 		if (sample_every > 1 && cnt->seen % sample_every) {
 			cnt->sampled_out++;
 			if (ic)
@@ -400,24 +405,27 @@ static __always_inline int handle_frame(void *ctx, enum hook hook,
 		return XDP_PASS;
 	fill_record(ctx, hook, rp, cnt, fi);
 	if (lists_enabled) {
-		int listed;
-
 		rp->action = apply_lists(rp, cnt, fi->dir);
 		if (ic && rp->action == XDP_DROP)
 			ic->dropped++;
 		listed = rp->src_lists || rp->dest_lists ||
 			 rp->action == XDP_DROP ||
 			 (rp->flags & HDRLOG_RF_WOULD_DROP);
-		if (!listed && log_listed) {
-			cnt->not_listed++;
+	}
+	if (log_flows) {
+		flow_update(rp, cnt);
+		if (log_no_packets)
 			return rp->action;
-		}
-		if (!listed && sample_every > 1 && cnt->seen % sample_every) {
-			cnt->sampled_out++;
-			if (ic)
-				ic->sampled_out++;
-			return rp->action;
-		}
+	}
+	if (!listed && log_listed) {
+		cnt->not_listed++;
+		return rp->action;
+	}
+	if (!listed && sample_every > 1 && cnt->seen % sample_every) {
+		cnt->sampled_out++;
+		if (ic)
+			ic->sampled_out++;
+		return rp->action;
 	}
 	/* The clock costs ~60 ns in this VM: read it only for a logged frame. */
 	rp->ts_ns = bpf_ktime_get_ns();

@@ -181,8 +181,60 @@ struct hdrlog_counters {
 	__u64 out_passed;	/* of passed: leaving */
 	__u64 out_dropped;	/* of the three dropped: leaving */
 	__u64 out_would_drop;	/* of would_drop: leaving */
+	__u64 flows_new;	/* --log flows: flow table entries made */
+	__u64 flow_table_full;	/* frames of flows with no room in the table */
 	__u64 src_hits[HDRLOG_MAX_LISTS];	/* frames whose source list i holds */
 	__u64 dest_hits[HDRLOG_MAX_LISTS];
+};
+
+/*
+ * The flow table (--log flows): one entry per conversation, both ways.
+ * The key orders the two endpoints (address, then port) so that either
+ * way's frames find the same entry: lo is the lower, hi the higher; which
+ * of them is the client (sent the first frame seen) is in the value.
+ * ICMP has no ports: lo_port is the type (a reply's type turned into its
+ * request's, so that echo and echo reply are one flow) and hi_port the
+ * code. A fragment past the first has no ports either: it counts in a
+ * flow with ports 0.
+ */
+struct hdrlog_flow_key {
+	__u32 ifindex;
+	__u16 vlan;		/* outer VLAN id, host order; 0: untagged */
+	__u8 ip_v;
+	__u8 ip_proto;
+	__u8 lo_ip[16];		/* IPv4 in the first 4 bytes */
+	__u8 hi_ip[16];
+	__be16 lo_port;
+	__be16 hi_port;
+};
+
+/*
+ * A flow's counts, shared by every CPU and updated with atomic adds (see
+ * flow_update()). Index 0 of each pair is "toserver" (from the client),
+ * 1 "toclient", as in Suricata's eve.
+ */
+struct hdrlog_flow {
+	/* what every frame reads or writes, together: one cache line */
+	__u8 client_hi;		/* the client is the key's hi endpoint */
+	__u8 min_ttl;
+	__u8 max_ttl;
+	__u8 has_owner;		/* pid, comm: a local socket sent a frame */
+	__u8 direction;		/* the first frame's: enum hdrlog_direction */
+	__u8 icmp_type;		/* the first frame's, ICMP only */
+	__u8 icmp_code;
+	__u8 pad;
+	__u64 last_ns;		/* bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC */
+	__u64 pkts[2];
+	__u64 bytes[2];		/* IP length: IPv4 total length, IPv6 + 40 */
+	/* bits 0-7: ORed toserver, 8-15: toclient; 64 bits for the atomic */
+	__u64 tcp_flags;
+	/* the rest only now and then */
+	__u64 first_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 dropped;		/* frames of the flow the lists dropped */
+	__u64 client_lists;	/* list masks of the client's address */
+	__u64 server_lists;
+	__u32 pid;
+	char comm[16];
 };
 
 /*

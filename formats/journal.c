@@ -378,6 +378,8 @@ static int journal_key(char *out, const struct field *f)
 
 		if (c >= 'a' && c <= 'z')
 			c -= 'a' - 'A';
+		else if (c == '.')	/* flow.start: FLOW_START */
+			c = '_';
 		else if (!(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
 			 c != '_')
 			return -1;

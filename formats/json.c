@@ -128,6 +128,7 @@ size_t json_writer_record(struct json_writer *w, const struct event *e,
 	struct out o = { out, out + size };
 	char text[FIELD_TEXT_MAX];
 	int first = 1;
+	unsigned int at = 0;	/* the object open: w->obj_keys[at]; 0 none */
 
 	if (w->ecs)
 		return ecs_record(w->ecs, w, e, mask, out, size);
@@ -140,6 +141,16 @@ size_t json_writer_record(struct json_writer *w, const struct event *e,
 		int n;
 
 		mask &= mask - 1;
+		if (w->objs[id] != at) {	/* "flow":{...}: names in a row */
+			if (at)
+				put(&o, "}", 1);
+			at = w->objs[id];
+			if (at) {
+				put(&o, w->obj_keys[at].text + first,
+				    w->obj_keys[at].len - first);
+				first = 1;
+			}
+		}
 		put(&o, k->text + first, k->len - first);
 		first = 0;
 		switch (kind) {
@@ -167,6 +178,8 @@ size_t json_writer_record(struct json_writer *w, const struct event *e,
 			break;
 		}
 	}
+	if (at)
+		put(&o, "}", 1);
 	put(&o, "}", 1);
 	return o.p > o.end ? 0 : (size_t)(o.p - out);
 }
@@ -445,13 +458,39 @@ int json_writer_init(struct json_writer *w, enum field_schema schema)
 	}
 	yajl_gen_config(w->esc, yajl_gen_validate_utf8, 1);
 	/* ,"name": for every field, rendered by yajl once. */
+	memset(w->objs, 0, sizeof(w->objs));
+	unsigned int n_objs = 1;
 	for (int i = 0; i < F_COUNT; i++) {
 		const struct field *f = &field_table[i];
 		struct json_key *k = &w->keys[i];
+		const char *name = f->name, *dot = strchr(name, '.');
+		size_t name_len = f->name_len;
 		const unsigned char *r;
 		size_t len;
 
-		if (render_string(w->esc, f->name, f->name_len, &r, &len) ||
+		if (dot) {	/* "flow.start": "start" in object "flow" */
+			unsigned int j;
+
+			for (j = 1; j < n_objs; j++)
+				if (w->obj_keys[j].len == (size_t)(dot - name) + 5 &&
+				    !memcmp(w->obj_keys[j].text + 2, name,
+					    dot - name))
+					break;
+			if (j == n_objs) {
+				if (n_objs == sizeof(w->obj_keys) / sizeof(w->obj_keys[0]) ||
+				    make_key(w->esc, &w->obj_keys[j], name,
+					     dot - name, ":{")) {
+					json_writer_free(w);
+					pr_err("cannot render the JSON key %s", name);
+					return -1;
+				}
+				n_objs++;
+			}
+			w->objs[i] = j;
+			name = dot + 1;
+			name_len -= dot - f->name + 1;
+		}
+		if (render_string(w->esc, name, name_len, &r, &len) ||
 		    len + 2 > sizeof(k->text)) {
 			json_writer_free(w);
 			pr_err("cannot render the JSON key %s", f->name);

@@ -28,6 +28,12 @@ struct json_writer {
 	struct json_key keys[F_COUNT];
 	/* field_table's kinds, close at hand: a table entry is big */
 	uint8_t kinds[F_COUNT];
+	/*
+	 * A name "a.b" (flow records) is b in object a: objs[id] is 0 for
+	 * a name of the record itself, else i of obj_keys[i] (,"a":{).
+	 */
+	uint8_t objs[F_COUNT];
+	struct json_key obj_keys[4];
 	/* --schema ecs: the nested names in the order written; else NULL */
 	struct ecs_plan *ecs;
 };

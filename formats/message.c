@@ -189,6 +189,38 @@ static void socket_message(struct line *l, const struct event *e)
 	add_lists(l, e);
 }
 
+/*
+ * A flow, as softflowd and nfdump print one:
+ *   flow TCP 198.51.100.2:40000 -> 198.51.100.1:22 fin 12/3120 pkts/bytes
+ *     out, 10/5100 back [S.PF] 5 s by ssh[4242] lists=tor on eth0
+ */
+static void flow_message(struct line *l, const struct event *e)
+{
+	const struct event_flow *f = &e->flow;
+
+	add(l, "flow ");
+	add_flow(l, e);
+	add_shown(l, e, F_FLOW_REASON, " ", "");
+	add(l, " %llu/%llu pkts/bytes, %llu/%llu back",
+	    (unsigned long long)f->pkts_toserver,
+	    (unsigned long long)f->bytes_toserver,
+	    (unsigned long long)f->pkts_toclient,
+	    (unsigned long long)f->bytes_toclient);
+	if (shown(l, F_FLOW_TCP_FLAGS))
+		add_tcp_flags(l, f->tcp_flags_toserver | f->tcp_flags_toclient);
+	add_shown(l, e, F_FLOW_AGE, " ", " s");
+	if (shown(l, F_COMM) || shown(l, F_PID)) {
+		add(l, " by ");
+		add_shown(l, e, F_COMM, "", "");
+		add_shown(l, e, F_PID, "[", "]");
+	}
+	add_lists(l, e);
+	if (shown(l, F_IN_IFACE))
+		add(l, " on %s", e->in_iface);
+	else if (shown(l, F_OUT_IFACE))
+		add(l, " out %s", e->out_iface);
+}
+
 size_t event_message(const struct event *e, uint64_t fields, char *buf,
 		     size_t size)
 {
@@ -198,7 +230,9 @@ size_t event_message(const struct event *e, uint64_t fields, char *buf,
 		return 0;
 	buf[0] = '\0';
 	/* A socket event is told by its event field, shown or not. */
-	if (event_has(e, F_EVENT))
+	if (e->event_type == EVENT_FLOW)
+		flow_message(&l, e);
+	else if (event_has(e, F_EVENT))
 		socket_message(&l, e);
 	else
 		packet_message(&l, e);
@@ -209,6 +243,8 @@ const char *event_message_id(const struct event *e)
 {
 	if (e->event_type == EVENT_STATS)
 		return HDRLOG_MESSAGE_ID_STATS;
+	if (e->event_type == EVENT_FLOW)
+		return HDRLOG_MESSAGE_ID_FLOW;
 	return event_has(e, F_EVENT) ? HDRLOG_MESSAGE_ID_SOCKET
 				     : HDRLOG_MESSAGE_ID_PACKET;
 }

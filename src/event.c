@@ -275,3 +275,118 @@ int event_decode(struct event *e, const void *rec, size_t size,
 		decode_lists(e, r, ctx->lists);
 	return 0;
 }
+
+static const uint64_t flow_fields =
+	1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE | 1ULL << F_IFINDEX |
+	1ULL << F_DIRECTION | 1ULL << F_IP_V | 1ULL << F_SRC_IP |
+	1ULL << F_DEST_IP | 1ULL << F_PROTO | 1ULL << F_IP_PROTO |
+	1ULL << F_FLOW_PKTS_TOSERVER | 1ULL << F_FLOW_PKTS_TOCLIENT |
+	1ULL << F_FLOW_BYTES_TOSERVER | 1ULL << F_FLOW_BYTES_TOCLIENT |
+	1ULL << F_FLOW_START | 1ULL << F_FLOW_END | 1ULL << F_FLOW_AGE |
+	1ULL << F_FLOW_STATE | 1ULL << F_FLOW_REASON |
+	1ULL << F_FLOW_MIN_TTL | 1ULL << F_FLOW_MAX_TTL;
+
+/* TCP flag bits */
+#define TH_FIN	0x01
+#define TH_SYN	0x02
+#define TH_RST	0x04
+
+int event_decode_flow(struct event *e, const struct hdrlog_flow_key *k,
+		      const struct hdrlog_flow *v, const struct decode_ctx *ctx)
+{
+	struct event_flow *f = &e->flow;
+	const uint8_t *cip = v->client_hi ? k->hi_ip : k->lo_ip;
+	const uint8_t *sip = v->client_hi ? k->lo_ip : k->hi_ip;
+	uint16_t cport = be16toh(v->client_hi ? k->hi_port : k->lo_port);
+	uint16_t sport = be16toh(v->client_hi ? k->lo_port : k->hi_port);
+	bool icmp = k->ip_proto == IPPROTO_ICMP ||
+		    (k->ip_proto == IPPROTO_ICMPV6 && k->ip_v == 6);
+	uint16_t cid_sport = cport, cid_dport = sport;
+
+	if ((k->ip_v != 4 && k->ip_v != 6) ||
+	    (v->direction != HDRLOG_DIR_INBOUND &&
+	     v->direction != HDRLOG_DIR_OUTBOUND))
+		return -1;
+	memset(f, 0, sizeof(*f));
+	decode_start(e, flow_fields, EVENT_FLOW, v->last_ns, ctx);
+	e->ifindex = k->ifindex;
+	e->direction = v->direction;
+	e->tc = false;
+	e->in_iface = e->out_iface = NULL;
+	if (v->direction == HDRLOG_DIR_OUTBOUND)
+		e->out_iface = iface_name(ctx->ifaces, k->ifindex);
+	else
+		e->in_iface = iface_name(ctx->ifaces, k->ifindex);
+	if (e->in_iface)
+		SET(e, F_IN_IFACE);
+	if (e->out_iface)
+		SET(e, F_OUT_IFACE);
+	e->vlan_count = k->vlan ? 1 : 0;
+	e->vlan[0] = k->vlan;
+	if (k->vlan)
+		SET(e, F_VLAN);
+	e->ip_v = k->ip_v;
+	memcpy(e->src_ip, cip, 16);
+	memcpy(e->dest_ip, sip, 16);
+	e->ip_proto = k->ip_proto;
+	if (icmp) {
+		e->present |= 1ULL << F_ICMP_TYPE | 1ULL << F_ICMP_CODE;
+		e->icmp_type = v->icmp_type;
+		e->icmp_code = v->icmp_code;
+		cid_sport = v->icmp_type;
+		cid_dport = v->icmp_code;
+	} else if (k->ip_proto == IPPROTO_TCP || k->ip_proto == IPPROTO_UDP ||
+		   k->ip_proto == IPPROTO_SCTP) {
+		e->present |= 1ULL << F_SRC_PORT | 1ULL << F_DEST_PORT;
+		e->src_port = cport;
+		e->dest_port = sport;
+	}
+	if (community_id_v1(0, e->ip_v, e->src_ip, e->dest_ip, e->ip_proto,
+			    cid_sport, cid_dport, e->community_id) > 0)
+		SET(e, F_COMMUNITY_ID);
+	if (v->has_owner) {
+		e->present |= 1ULL << F_PID | 1ULL << F_COMM;
+		e->pid = v->pid;
+		memcpy(e->comm, v->comm, 16);
+		e->comm[16] = '\0';
+	}
+	if (ctx->lists)
+		decode_list_names(e, v->client_lists, v->server_lists,
+				  ctx->lists);
+	/* last seen is the coarse clock's: up to a tick behind first seen */
+	if (e->time_ns < clock_map_realtime(ctx->clock, v->first_ns))
+		e->time_ns = clock_map_realtime(ctx->clock, v->first_ns);
+	f->start_ns = clock_map_realtime(ctx->clock, v->first_ns);
+	f->end_ns = e->time_ns;
+	e->duration_ns = f->end_ns - f->start_ns;
+	f->pkts_toserver = v->pkts[0];
+	f->pkts_toclient = v->pkts[1];
+	f->bytes_toserver = v->bytes[0];
+	f->bytes_toclient = v->bytes[1];
+	f->tcp_flags_toserver = v->tcp_flags & 0xff;
+	f->tcp_flags_toclient = v->tcp_flags >> 8 & 0xff;
+	f->min_ttl = v->min_ttl;
+	f->max_ttl = v->max_ttl;
+	f->dropped_pkts = v->dropped;
+	if (v->dropped)
+		SET(e, F_FLOW_DROPPED);
+	if (k->ip_proto == IPPROTO_TCP) {
+		uint8_t ts = f->tcp_flags_toserver, tc = f->tcp_flags_toclient;
+
+		e->present |= 1ULL << F_FLOW_TCP_FLAGS |
+			      1ULL << F_FLOW_TCP_FLAGS_TS |
+			      1ULL << F_FLOW_TCP_FLAGS_TC;
+		if (((ts | tc) & TH_RST) || ((ts & tc) & TH_FIN))
+			f->state = FLOW_STATE_CLOSED;
+		else if ((ts & tc) & TH_SYN)
+			f->state = FLOW_STATE_ESTABLISHED;
+		else
+			f->state = FLOW_STATE_NEW;
+	} else {
+		f->state = v->pkts[0] && v->pkts[1] ? FLOW_STATE_ESTABLISHED :
+						      FLOW_STATE_NEW;
+	}
+	e->data = NULL;
+	e->cap_len = 0;
+	return 0;
+}

@@ -31,6 +31,16 @@ enum flow_end_reason {
 	FLOW_END_SHUTDOWN,	/* hdrlog stopped: every open flow reported */
 };
 
+/* flow.state, as Suricata's eve writes it. */
+enum flow_state {
+	FLOW_STATE_NEW,		/* one way only so far */
+	FLOW_STATE_ESTABLISHED,	/* both ways (TCP: SYN seen both ways) */
+	FLOW_STATE_CLOSED,	/* TCP: FIN both ways, or RST */
+};
+
+/* enum flow_end_reason as flow records write it (fields.c). */
+extern const char *const flow_reason_names[FLOW_END_SHUTDOWN + 1];
+
 /*
  * A flow record (event_type EVENT_FLOW). The flow's addresses, ports,
  * protocol, VLAN, interfaces, direction, community_id, lists, pid/comm
@@ -47,6 +57,7 @@ struct event_flow {
 	uint8_t reason;			/* enum flow_end_reason */
 	bool ended;			/* false: an active-timeout report */
 	uint64_t dropped_pkts;		/* frames of the flow a list dropped */
+	uint8_t state;			/* enum flow_state */
 };
 
 struct event {
@@ -125,5 +136,13 @@ struct decode_ctx {
  */
 int event_decode(struct event *e, const void *rec, size_t size,
 		 const struct decode_ctx *ctx);
+
+/*
+ * A flow table entry as a flow record: src is the client. Counters,
+ * times and reason are the entry's; flowtable.c makes a report's deltas
+ * and sets the reason. Returns 0, or -1 for a key no program makes.
+ */
+int event_decode_flow(struct event *e, const struct hdrlog_flow_key *k,
+		      const struct hdrlog_flow *v, const struct decode_ctx *ctx);
 
 #endif

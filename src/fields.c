@@ -119,6 +119,38 @@ const struct field field_table[F_COUNT] = {
 		ECS("event.action")),
 	[F_WOULD_DROP] = FIELD("would_drop", FK_BOOL, "--monitor: the policy would have dropped it",
 		ECS("hdrlog.would_drop")),
+	[F_FLOW_PKTS_TOSERVER] = FIELD("flow.pkts_toserver", FK_NUMBER, "flow: frames from the client (src)",
+		ECS("source.packets"),
+		ECS_AS("network.packets", FK_NUMBER, EV_FLOW_PACKETS)),
+	[F_FLOW_PKTS_TOCLIENT] = FIELD("flow.pkts_toclient", FK_NUMBER, "flow: frames from the server (dest)",
+		ECS("destination.packets")),
+	[F_FLOW_BYTES_TOSERVER] = FIELD("flow.bytes_toserver", FK_NUMBER, "flow: IP bytes from the client",
+		ECS("source.bytes"),
+		ECS_AS("network.bytes", FK_NUMBER, EV_FLOW_BYTES)),
+	[F_FLOW_BYTES_TOCLIENT] = FIELD("flow.bytes_toclient", FK_NUMBER, "flow: IP bytes from the server",
+		ECS("destination.bytes")),
+	[F_FLOW_START] = FIELD("flow.start", FK_STRING, "flow: its first frame's time (of this report)",
+		ECS("event.start")),
+	[F_FLOW_END] = FIELD("flow.end", FK_STRING, "flow: its last frame's time",
+		ECS("event.end")),
+	[F_FLOW_AGE] = FIELD("flow.age", FK_NUMBER, "flow: seconds from start to end, whole",
+		ECS_AS("event.duration", FK_NUMBER, EV_NANOSECONDS)),
+	[F_FLOW_STATE] = FIELD("flow.state", FK_STRING, "flow: new, established or closed",
+		ECS("hdrlog.flow.state")),
+	[F_FLOW_REASON] = FIELD("flow.reason", FK_STRING, "flow: why written: idle, active, fin, rst, evicted, shutdown",
+		ECS("event.reason")),
+	[F_FLOW_MIN_TTL] = FIELD("flow.min_ttl", FK_NUMBER, "flow: lowest TTL or hop limit, both ways",
+		ECS("hdrlog.flow.min_ttl")),
+	[F_FLOW_MAX_TTL] = FIELD("flow.max_ttl", FK_NUMBER, "flow: highest TTL or hop limit, both ways",
+		ECS("hdrlog.flow.max_ttl")),
+	[F_FLOW_DROPPED] = FIELD("flow.dropped", FK_NUMBER, "flow: frames the lists dropped",
+		ECS("hdrlog.flow.dropped")),
+	[F_FLOW_TCP_FLAGS] = FIELD("tcp.tcp_flags", FK_STRING, "flow: TCP flags seen either way, two hex digits",
+		ECS("hdrlog.tcp.tcp_flags")),
+	[F_FLOW_TCP_FLAGS_TS] = FIELD("tcp.tcp_flags_ts", FK_STRING, "flow: TCP flags seen from the client",
+		ECS("hdrlog.tcp.tcp_flags_ts")),
+	[F_FLOW_TCP_FLAGS_TC] = FIELD("tcp.tcp_flags_tc", FK_STRING, "flow: TCP flags seen from the server",
+		ECS("hdrlog.tcp.tcp_flags_tc")),
 };
 
 const struct ecs_leaf ecs_version_leaf =
@@ -212,7 +244,27 @@ static const char *const event_type_names[] = {
 	[EVENT_PACKET] = "packet",
 	[EVENT_SOCKET] = "socket",
 	[EVENT_STATS] = "stats",
+	[EVENT_FLOW] = "flow",
 };
+
+const char *const flow_reason_names[FLOW_END_SHUTDOWN + 1] = {
+	[FLOW_END_IDLE] = "idle", [FLOW_END_ACTIVE] = "active",
+	[FLOW_END_FIN] = "fin", [FLOW_END_RST] = "rst",
+	[FLOW_END_EVICTED] = "evicted", [FLOW_END_SHUTDOWN] = "shutdown",
+};
+
+static const char *const flow_state_names[] = {
+	[FLOW_STATE_NEW] = "new", [FLOW_STATE_ESTABLISHED] = "established",
+	[FLOW_STATE_CLOSED] = "closed",
+};
+
+static int hex_byte(uint8_t v, char *buf)
+{
+	buf[0] = "0123456789abcdef"[v >> 4];
+	buf[1] = "0123456789abcdef"[v & 15];
+	buf[2] = '\0';
+	return 2;
+}
 
 static const char *const sock_event_names[] = {
 	[HDRLOG_SOCK_CONNECT] = "connect",
@@ -349,10 +401,42 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	case F_DEST_PORT:
 		return uint_text(e->dest_port, buf);
 	case F_TCP_FLAGS:
-		buf[0] = "0123456789abcdef"[e->tcp_flags >> 4];
-		buf[1] = "0123456789abcdef"[e->tcp_flags & 15];
-		buf[2] = '\0';
-		return 2;
+		return hex_byte(e->tcp_flags, buf);
+	case F_FLOW_PKTS_TOSERVER:
+		return uint_text(e->flow.pkts_toserver, buf);
+	case F_FLOW_PKTS_TOCLIENT:
+		return uint_text(e->flow.pkts_toclient, buf);
+	case F_FLOW_BYTES_TOSERVER:
+		return uint_text(e->flow.bytes_toserver, buf);
+	case F_FLOW_BYTES_TOCLIENT:
+		return uint_text(e->flow.bytes_toclient, buf);
+	case F_FLOW_START:
+		return rfc3339_us(e->flow.start_ns, buf);
+	case F_FLOW_END:
+		return rfc3339_us(e->flow.end_ns, buf);
+	case F_FLOW_AGE:
+		return uint_text(e->flow.end_ns > e->flow.start_ns ?
+				 (e->flow.end_ns - e->flow.start_ns) /
+				 1000000000ull : 0, buf);
+	case F_FLOW_STATE:
+		s = NAME(flow_state_names, e->flow.state);
+		break;
+	case F_FLOW_REASON:
+		s = NAME(flow_reason_names, e->flow.reason);
+		break;
+	case F_FLOW_MIN_TTL:
+		return uint_text(e->flow.min_ttl, buf);
+	case F_FLOW_MAX_TTL:
+		return uint_text(e->flow.max_ttl, buf);
+	case F_FLOW_DROPPED:
+		return uint_text(e->flow.dropped_pkts, buf);
+	case F_FLOW_TCP_FLAGS:
+		return hex_byte(e->flow.tcp_flags_toserver |
+				e->flow.tcp_flags_toclient, buf);
+	case F_FLOW_TCP_FLAGS_TS:
+		return hex_byte(e->flow.tcp_flags_toserver, buf);
+	case F_FLOW_TCP_FLAGS_TC:
+		return hex_byte(e->flow.tcp_flags_toclient, buf);
 	case F_TCP_SEQ:
 		return uint_text(e->tcp_seq, buf);
 	case F_TCP_ACK:
@@ -401,6 +485,8 @@ static const char *event_type_value(const struct event *e, unsigned int i)
 		return "connection";
 	if (i > 1)
 		return NULL;
+	if (e->event_type == EVENT_FLOW)	/* an active report goes on */
+		return e->flow.ended ? "end" : "info";
 	if (e->event_type == EVENT_SOCKET) {
 		switch (e->sock_event) {
 		case HDRLOG_SOCK_CONNECT:
@@ -488,6 +574,12 @@ int ecs_text(const struct event *e, enum field_id id,
 		return copy_text(event_type_value(e, i), buf);
 	case EV_ECS_VERSION:
 		return copy_text(ECS_VERSION, buf);
+	case EV_FLOW_PACKETS:
+		return uint_text(e->flow.pkts_toserver + e->flow.pkts_toclient,
+				 buf);
+	case EV_FLOW_BYTES:
+		return uint_text(e->flow.bytes_toserver + e->flow.bytes_toclient,
+				 buf);
 	}
 	return -1;
 }

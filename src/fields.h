@@ -59,6 +59,26 @@ enum field_id {
 	F_DEST_LISTS,
 	F_ACTION,
 	F_WOULD_DROP,
+	/*
+	 * Flow records (issue 13), Suricata eve's names: a name "a.b" is
+	 * b in object a, in every schema's JSON (json.c nests them); the
+	 * fields of one object follow each other here.
+	 */
+	F_FLOW_PKTS_TOSERVER,
+	F_FLOW_PKTS_TOCLIENT,
+	F_FLOW_BYTES_TOSERVER,
+	F_FLOW_BYTES_TOCLIENT,
+	F_FLOW_START,
+	F_FLOW_END,
+	F_FLOW_AGE,
+	F_FLOW_STATE,
+	F_FLOW_REASON,
+	F_FLOW_MIN_TTL,
+	F_FLOW_MAX_TTL,
+	F_FLOW_DROPPED,
+	F_FLOW_TCP_FLAGS,
+	F_FLOW_TCP_FLAGS_TS,
+	F_FLOW_TCP_FLAGS_TC,
 	F_COUNT
 };
 
@@ -103,6 +123,8 @@ enum ecs_value {
 	EV_EVENT_CATEGORY,	/* ["network"] */
 	EV_EVENT_TYPE,		/* ["connection", "start"/"end"/"denied"...] */
 	EV_ECS_VERSION,		/* ECS_VERSION: ecs_version_leaf only */
+	EV_FLOW_PACKETS,	/* both ways' packets (network.packets) */
+	EV_FLOW_BYTES,		/* both ways' bytes (network.bytes) */
 };
 
 /* One ECS name of a field; a field has one to ECS_LEAVES_MAX. */

@@ -25,6 +25,7 @@ struct flow {
 	uint64_t seq;		/* 0: free */
 	uint32_t pid;
 	char comm[17];
+	bool closed;		/* kept for flow records, which come later */
 };
 
 struct flows {
@@ -92,11 +93,18 @@ void flows_learn(struct flows *f, const struct event *e)
 		if (b[i].seq < victim->seq)
 			victim = &b[i];	/* free (0) or oldest */
 	}
+	/*
+	 * Closed: packets no longer take its process (a new connection of
+	 * the same addresses and ports may belong to another), but the
+	 * flow record, exported seconds later, still may; the oldest entry
+	 * of the bucket goes first as ever.
+	 */
 	if (e->sock_event == HDRLOG_SOCK_CLOSE) {
 		if (victim->seq && !memcmp(&victim->key, &k, sizeof(k)))
-			victim->seq = 0;
+			victim->closed = true;
 		return;
 	}
+	victim->closed = false;
 	victim->key = k;
 	victim->seq = ++f->seq;
 	victim->pid = e->pid;
@@ -107,6 +115,7 @@ void flows_annotate(const struct flows *f, struct event *e, uint32_t netns)
 {
 	struct flow_key k;
 	const struct flow *b;
+	bool any = e->event_type == EVENT_FLOW;	/* closed ones too */
 
 	/* the kernel named the sending socket's process: exact, it stays */
 	if (!f || !is_flow_event(e) || event_has(e, F_PID))
@@ -114,7 +123,8 @@ void flows_annotate(const struct flows *f, struct event *e, uint32_t netns)
 	make_key(&k, e, netns);
 	b = bucket(f, &k);
 	for (int i = 0; i < WAYS; i++)
-		if (b[i].seq && !memcmp(&b[i].key, &k, sizeof(k))) {
+		if (b[i].seq && (any || !b[i].closed) &&
+		    !memcmp(&b[i].key, &k, sizeof(k))) {
 			e->pid = b[i].pid;
 			memcpy(e->comm, b[i].comm, sizeof(e->comm));
 			e->present |= 1ULL << F_PID | 1ULL << F_COMM;

@@ -20,7 +20,8 @@ void flows_learn(struct flows *f, const struct event *e);
 
 /*
  * A packet record, captured in network namespace netns (inode): add pid
- * and comm when its connection is known there.
+ * and comm when its connection is known there. A flow record (which
+ * comes after its connection closed) takes a closed one's too.
  */
 void flows_annotate(const struct flows *f, struct event *e, uint32_t netns);
 

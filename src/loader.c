@@ -122,13 +122,26 @@ int loader_check_privileges(const struct options *o, bool warn)
 	return -1;
 }
 
+/*
+ * The flow table: --flow-table entries with --log flows, else one (a map
+ * cannot have none; the programs never touch it then).
+ */
+static int size_flow_table(struct hdrlog_bpf *skel, const struct options *o)
+{
+	return bpf_map__set_max_entries(skel->maps.flows,
+					o->log_flows ? o->flow_table : 1);
+}
+
 static void set_list_policy(struct hdrlog_bpf *skel, const struct options *o)
 {
 	struct hdrlog_bpf__rodata *ro = skel->rodata;
 
 	ro->lists_enabled = o->n_lists > 0;
 	ro->monitor = o->monitor;
-	ro->log_listed = o->log_listed;
+	/* --log: listed alone is "only listed frames"; with packets, all */
+	ro->log_listed = o->log_listed && !o->log_packets;
+	ro->log_no_packets = !o->log_listed && !o->log_packets;
+	ro->log_flows = o->log_flows;
 	ro->too_deep_drop = o->too_deep_drop;
 	for (int i = 0; i < o->n_lists; i++) {
 		const struct list_spec *s = &o->lists[i];
@@ -467,6 +480,8 @@ int loader_load(struct loader *l, const struct options *o,
 	if (!err)
 		err = bpf_map__set_max_entries(l->skel->maps.records,
 					       o->ringbuf_size);
+	if (!err)
+		err = size_flow_table(l->skel, o);
 	if (!err)
 		err = hdrlog_bpf__load(l->skel);
 	if (err) {
@@ -888,6 +903,11 @@ int loader_iface_counters(const struct loader *l, uint32_t ifindex,
 	}
 	free(per_cpu);
 	return err && err != -ENOENT ? -1 : 0;
+}
+
+int loader_flows_fd(const struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.flows);
 }
 
 int loader_ringbuf_fd(const struct loader *l)

@@ -123,6 +123,9 @@ int loader_iface_counters(const struct loader *l, uint32_t ifindex,
 
 int loader_ringbuf_fd(const struct loader *l);
 
+/* The flow table (bpf/flows.bpf.h), for src/flowtable.c. */
+int loader_flows_fd(const struct loader *l);
+
 /* Detach from every interface; the program stays loaded. */
 void loader_detach(struct loader *l);
 

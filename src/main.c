@@ -19,6 +19,7 @@
 #include "event.h"
 #include "filter.h"
 #include "flows.h"
+#include "flowtable.h"
 #include "iface.h"
 #include "lists.h"
 #include "loader.h"
@@ -64,6 +65,8 @@ struct run {
 	struct loader loader;
 	struct filter filter;
 	struct flows *flows;	/* with socket events: attribution of packets */
+	struct flow_table *flow_table;	/* --log flows: the sweep */
+	uint64_t last_sweep;	/* clock_mono_ns() of the last sweep */
 	uint32_t netns;		/* ours: the interfaces captured on are here */
 	struct sink *sinks[MAX_OUTPUTS];
 	int n_sinks;
@@ -103,6 +106,45 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);	/* a closed pipe is a write error */
 }
 
+/* -c reached, or the reader of stdout gone: read no more. */
+static bool run_full(struct run *run)
+{
+	run->records++;	/* also without -c: a reload may set one */
+	if (sink_stdout_closed ||	/* hdrlog | head: the reader is gone */
+	    (run->opts->count && run->records >= run->opts->count)) {
+		run->done = true;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * A flow record from the sweep. The filter expression is not applied:
+ * it reads frame bytes, which a flow has none of (flows count every
+ * frame; --filter chooses packet records).
+ */
+static void emit_flow(void *ctx, struct event *e)
+{
+	struct run *run = ctx;
+
+	if (run->done)
+		return;
+	if (run->flows)
+		flows_annotate(run->flows, e, run->netns);
+	sink_write_all(run->sinks, run->n_sinks, e);
+	run_full(run);
+}
+
+static void sweep_flows(struct run *run, bool shutdown)
+{
+	if (!run->flow_table)
+		return;
+	run->last_sweep = clock_mono_ns();
+	flow_table_sweep(run->flow_table, run->last_sweep, shutdown,
+			 &run->decode, emit_flow, run,
+			 run->stats.flows_exported);
+}
+
 static int handle_record(void *ctx, void *data, size_t size)
 {
 	struct run *run = ctx;
@@ -124,12 +166,8 @@ static int handle_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	sink_write_all(run->sinks, run->n_sinks, &e);
-	run->records++;	/* also without -c: a reload may set one */
-	if (sink_stdout_closed ||	/* hdrlog | head: the reader is gone */
-	    (run->opts->count && run->records >= run->opts->count)) {
-		run->done = true;
+	if (run_full(run))
 		return -ECANCELED;	/* stops libbpf's consume loop */
-	}
 	return 0;
 }
 
@@ -512,6 +550,14 @@ static int capture(struct run *run, struct ring_buffer *rb)
 			clock_map_refresh(&run->clock);
 			last_refresh = clock_mono_ns();
 		}
+		/* Flows ended or idle: exported within a second. */
+		if (clock_mono_ns() - run->last_sweep >= 1000000000ull) {
+			sweep_flows(run, false);
+			for (int i = 0; i < run->n_sinks; i++)
+				run->sinks[i]->ops->flush(run->sinks[i]);
+			if (run->done)
+				break;
+		}
 	}
 	close(ep);
 	return ret;
@@ -773,6 +819,16 @@ int main(int argc, char **argv)
 		if (!stat("/proc/self/ns/net", &st))
 			run.netns = st.st_ino;
 	}
+	if (opts.log_flows) {
+		run.flow_table = flow_table_new(loader_flows_fd(&run.loader),
+						opts.flow_idle_timeout,
+						opts.flow_active_timeout);
+		if (!run.flow_table) {
+			pr_err("out of memory");
+			goto out;
+		}
+		run.last_sweep = clock_mono_ns();
+	}
 	if (opts.sockets && loader_attach_sockets(&run.loader))
 		goto out;
 	if (opts.packets &&
@@ -801,6 +857,8 @@ int main(int argc, char **argv)
 	/* Detach first, so the counters stop moving before they are read. */
 	loader_detach(&run.loader);
 	drain(&run, rb);
+	/* Every flow still open, reason shutdown (or fin/rst). */
+	sweep_flows(&run, true);
 	/* Closing writes out what is queued; the summary counts it. */
 	for (int i = 0; i < run.n_sinks; i++)
 		sink_close(run.sinks[i]);
@@ -821,6 +879,7 @@ out:
 		sink_destroy(run.sinks[i]);
 	filter_free(&run.filter);
 	flows_free(run.flows);
+	flow_table_free(run.flow_table);
 	options_free(&opts);
 	return ret;
 }

@@ -281,6 +281,31 @@ static int opt_ringbuf_size(struct options *o, const struct opt_def *d,
 	return 0;
 }
 
+/* --log packets,flows,listed: any non-empty set; "all" is packets. */
+static int opt_log(struct options *o, const struct opt_def *d, const char *arg)
+{
+	const char *p = arg;
+
+	o->log_packets = o->log_listed = o->log_flows = false;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+
+		if ((n == 7 && !strncmp(p, "packets", n)) ||
+		    (n == 3 && !strncmp(p, "all", n)))
+			o->log_packets = true;
+		else if (n == 5 && !strncmp(p, "flows", n))
+			o->log_flows = true;
+		else if (n == 6 && !strncmp(p, "listed", n))
+			o->log_listed = true;
+		else
+			return usage_error("%s takes packets, flows, listed or a comma-separated set of them, not '%s'",
+					   opt_name(d), arg);
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
+}
+
 static int opt_metrics(struct options *o, const struct opt_def *d,
 		       const char *arg)
 {
@@ -475,9 +500,6 @@ static const struct opt_word syslog_formats[] = {
 static const struct opt_word syslog_framings[] = {	/* newline framing? */
 	{ "octet-counting", false }, { "non-transparent", true }, { NULL, 0 }
 };
-static const struct opt_word log_modes[] = {		/* only listed? */
-	{ "all", false }, { "listed", true }, { NULL, 0 }
-};
 static const struct opt_word too_deep_modes[] = {	/* drop? */
 	{ "pass", false }, { "drop", true }, { NULL, 0 }
 };
@@ -523,7 +545,11 @@ static const struct opt_def opt_defs[] = {
 	FUNC("tls-cert", 0, "FILE", opt_tls, TLS_CERT, "syslog:tls://: a client certificate, PEM"),
 	FUNC("tls-key", 0, "FILE", opt_tls, TLS_KEY, "its private key, PEM (default: in the --tls-cert file)"),
 	FLAG("monitor", 0, monitor, "never drop; mark records with would_drop instead"),
-	WORD("log", 0, "all|listed", log_listed, log_modes, "log every frame (default) or only list hits and drops"),
+	/* --log sets and flow records (issue 13) */
+	FUNC("log", 0, "SET", opt_log, 0, "packets (default; 'all' too), flows, listed, or a set: flows,listed"),
+	NUM("flow-table", 0, "N", flow_table, 16, 1U << 24, 0, "--log flows: flows the kernel table holds (default 65536)"),
+	NUM("flow-idle-timeout", 0, "SECONDS", flow_idle_timeout, 1, 86400, 0, "--log flows: export a flow idle this long (default 15)"),
+	NUM("flow-active-timeout", 0, "SECONDS", flow_active_timeout, 1, 604800, 0, "--log flows: report a long flow this often (default 1800)"),
 	WORD("too-deep", 0, "pass|drop", too_deep_drop, too_deep_modes, "with lists: IPv6 chains deeper than parsed (default pass)"),
 	FLAG("socket-events", 0, sockets, "also log TCP connect/accept/close and UDP sends, with the process"),
 	FUNC("events", 0, "LIST", opt_events, 0, "packets (default), sockets, or packets,sockets"),
@@ -814,6 +840,12 @@ static int check_conflicts(const struct options *o)
 		return usage_error("-C, -G and -W rotate capture files: they need a pcap or pcapng output to a file (-w FILE)");
 	if (o->log_listed && !o->n_lists)
 		return usage_error("--log listed needs a list (%s)", "--blocklist, --taglist or --allowlist");
+	if (!o->log_flows && (given(o, "flow-table") ||
+			      given(o, "flow-idle-timeout") ||
+			      given(o, "flow-active-timeout")))
+		return usage_error("--flow-table and the flow timeouts are for flow records: they need --log flows");
+	if (o->log_flows && !o->packets)
+		return usage_error("--log flows counts captured frames, but --events has no packets");
 	if (o->monitor && !has_policy_list(o))
 		return usage_error("--monitor needs a list that drops (%s): without one nothing would be dropped", "--blocklist or --allowlist");
 	if (given(o, "too-deep") && !o->n_lists)
@@ -852,6 +884,10 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 	o->ringbuf_size = DEFAULT_RINGBUF_SIZE;
 	o->snaplen = DEFAULT_SNAPLEN;
 	o->packets = true;
+	o->log_packets = true;
+	o->flow_table = DEFAULT_FLOW_TABLE;
+	o->flow_idle_timeout = DEFAULT_FLOW_IDLE_TIMEOUT;
+	o->flow_active_timeout = DEFAULT_FLOW_ACTIVE_TIMEOUT;
 
 	shortopts[n++] = ':';	/* report a missing argument apart */
 	for (size_t i = 0; i < N_OPTS; i++) {

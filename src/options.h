@@ -57,7 +57,13 @@ struct options {
 	struct list_spec lists[MAX_LISTS];
 	int n_lists;
 	bool monitor;		/* never drop; mark what would be */
-	bool log_listed;	/* records only for list hits and drops */
+	/* --log: a set; log_listed without log_packets: list hits only */
+	bool log_packets;	/* a record for every frame (sampled) */
+	bool log_listed;	/* records for list hits and drops */
+	bool log_flows;		/* flow records (issue 13) */
+	uint32_t flow_table;	/* --flow-table: entries */
+	uint32_t flow_idle_timeout;	/* seconds */
+	uint32_t flow_active_timeout;	/* seconds */
 	bool too_deep_drop;	/* drop frames deeper than the parser goes */
 	bool packets;		/* XDP capture (--events) */
 	bool sockets;		/* socket events (--events, --socket-events) */
@@ -81,6 +87,15 @@ struct options {
 
 /* -s default: Ethernet, two VLAN tags, IPv6 with extension headers, TCP. */
 #define DEFAULT_SNAPLEN	256
+
+/*
+ * Flow defaults as Cisco's NetFlow exporters have them (inactive 15 s,
+ * active 30 min); the table holds 64Ki flows: 224 bytes each, 14 MiB of
+ * kernel memory (1M flows: 224 MiB, bpftool's memlock).
+ */
+#define DEFAULT_FLOW_TABLE		65536
+#define DEFAULT_FLOW_IDLE_TIMEOUT	15
+#define DEFAULT_FLOW_ACTIVE_TIMEOUT	1800
 
 /* Whether an output or the filter needs the frame's bytes. */
 bool options_need_frame_bytes(const struct options *o);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include "event.h"
 #include "sink.h"
 #include "stats.h"
+
 
 static void line(FILE *f, uint64_t n, const char *what)
 {
@@ -26,7 +28,7 @@ static void output_line(FILE *f, const struct sink *k)
 	if (k->cut)
 		fprintf(f, ", %llu cut to fit", (unsigned long long)k->cut);
 	if (k->skipped)
-		fprintf(f, ", %llu socket events not for this output",
+		fprintf(f, ", %llu socket events and flows not for this output",
 			(unsigned long long)k->skipped);
 	if (k->stats)
 		fprintf(f, ", %llu of them stats records",
@@ -64,8 +66,21 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 		line(f, k->sampled_out, "frames not logged (sampling)");
 	if (o->sockets && k->udp_limited)
 		line(f, k->udp_limited, "udp_send events skipped (rate bound)");
-	if (o->log_listed)
+	if (o->log_listed && !o->log_packets)
 		line(f, k->not_listed, "frames not logged (--log listed)");
+	if (o->log_flows) {
+		uint64_t n = 0;
+
+		for (int i = 0; i < 6; i++)
+			n += s->flows_exported[i];
+		fprintf(f, "%llu flows exported (", (unsigned long long)n);
+		for (int i = 0; i < 6; i++)
+			fprintf(f, "%s%llu %s", i ? ", " : "",
+				(unsigned long long)s->flows_exported[i],
+				flow_reason_names[i]);
+		fprintf(f, ")\n");
+		line(f, k->flow_table_full, "frames not tracked (flow table full: raise --flow-table)");
+	}
 	if (o->filter[0])
 		line(f, s->filtered, "records not written (filter expression)");
 	if (one && one->failed)
@@ -155,6 +170,9 @@ enum {
 	M_OUT_CUT,
 	M_OUT_SKIPPED,
 	M_OUT_STATS,
+	M_FLOWS_NEW,
+	M_FLOWS_EXPORTED,
+	M_FLOW_TABLE_FULL,
 	M_COUNT
 };
 
@@ -192,8 +210,12 @@ const struct metric stats_metrics[] = {
 	COUNTER(M_OUT_WRITTEN, "records_written_total", "outputs", "written", "output", NULL, "Records the output wrote."),
 	COUNTER(M_OUT_LOST, "records_lost_total", "outputs", "lost", "output", NULL, "Records the output lost: write errors, full queues."),
 	COUNTER(M_OUT_CUT, "records_cut_total", "outputs", "cut", "output", NULL, "Records cut to fit (syslog)."),
-	COUNTER(M_OUT_SKIPPED, "records_skipped_total", "outputs", "skipped", "output", NULL, "Records the output has no place for (socket events in capture files)."),
+	COUNTER(M_OUT_SKIPPED, "records_skipped_total", "outputs", "skipped", "output", NULL, "Records the output has no place for (socket events, flows in capture files)."),
 	COUNTER(M_OUT_STATS, "stats_records_total", "outputs", "stats", "output", NULL, "Stats records handed to the output (of output_records)."),
+	/* --log flows (issue 13) */
+	COUNTER(M_FLOWS_NEW, "flows_total", "flows", "new", NULL, NULL, "Flows the kernel's flow table took in."),
+	COUNTER(M_FLOWS_EXPORTED, "flows_exported_total", "flows", "exported", "reason", NULL, "Flow records made, by reason (an active report is one)."),
+	COUNTER(M_FLOW_TABLE_FULL, "flow_table_full_total", "flows", "table_full", NULL, NULL, "Frames not tracked: the flow table was full."),
 };
 const int stats_n_metrics = M_COUNT;
 _Static_assert(sizeof(stats_metrics) / sizeof(stats_metrics[0]) == M_COUNT,
@@ -285,6 +307,13 @@ void stats_walk(const struct stats *s, const struct options *o,
 
 		emit2(emit, ctx, M_LIST_SRC, list, NULL, k->src_hits[i]);
 		emit2(emit, ctx, M_LIST_DEST, list, NULL, k->dest_hits[i]);
+	}
+	if (o->log_flows) {
+		emit0(emit, ctx, M_FLOWS_NEW, k->flows_new);
+		emit0(emit, ctx, M_FLOW_TABLE_FULL, k->flow_table_full);
+		for (int i = 0; i < 6; i++)
+			emit2(emit, ctx, M_FLOWS_EXPORTED, flow_reason_names[i],
+			      NULL, s->flows_exported[i]);
 	}
 	for (int i = 0; i < s->n_sinks; i++) {
 		const struct sink *out = s->sinks[i];

@@ -25,6 +25,7 @@ struct stats {
 	uint64_t ring_size;
 	uint64_t undecodable;		/* records of an unknown layout */
 	uint64_t filtered;		/* records the filter expression left out */
+	uint64_t flows_exported[6];	/* --log flows: by enum flow_end_reason */
 	const struct sink *const *sinks;	/* each counts its own */
 	int n_sinks;
 	const struct list_set *lists;	/* in force: their names; or NULL */

@@ -594,6 +594,8 @@ def small_fs(name, size="64k"):
 
 SUMMARY_RE = {
     "seen": re.compile(r"^\s*(\d+) frames seen\s*$"),
+    "flow_table_full": re.compile(
+        r"^\s*(\d+) frames not tracked \(flow table full"),
     "written": re.compile(r"^\s*(\d+) records written\s*$"),
     "lost": re.compile(r"^\s*(\d+) records lost \(ring buffer full\)\s*$"),
     "sampled_out": re.compile(

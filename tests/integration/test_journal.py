@@ -860,6 +860,30 @@ def _():
         {H.mac_text(f[6:12]) for f in after}, got
 
 
+@tap.case("--log flows: a flow record in the journal, MESSAGE_ID of flows, "
+          "a one-line MESSAGE, FLOW_* fields equal to the JSON record's")
+def _():
+    src = new_ip4()
+    mac = new_mac()
+    frames = [udp4_frame(mac, src, 40404, 53) for _ in range(3)]
+    with Run("flow", ["--log", "flows", "--flow-idle-timeout", "1"]) as run:
+        run.send(frames)
+        recs = run.records(1, timeout=10)
+        got = wait_entries(run.pid, 1, extra=(
+            "MESSAGE_ID=4b7e0f3a9c2d4e1f8a6b5c7d9e0f1a2b",))
+        run.stop()
+    assert len(recs) == 1 and recs[0]["event_type"] == "flow", recs
+    r = recs[0]
+    assert len(got) == 1, got
+    e = got[0]
+    assert e["EVENT_TYPE"] == "flow" and e["SRC_IP"] == src, e
+    for k, v in r["flow"].items():
+        assert e.get("FLOW_" + k.upper()) == as_text(v), (k, e, r)
+    assert e["MESSAGE"].startswith("flow UDP %s:40404 -> %s:53 idle 3/" % (
+        src, A4)), e["MESSAGE"]
+    assert e["MESSAGE"].endswith(" on %s" % H.dev()), e["MESSAGE"]
+
+
 # --------------------------------------------------------------------------
 
 def start_journald(t):

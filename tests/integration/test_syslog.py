@@ -321,6 +321,31 @@ def rfc5424_all_transports():
 
 
 
+@tap.case("--log flows: a flow record over RFC 5424 has MSGID flow, the "
+          "JSON record as body and the flow fields in the structured data")
+def flow_record_5424():
+    with Rsyslog("rflow") as rs:
+        out = fresh("rflow.json")
+        with hdrlog(["--log", "flows", "--flow-idle-timeout", "1",
+                     "-o", "json:" + out,
+                     "-o", "syslog:tcp://127.0.0.1:%d" % PORT]) as h:
+            H.topo().send(frames(3))       # three flows, a frame each
+            lines = wait_json(out, 3)
+            msgs = rs.wait(3, "tcp")
+            h.stop()
+    assert len(lines) == 3 and len(msgs) == 3, (lines, msgs)
+    by_body = {H.parse5424(m["raw"])["msg"]: m for m in msgs}
+    for line in lines:
+        d = json.loads(line)
+        m = by_body[line]
+        p = H.parse5424(m["raw"])
+        assert p["msgid"] == "flow" and m["msgid"] == "flow", (p, m)
+        sd = dict(p["sd"][0][1])
+        assert sd["event_type"] == "flow" and sd["flow.pkts_toserver"] == \
+            str(d["flow"]["pkts_toserver"]) == "1" and \
+            sd["flow.reason"] == "idle", sd
+
+
 def run_simple(rs, name, targets, extra, n=20, frame_list=None, iface=None):
     """hdrlog with a JSON file and syslog targets; send; (lines, h)."""
     out = fresh(name + ".json")

@@ -382,6 +382,59 @@ static void test_random_records(void **state)
 	assert_true(decoded > 1000);
 }
 
+/*
+ * A flow table entry: src is the client whichever end of the key it is,
+ * the ports follow it, list masks go with their ends, a last seen a tick
+ * behind first seen (the coarse clock) does not make a negative age, and
+ * a key or value no program makes is refused.
+ */
+static void test_flow_entries(void **state)
+{
+	struct hdrlog_flow_key k = { .ifindex = 7, .ip_v = 4, .ip_proto = 6 };
+	struct hdrlog_flow v = { .direction = HDRLOG_DIR_INBOUND };
+	struct decode_ctx c = ctx;
+	struct event e;
+
+	(void)state;
+	c.lists = &lists;
+	memcpy(k.lo_ip, "\x0a\x00\x00\x01", 4);
+	memcpy(k.hi_ip, "\x0a\x00\x00\x02", 4);
+	k.lo_port = htobe16(80);
+	k.hi_port = htobe16(40000);
+	v.client_hi = 1;
+	v.pkts[0] = 5;
+	v.pkts[1] = 4;
+	v.tcp_flags = 0x1b | 0x1b << 8;
+	v.client_lists = 1;	/* "b" */
+	v.first_ns = 2000000000;
+	v.last_ns = 1999000000;
+	memset(&e, 0xa5, sizeof(e));
+	assert_int_equal(event_decode_flow(&e, &k, &v, &c), 0);
+	assert_int_equal(e.event_type, EVENT_FLOW);
+	assert_memory_equal(e.src_ip, "\x0a\x00\x00\x02", 4);
+	assert_int_equal(e.src_port, 40000);
+	assert_int_equal(e.dest_port, 80);
+	assert_int_equal(e.flow.pkts_toserver, 5);
+	assert_int_equal(e.flow.pkts_toclient, 4);
+	assert_int_equal(e.flow.state, FLOW_STATE_CLOSED);
+	assert_true(e.flow.end_ns >= e.flow.start_ns);
+	assert_true(event_has(&e, F_SRC_LISTS) && !event_has(&e, F_DEST_LISTS));
+	assert_string_equal(e.src_lists[0], "b");
+	assert_true(event_has(&e, F_COMMUNITY_ID));
+	assert_true(event_has(&e, F_IN_IFACE) && !event_has(&e, F_OUT_IFACE));
+	assert_false(event_has(&e, F_PID));
+	/* the other way round: the client is lo */
+	v.client_hi = 0;
+	assert_int_equal(event_decode_flow(&e, &k, &v, &c), 0);
+	assert_memory_equal(e.src_ip, "\x0a\x00\x00\x01", 4);
+	assert_int_equal(e.src_port, 80);
+	k.ip_v = 5;
+	assert_int_equal(event_decode_flow(&e, &k, &v, &c), -1);
+	k.ip_v = 4;
+	v.direction = 0;
+	assert_int_equal(event_decode_flow(&e, &k, &v, &c), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_socket_records),
 		cmocka_unit_test(test_packet_direction),
 		cmocka_unit_test(test_random_records),
+		cmocka_unit_test(test_flow_entries),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

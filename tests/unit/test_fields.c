@@ -420,6 +420,47 @@ static void test_ecs_names(void **state)
 	}
 }
 
+/* A flow record: "flow.x" and "tcp.x" names nested, whatever --fields keeps. */
+static void test_json_flow_nesting(void **state)
+{
+	static char buf[JSON_RECORD_MAX];
+	struct json_writer w;
+	struct event e;
+	size_t n;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.event_type = EVENT_FLOW;
+	e.ip_proto = 6;
+	e.flow.pkts_toserver = 3;
+	e.flow.pkts_toclient = 2;
+	e.flow.tcp_flags_toserver = 0x1b;
+	e.flow.tcp_flags_toclient = 0x12;
+	e.flow.reason = FLOW_END_FIN;
+	e.present = 1ull << F_EVENT_TYPE | 1ull << F_PROTO |
+		    1ull << F_FLOW_PKTS_TOSERVER | 1ull << F_FLOW_PKTS_TOCLIENT |
+		    1ull << F_FLOW_REASON | 1ull << F_FLOW_TCP_FLAGS |
+		    1ull << F_FLOW_TCP_FLAGS_TS | 1ull << F_FLOW_TCP_FLAGS_TC;
+	assert_int_equal(json_writer_init(&w, SCHEMA_DEFAULT), 0);
+	n = json_writer_record(&w, &e, ~0ull, buf, sizeof(buf));
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"event_type\":\"flow\",\"proto\":\"TCP\","
+		"\"flow\":{\"pkts_toserver\":3,\"pkts_toclient\":2,"
+		"\"reason\":\"fin\"},\"tcp\":{\"tcp_flags\":\"1b\","
+		"\"tcp_flags_ts\":\"1b\",\"tcp_flags_tc\":\"12\"}}");
+	/* an object first and last in the record */
+	n = json_writer_record(&w, &e, 1ull << F_FLOW_PKTS_TOCLIENT, buf,
+			       sizeof(buf));
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"flow\":{\"pkts_toclient\":2}}");
+	n = json_writer_record(&w, &e, 1ull << F_FLOW_REASON |
+			       1ull << F_FLOW_TCP_FLAGS_TC, buf, sizeof(buf));
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"flow\":{\"reason\":\"fin\"},"
+		"\"tcp\":{\"tcp_flags_tc\":\"12\"}}");
+	json_writer_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_field_text),
 		cmocka_unit_test(test_proto_names),
 		cmocka_unit_test(test_json_line),
+		cmocka_unit_test(test_json_flow_nesting),
 		cmocka_unit_test(test_json_foreign_strings),
 		cmocka_unit_test(test_json_write_error_counted),
 		cmocka_unit_test(test_ecs_nesting),

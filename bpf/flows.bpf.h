@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The flow table (--log flows): every IP frame the packet programs see
+ * counts in its flow's entry, whatever --sample and --log packets do;
+ * userspace (src/flowtable.c) sweeps the table every second and exports
+ * and deletes the flows that ended or went idle.
+ *
+ * Why a plain hash and not an LRU hash: an LRU hash makes room by
+ * deleting an entry without telling anyone, so a flow would vanish
+ * unexported, and a busy table could even evict a flow in the middle of
+ * its life and start it again as a new one. A plain hash never deletes
+ * on its own: when it is full the insert fails, and the frame is
+ * counted in flow_table_full ("frames not tracked: flow table full" in
+ * the summary and the metrics), so a full table loses counted frames,
+ * never a silent flow. Room comes back as the sweep exports idle flows;
+ * --flow-table sizes the table (it is preallocated: the memory is taken
+ * at start, and an insert never allocates in the packet path).
+ *
+ * Why one shared value with atomic adds and not a per-CPU hash: a
+ * per-CPU value multiplies the table's memory by the number of CPUs
+ * (1M flows x 64 CPUs x a 112-byte value: 7 GiB), and the frames of one flow
+ * mostly arrive on one CPU (RSS hashes the 5-tuple), so the cache line
+ * an atomic add locks is rarely contended. Flags are ORed atomically;
+ * last seen and the TTL range are plain stores: a race between two CPUs
+ * can only lose a few nanoseconds of last-seen or one TTL of the range.
+ */
+#ifndef HDRLOG_FLOWS_BPF_H
+#define HDRLOG_FLOWS_BPF_H
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "record.h"
+#include "maps.h"
+
+/* Set by userspace before load: --log has flows. */
+const volatile __u8 log_flows;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);	/* --flow-table, set at load */
+	__type(key, struct hdrlog_flow_key);
+	__type(value, struct hdrlog_flow);
+} flows SEC(".maps");
+
+/* ICMP replies counted in their request's flow: (type, the request's). */
+static __always_inline __u8 icmp_request_type(__u8 ip_v, __u8 type)
+{
+	if (ip_v == 4) {
+		/* echo, timestamp, information, address mask */
+		if (type == 0 || type == 14 || type == 16 || type == 18)
+			return type == 0 ? 8 : type - 1;
+	} else if (type == 129) {
+		return 128;
+	}
+	return type;
+}
+
+/* a < b, as the key orders endpoints; 16 bytes, IPv4 zero-padded */
+static __always_inline int endpoint_lower(const __u8 *a, __be16 pa,
+					  const __u8 *b, __be16 pb)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	if (x[0] != y[0])
+		return bpf_be64_to_cpu(x[0]) < bpf_be64_to_cpu(y[0]);
+	if (x[1] != y[1])
+		return bpf_be64_to_cpu(x[1]) < bpf_be64_to_cpu(y[1]);
+	return bpf_ntohs(pa) < bpf_ntohs(pb);
+}
+
+/*
+ * Count frame r (parsed, lists applied) in its flow. The first frame's
+ * time is read from the precise clock; later frames' (last seen) from
+ * the coarse one, a tick behind at most (4 ms at HZ=250): the precise
+ * clock costs ~60 ns here, a quarter of the whole update, and last seen
+ * only has to be good enough for timeouts in seconds and a flow's end.
+ */
+static __always_inline void flow_update(const struct hdrlog_record *r,
+					struct hdrlog_counters *cnt)
+{
+	struct hdrlog_flow_key k = {};
+	struct hdrlog_flow *v;
+	__be16 sport = 0, dport = 0;
+	__u64 bytes, src_lists = 0, dest_lists = 0;
+	int from_hi, toclient;
+
+	if (!(r->flags & HDRLOG_RF_IP))
+		return;
+	if (r->flags & HDRLOG_RF_PORTS) {
+		sport = r->src_port;
+		dport = r->dest_port;
+	}
+	k.ifindex = r->ifindex;
+	if (r->vlan_count)
+		k.vlan = bpf_ntohs(r->vlan_tci[0]) & 0x0fff;
+	k.ip_v = r->ip_v;
+	k.ip_proto = r->ip_proto;
+	if (r->flags & HDRLOG_RF_ICMP) {
+		/* no ports: the order of the addresses alone */
+		from_hi = !endpoint_lower(r->src_ip, 0, r->dest_ip, 0);
+		k.lo_port = bpf_htons(icmp_request_type(r->ip_v, r->icmp_type));
+		k.hi_port = bpf_htons(r->icmp_code);
+	} else {
+		from_hi = !endpoint_lower(r->src_ip, sport, r->dest_ip, dport);
+		k.lo_port = from_hi ? dport : sport;
+		k.hi_port = from_hi ? sport : dport;
+	}
+	__builtin_memcpy(k.lo_ip, from_hi ? r->dest_ip : r->src_ip, 16);
+	__builtin_memcpy(k.hi_ip, from_hi ? r->src_ip : r->dest_ip, 16);
+
+	v = bpf_map_lookup_elem(&flows, &k);
+	if (!v) {
+		__u64 now = bpf_ktime_get_ns();
+		struct hdrlog_flow fresh = {
+			.first_ns = now,
+			.last_ns = now,
+			.client_hi = from_hi,
+			.direction = r->direction,
+			.icmp_type = r->icmp_type,
+			.icmp_code = r->icmp_code,
+			.min_ttl = r->ttl,
+			.max_ttl = r->ttl,
+			.client_lists = r->src_lists,
+			.server_lists = r->dest_lists,
+		};
+		long err;
+
+		/* EEXIST: another CPU made it first; E2BIG: the table is full */
+		err = bpf_map_update_elem(&flows, &k, &fresh, BPF_NOEXIST);
+		if (!err)
+			cnt->flows_new++;
+		v = bpf_map_lookup_elem(&flows, &k);
+		if (!v) {
+			cnt->flow_table_full++;
+			return;
+		}
+	}
+	toclient = from_hi != v->client_hi;
+	bytes = bpf_ntohs(r->ip_len) + (r->ip_v == 6 ? 40 : 0);
+	if (toclient) {
+		__sync_fetch_and_add(&v->pkts[1], 1);
+		__sync_fetch_and_add(&v->bytes[1], bytes);
+	} else {
+		__sync_fetch_and_add(&v->pkts[0], 1);
+		__sync_fetch_and_add(&v->bytes[0], bytes);
+	}
+	if ((r->flags & HDRLOG_RF_TCP) && r->tcp_flags)
+		__sync_fetch_and_or(&v->tcp_flags,
+				    (__u64)r->tcp_flags << (toclient ? 8 : 0));
+	if (r->action == XDP_DROP)
+		__sync_fetch_and_add(&v->dropped, 1);
+	/*
+	 * A list reload can change a mask: rarely, so test before writing;
+	 * and a frame of no list does not read the masks' cache line.
+	 */
+	if (r->src_lists | r->dest_lists) {
+		src_lists = toclient ? v->server_lists : v->client_lists;
+		dest_lists = toclient ? v->client_lists : v->server_lists;
+	}
+	if ((r->src_lists | r->dest_lists) &&
+	    ((r->src_lists & ~src_lists) || (r->dest_lists & ~dest_lists))) {
+		__sync_fetch_and_or(toclient ? &v->server_lists :
+					       &v->client_lists, r->src_lists);
+		__sync_fetch_and_or(toclient ? &v->client_lists :
+					       &v->server_lists, r->dest_lists);
+	}
+	if (r->ttl < v->min_ttl)
+		v->min_ttl = r->ttl;
+	if (r->ttl > v->max_ttl)
+		v->max_ttl = r->ttl;
+	if ((r->flags & HDRLOG_RF_OWNER) && !v->has_owner) {
+		v->pid = r->pid;
+		__builtin_memcpy(v->comm, r->comm, sizeof(v->comm));
+		v->has_owner = 1;
+	}
+	v->last_ns = bpf_ktime_get_coarse_ns();
+}
+
+#endif

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Flow export (--log flows): sweep the kernel's flow table
+ * (bpf/flows.bpf.h) and turn the flows that ended, went idle or have run
+ * for an active timeout into flow records. Not flows.c, which attributes
+ * connections to processes from socket events.
+ */
+#ifndef HDRLOG_FLOWTABLE_H
+#define HDRLOG_FLOWTABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "event.h"
+
+struct flow_table;
+
+/* Called once per flow record, which lives only for the call. */
+typedef void (*flow_emit_fn)(void *ctx, struct event *e);
+
+/* For the table at map_fd; NULL when out of memory. Timeouts in seconds. */
+struct flow_table *flow_table_new(int map_fd, uint32_t idle_timeout,
+				  uint32_t active_timeout);
+void flow_table_free(struct flow_table *t);
+
+/*
+ * Export what is due at now (clock_mono_ns()): every flow with shutdown.
+ * Counts each record in exported[reason]. Returns 0, or -1 when the
+ * table could not be read (said once).
+ */
+int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
+		     const struct decode_ctx *ctx, flow_emit_fn emit,
+		     void *emit_ctx, uint64_t exported[FLOW_END_SHUTDOWN + 1]);
+
+#endif

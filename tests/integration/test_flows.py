@@ -1,0 +1,419 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+Flow records (--log flows): crafted TCP, UDP and ICMP conversations, both
+ways, arrive at A's XDP; each flow's record counts the frames and IP bytes
+of each way as the test counted them when it built the frames, with the
+TCP flags of each way and the reason it was written (fin, rst, idle,
+active, shutdown). A flow table smaller than the flows sent counts what it
+could not track; --log flows writes no packet records, --log flows,listed
+writes the list hits too; a real connection names its client's process.
+"""
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hdrlogtest as H  # noqa: E402
+
+tap = H.Tap()
+A_IP, B_IP = "198.51.100.1", "198.51.100.2"
+# addresses of neither namespace: A's kernel drops what XDP has counted
+CLIENT, SERVER = "203.0.113.10", "203.0.113.20"
+CLIENT6, SERVER6 = "2001:db8:99::10", "2001:db8:99::20"
+_port = [30000]
+
+
+def next_port():
+    _port[0] += 1
+    return _port[0]
+
+
+class Conversation:
+    """Frames of one conversation, from B's end to A's; counts each way,
+    made here from the frames themselves."""
+
+    def __init__(self):
+        self.scapy = H.load_scapy()
+        self.frames = []
+        self.pkts = {"ts": 0, "tc": 0}
+        self.bytes = {"ts": 0, "tc": 0}
+        self.flags = {"ts": 0, "tc": 0}
+
+    def add(self, way, l3):
+        s = self.scapy
+        f = s.Ether(src=H.pair().b_mac, dst=H.pair().a_mac) / l3
+        raw = bytes(f)
+        ip = s.Ether(raw).payload
+        self.pkts[way] += 1
+        self.bytes[way] += ip.len if ip.version == 4 else ip.plen + 40
+        if ip.haslayer(s.TCP):
+            self.flags[way] |= int(ip[s.TCP].flags)
+        self.frames.append(raw)
+
+    def send(self):
+        H.topo().send(self.frames)
+
+    def check(self, rec):
+        problems = []
+        for way, name in (("ts", "toserver"), ("tc", "toclient")):
+            for what, have in (("pkts", self.pkts), ("bytes", self.bytes)):
+                got = rec["flow"].get("%s_%s" % (what, name))
+                if got != have[way]:
+                    problems.append("flow.%s_%s %s, sent %s" % (
+                        what, name, got, have[way]))
+        return problems
+
+
+def tcp_conversation(cport, sport, end="fin"):
+    """Handshake, data both ways, then FIN both ways (or an RST)."""
+    s = H.load_scapy()
+    c = Conversation()
+
+    def ts(flags, load=b""):
+        c.add("ts", s.IP(src=CLIENT, dst=SERVER, ttl=64) /
+              s.TCP(sport=cport, dport=sport, flags=flags) / load)
+
+    def tc(flags, load=b""):
+        c.add("tc", s.IP(src=SERVER, dst=CLIENT, ttl=50) /
+              s.TCP(sport=sport, dport=cport, flags=flags) / load)
+
+    ts("S")
+    tc("SA")
+    ts("A")
+    ts("PA", b"GET / HTTP/1.0\r\n\r\n")
+    tc("PA", b"x" * 300)
+    tc("PA", b"y" * 200)
+    ts("A")
+    if end == "fin":
+        ts("FA")
+        tc("FA")
+        ts("A")
+    else:
+        tc("R")
+    return c
+
+
+def flows_of(recs):
+    return [r for r in recs if r.get("event_type") == "flow"]
+
+
+def find(recs, **kw):
+    return [r for r in flows_of(recs)
+            if all(r.get(k) == v for k, v in kw.items())]
+
+
+def hdrlog(args, out):
+    return H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" + out] +
+                    args)
+
+
+@tap.case("TCP with FIN, TCP with RST, UDP (IPv4 and IPv6) and ICMP echo, "
+          "both ways: one record each, counts each way as sent, flags each "
+          "way, reasons fin, rst, idle; no packet records with --log flows")
+def _():
+    s = H.load_scapy()
+    out = H.path("flows.json")
+    fin_port, rst_port, udp_port, udp6_port = (next_port() for _ in range(4))
+    convs = {}
+    convs["fin"] = tcp_conversation(fin_port, 80, "fin")
+    convs["rst"] = tcp_conversation(rst_port, 80, "rst")
+    u = Conversation()
+    for i in range(3):
+        u.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+              s.UDP(sport=udp_port, dport=53) / (b"q" * (10 + i)))
+    for i in range(2):
+        u.add("tc", s.IP(src=SERVER, dst=CLIENT) /
+              s.UDP(sport=53, dport=udp_port) / (b"r" * (100 + i)))
+    convs["udp"] = u
+    u6 = Conversation()
+    u6.add("ts", s.IPv6(src=CLIENT6, dst=SERVER6) /
+           s.UDP(sport=udp6_port, dport=123) / (b"n" * 48))
+    u6.add("tc", s.IPv6(src=SERVER6, dst=CLIENT6) /
+           s.UDP(sport=123, dport=udp6_port) / (b"m" * 48))
+    u6.add("tc", s.IPv6(src=SERVER6, dst=CLIENT6) /
+           s.UDP(sport=123, dport=udp6_port) / (b"m" * 48))
+    convs["udp6"] = u6
+    ic = Conversation()
+    for i in range(3):
+        ic.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+               s.ICMP(type=8, id=77, seq=i) / (b"p" * 56))
+        ic.add("tc", s.IP(src=SERVER, dst=CLIENT) /
+               s.ICMP(type=0, id=77, seq=i) / (b"p" * 56))
+    convs["icmp"] = ic
+
+    def complete(recs):
+        return (find(recs, src_port=fin_port) and
+                find(recs, src_port=rst_port) and
+                find(recs, src_port=udp_port) and
+                find(recs, src_port=udp6_port) and
+                find(recs, proto="ICMP", src_ip=CLIENT))
+
+    with hdrlog(["--log", "flows", "--flow-idle-timeout", "2"], out) as h:
+        for c in convs.values():
+            c.send()
+        recs = H.wait_records(out, complete, timeout=15, proc=h.proc)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    assert not [r for r in recs if r.get("event_type") != "flow"], recs
+    problems = []
+    want = {
+        "fin": (find(recs, src_port=fin_port), "fin", "closed"),
+        "rst": (find(recs, src_port=rst_port), "rst", "closed"),
+        "udp": (find(recs, src_port=udp_port), "idle", "established"),
+        "udp6": (find(recs, src_port=udp6_port), "idle", "established"),
+        "icmp": (find(recs, proto="ICMP", src_ip=CLIENT), "idle",
+                 "established"),
+    }
+    for name, (got, reason, state) in want.items():
+        if len(got) != 1:
+            problems.append("%s: %d records: %s" % (name, len(got), got))
+            continue
+        r = got[0]
+        problems += ["%s: %s" % (name, p) for p in convs[name].check(r)]
+        if r["flow"].get("reason") != reason:
+            problems.append("%s: reason %s, want %s" % (
+                name, r["flow"].get("reason"), reason))
+        if r["flow"].get("state") != state:
+            problems.append("%s: state %s, want %s" % (
+                name, r["flow"].get("state"), state))
+        if r.get("in_iface") != H.dev() or r.get("direction") != "in":
+            problems.append("%s: interface %s %s" % (
+                name, r.get("in_iface"), r.get("direction")))
+        if name in ("fin", "rst"):
+            c = convs[name]
+            tcp = r.get("tcp", {})
+            for key, way in (("tcp_flags_ts", "ts"), ("tcp_flags_tc", "tc")):
+                if tcp.get(key) != "%02x" % c.flags[way]:
+                    problems.append("%s: tcp.%s %s, sent %02x" % (
+                        name, key, tcp.get(key), c.flags[way]))
+            if (r["src_ip"], r["dest_ip"], r["dest_port"]) != \
+                    (CLIENT, SERVER, 80):
+                problems.append("%s: not client to server: %s" % (name, r))
+            if r["flow"].get("min_ttl") != 50 or \
+                    r["flow"].get("max_ttl") != 64:
+                problems.append("%s: TTL range %s" % (name, r["flow"]))
+        if not r.get("community_id", "").startswith("1:"):
+            problems.append("%s: no community_id" % name)
+    icmp = want["icmp"][0]
+    if icmp and icmp[0].get("icmp_type") != 8:
+        problems.append("icmp: type %s, want 8" % icmp[0].get("icmp_type"))
+    assert not problems, "\n".join(problems) + "\n" + repr(recs)
+    assert "flows exported" in h.stderr(), h.stderr()
+
+
+@tap.case("a flow longer than --flow-active-timeout is reported while it "
+          "runs (reason active), the reports' counts adding up to what was "
+          "sent; at exit the open flow is written with reason shutdown")
+def _():
+    s = H.load_scapy()
+    out = H.path("active.json")
+    port = next_port()
+    sent = 0
+    with hdrlog(["--log", "flows", "--flow-active-timeout", "1",
+                 "--flow-idle-timeout", "60"], out) as h:
+        deadline = time.monotonic() + 15
+        while not find(H.read_json_lines(out), src_port=port):
+            assert time.monotonic() < deadline, "no active report: " + \
+                h.stderr()
+            c = Conversation()
+            c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+                  s.UDP(sport=port, dport=9) / b"tick")
+            c.send()
+            sent += 1
+            time.sleep(0.1)
+        c = Conversation()
+        c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+              s.UDP(sport=port, dport=9) / b"tick")
+        c.send()
+        sent += 1
+        # every frame counted before the stop: B sends nothing else
+        deadline = time.monotonic() + 10
+        while h.summary_now().get("seen", 0) < sent:
+            assert time.monotonic() < deadline, h.stderr()
+            time.sleep(0.05)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = find(H.read_json_lines(out), src_port=port)
+    reasons = [r["flow"]["reason"] for r in recs]
+    assert reasons[0] == "active" and reasons[-1] == "shutdown" and \
+        set(reasons) <= {"active", "shutdown"}, reasons
+    total = sum(r["flow"]["pkts_toserver"] for r in recs)
+    assert total == sent, "reports add up to %d, sent %d: %s" % (
+        total, sent, recs)
+    assert all(r["flow"]["bytes_toserver"] ==
+               r["flow"]["pkts_toserver"] * (20 + 8 + 4) for r in recs), recs
+
+
+@tap.case("a flow table of 16 sent 40 flows: 16 written, the frames of "
+          "the other 24 counted as not tracked in the summary")
+def _():
+    s = H.load_scapy()
+    out = H.path("full.json")
+    c = Conversation()
+    base = next_port()
+    _port[0] += 40
+    for i in range(40):
+        c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+              s.UDP(sport=base + i, dport=7) / b"z")
+    with hdrlog(["--log", "flows", "--flow-table", "16"], out) as h:
+        c.send()
+        deadline = time.monotonic() + 10
+        while h.summary_now().get("flow_table_full", 0) < 24:
+            assert time.monotonic() < deadline, h.stderr()
+            time.sleep(0.05)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = flows_of(H.read_json_lines(out))
+    mine = [r for r in recs if base <= r.get("src_port", 0) < base + 40]
+    assert len(mine) == 16, mine
+    assert h.summary().get("flow_table_full") == 24, h.stderr()
+
+
+@tap.case("--log flows,listed: flow records and the list hits' packet "
+          "records, no others")
+def _():
+    s = H.load_scapy()
+    out = H.path("listed.json")
+    tag = H.write_list("tagged.txt", [SERVER + "/32"])
+    c = Conversation()
+    p1, p2 = next_port(), next_port()
+    for i in range(3):
+        c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+              s.UDP(sport=p1, dport=5) / b"a")
+        c.add("ts", s.IP(src=CLIENT, dst="203.0.113.30") /
+              s.UDP(sport=p2, dport=5) / b"b")
+    with hdrlog(["--log", "flows,listed", "--taglist", "t=" + tag,
+                 "--flow-idle-timeout", "1"], out) as h:
+        c.send()
+        H.wait_records(out, lambda rs: find(rs, src_port=p1) and
+                       find(rs, src_port=p2), timeout=10, proc=h.proc)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    packets = [r for r in recs if r.get("event_type") == "packet"]
+    assert len(packets) == 3 and all(r.get("dest_lists") == ["t"] and
+                                     r.get("src_port") == p1
+                                     for r in packets), packets
+    f1 = find(recs, src_port=p1)
+    assert len(f1) == 1 and f1[0].get("dest_lists") == ["t"] and \
+        f1[0]["flow"]["pkts_toserver"] == 3, f1
+    f2 = find(recs, src_port=p2)
+    assert len(f2) == 1 and "dest_lists" not in f2[0], f2
+
+
+@tap.case("--socket-events: a real TCP connection from A to B gives its "
+          "flow record the client process's pid and comm, src the client")
+def _():
+    port = next_port()
+    srv = H.ns_socket(H.topo().ns_b, socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((B_IP, port))
+    srv.listen(4)
+    out = H.path("owner.json")
+    with open("/proc/self/comm") as f:
+        comm = f.read().strip()
+    with hdrlog(["--log", "flows", "--direction", "both", "--socket-events",
+                 "--flow-idle-timeout", "2"], out) as h:
+        c = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
+        c.settimeout(5)
+        c.connect((B_IP, port))
+        conn, _ = srv.accept()
+        c.sendall(b"hello")
+        conn.recv(16)
+        conn.sendall(b"world!")
+        c.recv(16)
+        c.close()
+        conn.close()
+        recs = H.wait_records(out, lambda rs: find(rs, dest_port=port),
+                              timeout=15, proc=h.proc)
+        rc = h.stop()
+    srv.close()
+    assert rc == 0, h.stderr()
+    got = find(H.read_json_lines(out), dest_port=port)
+    assert len(got) == 1, recs
+    r = got[0]
+    assert r["src_ip"] == A_IP and r["dest_ip"] == B_IP and \
+        r["direction"] == "out", r
+    assert r.get("pid") == os.getpid() and r.get("comm") == comm, r
+    assert r["flow"]["reason"] == "fin", r
+    assert r["tcp"]["tcp_flags_ts"] in ("1b", "1f") and \
+        r["tcp"]["tcp_flags_tc"] in ("1b", "1f", "12", "13"), r
+
+
+@tap.case("--schema ecs: a flow record under ECS names (event.category "
+          "network, source/destination/network packets and bytes)")
+def _():
+    s = H.load_scapy()
+    out = H.path("ecs.json")
+    port = next_port()
+    c = Conversation()
+    c.add("ts", s.IP(src=CLIENT, dst=SERVER) / s.UDP(sport=port, dport=5)
+          / b"a")
+    c.add("tc", s.IP(src=SERVER, dst=CLIENT) / s.UDP(sport=5, dport=port)
+          / b"bb")
+    with hdrlog(["--log", "flows", "--schema", "ecs",
+                 "--flow-idle-timeout", "1"], out) as h:
+        c.send()
+        recs = H.wait_records(out, lambda rs: any(
+            r.get("source", {}).get("port") == port for r in rs),
+            timeout=10, proc=h.proc)
+        h.stop()
+    r = [x for x in recs if x.get("source", {}).get("port") == port]
+    assert len(r) == 1, recs
+    r = r[0]
+    assert r["event"]["category"] == ["network"] and \
+        r["event"]["type"] == ["connection", "end"] and \
+        r["event"]["kind"] == "event", r
+    assert r["source"]["packets"] == 1 and r["destination"]["packets"] == 1 \
+        and r["network"]["packets"] == 2, r
+    assert r["source"]["bytes"] == 29 and r["destination"]["bytes"] == 30 \
+        and r["network"]["bytes"] == 59, r
+    assert "start" in r["event"] and "end" in r["event"] and \
+        r["event"]["reason"] == "idle", r
+
+
+@tap.case("a pcap output has no place for flow records: skipped and "
+          "counted; stats records and the summary count flows by reason")
+def _():
+    s = H.load_scapy()
+    out, cap = H.path("stats.json"), H.path("flows.pcap")
+    port = next_port()
+    c = Conversation()
+    for i in range(2):
+        c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+              s.UDP(sport=port, dport=5) / b"a")
+    with hdrlog(["--log", "flows", "--flow-idle-timeout", "1", "-w", cap,
+                 "--stats-interval", "1"], out) as h:
+        c.send()
+        recs = H.wait_records(out, lambda rs: any(
+            r.get("stats", {}).get("flows", {}).get("idle", {})
+            .get("exported") for r in rs), timeout=10, proc=h.proc)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    flows = find(recs, src_port=port)
+    assert len(flows) == 1, recs
+    st = [r for r in recs if r.get("event_type") == "stats"][-1]["stats"]
+    assert st["flows"]["new"] >= 1 and st["flows"]["table_full"] == 0 and \
+        st["flows"]["idle"]["exported"] >= 1, st
+    assert "1 idle" in h.stderr() and "flows exported" in h.stderr(), \
+        h.stderr()
+    written, lost, _, rest = H.output_summary(h.stderr())["pcap:" + cap]
+    assert written == 0 and lost == 0 and \
+        "flows not for this output" in rest, h.stderr()
+
+
+@tap.case("--log takes a set; flow options without flows are refused")
+def _():
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--log", "flows,bogus",
+                                     "--check"])
+    H.assert_refused(r, 2, mentions=("packets, flows, listed",))
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--flow-table", "100",
+                                     "--check"])
+    H.assert_refused(r, 2, mentions=("--log flows",))
+
+
+if __name__ == "__main__":
+    H.main(lambda: H.run_tap(tap))
