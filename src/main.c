@@ -121,14 +121,15 @@ static bool run_full(struct run *run)
 /*
  * A flow record from the sweep. The filter expression is not applied:
  * it reads frame bytes, which a flow has none of (flows count every
- * frame; --filter chooses packet records).
+ * frame; --filter chooses packet records). Written also once -c is
+ * reached: the sweep has taken the flow out of the table, and the flows
+ * still open at the stop are what the counted frames made; dropping them
+ * here would count them exported and write them nowhere.
  */
 static void emit_flow(void *ctx, struct event *e)
 {
 	struct run *run = ctx;
 
-	if (run->done)
-		return;
 	if (run->flows)
 		flows_annotate(run->flows, e, run->netns);
 	sink_write_all(run->sinks, run->n_sinks, e);

@@ -846,6 +846,9 @@ static int check_conflicts(const struct options *o)
 		return usage_error("--flow-table and the flow timeouts are for flow records: they need --log flows");
 	if (o->log_flows && !o->packets)
 		return usage_error("--log flows counts captured frames, but --events has no packets");
+	for (int i = 0; i < o->n_outputs && !o->log_flows; i++)
+		if (!strncmp(o->outputs[i], "ipfix:", 6))
+			return usage_error("an ipfix output carries flow records only: it needs --log flows (e.g. --log flows or --log packets,flows)");
 	if (o->monitor && !has_policy_list(o))
 		return usage_error("--monitor needs a list that drops (%s): without one nothing would be dropped", "--blocklist or --allowlist");
 	if (given(o, "too-deep") && !o->n_lists)

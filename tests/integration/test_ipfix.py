@@ -418,32 +418,31 @@ def live_flows():
     compare_flows(flows, c.dir)
 
 
-@tap.case("hdrlog -o ipfix:// given packet records (no --log flows): "
-          "skipped, not lost; nothing sent")
+@tap.case("hdrlog -o ipfix:// without --log flows is refused; with --log "
+          "packets,flows its packet records are skipped, not lost, and only "
+          "the flows are sent")
 def packets_skipped():
-    rx = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_DGRAM)
-    rx.bind(("127.0.0.1", PORT + 2))
-    rx.setblocking(False)
+    r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "ipfix://127.0.0.1"])
+    H.assert_refused(r, rc=2, mentions=("--log flows",))
     n = 20
-    with H.Hdrlog(H.topo().ns_a, [
-            "-i", H.dev(), "-o", "ipfix://127.0.0.1:%d" % (PORT + 2),
-            "--ipfix-domain", "7", "-c", str(n)]) as h:
-        H.topo().send([H.udp_frame(H.new_mac(MAC_KIND), sport=7000 + i,
-                                   dport=7001) for i in range(n)])
-        rc = h.wait(15)
-    assert rc == 0, h.stderr()
+    with Nfcapd("skip") as c:
+        with H.Hdrlog(H.topo().ns_a, [
+                "-i", H.dev(), "-o", "ipfix://127.0.0.1:%d" % PORT,
+                "--log", "packets,flows", "--ipfix-domain", "7",
+                "-c", str(n)]) as h:
+            H.topo().send([H.udp_frame(H.new_mac(MAC_KIND), sport=7000 + i,
+                                       dport=7001) for i in range(n)])
+            rc = h.wait(15)
+        assert rc == 0, h.stderr()
+        c.stop()
     written, lost = H.output_counts(h.stderr(), "ipfix")
-    assert (written, lost) == (0, 0), h.stderr()
-    assert re.search(r"output ipfix://127\.0\.0\.1:%d: 0 written, 0 lost, "
-                     r"%d .*not for this output" % (PORT + 2, n),
+    assert (written, lost) == (n, 0), h.stderr()
+    assert re.search(r"output ipfix://127\.0\.0\.1:%d: %d written, 0 lost, "
+                     r"%d .*not for this output" % (PORT, n, n),
                      h.stderr()), h.stderr()
-    try:
-        rx.recv(2048)
-        assert False, "a datagram was sent for packet records"
-    except BlockingIOError:
-        pass
-    finally:
-        rx.close()
+    got = read_nfdump(c.dir)
+    assert sorted(int(g["src port"]) for g in got) == \
+        list(range(7000, 7000 + n)), got
 
 
 @tap.case("--check of ipfix targets and --ipfix-domain: parsed and "
@@ -452,20 +451,22 @@ def check_targets():
     for t in ("ipfix://127.0.0.1", "ipfix://127.0.0.1:%d" % PORT,
               "ipfix://[::1]:4739", "ipfix://localhost"):
         r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--check", "-o", t,
+                                         "--log", "flows",
                                          "--ipfix-domain", "4294967295"])
         assert r.returncode == 0, (t, r.stderr)
     for t in ("ipfix", "ipfix:127.0.0.1", "ipfix://", "ipfix://127.0.0.1:0",
               "ipfix://127.0.0.1:65536", "ipfix://[::1",
               "ipfix://no-such-host.invalid"):
         for extra in (["--check"], []):
-            r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", t] + extra)
+            r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", t,
+                                             "--log", "flows"] + extra)
             assert r.returncode != 0, (t, extra)
             errs = [x for x in r.stderr.splitlines() if x.strip() and
                     "problem found" not in x and "listening on" not in x]
             assert len(errs) == 1 and errs[0].startswith("hdrlog: ") and \
                 "ipfix" in errs[0], (t, extra, r.stderr)
     r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--check", "-o",
-                                     "ipfix://127.0.0.1",
+                                     "ipfix://127.0.0.1", "--log", "flows",
                                      "--ipfix-domain", "4294967296"])
     assert r.returncode != 0 and "ipfix-domain" in r.stderr, r.stderr
 
