@@ -13,12 +13,12 @@ struct line {
 	char *buf;
 	size_t size;
 	size_t len;
-	uint64_t shown;		/* fields present and selected by --fields */
+	field_mask shown;	/* fields present and selected by --fields */
 };
 
 static bool shown(const struct line *l, enum field_id id)
 {
-	return id < F_COUNT && (l->shown & (1ULL << id));
+	return id < F_COUNT && (l->shown & FIELD_BIT(id));
 }
 
 static void add(struct line *l, const char *fmt, ...)
@@ -221,7 +221,7 @@ static void flow_message(struct line *l, const struct event *e)
 		add(l, " out %s", e->out_iface);
 }
 
-size_t event_message(const struct event *e, uint64_t fields, char *buf,
+size_t event_message(const struct event *e, field_mask fields, char *buf,
 		     size_t size)
 {
 	struct line l = { buf, size, 0, e->present & fields };

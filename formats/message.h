@@ -20,7 +20,7 @@ struct event;
  * Only the fields in the mask (--fields) are shown. Writes at most size
  * bytes with the NUL; returns the length written.
  */
-size_t event_message(const struct event *e, uint64_t fields, char *buf,
+size_t event_message(const struct event *e, field_mask fields, char *buf,
 		     size_t size);
 
 /*

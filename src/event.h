@@ -61,7 +61,7 @@ struct event_flow {
 };
 
 struct event {
-	uint64_t present;		/* bit (1 << enum field_id) per field set */
+	field_mask present;		/* FIELD_BIT(id) per field set */
 	uint64_t time_ns;		/* wall clock, UTC, ns since the epoch */
 	enum event_type event_type;
 	uint8_t sock_event;		/* enum hdrlog_sock_event */
@@ -120,7 +120,7 @@ struct event {
 
 static inline bool event_has(const struct event *e, enum field_id id)
 {
-	return e->present & (1ULL << id);
+	return e->present & FIELD_BIT(id);
 }
 
 /* What decoding needs besides the record. */

@@ -584,10 +584,10 @@ int ecs_text(const struct event *e, enum field_id id,
 	return -1;
 }
 
-int fields_parse(const char *list, uint64_t *mask, const char **bad,
+int fields_parse(const char *list, field_mask *mask, const char **bad,
 		 size_t *bad_len)
 {
-	uint64_t m = 0;
+	field_mask m = 0;
 	const char *p = list;
 
 	for (;;) {
@@ -603,7 +603,7 @@ int fields_parse(const char *list, uint64_t *mask, const char **bad,
 			*bad_len = n;
 			return -1;
 		}
-		m |= 1ull << id;
+		m |= FIELD_BIT(id);
 		if (!p[n])
 			break;
 		p += n + 1;

@@ -82,6 +82,30 @@ enum field_id {
 	F_COUNT
 };
 
+/*
+ * A set of fields: bit id stands for enum field_id id (record fields
+ * present, --fields, a sink's selection). 128 bits: F_COUNT is past 63,
+ * and json.c uses bit F_COUNT for ecs.version. unsigned __int128 rather
+ * than an array of words: a mask stays a value the compiler keeps in two
+ * registers, constant masks (event.c) stay constant expressions, and
+ * &, |, ~ and "m &= m - 1" keep working; lists.c needs the type anyway.
+ */
+typedef unsigned __int128 field_mask;
+#define FIELD_BIT(id)	((field_mask)1 << (id))
+#define FIELD_MASK_ALL	(FIELD_BIT(F_COUNT) - 1)
+_Static_assert(F_COUNT < 128, "a field_mask has 128 bits, one is ecs.version's");
+
+/* The lowest field in a non-empty mask, taken out of it. */
+static inline enum field_id field_mask_pop(field_mask *m)
+{
+	uint64_t lo = (uint64_t)*m;
+	unsigned int id = lo ? (unsigned int)__builtin_ctzll(lo) :
+			  64 + (unsigned int)__builtin_ctzll((uint64_t)(*m >> 64));
+
+	*m &= *m - 1;
+	return (enum field_id)id;
+}
+
 /* How a value is written: JSON uses the kind, text outputs the text. */
 enum field_kind {
 	FK_NUMBER,
@@ -174,7 +198,7 @@ enum field_kind ecs_kind(enum field_id id, const struct ecs_leaf *l);
 int uint_text(uint64_t v, char *buf);
 
 /* Parse "a,b,c" into a mask of field ids; -1 and *bad names the unknown. */
-int fields_parse(const char *list, uint64_t *mask, const char **bad,
+int fields_parse(const char *list, field_mask *mask, const char **bad,
 		 size_t *bad_len);
 
 /* IANA keyword for an IP protocol number, as Suricata writes it, or NULL. */

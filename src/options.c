@@ -879,7 +879,7 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 
 	memset(o, 0, sizeof(*o));
 	optind = 0;	/* getopt starts afresh: parsing may be done again */
-	o->fields = (1ull << F_COUNT) - 1;
+	o->fields = FIELD_MASK_ALL;
 	o->sample = 1;
 	o->ringbuf_size = DEFAULT_RINGBUF_SIZE;
 	o->snaplen = DEFAULT_SNAPLEN;

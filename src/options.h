@@ -45,7 +45,7 @@ struct options {
 	const char *outputs[MAX_OUTPUTS];
 	int n_outputs;
 	uint64_t count;		/* stop after this many records; 0: never */
-	uint64_t fields;	/* mask of enum field_id */
+	field_mask fields;	/* FIELD_BIT(enum field_id) */
 	uint32_t sample;	/* log 1 in N frames */
 	enum xdp_mode xdp_mode;
 	enum ingress_hook ingress;	/* --attach-ingress */
