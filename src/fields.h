@@ -79,6 +79,22 @@ enum field_id {
 	F_FLOW_TCP_FLAGS,
 	F_FLOW_TCP_FLAGS_TS,
 	F_FLOW_TCP_FLAGS_TC,
+	/*
+	 * Response records (--respond, issue 14): alert, block, unblock.
+	 * "alert" is Suricata eve's object; "respond" hdrlog's own.
+	 */
+	F_ALERT_ACTION,
+	F_ALERT_SIGNATURE,
+	F_ALERT_CATEGORY,
+	F_ALERT_SEVERITY,
+	F_RESPOND_DETECTOR,
+	F_RESPOND_VALUE,
+	F_RESPOND_THRESHOLD,
+	F_RESPOND_WINDOW,
+	F_RESPOND_PREFIX,
+	F_RESPOND_TTL,
+	F_RESPOND_EXPIRES,
+	F_RESPOND_RESULT,
 	F_COUNT
 };
 
