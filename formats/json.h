@@ -33,7 +33,7 @@ struct json_writer {
 	 * a name of the record itself, else i of obj_keys[i] (,"a":{).
 	 */
 	uint8_t objs[F_COUNT];
-	struct json_key obj_keys[4];
+	struct json_key obj_keys[8];
 	/* --schema ecs: the nested names in the order written; else NULL */
 	struct ecs_plan *ecs;
 };

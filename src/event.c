@@ -126,15 +126,14 @@ static void decode_list_names(struct event *e, uint64_t src, uint64_t dest,
 	}
 }
 
-static void decode_lists(struct event *e, const struct hdrlog_record *r,
-			 const struct list_set *lists)
+/* With lists or --respond: what the program did with the frame. */
+static void decode_action(struct event *e, const struct hdrlog_record *r)
 {
 	SET(e, F_ACTION);
 	e->dropped = r->action == XDP_DROP;
 	e->would_drop = r->flags & HDRLOG_RF_WOULD_DROP;
 	if (e->would_drop)
 		SET(e, F_WOULD_DROP);
-	decode_list_names(e, r->src_lists, r->dest_lists, lists);
 }
 
 /* What every record starts with. */
@@ -271,8 +270,10 @@ int event_decode(struct event *e, const void *rec, size_t size,
 			return -1;
 		decode_l4(e, r);
 	}
+	if (ctx->lists || ctx->respond)
+		decode_action(e, r);
 	if (ctx->lists)
-		decode_lists(e, r, ctx->lists);
+		decode_list_names(e, r->src_lists, r->dest_lists, ctx->lists);
 	return 0;
 }
 

@@ -175,6 +175,7 @@ struct decode_ctx {
 	const struct clock_map *clock;
 	const struct iface_table *ifaces;
 	const struct list_set *lists;	/* for list names; NULL: none */
+	bool respond;			/* --respond: frames may be dropped */
 };
 
 /*

@@ -39,6 +39,8 @@ enum attach_method {
 	ATTACH_TRACEPOINT,
 };
 
+struct respond_config;
+
 struct options {
 	const char *ifaces[MAX_IFACES];
 	int n_ifaces;
@@ -57,6 +59,9 @@ struct options {
 	struct list_spec lists[MAX_LISTS];
 	int n_lists;
 	bool monitor;		/* never drop; mark what would be */
+	/* automated response (issue 14): src/respond.h */
+	const char *respond;	/* --respond FILE, or NULL */
+	struct respond_config *respond_cfg;	/* read from it */
 	/* --log: a set; log_listed without log_packets: list hits only */
 	bool log_packets;	/* a record for every frame (sampled) */
 	bool log_listed;	/* records for list hits and drops */

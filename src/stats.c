@@ -38,6 +38,34 @@ static void output_line(FILE *f, const struct sink *k)
 	fputc('\n', f);
 }
 
+/* --respond: one line per policy, then what was refused or lost. */
+static void respond_print(const struct stats *s, FILE *f)
+{
+	const struct respond_stats *r = &s->respond_stats;
+
+	for (int i = 0; i < s->respond->n_policies; i++) {
+		fprintf(f, "policy %s: %llu alerts, %llu blocks, %llu unblocks, %llu frames dropped",
+			s->respond->policies[i].name,
+			(unsigned long long)r->alerts[i],
+			(unsigned long long)r->blocks[i],
+			(unsigned long long)r->unblocks[i],
+			(unsigned long long)r->dropped[i]);
+		if (r->would_drop[i])
+			fprintf(f, ", %llu would have been dropped (--monitor)",
+				(unsigned long long)r->would_drop[i]);
+		fputc('\n', f);
+	}
+	line(f, r->list_full, "blocks refused: dynamic block list full (max-blocks)");
+	if (r->protected_alerts || r->protected_pass)
+		fprintf(f, "%llu blocks refused and %llu frames passed: source on an allow or never-block list\n",
+			(unsigned long long)r->protected_alerts,
+			(unsigned long long)r->protected_pass);
+	if (r->hot_lost || r->watch_full)
+		line(f, r->hot_lost + r->watch_full, "hot sources not judged (queue full: raise the thresholds)");
+	if (r->untracked)
+		line(f, r->untracked, "frames not counted (per-source table busy)");
+}
+
 void stats_print(const struct stats *s, const struct options *o, FILE *f)
 {
 	const struct hdrlog_counters *k = &s->kernel;
@@ -93,6 +121,8 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 		line(f, s->undecodable, "records lost (unknown record layout)");
 	if (k->too_deep)
 		line(f, k->too_deep, "frames with headers deeper than parsed");
+	if (s->respond)
+		respond_print(s, f);
 	if (!o->n_lists)
 		return;
 	line(f, k->passed, "frames passed");

@@ -3,8 +3,8 @@
  * Automated response (--respond, issue 14): the layouts the kernel side
  * (respond.bpf.h) and userspace (src/respond.c) share.
  */
-#ifndef HDRLOG_RESPOND_H
-#define HDRLOG_RESPOND_H
+#ifndef HDRLOG_RESPOND_LAYOUT_H
+#define HDRLOG_RESPOND_LAYOUT_H
 
 #include <linux/types.h>
 
@@ -26,9 +26,8 @@ enum hdrlog_measure {
  * same key, so a frame computes it once.
  */
 struct hdrlog_src_key {
-	__u8 ip_v;
-	__u8 pad[3];
-	__u8 addr[16];		/* IPv4 in the first 4 bytes */
+	__u32 addr[4];		/* network order; IPv4 in addr[0] */
+	__u32 ip_v;		/* 4 or 6 (a word: no padding to zero) */
 };
 
 /*
