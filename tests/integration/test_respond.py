@@ -109,7 +109,8 @@ def wait_policy(h, name, index, n, timeout=10):
 def _():
     out = H.path("syn.json")
     attacker, other = "203.0.113.7", "203.0.113.8"
-    with hdrlog(out, conf(SYN_BLOCK % "60s")) as h:
+    prom = H.path("respond.prom")
+    with hdrlog(out, conf(SYN_BLOCK % "60s"), ["--metrics", prom]) as h:
         H.topo().send(flood(attacker))
         recs = wait_for(out, h, lambda r: of(r, "block", attacker),
                         "block record")
@@ -141,6 +142,15 @@ def _():
     # the block list goes with hdrlog: said at exit
     u = of(recs, "unblock", attacker)
     assert u and u[0]["respond"]["result"] == "shutdown", u
+    # the summary's numbers in the metrics (one table: stats_walk)
+    with open(prom) as f:
+        text = f.read()
+    m = re.search(r'^hdrlog_respond_frames_dropped_total\{policy="syn-flood"'
+                  r'\} (\d+)$', text, re.M)
+    assert m and int(m.group(1)) == policies(h.stderr())["syn-flood"][3], \
+        text
+    assert re.search(r'^hdrlog_respond_blocks_total\{policy="syn-flood"\} 1$',
+                     text, re.M), text
 
 
 @tap.case("a port scan (one source, many destination ports) is alerted by "
