@@ -111,15 +111,21 @@ typedef unsigned __int128 field_mask;
 #define FIELD_MASK_ALL	(FIELD_BIT(F_COUNT) - 1)
 _Static_assert(F_COUNT < 128, "a field_mask has 128 bits, one is ecs.version's");
 
-/* The lowest field in a non-empty mask, taken out of it. */
+/*
+ * The lowest field in a non-empty mask, taken out of it. Word by word:
+ * the JSON writer calls this per field, and a 128-bit "m &= m - 1" costs
+ * a borrow chain (tests/unit, callgrind: 16 instructions, this 6).
+ */
 static inline enum field_id field_mask_pop(field_mask *m)
 {
-	uint64_t lo = (uint64_t)*m;
-	unsigned int id = lo ? (unsigned int)__builtin_ctzll(lo) :
-			  64 + (unsigned int)__builtin_ctzll((uint64_t)(*m >> 64));
+	uint64_t lo = (uint64_t)*m, hi = (uint64_t)(*m >> 64);
 
-	*m &= *m - 1;
-	return (enum field_id)id;
+	if (lo) {
+		*m = (field_mask)hi << 64 | (lo & (lo - 1));
+		return (enum field_id)__builtin_ctzll(lo);
+	}
+	*m = (field_mask)(hi & (hi - 1)) << 64;
+	return (enum field_id)(64 + __builtin_ctzll(hi));
 }
 
 /* How a value is written: JSON uses the kind, text outputs the text. */

@@ -154,6 +154,8 @@ void stats_status(const struct stats *s, char *buf, size_t size)
 	uint64_t written = 0, lost = k->lost + k->sock_lost + s->undecodable;
 	uint64_t dropped = k->dropped + k->dropped_allow + k->dropped_deep;
 
+	for (int i = 0; s->respond && i < s->respond->n_policies; i++)
+		dropped += s->respond_stats.dropped[i];	/* --respond's blocks */
 	for (int i = 0; i < s->n_sinks; i++)
 		lost += s->sinks[i]->failed;
 	if (s->n_sinks == 1)
