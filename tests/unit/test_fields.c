@@ -461,6 +461,60 @@ static void test_json_flow_nesting(void **state)
 	json_writer_free(&w);
 }
 
+/*
+ * A block record (issue 14): the alert and respond objects in the default
+ * schema, past bit 63 of a mask; in ECS event.kind, both categories,
+ * event.type denied and rule.name.
+ */
+static void test_respond_record(void **state)
+{
+	struct json_writer w;
+	struct event e;
+	char buf[1024];
+	size_t n;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.event_type = EVENT_BLOCK;
+	e.ip_v = 4;
+	memcpy(e.src_ip, "\xcb\x00\x71\x07", 4);
+	e.respond.policy = "syn-flood";
+	e.respond.detector = DET_SYN;
+	e.respond.prefix = 32;
+	e.respond.value = 950;
+	e.respond.threshold = 200;
+	e.respond.ttl_s = 600;
+	e.respond.result = RESULT_BLOCKED;
+	e.present = FIELD_BIT(F_EVENT_TYPE) | FIELD_BIT(F_SRC_IP) |
+		    FIELD_BIT(F_ALERT_SIGNATURE) | FIELD_BIT(F_RESPOND_DETECTOR) |
+		    FIELD_BIT(F_RESPOND_VALUE) | FIELD_BIT(F_RESPOND_THRESHOLD) |
+		    FIELD_BIT(F_RESPOND_PREFIX) | FIELD_BIT(F_RESPOND_TTL) |
+		    FIELD_BIT(F_RESPOND_RESULT);
+	assert_true(F_RESPOND_RESULT >= 64);
+	assert_int_equal(json_writer_init(&w, SCHEMA_DEFAULT), 0);
+	n = json_writer_record(&w, &e, FIELD_MASK_ALL, buf, sizeof(buf));
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"event_type\":\"block\","
+		"\"src_ip\":\"203.0.113.7\",\"alert\":{\"signature\":\"syn-flood\"},"
+		"\"respond\":{\"detector\":\"syn\",\"value\":950,"
+		"\"threshold\":200,\"prefix\":32,\"ttl\":600,"
+		"\"result\":\"blocked\"}}");
+	/* --fields leaves out what it does not name, past bit 63 too */
+	n = json_writer_record(&w, &e, FIELD_BIT(F_RESPOND_TTL), buf,
+			       sizeof(buf));
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"respond\":{\"ttl\":600}}");
+	json_writer_free(&w);
+	assert_non_null(strstr(ecs_line(&e, FIELD_MASK_ALL),
+		"\"event\":{\"category\":[\"intrusion_detection\",\"network\"],"
+		"\"kind\":\"event\",\"type\":[\"denied\"]}"));
+	assert_non_null(strstr(ecs_line(&e, FIELD_MASK_ALL),
+		"\"rule\":{\"name\":\"syn-flood\"}"));
+	e.event_type = EVENT_ALERT;
+	assert_non_null(strstr(ecs_line(&e, FIELD_MASK_ALL),
+		"\"kind\":\"alert\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_ecs_nesting),
 		cmocka_unit_test(test_ecs_socket),
 		cmocka_unit_test(test_ecs_names),
+		cmocka_unit_test(test_respond_record),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
