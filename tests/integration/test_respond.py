@@ -33,6 +33,16 @@ def tcp_syn(src, sport, dport=80, dst=A4):
             b"\x08\x00" + ip + tcp)
 
 
+def tcp_syn6(src, sport, dport=80, dst="2001:db8::1"):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1000, 0, 5 << 4, 0x02,
+                      1024, 0, 0)
+    ip = struct.pack("!IHBB16s16s", 0x60000000, len(tcp), 6, 64,
+                     socket.inet_pton(socket.AF_INET6, src),
+                     socket.inet_pton(socket.AF_INET6, dst))
+    return (H.mac_bytes(FOREIGN_MAC) + H.mac_bytes(H.new_mac(MAC_KIND)) +
+            b"\x86\xdd" + ip + tcp)
+
+
 def udp(src, dport=53, ip_id=1):
     return H.udp_frame(H.new_mac(MAC_KIND), dst_mac=FOREIGN_MAC, src_ip=src,
                        dst_ip=A4, sport=40000, dport=dport, ip_id=ip_id)
@@ -293,6 +303,33 @@ def _():
     bad = [r for r in of(recs, "alert") + of(recs, "block")
            if r["src_ip"] != marker]
     assert not bad, bad
+
+
+@tap.case("IPv6 sources count per /64: a SYN flood from 300 addresses of "
+          "one /64 is one source, blocked as 2001:db8:5::/64; a host scan "
+          "from one IPv4 source is alerted by host-scan")
+def _():
+    out = H.path("v6.json")
+    c = conf(SYN_BLOCK % "60s" + "[policy sweep]\ndetector = host-scan\n"
+             "threshold = 30\n")
+    scanner = "203.0.113.60"
+    with hdrlog(out, c) as h:
+        H.topo().send([tcp_syn6("2001:db8:5::%x:%x" % (i, i * 7), 10000 + i)
+                       for i in range(300)])
+        H.topo().send([H.udp_frame(H.new_mac(MAC_KIND), dst_mac=FOREIGN_MAC,
+                                   src_ip=scanner, dst_ip="198.51.100.%d" %
+                                   (100 + i), ip_id=i + 1)
+                       for i in range(100)])
+        recs = wait_for(out, h, lambda r: of(r, "block", "2001:db8:5::")
+                        and of(r, "alert", scanner), "block and alert")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    b = of(recs, "block", "2001:db8:5::")[0]
+    assert b["ip_v"] == 6 and b["respond"]["prefix"] == 64, b
+    assert len(of(recs, "alert")) == 2, of(recs, "alert")
+    a = of(recs, "alert", scanner)[0]
+    assert a["alert"]["signature"] == "sweep" and \
+        a["respond"]["detector"] == "host-scan", a
 
 
 @tap.case("a bad respond config is refused with FILE:LINE")
