@@ -26,6 +26,7 @@
 #include "lists.bpf.h"
 #include "owners.bpf.h"
 #include "flows.bpf.h"
+#include "respond.bpf.h"
 
 enum hook {
 	HOOK_XDP = HDRLOG_HOOK_XDP,
@@ -389,7 +390,7 @@ static __always_inline int handle_frame(void *ctx, enum hook hook,
 	if (ic)
 		ic->seen++;
 
-	if (!lists_enabled && !log_flows) {
+	if (!lists_enabled && !log_flows && !respond_enabled) {
 		if (sample_every > 1 && cnt->seen % sample_every) {
 			cnt->sampled_out++;
 			if (ic)
@@ -411,6 +412,14 @@ static __always_inline int handle_frame(void *ctx, enum hook hook,
 		listed = rp->src_lists || rp->dest_lists ||
 			 rp->action == XDP_DROP ||
 			 (rp->flags & HDRLOG_RF_WOULD_DROP);
+	}
+	/* Dropped or not, a dynamic block is sampled as any other frame. */
+	if (respond_enabled && fi->dir == HDRLOG_DIR_INBOUND &&
+	    rp->action == XDP_PASS) {
+		rp->action = respond_frame(rp, cnt, is_link_essential(rp),
+					   monitor);
+		if (ic && rp->action == XDP_DROP)
+			ic->dropped++;
 	}
 	if (log_flows) {
 		flow_update(rp, cnt);

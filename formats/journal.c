@@ -267,7 +267,7 @@ static int journal_submit(struct sink *s, struct journal_sink *j,
 static int journal_write(struct sink *s, const struct event *e)
 {
 	struct journal_sink *j = s->priv;
-	uint64_t mask = s->cfg->fields & e->present;
+	field_mask mask = s->cfg->fields & e->present;
 	struct iovec *iov = j->iov;
 	unsigned int n = FIXED_IOVS;
 	size_t len;
@@ -287,11 +287,10 @@ static int journal_write(struct sink *s, const struct event *e)
 			    j->message + sizeof("MESSAGE=") - 1, MESSAGE_MAX);
 	iov[3].iov_len = journal_field(j->message, sizeof("MESSAGE=") - 1, len);
 	while (mask) {
-		enum field_id id = __builtin_ctzll(mask);
+		enum field_id id = field_mask_pop(&mask);
 		unsigned int k = j->key_len[id];
 		unsigned int count = is_array(id) ? ARRAY_MAX : 1;
 
-		mask &= mask - 1;
 		for (unsigned int i = 0; i < count; i++) {
 			char *slot = j->slots[j->first[id] + i];
 			int vlen = field_text(e, id, i, slot + k);

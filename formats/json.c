@@ -120,10 +120,10 @@ static void put_array(struct json_writer *w, struct out *o,
 /* Kept out of line: inlined, it made the default schema's walk slower. */
 static __attribute__((noinline)) size_t
 ecs_record(const struct ecs_plan *p, struct json_writer *w,
-	   const struct event *e, uint64_t mask, char *out, size_t size);
+	   const struct event *e, field_mask mask, char *out, size_t size);
 
 size_t json_writer_record(struct json_writer *w, const struct event *e,
-			  uint64_t mask, char *out, size_t size)
+			  field_mask mask, char *out, size_t size)
 {
 	struct out o = { out, out + size };
 	char text[FIELD_TEXT_MAX];
@@ -135,12 +135,11 @@ size_t json_writer_record(struct json_writer *w, const struct event *e,
 	mask &= e->present;
 	put(&o, "{", 1);
 	while (mask) {
-		enum field_id id = __builtin_ctzll(mask);
+		enum field_id id = field_mask_pop(&mask);
 		const struct json_key *k = &w->keys[id];
 		enum field_kind kind = w->kinds[id];
 		int n;
 
-		mask &= mask - 1;
 		if (w->objs[id] != at) {	/* "flow":{...}: names in a row */
 			if (at)
 				put(&o, "}", 1);
@@ -189,7 +188,7 @@ size_t json_writer_record(struct json_writer *w, const struct event *e,
 #define ECS_NODES_MAX	32	/* objects: event, observer.ingress, ... */
 #define ECS_DEPTH_MAX	6	/* the record, then up to 5 levels of objects */
 #define ECS_STEPS_MAX	(F_COUNT * ECS_LEAVES_MAX + 1)
-_Static_assert(F_COUNT < 64, "bit F_COUNT of a mask stands for ecs.version");
+/* bit F_COUNT of a mask stands for ecs.version: fields.h asserts room */
 
 /* An object a name sits in; node 0 is the record itself. */
 struct ecs_node {
@@ -204,9 +203,8 @@ struct ecs_node {
  * key apart: a record walks every step, and writes few of them.
  */
 struct ecs_step {
-	uint64_t bit;		/* 1 << id (ecs.version: 1 << F_COUNT) */
 	const struct ecs_leaf *leaf;
-	uint8_t id;		/* enum field_id; F_COUNT: ecs.version */
+	uint8_t id;		/* enum field_id; F_COUNT: ecs.version (its bit) */
 	uint8_t kind;		/* enum field_kind */
 	uint8_t node;		/* the object it is in */
 	bool same_as_prev;	/* the previous step's name too: one of them */
@@ -270,7 +268,7 @@ static void ecs_put_value(struct json_writer *w, struct out *o,
 }
 
 static size_t ecs_record(const struct ecs_plan *p, struct json_writer *w,
-			 const struct event *e, uint64_t mask, char *out,
+			 const struct event *e, field_mask mask, char *out,
 			 size_t size)
 {
 	struct out o = { out, out + size };
@@ -279,7 +277,7 @@ static size_t ecs_record(const struct ecs_plan *p, struct json_writer *w,
 	bool first = true, prev_written = false;
 
 	mask &= e->present;
-	mask |= 1ull << F_COUNT;	/* ecs.version's */
+	mask |= FIELD_BIT(F_COUNT);	/* ecs.version's */
 	put(&o, "{", 1);
 	for (unsigned int i = 0; i < p->n_steps; i++) {
 		const struct ecs_step *s = &p->steps[i];
@@ -289,7 +287,7 @@ static size_t ecs_record(const struct ecs_plan *p, struct json_writer *w,
 		if (s->same_as_prev && prev_written)
 			continue;
 		prev_written = false;
-		if (!(mask & s->bit))
+		if (!((mask >> s->id) & 1))
 			continue;
 		/*
 		 * The value first: a leaf with none opens no object. A
@@ -413,7 +411,6 @@ static void ecs_add_step(struct ecs_plan *p, enum field_id id,
 
 	s->leaf = l;
 	s->id = id;
-	s->bit = 1ull << id;
 	s->kind = id == F_COUNT ? l->kind : ecs_kind(id, l);
 	s->direct = l->how == EV_SAME &&
 		    (s->kind == FK_NUMBER || s->kind == FK_STRING);
@@ -528,7 +525,7 @@ static struct json_render {
 	int users;
 	struct json_writer w;
 	uint64_t id;		/* sink_record_id() of what buf holds; 0 none */
-	uint64_t mask;
+	field_mask mask;
 	size_t len;
 	char buf[JSON_RECORD_MAX];
 } *render;
@@ -572,7 +569,7 @@ struct json_writer *json_render_writer(void)
 	return &render->w;
 }
 
-const char *json_render(const struct event *e, uint64_t mask, size_t *len)
+const char *json_render(const struct event *e, field_mask mask, size_t *len)
 {
 	uint64_t id = sink_record_id(e);
 

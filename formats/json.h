@@ -33,7 +33,7 @@ struct json_writer {
 	 * a name of the record itself, else i of obj_keys[i] (,"a":{).
 	 */
 	uint8_t objs[F_COUNT];
-	struct json_key obj_keys[4];
+	struct json_key obj_keys[8];
 	/* --schema ecs: the nested names in the order written; else NULL */
 	struct ecs_plan *ecs;
 };
@@ -50,7 +50,7 @@ struct event;
  * Returns its length, or 0 when it would not fit in size bytes.
  */
 size_t json_writer_record(struct json_writer *w, const struct event *e,
-			  uint64_t mask, char *out, size_t size);
+			  field_mask mask, char *out, size_t size);
 
 /*
  * The JSON record every output that sends one shares (json, syslog): one
@@ -71,6 +71,6 @@ struct json_writer *json_render_writer(void);
  * call; its length in *len (0: it did not fit, cannot happen with
  * bounded names). Needs a reference.
  */
-const char *json_render(const struct event *e, uint64_t mask, size_t *len);
+const char *json_render(const struct event *e, field_mask mask, size_t *len);
 
 #endif

@@ -360,7 +360,7 @@ static int kafka_write(struct sink *s, const struct event *e)
 		s->failed++;	/* cannot happen with bounded names */
 		return -E2BIG;
 	}
-	if (x->key != KAFKA_KEY_NONE && (e->present & 1ull << x->key))
+	if (x->key != KAFKA_KEY_NONE && (e->present & FIELD_BIT(x->key)))
 		klen = field_text(e, x->key, 0, key);
 	if (rd_kafka_produce(x->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
 			     (void *)body, len, klen >= 0 ? key : NULL,

@@ -13,12 +13,12 @@ struct line {
 	char *buf;
 	size_t size;
 	size_t len;
-	uint64_t shown;		/* fields present and selected by --fields */
+	field_mask shown;	/* fields present and selected by --fields */
 };
 
 static bool shown(const struct line *l, enum field_id id)
 {
-	return id < F_COUNT && (l->shown & (1ULL << id));
+	return id < F_COUNT && (l->shown & FIELD_BIT(id));
 }
 
 static void add(struct line *l, const char *fmt, ...)
@@ -221,7 +221,30 @@ static void flow_message(struct line *l, const struct event *e)
 		add(l, " out %s", e->out_iface);
 }
 
-size_t event_message(const struct event *e, uint64_t fields, char *buf,
+/* "block 203.0.113.7/32 by syn-flood: syn 950 >= 200, ttl 600 s" */
+static void respond_message(struct line *l, const struct event *e)
+{
+	const struct event_respond *r = &e->respond;
+	char addr[FIELD_TEXT_MAX];
+	int n = field_text(e, F_SRC_IP, 0, addr);
+
+	add(l, "%s %s/%u", e->event_type == EVENT_ALERT ? "alert" :
+	    e->event_type == EVENT_BLOCK ? "block" : "unblock",
+	    n > 0 ? addr : "?", r->prefix);
+	add(l, " by %s", r->policy ? r->policy : "?");
+	if (e->event_type != EVENT_UNBLOCK)
+		add(l, ": %s %llu >= %llu",
+		    respond_detector_names[r->detector % RESPOND_DETECTORS],
+		    (unsigned long long)r->value,
+		    (unsigned long long)r->threshold);
+	if (e->event_type == EVENT_BLOCK)
+		add(l, ", ttl %llu s", (unsigned long long)r->ttl_s);
+	add_shown(l, e, F_RESPOND_RESULT, ", ", "");
+	if (e->event_type == EVENT_BLOCK && e->would_drop)
+		add(l, " (monitor: nothing dropped)");
+}
+
+size_t event_message(const struct event *e, field_mask fields, char *buf,
 		     size_t size)
 {
 	struct line l = { buf, size, 0, e->present & fields };
@@ -232,6 +255,8 @@ size_t event_message(const struct event *e, uint64_t fields, char *buf,
 	/* A socket event is told by its event field, shown or not. */
 	if (e->event_type == EVENT_FLOW)
 		flow_message(&l, e);
+	else if (e->event_type >= EVENT_ALERT)
+		respond_message(&l, e);
 	else if (event_has(e, F_EVENT))
 		socket_message(&l, e);
 	else
@@ -245,12 +270,19 @@ const char *event_message_id(const struct event *e)
 		return HDRLOG_MESSAGE_ID_STATS;
 	if (e->event_type == EVENT_FLOW)
 		return HDRLOG_MESSAGE_ID_FLOW;
+	if (e->event_type >= EVENT_ALERT)
+		return HDRLOG_MESSAGE_ID_RESPOND;
 	return event_has(e, F_EVENT) ? HDRLOG_MESSAGE_ID_SOCKET
 				     : HDRLOG_MESSAGE_ID_PACKET;
 }
 
 int event_priority(const struct event *e)
 {
+	/* a block is a change the operator should see: warning; else notice */
+	if (e->event_type == EVENT_BLOCK)
+		return 4;
+	if (e->event_type >= EVENT_ALERT)
+		return 5;
 	if ((event_has(e, F_ACTION) && e->dropped) ||
 	    (event_has(e, F_WOULD_DROP) && e->would_drop))
 		return 4;

@@ -20,7 +20,7 @@ struct event;
  * Only the fields in the mask (--fields) are shown. Writes at most size
  * bytes with the NUL; returns the length written.
  */
-size_t event_message(const struct event *e, uint64_t fields, char *buf,
+size_t event_message(const struct event *e, field_mask fields, char *buf,
 		     size_t size);
 
 /*
@@ -34,6 +34,7 @@ int event_priority(const struct event *e);
 #define HDRLOG_MESSAGE_ID_SOCKET "82e2240771a2428692829e4a6922dc1f"
 #define HDRLOG_MESSAGE_ID_STATS "c3a9d4f0e6b84f2a9e1d7b5c8a604e21"
 #define HDRLOG_MESSAGE_ID_FLOW "4b7e0f3a9c2d4e1f8a6b5c7d9e0f1a2b"
+#define HDRLOG_MESSAGE_ID_RESPOND "9d3f6a1e07c54b28b6e2f4a8c1d05e73"	/* alert, block, unblock */
 
 /* The MESSAGE_ID for e: HDRLOG_MESSAGE_ID_SOCKET or _PACKET. */
 const char *event_message_id(const struct event *e);

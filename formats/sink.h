@@ -25,7 +25,7 @@ enum syslog_format {
 
 /* What the command line says about outputs, shared by all of them. */
 struct sink_config {
-	uint64_t fields;		/* mask of enum field_id to write */
+	field_mask fields;		/* FIELD_BIT(enum field_id) to write */
 	enum field_schema schema;	/* --schema: JSON records' names */
 	const struct iface_table *ifaces;
 	uint32_t snaplen;		/* frame bytes records carry */

@@ -76,7 +76,7 @@ static void put_sd_value(struct out *o, const char *v, size_t n)
 }
 
 /* [hdrlog@32473 name="value" ...], or "-" without fields or room. */
-static size_t build_sd(const struct event *e, uint64_t mask, char *buf,
+static size_t build_sd(const struct event *e, field_mask mask, char *buf,
 		       size_t size)
 {
 	struct out o = { buf, buf + size, false };
@@ -89,11 +89,10 @@ static size_t build_sd(const struct event *e, uint64_t mask, char *buf,
 	}
 	put(&o, "[" SYSLOG_SD_ID, sizeof(SYSLOG_SD_ID));
 	while (mask) {
-		enum field_id id = __builtin_ctzll(mask);
+		enum field_id id = field_mask_pop(&mask);
 		const struct field *f = &field_table[id];
 		int n;
 
-		mask &= mask - 1;
 		put(&o, " ", 1);
 		put(&o, f->name, f->name_len);	/* <= 32 printable ASCII */
 		put(&o, "=\"", 2);
@@ -236,7 +235,7 @@ size_t syslog_fmt_message(struct syslog_fmt *f, const struct event *e,
 }
 
 void syslog_fmt_init(struct syslog_fmt *f, enum syslog_format format,
-		     bool cee, uint64_t fields, size_t max_msg,
+		     bool cee, field_mask fields, size_t max_msg,
 		     const char *hostname, int pid, bool local)
 {
 	char host[256];

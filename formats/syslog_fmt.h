@@ -52,7 +52,7 @@ enum syslog_framing {
 struct syslog_fmt {
 	enum syslog_format format;
 	bool cee;		/* "@cee:" before the JSON body */
-	uint64_t fields;	/* mask of enum field_id for the SD */
+	field_mask fields;	/* FIELD_BIT(enum field_id) for the SD */
 	size_t max_msg;		/* longest message without framing */
 	char tail[320];		/* " HOSTNAME hdrlog PID " or " HOSTNAME hdrlog[PID]: " */
 	size_t tail_len;
@@ -66,7 +66,7 @@ struct syslog_fmt {
  * max_msg below SYSLOG_MSG_MIN is raised to it.
  */
 void syslog_fmt_init(struct syslog_fmt *f, enum syslog_format format,
-		     bool cee, uint64_t fields, size_t max_msg,
+		     bool cee, field_mask fields, size_t max_msg,
 		     const char *host, int pid, bool local);
 
 /*

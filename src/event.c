@@ -22,24 +22,24 @@
 #include "iface.h"
 #include "record.h"
 
-#define SET(e, id) ((e)->present |= 1ULL << (id))
+#define SET(e, id) ((e)->present |= FIELD_BIT(id))
 #define IPV6_HEADER_LEN	40	/* not in payload_len, in IPv4's tot_len */
 
-static const uint64_t packet_fields =
-	1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE | 1ULL << F_IFINDEX |
-	1ULL << F_PKT_LEN | 1ULL << F_DIRECTION;
+static const field_mask packet_fields =
+	FIELD_BIT(F_TIMESTAMP) | FIELD_BIT(F_EVENT_TYPE) | FIELD_BIT(F_IFINDEX) |
+	FIELD_BIT(F_PKT_LEN) | FIELD_BIT(F_DIRECTION);
 
-static const uint64_t eth_fields =
-	1ULL << F_SRC_MAC | 1ULL << F_DEST_MAC | 1ULL << F_ETHER_TYPE;
+static const field_mask eth_fields =
+	FIELD_BIT(F_SRC_MAC) | FIELD_BIT(F_DEST_MAC) | FIELD_BIT(F_ETHER_TYPE);
 
-static const uint64_t ip_fields =
-	1ULL << F_IP_V | 1ULL << F_SRC_IP | 1ULL << F_DEST_IP |
-	1ULL << F_PROTO | 1ULL << F_IP_PROTO | 1ULL << F_TTL |
-	1ULL << F_TOS | 1ULL << F_IP_LEN;
+static const field_mask ip_fields =
+	FIELD_BIT(F_IP_V) | FIELD_BIT(F_SRC_IP) | FIELD_BIT(F_DEST_IP) |
+	FIELD_BIT(F_PROTO) | FIELD_BIT(F_IP_PROTO) | FIELD_BIT(F_TTL) |
+	FIELD_BIT(F_TOS) | FIELD_BIT(F_IP_LEN);
 
-static const uint64_t tcp_fields =
-	1ULL << F_TCP_FLAGS | 1ULL << F_TCP_SEQ | 1ULL << F_TCP_ACK |
-	1ULL << F_TCP_WIN;
+static const field_mask tcp_fields =
+	FIELD_BIT(F_TCP_FLAGS) | FIELD_BIT(F_TCP_SEQ) | FIELD_BIT(F_TCP_ACK) |
+	FIELD_BIT(F_TCP_WIN);
 
 static int decode_ip(struct event *e, const struct hdrlog_record *r)
 {
@@ -62,7 +62,7 @@ static int decode_ip(struct event *e, const struct hdrlog_record *r)
 		e->flow_label = be32toh(r->flow_label) & 0xfffff;
 	}
 	if (r->flags & HDRLOG_RF_FRAGMENT) {
-		e->present |= 1ULL << F_FRAG_OFFSET | 1ULL << F_MORE_FRAGMENTS;
+		e->present |= FIELD_BIT(F_FRAG_OFFSET) | FIELD_BIT(F_MORE_FRAGMENTS);
 		/* 13 bits in 8-byte units, in IPv4 and IPv6 alike */
 		e->frag_offset = (be16toh(r->frag_off) & 0x1fff) * 8;
 		e->more_fragments = r->flags & HDRLOG_RF_MORE_FRAGS;
@@ -79,13 +79,13 @@ static void decode_l4(struct event *e, const struct hdrlog_record *r)
 	uint16_t sport, dport;
 
 	if (r->flags & HDRLOG_RF_PORTS) {
-		e->present |= 1ULL << F_SRC_PORT | 1ULL << F_DEST_PORT;
+		e->present |= FIELD_BIT(F_SRC_PORT) | FIELD_BIT(F_DEST_PORT);
 		e->src_port = be16toh(r->src_port);
 		e->dest_port = be16toh(r->dest_port);
 		sport = e->src_port;
 		dport = e->dest_port;
 	} else if (r->flags & HDRLOG_RF_ICMP) {
-		e->present |= 1ULL << F_ICMP_TYPE | 1ULL << F_ICMP_CODE;
+		e->present |= FIELD_BIT(F_ICMP_TYPE) | FIELD_BIT(F_ICMP_CODE);
 		e->icmp_type = r->icmp_type;
 		e->icmp_code = r->icmp_code;
 		sport = e->icmp_type;
@@ -126,19 +126,18 @@ static void decode_list_names(struct event *e, uint64_t src, uint64_t dest,
 	}
 }
 
-static void decode_lists(struct event *e, const struct hdrlog_record *r,
-			 const struct list_set *lists)
+/* With lists or --respond: what the program did with the frame. */
+static void decode_action(struct event *e, const struct hdrlog_record *r)
 {
 	SET(e, F_ACTION);
 	e->dropped = r->action == XDP_DROP;
 	e->would_drop = r->flags & HDRLOG_RF_WOULD_DROP;
 	if (e->would_drop)
 		SET(e, F_WOULD_DROP);
-	decode_list_names(e, r->src_lists, r->dest_lists, lists);
 }
 
 /* What every record starts with. */
-static void decode_start(struct event *e, uint64_t present,
+static void decode_start(struct event *e, field_mask present,
 			 enum event_type type, uint64_t ts_ns,
 			 const struct decode_ctx *ctx)
 {
@@ -150,15 +149,15 @@ static void decode_start(struct event *e, uint64_t present,
 }
 
 
-static const uint64_t sock_fields =
-	1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE | 1ULL << F_EVENT |
-	1ULL << F_NETNS | 1ULL << F_IP_V | 1ULL << F_SRC_IP |
-	1ULL << F_DEST_IP | 1ULL << F_PROTO | 1ULL << F_IP_PROTO |
-	1ULL << F_SRC_PORT | 1ULL << F_DEST_PORT;
+static const field_mask sock_fields =
+	FIELD_BIT(F_TIMESTAMP) | FIELD_BIT(F_EVENT_TYPE) | FIELD_BIT(F_EVENT) |
+	FIELD_BIT(F_NETNS) | FIELD_BIT(F_IP_V) | FIELD_BIT(F_SRC_IP) |
+	FIELD_BIT(F_DEST_IP) | FIELD_BIT(F_PROTO) | FIELD_BIT(F_IP_PROTO) |
+	FIELD_BIT(F_SRC_PORT) | FIELD_BIT(F_DEST_PORT);
 
-static const uint64_t owner_fields =
-	1ULL << F_PID | 1ULL << F_TID | 1ULL << F_COMM | 1ULL << F_UID |
-	1ULL << F_CGROUP_ID | 1ULL << F_DIRECTION;
+static const field_mask owner_fields =
+	FIELD_BIT(F_PID) | FIELD_BIT(F_TID) | FIELD_BIT(F_COMM) | FIELD_BIT(F_UID) |
+	FIELD_BIT(F_CGROUP_ID) | FIELD_BIT(F_DIRECTION);
 
 static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 			 const struct decode_ctx *ctx)
@@ -194,7 +193,7 @@ static int decode_socket(struct event *e, const struct hdrlog_sock_record *r,
 		e->direction = r->direction;
 	}
 	if (r->event == HDRLOG_SOCK_CLOSE) {
-		e->present |= 1ULL << F_BYTES_SENT | 1ULL << F_BYTES_RECEIVED;
+		e->present |= FIELD_BIT(F_BYTES_SENT) | FIELD_BIT(F_BYTES_RECEIVED);
 		e->bytes_sent = r->bytes_sent;
 		e->bytes_received = r->bytes_received;
 		if (!(r->flags & HDRLOG_SF_NO_OWNER)) {
@@ -234,7 +233,7 @@ int event_decode(struct event *e, const void *rec, size_t size,
 	e->tc = r->hook == HDRLOG_HOOK_TC;
 	if (r->flags & HDRLOG_RF_OWNER) {
 		/* the sending socket's process (tc egress, add_owner()) */
-		e->present |= 1ULL << F_PID | 1ULL << F_COMM;
+		e->present |= FIELD_BIT(F_PID) | FIELD_BIT(F_COMM);
 		e->pid = r->pid;
 		memcpy(e->comm, r->comm, 16);
 		e->comm[16] = '\0';
@@ -271,20 +270,22 @@ int event_decode(struct event *e, const void *rec, size_t size,
 			return -1;
 		decode_l4(e, r);
 	}
+	if (ctx->lists || ctx->respond)
+		decode_action(e, r);
 	if (ctx->lists)
-		decode_lists(e, r, ctx->lists);
+		decode_list_names(e, r->src_lists, r->dest_lists, ctx->lists);
 	return 0;
 }
 
-static const uint64_t flow_fields =
-	1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE | 1ULL << F_IFINDEX |
-	1ULL << F_DIRECTION | 1ULL << F_IP_V | 1ULL << F_SRC_IP |
-	1ULL << F_DEST_IP | 1ULL << F_PROTO | 1ULL << F_IP_PROTO |
-	1ULL << F_FLOW_PKTS_TOSERVER | 1ULL << F_FLOW_PKTS_TOCLIENT |
-	1ULL << F_FLOW_BYTES_TOSERVER | 1ULL << F_FLOW_BYTES_TOCLIENT |
-	1ULL << F_FLOW_START | 1ULL << F_FLOW_END | 1ULL << F_FLOW_AGE |
-	1ULL << F_FLOW_STATE | 1ULL << F_FLOW_REASON |
-	1ULL << F_FLOW_MIN_TTL | 1ULL << F_FLOW_MAX_TTL;
+static const field_mask flow_fields =
+	FIELD_BIT(F_TIMESTAMP) | FIELD_BIT(F_EVENT_TYPE) | FIELD_BIT(F_IFINDEX) |
+	FIELD_BIT(F_DIRECTION) | FIELD_BIT(F_IP_V) | FIELD_BIT(F_SRC_IP) |
+	FIELD_BIT(F_DEST_IP) | FIELD_BIT(F_PROTO) | FIELD_BIT(F_IP_PROTO) |
+	FIELD_BIT(F_FLOW_PKTS_TOSERVER) | FIELD_BIT(F_FLOW_PKTS_TOCLIENT) |
+	FIELD_BIT(F_FLOW_BYTES_TOSERVER) | FIELD_BIT(F_FLOW_BYTES_TOCLIENT) |
+	FIELD_BIT(F_FLOW_START) | FIELD_BIT(F_FLOW_END) | FIELD_BIT(F_FLOW_AGE) |
+	FIELD_BIT(F_FLOW_STATE) | FIELD_BIT(F_FLOW_REASON) |
+	FIELD_BIT(F_FLOW_MIN_TTL) | FIELD_BIT(F_FLOW_MAX_TTL);
 
 /* TCP flag bits */
 #define TH_FIN	0x01
@@ -330,14 +331,14 @@ int event_decode_flow(struct event *e, const struct hdrlog_flow_key *k,
 	memcpy(e->dest_ip, sip, 16);
 	e->ip_proto = k->ip_proto;
 	if (icmp) {
-		e->present |= 1ULL << F_ICMP_TYPE | 1ULL << F_ICMP_CODE;
+		e->present |= FIELD_BIT(F_ICMP_TYPE) | FIELD_BIT(F_ICMP_CODE);
 		e->icmp_type = v->icmp_type;
 		e->icmp_code = v->icmp_code;
 		cid_sport = v->icmp_type;
 		cid_dport = v->icmp_code;
 	} else if (k->ip_proto == IPPROTO_TCP || k->ip_proto == IPPROTO_UDP ||
 		   k->ip_proto == IPPROTO_SCTP) {
-		e->present |= 1ULL << F_SRC_PORT | 1ULL << F_DEST_PORT;
+		e->present |= FIELD_BIT(F_SRC_PORT) | FIELD_BIT(F_DEST_PORT);
 		e->src_port = cport;
 		e->dest_port = sport;
 	}
@@ -345,7 +346,7 @@ int event_decode_flow(struct event *e, const struct hdrlog_flow_key *k,
 			    cid_sport, cid_dport, e->community_id) > 0)
 		SET(e, F_COMMUNITY_ID);
 	if (v->has_owner) {
-		e->present |= 1ULL << F_PID | 1ULL << F_COMM;
+		e->present |= FIELD_BIT(F_PID) | FIELD_BIT(F_COMM);
 		e->pid = v->pid;
 		memcpy(e->comm, v->comm, 16);
 		e->comm[16] = '\0';
@@ -373,9 +374,9 @@ int event_decode_flow(struct event *e, const struct hdrlog_flow_key *k,
 	if (k->ip_proto == IPPROTO_TCP) {
 		uint8_t ts = f->tcp_flags_toserver, tc = f->tcp_flags_toclient;
 
-		e->present |= 1ULL << F_FLOW_TCP_FLAGS |
-			      1ULL << F_FLOW_TCP_FLAGS_TS |
-			      1ULL << F_FLOW_TCP_FLAGS_TC;
+		e->present |= FIELD_BIT(F_FLOW_TCP_FLAGS) |
+			      FIELD_BIT(F_FLOW_TCP_FLAGS_TS) |
+			      FIELD_BIT(F_FLOW_TCP_FLAGS_TC);
 		if (((ts | tc) & TH_RST) || ((ts & tc) & TH_FIN))
 			f->state = FLOW_STATE_CLOSED;
 		else if ((ts & tc) & TH_SYN)

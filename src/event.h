@@ -19,6 +19,52 @@ enum event_type {
 	EVENT_SOCKET,
 	EVENT_STATS,		/* hdrlog's own counters (--stats-interval) */
 	EVENT_FLOW,		/* one flow, ended or reported (--log flows) */
+	/* --respond (issue 14); these three last: fields.c tests >= */
+	EVENT_ALERT,		/* a policy's threshold crossed */
+	EVENT_BLOCK,		/* a source put in the dynamic block list */
+	EVENT_UNBLOCK,		/* ... taken out: expired */
+};
+
+/* --respond's detectors (src/respond.c); names in fields.c. */
+enum respond_detector {
+	DET_SYN,		/* TCP SYNs without ACK per second */
+	DET_PORT_SCAN,		/* distinct destination ports per window */
+	DET_HOST_SCAN,		/* distinct destination hosts per window */
+	DET_PACKET_RATE,	/* packets per second */
+	DET_BYTE_RATE,		/* bytes per second */
+	RESPOND_DETECTORS
+};
+
+extern const char *const respond_detector_names[RESPOND_DETECTORS];
+
+/* What came of a decision (respond.result). */
+enum respond_result {
+	RESULT_LOGGED,		/* a log policy: alert only */
+	RESULT_BLOCKED,
+	RESULT_ALREADY,		/* in the block list already */
+	RESULT_PROTECTED,	/* allow or never-block listed: not blocked */
+	RESULT_FULL,		/* the block list is full: not blocked */
+	RESULT_EXPIRED,		/* unblock: its TTL is over */
+	RESULT_SHUTDOWN,	/* unblock: hdrlog stopped */
+};
+
+/*
+ * An alert, block or unblock record. The source is src_ip (its prefix
+ * masked) with ip_v; the policy name lives as long as the --respond
+ * configuration.
+ */
+struct event_respond {
+	const char *policy;
+	uint8_t detector;		/* enum respond_detector */
+	uint8_t severity;		/* 1..3 */
+	uint8_t prefix;
+	uint8_t result;			/* enum respond_result */
+	bool block;			/* the policy's action is block */
+	uint64_t value;
+	uint64_t threshold;
+	uint64_t window_ms;
+	uint64_t ttl_s;
+	uint64_t expires_ns;		/* wall clock */
 };
 
 /* Why a flow record was written (IPFIX's flowEndReason where one fits). */
@@ -61,7 +107,7 @@ struct event_flow {
 };
 
 struct event {
-	uint64_t present;		/* bit (1 << enum field_id) per field set */
+	field_mask present;		/* FIELD_BIT(id) per field set */
 	uint64_t time_ns;		/* wall clock, UTC, ns since the epoch */
 	enum event_type event_type;
 	uint8_t sock_event;		/* enum hdrlog_sock_event */
@@ -116,11 +162,12 @@ struct event {
 	const uint8_t *data;	/* the frame's first cap_len bytes, or NULL */
 	uint32_t cap_len;
 	struct event_flow flow;		/* EVENT_FLOW only */
+	struct event_respond respond;	/* EVENT_ALERT, _BLOCK, _UNBLOCK */
 };
 
 static inline bool event_has(const struct event *e, enum field_id id)
 {
-	return e->present & (1ULL << id);
+	return e->present & FIELD_BIT(id);
 }
 
 /* What decoding needs besides the record. */
@@ -128,6 +175,7 @@ struct decode_ctx {
 	const struct clock_map *clock;
 	const struct iface_table *ifaces;
 	const struct list_set *lists;	/* for list names; NULL: none */
+	bool respond;			/* --respond: frames may be dropped */
 };
 
 /*

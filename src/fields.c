@@ -20,7 +20,7 @@
 const struct field field_table[F_COUNT] = {
 	[F_TIMESTAMP] = FIELD("timestamp", FK_STRING, "capture time, RFC 3339 UTC with microseconds",
 		ECS("@timestamp")),
-	[F_EVENT_TYPE] = FIELD("event_type", FK_STRING, "kind of record: \"packet\" or \"socket\"",
+	[F_EVENT_TYPE] = FIELD("event_type", FK_STRING, "kind of record: packet, socket, flow, stats, alert, block, unblock",
 		ECS_AS("event.kind", FK_STRING, EV_EVENT_KIND),
 		ECS_AS("event.category", FK_STRING_ARRAY, EV_EVENT_CATEGORY),
 		ECS_AS("event.type", FK_STRING_ARRAY, EV_EVENT_TYPE),
@@ -151,6 +151,30 @@ const struct field field_table[F_COUNT] = {
 		ECS("hdrlog.tcp.tcp_flags_ts")),
 	[F_FLOW_TCP_FLAGS_TC] = FIELD("tcp.tcp_flags_tc", FK_STRING, "flow: TCP flags seen from the server",
 		ECS("hdrlog.tcp.tcp_flags_tc")),
+	[F_ALERT_ACTION] = FIELD("alert.action", FK_STRING, "alert: \"blocked\" (a block policy) or \"allowed\" (log only)",
+		ECS("hdrlog.alert.action")),
+	[F_ALERT_SIGNATURE] = FIELD("alert.signature", FK_STRING, "alert, block, unblock: the policy's name",
+		ECS("rule.name")),
+	[F_ALERT_CATEGORY] = FIELD("alert.category", FK_STRING, "alert: what the detector finds, in Suricata's classification words",
+		ECS("rule.category")),
+	[F_ALERT_SEVERITY] = FIELD("alert.severity", FK_NUMBER, "alert: 1 (high) to 3 (low), the policy's",
+		ECS("event.severity")),
+	[F_RESPOND_DETECTOR] = FIELD("respond.detector", FK_STRING, "alert, block: syn, port-scan, host-scan, packet-rate, byte-rate",
+		ECS("hdrlog.respond.detector")),
+	[F_RESPOND_VALUE] = FIELD("respond.value", FK_NUMBER, "alert, block: what the source did in the window (per second for rates)",
+		ECS("hdrlog.respond.value")),
+	[F_RESPOND_THRESHOLD] = FIELD("respond.threshold", FK_NUMBER, "alert, block: the policy's threshold, in the same unit",
+		ECS("hdrlog.respond.threshold")),
+	[F_RESPOND_WINDOW] = FIELD("respond.window_ms", FK_NUMBER, "alert, block: the counting window, milliseconds",
+		ECS("hdrlog.respond.window_ms")),
+	[F_RESPOND_PREFIX] = FIELD("respond.prefix", FK_NUMBER, "alert, block, unblock: prefix length of the source (src_ip)",
+		ECS("hdrlog.respond.prefix")),
+	[F_RESPOND_TTL] = FIELD("respond.ttl", FK_NUMBER, "block: seconds the block lasts",
+		ECS("hdrlog.respond.ttl")),
+	[F_RESPOND_EXPIRES] = FIELD("respond.expires", FK_STRING, "block: when it expires, RFC 3339 UTC",
+		ECS("hdrlog.respond.expires")),
+	[F_RESPOND_RESULT] = FIELD("respond.result", FK_STRING, "blocked, logged, already-blocked, protected, list-full; unblock: expired, shutdown",
+		ECS("hdrlog.respond.result")),
 };
 
 const struct ecs_leaf ecs_version_leaf =
@@ -245,6 +269,31 @@ static const char *const event_type_names[] = {
 	[EVENT_SOCKET] = "socket",
 	[EVENT_STATS] = "stats",
 	[EVENT_FLOW] = "flow",
+	[EVENT_ALERT] = "alert",
+	[EVENT_BLOCK] = "block",
+	[EVENT_UNBLOCK] = "unblock",
+};
+
+const char *const respond_detector_names[RESPOND_DETECTORS] = {
+	[DET_SYN] = "syn", [DET_PORT_SCAN] = "port-scan",
+	[DET_HOST_SCAN] = "host-scan", [DET_PACKET_RATE] = "packet-rate",
+	[DET_BYTE_RATE] = "byte-rate",
+};
+
+/* Suricata's classification.config words for what each detector sees. */
+static const char *const respond_category_names[] = {
+	[DET_SYN] = "Attempted Denial of Service",
+	[DET_PORT_SCAN] = "Detection of a Network Scan",
+	[DET_HOST_SCAN] = "Detection of a Network Scan",
+	[DET_PACKET_RATE] = "Attempted Denial of Service",
+	[DET_BYTE_RATE] = "Attempted Denial of Service",
+};
+
+static const char *const respond_result_names[] = {
+	[RESULT_LOGGED] = "logged", [RESULT_BLOCKED] = "blocked",
+	[RESULT_ALREADY] = "already-blocked", [RESULT_PROTECTED] = "protected",
+	[RESULT_FULL] = "list-full", [RESULT_EXPIRED] = "expired",
+	[RESULT_SHUTDOWN] = "shutdown",
 };
 
 const char *const flow_reason_names[FLOW_END_SHUTDOWN + 1] = {
@@ -458,6 +507,35 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	case F_ACTION:
 		s = e->dropped ? "drop" : "pass";
 		break;
+	case F_ALERT_ACTION:
+		s = e->respond.block ? "blocked" : "allowed";
+		break;
+	case F_ALERT_SIGNATURE:
+		s = e->respond.policy;
+		break;
+	case F_ALERT_CATEGORY:
+		s = NAME(respond_category_names, e->respond.detector);
+		break;
+	case F_ALERT_SEVERITY:
+		return uint_text(e->respond.severity, buf);
+	case F_RESPOND_DETECTOR:
+		s = NAME(respond_detector_names, e->respond.detector);
+		break;
+	case F_RESPOND_VALUE:
+		return uint_text(e->respond.value, buf);
+	case F_RESPOND_THRESHOLD:
+		return uint_text(e->respond.threshold, buf);
+	case F_RESPOND_WINDOW:
+		return uint_text(e->respond.window_ms, buf);
+	case F_RESPOND_PREFIX:
+		return uint_text(e->respond.prefix, buf);
+	case F_RESPOND_TTL:
+		return uint_text(e->respond.ttl_s, buf);
+	case F_RESPOND_EXPIRES:
+		return rfc3339_us(e->respond.expires_ns, buf);
+	case F_RESPOND_RESULT:
+		s = NAME(respond_result_names, e->respond.result);
+		break;
 	case F_WOULD_DROP:
 		s = e->would_drop ? "true" : "false";
 		break;
@@ -481,6 +559,13 @@ static const char *const ecs_direction_names[] = {
 /* event.type: what kind of network event, in ECS's allowed values. */
 static const char *event_type_value(const struct event *e, unsigned int i)
 {
+	/* response records: one value, what happened to the source */
+	if (e->event_type == EVENT_ALERT)
+		return i ? NULL : "info";
+	if (e->event_type == EVENT_BLOCK)
+		return i ? NULL : "denied";
+	if (e->event_type == EVENT_UNBLOCK)
+		return i ? NULL : "allowed";
 	if (i == 0)
 		return "connection";
 	if (i > 1)
@@ -530,7 +615,7 @@ int ecs_text(const struct event *e, enum field_id id,
 
 	if (l->how == EV_SAME)
 		return field_text(e, id, i, buf);
-	if (i && l->how != EV_EVENT_TYPE)
+	if (i && l->how != EV_EVENT_TYPE && l->how != EV_EVENT_CATEGORY)
 		return -1;	/* the other array leaves have one element */
 	switch (l->how) {
 	case EV_SAME:
@@ -567,9 +652,14 @@ int ecs_text(const struct event *e, enum field_id id,
 	case EV_NANOSECONDS:
 		return uint_text(e->duration_ns, buf);
 	case EV_EVENT_KIND:
-		return copy_text("event", buf);
+		return copy_text(e->event_type == EVENT_ALERT ? "alert" : "event",
+				 buf);
 	case EV_EVENT_CATEGORY:
-		return copy_text("network", buf);
+		/* response records: ["intrusion_detection", "network"] */
+		if (e->event_type >= EVENT_ALERT)
+			return copy_text(i == 0 ? "intrusion_detection" :
+					 i == 1 ? "network" : NULL, buf);
+		return i ? -1 : copy_text("network", buf);
 	case EV_EVENT_TYPE:
 		return copy_text(event_type_value(e, i), buf);
 	case EV_ECS_VERSION:
@@ -584,10 +674,10 @@ int ecs_text(const struct event *e, enum field_id id,
 	return -1;
 }
 
-int fields_parse(const char *list, uint64_t *mask, const char **bad,
+int fields_parse(const char *list, field_mask *mask, const char **bad,
 		 size_t *bad_len)
 {
-	uint64_t m = 0;
+	field_mask m = 0;
 	const char *p = list;
 
 	for (;;) {
@@ -603,7 +693,7 @@ int fields_parse(const char *list, uint64_t *mask, const char **bad,
 			*bad_len = n;
 			return -1;
 		}
-		m |= 1ull << id;
+		m |= FIELD_BIT(id);
 		if (!p[n])
 			break;
 		p += n + 1;

@@ -79,8 +79,54 @@ enum field_id {
 	F_FLOW_TCP_FLAGS,
 	F_FLOW_TCP_FLAGS_TS,
 	F_FLOW_TCP_FLAGS_TC,
+	/*
+	 * Response records (--respond, issue 14): alert, block, unblock.
+	 * "alert" is Suricata eve's object; "respond" hdrlog's own.
+	 */
+	F_ALERT_ACTION,
+	F_ALERT_SIGNATURE,
+	F_ALERT_CATEGORY,
+	F_ALERT_SEVERITY,
+	F_RESPOND_DETECTOR,
+	F_RESPOND_VALUE,
+	F_RESPOND_THRESHOLD,
+	F_RESPOND_WINDOW,
+	F_RESPOND_PREFIX,
+	F_RESPOND_TTL,
+	F_RESPOND_EXPIRES,
+	F_RESPOND_RESULT,
 	F_COUNT
 };
+
+/*
+ * A set of fields: bit id stands for enum field_id id (record fields
+ * present, --fields, a sink's selection). 128 bits: F_COUNT is past 63,
+ * and json.c uses bit F_COUNT for ecs.version. unsigned __int128 rather
+ * than an array of words: a mask stays a value the compiler keeps in two
+ * registers, constant masks (event.c) stay constant expressions, and
+ * &, |, ~ and "m &= m - 1" keep working; lists.c needs the type anyway.
+ */
+typedef unsigned __int128 field_mask;
+#define FIELD_BIT(id)	((field_mask)1 << (id))
+#define FIELD_MASK_ALL	(FIELD_BIT(F_COUNT) - 1)
+_Static_assert(F_COUNT < 128, "a field_mask has 128 bits, one is ecs.version's");
+
+/*
+ * The lowest field in a non-empty mask, taken out of it. Word by word:
+ * the JSON writer calls this per field, and a 128-bit "m &= m - 1" costs
+ * a borrow chain (callgrind: 16 instructions, this 6).
+ */
+static inline enum field_id field_mask_pop(field_mask *m)
+{
+	uint64_t lo = (uint64_t)*m, hi = (uint64_t)(*m >> 64);
+
+	if (lo) {
+		*m = (field_mask)hi << 64 | (lo & (lo - 1));
+		return (enum field_id)__builtin_ctzll(lo);
+	}
+	*m = (field_mask)(hi & (hi - 1)) << 64;
+	return (enum field_id)(64 + __builtin_ctzll(hi));
+}
 
 /* How a value is written: JSON uses the kind, text outputs the text. */
 enum field_kind {
@@ -174,7 +220,7 @@ enum field_kind ecs_kind(enum field_id id, const struct ecs_leaf *l);
 int uint_text(uint64_t v, char *buf);
 
 /* Parse "a,b,c" into a mask of field ids; -1 and *bad names the unknown. */
-int fields_parse(const char *list, uint64_t *mask, const char **bad,
+int fields_parse(const char *list, field_mask *mask, const char **bad,
 		 size_t *bad_len);
 
 /* IANA keyword for an IP protocol number, as Suricata writes it, or NULL. */

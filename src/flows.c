@@ -127,7 +127,7 @@ void flows_annotate(const struct flows *f, struct event *e, uint32_t netns)
 		    !memcmp(&b[i].key, &k, sizeof(k))) {
 			e->pid = b[i].pid;
 			memcpy(e->comm, b[i].comm, sizeof(e->comm));
-			e->present |= 1ULL << F_PID | 1ULL << F_COMM;
+			e->present |= FIELD_BIT(F_PID) | FIELD_BIT(F_COMM);
 			return;
 		}
 }

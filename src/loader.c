@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <net/if.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -24,6 +25,7 @@
 #include "loader.h"
 #include "log.h"
 #include "ranges.h"
+#include "respond.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -130,6 +132,38 @@ static int size_flow_table(struct hdrlog_bpf *skel, const struct options *o)
 {
 	return bpf_map__set_max_entries(skel->maps.flows,
 					o->log_flows ? o->flow_table : 1);
+}
+
+/*
+ * --respond: the kernel's constants and its tables' sizes; without it
+ * the tables get one entry (a map cannot have none) and the programs
+ * never touch them: respond_enabled is 0 and the verifier prunes them.
+ */
+static int set_respond(struct hdrlog_bpf *skel, const struct options *o)
+{
+	const struct respond_config *c = o->respond_cfg;
+	struct hdrlog_bpf__rodata *ro = skel->rodata;
+	int err;
+
+	if (!c)
+		return bpf_map__set_max_entries(skel->maps.sources, 1) ?:
+		       bpf_map__set_max_entries(skel->maps.blocks, 1) ?:
+		       bpf_map__set_max_entries(skel->maps.hot_queue, 1);
+	ro->respond_enabled = 1;
+	ro->respond_window_ns = c->window_ns;
+	ro->respond_mask4 = htonl(c->prefix4 ? ~0u << (32 - c->prefix4) : 0);
+	for (int i = 0; i < 4; i++) {
+		unsigned int bits = c->prefix6 > 32u * i ? c->prefix6 - 32u * i : 0;
+
+		ro->respond_mask6[i] = htonl(bits >= 32 ? ~0u :
+					     bits ? ~0u << (32 - bits) : 0);
+	}
+	memcpy((void *)ro->hot_at, c->hot_at, sizeof(c->hot_at));
+	ro->protect_mask = c->protect_mask;
+	err = bpf_map__set_max_entries(skel->maps.sources, c->sources);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.blocks, c->max_blocks);
+	return err;
 }
 
 static void set_list_policy(struct hdrlog_bpf *skel, const struct options *o)
@@ -482,6 +516,8 @@ int loader_load(struct loader *l, const struct options *o,
 					       o->ringbuf_size);
 	if (!err)
 		err = size_flow_table(l->skel, o);
+	if (!err)
+		err = set_respond(l->skel, o);
 	if (!err)
 		err = hdrlog_bpf__load(l->skel);
 	if (err) {
@@ -908,6 +944,14 @@ int loader_iface_counters(const struct loader *l, uint32_t ifindex,
 int loader_flows_fd(const struct loader *l)
 {
 	return bpf_map__fd(l->skel->maps.flows);
+}
+
+void loader_respond_fds(const struct loader *l, struct respond_fds *fds)
+{
+	fds->sources = bpf_map__fd(l->skel->maps.sources);
+	fds->blocks = bpf_map__fd(l->skel->maps.blocks);
+	fds->hot = bpf_map__fd(l->skel->maps.hot_queue);
+	fds->counters = bpf_map__fd(l->skel->maps.respond_counters);
 }
 
 int loader_ringbuf_fd(const struct loader *l)

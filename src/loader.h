@@ -125,6 +125,9 @@ int loader_ringbuf_fd(const struct loader *l);
 
 /* The flow table (bpf/flows.bpf.h), for src/flowtable.c. */
 int loader_flows_fd(const struct loader *l);
+/* --respond: the maps src/respond.c reads and writes. */
+struct respond_fds;
+void loader_respond_fds(const struct loader *l, struct respond_fds *fds);
 
 /* Detach from every interface; the program stays loaded. */
 void loader_detach(struct loader *l);

@@ -20,6 +20,7 @@
 #include "filter.h"
 #include "flows.h"
 #include "flowtable.h"
+#include "respond.h"
 #include "iface.h"
 #include "lists.h"
 #include "loader.h"
@@ -67,6 +68,7 @@ struct run {
 	struct flows *flows;	/* with socket events: attribution of packets */
 	struct flow_table *flow_table;	/* --log flows: the sweep */
 	uint64_t last_sweep;	/* clock_mono_ns() of the last sweep */
+	struct respond *respond;	/* --respond: decisions and blocks */
 	uint32_t netns;		/* ours: the interfaces captured on are here */
 	struct sink *sinks[MAX_OUTPUTS];
 	int n_sinks;
@@ -144,6 +146,23 @@ static void sweep_flows(struct run *run, bool shutdown)
 	flow_table_sweep(run->flow_table, run->last_sweep, shutdown,
 			 &run->decode, emit_flow, run,
 			 run->stats.flows_exported);
+}
+
+/* An alert, block or unblock record: every output, as a flow record. */
+static void emit_respond(void *ctx, struct event *e)
+{
+	struct run *run = ctx;
+
+	if (run->done)
+		return;
+	sink_write_all(run->sinks, run->n_sinks, e);
+	run_full(run);
+}
+
+static void poll_respond(struct run *run, bool shutdown)
+{
+	respond_poll(run->respond, clock_mono_ns(), shutdown, &run->decode,
+		     emit_respond, run);
 }
 
 static int handle_record(void *ctx, void *data, size_t size)
@@ -261,6 +280,9 @@ static void collect_stats(struct run *run)
 	s->n_sinks = run->n_sinks;
 	s->sinks = (const struct sink *const *)run->sinks;
 	s->lists = &run->lists;
+	s->respond = run->opts->respond_cfg;
+	if (run->respond)
+		respond_stats_get(run->respond, &s->respond_stats);
 }
 
 /* For metrics_tick(): the counters now. */
@@ -515,6 +537,14 @@ static int capture(struct run *run, struct ring_buffer *rb)
 			run->sinks[i]->ops->flush(run->sinks[i]);
 		if (n == -ECANCELED)
 			break;
+		/* --respond: hot sources judged, blocks expired, each poll */
+		if (run->respond) {
+			poll_respond(run, false);
+			for (int i = 0; i < run->n_sinks; i++)
+				run->sinks[i]->ops->flush(run->sinks[i]);
+			if (run->done)
+				break;
+		}
 		if (n < 0 && n != -EINTR) {
 			pr_err("reading the ring buffer failed: %s", strerror(-n));
 			ret = -1;
@@ -738,6 +768,7 @@ int main(int argc, char **argv)
 	opts.sink.ifaces = &run.ifaces;
 	opts.sink.snaplen = run.frame_bytes ? opts.snaplen : 0;
 	run.decode.clock = &run.clock;
+	run.decode.respond = opts.respond_cfg != NULL;
 	run.decode.ifaces = &run.ifaces;
 	if (opts.check) {
 		ret = check_config(&opts);
@@ -830,6 +861,16 @@ int main(int argc, char **argv)
 		}
 		run.last_sweep = clock_mono_ns();
 	}
+	if (opts.respond_cfg) {
+		struct respond_fds fds;
+
+		loader_respond_fds(&run.loader, &fds);
+		run.respond = respond_new(opts.respond_cfg, &fds, opts.monitor);
+		if (!run.respond) {
+			pr_err("out of memory");
+			goto out;
+		}
+	}
 	if (opts.sockets && loader_attach_sockets(&run.loader))
 		goto out;
 	if (opts.packets &&
@@ -860,6 +901,9 @@ int main(int argc, char **argv)
 	drain(&run, rb);
 	/* Every flow still open, reason shutdown (or fin/rst). */
 	sweep_flows(&run, true);
+	/* The block list goes with the programs: say so for each block. */
+	if (run.respond)
+		poll_respond(&run, true);
 	/* Closing writes out what is queued; the summary counts it. */
 	for (int i = 0; i < run.n_sinks; i++)
 		sink_close(run.sinks[i]);
@@ -881,6 +925,7 @@ out:
 	filter_free(&run.filter);
 	flows_free(run.flows);
 	flow_table_free(run.flow_table);
+	respond_free(run.respond);
 	options_free(&opts);
 	return ret;
 }

@@ -316,7 +316,7 @@ static void send_stats_record(const struct stats *s, const struct options *o,
 			      struct sink *const *sinks, int n_sinks)
 {
 	struct event e = {
-		.present = (1ULL << F_TIMESTAMP) | (1ULL << F_EVENT_TYPE),
+		.present = FIELD_BIT(F_TIMESTAMP) | FIELD_BIT(F_EVENT_TYPE),
 		.time_ns = clock_real_ns(),
 		.event_type = EVENT_STATS,
 	};

@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "options.h"
 #include "record.h"
+#include "respond.h"
 
 #define DEFAULT_RINGBUF_SIZE	(8u << 20)
 #define RINGBUF_MIN		4096
@@ -316,6 +317,14 @@ static int opt_metrics(struct options *o, const struct opt_def *d,
 	return 0;
 }
 
+static int opt_respond(struct options *o, const struct opt_def *d,
+		       const char *arg)
+{
+	(void)d;
+	o->respond = arg;	/* read once the lists are known */
+	return 0;
+}
+
 static int opt_list(struct options *o, const struct opt_def *d,
 		    const char *arg)
 {
@@ -545,6 +554,8 @@ static const struct opt_def opt_defs[] = {
 	FUNC("tls-cert", 0, "FILE", opt_tls, TLS_CERT, "syslog:tls://: a client certificate, PEM"),
 	FUNC("tls-key", 0, "FILE", opt_tls, TLS_KEY, "its private key, PEM (default: in the --tls-cert file)"),
 	FLAG("monitor", 0, monitor, "never drop; mark records with would_drop instead"),
+	/* automated response (issue 14): src/respond.c */
+	FUNC("respond", 0, "FILE", opt_respond, 0, "count sources in the kernel, alert and block by the policies in FILE"),
 	/* --log sets and flow records (issue 13) */
 	FUNC("log", 0, "SET", opt_log, 0, "packets (default; 'all' too), flows, listed, or a set: flows,listed"),
 	NUM("flow-table", 0, "N", flow_table, 16, 1U << 24, 0, "--log flows: flows the kernel table holds (default 65536)"),
@@ -849,8 +860,11 @@ static int check_conflicts(const struct options *o)
 	for (int i = 0; i < o->n_outputs && !o->log_flows; i++)
 		if (!strncmp(o->outputs[i], "ipfix:", 6))
 			return usage_error("an ipfix output carries flow records only: it needs --log flows (e.g. --log flows or --log packets,flows)");
-	if (o->monitor && !has_policy_list(o))
-		return usage_error("--monitor needs a list that drops (%s): without one nothing would be dropped", "--blocklist or --allowlist");
+	if (o->monitor && !has_policy_list(o) && !o->respond)
+		return usage_error("--monitor needs a list that drops (%s) or --respond: without one nothing would be dropped", "--blocklist or --allowlist");
+	if (o->respond && (!o->packets || o->direction == CAPTURE_OUT))
+		return usage_error("--respond judges incoming frames: it needs packet capture with --direction in or both");
+
 	if (given(o, "too-deep") && !o->n_lists)
 		return usage_error("--too-deep applies to frames checked against lists: it needs %s", "--blocklist, --taglist or --allowlist");
 	if (!o->packets && o->n_ifaces)
@@ -882,7 +896,7 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 
 	memset(o, 0, sizeof(*o));
 	optind = 0;	/* getopt starts afresh: parsing may be done again */
-	o->fields = (1ull << F_COUNT) - 1;
+	o->fields = FIELD_MASK_ALL;
 	o->sample = 1;
 	o->ringbuf_size = DEFAULT_RINGBUF_SIZE;
 	o->snaplen = DEFAULT_SNAPLEN;
@@ -969,6 +983,17 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 		o->outputs[o->n_outputs++] = "json";
 	if (check_conflicts(o))
 		return OPTIONS_USAGE;
+	/* --respond: its file's errors say FILE:LINE */
+	if (o->respond) {
+		o->respond_cfg = malloc(sizeof(*o->respond_cfg));
+		if (!o->respond_cfg) {
+			usage_error("out of memory");
+			return OPTIONS_USAGE;
+		}
+		if (respond_config_load(o->respond_cfg, o->respond) ||
+		    respond_config_bind(o->respond_cfg, o->lists, o->n_lists))
+			return OPTIONS_USAGE;
+	}
 	o->sink.fields = o->fields;
 	return OPTIONS_RUN;
 }
@@ -1021,4 +1046,6 @@ void options_free(struct options *o)
 	for (int i = 0; i < o->n_config_values; i++)
 		free(o->config_values[i]);
 	free(o->config_values);
+	free(o->respond_cfg);
+	o->respond_cfg = NULL;
 }

@@ -39,13 +39,15 @@ enum attach_method {
 	ATTACH_TRACEPOINT,
 };
 
+struct respond_config;
+
 struct options {
 	const char *ifaces[MAX_IFACES];
 	int n_ifaces;
 	const char *outputs[MAX_OUTPUTS];
 	int n_outputs;
 	uint64_t count;		/* stop after this many records; 0: never */
-	uint64_t fields;	/* mask of enum field_id */
+	field_mask fields;	/* FIELD_BIT(enum field_id) */
 	uint32_t sample;	/* log 1 in N frames */
 	enum xdp_mode xdp_mode;
 	enum ingress_hook ingress;	/* --attach-ingress */
@@ -57,6 +59,9 @@ struct options {
 	struct list_spec lists[MAX_LISTS];
 	int n_lists;
 	bool monitor;		/* never drop; mark what would be */
+	/* automated response (issue 14): src/respond.h */
+	const char *respond;	/* --respond FILE, or NULL */
+	struct respond_config *respond_cfg;	/* read from it */
 	/* --log: a set; log_listed without log_packets: list hits only */
 	bool log_packets;	/* a record for every frame (sampled) */
 	bool log_listed;	/* records for list hits and drops */

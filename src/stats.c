@@ -38,6 +38,34 @@ static void output_line(FILE *f, const struct sink *k)
 	fputc('\n', f);
 }
 
+/* --respond: one line per policy, then what was refused or lost. */
+static void respond_print(const struct stats *s, FILE *f)
+{
+	const struct respond_stats *r = &s->respond_stats;
+
+	for (int i = 0; i < s->respond->n_policies; i++) {
+		fprintf(f, "policy %s: %llu alerts, %llu blocks, %llu unblocks, %llu frames dropped",
+			s->respond->policies[i].name,
+			(unsigned long long)r->alerts[i],
+			(unsigned long long)r->blocks[i],
+			(unsigned long long)r->unblocks[i],
+			(unsigned long long)r->dropped[i]);
+		if (r->would_drop[i])
+			fprintf(f, ", %llu would have been dropped (--monitor)",
+				(unsigned long long)r->would_drop[i]);
+		fputc('\n', f);
+	}
+	line(f, r->list_full, "blocks refused: dynamic block list full (max-blocks)");
+	if (r->protected_alerts || r->protected_pass)
+		fprintf(f, "%llu blocks refused and %llu frames passed: source on an allow or never-block list\n",
+			(unsigned long long)r->protected_alerts,
+			(unsigned long long)r->protected_pass);
+	if (r->hot_lost || r->watch_full)
+		line(f, r->hot_lost + r->watch_full, "hot sources not judged (queue full: raise the thresholds)");
+	if (r->untracked)
+		line(f, r->untracked, "frames not counted (per-source table busy)");
+}
+
 void stats_print(const struct stats *s, const struct options *o, FILE *f)
 {
 	const struct hdrlog_counters *k = &s->kernel;
@@ -93,6 +121,8 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 		line(f, s->undecodable, "records lost (unknown record layout)");
 	if (k->too_deep)
 		line(f, k->too_deep, "frames with headers deeper than parsed");
+	if (s->respond)
+		respond_print(s, f);
 	if (!o->n_lists)
 		return;
 	line(f, k->passed, "frames passed");
@@ -124,6 +154,8 @@ void stats_status(const struct stats *s, char *buf, size_t size)
 	uint64_t written = 0, lost = k->lost + k->sock_lost + s->undecodable;
 	uint64_t dropped = k->dropped + k->dropped_allow + k->dropped_deep;
 
+	for (int i = 0; s->respond && i < s->respond->n_policies; i++)
+		dropped += s->respond_stats.dropped[i];	/* --respond's blocks */
 	for (int i = 0; i < s->n_sinks; i++)
 		lost += s->sinks[i]->failed;
 	if (s->n_sinks == 1)
@@ -173,6 +205,15 @@ enum {
 	M_FLOWS_NEW,
 	M_FLOWS_EXPORTED,
 	M_FLOW_TABLE_FULL,
+	M_RESPOND_ALERTS,
+	M_RESPOND_BLOCKS,
+	M_RESPOND_UNBLOCKS,
+	M_RESPOND_DROPPED,
+	M_RESPOND_WOULD_DROP,
+	M_RESPOND_LIST_FULL,
+	M_RESPOND_PROTECTED,
+	M_RESPOND_HOT_LOST,
+	M_RESPOND_UNTRACKED,
 	M_COUNT
 };
 
@@ -216,6 +257,16 @@ const struct metric stats_metrics[] = {
 	COUNTER(M_FLOWS_NEW, "flows_total", "flows", "new", NULL, NULL, "Flows the kernel's flow table took in."),
 	COUNTER(M_FLOWS_EXPORTED, "flows_exported_total", "flows", "exported", "reason", NULL, "Flow records made, by reason (an active report is one)."),
 	COUNTER(M_FLOW_TABLE_FULL, "flow_table_full_total", "flows", "table_full", NULL, NULL, "Frames not tracked: the flow table was full."),
+	/* --respond (issue 14): per policy, then the response's own losses */
+	COUNTER(M_RESPOND_ALERTS, "respond_alerts_total", "respond", "alerts", "policy", NULL, "Alerts: the policy's threshold crossed by a source."),
+	COUNTER(M_RESPOND_BLOCKS, "respond_blocks_total", "respond", "blocks", "policy", NULL, "Sources the policy put in the dynamic block list."),
+	COUNTER(M_RESPOND_UNBLOCKS, "respond_unblocks_total", "respond", "unblocks", "policy", NULL, "The policy's blocks that expired (or ended at exit)."),
+	COUNTER(M_RESPOND_DROPPED, "respond_frames_dropped_total", "respond", "dropped", "policy", NULL, "Frames dropped by the policy's blocks."),
+	COUNTER(M_RESPOND_WOULD_DROP, "respond_frames_would_drop_total", "respond", "would_drop", "policy", NULL, "Frames --monitor passed that the policy's blocks would drop."),
+	COUNTER(M_RESPOND_LIST_FULL, "respond_list_full_total", "response", "list_full", NULL, NULL, "Blocks refused: the dynamic block list was full."),
+	COUNTER(M_RESPOND_PROTECTED, "respond_protected_total", "response", "protected", NULL, NULL, "Blocks refused: the source is on an allow or never-block list."),
+	COUNTER(M_RESPOND_HOT_LOST, "respond_hot_lost_total", "response", "hot_lost", NULL, NULL, "Hot sources not judged: the queue or the watch list was full."),
+	COUNTER(M_RESPOND_UNTRACKED, "respond_untracked_total", "response", "untracked", NULL, NULL, "Frames not counted: no per-source table entry."),
 };
 const int stats_n_metrics = M_COUNT;
 _Static_assert(sizeof(stats_metrics) / sizeof(stats_metrics[0]) == M_COUNT,
@@ -239,7 +290,7 @@ static void emit2(metric_emit_fn emit, void *ctx, int id, const char *l0,
 /*
  * The same counters and conditions as stats_print(); the exit summary and
  * a stats record taken at the same moment say the same numbers.
- * Per response policy counters (issue 14) will be a group of their own.
+ * Per response policy counters (issue 14) are a group of their own.
  */
 void stats_walk(const struct stats *s, const struct options *o,
 		metric_emit_fn emit, void *ctx)
@@ -314,6 +365,26 @@ void stats_walk(const struct stats *s, const struct options *o,
 		for (int i = 0; i < 6; i++)
 			emit2(emit, ctx, M_FLOWS_EXPORTED, flow_reason_names[i],
 			      NULL, s->flows_exported[i]);
+	}
+	if (s->respond) {
+		const struct respond_stats *r = &s->respond_stats;
+
+		for (int i = 0; i < s->respond->n_policies; i++) {
+			const char *p = s->respond->policies[i].name;
+
+			emit2(emit, ctx, M_RESPOND_ALERTS, p, NULL, r->alerts[i]);
+			emit2(emit, ctx, M_RESPOND_BLOCKS, p, NULL, r->blocks[i]);
+			emit2(emit, ctx, M_RESPOND_UNBLOCKS, p, NULL,
+			      r->unblocks[i]);
+			emit2(emit, ctx, M_RESPOND_DROPPED, p, NULL, r->dropped[i]);
+			if (o->monitor)
+				emit2(emit, ctx, M_RESPOND_WOULD_DROP, p, NULL,
+				      r->would_drop[i]);
+		}
+		emit0(emit, ctx, M_RESPOND_LIST_FULL, r->list_full);
+		emit0(emit, ctx, M_RESPOND_PROTECTED, r->protected_alerts);
+		emit0(emit, ctx, M_RESPOND_HOT_LOST, r->hot_lost + r->watch_full);
+		emit0(emit, ctx, M_RESPOND_UNTRACKED, r->untracked);
 	}
 	for (int i = 0; i < s->n_sinks; i++) {
 		const struct sink *out = s->sinks[i];

@@ -7,6 +7,7 @@
 
 #include "options.h"
 #include "record.h"
+#include "respond.h"
 
 struct sink;
 
@@ -29,6 +30,8 @@ struct stats {
 	const struct sink *const *sinks;	/* each counts its own */
 	int n_sinks;
 	const struct list_set *lists;	/* in force: their names; or NULL */
+	const struct respond_config *respond;	/* --respond; or NULL */
+	struct respond_stats respond_stats;
 };
 
 /*

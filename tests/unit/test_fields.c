@@ -18,7 +18,7 @@
 #include "sink.h"
 
 static const struct sink_config all_fields = {
-	.fields = (1ull << F_COUNT) - 1,
+	.fields = FIELD_MASK_ALL,
 };
 
 static char *slurp(const char *path)
@@ -101,13 +101,13 @@ static void test_fields_parse(void **state)
 {
 	const char *bad;
 	size_t bad_len;
-	uint64_t mask;
+	field_mask mask;
 
 	(void)state;
 	assert_int_equal(fields_parse("timestamp,src_ip,dest_port", &mask,
 				      &bad, &bad_len), 0);
-	assert_int_equal(mask, 1ull << F_TIMESTAMP | 1ull << F_SRC_IP |
-			 1ull << F_DEST_PORT);
+	assert_true(mask == (FIELD_BIT(F_TIMESTAMP) | FIELD_BIT(F_SRC_IP) |
+			 FIELD_BIT(F_DEST_PORT)));
 	assert_int_equal(fields_parse("src_ip,nope,ttl", &mask, &bad, &bad_len), -1);
 	assert_int_equal(bad_len, 4);
 	assert_memory_equal(bad, "nope", 4);
@@ -118,12 +118,12 @@ static void test_fields_parse(void **state)
 static struct event sample_event(void)
 {
 	struct event e = {
-		.present = 1ull << F_TIMESTAMP | 1ull << F_EVENT_TYPE |
-			   1ull << F_IN_IFACE | 1ull << F_SRC_MAC |
-			   1ull << F_VLAN | 1ull << F_SRC_IP |
-			   1ull << F_DEST_IP | 1ull << F_PROTO |
-			   1ull << F_TCP_FLAGS | 1ull << F_TCP_SEQ |
-			   1ull << F_MORE_FRAGMENTS | 1ull << F_TRUNCATED,
+		.present = FIELD_BIT(F_TIMESTAMP) | FIELD_BIT(F_EVENT_TYPE) |
+			   FIELD_BIT(F_IN_IFACE) | FIELD_BIT(F_SRC_MAC) |
+			   FIELD_BIT(F_VLAN) | FIELD_BIT(F_SRC_IP) |
+			   FIELD_BIT(F_DEST_IP) | FIELD_BIT(F_PROTO) |
+			   FIELD_BIT(F_TCP_FLAGS) | FIELD_BIT(F_TCP_SEQ) |
+			   FIELD_BIT(F_MORE_FRAGMENTS) | FIELD_BIT(F_TRUNCATED),
 		.time_ns = 1795708862123456789ull,
 		.event_type = EVENT_PACKET,
 		.in_iface = "ve\"th0",
@@ -204,7 +204,7 @@ static void test_json_line(void **state)
 	s = sink_create(spec, &all_fields);
 	assert_non_null(s);
 	assert_int_equal(s->ops->write(s, &e), 0);
-	e.present = 1ull << F_SRC_IP;
+	e.present = FIELD_BIT(F_SRC_IP);
 	assert_int_equal(s->ops->write(s, &e), 0);
 	sink_destroy(s);
 
@@ -246,7 +246,7 @@ static void test_json_foreign_strings(void **state)
 	char path[] = "/tmp/hdrlog-test-json-XXXXXX";
 	char spec[64];
 	struct event e = {
-		.present = 1ull << F_IN_IFACE | 1ull << F_SRC_LISTS,
+		.present = FIELD_BIT(F_IN_IFACE) | FIELD_BIT(F_SRC_LISTS),
 		.in_iface = "a\\b\n\x01\xff\xc3\xa9",
 		.n_src_lists = 2,
 		.src_lists = { "bad-1", "tor.exits" },
@@ -262,7 +262,7 @@ static void test_json_foreign_strings(void **state)
 	s = sink_create(spec, &all_fields);
 	assert_non_null(s);
 	assert_int_equal(s->ops->write(s, &e), 0);
-	e.present = 1ull << F_IN_IFACE;
+	e.present = FIELD_BIT(F_IN_IFACE);
 	e.in_iface = "caf\xc3\xa9";
 	assert_int_equal(s->ops->write(s, &e), 0);
 	sink_destroy(s);
@@ -277,7 +277,7 @@ static void test_json_foreign_strings(void **state)
 /* A failing write is counted, not fatal, and writing resumes after. */
 static void test_json_write_error_counted(void **state)
 {
-	struct event e = { .present = 1ull << F_IFINDEX, .ifindex = 7 };
+	struct event e = { .present = FIELD_BIT(F_IFINDEX), .ifindex = 7 };
 	struct sink *s = sink_create("json:/dev/full", &all_fields);
 
 	(void)state;
@@ -291,7 +291,7 @@ static void test_json_write_error_counted(void **state)
 }
 
 /* One record with the ECS writer, as text. */
-static char *ecs_line(const struct event *e, uint64_t mask)
+static char *ecs_line(const struct event *e, field_mask mask)
 {
 	static char buf[JSON_RECORD_MAX + 1];
 	struct json_writer w;
@@ -315,9 +315,9 @@ static void test_ecs_nesting(void **state)
 	struct event e = sample_event();
 
 	(void)state;
-	e.present |= 1ull << F_DEST_PORT | 1ull << F_SRC_PORT |
-		     1ull << F_IFINDEX | 1ull << F_DIRECTION |
-		     1ull << F_ACTION | 1ull << F_SRC_LISTS;
+	e.present |= FIELD_BIT(F_DEST_PORT) | FIELD_BIT(F_SRC_PORT) |
+		     FIELD_BIT(F_IFINDEX) | FIELD_BIT(F_DIRECTION) |
+		     FIELD_BIT(F_ACTION) | FIELD_BIT(F_SRC_LISTS);
 	e.src_port = 40000;
 	e.dest_port = 443;
 	e.ifindex = 7;
@@ -325,7 +325,7 @@ static void test_ecs_nesting(void **state)
 	e.dropped = true;
 	e.n_src_lists = 1;
 	e.src_lists[0] = "tor";
-	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+	assert_string_equal(ecs_line(&e, FIELD_MASK_ALL),
 		"{\"@timestamp\":\"2026-11-26T16:01:02.123456Z\","
 		"\"destination\":{\"ip\":\"198.51.100.1\",\"port\":443},"
 		"\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
@@ -342,26 +342,26 @@ static void test_ecs_nesting(void **state)
 		"\"source\":{\"ip\":\"203.0.113.7\",\"mac\":\"02-AB-00-10-FF-0E\","
 		"\"port\":40000}}");
 	/* only what --fields selects; ecs.version always (ECS requires it) */
-	assert_string_equal(ecs_line(&e, 1ull << F_DEST_PORT),
+	assert_string_equal(ecs_line(&e, FIELD_BIT(F_DEST_PORT)),
 		"{\"destination\":{\"port\":443},"
 		"\"ecs\":{\"version\":\"" ECS_VERSION "\"}}");
 	/*
 	 * event and action share event.action (a packet has no socket
 	 * event): were both there, the first is written, once
 	 */
-	e.present = 1ull << F_EVENT | 1ull << F_ACTION;
+	e.present = FIELD_BIT(F_EVENT) | FIELD_BIT(F_ACTION);
 	e.sock_event = HDRLOG_SOCK_ACCEPT;
-	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+	assert_string_equal(ecs_line(&e, FIELD_MASK_ALL),
 		"{\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
 		"\"event\":{\"action\":\"accept\"}}");
-	e.present = 1ull << F_ACTION;
-	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+	e.present = FIELD_BIT(F_ACTION);
+	assert_string_equal(ecs_line(&e, FIELD_MASK_ALL),
 		"{\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
 		"\"event\":{\"action\":\"drop\"}}");
 	/* an outgoing frame: its interface index under observer.egress */
-	e.present = 1ull << F_IFINDEX | 1ull << F_DIRECTION;
+	e.present = FIELD_BIT(F_IFINDEX) | FIELD_BIT(F_DIRECTION);
 	e.direction = HDRLOG_DIR_OUTBOUND;
-	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+	assert_string_equal(ecs_line(&e, FIELD_MASK_ALL),
 		"{\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
 		"\"network\":{\"direction\":\"egress\"},"
 		"\"observer\":{\"egress\":{\"interface\":{\"id\":\"7\"}}}}");
@@ -371,10 +371,10 @@ static void test_ecs_nesting(void **state)
 static void test_ecs_socket(void **state)
 {
 	struct event e = {
-		.present = 1ull << F_EVENT_TYPE | 1ull << F_EVENT |
-			   1ull << F_PID | 1ull << F_COMM | 1ull << F_UID |
-			   1ull << F_DURATION_MS | 1ull << F_IP_V |
-			   1ull << F_PROTO | 1ull << F_IP_PROTO,
+		.present = FIELD_BIT(F_EVENT_TYPE) | FIELD_BIT(F_EVENT) |
+			   FIELD_BIT(F_PID) | FIELD_BIT(F_COMM) | FIELD_BIT(F_UID) |
+			   FIELD_BIT(F_DURATION_MS) | FIELD_BIT(F_IP_V) |
+			   FIELD_BIT(F_PROTO) | FIELD_BIT(F_IP_PROTO),
 		.event_type = EVENT_SOCKET,
 		.sock_event = HDRLOG_SOCK_CLOSE,
 		.pid = 4242,
@@ -386,7 +386,7 @@ static void test_ecs_socket(void **state)
 	};
 
 	(void)state;
-	assert_string_equal(ecs_line(&e, (1ull << F_COUNT) - 1),
+	assert_string_equal(ecs_line(&e, FIELD_MASK_ALL),
 		"{\"ecs\":{\"version\":\"" ECS_VERSION "\"},"
 		"\"event\":{\"action\":\"close\",\"category\":[\"network\"],"
 		"\"duration\":1234567890,\"kind\":\"event\","
@@ -437,10 +437,10 @@ static void test_json_flow_nesting(void **state)
 	e.flow.tcp_flags_toserver = 0x1b;
 	e.flow.tcp_flags_toclient = 0x12;
 	e.flow.reason = FLOW_END_FIN;
-	e.present = 1ull << F_EVENT_TYPE | 1ull << F_PROTO |
-		    1ull << F_FLOW_PKTS_TOSERVER | 1ull << F_FLOW_PKTS_TOCLIENT |
-		    1ull << F_FLOW_REASON | 1ull << F_FLOW_TCP_FLAGS |
-		    1ull << F_FLOW_TCP_FLAGS_TS | 1ull << F_FLOW_TCP_FLAGS_TC;
+	e.present = FIELD_BIT(F_EVENT_TYPE) | FIELD_BIT(F_PROTO) |
+		    FIELD_BIT(F_FLOW_PKTS_TOSERVER) | FIELD_BIT(F_FLOW_PKTS_TOCLIENT) |
+		    FIELD_BIT(F_FLOW_REASON) | FIELD_BIT(F_FLOW_TCP_FLAGS) |
+		    FIELD_BIT(F_FLOW_TCP_FLAGS_TS) | FIELD_BIT(F_FLOW_TCP_FLAGS_TC);
 	assert_int_equal(json_writer_init(&w, SCHEMA_DEFAULT), 0);
 	n = json_writer_record(&w, &e, ~0ull, buf, sizeof(buf));
 	buf[n] = '\0';
@@ -449,16 +449,70 @@ static void test_json_flow_nesting(void **state)
 		"\"reason\":\"fin\"},\"tcp\":{\"tcp_flags\":\"1b\","
 		"\"tcp_flags_ts\":\"1b\",\"tcp_flags_tc\":\"12\"}}");
 	/* an object first and last in the record */
-	n = json_writer_record(&w, &e, 1ull << F_FLOW_PKTS_TOCLIENT, buf,
+	n = json_writer_record(&w, &e, FIELD_BIT(F_FLOW_PKTS_TOCLIENT), buf,
 			       sizeof(buf));
 	buf[n] = '\0';
 	assert_string_equal(buf, "{\"flow\":{\"pkts_toclient\":2}}");
-	n = json_writer_record(&w, &e, 1ull << F_FLOW_REASON |
-			       1ull << F_FLOW_TCP_FLAGS_TC, buf, sizeof(buf));
+	n = json_writer_record(&w, &e, FIELD_BIT(F_FLOW_REASON) |
+			       FIELD_BIT(F_FLOW_TCP_FLAGS_TC), buf, sizeof(buf));
 	buf[n] = '\0';
 	assert_string_equal(buf, "{\"flow\":{\"reason\":\"fin\"},"
 		"\"tcp\":{\"tcp_flags_tc\":\"12\"}}");
 	json_writer_free(&w);
+}
+
+/*
+ * A block record (issue 14): the alert and respond objects in the default
+ * schema, past bit 63 of a mask; in ECS event.kind, both categories,
+ * event.type denied and rule.name.
+ */
+static void test_respond_record(void **state)
+{
+	struct json_writer w;
+	struct event e;
+	char buf[1024];
+	size_t n;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.event_type = EVENT_BLOCK;
+	e.ip_v = 4;
+	memcpy(e.src_ip, "\xcb\x00\x71\x07", 4);
+	e.respond.policy = "syn-flood";
+	e.respond.detector = DET_SYN;
+	e.respond.prefix = 32;
+	e.respond.value = 950;
+	e.respond.threshold = 200;
+	e.respond.ttl_s = 600;
+	e.respond.result = RESULT_BLOCKED;
+	e.present = FIELD_BIT(F_EVENT_TYPE) | FIELD_BIT(F_SRC_IP) |
+		    FIELD_BIT(F_ALERT_SIGNATURE) | FIELD_BIT(F_RESPOND_DETECTOR) |
+		    FIELD_BIT(F_RESPOND_VALUE) | FIELD_BIT(F_RESPOND_THRESHOLD) |
+		    FIELD_BIT(F_RESPOND_PREFIX) | FIELD_BIT(F_RESPOND_TTL) |
+		    FIELD_BIT(F_RESPOND_RESULT);
+	assert_true(F_RESPOND_RESULT >= 64);
+	assert_int_equal(json_writer_init(&w, SCHEMA_DEFAULT), 0);
+	n = json_writer_record(&w, &e, FIELD_MASK_ALL, buf, sizeof(buf));
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"event_type\":\"block\","
+		"\"src_ip\":\"203.0.113.7\",\"alert\":{\"signature\":\"syn-flood\"},"
+		"\"respond\":{\"detector\":\"syn\",\"value\":950,"
+		"\"threshold\":200,\"prefix\":32,\"ttl\":600,"
+		"\"result\":\"blocked\"}}");
+	/* --fields leaves out what it does not name, past bit 63 too */
+	n = json_writer_record(&w, &e, FIELD_BIT(F_RESPOND_TTL), buf,
+			       sizeof(buf));
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"respond\":{\"ttl\":600}}");
+	json_writer_free(&w);
+	assert_non_null(strstr(ecs_line(&e, FIELD_MASK_ALL),
+		"\"event\":{\"category\":[\"intrusion_detection\",\"network\"],"
+		"\"kind\":\"event\",\"type\":[\"denied\"]}"));
+	assert_non_null(strstr(ecs_line(&e, FIELD_MASK_ALL),
+		"\"rule\":{\"name\":\"syn-flood\"}"));
+	e.event_type = EVENT_ALERT;
+	assert_non_null(strstr(ecs_line(&e, FIELD_MASK_ALL),
+		"\"kind\":\"alert\""));
 }
 
 int main(void)
@@ -476,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_ecs_nesting),
 		cmocka_unit_test(test_ecs_socket),
 		cmocka_unit_test(test_ecs_names),
+		cmocka_unit_test(test_respond_record),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

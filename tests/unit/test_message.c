@@ -15,8 +15,8 @@
 #include "fields.h"
 #include "message.h"
 
-#define BIT(id)	(1ULL << (id))
-#define ALL	(~0ULL >> (64 - F_COUNT))
+#define BIT(id)	FIELD_BIT(id)
+#define ALL	FIELD_MASK_ALL
 
 static const char *lists_spamhaus[] = { "spamhaus" };
 static const char *lists_tor[] = { "tor" };
@@ -79,7 +79,7 @@ static void close_event(struct event *e)
 	e->src_lists[0] = lists_tor[0];
 }
 
-static const char *message(const struct event *e, uint64_t fields)
+static const char *message(const struct event *e, field_mask fields)
 {
 	static char buf[512];
 	size_t n = event_message(e, fields, buf, sizeof(buf));

@@ -100,7 +100,7 @@ static struct event packet(uint32_t ifindex, uint32_t cap, uint32_t len,
 	struct event e;
 
 	memset(&e, 0, sizeof(e));
-	e.present = 1ULL << F_TIMESTAMP;
+	e.present = FIELD_BIT(F_TIMESTAMP);
 	e.time_ns = ns;
 	e.ifindex = ifindex;
 	e.pkt_len = len;
@@ -132,15 +132,15 @@ static void test_pcapng_layout(void **state)
 	s = sink_create(os, &cfg);
 	assert_non_null(s);
 	a = packet(7, 61, 100, 1795708862 * NS + 123456789);
-	a.present |= 1ULL << F_ACTION | 1ULL << F_SRC_LISTS |
-		     1ULL << F_DEST_LISTS;
+	a.present |= FIELD_BIT(F_ACTION) | FIELD_BIT(F_SRC_LISTS) |
+		     FIELD_BIT(F_DEST_LISTS);
 	a.dropped = true;
 	a.n_src_lists = 2;
 	a.n_dest_lists = 1;
 	memcpy(a.src_lists, src, sizeof(src));
 	memcpy(a.dest_lists, dst, sizeof(dst));
 	b = packet(2, 64, 64, 5 * NS + 1);
-	b.present |= 1ULL << F_ACTION;
+	b.present |= FIELD_BIT(F_ACTION);
 	/* an outgoing frame tc passed */
 	b.direction = HDRLOG_DIR_OUTBOUND;
 	b.tc = true;

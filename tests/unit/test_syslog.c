@@ -32,8 +32,8 @@ static char out[SYSLOG_MSG_MAX + SYSLOG_FRAME_EXTRA];
 static void packet(struct event *e)
 {
 	memset(e, 0, sizeof(*e));
-	e->present = 1ULL << F_TIMESTAMP | 1ULL << F_EVENT_TYPE |
-		     1ULL << F_IP_V | 1ULL << F_SRC_PORT;
+	e->present = FIELD_BIT(F_TIMESTAMP) | FIELD_BIT(F_EVENT_TYPE) |
+		     FIELD_BIT(F_IP_V) | FIELD_BIT(F_SRC_PORT);
 	e->time_ns = T0;
 	e->event_type = EVENT_PACKET;
 	e->ip_v = 4;
@@ -42,7 +42,7 @@ static void packet(struct event *e)
 
 static void lists(struct event *e, const char *const *names, int n)
 {
-	e->present |= 1ULL << F_SRC_LISTS;
+	e->present |= FIELD_BIT(F_SRC_LISTS);
 	for (int i = 0; i < n; i++)
 		e->src_lists[i] = names[i];
 	e->n_src_lists = n;
@@ -113,7 +113,7 @@ static void pri_from_priority(void **state)
 	lists(&e, one, 1);
 	build(&e, "{}", SYSLOG_FRAME_NONE, &cut);
 	assert_memory_equal(out, "<29>1 ", 6);	/* daemon.notice: a list hit */
-	e.present |= 1ULL << F_ACTION;
+	e.present |= FIELD_BIT(F_ACTION);
 	e.dropped = true;
 	build(&e, "{}", SYSLOG_FRAME_NONE, &cut);
 	assert_memory_equal(out, "<28>1 ", 6);	/* daemon.warning: dropped */
@@ -186,7 +186,7 @@ static void sd_escaping(void **state)
 
 	(void)state;
 	packet(&e);
-	e.present = 1ULL << F_SRC_LISTS | 1ULL << F_IN_IFACE | 1ULL << F_COMM;
+	e.present = FIELD_BIT(F_SRC_LISTS) | FIELD_BIT(F_IN_IFACE) | FIELD_BIT(F_COMM);
 	lists(&e, names, 6);
 	e.in_iface = "h\"]\\N";
 	strcpy(e.comm, "x y=\"z\"");

@@ -211,6 +211,36 @@ else
 	capture_skip $CAPTURE_TESTS "no network namespaces"
 fi
 
+# --- --respond on this kernel's verifier: a ping flood gets blocked --------
+respond_test() {
+	printf '[policy pings]\ndetector = packet-rate\nthreshold = 20/s\naction = block\nttl = 60s\n' >/tmp/r.conf
+	rm -f /tmp/r.json /tmp/r.err
+	nsenter --net=/run/netns/$A hdrlog -i $VA --attach-ingress xdp \
+		--respond /tmp/r.conf -o json:/tmp/r.json >/dev/null 2>/tmp/r.err &
+	pid=$!
+	if ! wait_for /tmp/r.err 'listening on' 60 $pid; then
+		diag </tmp/r.err
+		not_ok "--respond loads (XDP) on this kernel"
+		kill -KILL $pid 2>/dev/null; wait $pid
+		return
+	fi
+	in_b ping -c 100 -i 0.01 -W 1 $IPA >/dev/null 2>&1
+	kill -INT $pid; wait_pid $pid 30
+	if grep -q '"event_type":"block"' /tmp/r.json &&
+	   grep -q '^policy pings: 1 alerts, 1 blocks, 1 unblocks, [1-9]' /tmp/r.err; then
+		ok "--respond (XDP): a ping flood is blocked and dropped"
+	else
+		diag </tmp/r.err
+		grep -v '"packet"' /tmp/r.json | diag
+		not_ok "--respond (XDP): a ping flood is blocked and dropped"
+	fi
+}
+if [ -n "$NET" ]; then
+	respond_test
+else
+	skip "--respond (XDP)" "no network namespaces"
+fi
+
 # --- tc without tcx (6.1): clsact filters of hdrlog's own ------------------
 # Both directions through tc: pings from $B arrive (echo requests, in) and
 # their replies leave (out). A killed hdrlog leaves its filters (a filter,

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Automated response (--respond): per-source counters and the dynamic
+ * block list. handle_frame() calls respond_frame() only when
+ * respond_enabled, a .rodata constant: without --respond the verifier
+ * prunes all of this, and a frame pays nothing.
+ *
+ * Why an LRU hash with atomic adds and not a per-CPU LRU hash: the
+ * thresholds are per source, and a flood with varying ports (a SYN flood,
+ * a scan) is spread by RSS over every CPU, so no one CPU's share would
+ * cross a threshold; a program cannot sum another CPU's value. A shared
+ * value also costs one entry per source, not one per source and CPU.
+ * LRU, not a plain hash: a source that stops sending may be forgotten
+ * (its counters are only needed while it sends), and a spoofed flood from
+ * many sources must not fill the table and blind it to the next one.
+ * Frames that find no entry (an insert raced out) are counted untracked.
+ *
+ * The window rolls when a frame sees that its window is over: the CPU
+ * that wins a compare-and-swap of the window number moves cur to prev and
+ * zeroes cur. Adds other CPUs make during that copy may land in either
+ * window or be lost: a few frames per window, at most one per CPU.
+ *
+ * A measure crossing hot_at[m] (the lowest threshold of any policy on it,
+ * in counts per window, set by the loader) puts the source in the hot
+ * queue, once per window and measure: userspace reads the queue every
+ * poll and never scans the table.
+ */
+#ifndef HDRLOG_RESPOND_BPF_H
+#define HDRLOG_RESPOND_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "record.h"
+#include "respond_layout.h"
+
+/* Set by userspace before load (src/respond.c). */
+const volatile __u8 respond_enabled;
+const volatile __u64 respond_window_ns = 1000000000;
+const volatile __u32 respond_mask4 = 0xffffffff;	/* network order */
+const volatile __u32 respond_mask6[4] = { ~0U, ~0U, 0, 0 };	/* network order */
+const volatile __u64 hot_at[HDRLOG_M_COUNT];		/* 0: not watched */
+const volatile __u64 protect_mask;	/* allow and never-block lists */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);	/* respond.conf sources, set at load */
+	__type(key, struct hdrlog_src_key);
+	__type(value, struct hdrlog_src);
+} sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);	/* respond.conf max-blocks, set at load */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hdrlog_src_key);
+	__type(value, struct hdrlog_block);
+} blocks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 1024);
+	__type(value, struct hdrlog_hot);
+} hot_queue SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hdrlog_respond_counters);
+} respond_counters SEC(".maps");
+
+/*
+ * A sketch bit for v: MurmurHash3's finaliser, whose bits behave as
+ * random ones even for consecutive ports (a sequential scan). Fibonacci
+ * hashing spread 150 consecutive ports over 124 bits, nearly without the
+ * collisions linear counting expects: it read 444 ports.
+ */
+static __always_inline __u32 sketch_bit(__u32 v)
+{
+	v ^= v >> 16;
+	v *= 0x85ebca6bu;
+	v ^= v >> 13;
+	v *= 0xc2b2ae35u;
+	v ^= v >> 16;
+	return v & 127;
+}
+
+static __always_inline void sketch_add(struct hdrlog_src *s, __u64 *map,
+				       __u32 bit, int m,
+				       struct hdrlog_respond_counters *rc,
+				       const struct hdrlog_src_key *k)
+{
+	__u64 b = 1ULL << (bit & 63), old;
+
+	if (map[(bit >> 6) & 1] & b)	/* most frames: set already */
+		return;
+	old = __sync_fetch_and_or(&map[(bit >> 6) & 1], b);
+	if (old & b)
+		return;
+	old = __sync_fetch_and_add(&s->cur.n[m], 1) + 1;
+	if (hot_at[m] && old >= hot_at[m] &&
+	    !(__sync_fetch_and_or(&s->hot, 1ULL << m) & (1ULL << m))) {
+		struct hdrlog_hot h = { .key = *k, .measure = m,
+					.window = s->window };
+
+		if (bpf_map_push_elem(&hot_queue, &h, 0))
+			rc->hot_lost++;
+	}
+}
+
+static __always_inline void measure_add(struct hdrlog_src *s, int m,
+					__u64 inc,
+					struct hdrlog_respond_counters *rc,
+					const struct hdrlog_src_key *k)
+{
+	__u64 v = __sync_fetch_and_add(&s->cur.n[m], inc) + inc;
+
+	if (hot_at[m] && v >= hot_at[m] &&
+	    !(__sync_fetch_and_or(&s->hot, 1ULL << m) & (1ULL << m))) {
+		struct hdrlog_hot h = { .key = *k, .measure = m,
+					.window = s->window };
+
+		if (bpf_map_push_elem(&hot_queue, &h, 0))
+			rc->hot_lost++;
+	}
+}
+
+static __always_inline void src_count(const struct hdrlog_record *r,
+				      const struct hdrlog_src_key *k,
+				      struct hdrlog_respond_counters *rc,
+				      __u64 now)
+{
+	struct hdrlog_src *s;
+	__u64 w = now / respond_window_ns, old;
+
+	s = bpf_map_lookup_elem(&sources, k);
+	if (!s) {
+		struct hdrlog_src fresh = { .window = w };
+
+		bpf_map_update_elem(&sources, k, &fresh, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&sources, k);
+		if (!s) {
+			rc->untracked++;
+			return;
+		}
+	}
+	old = s->window;
+	if (old != w && __sync_val_compare_and_swap(&s->window, old, w) == old) {
+		if (w == old + 1)
+			s->prev = s->cur;
+		else
+			__builtin_memset(&s->prev, 0, sizeof(s->prev));
+		__builtin_memset(&s->cur, 0, sizeof(s->cur));
+		s->hot = 0;
+	}
+	if (s->lists != r->src_lists)
+		s->lists = r->src_lists;
+	measure_add(s, HDRLOG_M_PKTS, 1, rc, k);
+	measure_add(s, HDRLOG_M_BYTES, r->pkt_len, rc, k);
+	if ((r->flags & HDRLOG_RF_TCP) && (r->tcp_flags & 0x12) == 0x02)
+		measure_add(s, HDRLOG_M_SYNS, 1, rc, k);
+	if (r->flags & HDRLOG_RF_PORTS)
+		sketch_add(s, s->cur.ports, sketch_bit(bpf_ntohs(r->dest_port)),
+			   HDRLOG_M_PORT_BITS, rc, k);
+	{
+		const __u32 *d = (const __u32 *)r->dest_ip;
+
+		sketch_add(s, s->cur.hosts, sketch_bit(d[0] ^ d[1] ^ d[2] ^ d[3]),
+			   HDRLOG_M_HOST_BITS, rc, k);
+	}
+}
+
+/*
+ * Count an incoming frame (parsed, lists applied, passed by them) and
+ * apply the dynamic block list; returns the XDP action. A source on an
+ * allow list or a never-block list is never dropped here, even if it is
+ * in the block list: userspace checks before it inserts, and this check
+ * covers a list reload since then and a block of a prefix that holds a
+ * protected address. Nor is a frame the link needs (essential: ARP, IPv6
+ * neighbour discovery). monitor_only: --monitor, mark and pass.
+ */
+static __always_inline int respond_frame(struct hdrlog_record *r,
+					 struct hdrlog_counters *cnt,
+					 int essential, int monitor_only)
+{
+	struct hdrlog_respond_counters *rc;
+	struct hdrlog_src_key k = {};
+	struct hdrlog_block *b;
+	const __u32 *a;
+	__u32 zero = 0;
+	__u64 now;
+
+	if (!(r->flags & HDRLOG_RF_IP))
+		return XDP_PASS;
+	rc = bpf_map_lookup_elem(&respond_counters, &zero);
+	if (!rc)
+		return XDP_PASS;
+	k.ip_v = r->ip_v;
+	/* 4-byte words: the record's addresses are 4-byte aligned */
+	a = (const __u32 *)r->src_ip;
+	if (r->ip_v == 4) {
+		k.addr[0] = a[0] & respond_mask4;
+	} else {
+		k.addr[0] = a[0] & respond_mask6[0];
+		k.addr[1] = a[1] & respond_mask6[1];
+		k.addr[2] = a[2] & respond_mask6[2];
+		k.addr[3] = a[3] & respond_mask6[3];
+	}
+	now = bpf_ktime_get_coarse_ns();
+	b = bpf_map_lookup_elem(&blocks, &k);
+	if (b && b->expires_ns > now) {
+		__u32 p = b->policy & (HDRLOG_RESPOND_POLICIES - 1);
+
+		if ((r->src_lists & protect_mask) || essential) {
+			rc->protected_pass++;
+			return XDP_PASS;
+		}
+		if (monitor_only) {
+			r->flags |= HDRLOG_RF_WOULD_DROP;
+			rc->would_drop[p]++;
+			cnt->would_drop++;
+			return XDP_PASS;
+		}
+		rc->dropped[p]++;
+		return XDP_DROP;
+	}
+	src_count(r, &k, rc, now);
+	return XDP_PASS;
+}
+
+#endif

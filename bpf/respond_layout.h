@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Automated response (--respond, issue 14): the layouts the kernel side
+ * (respond.bpf.h) and userspace (src/respond.c) share.
+ */
+#ifndef HDRLOG_RESPOND_LAYOUT_H
+#define HDRLOG_RESPOND_LAYOUT_H
+
+#include <linux/types.h>
+
+#define HDRLOG_RESPOND_POLICIES	32	/* policies in one --respond file */
+
+/* What a source is counted by, per window; index of hdrlog_src_window.n. */
+enum hdrlog_measure {
+	HDRLOG_M_SYNS,		/* TCP SYN without ACK */
+	HDRLOG_M_PKTS,
+	HDRLOG_M_BYTES,		/* frame lengths */
+	HDRLOG_M_PORT_BITS,	/* bits set in the ports sketch */
+	HDRLOG_M_HOST_BITS,	/* bits set in the hosts sketch */
+	HDRLOG_M_COUNT,
+};
+
+/*
+ * A source: its address with the host bits past the prefix (--respond's
+ * prefix4, prefix6) cleared. The counters and the block list use the
+ * same key, so a frame computes it once.
+ */
+struct hdrlog_src_key {
+	__u32 addr[4];		/* network order; IPv4 in addr[0] */
+	__u32 ip_v;		/* 4 or 6 (a word: no padding to zero) */
+};
+
+/*
+ * One window of a source. The sketches are 128-bit bitmaps: a port (a
+ * host) sets bit hash(port) % 128; the bits set estimate the distinct
+ * count (linear counting, src/respond.c).
+ */
+struct hdrlog_src_window {
+	__u64 n[HDRLOG_M_COUNT];
+	__u64 ports[2];
+	__u64 hosts[2];
+};
+
+/* A source's counters, shared by every CPU: atomic adds. */
+struct hdrlog_src {
+	__u64 window;		/* the current window's number: ns / window */
+	__u64 hot;		/* bit m: measure m signalled in this window */
+	__u64 lists;		/* the last frame's source list mask */
+	struct hdrlog_src_window cur, prev;
+};
+
+/* A source whose measure crossed the kernel's threshold (hot_at). */
+struct hdrlog_hot {
+	struct hdrlog_src_key key;
+	__u32 measure;		/* enum hdrlog_measure */
+	__u64 window;
+};
+
+/* A dynamic block. */
+struct hdrlog_block {
+	__u64 expires_ns;	/* CLOCK_MONOTONIC */
+	__u32 policy;		/* index in the --respond file */
+	__u32 pad;
+};
+
+/* Per CPU; summed by userspace. */
+struct hdrlog_respond_counters {
+	__u64 dropped[HDRLOG_RESPOND_POLICIES];	/* frames a block dropped */
+	__u64 would_drop[HDRLOG_RESPOND_POLICIES];	/* --monitor */
+	__u64 protected_pass;	/* blocked source, but allow/never-block listed */
+	__u64 hot_lost;		/* hot signals lost: the queue was full */
+	__u64 untracked;	/* frames of a source with no table entry */
+};
+
+#endif

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Automated response (--respond FILE, issue 14): the policies of a
+ * respond.conf, and the userspace half that reads the sources the kernel
+ * marks hot (bpf/respond.bpf.h), decides by the policies, puts sources in
+ * the kernel's dynamic block list and takes them out when they expire,
+ * with an alert, block or unblock record for each decision.
+ */
+#ifndef HDRLOG_RESPOND_H
+#define HDRLOG_RESPOND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "lists.h"
+#include "respond_layout.h"
+
+#define RESPOND_NAME_MAX	32
+
+struct respond_policy {
+	char name[RESPOND_NAME_MAX];
+	enum respond_detector detector;
+	uint64_t threshold;	/* per second (syn, rates), per window (scans) */
+	uint64_t per_window;	/* the kernel's unit: counts, or sketch bits */
+	bool block;		/* action = block; else log */
+	uint64_t ttl_s;
+	uint8_t severity;
+	unsigned int line;
+};
+
+struct respond_config {
+	char path[LIST_PATH_MAX];
+	struct respond_policy policies[HDRLOG_RESPOND_POLICIES];
+	int n_policies;
+	uint64_t window_ns;
+	unsigned int prefix4, prefix6;
+	uint32_t sources;	/* entries of the per-source table */
+	uint32_t max_blocks;	/* entries of the dynamic block list */
+	char never_block[MAX_LISTS][LIST_NAME_MAX];
+	int n_never_block;
+	unsigned int never_block_line;
+	/* made by respond_config_bind() */
+	uint64_t protect_mask;	/* allow lists and never-block lists */
+	uint64_t hot_at[HDRLOG_M_COUNT];	/* 0: no policy watches it */
+};
+
+/*
+ * Read and check a respond.conf. 0, or -1 with "FILE:LINE: ..." printed.
+ * respond_config_bind() then names its never-block lists among the
+ * lists given (allow lists are always protected): 0 or -1, printed.
+ */
+int respond_config_load(struct respond_config *c, const char *path);
+int respond_config_bind(struct respond_config *c,
+			const struct list_spec *lists, int n_lists);
+
+/* Distinct values a 128-bit sketch with bits set estimates. */
+uint64_t respond_sketch_estimate(unsigned int bits);
+
+/* Per policy, for the summary, stats records and metrics. */
+struct respond_stats {
+	uint64_t alerts[HDRLOG_RESPOND_POLICIES];
+	uint64_t blocks[HDRLOG_RESPOND_POLICIES];
+	uint64_t unblocks[HDRLOG_RESPOND_POLICIES];
+	uint64_t dropped[HDRLOG_RESPOND_POLICIES];	/* the kernel's */
+	uint64_t would_drop[HDRLOG_RESPOND_POLICIES];
+	uint64_t list_full;		/* blocks refused: the list was full */
+	uint64_t protected_alerts;	/* blocks refused: protected source */
+	uint64_t protected_pass;	/* the kernel's: blocked but protected */
+	uint64_t hot_lost;		/* the kernel's: hot queue full */
+	uint64_t watch_full;		/* hot sources not watched: too many */
+	uint64_t untracked;		/* the kernel's: no table entry */
+};
+
+struct respond;
+
+/* Called once per record, which lives only for the call. */
+typedef void (*respond_emit_fn)(void *ctx, struct event *e);
+
+struct respond_fds {
+	int sources, blocks, hot, counters;
+};
+
+struct respond *respond_new(const struct respond_config *c,
+			    const struct respond_fds *fds, bool monitor);
+void respond_free(struct respond *r);
+
+/*
+ * Read the hot queue, decide, expire blocks (now: clock_mono_ns()).
+ * shutdown: every block left is reported as unblocked (the list goes
+ * with hdrlog).
+ */
+void respond_poll(struct respond *r, uint64_t now, bool shutdown,
+		  const struct decode_ctx *ctx, respond_emit_fn emit,
+		  void *emit_ctx);
+
+/* The counters, the kernel's summed over CPUs. */
+void respond_stats_get(struct respond *r, struct respond_stats *s);
+
+#endif

@@ -1,0 +1,364 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+Automated response (--respond, issue 14), end to end: crafted floods and
+scans sent from namespace B with sources in 203.0.113.0/24; what is
+checked is what a user notices: the alert, block and unblock records read
+back, the records of the frames after a block (action drop, or pass with
+would_drop under --monitor), hdrlog's summary (per policy drops, refused
+blocks) and the veth's XDP drop counter. Every wait has a deadline.
+"""
+import os
+import re
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hdrlogtest as H  # noqa: E402
+
+tap = H.Tap()
+A4 = "198.51.100.1"
+FOREIGN_MAC = "02:00:5e:00:53:01"   # not A's: the stack ignores the frames
+MAC_KIND = 0x1e
+
+
+def tcp_syn(src, sport, dport=80, dst=A4):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1000, 0, 5 << 4, 0x02,
+                      1024, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6,
+                     0, socket.inet_aton(src), socket.inet_aton(dst))
+    return (H.mac_bytes(FOREIGN_MAC) + H.mac_bytes(H.new_mac(MAC_KIND)) +
+            b"\x08\x00" + ip + tcp)
+
+
+def tcp_syn6(src, sport, dport=80, dst="2001:db8::1"):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1000, 0, 5 << 4, 0x02,
+                      1024, 0, 0)
+    ip = struct.pack("!IHBB16s16s", 0x60000000, len(tcp), 6, 64,
+                     socket.inet_pton(socket.AF_INET6, src),
+                     socket.inet_pton(socket.AF_INET6, dst))
+    return (H.mac_bytes(FOREIGN_MAC) + H.mac_bytes(H.new_mac(MAC_KIND)) +
+            b"\x86\xdd" + ip + tcp)
+
+
+def udp(src, dport=53, ip_id=1):
+    return H.udp_frame(H.new_mac(MAC_KIND), dst_mac=FOREIGN_MAC, src_ip=src,
+                       dst_ip=A4, sport=40000, dport=dport, ip_id=ip_id)
+
+
+def flood(src, n=400):
+    return [tcp_syn(src, 10000 + i) for i in range(n)]
+
+
+def conf(text):
+    p = H.path("respond-%d.conf" % time.monotonic_ns())
+    with open(p, "w") as f:
+        f.write(text)
+    return p
+
+
+SYN_BLOCK = """# a SYN flood blocks
+[policy syn-flood]
+detector = syn
+threshold = 100/s
+action = block
+ttl = %s
+"""
+
+
+def hdrlog(out, respond, args=()):
+    return H.Hdrlog(H.topo().ns_a, ["-i", H.dev(), "-o", "json:" + out,
+                                    "--respond", respond] + list(args))
+
+
+def of(recs, kind, src=None):
+    return [r for r in recs if r.get("event_type") == kind and
+            (src is None or r.get("src_ip") == src)]
+
+
+def wait_for(out, h, want, what, timeout=10):
+    recs = H.wait_records(out, want, timeout=timeout, proc=h.proc)
+    assert want(recs), "no %s within %ss; records: %s\nstderr: %s" % (
+        what, timeout, [r for r in recs if r.get("event_type") != "packet"],
+        h.stderr())
+    return recs
+
+
+POLICY_RE = re.compile(r"^(?:hdrlog:\s*)?policy (\S+): (\d+) alerts, "
+                       r"(\d+) blocks, (\d+) unblocks, (\d+) frames dropped"
+                       r"(?:, (\d+) would have been dropped)?")
+
+
+def policies(text):
+    """{policy: (alerts, blocks, unblocks, dropped, would_drop)}, last
+    summary wins."""
+    out = {}
+    for line in text.splitlines():
+        m = POLICY_RE.match(line.strip())
+        if m:
+            out[m.group(1)] = tuple(int(x or 0) for x in m.groups()[1:])
+    return out
+
+
+def wait_policy(h, name, index, n, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        h.summary_now()
+        got = policies(h.stderr()).get(name)
+        if got and got[index] >= n:
+            return got
+        assert time.monotonic() < deadline, "policy %s: %s, not %d at " \
+            "%d:\n%s" % (name, got, n, index, h.stderr())
+        time.sleep(0.05)
+
+
+@tap.case("a SYN flood from one source is alerted and blocked: the next "
+          "frames from it are dropped in XDP, another source's pass")
+def _():
+    out = H.path("syn.json")
+    attacker, other = "203.0.113.7", "203.0.113.8"
+    prom = H.path("respond.prom")
+    with hdrlog(out, conf(SYN_BLOCK % "60s"), ["--metrics", prom]) as h:
+        H.topo().send(flood(attacker))
+        recs = wait_for(out, h, lambda r: of(r, "block", attacker),
+                        "block record")
+        a = of(recs, "alert", attacker)[0]
+        assert a["alert"]["signature"] == "syn-flood", a
+        assert a["alert"]["action"] == "blocked", a
+        assert a["respond"]["detector"] == "syn", a
+        assert a["respond"]["value"] >= 100, a
+        assert a["respond"]["threshold"] == 100, a
+        assert a["respond"]["prefix"] == 32, a
+        b = of(recs, "block", attacker)[0]
+        assert b["respond"]["ttl"] == 60 and b["respond"]["result"] == \
+            "blocked", b
+        H.topo().send([udp(attacker, ip_id=i + 1) for i in range(50)] +
+                      [udp(other, ip_id=i + 1) for i in range(50)])
+        wait_policy(h, "syn-flood", 3, 50)
+        recs = wait_for(out, h, lambda r: len([
+            x for x in of(r, "packet", other) if x.get("proto") == "UDP"])
+            >= 50, "the other source's frames")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    mine = [x for x in of(recs, "packet", attacker) if x["proto"] == "UDP"]
+    assert len(mine) == 50 and all(x["action"] == "drop" for x in mine), \
+        mine[:3]
+    theirs = [x for x in of(recs, "packet", other) if x["proto"] == "UDP"]
+    assert all(x["action"] == "pass" for x in theirs), theirs[:3]
+    assert not of(recs, "alert", other), of(recs, "alert", other)
+    # the block list goes with hdrlog: said at exit
+    u = of(recs, "unblock", attacker)
+    assert u and u[0]["respond"]["result"] == "shutdown", u
+    # the summary's numbers in the metrics (one table: stats_walk)
+    with open(prom) as f:
+        text = f.read()
+    m = re.search(r'^hdrlog_respond_frames_dropped_total\{policy="syn-flood"'
+                  r'\} (\d+)$', text, re.M)
+    assert m and int(m.group(1)) == policies(h.stderr())["syn-flood"][3], \
+        text
+    assert re.search(r'^hdrlog_respond_blocks_total\{policy="syn-flood"\} 1$',
+                     text, re.M), text
+
+
+@tap.case("a port scan (one source, many destination ports) is alerted by "
+          "the port-scan policy; a log policy drops nothing")
+def _():
+    out = H.path("scan.json")
+    c = conf("[policy scan]\ndetector = port-scan\nthreshold = 40\n"
+             "action = log\n")
+    src = "203.0.113.9"
+    with hdrlog(out, c) as h:
+        H.topo().send([udp(src, dport=1000 + i, ip_id=i + 1)
+                       for i in range(150)])
+        recs = wait_for(out, h, lambda r: of(r, "alert", src), "alert")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    a = of(recs, "alert", src)[0]
+    assert a["alert"]["signature"] == "scan" and a["alert"]["action"] == \
+        "allowed", a
+    assert a["respond"]["detector"] == "port-scan", a
+    assert a["respond"]["result"] == "logged", a
+    # 128-bit sketch: 40 or more ports, within the estimate's error
+    assert 40 <= a["respond"]["value"] <= 250, a
+    assert not of(H.read_json_lines(out), "block"), "a log policy blocked"
+    assert policies(h.stderr())["scan"][3] == 0, h.stderr()
+
+
+@tap.case("a block expires after its TTL: an unblock record says so, and "
+          "frames from the source pass again")
+def _():
+    out = H.path("expire.json")
+    src = "203.0.113.12"
+    with hdrlog(out, conf(SYN_BLOCK % "2s")) as h:
+        H.topo().send(flood(src))
+        wait_for(out, h, lambda r: of(r, "block", src), "block record")
+        recs = wait_for(out, h, lambda r: of(r, "unblock", src),
+                        "unblock record", timeout=15)
+        u = of(recs, "unblock", src)[0]
+        assert u["respond"]["result"] == "expired", u
+        assert u["alert"]["signature"] == "syn-flood", u
+        n0 = len(H.read_json_lines(out))
+        H.topo().send([udp(src, ip_id=9000 + i) for i in range(20)])
+        recs = wait_for(out, h, lambda r: len([
+            x for x in of(r[n0:], "packet", src) if x["proto"] == "UDP"])
+            >= 20, "frames after the unblock")
+        h.stop()
+    after = [x for x in of(recs[n0:], "packet", src) if x["proto"] == "UDP"]
+    assert all(x["action"] == "pass" for x in after), after[:3]
+
+
+@tap.case("a never-block (taglist) source and an allow-listed source "
+          "flooding are alerted but never blocked")
+def _():
+    out = H.path("protect.json")
+    mgmt, allowed = "203.0.113.20", "203.0.113.21"
+    tag = H.write_list("mgmt.txt", [mgmt + "/32"])
+    allow = H.write_list("ok.txt", ["203.0.113.0/24", "198.51.100.0/24"])
+    c = conf("never-block = mgmt\n" + SYN_BLOCK % "60s")
+    with hdrlog(out, c, ["--taglist", "mgmt=" + tag,
+                         "--allowlist", "ok=" + allow]) as h:
+        H.topo().send(flood(mgmt) + flood(allowed))
+        recs = wait_for(out, h, lambda r: of(r, "alert", mgmt) and
+                        of(r, "alert", allowed), "alerts")
+        for src in (mgmt, allowed):
+            a = of(recs, "alert", src)[0]
+            assert a["respond"]["result"] == "protected", a
+        H.topo().send([udp(mgmt, ip_id=i + 1) for i in range(10)])
+        wait_for(out, h, lambda r: len([
+            x for x in of(r, "packet", mgmt) if x["proto"] == "UDP"]) >= 10,
+            "frames after the alert")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    assert not of(recs, "block"), of(recs, "block")
+    assert all(x["action"] == "pass" for x in of(recs, "packet", mgmt))
+    assert policies(h.stderr())["syn-flood"][1:4] == (0, 0, 0), h.stderr()
+
+
+@tap.case("a dynamic list of 2 and 3 attackers: 2 blocked, the third "
+          "alerted as list-full and counted in the summary")
+def _():
+    out = H.path("full.json")
+    c = conf("max-blocks = 2\n" + SYN_BLOCK % "60s")
+    srcs = ["203.0.113.31", "203.0.113.32", "203.0.113.33"]
+    with hdrlog(out, c) as h:
+        for s in srcs:
+            H.topo().send(flood(s))
+        recs = wait_for(out, h, lambda r: all(of(r, "alert", s)
+                                              for s in srcs), "alerts")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    results = sorted(of(recs, "alert", s)[0]["respond"]["result"]
+                     for s in srcs)
+    assert results == ["blocked", "blocked", "list-full"], results
+    m = re.search(r"(\d+) blocks refused: dynamic block list full",
+                  h.stderr())
+    assert m and int(m.group(1)) == 1, h.stderr()
+
+
+@tap.case("--monitor drops nothing but logs the same alert and block "
+          "decisions; the attacker's frames say would_drop")
+def _():
+    out = H.path("monitor.json")
+    src = "203.0.113.40"
+    with hdrlog(out, conf(SYN_BLOCK % "60s"), ["--monitor"]) as h:
+        drops0 = xdp_drops()
+        H.topo().send(flood(src))
+        recs = wait_for(out, h, lambda r: of(r, "block", src), "block")
+        b = of(recs, "block", src)[0]
+        assert b.get("would_drop") is True, b
+        H.topo().send([udp(src, ip_id=i + 1) for i in range(30)])
+        wait_policy(h, "syn-flood", 4, 30)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    after = [x for x in of(H.read_json_lines(out), "packet", src)
+             if x["proto"] == "UDP"]
+    assert len(after) == 30, len(after)
+    assert all(x["action"] == "pass" and x.get("would_drop") for x in
+               after), after[:3]
+    assert policies(h.stderr())["syn-flood"][3] == 0, h.stderr()
+    if drops0 is not None:
+        assert xdp_drops() == drops0, "XDP dropped frames under --monitor"
+
+
+@tap.case("normal traffic of the same volume from many sources triggers "
+          "nothing (a later flood's alert marks the end)")
+def _():
+    out = H.path("normal.json")
+    many = ["203.0.113.%d" % (100 + i) for i in range(100)]
+    marker = "203.0.113.50"
+    with hdrlog(out, conf(SYN_BLOCK % "60s")) as h:
+        frames = []
+        for k in range(4):
+            frames += [tcp_syn(s, 20000 + k) for s in many]
+        H.topo().send(frames)
+        H.topo().send(flood(marker))
+        recs = wait_for(out, h, lambda r: of(r, "alert", marker), "alert")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    bad = [r for r in of(recs, "alert") + of(recs, "block")
+           if r["src_ip"] != marker]
+    assert not bad, bad
+
+
+@tap.case("IPv6 sources count per /64: a SYN flood from 300 addresses of "
+          "one /64 is one source, blocked as 2001:db8:5::/64; a host scan "
+          "from one IPv4 source is alerted by host-scan")
+def _():
+    out = H.path("v6.json")
+    c = conf(SYN_BLOCK % "60s" + "[policy sweep]\ndetector = host-scan\n"
+             "threshold = 30\n")
+    scanner = "203.0.113.60"
+    with hdrlog(out, c) as h:
+        H.topo().send([tcp_syn6("2001:db8:5::%x:%x" % (i, i * 7), 10000 + i)
+                       for i in range(300)])
+        H.topo().send([H.udp_frame(H.new_mac(MAC_KIND), dst_mac=FOREIGN_MAC,
+                                   src_ip=scanner, dst_ip="198.51.100.%d" %
+                                   (100 + i), ip_id=i + 1)
+                       for i in range(100)])
+        recs = wait_for(out, h, lambda r: of(r, "block", "2001:db8:5::")
+                        and of(r, "alert", scanner), "block and alert")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    b = of(recs, "block", "2001:db8:5::")[0]
+    assert b["ip_v"] == 6 and b["respond"]["prefix"] == 64, b
+    assert len(of(recs, "alert")) == 2, of(recs, "alert")
+    a = of(recs, "alert", scanner)[0]
+    assert a["alert"]["signature"] == "sweep" and \
+        a["respond"]["detector"] == "host-scan", a
+
+
+@tap.case("a bad respond config is refused with FILE:LINE")
+def _():
+    cases = [
+        ("[policy a]\ndetector = syn\nthreshold = 100\n", 3, "not a rate"),
+        ("[policy a]\ndetector = nope\n", 2, "detector"),
+        ("window = 5x\n[policy a]\ndetector = syn\nthreshold = 1/s\n", 1,
+         "window"),
+        ("[policy a]\ndetector = port-scan\nthreshold = 9999\n", 3,
+         "sketch"),
+        ("[policy a]\ndetector = syn\n", 1, "no threshold"),
+        ("[policy a]\ndetector = syn\nthreshold = 1/s\nbogus = 1\n", 4,
+         "unknown policy setting"),
+        ("# nothing\n", 1, "no [policy"),
+        ("never-block = nolist\n[policy a]\ndetector = syn\n"
+         "threshold = 1/s\n", 1, "no list named"),
+    ]
+    for text, line, why in cases:
+        p = conf(text)
+        r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--respond", p])
+        H.assert_refused(r, 2, mentions=("%s:%d:" % (p, line), why))
+
+
+def xdp_drops():
+    st = H.ethtool_stats(H.topo().ns_a, H.dev())
+    keys = [k for k in st if k.endswith("xdp_drops")]
+    return sum(st[k] for k in keys) if keys else None
+
+
+if __name__ == "__main__":
+    H.main(lambda: H.run_tap(tap))
