@@ -864,7 +864,6 @@ static int check_conflicts(const struct options *o)
 		return usage_error("--monitor needs a list that drops (%s) or --respond: without one nothing would be dropped", "--blocklist or --allowlist");
 	if (o->respond && (!o->packets || o->direction == CAPTURE_OUT))
 		return usage_error("--respond judges incoming frames: it needs packet capture with --direction in or both");
-
 	if (given(o, "too-deep") && !o->n_lists)
 		return usage_error("--too-deep applies to frames checked against lists: it needs %s", "--blocklist, --taglist or --allowlist");
 	if (!o->packets && o->n_ifaces)
