@@ -125,6 +125,8 @@ int loader_ringbuf_fd(const struct loader *l);
 
 /* The flow table (bpf/flows.bpf.h), for src/flowtable.c. */
 int loader_flows_fd(const struct loader *l);
+/* The queue of flows that just ended (bpf/flows.bpf.h flow_ended()). */
+int loader_flows_ended_fd(const struct loader *l);
 
 /* Detach from every interface; the program stays loaded. */
 void loader_detach(struct loader *l);
