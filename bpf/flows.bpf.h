@@ -2,8 +2,9 @@
 /*
  * The flow table (--log flows): every IP frame the packet programs see
  * counts in its flow's entry, whatever --sample and --log packets do;
- * userspace (src/flowtable.c) sweeps the table every second and exports
- * and deletes the flows that ended or went idle.
+ * userspace (src/flowtable.c) reads a slice of the table every second,
+ * and the flows TCP ended from a queue the program fills (flows_ended),
+ * and exports and deletes the flows that ended or went idle.
  *
  * Why a plain hash and not an LRU hash: an LRU hash makes room by
  * deleting an entry without telling anyone, so a flow would vanish
