@@ -2,8 +2,9 @@
 /*
  * The flow table (--log flows): every IP frame the packet programs see
  * counts in its flow's entry, whatever --sample and --log packets do;
- * userspace (src/flowtable.c) sweeps the table every second and exports
- * and deletes the flows that ended or went idle.
+ * userspace (src/flowtable.c) reads a slice of the table every second,
+ * and the flows TCP ended from a queue the program fills (flows_ended),
+ * and exports and deletes the flows that ended or went idle.
  *
  * Why a plain hash and not an LRU hash: an LRU hash makes room by
  * deleting an entry without telling anyone, so a flow would vanish
@@ -44,6 +45,17 @@ struct {
 	__type(value, struct hdrlog_flow);
 } flows SEC(".maps");
 
+/*
+ * Keys of TCP flows that just ended (RST, or FIN both ways), for the
+ * sweep to find them within a second: see flow_ended().
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 4096);	/* 1 without --log flows, set at load */
+	__uint(key_size, 0);
+	__type(value, struct hdrlog_flow_key);
+} flows_ended SEC(".maps");
+
 /* ICMP replies counted in their request's flow: (type, the request's). */
 static __always_inline __u8 icmp_request_type(__u8 ip_v, __u8 type)
 {
@@ -70,12 +82,42 @@ static __always_inline int endpoint_lower(const __u8 *a, __be16 pa,
 	return bpf_ntohs(pa) < bpf_ntohs(pb);
 }
 
+#define FLOW_TH_FIN	0x01
+#define FLOW_TH_RST	0x04
+
+/* A TCP flow's flags (both ways) say it ended: RST, or FIN both ways. */
+static __always_inline int flow_tcp_ended(__u64 f)
+{
+	return (f & (FLOW_TH_RST | FLOW_TH_RST << 8)) ||
+	       ((f & FLOW_TH_FIN) && (f & FLOW_TH_FIN << 8));
+}
+
+/*
+ * The flow just ended: tell the sweep now (src/flowtable.c), which
+ * otherwise visits a flow only every few seconds. Full (the sweep takes
+ * the queue every second, and only flows that end are put in it): the
+ * flow is found by the sweep's slice instead, a few seconds later, and
+ * nothing is lost.
+ */
+static __always_inline void flow_ended(const struct hdrlog_flow_key *k)
+{
+	bpf_map_push_elem(&flows_ended, k, 0);
+}
+
 /*
  * Count frame r (parsed, lists applied) in its flow. The first frame's
  * time is read from the precise clock; later frames' (last seen) from
  * the coarse one, a tick behind at most (4 ms at HZ=250): the precise
  * clock costs ~60 ns here, a quarter of the whole update, and last seen
  * only has to be good enough for timeouts in seconds and a flow's end.
+ *
+ * A frame of a known flow: one lookup, two atomic adds (packets and
+ * bytes: several CPUs may count in one flow), and plain stores for the
+ * rest; the flags' atomic OR only when the frame brings a flag the flow
+ * had not seen that way (most TCP frames bring none). A new flow: the
+ * lookup that missed and one insert of a value that already counts the
+ * frame; the flow is looked up again only when another CPU inserted it
+ * first.
  */
 static __always_inline void flow_update(const struct hdrlog_record *r,
 					struct hdrlog_counters *cnt)
@@ -83,8 +125,8 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 	struct hdrlog_flow_key k = {};
 	struct hdrlog_flow *v;
 	__be16 sport = 0, dport = 0;
-	__u64 bytes, src_lists = 0, dest_lists = 0;
-	int from_hi, toclient;
+	__u64 bytes, src_lists = 0, dest_lists = 0, flags, old;
+	int from_hi, toclient, tcp;
 
 	if (!(r->flags & HDRLOG_RF_IP))
 		return;
@@ -109,6 +151,8 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 	}
 	__builtin_memcpy(k.lo_ip, from_hi ? r->dest_ip : r->src_ip, 16);
 	__builtin_memcpy(k.hi_ip, from_hi ? r->src_ip : r->dest_ip, 16);
+	bytes = bpf_ntohs(r->ip_len) + (r->ip_v == 6 ? 40 : 0);
+	tcp = (r->flags & HDRLOG_RF_TCP) && r->ip_proto == IPPROTO_TCP;
 
 	v = bpf_map_lookup_elem(&flows, &k);
 	if (!v) {
@@ -124,13 +168,26 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 			.max_ttl = r->ttl,
 			.client_lists = r->src_lists,
 			.server_lists = r->dest_lists,
+			.pkts = { 1, 0 },
+			.bytes = { bytes, 0 },
+			.tcp_flags = tcp ? r->tcp_flags : 0,
+			.dropped = r->action == XDP_DROP,
 		};
 		long err;
 
+		if (r->flags & HDRLOG_RF_OWNER) {
+			fresh.pid = r->pid;
+			__builtin_memcpy(fresh.comm, r->comm, sizeof(fresh.comm));
+			fresh.has_owner = 1;
+		}
 		/* EEXIST: another CPU made it first; E2BIG: the table is full */
 		err = bpf_map_update_elem(&flows, &k, &fresh, BPF_NOEXIST);
-		if (!err)
+		if (!err) {
 			cnt->flows_new++;
+			if (flow_tcp_ended(fresh.tcp_flags))
+				flow_ended(&k);
+			return;
+		}
 		v = bpf_map_lookup_elem(&flows, &k);
 		if (!v) {
 			cnt->flow_table_full++;
@@ -138,7 +195,6 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 		}
 	}
 	toclient = from_hi != v->client_hi;
-	bytes = bpf_ntohs(r->ip_len) + (r->ip_v == 6 ? 40 : 0);
 	if (toclient) {
 		__sync_fetch_and_add(&v->pkts[1], 1);
 		__sync_fetch_and_add(&v->bytes[1], bytes);
@@ -146,9 +202,14 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 		__sync_fetch_and_add(&v->pkts[0], 1);
 		__sync_fetch_and_add(&v->bytes[0], bytes);
 	}
-	if ((r->flags & HDRLOG_RF_TCP) && r->tcp_flags)
-		__sync_fetch_and_or(&v->tcp_flags,
-				    (__u64)r->tcp_flags << (toclient ? 8 : 0));
+	flags = (__u64)r->tcp_flags << (toclient ? 8 : 0);
+	old = v->tcp_flags;
+	if (tcp && (flags & ~old)) {
+		__sync_fetch_and_or(&v->tcp_flags, flags);
+		/* two CPUs may both see the end: the sweep takes it once */
+		if (flow_tcp_ended(old | flags) && !flow_tcp_ended(old))
+			flow_ended(&k);
+	}
 	if (r->action == XDP_DROP)
 		__sync_fetch_and_add(&v->dropped, 1);
 	/*

@@ -386,7 +386,7 @@ static __always_inline int handle_frame(void *ctx, enum hook hook,
 		return XDP_PASS;
 	cnt->seen++;
 	cnt->out_seen += fi->dir == HDRLOG_DIR_OUTBOUND;
-	ic = iface_counters_get(fi->ifindex, fi->dir);
+	ic = iface_counters_get(cnt, fi->ifindex, fi->dir);
 	if (ic)
 		ic->seen++;
 

@@ -161,6 +161,19 @@ enum hdrlog_sock_flag {
 	HDRLOG_SF_LISTS		= 1 << 1,	/* addresses checked against lists */
 };
 
+#define HDRLOG_MAX_IFACES	64	/* interfaces one hdrlog captures on */
+
+/*
+ * Per interface and direction (--stats-interval, --metrics), in struct
+ * hdrlog_counters: the interface's slot is its index in the loader's
+ * list (iface_ifindex[], bpf/maps.h), the way enum hdrlog_direction - 1.
+ */
+struct hdrlog_iface_counters {
+	__u64 seen;		/* frames the program ran on */
+	__u64 dropped;		/* XDP_DROP or TC_ACT_SHOT, whatever the list */
+	__u64 sampled_out;	/* frames skipped by --sample */
+};
+
 /* Per-CPU counters, one array slot, summed by userspace. */
 struct hdrlog_counters {
 	__u64 seen;		/* frames the program ran on */
@@ -185,6 +198,8 @@ struct hdrlog_counters {
 	__u64 flow_table_full;	/* frames of flows with no room in the table */
 	__u64 src_hits[HDRLOG_MAX_LISTS];	/* frames whose source list i holds */
 	__u64 dest_hits[HDRLOG_MAX_LISTS];
+	/* [slot][way]: outgoing, incoming; the totals are the ones above */
+	struct hdrlog_iface_counters iface[HDRLOG_MAX_IFACES][2];
 };
 
 /*
@@ -235,22 +250,6 @@ struct hdrlog_flow {
 	__u64 server_lists;
 	__u32 pid;
 	char comm[16];
-};
-
-/*
- * Per interface and direction (--stats-interval, --metrics): a per-CPU
- * hash of a few entries (one per interface and way captured), summed by
- * userspace. The totals stay in struct hdrlog_counters.
- */
-struct hdrlog_iface_key {
-	__u32 ifindex;
-	__u32 direction;	/* enum hdrlog_direction */
-};
-
-struct hdrlog_iface_counters {
-	__u64 seen;		/* frames the program ran on */
-	__u64 dropped;		/* XDP_DROP or TC_ACT_SHOT, whatever the list */
-	__u64 sampled_out;	/* frames skipped by --sample */
 };
 
 /*

@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The flow table's sweep. Once a second the whole table is read in
- * batches (bpf_map_lookup_batch: one system call per 1024 flows, where
- * get_next_key and lookup take two per flow) and each flow is judged:
+ * The flow table's sweep, once a second. Reading the whole table every
+ * second cost a third of a core at a million flows (224 MB copied per
+ * sweep), so each tick reads a slice of it (bpf_map_lookup_batch, one
+ * system call per 1024 flows, the batch token carried from tick to tick)
+ * and a pass over the whole table takes sweep_round ticks: each flow is
+ * judged every sweep_round seconds (1 to 5: a third of the idle timeout),
+ * and what it is due is found that much later at most. Flows that end
+ * with RST or FIN cannot wait for that: the kernel queues their keys as
+ * they end (flows_ended, bpf/flows.bpf.h) and each tick judges those
+ * first, by key. Each flow is judged:
  *
  *   - RST seen, or FIN seen both ways, and no frame for CLOSED_WAIT_NS:
  *     exported and deleted, reason rst or fin. The wait keeps the last
@@ -15,9 +22,11 @@
  *     add up; the totals are the sum of a flow's records), and its start
  *     is the previous report's end. A userspace node per reported flow
  *     remembers what was reported.
- *   - at exit (shutdown), every flow left: reason shutdown (or rst/fin
- *     when it had ended).
+ *   - at exit (shutdown), every flow left, in one whole pass: reason
+ *     shutdown (or rst/fin when it had ended); none deleted, the map goes
+ *     with the process.
  *
+ * What a tick deletes goes in one bpf_map_delete_batch per 1024 flows.
  * A frame that arrives between the read of a flow and its delete is not
  * counted: the flow had been idle for seconds, so this is the rare last
  * retransmission, and it then starts a new flow of its own.
@@ -36,6 +45,8 @@
 #define BATCH			1024
 #define CLOSED_WAIT_NS		1000000000ull
 #define NS			1000000000ull
+#define SWEEP_ROUND_MAX		5	/* ticks per pass over the table */
+#define PENDING_MAX		8192	/* ended flows waiting for CLOSED_WAIT */
 
 #define TH_FIN	0x01
 #define TH_RST	0x04
@@ -51,13 +62,25 @@ struct reported {
 
 struct flow_table {
 	int fd;
+	int ended_fd;		/* queue of keys of flows that ended */
 	uint64_t idle_ns;
 	uint64_t active_ns;
 	void *reported;		/* tsearch() tree of struct reported */
 	bool warned;
+	/* the pass in progress */
+	unsigned int sweep_round;	/* ticks per pass */
+	unsigned int tick;		/* of this pass, from 0 */
+	bool in_pass;			/* token is valid */
+	uint32_t token;			/* the hash map's: a bucket index */
+	uint64_t pass_flows;		/* flows read in this pass */
+	uint64_t last_pass_flows;	/* and in the previous one */
+	/* ended flows, by key, until CLOSED_WAIT_NS has passed */
+	struct hdrlog_flow_key pending[PENDING_MAX];
+	unsigned int n_pending;
 	struct hdrlog_flow_key keys[BATCH];
 	struct hdrlog_flow values[BATCH];
-	struct hdrlog_flow_key *doomed[BATCH];	/* to delete */
+	struct hdrlog_flow_key doomed[BATCH];	/* to delete */
+	unsigned int n_doomed;
 };
 
 static int key_cmp(const void *a, const void *b)
@@ -65,17 +88,26 @@ static int key_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct hdrlog_flow_key));
 }
 
-struct flow_table *flow_table_new(int map_fd, uint32_t idle_timeout,
-				  uint32_t active_timeout)
+struct flow_table *flow_table_new(int map_fd, int ended_fd,
+				  uint32_t idle_timeout, uint32_t active_timeout)
 {
 	struct flow_table *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
 	t->fd = map_fd;
+	t->ended_fd = ended_fd;
 	t->idle_ns = idle_timeout * NS;
 	t->active_ns = active_timeout * NS;
+	t->sweep_round = flow_table_sweep_round(idle_timeout);
 	return t;
+}
+
+unsigned int flow_table_sweep_round(uint32_t idle_timeout)
+{
+	unsigned int round = idle_timeout / 3;
+
+	return round < 1 ? 1 : round > SWEEP_ROUND_MAX ? SWEEP_ROUND_MAX : round;
 }
 
 static void free_node(void *p)
@@ -182,18 +214,86 @@ static bool judge(struct flow_table *t, const struct hdrlog_flow_key *k,
 	return false;
 }
 
-int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
-		     const struct decode_ctx *ctx, flow_emit_fn emit,
-		     void *emit_ctx, uint64_t exported[FLOW_END_SHUTDOWN + 1])
+/* Delete what this tick judged done: one system call per batch. */
+static void delete_doomed(struct flow_table *t)
 {
-	/* the hash map's batch token is a bucket index: 4 bytes */
-	uint64_t in = 0, out = 0;
-	bool first = true;
+	unsigned int done = 0;
 
-	for (;;) {
-		__u32 n = BATCH, n_doomed = 0;
-		int err = bpf_map_lookup_batch(t->fd, first ? NULL : &in, &out,
-					       t->keys, t->values, &n, NULL);
+	while (done < t->n_doomed) {
+		__u32 n = t->n_doomed - done;
+
+		if (!bpf_map_delete_batch(t->fd, &t->doomed[done], &n, NULL)) {
+			done += n;
+			continue;
+		}
+		/* n were deleted; the next one failed (gone already): skip it */
+		bpf_map_delete_elem(t->fd, &t->doomed[done + n]);
+		done += n + 1;
+	}
+	t->n_doomed = 0;
+}
+
+static void doom(struct flow_table *t, const struct hdrlog_flow_key *k)
+{
+	if (t->n_doomed == BATCH)
+		delete_doomed(t);
+	t->doomed[t->n_doomed++] = *k;
+}
+
+static bool tcp_ended(const struct hdrlog_flow_key *k,
+		      const struct hdrlog_flow *v)
+{
+	uint64_t f = k->ip_proto == 6 ? v->tcp_flags : 0;
+
+	return (f & (TH_RST | TH_RST << 8)) ||
+	       ((f & TH_FIN) && (f & TH_FIN << 8));
+}
+
+/*
+ * The flows the kernel said ended: judged by key every tick until their
+ * CLOSED_WAIT_NS has passed. A key that no longer names an ended flow
+ * (exported by the slice, then a new flow of the same key) is dropped.
+ * With no room here a notice is dropped too: the slice finds the flow.
+ */
+static void sweep_ended(struct flow_table *t, uint64_t now,
+			const struct decode_ctx *ctx, flow_emit_fn emit,
+			void *emit_ctx, uint64_t *exported)
+{
+	struct hdrlog_flow_key k;
+	struct hdrlog_flow v;
+	unsigned int kept = 0;
+
+	while (!bpf_map_lookup_and_delete_elem(t->ended_fd, NULL, &k))
+		if (t->n_pending < PENDING_MAX)
+			t->pending[t->n_pending++] = k;
+	for (unsigned int i = 0; i < t->n_pending; i++) {
+		const struct hdrlog_flow_key *pk = &t->pending[i];
+
+		if (bpf_map_lookup_elem(t->fd, pk, &v) || !tcp_ended(pk, &v))
+			continue;
+		if (judge(t, pk, &v, now, false, ctx, emit, emit_ctx, exported))
+			doom(t, pk);
+		else
+			t->pending[kept++] = *pk;
+	}
+	t->n_pending = kept;
+	delete_doomed(t);
+}
+
+/*
+ * Read up to max flows from the pass's token on (all with max 0) and
+ * judge them. Returns 1 when the pass is over, 0 when not, -1 on error.
+ */
+static int sweep_slice(struct flow_table *t, uint64_t max, uint64_t now,
+		       bool shutdown, const struct decode_ctx *ctx,
+		       flow_emit_fn emit, void *emit_ctx, uint64_t *exported)
+{
+	uint64_t read = 0;
+
+	while (!max || read < max) {
+		__u32 n = BATCH, out;
+		int err = bpf_map_lookup_batch(t->fd, t->in_pass ? &t->token : NULL,
+					       &out, t->keys, t->values, &n, NULL);
 
 		if (err && errno != ENOENT) {
 			if (!t->warned)
@@ -202,15 +302,54 @@ int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
 			t->warned = true;
 			return -1;
 		}
+		read += n;
 		for (__u32 i = 0; i < n; i++)
 			if (judge(t, &t->keys[i], &t->values[i], now, shutdown,
-				  ctx, emit, emit_ctx, exported))
-				t->doomed[n_doomed++] = &t->keys[i];
-		for (__u32 i = 0; i < n_doomed; i++)
-			bpf_map_delete_elem(t->fd, t->doomed[i]);
+				  ctx, emit, emit_ctx, exported) && !shutdown)
+				doom(t, &t->keys[i]);
+		delete_doomed(t);
+		t->pass_flows += n;
 		if (err)	/* ENOENT: that was the last batch */
-			return 0;
-		in = out;
-		first = false;
+			return 1;
+		t->token = out;
+		t->in_pass = true;
 	}
+	return 0;
+}
+
+int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
+		     const struct decode_ctx *ctx, flow_emit_fn emit,
+		     void *emit_ctx, uint64_t exported[FLOW_END_SHUTDOWN + 1])
+{
+	uint64_t max = 0;
+	int done;
+
+	if (shutdown) {
+		/* everything, from the start: what is left is exported */
+		t->in_pass = false;
+		done = sweep_slice(t, 0, now, true, ctx, emit, emit_ctx,
+				   exported);
+		t->in_pass = false;
+		return done < 0 ? -1 : 0;
+	}
+	sweep_ended(t, now, ctx, emit, emit_ctx, exported);
+	if (!t->in_pass) {
+		t->tick = 0;
+		t->pass_flows = 0;
+	}
+	/*
+	 * A share of what the last pass read, so that the pass takes
+	 * sweep_round ticks; the last tick reads all that is left.
+	 */
+	if (t->tick + 1 < t->sweep_round)
+		max = t->last_pass_flows / t->sweep_round + 1;
+	done = sweep_slice(t, max, now, false, ctx, emit, emit_ctx, exported);
+	if (done < 0)
+		return -1;
+	t->tick++;
+	if (done) {
+		t->last_pass_flows = t->pass_flows;
+		t->in_pass = false;
+	}
+	return 0;
 }

@@ -18,13 +18,20 @@ struct flow_table;
 /* Called once per flow record, which lives only for the call. */
 typedef void (*flow_emit_fn)(void *ctx, struct event *e);
 
-/* For the table at map_fd; NULL when out of memory. Timeouts in seconds. */
-struct flow_table *flow_table_new(int map_fd, uint32_t idle_timeout,
-				  uint32_t active_timeout);
+/*
+ * For the table at map_fd and the queue of ended flows at ended_fd; NULL
+ * when out of memory. Timeouts in seconds.
+ */
+struct flow_table *flow_table_new(int map_fd, int ended_fd,
+				  uint32_t idle_timeout, uint32_t active_timeout);
+/* Seconds between two visits of a flow: sweeps per pass over the table. */
+unsigned int flow_table_sweep_round(uint32_t idle_timeout);
 void flow_table_free(struct flow_table *t);
 
 /*
- * Export what is due at now (clock_mono_ns()): every flow with shutdown.
+ * Call once a second. Export what is due at now (clock_mono_ns()) among
+ * the flows that ended and this tick's slice of the table; every flow
+ * with shutdown.
  * Counts each record in exported[reason]. Returns 0, or -1 when the
  * table could not be read (said once).
  */

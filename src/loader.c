@@ -131,7 +131,9 @@ int loader_check_privileges(const struct options *o, bool warn)
 static int size_flow_table(struct hdrlog_bpf *skel, const struct options *o)
 {
 	return bpf_map__set_max_entries(skel->maps.flows,
-					o->log_flows ? o->flow_table : 1);
+					o->log_flows ? o->flow_table : 1) ?:
+	       bpf_map__set_max_entries(skel->maps.flows_ended,
+					o->log_flows ? 4096 : 1);
 }
 
 /*
@@ -495,6 +497,11 @@ int loader_load(struct loader *l, const struct options *o,
 		bpf_program__set_log_level(l->skel->progs.hdrlog_tc_egress, 4);
 	}
 	l->skel->rodata->sample_every = o->sample;
+	/* the slots of the per-interface counters (iface_counters_get()) */
+	_Static_assert(MAX_IFACES <= HDRLOG_MAX_IFACES, "iface slots");
+	for (int i = 0; o->packets && i < t->n; i++)
+		l->skel->rodata->iface_ifindex[i] = t->v[i].ifindex;
+	l->skel->rodata->iface_count = o->packets ? t->n : 0;
 	/* Records wake the reader in bulk (see ring_flags()). */
 	l->skel->rodata->wakeup_bytes = o->ringbuf_size / 8;
 	l->skel->rodata->snaplen = options_need_frame_bytes(o) ? o->snaplen : 0;
@@ -920,25 +927,24 @@ int loader_counters(const struct loader *l, struct hdrlog_counters *sum)
 int loader_iface_counters(const struct loader *l, uint32_t ifindex,
 			  uint8_t dir, struct hdrlog_iface_counters *sum)
 {
-	struct hdrlog_iface_key key = { .ifindex = ifindex, .direction = dir };
-	int ncpu = libbpf_num_possible_cpus();
-	struct hdrlog_iface_counters *per_cpu;
-	int err;
+	const struct hdrlog_bpf__rodata *ro = l->skel->rodata;
+	struct hdrlog_counters *all;
+	int slot = -1;
 
 	memset(sum, 0, sizeof(*sum));
-	if (ncpu <= 0 || !(per_cpu = calloc(ncpu, sizeof(*per_cpu))))
+	for (uint32_t i = 0; i < ro->iface_count; i++)
+		if (ro->iface_ifindex[i] == ifindex)
+			slot = i;
+	if (slot < 0 || (dir != HDRLOG_DIR_OUTBOUND && dir != HDRLOG_DIR_INBOUND))
+		return 0;	/* not captured on: nothing counted */
+	all = malloc(sizeof(*all));
+	if (!all || loader_counters(l, all)) {
+		free(all);
 		return -1;
-	/* ENOENT: no frame came that way yet; all zero */
-	err = bpf_map__lookup_elem(l->skel->maps.iface_counters, &key,
-				   sizeof(key), per_cpu,
-				   ncpu * sizeof(*per_cpu), 0);
-	for (int i = 0; !err && i < ncpu; i++) {
-		sum->seen += per_cpu[i].seen;
-		sum->dropped += per_cpu[i].dropped;
-		sum->sampled_out += per_cpu[i].sampled_out;
 	}
-	free(per_cpu);
-	return err && err != -ENOENT ? -1 : 0;
+	*sum = all->iface[slot][dir == HDRLOG_DIR_INBOUND];
+	free(all);
+	return 0;
 }
 
 int loader_flows_fd(const struct loader *l)
@@ -952,6 +958,11 @@ void loader_respond_fds(const struct loader *l, struct respond_fds *fds)
 	fds->blocks = bpf_map__fd(l->skel->maps.blocks);
 	fds->hot = bpf_map__fd(l->skel->maps.hot_queue);
 	fds->counters = bpf_map__fd(l->skel->maps.respond_counters);
+}
+
+int loader_flows_ended_fd(const struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.flows_ended);
 }
 
 int loader_ringbuf_fd(const struct loader *l)

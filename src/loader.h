@@ -129,6 +129,9 @@ int loader_flows_fd(const struct loader *l);
 struct respond_fds;
 void loader_respond_fds(const struct loader *l, struct respond_fds *fds);
 
+/* The queue of flows that just ended (bpf/flows.bpf.h flow_ended()). */
+int loader_flows_ended_fd(const struct loader *l);
+
 /* Detach from every interface; the program stays loaded. */
 void loader_detach(struct loader *l);
 

@@ -853,6 +853,7 @@ int main(int argc, char **argv)
 	}
 	if (opts.log_flows) {
 		run.flow_table = flow_table_new(loader_flows_fd(&run.loader),
+						loader_flows_ended_fd(&run.loader),
 						opts.flow_idle_timeout,
 						opts.flow_active_timeout);
 		if (!run.flow_table) {

@@ -9,6 +9,7 @@
 #       big ring buffer, drained between runs), and once more with one
 #       repeat-10^7 burst into the default ring buffer (it fills)
 #   (d) hdrlog_xdp with --sample 1000000
+#   (h) hdrlog_xdp with --log flows (the frame's flow exists: one flow)
 # and the tc programs (sched_cls; BPF_PROG_RUN builds an skb of the frame):
 #   (e) a bare tc program returning TC_ACT_OK
 #   (f) hdrlog_tc_ingress (--attach-ingress tc), logging, as (c)
@@ -153,6 +154,16 @@ else
 	stop_hdrlog
 	row "(d) hdrlog --sample 1000000" "$MED" "$RUNS_LIST" \
 		"$(hdrlog_counts "$WORK/d.err")"
+
+	# (h) --log flows: every frame counts in its flow, nothing is
+	# logged. The frame is always the same, so this is a frame of a
+	# known flow (lookup, two atomic adds); the first run makes it.
+	start_hdrlog "$WORK/h.err" "$HDRLOG_CPU" --log flows -o json:/dev/null
+	id=$(veth_prog_id)
+	measure "$id" "$REPEAT"
+	stop_hdrlog
+	row "(h) hdrlog --log flows, one flow" "$MED" "$RUNS_LIST" \
+		"$(hdrlog_counts "$WORK/h.err")"
 fi
 
 # --- (e), (f), (g) tc --------------------------------------------------------------

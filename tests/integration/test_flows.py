@@ -247,6 +247,65 @@ def _():
                r["flow"]["pkts_toserver"] * (20 + 8 + 4) for r in recs), recs
 
 
+@tap.case("a table swept in slices (idle timeout 6: each flow judged every "
+          "2 s): 3000 UDP flows each exported once, reason idle; TCP FIN "
+          "and RST flows once, reason fin and rst, counts as sent; 2000 "
+          "flows still open at exit each written once, reason shutdown")
+def _():
+    s = H.load_scapy()
+    out = H.path("slices.json")
+    idle, late = Conversation(), Conversation()
+    base = next_port()
+    _port[0] += 5000
+    for i in range(3000):
+        idle.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+                 s.UDP(sport=base + i, dport=7) / b"i")
+    for i in range(3000, 5000):
+        late.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+                 s.UDP(sport=base + i, dport=8) / b"l")
+    fin_port, rst_port = next_port(), next_port()
+    fin = tcp_conversation(fin_port, 443, "fin")
+    rst = tcp_conversation(rst_port, 443, "rst")
+
+    def mine(recs, dport):
+        return [r for r in flows_of(recs) if r.get("dest_port") == dport and
+                base <= r.get("src_port", 0) < base + 5000]
+
+    with hdrlog(["--log", "flows", "--flow-idle-timeout", "6"], out) as h:
+        idle.send()
+        fin.send()
+        rst.send()
+        recs = H.wait_records(out, lambda rs: len(mine(rs, 7)) >= 3000 and
+                              find(rs, src_port=fin_port) and
+                              find(rs, src_port=rst_port),
+                              timeout=40, proc=h.proc)
+        late.send()
+        sent = 3000 + 2000 + len(fin.frames) + len(rst.frames)
+        deadline = time.monotonic() + 10
+        while h.summary_now().get("seen", 0) < sent:
+            assert time.monotonic() < deadline, h.stderr()
+            time.sleep(0.05)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    got = mine(recs, 7)
+    ports = [r["src_port"] for r in got]
+    assert len(got) == 3000 and len(set(ports)) == 3000, \
+        "%d records for 3000 idle flows" % len(got)
+    assert all(r["flow"]["reason"] == "idle" and
+               r["flow"]["pkts_toserver"] == 1 for r in got), \
+        [r for r in got if r["flow"]["reason"] != "idle"][:3]
+    got = mine(recs, 8)
+    assert len(got) == 2000 and \
+        len({r["src_port"] for r in got}) == 2000, \
+        "%d records for 2000 open flows" % len(got)
+    assert all(r["flow"]["reason"] == "shutdown" for r in got), got[:3]
+    for port, conv, reason in ((fin_port, fin, "fin"), (rst_port, rst, "rst")):
+        rs = find(recs, src_port=port)
+        assert len(rs) == 1 and rs[0]["flow"]["reason"] == reason, rs
+        assert not conv.check(rs[0]), conv.check(rs[0])
+
+
 @tap.case("a flow table of 16 sent 40 flows: 16 written, the frames of "
           "the other 24 counted as not tracked in the summary")
 def _():
