@@ -40,7 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct decode_ctx ctx = { &clock_map, &ifaces, NULL };
+	struct decode_ctx ctx = { .clock = &clock_map, .ifaces = &ifaces };
 	uint64_t mask = ~0ULL;
 	unsigned int knobs;
 	struct event e;

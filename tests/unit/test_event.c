@@ -28,7 +28,7 @@ static struct iface_table ifaces = {
 	.n = 1,
 };
 static struct list_set lists;	/* two lists: "b" (bit 0), "a" (bit 1) */
-static struct decode_ctx ctx = { &clock_map, &ifaces, NULL };
+static struct decode_ctx ctx = { .clock = &clock_map, .ifaces = &ifaces };
 
 static int setup(void **state)
 {
