@@ -542,6 +542,8 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	default:
 		return -1;
 	}
+	if (!s)		/* a name the record does not carry (a policy's) */
+		return -1;
 	size_t n = strnlen(s, FIELD_TEXT_MAX - 1);
 
 	memcpy(buf, s, n);

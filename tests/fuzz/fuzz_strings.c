@@ -29,7 +29,7 @@ static void base_event(struct event *e, unsigned int knobs)
 	static const uint8_t b4[16] = { 203, 0, 113, 9 };
 
 	memset(e, 0, sizeof(*e));
-	e->present = ~0ULL >> (64 - F_COUNT);
+	e->present = FIELD_MASK_ALL;
 	e->time_ns = 1764547200123456789ULL;
 	e->event_type = knobs & 1 ? EVENT_SOCKET : EVENT_PACKET;
 	e->sock_event = HDRLOG_SOCK_CLOSE;

@@ -39,8 +39,8 @@ mkdir -p "$out/obj" "$out/corpus"
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 cflags="-g -O1 -fno-omit-frame-pointer $san -Wall -Wextra -Werror \
 -Wno-unused-function -D_GNU_SOURCE -I$src/src -I$src/formats -I$src/bpf \
--I$conf $(pkg-config --cflags yajl libsystemd libpcap rdkafka gnutls relp 2>/dev/null)"
-libs="$(pkg-config --libs yajl libsystemd libpcap rdkafka gnutls relp) -lpthread"
+-I$conf $(pkg-config --cflags yajl libsystemd libpcap rdkafka gnutls relp libbpf 2>/dev/null)"
+libs="$(pkg-config --libs yajl libsystemd libpcap rdkafka gnutls relp libbpf) -lm -lpthread"
 
 # What each harness links besides itself.
 core="src/lists.c src/ranges.c src/log.c"
@@ -52,7 +52,7 @@ formats/ipfix.c"
 declare -A sources=(
 	[fuzz_lists]=$core
 	[fuzz_spec]=$core
-	[fuzz_config]="$formats src/options.c src/metrics.c src/stats.c"
+	[fuzz_config]="$formats src/options.c src/metrics.c src/stats.c src/respond.c"
 	[fuzz_decode]=$formats
 	[fuzz_strings]=$formats
 )
