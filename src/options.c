@@ -439,7 +439,7 @@ static int opt_version(struct options *o, const struct opt_def *d,
 static void print_help(void)
 {
 	printf("Usage: hdrlog [OPTION]... [EXPRESSION]\n"
-	       "Log network header fields of every ingress frame, captured with XDP.\n\n");
+	       "Log network header fields of every frame (XDP or tc, in and out), flows, and socket events.\n\n");
 	for (const struct opt_def *d = opt_defs; d->help; d++) {
 		char left[64];
 		int n = 0;
