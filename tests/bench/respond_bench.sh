@@ -47,6 +47,7 @@ need ip jq taskset
 [ -x "$HDRLOG" ] || { echo "no hdrlog at $HDRLOG: build it first" >&2; exit 1; }
 
 OUT_DIR=$(mktemp -d /dev/shm/hdrlog-respond.XXXXXX)
+# shellcheck disable=SC2034 # removed by common.sh on exit
 EXTRA_DIRS="$OUT_DIR"
 bench_header "respond_bench.sh: --respond, attack to first drop at $RATE frames/s; $NORMAL_S s of normal traffic from $CLIENTS clients"
 
