@@ -412,6 +412,31 @@ def _():
         assert not of(recs, "alert", steady), of(recs, "alert", steady)
 
 
+@tap.case("baseline: a full table of learned sources is counted, warned "
+          "about and reported in the summary")
+def _():
+    out = H.path("basefull.json")
+    # a long history: a source learned stays in the table after the
+    # kernel's 16-entry LRU has forgotten it; new sources each round fill
+    # the table of 16, and the next ones are not learned
+    text = ("window = 100ms\nsources = 16\n[policy learned]\n"
+            "detector = baseline\nhistory = 30s\n")
+    with hdrlog(out, conf(text)) as h:
+        for k in range(25):                   # 4 new sources a round
+            if "not learned by the baseline" in h.stderr():
+                break
+            H.topo().send([udp("203.0.113.%d" % (100 + 4 * k + i),
+                               ip_id=k + 1) for i in range(4)])
+            h.summary_now()   # a round takes at least a summary's time
+        else:
+            assert False, "no baseline table full in the summary:\n" + \
+                h.stderr()
+        assert "baseline table is full" in h.stderr(), h.stderr()
+        m = re.search(r"(\d+) sources not learned by the baseline",
+                      h.stderr())
+        assert m and int(m.group(1)) >= 1, h.stderr()
+
+
 @tap.case("baseline: its settings are checked with FILE:LINE")
 def _():
     cases = [
