@@ -32,6 +32,7 @@ enum respond_detector {
 	DET_HOST_SCAN,		/* distinct destination hosts per window */
 	DET_PACKET_RATE,	/* packets per second */
 	DET_BYTE_RATE,		/* bytes per second */
+	DET_BASELINE,		/* rate above the source's learned EWMA */
 	RESPOND_DETECTORS
 };
 

@@ -159,7 +159,7 @@ const struct field field_table[F_COUNT] = {
 		ECS("rule.category")),
 	[F_ALERT_SEVERITY] = FIELD("alert.severity", FK_NUMBER, "alert: 1 (high) to 3 (low), the policy's",
 		ECS("event.severity")),
-	[F_RESPOND_DETECTOR] = FIELD("respond.detector", FK_STRING, "alert, block: syn, port-scan, host-scan, packet-rate, byte-rate",
+	[F_RESPOND_DETECTOR] = FIELD("respond.detector", FK_STRING, "alert, block: syn, port-scan, host-scan, packet-rate, byte-rate, baseline",
 		ECS("hdrlog.respond.detector")),
 	[F_RESPOND_VALUE] = FIELD("respond.value", FK_NUMBER, "alert, block: what the source did in the window (per second for rates)",
 		ECS("hdrlog.respond.value")),
@@ -277,7 +277,7 @@ static const char *const event_type_names[] = {
 const char *const respond_detector_names[RESPOND_DETECTORS] = {
 	[DET_SYN] = "syn", [DET_PORT_SCAN] = "port-scan",
 	[DET_HOST_SCAN] = "host-scan", [DET_PACKET_RATE] = "packet-rate",
-	[DET_BYTE_RATE] = "byte-rate",
+	[DET_BYTE_RATE] = "byte-rate", [DET_BASELINE] = "baseline",
 };
 
 /* Suricata's classification.config words for what each detector sees. */
@@ -287,6 +287,7 @@ static const char *const respond_category_names[] = {
 	[DET_HOST_SCAN] = "Detection of a Network Scan",
 	[DET_PACKET_RATE] = "Attempted Denial of Service",
 	[DET_BYTE_RATE] = "Attempted Denial of Service",
+	[DET_BASELINE] = "Potentially Bad Traffic",
 };
 
 static const char *const respond_result_names[] = {

@@ -29,6 +29,8 @@
 #define SKETCH_BITS	128
 #define SCAN_MAX	300	/* distinct values a sketch tells apart well */
 #define WATCH_MAX	1024
+#define BASE_POLICIES	4	/* detector = baseline policies in a file */
+#define BASE_BATCH	1024	/* sources per read of the table */
 
 /* --- respond.conf ------------------------------------------------------- */
 
@@ -96,7 +98,8 @@ static int detector_parse(const char *v)
 
 static bool is_rate(enum respond_detector d)
 {
-	return d == DET_SYN || d == DET_PACKET_RATE || d == DET_BYTE_RATE;
+	return d == DET_SYN || d == DET_PACKET_RATE || d == DET_BYTE_RATE ||
+	       d == DET_BASELINE;
 }
 
 static char *trim(char *s)
@@ -152,6 +155,22 @@ static int policy_end(struct respond_config *c, struct parse *p,
 	p->line = pol->line;
 	if (!(seen & 1))
 		return bad(p, "policy %s has no detector", pol->name);
+	if (pol->detector == DET_BASELINE) {
+		/* documented defaults (hdrlog.8 RESPONSE) */
+		if (!(seen & 2))
+			pol->threshold = 100;
+		if (!pol->metric)
+			pol->metric = HDRLOG_M_PKTS;
+		if (!pol->history_ns)
+			pol->history_ns = 600 * NS;
+		if (!pol->factor)
+			pol->factor = 5;
+		if (pol->history_ns < c->window_ns)
+			return bad(p, "policy %s: history is shorter than the window", pol->name);
+		seen |= 2;
+	} else if (seen & 8) {
+		return bad(p, "policy %s: metric, history, factor and min are for detector = baseline", pol->name);
+	}
 	if (!(seen & 2))
 		return bad(p, "policy %s has no threshold", pol->name);
 	if ((seen & 4) && !pol->block)
@@ -214,7 +233,7 @@ static int policy_key(struct respond_config *c, struct parse *p,
 	if (!strcmp(k, "detector")) {
 		d = detector_parse(v);
 		if (d < 0)
-			return bad(p, "detector: '%s' is not syn, port-scan, host-scan, packet-rate or byte-rate", v);
+			return bad(p, "detector: '%s' is not syn, port-scan, host-scan, packet-rate, byte-rate or baseline", v);
 		pol->detector = d;
 		*seen |= 1;
 	} else if (!strcmp(k, "threshold")) {
@@ -224,6 +243,8 @@ static int policy_key(struct respond_config *c, struct parse *p,
 
 		if (!(*seen & 1))
 			return bad(p, "threshold: say the detector first%s", "");
+		if (pol->detector == DET_BASELINE)
+			return bad(p, "threshold: '%s': detector = baseline has factor and min instead", v);
 		if (is_rate(pol->detector) != per_s)
 			return bad(p, is_rate(pol->detector) ?
 				   "threshold: '%s' is not a rate (N/s)" :
@@ -236,6 +257,35 @@ static int policy_key(struct respond_config *c, struct parse *p,
 				   "threshold: '%s' is not 1 to 300 (the sketch's range)", v);
 		pol->threshold = n;
 		*seen |= 2;
+	} else if (!strcmp(k, "min")) {
+		/* baseline's floor: a rate, like a rate detector's threshold */
+		size_t len = strlen(v);
+		char num[32];
+
+		if (len < 3 || strcmp(v + len - 2, "/s"))
+			return bad(p, "min: '%s' is not a rate (N/s)", v);
+		snprintf(num, sizeof(num), "%.*s", (int)(len - 2), v);
+		if (parse_uint(num, 1, 1ull << 40, &n))
+			return bad(p, "min: '%s' is not 1/s to 2^40/s", v);
+		pol->threshold = n;
+		*seen |= 2 | 8;
+	} else if (!strcmp(k, "metric")) {
+		if (strcmp(v, "packets") && strcmp(v, "bytes"))
+			return bad(p, "metric: '%s' is not packets or bytes", v);
+		pol->metric = !strcmp(v, "bytes") ? HDRLOG_M_BYTES :
+						    HDRLOG_M_PKTS;
+		*seen |= 8;
+	} else if (!strcmp(k, "history")) {
+		if (parse_duration(v, &n) || n < 100000000ull ||
+		    n > 30 * 86400 * NS)
+			return bad(p, "history: '%s' is not a duration from 100ms to 30d", v);
+		pol->history_ns = n;
+		*seen |= 8;
+	} else if (!strcmp(k, "factor")) {
+		if (parse_uint(v, 2, 1000, &n))
+			return bad(p, "factor: '%s' is not 2 to 1000", v);
+		pol->factor = n;
+		*seen |= 8;
 	} else if (!strcmp(k, "action")) {
 		if (strcmp(v, "log") && strcmp(v, "block"))
 			return bad(p, "action: '%s' is not log or block", v);
@@ -251,7 +301,7 @@ static int policy_key(struct respond_config *c, struct parse *p,
 			return bad(p, "severity: '%s' is not 1 (high) to 3 (low)", v);
 		pol->severity = n;
 	} else {
-		return bad(p, "unknown policy setting '%s' (detector, threshold, action, ttl, severity)", k);
+		return bad(p, "unknown policy setting '%s' (detector, threshold, action, ttl, severity; baseline: metric, history, factor, min)", k);
 	}
 	return 0;
 }
@@ -335,6 +385,7 @@ int respond_config_load(struct respond_config *c, const char *path)
 				"window", "prefix4", "prefix6", "sources",
 				"max-blocks", "never-block", "detector",
 				"threshold", "action", "ttl", "severity",
+				"min", "metric", "history", "factor",
 			};
 			for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 				if (!strcmp(k, all[i])) {
@@ -366,6 +417,11 @@ int respond_config_load(struct respond_config *c, const char *path)
 		p.line = p.line ? p.line - 1 : 0;
 		return bad(&p, "no [policy NAME] section: nothing to do%s", "");
 	}
+	for (int i = 0, n = 0; i < c->n_policies; i++)
+		if (c->policies[i].detector == DET_BASELINE && ++n > BASE_POLICIES) {
+			p.line = c->policies[i].line;
+			return bad(&p, "more than %s policies with detector = baseline", "4");
+		}
 	for (int i = 0; i < c->n_policies; i++) {
 		struct respond_policy *pol = &c->policies[i];
 
@@ -386,9 +442,10 @@ int respond_config_load(struct respond_config *c, const char *path)
 	return 0;
 }
 
-static enum hdrlog_measure measure_of(enum respond_detector d)
+static enum hdrlog_measure measure_of(const struct respond_policy *pol)
 {
-	switch (d) {
+	switch (pol->detector) {
+	case DET_BASELINE:	return pol->metric;
 	case DET_SYN:		return HDRLOG_M_SYNS;
 	case DET_PORT_SCAN:	return HDRLOG_M_PORT_BITS;
 	case DET_HOST_SCAN:	return HDRLOG_M_HOST_BITS;
@@ -419,7 +476,7 @@ int respond_config_bind(struct respond_config *c,
 	}
 	memset(c->hot_at, 0, sizeof(c->hot_at));
 	for (int i = 0; i < c->n_policies; i++) {
-		enum hdrlog_measure m = measure_of(c->policies[i].detector);
+		enum hdrlog_measure m = measure_of(&c->policies[i]);
 		uint64_t t = c->policies[i].per_window;
 
 		if (!c->hot_at[m] || t < c->hot_at[m])
@@ -429,6 +486,123 @@ int respond_config_bind(struct respond_config *c,
 }
 
 /* --- at run time -------------------------------------------------------- */
+
+/*
+ * detector = baseline: a rate above what the source (a prefix4/prefix6
+ * key, as every counter here) has sent before. What it learns from: at
+ * each window's end, one batched read of the whole per-source table
+ * (only when a baseline policy exists), each source's packets and bytes
+ * in the window just ended; per baseline policy an EWMA of that count
+ * with the policy's history as time constant. Judging stays on the hot
+ * path: the kernel signals a source whose count crosses the policy's
+ * floor (min), and judge() compares its current window with factor x
+ * the EWMA every poll. A source is judged only after one history of
+ * learning (a new source at a high rate is for packet-rate/byte-rate),
+ * and a window in which it alerted is not learned (an attack does not
+ * become its own baseline).
+ *
+ * The table holds as many sources as the kernel's (sources in
+ * respond.conf); when it is full a new source is not learned and
+ * counted (baseline_full). A source that has stopped sending leaves once
+ * its EWMA decays below half a frame per window.
+ */
+
+struct base_entry {
+	struct hdrlog_src_key key;
+	uint32_t used;
+	uint64_t born;		/* the first window it was learned in */
+	uint64_t alerted_in;	/* window + 1 of its last baseline alert */
+	uint64_t x[2];		/* packets, bytes in the window just ended */
+	double ewma[BASE_POLICIES];	/* counts per window */
+};
+
+struct baseline {
+	struct base_entry *t, *next;	/* cap slots; rebuilt each window */
+	uint32_t cap, n, max;
+	uint64_t window;		/* the last window learned */
+	int n_pol, pol[BASE_POLICIES];	/* slot -> policy index */
+	int slot[HDRLOG_RESPOND_POLICIES];	/* policy index -> slot */
+	double alpha[BASE_POLICIES];	/* 1 - e^(-window / history) */
+	struct hdrlog_src_key *keys;	/* batch buffers */
+	struct hdrlog_src *vals;
+	bool warned;
+};
+
+static uint32_t key_hash(const struct hdrlog_src_key *k)
+{
+	uint32_t h = 2166136261u;
+	const uint8_t *p = (const uint8_t *)k;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* The key's slot, or the free slot it would take (never full: cap >= 2 max). */
+static struct base_entry *base_slot(struct base_entry *t, uint32_t cap,
+				    const struct hdrlog_src_key *k)
+{
+	for (uint32_t i = key_hash(k) & (cap - 1);; i = (i + 1) & (cap - 1))
+		if (!t[i].used || !memcmp(&t[i].key, k, sizeof(*k)))
+			return &t[i];
+}
+
+static bool has_baseline(const struct respond_config *c)
+{
+	for (int i = 0; i < c->n_policies; i++)
+		if (c->policies[i].detector == DET_BASELINE)
+			return true;
+	return false;
+}
+
+static struct baseline *baseline_new(const struct respond_config *c)
+{
+	struct baseline *b;
+	uint32_t cap = 16;
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	for (int i = 0; i < c->n_policies; i++) {
+		const struct respond_policy *pol = &c->policies[i];
+
+		b->slot[i] = -1;
+		if (pol->detector != DET_BASELINE || b->n_pol == BASE_POLICIES)
+			continue;	/* the loader refused a fifth */
+		b->alpha[b->n_pol] = 1.0 - exp(-(double)c->window_ns /
+					       (double)pol->history_ns);
+		b->slot[i] = b->n_pol;
+		b->pol[b->n_pol++] = i;
+	}
+	b->max = c->sources;
+	while (cap < 2 * b->max)
+		cap <<= 1;
+	b->cap = cap;
+	b->t = calloc(cap, sizeof(*b->t));
+	b->next = calloc(cap, sizeof(*b->next));
+	b->keys = calloc(BASE_BATCH, sizeof(*b->keys));
+	b->vals = calloc(BASE_BATCH, sizeof(*b->vals));
+	if (!b->t || !b->next || !b->keys || !b->vals) {
+		free(b->t);
+		free(b->next);
+		free(b->keys);
+		free(b->vals);
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static void baseline_free(struct baseline *b)
+{
+	if (!b)
+		return;
+	free(b->t);
+	free(b->next);
+	free(b->keys);
+	free(b->vals);
+	free(b);
+}
 
 struct watch {
 	struct hdrlog_src_key key;
@@ -446,6 +620,7 @@ struct respond {
 	struct respond_stats st;	/* userspace's counts */
 	int ncpu;
 	struct hdrlog_respond_counters *percpu;
+	struct baseline *base;		/* NULL: no baseline policy */
 };
 
 struct respond *respond_new(const struct respond_config *c,
@@ -466,6 +641,11 @@ struct respond *respond_new(const struct respond_config *c,
 		free(r);
 		return NULL;
 	}
+	if (has_baseline(c) && !(r->base = baseline_new(c))) {
+		free(r->percpu);
+		free(r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -473,8 +653,131 @@ void respond_free(struct respond *r)
 {
 	if (!r)
 		return;
+	baseline_free(r->base);
 	free(r->percpu);
 	free(r);
+}
+
+/*
+ * Learn window w (just ended) from the whole per-source table: a
+ * source's window is its cur if the kernel has not rolled it yet, its
+ * prev if it has, and nothing if it sent nothing in w.
+ */
+static void baseline_learn(struct respond *r, uint64_t w)
+{
+	struct baseline *b = r->base;
+	uint64_t gap = b->window && w > b->window ? w - b->window : 1;
+	__u32 token = 0, count;
+	bool first = true;
+	int err;
+
+	do {
+		count = BASE_BATCH;
+		err = bpf_map_lookup_batch(r->fds.sources, first ? NULL : &token,
+					   &token, b->keys, b->vals, &count,
+					   NULL);
+		if (err && errno != ENOENT) {
+			if (!b->warned)
+				pr_warn("--respond: reading the source table for the baseline: %s",
+					strerror(errno));
+			b->warned = true;
+			break;
+		}
+		first = false;
+		for (__u32 i = 0; i < count; i++) {
+			const struct hdrlog_src *v = &b->vals[i];
+			const struct hdrlog_src_window *win;
+			struct base_entry *e;
+
+			if (v->window == w)
+				win = &v->cur;
+			else if (v->window == w + 1)
+				win = &v->prev;
+			else
+				continue;
+			if (!win->n[HDRLOG_M_PKTS])
+				continue;
+			e = base_slot(b->t, b->cap, &b->keys[i]);
+			if (!e->used) {
+				if (b->n >= b->max) {
+					if (!r->st.baseline_full++)
+						pr_warn("--respond: the baseline table is full (%u sources: sources in %s); new sources are not learned",
+							b->max, r->c->path);
+					continue;
+				}
+				memset(e, 0, sizeof(*e));
+				e->used = 1;
+				e->key = b->keys[i];
+				e->born = w;
+				b->n++;
+			}
+			e->x[0] = win->n[HDRLOG_M_PKTS];
+			e->x[1] = win->n[HDRLOG_M_BYTES];
+		}
+	} while (!err);
+
+	/* every source, sending or not, into the next table */
+	memset(b->next, 0, b->cap * sizeof(*b->next));
+	b->n = 0;
+	for (uint32_t i = 0; i < b->cap; i++) {
+		struct base_entry *e = &b->t[i];
+		bool keep = e->x[0];
+
+		if (!e->used)
+			continue;
+		for (int s = 0; s < b->n_pol; s++) {
+			const struct respond_policy *pol =
+				&r->c->policies[b->pol[s]];
+			double x = e->x[pol->metric == HDRLOG_M_BYTES];
+
+			if (e->born == w)
+				e->ewma[s] = x;
+			else if (e->alerted_in != w + 1) {
+				/* windows missed (a stall) count as silent */
+				double d = e->ewma[s] *
+					   pow(1.0 - b->alpha[s], gap - 1);
+
+				e->ewma[s] = d + b->alpha[s] * (x - d);
+			}
+			if (e->ewma[s] >= 0.5)
+				keep = true;
+		}
+		if (!keep)
+			continue;
+		e->x[0] = e->x[1] = 0;
+		*base_slot(b->next, b->cap, &e->key) = *e;
+		b->n++;
+	}
+	{
+		struct base_entry *t = b->t;
+
+		b->t = b->next;
+		b->next = t;
+	}
+	b->window = w;
+}
+
+/*
+ * The count in window w above which baseline policy i fires for k; 0:
+ * not judged (not learned, or still in its first history).
+ */
+static uint64_t baseline_need(struct respond *r, int i,
+			      const struct hdrlog_src_key *k, uint64_t w)
+{
+	const struct respond_policy *pol = &r->c->policies[i];
+	struct baseline *b = r->base;
+	struct base_entry *e;
+	int s = b->slot[i];
+	uint64_t need;
+
+	if (s < 0)
+		return 0;
+	e = base_slot(b->t, b->cap, k);
+	if (!e->used || w < e->born ||
+	    (w - e->born) * r->c->window_ns < pol->history_ns)
+		return 0;
+	need = (uint64_t)floor(pol->factor * e->ewma[s]) + 1;
+	return need > pol->per_window ? need : pol->per_window;
 }
 
 /* The source's value for a policy, in the policy's unit. */
@@ -482,7 +785,7 @@ static uint64_t policy_value(const struct respond *r,
 			     const struct respond_policy *pol,
 			     const struct hdrlog_src_window *w)
 {
-	uint64_t n = w->n[measure_of(pol->detector)];
+	uint64_t n = w->n[measure_of(pol)];
 
 	if (!is_rate(pol->detector))
 		return respond_sketch_estimate(n);
@@ -515,7 +818,8 @@ static void record_start(struct event *e, enum event_type type,
 }
 
 static void decide(struct respond *r, const struct watch *w, int policy,
-		   uint64_t value, uint64_t lists, uint64_t now,
+		   uint64_t value, uint64_t threshold, uint64_t lists,
+		   uint64_t now,
 		   const struct decode_ctx *ctx, respond_emit_fn emit,
 		   void *emit_ctx)
 {
@@ -550,7 +854,7 @@ static void decide(struct respond *r, const struct watch *w, int policy,
 		     FIELD_BIT(F_RESPOND_WINDOW);
 	e.respond.severity = pol->severity;
 	e.respond.value = value;
-	e.respond.threshold = pol->threshold;
+	e.respond.threshold = threshold;
 	e.respond.window_ms = r->c->window_ns / 1000000;
 	e.respond.result = result;
 	emit(emit_ctx, &e);
@@ -592,13 +896,26 @@ static bool judge(struct respond *r, struct watch *w, uint64_t now,
 	}
 	for (int i = 0; i < r->c->n_policies; i++) {
 		const struct respond_policy *pol = &r->c->policies[i];
+		uint64_t need = pol->per_window, threshold = pol->threshold;
 
-		if ((w->fired & (1u << i)) ||
-		    win->n[measure_of(pol->detector)] < pol->per_window)
+		if (w->fired & (1u << i))
+			continue;
+		if (pol->detector == DET_BASELINE) {
+			need = baseline_need(r, i, &w->key, w->window);
+			if (!need)
+				continue;
+			/* the record's threshold: factor x EWMA (or min), per second */
+			threshold = (uint64_t)((unsigned __int128)need * NS /
+					       r->c->window_ns);
+		}
+		if (win->n[measure_of(pol)] < need)
 			continue;
 		w->fired |= 1u << i;
-		decide(r, w, i, policy_value(r, pol, win), s.lists, now, ctx,
-		       emit, emit_ctx);
+		if (pol->detector == DET_BASELINE)
+			base_slot(r->base->t, r->base->cap, &w->key)->alerted_in =
+				w->window + 1;
+		decide(r, w, i, policy_value(r, pol, win), threshold, s.lists,
+		       now, ctx, emit, emit_ctx);
 	}
 	return more;
 }
@@ -670,6 +987,9 @@ void respond_poll(struct respond *r, uint64_t now, bool shutdown,
 			else
 				r->watch[i] = r->watch[--r->n_watch];
 		}
+		/* after judging: a window that alerted is not learned */
+		if (r->base && now / r->c->window_ns > r->base->window + 1)
+			baseline_learn(r, now / r->c->window_ns - 1);
 	}
 	/* Blocks end within 100 ms of their time. */
 	if (shutdown || now - r->last_sweep >= NS / 10) {

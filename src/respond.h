@@ -27,6 +27,10 @@ struct respond_policy {
 	uint64_t ttl_s;
 	uint8_t severity;
 	unsigned int line;
+	/* detector = baseline: threshold is its floor (min) */
+	enum hdrlog_measure metric;	/* HDRLOG_M_PKTS or HDRLOG_M_BYTES */
+	uint64_t history_ns;	/* the EWMA's time constant */
+	uint64_t factor;	/* alert above factor x the EWMA */
 };
 
 struct respond_config {
@@ -70,6 +74,7 @@ struct respond_stats {
 	uint64_t hot_lost;		/* the kernel's: hot queue full */
 	uint64_t watch_full;		/* hot sources not watched: too many */
 	uint64_t untracked;		/* the kernel's: no table entry */
+	uint64_t baseline_full;		/* sources not learned: table full */
 };
 
 struct respond;

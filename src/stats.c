@@ -64,6 +64,8 @@ static void respond_print(const struct stats *s, FILE *f)
 		line(f, r->hot_lost + r->watch_full, "hot sources not judged (queue full: raise the thresholds)");
 	if (r->untracked)
 		line(f, r->untracked, "frames not counted (per-source table busy)");
+	if (r->baseline_full)
+		line(f, r->baseline_full, "sources not learned by the baseline (table full: sources)");
 }
 
 void stats_print(const struct stats *s, const struct options *o, FILE *f)

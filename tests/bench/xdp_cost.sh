@@ -14,6 +14,8 @@
 #   (e) a bare tc program returning TC_ACT_OK
 #   (f) hdrlog_tc_ingress (--attach-ingress tc), logging, as (c)
 #   (g) hdrlog_tc_ingress with --sample 1000000
+# and with hdrlog's per-source counters (--respond, log policies only):
+#   (h) as (c) with --respond, (i) as (d) with --respond
 # Prints a table; no pass/fail. Needs root, clang, bpftool, jq, xdp-tools.
 #
 # Environment: REPEAT (default 10000000), RUNS (default 5),
@@ -197,6 +199,61 @@ else
 	stop_hdrlog
 	row "(g) hdrlog tc --sample 1000000" "$MED" "$RUNS_LIST" \
 		"$(hdrlog_counts "$WORK/g.err")"
+fi
+
+# --- (h), (i) hdrlog --respond (issue 14) --------------------------------------
+# The per-source counters on the XDP path, with the example policies of
+# respond_bench.sh but action = log: the bench frame (one source,
+# 198.51.100.1) crosses the rate thresholds, and a block would turn the
+# runs into drops. Every run after the first finds the source's entry: this
+# is the lookup + atomic adds path (plus one hot-queue push per window and
+# measure), not the insert of a new source.
+cat >"$WORK/respond.conf" <<'EOF'
+window = 1s
+[policy syn-flood]
+detector = syn
+threshold = 200/s
+[policy port-scan]
+detector = port-scan
+threshold = 50
+[policy host-scan]
+detector = host-scan
+threshold = 50
+[policy udp-flood]
+detector = packet-rate
+threshold = 1000/s
+[policy bytes]
+detector = byte-rate
+threshold = 5000000/s
+[policy surge]
+detector = baseline
+history = 20s
+EOF
+if [ ! -x "$HDRLOG" ]; then
+	row "(h) hdrlog, logging, --respond" "-" "-" "skipped: $HDRLOG not built"
+	row "(i) hdrlog --sample 1000000 --respond" "-" "-" "skipped: $HDRLOG not built"
+else
+	start_hdrlog "$WORK/h.err" "$HDRLOG_CPU" -o json:/dev/null \
+		--ringbuf-size "$HDRLOG_RINGBUF" --respond "$WORK/respond.conf"
+	id=$(veth_prog_id)
+	vals=""
+	for r in $(seq "$RUNS"); do
+		vals="$vals $(prog_run_ns "$id" "$FRAME" "$HDRLOG_REPEAT" "$RUN_CPU")"
+		wait_idle "$HDRLOG_PID" 120
+	done
+	stop_hdrlog
+	row "(h) hdrlog, logging, --respond" "$(median $vals)" \
+		"$(echo $vals | tr ' ' '/')" \
+		"as (c), 6 log policies: $(hdrlog_counts "$WORK/h.err")"
+
+	start_hdrlog "$WORK/i.err" "$HDRLOG_CPU" -o json:/dev/null \
+		--sample 1000000 --respond "$WORK/respond.conf"
+	id=$(veth_prog_id)
+	measure "$id" "$REPEAT"
+	wait_idle "$HDRLOG_PID" 30
+	stop_hdrlog
+	row "(i) hdrlog --sample 1000000 --respond" "$MED" "$RUNS_LIST" \
+		"as (d), 6 log policies: $(hdrlog_counts "$WORK/i.err")"
 fi
 
 # --- table ---------------------------------------------------------------------

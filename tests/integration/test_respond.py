@@ -354,6 +354,108 @@ def _():
         H.assert_refused(r, 2, mentions=("%s:%d:" % (p, line), why))
 
 
+BASELINE = """# learned baseline, short windows so the test takes seconds
+window = 100ms
+[policy learned]
+detector = baseline
+metric = packets
+history = 500ms
+factor = 5
+min = 100/s
+"""
+
+
+@tap.case("baseline: a source stepping up 10x after learning alerts; one "
+          "sending the same high rate from the start does not")
+def _():
+    out = H.path("baseline.json")
+    stepper, steady = "203.0.113.40", "203.0.113.41"
+    learn, step = 20, 200           # frames per 100 ms window
+    with hdrlog(out, conf(BASELINE)) as h:
+        t0 = time.monotonic()
+        ident = 0
+        recs = []
+        # 15 windows (3 histories) of learning, then the step: at most 30
+        # windows more, until the stepper's alert is read back, then 5
+        after = None
+        for k in range(50):
+            target = t0 + k * 0.1
+            if time.monotonic() < target:
+                time.sleep(target - time.monotonic())   # pacing the sender
+            n = learn if k < 15 else step
+            frames = []
+            for i in range(max(n, step)):
+                ident += 1
+                if i < n:
+                    frames.append(udp(stepper, ip_id=ident & 0xffff))
+                frames.append(udp(steady, ip_id=ident & 0xffff))
+            H.topo().send(frames, burst=64, pause=0.001)
+            if k >= 15 and after is None:
+                recs = H.read_json_lines(out)
+                if of(recs, "alert", stepper):
+                    after = k + 5   # both at the same rate a while longer
+            if after is not None and k >= after:
+                break
+        recs = H.read_json_lines(out)
+        assert of(recs, "alert", stepper), "no baseline alert for the " \
+            "stepper; records: %s\nstderr: %s" % (
+                [r for r in recs if r.get("event_type") != "packet"],
+                h.stderr())
+        a = of(recs, "alert", stepper)[0]
+        assert a["alert"]["signature"] == "learned" and \
+            a["respond"]["detector"] == "baseline", a
+        # learned near 200/s: the threshold is about 5 x that, above min
+        assert 100 < a["respond"]["threshold"] < 2000, a
+        assert a["respond"]["value"] >= a["respond"]["threshold"], a
+        # the steady source sent 2000/s all along, well past its warm-up
+        # (500 ms), and as much as the stepper after the step
+        assert not of(recs, "alert", steady), of(recs, "alert", steady)
+
+
+@tap.case("baseline: a full table of learned sources is counted, warned "
+          "about and reported in the summary")
+def _():
+    out = H.path("basefull.json")
+    # a long history: a source learned stays in the table after the
+    # kernel's 16-entry LRU has forgotten it; new sources each round fill
+    # the table of 16, and the next ones are not learned
+    text = ("window = 100ms\nsources = 16\n[policy learned]\n"
+            "detector = baseline\nhistory = 30s\n")
+    with hdrlog(out, conf(text)) as h:
+        for k in range(25):                   # 4 new sources a round
+            if "not learned by the baseline" in h.stderr():
+                break
+            H.topo().send([udp("203.0.113.%d" % (100 + 4 * k + i),
+                               ip_id=k + 1) for i in range(4)])
+            h.summary_now()   # a round takes at least a summary's time
+        else:
+            assert False, "no baseline table full in the summary:\n" + \
+                h.stderr()
+        assert "baseline table is full" in h.stderr(), h.stderr()
+        m = re.search(r"(\d+) sources not learned by the baseline",
+                      h.stderr())
+        assert m and int(m.group(1)) >= 1, h.stderr()
+
+
+@tap.case("baseline: its settings are checked with FILE:LINE")
+def _():
+    cases = [
+        ("[policy a]\ndetector = baseline\nthreshold = 5/s\n", 3,
+         "factor and min"),
+        ("[policy a]\ndetector = syn\nthreshold = 1/s\nfactor = 3\n", 1,
+         "for detector = baseline"),
+        ("[policy a]\ndetector = baseline\nmetric = frames\n", 3,
+         "packets or bytes"),
+        ("window = 2s\n[policy a]\ndetector = baseline\nhistory = 1s\n",
+         2, "shorter than the window"),
+        ("[policy a]\ndetector = baseline\nfactor = 1\n", 3, "2 to 1000"),
+    ]
+    for text, line, why in cases:
+        p = conf(text)
+        r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--respond", p])
+        H.assert_refused(r, 2, mentions=("%s:%d:" % (p, line), why))
+
+
 def xdp_drops():
     st = H.ethtool_stats(H.topo().ns_a, H.dev())
     keys = [k for k in st if k.endswith("xdp_drops")]
