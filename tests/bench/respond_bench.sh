@@ -25,7 +25,7 @@
 #    (expect none), and connections that failed.
 #
 # The cost per frame of the counters in the XDP path: xdp_cost.sh rows
-# (h), (i).
+# (i), (j).
 #
 # Timed numbers: not a test, never in make check; prints figures, no
 # pass/fail. Environment: RATE (20000), ATTACK_MS (500), NORMAL_S (60),

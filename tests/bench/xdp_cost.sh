@@ -15,7 +15,7 @@
 #   (f) hdrlog_tc_ingress (--attach-ingress tc), logging, as (c)
 #   (g) hdrlog_tc_ingress with --sample 1000000
 # and with hdrlog's per-source counters (--respond, log policies only):
-#   (h) as (c) with --respond, (i) as (d) with --respond
+#   (i) as (c) with --respond, (j) as (d) with --respond
 # Prints a table; no pass/fail. Needs root, clang, bpftool, jq, xdp-tools.
 #
 # Environment: REPEAT (default 10000000), RUNS (default 5),
@@ -201,7 +201,7 @@ else
 		"$(hdrlog_counts "$WORK/g.err")"
 fi
 
-# --- (h), (i) hdrlog --respond (issue 14) --------------------------------------
+# --- (i), (j) hdrlog --respond (issue 14) --------------------------------------
 # The per-source counters on the XDP path, with the example policies of
 # respond_bench.sh but action = log: the bench frame (one source,
 # 198.51.100.1) crosses the rate thresholds, and a block would turn the
@@ -230,8 +230,8 @@ detector = baseline
 history = 20s
 EOF
 if [ ! -x "$HDRLOG" ]; then
-	row "(h) hdrlog, logging, --respond" "-" "-" "skipped: $HDRLOG not built"
-	row "(i) hdrlog --sample 1000000 --respond" "-" "-" "skipped: $HDRLOG not built"
+	row "(i) hdrlog, logging, --respond" "-" "-" "skipped: $HDRLOG not built"
+	row "(j) hdrlog --sample 1000000 --respond" "-" "-" "skipped: $HDRLOG not built"
 else
 	start_hdrlog "$WORK/h.err" "$HDRLOG_CPU" -o json:/dev/null \
 		--ringbuf-size "$HDRLOG_RINGBUF" --respond "$WORK/respond.conf"
@@ -242,7 +242,7 @@ else
 		wait_idle "$HDRLOG_PID" 120
 	done
 	stop_hdrlog
-	row "(h) hdrlog, logging, --respond" "$(median $vals)" \
+	row "(i) hdrlog, logging, --respond" "$(median $vals)" \
 		"$(echo $vals | tr ' ' '/')" \
 		"as (c), 6 log policies: $(hdrlog_counts "$WORK/h.err")"
 
@@ -252,7 +252,7 @@ else
 	measure "$id" "$REPEAT"
 	wait_idle "$HDRLOG_PID" 30
 	stop_hdrlog
-	row "(i) hdrlog --sample 1000000 --respond" "$MED" "$RUNS_LIST" \
+	row "(j) hdrlog --sample 1000000 --respond" "$MED" "$RUNS_LIST" \
 		"as (d), 6 log policies: $(hdrlog_counts "$WORK/i.err")"
 fi
 
