@@ -374,9 +374,14 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 		return uint_text(e->pid, buf);
 	case F_TID:
 		return uint_text(e->tid, buf);
-	case F_COMM:
-		s = e->comm;
-		break;
+	case F_COMM: {
+		/* its own bound: comm is 17 bytes, NUL-terminated by decode */
+		size_t n = strnlen(e->comm, sizeof(e->comm) - 1);
+
+		memcpy(buf, e->comm, n);
+		buf[n] = '\0';
+		return n;
+	}
 	case F_UID:
 		return uint_text(e->uid, buf);
 	case F_CGROUP_ID:
