@@ -61,6 +61,7 @@ def _():
     with hdrlog(out, sock) as h:
         H.topo().send(R.flood(attacker))
         blocked(out, h, attacker)
+        h.hup()     # a reload keeps the block list
         r = cmd(["--blocks", "--control", sock])
         assert r.returncode == 0, H.show(r)
         m = re.search(r"^%s/32\s+syn-flood\s+(\d+)s$" % re.escape(attacker),
