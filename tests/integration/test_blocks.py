@@ -11,6 +11,8 @@ deadline. The SYN flood and its policy are test_respond.py's.
 """
 import os
 import re
+import shutil
+import signal
 import sys
 import time
 
@@ -161,6 +163,39 @@ def _():
         assert "no running hdrlog answers at" in r.stderr, H.show(r)
     r = cmd(["--once"])
     assert r.returncode == 2, H.show(r)
+
+
+@tap.case("every system call of the control socket and the state file "
+          "(serving --blocks, --top, --unblock; writing and renaming the "
+          "state) is in the units' SystemCallFilter")
+def _():
+    strace = shutil.which("strace")
+    if not strace or not shutil.which("systemd-analyze"):
+        raise H.Skip("strace or systemd-analyze not installed")
+    unit = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+        H.HDRLOG))), "packaging", "systemd", "hdrlog.service")
+    allowed = H.unit_syscall_filter(unit)
+    out, sock = H.path("sc.json"), ctl("sc")
+    trace, state = H.path("sc-strace.txt"), H.path("sc.state")
+    attacker = "203.0.113.25"
+    h = H.Hdrlog(H.topo().ns_a, [
+        "-i", H.dev(), "-o", "json:" + out, "--respond",
+        R.conf(R.SYN_BLOCK % "60s"), "--control", sock, "--respond-state",
+        state], prefix=H.strace_prefix(trace))
+    with h:
+        H.topo().send(R.flood(attacker))
+        blocked(out, h, attacker)
+        for args in (["--blocks"], ["--top", "--once"],
+                     ["--unblock", attacker]):
+            r = cmd(args + ["--control", sock])
+            assert r.returncode == 0, H.show(r)
+        R.wait_for(out, h, lambda x: R.of(x, "unblock", attacker),
+                   "unblock record")
+        h.hup()
+        assert h.stop(signal.SIGTERM) == 0, h.stderr()
+    made = H.strace_calls(H.strace_text(trace, h.proc.pid))
+    assert {"accept4", "rename", "bind"} <= made, sorted(made)
+    assert made <= allowed, sorted(made - allowed)
 
 
 if __name__ == "__main__":
