@@ -94,7 +94,7 @@ struct control *control_open(const char *path)
 		why = strerror(errno);
 		goto fail;
 	}
-	old = umask(077);	/* 0600 from the start: no window */
+	old = umask(0177);	/* 0600 from the start: no window */
 	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		why = strerror(errno);
 		umask(old);
@@ -219,7 +219,7 @@ static int ask(const char *path, const char *request, char *reply,
 	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		fprintf(stderr, "hdrlog: no running hdrlog answers at %s (%s): is one running with --respond? Give its --control PATH (or its --config FILE)\n",
+		fprintf(stderr, "hdrlog: no running hdrlog answers at %s (%s): is one running with --respond? Give its --control PATH, its -i IF or its --config FILE\n",
 			path, strerror(errno));
 		if (fd >= 0)
 			close(fd);

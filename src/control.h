@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CONTROL_DEFAULT		"/run/hdrlog/hdrlog.sock"
+#define CONTROL_DIR		"/run/hdrlog"	/* the unit's RuntimeDirectory= */
 #define CONTROL_REQUEST_MAX	256
 #define CONTROL_REPLY_MAX	(64 * 1024)
 

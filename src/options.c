@@ -575,7 +575,7 @@ static const struct opt_def opt_defs[] = {
 	/* automated response (issue 14): src/respond.c */
 	FUNC("respond", 0, "FILE", opt_respond, 0, "count sources in the kernel, alert and block by the policies in FILE"),
 	FUNC("respond-state", 0, "FILE", opt_respond_text, RESPOND_STATE, "--respond: keep the active blocks in FILE across a restart"),
-	FUNC("control", 0, "PATH", opt_respond_text, RESPOND_CONTROL, "--respond: the socket --blocks and --top ask (default " CONTROL_DEFAULT ")"),
+	FUNC("control", 0, "PATH", opt_respond_text, RESPOND_CONTROL, "--respond: the socket --blocks and --top ask (default /run/hdrlog/IF.sock with one -i IF, else /run/hdrlog/hdrlog.sock)"),
 	FLAG("blocks", 0, blocks, "list the active blocks of the hdrlog at --control, and exit"),
 	FUNC("unblock", 0, "ADDR[/PREFIX]", opt_respond_text, RESPOND_UNBLOCK, "take ADDR out of the running hdrlog's block list, and exit"),
 	FLAG("top", 0, top, "the running hdrlog's top sources, blocks and drops, each second"),
@@ -1006,8 +1006,17 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 	}
 	if (o->config && config_load(o))
 		return OPTIONS_USAGE;
-	if (!o->control)
-		o->control = CONTROL_DEFAULT;
+	/*
+	 * One interface: a socket of its own (hdrlog@IF), which the
+	 * commands find with the same -i IF (or --config FILE).
+	 */
+	if (!o->control && o->n_ifaces == 1) {
+		snprintf(o->control_default, sizeof(o->control_default),
+			 CONTROL_DIR "/%s.sock", o->ifaces[0]);
+		o->control = o->control_default;
+	} else if (!o->control) {
+		o->control = CONTROL_DIR "/hdrlog.sock";
+	}
 	/* --blocks, --unblock, --top ask a running hdrlog: nothing else */
 	if (o->once && !o->top) {
 		usage_error("--once goes with --top");

@@ -63,7 +63,8 @@ struct options {
 	const char *respond;	/* --respond FILE, or NULL */
 	struct respond_config *respond_cfg;	/* read from it */
 	const char *respond_state;	/* --respond-state FILE, or NULL */
-	const char *control;	/* --control PATH (default CONTROL_DEFAULT) */
+	const char *control;	/* --control PATH, or the default: */
+	char control_default[64];	/* CONTROL_DIR/IF.sock */
 	bool blocks;		/* --blocks: ask the running hdrlog */
 	const char *unblock;	/* --unblock ADDR[/PREFIX], or NULL */
 	bool top;		/* --top */

@@ -811,12 +811,9 @@ static uint64_t key_lists(const struct list_set *set,
 
 		for (int len = 128; len >= 0; len--) {
 			uint64_t h = len >= 64 ? ah : len ? ah & (~0ull << (64 - len)) : 0;
-			uint64_t l = len > 64 ? al & (~0ull << (128 - len)) :
-				     len == 128 ? al : 0;
+			uint64_t l = len > 64 ? al & (~0ull << (128 - len)) : 0;
 			size_t lo = 0, hi = set->n_v6;
 
-			if (len == 128)
-				l = al;
 			while (lo < hi) {	/* sorted by (hi, lo, len) */
 				size_t mid = lo + (hi - lo) / 2;
 				const struct entry_v6 *e = &set->v6[mid];

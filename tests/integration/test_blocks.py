@@ -135,6 +135,31 @@ def _():
     assert gone not in text and attacker in text, text
 
 
+@tap.case("a saved block of a source now on a never-block list is not "
+          "restored: an unblock record (protected), and its frames pass")
+def _():
+    out, sock = H.path("prot.json"), ctl("prot")
+    state = H.path("prot.state")
+    src = "203.0.113.26"
+    with open(state, "w") as f:
+        f.write("%s/32 syn-flood %d.000 syn\n%s/64 syn-flood %d.000 syn\n"
+                % (src, time.time() + 3600, "2001:db8:9::", time.time() + 3600))
+    mgmt = H.write_list("mgmt.txt", ["203.0.113.0/24", "2001:db8:9::/48"])
+    c = R.conf("never-block = mgmt\n" + R.SYN_BLOCK % "60s")
+    with R.hdrlog(out, c, ["--control", sock, "--respond-state", state,
+                           "--taglist", "mgmt=" + mgmt]) as h:
+        recs = R.wait_for(out, h, lambda r: len(R.of(r, "unblock")) >= 2,
+                          "unblock records")
+        for a in (src, "2001:db8:9::"):
+            u = R.of(recs, "unblock", a)
+            assert u and u[0]["respond"]["result"] == "protected", recs
+        assert udp_fate(out, h, src, 1) == ["pass"] * 20
+        r = cmd(["--blocks", "--control", sock])
+        assert "0 active blocks" in r.stdout, H.show(r)
+        assert h.stop() == 0, h.stderr()
+    assert "now on an allow or never-block list" in h.stderr(), h.stderr()
+
+
 @tap.case("a corrupt state file is warned about with FILE:LINE and "
           "ignored: hdrlog starts, blocks nothing, and rewrites it")
 def _():
@@ -163,6 +188,26 @@ def _():
         assert "no running hdrlog answers at" in r.stderr, H.show(r)
     r = cmd(["--once"])
     assert r.returncode == 2, H.show(r)
+
+
+@tap.case("with one -i IF and no --control the socket is "
+          "/run/hdrlog/IF.sock, 0600, and hdrlog --blocks -i IF finds it; "
+          "it is gone after the stop")
+def _():
+    run_dir = "/run/hdrlog"
+    if not os.path.isdir(run_dir):
+        H.on_cleanup(lambda: os.path.isdir(run_dir) and not os.listdir(
+            run_dir) and os.rmdir(run_dir))
+    sock = os.path.join(run_dir, H.dev() + ".sock")
+    out = H.path("default.json")
+    with R.hdrlog(out, R.conf(R.SYN_BLOCK % "60s")) as h:
+        assert os.stat(sock).st_mode & 0o777 == 0o600, oct(
+            os.stat(sock).st_mode)
+        r = cmd(["--blocks", "-i", H.dev()])
+        assert r.returncode == 0 and "0 active blocks" in r.stdout, \
+            H.show(r)
+        assert h.stop() == 0, h.stderr()
+    assert not os.path.exists(sock)
 
 
 @tap.case("every system call of the control socket and the state file "
