@@ -31,6 +31,7 @@
 struct control {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char made_dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct {
 		int fd;
 		uint64_t since;
@@ -72,7 +73,9 @@ struct control *control_open(const char *path)
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0700) && errno != EEXIST) {
+		if (!mkdir(dir, 0700)) {
+			strcpy(c->made_dir, dir);	/* removed at exit */
+		} else if (errno != EEXIST) {
 			why = strerror(errno);
 			goto fail;
 		}
@@ -110,6 +113,8 @@ struct control *control_open(const char *path)
 	}
 	return c;
 fail:
+	if (c->made_dir[0])
+		rmdir(c->made_dir);
 	pr_warn("--control %s: cannot listen: %s; hdrlog --blocks and --top cannot reach this hdrlog",
 		path, why);
 	free(c);
@@ -130,6 +135,9 @@ void control_close(struct control *c)
 			close(c->pending[i].fd);
 	close(c->fd);
 	unlink(c->path);
+	/* hdrlog's own, not the unit's: gone with it unless others use it */
+	if (c->made_dir[0])
+		rmdir(c->made_dir);
 	free(c);
 }
 

@@ -195,10 +195,13 @@ def _():
           "it is gone after the stop")
 def _():
     run_dir = "/run/hdrlog"
-    if not os.path.isdir(run_dir):
+    made_dir = not os.path.isdir(run_dir)
+    if made_dir:
         H.on_cleanup(lambda: os.path.isdir(run_dir) and not os.listdir(
             run_dir) and os.rmdir(run_dir))
     sock = os.path.join(run_dir, H.dev() + ".sock")
+    # a killed hdrlog (a failed assertion) leaves it behind
+    H.on_cleanup(lambda: os.path.exists(sock) and os.unlink(sock))
     out = H.path("default.json")
     with R.hdrlog(out, R.conf(R.SYN_BLOCK % "60s")) as h:
         assert os.stat(sock).st_mode & 0o777 == 0o600, oct(
@@ -208,6 +211,8 @@ def _():
             H.show(r)
         assert h.stop() == 0, h.stderr()
     assert not os.path.exists(sock)
+    if made_dir:
+        assert not os.path.exists(run_dir), "hdrlog made it, and left it"
 
 
 @tap.case("every system call of the control socket and the state file "
