@@ -975,10 +975,11 @@ static void top_rows(const struct respond *r, const struct list_set *set,
 			put(lists, sizeof(lists), &ll, "%s%s", j ? "," : "",
 			    names[j]);
 		key_text(r, &t[i].key, a, sizeof(a));
-		put(buf, size, len, "%-44s %10llu %12llu %4llus %s\n", a,
+		put(buf, size, len, "%-44s %10llu %12llu %4llus%s%s\n", a,
 		    (unsigned long long)t[i].pkts,
 		    (unsigned long long)t[i].bytes,
-		    (unsigned long long)(t[i].age_ns / NS), lists);
+		    (unsigned long long)(t[i].age_ns / NS), nn ? " " : "",
+		    lists);
 	}
 }
 
@@ -1026,8 +1027,8 @@ size_t respond_top_text(struct respond *r, uint64_t now,
 				.age_ns = age, .lists = vals[i].lists };
 		}
 	}
-	put(buf, size, &len, "hdrlog --top: %d sources seen in the last %llus (window %llums%s)\n\n",
-	    n, (unsigned long long)(TOP_AGE_NS / NS),
+	put(buf, size, &len, "hdrlog --top: %d source%s seen in the last %llus (window %llums%s)\n\n",
+	    n, n == 1 ? "" : "s", (unsigned long long)(TOP_AGE_NS / NS),
 	    (unsigned long long)(r->c->window_ns / 1000000),
 	    read == TOP_READ_MAX ? "; table read in part" : "");
 	qsort(t, n, sizeof(*t), by_pkts);

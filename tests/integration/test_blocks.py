@@ -72,6 +72,7 @@ def _():
         assert "1 active block" in r.stdout, r.stdout
         r = cmd(["--top", "--once", "--control", sock])
         assert r.returncode == 0, H.show(r)
+        H.diag(*r.stdout.splitlines())     # what a user sees, in the log
         rows = r.stdout.split("TOP BY PACKETS")[1].splitlines()[1:]
         top = rows[0].split()
         assert top[0] == attacker + "/32" and int(top[1]) >= 100, r.stdout
