@@ -882,30 +882,76 @@ static void put(char *buf, size_t size, size_t *len, const char *fmt, ...)
 		*len = *len + n < size ? *len + n : size - 1;
 }
 
+/*
+ * Every live block, read in batches of 256 (one system call each, not two
+ * per block: max-blocks may be a million) by fn. The count.
+ */
+typedef void (*block_fn)(struct respond *r, const struct hdrlog_src_key *k,
+			 const struct hdrlog_block *b, uint64_t now, void *arg);
+
+static int blocks_each(struct respond *r, uint64_t now, block_fn fn,
+		       void *arg)
+{
+	enum { BATCH = 256 };
+	static struct hdrlog_src_key keys[BATCH];
+	static struct hdrlog_block vals[BATCH];
+	struct hdrlog_src_key tok_in, tok_out;
+	bool first = true, more = true;
+	int n = 0;
+
+	while (more) {
+		__u32 count = BATCH;
+		int err = bpf_map_lookup_batch(r->fds.blocks,
+					       first ? NULL : &tok_in, &tok_out,
+					       keys, vals, &count, NULL);
+
+		if (err && errno != ENOENT)
+			break;
+		more = !err;
+		first = false;
+		tok_in = tok_out;
+		for (__u32 i = 0; i < count; i++) {
+			if (vals[i].expires_ns <= now ||
+			    vals[i].policy >= (uint32_t)r->c->n_policies)
+				continue;
+			n++;
+			fn(r, &keys[i], &vals[i], now, arg);
+		}
+	}
+	return n;
+}
+
+struct table {
+	char *buf;
+	size_t size, len;
+	int shown, max;
+};
+
+static void block_row(struct respond *r, const struct hdrlog_src_key *k,
+		      const struct hdrlog_block *b, uint64_t now, void *arg)
+{
+	struct table *t = arg;
+	char a[64];
+
+	if (t->shown == t->max)
+		return;
+	t->shown++;
+	key_text(r, k, a, sizeof(a));
+	put(t->buf, t->size, &t->len, "%-44s %-20s %7llus\n", a,
+	    r->c->policies[b->policy].name,
+	    (unsigned long long)((b->expires_ns - now + NS - 1) / NS));
+}
+
 static size_t blocks_table(struct respond *r, uint64_t now, char *buf,
 			   size_t size, size_t len, int max)
 {
-	struct hdrlog_src_key k, next, *prev = NULL;
-	struct hdrlog_block b;
-	int n = 0, shown = 0;
-	char a[64];
+	struct table t = { buf, size, len, 0, max };
+	int n, shown;
 
-	put(buf, size, &len, "%-44s %-20s %8s\n", "BLOCKED", "POLICY", "TTL");
-	while (!bpf_map_get_next_key(r->fds.blocks, prev, &next)) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(r->fds.blocks, &k, &b) ||
-		    b.expires_ns <= now || b.policy >= (uint32_t)r->c->n_policies)
-			continue;
-		n++;
-		if (shown == max)
-			continue;
-		shown++;
-		key_text(r, &k, a, sizeof(a));
-		put(buf, size, &len, "%-44s %-20s %7llus\n", a,
-		    r->c->policies[b.policy].name,
-		    (unsigned long long)((b.expires_ns - now + NS - 1) / NS));
-	}
+	put(buf, size, &t.len, "%-44s %-20s %8s\n", "BLOCKED", "POLICY", "TTL");
+	n = blocks_each(r, now, block_row, &t);
+	len = t.len;
+	shown = t.shown;
 	if (n > shown)
 		put(buf, size, &len, "... and %d more\n", n - shown);
 	put(buf, size, &len, "%d active block%s (max-blocks %u)\n", n,
@@ -1046,14 +1092,33 @@ size_t respond_top_text(struct respond *r, uint64_t now,
 	return drops_table(r, buf, size, len);
 }
 
+struct state_out {
+	FILE *f;
+	const struct decode_ctx *ctx;
+};
+
+static void state_row(struct respond *r, const struct hdrlog_src_key *k,
+		      const struct hdrlog_block *b, uint64_t now, void *arg)
+{
+	struct state_out *o = arg;
+	uint64_t wall = clock_map_realtime(o->ctx->clock, b->expires_ns);
+	char a[64];
+
+	(void)now;
+	key_text(r, k, a, sizeof(a));
+	fprintf(o->f, "%s %s %llu.%03llu %s\n", a,
+		r->c->policies[b->policy].name,
+		(unsigned long long)(wall / NS),
+		(unsigned long long)(wall % NS / 1000000),
+		respond_detector_names[r->c->policies[b->policy].detector]);
+}
+
 /* Written to FILE.tmp and renamed: a reader never sees half a file. */
 static void state_write(struct respond *r, const struct decode_ctx *ctx)
 {
 	static bool failing;
-	struct hdrlog_src_key k, next, *prev = NULL;
-	struct hdrlog_block b;
-	char tmp[LIST_PATH_MAX + 8], a[64];
-	uint64_t now = clock_mono_ns();
+	char tmp[LIST_PATH_MAX + 8];
+	struct state_out o = { NULL, ctx };
 	FILE *f;
 	int err = 0;
 
@@ -1065,22 +1130,8 @@ static void state_write(struct respond *r, const struct decode_ctx *ctx)
 	}
 	fprintf(f, "# hdrlog --respond-state: the active blocks, rewritten as they change\n"
 		"# ADDRESS/PREFIX POLICY EXPIRES(unix seconds) DETECTOR\n");
-	while (!bpf_map_get_next_key(r->fds.blocks, prev, &next)) {
-		uint64_t wall;
-
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(r->fds.blocks, &k, &b) ||
-		    b.expires_ns <= now || b.policy >= (uint32_t)r->c->n_policies)
-			continue;
-		wall = clock_map_realtime(ctx->clock, b.expires_ns);
-		key_text(r, &k, a, sizeof(a));
-		fprintf(f, "%s %s %llu.%03llu %s\n", a,
-			r->c->policies[b.policy].name,
-			(unsigned long long)(wall / NS),
-			(unsigned long long)(wall % NS / 1000000),
-			respond_detector_names[r->c->policies[b.policy].detector]);
-	}
+	o.f = f;
+	blocks_each(r, clock_mono_ns(), state_row, &o);
 	if (fflush(f) || fsync(fileno(f)))
 		err = errno;
 	if (fclose(f) && !err)
