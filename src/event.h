@@ -47,6 +47,8 @@ enum respond_result {
 	RESULT_FULL,		/* the block list is full: not blocked */
 	RESULT_EXPIRED,		/* unblock: its TTL is over */
 	RESULT_SHUTDOWN,	/* unblock: hdrlog stopped */
+	RESULT_REMOVED,		/* unblock: hdrlog --unblock */
+	RESULT_EXPIRED_STOPPED,	/* unblock: expired while hdrlog was stopped */
 };
 
 /*

@@ -294,7 +294,8 @@ static const char *const respond_result_names[] = {
 	[RESULT_LOGGED] = "logged", [RESULT_BLOCKED] = "blocked",
 	[RESULT_ALREADY] = "already-blocked", [RESULT_PROTECTED] = "protected",
 	[RESULT_FULL] = "list-full", [RESULT_EXPIRED] = "expired",
-	[RESULT_SHUTDOWN] = "shutdown",
+	[RESULT_SHUTDOWN] = "shutdown", [RESULT_REMOVED] = "removed",
+	[RESULT_EXPIRED_STOPPED] = "expired-while-stopped",
 };
 
 const char *const flow_reason_names[FLOW_END_SHUTDOWN + 1] = {

@@ -26,6 +26,7 @@
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
+#include "control.h"
 #include "options.h"
 #include "service.h"
 #include "sink.h"
@@ -69,6 +70,7 @@ struct run {
 	struct flow_table *flow_table;	/* --log flows: the sweep */
 	uint64_t last_sweep;	/* clock_mono_ns() of the last sweep */
 	struct respond *respond;	/* --respond: decisions and blocks */
+	struct control *control;	/* --control: --blocks and --top ask */
 	uint32_t netns;		/* ours: the interfaces captured on are here */
 	struct sink *sinks[MAX_OUTPUTS];
 	int n_sinks;
@@ -163,6 +165,34 @@ static void poll_respond(struct run *run, bool shutdown)
 {
 	respond_poll(run->respond, clock_mono_ns(), shutdown, &run->decode,
 		     emit_respond, run);
+}
+
+/* A request on the control socket: hdrlog --blocks, --unblock, --top. */
+static int control_handle(void *ctx, const char *req, char *reply,
+			  size_t size)
+{
+	struct run *run = ctx;
+	int r = 0;
+
+	if (!strcmp(req, "blocks")) {
+		respond_blocks_text(run->respond, clock_mono_ns(), reply, size);
+	} else if (!strcmp(req, "top")) {
+		respond_top_text(run->respond, clock_mono_ns(), run->decode.lists,
+				 reply, size);
+	} else if (!strncmp(req, "unblock ", 8)) {
+		r = respond_unblock(run->respond, req + 8, reply, size,
+				    emit_respond, run);
+		if (!r)
+			snprintf(reply, size, "%s: unblocked\n", req + 8);
+		else
+			strncat(reply, "\n", size - strlen(reply) - 1);
+		for (int i = 0; i < run->n_sinks; i++)
+			run->sinks[i]->ops->flush(run->sinks[i]);
+	} else {
+		snprintf(reply, size, "unknown request (blocks, top, unblock ADDR)\n");
+		r = -1;
+	}
+	return r;
 }
 
 static int handle_record(void *ctx, void *data, size_t size)
@@ -467,7 +497,7 @@ static void on_hup(struct run *run)
 		status_update(run, true);
 }
 
-enum { WAKE_RING, WAKE_LINK, WAKE_METRICS };
+enum { WAKE_RING, WAKE_LINK, WAKE_METRICS, WAKE_CONTROL };
 
 /*
  * What the capture loop sleeps on: the ring, edge-triggered, and the
@@ -505,6 +535,14 @@ static int wait_open(struct run *run)
 		close(ep);
 		return -1;
 	}
+	/* hdrlog --blocks, --top: answered from this loop, never waited on */
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = WAKE_CONTROL };
+	if (control_fd(run->control) >= 0 &&
+	    epoll_ctl(ep, EPOLL_CTL_ADD, control_fd(run->control), &ev)) {
+		pr_err("cannot wait for control clients: %s", strerror(errno));
+		close(ep);
+		return -1;
+	}
 	return ep;
 }
 
@@ -517,12 +555,14 @@ static int capture(struct run *run, struct ring_buffer *rb)
 	if (ep < 0)
 		return -1;
 	while (!stop_signal && !sink_stdout_closed) {
-		struct epoll_event evs[3];
-		bool link_changed = false;
-		int n = epoll_wait(ep, evs, 3, POLL_MS);
+		struct epoll_event evs[4];
+		bool link_changed = false, control = false;
+		int n = epoll_wait(ep, evs, 4, POLL_MS);
 
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
 			link_changed |= evs[i].data.u32 == WAKE_LINK;
+			control |= evs[i].data.u32 == WAKE_CONTROL;
+		}
 		/*
 		 * Whatever ended the wait (a wake-up, POLL_MS, a signal: the
 		 * EINTR case matters when signals come faster than POLL_MS),
@@ -545,6 +585,8 @@ static int capture(struct run *run, struct ring_buffer *rb)
 			if (run->done)
 				break;
 		}
+		if (control || control_pending(run->control))
+			control_serve(run->control, control_handle, run);
 		if (n < 0 && n != -EINTR) {
 			pr_err("reading the ring buffer failed: %s", strerror(-n));
 			ret = -1;
@@ -760,6 +802,18 @@ int main(int argc, char **argv)
 	case OPTIONS_RUN:
 		break;
 	}
+	/* --blocks, --unblock, --top: a client of a running hdrlog */
+	if (opts.blocks || opts.unblock || opts.top) {
+		char req[CONTROL_REQUEST_MAX];
+
+		if (opts.unblock)
+			snprintf(req, sizeof(req), "unblock %s", opts.unblock);
+		else
+			snprintf(req, sizeof(req), "%s", opts.top ? "top" : "blocks");
+		ret = control_command(opts.control, req, opts.top, opts.once);
+		options_free(&opts);
+		return ret;
+	}
 	run.opts = &opts;
 	run.argc = argc;
 	run.argv = argv;
@@ -871,6 +925,10 @@ int main(int argc, char **argv)
 			pr_err("out of memory");
 			goto out;
 		}
+		if (opts.respond_state)
+			respond_state_load(run.respond, opts.respond_state,
+					   &run.decode, emit_respond, &run);
+		run.control = control_open(opts.control);
 	}
 	if (opts.sockets && loader_attach_sockets(&run.loader))
 		goto out;
@@ -918,6 +976,7 @@ out:
 	if (run.link_watch >= 0)
 		close(run.link_watch);
 	metrics_close(run.metrics);
+	control_close(run.control);
 	ring_buffer__free(rb);
 	loader_close(&run.loader);
 	list_set_free(&run.lists);

@@ -21,6 +21,7 @@
 #include "options.h"
 #include "record.h"
 #include "respond.h"
+#include "control.h"
 
 #define DEFAULT_RINGBUF_SIZE	(8u << 20)
 #define RINGBUF_MIN		4096
@@ -325,6 +326,23 @@ static int opt_respond(struct options *o, const struct opt_def *d,
 	return 0;
 }
 
+/* --respond-state, --control, --unblock: paths and an address, kept. */
+enum { RESPOND_STATE, RESPOND_CONTROL, RESPOND_UNBLOCK };
+
+static int opt_respond_text(struct options *o, const struct opt_def *d,
+			    const char *arg)
+{
+	if (!*arg)
+		return usage_error("%s needs a value", opt_name(d));
+	if (d->value == RESPOND_STATE)
+		o->respond_state = arg;
+	else if (d->value == RESPOND_CONTROL)
+		o->control = arg;
+	else
+		o->unblock = arg;
+	return 0;
+}
+
 static int opt_list(struct options *o, const struct opt_def *d,
 		    const char *arg)
 {
@@ -556,6 +574,12 @@ static const struct opt_def opt_defs[] = {
 	FLAG("monitor", 0, monitor, "never drop; mark records with would_drop instead"),
 	/* automated response (issue 14): src/respond.c */
 	FUNC("respond", 0, "FILE", opt_respond, 0, "count sources in the kernel, alert and block by the policies in FILE"),
+	FUNC("respond-state", 0, "FILE", opt_respond_text, RESPOND_STATE, "--respond: keep the active blocks in FILE across a restart"),
+	FUNC("control", 0, "PATH", opt_respond_text, RESPOND_CONTROL, "--respond: the socket --blocks and --top ask (default /run/hdrlog/IF.sock with one -i IF, else /run/hdrlog/hdrlog.sock)"),
+	FLAG("blocks", 0, blocks, "list the active blocks of the hdrlog at --control, and exit"),
+	FUNC("unblock", 0, "ADDR[/PREFIX]", opt_respond_text, RESPOND_UNBLOCK, "take ADDR out of the running hdrlog's block list, and exit"),
+	FLAG("top", 0, top, "the running hdrlog's top sources, blocks and drops, each second"),
+	FLAG("once", 0, once, "with --top: print one view and exit"),
 	/* --log sets and flow records (issue 13) */
 	FUNC("log", 0, "SET", opt_log, 0, "packets (default; 'all' too), flows, listed, or a set: flows,listed"),
 	NUM("flow-table", 0, "N", flow_table, 16, 1U << 24, 0, "--log flows: flows the kernel table holds (default 65536)"),
@@ -635,7 +659,11 @@ static bool command_line_only(const struct opt_def *d)
 	return d->handle == opt_config || d->handle == opt_help ||
 	       d->handle == opt_version ||
 	       (d->name && (!strcmp(d->name, "features") ||
-			    !strcmp(d->name, "check")));
+			    !strcmp(d->name, "check") ||
+			    !strcmp(d->name, "blocks") ||
+			    !strcmp(d->name, "unblock") ||
+			    !strcmp(d->name, "top") ||
+			    !strcmp(d->name, "once")));
 }
 
 static const struct opt_def *find_option(const char *name, size_t len)
@@ -978,6 +1006,33 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 	}
 	if (o->config && config_load(o))
 		return OPTIONS_USAGE;
+	/*
+	 * One interface: a socket of its own (hdrlog@IF), which the
+	 * commands find with the same -i IF (or --config FILE).
+	 */
+	if (!o->control && o->n_ifaces == 1) {
+		snprintf(o->control_default, sizeof(o->control_default),
+			 CONTROL_DIR "/%s.sock", o->ifaces[0]);
+		o->control = o->control_default;
+	} else if (!o->control) {
+		o->control = CONTROL_DIR "/hdrlog.sock";
+	}
+	/* --blocks, --unblock, --top ask a running hdrlog: nothing else */
+	if (o->once && !o->top) {
+		usage_error("--once goes with --top");
+		return OPTIONS_USAGE;
+	}
+	if (o->blocks + o->top + !!o->unblock > 1 &&
+	    !(o->blocks && o->unblock && !o->top)) {
+		usage_error("--blocks and --top: give one of them");
+		return OPTIONS_USAGE;
+	}
+	if (o->blocks || o->top || o->unblock)
+		return OPTIONS_RUN;
+	if (o->respond_state && !o->respond) {
+		usage_error("--respond-state keeps --respond's blocks: give --respond FILE");
+		return OPTIONS_USAGE;
+	}
 	if (!o->n_outputs)
 		o->outputs[o->n_outputs++] = "json";
 	if (check_conflicts(o))

@@ -62,6 +62,13 @@ struct options {
 	/* automated response (issue 14): src/respond.h */
 	const char *respond;	/* --respond FILE, or NULL */
 	struct respond_config *respond_cfg;	/* read from it */
+	const char *respond_state;	/* --respond-state FILE, or NULL */
+	const char *control;	/* --control PATH, or the default: */
+	char control_default[64];	/* CONTROL_DIR/IF.sock */
+	bool blocks;		/* --blocks: ask the running hdrlog */
+	const char *unblock;	/* --unblock ADDR[/PREFIX], or NULL */
+	bool top;		/* --top */
+	bool once;		/* --top --once */
 	/* --log: a set; log_listed without log_packets: list hits only */
 	bool log_packets;	/* a record for every frame (sampled) */
 	bool log_listed;	/* records for list hits and drops */

@@ -14,9 +14,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -621,6 +624,10 @@ struct respond {
 	int ncpu;
 	struct hdrlog_respond_counters *percpu;
 	struct baseline *base;		/* NULL: no baseline policy */
+	/* --respond-state: the blocks saved when they change */
+	const char *state;
+	bool state_dirty;
+	uint64_t state_saved;	/* clock_mono_ns() of the last write */
 };
 
 struct respond *respond_new(const struct respond_config *c,
@@ -838,6 +845,7 @@ static void decide(struct respond *r, const struct watch *w, int policy,
 						BPF_NOEXIST)) {
 			result = RESULT_BLOCKED;
 			r->st.blocks[policy]++;
+			r->state_dirty = true;
 		} else if (errno == EEXIST) {
 			result = RESULT_ALREADY;
 		} else {
@@ -964,6 +972,7 @@ static void expire(struct respond *r, uint64_t now, bool shutdown,
 			continue;
 		/* the key is gone: start over (a hash walk needs a live key) */
 		prev = NULL;
+		r->state_dirty = true;
 		if (b.policy >= (uint32_t)r->c->n_policies)
 			continue;
 		r->st.unblocks[b.policy]++;
@@ -991,6 +1000,8 @@ void respond_poll(struct respond *r, uint64_t now, bool shutdown,
 		if (r->base && now / r->c->window_ns > r->base->window + 1)
 			baseline_learn(r, now / r->c->window_ns - 1);
 	}
+	/* Blocks saved before the shutdown sweep takes them out. */
+	respond_state_save(r, now, shutdown, ctx);
 	/* Blocks end within 100 ms of their time. */
 	if (shutdown || now - r->last_sweep >= NS / 10) {
 		r->last_sweep = now;
@@ -1016,4 +1027,606 @@ void respond_stats_get(struct respond *r, struct respond_stats *s)
 		s->hot_lost += k->hot_lost;
 		s->untracked += k->untracked;
 	}
+}
+
+/* --- blocks: listed, removed, kept across a restart (--respond-state) --- */
+
+#define TOP_READ_MAX	16384	/* per-source entries --top reads at most */
+#define TOP_SHOW	10
+#define TOP_AGE_NS	(10 * NS)	/* a source idle longer is not shown */
+
+static void key_text(const struct respond *r, const struct hdrlog_src_key *k,
+		     char *buf, size_t size)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(k->ip_v == 4 ? AF_INET : AF_INET6, k->addr, a, sizeof(a));
+	snprintf(buf, size, "%s/%u", a, prefix_of(r, k));
+}
+
+/* Host bits past the configured prefix cleared, as the kernel keys it. */
+static void key_mask(const struct respond *r, struct hdrlog_src_key *k)
+{
+	unsigned int bits = prefix_of(r, k);
+
+	for (int i = 0; i < 4; i++, bits = bits > 32 ? bits - 32 : 0) {
+		uint32_t m = bits >= 32 ? ~0u : bits ? ~0u << (32 - bits) : 0;
+
+		k->addr[i] &= htonl(m);
+	}
+}
+
+/* "ADDR[/PREFIX]": 0, or -1 with why in err. */
+static int key_parse(const struct respond *r, const char *text,
+		     struct hdrlog_src_key *k, char *err, size_t size)
+{
+	char a[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned long len = 0;
+
+	memset(k, 0, sizeof(*k));
+	if (strlen(text) >= sizeof(a)) {
+		snprintf(err, size, "'%.64s...' is not an address", text);
+		return -1;
+	}
+	strcpy(a, text);
+	slash = strchr(a, '/');
+	if (slash) {
+		*slash++ = '\0';
+		errno = 0;
+		len = strtoul(slash, &end, 10);
+		if (!*slash || *end || errno) {
+			snprintf(err, size, "'%s' is not ADDR or ADDR/PREFIX", text);
+			return -1;
+		}
+	}
+	if (inet_pton(AF_INET, a, k->addr) == 1) {
+		k->ip_v = 4;
+	} else if (inet_pton(AF_INET6, a, k->addr) == 1) {
+		k->ip_v = 6;
+	} else {
+		snprintf(err, size, "'%s' is not an IPv4 or IPv6 address", a);
+		return -1;
+	}
+	if (slash && len != prefix_of(r, k)) {
+		snprintf(err, size, "blocks here are of /%u prefixes (prefix%u in %.100s), not /%lu",
+			 prefix_of(r, k), k->ip_v, r->c->path, len);
+		return -1;
+	}
+	key_mask(r, k);
+	return 0;
+}
+
+/* The lists of the longest prefix holding the key's address (or 0). */
+static uint64_t key_lists(const struct list_set *set,
+			  const struct hdrlog_src_key *k)
+{
+	if (!set)
+		return 0;
+	if (k->ip_v == 4) {
+		uint32_t a = ntohl(k->addr[0]);
+
+		for (int len = 32; len >= 0; len--) {
+			uint32_t net = len ? a & (~0u << (32 - len)) : 0;
+			size_t lo = 0, hi = set->n_v4;
+
+			while (lo < hi) {	/* sorted by (addr, len) */
+				size_t mid = lo + (hi - lo) / 2;
+				const struct entry_v4 *e = &set->v4[mid];
+
+				if (e->addr < net || (e->addr == net &&
+						      e->len < (uint32_t)len))
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < set->n_v4 && set->v4[lo].addr == net &&
+			    set->v4[lo].len == (uint32_t)len)
+				return set->v4[lo].mask;
+		}
+		return 0;
+	}
+	{
+		uint64_t ah = (uint64_t)ntohl(k->addr[0]) << 32 | ntohl(k->addr[1]);
+		uint64_t al = (uint64_t)ntohl(k->addr[2]) << 32 | ntohl(k->addr[3]);
+
+		for (int len = 128; len >= 0; len--) {
+			uint64_t h = len >= 64 ? ah : len ? ah & (~0ull << (64 - len)) : 0;
+			uint64_t l = len > 64 ? al & (~0ull << (128 - len)) : 0;
+			size_t lo = 0, hi = set->n_v6;
+
+			while (lo < hi) {	/* sorted by (hi, lo, len) */
+				size_t mid = lo + (hi - lo) / 2;
+				const struct entry_v6 *e = &set->v6[mid];
+
+				if (e->hi < h || (e->hi == h && (e->lo < l ||
+				    (e->lo == l && e->len < (uint32_t)len))))
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < set->n_v6 && set->v6[lo].hi == h &&
+			    set->v6[lo].lo == l && set->v6[lo].len == (uint32_t)len)
+				return set->v6[lo].mask;
+		}
+	}
+	return 0;
+}
+
+static void unblock_record(struct respond *r, const struct hdrlog_src_key *k,
+			   int policy, enum respond_result why,
+			   respond_emit_fn emit, void *emit_ctx)
+{
+	struct event e;
+
+	r->st.unblocks[policy]++;
+	record_start(&e, EVENT_UNBLOCK, r, k, policy);
+	e.respond.result = why;
+	emit(emit_ctx, &e);
+}
+
+int respond_unblock(struct respond *r, const char *text, char *err,
+		    size_t size, respond_emit_fn emit, void *emit_ctx)
+{
+	struct hdrlog_src_key k;
+	struct hdrlog_block b;
+	char a[64];
+
+	if (key_parse(r, text, &k, err, size))
+		return -1;
+	if (bpf_map_lookup_elem(r->fds.blocks, &k, &b) ||
+	    bpf_map_delete_elem(r->fds.blocks, &k)) {
+		key_text(r, &k, a, sizeof(a));
+		snprintf(err, size, "%s is not blocked", a);
+		return -1;
+	}
+	r->state_dirty = true;
+	if (b.policy < (uint32_t)r->c->n_policies)
+		unblock_record(r, &k, b.policy, RESULT_REMOVED, emit, emit_ctx);
+	return 0;
+}
+
+/* Append to a bounded text buffer; *len stops at size - 1. */
+static void put(char *buf, size_t size, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, size - *len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*len = *len + n < size ? *len + n : size - 1;
+}
+
+/*
+ * Every live block, read in batches of 256 (one system call each, not two
+ * per block: max-blocks may be a million) by fn. The count.
+ */
+typedef void (*block_fn)(struct respond *r, const struct hdrlog_src_key *k,
+			 const struct hdrlog_block *b, uint64_t now, void *arg);
+
+static int blocks_each(struct respond *r, uint64_t now, block_fn fn,
+		       void *arg)
+{
+	enum { BATCH = 256 };
+	static struct hdrlog_src_key keys[BATCH];
+	static struct hdrlog_block vals[BATCH];
+	struct hdrlog_src_key tok_in, tok_out;
+	bool first = true, more = true;
+	int n = 0;
+
+	while (more) {
+		__u32 count = BATCH;
+		int err = bpf_map_lookup_batch(r->fds.blocks,
+					       first ? NULL : &tok_in, &tok_out,
+					       keys, vals, &count, NULL);
+
+		if (err && errno != ENOENT)
+			break;
+		more = !err;
+		first = false;
+		tok_in = tok_out;
+		for (__u32 i = 0; i < count; i++) {
+			if (vals[i].expires_ns <= now ||
+			    vals[i].policy >= (uint32_t)r->c->n_policies)
+				continue;
+			n++;
+			fn(r, &keys[i], &vals[i], now, arg);
+		}
+	}
+	return n;
+}
+
+struct table {
+	char *buf;
+	size_t size, len;
+	int shown, max;
+};
+
+static void block_row(struct respond *r, const struct hdrlog_src_key *k,
+		      const struct hdrlog_block *b, uint64_t now, void *arg)
+{
+	struct table *t = arg;
+	char a[64];
+
+	if (t->shown == t->max)
+		return;
+	t->shown++;
+	key_text(r, k, a, sizeof(a));
+	put(t->buf, t->size, &t->len, "%-44s %-20s %7llus\n", a,
+	    r->c->policies[b->policy].name,
+	    (unsigned long long)((b->expires_ns - now + NS - 1) / NS));
+}
+
+static size_t blocks_table(struct respond *r, uint64_t now, char *buf,
+			   size_t size, size_t len, int max)
+{
+	struct table t = { buf, size, len, 0, max };
+	int n, shown;
+
+	put(buf, size, &t.len, "%-44s %-20s %8s\n", "BLOCKED", "POLICY", "TTL");
+	n = blocks_each(r, now, block_row, &t);
+	len = t.len;
+	shown = t.shown;
+	if (n > shown)
+		put(buf, size, &len, "... and %d more\n", n - shown);
+	put(buf, size, &len, "%d active block%s (max-blocks %u)\n", n,
+	    n == 1 ? "" : "s", r->c->max_blocks);
+	return len;
+}
+
+static size_t drops_table(struct respond *r, char *buf, size_t size,
+			  size_t len)
+{
+	struct respond_stats s;
+
+	respond_stats_get(r, &s);
+	put(buf, size, &len, "%-20s %8s %8s %8s %12s\n", "POLICY", "ALERTS",
+	    "BLOCKS", "UNBLOCKS", r->monitor ? "WOULD-DROP" : "DROPPED");
+	for (int i = 0; i < r->c->n_policies; i++)
+		put(buf, size, &len, "%-20s %8llu %8llu %8llu %12llu\n",
+		    r->c->policies[i].name, (unsigned long long)s.alerts[i],
+		    (unsigned long long)s.blocks[i],
+		    (unsigned long long)s.unblocks[i],
+		    (unsigned long long)(r->monitor ? s.would_drop[i] :
+					 s.dropped[i]));
+	return len;
+}
+
+size_t respond_blocks_text(struct respond *r, uint64_t now, char *buf,
+			   size_t size)
+{
+	size_t len = blocks_table(r, now, buf, size, 0, 1000);
+
+	/* drops are counted per policy, not per block */
+	put(buf, size, &len, "\n");
+	return drops_table(r, buf, size, len);
+}
+
+struct top_src {
+	struct hdrlog_src_key key;
+	uint64_t pkts, bytes, age_ns, lists;
+};
+
+static int by_pkts(const void *pa, const void *pb)
+{
+	const struct top_src *a = pa, *b = pb;
+
+	return (a->pkts < b->pkts) - (a->pkts > b->pkts);
+}
+
+static int by_bytes(const void *pa, const void *pb)
+{
+	const struct top_src *a = pa, *b = pb;
+
+	return (a->bytes < b->bytes) - (a->bytes > b->bytes);
+}
+
+static void top_rows(const struct respond *r, const struct list_set *set,
+		     const struct top_src *t, int n, char *buf, size_t size,
+		     size_t *len)
+{
+	for (int i = 0; i < n && i < TOP_SHOW; i++) {
+		const char *names[MAX_LISTS];
+		char a[64], lists[256] = "";
+		size_t ll = 0;
+		int nn = set ? list_set_names(set, t[i].lists, names,
+					      MAX_LISTS) : 0;
+
+		for (int j = 0; j < nn; j++)
+			put(lists, sizeof(lists), &ll, "%s%s", j ? "," : "",
+			    names[j]);
+		key_text(r, &t[i].key, a, sizeof(a));
+		put(buf, size, len, "%-44s %10llu %12llu %4llus%s%s\n", a,
+		    (unsigned long long)t[i].pkts,
+		    (unsigned long long)t[i].bytes,
+		    (unsigned long long)(t[i].age_ns / NS), nn ? " " : "",
+		    lists);
+	}
+}
+
+/*
+ * The per-source table read in batches, at most TOP_READ_MAX entries:
+ * the work is bounded, and none of it is on the capture path.
+ */
+size_t respond_top_text(struct respond *r, uint64_t now,
+			const struct list_set *lists, char *buf, size_t size)
+{
+	enum { BATCH = 512 };
+	static struct hdrlog_src_key keys[BATCH];
+	static struct hdrlog_src vals[BATCH];
+	struct hdrlog_src_key tok_in, tok_out;
+	uint64_t win = now / r->c->window_ns;
+	struct top_src *t = calloc(TOP_READ_MAX, sizeof(*t));
+	size_t len = 0;
+	int n = 0, read = 0;
+	bool first = true, more = true;
+
+	if (!t) {
+		put(buf, size, &len, "out of memory\n");
+		return len;
+	}
+	while (more && read < TOP_READ_MAX) {
+		__u32 count = BATCH;
+		int err = bpf_map_lookup_batch(r->fds.sources,
+					       first ? NULL : &tok_in, &tok_out,
+					       keys, vals, &count, NULL);
+
+		if (err && errno != ENOENT)
+			break;
+		more = !err;
+		first = false;
+		tok_in = tok_out;
+		for (__u32 i = 0; i < count && read < TOP_READ_MAX; i++, read++) {
+			uint64_t age = (win - vals[i].window) * r->c->window_ns;
+
+			if (vals[i].window > win || age > TOP_AGE_NS ||
+			    !vals[i].cur.n[HDRLOG_M_PKTS])
+				continue;
+			t[n++] = (struct top_src){
+				.key = keys[i], .pkts = vals[i].cur.n[HDRLOG_M_PKTS],
+				.bytes = vals[i].cur.n[HDRLOG_M_BYTES],
+				.age_ns = age, .lists = vals[i].lists };
+		}
+	}
+	put(buf, size, &len, "hdrlog --top: %d source%s seen in the last %llus (window %llums%s)\n\n",
+	    n, n == 1 ? "" : "s", (unsigned long long)(TOP_AGE_NS / NS),
+	    (unsigned long long)(r->c->window_ns / 1000000),
+	    read == TOP_READ_MAX ? "; table read in part" : "");
+	qsort(t, n, sizeof(*t), by_pkts);
+	put(buf, size, &len, "%-44s %10s %12s %5s %s\n", "TOP BY PACKETS",
+	    "PACKETS", "BYTES", "AGE", "LISTS");
+	top_rows(r, lists, t, n, buf, size, &len);
+	qsort(t, n, sizeof(*t), by_bytes);
+	put(buf, size, &len, "\n%-44s %10s %12s %5s %s\n", "TOP BY BYTES",
+	    "PACKETS", "BYTES", "AGE", "LISTS");
+	top_rows(r, lists, t, n, buf, size, &len);
+	free(t);
+	put(buf, size, &len, "\n");
+	len = blocks_table(r, now, buf, size, len, TOP_SHOW);
+	put(buf, size, &len, "\n");
+	return drops_table(r, buf, size, len);
+}
+
+struct state_out {
+	FILE *f;
+	const struct decode_ctx *ctx;
+};
+
+static void state_row(struct respond *r, const struct hdrlog_src_key *k,
+		      const struct hdrlog_block *b, uint64_t now, void *arg)
+{
+	struct state_out *o = arg;
+	uint64_t wall = clock_map_realtime(o->ctx->clock, b->expires_ns);
+	char a[64];
+
+	(void)now;
+	key_text(r, k, a, sizeof(a));
+	fprintf(o->f, "%s %s %llu.%03llu %s\n", a,
+		r->c->policies[b->policy].name,
+		(unsigned long long)(wall / NS),
+		(unsigned long long)(wall % NS / 1000000),
+		respond_detector_names[r->c->policies[b->policy].detector]);
+}
+
+/* Written to FILE.tmp and renamed: a reader never sees half a file. */
+static void state_write(struct respond *r, const struct decode_ctx *ctx)
+{
+	static bool failing;
+	char tmp[LIST_PATH_MAX + 8];
+	struct state_out o = { NULL, ctx };
+	FILE *f;
+	int err = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", r->state);
+	f = fopen(tmp, "we");
+	if (!f) {
+		err = errno;
+		goto out;
+	}
+	fprintf(f, "# hdrlog --respond-state: the active blocks, rewritten as they change\n"
+		"# ADDRESS/PREFIX POLICY EXPIRES(unix seconds) DETECTOR\n");
+	o.f = f;
+	blocks_each(r, clock_mono_ns(), state_row, &o);
+	if (fflush(f) || fsync(fileno(f)))
+		err = errno;
+	if (fclose(f) && !err)
+		err = errno;
+	if (!err && rename(tmp, r->state))
+		err = errno;
+out:
+	if (err && !failing)
+		pr_warn("--respond-state %s: cannot write it: %s; blocks would not survive a restart",
+			r->state, strerror(err));
+	else if (!err && failing)
+		pr_info("--respond-state %s: written again", r->state);
+	failing = err != 0;
+}
+
+void respond_state_save(struct respond *r, uint64_t now, bool force,
+			const struct decode_ctx *ctx)
+{
+	if (!r || !r->state)
+		return;
+	/* at most once a second: a flood of blocks is not a flood of writes */
+	if (!force && (!r->state_dirty || now - r->state_saved < NS))
+		return;
+	r->state_dirty = false;
+	r->state_saved = now;
+	state_write(r, ctx);
+}
+
+struct saved_block {
+	struct hdrlog_src_key key;
+	int policy;
+	uint64_t expires_real;
+	unsigned int line;
+};
+
+/* One line: 0, or -1 with why in err. */
+static int state_line(struct respond *r, char *s, struct saved_block *sb,
+		      char *err, size_t size)
+{
+	char addr[128], policy[64], when[32], det[32], extra[2];
+	unsigned long long sec, ms = 0;
+	char *dot, *end;
+
+	if (sscanf(s, "%127s %63s %31s %31s %1s", addr, policy, when, det,
+		   extra) != 4) {
+		snprintf(err, size, "not 'ADDRESS/PREFIX POLICY EXPIRES DETECTOR'");
+		return -1;
+	}
+	if (key_parse(r, addr, &sb->key, err, size))
+		return -1;
+	sb->policy = -1;
+	for (int i = 0; i < r->c->n_policies; i++)
+		if (!strcmp(r->c->policies[i].name, policy))
+			sb->policy = i;
+	if (sb->policy < 0) {
+		snprintf(err, size, "no policy '%s' in %.100s", policy, r->c->path);
+		return -1;
+	}
+	dot = strchr(when, '.');
+	if (dot)
+		*dot++ = '\0';
+	errno = 0;
+	sec = strtoull(when, &end, 10);
+	if (!*when || *end || errno || sec > UINT64_MAX / NS - 1) {
+		snprintf(err, size, "'%s' is not a time in unix seconds", when);
+		return -1;
+	}
+	if (dot) {
+		ms = strtoull(dot, &end, 10);
+		if (strlen(dot) != 3 || *end || ms > 999) {
+			snprintf(err, size, "'.%s' is not milliseconds (.NNN)", dot);
+			return -1;
+		}
+	}
+	sb->expires_real = sec * NS + ms * 1000000;
+	return 0;
+}
+
+int respond_state_load(struct respond *r, const char *path,
+		       const struct decode_ctx *ctx, respond_emit_fn emit,
+		       void *emit_ctx)
+{
+	struct saved_block *sb;
+	char line[512], err[256];
+	unsigned int lineno = 0;
+	uint64_t real_now, mono_now;
+	int n = 0, restored = 0, expired = 0;
+	bool bad_file = false;
+	FILE *f;
+
+	r->state = path;
+	r->state_dirty = true;	/* written at once: the file says what is */
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		pr_warn("--respond-state %s: %s; starting without the saved blocks",
+			path, strerror(errno));
+		return 0;
+	}
+	sb = calloc(r->c->max_blocks, sizeof(*sb));
+	if (!sb) {
+		fclose(f);
+		pr_warn("--respond-state %s: out of memory; starting without the saved blocks",
+			path);
+		return 0;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s = line;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, sizeof(err), "line longer than %zu bytes",
+				 sizeof(line) - 1);
+			bad_file = true;
+			break;
+		}
+		while (isspace((unsigned char)*s))
+			s++;
+		if (!*s || *s == '#')
+			continue;
+		if (n == (int)r->c->max_blocks) {
+			snprintf(err, sizeof(err), "more blocks than max-blocks (%u)",
+				 r->c->max_blocks);
+			bad_file = true;
+			break;
+		}
+		if (state_line(r, s, &sb[n], err, sizeof(err))) {
+			bad_file = true;
+			break;
+		}
+		sb[n++].line = lineno;
+	}
+	if (!bad_file && ferror(f)) {
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+		bad_file = true;
+	}
+	fclose(f);
+	if (bad_file) {
+		pr_warn("%s:%u: %s; the saved blocks are ignored (hdrlog starts without them, and rewrites the file)",
+			path, lineno, err);
+		free(sb);
+		return 0;
+	}
+	real_now = clock_real_ns();
+	mono_now = clock_mono_ns();
+	for (int i = 0; i < n; i++) {
+		struct hdrlog_block b = { .policy = sb[i].policy };
+		char a[64];
+
+		key_text(r, &sb[i].key, a, sizeof(a));
+		if (sb[i].expires_real <= real_now) {
+			unblock_record(r, &sb[i].key, sb[i].policy,
+				       RESULT_EXPIRED_STOPPED, emit, emit_ctx);
+			expired++;
+			continue;
+		}
+		/* the lists may have changed while hdrlog was stopped */
+		if (key_lists(ctx->lists, &sb[i].key) & r->c->protect_mask) {
+			pr_warn("%s:%u: %s is now on an allow or never-block list: not blocked again",
+				path, sb[i].line, a);
+			unblock_record(r, &sb[i].key, sb[i].policy,
+				       RESULT_PROTECTED, emit, emit_ctx);
+			continue;
+		}
+		b.expires_ns = mono_now + (sb[i].expires_real - real_now);
+		if (bpf_map_update_elem(r->fds.blocks, &sb[i].key, &b, BPF_ANY)) {
+			pr_warn("%s:%u: %s: not blocked again: %s", path,
+				sb[i].line, a, strerror(errno));
+			continue;
+		}
+		restored++;
+	}
+	free(sb);
+	pr_info("--respond-state %s: %d block%s restored, %d expired while stopped",
+		path, restored, restored == 1 ? "" : "s", expired);
+	return 0;
 }

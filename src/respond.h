@@ -102,4 +102,30 @@ void respond_poll(struct respond *r, uint64_t now, bool shutdown,
 /* The counters, the kernel's summed over CPUs. */
 void respond_stats_get(struct respond *r, struct respond_stats *s);
 
+/*
+ * --respond-state FILE: read it once at start (unexpired blocks back in
+ * the kernel, expired ones an unblock record each; a bad file is warned
+ * about with FILE:LINE and ignored: always 0), then it is rewritten at
+ * most once a second when the blocks change, and at exit (force), by
+ * respond_poll().
+ */
+int respond_state_load(struct respond *r, const char *path,
+		       const struct decode_ctx *ctx, respond_emit_fn emit,
+		       void *emit_ctx);
+void respond_state_save(struct respond *r, uint64_t now, bool force,
+			const struct decode_ctx *ctx);
+
+/*
+ * For the control socket (src/control.c): text for hdrlog --blocks and
+ * --top, at most size - 1 bytes and a NUL; the length. respond_unblock()
+ * takes ADDR[/PREFIX] out of the block list with an unblock record
+ * (removed): 0, or -1 with why in err.
+ */
+size_t respond_blocks_text(struct respond *r, uint64_t now, char *buf,
+			   size_t size);
+size_t respond_top_text(struct respond *r, uint64_t now,
+			const struct list_set *lists, char *buf, size_t size);
+int respond_unblock(struct respond *r, const char *text, char *err,
+		    size_t size, respond_emit_fn emit, void *emit_ctx);
+
 #endif

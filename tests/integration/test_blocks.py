@@ -1,0 +1,253 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+Dynamic blocks seen and handled from outside (issue 14): hdrlog --blocks
+lists a running hdrlog's blocks and --unblock takes one out (through the
+--control socket), --respond-state keeps them across a restart, and
+hdrlog --top --once shows the top sources. What is checked is what a user
+sees: the commands' output and exit status, the unblock records read
+back, and whether the source's frames are dropped. Every wait has a
+deadline. The SYN flood and its policy are test_respond.py's.
+"""
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hdrlogtest as H  # noqa: E402
+import test_respond as R  # noqa: E402
+
+tap = H.Tap()
+
+
+def ctl(name):
+    return H.path(name + ".sock")
+
+
+def cmd(args, timeout=20):
+    # a client needs no namespace: the socket is a path
+    return H.run_hdrlog(None, args, timeout=timeout)
+
+
+def hdrlog(out, sock, args=(), ttl="120s"):
+    return R.hdrlog(out, R.conf(R.SYN_BLOCK % ttl),
+                    ["--control", sock] + list(args))
+
+
+def blocked(out, h, src):
+    return R.wait_for(out, h, lambda r: R.of(r, "block", src), "block record")
+
+
+def udp_fate(out, h, src, first_id, n=20):
+    """Send n UDP frames from src; the actions of their records."""
+    H.topo().send([R.udp(src, ip_id=first_id + i) for i in range(n)])
+    ids = set(range(first_id, first_id + n))
+    recs = R.wait_for(out, h, lambda r: len([
+        x for x in R.of(r, "packet", src) if x.get("ip_id") in ids and
+        x.get("proto") == "UDP"]) >= n,
+        "records of the UDP frames")
+    return [x["action"] for x in R.of(recs, "packet", src)
+            if x.get("ip_id") in ids and x.get("proto") == "UDP"]
+
+
+@tap.case("hdrlog --blocks lists a SYN flood's block (address, policy, "
+          "TTL); --top --once shows the attacker at the top with its "
+          "packets; --unblock lifts it (unblock record: removed) and its "
+          "frames pass again")
+def _():
+    out, sock = H.path("blocks.json"), ctl("blocks")
+    attacker = "203.0.113.20"
+    with hdrlog(out, sock) as h:
+        H.topo().send(R.flood(attacker))
+        blocked(out, h, attacker)
+        h.hup()     # a reload keeps the block list
+        r = cmd(["--blocks", "--control", sock])
+        assert r.returncode == 0, H.show(r)
+        m = re.search(r"^%s/32\s+syn-flood\s+(\d+)s$" % re.escape(attacker),
+                      r.stdout, re.M)
+        assert m and 100 <= int(m.group(1)) <= 120, r.stdout
+        assert "1 active block" in r.stdout, r.stdout
+        r = cmd(["--top", "--once", "--control", sock])
+        assert r.returncode == 0, H.show(r)
+        H.diag(*r.stdout.splitlines())     # what a user sees, in the log
+        rows = r.stdout.split("TOP BY PACKETS")[1].splitlines()[1:]
+        top = rows[0].split()
+        assert top[0] == attacker + "/32" and int(top[1]) >= 100, r.stdout
+        assert "\033" not in r.stdout, "--once: no screen control codes"
+        assert re.search(r"^syn-flood\s+1\s+1\s+0\s+\d+$", r.stdout, re.M), \
+            r.stdout
+        assert udp_fate(out, h, attacker, 1) == ["drop"] * 20
+        r = cmd(["--unblock", attacker, "--control", sock])
+        assert r.returncode == 0, H.show(r)
+        recs = R.wait_for(out, h, lambda x: R.of(x, "unblock", attacker),
+                          "unblock record")
+        u = R.of(recs, "unblock", attacker)[0]
+        assert u["respond"]["result"] == "removed", u
+        assert u["alert"]["signature"] == "syn-flood", u
+        assert udp_fate(out, h, attacker, 100) == ["pass"] * 20
+        r = cmd(["--blocks", "--control", sock])
+        assert r.returncode == 0 and "0 active blocks" in r.stdout, \
+            H.show(r)
+        # not blocked (any more): a clear error, status 1
+        r = cmd(["--unblock", attacker, "--control", sock])
+        assert r.returncode == 1 and "not blocked" in r.stderr, H.show(r)
+        r = cmd(["--unblock", attacker + "/24", "--control", sock])
+        assert r.returncode == 1 and "/32" in r.stderr, H.show(r)
+        assert h.stop() == 0, h.stderr()
+    assert not os.path.exists(sock), "the control socket is left behind"
+
+
+@tap.case("--respond-state: a block active at stop is back after a "
+          "restart (frames dropped with no new attack); an entry that "
+          "expired while stopped gives an unblock record")
+def _():
+    out, sock = H.path("state.json"), ctl("state")
+    state = H.path("blocks.state")
+    attacker, gone = "203.0.113.21", "203.0.113.22"
+    with hdrlog(out, sock, ["--respond-state", state]) as h:
+        H.topo().send(R.flood(attacker))
+        blocked(out, h, attacker)
+        assert h.stop() == 0, h.stderr()
+    with open(state) as f:
+        text = f.read()
+    m = re.search(r"^%s/32 syn-flood (\d+)\.\d{3} syn$" % re.escape(attacker),
+                  text, re.M)
+    assert m and 0 < int(m.group(1)) - time.time() <= 121, text
+    # one more, expired an hour ago while hdrlog was stopped
+    with open(state, "a") as f:
+        f.write("%s/32 syn-flood %d.000 syn\n" % (gone, time.time() - 3600))
+    out2 = H.path("state2.json")
+    with hdrlog(out2, sock, ["--respond-state", state]) as h:
+        assert udp_fate(out2, h, attacker, 1) == ["drop"] * 20
+        recs = H.read_json_lines(out2)
+        assert not R.of(recs, "alert", attacker), "a new alert: not restored"
+        u = R.of(recs, "unblock", gone)
+        assert u and u[0]["respond"]["result"] == "expired-while-stopped", u
+        r = cmd(["--blocks", "--control", sock])
+        assert attacker + "/32" in r.stdout and gone not in r.stdout, \
+            H.show(r)
+        assert h.stop() == 0, h.stderr()
+    assert "restored" in h.stderr(), h.stderr()
+    with open(state) as f:
+        text = f.read()
+    assert gone not in text and attacker in text, text
+
+
+@tap.case("a saved block of a source now on a never-block list is not "
+          "restored: an unblock record (protected), and its frames pass")
+def _():
+    out, sock = H.path("prot.json"), ctl("prot")
+    state = H.path("prot.state")
+    src = "203.0.113.26"
+    with open(state, "w") as f:
+        f.write("%s/32 syn-flood %d.000 syn\n%s/64 syn-flood %d.000 syn\n"
+                % (src, time.time() + 3600, "2001:db8:9::", time.time() + 3600))
+    mgmt = H.write_list("mgmt.txt", ["203.0.113.0/24", "2001:db8:9::/48"])
+    c = R.conf("never-block = mgmt\n" + R.SYN_BLOCK % "60s")
+    with R.hdrlog(out, c, ["--control", sock, "--respond-state", state,
+                           "--taglist", "mgmt=" + mgmt]) as h:
+        recs = R.wait_for(out, h, lambda r: len(R.of(r, "unblock")) >= 2,
+                          "unblock records")
+        for a in (src, "2001:db8:9::"):
+            u = R.of(recs, "unblock", a)
+            assert u and u[0]["respond"]["result"] == "protected", recs
+        assert udp_fate(out, h, src, 1) == ["pass"] * 20
+        r = cmd(["--blocks", "--control", sock])
+        assert "0 active blocks" in r.stdout, H.show(r)
+        assert h.stop() == 0, h.stderr()
+    assert "now on an allow or never-block list" in h.stderr(), h.stderr()
+
+
+@tap.case("a corrupt state file is warned about with FILE:LINE and "
+          "ignored: hdrlog starts, blocks nothing, and rewrites it")
+def _():
+    out, sock = H.path("corrupt.json"), ctl("corrupt")
+    state = H.path("corrupt.state")
+    src = "203.0.113.23"
+    with open(state, "w") as f:
+        f.write("# saved\n%s/32 syn-flood %d.000 syn\n"
+                "203.0.113.24/32 syn-flood soon syn\n" % (
+                    src, time.time() + 3600))
+    with hdrlog(out, sock, ["--respond-state", state]) as h:
+        assert udp_fate(out, h, src, 1) == ["pass"] * 20
+        assert h.stop() == 0, h.stderr()
+    assert re.search(r"warning: %s:3: 'soon' is not a time.*ignored" %
+                     re.escape(state), h.stderr()), h.stderr()
+    with open(state) as f:
+        assert src not in f.read()
+
+
+@tap.case("--blocks and --top with no hdrlog running: a clear error, "
+          "exit status 1")
+def _():
+    for args in (["--blocks"], ["--top", "--once"], ["--unblock", "1.2.3.4"]):
+        r = cmd(args + ["--control", ctl("nobody")])
+        assert r.returncode == 1, H.show(r)
+        assert "no running hdrlog answers at" in r.stderr, H.show(r)
+    r = cmd(["--once"])
+    assert r.returncode == 2, H.show(r)
+
+
+@tap.case("with one -i IF and no --control the socket is "
+          "/run/hdrlog/IF.sock, 0600, and hdrlog --blocks -i IF finds it; "
+          "it is gone after the stop")
+def _():
+    run_dir = "/run/hdrlog"
+    made_dir = not os.path.isdir(run_dir)
+    if made_dir:
+        H.on_cleanup(lambda: os.path.isdir(run_dir) and not os.listdir(
+            run_dir) and os.rmdir(run_dir))
+    sock = os.path.join(run_dir, H.dev() + ".sock")
+    # a killed hdrlog (a failed assertion) leaves it behind
+    H.on_cleanup(lambda: os.path.exists(sock) and os.unlink(sock))
+    out = H.path("default.json")
+    with R.hdrlog(out, R.conf(R.SYN_BLOCK % "60s")) as h:
+        assert os.stat(sock).st_mode & 0o777 == 0o600, oct(
+            os.stat(sock).st_mode)
+        r = cmd(["--blocks", "-i", H.dev()])
+        assert r.returncode == 0 and "0 active blocks" in r.stdout, \
+            H.show(r)
+        assert h.stop() == 0, h.stderr()
+    assert not os.path.exists(sock)
+    if made_dir:
+        assert not os.path.exists(run_dir), "hdrlog made it, and left it"
+
+
+@tap.case("every system call of the control socket and the state file "
+          "(serving --blocks, --top, --unblock; writing and renaming the "
+          "state) is in the units' SystemCallFilter")
+def _():
+    strace = shutil.which("strace")
+    if not strace or not shutil.which("systemd-analyze"):
+        raise H.Skip("strace or systemd-analyze not installed")
+    unit = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+        H.HDRLOG))), "packaging", "systemd", "hdrlog.service")
+    allowed = H.unit_syscall_filter(unit)
+    out, sock = H.path("sc.json"), ctl("sc")
+    trace, state = H.path("sc-strace.txt"), H.path("sc.state")
+    attacker = "203.0.113.25"
+    h = H.Hdrlog(H.topo().ns_a, [
+        "-i", H.dev(), "-o", "json:" + out, "--respond",
+        R.conf(R.SYN_BLOCK % "60s"), "--control", sock, "--respond-state",
+        state], prefix=H.strace_prefix(trace))
+    with h:
+        H.topo().send(R.flood(attacker))
+        blocked(out, h, attacker)
+        for args in (["--blocks"], ["--top", "--once"],
+                     ["--unblock", attacker]):
+            r = cmd(args + ["--control", sock])
+            assert r.returncode == 0, H.show(r)
+        R.wait_for(out, h, lambda x: R.of(x, "unblock", attacker),
+                   "unblock record")
+        h.hup()
+        assert h.stop(signal.SIGTERM) == 0, h.stderr()
+    made = H.strace_calls(H.strace_text(trace, h.proc.pid))
+    assert {"accept4", "rename", "bind"} <= made, sorted(made)
+    assert made <= allowed, sorted(made - allowed)
+
+
+if __name__ == "__main__":
+    H.main(lambda: H.run_tap(tap))
