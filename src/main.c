@@ -4,6 +4,7 @@
  * the ring buffer, decode each record once, hand it to every output.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -701,6 +702,36 @@ static void describe_run(const struct run *run)
  * nothing attached, loaded, created or truncated. Prints what would run
  * on stdout. 0 if a start would get past all of it, else 2.
  */
+/*
+ * --check of --respond-state: hdrlog rewrites FILE (a temporary file
+ * beside it, then rename), so its directory must exist and take files,
+ * and an existing FILE must be a regular file. What it holds is read at
+ * start, where a bad line is a warning and the file is ignored.
+ */
+static int check_state_file(const char *path)
+{
+	char esc[LOG_ESCAPE_SIZE(PATH_MAX)], dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	log_escape(esc, sizeof(esc), path, strlen(path));
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) ?: 1,
+			 path);
+	if (access(dir, W_OK | X_OK)) {
+		pr_err("--respond-state %s: its directory cannot take files: %s",
+		       esc, strerror(errno));
+		return -1;
+	}
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		pr_err("--respond-state %s: not a regular file", esc);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_config(struct options *o)
 {
 	static char outputs[MAX_OUTPUTS][SINK_DESCRIBE_SIZE];
@@ -722,6 +753,8 @@ static int check_config(struct options *o)
 		problems++;
 	filter_free(&filter);
 	if (metrics_check(o))
+		problems++;
+	if (o->respond_state && check_state_file(o->respond_state))
 		problems++;
 	for (int i = 0; i < o->n_outputs; i++) {
 		r = sink_check(o->outputs[i], &o->sink, outputs[i],

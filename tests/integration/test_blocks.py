@@ -180,6 +180,22 @@ def _():
         assert src not in f.read()
 
 
+@tap.case("--check of --respond-state: a directory that cannot take the "
+          "file, or a FILE that is not a regular file, is a problem (exit 2); "
+          "a missing FILE in a writable directory is fine")
+def _():
+    conf = R.conf(R.SYN_BLOCK % "120s")
+    base = ["-i", H.dev(), "--respond", conf, "--check", "--respond-state"]
+    for bad, why in ((H.path("no-such-dir") + "/x.state",
+                      "its directory cannot take files"),
+                     (H.tmpdir(), "not a regular file")):
+        r = H.run_hdrlog(H.topo().ns_a, base + [bad])
+        assert r.returncode == 2, H.show(r)
+        assert "--respond-state" in r.stderr and why in r.stderr, H.show(r)
+    r = H.run_hdrlog(H.topo().ns_a, base + [H.path("fresh.state")])
+    assert r.returncode == 0, H.show(r)
+
+
 @tap.case("--blocks and --top with no hdrlog running: a clear error, "
           "exit status 1")
 def _():
