@@ -64,8 +64,6 @@
  * change the template: IPFIX is for collectors, which want it fixed.
  */
 #include <errno.h>
-#include <time.h>	/* before linux/errqueue.h, which needs timespec */
-#include <linux/errqueue.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -421,52 +419,33 @@ static void read_refusals(struct ipfix_sink *x)
 	struct sink *s = x->s;
 	uint64_t refused = 0, datagrams = 0;
 	int first_err = 0, err;
-	socklen_t elen = sizeof(err);
 
 	if (x->fd < 0)
 		return;
 	for (int i = 0; i < 4096; i++) {	/* bounded; the rest next time */
-		uint8_t head[IPFIX_HDR_LEN], ctl[512];
-		struct iovec iov = { .iov_base = head, .iov_len = sizeof(head) };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-				    .msg_control = ctl,
-				    .msg_controllen = sizeof(ctl) };
-		ssize_t n = recvmsg(x->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
-		struct cmsghdr *c;
+		uint8_t head[IPFIX_HDR_LEN];
+		size_t n = sizeof(head);
+		uint32_t seq, flows = 1;	/* not found: at least one */
 
-		if (n < 0)
+		if (!transport_icmp_error(x->fd, &err, head, &n))
 			break;
-		for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-			struct sock_extended_err ee;
-			uint32_t seq, flows = 1;	/* not found: at least one */
-
-			if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
-			      (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)))
-				continue;
-			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
-			if (ee.ee_origin != SO_EE_ORIGIN_ICMP &&
-			    ee.ee_origin != SO_EE_ORIGIN_ICMP6)
-				continue;	/* local: the send said so */
-			if (n >= 12) {
-				seq = (uint32_t)head[8] << 24 | head[9] << 16 |
-				      head[10] << 8 | head[11];
-				for (int j = 0; j < IPFIX_SENT_RING; j++)
-					if (x->sent[j].flows && x->sent[j].seq == seq) {
-						flows = x->sent[j].flows;
-						x->sent[j].flows = 0;
-						break;
-					}
-			}
-			refused += flows;
-			datagrams++;
-			if (!first_err)
-				first_err = ee.ee_errno;
+		if (n >= 12) {
+			seq = (uint32_t)head[8] << 24 | head[9] << 16 |
+			      head[10] << 8 | head[11];
+			for (int j = 0; j < IPFIX_SENT_RING; j++)
+				if (x->sent[j].flows && x->sent[j].seq == seq) {
+					flows = x->sent[j].flows;
+					x->sent[j].flows = 0;
+					break;
+				}
 		}
+		refused += flows;
+		datagrams++;
+		if (!first_err)
+			first_err = err;
 	}
 	if (!datagrams)
 		return;
-	/* The error the next send() would fail with is one of these. */
-	getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
 	if (refused > s->written)
 		refused = s->written;
 	s->written -= refused;
@@ -565,7 +544,7 @@ static int udp_connect(struct ipfix_sink *x)
 		.ai_flags = AI_NUMERICSERV,
 	};
 	struct addrinfo *res, *ai;
-	int err, fd = -1, one = 1;
+	int err, fd = -1;
 
 	err = getaddrinfo(x->host, x->port, &hints, &res);
 	if (err) {
@@ -581,10 +560,7 @@ static int udp_connect(struct ipfix_sink *x)
 			err = -errno;
 			continue;
 		}
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
-		else
-			setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
+		transport_udp_recverr(fd, ai->ai_family);
 		if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
 			break;
 		err = -errno;

@@ -142,4 +142,24 @@ void transport_reopen(struct transport *t);
 /* A bounded wait for the queue, then close; the rest is counted lost. */
 void transport_close(struct transport *t);
 
+/*
+ * UDP to a port where nothing listens: the datagram leaves (send() says
+ * so) and an ICMP port unreachable comes back, which the kernel keeps
+ * only as the one error the next send() fails with. An output that counts
+ * its losses (udp:// here, ipfix.c) has every ICMP error queued on the
+ * socket instead, one per datagram that came back, and reads them here.
+ */
+/* Queue ICMP errors on fd, a UDP socket of family (IP_RECVERR). */
+void transport_udp_recverr(int fd, int family);
+/*
+ * The next ICMP error queued on fd: true with the errno it stands for in
+ * *err (ECONNREFUSED: port unreachable) and the start of the datagram
+ * that came back (its UDP payload) in buf, *len bytes (at most *len on
+ * entry; buf or len NULL: not wanted); false when none is left. Errors of
+ * local origin are passed over: the send() that met one said so. Reading
+ * one clears the socket's pending error too, so that the next send() does
+ * not fail for a datagram already counted here.
+ */
+bool transport_icmp_error(int fd, int *err, void *buf, size_t *len);
+
 #endif
