@@ -92,7 +92,6 @@
 #define IPFIX_REFRESH_MSGS	64
 #define IPFIX_LISTS_MAX		200	/* bytes of list names a record carries */
 #define IPFIX_SENT_RING		1024	/* messages whose ICMP error is placed */
-#define IPFIX_QUIET_NS		(50 * 1000000000ull)	/* between warnings */
 
 /* What a field of the record is; the encoder's switch follows these. */
 enum ie_kind {
@@ -194,7 +193,7 @@ struct ipfix_sink {
 		uint32_t flows;
 	} sent[IPFIX_SENT_RING];
 	uint32_t sent_next;
-	uint64_t refused_at;	/* the last port unreachable warned of */
+	uint64_t refused_at;	/* the last ICMP error: transport_refused() */
 };
 
 /* --- encoding --------------------------------------------------------- */
@@ -416,7 +415,6 @@ static void msg_begin(struct ipfix_sink *x)
 /* ICMP errors queued on the socket: each moves its message's flows to lost. */
 static void read_refusals(struct ipfix_sink *x)
 {
-	struct sink *s = x->s;
 	uint64_t refused = 0, datagrams = 0;
 	int first_err = 0, err;
 
@@ -446,21 +444,10 @@ static void read_refusals(struct ipfix_sink *x)
 	}
 	if (!datagrams)
 		return;
-	if (refused > s->written)
-		refused = s->written;
-	s->written -= refused;
-	s->failed += refused;
+	transport_refused(x->s, ipfix_defaults.label, x->name, "flow records",
+			  refused, first_err, &x->refused_at);
 	/* The collector may come back without our templates. */
 	x->templates_due = true;
-	if (!x->refused_at || clock_mono_ns() - x->refused_at > IPFIX_QUIET_NS) {
-		if (first_err == ECONNREFUSED)
-			pr_warn("ipfix %s: nothing listens there (port unreachable); flow records are lost until something does",
-				x->name);
-		else
-			pr_warn("ipfix %s: %s (ICMP); flow records are lost until it is reachable",
-				x->name, strerror(first_err));
-	}
-	x->refused_at = clock_mono_ns();
 }
 
 /* Send the message being built, if it has a record; count its flows. */

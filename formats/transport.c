@@ -26,6 +26,7 @@
 #define CONNECT_TIMEOUT_NS	5000000000ull
 #define HANDSHAKE_TIMEOUT_NS	10000000000ull
 #define VERDICT_NS		1000000000ull	/* see tls_verdict() */
+#define REFUSED_QUIET_NS	50000000000ull	/* see transport_refused() */
 
 enum conn_state { ST_DOWN, ST_CONNECTING, ST_HANDSHAKE, ST_VERDICT, ST_UP };
 
@@ -921,6 +922,27 @@ bool transport_icmp_error(int fd, int *err, void *buf, size_t *len)
 	return false;
 }
 
+void transport_refused(struct sink *s, const char *label, const char *name,
+		       const char *what, uint64_t n, int err,
+		       uint64_t *said_at)
+{
+	uint64_t now = clock_mono_ns();
+
+	if (n > s->written)
+		n = s->written;
+	s->written -= n;
+	s->failed += n;
+	if (!*said_at || now - *said_at > REFUSED_QUIET_NS) {
+		if (err == ECONNREFUSED)
+			pr_warn("%s %s: nothing listens there (port unreachable); %s are lost until something does",
+				label, name, what);
+		else
+			pr_warn("%s %s: %s (ICMP); %s are lost until it is reachable",
+				label, name, strerror(err), what);
+	}
+	*said_at = now;
+}
+
 /*
  * Each ICMP error on a udp:// socket (transport_icmp_error()) moves one
  * record from written to lost. Read at every flush and when a send
@@ -930,8 +952,7 @@ bool transport_icmp_error(int fd, int *err, void *buf, size_t *len)
  */
 static void udp_refusals(struct transport *t)
 {
-	struct sink *s = t->s;
-	uint64_t refused = 0, now;
+	uint64_t refused = 0;
 	int first_err = 0, err;
 
 	if (t->kind != TRANSPORT_UDP || t->fd < 0)
@@ -943,22 +964,9 @@ static void udp_refusals(struct transport *t)
 		if (!first_err)
 			first_err = err;
 	}
-	if (!refused)
-		return;
-	if (refused > s->written)
-		refused = s->written;
-	s->written -= refused;
-	s->failed += refused;
-	now = clock_mono_ns();
-	if (!t->refused_at || now - t->refused_at > 10 * BACKOFF_MAX_NS) {
-		if (first_err == ECONNREFUSED)
-			pr_warn("%s %s: nothing listens there (port unreachable); datagrams are lost until something does",
-				t->def->label, t->name);
-		else
-			pr_warn("%s %s: %s (ICMP); datagrams are lost until it is reachable",
-				t->def->label, t->name, strerror(first_err));
-	}
-	t->refused_at = now;
+	if (refused)
+		transport_refused(t->s, t->def->label, t->name, "datagrams",
+				  refused, first_err, &t->refused_at);
 }
 
 /* One datagram: 1 sent, 0 the local receiver's queue is full, -1 lost. */

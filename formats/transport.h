@@ -91,7 +91,7 @@ struct transport {
 	uint64_t failed_at_down;
 	bool full;		/* the queue overflowed while connected */
 	uint64_t failed_at_full;
-	uint64_t refused_at;	/* UDP: last ICMP port unreachable */
+	uint64_t refused_at;	/* UDP: last ICMP error, see transport_refused() */
 
 	struct transport_queue q;
 };
@@ -161,5 +161,14 @@ void transport_udp_recverr(int fd, int family);
  * not fail for a datagram already counted here.
  */
 bool transport_icmp_error(int fd, int *err, void *buf, size_t *len);
+/*
+ * n records whose datagrams came back move from written to lost in s
+ * (at most what it counted written), and err, the first ICMP error, is
+ * said unless one was said in the last 50 s: *said_at keeps when (0:
+ * never). what is lost, for the message: "datagrams", "flow records".
+ */
+void transport_refused(struct sink *s, const char *label, const char *name,
+		       const char *what, uint64_t n, int err,
+		       uint64_t *said_at);
 
 #endif
