@@ -120,8 +120,8 @@ class Rsyslog:
         except OSError:
             return ""
 
-    def bodies(self, input_name):
-        """The MSG of every message from input_name, in arrival order."""
+    def messages(self, input_name):
+        """Every message from input_name (H.parse5424), in arrival order."""
         try:
             with open(self.out) as f:
                 text = f.read()
@@ -131,8 +131,12 @@ class Rsyslog:
         for line in text.split("\n")[:-1]:
             m = json.loads(line)
             if m["input"] == input_name:
-                out.append(H.parse5424(m["raw"])["msg"])
+                out.append(H.parse5424(m["raw"]))
         return out
+
+    def bodies(self, input_name):
+        """The MSG of every message from input_name, in arrival order."""
+        return [m["msg"] for m in self.messages(input_name)]
 
     def wait(self, n, input_name, timeout=10):
         deadline = time.monotonic() + timeout
@@ -233,6 +237,30 @@ def delivery():
     for t in (relp4, relp6):
         assert outs["syslog:" + t] == (n, 0), (t, outs)
     assert not count_re(h, r"warning"), h.stderr()
+
+
+@tap.case("stats records (--stats-interval) go over RELP too: MSGID "
+          "stats, their JSON as the body, counted written; hdrlog runs on "
+          "(it crashed at the first one)")
+def stats_records():
+    relp4 = "relp://127.0.0.1:%d" % PORT
+    with Rsyslog("st") as rs:
+        with hdrlog(["-o", "syslog:" + relp4, "--stats-interval", "1"]) as h:
+            deadline = time.monotonic() + 10
+            while not [m for m in rs.messages("relp")
+                       if m["msgid"] == "stats"]:
+                assert time.monotonic() < deadline and \
+                    h.proc.poll() is None, (rs.messages("relp"), h.stderr())
+                time.sleep(0.05)
+            assert h.stop() == 0, h.stderr()
+        got = rs.messages("relp")
+    assert got and all(m["msgid"] == "stats" for m in got), got
+    for m in got:
+        rec = json.loads(m["msg"])
+        assert rec["event_type"] == "stats", rec
+        assert "syslog:" + relp4 in rec["stats"]["outputs"], rec
+    assert outputs(h)["syslog:" + relp4] == (len(got), 0), \
+        (len(got), h.stderr())
 
 
 def restart(name, sig):
