@@ -26,6 +26,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "mapwalk.h"
 #include "respond.h"
 
 #define NS		1000000000ull
@@ -665,63 +666,70 @@ void respond_free(struct respond *r)
 	free(r);
 }
 
+struct learn_walk {
+	struct respond *r;
+	uint64_t w;
+};
+
 /*
- * Learn window w (just ended) from the whole per-source table: a
- * source's window is its cur if the kernel has not rolled it yet, its
- * prev if it has, and nothing if it sent nothing in w.
+ * A source's window w is its cur if the kernel has not rolled it yet,
+ * its prev if it has, and nothing if it sent nothing in w.
  */
+static void learn_batch(void *arg, const void *keys, const void *vals,
+			uint32_t count)
+{
+	struct learn_walk *lw = arg;
+	struct respond *r = lw->r;
+	struct baseline *b = r->base;
+	const struct hdrlog_src_key *k = keys;
+	const struct hdrlog_src *v = vals;
+
+	for (uint32_t i = 0; i < count; i++) {
+		const struct hdrlog_src_window *win;
+		struct base_entry *e;
+
+		if (v[i].window == lw->w)
+			win = &v[i].cur;
+		else if (v[i].window == lw->w + 1)
+			win = &v[i].prev;
+		else
+			continue;
+		if (!win->n[HDRLOG_M_PKTS])
+			continue;
+		e = base_slot(b->t, b->cap, &k[i]);
+		if (!e->used) {
+			if (b->n >= b->max) {
+				if (!r->st.baseline_full++)
+					pr_warn("--respond: the baseline table is full (%u sources: sources in %s); new sources are not learned",
+						b->max, r->c->path);
+				continue;
+			}
+			memset(e, 0, sizeof(*e));
+			e->used = 1;
+			e->key = k[i];
+			e->born = lw->w;
+			b->n++;
+		}
+		e->x[0] = win->n[HDRLOG_M_PKTS];
+		e->x[1] = win->n[HDRLOG_M_BYTES];
+	}
+}
+
+/* Learn window w (just ended) from the whole per-source table. */
 static void baseline_learn(struct respond *r, uint64_t w)
 {
 	struct baseline *b = r->base;
 	uint64_t gap = b->window && w > b->window ? w - b->window : 1;
-	__u32 token = 0, count;
-	bool first = true;
-	int err;
+	struct map_walk walk = { .fd = r->fds.sources, .keys = b->keys,
+				 .vals = b->vals, .batch = BASE_BATCH };
+	struct learn_walk lw = { r, w };
 
-	do {
-		count = BASE_BATCH;
-		err = bpf_map_lookup_batch(r->fds.sources, first ? NULL : &token,
-					   &token, b->keys, b->vals, &count,
-					   NULL);
-		if (err && errno != ENOENT) {
-			if (!b->warned)
-				pr_warn("--respond: reading the source table for the baseline: %s",
-					strerror(errno));
-			b->warned = true;
-			break;
-		}
-		first = false;
-		for (__u32 i = 0; i < count; i++) {
-			const struct hdrlog_src *v = &b->vals[i];
-			const struct hdrlog_src_window *win;
-			struct base_entry *e;
-
-			if (v->window == w)
-				win = &v->cur;
-			else if (v->window == w + 1)
-				win = &v->prev;
-			else
-				continue;
-			if (!win->n[HDRLOG_M_PKTS])
-				continue;
-			e = base_slot(b->t, b->cap, &b->keys[i]);
-			if (!e->used) {
-				if (b->n >= b->max) {
-					if (!r->st.baseline_full++)
-						pr_warn("--respond: the baseline table is full (%u sources: sources in %s); new sources are not learned",
-							b->max, r->c->path);
-					continue;
-				}
-				memset(e, 0, sizeof(*e));
-				e->used = 1;
-				e->key = b->keys[i];
-				e->born = w;
-				b->n++;
-			}
-			e->x[0] = win->n[HDRLOG_M_PKTS];
-			e->x[1] = win->n[HDRLOG_M_BYTES];
-		}
-	} while (!err);
+	if (map_walk(&walk, 0, learn_batch, &lw) < 0) {
+		if (!b->warned)
+			pr_warn("--respond: reading the source table for the baseline: %s",
+				strerror(errno));
+		b->warned = true;
+	}
 
 	/* every source, sending or not, into the next table */
 	memset(b->next, 0, b->cap * sizeof(*b->next));
@@ -1209,36 +1217,42 @@ static void put(char *buf, size_t size, size_t *len, const char *fmt, ...)
 typedef void (*block_fn)(struct respond *r, const struct hdrlog_src_key *k,
 			 const struct hdrlog_block *b, uint64_t now, void *arg);
 
+struct blocks_walk {
+	struct respond *r;
+	uint64_t now;
+	block_fn fn;
+	void *arg;
+	int n;
+};
+
+static void blocks_batch(void *arg, const void *keys, const void *vals,
+			 uint32_t n)
+{
+	struct blocks_walk *bw = arg;
+	const struct hdrlog_src_key *k = keys;
+	const struct hdrlog_block *b = vals;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (b[i].expires_ns <= bw->now ||
+		    b[i].policy >= (uint32_t)bw->r->c->n_policies)
+			continue;
+		bw->n++;
+		bw->fn(bw->r, &k[i], &b[i], bw->now, bw->arg);
+	}
+}
+
 static int blocks_each(struct respond *r, uint64_t now, block_fn fn,
 		       void *arg)
 {
 	enum { BATCH = 256 };
 	static struct hdrlog_src_key keys[BATCH];
 	static struct hdrlog_block vals[BATCH];
-	struct hdrlog_src_key tok_in, tok_out;
-	bool first = true, more = true;
-	int n = 0;
+	struct map_walk w = { .fd = r->fds.blocks, .keys = keys, .vals = vals,
+			      .batch = BATCH };
+	struct blocks_walk bw = { r, now, fn, arg, 0 };
 
-	while (more) {
-		__u32 count = BATCH;
-		int err = bpf_map_lookup_batch(r->fds.blocks,
-					       first ? NULL : &tok_in, &tok_out,
-					       keys, vals, &count, NULL);
-
-		if (err && errno != ENOENT)
-			break;
-		more = !err;
-		first = false;
-		tok_in = tok_out;
-		for (__u32 i = 0; i < count; i++) {
-			if (vals[i].expires_ns <= now ||
-			    vals[i].policy >= (uint32_t)r->c->n_policies)
-				continue;
-			n++;
-			fn(r, &keys[i], &vals[i], now, arg);
-		}
-	}
-	return n;
+	map_walk(&w, 0, blocks_batch, &bw);
+	return bw.n;
 }
 
 struct table {
@@ -1349,6 +1363,35 @@ static void top_rows(const struct respond *r, const struct list_set *set,
 	}
 }
 
+struct top_walk {
+	const struct respond *r;
+	uint64_t win;
+	struct top_src *t;
+	int n, read;
+};
+
+static void top_batch(void *arg, const void *keys, const void *vals,
+		      uint32_t count)
+{
+	struct top_walk *tw = arg;
+	const struct hdrlog_src_key *k = keys;
+	const struct hdrlog_src *v = vals;
+	uint64_t window_ns = tw->r->c->window_ns;
+
+	for (uint32_t i = 0; i < count && tw->read < TOP_READ_MAX;
+	     i++, tw->read++) {
+		uint64_t age = (tw->win - v[i].window) * window_ns;
+
+		if (v[i].window > tw->win || age > TOP_AGE_NS ||
+		    !v[i].cur.n[HDRLOG_M_PKTS])
+			continue;
+		tw->t[tw->n++] = (struct top_src){
+			.key = k[i], .pkts = v[i].cur.n[HDRLOG_M_PKTS],
+			.bytes = v[i].cur.n[HDRLOG_M_BYTES],
+			.age_ns = age, .lists = v[i].lists };
+	}
+}
+
 /*
  * The per-source table read in batches, at most TOP_READ_MAX entries:
  * the work is bounded, and none of it is on the capture path.
@@ -1359,52 +1402,30 @@ size_t respond_top_text(struct respond *r, uint64_t now,
 	enum { BATCH = 512 };
 	static struct hdrlog_src_key keys[BATCH];
 	static struct hdrlog_src vals[BATCH];
-	struct hdrlog_src_key tok_in, tok_out;
-	uint64_t win = now / r->c->window_ns;
+	struct map_walk w = { .fd = r->fds.sources, .keys = keys, .vals = vals,
+			      .batch = BATCH };
+	struct top_walk tw = { .r = r, .win = now / r->c->window_ns };
 	struct top_src *t = calloc(TOP_READ_MAX, sizeof(*t));
 	size_t len = 0;
-	int n = 0, read = 0;
-	bool first = true, more = true;
 
 	if (!t) {
 		put(buf, size, &len, "out of memory\n");
 		return len;
 	}
-	while (more && read < TOP_READ_MAX) {
-		__u32 count = BATCH;
-		int err = bpf_map_lookup_batch(r->fds.sources,
-					       first ? NULL : &tok_in, &tok_out,
-					       keys, vals, &count, NULL);
-
-		if (err && errno != ENOENT)
-			break;
-		more = !err;
-		first = false;
-		tok_in = tok_out;
-		for (__u32 i = 0; i < count && read < TOP_READ_MAX; i++, read++) {
-			uint64_t age = (win - vals[i].window) * r->c->window_ns;
-
-			if (vals[i].window > win || age > TOP_AGE_NS ||
-			    !vals[i].cur.n[HDRLOG_M_PKTS])
-				continue;
-			t[n++] = (struct top_src){
-				.key = keys[i], .pkts = vals[i].cur.n[HDRLOG_M_PKTS],
-				.bytes = vals[i].cur.n[HDRLOG_M_BYTES],
-				.age_ns = age, .lists = vals[i].lists };
-		}
-	}
+	tw.t = t;
+	map_walk(&w, TOP_READ_MAX, top_batch, &tw);
 	put(buf, size, &len, "hdrlog --top: %d source%s seen in the last %llus (window %llums%s)\n\n",
-	    n, n == 1 ? "" : "s", (unsigned long long)(TOP_AGE_NS / NS),
+	    tw.n, tw.n == 1 ? "" : "s", (unsigned long long)(TOP_AGE_NS / NS),
 	    (unsigned long long)(r->c->window_ns / 1000000),
-	    read == TOP_READ_MAX ? "; table read in part" : "");
-	qsort(t, n, sizeof(*t), by_pkts);
+	    tw.read == TOP_READ_MAX ? "; table read in part" : "");
+	qsort(t, tw.n, sizeof(*t), by_pkts);
 	put(buf, size, &len, "%-44s %10s %12s %5s %s\n", "TOP BY PACKETS",
 	    "PACKETS", "BYTES", "AGE", "LISTS");
-	top_rows(r, lists, t, n, buf, size, &len);
-	qsort(t, n, sizeof(*t), by_bytes);
+	top_rows(r, lists, t, tw.n, buf, size, &len);
+	qsort(t, tw.n, sizeof(*t), by_bytes);
 	put(buf, size, &len, "\n%-44s %10s %12s %5s %s\n", "TOP BY BYTES",
 	    "PACKETS", "BYTES", "AGE", "LISTS");
-	top_rows(r, lists, t, n, buf, size, &len);
+	top_rows(r, lists, t, tw.n, buf, size, &len);
 	free(t);
 	put(buf, size, &len, "\n");
 	len = blocks_table(r, now, buf, size, len, TOP_SHOW);
