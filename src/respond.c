@@ -514,7 +514,7 @@ int respond_config_bind(struct respond_config *c,
 struct base_entry {
 	struct hdrlog_src_key key;
 	uint32_t used;
-	uint64_t born;		/* the first window it was learned in */
+	uint64_t learned[BASE_POLICIES];	/* windows, per policy */
 	uint64_t alerted_in;	/* window + 1 of its last baseline alert */
 	uint64_t x[2];		/* packets, bytes in the window just ended */
 	double ewma[BASE_POLICIES];	/* counts per window */
@@ -629,6 +629,7 @@ struct respond {
 	const char *state;
 	bool state_dirty;
 	uint64_t state_saved;	/* clock_mono_ns() of the last write */
+	uint64_t base_saved;	/* and of the baselines' (FILE.baseline) */
 };
 
 struct respond *respond_new(const struct respond_config *c,
@@ -707,7 +708,6 @@ static void learn_batch(void *arg, const void *keys, const void *vals,
 			memset(e, 0, sizeof(*e));
 			e->used = 1;
 			e->key = k[i];
-			e->born = lw->w;
 			b->n++;
 		}
 		e->x[0] = win->n[HDRLOG_M_PKTS];
@@ -745,14 +745,18 @@ static void baseline_learn(struct respond *r, uint64_t w)
 				&r->c->policies[b->pol[s]];
 			double x = e->x[pol->metric == HDRLOG_M_BYTES];
 
-			if (e->born == w)
+			if (!e->learned[s]) {
 				e->ewma[s] = x;
-			else if (e->alerted_in != w + 1) {
-				/* windows missed (a stall) count as silent */
-				double d = e->ewma[s] *
-					   pow(1.0 - b->alpha[s], gap - 1);
+				e->learned[s] = 1;
+			} else {
+				if (e->alerted_in != w + 1) {
+					/* windows missed (a stall) count as silent */
+					double d = e->ewma[s] *
+						   pow(1.0 - b->alpha[s], gap - 1);
 
-				e->ewma[s] = d + b->alpha[s] * (x - d);
+					e->ewma[s] = d + b->alpha[s] * (x - d);
+				}
+				e->learned[s] += gap;
 			}
 			if (e->ewma[s] >= 0.5)
 				keep = true;
@@ -773,11 +777,11 @@ static void baseline_learn(struct respond *r, uint64_t w)
 }
 
 /*
- * The count in window w above which baseline policy i fires for k; 0:
+ * The count in a window above which baseline policy i fires for k; 0:
  * not judged (not learned, or still in its first history).
  */
 static uint64_t baseline_need(struct respond *r, int i,
-			      const struct hdrlog_src_key *k, uint64_t w)
+			      const struct hdrlog_src_key *k)
 {
 	const struct respond_policy *pol = &r->c->policies[i];
 	struct baseline *b = r->base;
@@ -788,8 +792,7 @@ static uint64_t baseline_need(struct respond *r, int i,
 	if (s < 0)
 		return 0;
 	e = base_slot(b->t, b->cap, k);
-	if (!e->used || w < e->born ||
-	    (w - e->born) * r->c->window_ns < pol->history_ns)
+	if (!e->used || e->learned[s] * r->c->window_ns < pol->history_ns)
 		return 0;
 	need = (uint64_t)floor(pol->factor * e->ewma[s]) + 1;
 	return need > pol->per_window ? need : pol->per_window;
@@ -917,7 +920,7 @@ static bool judge(struct respond *r, struct watch *w, uint64_t now,
 		if (w->fired & (1u << i))
 			continue;
 		if (pol->detector == DET_BASELINE) {
-			need = baseline_need(r, i, &w->key, w->window);
+			need = baseline_need(r, i, &w->key);
 			if (!need)
 				continue;
 			/* the record's threshold: factor x EWMA (or min), per second */
@@ -1435,57 +1438,389 @@ size_t respond_top_text(struct respond *r, uint64_t now,
 
 struct state_out {
 	FILE *f;
+	struct respond *r;
 	const struct decode_ctx *ctx;
 };
+
+/* Unix time in ns as "SECONDS.MMM", as the state files say times. */
+static void put_unix_time(FILE *f, uint64_t ns)
+{
+	fprintf(f, "%llu.%03llu", (unsigned long long)(ns / NS),
+		(unsigned long long)(ns % NS / 1000000));
+}
+
+/* "SECONDS[.MMM]" to ns: 0, or -1 with why in err. Changes s. */
+static int parse_unix_time(char *s, uint64_t *ns, char *err, size_t size)
+{
+	unsigned long long sec, ms = 0;
+	char *dot = strchr(s, '.'), *end;
+
+	if (dot)
+		*dot++ = '\0';
+	errno = 0;
+	sec = strtoull(s, &end, 10);
+	if (!isdigit((unsigned char)*s) || *end || errno ||
+	    sec > UINT64_MAX / NS - 1) {
+		snprintf(err, size, "'%.32s' is not a time in unix seconds", s);
+		return -1;
+	}
+	if (dot) {
+		ms = strtoull(dot, &end, 10);
+		if (strlen(dot) != 3 || !isdigit((unsigned char)*dot) || *end ||
+		    ms > 999) {
+			snprintf(err, size, "'.%.32s' is not milliseconds (.NNN)", dot);
+			return -1;
+		}
+	}
+	*ns = sec * NS + ms * 1000000;
+	return 0;
+}
 
 static void state_row(struct respond *r, const struct hdrlog_src_key *k,
 		      const struct hdrlog_block *b, uint64_t now, void *arg)
 {
 	struct state_out *o = arg;
-	uint64_t wall = clock_map_realtime(o->ctx->clock, b->expires_ns);
 	char a[64];
 
 	(void)now;
 	key_text(r, k, a, sizeof(a));
-	fprintf(o->f, "%s %s %llu.%03llu %s\n", a,
-		r->c->policies[b->policy].name,
-		(unsigned long long)(wall / NS),
-		(unsigned long long)(wall % NS / 1000000),
+	fprintf(o->f, "%s %s ", a, r->c->policies[b->policy].name);
+	put_unix_time(o->f, clock_map_realtime(o->ctx->clock, b->expires_ns));
+	fprintf(o->f, " %s\n",
 		respond_detector_names[r->c->policies[b->policy].detector]);
 }
 
-/* Written to FILE.tmp and renamed: a reader never sees half a file. */
-static void state_write(struct respond *r, const struct decode_ctx *ctx)
+/*
+ * The next line of a state file that is not blank or a comment, leading
+ * blanks skipped: 1 with *s at it, 0 at the end, -1 with why in err.
+ */
+static int state_next(FILE *f, char *line, size_t size, unsigned int *lineno,
+		      char **s, char *err, size_t err_size)
 {
-	static bool failing;
-	char tmp[LIST_PATH_MAX + 8];
-	struct state_out o = { NULL, ctx };
+	while (fgets(line, size, f)) {
+		++*lineno;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, err_size, "line longer than %zu bytes",
+				 size - 1);
+			return -1;
+		}
+		for (*s = line; isspace((unsigned char)**s); ++*s)
+			;
+		if (**s && **s != '#')
+			return 1;
+	}
+	if (ferror(f)) {
+		snprintf(err, err_size, "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Written by fill to PATH.tmp, synced and renamed: a reader or a crash
+ * never sees half a file. A failure is warned about once, until a write
+ * works again; lost says what a restart would then lose.
+ */
+static void write_atomic(const char *path, void (*fill)(FILE *, void *),
+			 void *arg, bool *failing, const char *lost)
+{
+	char tmp[LIST_PATH_MAX + 32];
 	FILE *f;
 	int err = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", r->state);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "we");
 	if (!f) {
 		err = errno;
 		goto out;
 	}
-	fprintf(f, "# hdrlog --respond-state: the active blocks, rewritten as they change\n"
-		"# ADDRESS/PREFIX POLICY EXPIRES(unix seconds) DETECTOR\n");
-	o.f = f;
-	blocks_each(r, clock_mono_ns(), state_row, &o);
+	fill(f, arg);
 	if (fflush(f) || fsync(fileno(f)))
 		err = errno;
 	if (fclose(f) && !err)
 		err = errno;
-	if (!err && rename(tmp, r->state))
+	if (!err && rename(tmp, path))
 		err = errno;
 out:
-	if (err && !failing)
-		pr_warn("--respond-state %s: cannot write it: %s; blocks would not survive a restart",
-			r->state, strerror(err));
-	else if (!err && failing)
-		pr_info("--respond-state %s: written again", r->state);
-	failing = err != 0;
+	if (err && !*failing)
+		pr_warn("--respond-state %s: cannot write it: %s; %s would not survive a restart",
+			path, strerror(err), lost);
+	else if (!err && *failing)
+		pr_info("--respond-state %s: written again", path);
+	*failing = err != 0;
+}
+
+static void state_fill(FILE *f, void *arg)
+{
+	struct state_out *o = arg;
+
+	fprintf(f, "# hdrlog --respond-state: the active blocks, rewritten as they change\n"
+		"# ADDRESS/PREFIX POLICY EXPIRES(unix seconds) DETECTOR\n");
+	o->f = f;
+	blocks_each(o->r, clock_mono_ns(), state_row, o);
+}
+
+static void state_write(struct respond *r, const struct decode_ctx *ctx)
+{
+	static bool failing;
+	struct state_out o = { NULL, r, ctx };
+
+	write_atomic(r->state, state_fill, &o, &failing, "blocks");
+}
+
+/* --- the learned averages over a restart: FILE.baseline ----------------- */
+
+/*
+ * detector = baseline's averages go to FILE.baseline beside the blocks
+ * (--respond-state FILE), every minute and at exit, not as they change
+ * like the blocks: they change every window, and the table may hold
+ * sources x 60 bytes of text; a crash loses a minute of learning. Each
+ * policy's average is kept per second (a changed window still reads it
+ * right) with how long it was learned, and the policy is found again by
+ * name and metric.
+ *
+ * While hdrlog was stopped it saw nothing, so the averages come back as
+ * they were saved, neither decayed as if the sources had been silent
+ * (that would lower every average, and the first ordinary traffic after
+ * a restart would look like a surge) nor learned longer. But a file
+ * saved longer ago than a policy's history is too old for it: the
+ * policy would have forgotten most of it by now, so it learns again.
+ */
+#define BASE_FILE_VERSION	1
+#define BASE_SAVE_NS		(60 * NS)
+#define BASE_RATE_MAX		1099511627776.0	/* 2^40/s, as min's range */
+#define BASE_LEARNED_MAX	(1ull << 38)	/* ms: 8 years */
+
+static void baseline_path(const struct respond *r, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s.baseline", r->state);
+}
+
+static const char *metric_name(enum hdrlog_measure m)
+{
+	return m == HDRLOG_M_BYTES ? "bytes" : "packets";
+}
+
+static void baseline_fill(FILE *f, void *arg)
+{
+	struct respond *r = arg;
+	struct baseline *b = r->base;
+	double per_s = (double)NS / r->c->window_ns;
+
+	fprintf(f, "# hdrlog --respond-state: the averages detector = baseline learned\n"
+		"hdrlog-baseline %d written ", BASE_FILE_VERSION);
+	put_unix_time(f, clock_real_ns());
+	fprintf(f, "\n");
+	for (int s = 0; s < b->n_pol; s++) {
+		const struct respond_policy *pol = &r->c->policies[b->pol[s]];
+
+		fprintf(f, "policy %s %s\n", pol->name, metric_name(pol->metric));
+	}
+	fprintf(f, "# ADDRESS/PREFIX, then for each policy: AVERAGE(per second) LEARNED(ms)\n");
+	for (uint32_t i = 0; i < b->cap; i++) {
+		const struct base_entry *e = &b->t[i];
+		char a[64];
+
+		if (!e->used)
+			continue;
+		key_text(r, &e->key, a, sizeof(a));
+		fprintf(f, "%s", a);
+		for (int s = 0; s < b->n_pol; s++)
+			fprintf(f, " %.9g %llu", e->ewma[s] * per_s,
+				(unsigned long long)(e->learned[s] *
+						     r->c->window_ns / 1000000));
+		fprintf(f, "\n");
+	}
+}
+
+/* What a file's header and policy lines said, for its rows. */
+struct base_load {
+	bool header;
+	uint64_t age_ns;		/* since it was written */
+	int n_cols;
+	int slot[BASE_POLICIES];	/* column -> slot; -1: not taken */
+	uint32_t restored, left_out;
+};
+
+/* "hdrlog-baseline VERSION written TIME": 0, or -1 with why in err. */
+static int baseline_header(struct base_load *l, char *s, char *err,
+			   size_t size)
+{
+	char magic[32], when[32], extra[2];
+	unsigned int version;
+	uint64_t written, now = clock_real_ns();
+	int n = sscanf(s, "%31s %u written %31s %1s", magic, &version, when,
+		       extra);
+
+	if (n < 1 || strcmp(magic, "hdrlog-baseline")) {
+		snprintf(err, size, "not an hdrlog baseline file (no 'hdrlog-baseline %d' line first)",
+			 BASE_FILE_VERSION);
+		return -1;
+	}
+	if (n >= 2 && version != BASE_FILE_VERSION) {
+		snprintf(err, size, "version %u; this hdrlog reads version %d",
+			 version, BASE_FILE_VERSION);
+		return -1;
+	}
+	if (n != 3) {
+		snprintf(err, size, "not 'hdrlog-baseline %d written TIME'",
+			 BASE_FILE_VERSION);
+		return -1;
+	}
+	if (parse_unix_time(when, &written, err, size))
+		return -1;
+	l->age_ns = now > written ? now - written : 0;
+	l->header = true;
+	return 0;
+}
+
+/* "policy NAME METRIC": the next column's policy. 0, or -1 (err). */
+static int baseline_policy(struct respond *r, struct base_load *l,
+			   const char *path, char *s, char *err, size_t size)
+{
+	const struct baseline *b = r->base;
+	char word[8], name[64], metric[16], extra[2];
+	int slot = -1;
+
+	if (sscanf(s, "%7s %63s %15s %1s", word, name, metric, extra) != 3 ||
+	    strcmp(word, "policy") ||
+	    (strcmp(metric, "packets") && strcmp(metric, "bytes"))) {
+		snprintf(err, size, "not 'policy NAME packets|bytes'");
+		return -1;
+	}
+	if (l->n_cols == BASE_POLICIES) {
+		snprintf(err, size, "more than %d policies", BASE_POLICIES);
+		return -1;
+	}
+	for (int i = 0; i < b->n_pol; i++) {
+		const struct respond_policy *pol = &r->c->policies[b->pol[i]];
+
+		if (strcmp(pol->name, name))
+			continue;
+		if (strcmp(metric, metric_name(pol->metric)))
+			pr_info("--respond-state %s: policy %s learned %s, and now counts %s: it learns again",
+				path, name, metric, metric_name(pol->metric));
+		else if (l->age_ns >= pol->history_ns)
+			pr_info("--respond-state %s: policy %s: saved %llus ago, more than its history: it learns again",
+				path, name,
+				(unsigned long long)(l->age_ns / NS));
+		else
+			slot = i;
+	}
+	l->slot[l->n_cols++] = slot;
+	return 0;
+}
+
+/* "ADDRESS/PREFIX AVERAGE LEARNED ...": into the table. 0, or -1 (err). */
+static int baseline_row(struct respond *r, struct base_load *l, char *s,
+			char *err, size_t size)
+{
+	struct baseline *b = r->base;
+	struct base_entry got = { .used = 1 }, *e;
+	char *save, *t = strtok_r(s, " \t\n", &save);
+
+	if (!t || key_parse(r, t, &got.key, err, size))
+		return -1;
+	for (int j = 0; j < l->n_cols; j++) {
+		char *avg = strtok_r(NULL, " \t\n", &save);
+		char *ms = strtok_r(NULL, " \t\n", &save);
+		uint64_t learned;
+		double v;
+		char *end;
+
+		if (!ms) {
+			snprintf(err, size, "not an average and a time learned for each of the %d policies",
+				 l->n_cols);
+			return -1;
+		}
+		errno = 0;
+		v = strtod(avg, &end);
+		if (*end || errno || !(v >= 0 && v <= BASE_RATE_MAX)) {
+			snprintf(err, size, "'%.32s' is not an average from 0 to 2^40 per second", avg);
+			return -1;
+		}
+		if (parse_uint(ms, 0, BASE_LEARNED_MAX, &learned)) {
+			snprintf(err, size, "'%.32s' is not a time learned (ms)", ms);
+			return -1;
+		}
+		if (l->slot[j] < 0)
+			continue;
+		got.ewma[l->slot[j]] = v * r->c->window_ns / NS;
+		got.learned[l->slot[j]] = learned * 1000000 / r->c->window_ns;
+	}
+	if (strtok_r(NULL, " \t\n", &save)) {
+		snprintf(err, size, "more than an average and a time learned for each of the %d policies",
+			 l->n_cols);
+		return -1;
+	}
+	e = base_slot(b->t, b->cap, &got.key);
+	if (e->used) {
+		snprintf(err, size, "%.64s again", t);
+		return -1;
+	}
+	if (b->n >= b->max) {
+		l->left_out++;
+		return 0;
+	}
+	*e = got;
+	b->n++;
+	l->restored++;
+	return 0;
+}
+
+/*
+ * At start: FILE.baseline into the learned table. A file that is not one
+ * (another program's, another version, a bad line) is warned about with
+ * FILE:LINE and left out: the averages start again empty.
+ */
+static void baseline_load(struct respond *r)
+{
+	struct baseline *b = r->base;
+	char path[LIST_PATH_MAX + 16], line[512], err[256], *s;
+	struct base_load l = { 0 };
+	unsigned int lineno = 0;
+	FILE *f;
+	int got;
+
+	if (!b)
+		return;
+	baseline_path(r, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno != ENOENT)
+			pr_warn("--respond-state %s: %s; the baselines start again empty",
+				path, strerror(errno));
+		return;
+	}
+	while ((got = state_next(f, line, sizeof(line), &lineno, &s, err,
+				 sizeof(err))) > 0) {
+		if (!l.header)
+			got = baseline_header(&l, s, err, sizeof(err));
+		else if (!strncmp(s, "policy", 6) && !l.restored && !l.left_out)
+			got = baseline_policy(r, &l, path, s, err, sizeof(err));
+		else
+			got = baseline_row(r, &l, s, err, sizeof(err));
+		if (got < 0)
+			break;
+	}
+	fclose(f);
+	if (!got && !l.header) {
+		snprintf(err, sizeof(err), "empty: not an hdrlog baseline file");
+		got = -1;
+	}
+	if (got < 0) {
+		pr_warn("%s:%u: %s; the saved baselines are ignored (they start again empty, and the file is rewritten)",
+			path, lineno, err);
+		memset(b->t, 0, b->cap * sizeof(*b->t));
+		b->n = 0;
+		return;
+	}
+	if (l.left_out)
+		pr_warn("--respond-state %s: %u sources left out: the learned table holds %u (sources in %s)",
+			path, l.left_out, b->max, r->c->path);
+	pr_info("--respond-state %s: %u learned source%s restored, saved %llus ago",
+		path, l.restored, l.restored == 1 ? "" : "s",
+		(unsigned long long)(l.age_ns / NS));
 }
 
 void respond_state_save(struct respond *r, uint64_t now, bool force,
@@ -1493,6 +1828,15 @@ void respond_state_save(struct respond *r, uint64_t now, bool force,
 {
 	if (!r || !r->state)
 		return;
+	if (r->base && (force || now - r->base_saved >= BASE_SAVE_NS)) {
+		static bool failing;
+		char path[LIST_PATH_MAX + 16];
+
+		r->base_saved = now;
+		baseline_path(r, path, sizeof(path));
+		write_atomic(path, baseline_fill, r, &failing,
+			     "the learned baselines");
+	}
 	/* at most once a second: a flood of blocks is not a flood of writes */
 	if (!force && (!r->state_dirty || now - r->state_saved < NS))
 		return;
@@ -1513,8 +1857,6 @@ static int state_line(struct respond *r, char *s, struct saved_block *sb,
 		      char *err, size_t size)
 {
 	char addr[128], policy[64], when[32], det[32], extra[2];
-	unsigned long long sec, ms = 0;
-	char *dot, *end;
 
 	if (sscanf(s, "%127s %63s %31s %31s %1s", addr, policy, when, det,
 		   extra) != 4) {
@@ -1531,24 +1873,7 @@ static int state_line(struct respond *r, char *s, struct saved_block *sb,
 		snprintf(err, size, "no policy '%s' in %.100s", policy, r->c->path);
 		return -1;
 	}
-	dot = strchr(when, '.');
-	if (dot)
-		*dot++ = '\0';
-	errno = 0;
-	sec = strtoull(when, &end, 10);
-	if (!*when || *end || errno || sec > UINT64_MAX / NS - 1) {
-		snprintf(err, size, "'%s' is not a time in unix seconds", when);
-		return -1;
-	}
-	if (dot) {
-		ms = strtoull(dot, &end, 10);
-		if (strlen(dot) != 3 || *end || ms > 999) {
-			snprintf(err, size, "'.%s' is not milliseconds (.NNN)", dot);
-			return -1;
-		}
-	}
-	sb->expires_real = sec * NS + ms * 1000000;
-	return 0;
+	return parse_unix_time(when, &sb->expires_real, err, size);
 }
 
 int respond_state_load(struct respond *r, const char *path,
@@ -1556,15 +1881,16 @@ int respond_state_load(struct respond *r, const char *path,
 		       void *emit_ctx)
 {
 	struct saved_block *sb;
-	char line[512], err[256];
+	char line[512], err[256], *s;
 	unsigned int lineno = 0;
 	uint64_t real_now, mono_now;
-	int n = 0, restored = 0, expired = 0;
-	bool bad_file = false;
+	int n = 0, restored = 0, expired = 0, got;
 	FILE *f;
 
 	r->state = path;
 	r->state_dirty = true;	/* written at once: the file says what is */
+	r->base_saved = clock_mono_ns();
+	baseline_load(r);
 	f = fopen(path, "re");
 	if (!f) {
 		if (errno == ENOENT)
@@ -1580,38 +1906,22 @@ int respond_state_load(struct respond *r, const char *path,
 			path);
 		return 0;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *s = line;
-
-		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			snprintf(err, sizeof(err), "line longer than %zu bytes",
-				 sizeof(line) - 1);
-			bad_file = true;
-			break;
-		}
-		while (isspace((unsigned char)*s))
-			s++;
-		if (!*s || *s == '#')
-			continue;
+	while ((got = state_next(f, line, sizeof(line), &lineno, &s, err,
+				 sizeof(err))) > 0) {
 		if (n == (int)r->c->max_blocks) {
 			snprintf(err, sizeof(err), "more blocks than max-blocks (%u)",
 				 r->c->max_blocks);
-			bad_file = true;
+			got = -1;
 			break;
 		}
 		if (state_line(r, s, &sb[n], err, sizeof(err))) {
-			bad_file = true;
+			got = -1;
 			break;
 		}
 		sb[n++].line = lineno;
 	}
-	if (!bad_file && ferror(f)) {
-		snprintf(err, sizeof(err), "%s", strerror(errno));
-		bad_file = true;
-	}
 	fclose(f);
-	if (bad_file) {
+	if (got < 0) {
 		pr_warn("%s:%u: %s; the saved blocks are ignored (hdrlog starts without them, and rewrites the file)",
 			path, lineno, err);
 		free(sb);
