@@ -965,13 +965,30 @@ static void read_hot(struct respond *r)
 	}
 }
 
+/* b: the block as it was taken out; NULL: restored (its count is gone). */
+static void unblock_record(struct respond *r, const struct hdrlog_src_key *k,
+			   const struct hdrlog_block *b, int policy,
+			   enum respond_result why, respond_emit_fn emit,
+			   void *emit_ctx)
+{
+	struct event e;
+
+	r->st.unblocks[policy]++;
+	record_start(&e, EVENT_UNBLOCK, r, k, policy);
+	e.respond.result = why;
+	if (b) {
+		e.present |= FIELD_BIT(F_RESPOND_DROPPED);
+		e.respond.dropped = b->dropped;
+	}
+	emit(emit_ctx, &e);
+}
+
 /* Expired blocks out, with an unblock record each; all of them at shutdown. */
 static void expire(struct respond *r, uint64_t now, bool shutdown,
 		   respond_emit_fn emit, void *emit_ctx)
 {
 	struct hdrlog_src_key k, next, *prev = NULL;
 	struct hdrlog_block b;
-	struct event e;
 
 	while (!bpf_map_get_next_key(r->fds.blocks, prev, &next)) {
 		k = next;
@@ -979,17 +996,16 @@ static void expire(struct respond *r, uint64_t now, bool shutdown,
 		if (bpf_map_lookup_elem(r->fds.blocks, &k, &b) ||
 		    (!shutdown && b.expires_ns > now))
 			continue;
-		if (bpf_map_delete_elem(r->fds.blocks, &k))
+		/* and its count as it goes: the kernel's clock is coarse */
+		if (bpf_map_lookup_and_delete_elem(r->fds.blocks, &k, &b))
 			continue;
 		/* the key is gone: start over (a hash walk needs a live key) */
 		prev = NULL;
 		r->state_dirty = true;
-		if (b.policy >= (uint32_t)r->c->n_policies)
-			continue;
-		r->st.unblocks[b.policy]++;
-		record_start(&e, EVENT_UNBLOCK, r, &k, b.policy);
-		e.respond.result = shutdown ? RESULT_SHUTDOWN : RESULT_EXPIRED;
-		emit(emit_ctx, &e);
+		if (b.policy < (uint32_t)r->c->n_policies)
+			unblock_record(r, &k, &b, b.policy, shutdown ?
+				       RESULT_SHUTDOWN : RESULT_EXPIRED, emit,
+				       emit_ctx);
 	}
 }
 
@@ -1163,18 +1179,6 @@ static uint64_t key_lists(const struct list_set *set,
 	return 0;
 }
 
-static void unblock_record(struct respond *r, const struct hdrlog_src_key *k,
-			   int policy, enum respond_result why,
-			   respond_emit_fn emit, void *emit_ctx)
-{
-	struct event e;
-
-	r->st.unblocks[policy]++;
-	record_start(&e, EVENT_UNBLOCK, r, k, policy);
-	e.respond.result = why;
-	emit(emit_ctx, &e);
-}
-
 int respond_unblock(struct respond *r, const char *text, char *err,
 		    size_t size, respond_emit_fn emit, void *emit_ctx)
 {
@@ -1184,15 +1188,15 @@ int respond_unblock(struct respond *r, const char *text, char *err,
 
 	if (key_parse(r, text, &k, err, size))
 		return -1;
-	if (bpf_map_lookup_elem(r->fds.blocks, &k, &b) ||
-	    bpf_map_delete_elem(r->fds.blocks, &k)) {
+	if (bpf_map_lookup_and_delete_elem(r->fds.blocks, &k, &b)) {
 		key_text(r, &k, a, sizeof(a));
 		snprintf(err, size, "%s is not blocked", a);
 		return -1;
 	}
 	r->state_dirty = true;
 	if (b.policy < (uint32_t)r->c->n_policies)
-		unblock_record(r, &k, b.policy, RESULT_REMOVED, emit, emit_ctx);
+		unblock_record(r, &k, &b, b.policy, RESULT_REMOVED, emit,
+			       emit_ctx);
 	return 0;
 }
 
@@ -1274,9 +1278,10 @@ static void block_row(struct respond *r, const struct hdrlog_src_key *k,
 		return;
 	t->shown++;
 	key_text(r, k, a, sizeof(a));
-	put(t->buf, t->size, &t->len, "%-44s %-20s %7llus\n", a,
+	put(t->buf, t->size, &t->len, "%-44s %-20s %7llus %12llu\n", a,
 	    r->c->policies[b->policy].name,
-	    (unsigned long long)((b->expires_ns - now + NS - 1) / NS));
+	    (unsigned long long)((b->expires_ns - now + NS - 1) / NS),
+	    (unsigned long long)b->dropped);
 }
 
 static size_t blocks_table(struct respond *r, uint64_t now, char *buf,
@@ -1285,7 +1290,8 @@ static size_t blocks_table(struct respond *r, uint64_t now, char *buf,
 	struct table t = { buf, size, len, 0, max };
 	int n, shown;
 
-	put(buf, size, &t.len, "%-44s %-20s %8s\n", "BLOCKED", "POLICY", "TTL");
+	put(buf, size, &t.len, "%-44s %-20s %8s %12s\n", "BLOCKED", "POLICY",
+	    "TTL", r->monitor ? "WOULD-DROP" : "DROPPED");
 	n = blocks_each(r, now, block_row, &t);
 	len = t.len;
 	shown = t.shown;
@@ -1319,7 +1325,6 @@ size_t respond_blocks_text(struct respond *r, uint64_t now, char *buf,
 {
 	size_t len = blocks_table(r, now, buf, size, 0, 1000);
 
-	/* drops are counted per policy, not per block */
 	put(buf, size, &len, "\n");
 	return drops_table(r, buf, size, len);
 }
@@ -1935,7 +1940,7 @@ int respond_state_load(struct respond *r, const char *path,
 
 		key_text(r, &sb[i].key, a, sizeof(a));
 		if (sb[i].expires_real <= real_now) {
-			unblock_record(r, &sb[i].key, sb[i].policy,
+			unblock_record(r, &sb[i].key, NULL, sb[i].policy,
 				       RESULT_EXPIRED_STOPPED, emit, emit_ctx);
 			expired++;
 			continue;
@@ -1944,7 +1949,7 @@ int respond_state_load(struct respond *r, const char *path,
 		if (key_lists(ctx->lists, &sb[i].key) & r->c->protect_mask) {
 			pr_warn("%s:%u: %s is now on an allow or never-block list: not blocked again",
 				path, sb[i].line, a);
-			unblock_record(r, &sb[i].key, sb[i].policy,
+			unblock_record(r, &sb[i].key, NULL, sb[i].policy,
 				       RESULT_PROTECTED, emit, emit_ctx);
 			continue;
 		}
