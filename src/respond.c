@@ -1644,6 +1644,7 @@ struct base_load {
 	uint64_t age_ns;		/* since it was written */
 	int n_cols;
 	int slot[BASE_POLICIES];	/* column -> slot; -1: not taken */
+	int n_taken;			/* columns with a slot */
 	uint32_t restored, left_out;
 };
 
@@ -1703,7 +1704,7 @@ static int baseline_policy(struct respond *r, struct base_load *l,
 		if (strcmp(pol->name, name))
 			continue;
 		if (strcmp(metric, metric_name(pol->metric)))
-			pr_info("--respond-state %s: policy %s learned %s, and now counts %s: it learns again",
+			pr_info("--respond-state %s: policy %s: learned %s, and now counts %s: it learns again",
 				path, name, metric, metric_name(pol->metric));
 		else if (l->age_ns >= pol->history_ns)
 			pr_info("--respond-state %s: policy %s: saved %llus ago, more than its history: it learns again",
@@ -1712,6 +1713,7 @@ static int baseline_policy(struct respond *r, struct base_load *l,
 		else
 			slot = i;
 	}
+	l->n_taken += slot >= 0;
 	l->slot[l->n_cols++] = slot;
 	return 0;
 }
@@ -1758,6 +1760,8 @@ static int baseline_row(struct respond *r, struct base_load *l, char *s,
 			 l->n_cols);
 		return -1;
 	}
+	if (!l->n_taken)
+		return 0;	/* checked, but no policy takes it */
 	e = base_slot(b->t, b->cap, &got.key);
 	if (e->used) {
 		snprintf(err, size, "%.64s again", t);
