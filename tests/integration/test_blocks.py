@@ -66,8 +66,8 @@ def _():
         h.hup()     # a reload keeps the block list
         r = cmd(["--blocks", "--control", sock])
         assert r.returncode == 0, H.show(r)
-        m = re.search(r"^%s/32\s+syn-flood\s+(\d+)s$" % re.escape(attacker),
-                      r.stdout, re.M)
+        m = re.search(r"^%s/32\s+syn-flood\s+(\d+)s\s+\d+$" %
+                      re.escape(attacker), r.stdout, re.M)
         assert m and 100 <= int(m.group(1)) <= 120, r.stdout
         assert "1 active block" in r.stdout, r.stdout
         r = cmd(["--top", "--once", "--control", sock])
@@ -98,6 +98,53 @@ def _():
         assert r.returncode == 1 and "/32" in r.stderr, H.show(r)
         assert h.stop() == 0, h.stderr()
     assert not os.path.exists(sock), "the control socket is left behind"
+
+
+def block_dropped(sock, src):
+    """The DROPPED column of src's row in hdrlog --blocks."""
+    r = cmd(["--blocks", "--control", sock])
+    assert r.returncode == 0, H.show(r)
+    m = re.search(r"^%s/32\s+\S+\s+\d+s\s+(\d+)$" % re.escape(src),
+                  r.stdout, re.M)
+    assert m, r.stdout
+    return int(m.group(1))
+
+
+@tap.case("hits per block: the frames a block drops are counted in the "
+          "kernel per block; --blocks shows as many as the drop records "
+          "read back (the flood's tail and 37 more), and the unblock record "
+          "carries the same number")
+def _():
+    out, sock = H.path("hits.json"), ctl("hits")
+    attacker = "203.0.113.23"
+    with hdrlog(out, sock) as h:
+        H.topo().send(R.flood(attacker))
+        blocked(out, h, attacker)
+        assert udp_fate(out, h, attacker, 1, n=37) == ["drop"] * 37
+
+        def drops(recs):
+            return len([x for x in R.of(recs, "packet", attacker)
+                        if x.get("action") == "drop"])
+        recs = H.read_json_lines(out)
+        n = drops(recs)
+        assert n >= 37, n
+        # the flood's dropped tail may still be on its way to the records
+        deadline = time.monotonic() + 10
+        while block_dropped(sock, attacker) != n:
+            assert time.monotonic() < deadline, (
+                block_dropped(sock, attacker), n)
+            time.sleep(0.05)
+            n = drops(H.read_json_lines(out))
+        r = cmd(["--unblock", attacker, "--control", sock])
+        assert r.returncode == 0, H.show(r)
+        recs = R.wait_for(out, h, lambda x: R.of(x, "unblock", attacker),
+                          "unblock record")
+        u = R.of(recs, "unblock", attacker)[0]
+        assert u["respond"]["dropped"] == n == drops(recs), (u, n)
+        # the kernel's per-policy count agrees: one block, one policy
+        got = R.wait_policy(h, "syn-flood", 3, n)
+        assert got[3] == n, (got, n)
+        assert h.stop() == 0, h.stderr()
 
 
 @tap.case("--respond-state: a block active at stop is back after a "

@@ -456,6 +456,80 @@ def _():
         H.assert_refused(r, 2, mentions=("%s:%d:" % (p, line), why))
 
 
+BASELINE_KEPT = """# a history the restart fits in, short enough to learn in seconds
+window = 100ms
+[policy learned]
+detector = baseline
+history = 4s
+factor = 5
+min = 100/s
+"""
+
+
+def paced(src, per_window, windows, until=None):
+    """per_window frames from src in each 100 ms window, for at most
+    windows windows or until until() says so (checked each window)."""
+    t0 = time.monotonic()
+    for k in range(windows):
+        target = t0 + k * 0.1
+        if time.monotonic() < target:
+            time.sleep(target - time.monotonic())   # pacing the sender
+        H.topo().send([udp(src, ip_id=(k * per_window + i) & 0xffff)
+                       for i in range(per_window)], burst=64, pause=0.001)
+        if until and until():
+            return True
+    return False
+
+
+@tap.case("baseline: --respond-state keeps the learned averages over a "
+          "restart (FILE.baseline): a 10x surge right after it alerts "
+          "against the average learned before, with no new learning; a "
+          "foreign or newer file is warned about and hdrlog starts afresh")
+def _():
+    src = "203.0.113.42"
+    c = conf(BASELINE_KEPT)
+    state = H.path("learned.state")
+    saved = state + ".baseline"
+    # 4.5 s at 200/s: one history learned
+    with hdrlog(H.path("kept1.json"), c, ["--respond-state", state]) as h:
+        paced(src, 20, 45)
+        assert h.stop() == 0, h.stderr()     # saved at exit
+    with open(saved) as f:
+        text = f.read()
+    m = re.search(r"^%s/32 (\S+) (\d+)$" % re.escape(src), text, re.M)
+    assert "hdrlog-baseline 1 written" in text and \
+        "policy learned packets" in text and m, text
+    assert 150 < float(m.group(1)) < 250 and int(m.group(2)) >= 4000, text
+    # restarted: judged at once; a fresh start would not judge src for
+    # a history (40 windows), and the surge lasts at most 20
+    out = H.path("kept2.json")
+    with hdrlog(out, c, ["--respond-state", state]) as h:
+        assert "1 learned source restored" in h.stderr(), h.stderr()
+        alerted = paced(src, 200, 20, until=lambda: of(
+            H.read_json_lines(out), "alert", src))
+        recs = H.read_json_lines(out)
+        assert alerted, "no alert after the restart; records: %s\n" \
+            "stderr: %s" % ([r for r in recs if r.get("event_type") !=
+                             "packet"], h.stderr())
+        a = of(recs, "alert", src)[0]
+        assert a["alert"]["signature"] == "learned", a
+        # factor x the saved 200/s, not the 100/s floor
+        assert 800 <= a["respond"]["threshold"] <= 1300, a
+        h.stop()
+    for bad, why in (("garbage\n", "not an hdrlog baseline file"),
+                     ("hdrlog-baseline 2 written 1.000\n",
+                      "version 2; this hdrlog reads version 1")):
+        with open(saved, "w") as f:
+            f.write(bad)
+        with hdrlog(H.path("kept3.json"), c,
+                    ["--respond-state", state]) as h:
+            assert "%s:1: %s" % (saved, why) in h.stderr() and \
+                "start again empty" in h.stderr(), h.stderr()
+            assert h.stop() == 0, h.stderr()
+        with open(saved) as f:
+            assert "hdrlog-baseline 1 written" in f.read()
+
+
 def xdp_drops():
     st = H.ethtool_stats(H.topo().ns_a, H.dev())
     keys = [k for k in st if k.endswith("xdp_drops")]
