@@ -225,6 +225,21 @@ def _kill_all():
 on_cleanup(_kill_all)
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Ask proc to exit with sig (None: the caller asked already, as by
+    closing its stdin) if it runs; SIGKILL it if it has not exited within
+    timeout seconds."""
+    if proc.poll() is not None:
+        return
+    if sig is not None:
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
 def run(cmd, check=True, timeout=30, **kw):
     """subprocess.run with text output captured and a timeout."""
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -809,13 +824,7 @@ class Tcpdump:
         return self
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, signal.SIGINT)
 
     def __exit__(self, *exc):
         self.stop()

@@ -96,10 +96,7 @@ class Mock:
     def close(self):
         if self.proc.poll() is None:
             self.proc.stdin.close()         # it exits when stdin closes
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        H.stop_process(self.proc, None)
         self.err.close()
 
     def __enter__(self):
