@@ -9,6 +9,9 @@ Shared helpers for hdrlog's integration tests.
   interfaces and routes are never touched.
 - Hdrlog: runs $HDRLOG inside namespace A, waits for "listening on",
   stops it and parses its exit summary.
+- Rsyslog: a real rsyslogd of the test's own in namespace A (unix, UDP,
+  TCP, TLS and RELP inputs), the receiver of the syslog outputs; each
+  message it gets is read back as a JSON line.
 - Frame sending from namespace B through an AF_PACKET socket (exact bytes,
   no scapy round trip), a reference decoder that turns a frame into the
   record hdrlog's field contract says it must produce, and a Community ID
