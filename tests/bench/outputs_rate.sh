@@ -72,18 +72,6 @@ EXTRA_DIRS="$TMPFS_DIR $DISK_DIR"
 SHM_FS=$(fs_type "$TMPFS_DIR")
 DISK_FS=$(fs_type "$DISK_DIR")
 
-# stop a daemon of ours: SIGTERM, bounded wait, SIGKILL
-stop_pid() {
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null || true
-	_i=0
-	while kill -0 "$1" 2>/dev/null && [ $_i -lt 100 ]; do
-		sleep 0.1; _i=$((_i + 1))
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
 # rsyslogd and journald (only if started here) first, then common.sh's
 # cleanup; /run is left as it was found
 outputs_cleanup() {
@@ -91,10 +79,10 @@ outputs_cleanup() {
 	trap - EXIT
 	set +e
 	[ -z "$HDRLOG_PID_CUR" ] || kill -CONT "$HDRLOG_PID_CUR" 2>/dev/null || true
-	stop_pid "$RSYSLOG_PID"
-	stop_pid "$KAFKA_PID"
+	stop_pid "$RSYSLOG_PID" TERM 100
+	stop_pid "$KAFKA_PID" TERM 100
 	if [ -n "$JOURNALD_PID" ]; then
-		stop_pid "$JOURNALD_PID"
+		stop_pid "$JOURNALD_PID" TERM 100
 		for p in $(printf '%s\n' $JCREATED | awk '{ print length, $0 }' |
 				sort -rn | cut -d' ' -f2-); do
 			if [ -d "$p" ] && [ ! -L "$p" ]; then
@@ -364,7 +352,7 @@ if [ -n "$RSYSLOG_PID" ]; then
 		done
 	done
 	sed -n 1p "$RS_OUT" | cut -c1-200 | sed 's/^/   first line: /'
-	stop_pid "$RSYSLOG_PID"; RSYSLOG_PID=""
+	stop_pid "$RSYSLOG_PID" TERM 100; RSYSLOG_PID=""
 	rm_out "$RS_OUT"
 	echo "   (rsyslogd: default main queue, one imtcp session, omfile on $SHM_FS, pinned"
 	echo "   to CPU $GEN_CPU, all its threads; hdrlog's CPU includes loopback TCP delivery,"
@@ -540,9 +528,7 @@ if command -v trafgen >/dev/null 2>&1; then
 	t1=$(now)
 	c1=$(cpu_ticks "$TDP")
 	sleep 1.5
-	kill -INT "$TDP" 2>/dev/null || true
-	wait "$TDP" 2>/dev/null || true
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$TDP" | tr '\n' ' ')
+	stop_pid "$TDP" INT 300
 	el=$(secs "$t0" "$t1")
 	cap=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$WORK/td.err")
 	drop=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$WORK/td.err")
@@ -574,8 +560,7 @@ if command -v xdpdump >/dev/null 2>&1; then
 		t1=$(now)
 		sleep 1
 		c1=$(cpu_ticks "$XDP_PID")
-		kill -INT "$XDP_PID" 2>/dev/null || true
-		wait "$XDP_PID" 2>/dev/null || true
+		stop_pid "$XDP_PID" INT 300
 		el=$(secs "$t0" "$t1")
 		cap=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$WORK/xd.out")
 		drop=$(sed -n 's/^\([0-9]*\) packets dropped by perf ring.*/\1/p' "$WORK/xd.out")
@@ -588,11 +573,9 @@ if command -v xdpdump >/dev/null 2>&1; then
 		XD_LINE="$(rate "${cap:-0}" "$el") frames/s captured (${cap:-?} of $XDPDUMP_N, ${drop:-?} dropped by its perf ring)"
 	else
 		echo "   xdpdump: did not load its program:"; sed 's/^/      /' "$WORK/xd.out"
-		kill -INT "$XDP_PID" 2>/dev/null || true
-		wait "$XDP_PID" 2>/dev/null || true
+		stop_pid "$XDP_PID" INT 300
 		XD_LINE="could not run"
 	fi
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$XDP_PID" | tr '\n' ' ')
 	rm_out "$TMPFS_DIR/xdpdump.pcap"
 fi
 echo
@@ -622,7 +605,7 @@ if [ -x "$KAFKA_MOCK" ]; then
 		'BEGIN { printf "%.1f", c / hz }') s)"
 	KAFKA_LINE="$RUN_RATE rec/s acknowledged (${RUN_W:-?} written, ${RUN_OL:-0} lost), json on $SHM_FS $KJSON rec/s, $KAFKA_N records each"
 	exec 8>&-
-	stop_pid "$KAFKA_PID"; KAFKA_PID=""
+	stop_pid "$KAFKA_PID" TERM 100; KAFKA_PID=""
 fi
 echo
 

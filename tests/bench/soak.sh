@@ -103,14 +103,7 @@ rsyslog_start() {
 	done
 }
 rsyslog_stop() {
-	kill -TERM "$RS_PID" 2>/dev/null || true
-	_i=0
-	while kill -0 "$RS_PID" 2>/dev/null && [ $_i -lt 100 ]; do
-		sleep 0.1; _i=$((_i + 1))
-	done
-	kill -KILL "$RS_PID" 2>/dev/null || true
-	wait "$RS_PID" 2>/dev/null || true
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$RS_PID" | tr '\n' ' ')
+	stop_pid "$RS_PID" TERM 100
 }
 rsyslog_outage() {
 	rsyslog_stop

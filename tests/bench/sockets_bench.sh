@@ -150,14 +150,7 @@ start_tracer() {
 }
 
 stop_tracer() {
-	kill -INT "$TR_PID" 2>/dev/null || true
-	_i=0
-	while kill -0 "$TR_PID" 2>/dev/null && [ $_i -lt 100 ]; do
-		sleep 0.1; _i=$((_i + 1))
-	done
-	kill -KILL "$TR_PID" 2>/dev/null || true
-	wait "$TR_PID" 2>/dev/null || true
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$TR_PID" | tr '\n' ' ')
+	stop_pid "$TR_PID" INT 100
 }
 
 HDRLOG_ARGS="--events sockets -o json:/dev/null"
