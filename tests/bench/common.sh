@@ -10,6 +10,7 @@ TOP_DIR=$(cd "$BENCH_DIR/../.." && pwd)
 HDRLOG=${HDRLOG:-$TOP_DIR/src/hdrlog}
 PY=${PY:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
+HZ=$(getconf CLK_TCK)	# clock ticks a second (/proc/*/stat, /proc/stat)
 
 TAG=hb$$
 NS_A=$TAG-a
@@ -63,6 +64,30 @@ need() {
 		command -v "$c" >/dev/null 2>&1 || {
 			echo "missing command: $c" >&2; exit 1; }
 	done
+}
+
+# install_missing COMMAND:PACKAGE...: each missing COMMAND's Debian PACKAGE
+# installed, as packaging/install-deps.sh would; a failure is said, and
+# need (or the script's own check) decides whether it matters
+install_missing() {
+	for _pair in "$@"; do
+		command -v "${_pair%%:*}" >/dev/null 2>&1 ||
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${_pair#*:}" \
+				>/dev/null 2>&1 || echo "could not install ${_pair#*:}" >&2
+	done
+}
+
+# wait_ready PID FILE REGEX TENTHS: wait, at most TENTHS tenths of a
+# second, until FILE has a line matching REGEX (grep -E); 1 if PID exited
+# first or the time ran out
+wait_ready() {
+	_i=0
+	while [ $_i -lt "$4" ]; do
+		grep -qsE "$3" "$2" && return 0
+		kill -0 "$1" 2>/dev/null || return 1
+		sleep 0.1; _i=$((_i + 1))
+	done
+	return 1
 }
 
 # Two namespaces, one veth pair, no IPv6 chatter.
@@ -209,9 +234,39 @@ fs_type() {
 	df --output=fstype "$1" | tail -1 | tr -d ' '
 }
 
+# --- output rates (json_rate.sh, outputs_rate.sh) -----------------------------
+# out_dirs: TMPFS_DIR (/dev/shm) and DISK_DIR (/var/tmp) for the outputs,
+# removed on exit, and their filesystem types SHM_FS and DISK_FS
+out_dirs() {
+	TMPFS_DIR=$(mktemp -d /dev/shm/hdrlog-bench.XXXXXX)
+	EXTRA_DIRS="$EXTRA_DIRS $TMPFS_DIR"
+	DISK_DIR=$(mktemp -d /var/tmp/hdrlog-bench.XXXXXX)
+	EXTRA_DIRS="$EXTRA_DIRS $DISK_DIR"
+	# shellcheck disable=SC2034  # the caller's
+	SHM_FS=$(fs_type "$TMPFS_DIR")
+	# shellcheck disable=SC2034
+	DISK_FS=$(fs_type "$DISK_DIR")
+}
+
+# only ever remove our own output files
+rm_out() {
+	case "$1" in
+	"$TMPFS_DIR"/*|"$DISK_DIR"/*) rm -f "$1" ;;
+	esac
+}
+
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
 # Sum of utime+stime ticks of a pid.
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# cpu_pct TICKS SECONDS: TICKS of CPU over SECONDS, in percent of one CPU
+cpu_pct() {
+	awk -v c="$1" -v hz="$HZ" -v t="$2" 'BEGIN { printf "%.0f", 100 * c / hz / t }'
 }
 
 # wait_idle PID: wait (at most $2 s, default 120) until PID has used no CPU
@@ -249,12 +304,7 @@ start_hdrlog() {
 		2>"$_err" &
 	HDRLOG_PID=$!
 	BG_PIDS="$BG_PIDS $HDRLOG_PID"
-	_i=0
-	while [ $_i -lt 100 ]; do
-		grep -qs 'listening on' "$_err" && return 0
-		kill -0 "$HDRLOG_PID" 2>/dev/null || break
-		sleep 0.1; _i=$((_i + 1))
-	done
+	wait_ready "$HDRLOG_PID" "$_err" 'listening on' 100 && return 0
 	echo "hdrlog did not start:" >&2
 	cat "$_err" >&2
 	return 1
@@ -285,8 +335,6 @@ stop_hdrlog() {
 # A capturer (tcpdump, an exporter, hdrlog) in CAP_NS (default $NS_A)
 # pinned to CAP_CPU (default 1), and the whole machine's CPU over a flood.
 
-HZ=$(getconf CLK_TCK)
-
 # user + system + irq + softirq ticks of the whole machine (nice left out)
 machine_ticks() {
 	awk '$1 == "cpu" { print $2 + $4 + $7 + $8 }' /proc/stat
@@ -315,12 +363,7 @@ start_capturer() {
 		>"$_log" 2>&1 &
 	CAP_PID=$!
 	BG_PIDS="$BG_PIDS $CAP_PID"
-	_i=0
-	while [ $_i -lt 150 ]; do
-		grep -qsE "$_ready" "$_log" && return 0
-		kill -0 "$CAP_PID" 2>/dev/null || break
-		sleep 0.1; _i=$((_i + 1))
-	done
+	wait_ready "$CAP_PID" "$_log" "$_ready" 150 && return 0
 	echo "   capturer did not start: $*" >&2
 	sed 's/^/      /' "$_log" >&2
 	stop_capturer

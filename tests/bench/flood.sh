@@ -36,13 +36,8 @@ HDRLOG_BEFORE=${HDRLOG_BEFORE:-}
 [ "$N" -le 5000000 ] || { echo "N is at most 5000000" >&2; exit 1; }
 
 # What the flood needs, installed as packaging/install-deps.sh would.
-for pair in trafgen:netsniff-ng tcpdump:tcpdump xdpdump:xdp-tools \
-	    strace:strace jq:jq; do
-	cmd=${pair%%:*}
-	command -v "$cmd" >/dev/null 2>&1 ||
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pair#*:}" \
-			>/dev/null 2>&1 || echo "could not install ${pair#*:}" >&2
-done
+install_missing trafgen:netsniff-ng tcpdump:tcpdump xdpdump:xdp-tools \
+	strace:strace jq:jq
 need ip jq taskset trafgen
 
 OUT_DIR=$(mktemp -d /dev/shm/hdrlog-flood.XXXXXX)

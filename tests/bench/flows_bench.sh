@@ -59,13 +59,8 @@ HDRLOG_FLOW_ARGS=${HDRLOG_FLOW_ARGS:-}
 	{ echo "N and N_1M are at most 5000000" >&2; exit 1; }
 
 # What the peers need, installed as flood.sh installs its tools.
-for pair in trafgen:netsniff-ng tcpdump:tcpdump softflowd:softflowd \
-	    pmacctd:pmacct nfcapd:nfdump jq:jq; do
-	cmd=${pair%%:*}
-	command -v "$cmd" >/dev/null 2>&1 ||
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pair#*:}" \
-			>/dev/null 2>&1 || echo "could not install ${pair#*:}" >&2
-done
+install_missing trafgen:netsniff-ng tcpdump:tcpdump softflowd:softflowd \
+	pmacctd:pmacct nfcapd:nfdump jq:jq
 need ip jq taskset trafgen nfcapd
 
 OUT_DIR=$(mktemp -d /dev/shm/hdrlog-flows.XXXXXX)

@@ -65,12 +65,7 @@ JOURNALD_PID=""
 JCREATED=""
 RSYSLOG_PID=""
 
-TMPFS_DIR=$(mktemp -d /dev/shm/hdrlog-bench.XXXXXX)
-EXTRA_DIRS="$TMPFS_DIR"
-DISK_DIR=$(mktemp -d /var/tmp/hdrlog-bench.XXXXXX)
-EXTRA_DIRS="$TMPFS_DIR $DISK_DIR"
-SHM_FS=$(fs_type "$TMPFS_DIR")
-DISK_FS=$(fs_type "$DISK_DIR")
+out_dirs
 
 # rsyslogd and journald (only if started here) first, then common.sh's
 # cleanup; /run is left as it was found
@@ -103,15 +98,6 @@ need bpftool jq ip taskset tcpdump
 echo "hdrlog pinned to CPU $HDRLOG_CPU, BPF_PROG_RUN on CPU $GEN_CPU"
 echo "files: $TMPFS_DIR ($SHM_FS), $DISK_DIR ($DISK_FS)"
 echo
-
-now() { date +%s.%N; }
-rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }'; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-rm_out() {
-	case "$1" in
-	"$TMPFS_DIR"/*|"$DISK_DIR"/*) rm -f "$1" ;;
-	esac
-}
 
 if [ ! -x "$HDRLOG" ]; then
 	echo "-- hdrlog: skipped, $HDRLOG not built"
@@ -158,7 +144,6 @@ one_run() {
 	start_hdrlog "$WORK/run.err" "$HDRLOG_CPU" -c "$_n" --ringbuf-size 1G "$@"
 	HDRLOG_PID_CUR=$HDRLOG_PID
 	_id=$(veth_prog_id)
-	_hz=$(getconf CLK_TCK)
 	if [ "$_mode" = drain ]; then
 		kill -STOP "$HDRLOG_PID"
 		burst "$_id" "$_n"
@@ -195,7 +180,7 @@ one_run() {
 		"$WORK/run.err" | head -1)
 	_size="-"
 	[ -f "$_out" ] && _size="$(( $(stat -c %s "$_out") / 1000000 )) MB"
-	_cpu=$(awk -v a="$_cc0" -v b="$_cc1" -v c0="$_c0" -v hz="$_hz" -v t="$_el" \
+	_cpu=$(awk -v a="$_cc0" -v b="$_cc1" -v c0="$_c0" -v hz="$HZ" -v t="$_el" \
 		'BEGIN { printf "%.0f", 100 * (b - a - c0 / hz) / t }')
 	RUN_RATE=$(rate "${RUN_W:-0}" "$_el")
 	printf '   %-12s %-10s %9s rec/s  written %s lost %s/%s (%s) %ss, gen %sns/frame, CPU ~%s%%\n' \
@@ -334,8 +319,7 @@ if [ -n "$RSYSLOG_PID" ]; then
 			rc1=$(cpu_ticks "$RSYSLOG_PID")
 			got=$(wc -l <"$RS_OUT")
 			el=$(secs "$t0" "$tl")
-			rcpu=$(awk -v c="$((rc1 - rc0))" -v hz="$(getconf CLK_TCK)" -v t="$el" \
-				'BEGIN { printf "%.0f", 100 * c / hz / t }')
+			rcpu=$(cpu_pct "$((rc1 - rc0))" "$el")
 			printf '   rsyslogd   %-10s %9s rec/s  received %s of %s sent, last line %ss after %s, %s B/line, its CPU ~%s%%\n' \
 				"$mode" "$(rate "$got" "$el")" "$got" "$sent" "$el" \
 				"$([ "$mode" = drain ] && echo SIGCONT || echo 'burst start')" \
@@ -532,9 +516,8 @@ if command -v trafgen >/dev/null 2>&1; then
 	el=$(secs "$t0" "$t1")
 	cap=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$WORK/td.err")
 	drop=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$WORK/td.err")
-	cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t="$el" \
-		'BEGIN { printf "%.0f", 100 * c / hz / t }')
-	percpu=$(awk -v n="${cap:-0}" -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" \
+	cpu=$(cpu_pct "$((c1 - c0))" "$el")
+	percpu=$(awk -v n="${cap:-0}" -v c="$((c1 - c0))" -v hz="$HZ" \
 		'BEGIN { printf "%.0f", (c > 0 ? n / (c / hz) : 0) }')
 	printf '   tcpdump -i veth -w (tmpfs), trafgen over the veth: %s frames in %ss = %s frames/s sent;\n' \
 		"$TRAFGEN_N" "$el" "$(rate "$TRAFGEN_N" "$el")"
@@ -564,8 +547,7 @@ if command -v xdpdump >/dev/null 2>&1; then
 		el=$(secs "$t0" "$t1")
 		cap=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$WORK/xd.out")
 		drop=$(sed -n 's/^\([0-9]*\) packets dropped by perf ring.*/\1/p' "$WORK/xd.out")
-		cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t="$el" \
-			'BEGIN { printf "%.0f", 100 * c / hz / t }')
+		cpu=$(cpu_pct "$((c1 - c0))" "$el")
 		printf '   xdpdump --load-xdp-program -w (tmpfs), burst of %s into its program (%sns/frame, %ss):\n' \
 			"$XDPDUMP_N" "$GEN_NS" "$el"
 		printf '      captured %s, dropped by perf ring %s => %s frames/s captured during the burst, CPU ~%s%%\n' \
@@ -601,7 +583,7 @@ if [ -x "$KAFKA_MOCK" ]; then
 	kc1=$(cpu_ticks "$KAFKA_PID")
 	echo "   (kafka: written = acknowledged by the mock brokers, lz4, idempotent; the"
 	echo "   time includes waiting for the last acknowledgements; the mock cluster's"
-	echo "   CPU on CPU $GEN_CPU: $(awk -v c="$((kc1 - kc0))" -v hz="$(getconf CLK_TCK)" \
+	echo "   CPU on CPU $GEN_CPU: $(awk -v c="$((kc1 - kc0))" -v hz="$HZ" \
 		'BEGIN { printf "%.1f", c / hz }') s)"
 	KAFKA_LINE="$RUN_RATE rec/s acknowledged (${RUN_W:-?} written, ${RUN_OL:-0} lost), json on $SHM_FS $KJSON rec/s, $KAFKA_N records each"
 	exec 8>&-
