@@ -259,6 +259,34 @@ now() { date +%s.%N; }
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
+# write_pacer: writes $PACER, a python script:
+#   PACER PROG_ID FRAME RATE SECONDS [CTX]: a BPF_PROG_RUN batch (with
+#   ctx_in CTX, if given) every 20 ms for SECONDS, RATE frames a second;
+#   prints the frames sent and the seconds it took
+write_pacer() {
+	PACER=$WORK/pacer.py
+	cat >"$PACER" <<'EOF'
+import subprocess, sys, time
+pid, frame = sys.argv[1], sys.argv[2]
+rate, dur = float(sys.argv[3]), float(sys.argv[4])
+ctx = ['ctx_in', sys.argv[5]] if len(sys.argv) > 5 else []
+tick = 0.02
+k = max(1, int(rate * tick))
+t0 = time.monotonic()
+sent = i = 0
+while time.monotonic() - t0 < dur:
+    d = t0 + i * tick - time.monotonic()
+    if d > 0:
+        time.sleep(d)
+    subprocess.run(['bpftool', 'prog', 'run', 'id', pid, 'data_in', frame]
+                   + ctx + ['repeat', str(k)], check=True,
+                   stdout=subprocess.DEVNULL)
+    sent += k
+    i += 1
+print(sent, time.monotonic() - t0)
+EOF
+}
+
 # Sum of utime+stime ticks of a pid.
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
@@ -344,6 +372,23 @@ machine_ticks() {
 us_per_frame() {
 	awk -v t="$1" -v n="$2" -v hz="$HZ" \
 		'BEGIN { printf "%.3f", (n > 0 ? t / hz / n * 1e6 : 0) }'
+}
+
+# above_base KIND FORMAT US...: the median of the runs' us_per_frame
+# figures. With nothing capturing (KIND none) it is the new BASE_US and
+# EXTRA says "(base MEDIAN)"; else EXTRA is MEDIAN - BASE_US in FORMAT.
+BASE_US=""
+# shellcheck disable=SC2034  # EXTRA is the caller's
+above_base() {
+	_bkind=$1; _bfmt=$2; shift 2
+	_bmed=$(median "$@")
+	if [ "$_bkind" = none ]; then
+		BASE_US=$_bmed
+		EXTRA="(base $_bmed)"
+	else
+		EXTRA=$(awk -v a="$_bmed" -v b="$BASE_US" -v f="$_bfmt" \
+			'BEGIN { printf f, a - b }')
+	fi
 }
 
 # link_packets NS DEV rx|tx: the packets DEV in NS has received or sent

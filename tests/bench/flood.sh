@@ -96,7 +96,6 @@ flood() {
 }
 
 ROWS=""
-BASE_US=""
 
 # config LABEL KIND READY-REGEX COMMAND...: RUNS floods with it running.
 # KIND: none, tcpdump, xdpdump, hdrlog (records written), seen (hdrlog
@@ -140,16 +139,10 @@ config() {
 			"$(us_per_frame "$TICKS" "$ARRIVED")" "$SWITCHES"
 	done
 	# shellcheck disable=SC2086
-	_med=$(median $_us)
-	if [ "$_kind" = none ]; then
-		BASE_US=$_med
-		_extra="(base $_med)"
-	else
-		_extra=$(awk -v a="$_med" -v b="$BASE_US" 'BEGIN { printf "%.2f", a - b }')
-	fi
+	above_base "$_kind" %.2f $_us
 	# shellcheck disable=SC2086
 	ROWS="$ROWS$(printf '%-46s  %-10s  %-13s  %s' "$_label" \
-		"$([ -n "$_ratio" ] && median $_ratio || echo -)" "$_extra" \
+		"$([ -n "$_ratio" ] && median $_ratio || echo -)" "$EXTRA" \
 		"$([ "$_kind" = none ] && echo - || median $_sw)")
 "
 }

@@ -160,7 +160,6 @@ if [ -z "$HDRLOG_FLOW_ARGS" ] && [ "$HAS_FLOWS" = 1 ] &&
 fi
 
 ROWS=""
-BASE_US=""
 MEM_LINES=""
 
 # hdrlog's flow maps: the maps it holds by an fd (/proc/PID/fdinfo, as
@@ -215,15 +214,9 @@ config() {
 			"$(us_per_frame "$TICKS" "$ARRIVED")" "${_out:--}" "$MS"
 	done
 	# shellcheck disable=SC2086
-	_med=$(median $_us)
-	if [ "$_kind" = none ]; then
-		BASE_US=$_med
-		_extra="(base $_med)"
-	else
-		_extra=$(awk -v a="$_med" -v b="$BASE_US" 'BEGIN { printf "%.3f", a - b }')
-	fi
+	above_base "$_kind" %.3f $_us
 	# shellcheck disable=SC2086
-	ROWS="$ROWS$(printf '%-5s %-34s  %-13s  %-11s  %s' "$_set" "$_label" "$_extra" \
+	ROWS="$ROWS$(printf '%-5s %-34s  %-13s  %-11s  %s' "$_set" "$_label" "$EXTRA" \
 		"$([ -n "$_outs" ] && median $_outs || echo -)" \
 		"$([ -n "$_rate" ] && median $_rate || echo -)")
 "

@@ -200,25 +200,7 @@ echo "   (5 fields: $SMALL_FIELDS)"
 echo
 
 # --- 2. sustained, paced -------------------------------------------------------
-PACER=$WORK/pacer.py
-cat >"$PACER" <<'EOF'
-# pacer.py PROG_ID FRAME RATE DURATION: a BPF_PROG_RUN batch every 20 ms
-import subprocess, sys, time
-pid, frame, rate, dur = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-tick = 0.02
-k = max(1, int(rate * tick))
-t0 = time.monotonic()
-sent = i = 0
-while time.monotonic() - t0 < dur:
-    d = t0 + i * tick - time.monotonic()
-    if d > 0:
-        time.sleep(d)
-    subprocess.run(['bpftool', 'prog', 'run', 'id', pid, 'data_in', frame,
-                    'repeat', str(k)], check=True, stdout=subprocess.DEVNULL)
-    sent += k
-    i += 1
-print(sent, time.monotonic() - t0)
-EOF
+write_pacer
 SHIPPER=$WORK/shipper.py
 cat >"$SHIPPER" <<'EOF'
 # shipper.py FILE STOPFILE: as a log shipper that keeps up would, free

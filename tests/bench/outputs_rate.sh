@@ -426,33 +426,14 @@ if jlistening 2>/dev/null; then
 	echo "   = $(ip netns exec "$NS_A" sysctl -n net.unix.max_dgram_qlen) here, does not hold is refused at once and counted as lost)"
 	JOURNAL_LINE="flat out: hdrlog $RUN_RATE rec/s, ${RUN_W:-?} written, ${jol:-?} refused by journald, $JCOUNT in the journal"
 	# paced: the pacer runs BPF_PROG_RUN batches every 20 ms
-	PACER=$WORK/pacer.py
-	cat >"$PACER" <<'EOF'
-import subprocess, sys, time
-pid, frame, ctx, rate, dur = sys.argv[1:6]
-rate, dur = float(rate), float(dur)
-tick = 0.02
-k = max(1, int(rate * tick))
-t0 = time.monotonic()
-sent = i = 0
-while time.monotonic() - t0 < dur:
-    d = t0 + i * tick - time.monotonic()
-    if d > 0:
-        time.sleep(d)
-    subprocess.run(['bpftool', 'prog', 'run', 'id', pid, 'data_in', frame,
-                    'ctx_in', ctx, 'repeat', str(k)], check=True,
-                   stdout=subprocess.DEVNULL)
-    sent += k
-    i += 1
-print(sent, time.monotonic() - t0)
-EOF
+	write_pacer
 	printf '   paced %ss a rate:  %9s %9s %9s %9s %9s\n' "$JOURNAL_SECS" target/s sent/s written refused "journal"
 	JBEST=none
 	for r in $JOURNAL_RATES; do
 		start_hdrlog "$WORK/jp.err" "$HDRLOG_CPU" -o journal
 		id=$(veth_prog_id)
 		res=$(ip netns exec "$NS_A" taskset -c "$GEN_CPU" "$PY" "$PACER" "$id" \
-			"$FRAME" "$CTX" "$r" "$JOURNAL_SECS")
+			"$FRAME" "$r" "$JOURNAL_SECS" "$CTX")
 		wait_idle "$HDRLOG_PID" 30
 		jp=$HDRLOG_PID
 		stop_hdrlog

@@ -116,10 +116,16 @@ hdrlog_row() {
 	row "$_label" "$MED" "$RUNS_LIST" "${_note:+$_note: }$(hdrlog_counts "$_err")"
 }
 
+# hdrlog_skipped LABEL...: a "not built" row each
+hdrlog_skipped() {
+	for _label in "$@"; do
+		row "$_label" "-" "-" "skipped: $HDRLOG not built"
+	done
+}
+
 DRAIN_NOTE="repeat $HDRLOG_REPEAT, ring $HDRLOG_RINGBUF, json:/dev/null"
 if [ ! -x "$HDRLOG" ]; then
-	row "(c) hdrlog, logging" "-" "-" "skipped: $HDRLOG not built"
-	row "(d) hdrlog --sample 1000000" "-" "-" "skipped: $HDRLOG not built"
+	hdrlog_skipped "(c) hdrlog, logging" "(d) hdrlog --sample 1000000"
 else
 	hdrlog_row "(c) hdrlog, logging, ring never full" xdp drain \
 		"$DRAIN_NOTE" --ringbuf-size "$HDRLOG_RINGBUF"
@@ -139,8 +145,7 @@ $TC_ROW
 EOF
 row "(e) tc, TC_ACT_OK (bpftool prog load)" "$_ns" "$_runs" "$_note"
 if [ ! -x "$HDRLOG" ]; then
-	row "(f) hdrlog tc, logging" "-" "-" "skipped: $HDRLOG not built"
-	row "(g) hdrlog tc --sample 1000000" "-" "-" "skipped: $HDRLOG not built"
+	hdrlog_skipped "(f) hdrlog tc, logging" "(g) hdrlog tc --sample 1000000"
 else
 	hdrlog_row "(f) hdrlog tc, logging, ring never full" tc drain \
 		"$DRAIN_NOTE" --ringbuf-size "$HDRLOG_RINGBUF"
@@ -176,8 +181,8 @@ detector = baseline
 history = 20s
 EOF
 if [ ! -x "$HDRLOG" ]; then
-	row "(i) hdrlog, logging, --respond" "-" "-" "skipped: $HDRLOG not built"
-	row "(j) hdrlog --sample 1000000 --respond" "-" "-" "skipped: $HDRLOG not built"
+	hdrlog_skipped "(i) hdrlog, logging, --respond" \
+		"(j) hdrlog --sample 1000000 --respond"
 else
 	hdrlog_row "(i) hdrlog, logging, --respond" xdp drain \
 		"as (c), 6 log policies" --ringbuf-size "$HDRLOG_RINGBUF" \
