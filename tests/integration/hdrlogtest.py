@@ -413,9 +413,11 @@ class Topology:
         s.bind((dev or self.pairs[0].b, 0))
         return s
 
-    def send(self, frames, dev=None, burst=32, pause=0.002):
-        """Send raw frames (bytes) from B's end; paced so veth won't drop."""
-        s = self.sender(dev)
+    def send(self, frames, dev=None, burst=32, pause=0.002, sock=None):
+        """Send raw frames (bytes) from B's end; paced so veth won't drop.
+        sock: a sender() the caller keeps open across calls (a paced
+        sender's windows), else one for this call."""
+        s = sock or self.sender(dev)
         try:
             for i, f in enumerate(frames):
                 for attempt in range(200):      # veth ring full: back off
@@ -430,7 +432,8 @@ class Topology:
                 if burst and (i + 1) % burst == 0:
                     time.sleep(pause)
         finally:
-            s.close()
+            if s is not sock:
+                s.close()
 
 
 def ns_exec(ns, cmd):
