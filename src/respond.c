@@ -503,7 +503,7 @@ int respond_config_bind(struct respond_config *c,
  * the EWMA every poll. A source is judged only after one history of
  * learning (a new source at a high rate is for packet-rate/byte-rate),
  * and a window in which it alerted is not learned (an attack does not
- * become its own baseline).
+ * become its own baseline), nor are windows hdrlog itself missed.
  *
  * The table holds as many sources as the kernel's (sources in
  * respond.conf); when it is full a new source is not learned and
@@ -719,7 +719,6 @@ static void learn_batch(void *arg, const void *keys, const void *vals,
 static void baseline_learn(struct respond *r, uint64_t w)
 {
 	struct baseline *b = r->base;
-	uint64_t gap = b->window && w > b->window ? w - b->window : 1;
 	struct map_walk walk = { .fd = r->fds.sources, .keys = b->keys,
 				 .vals = b->vals, .batch = BASE_BATCH };
 	struct learn_walk lw = { r, w };
@@ -749,14 +748,18 @@ static void baseline_learn(struct respond *r, uint64_t w)
 				e->ewma[s] = x;
 				e->learned[s] = 1;
 			} else {
-				if (e->alerted_in != w + 1) {
-					/* windows missed (a stall) count as silent */
-					double d = e->ewma[s] *
-						   pow(1.0 - b->alpha[s], gap - 1);
-
-					e->ewma[s] = d + b->alpha[s] * (x - d);
-				}
-				e->learned[s] += gap;
+				/*
+				 * Windows hdrlog did not read (it stalled)
+				 * are not data: the kernel keeps only the
+				 * last two, so what came in them is unknown.
+				 * Counting them as silent would lower every
+				 * average, and a steady source would alert at
+				 * its usual rate right after a stall.
+				 */
+				if (e->alerted_in != w + 1)
+					e->ewma[s] += b->alpha[s] *
+						      (x - e->ewma[s]);
+				e->learned[s]++;
 			}
 			if (e->ewma[s] >= 0.5)
 				keep = true;
