@@ -10,6 +10,7 @@ blocks) and the veth's XDP drop counter. Every wait has a deadline.
 """
 import os
 import re
+import signal
 import socket
 import struct
 import sys
@@ -620,6 +621,34 @@ def _():
             assert h.stop() == 0, h.stderr()
         with open(saved) as f:
             assert "hdrlog-baseline 1 written" in f.read()
+
+
+@tap.case("baseline: hdrlog stopped for 3 s (SIGSTOP) while a source "
+          "sends steadily: the windows it did not read are not learned as "
+          "silent, so the source is not alerted at its usual rate after")
+def _():
+    src = "203.0.113.43"
+    out = H.path("stall.json")
+    # 200 a window: 15 windows learning (3 histories), 30 with hdrlog
+    # stopped, 10 after. Counting the 30 as silent took the average to
+    # ~36 a window, so 200 was above factor 5 x it and alerted.
+    steady = windows_of(src, 200, 55)
+    with hdrlog(out, conf(BASELINE)) as h:
+        def stall(k):
+            if k == 14:
+                h.proc.send_signal(signal.SIGSTOP)
+            elif k == 44:
+                h.proc.send_signal(signal.SIGCONT)
+            return False
+        try:
+            sent = pace(steady, until=stall)
+        finally:
+            h.proc.send_signal(signal.SIGCONT)
+        H.diag("steady: %s" % sent)
+        h.summary_now(10)       # hdrlog has judged the windows after
+        recs = H.read_json_lines(out)
+        assert not of(recs, "alert", src), (of(recs, "alert", src), str(sent))
+        assert h.stop() == 0, h.stderr()
 
 
 def xdp_drops():
