@@ -759,6 +759,13 @@ static void baseline_learn(struct respond *r, uint64_t w)
 				if (e->alerted_in != w + 1)
 					e->ewma[s] += b->alpha[s] *
 						      (x - e->ewma[s]);
+				/*
+				 * Decay alone never reaches 0: it ends in
+				 * denormals, which FILE.baseline's reader
+				 * (strtod: ERANGE) would refuse.
+				 */
+				if (e->ewma[s] < 1e-9)
+					e->ewma[s] = 0;
 				e->learned[s]++;
 			}
 			if (e->ewma[s] >= 0.5)
@@ -982,6 +989,10 @@ static void unblock_record(struct respond *r, const struct hdrlog_src_key *k,
 	if (b) {
 		e.present |= FIELD_BIT(F_RESPOND_DROPPED);
 		e.respond.dropped = b->dropped;
+	}
+	if (r->monitor) {	/* its count is of frames it would have dropped */
+		e.present |= FIELD_BIT(F_WOULD_DROP);
+		e.would_drop = true;
 	}
 	emit(emit_ctx, &e);
 }
@@ -1261,7 +1272,8 @@ static int blocks_each(struct respond *r, uint64_t now, block_fn fn,
 			      .batch = BATCH };
 	struct blocks_walk bw = { r, now, fn, arg, 0 };
 
-	map_walk(&w, 0, blocks_batch, &bw);
+	if (map_walk(&w, 0, blocks_batch, &bw) < 0)
+		return -1;
 	return bw.n;
 }
 
@@ -1269,6 +1281,7 @@ struct table {
 	char *buf;
 	size_t size, len;
 	int shown, max;
+	size_t reserve;		/* room kept for what follows the rows */
 };
 
 static void block_row(struct respond *r, const struct hdrlog_src_key *k,
@@ -1277,7 +1290,8 @@ static void block_row(struct respond *r, const struct hdrlog_src_key *k,
 	struct table *t = arg;
 	char a[64];
 
-	if (t->shown == t->max)
+	/* a row is at most 128 bytes; the summary and drops table still fit */
+	if (t->shown == t->max || t->len + 128 + t->reserve > t->size)
 		return;
 	t->shown++;
 	key_text(r, k, a, sizeof(a));
@@ -1290,7 +1304,9 @@ static void block_row(struct respond *r, const struct hdrlog_src_key *k,
 static size_t blocks_table(struct respond *r, uint64_t now, char *buf,
 			   size_t size, size_t len, int max)
 {
-	struct table t = { buf, size, len, 0, max };
+	/* the lines below, and the drops table: a line per policy */
+	struct table t = { buf, size, len, 0, max,
+			   256 + 80 * (size_t)(r->c->n_policies + 1) };
 	int n, shown;
 
 	put(buf, size, &t.len, "%-44s %-20s %8s %12s\n", "BLOCKED", "POLICY",
@@ -1298,6 +1314,11 @@ static size_t blocks_table(struct respond *r, uint64_t now, char *buf,
 	n = blocks_each(r, now, block_row, &t);
 	len = t.len;
 	shown = t.shown;
+	if (n < 0) {
+		put(buf, size, &len, "cannot read the blocks: %s\n",
+		    strerror(errno));
+		return len;
+	}
 	if (n > shown)
 		put(buf, size, &len, "... and %d more\n", n - shown);
 	put(buf, size, &len, "%d active block%s (max-blocks %u)\n", n,
@@ -1529,7 +1550,7 @@ static int state_next(FILE *f, char *line, size_t size, unsigned int *lineno,
  * never sees half a file. A failure is warned about once, until a write
  * works again; lost says what a restart would then lose.
  */
-static void write_atomic(const char *path, void (*fill)(FILE *, void *),
+static void write_atomic(const char *path, int (*fill)(FILE *, void *),
 			 void *arg, bool *failing, const char *lost)
 {
 	char tmp[LIST_PATH_MAX + 32];
@@ -1542,13 +1563,17 @@ static void write_atomic(const char *path, void (*fill)(FILE *, void *),
 		err = errno;
 		goto out;
 	}
-	fill(f, arg);
-	if (fflush(f) || fsync(fileno(f)))
+	/* a failed fill (a map walk) or write keeps the old file whole */
+	if (fill(f, arg) < 0 || ferror(f))
+		err = errno ? errno : EIO;
+	if (!err && (fflush(f) || fsync(fileno(f))))
 		err = errno;
 	if (fclose(f) && !err)
 		err = errno;
 	if (!err && rename(tmp, path))
 		err = errno;
+	if (err)
+		unlink(tmp);	/* not left to fill a full disk */
 out:
 	if (err && !*failing)
 		pr_warn("--respond-state %s: cannot write it: %s; %s would not survive a restart",
@@ -1558,14 +1583,14 @@ out:
 	*failing = err != 0;
 }
 
-static void state_fill(FILE *f, void *arg)
+static int state_fill(FILE *f, void *arg)
 {
 	struct state_out *o = arg;
 
 	fprintf(f, "# hdrlog --respond-state: the active blocks, rewritten as they change\n"
 		"# ADDRESS/PREFIX POLICY EXPIRES(unix seconds) DETECTOR\n");
 	o->f = f;
-	blocks_each(o->r, clock_mono_ns(), state_row, o);
+	return blocks_each(o->r, clock_mono_ns(), state_row, o) < 0 ? -1 : 0;
 }
 
 static void state_write(struct respond *r, const struct decode_ctx *ctx)
@@ -1609,7 +1634,7 @@ static const char *metric_name(enum hdrlog_measure m)
 	return m == HDRLOG_M_BYTES ? "bytes" : "packets";
 }
 
-static void baseline_fill(FILE *f, void *arg)
+static int baseline_fill(FILE *f, void *arg)
 {
 	struct respond *r = arg;
 	struct baseline *b = r->base;
@@ -1639,6 +1664,7 @@ static void baseline_fill(FILE *f, void *arg)
 						     r->c->window_ns / 1000000));
 		fprintf(f, "\n");
 	}
+	return 0;
 }
 
 /* What a file's header and policy lines said, for its rows. */
@@ -1745,6 +1771,9 @@ static int baseline_row(struct respond *r, struct base_load *l, char *s,
 		}
 		errno = 0;
 		v = strtod(avg, &end);
+		/* an underflow (older hdrlogs wrote denormals) reads as 0 */
+		if (errno == ERANGE && fabs(v) < 1e-300)
+			errno = 0, v = 0;
 		if (*end || errno || !(v >= 0 && v <= BASE_RATE_MAX)) {
 			snprintf(err, size, "'%.32s' is not an average from 0 to 2^40 per second", avg);
 			return -1;
