@@ -997,6 +997,21 @@ static void unblock_record(struct respond *r, const struct hdrlog_src_key *k,
 	emit(emit_ctx, &e);
 }
 
+/*
+ * Take k's block out of the kernel, with its last count in b. Lookup and
+ * delete of a hash map is Linux 5.14; before it, the count read just
+ * before the delete (a frame in between is not counted).
+ */
+static int block_take(struct respond *r, const struct hdrlog_src_key *k,
+		      struct hdrlog_block *b)
+{
+	if (!bpf_map_lookup_and_delete_elem(r->fds.blocks, k, b))
+		return 0;
+	if (errno == ENOENT || bpf_map_lookup_elem(r->fds.blocks, k, b))
+		return -1;
+	return bpf_map_delete_elem(r->fds.blocks, k);
+}
+
 /* Expired blocks out, with an unblock record each; all of them at shutdown. */
 static void expire(struct respond *r, uint64_t now, bool shutdown,
 		   respond_emit_fn emit, void *emit_ctx)
@@ -1011,7 +1026,7 @@ static void expire(struct respond *r, uint64_t now, bool shutdown,
 		    (!shutdown && b.expires_ns > now))
 			continue;
 		/* and its count as it goes: the kernel's clock is coarse */
-		if (bpf_map_lookup_and_delete_elem(r->fds.blocks, &k, &b))
+		if (block_take(r, &k, &b))
 			continue;
 		/* the key is gone: start over (a hash walk needs a live key) */
 		prev = NULL;
@@ -1202,7 +1217,7 @@ int respond_unblock(struct respond *r, const char *text, char *err,
 
 	if (key_parse(r, text, &k, err, size))
 		return -1;
-	if (bpf_map_lookup_and_delete_elem(r->fds.blocks, &k, &b)) {
+	if (block_take(r, &k, &b)) {
 		key_text(r, &k, a, sizeof(a));
 		snprintf(err, size, "%s is not blocked", a);
 		return -1;

@@ -1398,9 +1398,8 @@ class Rsyslog:
             [x[0] for x in waiting], self.stderr()))
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=10)
+        if self.proc:
+            stop_process(self.proc, sig)
         self._close()
 
     def _kill(self):

@@ -183,6 +183,30 @@ def _():
     assert gone not in text and attacker in text, text
 
 
+@tap.case("--blocks with 800 blocks fits its reply: the rows that fit, "
+          "'... and N more', '800 active blocks' and the drops table (the "
+          "64 KiB reply was cut mid-row at about 744)")
+def _():
+    out, sock = H.path("many.json"), ctl("many")
+    state = H.path("many.state")
+    with open(state, "w") as f:
+        for i in range(800):
+            f.write("2001:db8:%x::/64 syn-flood %d.000 syn\n"
+                    % (0x1000 + i, time.time() + 3600))
+    with hdrlog(out, sock, ["--respond-state", state]) as h:
+        r = cmd(["--blocks", "--control", sock])
+        assert h.stop() == 0, h.stderr()
+    text = r.stdout
+    assert r.returncode == 0 and "800 active blocks" in text, H.show(r)
+    rows = re.findall(r"^2001:db8:[0-9a-f]+::/64 +syn-flood +\d+s +\d+$",
+                      text, re.M)
+    more = re.search(r"^\.\.\. and (\d+) more$", text, re.M)
+    assert rows and len(rows) + int(more.group(1) if more else 0) == 800, \
+        (len(rows), text[-600:])
+    assert re.search(r"^syn-flood +\d+ +\d+ +\d+ +\d+$", text, re.M), \
+        text[-600:]
+
+
 @tap.case("a saved block of a source now on a never-block list is not "
           "restored: an unblock record (protected), and its frames pass")
 def _():

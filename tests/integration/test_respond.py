@@ -651,6 +651,22 @@ def _():
         assert h.stop() == 0, h.stderr()
 
 
+@tap.case("baseline: a FILE.baseline holding an average decayed to a "
+          "denormal (1e-320, as hdrlog once wrote) is restored, not thrown "
+          "away with the other sources' averages")
+def _():
+    c = conf(BASELINE_KEPT)
+    state = H.path("tiny.state")
+    with open(state + ".baseline", "w") as f:
+        f.write("hdrlog-baseline 1 written %.3f\npolicy learned packets\n"
+                "203.0.113.44/32 1e-320 4000\n203.0.113.45/32 200 4000\n"
+                % time.time())
+    with hdrlog(H.path("tiny.json"), c, ["--respond-state", state]) as h:
+        assert h.stop() == 0, h.stderr()
+    assert "2 learned sources restored" in h.stderr() and \
+        "ignored" not in h.stderr(), h.stderr()
+
+
 def xdp_drops():
     st = H.ethtool_stats(H.topo().ns_a, H.dev())
     keys = [k for k in st if k.endswith("xdp_drops")]
