@@ -728,7 +728,6 @@ static int check_state_file(const char *path, const struct respond_config *c)
  * nothing attached, loaded, created or truncated. Prints what would run
  * on stdout. 0 if a start would get past all of it, else 2.
  */
-
 static int check_config(struct options *o)
 {
 	static char outputs[MAX_OUTPUTS][SINK_DESCRIBE_SIZE];

@@ -1524,52 +1524,43 @@ static int state_next(FILE *f, char *line, size_t size, unsigned int *lineno,
 	return 0;
 }
 
-enum state_file { STATE_OPEN, STATE_NONE, STATE_UNREADABLE, STATE_NOT_REGULAR };
-
 /*
- * A state file to read: STATE_OPEN with *f, STATE_NONE if there is none
- * (an empty one), else why in err. Opened without waiting for a writer
- * and taken only if it is a regular file: a FIFO put there would hold
- * the start (or --check) until something wrote to it.
+ * A state file to read: 0 with *f, or with *f NULL if there is none (an
+ * empty one). Opened without waiting for a writer and taken only if it
+ * is a regular file: a FIFO put there would hold the start (or --check)
+ * until something wrote to it. One that cannot be read is left out at
+ * start with a warning (then: what hdrlog does instead): 1. --check says
+ * the same, but one that is not a regular file is a problem there (-1):
+ * hdrlog would never read it, and cannot rename a new one over a
+ * directory.
  */
-static enum state_file state_open(const char *path, FILE **f, char *err,
-				  size_t size)
+static int state_open(const struct respond *r, const char *path, FILE **f,
+		      const char *then)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 
+	*f = NULL;
 	if (fd < 0 && errno == ENOENT)
-		return STATE_NONE;
-	if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		return 0;
+	if (fd >= 0 && !fstat(fd, &st) && !S_ISREG(st.st_mode)) {
 		close(fd);
-		snprintf(err, size, "not a regular file");
-		return STATE_NOT_REGULAR;
+		if (r->check) {
+			pr_err("--respond-state %s: not a regular file", path);
+			return -1;
+		}
+		pr_warn("--respond-state %s: not a regular file; %s", path,
+			then);
+		return 1;
 	}
 	if (fd < 0 || !(*f = fdopen(fd, "r"))) {
-		snprintf(err, size, "%s", strerror(errno));
+		pr_warn("--respond-state %s: %s; %s", path, strerror(errno),
+			then);
 		if (fd >= 0)
 			close(fd);
-		return STATE_UNREADABLE;
+		return 1;
 	}
-	return STATE_OPEN;
-}
-
-/*
- * A state file that cannot be read is left out at start, with a warning
- * (then: what hdrlog does instead); --check says the same, but one that
- * is not a regular file is a problem there: hdrlog would never read it,
- * and cannot rename its new file over a directory.
- * 1: warned; -1: --check's problem.
- */
-static int state_unread(const struct respond *r, const char *path,
-			enum state_file got, const char *err, const char *then)
-{
-	if (r->check && got == STATE_NOT_REGULAR) {
-		pr_err("--respond-state %s: %s", path, err);
-		return -1;
-	}
-	pr_warn("--respond-state %s: %s; %s", path, err, then);
-	return 1;
+	return 0;
 }
 
 /*
@@ -1840,19 +1831,15 @@ static int baseline_load(struct respond *r)
 	char path[LIST_PATH_MAX + 16], line[512], err[256], *s;
 	struct base_load l = { 0 };
 	unsigned int lineno = 0;
-	enum state_file opened;
 	FILE *f;
 	int got;
 
 	if (!b)
 		return 0;
 	baseline_path(r, path, sizeof(path));
-	opened = state_open(path, &f, err, sizeof(err));
-	if (opened == STATE_NONE)
-		return 0;
-	if (opened != STATE_OPEN)
-		return state_unread(r, path, opened, err,
-				    "the baselines start again empty");
+	got = state_open(r, path, &f, "the baselines start again empty");
+	if (!f)
+		return got;
 	while ((got = state_next(f, line, sizeof(line), &lineno, &s, err,
 				 sizeof(err))) > 0) {
 		if (!l.header)
@@ -1950,18 +1937,14 @@ static int state_read(struct respond *r, const char *path,
 	struct saved_block *sb;
 	char line[512], err[256], *s;
 	unsigned int lineno = 0;
-	enum state_file opened;
 	int n = 0, got;
 	FILE *f;
 
 	*sbp = NULL;
 	*np = 0;
-	opened = state_open(path, &f, err, sizeof(err));
-	if (opened == STATE_NONE)
-		return 0;
-	if (opened != STATE_OPEN)
-		return state_unread(r, path, opened, err,
-				    "starting without the saved blocks");
+	got = state_open(r, path, &f, "starting without the saved blocks");
+	if (!f)
+		return got;
 	sb = calloc(r->c->max_blocks, sizeof(*sb));
 	if (!sb) {
 		fclose(f);
