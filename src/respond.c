@@ -13,6 +13,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -630,6 +632,7 @@ struct respond {
 	bool state_dirty;
 	uint64_t state_saved;	/* clock_mono_ns() of the last write */
 	uint64_t base_saved;	/* and of the baselines' (FILE.baseline) */
+	bool check;		/* --check's: files read, nothing restored */
 };
 
 struct respond *respond_new(const struct respond_config *c,
@@ -1561,6 +1564,45 @@ static int state_next(FILE *f, char *line, size_t size, unsigned int *lineno,
 }
 
 /*
+ * A state file to read: 0 with *f, or with *f NULL if there is none (an
+ * empty one). Opened without waiting for a writer and taken only if it
+ * is a regular file: a FIFO put there would hold the start (or --check)
+ * until something wrote to it. One that cannot be read is left out at
+ * start with a warning (then: what hdrlog does instead): 1. --check says
+ * the same, but one that is not a regular file is a problem there (-1):
+ * hdrlog would never read it, and cannot rename a new one over a
+ * directory.
+ */
+static int state_open(const struct respond *r, const char *path, FILE **f,
+		      const char *then)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+
+	*f = NULL;
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd >= 0 && !fstat(fd, &st) && !S_ISREG(st.st_mode)) {
+		close(fd);
+		if (r->check) {
+			pr_err("--respond-state %s: not a regular file", path);
+			return -1;
+		}
+		pr_warn("--respond-state %s: not a regular file; %s", path,
+			then);
+		return 1;
+	}
+	if (fd < 0 || !(*f = fdopen(fd, "r"))) {
+		pr_warn("--respond-state %s: %s; %s", path, strerror(errno),
+			then);
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * Written by fill to PATH.tmp, synced and renamed: a reader or a crash
  * never sees half a file. A failure is warned about once, until a write
  * works again; lost says what a restart would then lose.
@@ -1827,9 +1869,10 @@ static int baseline_row(struct respond *r, struct base_load *l, char *s,
 /*
  * At start: FILE.baseline into the learned table. A file that is not one
  * (another program's, another version, a bad line) is warned about with
- * FILE:LINE and left out: the averages start again empty.
+ * FILE:LINE and left out: the averages start again empty. 0, 1 if
+ * warned about, -1 (--check) not a regular file.
  */
-static void baseline_load(struct respond *r)
+static int baseline_load(struct respond *r)
 {
 	struct baseline *b = r->base;
 	char path[LIST_PATH_MAX + 16], line[512], err[256], *s;
@@ -1839,15 +1882,11 @@ static void baseline_load(struct respond *r)
 	int got;
 
 	if (!b)
-		return;
+		return 0;
 	baseline_path(r, path, sizeof(path));
-	f = fopen(path, "re");
-	if (!f) {
-		if (errno != ENOENT)
-			pr_warn("--respond-state %s: %s; the baselines start again empty",
-				path, strerror(errno));
-		return;
-	}
+	got = state_open(r, path, &f, "the baselines start again empty");
+	if (!f)
+		return got;
 	while ((got = state_next(f, line, sizeof(line), &lineno, &s, err,
 				 sizeof(err))) > 0) {
 		if (!l.header)
@@ -1869,14 +1908,16 @@ static void baseline_load(struct respond *r)
 			path, lineno, err);
 		memset(b->t, 0, b->cap * sizeof(*b->t));
 		b->n = 0;
-		return;
+		return 1;
 	}
 	if (l.left_out)
 		pr_warn("--respond-state %s: %u sources left out: the learned table holds %u (sources in %s)",
 			path, l.left_out, b->max, r->c->path);
-	pr_info("--respond-state %s: %u learned source%s restored, saved %llus ago",
+	pr_info("--respond-state %s: %u learned source%s %s, saved %llus ago",
 		path, l.restored, l.restored == 1 ? "" : "s",
+		r->check ? "would be restored" : "restored",
 		(unsigned long long)(l.age_ns / NS));
+	return l.left_out > 0;
 }
 
 void respond_state_save(struct respond *r, uint64_t now, bool force,
@@ -1932,35 +1973,31 @@ static int state_line(struct respond *r, char *s, struct saved_block *sb,
 	return parse_unix_time(when, &sb->expires_real, err, size);
 }
 
-int respond_state_load(struct respond *r, const char *path,
-		       const struct decode_ctx *ctx, respond_emit_fn emit,
-		       void *emit_ctx)
+/*
+ * FILE's blocks into *sbp (*n of them, to be freed; NULL if there is no
+ * FILE): 0, 1 warned about (FILE:LINE) and none to restore, -1 (--check)
+ * not a regular file.
+ */
+static int state_read(struct respond *r, const char *path,
+		      struct saved_block **sbp, int *np)
 {
 	struct saved_block *sb;
 	char line[512], err[256], *s;
 	unsigned int lineno = 0;
-	uint64_t real_now, mono_now;
-	int n = 0, restored = 0, expired = 0, got;
+	int n = 0, got;
 	FILE *f;
 
-	r->state = path;
-	r->state_dirty = true;	/* written at once: the file says what is */
-	r->base_saved = clock_mono_ns();
-	baseline_load(r);
-	f = fopen(path, "re");
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		pr_warn("--respond-state %s: %s; starting without the saved blocks",
-			path, strerror(errno));
-		return 0;
-	}
+	*sbp = NULL;
+	*np = 0;
+	got = state_open(r, path, &f, "starting without the saved blocks");
+	if (!f)
+		return got;
 	sb = calloc(r->c->max_blocks, sizeof(*sb));
 	if (!sb) {
 		fclose(f);
 		pr_warn("--respond-state %s: out of memory; starting without the saved blocks",
 			path);
-		return 0;
+		return 1;
 	}
 	while ((got = state_next(f, line, sizeof(line), &lineno, &s, err,
 				 sizeof(err))) > 0) {
@@ -1981,8 +2018,27 @@ int respond_state_load(struct respond *r, const char *path,
 		pr_warn("%s:%u: %s; the saved blocks are ignored (hdrlog starts without them, and rewrites the file)",
 			path, lineno, err);
 		free(sb);
-		return 0;
+		return 1;
 	}
+	*sbp = sb;
+	*np = n;
+	return 0;
+}
+
+int respond_state_load(struct respond *r, const char *path,
+		       const struct decode_ctx *ctx, respond_emit_fn emit,
+		       void *emit_ctx)
+{
+	struct saved_block *sb;
+	uint64_t real_now, mono_now;
+	int n, restored = 0, expired = 0;
+
+	r->state = path;
+	r->state_dirty = true;	/* written at once: the file says what is */
+	r->base_saved = clock_mono_ns();
+	baseline_load(r);
+	if (state_read(r, path, &sb, &n) || !sb)
+		return 0;
 	real_now = clock_real_ns();
 	mono_now = clock_mono_ns();
 	for (int i = 0; i < n; i++) {
@@ -2016,4 +2072,31 @@ int respond_state_load(struct respond *r, const char *path,
 	pr_info("--respond-state %s: %d block%s restored, %d expired while stopped",
 		path, restored, restored == 1 ? "" : "s", expired);
 	return 0;
+}
+
+int respond_state_check(const struct respond_config *c, const char *path)
+{
+	struct respond_fds none = { -1, -1, -1, -1 };
+	struct respond *r = respond_new(c, &none, false);
+	struct saved_block *sb;
+	int base, blocks, n, expired = 0;
+	uint64_t real_now = clock_real_ns();
+
+	if (!r) {
+		pr_err("--respond-state %s: out of memory to read it", path);
+		return -1;
+	}
+	r->check = true;
+	r->state = path;
+	base = baseline_load(r);
+	blocks = state_read(r, path, &sb, &n);
+	for (int i = 0; i < n; i++)
+		expired += sb[i].expires_real <= real_now;
+	if (sb)
+		pr_info("--respond-state %s: %d saved block%s to restore, %d expired",
+			path, n - expired, n - expired == 1 ? "" : "s",
+			expired);
+	free(sb);
+	respond_free(r);
+	return base < 0 || blocks < 0 ? -1 : base || blocks;
 }
