@@ -26,6 +26,20 @@
  *     shutdown (or rst/fin when it had ended); none deleted, the map goes
  *     with the process.
  *
+ * No pass starts while the table is too young to hold a flow that is
+ * due: every flow in it started less than the idle timeout (and the
+ * active one) ago, as in the first seconds after start or after the
+ * table emptied. A pass over a million flows costs about half a second
+ * of CPU (the kernel's batch read takes about 0.5 us a flow, a cache
+ * miss on each element in hash order), and in those seconds it can find
+ * nothing: idle and active are judged from a flow's start on, and the
+ * flows that ended come from the queue. What bounds the age is the
+ * latest pass (every flow present when it began was read: the earliest
+ * start among those it kept, or its own start), or the table's creation
+ * (before any program is attached). If the queue may have lost a
+ * notice (it was full, or the pending list was), passes go on until one
+ * has begun after that flow's CLOSED_WAIT_NS: the slice finds it.
+ *
  * What a tick deletes goes in one bpf_map_delete_batch per 1024 flows.
  * A frame that arrives between the read of a flow and its delete is not
  * counted: the flow had been idle for seconds, so this is the rare last
@@ -48,6 +62,8 @@
 #define NS			1000000000ull
 #define SWEEP_ROUND_MAX		5	/* ticks per pass over the table */
 #define PENDING_MAX		8192	/* ended flows waiting for CLOSED_WAIT */
+/* first_ns may be a little older than the insert it dates */
+#define AGE_SLACK_NS		NS
 
 #define TH_FIN	0x01
 #define TH_RST	0x04
@@ -74,6 +90,12 @@ struct flow_table {
 	struct map_walk walk;		/* its cursor: where the next tick goes on */
 	uint64_t pass_flows;		/* flows read in this pass */
 	uint64_t last_pass_flows;	/* and in the previous one */
+	uint64_t pass_start;		/* mono: when this pass began */
+	uint64_t pass_oldest;		/* earliest first_ns it kept */
+	/* mono: every flow in the table started after this */
+	uint64_t born_after;
+	uint32_t ended_max;		/* the queue's size; 0: unknown */
+	uint64_t ended_lost;		/* mono: a notice may have been lost */
 	/* ended flows, by key, until CLOSED_WAIT_NS has passed */
 	struct hdrlog_flow_key pending[PENDING_MAX];
 	unsigned int n_pending;
@@ -92,6 +114,8 @@ struct flow_table *flow_table_new(int map_fd, int ended_fd,
 				  uint32_t idle_timeout, uint32_t active_timeout)
 {
 	struct flow_table *t = calloc(1, sizeof(*t));
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
 
 	if (!t)
 		return NULL;
@@ -102,6 +126,10 @@ struct flow_table *flow_table_new(int map_fd, int ended_fd,
 	t->sweep_round = flow_table_sweep_round(idle_timeout);
 	t->walk = (struct map_walk){ .fd = map_fd, .keys = t->keys,
 				     .vals = t->values, .batch = BATCH };
+	/* no program is attached yet: no flow in the table */
+	t->born_after = clock_mono_ns();
+	if (!bpf_obj_get_info_by_fd(ended_fd, &info, &len))
+		t->ended_max = info.max_entries;
 	return t;
 }
 
@@ -185,6 +213,9 @@ static bool judge(struct flow_table *t, const struct hdrlog_flow_key *k,
 	struct event e;
 	int reason = due(t, k, v, r, now, shutdown);
 
+	/* kept or not: the lower the safer */
+	if (v->first_ns < t->pass_oldest)
+		t->pass_oldest = v->first_ns;
 	if (reason < 0)
 		return false;
 	if (event_decode_flow(&e, k, v, ctx))
@@ -263,11 +294,18 @@ static void sweep_ended(struct flow_table *t, uint64_t now,
 {
 	struct hdrlog_flow_key k;
 	struct hdrlog_flow v;
-	unsigned int kept = 0;
+	unsigned int kept = 0, taken = 0;
 
-	while (!bpf_map_lookup_and_delete_elem(t->ended_fd, NULL, &k))
+	while (!bpf_map_lookup_and_delete_elem(t->ended_fd, NULL, &k)) {
+		taken++;
 		if (t->n_pending < PENDING_MAX)
 			t->pending[t->n_pending++] = k;
+		else
+			t->ended_lost = now;
+	}
+	/* as many as it holds: a push may have found it full */
+	if (taken >= t->ended_max)
+		t->ended_lost = now;
 	for (unsigned int i = 0; i < t->n_pending; i++) {
 		const struct hdrlog_flow_key *pk = &t->pending[i];
 
@@ -327,6 +365,18 @@ static int sweep_slice(struct flow_table *t, uint64_t max, uint64_t now,
 	return done;
 }
 
+/*
+ * Nothing in the table can be due for idle or active: every flow started
+ * less than the shorter timeout ago (see the top), and no ended flow's
+ * notice may have been lost.
+ */
+static bool too_young(const struct flow_table *t, uint64_t now)
+{
+	uint64_t horizon = t->idle_ns < t->active_ns ? t->idle_ns : t->active_ns;
+
+	return !t->ended_lost && now + AGE_SLACK_NS < t->born_after + horizon;
+}
+
 int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
 		     const struct decode_ctx *ctx, flow_emit_fn emit,
 		     void *emit_ctx, uint64_t exported[FLOW_END_SHUTDOWN + 1])
@@ -343,8 +393,12 @@ int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
 	}
 	sweep_ended(t, now, ctx, emit, emit_ctx, exported);
 	if (!t->walk.in_pass) {
+		if (too_young(t, now))
+			return 0;
 		t->tick = 0;
 		t->pass_flows = 0;
+		t->pass_start = now;
+		t->pass_oldest = UINT64_MAX;
 	}
 	/*
 	 * A share of what the last pass read, so that the pass takes
@@ -356,7 +410,13 @@ int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
 	if (done < 0)
 		return -1;
 	t->tick++;
-	if (done)
+	if (done) {
 		t->last_pass_flows = t->pass_flows;
+		t->born_after = t->pass_oldest < t->pass_start ?
+				t->pass_oldest : t->pass_start;
+		if (t->ended_lost &&
+		    t->pass_start > t->ended_lost + CLOSED_WAIT_NS)
+			t->ended_lost = 0;
+	}
 	return 0;
 }

@@ -79,6 +79,16 @@ static void test_cache_changes(void **state)
 	check_ts(base + 86400 * NS + 42000, "2026-11-27T16:01:02.000042Z");
 	check_ts(0, "1970-01-01T00:00:00.000000Z");
 	check_ts(base, "2026-11-26T16:01:02.000000Z");
+	/* a flow record's three seconds, interleaved, and one in a used slot */
+	for (int i = 0; i < 2; i++) {
+		check_ts(base + 3 * NS, "2026-11-26T16:01:05.000000Z");
+		check_ts(base + 1 * NS, "2026-11-26T16:01:03.000000Z");
+		check_ts(base + 2 * NS, "2026-11-26T16:01:04.000000Z");
+		check_ts(base, "2026-11-26T16:01:02.000000Z");
+	}
+	check_ts(base + 4 * NS, "2026-11-26T16:01:06.000000Z");
+	check_ts(base, "2026-11-26T16:01:02.000000Z");
+	check_ts(base + 4 * NS + 7000, "2026-11-26T16:01:06.000007Z");
 }
 
 static int64_t now_ns(clockid_t id)
