@@ -628,6 +628,7 @@ struct respond {
 	const char *state;
 	bool state_dirty;
 	uint64_t state_saved;	/* clock_mono_ns() of the last write */
+	uint64_t filter_unblocks;	/* st.unblocks' sum at the last rebuild */
 };
 
 struct respond *respond_new(const struct respond_config *c,
@@ -824,6 +825,47 @@ static void record_start(struct event *e, enum event_type type,
 	e->respond.block = r->c->policies[policy].block;
 }
 
+/*
+ * Insert a block, its bit in the kernel's block filter first: a frame
+ * that finds the bit clear is one that came before the block.
+ */
+static int block_insert(struct respond *r, const struct hdrlog_src_key *k,
+			const struct hdrlog_block *b, __u64 flags)
+{
+	__u32 bit = hdrlog_block_filter_bit(k);
+
+	if (r->fds.block_filter)
+		__atomic_fetch_or(&r->fds.block_filter[bit >> 6],
+				  1ULL << (bit & 63), __ATOMIC_RELEASE);
+	return bpf_map_update_elem(r->fds.blocks, k, b, flags);
+}
+
+/*
+ * Blocks went (expired, removed): the filter again from the list, so
+ * their bits stop costing frames a lookup. Only this thread inserts, so
+ * no block is missing from what it writes; each word goes in whole.
+ */
+static void block_filter_rebuild(struct respond *r)
+{
+	__u64 f[HDRLOG_BLOCK_FILTER_WORDS] = { 0 };
+	struct hdrlog_src_key k, *prev = NULL;
+	uint64_t total = 0;
+
+	for (int i = 0; i < HDRLOG_RESPOND_POLICIES; i++)
+		total += r->st.unblocks[i];
+	if (total == r->filter_unblocks || !r->fds.block_filter)
+		return;
+	r->filter_unblocks = total;
+	while (!bpf_map_get_next_key(r->fds.blocks, prev, &k)) {
+		__u32 bit = hdrlog_block_filter_bit(&k);
+
+		f[bit >> 6] |= 1ULL << (bit & 63);
+		prev = &k;
+	}
+	for (int i = 0; i < HDRLOG_BLOCK_FILTER_WORDS; i++)
+		__atomic_store_n(&r->fds.block_filter[i], f[i], __ATOMIC_RELEASE);
+}
+
 static void decide(struct respond *r, const struct watch *w, int policy,
 		   uint64_t value, uint64_t threshold, uint64_t lists,
 		   uint64_t now,
@@ -841,8 +883,7 @@ static void decide(struct respond *r, const struct watch *w, int policy,
 		if (lists & r->c->protect_mask) {
 			result = RESULT_PROTECTED;
 			r->st.protected_alerts++;
-		} else if (!bpf_map_update_elem(r->fds.blocks, &w->key, &b,
-						BPF_NOEXIST)) {
+		} else if (!block_insert(r, &w->key, &b, BPF_NOEXIST)) {
 			result = RESULT_BLOCKED;
 			r->st.blocks[policy]++;
 			r->state_dirty = true;
@@ -1007,6 +1048,7 @@ void respond_poll(struct respond *r, uint64_t now, bool shutdown,
 		r->last_sweep = now;
 		expire(r, now, shutdown, emit, emit_ctx);
 	}
+	block_filter_rebuild(r);	/* after expire() and --unblock */
 }
 
 void respond_stats_get(struct respond *r, struct respond_stats *s)
@@ -1618,7 +1660,7 @@ int respond_state_load(struct respond *r, const char *path,
 			continue;
 		}
 		b.expires_ns = mono_now + (sb[i].expires_real - real_now);
-		if (bpf_map_update_elem(r->fds.blocks, &sb[i].key, &b, BPF_ANY)) {
+		if (block_insert(r, &sb[i].key, &b, BPF_ANY)) {
 			pr_warn("%s:%u: %s: not blocked again: %s", path,
 				sb[i].line, a, strerror(errno));
 			continue;

@@ -100,6 +100,26 @@ def _():
     assert not os.path.exists(sock), "the control socket is left behind"
 
 
+@tap.case("two blocked sources, one --unblock'ed: its frames pass, and "
+          "the other's are still dropped (the kernel's block filter is "
+          "rebuilt from the list without the one removed)")
+def _():
+    out, sock = H.path("two.json"), ctl("two")
+    gone, kept = "203.0.113.27", "203.0.113.28"
+    with hdrlog(out, sock) as h:
+        for a in (gone, kept):
+            H.topo().send(R.flood(a))
+            blocked(out, h, a)
+        r = cmd(["--unblock", gone, "--control", sock])
+        assert r.returncode == 0, H.show(r)
+        R.wait_for(out, h, lambda x: R.of(x, "unblock", gone),
+                   "unblock record")
+        # the records of these come after a poll that rebuilt the filter
+        assert udp_fate(out, h, gone, 1) == ["pass"] * 20
+        assert udp_fate(out, h, kept, 100) == ["drop"] * 20
+        assert h.stop() == 0, h.stderr()
+
+
 @tap.case("--respond-state: a block active at stop is back after a "
           "restart (frames dropped with no new attack); an entry that "
           "expired while stopped gives an unblock record")
