@@ -250,6 +250,13 @@ static __always_inline int respond_frame(struct hdrlog_record *r,
 			rc->protected_pass++;
 			return XDP_PASS;
 		}
+		/*
+		 * Atomic, not per-CPU: a blocked flood comes in on every CPU
+		 * (RSS), and a per-CPU value would multiply max-blocks' memory
+		 * by the CPUs and make each insert from userspace an array.
+		 * Only frames of a blocked source pay for it.
+		 */
+		__sync_fetch_and_add(&b->dropped, 1);
 		if (monitor_only) {
 			r->flags |= HDRLOG_RF_WOULD_DROP;
 			rc->would_drop[p]++;

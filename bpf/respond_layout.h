@@ -79,6 +79,7 @@ struct hdrlog_block {
 	__u64 expires_ns;	/* CLOCK_MONOTONIC */
 	__u32 policy;		/* index in the --respond file */
 	__u32 pad;
+	__u64 dropped;		/* frames it dropped (--monitor: would have) */
 };
 
 /* Per CPU; summed by userspace. */

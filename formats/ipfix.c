@@ -64,8 +64,6 @@
  * change the template: IPFIX is for collectors, which want it fixed.
  */
 #include <errno.h>
-#include <time.h>	/* before linux/errqueue.h, which needs timespec */
-#include <linux/errqueue.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -94,7 +92,6 @@
 #define IPFIX_REFRESH_MSGS	64
 #define IPFIX_LISTS_MAX		200	/* bytes of list names a record carries */
 #define IPFIX_SENT_RING		1024	/* messages whose ICMP error is placed */
-#define IPFIX_QUIET_NS		(50 * 1000000000ull)	/* between warnings */
 
 /* What a field of the record is; the encoder's switch follows these. */
 enum ie_kind {
@@ -196,7 +193,7 @@ struct ipfix_sink {
 		uint32_t flows;
 	} sent[IPFIX_SENT_RING];
 	uint32_t sent_next;
-	uint64_t refused_at;	/* the last port unreachable warned of */
+	uint64_t refused_at;	/* the last ICMP error: transport_refused() */
 };
 
 /* --- encoding --------------------------------------------------------- */
@@ -418,70 +415,39 @@ static void msg_begin(struct ipfix_sink *x)
 /* ICMP errors queued on the socket: each moves its message's flows to lost. */
 static void read_refusals(struct ipfix_sink *x)
 {
-	struct sink *s = x->s;
 	uint64_t refused = 0, datagrams = 0;
 	int first_err = 0, err;
-	socklen_t elen = sizeof(err);
 
 	if (x->fd < 0)
 		return;
 	for (int i = 0; i < 4096; i++) {	/* bounded; the rest next time */
-		uint8_t head[IPFIX_HDR_LEN], ctl[512];
-		struct iovec iov = { .iov_base = head, .iov_len = sizeof(head) };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-				    .msg_control = ctl,
-				    .msg_controllen = sizeof(ctl) };
-		ssize_t n = recvmsg(x->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
-		struct cmsghdr *c;
+		uint8_t head[IPFIX_HDR_LEN];
+		size_t n = sizeof(head);
+		uint32_t seq, flows = 1;	/* not found: at least one */
 
-		if (n < 0)
+		if (!transport_icmp_error(x->fd, &err, head, &n))
 			break;
-		for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-			struct sock_extended_err ee;
-			uint32_t seq, flows = 1;	/* not found: at least one */
-
-			if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
-			      (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)))
-				continue;
-			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
-			if (ee.ee_origin != SO_EE_ORIGIN_ICMP &&
-			    ee.ee_origin != SO_EE_ORIGIN_ICMP6)
-				continue;	/* local: the send said so */
-			if (n >= 12) {
-				seq = (uint32_t)head[8] << 24 | head[9] << 16 |
-				      head[10] << 8 | head[11];
-				for (int j = 0; j < IPFIX_SENT_RING; j++)
-					if (x->sent[j].flows && x->sent[j].seq == seq) {
-						flows = x->sent[j].flows;
-						x->sent[j].flows = 0;
-						break;
-					}
-			}
-			refused += flows;
-			datagrams++;
-			if (!first_err)
-				first_err = ee.ee_errno;
+		if (n >= 12) {
+			seq = (uint32_t)head[8] << 24 | head[9] << 16 |
+			      head[10] << 8 | head[11];
+			for (int j = 0; j < IPFIX_SENT_RING; j++)
+				if (x->sent[j].flows && x->sent[j].seq == seq) {
+					flows = x->sent[j].flows;
+					x->sent[j].flows = 0;
+					break;
+				}
 		}
+		refused += flows;
+		datagrams++;
+		if (!first_err)
+			first_err = err;
 	}
 	if (!datagrams)
 		return;
-	/* The error the next send() would fail with is one of these. */
-	getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
-	if (refused > s->written)
-		refused = s->written;
-	s->written -= refused;
-	s->failed += refused;
+	transport_refused(x->s, ipfix_defaults.label, x->name, "flow records",
+			  refused, first_err, &x->refused_at);
 	/* The collector may come back without our templates. */
 	x->templates_due = true;
-	if (!x->refused_at || clock_mono_ns() - x->refused_at > IPFIX_QUIET_NS) {
-		if (first_err == ECONNREFUSED)
-			pr_warn("ipfix %s: nothing listens there (port unreachable); flow records are lost until something does",
-				x->name);
-		else
-			pr_warn("ipfix %s: %s (ICMP); flow records are lost until it is reachable",
-				x->name, strerror(first_err));
-	}
-	x->refused_at = clock_mono_ns();
 }
 
 /* Send the message being built, if it has a record; count its flows. */
@@ -565,7 +531,7 @@ static int udp_connect(struct ipfix_sink *x)
 		.ai_flags = AI_NUMERICSERV,
 	};
 	struct addrinfo *res, *ai;
-	int err, fd = -1, one = 1;
+	int err, fd = -1;
 
 	err = getaddrinfo(x->host, x->port, &hints, &res);
 	if (err) {
@@ -581,10 +547,7 @@ static int udp_connect(struct ipfix_sink *x)
 			err = -errno;
 			continue;
 		}
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
-		else
-			setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
+		transport_udp_recverr(fd, ai->ai_family);
 		if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
 			break;
 		err = -errno;

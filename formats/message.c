@@ -240,6 +240,9 @@ static void respond_message(struct line *l, const struct event *e)
 	if (e->event_type == EVENT_BLOCK)
 		add(l, ", ttl %llu s", (unsigned long long)r->ttl_s);
 	add_shown(l, e, F_RESPOND_RESULT, ", ", "");
+	add_shown(l, e, F_RESPOND_DROPPED, ", ",
+		  e->would_drop ? " frames it would have dropped" :
+				  " frames dropped");
 	if (e->event_type == EVENT_BLOCK && e->would_drop)
 		add(l, " (monitor: nothing dropped)");
 }

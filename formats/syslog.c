@@ -54,16 +54,17 @@ static enum syslog_framing framing(const struct syslog_sink *x,
 	return cfg->syslog_lf_framing ? SYSLOG_FRAME_LF : SYSLOG_FRAME_NUL;
 }
 
-static int syslog_write(struct sink *s, const struct event *e)
+/*
+ * One message with body (a record's JSON, or a stats record's) to RELP
+ * or the transport; counted written, lost or cut there.
+ */
+static int syslog_send(struct sink *s, const struct event *e,
+		       const char *body, size_t body_len)
 {
 	struct syslog_sink *x = s->priv;
-	const char *body;
-	size_t len, body_len;
+	size_t len;
 	bool cut;
 
-	if (!x->relp && !transport_ready(&x->t))
-		return -ENOTCONN;
-	body = json_render(e, s->cfg->fields, &body_len);
 	len = syslog_fmt_message(&x->f, e, body, body_len, framing(x, s->cfg),
 				 x->msg, sizeof(x->msg), &cut);
 	if (cut)
@@ -75,22 +76,27 @@ static int syslog_write(struct sink *s, const struct event *e)
 	return 0;
 }
 
+static int syslog_write(struct sink *s, const struct event *e)
+{
+	struct syslog_sink *x = s->priv;
+	const char *body;
+	size_t len;
+
+	if (!x->relp && !transport_ready(&x->t))
+		return -ENOTCONN;
+	body = json_render(e, s->cfg->fields, &len);
+	return syslog_send(s, e, body, len);
+}
+
 /* A stats record: its JSON as the body, MSGID "stats" (sink.h). */
 static int syslog_write_stats(struct sink *s, const struct event *e,
 			      const char *json, size_t len)
 {
 	struct syslog_sink *x = s->priv;
-	size_t n;
-	bool cut;
 
-	if (!transport_ready(&x->t))
+	if (!x->relp && !transport_ready(&x->t))
 		return -ENOTCONN;
-	n = syslog_fmt_message(&x->f, e, json, len, framing(x, s->cfg),
-			       x->msg, sizeof(x->msg), &cut);
-	if (cut)
-		s->cut++;
-	transport_send(&x->t, x->msg, n);
-	return 0;
+	return syslog_send(s, e, json, len);
 }
 
 static int syslog_flush(struct sink *s)

@@ -26,6 +26,7 @@
 #define CONNECT_TIMEOUT_NS	5000000000ull
 #define HANDSHAKE_TIMEOUT_NS	10000000000ull
 #define VERDICT_NS		1000000000ull	/* see tls_verdict() */
+#define REFUSED_QUIET_NS	50000000000ull	/* see transport_refused() */
 
 enum conn_state { ST_DOWN, ST_CONNECTING, ST_HANDSHAKE, ST_VERDICT, ST_UP };
 
@@ -644,14 +645,8 @@ static void conn_start(struct transport *t, uint64_t now)
 		return;
 	}
 	t->sotype = type;
-	if (t->kind == TRANSPORT_UDP) {
-		int on = 1;
-
-		if (sa->sa_family == AF_INET6)
-			setsockopt(t->fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof(on));
-		else
-			setsockopt(t->fd, SOL_IP, IP_RECVERR, &on, sizeof(on));
-	}
+	if (t->kind == TRANSPORT_UDP)
+		transport_udp_recverr(t->fd, sa->sa_family);
 	conn_connected(t, now);
 }
 
@@ -879,35 +874,35 @@ static void queue_overflow(struct transport *t)
 
 /* --- datagrams -------------------------------------------------------- */
 
-/*
- * UDP to a closed port: the datagram leaves (send() says so) and an ICMP
- * port unreachable comes back. The kernel keeps only the last such error
- * for the next send() to fail with, so counting those would miss most;
- * with IP_RECVERR every ICMP error is queued on the socket, one per
- * datagram that came back, and each moves one record from written to
- * lost here. Read at every flush and when a send reports one. A datagram
- * dropped without an ICMP error (a firewall, ICMP rate limits on the far
- * host) stays counted as written: nothing tells hdrlog about it.
- */
-static void udp_refusals(struct transport *t)
+void transport_udp_recverr(int fd, int family)
 {
-	struct sink *s = t->s;
-	uint64_t refused = 0, now;
-	int first_err = 0, err;
-	socklen_t len = sizeof(err);
+	int on = 1;
 
-	if (t->kind != TRANSPORT_UDP || t->fd < 0)
-		return;
-	for (int i = 0; i < 4096; i++) {	/* bounded; the rest next time */
+	if (family == AF_INET6)
+		setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof(on));
+	else
+		setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof(on));
+}
+
+bool transport_icmp_error(int fd, int *err, void *buf, size_t *len)
+{
+	/* Bounded: the queue holds far fewer; the rest next time. */
+	for (int i = 0; i < 4096; i++) {
 		char ctl[512];
-		struct msghdr m = { .msg_control = ctl,
+		struct iovec iov = { .iov_base = buf,
+				     .iov_len = buf && len ? *len : 0 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = ctl,
 				    .msg_controllen = sizeof(ctl) };
+		ssize_t n = recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
 		struct cmsghdr *c;
 
-		if (recvmsg(t->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
-			break;
+		if (n < 0)
+			return false;
 		for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
 			struct sock_extended_err ee;
+			int pending;
+			socklen_t plen = sizeof(pending);
 
 			if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
 			      (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)))
@@ -916,29 +911,62 @@ static void udp_refusals(struct transport *t)
 			if (ee.ee_origin != SO_EE_ORIGIN_ICMP &&
 			    ee.ee_origin != SO_EE_ORIGIN_ICMP6)
 				continue;	/* local: the send said so */
-			refused++;
-			if (!first_err)
-				first_err = ee.ee_errno;
+			/* The error the next send() would fail with is one of these. */
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &plen);
+			*err = ee.ee_errno;
+			if (buf && len)
+				*len = n;
+			return true;
 		}
 	}
-	if (!refused)
-		return;
-	/* The error the next send() would fail with is one of these. */
-	getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-	if (refused > s->written)
-		refused = s->written;
-	s->written -= refused;
-	s->failed += refused;
-	now = clock_mono_ns();
-	if (!t->refused_at || now - t->refused_at > 10 * BACKOFF_MAX_NS) {
-		if (first_err == ECONNREFUSED)
-			pr_warn("%s %s: nothing listens there (port unreachable); datagrams are lost until something does",
-				t->def->label, t->name);
+	return false;
+}
+
+void transport_refused(struct sink *s, const char *label, const char *name,
+		       const char *what, uint64_t n, int err,
+		       uint64_t *said_at)
+{
+	uint64_t now = clock_mono_ns();
+
+	if (n > s->written)
+		n = s->written;
+	s->written -= n;
+	s->failed += n;
+	if (!*said_at || now - *said_at > REFUSED_QUIET_NS) {
+		if (err == ECONNREFUSED)
+			pr_warn("%s %s: nothing listens there (port unreachable); %s are lost until something does",
+				label, name, what);
 		else
-			pr_warn("%s %s: %s (ICMP); datagrams are lost until it is reachable",
-				t->def->label, t->name, strerror(first_err));
+			pr_warn("%s %s: %s (ICMP); %s are lost until it is reachable",
+				label, name, strerror(err), what);
 	}
-	t->refused_at = now;
+	*said_at = now;
+}
+
+/*
+ * Each ICMP error on a udp:// socket (transport_icmp_error()) moves one
+ * record from written to lost. Read at every flush and when a send
+ * reports one. A datagram dropped without an ICMP error (a firewall, ICMP
+ * rate limits on the far host) stays counted as written: nothing tells
+ * hdrlog about it.
+ */
+static void udp_refusals(struct transport *t)
+{
+	uint64_t refused = 0;
+	int first_err = 0, err;
+
+	if (t->kind != TRANSPORT_UDP || t->fd < 0)
+		return;
+	/* bounded; the rest next time */
+	for (int i = 0; i < 4096 && transport_icmp_error(t->fd, &err, NULL, NULL);
+	     i++) {
+		refused++;
+		if (!first_err)
+			first_err = err;
+	}
+	if (refused)
+		transport_refused(t->s, t->def->label, t->name, "datagrams",
+				  refused, first_err, &t->refused_at);
 }
 
 /* One datagram: 1 sent, 0 the local receiver's queue is full, -1 lost. */

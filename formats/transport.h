@@ -91,7 +91,7 @@ struct transport {
 	uint64_t failed_at_down;
 	bool full;		/* the queue overflowed while connected */
 	uint64_t failed_at_full;
-	uint64_t refused_at;	/* UDP: last ICMP port unreachable */
+	uint64_t refused_at;	/* UDP: last ICMP error, see transport_refused() */
 
 	struct transport_queue q;
 };
@@ -141,5 +141,34 @@ void transport_flush(struct transport *t);
 void transport_reopen(struct transport *t);
 /* A bounded wait for the queue, then close; the rest is counted lost. */
 void transport_close(struct transport *t);
+
+/*
+ * UDP to a port where nothing listens: the datagram leaves (send() says
+ * so) and an ICMP port unreachable comes back, which the kernel keeps
+ * only as the one error the next send() fails with. An output that counts
+ * its losses (udp:// here, ipfix.c) has every ICMP error queued on the
+ * socket instead, one per datagram that came back, and reads them here.
+ */
+/* Queue ICMP errors on fd, a UDP socket of family (IP_RECVERR). */
+void transport_udp_recverr(int fd, int family);
+/*
+ * The next ICMP error queued on fd: true with the errno it stands for in
+ * *err (ECONNREFUSED: port unreachable) and the start of the datagram
+ * that came back (its UDP payload) in buf, *len bytes (at most *len on
+ * entry; buf or len NULL: not wanted); false when none is left. Errors of
+ * local origin are passed over: the send() that met one said so. Reading
+ * one clears the socket's pending error too, so that the next send() does
+ * not fail for a datagram already counted here.
+ */
+bool transport_icmp_error(int fd, int *err, void *buf, size_t *len);
+/*
+ * n records whose datagrams came back move from written to lost in s
+ * (at most what it counted written), and err, the first ICMP error, is
+ * said unless one was said in the last 50 s: *said_at keeps when (0:
+ * never). what is lost, for the message: "datagrams", "flow records".
+ */
+void transport_refused(struct sink *s, const char *label, const char *name,
+		       const char *what, uint64_t n, int err,
+		       uint64_t *said_at);
 
 #endif

@@ -68,6 +68,7 @@ struct event_respond {
 	uint64_t window_ms;
 	uint64_t ttl_s;
 	uint64_t expires_ns;		/* wall clock */
+	uint64_t dropped;		/* unblock: the block's frames dropped */
 };
 
 /* Why a flow record was written (IPFIX's flowEndReason where one fits). */

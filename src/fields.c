@@ -175,6 +175,8 @@ const struct field field_table[F_COUNT] = {
 		ECS("hdrlog.respond.expires")),
 	[F_RESPOND_RESULT] = FIELD("respond.result", FK_STRING, "blocked, logged, already-blocked, protected, list-full; unblock: expired, shutdown",
 		ECS("hdrlog.respond.result")),
+	[F_RESPOND_DROPPED] = FIELD("respond.dropped", FK_NUMBER, "unblock: frames the block dropped (--monitor: would have), the kernel's count",
+		ECS("hdrlog.respond.dropped")),
 };
 
 const struct ecs_leaf ecs_version_leaf =
@@ -543,6 +545,8 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	case F_RESPOND_RESULT:
 		s = NAME(respond_result_names, e->respond.result);
 		break;
+	case F_RESPOND_DROPPED:
+		return uint_text(e->respond.dropped, buf);
 	case F_WOULD_DROP:
 		s = e->would_drop ? "true" : "false";
 		break;

@@ -41,6 +41,7 @@
 #include "clock.h"
 #include "flowtable.h"
 #include "log.h"
+#include "mapwalk.h"
 
 #define BATCH			1024
 #define CLOSED_WAIT_NS		1000000000ull
@@ -70,8 +71,7 @@ struct flow_table {
 	/* the pass in progress */
 	unsigned int sweep_round;	/* ticks per pass */
 	unsigned int tick;		/* of this pass, from 0 */
-	bool in_pass;			/* token is valid */
-	uint32_t token;			/* the hash map's: a bucket index */
+	struct map_walk walk;		/* its cursor: where the next tick goes on */
 	uint64_t pass_flows;		/* flows read in this pass */
 	uint64_t last_pass_flows;	/* and in the previous one */
 	/* ended flows, by key, until CLOSED_WAIT_NS has passed */
@@ -100,6 +100,8 @@ struct flow_table *flow_table_new(int map_fd, int ended_fd,
 	t->idle_ns = idle_timeout * NS;
 	t->active_ns = active_timeout * NS;
 	t->sweep_round = flow_table_sweep_round(idle_timeout);
+	t->walk = (struct map_walk){ .fd = map_fd, .keys = t->keys,
+				     .vals = t->values, .batch = BATCH };
 	return t;
 }
 
@@ -280,41 +282,49 @@ static void sweep_ended(struct flow_table *t, uint64_t now,
 	delete_doomed(t);
 }
 
+struct slice {
+	struct flow_table *t;
+	uint64_t now;
+	bool shutdown;
+	const struct decode_ctx *ctx;
+	flow_emit_fn emit;
+	void *emit_ctx;
+	uint64_t *exported;
+};
+
+static void slice_batch(void *arg, const void *keys, const void *vals,
+			uint32_t n)
+{
+	struct slice *s = arg;
+	const struct hdrlog_flow_key *k = keys;
+	const struct hdrlog_flow *v = vals;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (judge(s->t, &k[i], &v[i], s->now, s->shutdown, s->ctx,
+			  s->emit, s->emit_ctx, s->exported) && !s->shutdown)
+			doom(s->t, &k[i]);
+	delete_doomed(s->t);
+	s->t->pass_flows += n;
+}
+
 /*
- * Read up to max flows from the pass's token on (all with max 0) and
+ * Read up to max flows from the pass's cursor on (all with max 0) and
  * judge them. Returns 1 when the pass is over, 0 when not, -1 on error.
  */
 static int sweep_slice(struct flow_table *t, uint64_t max, uint64_t now,
 		       bool shutdown, const struct decode_ctx *ctx,
 		       flow_emit_fn emit, void *emit_ctx, uint64_t *exported)
 {
-	uint64_t read = 0;
+	struct slice s = { t, now, shutdown, ctx, emit, emit_ctx, exported };
+	int done = map_walk(&t->walk, max, slice_batch, &s);
 
-	while (!max || read < max) {
-		__u32 n = BATCH, out;
-		int err = bpf_map_lookup_batch(t->fd, t->in_pass ? &t->token : NULL,
-					       &out, t->keys, t->values, &n, NULL);
-
-		if (err && errno != ENOENT) {
-			if (!t->warned)
-				pr_err("cannot read the flow table: %s; flows are not exported",
-				       strerror(errno));
-			t->warned = true;
-			return -1;
-		}
-		read += n;
-		for (__u32 i = 0; i < n; i++)
-			if (judge(t, &t->keys[i], &t->values[i], now, shutdown,
-				  ctx, emit, emit_ctx, exported) && !shutdown)
-				doom(t, &t->keys[i]);
-		delete_doomed(t);
-		t->pass_flows += n;
-		if (err)	/* ENOENT: that was the last batch */
-			return 1;
-		t->token = out;
-		t->in_pass = true;
+	if (done < 0) {
+		if (!t->warned)
+			pr_err("cannot read the flow table: %s; flows are not exported",
+			       strerror(errno));
+		t->warned = true;
 	}
-	return 0;
+	return done;
 }
 
 int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
@@ -326,14 +336,13 @@ int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
 
 	if (shutdown) {
 		/* everything, from the start: what is left is exported */
-		t->in_pass = false;
+		t->walk.in_pass = false;
 		done = sweep_slice(t, 0, now, true, ctx, emit, emit_ctx,
 				   exported);
-		t->in_pass = false;
 		return done < 0 ? -1 : 0;
 	}
 	sweep_ended(t, now, ctx, emit, emit_ctx, exported);
-	if (!t->in_pass) {
+	if (!t->walk.in_pass) {
 		t->tick = 0;
 		t->pass_flows = 0;
 	}
@@ -347,9 +356,7 @@ int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
 	if (done < 0)
 		return -1;
 	t->tick++;
-	if (done) {
+	if (done)
 		t->last_pass_flows = t->pass_flows;
-		t->in_pass = false;
-	}
 	return 0;
 }

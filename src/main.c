@@ -697,22 +697,16 @@ static void describe_run(const struct run *run)
 }
 
 /*
- * --check: everything a start would check before loading the program,
- * through the same code, every problem reported (not just the first);
- * nothing attached, loaded, created or truncated. Prints what would run
- * on stdout. 0 if a start would get past all of it, else 2.
+ * --check of --respond-state: hdrlog rewrites FILE and FILE.baseline (a
+ * temporary file beside each, then rename), so their directory must exist
+ * and take files; then they are read as at start (respond.c): one that
+ * is there must be a regular file (-1), and a bad line is a warning (1),
+ * as it is at start, where the file is then ignored.
  */
-/*
- * --check of --respond-state: hdrlog rewrites FILE (a temporary file
- * beside it, then rename), so its directory must exist and take files,
- * and an existing FILE must be a regular file. What it holds is read at
- * start, where a bad line is a warning and the file is ignored.
- */
-static int check_state_file(const char *path)
+static int check_state_file(const char *path, const struct respond_config *c)
 {
 	char esc[LOG_ESCAPE_SIZE(PATH_MAX)], dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	struct stat st;
 
 	log_escape(esc, sizeof(esc), path, strlen(path));
 	if (!slash)
@@ -725,13 +719,15 @@ static int check_state_file(const char *path)
 		       esc, strerror(errno));
 		return -1;
 	}
-	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
-		pr_err("--respond-state %s: not a regular file", esc);
-		return -1;
-	}
-	return 0;
+	return respond_state_check(c, path);
 }
 
+/*
+ * --check: everything a start would check before loading the program,
+ * through the same code, every problem reported (not just the first);
+ * nothing attached, loaded, created or truncated. Prints what would run
+ * on stdout. 0 if a start would get past all of it, else 2.
+ */
 static int check_config(struct options *o)
 {
 	static char outputs[MAX_OUTPUTS][SINK_DESCRIBE_SIZE];
@@ -754,8 +750,11 @@ static int check_config(struct options *o)
 	filter_free(&filter);
 	if (metrics_check(o))
 		problems++;
-	if (o->respond_state && check_state_file(o->respond_state))
-		problems++;
+	if (o->respond_state) {
+		r = check_state_file(o->respond_state, o->respond_cfg);
+		problems += r < 0;
+		warnings += r > 0;
+	}
 	for (int i = 0; i < o->n_outputs; i++) {
 		r = sink_check(o->outputs[i], &o->sink, outputs[i],
 			       sizeof(outputs[i]));

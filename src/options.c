@@ -574,7 +574,7 @@ static const struct opt_def opt_defs[] = {
 	FLAG("monitor", 0, monitor, "never drop; mark records with would_drop instead"),
 	/* automated response (issue 14): src/respond.c */
 	FUNC("respond", 0, "FILE", opt_respond, 0, "count sources in the kernel, alert and block by the policies in FILE"),
-	FUNC("respond-state", 0, "FILE", opt_respond_text, RESPOND_STATE, "--respond: keep the active blocks in FILE across a restart"),
+	FUNC("respond-state", 0, "FILE", opt_respond_text, RESPOND_STATE, "--respond: keep the active blocks in FILE, and the baselines learned in FILE.baseline, across a restart"),
 	FUNC("control", 0, "PATH", opt_respond_text, RESPOND_CONTROL, "--respond: the socket --blocks and --top ask (default /run/hdrlog/IF.sock with one -i IF, else /run/hdrlog/hdrlog.sock)"),
 	FLAG("blocks", 0, blocks, "list the active blocks of the hdrlog at --control, and exit"),
 	FUNC("unblock", 0, "ADDR[/PREFIX]", opt_respond_text, RESPOND_UNBLOCK, "take ADDR out of the running hdrlog's block list, and exit"),

@@ -13,6 +13,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,12 +21,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "clock.h"
 #include "log.h"
+#include "mapwalk.h"
 #include "respond.h"
 
 #define NS		1000000000ull
@@ -502,7 +505,7 @@ int respond_config_bind(struct respond_config *c,
  * the EWMA every poll. A source is judged only after one history of
  * learning (a new source at a high rate is for packet-rate/byte-rate),
  * and a window in which it alerted is not learned (an attack does not
- * become its own baseline).
+ * become its own baseline), nor are windows hdrlog itself missed.
  *
  * The table holds as many sources as the kernel's (sources in
  * respond.conf); when it is full a new source is not learned and
@@ -513,7 +516,7 @@ int respond_config_bind(struct respond_config *c,
 struct base_entry {
 	struct hdrlog_src_key key;
 	uint32_t used;
-	uint64_t born;		/* the first window it was learned in */
+	uint64_t learned[BASE_POLICIES];	/* windows, per policy */
 	uint64_t alerted_in;	/* window + 1 of its last baseline alert */
 	uint64_t x[2];		/* packets, bytes in the window just ended */
 	double ewma[BASE_POLICIES];	/* counts per window */
@@ -628,6 +631,8 @@ struct respond {
 	const char *state;
 	bool state_dirty;
 	uint64_t state_saved;	/* clock_mono_ns() of the last write */
+	uint64_t base_saved;	/* and of the baselines' (FILE.baseline) */
+	bool check;		/* --check's: files read, nothing restored */
 	uint64_t filter_unblocks;	/* st.unblocks' sum at the last rebuild */
 };
 
@@ -666,63 +671,68 @@ void respond_free(struct respond *r)
 	free(r);
 }
 
+struct learn_walk {
+	struct respond *r;
+	uint64_t w;
+};
+
 /*
- * Learn window w (just ended) from the whole per-source table: a
- * source's window is its cur if the kernel has not rolled it yet, its
- * prev if it has, and nothing if it sent nothing in w.
+ * A source's window w is its cur if the kernel has not rolled it yet,
+ * its prev if it has, and nothing if it sent nothing in w.
  */
+static void learn_batch(void *arg, const void *keys, const void *vals,
+			uint32_t count)
+{
+	struct learn_walk *lw = arg;
+	struct respond *r = lw->r;
+	struct baseline *b = r->base;
+	const struct hdrlog_src_key *k = keys;
+	const struct hdrlog_src *v = vals;
+
+	for (uint32_t i = 0; i < count; i++) {
+		const struct hdrlog_src_window *win;
+		struct base_entry *e;
+
+		if (v[i].window == lw->w)
+			win = &v[i].cur;
+		else if (v[i].window == lw->w + 1)
+			win = &v[i].prev;
+		else
+			continue;
+		if (!win->n[HDRLOG_M_PKTS])
+			continue;
+		e = base_slot(b->t, b->cap, &k[i]);
+		if (!e->used) {
+			if (b->n >= b->max) {
+				if (!r->st.baseline_full++)
+					pr_warn("--respond: the baseline table is full (%u sources: sources in %s); new sources are not learned",
+						b->max, r->c->path);
+				continue;
+			}
+			memset(e, 0, sizeof(*e));
+			e->used = 1;
+			e->key = k[i];
+			b->n++;
+		}
+		e->x[0] = win->n[HDRLOG_M_PKTS];
+		e->x[1] = win->n[HDRLOG_M_BYTES];
+	}
+}
+
+/* Learn window w (just ended) from the whole per-source table. */
 static void baseline_learn(struct respond *r, uint64_t w)
 {
 	struct baseline *b = r->base;
-	uint64_t gap = b->window && w > b->window ? w - b->window : 1;
-	__u32 token = 0, count;
-	bool first = true;
-	int err;
+	struct map_walk walk = { .fd = r->fds.sources, .keys = b->keys,
+				 .vals = b->vals, .batch = BASE_BATCH };
+	struct learn_walk lw = { r, w };
 
-	do {
-		count = BASE_BATCH;
-		err = bpf_map_lookup_batch(r->fds.sources, first ? NULL : &token,
-					   &token, b->keys, b->vals, &count,
-					   NULL);
-		if (err && errno != ENOENT) {
-			if (!b->warned)
-				pr_warn("--respond: reading the source table for the baseline: %s",
-					strerror(errno));
-			b->warned = true;
-			break;
-		}
-		first = false;
-		for (__u32 i = 0; i < count; i++) {
-			const struct hdrlog_src *v = &b->vals[i];
-			const struct hdrlog_src_window *win;
-			struct base_entry *e;
-
-			if (v->window == w)
-				win = &v->cur;
-			else if (v->window == w + 1)
-				win = &v->prev;
-			else
-				continue;
-			if (!win->n[HDRLOG_M_PKTS])
-				continue;
-			e = base_slot(b->t, b->cap, &b->keys[i]);
-			if (!e->used) {
-				if (b->n >= b->max) {
-					if (!r->st.baseline_full++)
-						pr_warn("--respond: the baseline table is full (%u sources: sources in %s); new sources are not learned",
-							b->max, r->c->path);
-					continue;
-				}
-				memset(e, 0, sizeof(*e));
-				e->used = 1;
-				e->key = b->keys[i];
-				e->born = w;
-				b->n++;
-			}
-			e->x[0] = win->n[HDRLOG_M_PKTS];
-			e->x[1] = win->n[HDRLOG_M_BYTES];
-		}
-	} while (!err);
+	if (map_walk(&walk, 0, learn_batch, &lw) < 0) {
+		if (!b->warned)
+			pr_warn("--respond: reading the source table for the baseline: %s",
+				strerror(errno));
+		b->warned = true;
+	}
 
 	/* every source, sending or not, into the next table */
 	memset(b->next, 0, b->cap * sizeof(*b->next));
@@ -738,14 +748,29 @@ static void baseline_learn(struct respond *r, uint64_t w)
 				&r->c->policies[b->pol[s]];
 			double x = e->x[pol->metric == HDRLOG_M_BYTES];
 
-			if (e->born == w)
+			if (!e->learned[s]) {
 				e->ewma[s] = x;
-			else if (e->alerted_in != w + 1) {
-				/* windows missed (a stall) count as silent */
-				double d = e->ewma[s] *
-					   pow(1.0 - b->alpha[s], gap - 1);
-
-				e->ewma[s] = d + b->alpha[s] * (x - d);
+				e->learned[s] = 1;
+			} else {
+				/*
+				 * Windows hdrlog did not read (it stalled)
+				 * are not data: the kernel keeps only the
+				 * last two, so what came in them is unknown.
+				 * Counting them as silent would lower every
+				 * average, and a steady source would alert at
+				 * its usual rate right after a stall.
+				 */
+				if (e->alerted_in != w + 1)
+					e->ewma[s] += b->alpha[s] *
+						      (x - e->ewma[s]);
+				/*
+				 * Decay alone never reaches 0: it ends in
+				 * denormals, which FILE.baseline's reader
+				 * (strtod: ERANGE) would refuse.
+				 */
+				if (e->ewma[s] < 1e-9)
+					e->ewma[s] = 0;
+				e->learned[s]++;
 			}
 			if (e->ewma[s] >= 0.5)
 				keep = true;
@@ -766,11 +791,11 @@ static void baseline_learn(struct respond *r, uint64_t w)
 }
 
 /*
- * The count in window w above which baseline policy i fires for k; 0:
+ * The count in a window above which baseline policy i fires for k; 0:
  * not judged (not learned, or still in its first history).
  */
 static uint64_t baseline_need(struct respond *r, int i,
-			      const struct hdrlog_src_key *k, uint64_t w)
+			      const struct hdrlog_src_key *k)
 {
 	const struct respond_policy *pol = &r->c->policies[i];
 	struct baseline *b = r->base;
@@ -781,8 +806,7 @@ static uint64_t baseline_need(struct respond *r, int i,
 	if (s < 0)
 		return 0;
 	e = base_slot(b->t, b->cap, k);
-	if (!e->used || w < e->born ||
-	    (w - e->born) * r->c->window_ns < pol->history_ns)
+	if (!e->used || e->learned[s] * r->c->window_ns < pol->history_ns)
 		return 0;
 	need = (uint64_t)floor(pol->factor * e->ewma[s]) + 1;
 	return need > pol->per_window ? need : pol->per_window;
@@ -840,31 +864,7 @@ static int block_insert(struct respond *r, const struct hdrlog_src_key *k,
 	return bpf_map_update_elem(r->fds.blocks, k, b, flags);
 }
 
-/*
- * Blocks went (expired, removed): the filter again from the list, so
- * their bits stop costing frames a lookup. Only this thread inserts, so
- * no block is missing from what it writes; each word goes in whole.
- */
-static void block_filter_rebuild(struct respond *r)
-{
-	__u64 f[HDRLOG_BLOCK_FILTER_WORDS] = { 0 };
-	struct hdrlog_src_key k, *prev = NULL;
-	uint64_t total = 0;
-
-	for (int i = 0; i < HDRLOG_RESPOND_POLICIES; i++)
-		total += r->st.unblocks[i];
-	if (total == r->filter_unblocks || !r->fds.block_filter)
-		return;
-	r->filter_unblocks = total;
-	while (!bpf_map_get_next_key(r->fds.blocks, prev, &k)) {
-		__u32 bit = hdrlog_block_filter_bit(&k);
-
-		f[bit >> 6] |= 1ULL << (bit & 63);
-		prev = &k;
-	}
-	for (int i = 0; i < HDRLOG_BLOCK_FILTER_WORDS; i++)
-		__atomic_store_n(&r->fds.block_filter[i], f[i], __ATOMIC_RELEASE);
-}
+static void block_filter_rebuild(struct respond *r);	/* after blocks_each() */
 
 static void decide(struct respond *r, const struct watch *w, int policy,
 		   uint64_t value, uint64_t threshold, uint64_t lists,
@@ -950,7 +950,7 @@ static bool judge(struct respond *r, struct watch *w, uint64_t now,
 		if (w->fired & (1u << i))
 			continue;
 		if (pol->detector == DET_BASELINE) {
-			need = baseline_need(r, i, &w->key, w->window);
+			need = baseline_need(r, i, &w->key);
 			if (!need)
 				continue;
 			/* the record's threshold: factor x EWMA (or min), per second */
@@ -995,13 +995,49 @@ static void read_hot(struct respond *r)
 	}
 }
 
+/* b: the block as it was taken out; NULL: restored (its count is gone). */
+static void unblock_record(struct respond *r, const struct hdrlog_src_key *k,
+			   const struct hdrlog_block *b, int policy,
+			   enum respond_result why, respond_emit_fn emit,
+			   void *emit_ctx)
+{
+	struct event e;
+
+	r->st.unblocks[policy]++;
+	record_start(&e, EVENT_UNBLOCK, r, k, policy);
+	e.respond.result = why;
+	if (b) {
+		e.present |= FIELD_BIT(F_RESPOND_DROPPED);
+		e.respond.dropped = b->dropped;
+	}
+	if (r->monitor) {	/* its count is of frames it would have dropped */
+		e.present |= FIELD_BIT(F_WOULD_DROP);
+		e.would_drop = true;
+	}
+	emit(emit_ctx, &e);
+}
+
+/*
+ * Take k's block out of the kernel, with its last count in b. Lookup and
+ * delete of a hash map is Linux 5.14; before it, the count read just
+ * before the delete (a frame in between is not counted).
+ */
+static int block_take(struct respond *r, const struct hdrlog_src_key *k,
+		      struct hdrlog_block *b)
+{
+	if (!bpf_map_lookup_and_delete_elem(r->fds.blocks, k, b))
+		return 0;
+	if (errno == ENOENT || bpf_map_lookup_elem(r->fds.blocks, k, b))
+		return -1;
+	return bpf_map_delete_elem(r->fds.blocks, k);
+}
+
 /* Expired blocks out, with an unblock record each; all of them at shutdown. */
 static void expire(struct respond *r, uint64_t now, bool shutdown,
 		   respond_emit_fn emit, void *emit_ctx)
 {
 	struct hdrlog_src_key k, next, *prev = NULL;
 	struct hdrlog_block b;
-	struct event e;
 
 	while (!bpf_map_get_next_key(r->fds.blocks, prev, &next)) {
 		k = next;
@@ -1009,17 +1045,16 @@ static void expire(struct respond *r, uint64_t now, bool shutdown,
 		if (bpf_map_lookup_elem(r->fds.blocks, &k, &b) ||
 		    (!shutdown && b.expires_ns > now))
 			continue;
-		if (bpf_map_delete_elem(r->fds.blocks, &k))
+		/* and its count as it goes: the kernel's clock is coarse */
+		if (block_take(r, &k, &b))
 			continue;
 		/* the key is gone: start over (a hash walk needs a live key) */
 		prev = NULL;
 		r->state_dirty = true;
-		if (b.policy >= (uint32_t)r->c->n_policies)
-			continue;
-		r->st.unblocks[b.policy]++;
-		record_start(&e, EVENT_UNBLOCK, r, &k, b.policy);
-		e.respond.result = shutdown ? RESULT_SHUTDOWN : RESULT_EXPIRED;
-		emit(emit_ctx, &e);
+		if (b.policy < (uint32_t)r->c->n_policies)
+			unblock_record(r, &k, &b, b.policy, shutdown ?
+				       RESULT_SHUTDOWN : RESULT_EXPIRED, emit,
+				       emit_ctx);
 	}
 }
 
@@ -1194,18 +1229,6 @@ static uint64_t key_lists(const struct list_set *set,
 	return 0;
 }
 
-static void unblock_record(struct respond *r, const struct hdrlog_src_key *k,
-			   int policy, enum respond_result why,
-			   respond_emit_fn emit, void *emit_ctx)
-{
-	struct event e;
-
-	r->st.unblocks[policy]++;
-	record_start(&e, EVENT_UNBLOCK, r, k, policy);
-	e.respond.result = why;
-	emit(emit_ctx, &e);
-}
-
 int respond_unblock(struct respond *r, const char *text, char *err,
 		    size_t size, respond_emit_fn emit, void *emit_ctx)
 {
@@ -1215,15 +1238,15 @@ int respond_unblock(struct respond *r, const char *text, char *err,
 
 	if (key_parse(r, text, &k, err, size))
 		return -1;
-	if (bpf_map_lookup_elem(r->fds.blocks, &k, &b) ||
-	    bpf_map_delete_elem(r->fds.blocks, &k)) {
+	if (block_take(r, &k, &b)) {
 		key_text(r, &k, a, sizeof(a));
 		snprintf(err, size, "%s is not blocked", a);
 		return -1;
 	}
 	r->state_dirty = true;
 	if (b.policy < (uint32_t)r->c->n_policies)
-		unblock_record(r, &k, b.policy, RESULT_REMOVED, emit, emit_ctx);
+		unblock_record(r, &k, &b, b.policy, RESULT_REMOVED, emit,
+			       emit_ctx);
 	return 0;
 }
 
@@ -1251,42 +1274,84 @@ static void put(char *buf, size_t size, size_t *len, const char *fmt, ...)
 typedef void (*block_fn)(struct respond *r, const struct hdrlog_src_key *k,
 			 const struct hdrlog_block *b, uint64_t now, void *arg);
 
+struct blocks_walk {
+	struct respond *r;
+	uint64_t now;
+	block_fn fn;
+	void *arg;
+	int n;
+};
+
+static void blocks_batch(void *arg, const void *keys, const void *vals,
+			 uint32_t n)
+{
+	struct blocks_walk *bw = arg;
+	const struct hdrlog_src_key *k = keys;
+	const struct hdrlog_block *b = vals;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (b[i].expires_ns <= bw->now ||
+		    b[i].policy >= (uint32_t)bw->r->c->n_policies)
+			continue;
+		bw->n++;
+		bw->fn(bw->r, &k[i], &b[i], bw->now, bw->arg);
+	}
+}
+
 static int blocks_each(struct respond *r, uint64_t now, block_fn fn,
 		       void *arg)
 {
 	enum { BATCH = 256 };
 	static struct hdrlog_src_key keys[BATCH];
 	static struct hdrlog_block vals[BATCH];
-	struct hdrlog_src_key tok_in, tok_out;
-	bool first = true, more = true;
-	int n = 0;
+	struct map_walk w = { .fd = r->fds.blocks, .keys = keys, .vals = vals,
+			      .batch = BATCH };
+	struct blocks_walk bw = { r, now, fn, arg, 0 };
 
-	while (more) {
-		__u32 count = BATCH;
-		int err = bpf_map_lookup_batch(r->fds.blocks,
-					       first ? NULL : &tok_in, &tok_out,
-					       keys, vals, &count, NULL);
+	if (map_walk(&w, 0, blocks_batch, &bw) < 0)
+		return -1;
+	return bw.n;
+}
 
-		if (err && errno != ENOENT)
-			break;
-		more = !err;
-		first = false;
-		tok_in = tok_out;
-		for (__u32 i = 0; i < count; i++) {
-			if (vals[i].expires_ns <= now ||
-			    vals[i].policy >= (uint32_t)r->c->n_policies)
-				continue;
-			n++;
-			fn(r, &keys[i], &vals[i], now, arg);
-		}
-	}
-	return n;
+static void filter_set(struct respond *r, const struct hdrlog_src_key *k,
+		       const struct hdrlog_block *b, uint64_t now, void *arg)
+{
+	__u64 *f = arg;
+	__u32 bit = hdrlog_block_filter_bit(k);
+
+	(void)r, (void)b, (void)now;
+	f[bit >> 6] |= 1ULL << (bit & 63);
+}
+
+/*
+ * Blocks went (expired, removed): the filter again from the list, so
+ * their bits stop costing frames a lookup. Only this thread inserts, so
+ * no block is missing from what it writes; each word goes in whole. A
+ * list that cannot be read leaves the filter as it is (it holds every
+ * block inserted since) and is tried again next poll.
+ */
+static void block_filter_rebuild(struct respond *r)
+{
+	__u64 f[HDRLOG_BLOCK_FILTER_WORDS] = { 0 };
+	uint64_t total = 0;
+
+	for (int i = 0; i < HDRLOG_RESPOND_POLICIES; i++)
+		total += r->st.unblocks[i];
+	if (total == r->filter_unblocks || !r->fds.block_filter)
+		return;
+	/* now 0: the expired ones not taken out yet too */
+	if (blocks_each(r, 0, filter_set, f) < 0)
+		return;
+	r->filter_unblocks = total;
+	for (int i = 0; i < HDRLOG_BLOCK_FILTER_WORDS; i++)
+		__atomic_store_n(&r->fds.block_filter[i], f[i], __ATOMIC_RELEASE);
 }
 
 struct table {
 	char *buf;
 	size_t size, len;
 	int shown, max;
+	size_t reserve;		/* room kept for what follows the rows */
 };
 
 static void block_row(struct respond *r, const struct hdrlog_src_key *k,
@@ -1295,25 +1360,35 @@ static void block_row(struct respond *r, const struct hdrlog_src_key *k,
 	struct table *t = arg;
 	char a[64];
 
-	if (t->shown == t->max)
+	/* a row is at most 128 bytes; the summary and drops table still fit */
+	if (t->shown == t->max || t->len + 128 + t->reserve > t->size)
 		return;
 	t->shown++;
 	key_text(r, k, a, sizeof(a));
-	put(t->buf, t->size, &t->len, "%-44s %-20s %7llus\n", a,
+	put(t->buf, t->size, &t->len, "%-44s %-20s %7llus %12llu\n", a,
 	    r->c->policies[b->policy].name,
-	    (unsigned long long)((b->expires_ns - now + NS - 1) / NS));
+	    (unsigned long long)((b->expires_ns - now + NS - 1) / NS),
+	    (unsigned long long)b->dropped);
 }
 
 static size_t blocks_table(struct respond *r, uint64_t now, char *buf,
 			   size_t size, size_t len, int max)
 {
-	struct table t = { buf, size, len, 0, max };
+	/* the lines below, and the drops table: a line per policy */
+	struct table t = { buf, size, len, 0, max,
+			   256 + 80 * (size_t)(r->c->n_policies + 1) };
 	int n, shown;
 
-	put(buf, size, &t.len, "%-44s %-20s %8s\n", "BLOCKED", "POLICY", "TTL");
+	put(buf, size, &t.len, "%-44s %-20s %8s %12s\n", "BLOCKED", "POLICY",
+	    "TTL", r->monitor ? "WOULD-DROP" : "DROPPED");
 	n = blocks_each(r, now, block_row, &t);
 	len = t.len;
 	shown = t.shown;
+	if (n < 0) {
+		put(buf, size, &len, "cannot read the blocks: %s\n",
+		    strerror(errno));
+		return len;
+	}
 	if (n > shown)
 		put(buf, size, &len, "... and %d more\n", n - shown);
 	put(buf, size, &len, "%d active block%s (max-blocks %u)\n", n,
@@ -1344,7 +1419,6 @@ size_t respond_blocks_text(struct respond *r, uint64_t now, char *buf,
 {
 	size_t len = blocks_table(r, now, buf, size, 0, 1000);
 
-	/* drops are counted per policy, not per block */
 	put(buf, size, &len, "\n");
 	return drops_table(r, buf, size, len);
 }
@@ -1391,6 +1465,35 @@ static void top_rows(const struct respond *r, const struct list_set *set,
 	}
 }
 
+struct top_walk {
+	const struct respond *r;
+	uint64_t win;
+	struct top_src *t;
+	int n, read;
+};
+
+static void top_batch(void *arg, const void *keys, const void *vals,
+		      uint32_t count)
+{
+	struct top_walk *tw = arg;
+	const struct hdrlog_src_key *k = keys;
+	const struct hdrlog_src *v = vals;
+	uint64_t window_ns = tw->r->c->window_ns;
+
+	for (uint32_t i = 0; i < count && tw->read < TOP_READ_MAX;
+	     i++, tw->read++) {
+		uint64_t age = (tw->win - v[i].window) * window_ns;
+
+		if (v[i].window > tw->win || age > TOP_AGE_NS ||
+		    !v[i].cur.n[HDRLOG_M_PKTS])
+			continue;
+		tw->t[tw->n++] = (struct top_src){
+			.key = k[i], .pkts = v[i].cur.n[HDRLOG_M_PKTS],
+			.bytes = v[i].cur.n[HDRLOG_M_BYTES],
+			.age_ns = age, .lists = v[i].lists };
+	}
+}
+
 /*
  * The per-source table read in batches, at most TOP_READ_MAX entries:
  * the work is bounded, and none of it is on the capture path.
@@ -1401,52 +1504,30 @@ size_t respond_top_text(struct respond *r, uint64_t now,
 	enum { BATCH = 512 };
 	static struct hdrlog_src_key keys[BATCH];
 	static struct hdrlog_src vals[BATCH];
-	struct hdrlog_src_key tok_in, tok_out;
-	uint64_t win = now / r->c->window_ns;
+	struct map_walk w = { .fd = r->fds.sources, .keys = keys, .vals = vals,
+			      .batch = BATCH };
+	struct top_walk tw = { .r = r, .win = now / r->c->window_ns };
 	struct top_src *t = calloc(TOP_READ_MAX, sizeof(*t));
 	size_t len = 0;
-	int n = 0, read = 0;
-	bool first = true, more = true;
 
 	if (!t) {
 		put(buf, size, &len, "out of memory\n");
 		return len;
 	}
-	while (more && read < TOP_READ_MAX) {
-		__u32 count = BATCH;
-		int err = bpf_map_lookup_batch(r->fds.sources,
-					       first ? NULL : &tok_in, &tok_out,
-					       keys, vals, &count, NULL);
-
-		if (err && errno != ENOENT)
-			break;
-		more = !err;
-		first = false;
-		tok_in = tok_out;
-		for (__u32 i = 0; i < count && read < TOP_READ_MAX; i++, read++) {
-			uint64_t age = (win - vals[i].window) * r->c->window_ns;
-
-			if (vals[i].window > win || age > TOP_AGE_NS ||
-			    !vals[i].cur.n[HDRLOG_M_PKTS])
-				continue;
-			t[n++] = (struct top_src){
-				.key = keys[i], .pkts = vals[i].cur.n[HDRLOG_M_PKTS],
-				.bytes = vals[i].cur.n[HDRLOG_M_BYTES],
-				.age_ns = age, .lists = vals[i].lists };
-		}
-	}
+	tw.t = t;
+	map_walk(&w, TOP_READ_MAX, top_batch, &tw);
 	put(buf, size, &len, "hdrlog --top: %d source%s seen in the last %llus (window %llums%s)\n\n",
-	    n, n == 1 ? "" : "s", (unsigned long long)(TOP_AGE_NS / NS),
+	    tw.n, tw.n == 1 ? "" : "s", (unsigned long long)(TOP_AGE_NS / NS),
 	    (unsigned long long)(r->c->window_ns / 1000000),
-	    read == TOP_READ_MAX ? "; table read in part" : "");
-	qsort(t, n, sizeof(*t), by_pkts);
+	    tw.read == TOP_READ_MAX ? "; table read in part" : "");
+	qsort(t, tw.n, sizeof(*t), by_pkts);
 	put(buf, size, &len, "%-44s %10s %12s %5s %s\n", "TOP BY PACKETS",
 	    "PACKETS", "BYTES", "AGE", "LISTS");
-	top_rows(r, lists, t, n, buf, size, &len);
-	qsort(t, n, sizeof(*t), by_bytes);
+	top_rows(r, lists, t, tw.n, buf, size, &len);
+	qsort(t, tw.n, sizeof(*t), by_bytes);
 	put(buf, size, &len, "\n%-44s %10s %12s %5s %s\n", "TOP BY BYTES",
 	    "PACKETS", "BYTES", "AGE", "LISTS");
-	top_rows(r, lists, t, n, buf, size, &len);
+	top_rows(r, lists, t, tw.n, buf, size, &len);
 	free(t);
 	put(buf, size, &len, "\n");
 	len = blocks_table(r, now, buf, size, len, TOP_SHOW);
@@ -1456,57 +1537,439 @@ size_t respond_top_text(struct respond *r, uint64_t now,
 
 struct state_out {
 	FILE *f;
+	struct respond *r;
 	const struct decode_ctx *ctx;
 };
+
+/* Unix time in ns as "SECONDS.MMM", as the state files say times. */
+static void put_unix_time(FILE *f, uint64_t ns)
+{
+	fprintf(f, "%llu.%03llu", (unsigned long long)(ns / NS),
+		(unsigned long long)(ns % NS / 1000000));
+}
+
+/* "SECONDS[.MMM]" to ns: 0, or -1 with why in err. Changes s. */
+static int parse_unix_time(char *s, uint64_t *ns, char *err, size_t size)
+{
+	unsigned long long sec, ms = 0;
+	char *dot = strchr(s, '.'), *end;
+
+	if (dot)
+		*dot++ = '\0';
+	errno = 0;
+	sec = strtoull(s, &end, 10);
+	if (!isdigit((unsigned char)*s) || *end || errno ||
+	    sec > UINT64_MAX / NS - 1) {
+		snprintf(err, size, "'%.32s' is not a time in unix seconds", s);
+		return -1;
+	}
+	if (dot) {
+		ms = strtoull(dot, &end, 10);
+		if (strlen(dot) != 3 || !isdigit((unsigned char)*dot) || *end ||
+		    ms > 999) {
+			snprintf(err, size, "'.%.32s' is not milliseconds (.NNN)", dot);
+			return -1;
+		}
+	}
+	*ns = sec * NS + ms * 1000000;
+	return 0;
+}
 
 static void state_row(struct respond *r, const struct hdrlog_src_key *k,
 		      const struct hdrlog_block *b, uint64_t now, void *arg)
 {
 	struct state_out *o = arg;
-	uint64_t wall = clock_map_realtime(o->ctx->clock, b->expires_ns);
 	char a[64];
 
 	(void)now;
 	key_text(r, k, a, sizeof(a));
-	fprintf(o->f, "%s %s %llu.%03llu %s\n", a,
-		r->c->policies[b->policy].name,
-		(unsigned long long)(wall / NS),
-		(unsigned long long)(wall % NS / 1000000),
+	fprintf(o->f, "%s %s ", a, r->c->policies[b->policy].name);
+	put_unix_time(o->f, clock_map_realtime(o->ctx->clock, b->expires_ns));
+	fprintf(o->f, " %s\n",
 		respond_detector_names[r->c->policies[b->policy].detector]);
 }
 
-/* Written to FILE.tmp and renamed: a reader never sees half a file. */
-static void state_write(struct respond *r, const struct decode_ctx *ctx)
+/*
+ * The next line of a state file that is not blank or a comment, leading
+ * blanks skipped: 1 with *s at it, 0 at the end, -1 with why in err.
+ */
+static int state_next(FILE *f, char *line, size_t size, unsigned int *lineno,
+		      char **s, char *err, size_t err_size)
 {
-	static bool failing;
-	char tmp[LIST_PATH_MAX + 8];
-	struct state_out o = { NULL, ctx };
+	while (fgets(line, size, f)) {
+		++*lineno;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, err_size, "line longer than %zu bytes",
+				 size - 1);
+			return -1;
+		}
+		for (*s = line; isspace((unsigned char)**s); ++*s)
+			;
+		if (**s && **s != '#')
+			return 1;
+	}
+	if (ferror(f)) {
+		snprintf(err, err_size, "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A state file to read: 0 with *f, or with *f NULL if there is none (an
+ * empty one). Opened without waiting for a writer and taken only if it
+ * is a regular file: a FIFO put there would hold the start (or --check)
+ * until something wrote to it. One that cannot be read is left out at
+ * start with a warning (then: what hdrlog does instead): 1. --check says
+ * the same, but one that is not a regular file is a problem there (-1):
+ * hdrlog would never read it, and cannot rename a new one over a
+ * directory.
+ */
+static int state_open(const struct respond *r, const char *path, FILE **f,
+		      const char *then)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+
+	*f = NULL;
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd >= 0 && !fstat(fd, &st) && !S_ISREG(st.st_mode)) {
+		close(fd);
+		if (r->check) {
+			pr_err("--respond-state %s: not a regular file", path);
+			return -1;
+		}
+		pr_warn("--respond-state %s: not a regular file; %s", path,
+			then);
+		return 1;
+	}
+	if (fd < 0 || !(*f = fdopen(fd, "r"))) {
+		pr_warn("--respond-state %s: %s; %s", path, strerror(errno),
+			then);
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Written by fill to PATH.tmp, synced and renamed: a reader or a crash
+ * never sees half a file. A failure is warned about once, until a write
+ * works again; lost says what a restart would then lose.
+ */
+static void write_atomic(const char *path, int (*fill)(FILE *, void *),
+			 void *arg, bool *failing, const char *lost)
+{
+	char tmp[LIST_PATH_MAX + 32];
 	FILE *f;
 	int err = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", r->state);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "we");
 	if (!f) {
 		err = errno;
 		goto out;
 	}
-	fprintf(f, "# hdrlog --respond-state: the active blocks, rewritten as they change\n"
-		"# ADDRESS/PREFIX POLICY EXPIRES(unix seconds) DETECTOR\n");
-	o.f = f;
-	blocks_each(r, clock_mono_ns(), state_row, &o);
-	if (fflush(f) || fsync(fileno(f)))
+	/* a failed fill (a map walk) or write keeps the old file whole */
+	if (fill(f, arg) < 0 || ferror(f))
+		err = errno ? errno : EIO;
+	if (!err && (fflush(f) || fsync(fileno(f))))
 		err = errno;
 	if (fclose(f) && !err)
 		err = errno;
-	if (!err && rename(tmp, r->state))
+	if (!err && rename(tmp, path))
 		err = errno;
+	if (err)
+		unlink(tmp);	/* not left to fill a full disk */
 out:
-	if (err && !failing)
-		pr_warn("--respond-state %s: cannot write it: %s; blocks would not survive a restart",
-			r->state, strerror(err));
-	else if (!err && failing)
-		pr_info("--respond-state %s: written again", r->state);
-	failing = err != 0;
+	if (err && !*failing)
+		pr_warn("--respond-state %s: cannot write it: %s; %s would not survive a restart",
+			path, strerror(err), lost);
+	else if (!err && *failing)
+		pr_info("--respond-state %s: written again", path);
+	*failing = err != 0;
+}
+
+static int state_fill(FILE *f, void *arg)
+{
+	struct state_out *o = arg;
+
+	fprintf(f, "# hdrlog --respond-state: the active blocks, rewritten as they change\n"
+		"# ADDRESS/PREFIX POLICY EXPIRES(unix seconds) DETECTOR\n");
+	o->f = f;
+	return blocks_each(o->r, clock_mono_ns(), state_row, o) < 0 ? -1 : 0;
+}
+
+static void state_write(struct respond *r, const struct decode_ctx *ctx)
+{
+	static bool failing;
+	struct state_out o = { NULL, r, ctx };
+
+	write_atomic(r->state, state_fill, &o, &failing, "blocks");
+}
+
+/* --- the learned averages over a restart: FILE.baseline ----------------- */
+
+/*
+ * detector = baseline's averages go to FILE.baseline beside the blocks
+ * (--respond-state FILE), every minute and at exit, not as they change
+ * like the blocks: they change every window, and the table may hold
+ * sources x 60 bytes of text; a crash loses a minute of learning. Each
+ * policy's average is kept per second (a changed window still reads it
+ * right) with how long it was learned, and the policy is found again by
+ * name and metric.
+ *
+ * While hdrlog was stopped it saw nothing, so the averages come back as
+ * they were saved, neither decayed as if the sources had been silent
+ * (that would lower every average, and the first ordinary traffic after
+ * a restart would look like a surge) nor learned longer. But a file
+ * saved longer ago than a policy's history is too old for it: the
+ * policy would have forgotten most of it by now, so it learns again.
+ */
+#define BASE_FILE_VERSION	1
+#define BASE_SAVE_NS		(60 * NS)
+#define BASE_RATE_MAX		1099511627776.0	/* 2^40/s, as min's range */
+#define BASE_LEARNED_MAX	(1ull << 38)	/* ms: 8 years */
+
+static void baseline_path(const struct respond *r, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s.baseline", r->state);
+}
+
+static const char *metric_name(enum hdrlog_measure m)
+{
+	return m == HDRLOG_M_BYTES ? "bytes" : "packets";
+}
+
+static int baseline_fill(FILE *f, void *arg)
+{
+	struct respond *r = arg;
+	struct baseline *b = r->base;
+	double per_s = (double)NS / r->c->window_ns;
+
+	fprintf(f, "# hdrlog --respond-state: the averages detector = baseline learned\n"
+		"hdrlog-baseline %d written ", BASE_FILE_VERSION);
+	put_unix_time(f, clock_real_ns());
+	fprintf(f, "\n");
+	for (int s = 0; s < b->n_pol; s++) {
+		const struct respond_policy *pol = &r->c->policies[b->pol[s]];
+
+		fprintf(f, "policy %s %s\n", pol->name, metric_name(pol->metric));
+	}
+	fprintf(f, "# ADDRESS/PREFIX, then for each policy: AVERAGE(per second) LEARNED(ms)\n");
+	for (uint32_t i = 0; i < b->cap; i++) {
+		const struct base_entry *e = &b->t[i];
+		char a[64];
+
+		if (!e->used)
+			continue;
+		key_text(r, &e->key, a, sizeof(a));
+		fprintf(f, "%s", a);
+		for (int s = 0; s < b->n_pol; s++)
+			fprintf(f, " %.9g %llu", e->ewma[s] * per_s,
+				(unsigned long long)(e->learned[s] *
+						     r->c->window_ns / 1000000));
+		fprintf(f, "\n");
+	}
+	return 0;
+}
+
+/* What a file's header and policy lines said, for its rows. */
+struct base_load {
+	bool header;
+	uint64_t age_ns;		/* since it was written */
+	int n_cols;
+	int slot[BASE_POLICIES];	/* column -> slot; -1: not taken */
+	int n_taken;			/* columns with a slot */
+	uint32_t restored, left_out;
+};
+
+/* "hdrlog-baseline VERSION written TIME": 0, or -1 with why in err. */
+static int baseline_header(struct base_load *l, char *s, char *err,
+			   size_t size)
+{
+	char magic[32], when[32], extra[2];
+	unsigned int version;
+	uint64_t written, now = clock_real_ns();
+	int n = sscanf(s, "%31s %u written %31s %1s", magic, &version, when,
+		       extra);
+
+	if (n < 1 || strcmp(magic, "hdrlog-baseline")) {
+		snprintf(err, size, "not an hdrlog baseline file (no 'hdrlog-baseline %d' line first)",
+			 BASE_FILE_VERSION);
+		return -1;
+	}
+	if (n >= 2 && version != BASE_FILE_VERSION) {
+		snprintf(err, size, "version %u; this hdrlog reads version %d",
+			 version, BASE_FILE_VERSION);
+		return -1;
+	}
+	if (n != 3) {
+		snprintf(err, size, "not 'hdrlog-baseline %d written TIME'",
+			 BASE_FILE_VERSION);
+		return -1;
+	}
+	if (parse_unix_time(when, &written, err, size))
+		return -1;
+	l->age_ns = now > written ? now - written : 0;
+	l->header = true;
+	return 0;
+}
+
+/* "policy NAME METRIC": the next column's policy. 0, or -1 (err). */
+static int baseline_policy(struct respond *r, struct base_load *l,
+			   const char *path, char *s, char *err, size_t size)
+{
+	const struct baseline *b = r->base;
+	char word[8], name[64], metric[16], extra[2];
+	int slot = -1;
+
+	if (sscanf(s, "%7s %63s %15s %1s", word, name, metric, extra) != 3 ||
+	    strcmp(word, "policy") ||
+	    (strcmp(metric, "packets") && strcmp(metric, "bytes"))) {
+		snprintf(err, size, "not 'policy NAME packets|bytes'");
+		return -1;
+	}
+	if (l->n_cols == BASE_POLICIES) {
+		snprintf(err, size, "more than %d policies", BASE_POLICIES);
+		return -1;
+	}
+	for (int i = 0; i < b->n_pol; i++) {
+		const struct respond_policy *pol = &r->c->policies[b->pol[i]];
+
+		if (strcmp(pol->name, name))
+			continue;
+		if (strcmp(metric, metric_name(pol->metric)))
+			pr_info("--respond-state %s: policy %s: learned %s, and now counts %s: it learns again",
+				path, name, metric, metric_name(pol->metric));
+		else if (l->age_ns >= pol->history_ns)
+			pr_info("--respond-state %s: policy %s: saved %llus ago, more than its history: it learns again",
+				path, name,
+				(unsigned long long)(l->age_ns / NS));
+		else
+			slot = i;
+	}
+	l->n_taken += slot >= 0;
+	l->slot[l->n_cols++] = slot;
+	return 0;
+}
+
+/* "ADDRESS/PREFIX AVERAGE LEARNED ...": into the table. 0, or -1 (err). */
+static int baseline_row(struct respond *r, struct base_load *l, char *s,
+			char *err, size_t size)
+{
+	struct baseline *b = r->base;
+	struct base_entry got = { .used = 1 }, *e;
+	char *save, *t = strtok_r(s, " \t\n", &save);
+
+	if (!t || key_parse(r, t, &got.key, err, size))
+		return -1;
+	for (int j = 0; j < l->n_cols; j++) {
+		char *avg = strtok_r(NULL, " \t\n", &save);
+		char *ms = strtok_r(NULL, " \t\n", &save);
+		uint64_t learned;
+		double v;
+		char *end;
+
+		if (!ms) {
+			snprintf(err, size, "not an average and a time learned for each of the %d policies",
+				 l->n_cols);
+			return -1;
+		}
+		errno = 0;
+		v = strtod(avg, &end);
+		/* an underflow (older hdrlogs wrote denormals) reads as 0 */
+		if (errno == ERANGE && fabs(v) < 1e-300)
+			errno = 0, v = 0;
+		if (*end || errno || !(v >= 0 && v <= BASE_RATE_MAX)) {
+			snprintf(err, size, "'%.32s' is not an average from 0 to 2^40 per second", avg);
+			return -1;
+		}
+		if (parse_uint(ms, 0, BASE_LEARNED_MAX, &learned)) {
+			snprintf(err, size, "'%.32s' is not a time learned (ms)", ms);
+			return -1;
+		}
+		if (l->slot[j] < 0)
+			continue;
+		got.ewma[l->slot[j]] = v * r->c->window_ns / NS;
+		got.learned[l->slot[j]] = learned * 1000000 / r->c->window_ns;
+	}
+	if (strtok_r(NULL, " \t\n", &save)) {
+		snprintf(err, size, "more than an average and a time learned for each of the %d policies",
+			 l->n_cols);
+		return -1;
+	}
+	if (!l->n_taken)
+		return 0;	/* checked, but no policy takes it */
+	e = base_slot(b->t, b->cap, &got.key);
+	if (e->used) {
+		snprintf(err, size, "%.64s again", t);
+		return -1;
+	}
+	if (b->n >= b->max) {
+		l->left_out++;
+		return 0;
+	}
+	*e = got;
+	b->n++;
+	l->restored++;
+	return 0;
+}
+
+/*
+ * At start: FILE.baseline into the learned table. A file that is not one
+ * (another program's, another version, a bad line) is warned about with
+ * FILE:LINE and left out: the averages start again empty. 0, 1 if
+ * warned about, -1 (--check) not a regular file.
+ */
+static int baseline_load(struct respond *r)
+{
+	struct baseline *b = r->base;
+	char path[LIST_PATH_MAX + 16], line[512], err[256], *s;
+	struct base_load l = { 0 };
+	unsigned int lineno = 0;
+	FILE *f;
+	int got;
+
+	if (!b)
+		return 0;
+	baseline_path(r, path, sizeof(path));
+	got = state_open(r, path, &f, "the baselines start again empty");
+	if (!f)
+		return got;
+	while ((got = state_next(f, line, sizeof(line), &lineno, &s, err,
+				 sizeof(err))) > 0) {
+		if (!l.header)
+			got = baseline_header(&l, s, err, sizeof(err));
+		else if (!strncmp(s, "policy", 6) && !l.restored && !l.left_out)
+			got = baseline_policy(r, &l, path, s, err, sizeof(err));
+		else
+			got = baseline_row(r, &l, s, err, sizeof(err));
+		if (got < 0)
+			break;
+	}
+	fclose(f);
+	if (!got && !l.header) {
+		snprintf(err, sizeof(err), "empty: not an hdrlog baseline file");
+		got = -1;
+	}
+	if (got < 0) {
+		pr_warn("%s:%u: %s; the saved baselines are ignored (they start again empty, and the file is rewritten)",
+			path, lineno, err);
+		memset(b->t, 0, b->cap * sizeof(*b->t));
+		b->n = 0;
+		return 1;
+	}
+	if (l.left_out)
+		pr_warn("--respond-state %s: %u sources left out: the learned table holds %u (sources in %s)",
+			path, l.left_out, b->max, r->c->path);
+	pr_info("--respond-state %s: %u learned source%s %s, saved %llus ago",
+		path, l.restored, l.restored == 1 ? "" : "s",
+		r->check ? "would be restored" : "restored",
+		(unsigned long long)(l.age_ns / NS));
+	return l.left_out > 0;
 }
 
 void respond_state_save(struct respond *r, uint64_t now, bool force,
@@ -1514,6 +1977,15 @@ void respond_state_save(struct respond *r, uint64_t now, bool force,
 {
 	if (!r || !r->state)
 		return;
+	if (r->base && (force || now - r->base_saved >= BASE_SAVE_NS)) {
+		static bool failing;
+		char path[LIST_PATH_MAX + 16];
+
+		r->base_saved = now;
+		baseline_path(r, path, sizeof(path));
+		write_atomic(path, baseline_fill, r, &failing,
+			     "the learned baselines");
+	}
 	/* at most once a second: a flood of blocks is not a flood of writes */
 	if (!force && (!r->state_dirty || now - r->state_saved < NS))
 		return;
@@ -1534,8 +2006,6 @@ static int state_line(struct respond *r, char *s, struct saved_block *sb,
 		      char *err, size_t size)
 {
 	char addr[128], policy[64], when[32], det[32], extra[2];
-	unsigned long long sec, ms = 0;
-	char *dot, *end;
 
 	if (sscanf(s, "%127s %63s %31s %31s %1s", addr, policy, when, det,
 		   extra) != 4) {
@@ -1552,23 +2022,58 @@ static int state_line(struct respond *r, char *s, struct saved_block *sb,
 		snprintf(err, size, "no policy '%s' in %.100s", policy, r->c->path);
 		return -1;
 	}
-	dot = strchr(when, '.');
-	if (dot)
-		*dot++ = '\0';
-	errno = 0;
-	sec = strtoull(when, &end, 10);
-	if (!*when || *end || errno || sec > UINT64_MAX / NS - 1) {
-		snprintf(err, size, "'%s' is not a time in unix seconds", when);
-		return -1;
+	return parse_unix_time(when, &sb->expires_real, err, size);
+}
+
+/*
+ * FILE's blocks into *sbp (*n of them, to be freed; NULL if there is no
+ * FILE): 0, 1 warned about (FILE:LINE) and none to restore, -1 (--check)
+ * not a regular file.
+ */
+static int state_read(struct respond *r, const char *path,
+		      struct saved_block **sbp, int *np)
+{
+	struct saved_block *sb;
+	char line[512], err[256], *s;
+	unsigned int lineno = 0;
+	int n = 0, got;
+	FILE *f;
+
+	*sbp = NULL;
+	*np = 0;
+	got = state_open(r, path, &f, "starting without the saved blocks");
+	if (!f)
+		return got;
+	sb = calloc(r->c->max_blocks, sizeof(*sb));
+	if (!sb) {
+		fclose(f);
+		pr_warn("--respond-state %s: out of memory; starting without the saved blocks",
+			path);
+		return 1;
 	}
-	if (dot) {
-		ms = strtoull(dot, &end, 10);
-		if (strlen(dot) != 3 || *end || ms > 999) {
-			snprintf(err, size, "'.%s' is not milliseconds (.NNN)", dot);
-			return -1;
+	while ((got = state_next(f, line, sizeof(line), &lineno, &s, err,
+				 sizeof(err))) > 0) {
+		if (n == (int)r->c->max_blocks) {
+			snprintf(err, sizeof(err), "more blocks than max-blocks (%u)",
+				 r->c->max_blocks);
+			got = -1;
+			break;
 		}
+		if (state_line(r, s, &sb[n], err, sizeof(err))) {
+			got = -1;
+			break;
+		}
+		sb[n++].line = lineno;
 	}
-	sb->expires_real = sec * NS + ms * 1000000;
+	fclose(f);
+	if (got < 0) {
+		pr_warn("%s:%u: %s; the saved blocks are ignored (hdrlog starts without them, and rewrites the file)",
+			path, lineno, err);
+		free(sb);
+		return 1;
+	}
+	*sbp = sb;
+	*np = n;
 	return 0;
 }
 
@@ -1577,67 +2082,15 @@ int respond_state_load(struct respond *r, const char *path,
 		       void *emit_ctx)
 {
 	struct saved_block *sb;
-	char line[512], err[256];
-	unsigned int lineno = 0;
 	uint64_t real_now, mono_now;
-	int n = 0, restored = 0, expired = 0;
-	bool bad_file = false;
-	FILE *f;
+	int n, restored = 0, expired = 0;
 
 	r->state = path;
 	r->state_dirty = true;	/* written at once: the file says what is */
-	f = fopen(path, "re");
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		pr_warn("--respond-state %s: %s; starting without the saved blocks",
-			path, strerror(errno));
+	r->base_saved = clock_mono_ns();
+	baseline_load(r);
+	if (state_read(r, path, &sb, &n) || !sb)
 		return 0;
-	}
-	sb = calloc(r->c->max_blocks, sizeof(*sb));
-	if (!sb) {
-		fclose(f);
-		pr_warn("--respond-state %s: out of memory; starting without the saved blocks",
-			path);
-		return 0;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		char *s = line;
-
-		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			snprintf(err, sizeof(err), "line longer than %zu bytes",
-				 sizeof(line) - 1);
-			bad_file = true;
-			break;
-		}
-		while (isspace((unsigned char)*s))
-			s++;
-		if (!*s || *s == '#')
-			continue;
-		if (n == (int)r->c->max_blocks) {
-			snprintf(err, sizeof(err), "more blocks than max-blocks (%u)",
-				 r->c->max_blocks);
-			bad_file = true;
-			break;
-		}
-		if (state_line(r, s, &sb[n], err, sizeof(err))) {
-			bad_file = true;
-			break;
-		}
-		sb[n++].line = lineno;
-	}
-	if (!bad_file && ferror(f)) {
-		snprintf(err, sizeof(err), "%s", strerror(errno));
-		bad_file = true;
-	}
-	fclose(f);
-	if (bad_file) {
-		pr_warn("%s:%u: %s; the saved blocks are ignored (hdrlog starts without them, and rewrites the file)",
-			path, lineno, err);
-		free(sb);
-		return 0;
-	}
 	real_now = clock_real_ns();
 	mono_now = clock_mono_ns();
 	for (int i = 0; i < n; i++) {
@@ -1646,7 +2099,7 @@ int respond_state_load(struct respond *r, const char *path,
 
 		key_text(r, &sb[i].key, a, sizeof(a));
 		if (sb[i].expires_real <= real_now) {
-			unblock_record(r, &sb[i].key, sb[i].policy,
+			unblock_record(r, &sb[i].key, NULL, sb[i].policy,
 				       RESULT_EXPIRED_STOPPED, emit, emit_ctx);
 			expired++;
 			continue;
@@ -1655,7 +2108,7 @@ int respond_state_load(struct respond *r, const char *path,
 		if (key_lists(ctx->lists, &sb[i].key) & r->c->protect_mask) {
 			pr_warn("%s:%u: %s is now on an allow or never-block list: not blocked again",
 				path, sb[i].line, a);
-			unblock_record(r, &sb[i].key, sb[i].policy,
+			unblock_record(r, &sb[i].key, NULL, sb[i].policy,
 				       RESULT_PROTECTED, emit, emit_ctx);
 			continue;
 		}
@@ -1671,4 +2124,32 @@ int respond_state_load(struct respond *r, const char *path,
 	pr_info("--respond-state %s: %d block%s restored, %d expired while stopped",
 		path, restored, restored == 1 ? "" : "s", expired);
 	return 0;
+}
+
+int respond_state_check(const struct respond_config *c, const char *path)
+{
+	struct respond_fds none = { .sources = -1, .blocks = -1, .hot = -1,
+				    .counters = -1 };
+	struct respond *r = respond_new(c, &none, false);
+	struct saved_block *sb;
+	int base, blocks, n, expired = 0;
+	uint64_t real_now = clock_real_ns();
+
+	if (!r) {
+		pr_err("--respond-state %s: out of memory to read it", path);
+		return -1;
+	}
+	r->check = true;
+	r->state = path;
+	base = baseline_load(r);
+	blocks = state_read(r, path, &sb, &n);
+	for (int i = 0; i < n; i++)
+		expired += sb[i].expires_real <= real_now;
+	if (sb)
+		pr_info("--respond-state %s: %d saved block%s to restore, %d expired",
+			path, n - expired, n - expired == 1 ? "" : "s",
+			expired);
+	free(sb);
+	respond_free(r);
+	return base < 0 || blocks < 0 ? -1 : base || blocks;
 }

@@ -115,6 +115,13 @@ int respond_state_load(struct respond *r, const char *path,
 		       void *emit_ctx);
 void respond_state_save(struct respond *r, uint64_t now, bool force,
 			const struct decode_ctx *ctx);
+/*
+ * --check: FILE and FILE.baseline read as respond_state_load() reads
+ * them, with its messages; nothing restored. 0, 1 if warned about (a
+ * start would go on without what they hold), -1 if one that is there is
+ * not a regular file (printed).
+ */
+int respond_state_check(const struct respond_config *c, const char *path);
 
 /*
  * For the control socket (src/control.c): text for hdrlog --blocks and

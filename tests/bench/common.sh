@@ -10,6 +10,7 @@ TOP_DIR=$(cd "$BENCH_DIR/../.." && pwd)
 HDRLOG=${HDRLOG:-$TOP_DIR/src/hdrlog}
 PY=${PY:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
+HZ=$(getconf CLK_TCK)	# clock ticks a second (/proc/*/stat, /proc/stat)
 
 TAG=hb$$
 NS_A=$TAG-a
@@ -63,6 +64,30 @@ need() {
 		command -v "$c" >/dev/null 2>&1 || {
 			echo "missing command: $c" >&2; exit 1; }
 	done
+}
+
+# install_missing COMMAND:PACKAGE...: each missing COMMAND's Debian PACKAGE
+# installed, as packaging/install-deps.sh would; a failure is said, and
+# need (or the script's own check) decides whether it matters
+install_missing() {
+	for _pair in "$@"; do
+		command -v "${_pair%%:*}" >/dev/null 2>&1 ||
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${_pair#*:}" \
+				>/dev/null 2>&1 || echo "could not install ${_pair#*:}" >&2
+	done
+}
+
+# wait_ready PID FILE REGEX TENTHS: wait, at most TENTHS tenths of a
+# second, until FILE has a line matching REGEX (grep -E); 1 if PID exited
+# first or the time ran out
+wait_ready() {
+	_i=0
+	while [ $_i -lt "$4" ]; do
+		grep -qsE "$3" "$2" && return 0
+		kill -0 "$1" 2>/dev/null || return 1
+		sleep 0.1; _i=$((_i + 1))
+	done
+	return 1
 }
 
 # Two namespaces, one veth pair, no IPv6 chatter.
@@ -134,6 +159,69 @@ prog_run_ns() {
 		jq -r .duration
 }
 
+# measure ID FRAME REPEAT [COMMAND...]: prog_run_ns RUNS times on RUN_CPU,
+# COMMAND (if any) after each run; sets MED (the median) and RUNS_LIST
+# (the runs, a/b/c)
+measure() {
+	_id=$1; _frame=$2; _repeat=$3; shift 3
+	_vals=""
+	for _r in $(seq "$RUNS"); do
+		_vals="$_vals $(prog_run_ns "$_id" "$_frame" "$_repeat" "$RUN_CPU")"
+		[ $# -eq 0 ] || "$@"
+	done
+	# shellcheck disable=SC2086,SC2034  # the caller's
+	RUNS_LIST=$(echo $_vals | tr ' ' '/')
+	# shellcheck disable=SC2086,SC2034
+	MED=$(median $_vals)
+}
+
+# load_bare xdp|tc: build a program that only returns XDP_PASS (xdp_pass)
+# or TC_ACT_OK (tc_ok) and load it with bpftool, pinned; sets BARE_ID and
+# BARE_PIN (rm -f it when done: the program goes with it).
+load_bare() {
+	case $1 in
+	xdp)	_name=xdp_pass; _ctx=xdp_md; _ret='2; /* XDP_PASS */'; _type=xdp ;;
+	tc)	_name=tc_ok; _ctx=__sk_buff; _ret='0; /* TC_ACT_OK */'; _type=classifier ;;
+	esac
+	cat >"$WORK/$_name.c" <<EOF
+#define SEC(n) __attribute__((section(n), used))
+struct $_ctx;
+SEC("$1") int $_name(struct $_ctx *ctx) { return $_ret }
+char LICENSE[] SEC("license") = "GPL";
+EOF
+	clang -O2 -target bpf -c "$WORK/$_name.c" -o "$WORK/$_name.o"
+	BARE_PIN=/sys/fs/bpf/hdrlog_bench_${_name}_$$
+	PIN_PATHS="$PIN_PATHS $BARE_PIN"
+	bpftool prog load "$WORK/$_name.o" "$BARE_PIN" type "$_type"
+	# shellcheck disable=SC2034  # the caller's
+	BARE_ID=$(bpftool -j prog show pinned "$BARE_PIN" | jq .id)
+}
+
+# xdp_filter_load IP IP-SRC IP6: xdp-filter (xdp-tools) on $VETH_A with
+# five rules: ip IP, ip IP-SRC -m src, ip IP6, port 9999, port 12345 -p
+# tcp. `ip netns exec` remounts /sys, so libxdp gets a bpffs of its own;
+# the rules are added in the same shell. The program stays attached after
+# the shell (and its bpffs) is gone.
+xdp_filter_load() {
+	ip netns exec "$NS_A" sh -ec "
+	mount -t bpf bpf /sys/fs/bpf
+	xdp-filter load $VETH_A
+	xdp-filter ip $1
+	xdp-filter ip $2 -m src
+	xdp-filter ip $3
+	xdp-filter port 9999
+	xdp-filter port 12345 -p tcp
+" >"$WORK/xdp-filter.log" 2>&1 || { cat "$WORK/xdp-filter.log" >&2; exit 1; }
+}
+
+# xdp_filter_unload: xdp-filter off $VETH_A again
+xdp_filter_unload() {
+	ip -n "$NS_A" link set dev "$VETH_A" xdp off 2>/dev/null || true
+	ip netns exec "$NS_A" sh -c "mount -t bpf bpf /sys/fs/bpf; xdp-filter unload $VETH_A" \
+		>/dev/null 2>&1 || true
+	ip -n "$NS_A" link set dev "$VETH_A" xdp off 2>/dev/null || true
+}
+
 # median of the arguments (numbers)
 median() {
 	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
@@ -146,9 +234,67 @@ fs_type() {
 	df --output=fstype "$1" | tail -1 | tr -d ' '
 }
 
+# --- output rates (json_rate.sh, outputs_rate.sh) -----------------------------
+# out_dirs: TMPFS_DIR (/dev/shm) and DISK_DIR (/var/tmp) for the outputs,
+# removed on exit, and their filesystem types SHM_FS and DISK_FS
+out_dirs() {
+	TMPFS_DIR=$(mktemp -d /dev/shm/hdrlog-bench.XXXXXX)
+	EXTRA_DIRS="$EXTRA_DIRS $TMPFS_DIR"
+	DISK_DIR=$(mktemp -d /var/tmp/hdrlog-bench.XXXXXX)
+	EXTRA_DIRS="$EXTRA_DIRS $DISK_DIR"
+	# shellcheck disable=SC2034  # the caller's
+	SHM_FS=$(fs_type "$TMPFS_DIR")
+	# shellcheck disable=SC2034
+	DISK_FS=$(fs_type "$DISK_DIR")
+}
+
+# only ever remove our own output files
+rm_out() {
+	case "$1" in
+	"$TMPFS_DIR"/*|"$DISK_DIR"/*) rm -f "$1" ;;
+	esac
+}
+
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# write_pacer: writes $PACER, a python script:
+#   PACER PROG_ID FRAME RATE SECONDS [CTX]: a BPF_PROG_RUN batch (with
+#   ctx_in CTX, if given) every 20 ms for SECONDS, RATE frames a second;
+#   prints the frames sent and the seconds it took
+write_pacer() {
+	PACER=$WORK/pacer.py
+	cat >"$PACER" <<'EOF'
+import subprocess, sys, time
+pid, frame = sys.argv[1], sys.argv[2]
+rate, dur = float(sys.argv[3]), float(sys.argv[4])
+ctx = ['ctx_in', sys.argv[5]] if len(sys.argv) > 5 else []
+tick = 0.02
+k = max(1, int(rate * tick))
+t0 = time.monotonic()
+sent = i = 0
+while time.monotonic() - t0 < dur:
+    d = t0 + i * tick - time.monotonic()
+    if d > 0:
+        time.sleep(d)
+    subprocess.run(['bpftool', 'prog', 'run', 'id', pid, 'data_in', frame]
+                   + ctx + ['repeat', str(k)], check=True,
+                   stdout=subprocess.DEVNULL)
+    sent += k
+    i += 1
+print(sent, time.monotonic() - t0)
+EOF
+}
+
 # Sum of utime+stime ticks of a pid.
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# cpu_pct TICKS SECONDS: TICKS of CPU over SECONDS, in percent of one CPU
+cpu_pct() {
+	awk -v c="$1" -v hz="$HZ" -v t="$2" 'BEGIN { printf "%.0f", 100 * c / hz / t }'
 }
 
 # wait_idle PID: wait (at most $2 s, default 120) until PID has used no CPU
@@ -186,27 +332,127 @@ start_hdrlog() {
 		2>"$_err" &
 	HDRLOG_PID=$!
 	BG_PIDS="$BG_PIDS $HDRLOG_PID"
-	_i=0
-	while [ $_i -lt 100 ]; do
-		grep -qs 'listening on' "$_err" && return 0
-		kill -0 "$HDRLOG_PID" 2>/dev/null || break
-		sleep 0.1; _i=$((_i + 1))
-	done
+	wait_ready "$HDRLOG_PID" "$_err" 'listening on' 100 && return 0
 	echo "hdrlog did not start:" >&2
 	cat "$_err" >&2
 	return 1
 }
 
-# stop_hdrlog: SIGINT (bounded wait) then SIGKILL.
-stop_hdrlog() {
-	kill -INT "$HDRLOG_PID" 2>/dev/null || true
+# stop_pid PID [SIGNAL [TENTHS]]: send SIGNAL (default INT; "" sends
+# none, for a process already asked to stop its own way), wait at most
+# TENTHS tenths of a second (default 300) for PID to exit, then SIGKILL;
+# reaps it and takes it off BG_PIDS. An empty PID is a no-op.
+stop_pid() {
+	[ -n "$1" ] || return 0
+	[ -z "${2-INT}" ] || kill -"${2:-INT}" "$1" 2>/dev/null || true
 	_i=0
-	while kill -0 "$HDRLOG_PID" 2>/dev/null && [ $_i -lt 300 ]; do
+	while kill -0 "$1" 2>/dev/null && [ $_i -lt "${3:-300}" ]; do
 		sleep 0.1; _i=$((_i + 1))
 	done
-	kill -KILL "$HDRLOG_PID" 2>/dev/null || true
-	wait "$HDRLOG_PID" 2>/dev/null || true
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$HDRLOG_PID" | tr '\n' ' ')
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
+}
+
+# stop_hdrlog: SIGINT (bounded wait) then SIGKILL.
+stop_hdrlog() {
+	stop_pid "$HDRLOG_PID" INT 300
+}
+
+# --- live floods (flood.sh, flows_bench.sh) -----------------------------------
+# A capturer (tcpdump, an exporter, hdrlog) in CAP_NS (default $NS_A)
+# pinned to CAP_CPU (default 1), and the whole machine's CPU over a flood.
+
+# user + system + irq + softirq ticks of the whole machine (nice left out)
+machine_ticks() {
+	awk '$1 == "cpu" { print $2 + $4 + $7 + $8 }' /proc/stat
+}
+
+# us_per_frame TICKS FRAMES: machine CPU per frame, in microseconds
+us_per_frame() {
+	awk -v t="$1" -v n="$2" -v hz="$HZ" \
+		'BEGIN { printf "%.3f", (n > 0 ? t / hz / n * 1e6 : 0) }'
+}
+
+# above_base KIND FORMAT US...: the median of the runs' us_per_frame
+# figures. With nothing capturing (KIND none) it is the new BASE_US and
+# EXTRA says "(base MEDIAN)"; else EXTRA is MEDIAN - BASE_US in FORMAT.
+BASE_US=""
+# shellcheck disable=SC2034  # EXTRA is the caller's
+above_base() {
+	_bkind=$1; _bfmt=$2; shift 2
+	_bmed=$(median "$@")
+	if [ "$_bkind" = none ]; then
+		BASE_US=$_bmed
+		EXTRA="(base $_bmed)"
+	else
+		EXTRA=$(awk -v a="$_bmed" -v b="$BASE_US" -v f="$_bfmt" \
+			'BEGIN { printf f, a - b }')
+	fi
+}
+
+# link_packets NS DEV rx|tx: the packets DEV in NS has received or sent
+link_packets() {
+	ip -n "$1" -j -s link show dev "$2" | jq -r ".[0].stats64.$3.packets"
+}
+
+# start_capturer LOG READY-REGEX COMMAND...: COMMAND in CAP_NS pinned to
+# CAP_CPU, output to LOG; waits (at most 15 s) for a line matching
+# READY-REGEX. Sets CAP_PID (the command's: ip netns exec and taskset
+# exec it). Returns 1, the capturer stopped, if it did not get ready.
+CAP_PID=""
+start_capturer() {
+	_log=$1; _ready=$2; shift 2
+	: >"$_log"
+	ip netns exec "${CAP_NS:-$NS_A}" taskset -c "${CAP_CPU:-1}" "$@" \
+		>"$_log" 2>&1 &
+	CAP_PID=$!
+	BG_PIDS="$BG_PIDS $CAP_PID"
+	wait_ready "$CAP_PID" "$_log" "$_ready" 150 && return 0
+	echo "   capturer did not start: $*" >&2
+	sed 's/^/      /' "$_log" >&2
+	stop_capturer
+	return 1
+}
+
+# stop_capturer: stop_pid CAP_PID with STOP_SIG and STOP_TENTHS. STOP_SIG
+# is a signal name (default INT) or a shell function that asks the
+# capturer to stop its own way (flows_bench.sh: softflowctl shutdown).
+STOP_SIG=INT
+STOP_TENTHS=300
+stop_capturer() {
+	[ -n "$CAP_PID" ] || return 0
+	case $STOP_SIG in
+	[A-Z]*)	stop_pid "$CAP_PID" "$STOP_SIG" "$STOP_TENTHS" ;;
+	*)	"$STOP_SIG"; stop_pid "$CAP_PID" "" "$STOP_TENTHS" ;;
+	esac
+	CAP_PID=""
+}
+
+# settle [window]: after a flood, wait until the capturer's CPU ticks have
+# not changed for 0.3 s, watched for at least 1.2 s (tcpdump's TPACKET_V3
+# hands over a part-filled block after its 1 s timeout), at most 10 s:
+# what the flood gave it is handled. With "window", SETTLED is the
+# machine's ticks at the last sample where the capturer still ran, so that
+# a CPU window ending there leaves the waiting out (with no capturer: now).
+# shellcheck disable=SC2034  # SETTLED is the caller's
+settle() {
+	[ "${1:-}" = window ] && SETTLED=$(machine_ticks)
+	[ -n "$CAP_PID" ] || return 0
+	_i=0; _same=0; _last=$(cpu_ticks "$CAP_PID")
+	while [ $_i -lt 200 ] && kill -0 "$CAP_PID" 2>/dev/null; do
+		sleep 0.05; _i=$((_i + 1))
+		_now=$(cpu_ticks "$CAP_PID")
+		if [ "$_now" = "$_last" ]; then
+			_same=$((_same + 1))
+			[ $_same -ge 6 ] && [ $_i -ge 24 ] && return 0
+		else
+			_same=0
+			[ "${1:-}" = window ] && SETTLED=$(machine_ticks)
+		fi
+		_last=$_now
+	done
+	return 0
 }
 
 # summary_value ERRFILE 'records written' -> the number on that line

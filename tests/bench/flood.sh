@@ -36,13 +36,8 @@ HDRLOG_BEFORE=${HDRLOG_BEFORE:-}
 [ "$N" -le 5000000 ] || { echo "N is at most 5000000" >&2; exit 1; }
 
 # What the flood needs, installed as packaging/install-deps.sh would.
-for pair in trafgen:netsniff-ng tcpdump:tcpdump xdpdump:xdp-tools \
-	    strace:strace jq:jq; do
-	cmd=${pair%%:*}
-	command -v "$cmd" >/dev/null 2>&1 ||
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pair#*:}" \
-			>/dev/null 2>&1 || echo "could not install ${pair#*:}" >&2
-done
+install_missing trafgen:netsniff-ng tcpdump:tcpdump xdpdump:xdp-tools \
+	strace:strace jq:jq
 need ip jq taskset trafgen
 
 OUT_DIR=$(mktemp -d /dev/shm/hdrlog-flood.XXXXXX)
@@ -58,25 +53,21 @@ make_frame "$WORK/frame.bin"
 { printf '{ '; od -An -v -tx1 "$WORK/frame.bin" | tr -s ' \n' '  ' |
 	sed 's/^ //; s/ $//; s/ /, 0x/g; s/^/0x/'; printf ' }\n'; } >"$WORK/frame.trafgen"
 
-HZ=$(getconf CLK_TCK)
-
-# user + system + irq + softirq ticks of the whole machine (nice left out)
-machine_ticks() {
-	awk '$1 == "cpu" { print $2 + $4 + $7 + $8 }' /proc/stat
-}
-
 # Which way the flood is captured: in (capturer on $VETH_A, frames that
-# arrived there) or out (capturer on $VETH_B, frames that left it).
-DIR=in
-cap_ns()  { if [ "$DIR" = in ]; then echo "$NS_A"; else echo "$NS_B"; fi; }
-cap_dev() { if [ "$DIR" = in ]; then echo "$VETH_A"; else echo "$VETH_B"; fi; }
+# arrived there) or out (capturer on $VETH_B, frames that left it);
+# start_capturer runs the capturer in CAP_NS.
+direction() {
+	DIR=$1
+	if [ "$DIR" = in ]; then CAP_NS=$NS_A; else CAP_NS=$NS_B; fi
+}
+direction in
 
 # frames that arrived at $VETH_A (in), or left $VETH_B (out)
 rx_packets() {
 	if [ "$DIR" = in ]; then
-		ip -n "$NS_A" -j -s link show dev "$VETH_A" | jq -r '.[0].stats64.rx.packets'
+		link_packets "$NS_A" "$VETH_A" rx
 	else
-		ip -n "$NS_B" -j -s link show dev "$VETH_B" | jq -r '.[0].stats64.tx.packets'
+		link_packets "$NS_B" "$VETH_B" tx
 	fi
 }
 
@@ -84,63 +75,9 @@ vol_switches() {
 	sed -n 's/^voluntary_ctxt_switches:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
-# The capturer's pid inside "ip netns exec ... taskset ...": exec'd, same pid.
-CAP_PID=""
-start_capturer() {
-	_log=$1; _ready=$2; shift 2
-	: >"$_log"
-	ip netns exec "$(cap_ns)" taskset -c "$CAP_CPU" "$@" >"$_log" 2>&1 &
-	CAP_PID=$!
-	BG_PIDS="$BG_PIDS $CAP_PID"
-	_i=0
-	while [ $_i -lt 150 ]; do
-		grep -qsE "$_ready" "$_log" && return 0
-		kill -0 "$CAP_PID" 2>/dev/null || break
-		sleep 0.1; _i=$((_i + 1))
-	done
-	echo "   capturer did not start: $*" >&2
-	sed 's/^/      /' "$_log" >&2
-	stop_capturer
-	return 1
-}
-
-stop_capturer() {
-	[ -n "$CAP_PID" ] || return 0
-	kill -INT "$CAP_PID" 2>/dev/null || true
-	_i=0
-	while kill -0 "$CAP_PID" 2>/dev/null && [ $_i -lt 300 ]; do
-		sleep 0.1; _i=$((_i + 1))
-	done
-	kill -KILL "$CAP_PID" 2>/dev/null || true
-	wait "$CAP_PID" 2>/dev/null || true
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$CAP_PID" | tr '\n' ' ')
-	CAP_PID=""
-}
-
-# After the flood: the capturer's CPU ticks unchanged for 0.3 s, watched
-# for at least 1.2 s (tcpdump's TPACKET_V3 hands over a part-filled block
-# after its 1 s timeout), at most 10 s. The CPU window ends at the last
-# sample where the capturer still ran: the waiting adds no background.
-# With nothing capturing the window ends with trafgen.
-settle() {
-	SETTLED=$(machine_ticks)
-	[ -n "$CAP_PID" ] || return 0
-	_i=0; _same=0; _last=$(cpu_ticks "$CAP_PID")
-	while [ $_i -lt 200 ] && kill -0 "$CAP_PID" 2>/dev/null; do
-		sleep 0.05; _i=$((_i + 1))
-		_now=$(cpu_ticks "$CAP_PID")
-		if [ "$_now" = "$_last" ]; then
-			_same=$((_same + 1))
-			[ $_same -ge 6 ] && [ $_i -ge 24 ] && return 0
-		else
-			_same=0
-			SETTLED=$(machine_ticks)
-		fi
-		_last=$_now
-	done
-}
-
-# flood: sends N frames; sets ARRIVED, TICKS (machine), SWITCHES (capturer)
+# flood: sends N frames; sets ARRIVED, TICKS (machine), SWITCHES (capturer).
+# The CPU window ends where the capturer last ran (settle window): the
+# waiting adds no background; with nothing capturing it ends with trafgen.
 flood() {
 	settle
 	_rx0=$(rx_packets); _t0=$(machine_ticks)
@@ -150,7 +87,7 @@ flood() {
 	ip netns exec "$NS_B" trafgen -o "$VETH_B" -i "$WORK/frame.trafgen" \
 		-n "$N" -P 1 $_q >"$WORK/tg.out" 2>&1 || {
 		echo "trafgen failed:" >&2; cat "$WORK/tg.out" >&2; exit 1; }
-	settle
+	settle window
 	_t1=$SETTLED; _rx1=$(rx_packets)
 	_v1=0; [ -n "$CAP_PID" ] && _v1=$(vol_switches "$CAP_PID")
 	ARRIVED=$((_rx1 - _rx0))
@@ -158,13 +95,7 @@ flood() {
 	SWITCHES=$((_v1 - _v0))
 }
 
-us_per_frame() {	# ticks frames
-	awk -v t="$1" -v n="$2" -v hz="$HZ" \
-		'BEGIN { printf "%.3f", (n > 0 ? t / hz / n * 1e6 : 0) }'
-}
-
 ROWS=""
-BASE_US=""
 
 # config LABEL KIND READY-REGEX COMMAND...: RUNS floods with it running.
 # KIND: none, tcpdump, xdpdump, hdrlog (records written), seen (hdrlog
@@ -208,16 +139,10 @@ config() {
 			"$(us_per_frame "$TICKS" "$ARRIVED")" "$SWITCHES"
 	done
 	# shellcheck disable=SC2086
-	_med=$(median $_us)
-	if [ "$_kind" = none ]; then
-		BASE_US=$_med
-		_extra="(base $_med)"
-	else
-		_extra=$(awk -v a="$_med" -v b="$BASE_US" 'BEGIN { printf "%.2f", a - b }')
-	fi
+	above_base "$_kind" %.2f $_us
 	# shellcheck disable=SC2086
 	ROWS="$ROWS$(printf '%-46s  %-10s  %-13s  %s' "$_label" \
-		"$([ -n "$_ratio" ] && median $_ratio || echo -)" "$_extra" \
+		"$([ -n "$_ratio" ] && median $_ratio || echo -)" "$EXTRA" \
 		"$([ "$_kind" = none ] && echo - || median $_sw)")
 "
 }
@@ -271,7 +196,7 @@ if [ -x "$HDRLOG" ]; then
 	hdrlog_configs "$HDRLOG" ""
 fi
 if [ "$EGRESS" = 1 ]; then
-	DIR=out
+	direction out
 	ROWS="$ROWS-- outgoing: trafgen -q (qdisc path), capturer on the sending end, frames that left it
 "
 	config "out: nothing" none ''
@@ -281,7 +206,7 @@ if [ "$EGRESS" = 1 ]; then
 		egress_configs "$HDRLOG_BEFORE" " (before)"
 	fi
 	[ -x "$HDRLOG" ] && egress_configs "$HDRLOG" ""
-	DIR=in
+	direction in
 fi
 
 SC_LINES=""

@@ -59,13 +59,8 @@ HDRLOG_FLOW_ARGS=${HDRLOG_FLOW_ARGS:-}
 	{ echo "N and N_1M are at most 5000000" >&2; exit 1; }
 
 # What the peers need, installed as flood.sh installs its tools.
-for pair in trafgen:netsniff-ng tcpdump:tcpdump softflowd:softflowd \
-	    pmacctd:pmacct nfcapd:nfdump jq:jq; do
-	cmd=${pair%%:*}
-	command -v "$cmd" >/dev/null 2>&1 ||
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pair#*:}" \
-			>/dev/null 2>&1 || echo "could not install ${pair#*:}" >&2
-done
+install_missing trafgen:netsniff-ng tcpdump:tcpdump softflowd:softflowd \
+	pmacctd:pmacct nfcapd:nfdump jq:jq
 need ip jq taskset trafgen nfcapd
 
 OUT_DIR=$(mktemp -d /dev/shm/hdrlog-flows.XXXXXX)
@@ -92,14 +87,8 @@ trafgen_conf() {
 EOF
 }
 
-HZ=$(getconf CLK_TCK)
-
-machine_ticks() {
-	awk '$1 == "cpu" { print $2 + $4 + $7 + $8 }' /proc/stat
-}
-
 rx_packets() {
-	ip -n "$NS_A" -j -s link show dev "$VETH_A" | jq -r '.[0].stats64.rx.packets'
+	link_packets "$NS_A" "$VETH_A" rx
 }
 
 now_ms() {
@@ -126,76 +115,25 @@ start_nfcapd() {
 
 # stop nfcapd; NF_FLOWS: the flow records it received
 stop_nfcapd() {
-	kill -TERM "$NFCAPD_PID" 2>/dev/null || true
-	wait "$NFCAPD_PID" 2>/dev/null || true
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$NFCAPD_PID" | tr '\n' ' ')
+	stop_pid "$NFCAPD_PID" TERM 300
 	NF_FLOWS=$(sed -n 's/.*Flows: \([0-9]*\),.*/\1/p' "$WORK/nfcapd.log" | tail -1)
 	NF_FLOWS=${NF_FLOWS:-0}
 }
 
-CAP_PID=""
-start_capturer() {	# LOG READY-REGEX COMMAND...
-	_log=$1; _ready=$2; shift 2
-	: >"$_log"
-	ip netns exec "$NS_A" taskset -c "$CAP_CPU" "$@" >"$_log" 2>&1 &
-	CAP_PID=$!
-	BG_PIDS="$BG_PIDS $CAP_PID"
-	_i=0
-	while [ $_i -lt 150 ]; do
-		grep -qsE "$_ready" "$_log" && return 0
-		kill -0 "$CAP_PID" 2>/dev/null || break
-		sleep 0.1; _i=$((_i + 1))
-	done
-	echo "   capturer did not start: $*" >&2
-	sed 's/^/      /' "$_log" >&2
-	stop_capturer
-	return 1
+# softflowd exports its flows on softflowctl's shutdown, not on a signal
+# (it exits without): stop_capturer runs this when STOP_SIG names it.
+softflowd_shutdown() {
+	# its own counts, printed: in a 3000-frame trial softflowd 1.1.0
+	# had processed 1724 of the 3000 libpcap received, seconds after
+	# the flood (a part-filled block it never read, it seems); frames
+	# it did not process are work, and records, it did not do
+	softflowctl -c "$WORK/sf.ctl" statistics 2>/dev/null |
+		grep -E 'processed|dropped|received|Ignored|active' | sed 's/^/      softflowd: /'
+	softflowctl -c "$WORK/sf.ctl" shutdown >/dev/null 2>&1 || true
 }
-
-# STOP_SIG (or softflowctl's shutdown, which softflowd needs to export
-# its flows: on a signal it exits without), bounded wait (60 s: exporting
-# 1M flows), SIGKILL.
-STOP_SIG=INT
-stop_capturer() {
-	[ -n "$CAP_PID" ] || return 0
-	if [ "$STOP_SIG" = softflowctl ]; then
-		# its own counts, printed: in a 3000-frame trial softflowd 1.1.0
-		# had processed 1724 of the 3000 libpcap received, seconds after
-		# the flood (a part-filled block it never read, it seems); frames
-		# it did not process are work, and records, it did not do
-		softflowctl -c "$WORK/sf.ctl" statistics 2>/dev/null |
-			grep -E 'processed|dropped|received|Ignored|active' | sed 's/^/      softflowd: /'
-		softflowctl -c "$WORK/sf.ctl" shutdown >/dev/null 2>&1 || true
-	else
-		kill -"$STOP_SIG" "$CAP_PID" 2>/dev/null || true
-	fi
-	_i=0
-	while kill -0 "$CAP_PID" 2>/dev/null && [ $_i -lt 600 ]; do
-		sleep 0.1; _i=$((_i + 1))
-	done
-	kill -KILL "$CAP_PID" 2>/dev/null || true
-	wait "$CAP_PID" 2>/dev/null || true
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$CAP_PID" | tr '\n' ' ')
-	CAP_PID=""
-}
-
-# The capturer's CPU unchanged for 0.3 s (at least 1.2 s watched, at
-# most 10 s): what the flood gave it is handled.
-settle() {
-	[ -n "$CAP_PID" ] || return 0
-	_i=0; _same=0; _last=$(cpu_ticks "$CAP_PID")
-	while [ $_i -lt 200 ] && kill -0 "$CAP_PID" 2>/dev/null; do
-		sleep 0.05; _i=$((_i + 1))
-		_now=$(cpu_ticks "$CAP_PID")
-		if [ "$_now" = "$_last" ]; then
-			_same=$((_same + 1))
-			[ $_same -ge 6 ] && [ $_i -ge 24 ] && return 0
-		else
-			_same=0
-		fi
-		_last=$_now
-	done
-}
+# the capturers exit when they have exported every open flow: up to 60 s
+# for 1M flows before SIGKILL
+STOP_TENTHS=600
 
 # flood FRAMES: sets ARRIVED, TICKS and MS (flood start to capturer exit)
 flood() {
@@ -212,11 +150,6 @@ flood() {
 	MS=$((_ms1 - _ms0))
 }
 
-us_per_frame() {	# ticks frames
-	awk -v t="$1" -v n="$2" -v hz="$HZ" \
-		'BEGIN { printf "%.3f", (n > 0 ? t / hz / n * 1e6 : 0) }'
-}
-
 HAS_FLOWS=0
 [ -x "$HDRLOG" ] && "$HDRLOG" --help 2>&1 | grep -qE -- '^ +--log .*flows' &&
 	HAS_FLOWS=1
@@ -227,7 +160,6 @@ if [ -z "$HDRLOG_FLOW_ARGS" ] && [ "$HAS_FLOWS" = 1 ] &&
 fi
 
 ROWS=""
-BASE_US=""
 MEM_LINES=""
 
 # hdrlog's flow maps: the maps it holds by an fd (/proc/PID/fdinfo, as
@@ -282,15 +214,9 @@ config() {
 			"$(us_per_frame "$TICKS" "$ARRIVED")" "${_out:--}" "$MS"
 	done
 	# shellcheck disable=SC2086
-	_med=$(median $_us)
-	if [ "$_kind" = none ]; then
-		BASE_US=$_med
-		_extra="(base $_med)"
-	else
-		_extra=$(awk -v a="$_med" -v b="$BASE_US" 'BEGIN { printf "%.3f", a - b }')
-	fi
+	above_base "$_kind" %.3f $_us
 	# shellcheck disable=SC2086
-	ROWS="$ROWS$(printf '%-5s %-34s  %-13s  %-11s  %s' "$_set" "$_label" "$_extra" \
+	ROWS="$ROWS$(printf '%-5s %-34s  %-13s  %-11s  %s' "$_set" "$_label" "$EXTRA" \
 		"$([ -n "$_outs" ] && median $_outs || echo -)" \
 		"$([ -n "$_rate" ] && median $_rate || echo -)")
 "
@@ -316,7 +242,7 @@ for set in $SETS; do
 	config "$set" "$frames" "nothing" none ''
 	config "$set" "$frames" "tcpdump -w" tcpdump 'listening on' \
 		tcpdump -i "$VETH_A" -nn -w "$OUT_DIR/t.pcap"
-	STOP_SIG=softflowctl
+	STOP_SIG=softflowd_shutdown
 	if command -v softflowd >/dev/null 2>&1; then
 		config "$set" "$frames" "softflowd -v 10 (IPFIX)" nfcapd \
 			'starting data collection' \

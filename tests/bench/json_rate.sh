@@ -57,12 +57,7 @@ SMALL_FIELDS=timestamp,src_ip,dest_ip,src_port,dest_port
 HDRLOG_CPU=0
 GEN_CPU=1
 
-TMPFS_DIR=$(mktemp -d /dev/shm/hdrlog-bench.XXXXXX)
-EXTRA_DIRS="$TMPFS_DIR"
-DISK_DIR=$(mktemp -d /var/tmp/hdrlog-bench.XXXXXX)
-EXTRA_DIRS="$TMPFS_DIR $DISK_DIR"
-SHM_FS=$(fs_type "$TMPFS_DIR")
-DISK_FS=$(fs_type "$DISK_DIR")
+out_dirs
 
 bench_header "json_rate: ring buffer -> JSON lines per second, one CPU"
 need bpftool jq ip taskset tcpdump
@@ -72,16 +67,6 @@ echo
 
 FRAME=$WORK/frame.bin
 make_frame "$FRAME"
-
-now() { date +%s.%N; }
-rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }'; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# only ever remove our own output files
-rm_out() {
-	case "$1" in
-	"$TMPFS_DIR"/*|"$DISK_DIR"/*) rm -f "$1" ;;
-	esac
-}
 
 # --- 0. peer anchor: tcpdump -r ----------------------------------------------
 "$PY" - "$WORK/anchor.pcap" "$PCAP_FRAMES" <<'EOF'
@@ -181,8 +166,7 @@ flat_out() {
 		_bytes=$(stat -c %s "$_out")
 		_shape="$_lines lines, $((_lines ? _bytes / _lines : 0)) B/line"
 	fi
-	_cpu=$(awk -v c="$((_c1 - _c0))" -v hz="$(getconf CLK_TCK)" -v t="$_el" \
-		'BEGIN { printf "%.0f", 100 * c / hz / t }')
+	_cpu=$(cpu_pct "$((_c1 - _c0))" "$_el")
 	FLAT_RATE=$(rate "${_w:-0}" "$_el")
 	printf '   %-22s %8s lines/s  written %s lost %s (%s) %ss, burst %ss, CPU ~%s%%\n' \
 		"$_label" "$FLAT_RATE" "${_w:-?}" "${_l:-?}" "$_shape" "$_el" \
@@ -216,25 +200,7 @@ echo "   (5 fields: $SMALL_FIELDS)"
 echo
 
 # --- 2. sustained, paced -------------------------------------------------------
-PACER=$WORK/pacer.py
-cat >"$PACER" <<'EOF'
-# pacer.py PROG_ID FRAME RATE DURATION: a BPF_PROG_RUN batch every 20 ms
-import subprocess, sys, time
-pid, frame, rate, dur = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-tick = 0.02
-k = max(1, int(rate * tick))
-t0 = time.monotonic()
-sent = i = 0
-while time.monotonic() - t0 < dur:
-    d = t0 + i * tick - time.monotonic()
-    if d > 0:
-        time.sleep(d)
-    subprocess.run(['bpftool', 'prog', 'run', 'id', pid, 'data_in', frame,
-                    'repeat', str(k)], check=True, stdout=subprocess.DEVNULL)
-    sent += k
-    i += 1
-print(sent, time.monotonic() - t0)
-EOF
+write_pacer
 SHIPPER=$WORK/shipper.py
 cat >"$SHIPPER" <<'EOF'
 # shipper.py FILE STOPFILE: as a log shipper that keeps up would, free
@@ -295,8 +261,7 @@ paced_series() {
 		sent=${res% *}; el=${res#* }
 		w=$(summary_value "$WORK/sus.err" 'records written')
 		l=$(summary_value "$WORK/sus.err" 'records lost')
-		cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t="$el" \
-			'BEGIN { printf "%.0f", 100 * c / hz / t }')
+		cpu=$(cpu_pct "$((c1 - c0))" "$el")
 		mb=$(( $(stat -c %s "$_out" 2>/dev/null || echo 0) >> 20 ))
 		printf '   %10s %10s %10s %10s %6s %8s\n' "$r" "$(rate "$sent" "$el")" \
 			"${w:-?}" "${l:-?}" "$cpu" "$mb"

@@ -365,15 +365,10 @@ start_stamped() {
 	return 1
 }
 
+# stop_stamped: hdrlog, then its wrapper (which exits with it: no signal)
 stop_stamped() {
 	stop_hdrlog
-	_i=0
-	while kill -0 "$STAMP_PID" 2>/dev/null && [ $_i -lt 50 ]; do
-		sleep 0.1; _i=$((_i + 1))
-	done
-	kill -KILL "$STAMP_PID" 2>/dev/null || true
-	wait "$STAMP_PID" 2>/dev/null || true
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$STAMP_PID" | tr '\n' ' ')
+	stop_pid "$STAMP_PID" "" 50
 }
 
 # startup_ms STAMPS -> ms from exec to "listening on"
@@ -462,48 +457,19 @@ echo
 ROWS=$WORK/rows
 : >"$ROWS"
 row() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$ROWS"; }
-measure() {	# ID FRAME REPEAT -> MED, RUNS_LIST
-	_vals=""
-	for _r in $(seq "$RUNS"); do
-		_vals="$_vals $(prog_run_ns "$1" "$2" "$3" "$RUN_CPU")"
-	done
-	RUNS_LIST=$(echo $_vals | tr ' ' '/')
-	MED=$(median $_vals)
-}
 
 # (a) bare XDP_PASS
-cat >"$WORK/xdp_pass.c" <<'EOF'
-#define SEC(n) __attribute__((section(n), used))
-struct xdp_md;
-SEC("xdp") int xdp_pass(struct xdp_md *ctx) { return 2; /* XDP_PASS */ }
-char LICENSE[] SEC("license") = "GPL";
-EOF
-clang -O2 -target bpf -c "$WORK/xdp_pass.c" -o "$WORK/xdp_pass.o"
-PASS_PIN=/sys/fs/bpf/hdrlog_bench_lpass_$$
-PIN_PATHS="$PIN_PATHS $PASS_PIN"
-bpftool prog load "$WORK/xdp_pass.o" "$PASS_PIN" type xdp
-PASS_ID=$(bpftool -j prog show pinned "$PASS_PIN" | jq .id)
-measure "$PASS_ID" "$F4" "$REPEAT"
+load_bare xdp
+measure "$BARE_ID" "$F4" "$REPEAT"
 row "(a) XDP_PASS (bpftool prog load)" "$MED" "$RUNS_LIST" "unlisted v4 frame"
-rm -f "$PASS_PIN"
+rm -f "$BARE_PIN"
 
-# (b) xdp-filter, rules the frame misses (as in xdp_cost.sh; see there)
-ip netns exec "$NS_A" sh -ec "
-	mount -t bpf bpf /sys/fs/bpf
-	xdp-filter load $VETH_A
-	xdp-filter ip 192.0.2.7
-	xdp-filter ip 192.0.2.8 -m src
-	xdp-filter ip 2001:db8:ffff::7
-	xdp-filter port 9999
-	xdp-filter port 12345 -p tcp
-" >"$WORK/xdp-filter.log" 2>&1 || { cat "$WORK/xdp-filter.log" >&2; exit 1; }
+# (b) xdp-filter, rules the frame misses (as in xdp_cost.sh)
+xdp_filter_load 192.0.2.7 192.0.2.8 2001:db8:ffff::7
 XF_ID=$(veth_prog_id)
 measure "$XF_ID" "$F4" "$REPEAT"
 row "(b) xdp-filter, 5 rules, no match" "$MED" "$RUNS_LIST" "unlisted v4 frame, prog $(veth_prog_name) id $XF_ID"
-ip -n "$NS_A" link set dev "$VETH_A" xdp off 2>/dev/null || true
-ip netns exec "$NS_A" sh -c "mount -t bpf bpf /sys/fs/bpf; xdp-filter unload $VETH_A" \
-	>/dev/null 2>&1 || true
-ip -n "$NS_A" link set dev "$VETH_A" xdp off 2>/dev/null || true
+xdp_filter_unload
 
 summary_line() {	# ERRFILE -> counters of the last summary
 	echo "seen=$(summary_value "$1" 'frames seen')" \

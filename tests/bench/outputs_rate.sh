@@ -65,24 +65,7 @@ JOURNALD_PID=""
 JCREATED=""
 RSYSLOG_PID=""
 
-TMPFS_DIR=$(mktemp -d /dev/shm/hdrlog-bench.XXXXXX)
-EXTRA_DIRS="$TMPFS_DIR"
-DISK_DIR=$(mktemp -d /var/tmp/hdrlog-bench.XXXXXX)
-EXTRA_DIRS="$TMPFS_DIR $DISK_DIR"
-SHM_FS=$(fs_type "$TMPFS_DIR")
-DISK_FS=$(fs_type "$DISK_DIR")
-
-# stop a daemon of ours: SIGTERM, bounded wait, SIGKILL
-stop_pid() {
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null || true
-	_i=0
-	while kill -0 "$1" 2>/dev/null && [ $_i -lt 100 ]; do
-		sleep 0.1; _i=$((_i + 1))
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
+out_dirs
 
 # rsyslogd and journald (only if started here) first, then common.sh's
 # cleanup; /run is left as it was found
@@ -91,10 +74,10 @@ outputs_cleanup() {
 	trap - EXIT
 	set +e
 	[ -z "$HDRLOG_PID_CUR" ] || kill -CONT "$HDRLOG_PID_CUR" 2>/dev/null || true
-	stop_pid "$RSYSLOG_PID"
-	stop_pid "$KAFKA_PID"
+	stop_pid "$RSYSLOG_PID" TERM 100
+	stop_pid "$KAFKA_PID" TERM 100
 	if [ -n "$JOURNALD_PID" ]; then
-		stop_pid "$JOURNALD_PID"
+		stop_pid "$JOURNALD_PID" TERM 100
 		for p in $(printf '%s\n' $JCREATED | awk '{ print length, $0 }' |
 				sort -rn | cut -d' ' -f2-); do
 			if [ -d "$p" ] && [ ! -L "$p" ]; then
@@ -115,15 +98,6 @@ need bpftool jq ip taskset tcpdump
 echo "hdrlog pinned to CPU $HDRLOG_CPU, BPF_PROG_RUN on CPU $GEN_CPU"
 echo "files: $TMPFS_DIR ($SHM_FS), $DISK_DIR ($DISK_FS)"
 echo
-
-now() { date +%s.%N; }
-rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }'; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-rm_out() {
-	case "$1" in
-	"$TMPFS_DIR"/*|"$DISK_DIR"/*) rm -f "$1" ;;
-	esac
-}
 
 if [ ! -x "$HDRLOG" ]; then
 	echo "-- hdrlog: skipped, $HDRLOG not built"
@@ -170,7 +144,6 @@ one_run() {
 	start_hdrlog "$WORK/run.err" "$HDRLOG_CPU" -c "$_n" --ringbuf-size 1G "$@"
 	HDRLOG_PID_CUR=$HDRLOG_PID
 	_id=$(veth_prog_id)
-	_hz=$(getconf CLK_TCK)
 	if [ "$_mode" = drain ]; then
 		kill -STOP "$HDRLOG_PID"
 		burst "$_id" "$_n"
@@ -207,7 +180,7 @@ one_run() {
 		"$WORK/run.err" | head -1)
 	_size="-"
 	[ -f "$_out" ] && _size="$(( $(stat -c %s "$_out") / 1000000 )) MB"
-	_cpu=$(awk -v a="$_cc0" -v b="$_cc1" -v c0="$_c0" -v hz="$_hz" -v t="$_el" \
+	_cpu=$(awk -v a="$_cc0" -v b="$_cc1" -v c0="$_c0" -v hz="$HZ" -v t="$_el" \
 		'BEGIN { printf "%.0f", 100 * (b - a - c0 / hz) / t }')
 	RUN_RATE=$(rate "${RUN_W:-0}" "$_el")
 	printf '   %-12s %-10s %9s rec/s  written %s lost %s/%s (%s) %ss, gen %sns/frame, CPU ~%s%%\n' \
@@ -346,8 +319,7 @@ if [ -n "$RSYSLOG_PID" ]; then
 			rc1=$(cpu_ticks "$RSYSLOG_PID")
 			got=$(wc -l <"$RS_OUT")
 			el=$(secs "$t0" "$tl")
-			rcpu=$(awk -v c="$((rc1 - rc0))" -v hz="$(getconf CLK_TCK)" -v t="$el" \
-				'BEGIN { printf "%.0f", 100 * c / hz / t }')
+			rcpu=$(cpu_pct "$((rc1 - rc0))" "$el")
 			printf '   rsyslogd   %-10s %9s rec/s  received %s of %s sent, last line %ss after %s, %s B/line, its CPU ~%s%%\n' \
 				"$mode" "$(rate "$got" "$el")" "$got" "$sent" "$el" \
 				"$([ "$mode" = drain ] && echo SIGCONT || echo 'burst start')" \
@@ -364,7 +336,7 @@ if [ -n "$RSYSLOG_PID" ]; then
 		done
 	done
 	sed -n 1p "$RS_OUT" | cut -c1-200 | sed 's/^/   first line: /'
-	stop_pid "$RSYSLOG_PID"; RSYSLOG_PID=""
+	stop_pid "$RSYSLOG_PID" TERM 100; RSYSLOG_PID=""
 	rm_out "$RS_OUT"
 	echo "   (rsyslogd: default main queue, one imtcp session, omfile on $SHM_FS, pinned"
 	echo "   to CPU $GEN_CPU, all its threads; hdrlog's CPU includes loopback TCP delivery,"
@@ -454,33 +426,14 @@ if jlistening 2>/dev/null; then
 	echo "   = $(ip netns exec "$NS_A" sysctl -n net.unix.max_dgram_qlen) here, does not hold is refused at once and counted as lost)"
 	JOURNAL_LINE="flat out: hdrlog $RUN_RATE rec/s, ${RUN_W:-?} written, ${jol:-?} refused by journald, $JCOUNT in the journal"
 	# paced: the pacer runs BPF_PROG_RUN batches every 20 ms
-	PACER=$WORK/pacer.py
-	cat >"$PACER" <<'EOF'
-import subprocess, sys, time
-pid, frame, ctx, rate, dur = sys.argv[1:6]
-rate, dur = float(rate), float(dur)
-tick = 0.02
-k = max(1, int(rate * tick))
-t0 = time.monotonic()
-sent = i = 0
-while time.monotonic() - t0 < dur:
-    d = t0 + i * tick - time.monotonic()
-    if d > 0:
-        time.sleep(d)
-    subprocess.run(['bpftool', 'prog', 'run', 'id', pid, 'data_in', frame,
-                    'ctx_in', ctx, 'repeat', str(k)], check=True,
-                   stdout=subprocess.DEVNULL)
-    sent += k
-    i += 1
-print(sent, time.monotonic() - t0)
-EOF
+	write_pacer
 	printf '   paced %ss a rate:  %9s %9s %9s %9s %9s\n' "$JOURNAL_SECS" target/s sent/s written refused "journal"
 	JBEST=none
 	for r in $JOURNAL_RATES; do
 		start_hdrlog "$WORK/jp.err" "$HDRLOG_CPU" -o journal
 		id=$(veth_prog_id)
 		res=$(ip netns exec "$NS_A" taskset -c "$GEN_CPU" "$PY" "$PACER" "$id" \
-			"$FRAME" "$CTX" "$r" "$JOURNAL_SECS")
+			"$FRAME" "$r" "$JOURNAL_SECS" "$CTX")
 		wait_idle "$HDRLOG_PID" 30
 		jp=$HDRLOG_PID
 		stop_hdrlog
@@ -540,15 +493,12 @@ if command -v trafgen >/dev/null 2>&1; then
 	t1=$(now)
 	c1=$(cpu_ticks "$TDP")
 	sleep 1.5
-	kill -INT "$TDP" 2>/dev/null || true
-	wait "$TDP" 2>/dev/null || true
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$TDP" | tr '\n' ' ')
+	stop_pid "$TDP" INT 300
 	el=$(secs "$t0" "$t1")
 	cap=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$WORK/td.err")
 	drop=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$WORK/td.err")
-	cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t="$el" \
-		'BEGIN { printf "%.0f", 100 * c / hz / t }')
-	percpu=$(awk -v n="${cap:-0}" -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" \
+	cpu=$(cpu_pct "$((c1 - c0))" "$el")
+	percpu=$(awk -v n="${cap:-0}" -v c="$((c1 - c0))" -v hz="$HZ" \
 		'BEGIN { printf "%.0f", (c > 0 ? n / (c / hz) : 0) }')
 	printf '   tcpdump -i veth -w (tmpfs), trafgen over the veth: %s frames in %ss = %s frames/s sent;\n' \
 		"$TRAFGEN_N" "$el" "$(rate "$TRAFGEN_N" "$el")"
@@ -574,13 +524,11 @@ if command -v xdpdump >/dev/null 2>&1; then
 		t1=$(now)
 		sleep 1
 		c1=$(cpu_ticks "$XDP_PID")
-		kill -INT "$XDP_PID" 2>/dev/null || true
-		wait "$XDP_PID" 2>/dev/null || true
+		stop_pid "$XDP_PID" INT 300
 		el=$(secs "$t0" "$t1")
 		cap=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$WORK/xd.out")
 		drop=$(sed -n 's/^\([0-9]*\) packets dropped by perf ring.*/\1/p' "$WORK/xd.out")
-		cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t="$el" \
-			'BEGIN { printf "%.0f", 100 * c / hz / t }')
+		cpu=$(cpu_pct "$((c1 - c0))" "$el")
 		printf '   xdpdump --load-xdp-program -w (tmpfs), burst of %s into its program (%sns/frame, %ss):\n' \
 			"$XDPDUMP_N" "$GEN_NS" "$el"
 		printf '      captured %s, dropped by perf ring %s => %s frames/s captured during the burst, CPU ~%s%%\n' \
@@ -588,11 +536,9 @@ if command -v xdpdump >/dev/null 2>&1; then
 		XD_LINE="$(rate "${cap:-0}" "$el") frames/s captured (${cap:-?} of $XDPDUMP_N, ${drop:-?} dropped by its perf ring)"
 	else
 		echo "   xdpdump: did not load its program:"; sed 's/^/      /' "$WORK/xd.out"
-		kill -INT "$XDP_PID" 2>/dev/null || true
-		wait "$XDP_PID" 2>/dev/null || true
+		stop_pid "$XDP_PID" INT 300
 		XD_LINE="could not run"
 	fi
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$XDP_PID" | tr '\n' ' ')
 	rm_out "$TMPFS_DIR/xdpdump.pcap"
 fi
 echo
@@ -618,11 +564,11 @@ if [ -x "$KAFKA_MOCK" ]; then
 	kc1=$(cpu_ticks "$KAFKA_PID")
 	echo "   (kafka: written = acknowledged by the mock brokers, lz4, idempotent; the"
 	echo "   time includes waiting for the last acknowledgements; the mock cluster's"
-	echo "   CPU on CPU $GEN_CPU: $(awk -v c="$((kc1 - kc0))" -v hz="$(getconf CLK_TCK)" \
+	echo "   CPU on CPU $GEN_CPU: $(awk -v c="$((kc1 - kc0))" -v hz="$HZ" \
 		'BEGIN { printf "%.1f", c / hz }') s)"
 	KAFKA_LINE="$RUN_RATE rec/s acknowledged (${RUN_W:-?} written, ${RUN_OL:-0} lost), json on $SHM_FS $KJSON rec/s, $KAFKA_N records each"
 	exec 8>&-
-	stop_pid "$KAFKA_PID"; KAFKA_PID=""
+	stop_pid "$KAFKA_PID" TERM 100; KAFKA_PID=""
 fi
 echo
 

@@ -259,7 +259,10 @@ echo
 # --- 2. false blocks on normal traffic ----------------------------------------------
 cat >"$WORK/server.py" <<'EOF'
 # server.py: answer each connection's request with 1 kB, then close
-import socketserver
+import os, signal, socketserver
+# a background job of a script starts with SIGINT ignored: take it back,
+# so the cleanup's SIGINT stops the server instead of its SIGKILL
+signal.signal(signal.SIGINT, lambda *a: os._exit(0))
 class H(socketserver.BaseRequestHandler):
     def handle(self):
         self.request.recv(4096)

@@ -103,14 +103,7 @@ rsyslog_start() {
 	done
 }
 rsyslog_stop() {
-	kill -TERM "$RS_PID" 2>/dev/null || true
-	_i=0
-	while kill -0 "$RS_PID" 2>/dev/null && [ $_i -lt 100 ]; do
-		sleep 0.1; _i=$((_i + 1))
-	done
-	kill -KILL "$RS_PID" 2>/dev/null || true
-	wait "$RS_PID" 2>/dev/null || true
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$RS_PID" | tr '\n' ' ')
+	stop_pid "$RS_PID" TERM 100
 }
 rsyslog_outage() {
 	rsyslog_stop
@@ -351,7 +344,9 @@ while IFS= read -r l; do
 	num() { echo "$l" | grep -oE "[0-9]+ $1" | head -1 | cut -d' ' -f1; }
 	w=$(num written); w=${w:-0}
 	lo=$(num lost); lo=${lo:-0}
-	sk=$(num 'socket events not'); sk=${sk:-0}
+	# "N socket events and flows not for this output" (older builds: "N
+	# socket events not for this output")
+	sk=$(num 'socket events (and flows )?not'); sk=${sk:-0}
 	sum=$((w + lo + sk + FILTERED + UNDEC))
 	# socket records lost at the ring are counted in both "socket events"
 	# and "lost at the ring": exact only when the ring lost nothing

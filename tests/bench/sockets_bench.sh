@@ -140,24 +140,11 @@ start_tracer() {
 	taskset -c "$HDRLOG_CPU" "$@" >"$_log" 2>&1 &
 	TR_PID=$!
 	BG_PIDS="$BG_PIDS $TR_PID"
-	_i=0
-	while [ $_i -lt $_max ]; do
-		grep -qsE "$_rx" "$_log" && return 0
-		kill -0 "$TR_PID" 2>/dev/null || break
-		sleep 0.1; _i=$((_i + 1))
-	done
-	return 1
+	wait_ready "$TR_PID" "$_log" "$_rx" "$_max"
 }
 
 stop_tracer() {
-	kill -INT "$TR_PID" 2>/dev/null || true
-	_i=0
-	while kill -0 "$TR_PID" 2>/dev/null && [ $_i -lt 100 ]; do
-		sleep 0.1; _i=$((_i + 1))
-	done
-	kill -KILL "$TR_PID" 2>/dev/null || true
-	wait "$TR_PID" 2>/dev/null || true
-	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$TR_PID" | tr '\n' ' ')
+	stop_pid "$TR_PID" INT 100
 }
 
 HDRLOG_ARGS="--events sockets -o json:/dev/null"
@@ -278,8 +265,7 @@ if [ $HAVE_HDRLOG = 1 ]; then
 	stop_tracer
 	ev=$(summary_value "$WORK/hdrlog.err" 'socket events')
 	lost=$(summary_value "$WORK/hdrlog.err" 'records lost (ring')
-	cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t="$L_T" \
-		'BEGIN { printf "%.0f", 100 * c / hz / t }')
+	cpu=$(cpu_pct "$((c1 - c0))" "$L_T")
 	echo "   achieved $L_RATE conn/s ($L_N in ${L_T}s, $L_FAIL connects failed); hdrlog CPU ~$cpu%"
 	awk -v a="$L_RATE" -v r="$PACED_RATE" 'BEGIN { exit !(a < 0.95 * r) }' &&
 		echo "   (below the target: one loop on one CPU does not reach it here; see 1.)"

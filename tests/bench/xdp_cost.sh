@@ -46,69 +46,25 @@ row() {	# program, ns/frame, runs, note
 	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$ROWS"
 }
 
-# measure ID REPEAT -> sets MED (median ns) and RUNS_LIST
-measure() {
-	_vals=""
-	for _r in $(seq "$RUNS"); do
-		_vals="$_vals $(prog_run_ns "$1" "$FRAME" "$2" "$RUN_CPU")"
-	done
-	RUNS_LIST=$(echo $_vals | tr ' ' '/')
-	MED=$(median $_vals)
-}
-
 # --- (a) bare XDP_PASS -------------------------------------------------------
-cat >"$WORK/xdp_pass.c" <<'EOF'
-#define SEC(n) __attribute__((section(n), used))
-struct xdp_md;
-SEC("xdp") int xdp_pass(struct xdp_md *ctx) { return 2; /* XDP_PASS */ }
-char LICENSE[] SEC("license") = "GPL";
-EOF
-clang -O2 -target bpf -c "$WORK/xdp_pass.c" -o "$WORK/xdp_pass.o"
-PASS_PIN=/sys/fs/bpf/hdrlog_bench_pass_$$
-PIN_PATHS="$PIN_PATHS $PASS_PIN"
-bpftool prog load "$WORK/xdp_pass.o" "$PASS_PIN" type xdp
-PASS_ID=$(bpftool -j prog show pinned "$PASS_PIN" | jq .id)
-measure "$PASS_ID" "$REPEAT"
-row "(a) XDP_PASS (bpftool prog load)" "$MED" "$RUNS_LIST" "prog id $PASS_ID"
-rm -f "$PASS_PIN"
+load_bare xdp
+measure "$BARE_ID" "$FRAME" "$REPEAT"
+row "(a) XDP_PASS (bpftool prog load)" "$MED" "$RUNS_LIST" "prog id $BARE_ID"
+rm -f "$BARE_PIN"
 
 # --- (e) bare tc program --------------------------------------------------------
-cat >"$WORK/tc_ok.c" <<'EOF'
-#define SEC(n) __attribute__((section(n), used))
-struct __sk_buff;
-SEC("tc") int tc_ok(struct __sk_buff *skb) { return 0; /* TC_ACT_OK */ }
-char LICENSE[] SEC("license") = "GPL";
-EOF
-clang -O2 -target bpf -c "$WORK/tc_ok.c" -o "$WORK/tc_ok.o"
-TC_PIN=/sys/fs/bpf/hdrlog_bench_tc_ok_$$
-PIN_PATHS="$PIN_PATHS $TC_PIN"
-bpftool prog load "$WORK/tc_ok.o" "$TC_PIN" type classifier
-TC_ID=$(bpftool -j prog show pinned "$TC_PIN" | jq .id)
-measure "$TC_ID" "$REPEAT"
-TC_ROW="$MED	$RUNS_LIST	prog id $TC_ID"
-rm -f "$TC_PIN"
+load_bare tc
+measure "$BARE_ID" "$FRAME" "$REPEAT"
+TC_ROW="$MED	$RUNS_LIST	prog id $BARE_ID"
+rm -f "$BARE_PIN"
 
 # --- (b) xdp-filter ----------------------------------------------------------
-# `ip netns exec` remounts /sys, so libxdp gets a bpffs of its own; the
-# rules are added in the same shell. The program stays attached after the
-# shell (and its bpffs) is gone.
-ip netns exec "$NS_A" sh -ec "
-	mount -t bpf bpf /sys/fs/bpf
-	xdp-filter load $VETH_A
-	xdp-filter ip 203.0.113.7
-	xdp-filter ip 203.0.113.8 -m src
-	xdp-filter ip 2001:db8::7
-	xdp-filter port 9999
-	xdp-filter port 12345 -p tcp
-" >"$WORK/xdp-filter.log" 2>&1 || { cat "$WORK/xdp-filter.log" >&2; exit 1; }
+xdp_filter_load 203.0.113.7 203.0.113.8 2001:db8::7
 XF_ID=$(veth_prog_id)
 XF_NAME=$(veth_prog_name)
-measure "$XF_ID" "$REPEAT"
+measure "$XF_ID" "$FRAME" "$REPEAT"
 row "(b) xdp-filter, 5 rules, no match" "$MED" "$RUNS_LIST" "prog $XF_NAME id $XF_ID"
-ip -n "$NS_A" link set dev "$VETH_A" xdp off 2>/dev/null || true
-ip netns exec "$NS_A" sh -c "mount -t bpf bpf /sys/fs/bpf; xdp-filter unload $VETH_A" \
-	>/dev/null 2>&1 || true
-ip -n "$NS_A" link set dev "$VETH_A" xdp off 2>/dev/null || true
+xdp_filter_unload
 
 # --- (c), (d) hdrlog ---------------------------------------------------------
 hdrlog_counts() {	# ERRFILE -> "seen=.. written=.. lost=.. sampled=.."
@@ -118,54 +74,69 @@ hdrlog_counts() {	# ERRFILE -> "seen=.. written=.. lost=.. sampled=.."
 	     "sampled_out=$(summary_value "$1" 'frames not logged')"
 }
 
-if [ ! -x "$HDRLOG" ]; then
-	row "(c) hdrlog, logging" "-" "-" "skipped: $HDRLOG not built"
-	row "(d) hdrlog --sample 1000000" "-" "-" "skipped: $HDRLOG not built"
-else
-	# (c) consumer keeping up: every run fits in the ring, and the
-	# consumer drains it (goes idle) before the next run.
-	start_hdrlog "$WORK/c.err" "$HDRLOG_CPU" -o json:/dev/null \
-		--ringbuf-size "$HDRLOG_RINGBUF"
-	id=$(veth_prog_id); name=$(veth_prog_name)
-	[ "$name" = hdrlog_xdp ] || { echo "attached prog is '$name'" >&2; exit 1; }
-	vals=""
-	for r in $(seq "$RUNS"); do
-		vals="$vals $(prog_run_ns "$id" "$FRAME" "$HDRLOG_REPEAT" "$RUN_CPU")"
+# hdrlog_row LABEL HOOK HOW NOTE ARGS...: hdrlog -o json:/dev/null ARGS
+# through HOOK (xdp, or tc: --attach-ingress tc), its program timed as HOW
+# says, and a row: the figures, NOTE and hdrlog's counters. HOW:
+#   drain  RUNS runs of HDRLOG_REPEAT, the consumer drained (idle) after
+#          each: with a --ringbuf-size in ARGS that every run fits in,
+#          the ring is never full
+#   burst  one run of REPEAT (into the default ring: it fills, and the
+#          rest of the frames take the cheaper "reserve failed" path)
+#   runs   RUNS runs of REPEAT, then the consumer drained
+HROWS=0
+hdrlog_row() {
+	_label=$1; _hook=$2; _how=$3; _note=$4; shift 4
+	HROWS=$((HROWS + 1)); _err=$WORK/hdrlog$HROWS.err
+	if [ "$_hook" = tc ]; then
+		start_hdrlog "$_err" "$HDRLOG_CPU" --attach-ingress tc \
+			-o json:/dev/null "$@"
+		_prog=$(veth_tc_prog_id)
+		[ -n "$_prog" ] || { echo "no tcx program on $VETH_A" >&2; exit 1; }
+	else
+		start_hdrlog "$_err" "$HDRLOG_CPU" -o json:/dev/null "$@"
+		_prog=$(veth_prog_id); _name=$(veth_prog_name)
+		[ "$_name" = hdrlog_xdp ] ||
+			{ echo "attached prog is '$_name'" >&2; exit 1; }
+	fi
+	case $_how in
+	drain)
+		measure "$_prog" "$FRAME" "$HDRLOG_REPEAT" wait_idle "$HDRLOG_PID" 120
+		;;
+	burst)
+		MED=$(prog_run_ns "$_prog" "$FRAME" "$REPEAT" "$RUN_CPU")
+		RUNS_LIST="1 run"
 		wait_idle "$HDRLOG_PID" 120
+		;;
+	runs)
+		measure "$_prog" "$FRAME" "$REPEAT"
+		wait_idle "$HDRLOG_PID" 30
+		;;
+	esac
+	stop_hdrlog
+	row "$_label" "$MED" "$RUNS_LIST" "${_note:+$_note: }$(hdrlog_counts "$_err")"
+}
+
+# hdrlog_skipped LABEL...: a "not built" row each
+hdrlog_skipped() {
+	for _label in "$@"; do
+		row "$_label" "-" "-" "skipped: $HDRLOG not built"
 	done
-	stop_hdrlog
-	row "(c) hdrlog, logging, ring never full" "$(median $vals)" \
-		"$(echo $vals | tr ' ' '/')" \
-		"repeat $HDRLOG_REPEAT, ring $HDRLOG_RINGBUF, json:/dev/null: $(hdrlog_counts "$WORK/c.err")"
+}
 
-	# (c') one burst of REPEAT into the default ring: it fills, and the
-	# rest of the frames take the cheaper "reserve failed" path.
-	start_hdrlog "$WORK/c2.err" "$HDRLOG_CPU" -o json:/dev/null
-	id=$(veth_prog_id)
-	ns=$(prog_run_ns "$id" "$FRAME" "$REPEAT" "$RUN_CPU")
-	wait_idle "$HDRLOG_PID" 120
-	stop_hdrlog
-	row "(c') hdrlog, logging, ring fills" "$ns" "1 run" \
-		"repeat $REPEAT, default ring: $(hdrlog_counts "$WORK/c2.err")"
-
-	# (d) sampling: almost nothing reaches the ring buffer
-	start_hdrlog "$WORK/d.err" "$HDRLOG_CPU" -o json:/dev/null --sample 1000000
-	id=$(veth_prog_id)
-	measure "$id" "$REPEAT"
-	wait_idle "$HDRLOG_PID" 30
-	stop_hdrlog
-	row "(d) hdrlog --sample 1000000" "$MED" "$RUNS_LIST" \
-		"$(hdrlog_counts "$WORK/d.err")"
-
-	# (h) --log flows: every frame counts in its flow, nothing is
-	# logged. The frame is always the same, so this is a frame of a
-	# known flow (lookup, two atomic adds); the first run makes it.
-	start_hdrlog "$WORK/h.err" "$HDRLOG_CPU" --log flows -o json:/dev/null
-	id=$(veth_prog_id)
-	measure "$id" "$REPEAT"
-	stop_hdrlog
-	row "(h) hdrlog --log flows, one flow" "$MED" "$RUNS_LIST" \
-		"$(hdrlog_counts "$WORK/h.err")"
+DRAIN_NOTE="repeat $HDRLOG_REPEAT, ring $HDRLOG_RINGBUF, json:/dev/null"
+if [ ! -x "$HDRLOG" ]; then
+	hdrlog_skipped "(c) hdrlog, logging" "(d) hdrlog --sample 1000000"
+else
+	hdrlog_row "(c) hdrlog, logging, ring never full" xdp drain \
+		"$DRAIN_NOTE" --ringbuf-size "$HDRLOG_RINGBUF"
+	hdrlog_row "(c') hdrlog, logging, ring fills" xdp burst \
+		"repeat $REPEAT, default ring"
+	# sampling: almost nothing reaches the ring buffer
+	hdrlog_row "(d) hdrlog --sample 1000000" xdp runs "" --sample 1000000
+	# --log flows: every frame counts in its flow, nothing is logged.
+	# The frame is always the same, so this is a frame of a known flow
+	# (lookup, two atomic adds); the first run makes it.
+	hdrlog_row "(h) hdrlog --log flows, one flow" xdp runs "" --log flows
 fi
 
 # --- (e), (f), (g) tc --------------------------------------------------------------
@@ -174,31 +145,11 @@ $TC_ROW
 EOF
 row "(e) tc, TC_ACT_OK (bpftool prog load)" "$_ns" "$_runs" "$_note"
 if [ ! -x "$HDRLOG" ]; then
-	row "(f) hdrlog tc, logging" "-" "-" "skipped: $HDRLOG not built"
-	row "(g) hdrlog tc --sample 1000000" "-" "-" "skipped: $HDRLOG not built"
+	hdrlog_skipped "(f) hdrlog tc, logging" "(g) hdrlog tc --sample 1000000"
 else
-	start_hdrlog "$WORK/f.err" "$HDRLOG_CPU" --attach-ingress tc \
-		-o json:/dev/null --ringbuf-size "$HDRLOG_RINGBUF"
-	id=$(veth_tc_prog_id)
-	[ -n "$id" ] || { echo "no tcx program on $VETH_A" >&2; exit 1; }
-	vals=""
-	for r in $(seq "$RUNS"); do
-		vals="$vals $(prog_run_ns "$id" "$FRAME" "$HDRLOG_REPEAT" "$RUN_CPU")"
-		wait_idle "$HDRLOG_PID" 120
-	done
-	stop_hdrlog
-	row "(f) hdrlog tc, logging, ring never full" "$(median $vals)" \
-		"$(echo $vals | tr ' ' '/')" \
-		"repeat $HDRLOG_REPEAT, ring $HDRLOG_RINGBUF, json:/dev/null: $(hdrlog_counts "$WORK/f.err")"
-
-	start_hdrlog "$WORK/g.err" "$HDRLOG_CPU" --attach-ingress tc \
-		-o json:/dev/null --sample 1000000
-	id=$(veth_tc_prog_id)
-	measure "$id" "$REPEAT"
-	wait_idle "$HDRLOG_PID" 30
-	stop_hdrlog
-	row "(g) hdrlog tc --sample 1000000" "$MED" "$RUNS_LIST" \
-		"$(hdrlog_counts "$WORK/g.err")"
+	hdrlog_row "(f) hdrlog tc, logging, ring never full" tc drain \
+		"$DRAIN_NOTE" --ringbuf-size "$HDRLOG_RINGBUF"
+	hdrlog_row "(g) hdrlog tc --sample 1000000" tc runs "" --sample 1000000
 fi
 
 # --- (i), (j) hdrlog --respond (issue 14) --------------------------------------
@@ -230,30 +181,15 @@ detector = baseline
 history = 20s
 EOF
 if [ ! -x "$HDRLOG" ]; then
-	row "(i) hdrlog, logging, --respond" "-" "-" "skipped: $HDRLOG not built"
-	row "(j) hdrlog --sample 1000000 --respond" "-" "-" "skipped: $HDRLOG not built"
+	hdrlog_skipped "(i) hdrlog, logging, --respond" \
+		"(j) hdrlog --sample 1000000 --respond"
 else
-	start_hdrlog "$WORK/h.err" "$HDRLOG_CPU" -o json:/dev/null \
-		--ringbuf-size "$HDRLOG_RINGBUF" --respond "$WORK/respond.conf"
-	id=$(veth_prog_id)
-	vals=""
-	for r in $(seq "$RUNS"); do
-		vals="$vals $(prog_run_ns "$id" "$FRAME" "$HDRLOG_REPEAT" "$RUN_CPU")"
-		wait_idle "$HDRLOG_PID" 120
-	done
-	stop_hdrlog
-	row "(i) hdrlog, logging, --respond" "$(median $vals)" \
-		"$(echo $vals | tr ' ' '/')" \
-		"as (c), 6 log policies: $(hdrlog_counts "$WORK/h.err")"
-
-	start_hdrlog "$WORK/i.err" "$HDRLOG_CPU" -o json:/dev/null \
-		--sample 1000000 --respond "$WORK/respond.conf"
-	id=$(veth_prog_id)
-	measure "$id" "$REPEAT"
-	wait_idle "$HDRLOG_PID" 30
-	stop_hdrlog
-	row "(j) hdrlog --sample 1000000 --respond" "$MED" "$RUNS_LIST" \
-		"as (d), 6 log policies: $(hdrlog_counts "$WORK/i.err")"
+	hdrlog_row "(i) hdrlog, logging, --respond" xdp drain \
+		"as (c), 6 log policies" --ringbuf-size "$HDRLOG_RINGBUF" \
+		--respond "$WORK/respond.conf"
+	hdrlog_row "(j) hdrlog --sample 1000000 --respond" xdp runs \
+		"as (d), 6 log policies" --sample 1000000 \
+		--respond "$WORK/respond.conf"
 fi
 
 # --- table ---------------------------------------------------------------------

@@ -52,7 +52,7 @@ formats/ipfix.c"
 declare -A sources=(
 	[fuzz_lists]=$core
 	[fuzz_spec]=$core
-	[fuzz_config]="$formats src/options.c src/metrics.c src/stats.c src/respond.c"
+	[fuzz_config]="$formats src/options.c src/metrics.c src/stats.c src/respond.c src/mapwalk.c"
 	[fuzz_decode]=$formats
 	[fuzz_strings]=$formats
 )

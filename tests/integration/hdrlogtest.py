@@ -9,6 +9,9 @@ Shared helpers for hdrlog's integration tests.
   interfaces and routes are never touched.
 - Hdrlog: runs $HDRLOG inside namespace A, waits for "listening on",
   stops it and parses its exit summary.
+- Rsyslog: a real rsyslogd of the test's own in namespace A (unix, UDP,
+  TCP, TLS and RELP inputs), the receiver of the syslog outputs; each
+  message it gets is read back as a JSON line.
 - Frame sending from namespace B through an AF_PACKET socket (exact bytes,
   no scapy round trip), a reference decoder that turns a frame into the
   record hdrlog's field contract says it must produce, and a Community ID
@@ -225,6 +228,21 @@ def _kill_all():
 on_cleanup(_kill_all)
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Ask proc to exit with sig (None: the caller asked already, as by
+    closing its stdin) if it runs; SIGKILL it if it has not exited within
+    timeout seconds."""
+    if proc.poll() is not None:
+        return
+    if sig is not None:
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
 def run(cmd, check=True, timeout=30, **kw):
     """subprocess.run with text output captured and a timeout."""
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -395,9 +413,11 @@ class Topology:
         s.bind((dev or self.pairs[0].b, 0))
         return s
 
-    def send(self, frames, dev=None, burst=32, pause=0.002):
-        """Send raw frames (bytes) from B's end; paced so veth won't drop."""
-        s = self.sender(dev)
+    def send(self, frames, dev=None, burst=32, pause=0.002, sock=None):
+        """Send raw frames (bytes) from B's end; paced so veth won't drop.
+        sock: a sender() the caller keeps open across calls (a paced
+        sender's windows), else one for this call."""
+        s = sock or self.sender(dev)
         try:
             for i, f in enumerate(frames):
                 for attempt in range(200):      # veth ring full: back off
@@ -412,7 +432,8 @@ class Topology:
                 if burst and (i + 1) % burst == 0:
                     time.sleep(pause)
         finally:
-            s.close()
+            if s is not sock:
+                s.close()
 
 
 def ns_exec(ns, cmd):
@@ -809,13 +830,7 @@ class Tcpdump:
         return self
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, signal.SIGINT)
 
     def __exit__(self, *exc):
         self.stop()
@@ -845,6 +860,24 @@ def read_json_lines(path_or_text, from_text=False):
             raise AssertionError("line %d is not JSON (%s): %r" %
                                  (n, e, line[:300]))
     return recs
+
+
+def json_lines(p):
+    """The lines of a JSON-lines file as text, to compare byte for byte
+    with what a receiver got (read_json_lines() parses them)."""
+    with open(p) as f:
+        return [x for x in f.read().split("\n") if x]
+
+
+def wait_json(p, n, timeout=10):
+    """json_lines(p) once it has n lines, or what it has when timeout
+    seconds have passed ([] if p is not there)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(p) and len(json_lines(p)) >= n:
+            break
+        time.sleep(0.05)
+    return json_lines(p) if os.path.exists(p) else []
 
 
 class _ordered_obj(dict):
@@ -1212,6 +1245,218 @@ def parse5424(raw):
     assert rest.startswith(" "), "no SP before MSG: %r" % rest[:50]
     return dict(pri=int(pri), ts=ts, host=host, app=app, procid=procid,
                 msgid=msgid, sd=sd, msg=rest[1:])
+
+
+# --------------------------------------------------------------------------
+# a real rsyslogd: the receiver of the syslog outputs
+# --------------------------------------------------------------------------
+
+RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+
+# Each message rsyslogd gets is one JSON line in out: the input's name,
+# the raw message (%rawmsg%), the fields its RFC 5424/3164 parsers found,
+# and in "all" the structured data as mmpstrucdata parsed it (sd) and the
+# body as mmjsonparse parsed it (body; cee after an @cee: cookie).
+RSYSLOG_CONF = """\
+global(workDirectory="{work}")
+{queue}{modules}module(load="mmjsonparse")
+module(load="mmpstrucdata")
+template(name="parsed" type="list" option.jsonf="on") {{
+  property(outname="input" name="inputname" format="jsonf")
+  property(outname="pri" name="pri" format="jsonf")
+  property(outname="ts" name="timereported" dateFormat="rfc3339" format="jsonf")
+  property(outname="host" name="hostname" format="jsonf")
+  property(outname="app" name="app-name" format="jsonf")
+  property(outname="procid" name="procid" format="jsonf")
+  property(outname="msgid" name="msgid" format="jsonf")
+  property(outname="sd" name="structured-data" format="jsonf")
+  property(outname="msg" name="msg" format="jsonf")
+  property(outname="raw" name="rawmsg" format="jsonf")
+  property(outname="all" name="$!" format="jsonf")
+}}
+ruleset(name="in") {{
+  action(type="mmpstrucdata" jsonRoot="!sd")
+  action(type="mmjsonparse" cookie="" container="!body")
+  action(type="mmjsonparse" container="!cee")
+  action(type="omfile" file="{out}" template="parsed")
+}}
+{inputs}"""
+
+# an input's kind: (rsyslog's input module, its module parameters)
+RSYSLOG_MODULES = {
+    "unix": ("imuxsock", ' SysSock.Use="off"'),
+    "udp": ("imudp", ""),
+    "tcp": ("imtcp", ""),
+    "relp": ("imrelp", ""),
+}
+
+
+def rsyslog_tls(ca, cert, key, auth="anon", peers=()):
+    """The options that make an Rsyslog "tcp" input speak TLS (RFC 5425)
+    with rsyslog's GnuTLS driver (Debian's rsyslog-gnutls): the CA, the
+    receiver's certificate and key (files); auth "anon" (no client
+    certificate), "x509/certvalid" (one from the CA) or "x509/name" (and
+    one of the names in peers)."""
+    opts = ('streamDriver.name="gtls" streamDriver.mode="1" '
+            'streamDriver.authMode="%s" streamDriver.CAFile="%s" '
+            'streamDriver.CertFile="%s" streamDriver.KeyFile="%s"'
+            % (auth, ca, cert, key))
+    if peers:
+        opts += " streamDriver.permittedPeers=[%s]" % ",".join(
+            '"%s"' % p for p in peers)
+    return opts
+
+
+class Rsyslog:
+    """Our own rsyslogd in namespace A, with its own config, pid file and
+    work directory in the scratch directory (path(name)); the system's
+    /dev/log and syslog daemon are never touched.
+
+    inputs: (name, kind, address, port, options), the last three optional:
+    kind "unix" listens on self.sock (rsyslog names its messages'
+    input "imuxsock"), "udp", "tcp" and "relp" on address:port; options
+    is more of the input's parameters (rsyslog_tls()). direct: the main
+    queue in Direct mode, so the input's own thread writes each message to
+    self.out before it acknowledges it (RELP).
+
+    start() (and with) returns once every unix socket is there and every
+    stream input takes a connection, or raises with rsyslogd's stderr and
+    the process killed; stop(sig) and the end of with stop it. self.out
+    outlives restarts: messages(), bodies(), wait()."""
+
+    def __init__(self, name, inputs, direct=False):
+        self.dir = path(name)
+        os.makedirs(os.path.join(self.dir, "work"), exist_ok=True)
+        self.out = os.path.join(self.dir, "out.jsonl")
+        if os.path.exists(self.out):
+            os.unlink(self.out)
+        self.sock = os.path.join(self.dir, "log.sock")
+        self.pidfile = os.path.join(self.dir, "rsyslogd.pid")
+        self.conf = os.path.join(self.dir, "rsyslog.conf")
+        self.inputs = [self._input(*x) for x in inputs]
+        kinds = {x[1] for x in self.inputs}
+        modules = "".join('module(load="%s"%s)\n' % m for k, m in
+                          RSYSLOG_MODULES.items() if k in kinds)
+        text = ""
+        for name_, kind, addr, port, opts in self.inputs:
+            if kind == "unix":
+                text += ('input(type="imuxsock" Socket="%s" ruleset="in" '
+                         'UseSpecialParser="off" IgnoreTimestamp="off" '
+                         'CreatePath="off")\n' % self.sock)
+            else:
+                text += ('input(type="%s" address="%s" port="%d" ruleset="in" '
+                         'name="%s"%s)\n' % (RSYSLOG_MODULES[kind][0], addr,
+                                            port, name_, " " + opts if opts
+                                            else ""))
+        with open(self.conf, "w") as f:
+            f.write(RSYSLOG_CONF.format(
+                work=os.path.join(self.dir, "work"), out=self.out,
+                queue='main_queue(queue.type="Direct")\n' if direct else "",
+                modules=modules, inputs=text))
+        self.proc = None
+        self.errf = None
+
+    @staticmethod
+    def _input(name, kind, addr=None, port=None, opts=""):
+        return name, kind, addr, port, opts
+
+    def _ready(self, inp):
+        _, kind, addr, port, _ = inp
+        if kind == "unix":
+            return os.path.exists(self.sock)
+        if kind == "udp":
+            return True             # nothing answers to ask
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        s = ns_socket(topo().ns_a, fam, socket.SOCK_STREAM)
+        try:
+            s.settimeout(1)
+            s.connect((addr, port))
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def start(self, timeout=15):
+        for p in (self.sock, self.pidfile):
+            if os.path.exists(p):
+                os.unlink(p)
+        self.errf = open(os.path.join(self.dir, "stderr"), "a")
+        self.proc = track(subprocess.Popen(
+            ns_exec(topo().ns_a, [RSYSLOGD, "-n", "-f", self.conf, "-i",
+                                  self.pidfile]),
+            stdin=subprocess.DEVNULL, stdout=self.errf, stderr=self.errf))
+        waiting = list(self.inputs)
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            waiting = [x for x in waiting if not self._ready(x)]
+            if not waiting:
+                return self
+            time.sleep(0.05)
+        self._kill()
+        raise RuntimeError("rsyslogd did not start (waiting for %s): %s" % (
+            [x[0] for x in waiting], self.stderr()))
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc:
+            stop_process(self.proc, sig)
+        self._close()
+
+    def _kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._close()
+
+    def _close(self):
+        if self.errf:
+            self.errf.close()
+            self.errf = None
+
+    def stderr(self):
+        try:
+            with open(os.path.join(self.dir, "stderr")) as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    def messages(self, input_name=None):
+        """What arrived (from input_name), in arrival order: the JSON
+        lines as dicts, "all" parsed too."""
+        out = []
+        try:
+            with open(self.out) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return out
+        for line in text.split("\n")[:-1]:
+            m = json.loads(line)
+            m["all"] = json.loads(m["all"]) if m["all"] else {}
+            if input_name is None or m["input"] == input_name:
+                out.append(m)
+        return out
+
+    def bodies(self, input_name):
+        """The MSG of every RFC 5424 message from input_name, in arrival
+        order."""
+        return [parse5424(m["raw"])["msg"] for m in self.messages(input_name)]
+
+    def wait(self, n, input_name=None, timeout=10):
+        """messages(input_name) once there are n, or what there is when
+        timeout seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msgs = self.messages(input_name)
+            if len(msgs) >= n or time.monotonic() > deadline:
+                return msgs
+            time.sleep(0.05)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self._kill()
+        return False
 
 
 # --------------------------------------------------------------------------

@@ -70,8 +70,8 @@ def _():
         h.hup()     # a reload keeps the block list
         r = cmd(["--blocks", "--control", sock])
         assert r.returncode == 0, H.show(r)
-        m = re.search(r"^%s/32\s+syn-flood\s+(\d+)s$" % re.escape(attacker),
-                      r.stdout, re.M)
+        m = re.search(r"^%s/32\s+syn-flood\s+(\d+)s\s+\d+$" %
+                      re.escape(attacker), r.stdout, re.M)
         assert m and 100 <= int(m.group(1)) <= 120, r.stdout
         assert "1 active block" in r.stdout, r.stdout
         r = cmd(["--top", "--once", "--control", sock])
@@ -319,6 +319,53 @@ def _():
             top.close()
 
 
+def block_dropped(sock, src):
+    """The DROPPED column of src's row in hdrlog --blocks."""
+    r = cmd(["--blocks", "--control", sock])
+    assert r.returncode == 0, H.show(r)
+    m = re.search(r"^%s/32\s+\S+\s+\d+s\s+(\d+)$" % re.escape(src),
+                  r.stdout, re.M)
+    assert m, r.stdout
+    return int(m.group(1))
+
+
+@tap.case("hits per block: the frames a block drops are counted in the "
+          "kernel per block; --blocks shows as many as the drop records "
+          "read back (the flood's tail and 37 more), and the unblock record "
+          "carries the same number")
+def _():
+    out, sock = H.path("hits.json"), ctl("hits")
+    attacker = "203.0.113.23"
+    with hdrlog(out, sock) as h:
+        H.topo().send(R.flood(attacker))
+        blocked(out, h, attacker)
+        assert udp_fate(out, h, attacker, 1, n=37) == ["drop"] * 37
+
+        def drops(recs):
+            return len([x for x in R.of(recs, "packet", attacker)
+                        if x.get("action") == "drop"])
+        recs = H.read_json_lines(out)
+        n = drops(recs)
+        assert n >= 37, n
+        # the flood's dropped tail may still be on its way to the records
+        deadline = time.monotonic() + 10
+        while block_dropped(sock, attacker) != n:
+            assert time.monotonic() < deadline, (
+                block_dropped(sock, attacker), n)
+            time.sleep(0.05)
+            n = drops(H.read_json_lines(out))
+        r = cmd(["--unblock", attacker, "--control", sock])
+        assert r.returncode == 0, H.show(r)
+        recs = R.wait_for(out, h, lambda x: R.of(x, "unblock", attacker),
+                          "unblock record")
+        u = R.of(recs, "unblock", attacker)[0]
+        assert u["respond"]["dropped"] == n == drops(recs), (u, n)
+        # the kernel's per-policy count agrees: one block, one policy
+        got = R.wait_policy(h, "syn-flood", 3, n)
+        assert got[3] == n, (got, n)
+        assert h.stop() == 0, h.stderr()
+
+
 @tap.case("--respond-state: a block active at stop is back after a "
           "restart (frames dropped with no new attack); an entry that "
           "expired while stopped gives an unblock record")
@@ -353,6 +400,30 @@ def _():
     with open(state) as f:
         text = f.read()
     assert gone not in text and attacker in text, text
+
+
+@tap.case("--blocks with 800 blocks fits its reply: the rows that fit, "
+          "'... and N more', '800 active blocks' and the drops table (the "
+          "64 KiB reply was cut mid-row at about 744)")
+def _():
+    out, sock = H.path("many.json"), ctl("many")
+    state = H.path("many.state")
+    with open(state, "w") as f:
+        for i in range(800):
+            f.write("2001:db8:%x::/64 syn-flood %d.000 syn\n"
+                    % (0x1000 + i, time.time() + 3600))
+    with hdrlog(out, sock, ["--respond-state", state]) as h:
+        r = cmd(["--blocks", "--control", sock])
+        assert h.stop() == 0, h.stderr()
+    text = r.stdout
+    assert r.returncode == 0 and "800 active blocks" in text, H.show(r)
+    rows = re.findall(r"^2001:db8:[0-9a-f]+::/64 +syn-flood +\d+s +\d+$",
+                      text, re.M)
+    more = re.search(r"^\.\.\. and (\d+) more$", text, re.M)
+    assert rows and len(rows) + int(more.group(1) if more else 0) == 800, \
+        (len(rows), text[-600:])
+    assert re.search(r"^syn-flood +\d+ +\d+ +\d+ +\d+$", text, re.M), \
+        text[-600:]
 
 
 @tap.case("a saved block of a source now on a never-block list is not "

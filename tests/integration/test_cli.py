@@ -692,6 +692,148 @@ def _():
     assert "configuration OK (with warnings" in r.stdout, H.show(r)
 
 
+RESPOND_STATE_CONF = """# a learned baseline and a blocking policy: both state files
+window = 100ms
+[policy learned]
+detector = baseline
+history = 1h
+factor = 5
+min = 100/s
+[policy syn-flood]
+detector = syn
+threshold = 100/s
+action = block
+ttl = 60s
+"""
+
+
+def state_pair(name, blocks=None, baseline=None):
+    """--respond-state FILE in a directory of its own, FILE and
+    FILE.baseline written as given (None: not there); FILE."""
+    d = H.path(name)
+    os.makedirs(d, exist_ok=True)
+    state = os.path.join(d, "respond.state")
+    for p, text in ((state, blocks), (state + ".baseline", baseline)):
+        if text is not None:
+            with open(p, "w") as f:
+                f.write(text)
+    return state
+
+
+def good_baseline(src="203.0.113.7"):
+    return ("hdrlog-baseline 1 written %d.250\npolicy learned packets\n"
+            "# ADDRESS/PREFIX, then for each policy: AVERAGE(per second) "
+            "LEARNED(ms)\n%s/32 212.5 3600000\n" % (time.time(), src))
+
+
+def check_state(state):
+    conf = H.write_list("chk-respond-state.conf", RESPOND_STATE_CONF)
+    return check(["-i", H.dev(), "--respond", conf, "--respond-state",
+                  state])
+
+
+@tap.case("--check of --respond-state reads FILE and FILE.baseline as a "
+          "start would: a good pair is fine (exit 0, what a start would "
+          "restore said); a bad line in either is the start's FILE:LINE "
+          "warning, exit 0 'with warnings'")
+def _():
+    now = time.time()
+    blocks = ("# ADDRESS/PREFIX POLICY EXPIRES(unix seconds) DETECTOR\n"
+              "203.0.113.9/32 syn-flood %.3f syn\n"
+              "198.51.100.9/32 syn-flood 1.000 syn\n" % (now + 600))
+    r = check_state(state_pair("chk-state-good", blocks, good_baseline()))
+    assert r.returncode == 0, H.show(r)
+    assert r.stdout.rstrip().endswith("configuration OK"), H.show(r)
+    assert "respond.state.baseline: 1 learned source would be restored" \
+        in r.stderr, H.show(r)
+    assert "respond.state: 1 saved block to restore, 1 expired" \
+        in r.stderr, H.show(r)
+    assert "warning" not in r.stderr, H.show(r)
+    # line 4: the second source's average is not a number
+    state = state_pair("chk-state-badbase", blocks,
+                       good_baseline() + "203.0.113.8/32 many 1000\n")
+    r = check_state(state)
+    assert r.returncode == 0, H.show(r)
+    assert "configuration OK (with warnings" in r.stdout, H.show(r)
+    assert re.search(r"warning: %s:5: 'many' is not an average .*; the "
+                     r"saved baselines are ignored \(they start again "
+                     r"empty" % re.escape(state + ".baseline"),
+                     r.stderr), H.show(r)
+    for text, line, why in (("garbage\n", 1, "not an hdrlog baseline file"),
+                            ("hdrlog-baseline 2 written 1.000\n", 1,
+                             "version 2; this hdrlog reads version 1"),
+                            ("", 0, "empty: not an hdrlog baseline file")):
+        state = state_pair("chk-state-foreign", None, text)
+        r = check_state(state)
+        assert r.returncode == 0, H.show(r)
+        assert "warning: %s.baseline:%d: %s" % (state, line, why) \
+            in r.stderr, H.show(r)
+    # and the blocks file: its line 2 names no policy of the respond file
+    state = state_pair("chk-state-badblocks",
+                       "203.0.113.9/32 syn-flood 1.000 syn\n"
+                       "203.0.113.10/32 gone 1.000 syn\n", good_baseline())
+    r = check_state(state)
+    assert r.returncode == 0, H.show(r)
+    assert "configuration OK (with warnings" in r.stdout, H.show(r)
+    assert "warning: %s:2: no policy 'gone'" % state in r.stderr, H.show(r)
+    assert "saved blocks are ignored" in r.stderr, H.show(r)
+
+
+@tap.case("--check of --respond-state: a FILE.baseline (or FILE) that is "
+          "a directory or a FIFO is a problem (exit 2), said at once; one "
+          "that may not be read is the start's warning")
+def _():
+    for name, which in (("chk-state-dir", ".baseline"),
+                        ("chk-state-fifo", ".baseline"),
+                        ("chk-state-fifo2", "")):
+        state = state_pair(name)
+        odd = state + which
+        if "fifo" in name:
+            os.mkfifo(odd)
+        else:
+            os.mkdir(odd)
+        r = check_state(state)      # one_shot: a hang is a failure
+        assert r.returncode == 2, H.show(r)
+        assert "--respond-state %s: not a regular file" % odd in r.stderr, \
+            H.show(r)
+        assert "1 problem found" in r.stdout, H.show(r)
+    state = state_pair("chk-state-unreadable", None, good_baseline())
+    os.chmod(state + ".baseline", 0)
+    conf = H.write_list("chk-respond-state.conf", RESPOND_STATE_CONF)
+    r = check(["-i", H.dev(), "--respond", conf, "--respond-state", state],
+              prefix=["setpriv", "--inh-caps=-all", "--bounding-set="
+                      "-dac_override,-dac_read_search"])
+    assert r.returncode == 0, H.show(r)
+    assert "warning: --respond-state %s.baseline: Permission denied; the " \
+        "baselines start again empty" % state in r.stderr, H.show(r)
+
+
+@tap.case("a start with a FIFO as --respond-state FILE and FILE.baseline "
+          "does not wait for a writer: it warns, starts, and at exit "
+          "writes regular files in their place")
+def _():
+    conf = H.write_list("run-respond-state.conf", RESPOND_STATE_CONF)
+    state = state_pair("run-state-fifo")
+    for p in (state, state + ".baseline"):
+        os.mkfifo(p)
+    out = H.path("run-state-fifo.json")
+    h = hdrlog(["-i", H.dev(), "-o", "json:" + out, "--respond", conf,
+                "--respond-state", state])
+    try:
+        h.start()       # 'listening on' within its deadline, or fails
+        assert h.stop() == 0, h.stderr()
+    finally:
+        h.kill()
+    e = h.stderr()
+    assert "--respond-state %s.baseline: not a regular file; the " \
+        "baselines start again empty" % state in e, e
+    assert "--respond-state %s: not a regular file; starting without the " \
+        "saved blocks" % state in e, e
+    with open(state + ".baseline") as f:
+        assert f.read().startswith("# hdrlog --respond-state"), state
+    assert os.path.isfile(state), state
+
+
 @tap.case("--filter and filter = : the command line's expression wins, "
           "--filter with a trailing expression is refused")
 def _():

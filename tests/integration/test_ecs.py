@@ -420,7 +420,7 @@ def _():
                                       "--syslog-cee", "-o", "json:" + out,
                                       "-o", "syslog:unix:" + rs.sock]) as h:
             H.topo().send(frames)
-            lines = SL.wait_json(out, len(frames))
+            lines = H.wait_json(out, len(frames))
             msgs = rs.wait(len(frames), "imuxsock")
             h.stop()
         assert len(lines) == len(frames), lines

@@ -152,13 +152,8 @@ class Journald:
         raise RuntimeError("systemd-journald did not bind %s" % SOCKET)
 
     def stop(self, remove_socket=False):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        if self.proc:
+            H.stop_process(self.proc, signal.SIGTERM)
         self.proc = None
         if remove_socket and os.path.exists(SOCKET):
             os.unlink(SOCKET)

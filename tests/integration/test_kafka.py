@@ -96,10 +96,7 @@ class Mock:
     def close(self):
         if self.proc.poll() is None:
             self.proc.stdin.close()         # it exits when stdin closes
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        H.stop_process(self.proc, None)
         self.err.close()
 
     def __enter__(self):
@@ -122,26 +119,12 @@ def consume(boot, timeout=30):
     return out
 
 
-def json_lines(p):
-    with open(p) as f:
-        return [x for x in f.read().split("\n") if x]
-
-
 def hdrlog(args):
     return H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + list(args))
 
 
 def kafka_spec(boot):
     return "kafka://%s/%s" % (boot, TOPIC)
-
-
-def wait_lines(p, n, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(p) and len(json_lines(p)) >= n:
-            break
-        time.sleep(0.05)
-    return json_lines(p) if os.path.exists(p) else []
 
 
 def kafka_counts(h, boot):
@@ -197,7 +180,7 @@ def keyed_in_order():
                 r.get("event_type") == "packet" for r in rs) >= len(fl),
                 20, h.proc)
             h.stop()
-        lines = json_lines(out)
+        lines = H.json_lines(out)
         msgs = consume(mock.boot)
     recs = [json.loads(x) for x in lines]
     assert sum(r["event_type"] == "packet" for r in recs) == len(fl), \
@@ -222,9 +205,9 @@ def other_keys():
             with hdrlog(["-o", "json:" + out, "-o", kafka_spec(mock.boot),
                          "--kafka-key", key]) as h:
                 H.topo().send(fl)
-                wait_lines(out, len(fl))
+                H.wait_json(out, len(fl), 20)
                 h.stop()
-            lines = json_lines(out)
+            lines = H.json_lines(out)
             assert len(lines) == len(fl)
             assert kafka_counts(h, mock.boot) == (len(lines), 0), h.stderr()
             # this run's messages: those whose payload is one of its lines
@@ -244,7 +227,7 @@ def broker_down():
             h.wait_written([spec], len(first), timeout=20)
             mock.command("down 1")
             H.topo().send(second)
-            wait_lines(out, len(first) + len(second))
+            H.wait_json(out, len(first) + len(second), 20)
             # librdkafka notices the broker gone and queues its partitions
             deadline = time.monotonic() + 30
             while "retrying" not in h.stderr() and \
@@ -266,7 +249,7 @@ def broker_down():
                 H.topo().send(flow_frames(1, 1, first=k))
                 k += 1
                 time.sleep(0.5)
-            n = len(wait_lines(out, 0))
+            n = len(H.wait_json(out, 0, 20))
             deadline = time.monotonic() + 60
             while True:
                 h.summary_now()
@@ -275,7 +258,7 @@ def broker_down():
                     break
                 time.sleep(0.2)
             h.stop()
-        lines = json_lines(out)
+        lines = H.json_lines(out)
         msgs = consume(mock.boot)
     written, lost = kafka_counts(h, mock.boot)
     H.diag("broker 1 down: %d records, %d written, %d lost" % (
@@ -327,7 +310,7 @@ def unreachable():
     with hdrlog(["-o", "json:" + out, "-o", spec, "--kafka-queue", "10"]) \
             as h:
         H.topo().send(fl)
-        lines = wait_lines(out, len(fl))
+        lines = H.wait_json(out, len(fl), 20)
         t0 = time.monotonic()
         h.stop(timeout=30)
         H.diag("stopped in %.1f s" % (time.monotonic() - t0))
@@ -349,7 +332,7 @@ def given_up():
     with hdrlog(["-o", "json:" + out, "-o", spec, "--kafka-property",
                  "message.timeout.ms=500"]) as h:
         H.topo().send(fl)
-        wait_lines(out, len(fl))
+        H.wait_json(out, len(fl), 20)
         deadline = time.monotonic() + 20
         while True:
             h.summary_now()

@@ -21,10 +21,8 @@ import collections
 import json
 import os
 import re
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -34,143 +32,25 @@ import hdrlogtest as H  # noqa: E402
 
 tap = H.Tap()
 MAC_KIND = 0x5f              # source MACs 02:5f:... (H.new_mac)
-RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 IMRELP = "/usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so"
 PORT = 16514                 # imrelp in A; +1 imrelp on ::1, +2 imtcp
 WINDOW = 128                 # RELP_WINDOW (formats/relp.h)
 
-CONF = """\
-global(workDirectory="{dir}/work")
-main_queue(queue.type="Direct")
-module(load="imrelp")
-module(load="imtcp")
-template(name="raw" type="list" option.jsonf="on") {{
-  property(outname="input" name="inputname" format="jsonf")
-  property(outname="raw" name="rawmsg" format="jsonf")
-}}
-ruleset(name="in") {{
-  action(type="omfile" file="{out}" template="raw")
-}}
-input(type="imrelp" address="127.0.0.1" port="{port}" ruleset="in"
-      name="relp")
-input(type="imrelp" address="::1" port="{port6}" ruleset="in" name="relp6")
-input(type="imtcp" address="127.0.0.1" port="{tcp}" ruleset="in" name="tcp")
-"""
-
-
-class Rsyslog:
-    """Our own rsyslogd in namespace A; what it got in self.out, which
-    outlives restarts."""
+class Rsyslog(H.Rsyslog):
+    """Our own rsyslogd in namespace A (H.Rsyslog), main queue Direct:
+    imrelp on 127.0.0.1:PORT (relp) and [::1]:PORT+1 (relp6), imtcp on
+    127.0.0.1:PORT+2 (tcp)."""
 
     def __init__(self, name):
-        self.dir = H.path(name)
-        os.makedirs(os.path.join(self.dir, "work"), exist_ok=True)
-        self.out = os.path.join(self.dir, "out.jsonl")
-        if os.path.exists(self.out):
-            os.unlink(self.out)
-        self.pidfile = os.path.join(self.dir, "rsyslogd.pid")
-        self.conf = os.path.join(self.dir, "rsyslog.conf")
-        with open(self.conf, "w") as f:
-            f.write(CONF.format(dir=self.dir, out=self.out, port=PORT,
-                                port6=PORT + 1, tcp=PORT + 2))
-        self.proc = None
-        self.errf = None
-
-    def _listening(self):
-        for fam, addr, port in ((socket.AF_INET, "127.0.0.1", PORT),
-                                (socket.AF_INET6, "::1", PORT + 1),
-                                (socket.AF_INET, "127.0.0.1", PORT + 2)):
-            s = H.ns_socket(H.topo().ns_a, fam, socket.SOCK_STREAM)
-            try:
-                s.settimeout(1)
-                s.connect((addr, port))
-            except OSError:
-                return False
-            finally:
-                s.close()
-        return True
-
-    def start(self):
-        if os.path.exists(self.pidfile):
-            os.unlink(self.pidfile)
-        self.errf = open(os.path.join(self.dir, "stderr"), "a")
-        self.proc = H.track(subprocess.Popen(
-            H.ns_exec(H.topo().ns_a, [RSYSLOGD, "-n", "-f", self.conf, "-i",
-                                      self.pidfile]),
-            stdin=subprocess.DEVNULL, stdout=self.errf, stderr=self.errf))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            if self._listening():
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("rsyslogd did not start: %s" % self.stderr())
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=10)
-        if self.errf:
-            self.errf.close()
-            self.errf = None
-
-    def stderr(self):
-        try:
-            with open(os.path.join(self.dir, "stderr")) as f:
-                return f.read()[-2000:]
-        except OSError:
-            return ""
-
-    def bodies(self, input_name):
-        """The MSG of every message from input_name, in arrival order."""
-        try:
-            with open(self.out) as f:
-                text = f.read()
-        except FileNotFoundError:
-            return []
-        out = []
-        for line in text.split("\n")[:-1]:
-            m = json.loads(line)
-            if m["input"] == input_name:
-                out.append(H.parse5424(m["raw"])["msg"])
-        return out
-
-    def wait(self, n, input_name, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            got = self.bodies(input_name)
-            if len(got) >= n or time.monotonic() > deadline:
-                return got
-            time.sleep(0.05)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        if self.errf:
-            self.errf.close()
-        return False
+        super().__init__(name, [("relp", "relp", "127.0.0.1", PORT),
+                                ("relp6", "relp", "::1", PORT + 1),
+                                ("tcp", "tcp", "127.0.0.1", PORT + 2)],
+                         direct=True)
 
 
 def frames(n):
     return [H.udp_frame(H.new_mac(MAC_KIND), sport=10000 + i % 50000,
                         dport=20000, ip_id=i % 65536 + 1) for i in range(n)]
-
-
-def json_lines(p):
-    with open(p) as f:
-        return [x for x in f.read().split("\n") if x]
-
-
-def wait_json(p, n, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(p) and len(json_lines(p)) >= n:
-            break
-        time.sleep(0.05)
-    return json_lines(p) if os.path.exists(p) else []
 
 
 def fresh(name):
@@ -207,7 +87,7 @@ def delivery():
         with hdrlog(["-o", "json:" + out, "-o", "syslog:" + relp4,
                      "-o", "syslog:" + relp6]) as h:
             H.topo().send(frames(n))
-            lines = wait_json(out, n)
+            lines = H.wait_json(out, n)
             rs.wait(n, "relp")
             rs.wait(n, "relp6")
             # while running, written counts what is surely acknowledged:
@@ -235,6 +115,35 @@ def delivery():
     assert not count_re(h, r"warning"), h.stderr()
 
 
+def relp_msgs(rs):
+    """The RELP input's messages, parsed (msgid, msg, ...)."""
+    return [H.parse5424(m["raw"]) for m in rs.messages("relp")]
+
+
+@tap.case("stats records (--stats-interval) go over RELP too: MSGID "
+          "stats, their JSON as the body, counted written; hdrlog runs on "
+          "(it crashed at the first one)")
+def stats_records():
+    relp4 = "relp://127.0.0.1:%d" % PORT
+    with Rsyslog("st") as rs:
+        with hdrlog(["-o", "syslog:" + relp4, "--stats-interval", "1"]) as h:
+            deadline = time.monotonic() + 10
+            while not [m for m in relp_msgs(rs)
+                       if m["msgid"] == "stats"]:
+                assert time.monotonic() < deadline and \
+                    h.proc.poll() is None, (relp_msgs(rs), h.stderr())
+                time.sleep(0.05)
+            assert h.stop() == 0, h.stderr()
+        got = relp_msgs(rs)
+    assert got and all(m["msgid"] == "stats" for m in got), got
+    for m in got:
+        rec = json.loads(m["msg"])
+        assert rec["event_type"] == "stats", rec
+        assert "syslog:" + relp4 in rec["stats"]["outputs"], rec
+    assert outputs(h)["syslog:" + relp4] == (len(got), 0), \
+        (len(got), h.stderr())
+
+
 def restart(name, sig):
     """rsyslogd stopped by sig while a stream flows, started again: the
     RELP and TCP bodies it wrote, the JSON records, hdrlog."""
@@ -258,8 +167,8 @@ def restart(name, sig):
                 # behind first, as a busy receiver is: what the kernel
                 # took for it and it never read dies with it
                 rs.proc.send_signal(signal.SIGSTOP)
-                wait_json(out, len(json_lines(out)) + 500, 20)
-            stopped_at = len(json_lines(out))
+                H.wait_json(out, len(H.json_lines(out)) + 500, 20)
+            stopped_at = len(H.json_lines(out))
             rs.stop(sig)
             assert h.err.wait_for(r"syslog %s: .*reconnecting" %
                                   re.escape(relp), 10), h.stderr()
@@ -274,8 +183,9 @@ def restart(name, sig):
             h.stderr()
         H.topo().send(after)
         total = len(first) + len(during) + len(after)
-        lines = wait_json(out, total, 20)
-        got = rs.wait(total, "relp", 20)
+        lines = H.wait_json(out, total, 20)
+        rs.wait(total, "relp", 20)
+        got = rs.bodies("relp")
         h.stop()
     assert len(lines) == total, "capture lost records: %d of %d" % (
         len(lines), total)
@@ -338,7 +248,7 @@ def stalled():
         line = h.err.wait_for(r"syslog %s: the receiver caught up; \d+ "
                               r"records lost" % re.escape(relp), 30)
         assert line, h.stderr()
-        lines = wait_json(out, total, 20)
+        lines = H.wait_json(out, total, 20)
         h.stop(timeout=30)
         got = rs.bodies("relp")
     assert len(lines) == total, "capture lost records: %d of %d" % (
@@ -367,7 +277,7 @@ def never_there():
                               r"reconnecting" % re.escape(relp), 10), \
             h.stderr()
         H.topo().send(frames(n))
-        assert len(wait_json(out, n)) == n, h.stderr()
+        assert len(H.wait_json(out, n)) == n, h.stderr()
         h.stop(timeout=10)
     assert outputs(h)["syslog:" + relp] == (0, n), outputs(h)
     assert outputs(h)["json:" + out] == (n, 0), outputs(h)
@@ -413,7 +323,7 @@ def body():
     if not os.path.exists(IMRELP):
         print("1..0 # SKIP rsyslog's imrelp (rsyslog-relp) not installed")
         return
-    H.run_tap(tap, need=(RSYSLOGD,), setup=lambda t: H.run(
+    H.run_tap(tap, need=(H.RSYSLOGD,), setup=lambda t: H.run(
         [H.IP, "-n", t.ns_a, "link", "set", "lo", "up"]))
 
 

@@ -10,6 +10,7 @@ blocks) and the veth's XDP drop counter. Every wait has a deadline.
 """
 import os
 import re
+import signal
 import socket
 import struct
 import sys
@@ -371,45 +372,42 @@ def _():
     out = H.path("baseline.json")
     stepper, steady = "203.0.113.40", "203.0.113.41"
     learn, step = 20, 200           # frames per 100 ms window
+    # 15 windows (3 histories) of learning, then the step: at most 30
+    # windows more, until the stepper's alert is read back, then 5
+    windows, ident = [], 0
+    for k in range(50):
+        n = learn if k < 15 else step
+        frames = []
+        for i in range(step):
+            ident += 1
+            if i < n:
+                frames.append(udp(stepper, ip_id=ident & 0xffff))
+            frames.append(udp(steady, ip_id=ident & 0xffff))
+        windows.append(frames)
     with hdrlog(out, conf(BASELINE)) as h:
-        t0 = time.monotonic()
-        ident = 0
-        recs = []
-        # 15 windows (3 histories) of learning, then the step: at most 30
-        # windows more, until the stepper's alert is read back, then 5
-        after = None
-        for k in range(50):
-            target = t0 + k * 0.1
-            if time.monotonic() < target:
-                time.sleep(target - time.monotonic())   # pacing the sender
-            n = learn if k < 15 else step
-            frames = []
-            for i in range(max(n, step)):
-                ident += 1
-                if i < n:
-                    frames.append(udp(stepper, ip_id=ident & 0xffff))
-                frames.append(udp(steady, ip_id=ident & 0xffff))
-            H.topo().send(frames, burst=64, pause=0.001)
-            if k >= 15 and after is None:
-                recs = H.read_json_lines(out)
-                if of(recs, "alert", stepper):
-                    after = k + 5   # both at the same rate a while longer
-            if after is not None and k >= after:
-                break
+        alerts, after = NewRecords(out), []
+
+        def until(k):
+            if k >= 15 and not after and of(alerts(), "alert", stepper):
+                after.append(k + 5)   # both at the same rate a while longer
+            return after and k >= after[0]
+        p = pace(windows, until)
+        H.diag("stepper and steady: %s" % p)
         recs = H.read_json_lines(out)
         assert of(recs, "alert", stepper), "no baseline alert for the " \
-            "stepper; records: %s\nstderr: %s" % (
+            "stepper; records: %s\nstderr: %s\n%s" % (
                 [r for r in recs if r.get("event_type") != "packet"],
-                h.stderr())
+                h.stderr(), p)
         a = of(recs, "alert", stepper)[0]
         assert a["alert"]["signature"] == "learned" and \
             a["respond"]["detector"] == "baseline", a
         # learned near 200/s: the threshold is about 5 x that, above min
-        assert 100 < a["respond"]["threshold"] < 2000, a
+        assert 100 < a["respond"]["threshold"] < 2000, (a, str(p))
         assert a["respond"]["value"] >= a["respond"]["threshold"], a
         # the steady source sent 2000/s all along, well past its warm-up
         # (500 ms), and as much as the stepper after the step
-        assert not of(recs, "alert", steady), of(recs, "alert", steady)
+        assert not of(recs, "alert", steady), (of(recs, "alert", steady),
+                                               str(p))
 
 
 @tap.case("baseline: a full table of learned sources is counted, warned "
@@ -454,6 +452,219 @@ def _():
         p = conf(text)
         r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--respond", p])
         H.assert_refused(r, 2, mentions=("%s:%d:" % (p, line), why))
+
+
+BASELINE_KEPT = """# a history the restart fits in, short enough to learn in seconds
+window = 100ms
+[policy learned]
+detector = baseline
+history = 4s
+factor = 5
+min = 100/s
+"""
+
+
+WINDOW_NS = 100000000     # BASELINE's and BASELINE_KEPT's window
+
+
+def windows_of(src, per_window, windows):
+    """The frames of a paced sender: per_window frames from src in each
+    of windows windows, built before the pacing starts."""
+    return [[udp(src, ip_id=(k * per_window + i) & 0xffff)
+             for i in range(per_window)] for k in range(windows)]
+
+
+class Pacing:
+    """What pace() did. True when until() stopped it. missed: the windows
+    the sender reached only after they had ended (not sent); overran:
+    those whose sending ran into the next window; each with how late,
+    in ms. Either means the machine stalled the sender, and hdrlog's
+    baseline counts a window without frames as silent: the assertions
+    about learned averages say so when they fail."""
+
+    def __init__(self):
+        self.stopped = False
+        self.sent = 0
+        self.missed = []
+        self.overran = []
+
+    def __bool__(self):
+        return self.stopped
+
+    def __str__(self):
+        if not self.missed and not self.overran:
+            return "the sender kept its pace (%d windows sent, none " \
+                "late)" % self.sent
+        return "the machine stalled the sender: %d windows sent; missed " \
+            "(window, ms late): %s; overran into the next: %s; load " \
+            "average %s" % (self.sent, self.missed, self.overran,
+                            os.getloadavg())
+
+
+def pace(windows, until=None):
+    """Send windows[k] (frames) in the k-th kernel window from the next
+    one on, through one socket. The kernel counts per CLOCK_MONOTONIC /
+    window, the clock of time.monotonic_ns(), so a send a little late
+    still lands in its own window. A window reached only after it has
+    ended is skipped, never sent on top of the next one: that burst
+    would be a rate step the test did not mean. until(k), if given, is
+    asked after window k's frames; True stops. Returns a Pacing."""
+    p = Pacing()
+    w0 = time.monotonic_ns() // WINDOW_NS + 1
+    sock = H.topo().sender()
+    try:
+        for k, frames in enumerate(windows):
+            start = (w0 + k) * WINDOW_NS + WINDOW_NS // 20   # 5 ms in
+            end = (w0 + k + 1) * WINDOW_NS
+            now = time.monotonic_ns()
+            if now >= end:
+                p.missed.append((k, (now - start) // 1000000))
+                continue
+            if now < start:
+                time.sleep((start - now) / 1e9)
+            H.topo().send(frames, burst=64, pause=0.001, sock=sock)
+            p.sent += 1
+            now = time.monotonic_ns()
+            if now >= end:
+                p.overran.append((k, (now - end) // 1000000))
+            if until and until(k):
+                p.stopped = True
+                break
+    finally:
+        sock.close()
+    return p
+
+
+def paced(src, per_window, windows, until=None):
+    """per_window frames from src in each 100 ms window, for at most
+    windows windows or until until() says so (checked each window): a
+    Pacing, true if until() said so."""
+    return pace(windows_of(src, per_window, windows),
+                until and (lambda k: until()))
+
+
+class NewRecords:
+    """The records of a JSON-lines file but packet records, read a little
+    at a time: each call parses only the lines written since the last.
+    A paced sender asks every window; parsing the whole file took 0.4 s
+    at 20000 records, and stalled the sender for windows on end."""
+
+    def __init__(self, path):
+        self.path, self.offset, self.rest, self.recs = path, 0, b"", []
+
+    def __call__(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.recs
+        self.offset += len(data)
+        lines = (self.rest + data).split(b"\n")
+        self.rest = lines.pop()         # a partial last line, or b""
+        text = b"".join(x + b"\n" for x in lines
+                        if b'"event_type":"packet"' not in x)
+        self.recs += H.read_json_lines(text.decode(), from_text=True)
+        return self.recs
+
+
+@tap.case("baseline: --respond-state keeps the learned averages over a "
+          "restart (FILE.baseline): a 10x surge right after it alerts "
+          "against the average learned before, with no new learning; a "
+          "foreign or newer file is warned about and hdrlog starts afresh")
+def _():
+    src = "203.0.113.42"
+    c = conf(BASELINE_KEPT)
+    state = H.path("learned.state")
+    saved = state + ".baseline"
+    # 4.5 s at 200/s: one history learned
+    with hdrlog(H.path("kept1.json"), c, ["--respond-state", state]) as h:
+        learned = paced(src, 20, 45)
+        H.diag("learning: %s" % learned)
+        assert h.stop() == 0, h.stderr()     # saved at exit
+    with open(saved) as f:
+        text = f.read()
+    m = re.search(r"^%s/32 (\S+) (\d+)$" % re.escape(src), text, re.M)
+    assert "hdrlog-baseline 1 written" in text and \
+        "policy learned packets" in text and m, text
+    assert 150 < float(m.group(1)) < 250 and int(m.group(2)) >= 4000, \
+        "%s\n%s" % (text, learned)
+    # restarted: judged at once; a fresh start would not judge src for
+    # a history (40 windows), and the surge lasts at most 20
+    out = H.path("kept2.json")
+    # built before hdrlog starts: the restored average decays in every
+    # window src is silent
+    surge = windows_of(src, 200, 20)
+    with hdrlog(out, c, ["--respond-state", state]) as h:
+        assert "1 learned source restored" in h.stderr(), h.stderr()
+        alerts = NewRecords(out)
+        alerted = pace(surge, until=lambda k: of(alerts(), "alert", src))
+        H.diag("surge: %s" % alerted)
+        recs = H.read_json_lines(out)
+        assert alerted, "no alert after the restart; records: %s\n" \
+            "stderr: %s\n%s" % ([r for r in recs if r.get("event_type") !=
+                                 "packet"], h.stderr(), alerted)
+        a = of(recs, "alert", src)[0]
+        assert a["alert"]["signature"] == "learned", a
+        # factor x the saved 200/s, not the 100/s floor
+        assert 800 <= a["respond"]["threshold"] <= 1300, (a, str(alerted))
+        h.stop()
+    for bad, why in (("garbage\n", "not an hdrlog baseline file"),
+                     ("hdrlog-baseline 2 written 1.000\n",
+                      "version 2; this hdrlog reads version 1")):
+        with open(saved, "w") as f:
+            f.write(bad)
+        with hdrlog(H.path("kept3.json"), c,
+                    ["--respond-state", state]) as h:
+            assert "%s:1: %s" % (saved, why) in h.stderr() and \
+                "start again empty" in h.stderr(), h.stderr()
+            assert h.stop() == 0, h.stderr()
+        with open(saved) as f:
+            assert "hdrlog-baseline 1 written" in f.read()
+
+
+@tap.case("baseline: hdrlog stopped for 3 s (SIGSTOP) while a source "
+          "sends steadily: the windows it did not read are not learned as "
+          "silent, so the source is not alerted at its usual rate after")
+def _():
+    src = "203.0.113.43"
+    out = H.path("stall.json")
+    # 200 a window: 15 windows learning (3 histories), 30 with hdrlog
+    # stopped, 10 after. Counting the 30 as silent took the average to
+    # ~36 a window, so 200 was above factor 5 x it and alerted.
+    steady = windows_of(src, 200, 55)
+    with hdrlog(out, conf(BASELINE)) as h:
+        def stall(k):
+            if k == 14:
+                h.proc.send_signal(signal.SIGSTOP)
+            elif k == 44:
+                h.proc.send_signal(signal.SIGCONT)
+            return False
+        try:
+            sent = pace(steady, until=stall)
+        finally:
+            h.proc.send_signal(signal.SIGCONT)
+        H.diag("steady: %s" % sent)
+        h.summary_now(10)       # hdrlog has judged the windows after
+        recs = H.read_json_lines(out)
+        assert not of(recs, "alert", src), (of(recs, "alert", src), str(sent))
+        assert h.stop() == 0, h.stderr()
+
+
+@tap.case("baseline: a FILE.baseline holding an average decayed to a "
+          "denormal (1e-320, as hdrlog once wrote) is restored, not thrown "
+          "away with the other sources' averages")
+def _():
+    c = conf(BASELINE_KEPT)
+    state = H.path("tiny.state")
+    with open(state + ".baseline", "w") as f:
+        f.write("hdrlog-baseline 1 written %.3f\npolicy learned packets\n"
+                "203.0.113.44/32 1e-320 4000\n203.0.113.45/32 200 4000\n"
+                % time.time())
+    with hdrlog(H.path("tiny.json"), c, ["--respond-state", state]) as h:
+        assert h.stop() == 0, h.stderr()
+    assert "2 learned sources restored" in h.stderr() and \
+        "ignored" not in h.stderr(), h.stderr()
 
 
 def xdp_drops():

@@ -15,23 +15,22 @@ records hdrlog wrote to a JSON file in the same run.
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
+from hdrlogtest import json_lines, wait_json  # noqa: E402
 import sockpeers as S  # noqa: E402  (the connection peers)
 
 tap = H.Tap()
 MAC_KIND = 0x5e              # source MACs 02:5e:... (H.new_mac)
 T = {}
-RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+RSYSLOGD = H.RSYSLOGD
 SD_ID = "hdrlog@32473"
 FACILITY = 3            # daemon
 UDP_MAX = 2048
@@ -68,128 +67,20 @@ def frames(n, src_ip="198.51.100.2"):
 # rsyslogd
 # --------------------------------------------------------------------------
 
-CONF = """\
-global(workDirectory="{dir}/work")
-module(load="imuxsock" SysSock.Use="off")
-module(load="imudp")
-module(load="imtcp")
-module(load="mmjsonparse")
-module(load="mmpstrucdata")
-template(name="parsed" type="list" option.jsonf="on") {{
-  property(outname="input" name="inputname" format="jsonf")
-  property(outname="pri" name="pri" format="jsonf")
-  property(outname="ts" name="timereported" dateFormat="rfc3339" format="jsonf")
-  property(outname="host" name="hostname" format="jsonf")
-  property(outname="app" name="app-name" format="jsonf")
-  property(outname="procid" name="procid" format="jsonf")
-  property(outname="msgid" name="msgid" format="jsonf")
-  property(outname="sd" name="structured-data" format="jsonf")
-  property(outname="msg" name="msg" format="jsonf")
-  property(outname="raw" name="rawmsg" format="jsonf")
-  property(outname="all" name="$!" format="jsonf")
-}}
-ruleset(name="in") {{
-  action(type="mmpstrucdata" jsonRoot="!sd")
-  action(type="mmjsonparse" cookie="" container="!body")
-  action(type="mmjsonparse" container="!cee")
-  action(type="omfile" file="{out}" template="parsed")
-}}
-input(type="imuxsock" Socket="{sock}" ruleset="in" UseSpecialParser="off"
-      IgnoreTimestamp="off" CreatePath="off")
-input(type="imudp" address="127.0.0.1" port="{port}" ruleset="in" name="udp")
-input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="in" name="tcp")
-input(type="imtcp" address="::1" port="{port6}" ruleset="in" name="tcp6")
-"""
+def inputs(port=PORT):
+    """rsyslogd's inputs here: unix (rs.sock), UDP and TCP on
+    127.0.0.1:port, TCP on [::1]:port+1."""
+    return [("imuxsock", "unix"), ("udp", "udp", "127.0.0.1", port),
+            ("tcp", "tcp", "127.0.0.1", port),
+            ("tcp6", "tcp", "::1", port + 1)]
 
 
-class Rsyslog:
-    """Our own rsyslogd in namespace A; messages in self.out."""
+class Rsyslog(H.Rsyslog):
+    """Our own rsyslogd in namespace A (H.Rsyslog) with inputs(port) and
+    the more given."""
 
-    def __init__(self, name, port=PORT):
-        self.dir = H.path(name)
-        os.makedirs(os.path.join(self.dir, "work"), exist_ok=True)
-        self.out = os.path.join(self.dir, "out.jsonl")
-        self.sock = os.path.join(self.dir, "log.sock")
-        self.pidfile = os.path.join(self.dir, "rsyslogd.pid")
-        self.conf = os.path.join(self.dir, "rsyslog.conf")
-        self.port = port
-        with open(self.conf, "w") as f:
-            f.write(CONF.format(dir=self.dir, out=self.out, sock=self.sock,
-                                port=port, port6=port + 1))
-        self.proc = None
-
-    def start(self):
-        for p in (self.sock, self.pidfile):
-            if os.path.exists(p):
-                os.unlink(p)
-        self.errf = open(os.path.join(self.dir, "stderr"), "a")
-        self.proc = H.track(subprocess.Popen(
-            H.ns_exec(H.topo().ns_a, [RSYSLOGD, "-n", "-f", self.conf, "-i",
-                                      self.pidfile]),
-            stdin=subprocess.DEVNULL, stdout=self.errf, stderr=self.errf))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            if os.path.exists(self.sock) and self._tcp_ready():
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("rsyslogd did not start: %s" % self.stderr())
-
-    def _tcp_ready(self):
-        s = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.settimeout(1)
-            s.connect(("127.0.0.1", self.port))
-            return True
-        except OSError:
-            return False
-        finally:
-            s.close()
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=10)
-        self.errf.close()
-
-    def stderr(self):
-        try:
-            with open(os.path.join(self.dir, "stderr")) as f:
-                return f.read()[-2000:]
-        except OSError:
-            return ""
-
-    def messages(self, input_name=None):
-        out = []
-        try:
-            with open(self.out) as f:
-                text = f.read()
-        except FileNotFoundError:
-            return out
-        for line in text.split("\n")[:-1]:
-            m = json.loads(line)
-            m["all"] = json.loads(m["all"]) if m["all"] else {}
-            if input_name is None or m["input"] == input_name:
-                out.append(m)
-        return out
-
-    def wait(self, n, input_name=None, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            msgs = self.messages(input_name)
-            if len(msgs) >= n or time.monotonic() > deadline:
-                return msgs
-            time.sleep(0.05)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        return False
+    def __init__(self, name, port=PORT, more=()):
+        super().__init__(name, inputs(port) + list(more))
 
 
 # --------------------------------------------------------------------------
@@ -207,11 +98,6 @@ def sd_text(v):
     if isinstance(v, list):
         return ",".join(sd_text(x) for x in v)
     return str(v)
-
-
-def json_lines(p):
-    with open(p) as f:
-        return [x for x in f.read().split("\n") if x]
 
 
 def severity(rec):
@@ -273,15 +159,6 @@ def outputs(h):
 
 def hdrlog(args):
     return H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + list(args))
-
-
-def wait_json(p, n, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(p) and len(json_lines(p)) >= n:
-            break
-        time.sleep(0.05)
-    return json_lines(p) if os.path.exists(p) else []
 
 
 def fresh(name):

@@ -43,23 +43,6 @@ LO4 = "127.0.0.1"
 GTLS = (glob.glob("/usr/lib/*/rsyslog/lmnsd_gtls.so") +
         glob.glob("/usr/lib*/rsyslog/lmnsd_gtls.so") + [None])[0]
 
-TLS_INPUTS = """
-input(type="imtcp" address="127.0.0.1" port="{tls}" ruleset="in" name="tls"
-      streamDriver.name="gtls" streamDriver.mode="1"
-      streamDriver.authMode="anon" {files})
-input(type="imtcp" address="::1" port="{tls}" ruleset="in" name="tls6"
-      streamDriver.name="gtls" streamDriver.mode="1"
-      streamDriver.authMode="anon" {files})
-input(type="imtcp" address="127.0.0.1" port="{x509}" ruleset="in"
-      name="x509" streamDriver.name="gtls" streamDriver.mode="1"
-      streamDriver.authMode="x509/certvalid" {files})
-input(type="imtcp" address="127.0.0.1" port="{name}" ruleset="in"
-      name="x509name" streamDriver.name="gtls" streamDriver.mode="1"
-      streamDriver.authMode="x509/name"
-      streamDriver.permittedPeers=["nobody.test"] {files})
-"""
-
-
 # --------------------------------------------------------------------------
 # certificates
 # --------------------------------------------------------------------------
@@ -115,42 +98,22 @@ def certs():
 
 class TlsRsyslog(TS.Rsyslog):
     """test_syslog's rsyslogd (plain TCP on TCP_PORT) with TLS inputs: tls
-    and tls6 (server certificate only), x509 (a client's too)."""
+    and tls6 (server certificate only), x509 (a client's too), x509name
+    (and a name hdrlog's certificate does not have)."""
 
     def __init__(self, name):
-        super().__init__(name, port=TCP_PORT)
         c = certs()
-        files = ('streamDriver.CAFile="%s" streamDriver.CertFile="%s" '
-                 'streamDriver.KeyFile="%s"' % (c["ca"], c["server"],
-                                                c["server_key"]))
-        with open(self.conf, "a") as f:
-            f.write(TLS_INPUTS.format(tls=TLS_PORT, x509=X509_PORT,
-                                      name=NAME_PORT, files=files))
 
-    def start(self):
-        super().start()
-        deadline = time.monotonic() + 10
-        for addr, port in ((LO4, TLS_PORT), ("::1", TLS_PORT),
-                           (LO4, X509_PORT), (LO4, NAME_PORT)):
-            while not self._listens(addr, port):
-                assert time.monotonic() < deadline, \
-                    "rsyslogd's TLS input %s:%d: %s" % (addr, port,
-                                                         self.stderr())
-                time.sleep(0.05)
-        return self
+        def tls(auth, peers=()):
+            return H.rsyslog_tls(c["ca"], c["server"], c["server_key"],
+                                 auth, peers)
 
-    @staticmethod
-    def _listens(addr, port):
-        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-        s = H.ns_socket(H.topo().ns_a, fam, socket.SOCK_STREAM)
-        try:
-            s.settimeout(1)
-            s.connect((addr, port))
-            return True
-        except OSError:
-            return False
-        finally:
-            s.close()
+        super().__init__(name, port=TCP_PORT, more=[
+            ("tls", "tcp", LO4, TLS_PORT, tls("anon")),
+            ("tls6", "tcp", "::1", TLS_PORT, tls("anon")),
+            ("x509", "tcp", LO4, X509_PORT, tls("x509/certvalid")),
+            ("x509name", "tcp", LO4, NAME_PORT,
+             tls("x509/name", ["nobody.test"]))])
 
 
 def tls_args(*extra, ca="ca"):
@@ -248,7 +211,7 @@ def refused_run(name, target, extra, n=10, pcap=None):
         assert h.err.wait_for(r"syslog %s: TLS" % re.escape(target), 10), \
             h.stderr()
         H.topo().send(TS.frames(n))
-        assert len(TS.wait_json(out, n)) == n
+        assert len(H.wait_json(out, n)) == n
         if pcap:
             # retried with back-off: a few attempts, each refused
             deadline = time.monotonic() + 10
@@ -313,7 +276,7 @@ def client_cert():
         out = TS.fresh("t4.json")
         with hdrlog(outputs_args(out, [target]) + tls_args()) as h:
             H.topo().send(TS.frames(10))
-            TS.wait_json(out, 10)
+            H.wait_json(out, 10)
             assert h.err.wait_for(r"syslog %s: TLS" % re.escape(target),
                                   10), h.stderr()
             h.stop()
@@ -348,7 +311,7 @@ def hup_renews():
         out = TS.fresh("t5.json")
         with hdrlog(outputs_args(out, [target]) + ["--tls-ca", ca]) as h:
             H.topo().send(TS.frames(10))
-            TS.wait_json(out, 10)
+            H.wait_json(out, 10)
             assert h.err.wait_for(r"issuer is unknown", 10), h.stderr()
             shutil.copy(certs()["ca"], ca)
             h.hup()
@@ -356,7 +319,7 @@ def hup_renews():
                                   r"lost" % re.escape(target), 10), \
                 h.stderr()
             H.topo().send(TS.frames(5))
-            lines = TS.wait_json(out, 15)
+            lines = H.wait_json(out, 15)
             rs.wait(15, "tls")
             h.stop()
     TS.check5424(rs.messages("tls"), lines, h.proc.pid, where="tls")
@@ -411,12 +374,12 @@ def restart_idle():
             assert h.err.wait_for(r"syslog %s: .*reconnecting" %
                                   re.escape(t), 5), h.stderr()
         H.topo().send(during, burst=64)
-        TS.wait_json(out, len(first) + len(during), 20)
+        H.wait_json(out, len(first) + len(during), 20)
         rs.start()
         gaps = restart_gaps(h, targets.values())
         H.topo().send(after)
         total = len(first) + len(during) + len(after)
-        lines = TS.wait_json(out, total, 20)
+        lines = H.wait_json(out, total, 20)
         for name, t in targets.items():
             rs.wait(total - gaps[t], name, 20)
         h.stop()
@@ -458,12 +421,12 @@ def restart_flowing():
                 # reaped: its sockets are closed, hdrlog's got FIN or RST
                 rs.stop(signal.SIGKILL)
                 killed_at = len(before)
-        TS.wait_json(out, len(before), 20)
+        H.wait_json(out, len(before), 20)
         rs.start()
         gaps = restart_gaps(h, targets.values())
         H.topo().send(after)
         total = len(before) + len(after)
-        lines = TS.wait_json(out, total, 20)
+        lines = H.wait_json(out, total, 20)
         for name in targets:
             # everything after the reconnect: wait for the last of them
             deadline = time.monotonic() + 20
@@ -512,7 +475,7 @@ def dead_receivers():
     with h:
         fl = TS.frames(50)
         H.topo().send(fl)
-        assert len(TS.wait_json(out, len(fl))) == len(fl)
+        assert len(H.wait_json(out, len(fl))) == len(fl)
         assert h.err.wait_for(r"syslog %s: TLS handshake: the receiver did "
                               r"not finish it in time" % re.escape(target),
                               15), h.stderr()
@@ -547,7 +510,7 @@ def dead_receivers():
     with h:
         fl = TS.frames(12000)
         H.topo().send(fl, burst=64)
-        assert len(TS.wait_json(out, len(fl), 20)) == len(fl)
+        assert len(H.wait_json(out, len(fl), 20)) == len(fl)
         assert h.err.wait_for(r"does not keep up", 5), (held, h.stderr())
         t0 = time.monotonic()
         h.stop(timeout=5)
@@ -645,7 +608,7 @@ def syscall_filter():
             with hdrlog(outputs_args(out, [target]) + extra,
                         prefix=H.strace_prefix(trace)) as h:
                 H.topo().send(TS.frames(5))
-                TS.wait_json(out, 5)
+                H.wait_json(out, 5)
                 if extra:
                     rs.wait(5, name)
                 else:
@@ -674,7 +637,7 @@ def body():
         print("1..0 # SKIP rsyslog's GnuTLS driver (rsyslog-gnutls) "
               "not installed")
         return 0
-    H.run_tap(tap, need=(TS.RSYSLOGD, CERTTOOL, TSHARK),
+    H.run_tap(tap, need=(H.RSYSLOGD, CERTTOOL, TSHARK),
               setup=lambda t: H.run(
                   [H.IP, "-n", t.ns_a, "link", "set", "lo", "up"]))
 
