@@ -273,7 +273,7 @@ def _():
             blocked(out, h, attacker)
             n = len(views)
             views = top.wait_views(lambda v: len(v) > n and re.search(
-                r"^%s/32\s+syn-flood\s+\d+s$" % re.escape(attacker),
+                r"^%s/32\s+syn-flood\s+\d+s\s+\d+$" % re.escape(attacker),
                 v[-1], re.M), "the block in a view")
             assert "1 active block" in views[-1], views[-1]
             assert re.search(r"^syn-flood\s+1\s+1\s+0\s+\d+$", views[-1],
