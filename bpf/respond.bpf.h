@@ -41,6 +41,8 @@ const volatile __u32 respond_mask4 = 0xffffffff;	/* network order */
 const volatile __u32 respond_mask6[4] = { ~0U, ~0U, 0, 0 };	/* network order */
 const volatile __u64 hot_at[HDRLOG_M_COUNT];		/* 0: not watched */
 const volatile __u64 protect_mask;	/* allow and never-block lists */
+/* Set by userspace while running (src/respond.c): see respond_layout.h. */
+volatile __u64 block_filter[HDRLOG_BLOCK_FILTER_WORDS];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -86,27 +88,24 @@ static __always_inline __u32 sketch_bit(__u32 v)
 	return v & 127;
 }
 
-static __always_inline void sketch_add(struct hdrlog_src *s, __u64 *map,
-				       __u32 bit, int m,
+/*
+ * Put the source in the hot queue for measure m, once per window: only
+ * the frame that crosses hot_at[m] gets past the plain read of s->hot,
+ * so a source above its threshold (a flood, all its window long) costs
+ * no atomic here.
+ */
+static __always_inline void hot_signal(struct hdrlog_src *s, int m,
 				       struct hdrlog_respond_counters *rc,
 				       const struct hdrlog_src_key *k)
 {
-	__u64 b = 1ULL << (bit & 63), old;
+	struct hdrlog_hot h;
 
-	if (map[(bit >> 6) & 1] & b)	/* most frames: set already */
+	if ((s->hot & (1ULL << m)) ||
+	    (__sync_fetch_and_or(&s->hot, 1ULL << m) & (1ULL << m)))
 		return;
-	old = __sync_fetch_and_or(&map[(bit >> 6) & 1], b);
-	if (old & b)
-		return;
-	old = __sync_fetch_and_add(&s->cur.n[m], 1) + 1;
-	if (hot_at[m] && old >= hot_at[m] &&
-	    !(__sync_fetch_and_or(&s->hot, 1ULL << m) & (1ULL << m))) {
-		struct hdrlog_hot h = { .key = *k, .measure = m,
-					.window = s->window };
-
-		if (bpf_map_push_elem(&hot_queue, &h, 0))
-			rc->hot_lost++;
-	}
+	h = (struct hdrlog_hot){ .key = *k, .measure = m, .window = s->window };
+	if (bpf_map_push_elem(&hot_queue, &h, 0))
+		rc->hot_lost++;
 }
 
 static __always_inline void measure_add(struct hdrlog_src *s, int m,
@@ -116,27 +115,42 @@ static __always_inline void measure_add(struct hdrlog_src *s, int m,
 {
 	__u64 v = __sync_fetch_and_add(&s->cur.n[m], inc) + inc;
 
-	if (hot_at[m] && v >= hot_at[m] &&
-	    !(__sync_fetch_and_or(&s->hot, 1ULL << m) & (1ULL << m))) {
-		struct hdrlog_hot h = { .key = *k, .measure = m,
-					.window = s->window };
-
-		if (bpf_map_push_elem(&hot_queue, &h, 0))
-			rc->hot_lost++;
-	}
+	if (hot_at[m] && v >= hot_at[m])
+		hot_signal(s, m, rc, k);
 }
 
+/* A sketch's measure counts the bits set, so only a new bit adds. */
+static __always_inline void sketch_add(struct hdrlog_src *s, __u64 *map,
+				       __u32 bit, int m,
+				       struct hdrlog_respond_counters *rc,
+				       const struct hdrlog_src_key *k)
+{
+	__u64 b = 1ULL << (bit & 63);
+
+	if (map[(bit >> 6) & 1] & b)	/* most frames: set already */
+		return;
+	if (__sync_fetch_and_or(&map[(bit >> 6) & 1], b) & b)
+		return;
+	measure_add(s, m, 1, rc, k);
+}
+
+/*
+ * The source's counters. The packets and bytes are always counted (--top
+ * shows them, baseline learns from them); a SYN or sketch measure only
+ * when a policy judges it: hot_at[] is .rodata, so the verifier drops the
+ * code of the others.
+ */
 static __always_inline void src_count(const struct hdrlog_record *r,
 				      const struct hdrlog_src_key *k,
 				      struct hdrlog_respond_counters *rc,
 				      __u64 now)
 {
 	struct hdrlog_src *s;
-	__u64 w = now / respond_window_ns, old;
+	__u64 w, old;
 
 	s = bpf_map_lookup_elem(&sources, k);
 	if (!s) {
-		struct hdrlog_src fresh = { .window = w };
+		struct hdrlog_src fresh = { .window = now / respond_window_ns };
 
 		bpf_map_update_elem(&sources, k, &fresh, BPF_NOEXIST);
 		s = bpf_map_lookup_elem(&sources, k);
@@ -145,30 +159,48 @@ static __always_inline void src_count(const struct hdrlog_record *r,
 			return;
 		}
 	}
+	/*
+	 * A multiply per frame, the divide only when the window is over; and
+	 * only forward: a CPU whose clock read came just before another's
+	 * roll must not roll the window back (and zero it).
+	 */
 	old = s->window;
-	if (old != w && __sync_val_compare_and_swap(&s->window, old, w) == old) {
-		if (w == old + 1)
-			s->prev = s->cur;
-		else
-			__builtin_memset(&s->prev, 0, sizeof(s->prev));
-		__builtin_memset(&s->cur, 0, sizeof(s->cur));
-		s->hot = 0;
+	if (now >= (old + 1) * respond_window_ns) {
+		w = now / respond_window_ns;
+		if (__sync_val_compare_and_swap(&s->window, old, w) == old) {
+			if (w == old + 1)
+				s->prev = s->cur;
+			else
+				__builtin_memset(&s->prev, 0, sizeof(s->prev));
+			__builtin_memset(&s->cur, 0, sizeof(s->cur));
+			s->hot = 0;
+		}
 	}
 	if (s->lists != r->src_lists)
 		s->lists = r->src_lists;
 	measure_add(s, HDRLOG_M_PKTS, 1, rc, k);
 	measure_add(s, HDRLOG_M_BYTES, r->pkt_len, rc, k);
-	if ((r->flags & HDRLOG_RF_TCP) && (r->tcp_flags & 0x12) == 0x02)
+	if (hot_at[HDRLOG_M_SYNS] && (r->flags & HDRLOG_RF_TCP) &&
+	    (r->tcp_flags & 0x12) == 0x02)
 		measure_add(s, HDRLOG_M_SYNS, 1, rc, k);
-	if (r->flags & HDRLOG_RF_PORTS)
+	if (hot_at[HDRLOG_M_PORT_BITS] && (r->flags & HDRLOG_RF_PORTS))
 		sketch_add(s, s->cur.ports, sketch_bit(bpf_ntohs(r->dest_port)),
 			   HDRLOG_M_PORT_BITS, rc, k);
-	{
+	if (hot_at[HDRLOG_M_HOST_BITS]) {
 		const __u32 *d = (const __u32 *)r->dest_ip;
 
 		sketch_add(s, s->cur.hosts, sketch_bit(d[0] ^ d[1] ^ d[2] ^ d[3]),
 			   HDRLOG_M_HOST_BITS, rc, k);
 	}
+}
+
+/* False: the key is not in the block list (true: it may be). */
+static __always_inline int block_maybe(const struct hdrlog_src_key *k)
+{
+	__u32 bit = hdrlog_block_filter_bit(k);
+
+	return (block_filter[(bit >> 6) & (HDRLOG_BLOCK_FILTER_WORDS - 1)] >>
+		(bit & 63)) & 1;
 }
 
 /*
@@ -178,7 +210,9 @@ static __always_inline void src_count(const struct hdrlog_record *r,
  * in the block list: userspace checks before it inserts, and this check
  * covers a list reload since then and a block of a prefix that holds a
  * protected address. Nor is a frame the link needs (essential: ARP, IPv6
- * neighbour discovery). monitor_only: --monitor, mark and pass.
+ * neighbour discovery). monitor_only: --monitor, mark and pass. The
+ * block list is looked up only for a source whose bit is set in the block
+ * filter: one lookup (the counters') for most frames, not two.
  */
 static __always_inline int respond_frame(struct hdrlog_record *r,
 					 struct hdrlog_counters *cnt,
@@ -208,7 +242,7 @@ static __always_inline int respond_frame(struct hdrlog_record *r,
 		k.addr[3] = a[3] & respond_mask6[3];
 	}
 	now = bpf_ktime_get_coarse_ns();
-	b = bpf_map_lookup_elem(&blocks, &k);
+	b = block_maybe(&k) ? bpf_map_lookup_elem(&blocks, &k) : NULL;
 	if (b && b->expires_ns > now) {
 		__u32 p = b->policy & (HDRLOG_RESPOND_POLICIES - 1);
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -259,35 +261,123 @@ static int ask(const char *path, const char *request, char *reply,
 	return 0;
 }
 
+static volatile sig_atomic_t top_stop;
+
+static void on_top_signal(int sig)
+{
+	top_stop = sig;
+}
+
+/*
+ * Wait until next (clock_mono_ns()) for a key or a signal; true: quit
+ * (q, Q, an interrupt). The signals are blocked but while waiting here,
+ * so one that comes while a view is asked for or drawn ends the wait
+ * that follows, and none is lost between the check and the wait.
+ */
+static bool top_wait(uint64_t next, bool keys, const sigset_t *waitmask)
+{
+	for (;;) {
+		struct pollfd p = { .fd = keys ? STDIN_FILENO : -1,
+				    .events = POLLIN };
+		uint64_t now = clock_mono_ns();
+		struct timespec ts;
+		char c[64];
+		ssize_t n;
+
+		if (top_stop)
+			return true;
+		if (now >= next)
+			return false;
+		ts = (struct timespec){ .tv_sec = (next - now) / 1000000000ull,
+					.tv_nsec = (next - now) % 1000000000ull };
+		if (ppoll(&p, 1, &ts, waitmask) <= 0)
+			continue;	/* a signal, or the time */
+		n = p.revents & POLLIN ? read(STDIN_FILENO, c, sizeof(c)) : -1;
+		if (n <= 0) {
+			keys = false;	/* hung up, or the end of its input */
+			continue;
+		}
+		if (memchr(c, 'q', n) || memchr(c, 'Q', n))
+			return true;
+	}
+}
+
+/*
+ * --top on a terminal: a view each second, after clearing the screen,
+ * until q, an interrupt (SIGINT, SIGTERM, SIGHUP: exit status 0) or the
+ * hdrlog asked going away (1). Keys are read a key at a time, unechoed;
+ * the terminal is put back as it was on every way out.
+ */
+static int top_loop(const char *path, const char *request, char *reply,
+		    size_t size)
+{
+	const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa = { .sa_handler = on_top_signal };
+	sigset_t block, waitmask;
+	struct termios saved, raw;
+	bool keys = isatty(STDIN_FILENO) &&
+		    !tcgetattr(STDIN_FILENO, &saved);
+	int ret = 0;
+	bool ok;
+
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&block, sigs[i]);
+	}
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	if (keys) {
+		raw = saved;
+		raw.c_lflag &= ~(ICANON | ECHO);
+		raw.c_cc[VMIN] = 1;
+		raw.c_cc[VTIME] = 0;
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	}
+	for (;;) {
+		uint64_t next = clock_mono_ns() + 1000000000ull;
+
+		if (ask(path, request, reply, size, &ok)) {
+			ret = 1;
+			break;
+		}
+		if (!ok) {
+			fprintf(stderr, "hdrlog: %s", reply + 6);
+			ret = 1;
+			break;
+		}
+		/* as top does: home, clear, the frame */
+		fputs("\033[H\033[2J", stdout);
+		fputs(reply + 3, stdout);
+		if (fflush(stdout)) {	/* the terminal is gone */
+			ret = 1;
+			break;
+		}
+		if (top_wait(next, keys, &waitmask))
+			break;
+	}
+	if (keys)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	sigprocmask(SIG_SETMASK, &waitmask, NULL);
+	return ret;
+}
+
 int control_command(const char *path, const char *request, bool top,
 		    bool once)
 {
 	static char reply[CONTROL_REPLY_MAX + 1];
 	bool ok;
 
-	for (;;) {
-		uint64_t next = clock_mono_ns() + 1000000000ull;
-
-		if (ask(path, request, reply, sizeof(reply), &ok))
-			return 1;
-		if (!ok) {
-			fprintf(stderr, "hdrlog: %s", reply + 6);
-			return 1;
-		}
-		/* as top does: clear, home, the frame */
-		if (top && !once)
-			fputs("\033[H\033[2J", stdout);
-		fputs(reply + 3, stdout);
-		fflush(stdout);
-		if (!top || once)
-			return 0;
-		while (clock_mono_ns() < next) {
-			uint64_t left = next - clock_mono_ns();
-			struct timespec ts = { .tv_sec = 0,
-					       .tv_nsec = (long)left };
-
-			if (left < 1000000000ull)
-				nanosleep(&ts, NULL);
-		}
+	/* a pipe or a file gets one view, without screen codes: as --once */
+	if (top && !once && isatty(STDOUT_FILENO))
+		return top_loop(path, request, reply, sizeof(reply));
+	if (ask(path, request, reply, sizeof(reply), &ok))
+		return 1;
+	if (!ok) {
+		fprintf(stderr, "hdrlog: %s", reply + 6);
+		return 1;
 	}
+	fputs(reply + 3, stdout);
+	fflush(stdout);
+	return 0;
 }

@@ -958,6 +958,7 @@ void loader_respond_fds(const struct loader *l, struct respond_fds *fds)
 	fds->blocks = bpf_map__fd(l->skel->maps.blocks);
 	fds->hot = bpf_map__fd(l->skel->maps.hot_queue);
 	fds->counters = bpf_map__fd(l->skel->maps.respond_counters);
+	fds->block_filter = (__u64 *)l->skel->bss->block_filter;
 }
 
 int loader_flows_ended_fd(const struct loader *l)

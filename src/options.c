@@ -578,7 +578,7 @@ static const struct opt_def opt_defs[] = {
 	FUNC("control", 0, "PATH", opt_respond_text, RESPOND_CONTROL, "--respond: the socket --blocks and --top ask (default /run/hdrlog/IF.sock with one -i IF, else /run/hdrlog/hdrlog.sock)"),
 	FLAG("blocks", 0, blocks, "list the active blocks of the hdrlog at --control, and exit"),
 	FUNC("unblock", 0, "ADDR[/PREFIX]", opt_respond_text, RESPOND_UNBLOCK, "take ADDR out of the running hdrlog's block list, and exit"),
-	FLAG("top", 0, top, "the running hdrlog's top sources, blocks and drops, each second"),
+	FLAG("top", 0, top, "the running hdrlog's top sources, blocks and drops, each second (q quits)"),
 	FLAG("once", 0, once, "with --top: print one view and exit"),
 	/* --log sets and flow records (issue 13) */
 	FUNC("log", 0, "SET", opt_log, 0, "packets (default; 'all' too), flows, listed, or a set: flows,listed"),

@@ -633,6 +633,7 @@ struct respond {
 	uint64_t state_saved;	/* clock_mono_ns() of the last write */
 	uint64_t base_saved;	/* and of the baselines' (FILE.baseline) */
 	bool check;		/* --check's: files read, nothing restored */
+	uint64_t filter_unblocks;	/* st.unblocks' sum at the last rebuild */
 };
 
 struct respond *respond_new(const struct respond_config *c,
@@ -848,6 +849,23 @@ static void record_start(struct event *e, enum event_type type,
 	e->respond.block = r->c->policies[policy].block;
 }
 
+/*
+ * Insert a block, its bit in the kernel's block filter first: a frame
+ * that finds the bit clear is one that came before the block.
+ */
+static int block_insert(struct respond *r, const struct hdrlog_src_key *k,
+			const struct hdrlog_block *b, __u64 flags)
+{
+	__u32 bit = hdrlog_block_filter_bit(k);
+
+	if (r->fds.block_filter)
+		__atomic_fetch_or(&r->fds.block_filter[bit >> 6],
+				  1ULL << (bit & 63), __ATOMIC_RELEASE);
+	return bpf_map_update_elem(r->fds.blocks, k, b, flags);
+}
+
+static void block_filter_rebuild(struct respond *r);	/* after blocks_each() */
+
 static void decide(struct respond *r, const struct watch *w, int policy,
 		   uint64_t value, uint64_t threshold, uint64_t lists,
 		   uint64_t now,
@@ -865,8 +883,7 @@ static void decide(struct respond *r, const struct watch *w, int policy,
 		if (lists & r->c->protect_mask) {
 			result = RESULT_PROTECTED;
 			r->st.protected_alerts++;
-		} else if (!bpf_map_update_elem(r->fds.blocks, &w->key, &b,
-						BPF_NOEXIST)) {
+		} else if (!block_insert(r, &w->key, &b, BPF_NOEXIST)) {
 			result = RESULT_BLOCKED;
 			r->st.blocks[policy]++;
 			r->state_dirty = true;
@@ -1066,6 +1083,7 @@ void respond_poll(struct respond *r, uint64_t now, bool shutdown,
 		r->last_sweep = now;
 		expire(r, now, shutdown, emit, emit_ctx);
 	}
+	block_filter_rebuild(r);	/* after expire() and --unblock */
 }
 
 void respond_stats_get(struct respond *r, struct respond_stats *s)
@@ -1293,6 +1311,40 @@ static int blocks_each(struct respond *r, uint64_t now, block_fn fn,
 	if (map_walk(&w, 0, blocks_batch, &bw) < 0)
 		return -1;
 	return bw.n;
+}
+
+static void filter_set(struct respond *r, const struct hdrlog_src_key *k,
+		       const struct hdrlog_block *b, uint64_t now, void *arg)
+{
+	__u64 *f = arg;
+	__u32 bit = hdrlog_block_filter_bit(k);
+
+	(void)r, (void)b, (void)now;
+	f[bit >> 6] |= 1ULL << (bit & 63);
+}
+
+/*
+ * Blocks went (expired, removed): the filter again from the list, so
+ * their bits stop costing frames a lookup. Only this thread inserts, so
+ * no block is missing from what it writes; each word goes in whole. A
+ * list that cannot be read leaves the filter as it is (it holds every
+ * block inserted since) and is tried again next poll.
+ */
+static void block_filter_rebuild(struct respond *r)
+{
+	__u64 f[HDRLOG_BLOCK_FILTER_WORDS] = { 0 };
+	uint64_t total = 0;
+
+	for (int i = 0; i < HDRLOG_RESPOND_POLICIES; i++)
+		total += r->st.unblocks[i];
+	if (total == r->filter_unblocks || !r->fds.block_filter)
+		return;
+	/* now 0: the expired ones not taken out yet too */
+	if (blocks_each(r, 0, filter_set, f) < 0)
+		return;
+	r->filter_unblocks = total;
+	for (int i = 0; i < HDRLOG_BLOCK_FILTER_WORDS; i++)
+		__atomic_store_n(&r->fds.block_filter[i], f[i], __ATOMIC_RELEASE);
 }
 
 struct table {
@@ -2061,7 +2113,7 @@ int respond_state_load(struct respond *r, const char *path,
 			continue;
 		}
 		b.expires_ns = mono_now + (sb[i].expires_real - real_now);
-		if (bpf_map_update_elem(r->fds.blocks, &sb[i].key, &b, BPF_ANY)) {
+		if (block_insert(r, &sb[i].key, &b, BPF_ANY)) {
 			pr_warn("%s:%u: %s: not blocked again: %s", path,
 				sb[i].line, a, strerror(errno));
 			continue;
@@ -2076,7 +2128,8 @@ int respond_state_load(struct respond *r, const char *path,
 
 int respond_state_check(const struct respond_config *c, const char *path)
 {
-	struct respond_fds none = { -1, -1, -1, -1 };
+	struct respond_fds none = { .sources = -1, .blocks = -1, .hot = -1,
+				    .counters = -1 };
 	struct respond *r = respond_new(c, &none, false);
 	struct saved_block *sb;
 	int base, blocks, n, expired = 0;

@@ -84,6 +84,7 @@ typedef void (*respond_emit_fn)(void *ctx, struct event *e);
 
 struct respond_fds {
 	int sources, blocks, hot, counters;
+	__u64 *block_filter;	/* HDRLOG_BLOCK_FILTER_WORDS, the kernel's */
 };
 
 struct respond *respond_new(const struct respond_config *c,

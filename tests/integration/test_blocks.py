@@ -10,10 +10,14 @@ back, and whether the source's frames are dropped. Every wait has a
 deadline. The SYN flood and its policy are test_respond.py's.
 """
 import os
+import pty
 import re
 import shutil
 import signal
+import subprocess
 import sys
+import termios
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -98,6 +102,221 @@ def _():
         assert r.returncode == 1 and "/32" in r.stderr, H.show(r)
         assert h.stop() == 0, h.stderr()
     assert not os.path.exists(sock), "the control socket is left behind"
+
+
+@tap.case("two blocked sources, one --unblock'ed: its frames pass, and "
+          "the other's are still dropped (the kernel's block filter is "
+          "rebuilt from the list without the one removed)")
+def _():
+    out, sock = H.path("two.json"), ctl("two")
+    gone, kept = "203.0.113.27", "203.0.113.28"
+    with hdrlog(out, sock) as h:
+        for a in (gone, kept):
+            H.topo().send(R.flood(a))
+            blocked(out, h, a)
+        r = cmd(["--unblock", gone, "--control", sock])
+        assert r.returncode == 0, H.show(r)
+        R.wait_for(out, h, lambda x: R.of(x, "unblock", gone),
+                   "unblock record")
+        # the records of these come after a poll that rebuilt the filter
+        assert udp_fate(out, h, gone, 1) == ["pass"] * 20
+        assert udp_fate(out, h, kept, 100) == ["drop"] * 20
+        assert h.stop() == 0, h.stderr()
+
+
+CLEAR = "\033[H\033[2J"     # --top's redraw: home, clear the screen
+# a long window: the counts --top shows grow from view to view
+TOP_CONF = """window = 60s
+[policy syn-flood]
+detector = syn
+threshold = 5/s
+action = block
+ttl = 120s
+"""
+
+
+class Top:
+    """hdrlog --top on a pseudo-terminal, its controlling terminal (setsid
+    -c: ^C typed is a SIGINT, as in a shell). The screen is read in a
+    thread; views() are the ones drawn whole (a redraw came after)."""
+
+    def __init__(self, sock):
+        self.master, slave = pty.openpty()
+        self.proc = H.track(subprocess.Popen(
+            ["setsid", "-c", H.HDRLOG, "--top", "--control", sock],
+            stdin=slave, stdout=slave, stderr=subprocess.PIPE, text=True))
+        self.slave = slave
+        self.screen = b""
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                b = os.read(self.master, 65536)
+            except OSError:     # EIO: no process has the terminal open
+                return
+            if not b:
+                return
+            with self.lock:
+                self.screen += b
+
+    def text(self):
+        with self.lock:
+            # the terminal turns each \n into \r\n
+            return self.screen.decode(errors="replace").replace("\r\n",
+                                                                "\n")
+
+    def views(self):
+        return self.text().split(CLEAR)[1:-1]
+
+    def wait_views(self, want, what, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            v = self.views()
+            if want(v):
+                return v
+            assert self.proc.poll() is None, "--top exited (%s): %s" % (
+                self.proc.returncode, self.proc.stderr.read())
+            assert time.monotonic() < deadline, "%s: not within %ss; " \
+                "screen:\n%s" % (what, timeout, self.text()[-3000:])
+            time.sleep(0.05)
+
+    def key(self, b):
+        os.write(self.master, b)
+
+    def wait_exit(self, timeout=10):
+        """The exit status; the terminal must be as it was (echo, lines)."""
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("--top did not exit within %ss" % timeout)
+        lflag = termios.tcgetattr(self.slave)[3]
+        assert lflag & termios.ECHO and lflag & termios.ICANON, \
+            "the terminal is left without echo or line editing"
+        return rc
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        os.close(self.slave)
+        self.reader.join(timeout=5)
+        os.close(self.master)
+        self.proc.stderr.close()
+
+
+def top_rows(view, section):
+    """{source: packets} of a view's TOP BY ... section, in its order."""
+    rows = view.split(section)[1].split("\n\n")[0].splitlines()[1:]
+    return [(r.split()[0], int(r.split()[1])) for r in rows if r.strip()]
+
+
+class Traffic:
+    """UDP from two sources until stopped: many frames from one, a few
+    from the other, in rounds (bounded: at most 60 s of them)."""
+
+    def __init__(self, heavy, light):
+        self.stop = threading.Event()
+        self.rounds = 0
+        self.t = threading.Thread(target=self._run, args=(heavy, light),
+                                  daemon=True)
+        self.t.start()
+
+    def _run(self, heavy, light):
+        deadline = time.monotonic() + 60
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            n = self.rounds * 10
+            H.topo().send([R.udp(heavy, ip_id=(n + i) % 65536 + 1)
+                           for i in range(8)] +
+                          [R.udp(light, ip_id=(n + 8) % 65536 + 1)])
+            self.rounds += 1
+            self.stop.wait(0.05)
+
+    def end(self):
+        self.stop.set()
+        self.t.join(timeout=10)
+
+
+@tap.case("hdrlog --top on a terminal redraws each second (screen cleared, "
+          "view drawn again) while two sources send: the busier one on top "
+          "by packets, its count growing from view to view; a SYN flood's "
+          "block shows up; q quits (status 0, the terminal as it was)")
+def _():
+    out, sock = H.path("top.json"), ctl("top")
+    heavy, light, attacker = "203.0.113.40", "203.0.113.41", "203.0.113.42"
+    traffic = top = None
+    with R.hdrlog(out, R.conf(TOP_CONF), ["--control", sock]) as h:
+        try:
+            traffic = Traffic(heavy, light)
+            top = Top(sock)
+            views = top.wait_views(lambda v: len(v) >= 4 and all(
+                {heavy, light} <= {a.split("/")[0] for a, _ in
+                                   top_rows(x, "TOP BY PACKETS")}
+                for x in v[-3:]), "4 views with both sources")
+            counts = []
+            for v in views[-3:]:
+                rows = top_rows(v, "TOP BY PACKETS")
+                names = [a for a, _ in rows]
+                assert names.index(heavy + "/32") < names.index(
+                    light + "/32"), v
+                pk = dict(rows)
+                assert pk[heavy + "/32"] > pk[light + "/32"], v
+                counts.append(pk[heavy + "/32"])
+            # a 60 s window can roll once in between: one pair may fall
+            assert sum(b > a for a, b in zip(counts, counts[1:])) >= 1, \
+                counts
+            assert "0 active blocks" in views[-1], views[-1]
+            H.topo().send(R.flood(attacker))
+            blocked(out, h, attacker)
+            n = len(views)
+            views = top.wait_views(lambda v: len(v) > n and re.search(
+                r"^%s/32\s+syn-flood\s+\d+s\s+\d+$" % re.escape(attacker),
+                v[-1], re.M), "the block in a view")
+            assert "1 active block" in views[-1], views[-1]
+            assert re.search(r"^syn-flood\s+1\s+1\s+0\s+\d+$", views[-1],
+                             re.M), views[-1]
+            top.key(b"q")
+            assert top.wait_exit() == 0, top.proc.stderr.read()
+        finally:
+            if traffic:
+                traffic.end()
+            if top:
+                top.close()
+        assert h.stop() == 0, h.stderr()
+
+
+@tap.case("hdrlog --top ends cleanly on ^C (status 0, terminal restored) "
+          "and when the hdrlog it watches stops (status 1, a clear "
+          "message); with stdout not a terminal it prints one view without "
+          "screen codes and exits, as --once")
+def _():
+    out, sock = H.path("top2.json"), ctl("top2")
+    with R.hdrlog(out, R.conf(TOP_CONF), ["--control", sock]) as h:
+        top = Top(sock)
+        try:
+            top.wait_views(lambda v: len(v) >= 2, "2 views")
+            top.key(b"\x03")    # ^C, typed
+            assert top.wait_exit() == 0, top.proc.stderr.read()
+        finally:
+            top.close()
+        r = cmd(["--top", "--control", sock])
+        assert r.returncode == 0, H.show(r)
+        assert r.stdout.count("TOP BY PACKETS") == 1, r.stdout
+        assert "\033" not in r.stdout, "not a terminal: no screen codes"
+        top = Top(sock)
+        try:
+            top.wait_views(lambda v: len(v) >= 2, "2 views")
+            assert h.stop() == 0, h.stderr()
+            assert top.wait_exit() == 1
+            # gone before the ask, or during it
+            err = top.proc.stderr.read()
+            assert re.search(r"(no running hdrlog answers at|the hdrlog at) "
+                             + re.escape(sock), err), err
+        finally:
+            top.close()
 
 
 def block_dropped(sock, src):
