@@ -483,6 +483,15 @@ def path(name):
     return os.path.join(tmpdir(), name)
 
 
+def fresh(name):
+    """path(name), removed if a case before wrote it: what is there after
+    a run is this run's."""
+    p = path(name)
+    if os.path.exists(p):
+        os.unlink(p)
+    return p
+
+
 def write_list(name, lines):
     """Write a list file in the scratch directory; its path. lines: a list
     of lines (each gets a newline), or the whole text (str or bytes)."""
@@ -797,6 +806,17 @@ class Hdrlog:
     def __exit__(self, *exc):
         self.kill()
         return False
+
+
+def hdrlog(args, **kw):
+    """Hdrlog in namespace A on dev() (-i) with args; kw as Hdrlog's."""
+    return Hdrlog(topo().ns_a, ["-i", dev()] + list(args), **kw)
+
+
+def count_re(h, regex):
+    """How many lines of h's stderr match regex (re.search)."""
+    rx = re.compile(regex)
+    return sum(1 for x in h.stderr().splitlines() if rx.search(x))
 
 
 def run_hdrlog(ns, args, timeout=20, prefix=()):

@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
+from hdrlogtest import hdrlog  # noqa: E402
 
 tap = H.Tap()
 MAC_KIND = 0x6b              # source MACs 02:6b:...
@@ -117,10 +118,6 @@ def consume(boot, timeout=30):
         m = json.loads(line)
         out.append((m["partition"], m["offset"], m["key"], m["payload"]))
     return out
-
-
-def hdrlog(args):
-    return H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + list(args))
 
 
 def kafka_spec(boot):

@@ -84,19 +84,14 @@ def xdp_drops():
     return sum(st[k] for k in keys)
 
 
-def err_count(h, regex):
-    rx = re.compile(regex)
-    return sum(1 for x in h.stderr().splitlines() if rx.search(x))
-
-
 def wait_err_count(h, regex, n, timeout=10):
     """Wait until stderr has at least n lines matching regex."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if err_count(h, regex) >= n:
+        if H.count_re(h, regex) >= n:
             return True
         if h.proc.poll() is not None:
-            return err_count(h, regex) >= n
+            return H.count_re(h, regex) >= n
         time.sleep(0.05)
     return False
 
@@ -1555,7 +1550,7 @@ def _():
                 # gen 1 switches to the new contents; 2 and 3 rewrite
                 # them in another layout (same addresses covered)
                 stream_lists(True, gen)
-                n0 = err_count(h, lif)
+                n0 = H.count_re(h, lif)
                 h.proc.send_signal(signal.SIGHUP)
                 assert wait_err_count(h, lif, n0 + 1, 15), \
                     "reload %d: no new 'lists in force' line; stderr:\n%s" \
@@ -1613,7 +1608,7 @@ def _():
                                 range(len(flags) - 1)
                                 if flags[i] != flags[i + 1]][:10]))
     assert not bad, "\n".join(bad)
-    assert err_count(h, lif) == 4, "expected 4 'lists in force' lines:\n" + \
+    assert H.count_re(h, lif) == 4, "expected 4 'lists in force' lines:\n" + \
         h.stderr()
     H.diag([x for x in h.stderr().splitlines() if lif in x])
     # one switch for everything: in arrival order, every record showing
@@ -1712,7 +1707,7 @@ def _():
             os.rename(tg + ".away", tg)
             assert h.proc.poll() is None
             # fix it
-            n_lif = err_count(h, r"lists in force")
+            n_lif = H.count_re(h, r"lists in force")
             H.write_list("rblk.txt", ["198.18.0.0/15", "# comment"])
             h.proc.send_signal(signal.SIGHUP)
             assert wait_err_count(h, r"lists in force", n_lif + 1, 10), \
@@ -1746,7 +1741,7 @@ def _():
         H.topo().send(frames)
         run.records(len(frames))
         rx_list = r"^list \S+: \d+ source hits"
-        n0 = err_count(h, rx_list)
+        n0 = H.count_re(h, rx_list)
         h.proc.send_signal(signal.SIGUSR1)
         assert wait_err_count(h, rx_list, n0 + 3, 10), \
             "no summary after SIGUSR1:\n" + h.stderr()

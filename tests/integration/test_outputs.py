@@ -31,7 +31,7 @@ def udp(dport, n=1, **kw):
 
 def run_and_send(args, frames, expect_records, timeout=10):
     """hdrlog with args in A; send frames from B; stop; the Hdrlog."""
-    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + args)
+    h = H.hdrlog(args)
     h.start()
     H.topo().send(frames)
     deadline = time.monotonic() + timeout

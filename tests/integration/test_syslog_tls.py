@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
+from hdrlogtest import count_re, fresh, hdrlog  # noqa: E402
 import test_syslog as TS  # noqa: E402  (its rsyslogd and checks)
 
 tap = H.Tap()
@@ -120,11 +121,6 @@ def tls_args(*extra, ca="ca"):
     return ["--tls-ca", certs()[ca]] + list(extra)
 
 
-def hdrlog(args, prefix=()):
-    return H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + list(args),
-                    prefix=prefix)
-
-
 def outputs_args(out, targets):
     args = ["-o", "json:" + out]
     for t in targets:
@@ -204,7 +200,7 @@ def tls_records():
 def refused_run(name, target, extra, n=10, pcap=None):
     """hdrlog to a TLS target that refuses it, plain TCP beside it; n
     frames. (h, stderr warning lines about target)."""
-    out = TS.fresh(name + ".json")
+    out = fresh(name + ".json")
     tcp = "tcp://%s:%d" % (LO4, TCP_PORT)
     h = hdrlog(outputs_args(out, [target, tcp]) + list(extra))
     with h:
@@ -273,7 +269,7 @@ def client_cert():
     target = "tls://%s:%d" % (LO4, X509_PORT)
     c = certs()
     with TlsRsyslog("t4") as rs:
-        out = TS.fresh("t4.json")
+        out = fresh("t4.json")
         with hdrlog(outputs_args(out, [target]) + tls_args()) as h:
             H.topo().send(TS.frames(10))
             H.wait_json(out, 10)
@@ -308,7 +304,7 @@ def hup_renews():
     ca = H.path("t5-ca.pem")
     shutil.copy(certs()["ca2"], ca)
     with TlsRsyslog("t5") as rs:
-        out = TS.fresh("t5.json")
+        out = fresh("t5.json")
         with hdrlog(outputs_args(out, [target]) + ["--tls-ca", ca]) as h:
             H.topo().send(TS.frames(10))
             H.wait_json(out, 10)
@@ -361,7 +357,7 @@ def arrived(msgs, lines):
 def restart_idle():
     rs = TlsRsyslog("t6")
     targets = {"tls": "tls://" + LO4, "tcp": "tcp://%s:%d" % (LO4, TCP_PORT)}
-    out = TS.fresh("t6.json")
+    out = fresh("t6.json")
     h = hdrlog(outputs_args(out, targets.values()) + tls_args())
     with rs, h:
         first, during, after = (TS.frames(40), TS.frames(8000),
@@ -408,7 +404,7 @@ def restart_idle():
 def restart_flowing():
     rs = TlsRsyslog("t7")
     targets = {"tls": "tls://" + LO4, "tcp": "tcp://%s:%d" % (LO4, TCP_PORT)}
-    out = TS.fresh("t7.json")
+    out = fresh("t7.json")
     h = hdrlog(outputs_args(out, targets.values()) + tls_args())
     with rs, h:
         before, after = [], TS.frames(40)
@@ -440,7 +436,7 @@ def restart_flowing():
         written, lost, _ = TS.outputs(h)["syslog:" + t]
         assert written + lost == total and lost == gaps[t], (name, written,
                                                              lost, gaps)
-        assert TS.count_re(h, r"syslog %s: .*reconnecting" %
+        assert count_re(h, r"syslog %s: .*reconnecting" %
                            re.escape(t)) == 1, h.stderr()
         whole, raws, torn = arrived(rs.messages(name), lines)
         got = set(whole)
@@ -470,7 +466,7 @@ def dead_receivers():
     srv = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
     srv.bind((LO4, port))
     srv.listen(4)
-    out = TS.fresh("t8.json")
+    out = fresh("t8.json")
     h = hdrlog(outputs_args(out, [target]) + tls_args())
     with h:
         fl = TS.frames(50)
@@ -505,7 +501,7 @@ def dead_receivers():
         done.wait(60)
     th = threading.Thread(target=handshake_only, daemon=True)
     th.start()
-    out = TS.fresh("t8b.json")
+    out = fresh("t8b.json")
     h = hdrlog(outputs_args(out, [target]) + tls_args())
     with h:
         fl = TS.frames(12000)
@@ -604,7 +600,7 @@ def syscall_filter():
     with TlsRsyslog("t9") as rs:
         for name, target, extra in runs:
             trace = H.path("t9-%s.strace" % name)
-            out = TS.fresh("t9-%s.json" % name)
+            out = fresh("t9-%s.json" % name)
             with hdrlog(outputs_args(out, [target]) + extra,
                         prefix=H.strace_prefix(trace)) as h:
                 H.topo().send(TS.frames(5))
