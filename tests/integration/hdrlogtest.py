@@ -819,6 +819,15 @@ def count_re(h, regex):
     return sum(1 for x in h.stderr().splitlines() if rx.search(x))
 
 
+def wait_count_re(h, regex, n, timeout=10):
+    """count_re(h, regex) once it is n or more, or what it is when timeout
+    seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while count_re(h, regex) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return count_re(h, regex)
+
+
 def run_hdrlog(ns, args, timeout=20, prefix=()):
     """Run hdrlog to completion; CompletedProcess (text)."""
     cmd = ns_exec(ns, list(prefix) + [HDRLOG] + list(args)) if ns \

@@ -688,10 +688,6 @@ def _():
     assert all(x["MESSAGE"].startswith("TCP ") for x in pkts), pkts[0]
 
 
-def count(h, rx):
-    return len(re.findall(rx, h.stderr(), re.M))
-
-
 def journald_queue(jd):
     """Bytes of the next datagram waiting in the socket of journald jd (ss's
     Recv-Q: 0 when the queue is empty), or None when ss does not list it."""
@@ -712,26 +708,19 @@ def wait_journald_drained(jd, timeout=10.0):
     return True
 
 
-def wait_count(h, rx, n, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while count(h, rx) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return count(h, rx)
-
-
 def outage(run, jd, n_before, remove_socket, warn_rx):
     """Stop journald under a running hdrlog (and remove its socket), send,
     restart it, send. Returns the frames sent while it was away and
     after."""
     h = run.h
-    warned = count(h, warn_rx)
+    warned = H.count_re(h, warn_rx)
     jd.stop(remove_socket=remove_socket)
     # hdrlog does not watch the socket path: the first record sent meets
     # the error (ECONNREFUSED, or ENOENT without the socket) and warns
     away = [udp4_frame(new_mac(), new_ip4()) for _ in range(7)]
     run.send(away)
     run.records(n_before + len(away))
-    assert wait_count(h, warn_rx, warned + 1) == warned + 1, \
+    assert H.wait_count_re(h, warn_rx, warned + 1) == warned + 1, \
         "expected one more warning matching %r; stderr:\n%s" % (
             warn_rx, h.stderr())
     assert h.proc.poll() is None, "hdrlog exited: " + h.stderr()
@@ -762,7 +751,7 @@ def _():
         away1, back1 = outage(run, jd, len(first), False,
                               r"^hdrlog: warning: journald is not running")
         # that it works again is said after a calm second
-        assert wait_count(run.h, info_rx, 1) == 1, \
+        assert H.wait_count_re(run.h, info_rx, 1) == 1, \
             "no 'takes records again' message; stderr:\n" + run.h.stderr()
 
         # 2: the socket removed too: ENOENT, which libsystemd would have
@@ -770,7 +759,7 @@ def _():
         n = len(first) + len(away1) + len(back1)
         away2, back2 = outage(run, jd, n, True,
                               r"^hdrlog: warning: .*socket is missing")
-        assert wait_count(run.h, info_rx, 2) == 2, \
+        assert H.wait_count_re(run.h, info_rx, 2) == 2, \
             "no second 'takes records again' message; stderr:\n" + \
             run.h.stderr()
         got = wait_entries(run.pid, len(first) + len(back1) + len(back2))
@@ -812,7 +801,7 @@ def _():
             run.send(flood)
             # a blocked hdrlog would stop writing JSON too
             run.records(len(first) + len(flood), timeout=10)
-            assert wait_count(run.h, full_rx, 1) == 1, run.h.stderr()
+            assert H.wait_count_re(run.h, full_rx, 1) == 1, run.h.stderr()
         finally:
             os.kill(jd.proc.pid, signal.SIGCONT)
         # the records after the stall need room in journald's queue
@@ -820,13 +809,13 @@ def _():
             "datagrams 10 s after SIGCONT"
         run.send(last)
         run.records(len(first) + len(flood) + len(last))
-        assert wait_count(run.h, info_rx, 1) == 1, run.h.stderr()
+        assert H.wait_count_re(run.h, info_rx, 1) == 1, run.h.stderr()
         err = run.stop()
     written, lost = H.output_counts(err, "journal")
     total = len(first) + len(flood) + len(last)
     assert written + lost == total and lost > 0, err
     assert H.output_counts(err, "json") == (total, 0), err
-    assert count(run.h, full_rx) == 1, err
+    assert H.count_re(run.h, full_rx) == 1, err
     n = int(re.search(info_rx, err, re.M).group(1))
     assert n == lost, "'takes records again; %d lost', summary %d" % (n, lost)
     got = wait_entries(run.pid, written)

@@ -84,18 +84,6 @@ def xdp_drops():
     return sum(st[k] for k in keys)
 
 
-def wait_err_count(h, regex, n, timeout=10):
-    """Wait until stderr has at least n lines matching regex."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if H.count_re(h, regex) >= n:
-            return True
-        if h.proc.poll() is not None:
-            return H.count_re(h, regex) >= n
-        time.sleep(0.05)
-    return False
-
-
 def settle(out, n_min=0, timeout=6.0, quiet=0.5):
     """Records of out once at least n_min are there and the file has
     stopped growing for `quiet` seconds (bounded by timeout)."""
@@ -1552,7 +1540,7 @@ def _():
                 stream_lists(True, gen)
                 n0 = H.count_re(h, lif)
                 h.proc.send_signal(signal.SIGHUP)
-                assert wait_err_count(h, lif, n0 + 1, 15), \
+                assert H.wait_count_re(h, lif, n0 + 1, 15) >= n0 + 1, \
                     "reload %d: no new 'lists in force' line; stderr:\n%s" \
                     % (gen, h.stderr())
                 rounds_logged(20)       # under the new ones
@@ -1675,7 +1663,7 @@ def _():
             H.write_list("rblk.txt", ["198.18.0.0/15", "# comment",
                                       "203.0.113.0/24x"])
             h.proc.send_signal(signal.SIGHUP)
-            assert wait_err_count(h, r"reload refused", 1, 10), \
+            assert H.wait_count_re(h, r"reload refused", 1, 10) >= 1, \
                 "no refusal line; stderr:\n" + h.stderr()
             err = h.stderr()
             want_msg = "hdrlog: %s:3: " % blk
@@ -1700,7 +1688,7 @@ def _():
             H.write_list("rblk.txt", ["203.0.113.0/24"])
             os.rename(tg, tg + ".away")
             h.proc.send_signal(signal.SIGHUP)
-            assert wait_err_count(h, r"reload refused", 2, 10), \
+            assert H.wait_count_re(h, r"reload refused", 2, 10) >= 2, \
                 "missing file: no refusal; stderr:\n" + h.stderr()
             assert tg in h.stderr().split("reload refused")[1], \
                 "missing file not named:\n" + h.stderr()
@@ -1710,7 +1698,8 @@ def _():
             n_lif = H.count_re(h, r"lists in force")
             H.write_list("rblk.txt", ["198.18.0.0/15", "# comment"])
             h.proc.send_signal(signal.SIGHUP)
-            assert wait_err_count(h, r"lists in force", n_lif + 1, 10), \
+            assert H.wait_count_re(h, r"lists in force", n_lif + 1,
+                                   10) >= n_lif + 1, \
                 "fixed file: no 'lists in force'; stderr:\n" + h.stderr()
             n0 = len(recs)
             rx.count.clear()
@@ -1743,7 +1732,7 @@ def _():
         rx_list = r"^list \S+: \d+ source hits"
         n0 = H.count_re(h, rx_list)
         h.proc.send_signal(signal.SIGUSR1)
-        assert wait_err_count(h, rx_list, n0 + 3, 10), \
+        assert H.wait_count_re(h, rx_list, n0 + 3, 10) >= n0 + 3, \
             "no summary after SIGUSR1:\n" + h.stderr()
         # (the list lines end a summary: all of it is there)
         s1 = parse_summary(h.stderr())
