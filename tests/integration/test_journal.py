@@ -106,6 +106,11 @@ def udp4_frame(mac, src, sport=40000, dport=20000, vlans=()):
     return eth(mac, 0x0800, vlans) + ipv4(src, 17, udp(sport, dport))
 
 
+def udp4_frames(n):
+    """n UDP/IPv4 frames, each from a fresh MAC and address."""
+    return [udp4_frame(new_mac(), new_ip4()) for _ in range(n)]
+
+
 # --------------------------------------------------------------------------
 # journald
 # --------------------------------------------------------------------------
@@ -576,7 +581,7 @@ def _():
 
 @tap.case("--fields: only the chosen fields, plus the four fixed ones")
 def _():
-    frames = [udp4_frame(new_mac(), new_ip4()) for _ in range(3)]
+    frames = udp4_frames(3)
     with Run("some", ["--fields", "src_mac,src_ip,dest_port"]) as run:
         run.send(frames)
         recs = run.records(len(frames))
@@ -708,6 +713,16 @@ def wait_journald_drained(jd, timeout=10.0):
     return True
 
 
+def own_journald():
+    """The journald this test started, or skip the case: one that was
+    running already is not stopped."""
+    jd = T.get("journald")
+    if jd is None:
+        raise H.Skip("journald was running already; only one this test "
+                     "started is stopped")
+    return jd
+
+
 def outage(run, jd, n_before, remove_socket, warn_rx):
     """Stop journald under a running hdrlog (and remove its socket), send,
     restart it, send. Returns the frames sent while it was away and
@@ -717,7 +732,7 @@ def outage(run, jd, n_before, remove_socket, warn_rx):
     jd.stop(remove_socket=remove_socket)
     # hdrlog does not watch the socket path: the first record sent meets
     # the error (ECONNREFUSED, or ENOENT without the socket) and warns
-    away = [udp4_frame(new_mac(), new_ip4()) for _ in range(7)]
+    away = udp4_frames(7)
     run.send(away)
     run.records(n_before + len(away))
     assert H.wait_count_re(h, warn_rx, warned + 1) == warned + 1, \
@@ -727,7 +742,7 @@ def outage(run, jd, n_before, remove_socket, warn_rx):
     # (start() returns once journald listens: long past hdrlog's 1 ms
     # retry delay after a refusal)
     jd.start()
-    back = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
+    back = udp4_frames(5)
     run.send(back)
     run.records(n_before + len(away) + len(back))
     return away, back
@@ -736,11 +751,8 @@ def outage(run, jd, n_before, remove_socket, warn_rx):
 @tap.case("journald stopped mid-run: records counted as lost, one warning, "
           "hdrlog goes on and writes again when journald is back")
 def _():
-    jd = T.get("journald")
-    if jd is None:
-        raise H.Skip("journald was running already; only one this test "
-                     "started is stopped")
-    first = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
+    jd = own_journald()
+    first = udp4_frames(5)
     info_rx = r"^hdrlog: journald takes records again; (\d+) lost"
     with Run("outage") as run:
         run.send(first)
@@ -782,14 +794,11 @@ def _():
 @tap.case("journald stalled (SIGSTOP): hdrlog does not wait for it; the "
           "records it refuses are counted, the JSON output has them all")
 def _():
-    jd = T.get("journald")
-    if jd is None:
-        raise H.Skip("journald was running already; only one this test "
-                     "started is stopped")
-    first = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
+    jd = own_journald()
+    first = udp4_frames(5)
     # more than the socket queue holds (net.unix.max_dgram_qlen, 512 here)
-    flood = [udp4_frame(new_mac(), new_ip4()) for _ in range(2000)]
-    last = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
+    flood = udp4_frames(2000)
+    last = udp4_frames(5)
     full_rx = r"^hdrlog: warning: journald's queue is full"
     info_rx = r"^hdrlog: journald takes records again; (\d+) lost"
     with Run("stall") as run:
@@ -830,13 +839,10 @@ def _():
 @tap.case("started while journald is away: a warning, records counted as "
           "lost, written once journald is there")
 def _():
-    jd = T.get("journald")
-    if jd is None:
-        raise H.Skip("journald was running already; only one this test "
-                     "started is stopped")
+    jd = own_journald()
     jd.stop(remove_socket=True)
-    before = [udp4_frame(new_mac(), new_ip4()) for _ in range(4)]
-    after = [udp4_frame(new_mac(), new_ip4()) for _ in range(3)]
+    before = udp4_frames(4)
+    after = udp4_frames(3)
     try:
         with Run("late") as run:
             assert re.search(r"^hdrlog: warning: %s is missing" %
