@@ -71,6 +71,14 @@ class Skip(Exception):
     """Raise in a case to report it as skipped."""
 
 
+def need(prog):
+    """prog's path on $PATH; if it is not installed, skip the case."""
+    found = shutil.which(prog)
+    if not found:
+        raise Skip("%s not installed" % prog)
+    return found
+
+
 def diag(*lines):
     """Print diagnostic lines (each prefixed with '# ')."""
     for chunk in lines:

@@ -11,7 +11,6 @@ burst written in a few large writes.
 import io
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -271,9 +270,7 @@ def _():
     # was one write() and one lseek() on the JSON file. Now a wake-up
     # comes per 1/8 of the ring or every 50 ms, so a burst of n frames
     # goes out in a handful of writes, whatever n is.
-    strace = shutil.which("strace")
-    if not strace:
-        raise H.Skip("strace not installed")
+    H.need("strace")
     out, trace = H.path("batch.json"), H.path("batch.strace")
     n = 3000
     # -y: each descriptor with its path.
