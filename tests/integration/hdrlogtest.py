@@ -792,18 +792,24 @@ class Hdrlog:
     def output_counts(self, name):
         return output_counts(self.stderr(), name)
 
-    def wait_written(self, names, n, timeout=10):
-        """Until each output in names has written (put on disk) n records,
-        as SIGUSR1 summaries say."""
+    def summaries_until(self, done, timeout=10, pause=0.05):
+        """SIGUSR1 summaries (summary_now) until done() is true after one,
+        or timeout seconds have passed; done()'s last value."""
         deadline = time.monotonic() + timeout
         while True:
             self.summary_now(timeout)
-            if all(self.output_counts(x)[0] >= n for x in names):
-                return
-            assert time.monotonic() < deadline, "outputs %s did not " \
-                "write %d records in %ss:\n%s" % (names, n, timeout,
-                                                   self.stderr())
-            time.sleep(0.05)
+            v = done()
+            if v or time.monotonic() > deadline:
+                return v
+            time.sleep(pause)
+
+    def wait_written(self, names, n, timeout=10):
+        """Until each output in names has written (put on disk) n records,
+        as SIGUSR1 summaries say."""
+        assert self.summaries_until(
+            lambda: all(self.output_counts(x)[0] >= n for x in names),
+            timeout), "outputs %s did not write %d records in %ss:\n%s" % (
+                names, n, timeout, self.stderr())
 
     def records_to_outputs(self):
         return records_to_outputs(self.stderr())

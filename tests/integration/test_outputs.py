@@ -33,11 +33,8 @@ def run_and_send(args, frames, expect_records, timeout=10):
     h = H.hdrlog(args)
     h.start()
     H.topo().send(frames)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if h.summary_now().get("seen", 0) >= expect_records:
-            break
-        time.sleep(0.05)
+    h.summaries_until(lambda: h.summary().get("seen", 0) >= expect_records,
+                      timeout)
     h.stop()
     return h
 

@@ -79,15 +79,12 @@ def delivery():
             # while running, written counts what is surely acknowledged:
             # never more than arrived, and all but a window once librelp
             # took them all (it has heard of no acknowledgement since)
-            deadline = time.monotonic() + 10
-            while True:
-                h.summary_now()
+            def all_but_a_window():
                 written = h.output_counts("syslog:" + relp4)[0]
                 assert written <= len(rs.bodies("relp")), written
-                if written == n - WINDOW or time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
-            assert written == n - WINDOW, (written, h.stderr())
+                return written == n - WINDOW
+            assert h.summaries_until(all_but_a_window), (
+                h.output_counts("syslog:" + relp4)[0], h.stderr())
             h.stop()
         assert len(lines) == n, "%d records in the JSON output" % len(lines)
         for name in ("relp", "relp6"):
