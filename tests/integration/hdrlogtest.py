@@ -1558,3 +1558,11 @@ def ethtool_stats(ns, dev):
         return dict(zip(names, vals))
     finally:
         s.close()
+
+
+def xdp_drops():
+    """XDP drops of the veth's end in A (dev()), summed over its queues:
+    ethtool -S rx_queue_N_xdp_drops. None when unreadable."""
+    st = ethtool_stats(topo().ns_a, dev())
+    keys = [k for k in st if k.endswith("xdp_drops")]
+    return sum(st[k] for k in keys) if keys else None

@@ -75,15 +75,6 @@ def parse_summary(text):
     return out
 
 
-def xdp_drops():
-    """The veth's XDP drop counter in A (None when unreadable)."""
-    st = H.ethtool_stats(H.topo().ns_a, H.dev())
-    keys = [k for k in st if k.endswith("xdp_drops")]
-    if not keys:
-        return None
-    return sum(st[k] for k in keys)
-
-
 def settle(out, n_min=0, timeout=6.0, quiet=0.5):
     """Records of out once at least n_min are there and the file has
     stopped growing for `quiet` seconds (bounded by timeout)."""
@@ -116,7 +107,7 @@ class Run:
                           list(list_args))
 
     def __enter__(self):
-        self.drops0 = xdp_drops()
+        self.drops0 = H.xdp_drops()
         self.h.start()
         return self
 
@@ -131,7 +122,7 @@ class Run:
         rc = self.h.stop()
         assert rc == 0, "hdrlog exit %s; stderr:\n%s" % (rc, self.h.stderr())
         self.summary = parse_summary(self.h.stderr())
-        d = xdp_drops()
+        d = H.xdp_drops()
         self.xdp_dropped = None if d is None or self.drops0 is None \
             else d - self.drops0
         return self.summary
