@@ -936,6 +936,19 @@ class _ordered_obj(dict):
             self.key_order.append(k)
 
 
+def wait_until(cond, what, timeout=15, pause=0.05):
+    """cond() until it is true (its value), or fail saying what did not
+    come in time: text, or a function that gives it then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        assert time.monotonic() < deadline, "%s within %ss" % (
+            what() if callable(what) else what, timeout)
+        time.sleep(pause)
+
+
 def wait_records(path, want, timeout=5.0, proc=None):
     """Poll a JSON-lines file until want(records) is true; last records."""
     deadline = time.monotonic() + timeout

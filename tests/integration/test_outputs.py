@@ -275,12 +275,9 @@ def _():
                   prefix=H.strace_prefix(trace, "-y",
                                          "-e", "trace=write,lseek")) as h:
         H.topo().send(udp(7000, n))
-        deadline = time.monotonic() + 20
-        while len(H.read_json_lines(out)) < n:
-            assert time.monotonic() < deadline, \
-                "%d of %d records written" % (
-                    len(H.read_json_lines(out)), n)
-            time.sleep(0.05)
+        H.wait_until(lambda: len(H.read_json_lines(out)) >= n,
+                     lambda: "%d of %d records written" % (
+                         len(H.read_json_lines(out)), n), 20)
         assert h.stop() == 0, h.stderr()
     text = H.strace_text(trace, h.proc.pid)
     calls = re.findall(r"^\d+\s+(write|lseek)\(\d+<([^>]*)>", text, re.M)

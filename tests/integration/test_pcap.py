@@ -655,12 +655,10 @@ def _():
                                  "-o", "pcap:" + pc,
                                  "-o", "pcapng:" + png, "-o", "json:" + safe])
     h.start()
-    deadline = time.monotonic() + 5     # file headers written
-    while not all(os.path.exists(p) and os.path.getsize(p) > 0
-                  for p in (pc, png)):
-        assert time.monotonic() < deadline, "no file headers: %s" % (
-            os.listdir(mnt))
-        time.sleep(0.02)
+    H.wait_until(lambda: all(os.path.exists(p) and os.path.getsize(p) > 0
+                             for p in (pc, png)),
+                 lambda: "file headers (%s)" % os.listdir(mnt), 5,
+                 pause=0.02)
     filler = os.path.join(mnt, "filler")
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
     try:

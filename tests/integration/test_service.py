@@ -268,11 +268,9 @@ def _():
 def err_has(h, text, count=1, timeout=10):
     """hdrlog's stderr once text is in it count times. A thread reads the
     pipe: a line hdrlog wrote before its READY=1 may not be read yet."""
-    deadline = time.monotonic() + timeout
-    while h.stderr().count(text) < count:
-        assert time.monotonic() < deadline, \
-            "no %r (x%d) in stderr:\n%s" % (text, count, h.stderr())
-        time.sleep(0.05)
+    H.wait_until(lambda: h.stderr().count(text) >= count,
+                 lambda: "%r (x%d) in stderr:\n%s" % (text, count,
+                                                     h.stderr()), timeout)
     return h.stderr()
 
 

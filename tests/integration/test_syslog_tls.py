@@ -210,10 +210,9 @@ def refused_run(name, target, extra, n=10, pcap=None):
         assert len(H.wait_json(out, n)) == n
         if pcap:
             # retried with back-off: a few attempts, each refused
-            deadline = time.monotonic() + 10
-            while connection_attempts(pcap, TLS_PORT) < 3:
-                assert time.monotonic() < deadline, h.stderr()
-                time.sleep(0.2)
+            H.wait_until(lambda: connection_attempts(pcap, TLS_PORT) >= 3,
+                         lambda: "3 attempts; stderr:\n" + h.stderr(), 10,
+                         pause=0.2)
         h.stop()
     outs = TS.outputs(h)
     assert outs["syslog:" + target] == (0, n, 0), (outs, h.stderr())
@@ -425,10 +424,10 @@ def restart_flowing():
         lines = H.wait_json(out, total, 20)
         for name in targets:
             # everything after the reconnect: wait for the last of them
-            deadline = time.monotonic() + 20
-            while lines[-1] not in arrived(rs.messages(name), lines)[0]:
-                assert time.monotonic() < deadline, (name, h.stderr())
-                time.sleep(0.05)
+            H.wait_until(
+                lambda: lines[-1] in arrived(rs.messages(name), lines)[0],
+                lambda: "%s: the last record; stderr:\n%s" % (
+                    name, h.stderr()), 20)
         h.stop()
     assert len(lines) == total
     idx = {x: i for i, x in enumerate(lines)}
