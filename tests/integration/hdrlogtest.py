@@ -71,6 +71,14 @@ class Skip(Exception):
     """Raise in a case to report it as skipped."""
 
 
+def need(prog):
+    """prog's path on $PATH; if it is not installed, skip the case."""
+    found = shutil.which(prog)
+    if not found:
+        raise Skip("%s not installed" % prog)
+    return found
+
+
 def diag(*lines):
     """Print diagnostic lines (each prefixed with '# ')."""
     for chunk in lines:
@@ -483,6 +491,15 @@ def path(name):
     return os.path.join(tmpdir(), name)
 
 
+def fresh(name):
+    """path(name), removed if a case before wrote it: what is there after
+    a run is this run's."""
+    p = path(name)
+    if os.path.exists(p):
+        os.unlink(p)
+    return p
+
+
 def write_list(name, lines):
     """Write a list file in the scratch directory; its path. lines: a list
     of lines (each gets a newline), or the whole text (str or bytes)."""
@@ -775,18 +792,24 @@ class Hdrlog:
     def output_counts(self, name):
         return output_counts(self.stderr(), name)
 
-    def wait_written(self, names, n, timeout=10):
-        """Until each output in names has written (put on disk) n records,
-        as SIGUSR1 summaries say."""
+    def summaries_until(self, done, timeout=10, pause=0.05):
+        """SIGUSR1 summaries (summary_now) until done() is true after one,
+        or timeout seconds have passed; done()'s last value."""
         deadline = time.monotonic() + timeout
         while True:
             self.summary_now(timeout)
-            if all(self.output_counts(x)[0] >= n for x in names):
-                return
-            assert time.monotonic() < deadline, "outputs %s did not " \
-                "write %d records in %ss:\n%s" % (names, n, timeout,
-                                                   self.stderr())
-            time.sleep(0.05)
+            v = done()
+            if v or time.monotonic() > deadline:
+                return v
+            time.sleep(pause)
+
+    def wait_written(self, names, n, timeout=10):
+        """Until each output in names has written (put on disk) n records,
+        as SIGUSR1 summaries say."""
+        assert self.summaries_until(
+            lambda: all(self.output_counts(x)[0] >= n for x in names),
+            timeout), "outputs %s did not write %d records in %ss:\n%s" % (
+                names, n, timeout, self.stderr())
 
     def records_to_outputs(self):
         return records_to_outputs(self.stderr())
@@ -797,6 +820,26 @@ class Hdrlog:
     def __exit__(self, *exc):
         self.kill()
         return False
+
+
+def hdrlog(args, **kw):
+    """Hdrlog in namespace A on dev() (-i) with args; kw as Hdrlog's."""
+    return Hdrlog(topo().ns_a, ["-i", dev()] + list(args), **kw)
+
+
+def count_re(h, regex):
+    """How many lines of h's stderr match regex (re.search)."""
+    rx = re.compile(regex)
+    return sum(1 for x in h.stderr().splitlines() if rx.search(x))
+
+
+def wait_count_re(h, regex, n, timeout=10):
+    """count_re(h, regex) once it is n or more, or what it is when timeout
+    seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while count_re(h, regex) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return count_re(h, regex)
 
 
 def run_hdrlog(ns, args, timeout=20, prefix=()):
@@ -891,6 +934,19 @@ class _ordered_obj(dict):
                 raise ValueError("duplicate key %r" % k)
             self[k] = v
             self.key_order.append(k)
+
+
+def wait_until(cond, what, timeout=15, pause=0.05):
+    """cond() until it is true (its value), or fail saying what did not
+    come in time: text, or a function that gives it then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        assert time.monotonic() < deadline, "%s within %ss" % (
+            what() if callable(what) else what, timeout)
+        time.sleep(pause)
 
 
 def wait_records(path, want, timeout=5.0, proc=None):
@@ -1515,3 +1571,11 @@ def ethtool_stats(ns, dev):
         return dict(zip(names, vals))
     finally:
         s.close()
+
+
+def xdp_drops():
+    """XDP drops of the veth's end in A (dev()), summed over its queues:
+    ethtool -S rx_queue_N_xdp_drops. None when unreadable."""
+    st = ethtool_stats(topo().ns_a, dev())
+    keys = [k for k in st if k.endswith("xdp_drops")]
+    return sum(st[k] for k in keys) if keys else None

@@ -33,7 +33,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
@@ -44,7 +43,6 @@ BUILDDIR = os.path.dirname(os.path.dirname(os.path.abspath(H.HDRLOG)))
 EXAMPLE_CONF = os.path.join(SRCDIR, "packaging", "hdrlog.conf")
 CONF_MAN = os.path.join(SRCDIR, "man", "hdrlog.conf.5")
 UNIT_DIR = os.path.join(BUILDDIR, "packaging", "systemd")
-SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 LOGDIR = "/var/log/hdrlog"
 
 tap = H.Tap()
@@ -180,15 +178,14 @@ def verify_copy(unit, name):
 @tap.case("systemd-analyze verify accepts the installed units without a "
           "warning")
 def _():
-    if not SYSTEMD_ANALYZE:
-        raise H.Skip("systemd-analyze not installed")
+    analyze = H.need("systemd-analyze")
     if not install_dirs().get("systemdsystemunitdir"):
         raise H.Skip("configured --without-systemdsystemunitdir")
     units = [verify_copy("hdrlog.service", "hdrlog.service"),
              verify_copy("hdrlog@.service", "hdrlog@%s.service" % H.dev())]
     # Documentation= is checked with man: find the staged pages.
     env = dict(os.environ, MANPATH=destdir() + install_dirs()["mandir"])
-    r = subprocess.run([SYSTEMD_ANALYZE, "verify"] + units, env=env,
+    r = subprocess.run([analyze, "verify"] + units, env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=60)
     # verify exits 0 after an unknown key or a bad value: any word counts.
@@ -197,10 +194,9 @@ def _():
 
 @tap.case("systemd-analyze security rates both units OK or better")
 def _():
-    if not SYSTEMD_ANALYZE:
-        raise H.Skip("systemd-analyze not installed")
+    analyze = H.need("systemd-analyze")
     for unit in ("hdrlog.service", "hdrlog@.service"):
-        r = subprocess.run([SYSTEMD_ANALYZE, "security", "--offline=yes",
+        r = subprocess.run([analyze, "security", "--offline=yes",
                             os.path.join(UNIT_DIR, unit)],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=60)
@@ -440,11 +436,8 @@ def _():
 @tap.case("every system call hdrlog makes (packets, socket events, every "
           "output, SIGHUP, SIGUSR1, stop) is in the units' SystemCallFilter")
 def _():
-    if not SYSTEMD_ANALYZE:
-        raise H.Skip("systemd-analyze not installed")
-    strace = shutil.which("strace")
-    if not strace:
-        raise H.Skip("strace not installed")
+    H.need("systemd-analyze")
+    H.need("strace")
     allowed = H.unit_syscall_filter(os.path.join(UNIT_DIR, "hdrlog.service"))
     assert {"bpf", "read", "openat"} <= allowed, sorted(allowed)
     trace = H.path("strace.txt")
@@ -474,11 +467,9 @@ def _():
                                       "--stats-interval", "1",
                                       "--metrics", where],
                       prefix=H.strace_prefix(trace)) as h:
-            deadline = time.monotonic() + 15
-            while not any(r["event_type"] == "stats"
-                          for r in H.read_json_lines(out)):
-                assert time.monotonic() < deadline, "no stats record"
-                time.sleep(0.05)
+            H.wait_until(lambda: any(r["event_type"] == "stats"
+                                     for r in H.read_json_lines(out)),
+                         "a stats record", 15)
             if ":" in where:
                 c = H.ns_socket(H.topo().ns_a, socket.AF_INET,
                                 socket.SOCK_STREAM)

@@ -106,6 +106,11 @@ def udp4_frame(mac, src, sport=40000, dport=20000, vlans=()):
     return eth(mac, 0x0800, vlans) + ipv4(src, 17, udp(sport, dport))
 
 
+def udp4_frames(n):
+    """n UDP/IPv4 frames, each from a fresh MAC and address."""
+    return [udp4_frame(new_mac(), new_ip4()) for _ in range(n)]
+
+
 # --------------------------------------------------------------------------
 # journald
 # --------------------------------------------------------------------------
@@ -576,7 +581,7 @@ def _():
 
 @tap.case("--fields: only the chosen fields, plus the four fixed ones")
 def _():
-    frames = [udp4_frame(new_mac(), new_ip4()) for _ in range(3)]
+    frames = udp4_frames(3)
     with Run("some", ["--fields", "src_mac,src_ip,dest_port"]) as run:
         run.send(frames)
         recs = run.records(len(frames))
@@ -688,10 +693,6 @@ def _():
     assert all(x["MESSAGE"].startswith("TCP ") for x in pkts), pkts[0]
 
 
-def count(h, rx):
-    return len(re.findall(rx, h.stderr(), re.M))
-
-
 def journald_queue(jd):
     """Bytes of the next datagram waiting in the socket of journald jd (ss's
     Recv-Q: 0 when the queue is empty), or None when ss does not list it."""
@@ -712,11 +713,14 @@ def wait_journald_drained(jd, timeout=10.0):
     return True
 
 
-def wait_count(h, rx, n, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while count(h, rx) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return count(h, rx)
+def own_journald():
+    """The journald this test started, or skip the case: one that was
+    running already is not stopped."""
+    jd = T.get("journald")
+    if jd is None:
+        raise H.Skip("journald was running already; only one this test "
+                     "started is stopped")
+    return jd
 
 
 def outage(run, jd, n_before, remove_socket, warn_rx):
@@ -724,21 +728,21 @@ def outage(run, jd, n_before, remove_socket, warn_rx):
     restart it, send. Returns the frames sent while it was away and
     after."""
     h = run.h
-    warned = count(h, warn_rx)
+    warned = H.count_re(h, warn_rx)
     jd.stop(remove_socket=remove_socket)
     # hdrlog does not watch the socket path: the first record sent meets
     # the error (ECONNREFUSED, or ENOENT without the socket) and warns
-    away = [udp4_frame(new_mac(), new_ip4()) for _ in range(7)]
+    away = udp4_frames(7)
     run.send(away)
     run.records(n_before + len(away))
-    assert wait_count(h, warn_rx, warned + 1) == warned + 1, \
+    assert H.wait_count_re(h, warn_rx, warned + 1) == warned + 1, \
         "expected one more warning matching %r; stderr:\n%s" % (
             warn_rx, h.stderr())
     assert h.proc.poll() is None, "hdrlog exited: " + h.stderr()
     # (start() returns once journald listens: long past hdrlog's 1 ms
     # retry delay after a refusal)
     jd.start()
-    back = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
+    back = udp4_frames(5)
     run.send(back)
     run.records(n_before + len(away) + len(back))
     return away, back
@@ -747,11 +751,8 @@ def outage(run, jd, n_before, remove_socket, warn_rx):
 @tap.case("journald stopped mid-run: records counted as lost, one warning, "
           "hdrlog goes on and writes again when journald is back")
 def _():
-    jd = T.get("journald")
-    if jd is None:
-        raise H.Skip("journald was running already; only one this test "
-                     "started is stopped")
-    first = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
+    jd = own_journald()
+    first = udp4_frames(5)
     info_rx = r"^hdrlog: journald takes records again; (\d+) lost"
     with Run("outage") as run:
         run.send(first)
@@ -762,7 +763,7 @@ def _():
         away1, back1 = outage(run, jd, len(first), False,
                               r"^hdrlog: warning: journald is not running")
         # that it works again is said after a calm second
-        assert wait_count(run.h, info_rx, 1) == 1, \
+        assert H.wait_count_re(run.h, info_rx, 1) == 1, \
             "no 'takes records again' message; stderr:\n" + run.h.stderr()
 
         # 2: the socket removed too: ENOENT, which libsystemd would have
@@ -770,7 +771,7 @@ def _():
         n = len(first) + len(away1) + len(back1)
         away2, back2 = outage(run, jd, n, True,
                               r"^hdrlog: warning: .*socket is missing")
-        assert wait_count(run.h, info_rx, 2) == 2, \
+        assert H.wait_count_re(run.h, info_rx, 2) == 2, \
             "no second 'takes records again' message; stderr:\n" + \
             run.h.stderr()
         got = wait_entries(run.pid, len(first) + len(back1) + len(back2))
@@ -793,14 +794,11 @@ def _():
 @tap.case("journald stalled (SIGSTOP): hdrlog does not wait for it; the "
           "records it refuses are counted, the JSON output has them all")
 def _():
-    jd = T.get("journald")
-    if jd is None:
-        raise H.Skip("journald was running already; only one this test "
-                     "started is stopped")
-    first = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
+    jd = own_journald()
+    first = udp4_frames(5)
     # more than the socket queue holds (net.unix.max_dgram_qlen, 512 here)
-    flood = [udp4_frame(new_mac(), new_ip4()) for _ in range(2000)]
-    last = [udp4_frame(new_mac(), new_ip4()) for _ in range(5)]
+    flood = udp4_frames(2000)
+    last = udp4_frames(5)
     full_rx = r"^hdrlog: warning: journald's queue is full"
     info_rx = r"^hdrlog: journald takes records again; (\d+) lost"
     with Run("stall") as run:
@@ -812,7 +810,7 @@ def _():
             run.send(flood)
             # a blocked hdrlog would stop writing JSON too
             run.records(len(first) + len(flood), timeout=10)
-            assert wait_count(run.h, full_rx, 1) == 1, run.h.stderr()
+            assert H.wait_count_re(run.h, full_rx, 1) == 1, run.h.stderr()
         finally:
             os.kill(jd.proc.pid, signal.SIGCONT)
         # the records after the stall need room in journald's queue
@@ -820,13 +818,13 @@ def _():
             "datagrams 10 s after SIGCONT"
         run.send(last)
         run.records(len(first) + len(flood) + len(last))
-        assert wait_count(run.h, info_rx, 1) == 1, run.h.stderr()
+        assert H.wait_count_re(run.h, info_rx, 1) == 1, run.h.stderr()
         err = run.stop()
     written, lost = H.output_counts(err, "journal")
     total = len(first) + len(flood) + len(last)
     assert written + lost == total and lost > 0, err
     assert H.output_counts(err, "json") == (total, 0), err
-    assert count(run.h, full_rx) == 1, err
+    assert H.count_re(run.h, full_rx) == 1, err
     n = int(re.search(info_rx, err, re.M).group(1))
     assert n == lost, "'takes records again; %d lost', summary %d" % (n, lost)
     got = wait_entries(run.pid, written)
@@ -841,13 +839,10 @@ def _():
 @tap.case("started while journald is away: a warning, records counted as "
           "lost, written once journald is there")
 def _():
-    jd = T.get("journald")
-    if jd is None:
-        raise H.Skip("journald was running already; only one this test "
-                     "started is stopped")
+    jd = own_journald()
     jd.stop(remove_socket=True)
-    before = [udp4_frame(new_mac(), new_ip4()) for _ in range(4)]
-    after = [udp4_frame(new_mac(), new_ip4()) for _ in range(3)]
+    before = udp4_frames(4)
+    after = udp4_frames(3)
     try:
         with Run("late") as run:
             assert re.search(r"^hdrlog: warning: %s is missing" %

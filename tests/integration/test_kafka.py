@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
+from hdrlogtest import hdrlog  # noqa: E402
 
 tap = H.Tap()
 MAC_KIND = 0x6b              # source MACs 02:6b:...
@@ -117,10 +118,6 @@ def consume(boot, timeout=30):
         m = json.loads(line)
         out.append((m["partition"], m["offset"], m["key"], m["payload"]))
     return out
-
-
-def hdrlog(args):
-    return H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + list(args))
 
 
 def kafka_spec(boot):
@@ -250,13 +247,8 @@ def broker_down():
                 k += 1
                 time.sleep(0.5)
             n = len(H.wait_json(out, 0, 20))
-            deadline = time.monotonic() + 60
-            while True:
-                h.summary_now()
-                w, lost = kafka_counts(h, mock.boot)
-                if w + lost >= n or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
+            h.summaries_until(lambda: sum(kafka_counts(h, mock.boot)) >= n,
+                              60, pause=0.2)
             h.stop()
         lines = H.json_lines(out)
         msgs = consume(mock.boot)
@@ -333,13 +325,8 @@ def given_up():
                  "message.timeout.ms=500"]) as h:
         H.topo().send(fl)
         H.wait_json(out, len(fl), 20)
-        deadline = time.monotonic() + 20
-        while True:
-            h.summary_now()
-            if H.output_counts(h.stderr(), spec)[1] >= len(fl) or \
-                    time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        h.summaries_until(lambda: h.output_counts(spec)[1] >= len(fl), 20,
+                          pause=0.2)
         assert H.output_counts(h.stderr(), spec) == (0, len(fl)), h.stderr()
         h.stop()
     err = h.stderr()

@@ -75,32 +75,6 @@ def parse_summary(text):
     return out
 
 
-def xdp_drops():
-    """The veth's XDP drop counter in A (None when unreadable)."""
-    st = H.ethtool_stats(H.topo().ns_a, H.dev())
-    keys = [k for k in st if k.endswith("xdp_drops")]
-    if not keys:
-        return None
-    return sum(st[k] for k in keys)
-
-
-def err_count(h, regex):
-    rx = re.compile(regex)
-    return sum(1 for x in h.stderr().splitlines() if rx.search(x))
-
-
-def wait_err_count(h, regex, n, timeout=10):
-    """Wait until stderr has at least n lines matching regex."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if err_count(h, regex) >= n:
-            return True
-        if h.proc.poll() is not None:
-            return err_count(h, regex) >= n
-        time.sleep(0.05)
-    return False
-
-
 def settle(out, n_min=0, timeout=6.0, quiet=0.5):
     """Records of out once at least n_min are there and the file has
     stopped growing for `quiet` seconds (bounded by timeout)."""
@@ -133,7 +107,7 @@ class Run:
                           list(list_args))
 
     def __enter__(self):
-        self.drops0 = xdp_drops()
+        self.drops0 = H.xdp_drops()
         self.h.start()
         return self
 
@@ -148,7 +122,7 @@ class Run:
         rc = self.h.stop()
         assert rc == 0, "hdrlog exit %s; stderr:\n%s" % (rc, self.h.stderr())
         self.summary = parse_summary(self.h.stderr())
-        d = xdp_drops()
+        d = H.xdp_drops()
         self.xdp_dropped = None if d is None or self.drops0 is None \
             else d - self.drops0
         return self.summary
@@ -1555,9 +1529,9 @@ def _():
                 # gen 1 switches to the new contents; 2 and 3 rewrite
                 # them in another layout (same addresses covered)
                 stream_lists(True, gen)
-                n0 = err_count(h, lif)
+                n0 = H.count_re(h, lif)
                 h.proc.send_signal(signal.SIGHUP)
-                assert wait_err_count(h, lif, n0 + 1, 15), \
+                assert H.wait_count_re(h, lif, n0 + 1, 15) >= n0 + 1, \
                     "reload %d: no new 'lists in force' line; stderr:\n%s" \
                     % (gen, h.stderr())
                 rounds_logged(20)       # under the new ones
@@ -1613,7 +1587,7 @@ def _():
                                 range(len(flags) - 1)
                                 if flags[i] != flags[i + 1]][:10]))
     assert not bad, "\n".join(bad)
-    assert err_count(h, lif) == 4, "expected 4 'lists in force' lines:\n" + \
+    assert H.count_re(h, lif) == 4, "expected 4 'lists in force' lines:\n" + \
         h.stderr()
     H.diag([x for x in h.stderr().splitlines() if lif in x])
     # one switch for everything: in arrival order, every record showing
@@ -1680,7 +1654,7 @@ def _():
             H.write_list("rblk.txt", ["198.18.0.0/15", "# comment",
                                       "203.0.113.0/24x"])
             h.proc.send_signal(signal.SIGHUP)
-            assert wait_err_count(h, r"reload refused", 1, 10), \
+            assert H.wait_count_re(h, r"reload refused", 1, 10) >= 1, \
                 "no refusal line; stderr:\n" + h.stderr()
             err = h.stderr()
             want_msg = "hdrlog: %s:3: " % blk
@@ -1705,17 +1679,18 @@ def _():
             H.write_list("rblk.txt", ["203.0.113.0/24"])
             os.rename(tg, tg + ".away")
             h.proc.send_signal(signal.SIGHUP)
-            assert wait_err_count(h, r"reload refused", 2, 10), \
+            assert H.wait_count_re(h, r"reload refused", 2, 10) >= 2, \
                 "missing file: no refusal; stderr:\n" + h.stderr()
             assert tg in h.stderr().split("reload refused")[1], \
                 "missing file not named:\n" + h.stderr()
             os.rename(tg + ".away", tg)
             assert h.proc.poll() is None
             # fix it
-            n_lif = err_count(h, r"lists in force")
+            n_lif = H.count_re(h, r"lists in force")
             H.write_list("rblk.txt", ["198.18.0.0/15", "# comment"])
             h.proc.send_signal(signal.SIGHUP)
-            assert wait_err_count(h, r"lists in force", n_lif + 1, 10), \
+            assert H.wait_count_re(h, r"lists in force", n_lif + 1,
+                                   10) >= n_lif + 1, \
                 "fixed file: no 'lists in force'; stderr:\n" + h.stderr()
             n0 = len(recs)
             rx.count.clear()
@@ -1746,9 +1721,9 @@ def _():
         H.topo().send(frames)
         run.records(len(frames))
         rx_list = r"^list \S+: \d+ source hits"
-        n0 = err_count(h, rx_list)
+        n0 = H.count_re(h, rx_list)
         h.proc.send_signal(signal.SIGUSR1)
-        assert wait_err_count(h, rx_list, n0 + 3, 10), \
+        assert H.wait_count_re(h, rx_list, n0 + 3, 10) >= n0 + 3, \
             "no summary after SIGUSR1:\n" + h.stderr()
         # (the list lines end a summary: all of it is there)
         s1 = parse_summary(h.stderr())

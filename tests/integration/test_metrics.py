@@ -116,17 +116,6 @@ def stats_records(path):
             if r.get("event_type") == "stats"]
 
 
-def wait_for(cond, what, timeout=15):
-    """cond() until it is true (its value), or fail saying what."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        assert time.monotonic() < deadline, "%s within %ss" % (what, timeout)
-        time.sleep(0.05)
-
-
 def summary_list_hits(stderr, name):
     for line in stderr.splitlines():
         if line.startswith("list %s:" % name):
@@ -181,11 +170,11 @@ def stats_records_and_file():
             if recs and recs[-1]["stats"]["interfaces"][dev]["in"]["seen"] \
                     == n_pass + n_block:
                 return recs[-1]
-        rec = wait_for(counted, "a stats record counting every frame")
+        rec = H.wait_until(counted, "a stats record counting every frame")
         # the textfile is replaced whole: it always parses
         samples, types = parse_exposition(
-            wait_for(lambda: os.path.exists(prom) and open(prom).read(),
-                     "the metrics file"))
+            H.wait_until(lambda: os.path.exists(prom) and
+                         open(prom).read(), "the metrics file"))
         assert types["hdrlog_frames_seen"] == "counter", types
         assert types["hdrlog_ring_buffer_bytes"] == "gauge", types
         assert h.stop() == 0, h.stderr()
@@ -247,7 +236,7 @@ def http_exposition():
     with H.Hdrlog(t.ns_a, ["-i", dev, "-o", "json:" + out, "--metrics",
                            "127.0.0.1:%d" % port]) as h:
         t.send(frames(n))
-        wait_for(lambda: len(H.read_json_lines(out)) >= n, "records")
+        H.wait_until(lambda: len(H.read_json_lines(out)) >= n, "records")
 
         def served():
             status, ctype, body = fetch(port)
@@ -256,7 +245,8 @@ def http_exposition():
             if value(samples, "hdrlog_records_written_total",
                      output=name) == n:
                 return ctype, samples
-        ctype, samples = wait_for(served, "the exposition counting %d" % n)
+        ctype, samples = H.wait_until(served,
+                                      "the exposition counting %d" % n)
         assert ctype == "text/plain; version=0.0.4; charset=utf-8", ctype
         assert value(samples, "hdrlog_frames_seen_total", iface=dev,
                      direction="in") == n
@@ -283,8 +273,8 @@ def silent_client():
         t0 = time.monotonic()
         for k in range(1, 4):     # records keep arriving meanwhile
             t.send(frames(10))
-            wait_for(lambda: len(H.read_json_lines(out)) >= 10 * k,
-                     "records while silent clients hang on")
+            H.wait_until(lambda: len(H.read_json_lines(out)) >= 10 * k,
+                         "records while silent clients hang on")
         # each is closed by hdrlog (EOF), or refused (all slots taken)
         for s in silent:
             s.settimeout(HTTP_DEADLINE + 10)
@@ -355,7 +345,7 @@ def journal_stats():
                 st = json.loads(e["MESSAGE"])["stats"]
                 if st["interfaces"][dev]["in"]["seen"] == n:
                     return e
-        e = wait_for(counted, "a stats entry counting %d frames" % n)
+        e = H.wait_until(counted, "a stats entry counting %d frames" % n)
         assert h.stop() == 0, h.stderr()
     assert e["EVENT_TYPE"] == "stats", e
     assert e["PRIORITY"] == "6", e
@@ -418,7 +408,8 @@ def ecs_stats_record():
                         "in", {}).get("seen", 0) >= n:
                     return r
             return None
-        rec = wait_for(counted, "an ECS stats record counting %d frames" % n)
+        rec = H.wait_until(counted,
+                           "an ECS stats record counting %d frames" % n)
         assert h.stop() == 0, h.stderr()
     assert rec["event"] == {"kind": "metric", "dataset": "hdrlog.stats"}, rec
     assert rec["ecs"]["version"], rec

@@ -11,7 +11,6 @@ burst written in a few large writes.
 import io
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,14 +30,11 @@ def udp(dport, n=1, **kw):
 
 def run_and_send(args, frames, expect_records, timeout=10):
     """hdrlog with args in A; send frames from B; stop; the Hdrlog."""
-    h = H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + args)
+    h = H.hdrlog(args)
     h.start()
     H.topo().send(frames)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if h.summary_now().get("seen", 0) >= expect_records:
-            break
-        time.sleep(0.05)
+    h.summaries_until(lambda: h.summary().get("seen", 0) >= expect_records,
+                      timeout)
     h.stop()
     return h
 
@@ -271,9 +267,7 @@ def _():
     # was one write() and one lseek() on the JSON file. Now a wake-up
     # comes per 1/8 of the ring or every 50 ms, so a burst of n frames
     # goes out in a handful of writes, whatever n is.
-    strace = shutil.which("strace")
-    if not strace:
-        raise H.Skip("strace not installed")
+    H.need("strace")
     out, trace = H.path("batch.json"), H.path("batch.strace")
     n = 3000
     # -y: each descriptor with its path.
@@ -281,12 +275,9 @@ def _():
                   prefix=H.strace_prefix(trace, "-y",
                                          "-e", "trace=write,lseek")) as h:
         H.topo().send(udp(7000, n))
-        deadline = time.monotonic() + 20
-        while len(H.read_json_lines(out)) < n:
-            assert time.monotonic() < deadline, \
-                "%d of %d records written" % (
-                    len(H.read_json_lines(out)), n)
-            time.sleep(0.05)
+        H.wait_until(lambda: len(H.read_json_lines(out)) >= n,
+                     lambda: "%d of %d records written" % (
+                         len(H.read_json_lines(out)), n), 20)
         assert h.stop() == 0, h.stderr()
     text = H.strace_text(trace, h.proc.pid)
     calls = re.findall(r"^\d+\s+(write|lseek)\(\d+<([^>]*)>", text, re.M)

@@ -150,6 +150,27 @@ def run_capture(args, send, want, timeout=15, devs=(0,)):
     return h, recs
 
 
+def json_of(h):
+    """The JSON output run_capture gave h."""
+    return [a.split(":", 1)[1] for a in h.cmd if a.startswith("json:")][0]
+
+
+def logrotate_run(pc, png, rotate):
+    """run_capture with a pcap output at pc and a pcapng one at png: 10
+    frames; once their records are in, rotate(h) (what logrotate does),
+    then SIGHUP and 6 frames more. (Hdrlog, the 16 JSON records)."""
+    first, second = frames(10, 120), frames(6, 130)
+
+    def send(h):
+        H.topo().send(first)
+        H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
+        rotate(h)
+        h.hup()
+        H.topo().send(second)
+
+    return run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png], send, 16)
+
+
 def assert_same_frames(rows, recs, snaplen, what):
     """Packets read back are the records' frames, in order, cut at
     snaplen, wire length kept; timestamps equal JSON's to the µs."""
@@ -466,7 +487,7 @@ def _():
 
     def send(h):
         H.topo().send(frames(n, 1000))
-        H.wait_records(h_json(h), lambda r: len(r) >= n, 20)
+        H.wait_records(json_of(h), lambda r: len(r) >= n, 20)
         h.wait_written(["pcap:%s/w.pcap" % d, "pcapng:%s/w.pcapng" % d], n)
         box["before"] = {e: files("%s/w-*.%s" % (d, e))
                          for e in ("pcap", "pcapng")}
@@ -474,9 +495,6 @@ def _():
         box["after_hup"] = {e: files("%s/w-*.%s" % (d, e))
                             for e in ("pcap", "pcapng")}
         H.topo().send(more)
-
-    def h_json(h):
-        return [a.split(":", 1)[1] for a in h.cmd if a.startswith("json:")][0]
 
     h, recs = run_capture(["-s", "1500", "-C", "1", "-W", "2",
                            "-o", "pcap:%s/w.pcap" % d,
@@ -501,29 +519,16 @@ def _():
 @tap.case("SIGHUP without -C/-G/-W: a new file at the same path")
 def _():
     pc, png = H.path("hup.pcap"), H.path("hup.pcapng")
-    first, second = frames(10, 120), frames(6, 130)
 
-    def send(h):
-        H.topo().send(first)
-        H.wait_records(h_json(h), lambda r: len(r) >= 10, 10)
+    def rotate(h):
         h.wait_written(["pcap:" + pc, "pcapng:" + png], 10)
         for p in (pc, png):
             os.rename(p, p + ".1")
-        h.hup()
-        H.topo().send(second)
 
-    def h_json(h):
-        return json_of(h)
-
-    h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
-                          send, 16)
+    h, recs = logrotate_run(pc, png, rotate)
     for p in (pc, png):
         assert_same_frames(tshark(p + ".1"), recs[:10], 256, p + ".1")
         assert_same_frames(tshark(p), recs[10:], 256, p)
-
-
-def json_of(h):
-    return [a.split(":", 1)[1] for a in h.cmd if a.startswith("json:")][0]
 
 
 def pcapng_blocks(p):
@@ -581,20 +586,14 @@ def _():
           "its header, pcapng adds a section; tshark reads all")
 def _():
     pc, png = H.path("put.pcap"), H.path("put.pcapng")
-    first, second = frames(10, 120), frames(6, 130)
 
-    def send(h):
-        H.topo().send(first)
-        H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
+    def rotate(h):
         h.hup()                  # the first 10 are on disk now
         for p in (pc, png):     # logrotate's copy, put back
             os.rename(p, p + ".1")
             shutil.copy(p + ".1", p)
-        h.hup()
-        H.topo().send(second)
 
-    h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
-                          send, 16)
+    h, recs = logrotate_run(pc, png, rotate)
     for p in (pc, png):
         assert_same_frames(tshark(p + ".1"), recs[:10], 256, p + ".1")
         assert_same_frames(tshark(p), recs, 256, p)
@@ -607,23 +606,17 @@ def _():
           "on to the old file, nothing lost or overwritten")
 def _():
     pc, png = H.path("other.pcap"), H.path("other.pcapng")
-    first, second = frames(10, 120), frames(6, 130)
     # a pcap header like hdrlog's but for another snap length; not pcapng
     alien = {pc: struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 1234, 1),
              png: b"not a capture file\n"}
 
-    def send(h):
-        H.topo().send(first)
-        H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
+    def rotate(h):
         for p in (pc, png):
             os.rename(p, p + ".1")
             with open(p, "wb") as f:
                 f.write(alien[p])
-        h.hup()
-        H.topo().send(second)
 
-    h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
-                          send, 16)
+    h, recs = logrotate_run(pc, png, rotate)
     for p, ext in ((pc, "pcap"), (png, "pcapng")):
         assert "%s now holds something this output cannot append to" % p \
             in h.stderr(), h.stderr()
@@ -635,20 +628,14 @@ def _():
 @tap.case("SIGHUP after copytruncate: the file starts again, readable")
 def _():
     pc, png = H.path("trunc.pcap"), H.path("trunc.pcapng")
-    first, second = frames(10, 120), frames(6, 130)
 
-    def send(h):
-        H.topo().send(first)
-        H.wait_records(json_of(h), lambda r: len(r) >= 10, 10)
+    def rotate(h):
         h.hup()
         for p in (pc, png):
             shutil.copy(p, p + ".1")
             os.truncate(p, 0)
-        h.hup()
-        H.topo().send(second)
 
-    h, recs = run_capture(["-o", "pcap:" + pc, "-o", "pcapng:" + png],
-                          send, 16)
+    h, recs = logrotate_run(pc, png, rotate)
     for p in (pc, png):
         assert_same_frames(tshark(p + ".1"), recs[:10], 256, p + ".1")
         assert_same_frames(tshark(p), recs[10:], 256, p)
@@ -668,12 +655,10 @@ def _():
                                  "-o", "pcap:" + pc,
                                  "-o", "pcapng:" + png, "-o", "json:" + safe])
     h.start()
-    deadline = time.monotonic() + 5     # file headers written
-    while not all(os.path.exists(p) and os.path.getsize(p) > 0
-                  for p in (pc, png)):
-        assert time.monotonic() < deadline, "no file headers: %s" % (
-            os.listdir(mnt))
-        time.sleep(0.02)
+    H.wait_until(lambda: all(os.path.exists(p) and os.path.getsize(p) > 0
+                             for p in (pc, png)),
+                 lambda: "file headers (%s)" % os.listdir(mnt), 5,
+                 pause=0.02)
     filler = os.path.join(mnt, "filler")
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
     try:

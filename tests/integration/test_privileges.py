@@ -141,9 +141,7 @@ def _():
 @tap.case("bpf() refused outright (as a container's seccomp filter does): "
           "one line saying so, not 'no ring buffer', exit 1, nothing attached")
 def _():
-    strace = shutil.which("strace")
-    if not strace:
-        raise H.Skip("strace not installed")
+    strace = H.need("strace")
     p = H.topo().pairs[0]
     # strace's fault injection stands in for the filter: every bpf() of
     # hdrlog fails with EPERM, as systemd-nspawn's default filter makes it

@@ -29,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
+from hdrlogtest import count_re, fresh, hdrlog  # noqa: E402
 
 tap = H.Tap()
 MAC_KIND = 0x5f              # source MACs 02:5f:... (H.new_mac)
@@ -53,23 +54,8 @@ def frames(n):
                         dport=20000, ip_id=i % 65536 + 1) for i in range(n)]
 
 
-def fresh(name):
-    p = H.path(name)
-    if os.path.exists(p):
-        os.unlink(p)
-    return p
-
-
-def hdrlog(args):
-    return H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + list(args))
-
-
 def outputs(h):
     return {k: v[:2] for k, v in H.output_summary(h.stderr()).items()}
-
-
-def count_re(h, rx):
-    return sum(1 for x in h.stderr().splitlines() if re.search(rx, x))
 
 
 # --------------------------------------------------------------------------
@@ -93,15 +79,12 @@ def delivery():
             # while running, written counts what is surely acknowledged:
             # never more than arrived, and all but a window once librelp
             # took them all (it has heard of no acknowledgement since)
-            deadline = time.monotonic() + 10
-            while True:
-                h.summary_now()
+            def all_but_a_window():
                 written = h.output_counts("syslog:" + relp4)[0]
                 assert written <= len(rs.bodies("relp")), written
-                if written == n - WINDOW or time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
-            assert written == n - WINDOW, (written, h.stderr())
+                return written == n - WINDOW
+            assert h.summaries_until(all_but_a_window), (
+                h.output_counts("syslog:" + relp4)[0], h.stderr())
             h.stop()
         assert len(lines) == n, "%d records in the JSON output" % len(lines)
         for name in ("relp", "relp6"):

@@ -6,6 +6,7 @@ it (a datagram socket bound at $NOTIFY_SOCKET), SIGHUP re-reading the
 config file, and the umask. Every hdrlog runs in namespace A on the test's
 veth, with an explicit interface.
 """
+import contextlib
 import os
 import re
 import signal
@@ -96,6 +97,20 @@ def service(args, notify, watchdog_usec=None, umask=None):
     return H.Hdrlog(H.topo().ns_a, args, prefix=prefix)
 
 
+@contextlib.contextmanager
+def ready(args, **kw):
+    """hdrlog with args (service(), kw as its) under a Notify of its own,
+    once that has READY (no wait for 'listening on': the notification is
+    what these cases wait for); (Hdrlog, Notify). Killed at the end."""
+    n = Notify()
+    h = service(args, n, **kw).start(wait=False)
+    try:
+        n.wait("READY")
+        yield h, n
+    finally:
+        h.kill()
+
+
 def send_udp(n, tag, **kw):
     m = H.macs(n, MAC_KIND, tag)
     H.topo().send([H.udp_frame(x, **kw) for x in m])
@@ -144,13 +159,10 @@ def _():
 @tap.case("SIGHUP: RELOADING=1, then READY=1 once a changed list file is "
           "in force")
 def _():
-    n = Notify()
     out = H.path("hup.json")
     lst = H.write_list("hup-tags.txt", ["203.0.113.0/24"])
-    h = service(["-i", H.dev(), "-o", "json:" + out, "--taglist",
-                 "t=" + lst], n).start(wait=False)
-    try:
-        n.wait("READY")
+    with ready(["-i", H.dev(), "-o", "json:" + out, "--taglist",
+                "t=" + lst]) as (h, n):
         before = send_udp(5, 2)
         recs = wait_macs(out, before, h)
         assert all(r.get("src_lists", []) == [] for r in recs), recs
@@ -163,8 +175,6 @@ def _():
         after = send_udp(5, 3)
         recs = wait_macs(out, after, h)
         assert all(r["src_lists"] == ["t"] for r in recs), recs
-    finally:
-        h.kill()
 
 
 @tap.case("signals every 10 ms (SIGUSR1) do not hold records back: a socket "
@@ -199,41 +209,29 @@ def _():
 
 @tap.case("WATCHDOG_USEC=500000: WATCHDOG=1 keeps coming with no traffic")
 def _():
-    n = Notify()
-    h = service(["-i", H.dev(), "-o", "json:" + H.path("wd.json")], n,
-                watchdog_usec=500000).start(wait=False)
-    try:
-        i = n.wait("READY")
+    with ready(["-i", H.dev(), "-o", "json:" + H.path("wd.json")],
+               watchdog_usec=500000) as (h, n):
+        i = n.wait("READY")      # its index
         for _ in range(5):
             i = n.wait("WATCHDOG", "^1$", i + 1, timeout=10)
         assert h.proc.poll() is None, h.stderr()
-    finally:
-        h.kill()
 
 
 @tap.case("no WATCHDOG_USEC: no WATCHDOG=1 messages")
 def _():
-    n = Notify()
-    h = service(["-i", H.dev(), "-o", "json:" + H.path("nowd.json")],
-                n).start(wait=False)
-    try:
-        n.wait("READY")
+    with ready(["-i", H.dev(), "-o",
+                "json:" + H.path("nowd.json")]) as (h, n):
         # a reload round trip: the loop has turned many times by then
         start = len(n.msgs)
         h.proc.send_signal(signal.SIGHUP)
         n.wait("READY", "^1$", n.wait("RELOADING", None, start) + 1)
         assert not any("WATCHDOG" in m for m in n.msgs), n.msgs
-    finally:
-        h.kill()
 
 
 @tap.case("STATUS= carries the counters of records written")
 def _():
-    n = Notify()
     out = H.path("status.json")
-    h = service(["-i", H.dev(), "-o", "json:" + out], n).start(wait=False)
-    try:
-        n.wait("READY")
+    with ready(["-i", H.dev(), "-o", "json:" + out]) as (h, n):
         macs = send_udp(20, 4)
         wait_macs(out, macs, h)
         # refreshed every few seconds with no help (the namespace's own
@@ -243,24 +241,17 @@ def _():
                          r"dropped$", v)
             return m and int(m.group(1)) >= 20
         n.wait("STATUS", counts, timeout=20)
-    finally:
-        h.kill()
 
 
 @tap.case("SIGTERM: STOPPING=1, exit 0, no program left attached")
 def _():
-    n = Notify()
-    h = service(["-i", H.dev(), "--attach-ingress", "xdp",
-                 "-o", "json:" + H.path("stop.json")], n).start(wait=False)
-    try:
-        n.wait("READY")
+    with ready(["-i", H.dev(), "--attach-ingress", "xdp",
+                "-o", "json:" + H.path("stop.json")]) as (h, n):
         rc = h.stop(signal.SIGTERM)
         n.wait("STOPPING", "^1$")
         assert rc == 0, h.stderr()
         attached, text = H.topo().xdp_attached()
         assert not attached, text
-    finally:
-        h.kill()
 
 
 @tap.case("without NOTIFY_SOCKET hdrlog runs as before (no notification)")
@@ -277,11 +268,9 @@ def _():
 def err_has(h, text, count=1, timeout=10):
     """hdrlog's stderr once text is in it count times. A thread reads the
     pipe: a line hdrlog wrote before its READY=1 may not be read yet."""
-    deadline = time.monotonic() + timeout
-    while h.stderr().count(text) < count:
-        assert time.monotonic() < deadline, \
-            "no %r (x%d) in stderr:\n%s" % (text, count, h.stderr())
-        time.sleep(0.05)
+    H.wait_until(lambda: h.stderr().count(text) >= count,
+                 lambda: "%r (x%d) in stderr:\n%s" % (text, count,
+                                                     h.stderr()), timeout)
     return h.stderr()
 
 
@@ -295,7 +284,6 @@ def reload(h, n):
 @tap.case("SIGHUP re-reads --config: a changed list path applies, a changed "
           "interface is reported and ignored")
 def _():
-    n = Notify()
     out = H.path("conf-hup.json")
     a = H.write_list("conf-a.txt", ["203.0.113.0/24"])
     b = H.write_list("conf-b.txt", ["198.51.100.0/24"])
@@ -303,9 +291,7 @@ def _():
     write_conf("hup.conf", ["interface = " + H.dev(),
                             "output = json:" + out,
                             "taglist = a=" + a])
-    h = service(["--config", conf], n).start(wait=False)
-    try:
-        n.wait("READY")
+    with ready(["--config", conf]) as (h, n):
         write_conf("hup.conf", ["interface = " + H.dev(1),
                                 "output = json:" + out,
                                 "taglist = b=" + b])
@@ -321,22 +307,17 @@ def _():
         # the next reload compares with the running (first) interface again
         reload(h, n)
         err_has(h, "interface changed", count=2)
-    finally:
-        h.kill()
 
 
 @tap.case("SIGHUP with a config that no longer parses: FILE:LINE reported, "
           "nothing changes, records keep flowing")
 def _():
-    n = Notify()
     out = H.path("conf-broken.json")
     lst = H.write_list("conf-broken.txt", ["198.51.100.0/24"])
     conf = write_conf("broken.conf", ["interface = " + H.dev(),
                                       "output = json:" + out,
                                       "taglist = k=" + lst])
-    h = service(["--config", conf], n).start(wait=False)
-    try:
-        n.wait("READY")
+    with ready(["--config", conf]) as (h, n):
         write_conf("broken.conf", ["interface = " + H.dev(),
                                    "bogus-key = 1",
                                    "sample = many"])
@@ -348,21 +329,16 @@ def _():
         assert h.proc.poll() is None, err
         recs = wait_macs(out, send_udp(5, 7), h)
         assert all(r["src_lists"] == ["k"] for r in recs), recs
-    finally:
-        h.kill()
 
 
 @tap.case("SIGHUP applies a changed filter expression (records carry frame "
           "bytes) and -c")
 def _():
-    n = Notify()
     out = H.path("conf-filter.json")
     conf = write_conf("filter.conf", ["interface = " + H.dev(),
                                       "output = json:" + out,
                                       "filter = udp dst port 20000"])
-    h = service(["--config", conf], n).start(wait=False)
-    try:
-        n.wait("READY")
+    with ready(["--config", conf]) as (h, n):
         send_udp(3, 8, dport=30000)
         recs = wait_macs(out, send_udp(3, 8, dport=20000), h)
         assert all(r["dest_port"] == 20000 for r in H.read_json_lines(out))
@@ -390,8 +366,6 @@ def _():
         send_udp(2, 10, dport=30000)
         assert h.wait(10) == 0, h.stderr()
         assert len(H.read_json_lines(out)) == 8
-    finally:
-        h.kill()
 
 
 @tap.case("umask 027 added to the caller's: output files 0640, a stricter "

@@ -253,6 +253,15 @@ def check_all(recs, sinfo, cinfo, conns, family, cname, sname, cuid=0,
         "\n".join(errors[:3]))
 
 
+def run_checked(args, conns, cname, sname, lists=None):
+    """conns over IPv4 between a client cname and a server sname under
+    hdrlog with args, every connection's records checked (check_all)."""
+    with Run(args) as h:
+        sinfo, cinfo, port, _, _ = exchange(conns, 4, cname, sname)
+        recs = h.stop(want_conns(cinfo, port))
+    check_all(recs, sinfo, cinfo, conns, 4, cname, sname, lists=lists)
+
+
 def ipv6_on_b():
     """Enable IPv6 on B's end (2001:db8::2); undone at exit or by the
     returned function."""
@@ -395,11 +404,7 @@ def _():
         dict(c2s=12, s2c=22, first="client", sleep=0.3, reset=True),
         dict(c2s=13, s2c=23, first="server", sleep=0.3, reset=True),
     ]
-    with Run(["--events", "sockets"]) as h:
-        sinfo, cinfo, port, _, _ = exchange(conns, 4, "hlt-closer",
-                                            "hlt-closee")
-        recs = h.stop(want_conns(cinfo, port))
-    check_all(recs, sinfo, cinfo, conns, 4, "hlt-closer", "hlt-closee")
+    run_checked(["--events", "sockets"], conns, "hlt-closer", "hlt-closee")
 
 
 @tap.case("an accept after the client has closed carries tcp_state "
@@ -409,11 +414,7 @@ def _():
     # server sees when a short-lived client is faster than its accept
     conns = [dict(c2s=9, s2c=0, first="client", sleep=0, reset=False,
                   accept_after_close=True)]
-    with Run(["--events", "sockets"]) as h:
-        sinfo, cinfo, port, _, _ = exchange(conns, 4, "hlt-early",
-                                            "hlt-late")
-        recs = h.stop(want_conns(cinfo, port))
-    check_all(recs, sinfo, cinfo, conns, 4, "hlt-early", "hlt-late")
+    run_checked(["--events", "sockets"], conns, "hlt-early", "hlt-late")
 
 
 @tap.case("a process name with a newline and quotes is escaped in JSON and "
@@ -497,21 +498,13 @@ def _():
     args = ["--events", "sockets"]
     for lname in ("clients", "servers", "elsewhere"):
         args += ["--taglist", "%s=%s" % (lname, files[lname])]
-    with Run(args) as h:
-        sinfo, cinfo, port, _, _ = exchange(conns, 4, "hlt-tagc",
-                                            "hlt-tags")
-        recs = h.stop(want_conns(cinfo, port))
-    check_all(recs, sinfo, cinfo, conns, 4, "hlt-tagc", "hlt-tags",
-              lists=dict(src_lists=["clients"], dest_lists=["servers"]))
+    run_checked(args, conns, "hlt-tagc", "hlt-tags",
+                lists=dict(src_lists=["clients"], dest_lists=["servers"]))
     # only the client's list
     conns = conns_spec([(1, 2)], sleep=0.05)
-    with Run(["--events", "sockets", "--taglist",
-              "clients=" + files["clients"]]) as h:
-        sinfo, cinfo, port, _, _ = exchange(conns, 4, "hlt-tagc",
-                                            "hlt-tags")
-        recs = h.stop(want_conns(cinfo, port))
-    check_all(recs, sinfo, cinfo, conns, 4, "hlt-tagc", "hlt-tags",
-              lists=dict(src_lists=["clients"]))
+    run_checked(["--events", "sockets", "--taglist",
+                 "clients=" + files["clients"]], conns, "hlt-tagc",
+                "hlt-tags", lists=dict(src_lists=["clients"]))
 
 
 def attribution_problems(recs, cport, sport, spid, sname):

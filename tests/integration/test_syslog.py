@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
+from hdrlogtest import count_re, fresh, hdrlog  # noqa: E402
 from hdrlogtest import json_lines, wait_json  # noqa: E402
 import sockpeers as S  # noqa: E402  (the connection peers)
 
@@ -155,17 +156,6 @@ def outputs(h):
     that say nothing more."""
     return {k: v[:3] for k, v in H.output_summary(h.stderr()).items()
             if not v[3]}
-
-
-def hdrlog(args):
-    return H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + list(args))
-
-
-def fresh(name):
-    p = H.path(name)
-    if os.path.exists(p):
-        os.unlink(p)
-    return p
 
 
 # --------------------------------------------------------------------------
@@ -360,10 +350,6 @@ def udp_cut():
         assert outs["syslog:" + targets["udp"]] == \
             (len(lines), 0, sd_dropped + cut), outs
         assert outs["syslog:" + targets["tcp"]] == (len(lines), 0, 0), outs
-
-
-def count_re(h, rx):
-    return sum(1 for x in h.stderr().splitlines() if re.search(rx, x))
 
 
 @tap.case("UDP to a closed port: each datagram counted once, as lost "

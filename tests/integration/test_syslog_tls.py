@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hdrlogtest as H  # noqa: E402
+from hdrlogtest import count_re, fresh, hdrlog  # noqa: E402
 import test_syslog as TS  # noqa: E402  (its rsyslogd and checks)
 
 tap = H.Tap()
@@ -120,11 +121,6 @@ def tls_args(*extra, ca="ca"):
     return ["--tls-ca", certs()[ca]] + list(extra)
 
 
-def hdrlog(args, prefix=()):
-    return H.Hdrlog(H.topo().ns_a, ["-i", H.dev()] + list(args),
-                    prefix=prefix)
-
-
 def outputs_args(out, targets):
     args = ["-o", "json:" + out]
     for t in targets:
@@ -204,7 +200,7 @@ def tls_records():
 def refused_run(name, target, extra, n=10, pcap=None):
     """hdrlog to a TLS target that refuses it, plain TCP beside it; n
     frames. (h, stderr warning lines about target)."""
-    out = TS.fresh(name + ".json")
+    out = fresh(name + ".json")
     tcp = "tcp://%s:%d" % (LO4, TCP_PORT)
     h = hdrlog(outputs_args(out, [target, tcp]) + list(extra))
     with h:
@@ -214,10 +210,9 @@ def refused_run(name, target, extra, n=10, pcap=None):
         assert len(H.wait_json(out, n)) == n
         if pcap:
             # retried with back-off: a few attempts, each refused
-            deadline = time.monotonic() + 10
-            while connection_attempts(pcap, TLS_PORT) < 3:
-                assert time.monotonic() < deadline, h.stderr()
-                time.sleep(0.2)
+            H.wait_until(lambda: connection_attempts(pcap, TLS_PORT) >= 3,
+                         lambda: "3 attempts; stderr:\n" + h.stderr(), 10,
+                         pause=0.2)
         h.stop()
     outs = TS.outputs(h)
     assert outs["syslog:" + target] == (0, n, 0), (outs, h.stderr())
@@ -273,7 +268,7 @@ def client_cert():
     target = "tls://%s:%d" % (LO4, X509_PORT)
     c = certs()
     with TlsRsyslog("t4") as rs:
-        out = TS.fresh("t4.json")
+        out = fresh("t4.json")
         with hdrlog(outputs_args(out, [target]) + tls_args()) as h:
             H.topo().send(TS.frames(10))
             H.wait_json(out, 10)
@@ -308,7 +303,7 @@ def hup_renews():
     ca = H.path("t5-ca.pem")
     shutil.copy(certs()["ca2"], ca)
     with TlsRsyslog("t5") as rs:
-        out = TS.fresh("t5.json")
+        out = fresh("t5.json")
         with hdrlog(outputs_args(out, [target]) + ["--tls-ca", ca]) as h:
             H.topo().send(TS.frames(10))
             H.wait_json(out, 10)
@@ -361,7 +356,7 @@ def arrived(msgs, lines):
 def restart_idle():
     rs = TlsRsyslog("t6")
     targets = {"tls": "tls://" + LO4, "tcp": "tcp://%s:%d" % (LO4, TCP_PORT)}
-    out = TS.fresh("t6.json")
+    out = fresh("t6.json")
     h = hdrlog(outputs_args(out, targets.values()) + tls_args())
     with rs, h:
         first, during, after = (TS.frames(40), TS.frames(8000),
@@ -408,7 +403,7 @@ def restart_idle():
 def restart_flowing():
     rs = TlsRsyslog("t7")
     targets = {"tls": "tls://" + LO4, "tcp": "tcp://%s:%d" % (LO4, TCP_PORT)}
-    out = TS.fresh("t7.json")
+    out = fresh("t7.json")
     h = hdrlog(outputs_args(out, targets.values()) + tls_args())
     with rs, h:
         before, after = [], TS.frames(40)
@@ -429,10 +424,10 @@ def restart_flowing():
         lines = H.wait_json(out, total, 20)
         for name in targets:
             # everything after the reconnect: wait for the last of them
-            deadline = time.monotonic() + 20
-            while lines[-1] not in arrived(rs.messages(name), lines)[0]:
-                assert time.monotonic() < deadline, (name, h.stderr())
-                time.sleep(0.05)
+            H.wait_until(
+                lambda: lines[-1] in arrived(rs.messages(name), lines)[0],
+                lambda: "%s: the last record; stderr:\n%s" % (
+                    name, h.stderr()), 20)
         h.stop()
     assert len(lines) == total
     idx = {x: i for i, x in enumerate(lines)}
@@ -440,7 +435,7 @@ def restart_flowing():
         written, lost, _ = TS.outputs(h)["syslog:" + t]
         assert written + lost == total and lost == gaps[t], (name, written,
                                                              lost, gaps)
-        assert TS.count_re(h, r"syslog %s: .*reconnecting" %
+        assert count_re(h, r"syslog %s: .*reconnecting" %
                            re.escape(t)) == 1, h.stderr()
         whole, raws, torn = arrived(rs.messages(name), lines)
         got = set(whole)
@@ -470,7 +465,7 @@ def dead_receivers():
     srv = H.ns_socket(H.topo().ns_a, socket.AF_INET, socket.SOCK_STREAM)
     srv.bind((LO4, port))
     srv.listen(4)
-    out = TS.fresh("t8.json")
+    out = fresh("t8.json")
     h = hdrlog(outputs_args(out, [target]) + tls_args())
     with h:
         fl = TS.frames(50)
@@ -505,7 +500,7 @@ def dead_receivers():
         done.wait(60)
     th = threading.Thread(target=handshake_only, daemon=True)
     th.start()
-    out = TS.fresh("t8b.json")
+    out = fresh("t8b.json")
     h = hdrlog(outputs_args(out, [target]) + tls_args())
     with h:
         fl = TS.frames(12000)
@@ -574,8 +569,8 @@ def bad_files():
 
 def unit_syscalls():
     """What hdrlog.service (as built) allows."""
-    if not shutil.which("systemd-analyze") or not shutil.which("strace"):
-        raise H.Skip("systemd-analyze or strace not installed")
+    H.need("systemd-analyze")
+    H.need("strace")
     build = os.path.dirname(os.path.dirname(os.path.abspath(H.HDRLOG)))
     return H.unit_syscall_filter(os.path.join(build, "packaging", "systemd",
                                               "hdrlog.service"))
@@ -604,7 +599,7 @@ def syscall_filter():
     with TlsRsyslog("t9") as rs:
         for name, target, extra in runs:
             trace = H.path("t9-%s.strace" % name)
-            out = TS.fresh("t9-%s.json" % name)
+            out = fresh("t9-%s.json" % name)
             with hdrlog(outputs_args(out, [target]) + extra,
                         prefix=H.strace_prefix(trace)) as h:
                 H.topo().send(TS.frames(5))
