@@ -12,7 +12,6 @@ hdrlog exits, however it exits.
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 

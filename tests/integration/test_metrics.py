@@ -17,7 +17,6 @@ refused at start with a clear message.
 import contextlib
 import json
 import os
-import signal
 import socket
 import sys
 import time

@@ -266,7 +266,7 @@ def _():
     out = H.path("monitor.json")
     src = "203.0.113.40"
     with hdrlog(out, conf(SYN_BLOCK % "60s"), ["--monitor"]) as h:
-        drops0 = xdp_drops()
+        drops0 = H.xdp_drops()
         H.topo().send(flood(src))
         recs = wait_for(out, h, lambda r: of(r, "block", src), "block")
         b = of(recs, "block", src)[0]
@@ -282,7 +282,7 @@ def _():
                after), after[:3]
     assert policies(h.stderr())["syn-flood"][3] == 0, h.stderr()
     if drops0 is not None:
-        assert xdp_drops() == drops0, "XDP dropped frames under --monitor"
+        assert H.xdp_drops() == drops0, "XDP dropped frames under --monitor"
 
 
 @tap.case("normal traffic of the same volume from many sources triggers "
@@ -665,12 +665,6 @@ def _():
         assert h.stop() == 0, h.stderr()
     assert "2 learned sources restored" in h.stderr() and \
         "ignored" not in h.stderr(), h.stderr()
-
-
-def xdp_drops():
-    st = H.ethtool_stats(H.topo().ns_a, H.dev())
-    keys = [k for k in st if k.endswith("xdp_drops")]
-    return sum(st[k] for k in keys) if keys else None
 
 
 if __name__ == "__main__":
