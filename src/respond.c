@@ -527,10 +527,11 @@ struct base_entry {
 /*
  * FILE.baseline (--respond-state) is written by a thread of its own from
  * a copy of the learned rows: at the default 65536 sources formatting
- * the table took ~45 ms and at 1M ~1 s (fsync apart), time in which the
+ * the table took ~45 ms and at 1M ~1 s, fsync apart, time in which the
  * loop would not drain the ring buffers. The copy, taken on the loop
- * between two windows' learning, keeps only what the file holds (~1.5
- * ms at 65536). The exit save waits for a writer still running and
+ * between two windows' learning, keeps only what the file holds (~2.5
+ * ms at 65536, ~40-90 ms at 1M, where each window's learning already
+ * takes more). The exit save waits for a writer still running, then
  * writes on the loop, so it is done before hdrlog exits; one writer at
  * a time.
  */
