@@ -34,26 +34,10 @@
 
 static char dir[] = "/tmp/hdrlog-test-respond-save-XXXXXX";
 
-static char *slurp(const char *path)
+/* All of path, a file or a FIFO (whose writer is waiting: no block). */
+static char *read_all(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, n, f), n);
-	fclose(f);
-	return buf;
-}
-
-static char *read_fifo(const char *path)
-{
-	int fd = open(path, O_RDONLY);	/* the writer is waiting: no block */
+	int fd = open(path, O_RDONLY);
 	size_t size = 1 << 20, n = 0;
 	char *buf = calloc(1, size + 1);
 	ssize_t got;
@@ -62,7 +46,7 @@ static char *read_fifo(const char *path)
 	assert_non_null(buf);
 	while ((got = read(fd, buf + n, size - n)) > 0)
 		n += got;
-	assert_int_equal(got, 0);	/* EOF: the writer closed it */
+	assert_int_equal(got, 0);	/* EOF: a FIFO's writer closed it */
 	close(fd);
 	return buf;
 }
@@ -136,7 +120,7 @@ static void test_save_held_up(void **state)
 		fprintf(f, " %d 60000\n", 100 + i);	/* exact in %.9g */
 	}
 	fclose(f);
-	old = slurp(base);
+	old = read_all(base);
 	assert_int_equal(rows_of(old, want, N_ROWS), N_ROWS);
 
 	r = respond_new(&c, &fds, true);
@@ -150,7 +134,7 @@ static void test_save_held_up(void **state)
 	/* and another minute: not a second writer while it runs */
 	respond_state_save(r, now + 61 * NS, false, NULL);
 
-	text = read_fifo(tmp);
+	text = read_all(tmp);
 	assert_int_equal(count(text, "hdrlog-baseline 1 written"), 1);
 	assert_int_equal(rows_of(text, got, N_ROWS), N_ROWS);
 	assert_memory_equal(got, want, sizeof(want));
@@ -161,14 +145,14 @@ static void test_save_held_up(void **state)
 		assert_true(i < 1000);
 		usleep(10000);
 	}
-	text = slurp(base);
+	text = read_all(base);
 	assert_string_equal(text, old);		/* kept whole */
 	free(text);
 
 	/* the exit save (force) waits for the writer, then writes */
 	respond_state_save(r, now + 62 * NS, true, NULL);
 	assert_int_equal(access(tmp, F_OK), -1);
-	text = slurp(base);
+	text = read_all(base);
 	assert_string_not_equal(text, old);
 	assert_int_equal(count(text, "hdrlog-baseline 1 written"), 1);
 	assert_int_equal(rows_of(text, got, N_ROWS), N_ROWS);
@@ -179,6 +163,11 @@ static void test_save_held_up(void **state)
 	alarm(0);
 }
 
+static const char *const made[] = {
+	"respond.conf", "learned.state.baseline", "learned.state.baseline.tmp",
+	"learned.state", "learned.state.tmp",
+};
+
 static int setup(void **state)
 {
 	(void)state;
@@ -187,11 +176,14 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
+	char p[128];
 
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) ? -1 : 0;
+	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, made[i]);
+		unlink(p);
+	}
+	return rmdir(dir);
 }
 
 int main(void)
