@@ -1776,9 +1776,9 @@ static int state_open(const struct respond *r, const char *path, FILE **f,
 /*
  * Written by fill to PATH.tmp, synced and renamed: a reader or a crash
  * never sees half a file. A failure is warned about once, until a write
- * works again; lost says what a restart would then lose.
+ * works again; lost says what a restart would then lose. 0, or -1.
  */
-static void write_atomic(const char *path, int (*fill)(FILE *, void *),
+static int write_atomic(const char *path, int (*fill)(FILE *, void *),
 			 void *arg, bool *failing, const char *lost)
 {
 	char tmp[LIST_PATH_MAX + 32];
@@ -1809,6 +1809,7 @@ out:
 	else if (!err && *failing)
 		pr_info("--respond-state %s: written again", path);
 	*failing = err != 0;
+	return err ? -1 : 0;
 }
 
 static int state_fill(FILE *f, void *arg)
@@ -1821,12 +1822,12 @@ static int state_fill(FILE *f, void *arg)
 	return blocks_each(o->r, clock_mono_ns(), state_row, o) < 0 ? -1 : 0;
 }
 
-static void state_write(struct respond *r, const struct decode_ctx *ctx)
+static int state_write(struct respond *r, const struct decode_ctx *ctx)
 {
 	static bool failing;
 	struct state_out o = { NULL, r, ctx };
 
-	write_atomic(r->state, state_fill, &o, &failing, "blocks");
+	return write_atomic(r->state, state_fill, &o, &failing, "blocks");
 }
 
 /* --- the learned averages over a restart: FILE.baseline ----------------- */
@@ -1902,6 +1903,7 @@ static void *base_write(void *arg)
 {
 	struct base_save *s = arg;
 
+	/* a failure waits for the next minute's save */
 	write_atomic(s->path, baseline_fill, s, &s->failing,
 		     "the learned baselines");
 	__atomic_store_n(&s->done, true, __ATOMIC_RELEASE);
@@ -2162,12 +2164,15 @@ void respond_state_save(struct respond *r, uint64_t now, bool force,
 		r->base_saved = now;
 		base_save_start(r, force);
 	}
-	/* at most once a second: a flood of blocks is not a flood of writes */
+	/*
+	 * At most once a second: a flood of blocks is not a flood of
+	 * writes, and a write that failed (a full disk, a directory gone)
+	 * is tried again a second later, not at every poll.
+	 */
 	if (!force && (!r->state_dirty || now - r->state_saved < NS))
 		return;
-	r->state_dirty = false;
 	r->state_saved = now;
-	state_write(r, ctx);
+	r->state_dirty = state_write(r, ctx) < 0;
 }
 
 struct saved_block {

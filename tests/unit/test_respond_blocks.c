@@ -10,7 +10,9 @@
  *   record, and at shutdown every block left;
  * - the block filter: never a bit cleared for a live block; made again
  *   at most once a second, and not at all above 16384 blocks (it was
- *   made again after every poll that took a block out).
+ *   made again after every poll that took a block out);
+ * - a state file write that failed is tried again a second later (the
+ *   blocks were not written until they changed again).
  *
  * Creating maps needs CAP_BPF (root): without it the tests are skipped.
  */
@@ -301,6 +303,37 @@ static void test_filter_not_rebuilt_when_full(void **state)
 	rig_down(&g);
 }
 
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISREG(st.st_mode);
+}
+
+/* FILE.tmp a directory: the write fails; once it can, a second on, it is made. */
+static void test_state_write_retried(void **state)
+{
+	char tmp[160];
+	struct rig g;
+	uint64_t t;
+
+	(void)state;
+	rig_up(&g, "", false);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", g.state);
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	/* no file: an empty one, and written at once */
+	assert_int_equal(respond_state_load(g.r, g.state, &ctx, emit, NULL), 0);
+	t = clock_mono_ns();
+	respond_state_save(g.r, t, false, &ctx);
+	assert_false(exists(g.state));
+	assert_int_equal(rmdir(tmp), 0);
+	respond_state_save(g.r, t + 500 * MS, false, &ctx);
+	assert_false(exists(g.state));		/* not more than once a second */
+	respond_state_save(g.r, t + 1100 * MS, false, &ctx);
+	assert_true(exists(g.state));
+	rig_down(&g);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -322,6 +355,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_expire_and_filter),
 		cmocka_unit_test(test_filter_not_rebuilt_when_full),
+		cmocka_unit_test(test_state_write_retried),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
