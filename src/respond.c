@@ -916,6 +916,42 @@ static int block_insert(struct respond *r, const struct hdrlog_src_key *k,
 }
 
 static void block_filter_rebuild(struct respond *r, uint64_t now);
+static void unblock_record(struct respond *r, const struct hdrlog_src_key *k,
+			   const struct hdrlog_block *b, int policy,
+			   enum respond_result why, respond_emit_fn emit,
+			   void *emit_ctx);
+static int block_take(struct respond *r, const struct hdrlog_src_key *k,
+		      struct hdrlog_block *b);
+
+/* A new block for k: 0, or the errno (EEXIST: k has one). */
+static int block_add(struct respond *r, const struct hdrlog_src_key *k,
+		     const struct hdrlog_block *b)
+{
+	return block_insert(r, k, b, BPF_NOEXIST) ? errno : 0;
+}
+
+/*
+ * k's block has expired but expire() has not taken it out yet (it runs
+ * every 100 ms): the kernel already lets k's frames pass, so a new alert
+ * must not be answered "already". The old block is taken out as expire()
+ * would, with its unblock record (expired, its count), and the caller
+ * inserts a new one: the records say the block ended on time and a new
+ * one began, not that it was stretched. True if it was taken out.
+ */
+static bool block_lapsed(struct respond *r, const struct hdrlog_src_key *k,
+			 uint64_t now, respond_emit_fn emit, void *emit_ctx)
+{
+	struct hdrlog_block b;
+
+	if (bpf_map_lookup_elem(r->fds.blocks, k, &b) || b.expires_ns > now ||
+	    block_take(r, k, &b))
+		return false;
+	r->state_dirty = true;
+	if (b.policy < (uint32_t)r->c->n_policies)
+		unblock_record(r, k, &b, b.policy, RESULT_EXPIRED, emit,
+			       emit_ctx);
+	return true;
+}
 
 static void decide(struct respond *r, const struct watch *w, int policy,
 		   uint64_t value, uint64_t threshold, uint64_t lists,
@@ -927,6 +963,7 @@ static void decide(struct respond *r, const struct watch *w, int policy,
 	enum respond_result result = RESULT_LOGGED;
 	struct hdrlog_block b = { .policy = policy };
 	struct event e;
+	int err;
 
 	r->st.alerts[policy]++;
 	if (pol->block) {
@@ -934,11 +971,14 @@ static void decide(struct respond *r, const struct watch *w, int policy,
 		if (lists & r->c->protect_mask) {
 			result = RESULT_PROTECTED;
 			r->st.protected_alerts++;
-		} else if (!block_insert(r, &w->key, &b, BPF_NOEXIST)) {
+		} else if (!(err = block_add(r, &w->key, &b)) ||
+			   (err == EEXIST &&
+			    block_lapsed(r, &w->key, now, emit, emit_ctx) &&
+			    !(err = block_add(r, &w->key, &b)))) {
 			result = RESULT_BLOCKED;
 			r->st.blocks[policy]++;
 			r->state_dirty = true;
-		} else if (errno == EEXIST) {
+		} else if (err == EEXIST) {
 			result = RESULT_ALREADY;
 		} else {
 			result = RESULT_FULL;

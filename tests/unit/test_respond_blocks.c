@@ -11,6 +11,9 @@
  * - the block filter: never a bit cleared for a live block; made again
  *   at most once a second, and not at all above 16384 blocks (it was
  *   made again after every poll that took a block out);
+ * - a source that crosses a policy after its block ended but before the
+ *   sweep took it out is blocked again (it was answered "already" and
+ *   went unblocked until its next window);
  * - a state file write that failed is tried again a second later (the
  *   blocks were not written until they changed again).
  *
@@ -303,6 +306,49 @@ static void test_filter_not_rebuilt_when_full(void **state)
 	rig_down(&g);
 }
 
+/*
+ * A block that has ended, not yet taken out (the sweep is every 100 ms,
+ * and judging comes first in a poll), and its source floods again: an
+ * unblock record for the old block, then a new block.
+ */
+static void test_lapsed_block_replaced(void **state)
+{
+	struct hdrlog_src_key k = key4("203.0.113.9");
+	uint64_t real = clock_real_ns() / NS, now;
+	struct hdrlog_src s = { 0 };
+	struct hdrlog_hot h = { .key = k, .measure = HDRLOG_M_SYNS };
+	struct hdrlog_block b;
+	struct rig g;
+	char text[128];
+
+	(void)state;
+	snprintf(g.state, sizeof(g.state), "%s/blocks.state", dir);
+	snprintf(text, sizeof(text), "203.0.113.9/32 syn-flood %llu.000 syn\n",
+		 (unsigned long long)real + 2);
+	write_file(g.state, text);
+	rig_up(&g, "", true);
+	poll_at(&g, 100 * MS, false);		/* the last sweep: 100 ms */
+	assert_int_equal(n_got, 0);
+
+	now = g.t0 + 2050 * MS;		/* past its end, 1.95 s after the sweep */
+	s.window = h.window = now / NS;		/* window = 1s */
+	s.cur.n[HDRLOG_M_SYNS] = 1000;
+	assert_int_equal(bpf_map_update_elem(g.fds.sources, &k, &s, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(g.fds.hot, NULL, &h, BPF_ANY), 0);
+	respond_poll(g.r, now, false, &ctx, emit, NULL);
+
+	assert_int_equal(n_got, 3);
+	assert_int_equal(got[0].type, EVENT_UNBLOCK);
+	assert_int_equal(got[0].result, RESULT_EXPIRED);
+	assert_int_equal(got[1].type, EVENT_ALERT);
+	assert_int_equal(got[1].result, RESULT_BLOCKED);
+	assert_int_equal(got[2].type, EVENT_BLOCK);
+	assert_true(in_list(&g, &k, &b));
+	assert_true(b.expires_ns == now + 60 * NS);
+	assert_true(bit_set(&g, &k));
+	rig_down(&g);
+}
+
 static bool exists(const char *path)
 {
 	struct stat st;
@@ -355,6 +401,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_expire_and_filter),
 		cmocka_unit_test(test_filter_not_rebuilt_when_full),
+		cmocka_unit_test(test_lapsed_block_replaced),
 		cmocka_unit_test(test_state_write_retried),
 	};
 
