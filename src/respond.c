@@ -1530,12 +1530,29 @@ static void block_row(struct respond *r, const struct hdrlog_src_key *k,
 	    (unsigned long long)b->dropped);
 }
 
+/* A row of the drops table: policy, alerts, blocks, unblocks, drops. */
+#define DROPS_ROW	"%-20s %8llu %8llu %8llu %12llu\n"
+
+/*
+ * The most the drops table's rows can take: each row as wide as its
+ * policy's name and four 20-digit counts make it (up to 116 bytes).
+ */
+static size_t drops_rows_width(const struct respond *r)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < r->c->n_policies; i++)
+		n += snprintf(NULL, 0, DROPS_ROW, r->c->policies[i].name,
+			      ~0ULL, ~0ULL, ~0ULL, ~0ULL);
+	return n;
+}
+
 static size_t blocks_table(struct respond *r, uint64_t now, char *buf,
 			   size_t size, size_t len, int max)
 {
-	/* the lines below, and the drops table: a line per policy */
+	/* the lines below and the drops table's header; then its rows */
 	struct table t = { buf, size, len, 0, max,
-			   256 + 80 * (size_t)(r->c->n_policies + 1) };
+			   256 + drops_rows_width(r) };
 	int n, shown;
 
 	put(buf, size, &t.len, "%-44s %-20s %8s %12s\n", "BLOCKED", "POLICY",
@@ -1564,8 +1581,8 @@ static size_t drops_table(struct respond *r, char *buf, size_t size,
 	put(buf, size, &len, "%-20s %8s %8s %8s %12s\n", "POLICY", "ALERTS",
 	    "BLOCKS", "UNBLOCKS", r->monitor ? "WOULD-DROP" : "DROPPED");
 	for (int i = 0; i < r->c->n_policies; i++)
-		put(buf, size, &len, "%-20s %8llu %8llu %8llu %12llu\n",
-		    r->c->policies[i].name, (unsigned long long)s.alerts[i],
+		put(buf, size, &len, DROPS_ROW, r->c->policies[i].name,
+		    (unsigned long long)s.alerts[i],
 		    (unsigned long long)s.blocks[i],
 		    (unsigned long long)s.unblocks[i],
 		    (unsigned long long)(r->monitor ? s.would_drop[i] :

@@ -15,7 +15,9 @@
  *   sweep took it out is blocked again (it was answered "already" and
  *   went unblocked until its next window);
  * - a state file write that failed is tried again a second later (the
- *   blocks were not written until they changed again).
+ *   blocks were not written until they changed again);
+ * - --blocks with 32 long policy names and 20-digit counts keeps room
+ *   for the whole drops table.
  *
  * Creating maps needs CAP_BPF (root): without it the tests are skipped.
  */
@@ -380,6 +382,71 @@ static void test_state_write_retried(void **state)
 	rig_down(&g);
 }
 
+/*
+ * --blocks: 32 policies named with 31 characters and 20-digit drop
+ * counts, and more blocks than the reply holds: the rows that fit, then
+ * the summary and every policy's row of the drops table whole.
+ */
+static void test_blocks_text_reserve(void **state)
+{
+	static char text[65536];
+	char extra[16384] = "", name[40], conf[128], row[160];
+	int ncpu = libbpf_num_possible_cpus();
+	struct hdrlog_respond_counters *pc;
+	uint64_t real = clock_real_ns() / NS;
+	size_t len = 0, n;
+	__u32 zero = 0;
+	struct rig g;
+	FILE *f;
+
+	(void)state;
+	assert_true(ncpu > 0);
+	snprintf(g.state, sizeof(g.state), "%s/blocks.state", dir);
+	f = fopen(g.state, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 2000; i++)
+		fprintf(f, "2001:db8:%x:%x::/64 syn-flood %llu.000 syn\n",
+			i >> 8, i & 0xff, (unsigned long long)real + 3600);
+	fclose(f);
+	for (int p = 0; p < HDRLOG_RESPOND_POLICIES - 1; p++)
+		len += snprintf(extra + len, sizeof(extra) - len,
+				"[policy p%02d-a-long-policy-name-of-31ch]\n"
+				"detector = syn\nthreshold = 100/s\n", p);
+	/* the policies go after the globals: the rig's config is reread */
+	rig_up(&g, "", false);
+	respond_free(g.r);
+	snprintf(conf, sizeof(conf), "%s/respond.conf", dir);
+	f = fopen(conf, "a");
+	assert_non_null(f);
+	fputs(extra, f);
+	fclose(f);
+	assert_int_equal(respond_config_load(&g.c, conf), 0);
+	assert_int_equal(g.c.n_policies, HDRLOG_RESPOND_POLICIES);
+	assert_int_equal(respond_config_bind(&g.c, NULL, 0), 0);
+	g.r = respond_new(&g.c, &g.fds, false);
+	assert_non_null(g.r);
+	assert_int_equal(respond_state_load(g.r, g.state, &ctx, emit, NULL), 0);
+
+	pc = calloc(ncpu, sizeof(*pc));
+	assert_non_null(pc);
+	for (int p = 0; p < HDRLOG_RESPOND_POLICIES; p++)
+		pc[0].dropped[p] = 12345678901234567890ull;
+	assert_int_equal(bpf_map_update_elem(g.fds.counters, &zero, pc, 0), 0);
+	free(pc);
+
+	n = respond_blocks_text(g.r, clock_mono_ns(), text, sizeof(text));
+	assert_true(n < sizeof(text));
+	assert_non_null(strstr(text, "2000 active blocks"));
+	assert_non_null(strstr(text, "... and "));
+	for (int p = 0; p < HDRLOG_RESPOND_POLICIES - 1; p++) {
+		snprintf(name, sizeof(name), "p%02d-a-long-policy-name-of-31ch", p);
+		snprintf(row, sizeof(row), "\n%-20s %8d %8d %8d %12s\n", name,
+			 0, 0, 0, "12345678901234567890");
+		assert_non_null(strstr(text, row));
+	}
+	rig_down(&g);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -403,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_filter_not_rebuilt_when_full),
 		cmocka_unit_test(test_lapsed_block_replaced),
 		cmocka_unit_test(test_state_write_retried),
+		cmocka_unit_test(test_blocks_text_reserve),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
