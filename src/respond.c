@@ -680,6 +680,10 @@ struct respond {
 	uint64_t base_saved;	/* and of the baselines' (FILE.baseline) */
 	bool check;		/* --check's: files read, nothing restored */
 	uint64_t filter_unblocks;	/* st.unblocks' sum at the last rebuild */
+	uint64_t filter_rebuilt;	/* now of the last rebuild */
+	uint32_t n_blocks;	/* in the list at the last walk of it */
+	struct hdrlog_src_key *expired;	/* expire()'s keys to take out */
+	uint32_t expired_cap;
 };
 
 struct respond *respond_new(const struct respond_config *c,
@@ -713,6 +717,7 @@ void respond_free(struct respond *r)
 	if (!r)
 		return;
 	baseline_free(r->base);
+	free(r->expired);
 	free(r->percpu);
 	free(r);
 }
@@ -910,7 +915,43 @@ static int block_insert(struct respond *r, const struct hdrlog_src_key *k,
 	return bpf_map_update_elem(r->fds.blocks, k, b, flags);
 }
 
-static void block_filter_rebuild(struct respond *r);	/* after blocks_each() */
+static void block_filter_rebuild(struct respond *r, uint64_t now);
+static void unblock_record(struct respond *r, const struct hdrlog_src_key *k,
+			   const struct hdrlog_block *b, int policy,
+			   enum respond_result why, respond_emit_fn emit,
+			   void *emit_ctx);
+static int block_take(struct respond *r, const struct hdrlog_src_key *k,
+		      struct hdrlog_block *b);
+
+/* A new block for k: 0, or the errno (EEXIST: k has one). */
+static int block_add(struct respond *r, const struct hdrlog_src_key *k,
+		     const struct hdrlog_block *b)
+{
+	return block_insert(r, k, b, BPF_NOEXIST) ? errno : 0;
+}
+
+/*
+ * k's block has expired but expire() has not taken it out yet (it runs
+ * every 100 ms): the kernel already lets k's frames pass, so a new alert
+ * must not be answered "already". The old block is taken out as expire()
+ * would, with its unblock record (expired, its count), and the caller
+ * inserts a new one: the records say the block ended on time and a new
+ * one began, not that it was stretched. True if it was taken out.
+ */
+static bool block_lapsed(struct respond *r, const struct hdrlog_src_key *k,
+			 uint64_t now, respond_emit_fn emit, void *emit_ctx)
+{
+	struct hdrlog_block b;
+
+	if (bpf_map_lookup_elem(r->fds.blocks, k, &b) || b.expires_ns > now ||
+	    block_take(r, k, &b))
+		return false;
+	r->state_dirty = true;
+	if (b.policy < (uint32_t)r->c->n_policies)
+		unblock_record(r, k, &b, b.policy, RESULT_EXPIRED, emit,
+			       emit_ctx);
+	return true;
+}
 
 static void decide(struct respond *r, const struct watch *w, int policy,
 		   uint64_t value, uint64_t threshold, uint64_t lists,
@@ -922,6 +963,7 @@ static void decide(struct respond *r, const struct watch *w, int policy,
 	enum respond_result result = RESULT_LOGGED;
 	struct hdrlog_block b = { .policy = policy };
 	struct event e;
+	int err;
 
 	r->st.alerts[policy]++;
 	if (pol->block) {
@@ -929,11 +971,14 @@ static void decide(struct respond *r, const struct watch *w, int policy,
 		if (lists & r->c->protect_mask) {
 			result = RESULT_PROTECTED;
 			r->st.protected_alerts++;
-		} else if (!block_insert(r, &w->key, &b, BPF_NOEXIST)) {
+		} else if (!(err = block_add(r, &w->key, &b)) ||
+			   (err == EEXIST &&
+			    block_lapsed(r, &w->key, now, emit, emit_ctx) &&
+			    !(err = block_add(r, &w->key, &b)))) {
 			result = RESULT_BLOCKED;
 			r->st.blocks[policy]++;
 			r->state_dirty = true;
-		} else if (errno == EEXIST) {
+		} else if (err == EEXIST) {
 			result = RESULT_ALREADY;
 		} else {
 			result = RESULT_FULL;
@@ -1078,27 +1123,70 @@ static int block_take(struct respond *r, const struct hdrlog_src_key *k,
 	return bpf_map_delete_elem(r->fds.blocks, k);
 }
 
-/* Expired blocks out, with an unblock record each; all of them at shutdown. */
+static int block_list_walk(struct respond *r, map_walk_fn fn, void *arg);
+
+struct expire_walk {
+	struct respond *r;
+	uint64_t now;		/* 0: every block (shutdown) */
+	uint32_t n;		/* keys collected in r->expired */
+	uint32_t seen;		/* blocks in the list */
+};
+
+static void expired_batch(void *arg, const void *keys, const void *vals,
+			  uint32_t n)
+{
+	struct expire_walk *ew = arg;
+	struct respond *r = ew->r;
+	const struct hdrlog_src_key *k = keys;
+	const struct hdrlog_block *b = vals;
+
+	ew->seen += n;
+	for (uint32_t i = 0; i < n; i++) {
+		if (ew->now && b[i].expires_ns > ew->now)
+			continue;
+		if (ew->n == r->expired_cap) {
+			uint32_t cap = r->expired_cap ? 2 * r->expired_cap : 256;
+			void *t = reallocarray(r->expired, cap,
+					       sizeof(*r->expired));
+
+			if (!t)		/* the rest at the next sweep */
+				return;
+			r->expired = t;
+			r->expired_cap = cap;
+		}
+		r->expired[ew->n++] = k[i];
+	}
+}
+
+/*
+ * Expired blocks out, with an unblock record each; all of them at
+ * shutdown. One batched walk collects the keys, then each is taken out:
+ * a walk of a hash map that deleted as it went would need a live key to
+ * go on from, and starting over after each delete made a sweep of n
+ * blocks with k expiring n x k / 2 system calls (4 s at 20,000 and 200,
+ * in which the loop read neither the ring buffers nor the hot queue).
+ */
 static void expire(struct respond *r, uint64_t now, bool shutdown,
 		   respond_emit_fn emit, void *emit_ctx)
 {
-	struct hdrlog_src_key k, next, *prev = NULL;
+	struct expire_walk ew = { r, shutdown ? 0 : now, 0, 0 };
 	struct hdrlog_block b;
+	int done = block_list_walk(r, expired_batch, &ew);
 
-	while (!bpf_map_get_next_key(r->fds.blocks, prev, &next)) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(r->fds.blocks, &k, &b) ||
-		    (!shutdown && b.expires_ns > now))
-			continue;
+	if (done < 0 && !ew.n)
+		return;		/* tried again at the next sweep */
+	if (done > 0)
+		r->n_blocks = ew.seen;
+	for (uint32_t i = 0; i < ew.n; i++) {
+		const struct hdrlog_src_key *k = &r->expired[i];
+
 		/* and its count as it goes: the kernel's clock is coarse */
-		if (block_take(r, &k, &b))
-			continue;
-		/* the key is gone: start over (a hash walk needs a live key) */
-		prev = NULL;
+		if (block_take(r, k, &b))
+			continue;	/* gone since: nothing to report */
+		r->n_blocks -= r->n_blocks > 0;
 		r->state_dirty = true;
 		if (b.policy < (uint32_t)r->c->n_policies)
-			unblock_record(r, &k, &b, b.policy, shutdown ?
+			unblock_record(r, k, &b, b.policy, shutdown ?
 				       RESULT_SHUTDOWN : RESULT_EXPIRED, emit,
 				       emit_ctx);
 	}
@@ -1129,7 +1217,7 @@ void respond_poll(struct respond *r, uint64_t now, bool shutdown,
 		r->last_sweep = now;
 		expire(r, now, shutdown, emit, emit_ctx);
 	}
-	block_filter_rebuild(r);	/* after expire() and --unblock */
+	block_filter_rebuild(r, now);	/* after expire() and --unblock */
 }
 
 void respond_stats_get(struct respond *r, struct respond_stats *s)
@@ -1344,17 +1432,24 @@ static void blocks_batch(void *arg, const void *keys, const void *vals,
 	}
 }
 
-static int blocks_each(struct respond *r, uint64_t now, block_fn fn,
-		       void *arg)
+/* The whole block list in batches to fn: map_walk()'s 1, or -1. */
+static int block_list_walk(struct respond *r, map_walk_fn fn, void *arg)
 {
 	enum { BATCH = 256 };
 	static struct hdrlog_src_key keys[BATCH];
 	static struct hdrlog_block vals[BATCH];
 	struct map_walk w = { .fd = r->fds.blocks, .keys = keys, .vals = vals,
 			      .batch = BATCH };
+
+	return map_walk(&w, 0, fn, arg);
+}
+
+static int blocks_each(struct respond *r, uint64_t now, block_fn fn,
+		       void *arg)
+{
 	struct blocks_walk bw = { r, now, fn, arg, 0 };
 
-	if (map_walk(&w, 0, blocks_batch, &bw) < 0)
+	if (block_list_walk(r, blocks_batch, &bw) < 0)
 		return -1;
 	return bw.n;
 }
@@ -1370,24 +1465,42 @@ static void filter_set(struct respond *r, const struct hdrlog_src_key *k,
 }
 
 /*
- * Blocks went (expired, removed): the filter again from the list, so
- * their bits stop costing frames a lookup. Only this thread inserts, so
- * no block is missing from what it writes; each word goes in whole. A
- * list that cannot be read leaves the filter as it is (it holds every
- * block inserted since) and is tried again next poll.
+ * Above this many blocks a rebuild cannot help: n keys hashed into the
+ * filter's 4096 bits leave a share e^(-n / 4096) of them clear, 1.8% at
+ * 16384 (0.8% at 20,000), so a rebuild would spare a lookup to under 2%
+ * of the frames, and it walks the whole list (27 ms at 100,000 blocks,
+ * 377 ms at 1M), time in which the loop reads no ring buffer.
  */
-static void block_filter_rebuild(struct respond *r)
+#define FILTER_REBUILD_MAX	(4 * HDRLOG_BLOCK_FILTER_WORDS * 64)
+
+/*
+ * Blocks went (expired, removed): the filter again from the list, so
+ * their bits stop costing frames a lookup; at most once a second (with
+ * blocks expiring steadily a poll would walk the list every 100 ms), and
+ * not while the list holds more than FILTER_REBUILD_MAX. Only this
+ * thread inserts, so no block is missing from what it writes; each word
+ * goes in whole. A bit left set is only a lookup; a bit cleared for a
+ * live block would let its frames through, and never is. A list that
+ * cannot be read leaves the filter as it is (it holds every block
+ * inserted since) and is tried again.
+ */
+static void block_filter_rebuild(struct respond *r, uint64_t now)
 {
 	__u64 f[HDRLOG_BLOCK_FILTER_WORDS] = { 0 };
 	uint64_t total = 0;
+	int n;
 
 	for (int i = 0; i < HDRLOG_RESPOND_POLICIES; i++)
 		total += r->st.unblocks[i];
-	if (total == r->filter_unblocks || !r->fds.block_filter)
+	if (total == r->filter_unblocks || !r->fds.block_filter ||
+	    now - r->filter_rebuilt < NS || r->n_blocks > FILTER_REBUILD_MAX)
 		return;
+	r->filter_rebuilt = now;
 	/* now 0: the expired ones not taken out yet too */
-	if (blocks_each(r, 0, filter_set, f) < 0)
+	n = blocks_each(r, 0, filter_set, f);
+	if (n < 0)
 		return;
+	r->n_blocks = n;
 	r->filter_unblocks = total;
 	for (int i = 0; i < HDRLOG_BLOCK_FILTER_WORDS; i++)
 		__atomic_store_n(&r->fds.block_filter[i], f[i], __ATOMIC_RELEASE);
@@ -1417,12 +1530,29 @@ static void block_row(struct respond *r, const struct hdrlog_src_key *k,
 	    (unsigned long long)b->dropped);
 }
 
+/* A row of the drops table: policy, alerts, blocks, unblocks, drops. */
+#define DROPS_ROW	"%-20s %8llu %8llu %8llu %12llu\n"
+
+/*
+ * The most the drops table's rows can take: each row as wide as its
+ * policy's name and four 20-digit counts make it (up to 116 bytes).
+ */
+static size_t drops_rows_width(const struct respond *r)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < r->c->n_policies; i++)
+		n += snprintf(NULL, 0, DROPS_ROW, r->c->policies[i].name,
+			      ~0ULL, ~0ULL, ~0ULL, ~0ULL);
+	return n;
+}
+
 static size_t blocks_table(struct respond *r, uint64_t now, char *buf,
 			   size_t size, size_t len, int max)
 {
-	/* the lines below, and the drops table: a line per policy */
+	/* the lines below and the drops table's header; then its rows */
 	struct table t = { buf, size, len, 0, max,
-			   256 + 80 * (size_t)(r->c->n_policies + 1) };
+			   256 + drops_rows_width(r) };
 	int n, shown;
 
 	put(buf, size, &t.len, "%-44s %-20s %8s %12s\n", "BLOCKED", "POLICY",
@@ -1451,8 +1581,8 @@ static size_t drops_table(struct respond *r, char *buf, size_t size,
 	put(buf, size, &len, "%-20s %8s %8s %8s %12s\n", "POLICY", "ALERTS",
 	    "BLOCKS", "UNBLOCKS", r->monitor ? "WOULD-DROP" : "DROPPED");
 	for (int i = 0; i < r->c->n_policies; i++)
-		put(buf, size, &len, "%-20s %8llu %8llu %8llu %12llu\n",
-		    r->c->policies[i].name, (unsigned long long)s.alerts[i],
+		put(buf, size, &len, DROPS_ROW, r->c->policies[i].name,
+		    (unsigned long long)s.alerts[i],
 		    (unsigned long long)s.blocks[i],
 		    (unsigned long long)s.unblocks[i],
 		    (unsigned long long)(r->monitor ? s.would_drop[i] :
@@ -1703,9 +1833,9 @@ static int state_open(const struct respond *r, const char *path, FILE **f,
 /*
  * Written by fill to PATH.tmp, synced and renamed: a reader or a crash
  * never sees half a file. A failure is warned about once, until a write
- * works again; lost says what a restart would then lose.
+ * works again; lost says what a restart would then lose. 0, or -1.
  */
-static void write_atomic(const char *path, int (*fill)(FILE *, void *),
+static int write_atomic(const char *path, int (*fill)(FILE *, void *),
 			 void *arg, bool *failing, const char *lost)
 {
 	char tmp[LIST_PATH_MAX + 32];
@@ -1736,6 +1866,7 @@ out:
 	else if (!err && *failing)
 		pr_info("--respond-state %s: written again", path);
 	*failing = err != 0;
+	return err ? -1 : 0;
 }
 
 static int state_fill(FILE *f, void *arg)
@@ -1748,12 +1879,12 @@ static int state_fill(FILE *f, void *arg)
 	return blocks_each(o->r, clock_mono_ns(), state_row, o) < 0 ? -1 : 0;
 }
 
-static void state_write(struct respond *r, const struct decode_ctx *ctx)
+static int state_write(struct respond *r, const struct decode_ctx *ctx)
 {
 	static bool failing;
 	struct state_out o = { NULL, r, ctx };
 
-	write_atomic(r->state, state_fill, &o, &failing, "blocks");
+	return write_atomic(r->state, state_fill, &o, &failing, "blocks");
 }
 
 /* --- the learned averages over a restart: FILE.baseline ----------------- */
@@ -1829,6 +1960,7 @@ static void *base_write(void *arg)
 {
 	struct base_save *s = arg;
 
+	/* a failure waits for the next minute's save */
 	write_atomic(s->path, baseline_fill, s, &s->failing,
 		     "the learned baselines");
 	__atomic_store_n(&s->done, true, __ATOMIC_RELEASE);
@@ -2089,12 +2221,15 @@ void respond_state_save(struct respond *r, uint64_t now, bool force,
 		r->base_saved = now;
 		base_save_start(r, force);
 	}
-	/* at most once a second: a flood of blocks is not a flood of writes */
+	/*
+	 * At most once a second: a flood of blocks is not a flood of
+	 * writes, and a write that failed (a full disk, a directory gone)
+	 * is tried again a second later, not at every poll.
+	 */
 	if (!force && (!r->state_dirty || now - r->state_saved < NS))
 		return;
-	r->state_dirty = false;
 	r->state_saved = now;
-	state_write(r, ctx);
+	r->state_dirty = state_write(r, ctx) < 0;
 }
 
 struct saved_block {

@@ -85,7 +85,8 @@ static void test_save_held_up(void **state)
 {
 	static char want[N_ROWS][ROW_MAX], got[N_ROWS][ROW_MAX];
 	char conf[128], path[128], base[160], tmp[160], *old, *text;
-	struct respond_fds fds = { -1, -1, -1, -1 };
+	struct respond_fds fds = { .sources = -1, .blocks = -1, .hot = -1,
+				   .counters = -1 };
 	struct respond_config c;
 	struct respond *r;
 	uint64_t now;
