@@ -14,6 +14,7 @@ import pty
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import termios
@@ -186,6 +187,19 @@ class Top:
     def key(self, b):
         os.write(self.master, b)
 
+    def keymode(self):
+        """True while the terminal is in --top's key mode (no echo, no
+        line editing)."""
+        lflag = termios.tcgetattr(self.slave)[3]
+        return not lflag & (termios.ECHO | termios.ICANON)
+
+    def wait_for(self, cond, what, timeout=20):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            assert time.monotonic() < deadline, "%s: not within %ss; " \
+                "screen:\n%s" % (what, timeout, self.text()[-3000:])
+            time.sleep(0.05)
+
     def wait_exit(self, timeout=10):
         """The exit status; the terminal must be as it was (echo, lines)."""
         try:
@@ -317,6 +331,63 @@ def _():
                              + re.escape(sock), err), err
         finally:
             top.close()
+
+
+def silent_socket(name, full):
+    """A control socket that listens and never accepts (an hdrlog stuck),
+    its listen queue filled when full (clients queued behind it)."""
+    sock = ctl(name)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    H.on_cleanup(lambda: os.path.exists(sock) and os.unlink(sock))
+    H.on_cleanup(srv.close)
+    srv.bind(sock)
+    srv.listen(0 if full else 8)
+    for _ in range(64 if full else 0):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        H.on_cleanup(c.close)
+        c.setblocking(False)
+        try:
+            c.connect(sock)
+        except BlockingIOError:
+            break
+    else:
+        assert not full, "the listen queue did not fill"
+    return sock
+
+
+@tap.case("--blocks and --unblock at an hdrlog whose control queue is full "
+          "(listening, never accepting): 'is busy', exit status 1, at once "
+          "(connect() waited for ever)")
+def _():
+    sock = silent_socket("full", True)
+    for args in (["--blocks"], ["--unblock", "203.0.113.9"]):
+        r = cmd(args + ["--control", sock])
+        assert r.returncode == 1, H.show(r)
+        assert "the hdrlog at %s is busy" % sock in r.stderr, H.show(r)
+
+
+@tap.case("--top at an hdrlog whose control queue is full says so on the "
+          "screen and asks again; q and ^C quit it (status 0, the terminal "
+          "as it was); at one that takes the request and never answers, q "
+          "and ^C quit at once too (status 0; they were ignored: a hang in "
+          "connect(), or the 5 s wait out and status 1)")
+def _():
+    for full in (True, False):
+        sock = silent_socket("topfull" if full else "topmute", full)
+        for key in (b"q", b"\x03"):
+            top = Top(sock)
+            try:
+                if full:
+                    top.wait_views(lambda v: len(v) >= 1 and
+                                   "at %s is busy" % sock in v[-1],
+                                   "the busy screen")
+                else:
+                    top.wait_for(top.keymode, "key mode")
+                top.key(key)
+                rc = top.wait_exit()
+                assert rc == 0, (full, key, rc, top.proc.stderr.read())
+            finally:
+                top.close()
 
 
 def block_dropped(sock, src):
