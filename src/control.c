@@ -221,11 +221,16 @@ struct top {
 	struct termios saved, raw;
 };
 
-static volatile sig_atomic_t top_stop;
+static volatile sig_atomic_t top_stop, top_tstp, top_cont;
 
 static void on_top_signal(int sig)
 {
-	top_stop = sig;
+	if (sig == SIGTSTP)
+		top_tstp = 1;
+	else if (sig == SIGCONT)
+		top_cont = 1;
+	else
+		top_stop = sig;
 }
 
 static void top_keymode(const struct top *t, bool raw)
@@ -234,14 +239,18 @@ static void top_keymode(const struct top *t, bool raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, raw ? &t->raw : &t->saved);
 }
 
-enum top_wake { WAKE_FD, WAKE_TIME, WAKE_QUIT };
+enum top_wake { WAKE_FD, WAKE_TIME, WAKE_QUIT, WAKE_REDRAW };
 
 /*
  * Wait until deadline (clock_mono_ns()) for fd (-1: none) to be readable
- * and, with t, for a key or a signal: WAKE_QUIT on q, Q or an interrupt.
- * The signals are blocked but while waiting here, so one that comes while
- * a view is asked for or drawn ends the wait that follows, and none is
- * lost between the check and the wait.
+ * and, with t, for a key or a signal: WAKE_QUIT on q, Q or an interrupt;
+ * WAKE_REDRAW after a stop (^Z) and its SIGCONT. The signals are blocked
+ * but while waiting here, so one that comes while a view is asked for or
+ * drawn ends the wait that follows, and none is lost between the check
+ * and the wait. ^Z puts the terminal back, stops, and takes the key mode
+ * again after. It stops by SIGSTOP, not the default SIGTSTP: the kernel
+ * discards that in an orphaned process group, and --top would run on
+ * with the terminal as the shell has it.
  */
 static enum top_wake top_wait(int fd, uint64_t deadline, struct top *t)
 {
@@ -258,6 +267,17 @@ static enum top_wake top_wait(int fd, uint64_t deadline, struct top *t)
 
 		if (t && top_stop)
 			return WAKE_QUIT;
+		if (t && top_tstp) {
+			top_tstp = 0;
+			top_keymode(t, false);
+			raise(SIGSTOP);
+			top_keymode(t, true);	/* SIGCONT redraws */
+		}
+		if (t && top_cont) {
+			top_cont = 0;
+			top_keymode(t, true);	/* stopped by someone else */
+			return WAKE_REDRAW;
+		}
 		if (now >= deadline)
 			return WAKE_TIME;
 		ts = (struct timespec){ .tv_sec = (deadline - now) / 1000000000ull,
@@ -322,7 +342,9 @@ static enum ask_result ask(const char *path, const char *request,
 		close(fd);
 		return ASK_FAILED;
 	}
-	w = top_wait(fd, clock_mono_ns() + 5000000000ull, t);
+	do
+		w = top_wait(fd, clock_mono_ns() + 5000000000ull, t);
+	while (w == WAKE_REDRAW);
 	if (w == WAKE_QUIT) {
 		close(fd);
 		return ASK_QUIT;
@@ -349,16 +371,18 @@ static enum ask_result ask(const char *path, const char *request,
 
 /*
  * --top on a terminal: a view each second, after clearing the screen,
- * until q, an interrupt (SIGINT, SIGTERM, SIGHUP: exit status 0) or the
- * hdrlog asked going away (1). A busy hdrlog (its listen queue full) is
- * said on the screen and asked again at the next refresh: it may be a
- * moment's, and q still quits. Keys are read a key at a time,
- * unechoed; the terminal is put back as it was on every way out.
+ * until q, an interrupt (SIGINT, SIGTERM, SIGHUP, SIGQUIT: exit status
+ * 0) or the hdrlog asked going away (1). A busy hdrlog (its listen queue
+ * full) is said on the screen and asked again at the next refresh: it
+ * may be a moment's, and q still quits. Keys are read a key at a time,
+ * unechoed; the terminal is put back as it was on every way out, and
+ * while stopped (^Z).
  */
 static int top_loop(const char *path, const char *request, char *reply,
 		    size_t size)
 {
-	const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP,
+			     SIGCONT };
 	struct sigaction sa = { .sa_handler = on_top_signal };
 	struct top t = { .keys = isatty(STDIN_FILENO) };
 	enum ask_result r;

@@ -200,6 +200,10 @@ class Top:
                 "screen:\n%s" % (what, timeout, self.text()[-3000:])
             time.sleep(0.05)
 
+    def stopped(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
     def wait_exit(self, timeout=10):
         """The exit status; the terminal must be as it was (echo, lines)."""
         try:
@@ -388,6 +392,39 @@ def _():
                 assert rc == 0, (full, key, rc, top.proc.stderr.read())
             finally:
                 top.close()
+
+
+@tap.case("^Z in --top puts the terminal back before it stops; after "
+          "SIGCONT (fg) keys are read unechoed again, the view is redrawn "
+          "and q quits; ^\\ (SIGQUIT) quits with the terminal restored")
+def _():
+    out, sock = H.path("tstp.json"), ctl("tstp")
+    with R.hdrlog(out, R.conf(TOP_CONF), ["--control", sock]) as h:
+        top = Top(sock)
+        try:
+            top.wait_views(lambda v: len(v) >= 1, "a view")
+            assert top.keymode()
+            top.key(b"\x1a")   # ^Z, typed
+            top.wait_for(top.stopped, "stopped")
+            assert not top.keymode(), "stopped with the terminal raw"
+            n = len(top.text().split(CLEAR))
+            os.kill(top.proc.pid, signal.SIGCONT)
+            top.wait_for(lambda: not top.stopped() and top.keymode(),
+                         "key mode again after SIGCONT")
+            top.wait_for(lambda: len(top.text().split(CLEAR)) > n,
+                         "a redraw after SIGCONT")
+            top.key(b"q")
+            assert top.wait_exit() == 0, top.proc.stderr.read()
+        finally:
+            top.close()
+        top = Top(sock)
+        try:
+            top.wait_views(lambda v: len(v) >= 1, "a view")
+            top.key(b"\x1c")   # ^\, typed
+            assert top.wait_exit() == 0, top.proc.stderr.read()
+        finally:
+            top.close()
+        assert h.stop() == 0, h.stderr()
 
 
 def block_dropped(sock, src):
