@@ -214,151 +214,228 @@ void control_serve(struct control *c, control_handler handle, void *ctx)
 	}
 }
 
-/* One request, one reply; 0, or 1 with a message. */
-static int ask(const char *path, const char *request, char *reply,
-	       size_t size, bool *ok)
-{
-	struct sockaddr_un sa;
-	struct pollfd p;
-	ssize_t n;
-	int fd;
+/* --top's terminal and signals; a one-shot ask has none. */
+struct top {
+	bool keys;		/* stdin is a terminal, read a key at a time */
+	sigset_t waitmask;	/* the signal mask while waiting */
+	struct termios saved, raw;
+};
 
-	if (addr_of(path, &sa)) {
-		fprintf(stderr, "hdrlog: --control %s: the path is too long\n", path);
-		return 1;
-	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		fprintf(stderr, "hdrlog: no running hdrlog answers at %s (%s): is one running with --respond? Give its --control PATH, its -i IF or its --config FILE\n",
-			path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return 1;
-	}
-	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
-		fprintf(stderr, "hdrlog: --control %s: %s\n", path, strerror(errno));
-		close(fd);
-		return 1;
-	}
-	p = (struct pollfd){ .fd = fd, .events = POLLIN };
-	if (poll(&p, 1, 5000) <= 0) {
-		fprintf(stderr, "hdrlog: the hdrlog at %s did not answer within 5 s\n", path);
-		close(fd);
-		return 1;
-	}
-	n = recv(fd, reply, size - 1, 0);
-	close(fd);
-	if (n <= 0) {
-		fprintf(stderr, "hdrlog: the hdrlog at %s closed without an answer\n", path);
-		return 1;
-	}
-	reply[n] = '\0';
-	*ok = !strncmp(reply, "ok\n", 3);
-	if (!*ok && strncmp(reply, "error\n", 6)) {
-		fprintf(stderr, "hdrlog: %s does not answer as hdrlog does\n", path);
-		return 1;
-	}
-	return 0;
-}
-
-static volatile sig_atomic_t top_stop;
+static volatile sig_atomic_t top_stop, top_tstp, top_cont;
 
 static void on_top_signal(int sig)
 {
-	top_stop = sig;
+	if (sig == SIGTSTP)
+		top_tstp = 1;
+	else if (sig == SIGCONT)
+		top_cont = 1;
+	else
+		top_stop = sig;
 }
 
+static void top_keymode(const struct top *t, bool raw)
+{
+	if (t->keys)
+		tcsetattr(STDIN_FILENO, TCSANOW, raw ? &t->raw : &t->saved);
+}
+
+enum top_wake { WAKE_FD, WAKE_TIME, WAKE_QUIT, WAKE_REDRAW };
+
 /*
- * Wait until next (clock_mono_ns()) for a key or a signal; true: quit
- * (q, Q, an interrupt). The signals are blocked but while waiting here,
- * so one that comes while a view is asked for or drawn ends the wait
- * that follows, and none is lost between the check and the wait.
+ * Wait until deadline (clock_mono_ns()) for fd (-1: none) to be readable
+ * and, with t, for a key or a signal: WAKE_QUIT on q, Q or an interrupt;
+ * WAKE_REDRAW after a stop (^Z) and its SIGCONT. The signals are blocked
+ * but while waiting here, so one that comes while a view is asked for or
+ * drawn ends the wait that follows, and none is lost between the check
+ * and the wait. ^Z puts the terminal back, stops, and takes the key mode
+ * again after. It stops by SIGSTOP, not the default SIGTSTP: the kernel
+ * discards that in an orphaned process group, and --top would run on
+ * with the terminal as the shell has it.
  */
-static bool top_wait(uint64_t next, bool keys, const sigset_t *waitmask)
+static enum top_wake top_wait(int fd, uint64_t deadline, struct top *t)
 {
 	for (;;) {
-		struct pollfd p = { .fd = keys ? STDIN_FILENO : -1,
-				    .events = POLLIN };
+		struct pollfd p[2] = {
+			{ .fd = fd, .events = POLLIN },
+			{ .fd = t && t->keys ? STDIN_FILENO : -1,
+			  .events = POLLIN },
+		};
 		uint64_t now = clock_mono_ns();
 		struct timespec ts;
 		char c[64];
 		ssize_t n;
 
-		if (top_stop)
-			return true;
-		if (now >= next)
-			return false;
-		ts = (struct timespec){ .tv_sec = (next - now) / 1000000000ull,
-					.tv_nsec = (next - now) % 1000000000ull };
-		if (ppoll(&p, 1, &ts, waitmask) <= 0)
+		if (t && top_stop)
+			return WAKE_QUIT;
+		if (t && top_tstp) {
+			top_tstp = 0;
+			top_keymode(t, false);
+			raise(SIGSTOP);
+			top_keymode(t, true);	/* SIGCONT redraws */
+		}
+		if (t && top_cont) {
+			top_cont = 0;
+			top_keymode(t, true);	/* stopped by someone else */
+			return WAKE_REDRAW;
+		}
+		if (now >= deadline)
+			return WAKE_TIME;
+		ts = (struct timespec){ .tv_sec = (deadline - now) / 1000000000ull,
+					.tv_nsec = (deadline - now) % 1000000000ull };
+		if (ppoll(p, 2, &ts, t ? &t->waitmask : NULL) <= 0)
 			continue;	/* a signal, or the time */
-		n = p.revents & POLLIN ? read(STDIN_FILENO, c, sizeof(c)) : -1;
+		if (p[0].revents)
+			return WAKE_FD;
+		if (!p[1].revents)
+			continue;
+		n = p[1].revents & POLLIN ? read(STDIN_FILENO, c, sizeof(c)) : -1;
 		if (n <= 0) {
-			keys = false;	/* hung up, or the end of its input */
+			t->keys = false;	/* hung up, or the end of its input */
 			continue;
 		}
 		if (memchr(c, 'q', n) || memchr(c, 'Q', n))
-			return true;
+			return WAKE_QUIT;
 	}
+}
+
+enum ask_result { ASKED, ASK_FAILED, ASK_BUSY, ASK_QUIT };
+
+/*
+ * One request, one reply; ASK_FAILED with a message. The connect does
+ * not wait: a full listen queue (an hdrlog stuck, clients queued behind
+ * it) is ASK_BUSY, with a message unless t (--top shows it instead).
+ * With t, the wait for the reply takes keys and signals (ASK_QUIT).
+ */
+static enum ask_result ask(const char *path, const char *request,
+			   char *reply, size_t size, bool *ok, struct top *t)
+{
+	struct sockaddr_un sa;
+	enum top_wake w;
+	ssize_t n;
+	int fd;
+
+	if (addr_of(path, &sa)) {
+		fprintf(stderr, "hdrlog: --control %s: the path is too long\n", path);
+		return ASK_FAILED;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int err = errno;
+
+		close(fd);
+		fd = -1;
+		errno = err;
+	}
+	if (fd < 0 && errno == EAGAIN) {
+		if (!t)
+			fprintf(stderr, "hdrlog: the hdrlog at %s is busy: its control socket's queue is full; try again later\n",
+				path);
+		return ASK_BUSY;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "hdrlog: no running hdrlog answers at %s (%s): is one running with --respond? Give its --control PATH, its -i IF or its --config FILE\n",
+			path, strerror(errno));
+		return ASK_FAILED;
+	}
+	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
+		fprintf(stderr, "hdrlog: --control %s: %s\n", path, strerror(errno));
+		close(fd);
+		return ASK_FAILED;
+	}
+	do
+		w = top_wait(fd, clock_mono_ns() + 5000000000ull, t);
+	while (w == WAKE_REDRAW);
+	if (w == WAKE_QUIT) {
+		close(fd);
+		return ASK_QUIT;
+	}
+	if (w == WAKE_TIME) {
+		fprintf(stderr, "hdrlog: the hdrlog at %s did not answer within 5 s\n", path);
+		close(fd);
+		return ASK_FAILED;
+	}
+	n = recv(fd, reply, size - 1, 0);
+	close(fd);
+	if (n <= 0) {
+		fprintf(stderr, "hdrlog: the hdrlog at %s closed without an answer\n", path);
+		return ASK_FAILED;
+	}
+	reply[n] = '\0';
+	*ok = !strncmp(reply, "ok\n", 3);
+	if (!*ok && strncmp(reply, "error\n", 6)) {
+		fprintf(stderr, "hdrlog: %s does not answer as hdrlog does\n", path);
+		return ASK_FAILED;
+	}
+	return ASKED;
 }
 
 /*
  * --top on a terminal: a view each second, after clearing the screen,
- * until q, an interrupt (SIGINT, SIGTERM, SIGHUP: exit status 0) or the
- * hdrlog asked going away (1). Keys are read a key at a time, unechoed;
- * the terminal is put back as it was on every way out.
+ * until q, an interrupt (SIGINT, SIGTERM, SIGHUP, SIGQUIT: exit status
+ * 0) or the hdrlog asked going away (1). A busy hdrlog (its listen queue
+ * full) is said on the screen and asked again at the next refresh: it
+ * may be a moment's, and q still quits. Keys are read a key at a time,
+ * unechoed; the terminal is put back as it was on every way out, and
+ * while stopped (^Z).
  */
 static int top_loop(const char *path, const char *request, char *reply,
 		    size_t size)
 {
-	const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP,
+			     SIGCONT };
 	struct sigaction sa = { .sa_handler = on_top_signal };
-	sigset_t block, waitmask;
-	struct termios saved, raw;
-	bool keys = isatty(STDIN_FILENO) &&
-		    !tcgetattr(STDIN_FILENO, &saved);
+	struct top t = { .keys = isatty(STDIN_FILENO) };
+	enum ask_result r;
+	sigset_t block;
 	int ret = 0;
 	bool ok;
 
+	t.keys = t.keys && !tcgetattr(STDIN_FILENO, &t.saved);
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&block);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		sigaction(sigs[i], &sa, NULL);
 		sigaddset(&block, sigs[i]);
 	}
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	if (keys) {
-		raw = saved;
-		raw.c_lflag &= ~(ICANON | ECHO);
-		raw.c_cc[VMIN] = 1;
-		raw.c_cc[VTIME] = 0;
-		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	sigprocmask(SIG_BLOCK, &block, &t.waitmask);
+	if (t.keys) {
+		t.raw = t.saved;
+		t.raw.c_lflag &= ~(ICANON | ECHO);
+		t.raw.c_cc[VMIN] = 1;
+		t.raw.c_cc[VTIME] = 0;
+		top_keymode(&t, true);
 	}
 	for (;;) {
 		uint64_t next = clock_mono_ns() + 1000000000ull;
 
-		if (ask(path, request, reply, size, &ok)) {
+		r = ask(path, request, reply, size, &ok, &t);
+		if (r == ASK_QUIT)
+			break;
+		if (r == ASK_FAILED) {
 			ret = 1;
 			break;
 		}
-		if (!ok) {
+		if (r == ASKED && !ok) {
 			fprintf(stderr, "hdrlog: %s", reply + 6);
 			ret = 1;
 			break;
 		}
 		/* as top does: home, clear, the frame */
 		fputs("\033[H\033[2J", stdout);
-		fputs(reply + 3, stdout);
+		if (r == ASK_BUSY)
+			printf("the hdrlog at %s is busy: its control socket's queue is full; asking again each second (q quits)\n",
+			       path);
+		else
+			fputs(reply + 3, stdout);
 		if (fflush(stdout)) {	/* the terminal is gone */
 			ret = 1;
 			break;
 		}
-		if (top_wait(next, keys, &waitmask))
+		if (top_wait(-1, next, &t) == WAKE_QUIT)
 			break;
 	}
-	if (keys)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-	sigprocmask(SIG_SETMASK, &waitmask, NULL);
+	top_keymode(&t, false);
+	sigprocmask(SIG_SETMASK, &t.waitmask, NULL);
 	return ret;
 }
 
@@ -371,7 +448,7 @@ int control_command(const char *path, const char *request, bool top,
 	/* a pipe or a file gets one view, without screen codes: as --once */
 	if (top && !once && isatty(STDOUT_FILENO))
 		return top_loop(path, request, reply, sizeof(reply));
-	if (ask(path, request, reply, sizeof(reply), &ok))
+	if (ask(path, request, reply, sizeof(reply), &ok, NULL) != ASKED)
 		return 1;
 	if (!ok) {
 		fprintf(stderr, "hdrlog: %s", reply + 6);

@@ -14,6 +14,7 @@ import pty
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import termios
@@ -172,20 +173,39 @@ class Top:
     def views(self):
         return self.text().split(CLEAR)[1:-1]
 
-    def wait_views(self, want, what, timeout=20):
+    def key(self, b):
+        os.write(self.master, b)
+
+    def keymode(self):
+        """True while the terminal is in --top's key mode (no echo, no
+        line editing)."""
+        lflag = termios.tcgetattr(self.slave)[3]
+        return not lflag & (termios.ECHO | termios.ICANON)
+
+    def wait_for(self, cond, what, timeout=20):
+        """cond()'s first value other than None or False."""
         deadline = time.monotonic() + timeout
         while True:
+            r = cond()
+            if r is not None and r is not False:
+                return r
+            assert time.monotonic() < deadline, "%s: not within %ss; " \
+                "screen:\n%s" % (what, timeout, self.text()[-3000:])
+            time.sleep(0.05)
+
+    def wait_views(self, want, what, timeout=20):
+        def drawn():
             v = self.views()
             if want(v):
                 return v
             assert self.proc.poll() is None, "--top exited (%s): %s" % (
                 self.proc.returncode, self.proc.stderr.read())
-            assert time.monotonic() < deadline, "%s: not within %ss; " \
-                "screen:\n%s" % (what, timeout, self.text()[-3000:])
-            time.sleep(0.05)
+            return None
+        return self.wait_for(drawn, what, timeout)
 
-    def key(self, b):
-        os.write(self.master, b)
+    def stopped(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
 
     def wait_exit(self, timeout=10):
         """The exit status; the terminal must be as it was (echo, lines)."""
@@ -289,20 +309,22 @@ def _():
         assert h.stop() == 0, h.stderr()
 
 
-@tap.case("hdrlog --top ends cleanly on ^C (status 0, terminal restored) "
-          "and when the hdrlog it watches stops (status 1, a clear "
-          "message); with stdout not a terminal it prints one view without "
-          "screen codes and exits, as --once")
+@tap.case("hdrlog --top ends cleanly on ^C and on ^\\ (SIGQUIT: it left "
+          "the terminal raw) (status 0, terminal restored) and when the "
+          "hdrlog it watches stops (status 1, a clear message); with "
+          "stdout not a terminal it prints one view without screen codes "
+          "and exits, as --once")
 def _():
     out, sock = H.path("top2.json"), ctl("top2")
     with R.hdrlog(out, R.conf(TOP_CONF), ["--control", sock]) as h:
-        top = Top(sock)
-        try:
-            top.wait_views(lambda v: len(v) >= 2, "2 views")
-            top.key(b"\x03")    # ^C, typed
-            assert top.wait_exit() == 0, top.proc.stderr.read()
-        finally:
-            top.close()
+        for key in (b"\x03", b"\x1c"):    # ^C and ^\ typed
+            top = Top(sock)
+            try:
+                top.wait_views(lambda v: len(v) >= 2, "2 views")
+                top.key(key)
+                assert top.wait_exit() == 0, (key, top.proc.stderr.read())
+            finally:
+                top.close()
         r = cmd(["--top", "--control", sock])
         assert r.returncode == 0, H.show(r)
         assert r.stdout.count("TOP BY PACKETS") == 1, r.stdout
@@ -318,6 +340,89 @@ def _():
                              + re.escape(sock), err), err
         finally:
             top.close()
+
+
+def silent_socket(name, full):
+    """A control socket that listens and never accepts (an hdrlog stuck),
+    its listen queue filled when full (clients queued behind it)."""
+    sock = ctl(name)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    H.on_cleanup(lambda: os.path.exists(sock) and os.unlink(sock))
+    H.on_cleanup(srv.close)
+    srv.bind(sock)
+    srv.listen(0 if full else 8)
+    for _ in range(64 if full else 0):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        H.on_cleanup(c.close)
+        c.setblocking(False)
+        try:
+            c.connect(sock)
+        except BlockingIOError:
+            break
+    else:
+        assert not full, "the listen queue did not fill"
+    return sock
+
+
+@tap.case("--blocks and --unblock at an hdrlog whose control queue is full "
+          "(listening, never accepting): 'is busy', exit status 1, at once "
+          "(connect() waited for ever)")
+def _():
+    sock = silent_socket("full", True)
+    for args in (["--blocks"], ["--unblock", "203.0.113.9"]):
+        r = cmd(args + ["--control", sock])
+        assert r.returncode == 1, H.show(r)
+        assert "the hdrlog at %s is busy" % sock in r.stderr, H.show(r)
+
+
+@tap.case("--top at an hdrlog whose control queue is full says so on the "
+          "screen and asks again; q and ^C quit it (status 0, the terminal "
+          "as it was); at one that takes the request and never answers, q "
+          "and ^C quit at once too (status 0; they were ignored: a hang in "
+          "connect(), or the 5 s wait out and status 1)")
+def _():
+    for full in (True, False):
+        sock = silent_socket("topfull" if full else "topmute", full)
+        for key in (b"q", b"\x03"):
+            top = Top(sock)
+            try:
+                if full:
+                    top.wait_views(lambda v: len(v) >= 1 and
+                                   "at %s is busy" % sock in v[-1],
+                                   "the busy screen")
+                else:
+                    top.wait_for(top.keymode, "key mode")
+                top.key(key)
+                rc = top.wait_exit()
+                assert rc == 0, (full, key, rc, top.proc.stderr.read())
+            finally:
+                top.close()
+
+
+@tap.case("^Z in --top puts the terminal back before it stops; after "
+          "SIGCONT (fg) keys are read unechoed again, the view is redrawn "
+          "and q quits")
+def _():
+    out, sock = H.path("tstp.json"), ctl("tstp")
+    with R.hdrlog(out, R.conf(TOP_CONF), ["--control", sock]) as h:
+        top = Top(sock)
+        try:
+            top.wait_views(lambda v: len(v) >= 1, "a view")
+            assert top.keymode()
+            top.key(b"\x1a")   # ^Z, typed
+            top.wait_for(top.stopped, "stopped")
+            assert not top.keymode(), "stopped with the terminal raw"
+            n = len(top.text().split(CLEAR))
+            os.kill(top.proc.pid, signal.SIGCONT)
+            top.wait_for(lambda: not top.stopped() and top.keymode(),
+                         "key mode again after SIGCONT")
+            top.wait_for(lambda: len(top.text().split(CLEAR)) > n,
+                         "a redraw after SIGCONT")
+            top.key(b"q")
+            assert top.wait_exit() == 0, top.proc.stderr.read()
+        finally:
+            top.close()
+        assert h.stop() == 0, h.stderr()
 
 
 def block_dropped(sock, src):
