@@ -66,7 +66,11 @@ def _():
     out, sock = H.path("blocks.json"), ctl("blocks")
     attacker = "203.0.113.20"
     with hdrlog(out, sock) as h:
-        H.topo().send(R.flood(attacker))
+        # --top shows a source's last window (1 s, CLOCK_MONOTONIC as
+        # time.monotonic_ns): the flood sent early in one, not split
+        frames = R.flood(attacker)
+        time.sleep(1 - time.monotonic_ns() % 10**9 / 1e9 + 0.01)
+        H.topo().send(frames)
         blocked(out, h, attacker)
         h.hup()     # a reload keeps the block list
         r = cmd(["--blocks", "--control", sock])
