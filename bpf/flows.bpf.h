@@ -44,7 +44,7 @@
  *
  * Why one shared value with atomic adds and not a per-CPU value: a
  * per-CPU value multiplies the table's memory by the number of CPUs
- * (1M flows x 64 CPUs x a 152-byte value: 9 GiB), and the frames of one
+ * (1M flows x 64 CPUs x a 160-byte value: 10 GiB), and the frames of one
  * flow mostly arrive on one CPU (RSS hashes the 5-tuple), so the cache
  * line an atomic add locks is rarely contended. Flags are ORed
  * atomically; last seen and the TTL range are plain stores: a race

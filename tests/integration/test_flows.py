@@ -476,9 +476,9 @@ def _():
 
 
 @tap.case("more TCP flows end at once than the queue of ended flows holds "
-          "(4096), while the table is younger than its idle timeout (60 s, "
-          "when no pass is needed for idle flows): each is still written, "
-          "reason rst, within seconds, not after the idle timeout")
+          "(4096), idle timeout 60 s: each is still written, reason rst, "
+          "within seconds (the slices find what the queue lost), not after "
+          "the idle timeout")
 def _():
     s = H.load_scapy()
     out = H.path("overflow.json")
