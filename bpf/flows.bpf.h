@@ -17,13 +17,39 @@
  * --flow-table sizes the table (it is preallocated: the memory is taken
  * at start, and an insert never allocates in the packet path).
  *
- * Why one shared value with atomic adds and not a per-CPU hash: a
+ * Why the counts are not the hash's values: userspace reads every flow
+ * a few times per idle timeout, and reading a hash means copying it out
+ * through the kernel in hash order (bpf_map_lookup_batch: about 0.5 us a
+ * flow at a million flows, half a second of CPU per pass). So the hash
+ * maps a key to a slot of flow_slots, an array that userspace mmaps and
+ * reads in place (about 15 ns a flow); the slot holds the counts, its
+ * key (for the delete) and whether it is live.
+ *
+ * A new flow's slot: one never used yet (flow_slots_fresh counts them
+ * out, so that nothing has to fill a free list at start), else one from
+ * flow_free, where userspace puts the slots of the flows it exported.
+ * Neither: the table is full (flow_table_full, as above). The slot is
+ * filled, then the key inserted (BPF_NOEXIST), then marked live: a slot
+ * userspace sees live is whole. Another CPU may insert the same key
+ * first (EEXIST): the slot goes back to flow_free (nobody can have found
+ * it) and the frame counts in the winner's.
+ *
+ * Why a slot is not reused at once: a frame on another CPU may have
+ * looked up the key just before userspace deleted it, and still be
+ * adding to the slot. Programs run under RCU and take microseconds;
+ * userspace puts a slot in flow_free a sweep tick (a second) after the
+ * delete at the earliest, which is ample, so such a late frame adds to
+ * the exported flow's slot (not counted: see src/flowtable.c), never to
+ * the next flow's.
+ *
+ * Why one shared value with atomic adds and not a per-CPU value: a
  * per-CPU value multiplies the table's memory by the number of CPUs
- * (1M flows x 64 CPUs x a 112-byte value: 7 GiB), and the frames of one flow
- * mostly arrive on one CPU (RSS hashes the 5-tuple), so the cache line
- * an atomic add locks is rarely contended. Flags are ORed atomically;
- * last seen and the TTL range are plain stores: a race between two CPUs
- * can only lose a few nanoseconds of last-seen or one TTL of the range.
+ * (1M flows x 64 CPUs x a 160-byte value: 10 GiB), and the frames of one
+ * flow mostly arrive on one CPU (RSS hashes the 5-tuple), so the cache
+ * line an atomic add locks is rarely contended. Flags are ORed
+ * atomically; last seen and the TTL range are plain stores: a race
+ * between two CPUs can only lose a few nanoseconds of last-seen or one
+ * TTL of the range.
  */
 #ifndef HDRLOG_FLOWS_BPF_H
 #define HDRLOG_FLOWS_BPF_H
@@ -35,25 +61,46 @@
 #include "record.h"
 #include "maps.h"
 
-/* Set by userspace before load: --log has flows. */
+/* Set by userspace before load: --log has flows; --flow-table. */
 const volatile __u8 log_flows;
+const volatile __u32 flow_table_size;
 
+/* key -> slot in flow_slots */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);	/* --flow-table, set at load */
 	__type(key, struct hdrlog_flow_key);
-	__type(value, struct hdrlog_flow);
+	__type(value, __u32);
 } flows SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 65536);	/* --flow-table, set at load */
+	__type(key, __u32);
+	__type(value, struct hdrlog_flow);
+} flow_slots SEC(".maps");
+
+/* Slots of exported flows, put back by userspace after a grace period. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 65536);	/* --flow-table, set at load */
+	__uint(key_size, 0);
+	__type(value, __u32);
+} flow_free SEC(".maps");
+
+/* Slots from here on were never used: taken in order before flow_free. */
+__u64 flow_slots_fresh;	/* 64 bits: clang's BPF atomics */
+
 /*
- * Keys of TCP flows that just ended (RST, or FIN both ways), for the
- * sweep to find them within a second: see flow_ended().
+ * Flows that just ended (RST, or FIN both ways), for the sweep to find
+ * them within a second: see flow_ended().
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_QUEUE);
 	__uint(max_entries, 4096);	/* 1 without --log flows, set at load */
 	__uint(key_size, 0);
-	__type(value, struct hdrlog_flow_key);
+	__type(value, struct hdrlog_flow_ended);
 } flows_ended SEC(".maps");
 
 /* ICMP replies counted in their request's flow: (type, the request's). */
@@ -93,15 +140,34 @@ static __always_inline int flow_tcp_ended(__u64 f)
 }
 
 /*
- * The flow just ended: tell the sweep now (src/flowtable.c), which
- * otherwise visits a flow only every few seconds. Full (the sweep takes
- * the queue every second, and only flows that end are put in it): the
- * flow is found by the sweep's slice instead, a few seconds later, and
- * nothing is lost.
+ * The flow in slot just ended: tell the sweep now (src/flowtable.c),
+ * which otherwise visits a flow only every few seconds. Full (the sweep
+ * takes the queue every second, and only flows that end are put in it):
+ * the flow is found by the sweep's slice instead, a few seconds later,
+ * and nothing is lost.
  */
-static __always_inline void flow_ended(const struct hdrlog_flow_key *k)
+static __always_inline void flow_ended(__u32 slot, __u64 first_ns)
 {
-	bpf_map_push_elem(&flows_ended, k, 0);
+	struct hdrlog_flow_ended n = { .slot = slot, .first_ns = first_ns };
+
+	bpf_map_push_elem(&flows_ended, &n, 0);
+}
+
+/* A slot for a new flow, in *slot; NULL when the table is full. */
+static __always_inline struct hdrlog_flow *flow_slot_take(__u32 *slot)
+{
+	struct hdrlog_flow *v;
+
+	if (flow_slots_fresh < flow_table_size) {
+		*slot = __sync_fetch_and_add(&flow_slots_fresh, 1);
+		/* NULL: other CPUs took the last fresh ones */
+		v = bpf_map_lookup_elem(&flow_slots, slot);
+		if (v)
+			return v;
+	}
+	if (bpf_map_pop_elem(&flow_free, slot))
+		return NULL;
+	return bpf_map_lookup_elem(&flow_slots, slot);
 }
 
 /*
@@ -111,19 +177,20 @@ static __always_inline void flow_ended(const struct hdrlog_flow_key *k)
  * clock costs ~60 ns here, a quarter of the whole update, and last seen
  * only has to be good enough for timeouts in seconds and a flow's end.
  *
- * A frame of a known flow: one lookup, two atomic adds (packets and
- * bytes: several CPUs may count in one flow), and plain stores for the
- * rest; the flags' atomic OR only when the frame brings a flag the flow
- * had not seen that way (most TCP frames bring none). A new flow: the
- * lookup that missed and one insert of a value that already counts the
- * frame; the flow is looked up again only when another CPU inserted it
- * first.
+ * A frame of a known flow: the hash lookup and the slot's (an array
+ * index), two atomic adds (packets and bytes: several CPUs may count in
+ * one flow), and plain stores for the rest; the flags' atomic OR only
+ * when the frame brings a flag the flow had not seen that way (most TCP
+ * frames bring none). A new flow: the lookup that missed, a slot filled
+ * with the first frame's counts and one insert of its number; the flow
+ * is looked up again only when another CPU inserted it first.
  */
 static __always_inline void flow_update(const struct hdrlog_record *r,
 					struct hdrlog_counters *cnt)
 {
 	struct hdrlog_flow_key k = {};
 	struct hdrlog_flow *v;
+	__u32 *slot;
 	__be16 sport = 0, dport = 0;
 	__u64 bytes, src_lists = 0, dest_lists = 0, flags, old;
 	int from_hi, toclient, tcp;
@@ -154,41 +221,54 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 	bytes = bpf_ntohs(r->ip_len) + (r->ip_v == 6 ? 40 : 0);
 	tcp = (r->flags & HDRLOG_RF_TCP) && r->ip_proto == IPPROTO_TCP;
 
-	v = bpf_map_lookup_elem(&flows, &k);
+	slot = bpf_map_lookup_elem(&flows, &k);
+	v = slot ? bpf_map_lookup_elem(&flow_slots, slot) : NULL;
 	if (!v) {
 		__u64 now = bpf_ktime_get_ns();
-		struct hdrlog_flow fresh = {
-			.first_ns = now,
-			.last_ns = now,
-			.client_hi = from_hi,
-			.direction = r->direction,
-			.icmp_type = r->icmp_type,
-			.icmp_code = r->icmp_code,
-			.min_ttl = r->ttl,
-			.max_ttl = r->ttl,
-			.client_lists = r->src_lists,
-			.server_lists = r->dest_lists,
-			.pkts = { 1, 0 },
-			.bytes = { bytes, 0 },
-			.tcp_flags = tcp ? r->tcp_flags : 0,
-			.dropped = r->action == XDP_DROP,
-		};
+		__u32 new_slot;
 		long err;
 
-		if (r->flags & HDRLOG_RF_OWNER) {
-			fresh.pid = r->pid;
-			__builtin_memcpy(fresh.comm, r->comm, sizeof(fresh.comm));
-			fresh.has_owner = 1;
-		}
-		/* EEXIST: another CPU made it first; E2BIG: the table is full */
-		err = bpf_map_update_elem(&flows, &k, &fresh, BPF_NOEXIST);
-		if (!err) {
-			cnt->flows_new++;
-			if (flow_tcp_ended(fresh.tcp_flags))
-				flow_ended(&k);
+		v = flow_slot_take(&new_slot);
+		if (!v) {
+			cnt->flow_table_full++;
 			return;
 		}
-		v = bpf_map_lookup_elem(&flows, &k);
+		/* the slot may hold an old flow: every field is written */
+		__builtin_memset(v, 0, sizeof(*v));
+		v->first_ns = now;
+		v->last_ns = now;
+		v->client_hi = from_hi;
+		v->direction = r->direction;
+		v->icmp_type = r->icmp_type;
+		v->icmp_code = r->icmp_code;
+		v->min_ttl = r->ttl;
+		v->max_ttl = r->ttl;
+		v->client_lists = r->src_lists;
+		v->server_lists = r->dest_lists;
+		v->pkts[0] = 1;
+		v->bytes[0] = bytes;
+		v->tcp_flags = tcp ? r->tcp_flags : 0;
+		v->dropped = r->action == XDP_DROP;
+		if (r->flags & HDRLOG_RF_OWNER) {
+			v->pid = r->pid;
+			__builtin_memcpy(v->comm, r->comm, sizeof(v->comm));
+			v->has_owner = 1;
+		}
+		__builtin_memcpy(&v->key, &k, sizeof(k));
+		/* EEXIST: another CPU made it first */
+		err = bpf_map_update_elem(&flows, &k, &new_slot, BPF_NOEXIST);
+		if (!err) {
+			/* fully ordered: after the stores above */
+			__sync_val_compare_and_swap(&v->live, 0, 1);
+			cnt->flows_new++;
+			if (flow_tcp_ended(v->tcp_flags))
+				flow_ended(new_slot, now);
+			return;
+		}
+		/* not in the hash: nobody else can have found it */
+		bpf_map_push_elem(&flow_free, &new_slot, 0);
+		slot = bpf_map_lookup_elem(&flows, &k);
+		v = slot ? bpf_map_lookup_elem(&flow_slots, slot) : NULL;
 		if (!v) {
 			cnt->flow_table_full++;
 			return;
@@ -208,7 +288,7 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 		__sync_fetch_and_or(&v->tcp_flags, flags);
 		/* two CPUs may both see the end: the sweep takes it once */
 		if (flow_tcp_ended(old | flags) && !flow_tcp_ended(old))
-			flow_ended(&k);
+			flow_ended(*slot, v->first_ns);
 	}
 	if (r->action == XDP_DROP)
 		__sync_fetch_and_add(&v->dropped, 1);

@@ -226,7 +226,8 @@ struct hdrlog_flow_key {
 /*
  * A flow's counts, shared by every CPU and updated with atomic adds (see
  * flow_update()). Index 0 of each pair is "toserver" (from the client),
- * 1 "toclient", as in Suricata's eve.
+ * 1 "toclient", as in Suricata's eve. One slot of the flow_slots array
+ * (bpf/flows.bpf.h), which userspace maps and reads in place.
  */
 struct hdrlog_flow {
 	/* what every frame reads or writes, together: one cache line */
@@ -250,6 +251,25 @@ struct hdrlog_flow {
 	__u64 server_lists;
 	__u32 pid;
 	char comm[16];
+	/* the slot's own: what userspace deletes from the hash at export */
+	struct hdrlog_flow_key key;
+	/*
+	 * 1 while the slot holds a flow (set by the kernel once the flow is
+	 * in the hash, cleared by userspace when it exports the flow); 64
+	 * bits for the atomic
+	 */
+	__u64 live;
+};
+
+/*
+ * A notice in flows_ended: the flow in slot ended. first_ns tells this
+ * flow from a later one in the same slot (a slot is reused a second
+ * after its flow's export at the earliest, so no two share a first_ns).
+ */
+struct hdrlog_flow_ended {
+	__u32 slot;
+	__u32 pad;
+	__u64 first_ns;
 };
 
 /*

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The flow table's sweep, once a second. Reading the whole table every
- * second cost a third of a core at a million flows (224 MB copied per
- * sweep), so each tick reads a slice of it (bpf_map_lookup_batch, one
- * system call per 1024 flows, the batch token carried from tick to tick)
- * and a pass over the whole table takes sweep_round ticks: each flow is
- * judged every sweep_round seconds (1 to 5: a third of the idle timeout),
- * and what it is due is found that much later at most. Flows that end
- * with RST or FIN cannot wait for that: the kernel queues their keys as
- * they end (flows_ended, bpf/flows.bpf.h) and each tick judges those
- * first, by key. Each flow is judged:
+ * The flow table's sweep, once a second. The flows' counts are in
+ * flow_slots (bpf/flows.bpf.h), an array mapped here and read in place:
+ * about 15 ns a slot, where copying a hash out through the kernel
+ * (bpf_map_lookup_batch) cost about 0.5 us a flow at a million flows.
+ * Each tick still reads only a slice of the slots, so that a pass over
+ * the table takes sweep_round ticks (1 to 5: a third of the idle
+ * timeout), and each flow is judged that often: at a million flows a
+ * whole pass a second would cost a few percent of a CPU for nothing.
+ * Flows that end with RST or FIN cannot wait for their slice: the kernel
+ * queues their slots as they end (flows_ended) and each tick judges
+ * those first. Each flow is judged:
  *
  *   - RST seen, or FIN seen both ways, and no frame for CLOSED_WAIT_NS:
  *     exported and deleted, reason rst or fin. The wait keeps the last
@@ -23,47 +24,43 @@
  *     is the previous report's end. A userspace node per reported flow
  *     remembers what was reported.
  *   - at exit (shutdown), every flow left, in one whole pass: reason
- *     shutdown (or rst/fin when it had ended); none deleted, the map goes
+ *     shutdown (or rst/fin when it had ended); none deleted, the maps go
  *     with the process.
  *
- * No pass starts while the table is too young to hold a flow that is
- * due: every flow in it started less than the idle timeout (and the
- * active one) ago, as in the first seconds after start or after the
- * table emptied. A pass over a million flows costs about half a second
- * of CPU (the kernel's batch read takes about 0.5 us a flow, a cache
- * miss on each element in hash order), and in those seconds it can find
- * nothing: idle and active are judged from a flow's start on, and the
- * flows that ended come from the queue. What bounds the age is the
- * latest pass (every flow present when it began was read: the earliest
- * start among those it kept, or its own start), or the table's creation
- * (before any program is attached). If the queue may have lost a
- * notice (it was full, or the pending list was), passes go on until one
- * has begun after that flow's CLOSED_WAIT_NS: the slice finds it.
- *
- * What a tick deletes goes in one bpf_map_delete_batch per 1024 flows.
- * A frame that arrives between the read of a flow and its delete is not
- * counted: the flow had been idle for seconds, so this is the rare last
- * retransmission, and it then starts a new flow of its own.
+ * Deleting a flow: its slot is marked not live at once (no later read
+ * here judges it again), its key is deleted from the hash in one
+ * bpf_map_delete_batch per 1024 flows at the end of the tick, and the
+ * slot goes back to the kernel's free queue on a tick at least RETIRE_NS
+ * after that delete (see the grace period in bpf/flows.bpf.h). A frame
+ * that the kernel counts between this read of a flow and the delete of
+ * its key (a few microseconds to a second, within the tick), or that
+ * looked the key up just before the delete, is not in the record: the
+ * flow had been idle for seconds or had ended, so this is the rare last
+ * retransmission; after the delete a frame starts a new flow of its own.
  */
 #include <errno.h>
 #include <search.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <bpf/bpf.h>
 
 #include "clock.h"
 #include "flowtable.h"
 #include "log.h"
-#include "mapwalk.h"
 
 #define BATCH			1024
 #define CLOSED_WAIT_NS		1000000000ull
 #define NS			1000000000ull
 #define SWEEP_ROUND_MAX		5	/* ticks per pass over the table */
 #define PENDING_MAX		8192	/* ended flows waiting for CLOSED_WAIT */
-/* first_ns may be a little older than the insert it dates */
-#define AGE_SLACK_NS		NS
+/*
+ * From a key's delete to its slot's reuse, at least: programs that
+ * looked the key up before the delete are long done (RCU readers of
+ * microseconds); in practice the next tick, a second later.
+ */
+#define RETIRE_NS		(NS / 2)
 
 #define TH_FIN	0x01
 #define TH_RST	0x04
@@ -78,31 +75,26 @@ struct reported {
 };
 
 struct flow_table {
-	int fd;
-	int ended_fd;		/* queue of keys of flows that ended */
+	struct flow_table_maps maps;
+	struct hdrlog_flow *slots;	/* flow_slots, mapped */
+	uint32_t n_slots;
 	uint64_t idle_ns;
 	uint64_t active_ns;
 	void *reported;		/* tsearch() tree of struct reported */
-	bool warned;
-	/* the pass in progress */
 	unsigned int sweep_round;	/* ticks per pass */
-	unsigned int tick;		/* of this pass, from 0 */
-	struct map_walk walk;		/* its cursor: where the next tick goes on */
-	uint64_t pass_flows;		/* flows read in this pass */
-	uint64_t last_pass_flows;	/* and in the previous one */
-	uint64_t pass_start;		/* mono: when this pass began */
-	uint64_t pass_oldest;		/* earliest first_ns it kept */
-	/* mono: every flow in the table started after this */
-	uint64_t born_after;
-	uint32_t ended_max;		/* the queue's size; 0: unknown */
-	uint64_t ended_lost;		/* mono: a notice may have been lost */
-	/* ended flows, by key, until CLOSED_WAIT_NS has passed */
-	struct hdrlog_flow_key pending[PENDING_MAX];
+	uint32_t cursor;		/* the slot the next tick reads from */
+	/* ended flows, until CLOSED_WAIT_NS has passed */
+	struct hdrlog_flow_ended pending[PENDING_MAX];
 	unsigned int n_pending;
-	struct hdrlog_flow_key keys[BATCH];
-	struct hdrlog_flow values[BATCH];
-	struct hdrlog_flow_key doomed[BATCH];	/* to delete */
+	struct hdrlog_flow_key doomed[BATCH];	/* keys to delete */
 	unsigned int n_doomed;
+	/*
+	 * Slots of deleted flows, a ring of n_slots in the order deleted:
+	 * [head, mark) were deleted before mark_ns, [mark, tail) since.
+	 */
+	uint32_t *retired;
+	uint64_t head, mark, tail;
+	uint64_t mark_ns;
 };
 
 static int key_cmp(const void *a, const void *b)
@@ -110,34 +102,50 @@ static int key_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct hdrlog_flow_key));
 }
 
-struct flow_table *flow_table_new(int map_fd, int ended_fd,
+/* Seconds between two visits of a flow: sweeps per pass over the table. */
+static unsigned int sweep_round(uint32_t idle_timeout)
+{
+	unsigned int round = idle_timeout / 3;
+
+	return round < 1 ? 1 : round > SWEEP_ROUND_MAX ? SWEEP_ROUND_MAX : round;
+}
+
+struct flow_table *flow_table_new(const struct flow_table_maps *maps,
 				  uint32_t idle_timeout, uint32_t active_timeout)
 {
 	struct flow_table *t = calloc(1, sizeof(*t));
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
+	void *p;
 
 	if (!t)
-		return NULL;
-	t->fd = map_fd;
-	t->ended_fd = ended_fd;
+		goto oom;
+	t->maps = *maps;
+	if (bpf_obj_get_info_by_fd(maps->slots, &info, &len) ||
+	    info.value_size != sizeof(struct hdrlog_flow)) {
+		pr_err("cannot read the flow table's size");
+		goto fail;
+	}
+	t->n_slots = info.max_entries;
+	p = mmap(NULL, (size_t)t->n_slots * sizeof(*t->slots),
+		 PROT_READ | PROT_WRITE, MAP_SHARED, maps->slots, 0);
+	if (p == MAP_FAILED) {
+		pr_err("cannot map the flow table: %s", strerror(errno));
+		goto fail;
+	}
+	t->slots = p;
+	t->retired = malloc((size_t)t->n_slots * sizeof(*t->retired));
+	if (!t->retired)
+		goto oom;
 	t->idle_ns = idle_timeout * NS;
 	t->active_ns = active_timeout * NS;
-	t->sweep_round = flow_table_sweep_round(idle_timeout);
-	t->walk = (struct map_walk){ .fd = map_fd, .keys = t->keys,
-				     .vals = t->values, .batch = BATCH };
-	/* no program is attached yet: no flow in the table */
-	t->born_after = clock_mono_ns();
-	if (!bpf_obj_get_info_by_fd(ended_fd, &info, &len))
-		t->ended_max = info.max_entries;
+	t->sweep_round = sweep_round(idle_timeout);
 	return t;
-}
-
-unsigned int flow_table_sweep_round(uint32_t idle_timeout)
-{
-	unsigned int round = idle_timeout / 3;
-
-	return round < 1 ? 1 : round > SWEEP_ROUND_MAX ? SWEEP_ROUND_MAX : round;
+oom:
+	pr_err("out of memory");
+fail:
+	flow_table_free(t);
+	return NULL;
 }
 
 static void free_node(void *p)
@@ -149,17 +157,19 @@ void flow_table_free(struct flow_table *t)
 {
 	if (!t)
 		return;
+	if (t->slots)
+		munmap(t->slots, (size_t)t->n_slots * sizeof(*t->slots));
+	free(t->retired);
 	tdestroy(t->reported, free_node);
 	free(t);
 }
 
 /* What is due for v now: a reason, or -1 for nothing yet. */
-static int due(const struct flow_table *t, const struct hdrlog_flow_key *k,
-	       const struct hdrlog_flow *v, const struct reported *r,
-	       uint64_t now, bool shutdown)
+static int due(const struct flow_table *t, const struct hdrlog_flow *v,
+	       const struct reported *r, uint64_t now, bool shutdown)
 {
 	uint64_t idle = now > v->last_ns ? now - v->last_ns : 0;
-	uint64_t f = k->ip_proto == 6 ? v->tcp_flags : 0;
+	uint64_t f = v->key.ip_proto == 6 ? v->tcp_flags : 0;
 	bool rst = f & (TH_RST | TH_RST << 8);
 	bool fin_both = (f & TH_FIN) && (f & TH_FIN << 8);
 	uint64_t since = r ? r->at_ns : v->first_ns;
@@ -203,19 +213,16 @@ static void remember(struct reported *r, const struct hdrlog_flow *v)
 }
 
 /* Judge one flow; true when it is to be deleted. */
-static bool judge(struct flow_table *t, const struct hdrlog_flow_key *k,
-		  const struct hdrlog_flow *v, uint64_t now, bool shutdown,
-		  const struct decode_ctx *ctx, flow_emit_fn emit,
-		  void *emit_ctx, uint64_t *exported)
+static bool judge(struct flow_table *t, const struct hdrlog_flow *v,
+		  uint64_t now, bool shutdown, const struct decode_ctx *ctx,
+		  flow_emit_fn emit, void *emit_ctx, uint64_t *exported)
 {
+	const struct hdrlog_flow_key *k = &v->key;
 	struct reported **node = tfind(k, &t->reported, key_cmp);
 	struct reported *r = node ? *node : NULL;
 	struct event e;
-	int reason = due(t, k, v, r, now, shutdown);
+	int reason = due(t, v, r, now, shutdown);
 
-	/* kept or not: the lower the safer */
-	if (v->first_ns < t->pass_oldest)
-		t->pass_oldest = v->first_ns;
 	if (reason < 0)
 		return false;
 	if (event_decode_flow(&e, k, v, ctx))
@@ -247,6 +254,23 @@ static bool judge(struct flow_table *t, const struct hdrlog_flow_key *k,
 	return false;
 }
 
+/*
+ * A copy of the flow in slot i, false when it holds none. The kernel
+ * marks a slot live after filling it (an atomic, ordered), so a live
+ * slot read with acquire is whole; its counts may go on changing while
+ * it is copied, as they did under the kernel's own copy.
+ */
+static bool read_slot(const struct flow_table *t, uint32_t i,
+		      struct hdrlog_flow *v)
+{
+	const struct hdrlog_flow *s = &t->slots[i];
+
+	if (!__atomic_load_n(&s->live, __ATOMIC_ACQUIRE))
+		return false;
+	memcpy(v, s, sizeof(*v));
+	return true;
+}
+
 /* Delete what this tick judged done: one system call per batch. */
 static void delete_doomed(struct flow_table *t)
 {
@@ -255,168 +279,128 @@ static void delete_doomed(struct flow_table *t)
 	while (done < t->n_doomed) {
 		__u32 n = t->n_doomed - done;
 
-		if (!bpf_map_delete_batch(t->fd, &t->doomed[done], &n, NULL)) {
+		if (!bpf_map_delete_batch(t->maps.keys, &t->doomed[done], &n,
+					  NULL)) {
 			done += n;
 			continue;
 		}
 		/* n were deleted; the next one failed (gone already): skip it */
-		bpf_map_delete_elem(t->fd, &t->doomed[done + n]);
+		bpf_map_delete_elem(t->maps.keys, &t->doomed[done + n]);
 		done += n + 1;
 	}
 	t->n_doomed = 0;
 }
 
-static void doom(struct flow_table *t, const struct hdrlog_flow_key *k)
+/* The flow in slot i was exported: out of the table. */
+static void retire(struct flow_table *t, uint32_t i)
 {
 	if (t->n_doomed == BATCH)
 		delete_doomed(t);
-	t->doomed[t->n_doomed++] = *k;
+	t->doomed[t->n_doomed++] = t->slots[i].key;
+	__atomic_store_n(&t->slots[i].live, 0, __ATOMIC_RELEASE);
+	/* never full: a slot is retired once until it is freed */
+	t->retired[t->tail++ % t->n_slots] = i;
 }
 
-static bool tcp_ended(const struct hdrlog_flow_key *k,
-		      const struct hdrlog_flow *v)
+/*
+ * Slots whose keys were deleted RETIRE_NS ago back to the kernel's free
+ * queue; called at the start of a tick, before anything is deleted.
+ */
+static void free_retired(struct flow_table *t, uint64_t now)
 {
-	uint64_t f = k->ip_proto == 6 ? v->tcp_flags : 0;
+	if (now < t->mark_ns + RETIRE_NS)
+		return;
+	for (; t->head < t->mark; t->head++) {
+		uint32_t slot = t->retired[t->head % t->n_slots];
+
+		/* cannot fail: the queue has room for every slot */
+		if (bpf_map_update_elem(t->maps.free, NULL, &slot, BPF_ANY))
+			break;
+	}
+}
+
+/* At the end of a tick, its keys deleted: mark what it retired. */
+static void mark_retired(struct flow_table *t)
+{
+	if (t->head < t->mark || t->mark == t->tail)
+		return;
+	t->mark = t->tail;
+	t->mark_ns = clock_mono_ns();
+}
+
+/* Judge slots [from, to). */
+static void sweep_slots(struct flow_table *t, uint32_t from, uint32_t to,
+			uint64_t now, bool shutdown,
+			const struct decode_ctx *ctx, flow_emit_fn emit,
+			void *emit_ctx, uint64_t *exported)
+{
+	struct hdrlog_flow v;
+
+	for (uint32_t i = from; i < to; i++)
+		if (read_slot(t, i, &v) &&
+		    judge(t, &v, now, shutdown, ctx, emit, emit_ctx,
+			  exported) && !shutdown)
+			retire(t, i);
+}
+
+static bool tcp_ended(const struct hdrlog_flow *v)
+{
+	uint64_t f = v->key.ip_proto == 6 ? v->tcp_flags : 0;
 
 	return (f & (TH_RST | TH_RST << 8)) ||
 	       ((f & TH_FIN) && (f & TH_FIN << 8));
 }
 
 /*
- * The flows the kernel said ended: judged by key every tick until their
- * CLOSED_WAIT_NS has passed. A key that no longer names an ended flow
- * (exported by the slice, then a new flow of the same key) is dropped.
+ * The flows the kernel said ended: judged every tick until their
+ * CLOSED_WAIT_NS has passed. A notice whose slot no longer holds that
+ * flow (exported by the slice; maybe a new flow there since) is dropped.
  * With no room here a notice is dropped too: the slice finds the flow.
  */
 static void sweep_ended(struct flow_table *t, uint64_t now,
 			const struct decode_ctx *ctx, flow_emit_fn emit,
 			void *emit_ctx, uint64_t *exported)
 {
-	struct hdrlog_flow_key k;
+	struct hdrlog_flow_ended n;
 	struct hdrlog_flow v;
-	unsigned int kept = 0, taken = 0;
+	unsigned int kept = 0;
 
-	while (!bpf_map_lookup_and_delete_elem(t->ended_fd, NULL, &k)) {
-		taken++;
-		if (t->n_pending < PENDING_MAX)
-			t->pending[t->n_pending++] = k;
-		else
-			t->ended_lost = now;
-	}
-	/* as many as it holds: a push may have found it full */
-	if (taken >= t->ended_max)
-		t->ended_lost = now;
+	while (!bpf_map_lookup_and_delete_elem(t->maps.ended, NULL, &n))
+		if (t->n_pending < PENDING_MAX && n.slot < t->n_slots)
+			t->pending[t->n_pending++] = n;
 	for (unsigned int i = 0; i < t->n_pending; i++) {
-		const struct hdrlog_flow_key *pk = &t->pending[i];
+		const struct hdrlog_flow_ended *p = &t->pending[i];
 
-		if (bpf_map_lookup_elem(t->fd, pk, &v) || !tcp_ended(pk, &v))
+		if (!read_slot(t, p->slot, &v) ||
+		    v.first_ns != p->first_ns || !tcp_ended(&v))
 			continue;
-		if (judge(t, pk, &v, now, false, ctx, emit, emit_ctx, exported))
-			doom(t, pk);
+		if (judge(t, &v, now, false, ctx, emit, emit_ctx, exported))
+			retire(t, p->slot);
 		else
-			t->pending[kept++] = *pk;
+			t->pending[kept++] = *p;
 	}
 	t->n_pending = kept;
-	delete_doomed(t);
 }
 
-struct slice {
-	struct flow_table *t;
-	uint64_t now;
-	bool shutdown;
-	const struct decode_ctx *ctx;
-	flow_emit_fn emit;
-	void *emit_ctx;
-	uint64_t *exported;
-};
-
-static void slice_batch(void *arg, const void *keys, const void *vals,
-			uint32_t n)
+void flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
+		      const struct decode_ctx *ctx, flow_emit_fn emit,
+		      void *emit_ctx, uint64_t exported[FLOW_END_SHUTDOWN + 1])
 {
-	struct slice *s = arg;
-	const struct hdrlog_flow_key *k = keys;
-	const struct hdrlog_flow *v = vals;
-
-	for (uint32_t i = 0; i < n; i++)
-		if (judge(s->t, &k[i], &v[i], s->now, s->shutdown, s->ctx,
-			  s->emit, s->emit_ctx, s->exported) && !s->shutdown)
-			doom(s->t, &k[i]);
-	delete_doomed(s->t);
-	s->t->pass_flows += n;
-}
-
-/*
- * Read up to max flows from the pass's cursor on (all with max 0) and
- * judge them. Returns 1 when the pass is over, 0 when not, -1 on error.
- */
-static int sweep_slice(struct flow_table *t, uint64_t max, uint64_t now,
-		       bool shutdown, const struct decode_ctx *ctx,
-		       flow_emit_fn emit, void *emit_ctx, uint64_t *exported)
-{
-	struct slice s = { t, now, shutdown, ctx, emit, emit_ctx, exported };
-	int done = map_walk(&t->walk, max, slice_batch, &s);
-
-	if (done < 0) {
-		if (!t->warned)
-			pr_err("cannot read the flow table: %s; flows are not exported",
-			       strerror(errno));
-		t->warned = true;
-	}
-	return done;
-}
-
-/*
- * Nothing in the table can be due for idle or active: every flow started
- * less than the shorter timeout ago (see the top), and no ended flow's
- * notice may have been lost.
- */
-static bool too_young(const struct flow_table *t, uint64_t now)
-{
-	uint64_t horizon = t->idle_ns < t->active_ns ? t->idle_ns : t->active_ns;
-
-	return !t->ended_lost && now + AGE_SLACK_NS < t->born_after + horizon;
-}
-
-int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
-		     const struct decode_ctx *ctx, flow_emit_fn emit,
-		     void *emit_ctx, uint64_t exported[FLOW_END_SHUTDOWN + 1])
-{
-	uint64_t max = 0;
-	int done;
+	uint32_t share = t->n_slots / t->sweep_round + 1;
+	uint32_t to;
 
 	if (shutdown) {
-		/* everything, from the start: what is left is exported */
-		t->walk.in_pass = false;
-		done = sweep_slice(t, 0, now, true, ctx, emit, emit_ctx,
-				   exported);
-		return done < 0 ? -1 : 0;
+		/* everything: what is left is exported */
+		sweep_slots(t, 0, t->n_slots, now, true, ctx, emit, emit_ctx,
+			    exported);
+		return;
 	}
+	free_retired(t, now);
 	sweep_ended(t, now, ctx, emit, emit_ctx, exported);
-	if (!t->walk.in_pass) {
-		if (too_young(t, now))
-			return 0;
-		t->tick = 0;
-		t->pass_flows = 0;
-		t->pass_start = now;
-		t->pass_oldest = UINT64_MAX;
-	}
-	/*
-	 * A share of what the last pass read, so that the pass takes
-	 * sweep_round ticks; the last tick reads all that is left.
-	 */
-	if (t->tick + 1 < t->sweep_round)
-		max = t->last_pass_flows / t->sweep_round + 1;
-	done = sweep_slice(t, max, now, false, ctx, emit, emit_ctx, exported);
-	if (done < 0)
-		return -1;
-	t->tick++;
-	if (done) {
-		t->last_pass_flows = t->pass_flows;
-		t->born_after = t->pass_oldest < t->pass_start ?
-				t->pass_oldest : t->pass_start;
-		if (t->ended_lost &&
-		    t->pass_start > t->ended_lost + CLOSED_WAIT_NS)
-			t->ended_lost = 0;
-	}
-	return 0;
+	to = t->n_slots - t->cursor > share ? t->cursor + share : t->n_slots;
+	sweep_slots(t, t->cursor, to, now, false, ctx, emit, emit_ctx,
+		    exported);
+	t->cursor = to == t->n_slots ? 0 : to;
+	delete_doomed(t);
+	mark_retired(t);
 }

@@ -15,28 +15,29 @@
 
 struct flow_table;
 
+/* The kernel's flow table (bpf/flows.bpf.h): map fds. */
+struct flow_table_maps {
+	int keys;	/* flows: key -> slot */
+	int slots;	/* flow_slots: the counts, mapped here */
+	int free;	/* flow_free: slots for new flows */
+	int ended;	/* flows_ended: notices of flows that ended */
+};
+
 /* Called once per flow record, which lives only for the call. */
 typedef void (*flow_emit_fn)(void *ctx, struct event *e);
 
-/*
- * For the table at map_fd and the queue of ended flows at ended_fd; NULL
- * when out of memory. Timeouts in seconds.
- */
-struct flow_table *flow_table_new(int map_fd, int ended_fd,
+/* NULL when it cannot be (said why). Timeouts in seconds. */
+struct flow_table *flow_table_new(const struct flow_table_maps *maps,
 				  uint32_t idle_timeout, uint32_t active_timeout);
-/* Seconds between two visits of a flow: sweeps per pass over the table. */
-unsigned int flow_table_sweep_round(uint32_t idle_timeout);
 void flow_table_free(struct flow_table *t);
 
 /*
  * Call once a second. Export what is due at now (clock_mono_ns()) among
  * the flows that ended and this tick's slice of the table; every flow
- * with shutdown.
- * Counts each record in exported[reason]. Returns 0, or -1 when the
- * table could not be read (said once).
+ * with shutdown. Counts each record in exported[reason].
  */
-int flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
-		     const struct decode_ctx *ctx, flow_emit_fn emit,
-		     void *emit_ctx, uint64_t exported[FLOW_END_SHUTDOWN + 1]);
+void flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
+		      const struct decode_ctx *ctx, flow_emit_fn emit,
+		      void *emit_ctx, uint64_t exported[FLOW_END_SHUTDOWN + 1]);
 
 #endif

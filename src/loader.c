@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "clock.h"
+#include "flowtable.h"
 #include "hdrlog.skel.h"
 #include "probe.skel.h"
 #include "loader.h"
@@ -126,12 +127,17 @@ int loader_check_privileges(const struct options *o, bool warn)
 
 /*
  * The flow table: --flow-table entries with --log flows, else one (a map
- * cannot have none; the programs never touch it then).
+ * cannot have none; the programs never touch it then). Its hash, its
+ * slots and the queue of free slots have one size: a flow has a slot.
  */
 static int size_flow_table(struct hdrlog_bpf *skel, const struct options *o)
 {
-	return bpf_map__set_max_entries(skel->maps.flows,
-					o->log_flows ? o->flow_table : 1) ?:
+	uint32_t n = o->log_flows ? o->flow_table : 1;
+
+	skel->rodata->flow_table_size = n;
+	return bpf_map__set_max_entries(skel->maps.flows, n) ?:
+	       bpf_map__set_max_entries(skel->maps.flow_slots, n) ?:
+	       bpf_map__set_max_entries(skel->maps.flow_free, n) ?:
 	       bpf_map__set_max_entries(skel->maps.flows_ended,
 					o->log_flows ? 4096 : 1);
 }
@@ -947,9 +953,12 @@ int loader_iface_counters(const struct loader *l, uint32_t ifindex,
 	return 0;
 }
 
-int loader_flows_fd(const struct loader *l)
+void loader_flow_maps(const struct loader *l, struct flow_table_maps *m)
 {
-	return bpf_map__fd(l->skel->maps.flows);
+	m->keys = bpf_map__fd(l->skel->maps.flows);
+	m->slots = bpf_map__fd(l->skel->maps.flow_slots);
+	m->free = bpf_map__fd(l->skel->maps.flow_free);
+	m->ended = bpf_map__fd(l->skel->maps.flows_ended);
 }
 
 void loader_respond_fds(const struct loader *l, struct respond_fds *fds)
@@ -959,11 +968,6 @@ void loader_respond_fds(const struct loader *l, struct respond_fds *fds)
 	fds->hot = bpf_map__fd(l->skel->maps.hot_queue);
 	fds->counters = bpf_map__fd(l->skel->maps.respond_counters);
 	fds->block_filter = (__u64 *)l->skel->bss->block_filter;
-}
-
-int loader_flows_ended_fd(const struct loader *l)
-{
-	return bpf_map__fd(l->skel->maps.flows_ended);
 }
 
 int loader_ringbuf_fd(const struct loader *l)

@@ -123,14 +123,13 @@ int loader_iface_counters(const struct loader *l, uint32_t ifindex,
 
 int loader_ringbuf_fd(const struct loader *l);
 
-/* The flow table (bpf/flows.bpf.h), for src/flowtable.c. */
-int loader_flows_fd(const struct loader *l);
+/* The flow table's maps (bpf/flows.bpf.h), for src/flowtable.c. */
+struct flow_table_maps;
+void loader_flow_maps(const struct loader *l, struct flow_table_maps *m);
 /* --respond: the maps src/respond.c reads and writes. */
 struct respond_fds;
 void loader_respond_fds(const struct loader *l, struct respond_fds *fds);
 
-/* The queue of flows that just ended (bpf/flows.bpf.h flow_ended()). */
-int loader_flows_ended_fd(const struct loader *l);
 
 /* Detach from every interface; the program stays loaded. */
 void loader_detach(struct loader *l);

@@ -938,14 +938,13 @@ int main(int argc, char **argv)
 			run.netns = st.st_ino;
 	}
 	if (opts.log_flows) {
-		run.flow_table = flow_table_new(loader_flows_fd(&run.loader),
-						loader_flows_ended_fd(&run.loader),
-						opts.flow_idle_timeout,
+		struct flow_table_maps maps;
+
+		loader_flow_maps(&run.loader, &maps);
+		run.flow_table = flow_table_new(&maps, opts.flow_idle_timeout,
 						opts.flow_active_timeout);
-		if (!run.flow_table) {
-			pr_err("out of memory");
-			goto out;
-		}
+		if (!run.flow_table)
+			goto out;	/* said why */
 		run.last_sweep = clock_mono_ns();
 	}
 	if (opts.respond_cfg) {

@@ -476,9 +476,9 @@ def _():
 
 
 @tap.case("more TCP flows end at once than the queue of ended flows holds "
-          "(4096), while the table is younger than its idle timeout (60 s, "
-          "when no pass is needed for idle flows): each is still written, "
-          "reason rst, within seconds, not after the idle timeout")
+          "(4096), idle timeout 60 s: each is still written, reason rst, "
+          "within seconds (the slices find what the queue lost), not after "
+          "the idle timeout")
 def _():
     s = H.load_scapy()
     out = H.path("overflow.json")
@@ -510,6 +510,65 @@ def _():
     assert all(r["flow"]["reason"] == "rst" and
                r["flow"]["pkts_toserver"] == 1 for r in got), \
         [r for r in got if r["flow"]["reason"] != "rst"][:3]
+
+
+@tap.case("a full table's slots are reused: a table of 16 filled by 16 "
+          "flows of 2 frames; once they are written (idle), new flows of 3 "
+          "longer frames take their slots, and every frame of theirs is in "
+          "a record of its own flow or counted not tracked, none in an old "
+          "flow's counts")
+def _():
+    s = H.load_scapy()
+    out = H.path("reuse.json")
+    old, base = Conversation(), next_port()
+    _port[0] += 16
+    for i in range(16):
+        for _ in range(2):
+            old.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+                    s.UDP(sport=base + i, dport=10) / b"o")
+
+    def of(recs, dport):
+        return [r for r in flows_of(recs) if r.get("dest_port") == dport]
+
+    with hdrlog(["--log", "flows", "--flow-table", "16",
+                 "--flow-idle-timeout", "1"], out) as h:
+        old.send()
+        H.wait_records(out, lambda rs: len(of(rs, 10)) >= 16, timeout=20,
+                       proc=h.proc)
+        # new batches until one finds free slots (a tick after the old
+        # flows' export); each batch accounted for whole before the next
+        deadline = time.monotonic() + 30
+        dport, tracked = 100, 0
+        while not tracked:
+            assert time.monotonic() < deadline, h.stderr()
+            dport += 1
+            new, nb = Conversation(), next_port()
+            _port[0] += 16
+            for i in range(16):
+                for _ in range(3):
+                    new.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+                            s.UDP(sport=nb + i, dport=dport) / (b"n" * 100))
+            full0 = h.summary_now().get("flow_table_full", 0)
+            new.send()
+
+            def accounted(rs):
+                got = sum(r["flow"]["pkts_toserver"] for r in of(rs, dport))
+                full = h.summary_now().get("flow_table_full", 0) - full0
+                return got + full == 48
+            recs = H.wait_records(out, accounted, timeout=20, proc=h.proc)
+            assert accounted(recs), (of(recs, dport), h.stderr())
+            got = of(recs, dport)
+            assert all(r["flow"]["bytes_toserver"] ==
+                       r["flow"]["pkts_toserver"] * 128 and
+                       r["flow"]["pkts_toclient"] == 0 for r in got), got
+            tracked = len(got)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    assert all(r["flow"]["pkts_toserver"] == 2 and
+               r["flow"]["bytes_toserver"] == 2 * 29 for r in of(recs, 10)), \
+        of(recs, 10)
+    assert len(of(recs, 10)) == 16
 
 
 if __name__ == "__main__":
