@@ -21,9 +21,10 @@
  * window or be lost: a few frames per window, at most one per CPU.
  *
  * A measure crossing hot_at[m] (the lowest threshold of any policy on it,
- * in counts per window, set by the loader) puts the source in the hot
- * queue, once per window and measure: userspace reads the queue every
- * poll and never scans the table.
+ * in counts per window, set by the loader) sends a notice of the source on
+ * the hot ring, once per window and measure: userspace is woken by it and
+ * judges the source at once (not at its next 50 ms poll), and never scans
+ * the table.
  */
 #ifndef HDRLOG_RESPOND_BPF_H
 #define HDRLOG_RESPOND_BPF_H
@@ -59,11 +60,15 @@ struct {
 	__type(value, struct hdrlog_block);
 } blocks SEC(".maps");
 
+/*
+ * A ring buffer, not a queue map: its fd wakes the main loop's epoll.
+ * 64 KiB holds 1638 notices (32 bytes and an 8-byte header each) that
+ * hdrlog has not read yet; one page without --respond (src/loader.c).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_QUEUE);
-	__uint(max_entries, 1024);
-	__type(value, struct hdrlog_hot);
-} hot_queue SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 65536);
+} hot_ring SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -89,10 +94,14 @@ static __always_inline __u32 sketch_bit(__u32 v)
 }
 
 /*
- * Put the source in the hot queue for measure m, once per window: only
- * the frame that crosses hot_at[m] gets past the plain read of s->hot,
- * so a source above its threshold (a flood, all its window long) costs
- * no atomic here.
+ * Send a notice of the source for measure m, once per window: only the
+ * frame that crosses hot_at[m] gets past the plain read of s->hot, so a
+ * source above its threshold (a flood, all its window long) costs no
+ * atomic here. Flags 0: the ring wakes its reader when the reader has
+ * read all before this notice, so the first notice after a read wakes
+ * hdrlog at once, and notices that come while it is awake (it reads them
+ * all in the same turn) cost no wake-up each: a flood from many sources
+ * crossing a low threshold is many notices.
  */
 static __always_inline void hot_signal(struct hdrlog_src *s, int m,
 				       struct hdrlog_respond_counters *rc,
@@ -104,8 +113,8 @@ static __always_inline void hot_signal(struct hdrlog_src *s, int m,
 	    (__sync_fetch_and_or(&s->hot, 1ULL << m) & (1ULL << m)))
 		return;
 	h = (struct hdrlog_hot){ .key = *k, .measure = m, .window = s->window };
-	if (bpf_map_push_elem(&hot_queue, &h, 0))
-		rc->hot_lost++;
+	if (bpf_ringbuf_output(&hot_ring, &h, sizeof(h), 0))
+		rc->hot_lost++;		/* the ring is full: reported */
 }
 
 static __always_inline void measure_add(struct hdrlog_src *s, int m,

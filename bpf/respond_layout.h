@@ -49,7 +49,7 @@ struct hdrlog_src {
 	struct hdrlog_src_window cur, prev;
 };
 
-/* A source whose measure crossed the kernel's threshold (hot_at). */
+/* A source whose measure crossed the kernel's threshold (hot_at): hot_ring. */
 struct hdrlog_hot {
 	struct hdrlog_src_key key;
 	__u32 measure;		/* enum hdrlog_measure */
@@ -87,7 +87,7 @@ struct hdrlog_respond_counters {
 	__u64 dropped[HDRLOG_RESPOND_POLICIES];	/* frames a block dropped */
 	__u64 would_drop[HDRLOG_RESPOND_POLICIES];	/* --monitor */
 	__u64 protected_pass;	/* blocked source, but allow/never-block listed */
-	__u64 hot_lost;		/* hot signals lost: the queue was full */
+	__u64 hot_lost;		/* hot notices lost: the hot ring was full */
 	__u64 untracked;	/* frames of a source with no table entry */
 };
 

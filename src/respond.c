@@ -4,12 +4,13 @@
  * bpf/respond.bpf.h): respond.conf, the hot sources, decisions, blocks
  * and their expiry.
  *
- * The kernel puts a source in the hot queue when one of its counters
- * crosses the lowest threshold of any policy on that measure, once per
- * window. Such a source is watched until its window ends: every poll
- * (50 ms) its counters are read again and every policy on it judged, so a
- * policy with a higher threshold fires when the count gets there. Nothing
- * here scans the per-source table.
+ * The kernel sends a notice of a source on the hot ring when one of its
+ * counters crosses the lowest threshold of any policy on that measure,
+ * once per window; the notice wakes the main loop, which judges the source
+ * at once. Such a source is then watched until its window ends: every
+ * poll (50 ms at most) its counters are read again and every policy on it
+ * judged, so a policy with a higher threshold fires when the count gets
+ * there. Nothing here scans the per-source table.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -665,6 +666,7 @@ struct watch {
 struct respond {
 	const struct respond_config *c;
 	struct respond_fds fds;
+	struct ring_buffer *hot;	/* fds.hot's reader; NULL: none (--check) */
 	bool monitor;
 	struct watch watch[WATCH_MAX];
 	int n_watch;
@@ -686,6 +688,35 @@ struct respond {
 	uint32_t expired_cap;
 };
 
+/* A notice from the hot ring: the source watched, from its window on. */
+static int hot_notice(void *ctx, void *data, size_t size)
+{
+	struct respond *r = ctx;
+	struct hdrlog_hot h;
+	int i;
+
+	if (size < sizeof(h))
+		return 0;	/* not the kernel's layout: cannot happen */
+	memcpy(&h, data, sizeof(h));
+	for (i = 0; i < r->n_watch; i++)
+		if (!memcmp(&r->watch[i].key, &h.key, sizeof(h.key)))
+			break;
+	if (i < r->n_watch) {
+		if (r->watch[i].window != h.window) {
+			r->watch[i].window = h.window;
+			r->watch[i].fired = 0;
+		}
+		return 0;
+	}
+	if (r->n_watch == WATCH_MAX) {
+		r->st.watch_full++;
+		return 0;
+	}
+	r->watch[r->n_watch++] = (struct watch){ .key = h.key,
+						 .window = h.window };
+	return 0;
+}
+
 struct respond *respond_new(const struct respond_config *c,
 			    const struct respond_fds *fds, bool monitor)
 {
@@ -704,7 +735,14 @@ struct respond *respond_new(const struct respond_config *c,
 		free(r);
 		return NULL;
 	}
+	if (fds->hot >= 0 &&
+	    !(r->hot = ring_buffer__new(fds->hot, hot_notice, r, NULL))) {
+		free(r->percpu);
+		free(r);
+		return NULL;
+	}
 	if (has_baseline(c) && !(r->base = baseline_new(c))) {
+		ring_buffer__free(r->hot);
 		free(r->percpu);
 		free(r);
 		return NULL;
@@ -712,11 +750,17 @@ struct respond *respond_new(const struct respond_config *c,
 	return r;
 }
 
+int respond_wake_fd(const struct respond *r)
+{
+	return r->hot ? r->fds.hot : -1;
+}
+
 void respond_free(struct respond *r)
 {
 	if (!r)
 		return;
 	baseline_free(r->base);
+	ring_buffer__free(r->hot);
 	free(r->expired);
 	free(r->percpu);
 	free(r);
@@ -1060,32 +1104,6 @@ static bool judge(struct respond *r, struct watch *w, uint64_t now,
 	return more;
 }
 
-static void read_hot(struct respond *r)
-{
-	struct hdrlog_hot h;
-
-	while (!bpf_map_lookup_and_delete_elem(r->fds.hot, NULL, &h)) {
-		int i;
-
-		for (i = 0; i < r->n_watch; i++)
-			if (!memcmp(&r->watch[i].key, &h.key, sizeof(h.key)))
-				break;
-		if (i < r->n_watch) {
-			if (r->watch[i].window != h.window) {
-				r->watch[i].window = h.window;
-				r->watch[i].fired = 0;
-			}
-			continue;
-		}
-		if (r->n_watch == WATCH_MAX) {
-			r->st.watch_full++;
-			continue;
-		}
-		r->watch[r->n_watch++] = (struct watch){ .key = h.key,
-							 .window = h.window };
-	}
-}
-
 /* b: the block as it was taken out; NULL: restored (its count is gone). */
 static void unblock_record(struct respond *r, const struct hdrlog_src_key *k,
 			   const struct hdrlog_block *b, int policy,
@@ -1164,7 +1182,7 @@ static void expired_batch(void *arg, const void *keys, const void *vals,
  * a walk of a hash map that deleted as it went would need a live key to
  * go on from, and starting over after each delete made a sweep of n
  * blocks with k expiring n x k / 2 system calls (4 s at 20,000 and 200,
- * in which the loop read neither the ring buffers nor the hot queue).
+ * in which the loop read neither the ring buffers nor the hot ring).
  */
 static void expire(struct respond *r, uint64_t now, bool shutdown,
 		   respond_emit_fn emit, void *emit_ctx)
@@ -1199,7 +1217,8 @@ void respond_poll(struct respond *r, uint64_t now, bool shutdown,
 	if (!r)
 		return;
 	if (!shutdown) {
-		read_hot(r);
+		if (r->hot)
+			ring_buffer__consume(r->hot);	/* hot_notice() */
 		for (int i = 0; i < r->n_watch;) {
 			if (judge(r, &r->watch[i], now, ctx, emit, emit_ctx))
 				i++;
