@@ -483,13 +483,20 @@ int respond_config_bind(struct respond_config *c,
 		}
 		c->protect_mask |= 1ull << i;
 	}
+	/* the lowest HDRLOG_HOT_LEVELS distinct thresholds, ascending */
 	memset(c->hot_at, 0, sizeof(c->hot_at));
 	for (int i = 0; i < c->n_policies; i++) {
-		enum hdrlog_measure m = measure_of(&c->policies[i]);
+		uint64_t *at = c->hot_at[measure_of(&c->policies[i])];
 		uint64_t t = c->policies[i].per_window;
+		int l = 0;
 
-		if (!c->hot_at[m] || t < c->hot_at[m])
-			c->hot_at[m] = t;
+		while (l < HDRLOG_HOT_LEVELS && at[l] && at[l] < t)
+			l++;
+		if (l == HDRLOG_HOT_LEVELS || at[l] == t)
+			continue;
+		memmove(at + l + 1, at + l,
+			(HDRLOG_HOT_LEVELS - 1 - l) * sizeof(*at));
+		at[l] = t;
 	}
 	return 0;
 }

@@ -46,7 +46,8 @@ struct respond_config {
 	unsigned int never_block_line;
 	/* made by respond_config_bind() */
 	uint64_t protect_mask;	/* allow lists and never-block lists */
-	uint64_t hot_at[HDRLOG_M_COUNT];	/* 0: no policy watches it */
+	/* the kernel's notice thresholds, ascending; 0: none */
+	uint64_t hot_at[HDRLOG_M_COUNT][HDRLOG_HOT_LEVELS];
 };
 
 /*

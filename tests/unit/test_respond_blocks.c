@@ -17,7 +17,8 @@
  * - a state file write that failed is tried again a second later (the
  *   blocks were not written until they changed again);
  * - --blocks with 32 long policy names and 20-digit counts keeps room
- *   for the whole drops table.
+ *   for the whole drops table;
+ * - the kernel's notice thresholds: the lowest distinct ones, ascending.
  *
  * Creating maps needs CAP_BPF (root): without it the tests are skipped.
  */
@@ -517,6 +518,40 @@ static int teardown(void **state)
 	return rmdir(dir);
 }
 
+/*
+ * The kernel's notice thresholds (hot_at): per measure the lowest
+ * distinct ones, ascending, 0 after them; the kernel stops at the first
+ * it is below or at a 0, so an unsorted or repeated one would leave a
+ * policy to the 50 ms poll.
+ */
+static void test_hot_levels(void **state)
+{
+	char conf[128];
+	struct respond_config c;
+	static const uint64_t pkts[HDRLOG_HOT_LEVELS] = { 100, 500, 1000, 2000 };
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%s/levels.conf", dir);
+	write_file(conf,
+		   "window = 1s\n"
+		   "[policy a]\ndetector = packet-rate\nthreshold = 1000/s\n"
+		   "[policy b]\ndetector = baseline\nmin = 100/s\n"
+		   "[policy c]\ndetector = packet-rate\nthreshold = 1000/s\n"
+		   "[policy d]\ndetector = packet-rate\nthreshold = 5000/s\n"
+		   "[policy e]\ndetector = packet-rate\nthreshold = 2000/s\n"
+		   "[policy f]\ndetector = packet-rate\nthreshold = 500/s\n"
+		   "[policy g]\ndetector = syn\nthreshold = 200/s\n");
+	assert_int_equal(respond_config_load(&c, conf), 0);
+	assert_int_equal(respond_config_bind(&c, NULL, 0), 0);
+	/* 5000 is the fifth: judged by the poll of the watched source */
+	assert_memory_equal(c.hot_at[HDRLOG_M_PKTS], pkts, sizeof(pkts));
+	assert_true(c.hot_at[HDRLOG_M_SYNS][0] == 200 &&
+		    !c.hot_at[HDRLOG_M_SYNS][1]);
+	assert_true(!c.hot_at[HDRLOG_M_BYTES][0] &&
+		    !c.hot_at[HDRLOG_M_PORT_BITS][0]);
+	unlink(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -525,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_lapsed_block_replaced),
 		cmocka_unit_test(test_state_write_retried),
 		cmocka_unit_test(test_blocks_text_reserve),
+		cmocka_unit_test(test_hot_levels),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
