@@ -100,9 +100,8 @@ static __always_inline __u32 sketch_bit(__u32 v)
 /*
  * Send a notice of the source for measure m, once per window for its
  * hot bit: only the frame that crosses the threshold gets past the plain
- * read of s->hot, so a
- * source above its threshold (a flood, all its window long) costs no
- * atomic here. Flags 0: the ring wakes its reader when the reader has
+ * read of s->hot, so a source above its threshold (a flood, all its
+ * window long) costs no atomic here. Flags 0: the ring wakes its reader when the reader has
  * read all before this notice, so the first notice after a read wakes
  * hdrlog at once, and notices that come while it is awake (it reads them
  * all in the same turn) cost no wake-up each: a flood from many sources

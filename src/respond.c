@@ -5,12 +5,14 @@
  * and their expiry.
  *
  * The kernel sends a notice of a source on the hot ring when one of its
- * counters crosses the lowest threshold of any policy on that measure,
- * once per window; the notice wakes the main loop, which judges the source
- * at once. Such a source is then watched until its window ends: every
- * poll (50 ms at most) its counters are read again and every policy on it
- * judged, so a policy with a higher threshold fires when the count gets
- * there. Nothing here scans the per-source table.
+ * counters crosses a threshold of the policies on that measure (the
+ * lowest HDRLOG_HOT_LEVELS distinct ones), once per window and threshold;
+ * the notice wakes the main loop, which judges the source at once. Such a
+ * source is then watched until its window ends: every poll (50 ms at
+ * most) its counters are read again and every policy on it judged, so a
+ * policy whose threshold the kernel does not watch (a baseline's factor x
+ * average, a fifth distinct one) fires when the count gets there. Nothing
+ * here scans the per-source table.
  */
 #include <ctype.h>
 #include <errno.h>
