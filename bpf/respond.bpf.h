@@ -20,10 +20,14 @@
  * zeroes cur. Adds other CPUs make during that copy may land in either
  * window or be lost: a few frames per window, at most one per CPU.
  *
- * A measure crossing hot_at[m] (the lowest threshold of any policy on it,
- * in counts per window, set by the loader) puts the source in the hot
- * queue, once per window and measure: userspace reads the queue every
- * poll and never scans the table.
+ * A measure crossing hot_at[m][l] (the lowest distinct thresholds of the
+ * policies on it, in counts per window, set by the loader) sends a notice
+ * of the source on the hot ring, once per window, measure and threshold:
+ * userspace is woken by it and judges the source at once (not at its next
+ * 50 ms poll), and never scans the table. The first notice starts the
+ * source's watch; the next ones judge at once a policy above the lowest
+ * threshold (a 1000/s packet-rate beside a baseline's min of 100/s),
+ * which the watch's poll alone would judge up to 50 ms late.
  */
 #ifndef HDRLOG_RESPOND_BPF_H
 #define HDRLOG_RESPOND_BPF_H
@@ -39,7 +43,8 @@ const volatile __u8 respond_enabled;
 const volatile __u64 respond_window_ns = 1000000000;
 const volatile __u32 respond_mask4 = 0xffffffff;	/* network order */
 const volatile __u32 respond_mask6[4] = { ~0U, ~0U, 0, 0 };	/* network order */
-const volatile __u64 hot_at[HDRLOG_M_COUNT];		/* 0: not watched */
+/* ascending; 0: none (hot_at[m][0] == 0: measure m not watched) */
+const volatile __u64 hot_at[HDRLOG_M_COUNT][HDRLOG_HOT_LEVELS];
 const volatile __u64 protect_mask;	/* allow and never-block lists */
 /* Set by userspace while running (src/respond.c): see respond_layout.h. */
 volatile __u64 block_filter[HDRLOG_BLOCK_FILTER_WORDS];
@@ -59,11 +64,15 @@ struct {
 	__type(value, struct hdrlog_block);
 } blocks SEC(".maps");
 
+/*
+ * A ring buffer, not a queue map: its fd wakes the main loop's epoll.
+ * 64 KiB holds 1638 notices (32 bytes and an 8-byte header each) that
+ * hdrlog has not read yet; one page without --respond (src/loader.c).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_QUEUE);
-	__uint(max_entries, 1024);
-	__type(value, struct hdrlog_hot);
-} hot_queue SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 65536);
+} hot_ring SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -89,23 +98,28 @@ static __always_inline __u32 sketch_bit(__u32 v)
 }
 
 /*
- * Put the source in the hot queue for measure m, once per window: only
- * the frame that crosses hot_at[m] gets past the plain read of s->hot,
- * so a source above its threshold (a flood, all its window long) costs
- * no atomic here.
+ * Send a notice of the source for measure m, once per window for its
+ * hot bit: only the frame that crosses the threshold gets past the plain
+ * read of s->hot, so a source above its threshold (a flood, all its
+ * window long) costs no atomic here. Flags 0: the ring wakes its reader when the reader has
+ * read all before this notice, so the first notice after a read wakes
+ * hdrlog at once, and notices that come while it is awake (it reads them
+ * all in the same turn) cost no wake-up each: a flood from many sources
+ * crossing a low threshold is many notices.
  */
 static __always_inline void hot_signal(struct hdrlog_src *s, int m,
+				       int bit,
 				       struct hdrlog_respond_counters *rc,
 				       const struct hdrlog_src_key *k)
 {
 	struct hdrlog_hot h;
 
-	if ((s->hot & (1ULL << m)) ||
-	    (__sync_fetch_and_or(&s->hot, 1ULL << m) & (1ULL << m)))
+	if ((s->hot & (1ULL << bit)) ||
+	    (__sync_fetch_and_or(&s->hot, 1ULL << bit) & (1ULL << bit)))
 		return;
 	h = (struct hdrlog_hot){ .key = *k, .measure = m, .window = s->window };
-	if (bpf_map_push_elem(&hot_queue, &h, 0))
-		rc->hot_lost++;
+	if (bpf_ringbuf_output(&hot_ring, &h, sizeof(h), 0))
+		rc->hot_lost++;		/* the ring is full: reported */
 }
 
 static __always_inline void measure_add(struct hdrlog_src *s, int m,
@@ -115,8 +129,12 @@ static __always_inline void measure_add(struct hdrlog_src *s, int m,
 {
 	__u64 v = __sync_fetch_and_add(&s->cur.n[m], inc) + inc;
 
-	if (hot_at[m] && v >= hot_at[m])
-		hot_signal(s, m, rc, k);
+	/* most frames: below the lowest, one compare */
+	for (int l = 0; l < HDRLOG_HOT_LEVELS; l++) {
+		if (!hot_at[m][l] || v < hot_at[m][l])
+			break;
+		hot_signal(s, m, m * HDRLOG_HOT_LEVELS + l, rc, k);
+	}
 }
 
 /* A sketch's measure counts the bits set, so only a new bit adds. */
@@ -180,13 +198,13 @@ static __always_inline void src_count(const struct hdrlog_record *r,
 		s->lists = r->src_lists;
 	measure_add(s, HDRLOG_M_PKTS, 1, rc, k);
 	measure_add(s, HDRLOG_M_BYTES, r->pkt_len, rc, k);
-	if (hot_at[HDRLOG_M_SYNS] && (r->flags & HDRLOG_RF_TCP) &&
+	if (hot_at[HDRLOG_M_SYNS][0] && (r->flags & HDRLOG_RF_TCP) &&
 	    (r->tcp_flags & 0x12) == 0x02)
 		measure_add(s, HDRLOG_M_SYNS, 1, rc, k);
-	if (hot_at[HDRLOG_M_PORT_BITS] && (r->flags & HDRLOG_RF_PORTS))
+	if (hot_at[HDRLOG_M_PORT_BITS][0] && (r->flags & HDRLOG_RF_PORTS))
 		sketch_add(s, s->cur.ports, sketch_bit(bpf_ntohs(r->dest_port)),
 			   HDRLOG_M_PORT_BITS, rc, k);
-	if (hot_at[HDRLOG_M_HOST_BITS]) {
+	if (hot_at[HDRLOG_M_HOST_BITS][0]) {
 		const __u32 *d = (const __u32 *)r->dest_ip;
 
 		sketch_add(s, s->cur.hosts, sketch_bit(d[0] ^ d[1] ^ d[2] ^ d[3]),

@@ -21,6 +21,13 @@ enum hdrlog_measure {
 };
 
 /*
+ * Thresholds per measure the kernel sends a notice at (hot_at): the
+ * lowest distinct ones of the policies on it. A policy above them is
+ * judged at hdrlog's next poll of its watched sources (50 ms at most).
+ */
+#define HDRLOG_HOT_LEVELS	4
+
+/*
  * A source: its address with the host bits past the prefix (--respond's
  * prefix4, prefix6) cleared. The counters and the block list use the
  * same key, so a frame computes it once.
@@ -44,12 +51,12 @@ struct hdrlog_src_window {
 /* A source's counters, shared by every CPU: atomic adds. */
 struct hdrlog_src {
 	__u64 window;		/* the current window's number: ns / window */
-	__u64 hot;		/* bit m: measure m signalled in this window */
+	__u64 hot;		/* bit m x LEVELS + l: hot_at[m][l] signalled */
 	__u64 lists;		/* the last frame's source list mask */
 	struct hdrlog_src_window cur, prev;
 };
 
-/* A source whose measure crossed the kernel's threshold (hot_at). */
+/* A source whose measure crossed the kernel's threshold (hot_at): hot_ring. */
 struct hdrlog_hot {
 	struct hdrlog_src_key key;
 	__u32 measure;		/* enum hdrlog_measure */
@@ -87,7 +94,7 @@ struct hdrlog_respond_counters {
 	__u64 dropped[HDRLOG_RESPOND_POLICIES];	/* frames a block dropped */
 	__u64 would_drop[HDRLOG_RESPOND_POLICIES];	/* --monitor */
 	__u64 protected_pass;	/* blocked source, but allow/never-block listed */
-	__u64 hot_lost;		/* hot signals lost: the queue was full */
+	__u64 hot_lost;		/* hot notices lost: the hot ring was full */
 	__u64 untracked;	/* frames of a source with no table entry */
 };
 

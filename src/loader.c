@@ -144,8 +144,9 @@ static int size_flow_table(struct hdrlog_bpf *skel, const struct options *o)
 
 /*
  * --respond: the kernel's constants and its tables' sizes; without it
- * the tables get one entry (a map cannot have none) and the programs
- * never touch them: respond_enabled is 0 and the verifier prunes them.
+ * the tables get one entry (a map cannot have none; the hot ring one
+ * page, its least) and the programs never touch them: respond_enabled
+ * is 0 and the verifier prunes them.
  */
 static int set_respond(struct hdrlog_bpf *skel, const struct options *o)
 {
@@ -156,7 +157,8 @@ static int set_respond(struct hdrlog_bpf *skel, const struct options *o)
 	if (!c)
 		return bpf_map__set_max_entries(skel->maps.sources, 1) ?:
 		       bpf_map__set_max_entries(skel->maps.blocks, 1) ?:
-		       bpf_map__set_max_entries(skel->maps.hot_queue, 1);
+		       bpf_map__set_max_entries(skel->maps.hot_ring,
+						sysconf(_SC_PAGESIZE));
 	ro->respond_enabled = 1;
 	ro->respond_window_ns = c->window_ns;
 	ro->respond_mask4 = htonl(c->prefix4 ? ~0u << (32 - c->prefix4) : 0);
@@ -965,7 +967,7 @@ void loader_respond_fds(const struct loader *l, struct respond_fds *fds)
 {
 	fds->sources = bpf_map__fd(l->skel->maps.sources);
 	fds->blocks = bpf_map__fd(l->skel->maps.blocks);
-	fds->hot = bpf_map__fd(l->skel->maps.hot_queue);
+	fds->hot = bpf_map__fd(l->skel->maps.hot_ring);
 	fds->counters = bpf_map__fd(l->skel->maps.respond_counters);
 	fds->block_filter = (__u64 *)l->skel->bss->block_filter;
 }

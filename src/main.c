@@ -498,7 +498,7 @@ static void on_hup(struct run *run)
 		status_update(run, true);
 }
 
-enum { WAKE_RING, WAKE_LINK, WAKE_METRICS, WAKE_CONTROL };
+enum { WAKE_RING, WAKE_LINK, WAKE_METRICS, WAKE_CONTROL, WAKE_RESPOND };
 
 /*
  * What the capture loop sleeps on: the ring, edge-triggered, and the
@@ -544,6 +544,18 @@ static int wait_open(struct run *run)
 		close(ep);
 		return -1;
 	}
+	/*
+	 * --respond: a hot source judged as its notice comes, not at the
+	 * next POLL_MS (an attack blocked up to 50 ms sooner); level-
+	 * triggered, as respond_poll() reads every notice there is.
+	 */
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = WAKE_RESPOND };
+	if (run->respond && respond_wake_fd(run->respond) >= 0 &&
+	    epoll_ctl(ep, EPOLL_CTL_ADD, respond_wake_fd(run->respond), &ev)) {
+		pr_err("cannot wait for the hot ring: %s", strerror(errno));
+		close(ep);
+		return -1;
+	}
 	return ep;
 }
 
@@ -556,9 +568,9 @@ static int capture(struct run *run, struct ring_buffer *rb)
 	if (ep < 0)
 		return -1;
 	while (!stop_signal && !sink_stdout_closed) {
-		struct epoll_event evs[4];
+		struct epoll_event evs[5];
 		bool link_changed = false, control = false;
-		int n = epoll_wait(ep, evs, 4, POLL_MS);
+		int n = epoll_wait(ep, evs, 5, POLL_MS);
 
 		for (int i = 0; i < n; i++) {
 			link_changed |= evs[i].data.u32 == WAKE_LINK;

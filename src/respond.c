@@ -4,11 +4,14 @@
  * bpf/respond.bpf.h): respond.conf, the hot sources, decisions, blocks
  * and their expiry.
  *
- * The kernel puts a source in the hot queue when one of its counters
- * crosses the lowest threshold of any policy on that measure, once per
- * window. Such a source is watched until its window ends: every poll
- * (50 ms) its counters are read again and every policy on it judged, so a
- * policy with a higher threshold fires when the count gets there. Nothing
+ * The kernel sends a notice of a source on the hot ring when one of its
+ * counters crosses a threshold of the policies on that measure (the
+ * lowest HDRLOG_HOT_LEVELS distinct ones), once per window and threshold;
+ * the notice wakes the main loop, which judges the source at once. Such a
+ * source is then watched until its window ends: every poll (50 ms at
+ * most) its counters are read again and every policy on it judged, so a
+ * policy whose threshold the kernel does not watch (a baseline's factor x
+ * average, a fifth distinct one) fires when the count gets there. Nothing
  * here scans the per-source table.
  */
 #include <ctype.h>
@@ -482,13 +485,20 @@ int respond_config_bind(struct respond_config *c,
 		}
 		c->protect_mask |= 1ull << i;
 	}
+	/* the lowest HDRLOG_HOT_LEVELS distinct thresholds, ascending */
 	memset(c->hot_at, 0, sizeof(c->hot_at));
 	for (int i = 0; i < c->n_policies; i++) {
-		enum hdrlog_measure m = measure_of(&c->policies[i]);
+		uint64_t *at = c->hot_at[measure_of(&c->policies[i])];
 		uint64_t t = c->policies[i].per_window;
+		int l = 0;
 
-		if (!c->hot_at[m] || t < c->hot_at[m])
-			c->hot_at[m] = t;
+		while (l < HDRLOG_HOT_LEVELS && at[l] && at[l] < t)
+			l++;
+		if (l == HDRLOG_HOT_LEVELS || at[l] == t)
+			continue;
+		memmove(at + l + 1, at + l,
+			(HDRLOG_HOT_LEVELS - 1 - l) * sizeof(*at));
+		at[l] = t;
 	}
 	return 0;
 }
@@ -665,6 +675,7 @@ struct watch {
 struct respond {
 	const struct respond_config *c;
 	struct respond_fds fds;
+	struct ring_buffer *hot;	/* fds.hot's reader; NULL: none (--check) */
 	bool monitor;
 	struct watch watch[WATCH_MAX];
 	int n_watch;
@@ -686,6 +697,35 @@ struct respond {
 	uint32_t expired_cap;
 };
 
+/* A notice from the hot ring: the source watched, from its window on. */
+static int hot_notice(void *ctx, void *data, size_t size)
+{
+	struct respond *r = ctx;
+	struct hdrlog_hot h;
+	int i;
+
+	if (size < sizeof(h))
+		return 0;	/* not the kernel's layout: cannot happen */
+	memcpy(&h, data, sizeof(h));
+	for (i = 0; i < r->n_watch; i++)
+		if (!memcmp(&r->watch[i].key, &h.key, sizeof(h.key)))
+			break;
+	if (i < r->n_watch) {
+		if (r->watch[i].window != h.window) {
+			r->watch[i].window = h.window;
+			r->watch[i].fired = 0;
+		}
+		return 0;
+	}
+	if (r->n_watch == WATCH_MAX) {
+		r->st.watch_full++;
+		return 0;
+	}
+	r->watch[r->n_watch++] = (struct watch){ .key = h.key,
+						 .window = h.window };
+	return 0;
+}
+
 struct respond *respond_new(const struct respond_config *c,
 			    const struct respond_fds *fds, bool monitor)
 {
@@ -704,7 +744,14 @@ struct respond *respond_new(const struct respond_config *c,
 		free(r);
 		return NULL;
 	}
+	if (fds->hot >= 0 &&
+	    !(r->hot = ring_buffer__new(fds->hot, hot_notice, r, NULL))) {
+		free(r->percpu);
+		free(r);
+		return NULL;
+	}
 	if (has_baseline(c) && !(r->base = baseline_new(c))) {
+		ring_buffer__free(r->hot);
 		free(r->percpu);
 		free(r);
 		return NULL;
@@ -712,11 +759,17 @@ struct respond *respond_new(const struct respond_config *c,
 	return r;
 }
 
+int respond_wake_fd(const struct respond *r)
+{
+	return r->hot ? r->fds.hot : -1;
+}
+
 void respond_free(struct respond *r)
 {
 	if (!r)
 		return;
 	baseline_free(r->base);
+	ring_buffer__free(r->hot);
 	free(r->expired);
 	free(r->percpu);
 	free(r);
@@ -1060,32 +1113,6 @@ static bool judge(struct respond *r, struct watch *w, uint64_t now,
 	return more;
 }
 
-static void read_hot(struct respond *r)
-{
-	struct hdrlog_hot h;
-
-	while (!bpf_map_lookup_and_delete_elem(r->fds.hot, NULL, &h)) {
-		int i;
-
-		for (i = 0; i < r->n_watch; i++)
-			if (!memcmp(&r->watch[i].key, &h.key, sizeof(h.key)))
-				break;
-		if (i < r->n_watch) {
-			if (r->watch[i].window != h.window) {
-				r->watch[i].window = h.window;
-				r->watch[i].fired = 0;
-			}
-			continue;
-		}
-		if (r->n_watch == WATCH_MAX) {
-			r->st.watch_full++;
-			continue;
-		}
-		r->watch[r->n_watch++] = (struct watch){ .key = h.key,
-							 .window = h.window };
-	}
-}
-
 /* b: the block as it was taken out; NULL: restored (its count is gone). */
 static void unblock_record(struct respond *r, const struct hdrlog_src_key *k,
 			   const struct hdrlog_block *b, int policy,
@@ -1164,7 +1191,7 @@ static void expired_batch(void *arg, const void *keys, const void *vals,
  * a walk of a hash map that deleted as it went would need a live key to
  * go on from, and starting over after each delete made a sweep of n
  * blocks with k expiring n x k / 2 system calls (4 s at 20,000 and 200,
- * in which the loop read neither the ring buffers nor the hot queue).
+ * in which the loop read neither the ring buffers nor the hot ring).
  */
 static void expire(struct respond *r, uint64_t now, bool shutdown,
 		   respond_emit_fn emit, void *emit_ctx)
@@ -1199,7 +1226,8 @@ void respond_poll(struct respond *r, uint64_t now, bool shutdown,
 	if (!r)
 		return;
 	if (!shutdown) {
-		read_hot(r);
+		if (r->hot)
+			ring_buffer__consume(r->hot);	/* hot_notice() */
 		for (int i = 0; i < r->n_watch;) {
 			if (judge(r, &r->watch[i], now, ctx, emit, emit_ctx))
 				i++;

@@ -46,7 +46,8 @@ struct respond_config {
 	unsigned int never_block_line;
 	/* made by respond_config_bind() */
 	uint64_t protect_mask;	/* allow lists and never-block lists */
-	uint64_t hot_at[HDRLOG_M_COUNT];	/* 0: no policy watches it */
+	/* the kernel's notice thresholds, ascending; 0: none */
+	uint64_t hot_at[HDRLOG_M_COUNT][HDRLOG_HOT_LEVELS];
 };
 
 /*
@@ -71,7 +72,7 @@ struct respond_stats {
 	uint64_t list_full;		/* blocks refused: the list was full */
 	uint64_t protected_alerts;	/* blocks refused: protected source */
 	uint64_t protected_pass;	/* the kernel's: blocked but protected */
-	uint64_t hot_lost;		/* the kernel's: hot queue full */
+	uint64_t hot_lost;		/* the kernel's: hot ring full */
 	uint64_t watch_full;		/* hot sources not watched: too many */
 	uint64_t untracked;		/* the kernel's: no table entry */
 	uint64_t baseline_full;		/* sources not learned: table full */
@@ -83,7 +84,7 @@ struct respond;
 typedef void (*respond_emit_fn)(void *ctx, struct event *e);
 
 struct respond_fds {
-	int sources, blocks, hot, counters;
+	int sources, blocks, hot, counters;	/* hot: the hot ring (-1: none) */
 	__u64 *block_filter;	/* HDRLOG_BLOCK_FILTER_WORDS, the kernel's */
 };
 
@@ -92,7 +93,13 @@ struct respond *respond_new(const struct respond_config *c,
 void respond_free(struct respond *r);
 
 /*
- * Read the hot queue, decide, expire blocks (now: clock_mono_ns()).
+ * The hot ring's fd, readable (level) while the kernel's notices wait:
+ * the main loop waits on it and calls respond_poll() at once. -1: none.
+ */
+int respond_wake_fd(const struct respond *r);
+
+/*
+ * Read the hot ring, decide, expire blocks (now: clock_mono_ns()).
  * shutdown: every block left is reported as unblocked (the list goes
  * with hdrlog).
  */

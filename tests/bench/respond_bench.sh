@@ -241,7 +241,7 @@ for kind in syn scan udp; do
 done
 stop_hdrlog
 echo "(->alert: first frame to the alert record, i.e. counting to the threshold"
-echo " plus hdrlog's 50 ms poll; ->drop: alert to the first frame dropped;"
+echo " plus the kernel's notice waking hdrlog; ->drop: alert to the first frame dropped;"
 echo " total: first frame to first dropped frame, both XDP timestamps;"
 echo " passed: the source's frames let through before the block;"
 echo " threshold/rate: the least time counting to the threshold takes)"

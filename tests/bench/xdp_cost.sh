@@ -157,7 +157,7 @@ fi
 # respond_bench.sh but action = log: the bench frame (one source,
 # 198.51.100.1) crosses the rate thresholds, and a block would turn the
 # runs into drops. Every run after the first finds the source's entry: this
-# is the lookup + atomic adds path (plus one hot-queue push per window and
+# is the lookup + atomic adds path (plus one hot-ring notice per window and
 # measure), not the insert of a new source.
 cat >"$WORK/respond.conf" <<'EOF'
 window = 1s

@@ -651,6 +651,48 @@ def _():
         assert h.stop() == 0, h.stderr()
 
 
+@tap.case("more hot sources at once than hdrlog takes (its notice ring, "
+          "then its watch table, full while it was stopped): each one "
+          "is alerted or counted as not judged in the summary, none "
+          "silently")
+def _():
+    n = 2000      # past the kernel's ring (1638 notices) and WATCH_MAX 1024
+    out = H.path("hotfull.json")
+    # one frame crosses (a port is a sketch bit); a long window, so the
+    # sources are still in theirs when hdrlog reads them
+    text = ("window = 60s\n[policy any]\ndetector = port-scan\n"
+            "threshold = 1\n")
+    frames = [tcp_syn6("2001:db8:0:%x::1" % i, 10000) for i in range(n)]
+    with hdrlog(out, conf(text)) as h:
+        h.proc.send_signal(signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                with open("/proc/%d/stat" % h.proc.pid) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                        break
+                assert time.monotonic() < deadline, "hdrlog did not stop"
+                time.sleep(0.01)
+            H.topo().send(frames)     # /64s: the kernel's key, one each
+        finally:
+            h.proc.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        while True:
+            h.summary_now()
+            err = h.stderr()
+            alerts = (policies(err).get("any") or (0,))[0]
+            m = re.findall(r"(\d+) hot sources not judged", err)
+            lost = int(m[-1]) if m else 0
+            if alerts + lost >= n:
+                break
+            assert time.monotonic() < deadline, "%d alerted, %d counted " \
+                "as not judged, of %d:\n%s" % (alerts, lost, n, err)
+            time.sleep(0.05)
+        H.diag("%d alerted, %d not judged" % (alerts, lost))
+        assert alerts + lost == n and 0 < alerts <= 1024, (alerts, lost, err)
+        assert h.stop() == 0, h.stderr()
+
+
 @tap.case("baseline: a FILE.baseline holding an average decayed to a "
           "denormal (1e-320, as hdrlog once wrote) is restored, not thrown "
           "away with the other sources' averages")

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Dynamic blocks (src/respond.c) through its public API, with real BPF
- * maps (created here: no program is loaded, and the block filter is an
- * array of the test's) and a clock the test moves: blocks go in as
+ * maps (created here: no hdrlog program is loaded, and the block filter
+ * is an array of the test's) and a clock the test moves: blocks go in as
  * hdrlog puts them there at start, from a --respond-state file, and
  * respond_poll() is called at the times the test picks.
  *
@@ -17,7 +17,8 @@
  * - a state file write that failed is tried again a second later (the
  *   blocks were not written until they changed again);
  * - --blocks with 32 long policy names and 20-digit counts keeps room
- *   for the whole drops table.
+ *   for the whole drops table;
+ * - the kernel's notice thresholds: the lowest distinct ones, ascending.
  *
  * Creating maps needs CAP_BPF (root): without it the tests are skipped.
  */
@@ -101,8 +102,8 @@ static void rig_up(struct rig *g, const char *conf_extra, bool load_state)
 	g->fds.sources = bpf_map_create(BPF_MAP_TYPE_HASH, "t_sources",
 					sizeof(struct hdrlog_src_key),
 					sizeof(struct hdrlog_src), 1024, NULL);
-	g->fds.hot = bpf_map_create(BPF_MAP_TYPE_QUEUE, "t_hot", 0,
-				    sizeof(struct hdrlog_hot), 64, NULL);
+	g->fds.hot = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "t_hot", 0, 0,
+				    sysconf(_SC_PAGESIZE), NULL);
 	g->fds.counters = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_ctrs",
 					 sizeof(__u32),
 					 sizeof(struct hdrlog_respond_counters),
@@ -125,6 +126,60 @@ static void rig_up(struct rig *g, const char *conf_extra, bool load_state)
 		assert_int_equal(respond_state_load(g->r, g->state, &ctx, emit,
 						    NULL), 0);
 	g->t0 = clock_mono_ns();
+}
+
+/*
+ * Send h on the hot ring as the kernel does: a ring buffer takes no
+ * writes from userspace, so a small program (run once by BPF_PROG_RUN)
+ * copies h from an array into it with bpf_ringbuf_output().
+ */
+static void hot_send(struct rig *g, const struct hdrlog_hot *h)
+{
+	__u32 zero = 0;
+	int arr = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_hot_in", sizeof(__u32),
+				 sizeof(*h), 1, NULL);
+	struct bpf_insn prog[] = {
+		/* *(u32 *)(r10 - 4) = 0; r0 = lookup(arr, r10 - 4) */
+		{ .code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = BPF_REG_10,
+		  .off = -4 },
+		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_1,
+		  .src_reg = BPF_PSEUDO_MAP_FD, .imm = arr }, { 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_REG_10 },
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_2,
+		  .imm = -4 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_map_lookup_elem },
+		/* if (!r0) return 1 */
+		{ .code = BPF_JMP | BPF_JEQ | BPF_K, .dst_reg = BPF_REG_0,
+		  .off = 7 },
+		/* return bpf_ringbuf_output(hot, r0, sizeof(*h), 0) */
+		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_1,
+		  .src_reg = BPF_PSEUDO_MAP_FD, .imm = g->fds.hot }, { 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_REG_0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_3,
+		  .imm = sizeof(*h) },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_4 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_ringbuf_output },
+		{ .code = BPF_JMP | BPF_EXIT },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	char frame[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = frame,
+		    .data_size_in = sizeof(frame));
+	int fd;
+
+	assert_true(arr >= 0);
+	assert_int_equal(bpf_map_update_elem(arr, &zero, h, BPF_ANY), 0);
+	fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "t_hot_send", "GPL",
+			   prog, sizeof(prog) / sizeof(prog[0]), NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_prog_test_run_opts(fd, &run), 0);
+	assert_int_equal(run.retval, 0);	/* in the ring */
+	close(fd);
+	close(arr);
 }
 
 static void rig_down(struct rig *g)
@@ -336,7 +391,7 @@ static void test_lapsed_block_replaced(void **state)
 	s.window = h.window = now / NS;		/* window = 1s */
 	s.cur.n[HDRLOG_M_SYNS] = 1000;
 	assert_int_equal(bpf_map_update_elem(g.fds.sources, &k, &s, BPF_ANY), 0);
-	assert_int_equal(bpf_map_update_elem(g.fds.hot, NULL, &h, BPF_ANY), 0);
+	hot_send(&g, &h);
 	respond_poll(g.r, now, false, &ctx, emit, NULL);
 
 	assert_int_equal(n_got, 3);
@@ -463,6 +518,40 @@ static int teardown(void **state)
 	return rmdir(dir);
 }
 
+/*
+ * The kernel's notice thresholds (hot_at): per measure the lowest
+ * distinct ones, ascending, 0 after them; the kernel stops at the first
+ * it is below or at a 0, so an unsorted or repeated one would leave a
+ * policy to the 50 ms poll.
+ */
+static void test_hot_levels(void **state)
+{
+	char conf[128];
+	struct respond_config c;
+	static const uint64_t pkts[HDRLOG_HOT_LEVELS] = { 100, 500, 1000, 2000 };
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%s/levels.conf", dir);
+	write_file(conf,
+		   "window = 1s\n"
+		   "[policy a]\ndetector = packet-rate\nthreshold = 1000/s\n"
+		   "[policy b]\ndetector = baseline\nmin = 100/s\n"
+		   "[policy c]\ndetector = packet-rate\nthreshold = 1000/s\n"
+		   "[policy d]\ndetector = packet-rate\nthreshold = 5000/s\n"
+		   "[policy e]\ndetector = packet-rate\nthreshold = 2000/s\n"
+		   "[policy f]\ndetector = packet-rate\nthreshold = 500/s\n"
+		   "[policy g]\ndetector = syn\nthreshold = 200/s\n");
+	assert_int_equal(respond_config_load(&c, conf), 0);
+	assert_int_equal(respond_config_bind(&c, NULL, 0), 0);
+	/* 5000 is the fifth: judged by the poll of the watched source */
+	assert_memory_equal(c.hot_at[HDRLOG_M_PKTS], pkts, sizeof(pkts));
+	assert_true(c.hot_at[HDRLOG_M_SYNS][0] == 200 &&
+		    !c.hot_at[HDRLOG_M_SYNS][1]);
+	assert_true(!c.hot_at[HDRLOG_M_BYTES][0] &&
+		    !c.hot_at[HDRLOG_M_PORT_BITS][0]);
+	unlink(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_lapsed_block_replaced),
 		cmocka_unit_test(test_state_write_retried),
 		cmocka_unit_test(test_blocks_text_reserve),
+		cmocka_unit_test(test_hot_levels),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
