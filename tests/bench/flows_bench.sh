@@ -22,12 +22,23 @@
 # MAX_FLOWS (2000000) flows, so none evicts at 1m; the flows still open
 # when the flood ends are exported as the capturer stops (each exports
 # every open flow at exit: softflowd told by softflowctl shutdown, pmacctd
-# by SIGTERM, hdrlog by SIGINT), so the figures are for the whole job: whole-machine CPU (user + system + irq + softirq, /proc/stat) from
-# just before trafgen until the capturer has exited, per frame that
-# arrived, above the same flood with nothing capturing; and records out:
-# flow records nfcapd received (its "Flows:" line) or hdrlog's JSON output
+# by SIGTERM, hdrlog by SIGINT), so the figures are for the whole job:
+# whole-machine CPU (user + system + irq + softirq, /proc/stat) from just
+# before trafgen until the capturer has exited, per frame that arrived,
+# above the same flood with nothing capturing; and records out: flow
+# records nfcapd received (its "Flows:" line) or hdrlog's JSON output
 # wrote, and how many a second over that window. nfcapd's own CPU is in
 # the figure for the three IPFIX rows alike.
+#
+# The runs are interleaved, since the VM's speed drifts from minute to
+# minute (nothing capturing moved between 1.65 and 2.65 us/frame in one
+# session): each set runs RUNS rounds, each round every row once in table
+# order, nothing first. A row's extra is, per round, its us/frame minus
+# that round's nothing us/frame; the table gives the median of those
+# per-round extras and their min..max (for nothing: the median of its
+# us/frame and their min..max), and the median records out and records/s.
+# A capturer that does not get ready in a round is "did not run" for the
+# set and not started again in its later rounds.
 #
 # Then the kernel memory of hdrlog's flow table: bpftool map show's
 # bytes_memlock and max_entries of every map hdrlog holds (found through
@@ -36,7 +47,7 @@
 # 1m set ran it; skipped without such a map.
 #
 # Timed numbers: not a test, never in make check. Environment: N (300000,
-# frames for few and 10k), N_1M (2100000), RUNS (3), SETS ("few 10k 1m"),
+# frames for few and 10k), N_1M (2100000), RUNS (3 rounds), SETS ("few 10k 1m"),
 # QUICK=1 (N=20000, N_1M=0: the 1m set skipped, RUNS=1), CAP_CPU (1),
 # MAX_FLOWS, NFCAPD_PORT (14739), HDRLOG, HDRLOG_FLOW_ARGS.
 set -eu
@@ -65,7 +76,7 @@ need ip jq taskset trafgen nfcapd
 
 OUT_DIR=$(mktemp -d /dev/shm/hdrlog-flows.XXXXXX)
 EXTRA_DIRS="$OUT_DIR"
-bench_header "flows_bench.sh: flow records under a live flood of 64-byte UDP frames over a veth, trafgen -P 1, $RUNS runs each"
+bench_header "flows_bench.sh: flow records under a live flood of 64-byte UDP frames over a veth, trafgen -P 1, $RUNS rounds of every row interleaved"
 
 make_netns
 ip -n "$NS_A" link set dev "$VETH_A" address 02:00:00:00:00:02
