@@ -214,8 +214,8 @@ row() {
 		fi
 		ROWS="$ROWS$(printf '%-5s %-34s  %-13s  %-15s  %-11s  %s' "$_set" \
 			"$_label" "$_extra" "$_spread" \
-			"$([ -s "$_f.out" ] && fmedian "$_f.out" || echo -)" \
-			"$([ -s "$_f.rate" ] && fmedian "$_f.rate" || echo -)")
+			"$([ -s "$_f.out" ] && fmedian "$_f.out" %s || echo -)" \
+			"$([ -s "$_f.rate" ] && fmedian "$_f.rate" %.0f || echo -)")
 "
 		return 0
 	fi
@@ -258,10 +258,11 @@ row() {
 		"$_us" "$_x" "${_out:--}" "$MS"
 }
 
-# fmedian FILE: the median of the numbers in FILE, one a line
+# fmedian FILE [FORMAT]: the median of the numbers in FILE, one a line,
+# in FORMAT (%.3f)
 fmedian() {
 	# shellcheck disable=SC2046
-	median $(cat "$1")
+	awk -v m="$(median $(cat "$1"))" -v f="${2:-%.3f}" 'BEGIN { printf f, m }'
 }
 
 # spread FILE: min..max of the numbers in FILE
