@@ -22,12 +22,23 @@
 # MAX_FLOWS (2000000) flows, so none evicts at 1m; the flows still open
 # when the flood ends are exported as the capturer stops (each exports
 # every open flow at exit: softflowd told by softflowctl shutdown, pmacctd
-# by SIGTERM, hdrlog by SIGINT), so the figures are for the whole job: whole-machine CPU (user + system + irq + softirq, /proc/stat) from
-# just before trafgen until the capturer has exited, per frame that
-# arrived, above the same flood with nothing capturing; and records out:
-# flow records nfcapd received (its "Flows:" line) or hdrlog's JSON output
+# by SIGTERM, hdrlog by SIGINT), so the figures are for the whole job:
+# whole-machine CPU (user + system + irq + softirq, /proc/stat) from just
+# before trafgen until the capturer has exited, per frame that arrived,
+# above the same flood with nothing capturing; and records out: flow
+# records nfcapd received (its "Flows:" line) or hdrlog's JSON output
 # wrote, and how many a second over that window. nfcapd's own CPU is in
 # the figure for the three IPFIX rows alike.
+#
+# The runs are interleaved, since the VM's speed drifts from minute to
+# minute (nothing capturing moved between 1.65 and 2.65 us/frame in one
+# session): each set runs RUNS rounds, each round every row once in table
+# order, nothing first. A row's extra is, per round, its us/frame minus
+# that round's nothing us/frame; the table gives the median of those
+# per-round extras and their min..max (for nothing: the median of its
+# us/frame and their min..max), and the median records out and records/s.
+# A capturer that does not get ready in a round is "did not run" for the
+# set and not started again in its later rounds.
 #
 # Then the kernel memory of hdrlog's flow table: bpftool map show's
 # bytes_memlock and max_entries of every map hdrlog holds (found through
@@ -36,7 +47,7 @@
 # 1m set ran it; skipped without such a map.
 #
 # Timed numbers: not a test, never in make check. Environment: N (300000,
-# frames for few and 10k), N_1M (2100000), RUNS (3), SETS ("few 10k 1m"),
+# frames for few and 10k), N_1M (2100000), RUNS (3 rounds), SETS ("few 10k 1m"),
 # QUICK=1 (N=20000, N_1M=0: the 1m set skipped, RUNS=1), CAP_CPU (1),
 # MAX_FLOWS, NFCAPD_PORT (14739), HDRLOG, HDRLOG_FLOW_ARGS.
 set -eu
@@ -65,7 +76,7 @@ need ip jq taskset trafgen nfcapd
 
 OUT_DIR=$(mktemp -d /dev/shm/hdrlog-flows.XXXXXX)
 EXTRA_DIRS="$OUT_DIR"
-bench_header "flows_bench.sh: flow records under a live flood of 64-byte UDP frames over a veth, trafgen -P 1, $RUNS runs each"
+bench_header "flows_bench.sh: flow records under a live flood of 64-byte UDP frames over a veth, trafgen -P 1, $RUNS rounds of every row interleaved"
 
 make_netns
 ip -n "$NS_A" link set dev "$VETH_A" address 02:00:00:00:00:02
@@ -175,51 +186,89 @@ flow_maps() {
 	done | sort -u
 }
 
-# config SET FRAMES LABEL KIND READY COMMAND...: RUNS floods with it.
+# Rows run interleaved: round R of a set runs every row once, nothing
+# first, so each row's run can be set against the nothing run of its own
+# round, minutes apart at most, not against a median of nothing runs taken
+# before any capturer ran (the VM's speed drifts between runs). Each row
+# keeps its figures one a line in files under RDIR (ROW.us, ROW.extra,
+# ROW.out, ROW.rate; ROW.dnr once a capturer did not get ready).
+# row MODE ROW SET FRAMES LABEL KIND READY COMMAND...: MODE run floods once
+# with it (round ROUND), MODE report adds its table line to ROWS.
 # KIND: none; tcpdump; nfcapd (records out: what nfcapd got); json
 # (records out: hdrlog's "records written")
-config() {
-	_set=$1; _frames=$2; _label=$3; _kind=$4; _ready=$5; shift 5
-	_us=""; _rate=""; _outs=""
-	_r=0
-	while [ $_r -lt "$RUNS" ]; do
-		_r=$((_r + 1))
-		rm -rf "${OUT_DIR:?}"/*
-		[ "$_kind" = nfcapd ] && start_nfcapd
-		if [ "$_kind" != none ]; then
-			start_capturer "$WORK/cap.log" "$_ready" "$@" || {
-				[ "$_kind" = nfcapd ] && stop_nfcapd
-				ROWS="$ROWS$(printf '%-5s %-34s  %s' "$_set" "$_label" 'did not run')
+ROUND_BASE=""
+row() {
+	_mode=$1; _row=$2; _set=$3; _frames=$4; _label=$5; _kind=$6; _ready=$7
+	shift 7
+	_f="$RDIR/$_row"
+	if [ "$_mode" = report ]; then
+		if [ -e "$_f.dnr" ]; then
+			ROWS="$ROWS$(printf '%-5s %-34s  %s' "$_set" "$_label" 'did not run')
 "
-				return 0; }
+			return 0
 		fi
-		case $_label in
-		hdrlog*)
-			[ "$_set" = 1m ] && [ -z "$MEM_LINES" ] &&
-				MEM_LINES=$(flow_maps "$CAP_PID") ;;
-		esac
-		flood "$_frames"
-		_out=""
-		case $_kind in
-		nfcapd)	stop_nfcapd; _out=$NF_FLOWS ;;
-		json)	_out=$(summary_value "$WORK/cap.log" 'records written') ;;
-		esac
-		_us="$_us $(us_per_frame "$TICKS" "$ARRIVED")"
-		if [ -n "$_out" ]; then
-			_outs="$_outs $_out"
-			_rate="$_rate $(awk -v o="$_out" -v ms="$MS" 'BEGIN { printf "%.0f", (ms ? o * 1000 / ms : 0) }')"
+		if [ "$_kind" = none ]; then
+			_extra="(base $(fmedian "$_f.us"))"; _spread=$(spread "$_f.us")
+		else
+			_extra=$(fmedian "$_f.extra"); _spread=$(spread "$_f.extra")
 		fi
-		printf '   %-5s %-34s run %d: arrived %d of %d, %d ticks, %s us/frame, records out %s in %d ms\n' \
-			"$_set" "$_label" "$_r" "$ARRIVED" "$_frames" "$TICKS" \
-			"$(us_per_frame "$TICKS" "$ARRIVED")" "${_out:--}" "$MS"
-	done
-	# shellcheck disable=SC2086
-	above_base "$_kind" %.3f $_us
-	# shellcheck disable=SC2086
-	ROWS="$ROWS$(printf '%-5s %-34s  %-13s  %-11s  %s' "$_set" "$_label" "$EXTRA" \
-		"$([ -n "$_outs" ] && median $_outs || echo -)" \
-		"$([ -n "$_rate" ] && median $_rate || echo -)")
+		ROWS="$ROWS$(printf '%-5s %-34s  %-13s  %-15s  %-11s  %s' "$_set" \
+			"$_label" "$_extra" "$_spread" \
+			"$([ -s "$_f.out" ] && fmedian "$_f.out" %s || echo -)" \
+			"$([ -s "$_f.rate" ] && fmedian "$_f.rate" %.0f || echo -)")
 "
+		return 0
+	fi
+	# a row that did not get ready once is out of this set's table
+	[ -e "$_f.dnr" ] && return 0
+	rm -rf "${OUT_DIR:?}"/*
+	[ "$_kind" = nfcapd ] && start_nfcapd
+	if [ "$_kind" != none ]; then
+		start_capturer "$WORK/cap.log" "$_ready" "$@" || {
+			[ "$_kind" = nfcapd ] && stop_nfcapd
+			: >"$_f.dnr"
+			return 0; }
+	fi
+	case $_label in
+	hdrlog*)
+		[ "$_set" = 1m ] && [ -z "$MEM_LINES" ] &&
+			MEM_LINES=$(flow_maps "$CAP_PID") ;;
+	esac
+	flood "$_frames"
+	_out=""
+	case $_kind in
+	nfcapd)	stop_nfcapd; _out=$NF_FLOWS ;;
+	json)	_out=$(summary_value "$WORK/cap.log" 'records written') ;;
+	esac
+	_us=$(us_per_frame "$TICKS" "$ARRIVED")
+	echo "$_us" >>"$_f.us"
+	if [ "$_kind" = none ]; then
+		ROUND_BASE=$_us; _x="(base)"
+	else
+		_x=$(awk -v a="$_us" -v b="$ROUND_BASE" 'BEGIN { printf "%.3f", a - b }')
+		echo "$_x" >>"$_f.extra"
+	fi
+	if [ -n "$_out" ]; then
+		echo "$_out" >>"$_f.out"
+		awk -v o="$_out" -v ms="$MS" \
+			'BEGIN { printf "%.0f\n", (ms ? o * 1000 / ms : 0) }' >>"$_f.rate"
+	fi
+	printf '   %-5s %-34s run %d: arrived %d of %d, %d ticks, %s us/frame, extra %s, records out %s in %d ms\n' \
+		"$_set" "$_label" "$ROUND" "$ARRIVED" "$_frames" "$TICKS" \
+		"$_us" "$_x" "${_out:--}" "$MS"
+}
+
+# fmedian FILE [FORMAT]: the median of the numbers in FILE, one a line,
+# in FORMAT (%.3f)
+fmedian() {
+	# shellcheck disable=SC2046
+	awk -v m="$(median $(cat "$1"))" -v f="${2:-%.3f}" 'BEGIN { printf f, m }'
+}
+
+# spread FILE: min..max of the numbers in FILE
+spread() {
+	sort -n "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 }
+		END { printf "%.3f..%.3f", lo, hi }'
 }
 
 PMACCT_CONF="$WORK/pmacctd.conf"
@@ -233,18 +282,16 @@ nfprobe_version: 10
 nfprobe_maxflows: $MAX_FLOWS
 EOF
 
-echo "-- runs (CPU: whole machine, user+system+irq+softirq, flood start to the capturer's exit)"
-for set in $SETS; do
-	frames=$N
-	[ "$set" = 1m ] && frames=$N_1M
-	[ "$frames" -gt 0 ] || { echo "   $set: skipped (no frames)"; continue; }
-	trafgen_conf "$set" >"$WORK/frames.trafgen"
-	config "$set" "$frames" "nothing" none ''
-	config "$set" "$frames" "tcpdump -w" tcpdump 'listening on' \
+# rows MODE SET FRAMES: row MODE for every row of the set, in order
+rows() {
+	_m=$1; _s=$2; _n=$3
+	STOP_SIG=INT
+	row "$_m" nothing "$_s" "$_n" "nothing" none ''
+	row "$_m" tcpdump "$_s" "$_n" "tcpdump -w" tcpdump 'listening on' \
 		tcpdump -i "$VETH_A" -nn -w "$OUT_DIR/t.pcap"
 	STOP_SIG=softflowd_shutdown
 	if command -v softflowd >/dev/null 2>&1; then
-		config "$set" "$frames" "softflowd -v 10 (IPFIX)" nfcapd \
+		row "$_m" softflowd "$_s" "$_n" "softflowd -v 10 (IPFIX)" nfcapd \
 			'starting data collection' \
 			softflowd -d -i "$VETH_A" -v 10 -m "$MAX_FLOWS" \
 			-n "127.0.0.1:$NFCAPD_PORT" -p "$WORK/sf.pid" \
@@ -252,29 +299,45 @@ for set in $SETS; do
 	fi
 	STOP_SIG=TERM
 	if command -v pmacctd >/dev/null 2>&1; then
-		config "$set" "$frames" "pmacctd nfprobe (IPFIX)" nfcapd \
+		row "$_m" pmacctd "$_s" "$_n" "pmacctd nfprobe (IPFIX)" nfcapd \
 			'Exporting flows to' pmacctd -f "$PMACCT_CONF"
 	fi
 	STOP_SIG=INT
 	if [ "$HAS_FLOWS" = 1 ]; then
 		# shellcheck disable=SC2086
-		config "$set" "$frames" "hdrlog --log flows -o ipfix" nfcapd \
-			'listening on' "$HDRLOG" -i "$VETH_A" --log flows \
+		row "$_m" hdrlog-ipfix "$_s" "$_n" "hdrlog --log flows -o ipfix" \
+			nfcapd 'listening on' "$HDRLOG" -i "$VETH_A" --log flows \
 			$HDRLOG_FLOW_ARGS -o "ipfix://127.0.0.1:$NFCAPD_PORT"
 		# shellcheck disable=SC2086
-		config "$set" "$frames" "hdrlog --log flows -o json" json \
-			'listening on' "$HDRLOG" -i "$VETH_A" --log flows \
+		row "$_m" hdrlog-json "$_s" "$_n" "hdrlog --log flows -o json" \
+			json 'listening on' "$HDRLOG" -i "$VETH_A" --log flows \
 			$HDRLOG_FLOW_ARGS -o "json:$OUT_DIR/f.json"
-	else
-		ROWS="$ROWS$(printf '%-5s %-34s  %s' "$set" "hdrlog --log flows" \
+	elif [ "$_m" = report ]; then
+		ROWS="$ROWS$(printf '%-5s %-34s  %s' "$_s" "hdrlog --log flows" \
 			"skipped: $HDRLOG has no --log flows")
 "
 	fi
+}
+
+echo "-- runs (CPU: whole machine, user+system+irq+softirq, flood start to the capturer's exit; extra: above this round's nothing run)"
+for set in $SETS; do
+	frames=$N
+	[ "$set" = 1m ] && frames=$N_1M
+	[ "$frames" -gt 0 ] || { echo "   $set: skipped (no frames)"; continue; }
+	trafgen_conf "$set" >"$WORK/frames.trafgen"
+	RDIR="$WORK/rows.$set"
+	rm -rf "$RDIR"; mkdir -p "$RDIR"
+	ROUND=0
+	while [ $ROUND -lt "$RUNS" ]; do
+		ROUND=$((ROUND + 1))
+		rows run "$set" "$frames"
+	done
+	rows report "$set" "$frames"
 done
 
 echo
-echo "-- table: median of $RUNS; extra CPU per frame above nothing capturing; records out"
-printf '%-5s %-34s  %-13s  %-11s  %s\n' set capturer 'extra us/fr' 'records out' 'records/s'
+echo "-- table: median of $RUNS rounds; extra CPU per frame above the same round's nothing capturing (median, min..max); records out"
+printf '%-5s %-34s  %-13s  %-15s  %-11s  %s\n' set capturer 'extra us/fr' 'extra min..max' 'records out' 'records/s'
 printf '%s' "$ROWS"
 echo
 echo "-- kernel memory of hdrlog's flow table (1m set${HDRLOG_FLOW_ARGS:+, $HDRLOG_FLOW_ARGS})"
