@@ -61,7 +61,7 @@ static void respond_print(const struct stats *s, FILE *f)
 			(unsigned long long)r->protected_alerts,
 			(unsigned long long)r->protected_pass);
 	if (r->hot_lost || r->watch_full)
-		line(f, r->hot_lost + r->watch_full, "hot sources not judged (queue full: raise the thresholds)");
+		line(f, r->hot_lost + r->watch_full, "hot sources not judged (more at once than hdrlog takes: raise the thresholds)");
 	if (r->untracked)
 		line(f, r->untracked, "frames not counted (per-source table busy)");
 	if (r->baseline_full)

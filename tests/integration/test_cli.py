@@ -294,7 +294,7 @@ def conflict_case(args, mention):
 
 
 def conflicts():
-    j, p = H.path("c.json"), H.path("c.pcap")
+    j = H.path("c.json")
     return [
         ("two outputs on stdout", ["-i", H.dev(), "-o", "json", "-w", "-"],
          "standard output"),

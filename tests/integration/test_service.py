@@ -340,7 +340,7 @@ def _():
                                       "filter = udp dst port 20000"])
     with ready(["--config", conf]) as (h, n):
         send_udp(3, 8, dport=30000)
-        recs = wait_macs(out, send_udp(3, 8, dport=20000), h)
+        wait_macs(out, send_udp(3, 8, dport=20000), h)
         assert all(r["dest_port"] == 20000 for r in H.read_json_lines(out))
         # a filter that does not compile: the file is not taken at all
         write_conf("filter.conf", ["interface = " + H.dev(),
@@ -359,7 +359,7 @@ def _():
         reload(h, n)
         assert "changed; restart" not in h.stderr(), h.stderr()
         send_udp(3, 9, dport=20000)
-        recs = wait_macs(out, send_udp(2, 9, dport=30000), h)
+        wait_macs(out, send_udp(2, 9, dport=30000), h)
         assert [r["dest_port"] for r in H.read_json_lines(out)] == \
             [20000] * 4 + [30000] * 2, H.read_json_lines(out)
         # count = 8: 4 + 2 written, 2 more and it stops by itself
