@@ -32,11 +32,13 @@
 #include "clock.h"
 #include "respond.h"
 
+#define SCRATCH_NAME "respond-save"
+#include "scratch.h"
+
 #define NS		1000000000ull
 #define N_ROWS		(2 * 256 + 1000)
 #define ROW_MAX		64
 
-static char dir[] = "/tmp/hdrlog-test-respond-save-XXXXXX";
 
 /*
  * hdrlog's fsync() calls come here (the executable's definition wins over
@@ -130,8 +132,8 @@ static void test_save_held_up(void **state)
 	(void)state;
 	/* a save that waits for ever fails the test, not hangs it */
 	alarm(30);
-	snprintf(conf, sizeof(conf), "%s/respond.conf", dir);
-	snprintf(path, sizeof(path), "%s/learned.state", dir);
+	snprintf(conf, sizeof(conf), "%s/respond.conf", scratch_dir);
+	snprintf(path, sizeof(path), "%s/learned.state", scratch_dir);
 	snprintf(base, sizeof(base), "%s.baseline", path);
 	snprintf(tmp, sizeof(tmp), "%s.baseline.tmp", path);
 	f = fopen(conf, "w");
@@ -206,34 +208,11 @@ static void test_save_held_up(void **state)
 	alarm(0);
 }
 
-static const char *const made[] = {
-	"respond.conf", "learned.state.baseline", "learned.state.baseline.tmp",
-	"learned.state", "learned.state.tmp",
-};
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char p[128];
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, made[i]);
-		unlink(p);
-	}
-	return rmdir(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_save_held_up),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }
