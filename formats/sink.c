@@ -256,7 +256,8 @@ int sink_open_file(const char *path, int flags)
  * O_NOFOLLOW alone would still write through a hard link and wait on a
  * FIFO. One put back between the unlink and the open fails it (EEXIST):
  * that write is lost and said by the caller, the next one tries again.
- * A directory there stays (unlink fails), and so does the open.
+ * A directory there stays (unlink fails), and the open fails: EISDIR,
+ * which says why where EEXIST would not.
  */
 int sink_create_tmp(const char *tmp, mode_t mode, const char *who)
 {
@@ -271,7 +272,11 @@ int sink_create_tmp(const char *tmp, mode_t mode, const char *who)
 			S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file");
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	return fd >= 0 ? fd : -errno;
+	if (fd >= 0)
+		return fd;
+	if (errno == EEXIST && !lstat(tmp, &st) && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	return -errno;
 }
 
 static int __attribute__((format(printf, 2, 3)))

@@ -712,7 +712,8 @@ def _():
 @tap.case("--respond-state and --metrics files: a symbolic link planted at "
           "FILE.tmp or METRICS.tmp is removed, not written through (its "
           "target keeps its content), and said; a FIFO at "
-          "FILE.baseline.tmp holds nothing up; the files are written")
+          "FILE.baseline.tmp holds nothing up; the files are written; a "
+          "directory at FILE.tmp is said to be one")
 def _():
     c = conf(BASELINE_KEPT)
     state, prom = H.path("planted.state"), H.path("planted.prom")
@@ -741,6 +742,13 @@ def _():
         assert "hdrlog-baseline 1 written" in f.read()
     with open(prom) as f:
         assert "hdrlog_frames_seen_total" in f.read(), prom
+    # a directory there is left alone, and the warning says what it is
+    os.mkdir(state + ".tmp")
+    with hdrlog(H.path("planted2.json"), c, ["--respond-state", state]) as h:
+        assert h.stop() == 0, h.stderr()
+    assert "--respond-state %s: cannot write it: Is a directory" % state \
+        in h.stderr(), h.stderr()
+    os.rmdir(state + ".tmp")
 
 
 if __name__ == "__main__":
