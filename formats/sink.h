@@ -173,7 +173,8 @@ int sink_open_file(const char *path, int flags);
  * --respond-state's files, the --metrics file), opened O_WRONLY with
  * mode (less the umask). Whatever was at tmp is removed first, never
  * opened: one that was not a regular file is said, with who (e.g.
- * "--metrics") first. Returns the descriptor, or a negative errno.
+ * "--metrics") first; a directory stays (-EISDIR). Returns the
+ * descriptor, or a negative errno.
  */
 int sink_create_tmp(const char *tmp, mode_t mode, const char *who);
 
