@@ -245,6 +245,40 @@ int sink_open_file(const char *path, int flags)
 	return fd >= 0 ? fd : -errno;
 }
 
+/*
+ * Not opened as found: a symbolic link or a hard link planted at tmp
+ * would have the write go through to its target (as root: any file),
+ * and a FIFO would hold the open until something read it. So the name
+ * is unlinked first (which removes a link, never its target) and the
+ * file made with O_CREAT | O_EXCL (which follows no link and takes
+ * nothing that exists). O_EXCL without the unlink would have a .tmp
+ * left by a crash between open and rename fail every later write;
+ * O_NOFOLLOW alone would still write through a hard link and wait on a
+ * FIFO. One put back between the unlink and the open fails it (EEXIST):
+ * that write is lost and said by the caller, the next one tries again.
+ * A directory there stays (unlink fails), and the open fails: EISDIR,
+ * which says why where EEXIST would not.
+ */
+int sink_create_tmp(const char *tmp, mode_t mode, const char *who)
+{
+	char esc[LOG_ESCAPE_SIZE(PATH_MAX)];
+	struct stat st;
+	int fd;
+
+	if (!lstat(tmp, &st) && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		pr_warn("%s: %s was %s, which hdrlog never leaves there: removed, not written through",
+			who, log_escape(esc, sizeof(esc), tmp, strlen(tmp)),
+			S_ISLNK(st.st_mode) ? "a symbolic link" :
+			S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file");
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd >= 0)
+		return fd;
+	if (errno == EEXIST && !lstat(tmp, &st) && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	return -errno;
+}
+
 static int __attribute__((format(printf, 2, 3)))
 check_failed(const char *desc, const char *fmt, ...)
 {

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "fields.h"
 
@@ -166,6 +167,16 @@ bool sink_fd_is_stdout(int fd);
  * explained in a message of its own.
  */
 int sink_open_file(const char *path, int flags);
+
+/*
+ * A new file at tmp (PATH.tmp, written whole and then renamed over PATH:
+ * --respond-state's files, the --metrics file), opened O_WRONLY with
+ * mode (less the umask). Whatever was at tmp is removed first, never
+ * opened: one that was not a regular file is said, with who (e.g.
+ * "--metrics") first; a directory stays (-EISDIR). Returns the
+ * descriptor, or a negative errno.
+ */
+int sink_create_tmp(const char *tmp, mode_t mode, const char *who);
 
 /*
  * --check an -o argument as sink_create() would open it, creating and

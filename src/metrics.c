@@ -344,10 +344,10 @@ static int file_replace(struct metrics *m, const struct buf *b)
 	size_t left = b->len;
 	int fd, err = 0;
 
-	fd = open(m->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-		  O_NOFOLLOW, 0644);
+	/* never through a link planted there: see sink_create_tmp() */
+	fd = sink_create_tmp(m->tmp_path, 0644, "--metrics");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* node_exporter runs as a user of its own: counters are not secret */
 	if (fchmod(fd, 0644))
 		err = -errno;
@@ -668,12 +668,11 @@ static int file_check(struct metrics *m, const char *path)
 		pr_err("out of memory");
 		return -1;
 	}
-	fd = open(m->tmp_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		  0644);
+	fd = sink_create_tmp(m->tmp_path, 0644, "--metrics");
 	if (fd < 0) {
 		pr_err("--metrics: cannot write %s: %s",
 		       log_escape(esc, sizeof(esc), m->tmp_path,
-				  strlen(m->tmp_path)), strerror(errno));
+				  strlen(m->tmp_path)), strerror(-fd));
 		return -1;
 	}
 	close(fd);

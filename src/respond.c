@@ -35,6 +35,7 @@
 #include "log.h"
 #include "mapwalk.h"
 #include "respond.h"
+#include "sink.h"
 
 #define NS		1000000000ull
 #define SKETCH_BITS	128
@@ -1868,12 +1869,20 @@ static int write_atomic(const char *path, int (*fill)(FILE *, void *),
 {
 	char tmp[LIST_PATH_MAX + 32];
 	FILE *f;
-	int err = 0;
+	int fd, err = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
+	/* never through a link planted at tmp: see sink_create_tmp() */
+	fd = sink_create_tmp(tmp, 0666, "--respond-state");
+	if (fd < 0) {
+		err = -fd;
+		goto out;
+	}
+	f = fdopen(fd, "w");
 	if (!f) {
 		err = errno;
+		close(fd);
+		unlink(tmp);
 		goto out;
 	}
 	/* a failed fill (a map walk) or write keeps the old file whole */

@@ -22,7 +22,8 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-20}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(fuzz_lists fuzz_spec fuzz_config fuzz_decode fuzz_strings)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(fuzz_lists fuzz_spec fuzz_config fuzz_decode fuzz_strings \
+	fuzz_state)
 cc=${CLANG:-clang}
 out=${FUZZ_BUILD:-$PWD/build-fuzz}
 conf=${CONFIG_DIR:-}
@@ -55,6 +56,7 @@ declare -A sources=(
 	[fuzz_config]="$formats src/options.c src/metrics.c src/stats.c src/respond.c src/mapwalk.c"
 	[fuzz_decode]=$formats
 	[fuzz_strings]=$formats
+	[fuzz_state]="$formats src/respond.c src/mapwalk.c"
 )
 # Inputs long enough for a list line past LIST_LINE_MAX (4096).
 declare -A max_len=(
@@ -63,6 +65,7 @@ declare -A max_len=(
 	[fuzz_config]=6000
 	[fuzz_decode]=2048
 	[fuzz_strings]=2048
+	[fuzz_state]=4096
 )
 
 build() {

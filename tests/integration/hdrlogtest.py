@@ -1101,11 +1101,13 @@ def expected_record(frame, in_iface, ifindex, direction="in"):
                              ip_len=plen + 40, flow_label=w0 & 0xFFFFF)
                     off += 40
                     ip_proto = nh
-                    done = False
+                    # l4 is set where the chain reaches one (here, or in
+                    # the else after MAX_IPV6_EXT headers); any other
+                    # break (cut short, a non-first fragment) leaves it
+                    # None: no L4 fields
                     for _ in range(MAX_IPV6_EXT):
                         if nh not in IPV6_EXT:
                             l4 = nh
-                            done = True
                             break
                         if nh == 44:
                             if off + 8 > n:
@@ -1119,8 +1121,7 @@ def expected_record(frame, in_iface, ifindex, direction="in"):
                             e["more_fragments"] = bool(fo & 1)
                             off += 8
                             if fo >> 3:
-                                done = True     # non-first fragment
-                                break
+                                break   # non-first fragment: no L4
                             continue
                         if off + 2 > n:
                             trunc = True

@@ -709,5 +709,47 @@ def _():
         "ignored" not in h.stderr(), h.stderr()
 
 
+@tap.case("--respond-state and --metrics files: a symbolic link planted at "
+          "FILE.tmp or METRICS.tmp is removed, not written through (its "
+          "target keeps its content), and said; a FIFO at "
+          "FILE.baseline.tmp holds nothing up; the files are written; a "
+          "directory at FILE.tmp is said to be one")
+def _():
+    c = conf(BASELINE_KEPT)
+    state, prom = H.path("planted.state"), H.path("planted.prom")
+    victims = {}
+    for tmp in (state + ".tmp", prom + ".tmp"):
+        victim = tmp + ".victim"
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        os.symlink(victim, tmp)
+        victims[tmp] = victim
+    # before, hdrlog's exit waited in opening it for a reader
+    os.mkfifo(state + ".baseline.tmp")
+    with hdrlog(H.path("planted.json"), c,
+                ["--respond-state", state, "--metrics", prom]) as h:
+        assert h.stop() == 0, h.stderr()
+    for tmp, victim in victims.items():
+        with open(victim) as f:
+            assert f.read() == "precious\n", victim
+        assert "%s was a symbolic link, which hdrlog never leaves there: " \
+            "removed, not written through" % tmp in h.stderr(), h.stderr()
+        assert not os.path.lexists(tmp), tmp
+    assert "%s.baseline.tmp was a FIFO" % state in h.stderr(), h.stderr()
+    with open(state) as f:
+        assert f.read().startswith("# hdrlog --respond-state"), state
+    with open(state + ".baseline") as f:
+        assert "hdrlog-baseline 1 written" in f.read()
+    with open(prom) as f:
+        assert "hdrlog_frames_seen_total" in f.read(), prom
+    # a directory there is left alone, and the warning says what it is
+    os.mkdir(state + ".tmp")
+    with hdrlog(H.path("planted2.json"), c, ["--respond-state", state]) as h:
+        assert h.stop() == 0, h.stderr()
+    assert "--respond-state %s: cannot write it: Is a directory" % state \
+        in h.stderr(), h.stderr()
+    os.rmdir(state + ".tmp")
+
+
 if __name__ == "__main__":
     H.main(lambda: H.run_tap(tap))

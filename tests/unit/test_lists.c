@@ -19,27 +19,14 @@
 #include "log.h"
 #include "ranges.h"
 
-static char dir[] = "/tmp/hdrlog-test-lists-XXXXXX";
+#define SCRATCH_NAME "lists"
+#include "scratch.h"
+
 static char err[8192];		/* stderr of the last capture */
 static int saved_stderr = -1;
 static FILE *err_file;
 
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) ? -1 : 0;
-}
-
-/* Writes dir/name and returns its path (static, one at a time per slot). */
+/* Writes name in scratch_dir; its path (static, one at a time per slot). */
 static const char *write_file(const char *name, const char *text)
 {
 	static char paths[4][256];
@@ -47,7 +34,7 @@ static const char *write_file(const char *name, const char *text)
 	char *path = paths[slot++ % 4];
 	FILE *f;
 
-	snprintf(path, 256, "%s/%s", dir, name);
+	snprintf(path, 256, "%s/%s", scratch_dir, name);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
@@ -61,7 +48,7 @@ static const char *write_bytes(const char *name, const char *text, size_t len)
 	static char path[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", scratch_dir, name);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	assert_int_equal(fwrite(text, 1, len, f), len);
@@ -499,7 +486,7 @@ static void test_missing_file(void **state)
 	char path[300], want[400];
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/no-such-file.txt", dir);
+	snprintf(path, sizeof(path), "%s/no-such-file.txt", scratch_dir);
 	spec(&sp, path);
 	capture_begin();
 	assert_int_equal(list_set_load(&set, &sp, 1, NULL), -1);
@@ -510,14 +497,14 @@ static void test_missing_file(void **state)
 	assert_empty(&set);
 
 	/* a path hdrlog did not make is printed escaped */
-	snprintf(path, sizeof(path), "n=%s/no\x1b[1mfile\\.txt", dir);
+	snprintf(path, sizeof(path), "n=%s/no\x1b[1mfile\\.txt", scratch_dir);
 	spec(&sp, path);
 	capture_begin();
 	assert_int_equal(list_set_load(&set, &sp, 1, NULL), -1);
 	capture_end();
 	snprintf(want, sizeof(want),
 		 "hdrlog: %s/no\\x1b[1mfile\\\\.txt: No such file or directory\n",
-		 dir);
+		 scratch_dir);
 	assert_null(strchr(err, '\x1b'));
 	assert_string_equal(err, want);
 	assert_empty(&set);
@@ -553,14 +540,14 @@ static void test_special_files(void **state)
 	char fifo[300], link[300];
 
 	(void)state;
-	snprintf(fifo, sizeof(fifo), "%s/fifo.txt", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.txt", scratch_dir);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	expect_not_regular(fifo, "a FIFO");
 	expect_not_regular("/dev/zero", "a character device");
 	expect_not_regular("/dev/null", "a character device");
-	expect_not_regular(dir, "a directory");
+	expect_not_regular(scratch_dir, "a directory");
 	/* the opened file is checked, not the name */
-	snprintf(link, sizeof(link), "%s/zero.txt", dir);
+	snprintf(link, sizeof(link), "%s/zero.txt", scratch_dir);
 	assert_int_equal(symlink("/dev/zero", link), 0);
 	expect_not_regular(link, "a character device");
 	unlink(link);
@@ -1873,5 +1860,5 @@ int main(void)
 		cmocka_unit_test(test_ranges_deep_tree),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

@@ -41,11 +41,13 @@
 #include "clock.h"
 #include "respond.h"
 
+#define SCRATCH_NAME "respond-blocks"
+#include "scratch.h"
+
 #define NS		1000000000ull
 #define MS		1000000ull
 #define GOT_MAX		64
 
-static char dir[] = "/tmp/hdrlog-test-respond-blocks-XXXXXX";
 static const struct clock_map clk;	/* times are compared, not shown */
 static const struct decode_ctx ctx = { .clock = &clk };
 
@@ -111,7 +113,7 @@ static void rig_up(struct rig *g, const char *conf_extra, bool load_state)
 	assert_true(g->fds.sources >= 0 && g->fds.hot >= 0 &&
 		    g->fds.counters >= 0);
 	g->fds.block_filter = g->filter;
-	snprintf(conf, sizeof(conf), "%s/respond.conf", dir);
+	snprintf(conf, sizeof(conf), "%s/respond.conf", scratch_dir);
 	snprintf(text, sizeof(text), "max-blocks = 65536\n%s"
 		 "[policy syn-flood]\ndetector = syn\nthreshold = 100/s\n"
 		 "action = block\nttl = 60s\n", conf_extra);
@@ -120,7 +122,7 @@ static void rig_up(struct rig *g, const char *conf_extra, bool load_state)
 	assert_int_equal(respond_config_bind(&g->c, NULL, 0), 0);
 	g->r = respond_new(&g->c, &g->fds, false);
 	assert_non_null(g->r);
-	snprintf(g->state, sizeof(g->state), "%s/blocks.state", dir);
+	snprintf(g->state, sizeof(g->state), "%s/blocks.state", scratch_dir);
 	n_got = 0;
 	if (load_state)
 		assert_int_equal(respond_state_load(g->r, g->state, &ctx, emit,
@@ -261,7 +263,7 @@ static void test_expire_and_filter(void **state)
 				  hdrlog_block_filter_bit(all[n]);
 		n += !shared;
 	}
-	snprintf(g.state, sizeof(g.state), "%s/blocks.state", dir);
+	snprintf(g.state, sizeof(g.state), "%s/blocks.state", scratch_dir);
 	f = fopen(g.state, "w");
 	assert_non_null(f);
 	for (int i = 0; i < LIVE; i++)
@@ -329,7 +331,7 @@ static void test_filter_not_rebuilt_when_full(void **state)
 	FILE *f;
 
 	(void)state;
-	snprintf(g.state, sizeof(g.state), "%s/blocks.state", dir);
+	snprintf(g.state, sizeof(g.state), "%s/blocks.state", scratch_dir);
 	f = fopen(g.state, "w");
 	assert_non_null(f);
 	for (int i = 0; i < 20000; i++) {
@@ -379,7 +381,7 @@ static void test_lapsed_block_replaced(void **state)
 	char text[128];
 
 	(void)state;
-	snprintf(g.state, sizeof(g.state), "%s/blocks.state", dir);
+	snprintf(g.state, sizeof(g.state), "%s/blocks.state", scratch_dir);
 	snprintf(text, sizeof(text), "203.0.113.9/32 syn-flood %llu.000 syn\n",
 		 (unsigned long long)real + 2);
 	write_file(g.state, text);
@@ -456,7 +458,7 @@ static void test_blocks_text_reserve(void **state)
 
 	(void)state;
 	assert_true(ncpu > 0);
-	snprintf(g.state, sizeof(g.state), "%s/blocks.state", dir);
+	snprintf(g.state, sizeof(g.state), "%s/blocks.state", scratch_dir);
 	f = fopen(g.state, "w");
 	assert_non_null(f);
 	for (int i = 0; i < 2000; i++)
@@ -470,7 +472,7 @@ static void test_blocks_text_reserve(void **state)
 	/* the policies go after the globals: the rig's config is reread */
 	rig_up(&g, "", false);
 	respond_free(g.r);
-	snprintf(conf, sizeof(conf), "%s/respond.conf", dir);
+	snprintf(conf, sizeof(conf), "%s/respond.conf", scratch_dir);
 	f = fopen(conf, "a");
 	assert_non_null(f);
 	fputs(extra, f);
@@ -502,22 +504,6 @@ static void test_blocks_text_reserve(void **state)
 	rig_down(&g);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char p[128];
-
-	(void)state;
-	snprintf(p, sizeof(p), "%s/respond.conf", dir);
-	unlink(p);
-	return rmdir(dir);
-}
-
 /*
  * The kernel's notice thresholds (hot_at): per measure the lowest
  * distinct ones, ascending, 0 after them; the kernel stops at the first
@@ -531,7 +517,7 @@ static void test_hot_levels(void **state)
 	static const uint64_t pkts[HDRLOG_HOT_LEVELS] = { 100, 500, 1000, 2000 };
 
 	(void)state;
-	snprintf(conf, sizeof(conf), "%s/levels.conf", dir);
+	snprintf(conf, sizeof(conf), "%s/levels.conf", scratch_dir);
 	write_file(conf,
 		   "window = 1s\n"
 		   "[policy a]\ndetector = packet-rate\nthreshold = 1000/s\n"
@@ -563,5 +549,5 @@ int main(void)
 		cmocka_unit_test(test_hot_levels),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

@@ -3,13 +3,16 @@
  * --respond-state FILE: FILE.baseline (detector = baseline's averages)
  * is written every minute by a thread of its own, off the main loop
  * (src/respond.c, struct base_save). A write that takes long is made to
- * take as long as the test wants: FILE.baseline.tmp is a FIFO, so the
- * writer waits in open() until the test reads it. The periodic save must
- * return meanwhile (before, the loop itself waited there: the alarm ends
- * the test), start no second writer, keep the old file when that write
- * fails (a FIFO cannot be synced), and the exit save must wait for it
- * and then write the whole table. Only the public API: the table is
- * filled by reading a FILE.baseline at start, as hdrlog does.
+ * take as long as the test wants: this file's fsync() holds the writer
+ * of FILE.baseline.tmp (all written, not yet synced) until the test lets
+ * it go, then fails it or not. (It was a FIFO put at FILE.baseline.tmp;
+ * hdrlog now removes whatever is there before it writes, see
+ * sink_create_tmp().) The periodic save must return meanwhile (before,
+ * the loop itself waited there: the alarm ends the test), start no
+ * second writer, keep the old file when that write fails, and the exit
+ * save must wait for it and then write the whole table. Only the public
+ * API: the table is filled by reading a FILE.baseline at start, as
+ * hdrlog does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,19 +25,53 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <cmocka.h>
 
 #include "clock.h"
 #include "respond.h"
 
+#define SCRATCH_NAME "respond-save"
+#include "scratch.h"
+
 #define NS		1000000000ull
 #define N_ROWS		(2 * 256 + 1000)
 #define ROW_MAX		64
 
-static char dir[] = "/tmp/hdrlog-test-respond-save-XXXXXX";
 
-/* All of path, a file or a FIFO (whose writer is waiting: no block). */
+/*
+ * hdrlog's fsync() calls come here (the executable's definition wins over
+ * libc's). One of a FILE.baseline.tmp waits while hold is set, and then
+ * fails with EIO if fail is; each is counted in synced.
+ */
+static bool hold, fail;
+static int synced, held;
+
+int fsync(int fd)
+{
+	char link[64], name[256];
+	ssize_t len;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, name, sizeof(name) - 1);
+	name[len > 0 ? len : 0] = '\0';
+	if (len > 0 && strstr(name, ".baseline.tmp")) {
+		__atomic_add_fetch(&synced, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&hold, __ATOMIC_SEQ_CST)) {
+			__atomic_store_n(&held, 1, __ATOMIC_SEQ_CST);
+			while (__atomic_load_n(&hold, __ATOMIC_SEQ_CST))
+				usleep(1000);	/* the alarm bounds it */
+		}
+		if (__atomic_load_n(&fail, __ATOMIC_SEQ_CST)) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return syscall(SYS_fsync, fd);
+}
+
+/* All of path. */
 static char *read_all(const char *path)
 {
 	int fd = open(path, O_RDONLY);
@@ -46,7 +83,7 @@ static char *read_all(const char *path)
 	assert_non_null(buf);
 	while ((got = read(fd, buf + n, size - n)) > 0)
 		n += got;
-	assert_int_equal(got, 0);	/* EOF: a FIFO's writer closed it */
+	assert_int_equal(got, 0);
 	close(fd);
 	return buf;
 }
@@ -95,8 +132,8 @@ static void test_save_held_up(void **state)
 	(void)state;
 	/* a save that waits for ever fails the test, not hangs it */
 	alarm(30);
-	snprintf(conf, sizeof(conf), "%s/respond.conf", dir);
-	snprintf(path, sizeof(path), "%s/learned.state", dir);
+	snprintf(conf, sizeof(conf), "%s/respond.conf", scratch_dir);
+	snprintf(path, sizeof(path), "%s/learned.state", scratch_dir);
 	snprintf(base, sizeof(base), "%s.baseline", path);
 	snprintf(tmp, sizeof(tmp), "%s.baseline.tmp", path);
 	f = fopen(conf, "w");
@@ -127,11 +164,15 @@ static void test_save_held_up(void **state)
 	r = respond_new(&c, &fds, true);
 	assert_non_null(r);
 	assert_int_equal(respond_state_load(r, path, NULL, NULL, NULL), 0);
-	assert_int_equal(mkfifo(tmp, 0600), 0);
+	hold = fail = true;
 
-	/* a minute on: the save is due; its writer waits in open(tmp) */
+	/* a minute on: the save is due; its writer waits in fsync(tmp) */
 	now = clock_mono_ns() + 61 * NS;
 	respond_state_save(r, now, false, NULL);
+	for (int i = 0; !__atomic_load_n(&held, __ATOMIC_SEQ_CST); i++) {
+		assert_true(i < 1000);
+		usleep(10000);
+	}
 	/* and another minute: not a second writer while it runs */
 	respond_state_save(r, now + 61 * NS, false, NULL);
 
@@ -141,7 +182,8 @@ static void test_save_held_up(void **state)
 	assert_memory_equal(got, want, sizeof(want));
 	free(text);
 
-	/* that write fails (fsync of a FIFO) and removes tmp */
+	/* let go, that write fails (EIO) and removes tmp */
+	__atomic_store_n(&hold, false, __ATOMIC_SEQ_CST);
 	for (int i = 0; !access(tmp, F_OK); i++) {
 		assert_true(i < 1000);
 		usleep(10000);
@@ -151,7 +193,9 @@ static void test_save_held_up(void **state)
 	free(text);
 
 	/* the exit save (force) waits for the writer, then writes */
+	__atomic_store_n(&fail, false, __ATOMIC_SEQ_CST);
 	respond_state_save(r, now + 62 * NS, true, NULL);
+	assert_int_equal(synced, 2);	/* the held writer and this one */
 	assert_int_equal(access(tmp, F_OK), -1);
 	text = read_all(base);
 	assert_string_not_equal(text, old);
@@ -164,34 +208,11 @@ static void test_save_held_up(void **state)
 	alarm(0);
 }
 
-static const char *const made[] = {
-	"respond.conf", "learned.state.baseline", "learned.state.baseline.tmp",
-	"learned.state", "learned.state.tmp",
-};
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char p[128];
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, made[i]);
-		unlink(p);
-	}
-	return rmdir(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_save_held_up),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }
