@@ -216,21 +216,97 @@ const char *ip_proto_name(uint8_t proto)
 	return names[proto];
 }
 
-/* Decimal without printf: formatting numbers is the outputs' hot path. */
+/* "00" to "99": two digits a division (the decimal of uint_text()). */
+static const char digit_pairs[201] =
+	"0001020304050607080910111213141516171819"
+	"2021222324252627282930313233343536373839"
+	"4041424344454647484950515253545556575859"
+	"6061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+static inline unsigned int decimal_digits(uint64_t v)
+{
+	unsigned int n = 1;
+
+	for (;;) {
+		if (v < 10)
+			return n;
+		if (v < 100)
+			return n + 1;
+		if (v < 1000)
+			return n + 2;
+		if (v < 10000)
+			return n + 3;
+		v /= 10000;
+		n += 4;
+	}
+}
+
+/*
+ * Decimal without printf: formatting numbers is the outputs' hot path.
+ * Its length first, then written from the end two digits at a time.
+ */
 int uint_text(uint64_t v, char *buf)
 {
-	char tmp[20];
-	int n = 0, len;
+	unsigned int len = decimal_digits(v);
+	char *p = buf + len;
 
-	do {
-		tmp[n++] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	len = n;
-	while (n)
-		*buf++ = tmp[--n];
-	*buf = '\0';
+	*p = '\0';
+	while (v >= 100) {
+		unsigned int r = v % 100;
+
+		v /= 100;
+		p -= 2;
+		memcpy(p, digit_pairs + 2 * r, 2);
+	}
+	if (v >= 10)
+		memcpy(p - 2, digit_pairs + 2 * v, 2);
+	else
+		p[-1] = '0' + v;
 	return len;
+}
+
+/* s, shorter than max, and its NUL: its length. Names are short: no calls. */
+static inline int copy_name(const char *s, size_t max, char *buf)
+{
+	size_t n = 0;
+
+	while (n < max && s[n]) {
+		buf[n] = s[n];
+		n++;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * The Community ID, NUL-terminated in its COMMUNITY_ID_SIZE bytes, eight
+ * bytes at a time: the longest text of a flow record, copied per record.
+ */
+static int id_text(const char id[COMMUNITY_ID_SIZE], char *buf)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101ull;
+
+	for (int i = 0; i < COMMUNITY_ID_SIZE; i += 8) {
+		uint64_t w, zero;
+
+		memcpy(&w, id + i, 8);
+		memcpy(buf + i, &w, 8);
+		/* the lowest byte of w that is 0, if any: its high bit set */
+		zero = (w - ones) & ~w & (ones << 7);
+		if (zero) {
+			int n = i + __builtin_ctzll(zero) / 8;
+
+			buf[n] = '\0';
+			return n;
+		}
+	}
+	buf[COMMUNITY_ID_SIZE - 1] = '\0';	/* unterminated: cut */
+	return COMMUNITY_ID_SIZE - 1;
+#else
+	return copy_name(id, COMMUNITY_ID_SIZE - 1, buf);
+#endif
 }
 
 static int mac_text(const uint8_t *m, char *buf)
@@ -252,7 +328,16 @@ static int ip_text(int ip_v, const uint8_t *a, char *buf)
 		char *p = buf;
 
 		for (int i = 0; i < 4; i++) {
-			p += uint_text(a[i], p);
+			unsigned int v = a[i];
+
+			if (v >= 100) {
+				*p++ = '0' + v / 100;
+				v %= 100;
+				*p++ = '0' + v / 10;
+			} else if (v >= 10) {
+				*p++ = '0' + v / 10;
+			}
+			*p++ = '0' + v % 10;
 			*p++ = '.';
 		}
 		*--p = '\0';
@@ -377,14 +462,9 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 		return uint_text(e->pid, buf);
 	case F_TID:
 		return uint_text(e->tid, buf);
-	case F_COMM: {
+	case F_COMM:
 		/* its own bound: comm is 17 bytes, NUL-terminated by decode */
-		size_t n = strnlen(e->comm, sizeof(e->comm) - 1);
-
-		memcpy(buf, e->comm, n);
-		buf[n] = '\0';
-		return n;
-	}
+		return copy_name(e->comm, sizeof(e->comm) - 1, buf);
 	case F_UID:
 		return uint_text(e->uid, buf);
 	case F_CGROUP_ID:
@@ -511,8 +591,7 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 		s = e->truncated ? "true" : "false";
 		break;
 	case F_COMMUNITY_ID:
-		s = e->community_id;
-		break;
+		return id_text(e->community_id, buf);
 	case F_ACTION:
 		s = e->dropped ? "drop" : "pass";
 		break;
@@ -555,11 +634,7 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	}
 	if (!s)		/* a name the record does not carry (a policy's) */
 		return -1;
-	size_t n = strnlen(s, FIELD_TEXT_MAX - 1);
-
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return n;
+	return copy_name(s, FIELD_TEXT_MAX - 1, buf);
 }
 
 /* --- the ECS spelling of values ---------------------------------------- */
@@ -604,14 +679,7 @@ static const char *event_type_value(const struct event *e, unsigned int i)
 /* One of hdrlog's own words (shorter than FIELD_TEXT_MAX), or -1 for NULL. */
 static int copy_text(const char *s, char *buf)
 {
-	size_t n;
-
-	if (!s)
-		return -1;
-	n = strlen(s);
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return n;
+	return s ? copy_name(s, FIELD_TEXT_MAX - 1, buf) : -1;
 }
 
 enum field_kind ecs_kind(enum field_id id, const struct ecs_leaf *l)
