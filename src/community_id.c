@@ -85,9 +85,9 @@ static struct cache_slot *cache_slot_for(const uint8_t *in, size_t n)
 static const char b64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int community_id_v1(uint16_t seed, int ip_v, const uint8_t *saddr,
-		    const uint8_t *daddr, uint8_t proto, uint16_t sport,
-		    uint16_t dport, char *out)
+static int make_id(uint16_t seed, int ip_v, const uint8_t *saddr,
+		   const uint8_t *daddr, uint8_t proto, uint16_t sport,
+		   uint16_t dport, char *out, bool cached)
 {
 	/* seed 2 + addrs 2 * 16 + proto 1 + pad 1 + ports 4 */
 	uint8_t in[40], md[SHA1_DIGEST_SIZE];
@@ -150,8 +150,8 @@ int community_id_v1(uint16_t seed, int ip_v, const uint8_t *saddr,
 	in[n++] = pb >> 8;
 	in[n++] = pb;
 
-	slot = cache_slot_for(in, n);
-	if (slot->len == n && !memcmp(slot->in, in, n)) {
+	slot = cached ? cache_slot_for(in, n) : NULL;
+	if (slot && slot->len == n && !memcmp(slot->in, in, n)) {
 		memcpy(out, slot->id, COMMUNITY_ID_LEN + 1);
 		return COMMUNITY_ID_LEN;
 	}
@@ -175,8 +175,26 @@ int community_id_v1(uint16_t seed, int ip_v, const uint8_t *saddr,
 	*o++ = '=';
 	*o = '\0';
 
-	memcpy(slot->in, in, n);
-	slot->len = n;
-	memcpy(slot->id, out, COMMUNITY_ID_LEN + 1);
+	if (slot) {
+		memcpy(slot->in, in, n);
+		slot->len = n;
+		memcpy(slot->id, out, COMMUNITY_ID_LEN + 1);
+	}
 	return COMMUNITY_ID_LEN;
+}
+
+int community_id_v1(uint16_t seed, int ip_v, const uint8_t *saddr,
+		    const uint8_t *daddr, uint8_t proto, uint16_t sport,
+		    uint16_t dport, char *out)
+{
+	return make_id(seed, ip_v, saddr, daddr, proto, sport, dport, out,
+		       true);
+}
+
+int community_id_v1_once(uint16_t seed, int ip_v, const uint8_t *saddr,
+			 const uint8_t *daddr, uint8_t proto, uint16_t sport,
+			 uint16_t dport, char *out)
+{
+	return make_id(seed, ip_v, saddr, daddr, proto, sport, dport, out,
+		       false);
 }

@@ -275,6 +275,12 @@ static void check_id(uint16_t seed, uint8_t proto, const char *s,
 	/* exactly the id and its NUL, nothing past */
 	assert_int_equal(strlen(out), COMMUNITY_ID_LEN);
 	assert_int_equal((unsigned char)out[COMMUNITY_ID_LEN + 1], 0x5a);
+	/* flow records' way, past the cache: the same */
+	memset(out, 0x5a, sizeof(out));
+	assert_int_equal(community_id_v1_once(seed, v, sa, da, proto, sport,
+					      dport, out), COMMUNITY_ID_LEN);
+	assert_string_equal(out, want);
+	assert_int_equal((unsigned char)out[COMMUNITY_ID_LEN + 1], 0x5a);
 }
 
 static void test_cid_vectors(void **state)
