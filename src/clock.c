@@ -86,12 +86,26 @@ static void fill_prefix(unsigned int slot, uint64_t sec)
 	cache[slot].valid = 1;
 }
 
+/*
+ * The last time written, whole: a flow record's timestamp is its end,
+ * written twice a record.
+ */
+static struct {
+	uint64_t ns;
+	int valid;
+	char text[RFC3339_US_SIZE];
+} last;
+
 size_t rfc3339_us(uint64_t realtime_ns, char *buf)
 {
 	uint64_t sec = realtime_ns / NSEC_PER_SEC;
 	unsigned int us = (realtime_ns % NSEC_PER_SEC) / 1000; /* truncate */
 	unsigned int slot = sec % CACHE_SLOTS;
 
+	if (last.valid && last.ns == realtime_ns) {
+		memcpy(buf, last.text, RFC3339_US_SIZE);
+		return RFC3339_US_SIZE - 1;
+	}
 	if (!cache[slot].valid || cache[slot].sec != sec)
 		fill_prefix(slot, sec);
 
@@ -102,6 +116,9 @@ size_t rfc3339_us(uint64_t realtime_ns, char *buf)
 	put2(buf + 24, us % 100);
 	buf[26] = 'Z';
 	buf[27] = '\0';
+	memcpy(last.text, buf, RFC3339_US_SIZE);
+	last.ns = realtime_ns;
+	last.valid = 1;
 	return RFC3339_US_SIZE - 1;
 }
 
