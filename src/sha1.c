@@ -227,10 +227,11 @@ void sha1(const void *data, size_t len, uint8_t digest[SHA1_DIGEST_SIZE])
 	/* 0x80, zeros, then the 64-bit big-endian bit length: 1 or 2 blocks */
 	rest = len;
 	tail_len = rest < 56 ? 64 : 128;
+	/* zeroed whole: a constant size is a few stores, a variable one rep stos */
+	memset(tail, 0, sizeof(tail));
 	if (rest)
 		memcpy(tail, p, rest);
 	tail[rest] = 0x80;
-	memset(tail + rest + 1, 0, tail_len - 8 - rest - 1);
 	put_be32(tail + tail_len - 8, bits >> 32);
 	put_be32(tail + tail_len - 4, (uint32_t)bits);
 
