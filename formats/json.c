@@ -193,7 +193,12 @@ size_t json_writer_record(struct json_writer *w, const struct event *e,
 		first = 0;
 		switch (kind) {
 		case FK_NUMBER:
-			put_text(&o, e, id, 0);
+			/* a member as it is: no call, no switch */
+			if (w->sizes[id] && o.end - o.p > UINT_TEXT_MAX)
+				o.p += uint_text(field_uint(e, w->members[id],
+							    w->sizes[id]), o.p);
+			else
+				put_text(&o, e, id, 0);
 			break;
 		case FK_STRING:
 			put_text(&o, e, id, 1);
@@ -536,6 +541,8 @@ int json_writer_init(struct json_writer *w, enum field_schema schema)
 		k->text[len + 1] = ':';
 		k->len = len + 2;
 		w->kinds[i] = f->kind;
+		w->members[i] = f->member;
+		w->sizes[i] = f->member_size;
 	}
 	w->ecs = NULL;
 	if (schema == SCHEMA_ECS) {

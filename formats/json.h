@@ -35,8 +35,10 @@ struct json_rendered {
 struct json_writer {
 	yajl_gen esc;		/* renders one foreign string at a time */
 	struct json_key keys[F_COUNT];
-	/* field_table's kinds, close at hand: a table entry is big */
+	/* field_table's kinds and members, close at hand: an entry is big */
 	uint8_t kinds[F_COUNT];
+	uint16_t members[F_COUNT];
+	uint8_t sizes[F_COUNT];
 	/*
 	 * A name "a.b" (flow records) is b in object a: objs[id] is 0 for
 	 * a name of the record itself, else i of obj_keys[i] (,"a":{).

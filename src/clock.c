@@ -87,14 +87,15 @@ static void fill_prefix(unsigned int slot, uint64_t sec)
 }
 
 /*
- * The last time written, whole: a flow record's timestamp is its end,
- * written twice a record.
+ * The last two times written, whole: a flow record's timestamp is its
+ * end, and its start comes between the two.
  */
 static struct {
 	uint64_t ns;
 	int valid;
 	char text[RFC3339_US_SIZE];
-} last;
+} last[2];
+static unsigned int last_next;
 
 size_t rfc3339_us(uint64_t realtime_ns, char *buf)
 {
@@ -102,10 +103,11 @@ size_t rfc3339_us(uint64_t realtime_ns, char *buf)
 	unsigned int us = (realtime_ns % NSEC_PER_SEC) / 1000; /* truncate */
 	unsigned int slot = sec % CACHE_SLOTS;
 
-	if (last.valid && last.ns == realtime_ns) {
-		memcpy(buf, last.text, RFC3339_US_SIZE);
-		return RFC3339_US_SIZE - 1;
-	}
+	for (int i = 0; i < 2; i++)
+		if (last[i].valid && last[i].ns == realtime_ns) {
+			memcpy(buf, last[i].text, RFC3339_US_SIZE);
+			return RFC3339_US_SIZE - 1;
+		}
 	if (!cache[slot].valid || cache[slot].sec != sec)
 		fill_prefix(slot, sec);
 
@@ -116,9 +118,10 @@ size_t rfc3339_us(uint64_t realtime_ns, char *buf)
 	put2(buf + 24, us % 100);
 	buf[26] = 'Z';
 	buf[27] = '\0';
-	memcpy(last.text, buf, RFC3339_US_SIZE);
-	last.ns = realtime_ns;
-	last.valid = 1;
+	last_next ^= 1;
+	memcpy(last[last_next].text, buf, RFC3339_US_SIZE);
+	last[last_next].ns = realtime_ns;
+	last[last_next].valid = 1;
 	return RFC3339_US_SIZE - 1;
 }
 
