@@ -472,6 +472,14 @@ trafgen_conf() {
 EOF
 }
 
+# make_flows_netns: make_netns, the first end's MAC the one the sets'
+# frames are sent to, and the first namespace's loopback up (nfcapd)
+make_flows_netns() {
+	make_netns
+	ip -n "$NS_A" link set dev "$VETH_A" address 02:00:00:00:00:02
+	ip -n "$NS_A" link set lo up
+}
+
 # start_nfcapd: nfcapd in the first namespace, on its loopback port
 # NFCAPD_PORT, into $OUT_DIR/nf (the caller's directory); log in WORK
 NFCAPD_PID=""

@@ -78,9 +78,7 @@ OUT_DIR=$(mktemp -d /dev/shm/hdrlog-flows.XXXXXX)
 EXTRA_DIRS="$OUT_DIR"
 bench_header "flows_bench.sh: flow records under a live flood of 64-byte UDP frames over a veth, trafgen -P 1, $RUNS rounds of every row interleaved"
 
-make_netns
-ip -n "$NS_A" link set dev "$VETH_A" address 02:00:00:00:00:02
-ip -n "$NS_A" link set lo up
+make_flows_netns
 ip netns exec "$NS_A" sysctl -qw net.ipv4.icmp_ratelimit=1000000000
 
 rx_packets() {

@@ -53,9 +53,7 @@ OUT_DIR=$(mktemp -d /dev/shm/hdrlog-export.XXXXXX)
 EXTRA_DIRS="$OUT_DIR"
 bench_header "flows_export.sh: hdrlog's export of every open flow at SIGINT, 1m set ($N_1M frames), $RUNS rounds${HDRLOG_BEFORE:+, interleaved with $HDRLOG_BEFORE (before)}"
 
-make_netns
-ip -n "$NS_A" link set dev "$VETH_A" address 02:00:00:00:00:02
-ip -n "$NS_A" link set lo up
+make_flows_netns
 trafgen_conf 1m >"$WORK/frames.trafgen"
 
 # The wrapper: runs its command as a child, prints the child's pid to
@@ -143,24 +141,32 @@ while [ $ROUND -lt "$RUNS" ]; do
 	done
 done
 
-# col FILE N: column N of FILE, one a line
-col() {
-	awk -v n="$2" '{ print $n }' "$1"
+# med FILE N: the median of column N of FILE (one run a line), %.3f
+med() {
+	# shellcheck disable=SC2046  # numbers, one a word
+	awk -v m="$(median $(awk -v n="$2" '{ print $n }' "$1"))" \
+		'BEGIN { printf "%.3f", m }'
+}
+
+# range FILE N: min..max of column N of FILE
+range() {
+	awk -v n="$2" '{ print $n }' "$1" | sort -n |
+		awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f..%.3f", lo, hi }'
 }
 
 echo
 echo "-- table: median (min..max) of $RUNS runs; CPU is hdrlog's own from SIGINT to its exit"
-printf '%-6s %-7s %-22s %-12s %-9s %-9s %s\n' output build 'export CPU s' 'us/record' 'user s' 'wall s' records
+printf '%-6s %-7s %-24s %-10s %-24s %-7s %s\n' output build 'export CPU s' \
+	'us/record' 'user s' 'wall s' 'records out'
 for output in $OUTPUTS; do
 	for label in before after; do
 		_f="$WORK/res.$output.$label"
 		[ -s "$_f" ] || continue
-		# shellcheck disable=SC2046
-		_cpu=$(median $(col "$_f" 1)); _rec=$(median $(col "$_f" 4))
-		# shellcheck disable=SC2046
-		printf '%-6s %-7s %-22s %-12s %-9s %-9s %s\n' "$output" "$label" \
-			"$(printf '%.3f (%s..%s)' "$_cpu" "$(col "$_f" 1 | sort -n | head -1)" "$(col "$_f" 1 | sort -n | tail -1)")" \
+		_cpu=$(med "$_f" 1)
+		_rec=$(med "$_f" 4)
+		printf '%-6s %-7s %-24s %-10s %-24s %-7s %.0f\n' "$output" "$label" \
+			"$_cpu ($(range "$_f" 1))" \
 			"$(awk -v c="$_cpu" -v r="$_rec" 'BEGIN { printf "%.3f", r ? c / r * 1e6 : 0 }')" \
-			"$(median $(col "$_f" 2))" "$(median $(col "$_f" 3))" "$_rec"
+			"$(med "$_f" 2) ($(range "$_f" 2))" "$(med "$_f" 3)" "$_rec"
 	done
 done
