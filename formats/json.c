@@ -193,8 +193,12 @@ size_t json_writer_record(struct json_writer *w, const struct event *e,
 		first = 0;
 		switch (kind) {
 		case FK_NUMBER:
-			/* a member as it is: no call, no switch */
-			if (w->sizes[id] && o.end - o.p > UINT_TEXT_MAX)
+			/*
+			 * A member as it is: no call, no switch. The room
+			 * put_text() asks, so that a record near the end of
+			 * out is cut where it always was.
+			 */
+			if (w->sizes[id] && o.end - o.p >= FIELD_TEXT_MAX + 2)
 				o.p += uint_text(field_uint(e, w->members[id],
 							    w->sizes[id]), o.p);
 			else

@@ -272,8 +272,6 @@ static inline unsigned int decimal_digits(uint64_t v)
 	}
 }
 
-#define UINT_TEXT_MAX 21	/* 20 digits and a NUL */
-
 /*
  * v in decimal and a NUL at buf (up to 21 bytes); returns the length.
  * Without printf (formatting numbers is the outputs' hot path): its
