@@ -13,17 +13,19 @@
 # flow (reason shutdown) and exits. The export's CPU is the exit rusage
 # minus that reading (user and system apart; /proc/PID/stat counts clock
 # ticks, so each figure is good to a tick, 10 ms here), its wall time is
-# from SIGINT to the wrapper seeing the exit; and the records out: the
-# JSON output's "records written", or the flow records an nfcapd on the
-# namespace's loopback received (-o ipfix).
+# from SIGINT to the wrapper seeing the exit; the records hdrlog wrote
+# (its summary's "records written": the CPU figure is per one of these);
+# and the records out: the same for JSON, the flow records an nfcapd on
+# the namespace's loopback received for -o ipfix (UDP: it may lose some).
 #
 # OUTPUTS ("json ipfix") in that order, each for HDRLOG and, with
 # HDRLOG_BEFORE=BINARY, that binary too, interleaved (before, after,
 # before, ...) as the VM's speed drifts, RUNS (3) rounds; the table has
-# the medians and min..max of the export's CPU (and per record), its user
-# part, the wall time and the records out. KEEP=DIR keeps the last run's
-# JSON output of each build there (f.json.before, f.json.after) for a
-# diff of the two builds' records (tests/bench/README says how).
+# the medians and min..max of the export's CPU (and per record), its
+# user part, the wall time, the records written and out. KEEP=DIR keeps
+# the last run's JSON output of each build there (f.json.before,
+# f.json.after) for a diff of the two builds' records (tests/bench/README
+# says how).
 # PERF=FILE profiles HDRLOG's exports (perf record -g, 4999 Hz, from just
 # before SIGINT to the exit) into FILE.json and FILE.ipfix. JSON goes
 # to a tmpfs directory of its own. Timed numbers: not a test, never in
@@ -80,7 +82,7 @@ proc_ticks() {
 }
 
 # run_one LABEL BINARY OUTPUT: one run; appends its figures to
-# $WORK/res.OUTPUT.LABEL: cpu user wall records
+# $WORK/res.OUTPUT.LABEL: cpu user wall records-out records-written
 run_one() {
 	_label=$1; _bin=$2; _output=$3
 	rm -rf "${OUT_DIR:?}"/* "$WORK/ru.out" "$WORK/ru.pid"
@@ -115,20 +117,21 @@ run_one() {
 	[ -z "$_perf" ] || wait "$_perf" || true
 	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$_pid" | tr '\n' ' ')
 	[ -s "$WORK/ru.out" ] || { echo "hdrlog did not exit in 60 s" >&2; exit 1; }
+	_written=$(summary_value "$WORK/cap.log" 'records written')
 	case $_output in
-	json)	_out=$(summary_value "$WORK/cap.log" 'records written')
+	json)	_out=$_written
 		[ -z "$KEEP" ] || cp "$OUT_DIR/f.json" "$KEEP/f.json.$_label" ;;
 	ipfix)	stop_nfcapd; _out=$NF_FLOWS ;;
 	esac
 	read -r _ru _rs _t1 _st <"$WORK/ru.out"
 	awk -v ru="$_ru" -v rs="$_rs" -v u0="$_u0" -v s0="$_s0" -v hz="$HZ" \
-	    -v t0="$_t0" -v t1="$_t1" -v out="${_out:-0}" 'BEGIN {
-		printf "%.3f %.3f %.3f %d\n", ru + rs - (u0 + s0) / hz,
-			ru - u0 / hz, t1 - t0, out }' >>"$WORK/res.$_output.$_label"
+	    -v t0="$_t0" -v t1="$_t1" -v out="${_out:-0}" -v wr="${_written:-0}" 'BEGIN {
+		printf "%.3f %.3f %.3f %d %d\n", ru + rs - (u0 + s0) / hz,
+			ru - u0 / hz, t1 - t0, out, wr }' >>"$WORK/res.$_output.$_label"
 	tail -1 "$WORK/res.$_output.$_label" | {
-		read -r _c _u _w _o
-		printf '   %-5s %-6s run %d: export CPU %s s (user %s), wall %s s, records %s, exit status %s\n' \
-			"$_output" "$_label" "$ROUND" "$_c" "$_u" "$_w" "$_o" "$_st"; }
+		read -r _c _u _w _o _r
+		printf '   %-5s %-6s run %d: export CPU %s s (user %s), wall %s s, records written %s, out %s, exit status %s\n' \
+			"$_output" "$_label" "$ROUND" "$_c" "$_u" "$_w" "$_r" "$_o" "$_st"; }
 }
 
 echo "-- runs"
@@ -155,18 +158,19 @@ range() {
 }
 
 echo
-echo "-- table: median (min..max) of $RUNS runs; CPU is hdrlog's own from SIGINT to its exit"
-printf '%-6s %-7s %-24s %-10s %-24s %-7s %s\n' output build 'export CPU s' \
-	'us/record' 'user s' 'wall s' 'records out'
+echo "-- table: median (min..max) of $RUNS runs; CPU is hdrlog's own from SIGINT to its exit, per record written"
+printf '%-6s %-7s %-24s %-10s %-24s %-7s %-9s %s\n' output build 'export CPU s' \
+	'us/record' 'user s' 'wall s' written 'out'
 for output in $OUTPUTS; do
 	for label in before after; do
 		_f="$WORK/res.$output.$label"
 		[ -s "$_f" ] || continue
 		_cpu=$(med "$_f" 1)
-		_rec=$(med "$_f" 4)
-		printf '%-6s %-7s %-24s %-10s %-24s %-7s %.0f\n' "$output" "$label" \
+		_rec=$(med "$_f" 5)
+		printf '%-6s %-7s %-24s %-10s %-24s %-7s %-9.0f %.0f\n' "$output" "$label" \
 			"$_cpu ($(range "$_f" 1))" \
 			"$(awk -v c="$_cpu" -v r="$_rec" 'BEGIN { printf "%.3f", r ? c / r * 1e6 : 0 }')" \
-			"$(med "$_f" 2) ($(range "$_f" 2))" "$(med "$_f" 3)" "$_rec"
+			"$(med "$_f" 2) ($(range "$_f" 2))" "$(med "$_f" 3)" "$_rec" \
+			"$(med "$_f" 4)"
 	done
 done
