@@ -63,6 +63,7 @@
  * is never handed to this output (write_stats is NULL). --fields does not
  * change the template: IPFIX is for collectors, which want it fixed.
  */
+#include <endian.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -198,17 +199,44 @@ struct ipfix_sink {
 
 /* --- encoding --------------------------------------------------------- */
 
-static uint8_t *put_be(uint8_t *p, uint64_t v, unsigned int len)
+/*
+ * v's low len bytes, big-endian. Lengths 1, 2, 4 and 8 (every fixed
+ * element) as one store each: a byte loop per element was a sixth of the
+ * output's CPU at a million flows exported.
+ */
+static inline uint8_t *put_be(uint8_t *p, uint64_t v, unsigned int len)
 {
-	for (unsigned int i = len; i--;) {
-		p[i] = v & 0xff;
-		v >>= 8;
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+
+	switch (len) {
+	case 1:
+		*p = v;
+		break;
+	case 2:
+		v16 = htobe16(v);
+		memcpy(p, &v16, 2);
+		break;
+	case 4:
+		v32 = htobe32(v);
+		memcpy(p, &v32, 4);
+		break;
+	case 8:
+		v64 = htobe64(v);
+		memcpy(p, &v64, 8);
+		break;
+	default:
+		for (unsigned int i = len; i--;) {
+			p[i] = v & 0xff;
+			v >>= 8;
+		}
 	}
 	return p + len;
 }
 
 /* A string element: one length byte (every string here is < 255). */
-static uint8_t *put_str(uint8_t *p, const char *str, size_t len)
+static inline uint8_t *put_str(uint8_t *p, const char *str, size_t len)
 {
 	*p++ = len;
 	memcpy(p, str, len);
@@ -301,8 +329,24 @@ static size_t put_record(uint8_t *p, const struct event *e, bool rev,
 	bool icmp = (!v6 && e->ip_proto == 1) || (v6 && e->ip_proto == 58);
 	/* flowDirection: 0 ingress, 1 egress; the first frame's way */
 	bool out = (e->direction == HDRLOG_DIR_OUTBOUND) != rev;
+	/*
+	 * What the record does not have is sent as 0 or "": the event's
+	 * other bytes are not set (a flow without ports, owner or
+	 * Community ID: they were the previous flow's, on the stack).
+	 */
+	bool ports = !icmp && event_has(e, F_SRC_PORT);
+	uint32_t pid = event_has(e, F_PID) ? e->pid : 0;
+	size_t comm_len = event_has(e, F_COMM) ? strnlen(e->comm, 16) : 0;
+	size_t cid_len = event_has(e, F_COMMUNITY_ID) ?
+			 strnlen(e->community_id, COMMUNITY_ID_SIZE - 1) : 0;
 	uint8_t *start = p;
 
+	/*
+	 * Unrolled, each element's kind and lengths are constants: the
+	 * switch and put_be()'s length folded away, a record is straight
+	 * stores (the loop and its switch were 12% of the export's CPU).
+	 */
+#pragma GCC unroll 32
 	for (size_t i = 0; i < N_IES; i++) {
 		unsigned int len = v6 ? ies[i].len6 : ies[i].len4;
 
@@ -316,10 +360,10 @@ static size_t put_record(uint8_t *p, const struct event *e, bool rev,
 			p += len;
 			break;
 		case IE_SRC_PORT:
-			p = put_be(p, icmp ? 0 : rev ? e->dest_port : e->src_port, len);
+			p = put_be(p, !ports ? 0 : rev ? e->dest_port : e->src_port, len);
 			break;
 		case IE_DEST_PORT:
-			p = put_be(p, icmp ? 0 : rev ? e->src_port : e->dest_port, len);
+			p = put_be(p, !ports ? 0 : rev ? e->src_port : e->dest_port, len);
 			break;
 		case IE_PROTO:
 			p = put_be(p, e->ip_proto, len);
@@ -367,10 +411,10 @@ static size_t put_record(uint8_t *p, const struct event *e, bool rev,
 			p = put_be(p, rev ? 0 : f->dropped_pkts, len);
 			break;
 		case IE_PID:
-			p = put_be(p, e->pid, len);
+			p = put_be(p, pid, len);
 			break;
 		case IE_COMM:
-			p = put_str(p, e->comm, strnlen(e->comm, 16));
+			p = put_str(p, e->comm, comm_len);
 			break;
 		case IE_SRC_LISTS:
 			p = rev ? put_lists(p, e->dest_lists, e->n_dest_lists, cut)
@@ -381,8 +425,7 @@ static size_t put_record(uint8_t *p, const struct event *e, bool rev,
 				: put_lists(p, e->dest_lists, e->n_dest_lists, cut);
 			break;
 		case IE_COMMUNITY_ID:
-			p = put_str(p, e->community_id,
-				    strnlen(e->community_id, COMMUNITY_ID_SIZE - 1));
+			p = put_str(p, e->community_id, cid_len);
 			break;
 		}
 	}

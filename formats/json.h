@@ -23,11 +23,22 @@ struct json_key {
 
 struct ecs_plan;
 
+/* A foreign string's input bytes and yajl's rendering of them. */
+#define JSON_RENDERED_KEPT	4
+struct json_rendered {
+	char in[FIELD_TEXT_MAX];
+	size_t in_len;
+	char out[2 * FIELD_TEXT_MAX];	/* 0 out_len: none kept */
+	size_t out_len;
+};
+
 struct json_writer {
 	yajl_gen esc;		/* renders one foreign string at a time */
 	struct json_key keys[F_COUNT];
-	/* field_table's kinds, close at hand: a table entry is big */
+	/* field_table's kinds and members, close at hand: an entry is big */
 	uint8_t kinds[F_COUNT];
+	uint16_t members[F_COUNT];
+	uint8_t sizes[F_COUNT];
 	/*
 	 * A name "a.b" (flow records) is b in object a: objs[id] is 0 for
 	 * a name of the record itself, else i of obj_keys[i] (,"a":{).
@@ -36,6 +47,9 @@ struct json_writer {
 	struct json_key obj_keys[8];
 	/* --schema ecs: the nested names in the order written; else NULL */
 	struct ecs_plan *ecs;
+	/* foreign strings rendered lately (json.c put_foreign()) */
+	struct json_rendered rendered[JSON_RENDERED_KEPT];
+	unsigned int rendered_next;
 };
 
 /* A writer for the names of schema: 0, or -1 with a message. */
@@ -47,7 +61,8 @@ struct event;
 /*
  * Write the fields of e in mask as one JSON object, no newline, at out,
  * with the names of the writer's schema (ECS: nested objects).
- * Returns its length, or 0 when it would not fit in size bytes.
+ * Returns its length, or 0 when it would not fit in size bytes. The
+ * bytes past the record, up to size, may be written over.
  */
 size_t json_writer_record(struct json_writer *w, const struct event *e,
 			  field_mask mask, char *out, size_t size);

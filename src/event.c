@@ -342,8 +342,9 @@ int event_decode_flow(struct event *e, const struct hdrlog_flow_key *k,
 		e->src_port = cport;
 		e->dest_port = sport;
 	}
-	if (community_id_v1(0, e->ip_v, e->src_ip, e->dest_ip, e->ip_proto,
-			    cid_sport, cid_dport, e->community_id) > 0)
+	if (community_id_v1_once(0, e->ip_v, e->src_ip, e->dest_ip,
+				 e->ip_proto, cid_sport, cid_dport,
+				 e->community_id) > 0)
 		SET(e, F_COMMUNITY_ID);
 	if (v->has_owner) {
 		e->present |= FIELD_BIT(F_PID) | FIELD_BIT(F_COMM);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The field table and the text of each field's value. */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,7 +10,15 @@
 #include "fields.h"
 
 #define FIELD(name, kind, doc, ...) \
-	{ name, sizeof(name) - 1, kind, doc, { __VA_ARGS__ } }
+	{ name, sizeof(name) - 1, kind, doc, { __VA_ARGS__ }, 0, 0 }
+_Static_assert(sizeof(struct event) <= UINT16_MAX, "struct field's member is 16 bits");
+/* A number that is an unsigned member of struct event as it is. */
+#define MEMBER_TYPE(member) __typeof__(((struct event *)0)->member)
+#define FIELD_U(name, member, doc, ...) \
+	{ name, sizeof(name) - 1, FK_NUMBER, doc, { __VA_ARGS__ }, \
+	  offsetof(struct event, member), \
+	  sizeof(MEMBER_TYPE(member)) + \
+	  0 * sizeof(char[(MEMBER_TYPE(member))-1 > 0 ? 1 : -1]) /* unsigned */ }
 /*
  * A field's ECS names. Where ECS has no place for a field it goes under
  * "hdrlog.", with its own name, as ECS asks of custom fields.
@@ -31,20 +40,20 @@ const struct field field_table[F_COUNT] = {
 		ECS("observer.ingress.interface.name")),
 	[F_OUT_IFACE] = FIELD("out_iface", FK_FOREIGN_STRING, "interface the frame left by (direction out)",
 		ECS("observer.egress.interface.name")),
-	[F_IFINDEX] = FIELD("ifindex", FK_NUMBER, "that interface's index",
+	[F_IFINDEX] = FIELD_U("ifindex", ifindex, "that interface's index",
 		ECS_AS("observer.ingress.interface.id", FK_STRING, EV_IF_IN),
 		ECS_AS("observer.egress.interface.id", FK_STRING, EV_IF_OUT)),
-	[F_PID] = FIELD("pid", FK_NUMBER, "process id of the process behind the socket",
+	[F_PID] = FIELD_U("pid", pid, "process id of the process behind the socket",
 		ECS("process.pid")),
-	[F_TID] = FIELD("tid", FK_NUMBER, "its thread id",
+	[F_TID] = FIELD_U("tid", tid, "its thread id",
 		ECS("process.thread.id")),
 	[F_COMM] = FIELD("comm", FK_FOREIGN_STRING, "its command name",
 		ECS("process.name")),
-	[F_UID] = FIELD("uid", FK_NUMBER, "its user id",
+	[F_UID] = FIELD_U("uid", uid, "its user id",
 		ECS_AS("user.id", FK_STRING, EV_KEYWORD)),
-	[F_CGROUP_ID] = FIELD("cgroup_id", FK_NUMBER, "its cgroup v2 id",
+	[F_CGROUP_ID] = FIELD_U("cgroup_id", cgroup_id, "its cgroup v2 id",
 		ECS("hdrlog.cgroup_id")),
-	[F_NETNS] = FIELD("netns", FK_NUMBER, "inode of the socket's network namespace",
+	[F_NETNS] = FIELD_U("netns", netns, "inode of the socket's network namespace",
 		ECS("hdrlog.netns")),
 	[F_SRC_MAC] = FIELD("src_mac", FK_STRING, "Ethernet source address",
 		ECS_AS("source.mac", FK_STRING, EV_MAC)),
@@ -53,9 +62,9 @@ const struct field field_table[F_COUNT] = {
 	[F_VLAN] = FIELD("vlan", FK_NUMBER_ARRAY, "802.1Q/802.1ad VLAN ids, outer first",
 		ECS_AS("network.vlan.id", FK_STRING, EV_ELEMENT_0),
 		ECS_AS("network.inner.vlan.id", FK_STRING, EV_ELEMENT_1)),
-	[F_ETHER_TYPE] = FIELD("ether_type", FK_NUMBER, "EtherType after any VLAN tags",
+	[F_ETHER_TYPE] = FIELD_U("ether_type", ether_type, "EtherType after any VLAN tags",
 		ECS("hdrlog.ether_type")),
-	[F_IP_V] = FIELD("ip_v", FK_NUMBER, "IP version, 4 or 6",
+	[F_IP_V] = FIELD_U("ip_v", ip_v, "IP version, 4 or 6",
 		ECS_AS("network.type", FK_STRING, EV_NETWORK_TYPE)),
 	[F_SRC_IP] = FIELD("src_ip", FK_STRING, "IP source address",
 		ECS("source.ip")),
@@ -63,25 +72,25 @@ const struct field field_table[F_COUNT] = {
 		ECS("destination.ip")),
 	[F_PROTO] = FIELD("proto", FK_STRING, "IANA keyword of the IP protocol, or its number",
 		ECS_AS("network.transport", FK_STRING, EV_LOWER)),
-	[F_IP_PROTO] = FIELD("ip_proto", FK_NUMBER, "IP protocol number (IPv6: after the extension headers)",
+	[F_IP_PROTO] = FIELD_U("ip_proto", ip_proto, "IP protocol number (IPv6: after the extension headers)",
 		ECS_AS("network.iana_number", FK_STRING, EV_KEYWORD)),
-	[F_TTL] = FIELD("ttl", FK_NUMBER, "IPv4 TTL or IPv6 hop limit",
+	[F_TTL] = FIELD_U("ttl", ttl, "IPv4 TTL or IPv6 hop limit",
 		ECS("hdrlog.ttl")),
-	[F_TOS] = FIELD("tos", FK_NUMBER, "IPv4 type of service or IPv6 traffic class",
+	[F_TOS] = FIELD_U("tos", tos, "IPv4 type of service or IPv6 traffic class",
 		ECS("hdrlog.tos")),
-	[F_IP_LEN] = FIELD("ip_len", FK_NUMBER, "IP packet length, header included",
+	[F_IP_LEN] = FIELD_U("ip_len", ip_len, "IP packet length, header included",
 		ECS("hdrlog.ip_len")),
-	[F_IP_ID] = FIELD("ip_id", FK_NUMBER, "IPv4 identification or IPv6 fragment identification",
+	[F_IP_ID] = FIELD_U("ip_id", ip_id, "IPv4 identification or IPv6 fragment identification",
 		ECS("hdrlog.ip_id")),
-	[F_FLOW_LABEL] = FIELD("flow_label", FK_NUMBER, "IPv6 flow label",
+	[F_FLOW_LABEL] = FIELD_U("flow_label", flow_label, "IPv6 flow label",
 		ECS("hdrlog.flow_label")),
-	[F_FRAG_OFFSET] = FIELD("frag_offset", FK_NUMBER, "fragment offset in bytes (fragments only)",
+	[F_FRAG_OFFSET] = FIELD_U("frag_offset", frag_offset, "fragment offset in bytes (fragments only)",
 		ECS("hdrlog.frag_offset")),
 	[F_MORE_FRAGMENTS] = FIELD("more_fragments", FK_BOOL, "more-fragments flag (fragments only)",
 		ECS("hdrlog.more_fragments")),
-	[F_SRC_PORT] = FIELD("src_port", FK_NUMBER, "TCP, UDP or SCTP source port",
+	[F_SRC_PORT] = FIELD_U("src_port", src_port, "TCP, UDP or SCTP source port",
 		ECS("source.port")),
-	[F_DEST_PORT] = FIELD("dest_port", FK_NUMBER, "TCP, UDP or SCTP destination port",
+	[F_DEST_PORT] = FIELD_U("dest_port", dest_port, "TCP, UDP or SCTP destination port",
 		ECS("destination.port")),
 	[F_DIRECTION] = FIELD("direction", FK_STRING, "in or out: the frame arrived or left; a socket was accepted or opened here",
 		ECS_AS("network.direction", FK_STRING, EV_DIRECTION)),
@@ -89,25 +98,25 @@ const struct field field_table[F_COUNT] = {
 		ECS("hdrlog.tcp_state")),
 	[F_TCP_FLAGS] = FIELD("tcp_flags", FK_STRING, "TCP flags byte as two hex digits",
 		ECS("hdrlog.tcp_flags")),
-	[F_TCP_SEQ] = FIELD("tcp_seq", FK_NUMBER, "TCP sequence number",
+	[F_TCP_SEQ] = FIELD_U("tcp_seq", tcp_seq, "TCP sequence number",
 		ECS("hdrlog.tcp_seq")),
-	[F_TCP_ACK] = FIELD("tcp_ack", FK_NUMBER, "TCP acknowledgment number",
+	[F_TCP_ACK] = FIELD_U("tcp_ack", tcp_ack, "TCP acknowledgment number",
 		ECS("hdrlog.tcp_ack")),
-	[F_TCP_WIN] = FIELD("tcp_win", FK_NUMBER, "TCP window, unscaled",
+	[F_TCP_WIN] = FIELD_U("tcp_win", tcp_win, "TCP window, unscaled",
 		ECS("hdrlog.tcp_win")),
-	[F_ICMP_TYPE] = FIELD("icmp_type", FK_NUMBER, "ICMP or ICMPv6 type",
+	[F_ICMP_TYPE] = FIELD_U("icmp_type", icmp_type, "ICMP or ICMPv6 type",
 		ECS("hdrlog.icmp_type")),
-	[F_ICMP_CODE] = FIELD("icmp_code", FK_NUMBER, "ICMP or ICMPv6 code",
+	[F_ICMP_CODE] = FIELD_U("icmp_code", icmp_code, "ICMP or ICMPv6 code",
 		ECS("hdrlog.icmp_code")),
-	[F_PKT_LEN] = FIELD("pkt_len", FK_NUMBER, "frame length in bytes",
+	[F_PKT_LEN] = FIELD_U("pkt_len", pkt_len, "frame length in bytes",
 		ECS("network.bytes")),
 	[F_TRUNCATED] = FIELD("truncated", FK_BOOL, "the frame ended inside an announced header",
 		ECS("hdrlog.truncated")),
 	[F_DURATION_MS] = FIELD("duration_ms", FK_NUMBER, "close: milliseconds since connect or accept",
 		ECS_AS("event.duration", FK_NUMBER, EV_NANOSECONDS)),
-	[F_BYTES_SENT] = FIELD("bytes_sent", FK_NUMBER, "close: bytes the peer acknowledged",
+	[F_BYTES_SENT] = FIELD_U("bytes_sent", bytes_sent, "close: bytes the peer acknowledged",
 		ECS("hdrlog.bytes_sent")),
-	[F_BYTES_RECEIVED] = FIELD("bytes_received", FK_NUMBER, "close: bytes received",
+	[F_BYTES_RECEIVED] = FIELD_U("bytes_received", bytes_received, "close: bytes received",
 		ECS("hdrlog.bytes_received")),
 	[F_COMMUNITY_ID] = FIELD("community_id", FK_STRING, "Community ID v1 flow hash",
 		ECS("network.community_id")),
@@ -119,15 +128,15 @@ const struct field field_table[F_COUNT] = {
 		ECS("event.action")),
 	[F_WOULD_DROP] = FIELD("would_drop", FK_BOOL, "--monitor: the policy would have dropped it",
 		ECS("hdrlog.would_drop")),
-	[F_FLOW_PKTS_TOSERVER] = FIELD("flow.pkts_toserver", FK_NUMBER, "flow: frames from the client (src)",
+	[F_FLOW_PKTS_TOSERVER] = FIELD_U("flow.pkts_toserver", flow.pkts_toserver, "flow: frames from the client (src)",
 		ECS("source.packets"),
 		ECS_AS("network.packets", FK_NUMBER, EV_FLOW_PACKETS)),
-	[F_FLOW_PKTS_TOCLIENT] = FIELD("flow.pkts_toclient", FK_NUMBER, "flow: frames from the server (dest)",
+	[F_FLOW_PKTS_TOCLIENT] = FIELD_U("flow.pkts_toclient", flow.pkts_toclient, "flow: frames from the server (dest)",
 		ECS("destination.packets")),
-	[F_FLOW_BYTES_TOSERVER] = FIELD("flow.bytes_toserver", FK_NUMBER, "flow: IP bytes from the client",
+	[F_FLOW_BYTES_TOSERVER] = FIELD_U("flow.bytes_toserver", flow.bytes_toserver, "flow: IP bytes from the client",
 		ECS("source.bytes"),
 		ECS_AS("network.bytes", FK_NUMBER, EV_FLOW_BYTES)),
-	[F_FLOW_BYTES_TOCLIENT] = FIELD("flow.bytes_toclient", FK_NUMBER, "flow: IP bytes from the server",
+	[F_FLOW_BYTES_TOCLIENT] = FIELD_U("flow.bytes_toclient", flow.bytes_toclient, "flow: IP bytes from the server",
 		ECS("destination.bytes")),
 	[F_FLOW_START] = FIELD("flow.start", FK_STRING, "flow: its first frame's time (of this report)",
 		ECS("event.start")),
@@ -139,11 +148,11 @@ const struct field field_table[F_COUNT] = {
 		ECS("hdrlog.flow.state")),
 	[F_FLOW_REASON] = FIELD("flow.reason", FK_STRING, "flow: why written: idle, active, fin, rst, evicted, shutdown",
 		ECS("event.reason")),
-	[F_FLOW_MIN_TTL] = FIELD("flow.min_ttl", FK_NUMBER, "flow: lowest TTL or hop limit, both ways",
+	[F_FLOW_MIN_TTL] = FIELD_U("flow.min_ttl", flow.min_ttl, "flow: lowest TTL or hop limit, both ways",
 		ECS("hdrlog.flow.min_ttl")),
-	[F_FLOW_MAX_TTL] = FIELD("flow.max_ttl", FK_NUMBER, "flow: highest TTL or hop limit, both ways",
+	[F_FLOW_MAX_TTL] = FIELD_U("flow.max_ttl", flow.max_ttl, "flow: highest TTL or hop limit, both ways",
 		ECS("hdrlog.flow.max_ttl")),
-	[F_FLOW_DROPPED] = FIELD("flow.dropped", FK_NUMBER, "flow: frames the lists dropped",
+	[F_FLOW_DROPPED] = FIELD_U("flow.dropped", flow.dropped_pkts, "flow: frames the lists dropped",
 		ECS("hdrlog.flow.dropped")),
 	[F_FLOW_TCP_FLAGS] = FIELD("tcp.tcp_flags", FK_STRING, "flow: TCP flags seen either way, two hex digits",
 		ECS("hdrlog.tcp.tcp_flags")),
@@ -157,25 +166,25 @@ const struct field field_table[F_COUNT] = {
 		ECS("rule.name")),
 	[F_ALERT_CATEGORY] = FIELD("alert.category", FK_STRING, "alert: what the detector finds, in Suricata's classification words",
 		ECS("rule.category")),
-	[F_ALERT_SEVERITY] = FIELD("alert.severity", FK_NUMBER, "alert: 1 (high) to 3 (low), the policy's",
+	[F_ALERT_SEVERITY] = FIELD_U("alert.severity", respond.severity, "alert: 1 (high) to 3 (low), the policy's",
 		ECS("event.severity")),
 	[F_RESPOND_DETECTOR] = FIELD("respond.detector", FK_STRING, "alert, block: syn, port-scan, host-scan, packet-rate, byte-rate, baseline",
 		ECS("hdrlog.respond.detector")),
-	[F_RESPOND_VALUE] = FIELD("respond.value", FK_NUMBER, "alert, block: what the source did in the window (per second for rates)",
+	[F_RESPOND_VALUE] = FIELD_U("respond.value", respond.value, "alert, block: what the source did in the window (per second for rates)",
 		ECS("hdrlog.respond.value")),
-	[F_RESPOND_THRESHOLD] = FIELD("respond.threshold", FK_NUMBER, "alert, block: the policy's threshold, in the same unit",
+	[F_RESPOND_THRESHOLD] = FIELD_U("respond.threshold", respond.threshold, "alert, block: the policy's threshold, in the same unit",
 		ECS("hdrlog.respond.threshold")),
-	[F_RESPOND_WINDOW] = FIELD("respond.window_ms", FK_NUMBER, "alert, block: the counting window, milliseconds",
+	[F_RESPOND_WINDOW] = FIELD_U("respond.window_ms", respond.window_ms, "alert, block: the counting window, milliseconds",
 		ECS("hdrlog.respond.window_ms")),
-	[F_RESPOND_PREFIX] = FIELD("respond.prefix", FK_NUMBER, "alert, block, unblock: prefix length of the source (src_ip)",
+	[F_RESPOND_PREFIX] = FIELD_U("respond.prefix", respond.prefix, "alert, block, unblock: prefix length of the source (src_ip)",
 		ECS("hdrlog.respond.prefix")),
-	[F_RESPOND_TTL] = FIELD("respond.ttl", FK_NUMBER, "block: seconds the block lasts",
+	[F_RESPOND_TTL] = FIELD_U("respond.ttl", respond.ttl_s, "block: seconds the block lasts",
 		ECS("hdrlog.respond.ttl")),
 	[F_RESPOND_EXPIRES] = FIELD("respond.expires", FK_STRING, "block: when it expires, RFC 3339 UTC",
 		ECS("hdrlog.respond.expires")),
 	[F_RESPOND_RESULT] = FIELD("respond.result", FK_STRING, "blocked, logged, already-blocked, protected, list-full; unblock: expired, shutdown",
 		ECS("hdrlog.respond.result")),
-	[F_RESPOND_DROPPED] = FIELD("respond.dropped", FK_NUMBER, "unblock: frames the block dropped (--monitor: would have), the kernel's count",
+	[F_RESPOND_DROPPED] = FIELD_U("respond.dropped", respond.dropped, "unblock: frames the block dropped (--monitor: would have), the kernel's count",
 		ECS("hdrlog.respond.dropped")),
 };
 
@@ -216,21 +225,54 @@ const char *ip_proto_name(uint8_t proto)
 	return names[proto];
 }
 
-/* Decimal without printf: formatting numbers is the outputs' hot path. */
-int uint_text(uint64_t v, char *buf)
-{
-	char tmp[20];
-	int n = 0, len;
+const char digit_pairs[201] =
+	"0001020304050607080910111213141516171819"
+	"2021222324252627282930313233343536373839"
+	"4041424344454647484950515253545556575859"
+	"6061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
 
-	do {
-		tmp[n++] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	len = n;
-	while (n)
-		*buf++ = tmp[--n];
-	*buf = '\0';
-	return len;
+/* s, shorter than max, and its NUL: its length. Names are short: no calls. */
+static inline int copy_name(const char *s, size_t max, char *buf)
+{
+	size_t n = 0;
+
+	while (n < max && s[n]) {
+		buf[n] = s[n];
+		n++;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * The Community ID, NUL-terminated in its COMMUNITY_ID_SIZE bytes, eight
+ * bytes at a time: the longest text of a flow record, copied per record.
+ */
+static int id_text(const char id[COMMUNITY_ID_SIZE], char *buf)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101ull;
+
+	for (int i = 0; i < COMMUNITY_ID_SIZE; i += 8) {
+		uint64_t w, zero;
+
+		memcpy(&w, id + i, 8);
+		memcpy(buf + i, &w, 8);
+		/* the lowest byte of w that is 0, if any: its high bit set */
+		zero = (w - ones) & ~w & (ones << 7);
+		if (zero) {
+			int n = i + __builtin_ctzll(zero) / 8;
+
+			buf[n] = '\0';
+			return n;
+		}
+	}
+	buf[COMMUNITY_ID_SIZE - 1] = '\0';	/* unterminated: cut */
+	return COMMUNITY_ID_SIZE - 1;
+#else
+	return copy_name(id, COMMUNITY_ID_SIZE - 1, buf);
+#endif
 }
 
 static int mac_text(const uint8_t *m, char *buf)
@@ -252,7 +294,16 @@ static int ip_text(int ip_v, const uint8_t *a, char *buf)
 		char *p = buf;
 
 		for (int i = 0; i < 4; i++) {
-			p += uint_text(a[i], p);
+			unsigned int v = a[i];
+
+			if (v >= 100) {
+				*p++ = '0' + v / 100;
+				v %= 100;
+				*p++ = '0' + v / 10;
+			} else if (v >= 10) {
+				*p++ = '0' + v / 10;
+			}
+			*p++ = '0' + v % 10;
 			*p++ = '.';
 		}
 		*--p = '\0';
@@ -348,8 +399,11 @@ static const char *name_of(const char *const *names, size_t n, unsigned int v)
 int field_text(const struct event *e, enum field_id id, unsigned int i,
 	       char *buf)
 {
+	const struct field *f = &field_table[id];
 	const char *s;
 
+	if (f->member_size)
+		return uint_text(field_uint(e, f->member, f->member_size), buf);
 	switch (id) {
 	case F_VLAN:
 		if (i >= e->vlan_count)
@@ -373,24 +427,9 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	case F_EVENT:
 		s = NAME(sock_event_names, e->sock_event);
 		break;
-	case F_PID:
-		return uint_text(e->pid, buf);
-	case F_TID:
-		return uint_text(e->tid, buf);
-	case F_COMM: {
+	case F_COMM:
 		/* its own bound: comm is 17 bytes, NUL-terminated by decode */
-		size_t n = strnlen(e->comm, sizeof(e->comm) - 1);
-
-		memcpy(buf, e->comm, n);
-		buf[n] = '\0';
-		return n;
-	}
-	case F_UID:
-		return uint_text(e->uid, buf);
-	case F_CGROUP_ID:
-		return uint_text(e->cgroup_id, buf);
-	case F_NETNS:
-		return uint_text(e->netns, buf);
+		return copy_name(e->comm, sizeof(e->comm) - 1, buf);
 	case F_DIRECTION:
 		s = NAME(direction_names, e->direction);
 		break;
@@ -408,26 +447,16 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 		buf[n + 4] = '\0';
 		return n + 4;
 	}
-	case F_BYTES_SENT:
-		return uint_text(e->bytes_sent, buf);
-	case F_BYTES_RECEIVED:
-		return uint_text(e->bytes_received, buf);
 	case F_IN_IFACE:
 		s = e->in_iface;
 		break;
 	case F_OUT_IFACE:
 		s = e->out_iface;
 		break;
-	case F_IFINDEX:
-		return uint_text(e->ifindex, buf);
 	case F_SRC_MAC:
 		return mac_text(e->src_mac, buf);
 	case F_DEST_MAC:
 		return mac_text(e->dest_mac, buf);
-	case F_ETHER_TYPE:
-		return uint_text(e->ether_type, buf);
-	case F_IP_V:
-		return uint_text(e->ip_v, buf);
 	case F_SRC_IP:
 		return ip_text(e->ip_v, e->src_ip, buf);
 	case F_DEST_IP:
@@ -437,37 +466,11 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 		if (!s)
 			return uint_text(e->ip_proto, buf);
 		break;
-	case F_IP_PROTO:
-		return uint_text(e->ip_proto, buf);
-	case F_TTL:
-		return uint_text(e->ttl, buf);
-	case F_TOS:
-		return uint_text(e->tos, buf);
-	case F_IP_LEN:
-		return uint_text(e->ip_len, buf);
-	case F_IP_ID:
-		return uint_text(e->ip_id, buf);
-	case F_FLOW_LABEL:
-		return uint_text(e->flow_label, buf);
-	case F_FRAG_OFFSET:
-		return uint_text(e->frag_offset, buf);
 	case F_MORE_FRAGMENTS:
 		s = e->more_fragments ? "true" : "false";
 		break;
-	case F_SRC_PORT:
-		return uint_text(e->src_port, buf);
-	case F_DEST_PORT:
-		return uint_text(e->dest_port, buf);
 	case F_TCP_FLAGS:
 		return hex_byte(e->tcp_flags, buf);
-	case F_FLOW_PKTS_TOSERVER:
-		return uint_text(e->flow.pkts_toserver, buf);
-	case F_FLOW_PKTS_TOCLIENT:
-		return uint_text(e->flow.pkts_toclient, buf);
-	case F_FLOW_BYTES_TOSERVER:
-		return uint_text(e->flow.bytes_toserver, buf);
-	case F_FLOW_BYTES_TOCLIENT:
-		return uint_text(e->flow.bytes_toclient, buf);
 	case F_FLOW_START:
 		return rfc3339_us(e->flow.start_ns, buf);
 	case F_FLOW_END:
@@ -482,12 +485,6 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	case F_FLOW_REASON:
 		s = NAME(flow_reason_names, e->flow.reason);
 		break;
-	case F_FLOW_MIN_TTL:
-		return uint_text(e->flow.min_ttl, buf);
-	case F_FLOW_MAX_TTL:
-		return uint_text(e->flow.max_ttl, buf);
-	case F_FLOW_DROPPED:
-		return uint_text(e->flow.dropped_pkts, buf);
 	case F_FLOW_TCP_FLAGS:
 		return hex_byte(e->flow.tcp_flags_toserver |
 				e->flow.tcp_flags_toclient, buf);
@@ -495,24 +492,11 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 		return hex_byte(e->flow.tcp_flags_toserver, buf);
 	case F_FLOW_TCP_FLAGS_TC:
 		return hex_byte(e->flow.tcp_flags_toclient, buf);
-	case F_TCP_SEQ:
-		return uint_text(e->tcp_seq, buf);
-	case F_TCP_ACK:
-		return uint_text(e->tcp_ack, buf);
-	case F_TCP_WIN:
-		return uint_text(e->tcp_win, buf);
-	case F_ICMP_TYPE:
-		return uint_text(e->icmp_type, buf);
-	case F_ICMP_CODE:
-		return uint_text(e->icmp_code, buf);
-	case F_PKT_LEN:
-		return uint_text(e->pkt_len, buf);
 	case F_TRUNCATED:
 		s = e->truncated ? "true" : "false";
 		break;
 	case F_COMMUNITY_ID:
-		s = e->community_id;
-		break;
+		return id_text(e->community_id, buf);
 	case F_ACTION:
 		s = e->dropped ? "drop" : "pass";
 		break;
@@ -525,28 +509,14 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	case F_ALERT_CATEGORY:
 		s = NAME(respond_category_names, e->respond.detector);
 		break;
-	case F_ALERT_SEVERITY:
-		return uint_text(e->respond.severity, buf);
 	case F_RESPOND_DETECTOR:
 		s = NAME(respond_detector_names, e->respond.detector);
 		break;
-	case F_RESPOND_VALUE:
-		return uint_text(e->respond.value, buf);
-	case F_RESPOND_THRESHOLD:
-		return uint_text(e->respond.threshold, buf);
-	case F_RESPOND_WINDOW:
-		return uint_text(e->respond.window_ms, buf);
-	case F_RESPOND_PREFIX:
-		return uint_text(e->respond.prefix, buf);
-	case F_RESPOND_TTL:
-		return uint_text(e->respond.ttl_s, buf);
 	case F_RESPOND_EXPIRES:
 		return rfc3339_us(e->respond.expires_ns, buf);
 	case F_RESPOND_RESULT:
 		s = NAME(respond_result_names, e->respond.result);
 		break;
-	case F_RESPOND_DROPPED:
-		return uint_text(e->respond.dropped, buf);
 	case F_WOULD_DROP:
 		s = e->would_drop ? "true" : "false";
 		break;
@@ -555,11 +525,7 @@ int field_text(const struct event *e, enum field_id id, unsigned int i,
 	}
 	if (!s)		/* a name the record does not carry (a policy's) */
 		return -1;
-	size_t n = strnlen(s, FIELD_TEXT_MAX - 1);
-
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return n;
+	return copy_name(s, FIELD_TEXT_MAX - 1, buf);
 }
 
 /* --- the ECS spelling of values ---------------------------------------- */
@@ -604,14 +570,7 @@ static const char *event_type_value(const struct event *e, unsigned int i)
 /* One of hdrlog's own words (shorter than FIELD_TEXT_MAX), or -1 for NULL. */
 static int copy_text(const char *s, char *buf)
 {
-	size_t n;
-
-	if (!s)
-		return -1;
-	n = strlen(s);
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return n;
+	return s ? copy_name(s, FIELD_TEXT_MAX - 1, buf) : -1;
 }
 
 enum field_kind ecs_kind(enum field_id id, const struct ecs_leaf *l)

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum field_id {
 	F_TIMESTAMP,
@@ -192,6 +193,13 @@ struct field {
 	const char *doc;	/* one line, for --fields help and tests */
 	/* --schema ecs: its names there; path NULL ends the list */
 	struct ecs_leaf ecs[ECS_LEAVES_MAX];
+	/*
+	 * A number kept in struct event as it is written: the unsigned
+	 * member at offset member, member_size bytes (field_uint()); 0
+	 * for a value field_text() makes.
+	 */
+	uint16_t member;
+	uint8_t member_size;
 };
 
 extern const struct field field_table[F_COUNT];
@@ -217,8 +225,77 @@ int ecs_text(const struct event *e, enum field_id id,
 /* How JSON writes leaf l of field id (EV_SAME: as the field). */
 enum field_kind ecs_kind(enum field_id id, const struct ecs_leaf *l);
 
-/* v in decimal and a NUL at buf (up to 21 bytes); returns the length. */
-int uint_text(uint64_t v, char *buf);
+/* A field's unsigned member (struct field's member, member_size) of e. */
+static inline uint64_t field_uint(const void *e, unsigned int member,
+				  unsigned int size)
+{
+	const char *p = (const char *)e + member;
+	uint8_t v8;
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+
+	switch (size) {
+	case 1:
+		memcpy(&v8, p, 1);
+		return v8;
+	case 2:
+		memcpy(&v16, p, 2);
+		return v16;
+	case 4:
+		memcpy(&v32, p, 4);
+		return v32;
+	default:
+		memcpy(&v64, p, 8);
+		return v64;
+	}
+}
+
+/* "00" to "99": two digits a division, for uint_text() */
+extern const char digit_pairs[201];
+
+static inline unsigned int decimal_digits(uint64_t v)
+{
+	unsigned int n = 1;
+
+	for (;;) {
+		if (v < 10)
+			return n;
+		if (v < 100)
+			return n + 1;
+		if (v < 1000)
+			return n + 2;
+		if (v < 10000)
+			return n + 3;
+		v /= 10000;
+		n += 4;
+	}
+}
+
+/*
+ * v in decimal and a NUL at buf (up to 21 bytes); returns the length.
+ * Without printf (formatting numbers is the outputs' hot path): its
+ * length first, then written from the end two digits at a time.
+ */
+static inline int uint_text(uint64_t v, char *buf)
+{
+	unsigned int len = decimal_digits(v);
+	char *p = buf + len;
+
+	*p = '\0';
+	while (v >= 100) {
+		unsigned int r = v % 100;
+
+		v /= 100;
+		p -= 2;
+		memcpy(p, digit_pairs + 2 * r, 2);
+	}
+	if (v >= 10)
+		memcpy(p - 2, digit_pairs + 2 * v, 2);
+	else
+		p[-1] = '0' + v;
+	return len;
+}
 
 /* Parse "a,b,c" into a mask of field ids; -1 and *bad names the unknown. */
 int fields_parse(const char *list, field_mask *mask, const char **bad,

@@ -10,4 +10,15 @@
 
 void sha1(const void *data, size_t len, uint8_t digest[SHA1_DIGEST_SIZE]);
 
+/*
+ * The block function sha1() uses: by default SHA-NI where the CPU has it,
+ * else the portable one. Choosing is for the unit tests, which check both.
+ * Returns 0, or -1 when this build or CPU has no such one (unchanged).
+ */
+enum sha1_impl {
+	SHA1_PORTABLE,
+	SHA1_SHANI,	/* x86 SHA extensions */
+};
+int sha1_use(enum sha1_impl impl);
+
 #endif

@@ -455,6 +455,57 @@ settle() {
 	return 0
 }
 
+# --- flow sets (flows_bench.sh, flows_export.sh) ---------------------------
+# trafgen_conf SET: the frames of flows_bench.sh's set few, 10k or 1m
+# (its header says what each holds), 64 bytes, checksums by trafgen
+trafgen_conf() {
+	case $1 in
+	few)	_sa="198.51.100.2"; _sp="dinc(1024, 1031)" ;;
+	10k)	_sa="198.51.100.2"; _sp="dinc(1024, 11023)" ;;
+	1m)	_sa="198.51.100.2, saddr[3]=dinc(2, 254)"; _sp="dinc(1024, 5119)" ;;
+	esac
+	cat <<EOF
+{ eth(da=02:00:00:00:00:02, sa=02:00:00:00:00:01),
+  ipv4(saddr=$_sa, daddr=198.51.100.1, ttl=64),
+  udp(sport=$_sp, dport=53),
+  fill(0x00, 22) }
+EOF
+}
+
+# make_flows_netns: make_netns, the first end's MAC the one the sets'
+# frames are sent to, and the first namespace's loopback up (nfcapd)
+make_flows_netns() {
+	make_netns
+	ip -n "$NS_A" link set dev "$VETH_A" address 02:00:00:00:00:02
+	ip -n "$NS_A" link set lo up
+}
+
+# start_nfcapd: nfcapd in the first namespace, on its loopback port
+# NFCAPD_PORT, into $OUT_DIR/nf (the caller's directory); log in WORK
+NFCAPD_PID=""
+start_nfcapd() {
+	rm -rf "$OUT_DIR/nf"; mkdir -p "$OUT_DIR/nf"
+	ip netns exec "$NS_A" nfcapd -b 127.0.0.1 -p "$NFCAPD_PORT" \
+		-w "$OUT_DIR/nf" -t 3600 -B 4194304 >"$WORK/nfcapd.log" 2>&1 &
+	NFCAPD_PID=$!
+	BG_PIDS="$BG_PIDS $NFCAPD_PID"
+	_i=0
+	while [ $_i -lt 100 ]; do
+		ip netns exec "$NS_A" ss -Hnul "sport = :$NFCAPD_PORT" |
+			grep -q . && return 0
+		sleep 0.1; _i=$((_i + 1))
+	done
+	echo "nfcapd did not start:" >&2; cat "$WORK/nfcapd.log" >&2
+	return 1
+}
+
+# stop nfcapd; NF_FLOWS: the flow records it received
+stop_nfcapd() {
+	stop_pid "$NFCAPD_PID" TERM 300
+	NF_FLOWS=$(sed -n 's/.*Flows: \([0-9]*\),.*/\1/p' "$WORK/nfcapd.log" | tail -1)
+	NF_FLOWS=${NF_FLOWS:-0}
+}
+
 # summary_value ERRFILE 'records written' -> the number on that line
 summary_value() {
 	sed -n "s/^[^0-9]*\([0-9][0-9]*\) $2.*/\1/p" "$1" | tail -1

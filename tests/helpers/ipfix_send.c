@@ -95,10 +95,14 @@ static void parse(char *line, struct event *e)
 			address(e, v, e->src_ip);
 		else if (!strcmp(w, "dst"))
 			address(e, v, e->dest_ip);
-		else if (!strcmp(w, "sport"))
-			e->src_port = n;
-		else if (!strcmp(w, "dport"))
-			e->dest_port = n;
+		else if (!strcmp(w, "sport") || !strcmp(w, "dport")) {
+			/* present as the decoder makes them: both or none */
+			e->present |= FIELD_BIT(F_SRC_PORT) | FIELD_BIT(F_DEST_PORT);
+			if (w[0] == 's')
+				e->src_port = n;
+			else
+				e->dest_port = n;
+		}
 		else if (!strcmp(w, "proto"))
 			e->ip_proto = n;
 		else if (!strcmp(w, "pkts_ts"))
@@ -137,17 +141,21 @@ static void parse(char *line, struct event *e)
 			e->flow.max_ttl = n;
 		else if (!strcmp(w, "dropped"))
 			e->flow.dropped_pkts = n;
-		else if (!strcmp(w, "pid"))
+		else if (!strcmp(w, "pid")) {
+			e->present |= FIELD_BIT(F_PID);
 			e->pid = n;
-		else if (!strcmp(w, "comm"))
+		} else if (!strcmp(w, "comm")) {
+			e->present |= FIELD_BIT(F_COMM);
 			snprintf(e->comm, sizeof(e->comm), "%s", v);
+		}
 		else if (!strcmp(w, "src_lists"))
 			e->n_src_lists = split_lists(v, e->src_lists, 0);
 		else if (!strcmp(w, "dest_lists"))
 			e->n_dest_lists = split_lists(v, e->dest_lists, 1);
-		else if (!strcmp(w, "cid"))
+		else if (!strcmp(w, "cid")) {
+			e->present |= FIELD_BIT(F_COMMUNITY_ID);
 			snprintf(e->community_id, sizeof(e->community_id), "%s", v);
-		else {
+		} else {
 			fprintf(stderr, "ipfix_send: unknown key %s\n", w);
 			exit(2);
 		}

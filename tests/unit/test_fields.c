@@ -173,6 +173,26 @@ static void test_field_text(void **state)
 	assert_string_equal(t, "200");
 }
 
+/* uint_text() against printf at every length's edges. */
+static void test_uint_text(void **state)
+{
+	char want[32], got[32];
+	uint64_t p = 1;
+
+	(void)state;
+	for (int d = 0; d < 20; d++, p *= 10) {
+		uint64_t v[] = { p - 1, p, p + 1, p * 5 + 37 };
+
+		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+			assert_int_equal(uint_text(v[i], got), strlen(want));
+			assert_string_equal(got, want);
+		}
+	}
+	assert_int_equal(uint_text(UINT64_MAX, got), 20);
+	assert_string_equal(got, "18446744073709551615");
+}
+
 static void test_proto_names(void **state)
 {
 	(void)state;
@@ -522,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_man_page_documents_ecs_names),
 		cmocka_unit_test(test_fields_parse),
 		cmocka_unit_test(test_field_text),
+		cmocka_unit_test(test_uint_text),
 		cmocka_unit_test(test_proto_names),
 		cmocka_unit_test(test_json_line),
 		cmocka_unit_test(test_json_flow_nesting),

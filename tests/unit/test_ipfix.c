@@ -70,6 +70,9 @@ static void flow4(struct event *e)
 
 	memset(e, 0, sizeof(*e));
 	e->event_type = EVENT_FLOW;
+	e->present = FIELD_BIT(F_SRC_PORT) | FIELD_BIT(F_DEST_PORT) |
+		     FIELD_BIT(F_PID) | FIELD_BIT(F_COMM) |
+		     FIELD_BIT(F_COMMUNITY_ID);
 	e->ip_v = 4;
 	e->ip_proto = 6;
 	inet_pton(AF_INET, "198.51.100.1", e->src_ip);
@@ -415,6 +418,40 @@ static void sizes_sequence_refresh(void **state)
 	sink_destroy(s);
 }
 
+/*
+ * A flow without ports, owner or Community ID (GRE, say; no process
+ * known): zero and empty, not what the event's bytes held. The export
+ * loop decodes every flow into the same stack event, so those bytes were
+ * the previous flow's: its process and ports went out with this one.
+ */
+static void absent_fields(void **state)
+{
+	struct sink *s = open_sink();
+	struct event e;
+	const uint8_t *q;
+
+	(void)state;
+	flow4(&e);		/* ports, pid, comm and id set, as a stale event */
+	e.ip_proto = 47;
+	e.present = 0;		/* ... none of them this flow's */
+	e.flow.pkts_toclient = 0;
+	sink_write(s, &e);
+	sink_close(s);
+	receive();
+	q = dgram + 16 + be(dgram + 18, 2) + 4;
+	assert_int_equal(be(q + 8, 2), 0);		/* source port */
+	assert_int_equal(be(q + 10, 2), 0);		/* destination port */
+	assert_int_equal(q[12], 47);
+	assert_int_equal(be(q + 71, 4), 0);		/* pid */
+	q += 75;
+	check_str(&q, "");				/* comm */
+	check_str(&q, "a,b");
+	check_str(&q, "tor");
+	check_str(&q, "");				/* Community ID */
+	assert_true(nothing_waiting());
+	sink_destroy(s);
+}
+
 /* Packet and socket records are not flows: skipped, nothing sent. */
 static void not_flows(void **state)
 {
@@ -444,6 +481,7 @@ int main(void)
 		cmocka_unit_test(ipv6_icmp),
 		cmocka_unit_test(end_reasons),
 		cmocka_unit_test(sizes_sequence_refresh),
+		cmocka_unit_test(absent_fields),
 		cmocka_unit_test(not_flows),
 	};
 
