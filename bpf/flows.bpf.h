@@ -4,52 +4,73 @@
  * counts in its flow's entry, whatever --sample and --log packets do;
  * userspace (src/flowtable.c) reads a slice of the table every second,
  * and the flows TCP ended from a queue the program fills (flows_ended),
- * and exports and deletes the flows that ended or went idle.
+ * and exports the flows that ended or went idle.
  *
- * Why a plain hash and not an LRU hash: an LRU hash makes room by
- * deleting an entry without telling anyone, so a flow would vanish
- * unexported, and a busy table could even evict a flow in the middle of
- * its life and start it again as a new one. A plain hash never deletes
- * on its own: when it is full the insert fails, and the frame is
- * counted in flow_table_full ("frames not tracked: flow table full" in
- * the summary and the metrics), so a full table loses counted frames,
- * never a silent flow. Room comes back as the sweep exports idle flows;
- * --flow-table sizes the table (it is preallocated: the memory is taken
- * at start, and an insert never allocates in the packet path).
+ * The table is one array, flow_slots, open addressed: a flow's key is
+ * hashed here to a home slot and the flow lives in the first slot of
+ * the probe chain from there (linear probing) that was free when it
+ * came. Userspace mmaps the array and reads the flows in place (about
+ * 15 ns a flow; reading a BPF hash means copying it out through the
+ * kernel, about 0.5 us a flow at a million flows). Why not a BPF hash
+ * from key to slot, as before: at a million flows almost every frame's
+ * lookup missed the cache (the bucket, the element, then the slot: three
+ * cold lines and their TLB misses); here a frame of a known flow reads
+ * its home slot's first line (the key and state) and the line after
+ * (the counts), usually one slot (about 1.3 probes at the table's usual
+ * load), and a new flow claims a slot with one cmpxchg instead of a
+ * freelist pop and an insert.
  *
- * Why the counts are not the hash's values: userspace reads every flow
- * a few times per idle timeout, and reading a hash means copying it out
- * through the kernel in hash order (bpf_map_lookup_batch: about 0.5 us a
- * flow at a million flows, half a second of CPU per pass). So the hash
- * maps a key to a slot of flow_slots, an array that userspace mmaps and
- * reads in place (about 15 ns a flow); the slot holds the counts, its
- * key (for the delete) and whether it is live.
+ * Why not an LRU: an LRU makes room by dropping a flow without telling
+ * anyone, so a flow would vanish unexported, or be cut in the middle of
+ * its life and start again as a new one. This table never drops a flow:
+ * when it holds --flow-table flows (flow_count), or a chain has no free
+ * slot within FLOW_PROBES of the home, a new flow's frame is counted in
+ * flow_table_full ("frames not tracked: flow table full" in the summary
+ * and the metrics): a full table loses counted frames, never a silent
+ * flow. The array has half again as many slots as --flow-table flows
+ * (loader.c), so that at a full table's load (2/3) a chain rarely
+ * reaches FLOW_PROBES (about 1 flow in 80,000 when filled to the last
+ * flow); it is allocated whole at start, and the packet path never
+ * allocates.
  *
- * A new flow's slot: one never used yet (flow_slots_fresh counts them
- * out, so that nothing has to fill a free list at start), else one from
- * flow_free, where userspace puts the slots of the flows it exported.
- * Neither: the table is full (flow_table_full, as above). The slot is
- * filled, then the key inserted (BPF_NOEXIST), then marked live: a slot
- * userspace sees live is whole. Another CPU may insert the same key
- * first (EEXIST): the slot goes back to flow_free (nobody can have found
- * it) and the frame counts in the winner's.
+ * A slot's states (enum hdrlog_flow_state in record.h): EMPTY -> BUSY
+ * (a CPU claimed it with cmpxchg and fills every field; no memset) ->
+ * LIVE (cmpxchg, fully ordered: a slot seen LIVE is whole) -> GONE
+ * (userspace exported it: it matches no key, a later frame of the key
+ * makes a new flow, but it still continues chains) -> FREE, at least
+ * RETIRE_NS later (src/flowtable.c): a CPU that matched the key just
+ * before the export may still be adding to the slot, and programs run
+ * for microseconds, so such a late frame adds to the exported flow,
+ * never to the next one. A FREE slot is claimed as an EMPTY one is, and
+ * userspace turns a FREE slot back to EMPTY when the next one is EMPTY
+ * and it has been FREE since an earlier tick (no chain can pass it).
  *
- * Why a slot is not reused at once: a frame on another CPU may have
- * looked up the key just before userspace deleted it, and still be
- * adding to the slot. Programs run under RCU and take microseconds;
- * userspace puts a slot in flow_free a sweep tick (a second) after the
- * delete at the earliest, which is ample, so such a late frame adds to
- * the exported flow's slot (not counted: see src/flowtable.c), never to
- * the next flow's.
+ * A lookup walks the chain from the home slot: a LIVE slot with the key
+ * is the flow; an EMPTY slot (or FLOW_PROBES slots) means the key is
+ * absent; the first FREE or EMPTY slot on the way is where it goes. A
+ * BUSY slot is waited for (FLOW_SPINS re-reads: filling takes tens of
+ * nanoseconds) and then compared; still BUSY, the frame is counted not
+ * tracked, as it may be the same flow. Two CPUs that insert the same key
+ * at once both see it absent and both cmpxchg the same first free slot:
+ * the loser walks the chain again (FLOW_ATTEMPTS walks in all) and finds
+ * the winner's slot, waiting while it is BUSY.
+ *
+ * The race left: two CPUs inserting one key at once choose different
+ * slots if the chain changes between their walks (userspace freed a slot
+ * earlier in the chain, or a third CPU claimed the one the first chose).
+ * The flow then has two slots: both are counted in and exported, as two
+ * records of one flow whose counts add up to the frames sent; no frame
+ * is lost or counted twice. Closing it needs a lock per chain on every
+ * insert, for a case that needs a flow's first frames on two CPUs (RSS
+ * sends a flow to one) in the same microsecond as an export nearby.
  *
  * Why one shared value with atomic adds and not a per-CPU value: a
  * per-CPU value multiplies the table's memory by the number of CPUs
- * (1M flows x 64 CPUs x a 160-byte value: 10 GiB), and the frames of one
- * flow mostly arrive on one CPU (RSS hashes the 5-tuple), so the cache
- * line an atomic add locks is rarely contended. Flags are ORed
- * atomically; last seen and the TTL range are plain stores: a race
- * between two CPUs can only lose a few nanoseconds of last-seen or one
- * TTL of the range.
+ * (1M flows x 64 CPUs x 192 bytes: 12 GiB), and the frames of one flow
+ * mostly arrive on one CPU (RSS hashes the 5-tuple), so the cache line
+ * an atomic add locks is rarely contended. Flags are ORed atomically;
+ * last seen and the TTL range are plain stores: a race between two CPUs
+ * can only lose a few nanoseconds of last-seen or one TTL of the range.
  */
 #ifndef HDRLOG_FLOWS_BPF_H
 #define HDRLOG_FLOWS_BPF_H
@@ -61,36 +82,28 @@
 #include "record.h"
 #include "maps.h"
 
-/* Set by userspace before load: --log has flows; --flow-table. */
+/*
+ * Set by userspace before load: --log has flows; --flow-table; the
+ * slots of flow_slots.
+ */
 const volatile __u8 log_flows;
 const volatile __u32 flow_table_size;
+const volatile __u32 flow_slots_n = 1;
 
-/* key -> slot in flow_slots */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);	/* --flow-table, set at load */
-	__type(key, struct hdrlog_flow_key);
-	__type(value, __u32);
-} flows SEC(".maps");
-
+/* The table: flow_slots_n slots, set at load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 65536);	/* --flow-table, set at load */
+	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct hdrlog_flow);
 } flow_slots SEC(".maps");
 
-/* Slots of exported flows, put back by userspace after a grace period. */
-struct {
-	__uint(type, BPF_MAP_TYPE_QUEUE);
-	__uint(max_entries, 65536);	/* --flow-table, set at load */
-	__uint(key_size, 0);
-	__type(value, __u32);
-} flow_free SEC(".maps");
-
-/* Slots from here on were never used: taken in order before flow_free. */
-__u64 flow_slots_fresh;	/* 64 bits: clang's BPF atomics */
+/*
+ * Slots BUSY, LIVE or GONE: at most flow_table_size. Userspace takes
+ * one off for each slot it makes FREE. 64 bits: clang's BPF atomics.
+ */
+__u64 flow_count;
 
 /*
  * Flows that just ended (RST, or FIN both ways), for the sweep to find
@@ -153,21 +166,120 @@ static __always_inline void flow_ended(__u32 slot, __u64 first_ns)
 	bpf_map_push_elem(&flows_ended, &n, 0);
 }
 
-/* A slot for a new flow, in *slot; NULL when the table is full. */
-static __always_inline struct hdrlog_flow *flow_slot_take(__u32 *slot)
+#define FLOW_PROBES	64	/* slots a chain may reach from its home */
+#define FLOW_SPINS	64	/* re-reads of a BUSY slot */
+#define FLOW_ATTEMPTS	3	/* walks of a chain when a claim is lost */
+#define FLOW_CLAIMED	(1ll << 32)	/* flow_find(): a new slot, BUSY */
+#define FLOW_NONE	(-1ll)		/* flow_find(): not tracked */
+
+/*
+ * A slot's state, ordered before the reads of the slot that follow: a
+ * slot seen LIVE is whole (the writer published it with a fully ordered
+ * cmpxchg). x86 keeps loads in order; elsewhere a fully ordered atomic
+ * (an add of 0) does.
+ */
+static __always_inline __u64 flow_state(struct hdrlog_flow *v)
 {
+#if defined(__TARGET_ARCH_x86)
+	__u64 st = *(volatile __u64 *)&v->state;
+
+	asm volatile("" ::: "memory");
+	return st;
+#else
+	return __sync_fetch_and_add(&v->state, 0);
+#endif
+}
+
+/* The key's words, for the hash and the compare: 44 bytes. */
+#define FLOW_KEY_U64	5
+_Static_assert(sizeof(struct hdrlog_flow_key) == FLOW_KEY_U64 * 8 + 4,
+	       "the key is five 64-bit words and one 32-bit");
+
+static __always_inline int flow_key_eq(const struct hdrlog_flow *v,
+				       const struct hdrlog_flow_key *k)
+{
+	const __u64 *a = (const __u64 *)&v->key, *b = (const __u64 *)k;
+
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] &&
+	       a[3] == b[3] && a[4] == b[4] &&
+	       ((const __u32 *)a)[10] == ((const __u32 *)b)[10];
+}
+
+/* Multiply-xorshift over the key's words, then a final mix. */
+static __always_inline __u64 flow_hash(const struct hdrlog_flow_key *k)
+{
+	const __u64 *w = (const __u64 *)k;
+	__u64 h = 0;
+
+	for (int i = 0; i < FLOW_KEY_U64; i++) {
+		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	h = (h ^ ((const __u32 *)k)[10]) * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ull;
+	return h ^ (h >> 32);
+}
+
+/*
+ * The slot of key k: its flow's (a number), or one claimed for it (the
+ * number | FLOW_CLAIMED, BUSY and counted in flow_count: the caller
+ * fills it and makes it LIVE), or FLOW_NONE: not tracked (the table
+ * holds flow_table_size flows, the chain has no free slot within
+ * FLOW_PROBES, or a slot stayed BUSY). A global function: the verifier
+ * checks its loops once, not at every path into flow_update().
+ */
+__attribute__((noinline)) long long flow_find(const struct hdrlog_flow_key *k)
+{
+	__u32 n = flow_slots_n, probes = n < FLOW_PROBES ? n : FLOW_PROBES;
+	__u32 home, i, cand;
+	__u64 st, cand_st;
 	struct hdrlog_flow *v;
 
-	if (flow_slots_fresh < flow_table_size) {
-		*slot = __sync_fetch_and_add(&flow_slots_fresh, 1);
-		/* NULL: other CPUs took the last fresh ones */
-		v = bpf_map_lookup_elem(&flow_slots, slot);
-		if (v)
-			return v;
+	if (!k)
+		return FLOW_NONE;
+	home = ((flow_hash(k) & 0xffffffff) * n) >> 32;
+	for (int attempt = 0; attempt < FLOW_ATTEMPTS; attempt++) {
+		cand = n;
+		cand_st = 0;
+		i = home;
+		for (__u32 p = 0; p < FLOW_PROBES && p < probes; p++) {
+			v = bpf_map_lookup_elem(&flow_slots, &i);
+			if (!v)
+				return FLOW_NONE;	/* cannot be: i < n */
+			st = flow_state(v);
+			for (int spin = 0; spin < FLOW_SPINS &&
+					   st == HDRLOG_FLOW_BUSY; spin++)
+				st = flow_state(v);
+			if (st == HDRLOG_FLOW_BUSY)
+				return FLOW_NONE;
+			if (st == HDRLOG_FLOW_LIVE && flow_key_eq(v, k))
+				return i;
+			if ((st == HDRLOG_FLOW_EMPTY || st == HDRLOG_FLOW_FREE) &&
+			    cand == n) {
+				cand = i;
+				cand_st = st;
+			}
+			if (st == HDRLOG_FLOW_EMPTY)
+				break;	/* no chain goes past: absent */
+			if (++i == n)
+				i = 0;
+		}
+		/* absent: claim the chain's first free slot, if there is room */
+		if (cand == n)
+			return FLOW_NONE;
+		if (__sync_fetch_and_add(&flow_count, 1) >= flow_table_size) {
+			__sync_fetch_and_add(&flow_count, -1);
+			return FLOW_NONE;
+		}
+		v = bpf_map_lookup_elem(&flow_slots, &cand);
+		if (v && __sync_val_compare_and_swap(&v->state, cand_st,
+						     HDRLOG_FLOW_BUSY) == cand_st)
+			return cand | FLOW_CLAIMED;
+		/* another CPU took it (maybe for this key): walk again */
+		__sync_fetch_and_add(&flow_count, -1);
 	}
-	if (bpf_map_pop_elem(&flow_free, slot))
-		return NULL;
-	return bpf_map_lookup_elem(&flow_slots, slot);
+	return FLOW_NONE;
 }
 
 /*
@@ -177,20 +289,23 @@ static __always_inline struct hdrlog_flow *flow_slot_take(__u32 *slot)
  * clock costs ~60 ns here, a quarter of the whole update, and last seen
  * only has to be good enough for timeouts in seconds and a flow's end.
  *
- * A frame of a known flow: the hash lookup and the slot's (an array
- * index), two atomic adds (packets and bytes: several CPUs may count in
- * one flow), and plain stores for the rest; the flags' atomic OR only
- * when the frame brings a flag the flow had not seen that way (most TCP
- * frames bring none). A new flow: the lookup that missed, a slot filled
- * with the first frame's counts and one insert of its number; the flow
- * is looked up again only when another CPU inserted it first.
+ * A frame of a known flow: the chain walk to its slot (usually the home
+ * slot: its first line to compare, its second to count in), two atomic
+ * adds (packets and bytes: several CPUs may count in one flow), and
+ * plain stores for the rest; the flags' atomic OR only when the frame
+ * brings a flag the flow had not seen that way (most TCP frames bring
+ * none). A new flow: the walk to the first EMPTY slot, an atomic add to
+ * flow_count, a cmpxchg to claim the slot, the fields written with the
+ * first frame's counts, and a cmpxchg to make it LIVE.
  */
 static __always_inline void flow_update(const struct hdrlog_record *r,
 					struct hdrlog_counters *cnt)
 {
-	struct hdrlog_flow_key k = {};
+	/* aligned: flow_key_eq() reads it in 64-bit words */
+	struct hdrlog_flow_key k __attribute__((aligned(8))) = {};
 	struct hdrlog_flow *v;
-	__u32 *slot;
+	long long found;
+	__u32 slot;
 	__be16 sport = 0, dport = 0;
 	__u64 bytes, src_lists = 0, dest_lists = 0, flags, old;
 	int from_hi, toclient, tcp;
@@ -221,58 +336,49 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 	bytes = bpf_ntohs(r->ip_len) + (r->ip_v == 6 ? 40 : 0);
 	tcp = (r->flags & HDRLOG_RF_TCP) && r->ip_proto == IPPROTO_TCP;
 
-	slot = bpf_map_lookup_elem(&flows, &k);
-	v = slot ? bpf_map_lookup_elem(&flow_slots, slot) : NULL;
-	if (!v) {
+	found = flow_find(&k);
+	if (found == FLOW_NONE) {
+		cnt->flow_table_full++;
+		return;
+	}
+	slot = (__u32)found;
+	v = bpf_map_lookup_elem(&flow_slots, &slot);
+	if (!v)
+		return;		/* cannot be: flow_find() checked it */
+	if (found & FLOW_CLAIMED) {
 		__u64 now = bpf_ktime_get_ns();
-		__u32 new_slot;
-		long err;
 
-		v = flow_slot_take(&new_slot);
-		if (!v) {
-			cnt->flow_table_full++;
-			return;
-		}
 		/* the slot may hold an old flow: every field is written */
-		__builtin_memset(v, 0, sizeof(*v));
-		v->first_ns = now;
 		v->last_ns = now;
+		v->pkts[0] = 1;
+		v->pkts[1] = 0;
+		v->bytes[0] = bytes;
+		v->bytes[1] = 0;
+		v->tcp_flags = tcp ? r->tcp_flags : 0;
+		v->dropped = r->action == XDP_DROP;
 		v->client_hi = from_hi;
+		v->min_ttl = r->ttl;
+		v->max_ttl = r->ttl;
 		v->direction = r->direction;
 		v->icmp_type = r->icmp_type;
 		v->icmp_code = r->icmp_code;
-		v->min_ttl = r->ttl;
-		v->max_ttl = r->ttl;
+		v->first_ns = now;
 		v->client_lists = r->src_lists;
 		v->server_lists = r->dest_lists;
-		v->pkts[0] = 1;
-		v->bytes[0] = bytes;
-		v->tcp_flags = tcp ? r->tcp_flags : 0;
-		v->dropped = r->action == XDP_DROP;
+		v->has_owner = 0;
 		if (r->flags & HDRLOG_RF_OWNER) {
 			v->pid = r->pid;
 			__builtin_memcpy(v->comm, r->comm, sizeof(v->comm));
 			v->has_owner = 1;
 		}
 		__builtin_memcpy(&v->key, &k, sizeof(k));
-		/* EEXIST: another CPU made it first */
-		err = bpf_map_update_elem(&flows, &k, &new_slot, BPF_NOEXIST);
-		if (!err) {
-			/* fully ordered: after the stores above */
-			__sync_val_compare_and_swap(&v->live, 0, 1);
-			cnt->flows_new++;
-			if (flow_tcp_ended(v->tcp_flags))
-				flow_ended(new_slot, now);
-			return;
-		}
-		/* not in the hash: nobody else can have found it */
-		bpf_map_push_elem(&flow_free, &new_slot, 0);
-		slot = bpf_map_lookup_elem(&flows, &k);
-		v = slot ? bpf_map_lookup_elem(&flow_slots, slot) : NULL;
-		if (!v) {
-			cnt->flow_table_full++;
-			return;
-		}
+		/* fully ordered: after the stores above */
+		__sync_val_compare_and_swap(&v->state, HDRLOG_FLOW_BUSY,
+					    HDRLOG_FLOW_LIVE);
+		cnt->flows_new++;
+		if (flow_tcp_ended(v->tcp_flags))
+			flow_ended(slot, now);
+		return;
 	}
 	toclient = from_hi != v->client_hi;
 	if (toclient) {
@@ -288,7 +394,7 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 		__sync_fetch_and_or(&v->tcp_flags, flags);
 		/* two CPUs may both see the end: the sweep takes it once */
 		if (flow_tcp_ended(old | flags) && !flow_tcp_ended(old))
-			flow_ended(*slot, v->first_ns);
+			flow_ended(slot, v->first_ns);
 	}
 	if (r->action == XDP_DROP)
 		__sync_fetch_and_add(&v->dropped, 1);

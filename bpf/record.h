@@ -224,13 +224,30 @@ struct hdrlog_flow_key {
 };
 
 /*
- * A flow's counts, shared by every CPU and updated with atomic adds (see
- * flow_update()). Index 0 of each pair is "toserver" (from the client),
- * 1 "toclient", as in Suricata's eve. One slot of the flow_slots array
- * (bpf/flows.bpf.h), which userspace maps and reads in place.
+ * A slot of flow_slots (bpf/flows.bpf.h): the table itself, open
+ * addressed, which userspace maps and reads in place. state says what
+ * the slot holds (HDRLOG_FLOW_*); the rest is a flow's while it is
+ * LIVE. The counts are shared by every CPU and updated with atomic adds
+ * (see flow_update()). Index 0 of each pair is "toserver" (from the
+ * client), 1 "toclient", as in Suricata's eve.
+ *
+ * 192 bytes, three cache lines (the array's values start page aligned):
+ * the first holds what a lookup compares (a probe reads only it), the
+ * second what every frame of a known flow adds to, the third what a
+ * frame writes now and then (a list hit, an owner).
  */
 struct hdrlog_flow {
-	/* what every frame reads or writes, together: one cache line */
+	/* line 0: the lookup's, and last seen */
+	struct hdrlog_flow_key key;
+	__u32 pad0;
+	__u64 state;		/* enum hdrlog_flow_state; 64 bits: atomics */
+	__u64 last_ns;		/* bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC */
+	/* line 1: every frame's */
+	__u64 pkts[2];
+	__u64 bytes[2];		/* IP length: IPv4 total length, IPv6 + 40 */
+	/* bits 0-7: ORed toserver, 8-15: toclient; 64 bits for the atomic */
+	__u64 tcp_flags;
+	__u64 dropped;		/* frames of the flow the lists dropped */
 	__u8 client_hi;		/* the client is the key's hi endpoint */
 	__u8 min_ttl;
 	__u8 max_ttl;
@@ -238,27 +255,30 @@ struct hdrlog_flow {
 	__u8 direction;		/* the first frame's: enum hdrlog_direction */
 	__u8 icmp_type;		/* the first frame's, ICMP only */
 	__u8 icmp_code;
-	__u8 pad;
-	__u64 last_ns;		/* bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC */
-	__u64 pkts[2];
-	__u64 bytes[2];		/* IP length: IPv4 total length, IPv6 + 40 */
-	/* bits 0-7: ORed toserver, 8-15: toclient; 64 bits for the atomic */
-	__u64 tcp_flags;
-	/* the rest only now and then */
+	__u8 pad1;
 	__u64 first_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 dropped;		/* frames of the flow the lists dropped */
+	/* line 2: now and then */
 	__u64 client_lists;	/* list masks of the client's address */
 	__u64 server_lists;
 	__u32 pid;
 	char comm[16];
-	/* the slot's own: what userspace deletes from the hash at export */
-	struct hdrlog_flow_key key;
-	/*
-	 * 1 while the slot holds a flow (set by the kernel once the flow is
-	 * in the hash, cleared by userspace when it exports the flow); 64
-	 * bits for the atomic
-	 */
-	__u64 live;
+	__u8 pad2[28];
+};
+_Static_assert(sizeof(struct hdrlog_flow) == 192, "three cache lines");
+
+/*
+ * A slot's state. EMPTY: never used, or given back where no probe chain
+ * passes it; ends a lookup. BUSY: a CPU claimed it and is filling it.
+ * LIVE: a flow. GONE: exported by userspace; matches no key, continues
+ * chains, not reusable yet (a CPU that found the flow just before may
+ * still be adding to it). FREE: reusable, continues chains.
+ */
+enum hdrlog_flow_state {
+	HDRLOG_FLOW_EMPTY = 0,
+	HDRLOG_FLOW_BUSY,
+	HDRLOG_FLOW_LIVE,
+	HDRLOG_FLOW_GONE,
+	HDRLOG_FLOW_FREE,
 };
 
 /*

@@ -27,16 +27,19 @@
  *     shutdown (or rst/fin when it had ended); none deleted, the maps go
  *     with the process.
  *
- * Deleting a flow: its slot is marked not live at once (no later read
- * here judges it again), its key is deleted from the hash in one
- * bpf_map_delete_batch per 1024 flows at the end of the tick, and the
- * slot goes back to the kernel's free queue on a tick at least RETIRE_NS
- * after that delete (see the grace period in bpf/flows.bpf.h). A frame
- * that the kernel counts between this read of a flow and the delete of
- * its key (a few microseconds to a second, within the tick), or that
- * looked the key up just before the delete, is not in the record: the
- * flow had been idle for seconds or had ended, so this is the rare last
- * retransmission; after the delete a frame starts a new flow of its own.
+ * Taking a flow out of the table: no system call, only its slot's
+ * state (the slot states are in bpf/flows.bpf.h). The slot turns GONE
+ * as its record is made: it matches no key from then on (a later frame
+ * starts a new flow of its own) and no later read here judges it again.
+ * At the end of a tick at least RETIRE_NS after that, it turns FREE and
+ * flow_count is taken one off: the kernel may reuse it (the grace
+ * period: a frame that matched the key just before may still be adding
+ * to it). A FREE slot that a later tick's slice finds with an EMPTY
+ * slot after it turns EMPTY again, and so do the FREE ones before it:
+ * no probe chain passes them. A frame that the kernel counts between
+ * this read of a flow and the GONE (microseconds), or that matched the
+ * key just before, is not in the record: the flow had been idle for
+ * seconds or had ended, so this is the rare last retransmission.
  */
 #include <errno.h>
 #include <search.h>
@@ -50,15 +53,14 @@
 #include "flowtable.h"
 #include "log.h"
 
-#define BATCH			1024
 #define CLOSED_WAIT_NS		1000000000ull
 #define NS			1000000000ull
 #define SWEEP_ROUND_MAX		5	/* ticks per pass over the table */
 #define PENDING_MAX		8192	/* ended flows waiting for CLOSED_WAIT */
 /*
- * From a key's delete to its slot's reuse, at least: programs that
- * looked the key up before the delete are long done (RCU readers of
- * microseconds); in practice the next tick, a second later.
+ * From a slot's GONE to its FREE, at least: programs that matched the
+ * key before are long done (they run for microseconds); in practice the
+ * end of the next tick, a second later.
  */
 #define RETIRE_NS		(NS / 2)
 
@@ -86,11 +88,9 @@ struct flow_table {
 	/* ended flows, until CLOSED_WAIT_NS has passed */
 	struct hdrlog_flow_ended pending[PENDING_MAX];
 	unsigned int n_pending;
-	struct hdrlog_flow_key doomed[BATCH];	/* keys to delete */
-	unsigned int n_doomed;
 	/*
-	 * Slots of deleted flows, a ring of n_slots in the order deleted:
-	 * [head, mark) were deleted before mark_ns, [mark, tail) since.
+	 * GONE slots, a ring of n_slots in the order exported: [head, mark)
+	 * were GONE before mark_ns, [mark, tail) since.
 	 */
 	uint32_t *retired;
 	uint64_t head, mark, tail;
@@ -254,57 +254,42 @@ static bool judge(struct flow_table *t, const struct hdrlog_flow *v,
 	return false;
 }
 
+static uint64_t slot_state(const struct flow_table *t, uint32_t i)
+{
+	return __atomic_load_n(&t->slots[i].state, __ATOMIC_ACQUIRE);
+}
+
 /*
  * A copy of the flow in slot i, false when it holds none. The kernel
- * marks a slot live after filling it (an atomic, ordered), so a live
+ * makes a slot LIVE after filling it (an atomic, ordered), so a LIVE
  * slot read with acquire is whole; its counts may go on changing while
  * it is copied, as they did under the kernel's own copy.
  */
 static bool read_slot(const struct flow_table *t, uint32_t i,
 		      struct hdrlog_flow *v)
 {
-	const struct hdrlog_flow *s = &t->slots[i];
-
-	if (!__atomic_load_n(&s->live, __ATOMIC_ACQUIRE))
+	if (slot_state(t, i) != HDRLOG_FLOW_LIVE)
 		return false;
-	memcpy(v, s, sizeof(*v));
+	memcpy(v, &t->slots[i], sizeof(*v));
 	return true;
 }
 
-/* Delete what this tick judged done: one system call per batch. */
-static void delete_doomed(struct flow_table *t)
-{
-	unsigned int done = 0;
-
-	while (done < t->n_doomed) {
-		__u32 n = t->n_doomed - done;
-
-		if (!bpf_map_delete_batch(t->maps.keys, &t->doomed[done], &n,
-					  NULL)) {
-			done += n;
-			continue;
-		}
-		/* n were deleted; the next one failed (gone already): skip it */
-		bpf_map_delete_elem(t->maps.keys, &t->doomed[done + n]);
-		done += n + 1;
-	}
-	t->n_doomed = 0;
-}
-
-/* The flow in slot i was exported: out of the table. */
+/*
+ * The flow in slot i was exported: out of the table. The kernel never
+ * writes a LIVE slot's state, so a plain (release) store does.
+ */
 static void retire(struct flow_table *t, uint32_t i)
 {
-	if (t->n_doomed == BATCH)
-		delete_doomed(t);
-	t->doomed[t->n_doomed++] = t->slots[i].key;
-	__atomic_store_n(&t->slots[i].live, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->slots[i].state, HDRLOG_FLOW_GONE,
+			 __ATOMIC_RELEASE);
 	/* never full: a slot is retired once until it is freed */
 	t->retired[t->tail++ % t->n_slots] = i;
 }
 
 /*
- * Slots whose keys were deleted RETIRE_NS ago back to the kernel's free
- * queue; called at the start of a tick, before anything is deleted.
+ * Slots GONE since RETIRE_NS ago turn FREE, and make room in the count;
+ * called at the end of a tick, so that a slot is FREE a whole tick
+ * before empty_free() may see it.
  */
 static void free_retired(struct flow_table *t, uint64_t now)
 {
@@ -313,13 +298,39 @@ static void free_retired(struct flow_table *t, uint64_t now)
 	for (; t->head < t->mark; t->head++) {
 		uint32_t slot = t->retired[t->head % t->n_slots];
 
-		/* cannot fail: the queue has room for every slot */
-		if (bpf_map_update_elem(t->maps.free, NULL, &slot, BPF_ANY))
-			break;
+		/* the kernel never writes a GONE slot's state either */
+		__atomic_store_n(&t->slots[slot].state, HDRLOG_FLOW_FREE,
+				 __ATOMIC_RELEASE);
+		__atomic_fetch_sub(t->maps.count, 1, __ATOMIC_RELEASE);
 	}
 }
 
-/* At the end of a tick, its keys deleted: mark what it retired. */
+/*
+ * Slot i is FREE: EMPTY again if the slot after it is EMPTY, and then
+ * the FREE ones before it too. No probe chain can pass such a slot: a
+ * chain ends at the first EMPTY slot, so no flow after an EMPTY slot has
+ * its home before it; and a flow the kernel is placing after it now
+ * would have seen it FREE (it has been since an earlier tick) and taken
+ * it or one before. The kernel may claim a FREE slot meanwhile: a
+ * cmpxchg, and a claimed slot stays as the kernel made it.
+ */
+static void empty_free(struct flow_table *t, uint32_t i)
+{
+	uint64_t free = HDRLOG_FLOW_FREE;
+
+	if (slot_state(t, i + 1 == t->n_slots ? 0 : i + 1) != HDRLOG_FLOW_EMPTY)
+		return;
+	for (uint32_t done = 0; done < t->n_slots; done++) {
+		if (!__atomic_compare_exchange_n(&t->slots[i].state, &free,
+						 HDRLOG_FLOW_EMPTY, false,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			return;
+		i = i ? i - 1 : t->n_slots - 1;
+	}
+}
+
+/* At the end of a tick, its slots freed: mark what it retired. */
 static void mark_retired(struct flow_table *t)
 {
 	if (t->head < t->mark || t->mark == t->tail)
@@ -336,11 +347,14 @@ static void sweep_slots(struct flow_table *t, uint32_t from, uint32_t to,
 {
 	struct hdrlog_flow v;
 
-	for (uint32_t i = from; i < to; i++)
-		if (read_slot(t, i, &v) &&
-		    judge(t, &v, now, shutdown, ctx, emit, emit_ctx,
-			  exported) && !shutdown)
+	for (uint32_t i = from; i < to; i++) {
+		if (!shutdown && slot_state(t, i) == HDRLOG_FLOW_FREE)
+			empty_free(t, i);
+		else if (read_slot(t, i, &v) &&
+			 judge(t, &v, now, shutdown, ctx, emit, emit_ctx,
+			       exported) && !shutdown)
 			retire(t, i);
+	}
 }
 
 static bool tcp_ended(const struct hdrlog_flow *v)
@@ -395,12 +409,11 @@ void flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
 			    exported);
 		return;
 	}
-	free_retired(t, now);
 	sweep_ended(t, now, ctx, emit, emit_ctx, exported);
 	to = t->n_slots - t->cursor > share ? t->cursor + share : t->n_slots;
 	sweep_slots(t, t->cursor, to, now, false, ctx, emit, emit_ctx,
 		    exported);
 	t->cursor = to == t->n_slots ? 0 : to;
-	delete_doomed(t);
+	free_retired(t, clock_mono_ns());
 	mark_retired(t);
 }

@@ -126,18 +126,19 @@ int loader_check_privileges(const struct options *o, bool warn)
 }
 
 /*
- * The flow table: --flow-table entries with --log flows, else one (a map
- * cannot have none; the programs never touch it then). Its hash, its
- * slots and the queue of free slots have one size: a flow has a slot.
+ * The flow table: --flow-table flows with --log flows, in half again as
+ * many slots (open addressing: at that load a probe chain rarely gets
+ * long, see bpf/flows.bpf.h); else one slot (a map cannot have none; the
+ * programs never touch it then).
  */
 static int size_flow_table(struct hdrlog_bpf *skel, const struct options *o)
 {
 	uint32_t n = o->log_flows ? o->flow_table : 1;
+	uint32_t slots = o->log_flows ? n + n / 2 : 1;
 
 	skel->rodata->flow_table_size = n;
-	return bpf_map__set_max_entries(skel->maps.flows, n) ?:
-	       bpf_map__set_max_entries(skel->maps.flow_slots, n) ?:
-	       bpf_map__set_max_entries(skel->maps.flow_free, n) ?:
+	skel->rodata->flow_slots_n = slots;
+	return bpf_map__set_max_entries(skel->maps.flow_slots, slots) ?:
 	       bpf_map__set_max_entries(skel->maps.flows_ended,
 					o->log_flows ? 4096 : 1);
 }
@@ -957,10 +958,9 @@ int loader_iface_counters(const struct loader *l, uint32_t ifindex,
 
 void loader_flow_maps(const struct loader *l, struct flow_table_maps *m)
 {
-	m->keys = bpf_map__fd(l->skel->maps.flows);
 	m->slots = bpf_map__fd(l->skel->maps.flow_slots);
-	m->free = bpf_map__fd(l->skel->maps.flow_free);
 	m->ended = bpf_map__fd(l->skel->maps.flows_ended);
+	m->count = (uint64_t *)&l->skel->bss->flow_count;
 }
 
 void loader_respond_fds(const struct loader *l, struct respond_fds *fds)
