@@ -6,63 +6,72 @@
  * and the flows TCP ended from a queue the program fills (flows_ended),
  * and exports the flows that ended or went idle.
  *
- * The table is one array, flow_slots, open addressed: a flow's key is
- * hashed here to a home slot and the flow lives in the first slot of
- * the probe chain from there (linear probing) that was free when it
- * came. Userspace mmaps the array and reads the flows in place (about
- * 15 ns a flow; reading a BPF hash means copying it out through the
- * kernel, about 0.5 us a flow at a million flows). Why not a BPF hash
- * from key to slot, as before: at a million flows almost every frame's
- * lookup missed the cache (the bucket, the element, then the slot: three
- * cold lines and their TLB misses); here a frame of a known flow reads
- * its home slot's first line (the key and state) and the line after
- * (the counts), usually one slot (about 1.3 probes at the table's usual
- * load), and a new flow claims a slot with one cmpxchg instead of a
- * freelist pop and an insert.
+ * Two arrays, both mapped by userspace and read in place (about 15 ns a
+ * flow; reading a BPF hash means copying it out through the kernel,
+ * about 0.5 us a flow at a million flows):
+ *
+ *   - flow_slots, --flow-table slots of 192 bytes: the flows' keys and
+ *     counts (struct hdrlog_flow). A new flow takes the next slot never
+ *     used (flow_slots_fresh), else one from flow_free_ring, where
+ *     userspace puts the slots of the flows it exported; neither: the
+ *     table is full. So the flows that start together sit together, as
+ *     their frames tend to come together.
+ *   - flow_index, twice as many 8-byte entries: an open-addressed hash
+ *     (linear probing) from a key to its slot. An entry holds the slot
+ *     number and a 32-bit tag from the key's hash, so that a probe past
+ *     another flow's entry reads no slot; at the index's load (half at
+ *     most) a lookup reads about 1.5 entries, in one cache line.
+ *
+ * Why not a BPF hash from key to slot, as before: at a million flows
+ * almost every frame's lookup missed the cache three times (the bucket,
+ * the element, then the slot), and the element's chain walk and the
+ * freelist cost more. Here a frame of a known flow reads one index line
+ * (32 MB at 2,000,000 flows, against 241 MB of hash) and its slot's
+ * first two lines (the key and state, then the counts).
  *
  * Why not an LRU: an LRU makes room by dropping a flow without telling
  * anyone, so a flow would vanish unexported, or be cut in the middle of
  * its life and start again as a new one. This table never drops a flow:
- * when it holds --flow-table flows (flow_count), or a chain has no free
- * slot within FLOW_PROBES of the home, a new flow's frame is counted in
- * flow_table_full ("frames not tracked: flow table full" in the summary
- * and the metrics): a full table loses counted frames, never a silent
- * flow. The array has half again as many slots as --flow-table flows
- * (loader.c), so that at a full table's load (2/3) a chain rarely
- * reaches FLOW_PROBES (about 1 flow in 80,000 when filled to the last
- * flow); it is allocated whole at start, and the packet path never
+ * with no slot left, or (never seen at the index's load) no free index
+ * entry within FLOW_PROBES of the key's home, a new flow's frame is
+ * counted in flow_table_full ("frames not tracked: flow table full" in
+ * the summary and the metrics): a full table loses counted frames, never
+ * a silent flow. Everything is allocated at start; the packet path never
  * allocates.
  *
- * A slot's states (enum hdrlog_flow_state in record.h): EMPTY -> BUSY
- * (a CPU claimed it with cmpxchg and fills every field; no memset) ->
- * LIVE (cmpxchg, fully ordered: a slot seen LIVE is whole) -> GONE
- * (userspace exported it: it matches no key, a later frame of the key
- * makes a new flow, but it still continues chains) -> FREE, at least
- * RETIRE_NS later (src/flowtable.c): a CPU that matched the key just
- * before the export may still be adding to the slot, and programs run
- * for microseconds, so such a late frame adds to the exported flow,
- * never to the next one. A FREE slot is claimed as an EMPTY one is, and
- * userspace turns a FREE slot back to EMPTY when the next one is EMPTY
- * and it has been FREE since an earlier tick (no chain can pass it).
+ * A new flow: the walk from the key's home entry ends at an EMPTY entry
+ * (or FLOW_PROBES entries) without finding the key; the frame takes a
+ * slot, fills every field (no memset) with the state BUSY, and puts
+ * tag | slot in the chain's first EMPTY or tombstone entry with cmpxchg
+ * (fully ordered: a slot found through the index is whole), then makes
+ * the slot LIVE. A lookup that finds a BUSY slot waits for it
+ * (FLOW_SPINS re-reads) and compares then; still BUSY, the frame is
+ * counted not tracked, as it may be the same flow. Two CPUs that insert
+ * the same key at once both walk to the same free entry: the loser's
+ * cmpxchg fails and it walks again (FLOW_ATTEMPTS walks in all), finds
+ * the winner's entry, counts in the winner's slot and leaves its own
+ * slot ORPHAN, for userspace to give back.
  *
- * A lookup walks the chain from the home slot: a LIVE slot with the key
- * is the flow; an EMPTY slot (or FLOW_PROBES slots) means the key is
- * absent; the first FREE or EMPTY slot on the way is where it goes. A
- * BUSY slot is waited for (FLOW_SPINS re-reads: filling takes tens of
- * nanoseconds) and then compared; still BUSY, the frame is counted not
- * tracked, as it may be the same flow. Two CPUs that insert the same key
- * at once both see it absent and both cmpxchg the same first free slot:
- * the loser walks the chain again (FLOW_ATTEMPTS walks in all) and finds
- * the winner's slot, waiting while it is BUSY.
+ * Taking a flow out (src/flowtable.c): userspace makes its slot GONE as
+ * it exports it (it matches no key from then on, and a later frame of
+ * the key makes a new flow), then at least RETIRE_NS later makes its
+ * index entry a tombstone and puts the slot in flow_free_ring: a CPU
+ * that matched the key just before the export may still be adding to
+ * the slot, and programs run for microseconds, so such a late frame adds
+ * to the exported flow, never to the next one. A tombstone continues
+ * chains; userspace turns it back to EMPTY when the next entry is EMPTY
+ * and it has been a tombstone since an earlier tick (no chain can pass
+ * it then).
  *
- * The race left: two CPUs inserting one key at once choose different
- * slots if the chain changes between their walks (userspace freed a slot
- * earlier in the chain, or a third CPU claimed the one the first chose).
- * The flow then has two slots: both are counted in and exported, as two
- * records of one flow whose counts add up to the frames sent; no frame
- * is lost or counted twice. Closing it needs a lock per chain on every
- * insert, for a case that needs a flow's first frames on two CPUs (RSS
- * sends a flow to one) in the same microsecond as an export nearby.
+ * The race left: two CPUs inserting one key at once put it in two
+ * entries if the chain changes between their walks (userspace made a
+ * tombstone earlier in the chain, or a third CPU took the entry the
+ * first chose). The flow then has two slots: both are counted in and
+ * exported, as two records of one flow whose counts add up to the
+ * frames sent; no frame is lost or counted twice. Closing it needs a
+ * lock per chain on every insert, for a case that needs a flow's first
+ * frames on two CPUs (RSS sends a flow to one) in the same microsecond
+ * as an export nearby.
  *
  * Why one shared value with atomic adds and not a per-CPU value: a
  * per-CPU value multiplies the table's memory by the number of CPUs
@@ -83,14 +92,14 @@
 #include "maps.h"
 
 /*
- * Set by userspace before load: --log has flows; --flow-table; the
- * slots of flow_slots.
+ * Set by userspace before load: --log has flows; --flow-table (the
+ * slots); the index's entries (twice as many).
  */
 const volatile __u8 log_flows;
-const volatile __u32 flow_table_size;
-const volatile __u32 flow_slots_n = 1;
+const volatile __u32 flow_table_size = 1;
+const volatile __u32 flow_index_n = 1;
 
-/* The table: flow_slots_n slots, set at load. */
+/* The flows: flow_table_size slots, set at load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
@@ -99,11 +108,32 @@ struct {
 	__type(value, struct hdrlog_flow);
 } flow_slots SEC(".maps");
 
+/* key -> slot: flow_index_n entries, set at load */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} flow_index SEC(".maps");
+
 /*
- * Slots BUSY, LIVE or GONE: at most flow_table_size. Userspace takes
- * one off for each slot it makes FREE. 64 bits: clang's BPF atomics.
+ * Slots given back by userspace, a ring of flow_table_size: userspace
+ * writes entries and then moves flow_free_tail; the programs take them
+ * from flow_free_head. 64 bits: clang's BPF atomics.
  */
-__u64 flow_count;
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);	/* an array's values are 8 bytes apart */
+} flow_free_ring SEC(".maps");
+
+__u64 flow_free_head;
+__u64 flow_free_tail;
+/* Slots from here on were never used: taken in order before the ring. */
+__u64 flow_slots_fresh;
 
 /*
  * Flows that just ended (RST, or FIN both ways), for the sweep to find
@@ -166,17 +196,16 @@ static __always_inline void flow_ended(__u32 slot, __u64 first_ns)
 	bpf_map_push_elem(&flows_ended, &n, 0);
 }
 
-#define FLOW_PROBES	64	/* slots a chain may reach from its home */
+#define FLOW_PROBES	64	/* index entries a chain may reach */
 #define FLOW_SPINS	64	/* re-reads of a BUSY slot */
-#define FLOW_ATTEMPTS	3	/* walks of a chain when a claim is lost */
-#define FLOW_CLAIMED	(1ll << 32)	/* flow_find(): a new slot, BUSY */
+#define FLOW_ATTEMPTS	3	/* walks of a chain when an entry is lost */
+#define FLOW_NEW	(1ll << 32)	/* flow_find(): the flow is new */
 #define FLOW_NONE	(-1ll)		/* flow_find(): not tracked */
 
 /*
  * A slot's state, ordered before the reads of the slot that follow: a
- * slot seen LIVE is whole (the writer published it with a fully ordered
- * cmpxchg). x86 keeps loads in order; elsewhere a fully ordered atomic
- * (an add of 0) does.
+ * slot seen LIVE is whole. x86 keeps loads in order; elsewhere a fully
+ * ordered atomic (an add of 0) does.
  */
 static __always_inline __u64 flow_state(struct hdrlog_flow *v)
 {
@@ -205,7 +234,10 @@ static __always_inline int flow_key_eq(const struct hdrlog_flow *v,
 	       ((const __u32 *)a)[10] == ((const __u32 *)b)[10];
 }
 
-/* Multiply-xorshift over the key's words, then a final mix. */
+/*
+ * Multiply-xorshift over the key's words, then a final mix: the low 32
+ * bits place the key, the high 32 are its tag.
+ */
 static __always_inline __u64 flow_hash(const struct hdrlog_flow_key *k)
 {
 	const __u64 *w = (const __u64 *)k;
@@ -221,64 +253,168 @@ static __always_inline __u64 flow_hash(const struct hdrlog_flow_key *k)
 	return h ^ (h >> 32);
 }
 
-/*
- * The slot of key k: its flow's (a number), or one claimed for it (the
- * number | FLOW_CLAIMED, BUSY and counted in flow_count: the caller
- * fills it and makes it LIVE), or FLOW_NONE: not tracked (the table
- * holds flow_table_size flows, the chain has no free slot within
- * FLOW_PROBES, or a slot stayed BUSY). A global function: the verifier
- * checks its loops once, not at every path into flow_update().
- */
-__attribute__((noinline)) long long flow_find(const struct hdrlog_flow_key *k)
-{
-	__u32 n = flow_slots_n, probes = n < FLOW_PROBES ? n : FLOW_PROBES;
-	__u32 home, i, cand;
-	__u64 st, cand_st;
-	struct hdrlog_flow *v;
+/* What a new flow's slot starts with: its first frame's. */
+struct flow_first {
+	__u64 bytes;
+	__u64 tcp_flags;
+	__u64 dropped;
+	__u64 client_lists;
+	__u64 server_lists;
+	__u32 pid;
+	__u8 client_hi;
+	__u8 ttl;
+	__u8 direction;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 has_owner;
+	__u8 pad[2];
+	char comm[16];
+};
 
-	if (!k)
+/* A slot for a new flow, in *slot; NULL when there is none. */
+static __always_inline struct hdrlog_flow *flow_slot_take(__u32 *slot)
+{
+	struct hdrlog_flow *v;
+	__u64 *e;
+
+	if (flow_slots_fresh < flow_table_size) {
+		*slot = __sync_fetch_and_add(&flow_slots_fresh, 1);
+		/* NULL: other CPUs took the last fresh ones */
+		v = bpf_map_lookup_elem(&flow_slots, slot);
+		if (v)
+			return v;
+	}
+	for (int i = 0; i < FLOW_ATTEMPTS; i++) {
+		__u64 head = *(volatile __u64 *)&flow_free_head;
+		__u32 at;
+
+		if (head >= *(volatile __u64 *)&flow_free_tail)
+			return NULL;
+		if (__sync_val_compare_and_swap(&flow_free_head, head,
+						head + 1) != head)
+			continue;	/* another CPU took it */
+		at = head % flow_table_size;
+		e = bpf_map_lookup_elem(&flow_free_ring, &at);
+		if (!e)
+			return NULL;	/* cannot be: at < flow_table_size */
+		*slot = (__u32)*e;
+		return bpf_map_lookup_elem(&flow_slots, slot);
+	}
+	return NULL;
+}
+
+/* Fill slot v for the flow of key k, first frame f: every field. */
+static __always_inline void flow_fill(struct hdrlog_flow *v,
+				      const struct hdrlog_flow_key *k,
+				      const struct flow_first *f, __u32 pos)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	v->state = HDRLOG_FLOW_BUSY;
+	__builtin_memcpy(&v->key, k, sizeof(*k));
+	v->last_ns = now;
+	v->pkts[0] = 1;
+	v->pkts[1] = 0;
+	v->bytes[0] = f->bytes;
+	v->bytes[1] = 0;
+	v->tcp_flags = f->tcp_flags;
+	v->dropped = f->dropped;
+	v->client_hi = f->client_hi;
+	v->min_ttl = f->ttl;
+	v->max_ttl = f->ttl;
+	v->has_owner = f->has_owner;
+	v->direction = f->direction;
+	v->icmp_type = f->icmp_type;
+	v->icmp_code = f->icmp_code;
+	v->first_ns = now;
+	v->client_lists = f->client_lists;
+	v->server_lists = f->server_lists;
+	v->pid = f->pid;
+	__builtin_memcpy(v->comm, f->comm, sizeof(v->comm));
+	v->index_pos = pos;
+}
+
+/*
+ * The slot of key k's flow: its number, or a new flow's made from its
+ * first frame f (the number | FLOW_NEW), or FLOW_NONE: not tracked (no
+ * slot left, no free index entry within FLOW_PROBES, or a slot stayed
+ * BUSY). A global function: the verifier checks its loops once, not at
+ * every path into flow_update().
+ */
+__attribute__((noinline)) long long
+flow_find(const struct hdrlog_flow_key *k, const struct flow_first *f)
+{
+	__u32 n = flow_index_n, probes = n < FLOW_PROBES ? n : FLOW_PROBES;
+	__u32 home, i, cand, slot = 0, s;
+	__u64 h, tag, e, cand_e, st;
+	struct hdrlog_flow *v, *mine = NULL;
+	__u64 *ep;
+
+	if (!k || !f)
 		return FLOW_NONE;
-	home = ((flow_hash(k) & 0xffffffff) * n) >> 32;
+	h = flow_hash(k);
+	home = ((h & 0xffffffff) * n) >> 32;
+	tag = (h | 1ull << 32) >> 32 << 32;	/* never 0 */
 	for (int attempt = 0; attempt < FLOW_ATTEMPTS; attempt++) {
 		cand = n;
-		cand_st = 0;
+		cand_e = 0;
 		i = home;
 		for (__u32 p = 0; p < FLOW_PROBES && p < probes; p++) {
-			v = bpf_map_lookup_elem(&flow_slots, &i);
-			if (!v)
-				return FLOW_NONE;	/* cannot be: i < n */
-			st = flow_state(v);
-			for (int spin = 0; spin < FLOW_SPINS &&
-					   st == HDRLOG_FLOW_BUSY; spin++)
-				st = flow_state(v);
-			if (st == HDRLOG_FLOW_BUSY)
-				return FLOW_NONE;
-			if (st == HDRLOG_FLOW_LIVE && flow_key_eq(v, k))
-				return i;
-			if ((st == HDRLOG_FLOW_EMPTY || st == HDRLOG_FLOW_FREE) &&
-			    cand == n) {
+			ep = bpf_map_lookup_elem(&flow_index, &i);
+			if (!ep)
+				goto none;	/* cannot be: i < n */
+			e = *(volatile __u64 *)ep;
+			if ((e == HDRLOG_FLOW_INDEX_EMPTY ||
+			     e == HDRLOG_FLOW_INDEX_TOMB) && cand == n) {
 				cand = i;
-				cand_st = st;
+				cand_e = e;
 			}
-			if (st == HDRLOG_FLOW_EMPTY)
+			if (e == HDRLOG_FLOW_INDEX_EMPTY)
 				break;	/* no chain goes past: absent */
+			if (e != HDRLOG_FLOW_INDEX_TOMB &&
+			    (e & 0xffffffff00000000ull) == tag) {
+				s = (__u32)e;
+				v = bpf_map_lookup_elem(&flow_slots, &s);
+				if (!v)
+					goto none;	/* cannot be */
+				st = flow_state(v);
+				for (int spin = 0; spin < FLOW_SPINS &&
+						   st == HDRLOG_FLOW_BUSY; spin++)
+					st = flow_state(v);
+				if (st == HDRLOG_FLOW_BUSY)
+					goto none;
+				if (st == HDRLOG_FLOW_LIVE && flow_key_eq(v, k)) {
+					/* another CPU made it first */
+					if (mine)
+						mine->state = HDRLOG_FLOW_ORPHAN;
+					return s;
+				}
+			}
 			if (++i == n)
 				i = 0;
 		}
-		/* absent: claim the chain's first free slot, if there is room */
 		if (cand == n)
-			return FLOW_NONE;
-		if (__sync_fetch_and_add(&flow_count, 1) >= flow_table_size) {
-			__sync_fetch_and_add(&flow_count, -1);
-			return FLOW_NONE;
+			goto none;
+		if (!mine) {
+			mine = flow_slot_take(&slot);
+			if (!mine)
+				return FLOW_NONE;
 		}
-		v = bpf_map_lookup_elem(&flow_slots, &cand);
-		if (v && __sync_val_compare_and_swap(&v->state, cand_st,
-						     HDRLOG_FLOW_BUSY) == cand_st)
-			return cand | FLOW_CLAIMED;
-		/* another CPU took it (maybe for this key): walk again */
-		__sync_fetch_and_add(&flow_count, -1);
+		flow_fill(mine, k, f, cand);
+		ep = bpf_map_lookup_elem(&flow_index, &cand);
+		if (!ep)
+			goto none;	/* cannot be: cand < n */
+		/* fully ordered: the slot is whole before it can be found */
+		if (__sync_val_compare_and_swap(ep, cand_e, tag | slot) ==
+		    cand_e) {
+			*(volatile __u64 *)&mine->state = HDRLOG_FLOW_LIVE;
+			return slot | FLOW_NEW;
+		}
+		/* another CPU took the entry, maybe for this key: walk again */
 	}
+none:
+	if (mine)
+		mine->state = HDRLOG_FLOW_ORPHAN;
 	return FLOW_NONE;
 }
 
@@ -289,20 +425,21 @@ __attribute__((noinline)) long long flow_find(const struct hdrlog_flow_key *k)
  * clock costs ~60 ns here, a quarter of the whole update, and last seen
  * only has to be good enough for timeouts in seconds and a flow's end.
  *
- * A frame of a known flow: the chain walk to its slot (usually the home
- * slot: its first line to compare, its second to count in), two atomic
+ * A frame of a known flow: the index walk to its slot (usually the home
+ * entry), the slot's first line to compare, its second to count in, two atomic
  * adds (packets and bytes: several CPUs may count in one flow), and
  * plain stores for the rest; the flags' atomic OR only when the frame
  * brings a flag the flow had not seen that way (most TCP frames bring
- * none). A new flow: the walk to the first EMPTY slot, an atomic add to
- * flow_count, a cmpxchg to claim the slot, the fields written with the
- * first frame's counts, and a cmpxchg to make it LIVE.
+ * none). A new flow: the walk to the first EMPTY index entry, a slot
+ * taken (an atomic add, or a cmpxchg on the ring's head), its fields
+ * written with the first frame's, and a cmpxchg of the entry.
  */
 static __always_inline void flow_update(const struct hdrlog_record *r,
 					struct hdrlog_counters *cnt)
 {
 	/* aligned: flow_key_eq() reads it in 64-bit words */
 	struct hdrlog_flow_key k __attribute__((aligned(8))) = {};
+	struct flow_first first = {};
 	struct hdrlog_flow *v;
 	long long found;
 	__u32 slot;
@@ -336,7 +473,22 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 	bytes = bpf_ntohs(r->ip_len) + (r->ip_v == 6 ? 40 : 0);
 	tcp = (r->flags & HDRLOG_RF_TCP) && r->ip_proto == IPPROTO_TCP;
 
-	found = flow_find(&k);
+	first.bytes = bytes;
+	first.tcp_flags = tcp ? r->tcp_flags : 0;
+	first.dropped = r->action == XDP_DROP;
+	first.client_lists = r->src_lists;
+	first.server_lists = r->dest_lists;
+	first.client_hi = from_hi;
+	first.ttl = r->ttl;
+	first.direction = r->direction;
+	first.icmp_type = r->icmp_type;
+	first.icmp_code = r->icmp_code;
+	if (r->flags & HDRLOG_RF_OWNER) {
+		first.pid = r->pid;
+		__builtin_memcpy(first.comm, r->comm, sizeof(first.comm));
+		first.has_owner = 1;
+	}
+	found = flow_find(&k, &first);
 	if (found == FLOW_NONE) {
 		cnt->flow_table_full++;
 		return;
@@ -345,39 +497,10 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 	v = bpf_map_lookup_elem(&flow_slots, &slot);
 	if (!v)
 		return;		/* cannot be: flow_find() checked it */
-	if (found & FLOW_CLAIMED) {
-		__u64 now = bpf_ktime_get_ns();
-
-		/* the slot may hold an old flow: every field is written */
-		v->last_ns = now;
-		v->pkts[0] = 1;
-		v->pkts[1] = 0;
-		v->bytes[0] = bytes;
-		v->bytes[1] = 0;
-		v->tcp_flags = tcp ? r->tcp_flags : 0;
-		v->dropped = r->action == XDP_DROP;
-		v->client_hi = from_hi;
-		v->min_ttl = r->ttl;
-		v->max_ttl = r->ttl;
-		v->direction = r->direction;
-		v->icmp_type = r->icmp_type;
-		v->icmp_code = r->icmp_code;
-		v->first_ns = now;
-		v->client_lists = r->src_lists;
-		v->server_lists = r->dest_lists;
-		v->has_owner = 0;
-		if (r->flags & HDRLOG_RF_OWNER) {
-			v->pid = r->pid;
-			__builtin_memcpy(v->comm, r->comm, sizeof(v->comm));
-			v->has_owner = 1;
-		}
-		__builtin_memcpy(&v->key, &k, sizeof(k));
-		/* fully ordered: after the stores above */
-		__sync_val_compare_and_swap(&v->state, HDRLOG_FLOW_BUSY,
-					    HDRLOG_FLOW_LIVE);
+	if (found & FLOW_NEW) {
 		cnt->flows_new++;
-		if (flow_tcp_ended(v->tcp_flags))
-			flow_ended(slot, now);
+		if (flow_tcp_ended(first.tcp_flags))
+			flow_ended(slot, v->first_ns);
 		return;
 	}
 	toclient = from_hi != v->client_hi;

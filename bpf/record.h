@@ -224,17 +224,16 @@ struct hdrlog_flow_key {
 };
 
 /*
- * A slot of flow_slots (bpf/flows.bpf.h): the table itself, open
- * addressed, which userspace maps and reads in place. state says what
- * the slot holds (HDRLOG_FLOW_*); the rest is a flow's while it is
- * LIVE. The counts are shared by every CPU and updated with atomic adds
- * (see flow_update()). Index 0 of each pair is "toserver" (from the
- * client), 1 "toclient", as in Suricata's eve.
+ * A slot of flow_slots (bpf/flows.bpf.h), which userspace maps and reads
+ * in place: a flow while its state is LIVE. The counts are shared by
+ * every CPU and updated with atomic adds (see flow_update()). Index 0 of
+ * each pair is "toserver" (from the client), 1 "toclient", as in
+ * Suricata's eve.
  *
  * 192 bytes, three cache lines (the array's values start page aligned):
- * the first holds what a lookup compares (a probe reads only it), the
- * second what every frame of a known flow adds to, the third what a
- * frame writes now and then (a list hit, an owner).
+ * the first holds what a lookup compares, the second what every frame
+ * of a known flow adds to, the third what a frame writes now and then
+ * (a list hit, an owner).
  */
 struct hdrlog_flow {
 	/* line 0: the lookup's, and last seen */
@@ -262,24 +261,34 @@ struct hdrlog_flow {
 	__u64 server_lists;
 	__u32 pid;
 	char comm[16];
-	__u8 pad2[28];
+	__u32 index_pos;	/* the flow's entry in flow_index */
+	__u8 pad2[24];
 };
 _Static_assert(sizeof(struct hdrlog_flow) == 192, "three cache lines");
 
 /*
- * A slot's state. EMPTY: never used, or given back where no probe chain
- * passes it; ends a lookup. BUSY: a CPU claimed it and is filling it.
- * LIVE: a flow. GONE: exported by userspace; matches no key, continues
- * chains, not reusable yet (a CPU that found the flow just before may
- * still be adding to it). FREE: reusable, continues chains.
+ * A slot's state (see bpf/flows.bpf.h). EMPTY: never used, or given
+ * back. BUSY: a CPU took it, filled it and is putting it in the index.
+ * LIVE: a flow. GONE: exported by userspace, no longer a flow, not
+ * reusable yet. ORPHAN: filled, but another CPU put the same flow in the
+ * index first: userspace gives it back.
  */
 enum hdrlog_flow_state {
 	HDRLOG_FLOW_EMPTY = 0,
 	HDRLOG_FLOW_BUSY,
 	HDRLOG_FLOW_LIVE,
 	HDRLOG_FLOW_GONE,
-	HDRLOG_FLOW_FREE,
+	HDRLOG_FLOW_ORPHAN,
 };
+
+/*
+ * An entry of flow_index: EMPTY, a tombstone (a flow was there: probe
+ * chains go on past it, an insert may take it), or a flow's slot number
+ * in the low 32 bits and a tag from its key's hash in the high 32 (never
+ * 0, so that no entry is EMPTY by chance).
+ */
+#define HDRLOG_FLOW_INDEX_EMPTY	0ull
+#define HDRLOG_FLOW_INDEX_TOMB	(~0ull)
 
 /*
  * A notice in flows_ended: the flow in slot ended. first_ns tells this

@@ -27,19 +27,20 @@
  *     shutdown (or rst/fin when it had ended); none deleted, the maps go
  *     with the process.
  *
- * Taking a flow out of the table: no system call, only its slot's
- * state (the slot states are in bpf/flows.bpf.h). The slot turns GONE
- * as its record is made: it matches no key from then on (a later frame
- * starts a new flow of its own) and no later read here judges it again.
- * At the end of a tick at least RETIRE_NS after that, it turns FREE and
- * flow_count is taken one off: the kernel may reuse it (the grace
- * period: a frame that matched the key just before may still be adding
- * to it). A FREE slot that a later tick's slice finds with an EMPTY
- * slot after it turns EMPTY again, and so do the FREE ones before it:
- * no probe chain passes them. A frame that the kernel counts between
- * this read of a flow and the GONE (microseconds), or that matched the
- * key just before, is not in the record: the flow had been idle for
- * seconds or had ended, so this is the rare last retransmission.
+ * Taking a flow out of the table costs no system call, only stores to
+ * the mapped arrays (the states are in bpf/flows.bpf.h). Its slot turns
+ * GONE as its record is made: it matches no key from then on (a later
+ * frame starts a new flow of its own) and no later read here judges it
+ * again. At the end of a tick at least RETIRE_NS after that, its index
+ * entry turns into a tombstone and the slot goes to the free ring, for
+ * the kernel to reuse (the grace period: a frame that matched the key
+ * just before may still be adding to it). A tombstone that a later
+ * tick's slice of the index finds with an EMPTY entry after it turns
+ * EMPTY again, and so do the tombstones before it: no probe chain passes
+ * them. A frame that the kernel counts between this read of a flow and
+ * the GONE (microseconds), or that matched the key just before, is not
+ * in the record: the flow had been idle for seconds or had ended, so
+ * this is the rare last retransmission.
  */
 #include <errno.h>
 #include <search.h>
@@ -80,11 +81,16 @@ struct flow_table {
 	struct flow_table_maps maps;
 	struct hdrlog_flow *slots;	/* flow_slots, mapped */
 	uint32_t n_slots;
+	uint64_t *index;		/* flow_index, mapped */
+	uint32_t n_index;
+	uint64_t *free_ring;		/* flow_free_ring, mapped: n_slots */
+	uint64_t free_tail;		/* ours; the kernel reads a copy */
 	uint64_t idle_ns;
 	uint64_t active_ns;
 	void *reported;		/* tsearch() tree of struct reported */
 	unsigned int sweep_round;	/* ticks per pass */
 	uint32_t cursor;		/* the slot the next tick reads from */
+	uint32_t index_cursor;		/* the index entry, likewise */
 	/* ended flows, until CLOSED_WAIT_NS has passed */
 	struct hdrlog_flow_ended pending[PENDING_MAX];
 	unsigned int n_pending;
@@ -110,30 +116,50 @@ static unsigned int sweep_round(uint32_t idle_timeout)
 	return round < 1 ? 1 : round > SWEEP_ROUND_MAX ? SWEEP_ROUND_MAX : round;
 }
 
-struct flow_table *flow_table_new(const struct flow_table_maps *maps,
-				  uint32_t idle_timeout, uint32_t active_timeout)
+/* Map the array of fd, of values of size; NULL when it cannot be (said). */
+static void *map_array(int fd, size_t size, uint32_t *n)
 {
-	struct flow_table *t = calloc(1, sizeof(*t));
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	void *p;
 
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+	    info.value_size != size) {
+		pr_err("cannot read the flow table's size");
+		return NULL;
+	}
+	*n = info.max_entries;
+	p = mmap(NULL, *n * size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		pr_err("cannot map the flow table: %s", strerror(errno));
+		return NULL;
+	}
+	return p;
+}
+
+struct flow_table *flow_table_new(const struct flow_table_maps *maps,
+				  uint32_t idle_timeout, uint32_t active_timeout)
+{
+	struct flow_table *t = calloc(1, sizeof(*t));
+	uint32_t n_ring;
+
 	if (!t)
 		goto oom;
 	t->maps = *maps;
-	if (bpf_obj_get_info_by_fd(maps->slots, &info, &len) ||
-	    info.value_size != sizeof(struct hdrlog_flow)) {
+	t->slots = map_array(maps->slots, sizeof(*t->slots), &t->n_slots);
+	if (!t->slots)
+		goto fail;
+	t->index = map_array(maps->index, sizeof(*t->index), &t->n_index);
+	if (!t->index)
+		goto fail;
+	t->free_ring = map_array(maps->free_ring, sizeof(*t->free_ring),
+				 &n_ring);
+	if (!t->free_ring)
+		goto fail;
+	if (n_ring != t->n_slots) {
 		pr_err("cannot read the flow table's size");
 		goto fail;
 	}
-	t->n_slots = info.max_entries;
-	p = mmap(NULL, (size_t)t->n_slots * sizeof(*t->slots),
-		 PROT_READ | PROT_WRITE, MAP_SHARED, maps->slots, 0);
-	if (p == MAP_FAILED) {
-		pr_err("cannot map the flow table: %s", strerror(errno));
-		goto fail;
-	}
-	t->slots = p;
 	t->retired = malloc((size_t)t->n_slots * sizeof(*t->retired));
 	if (!t->retired)
 		goto oom;
@@ -159,6 +185,10 @@ void flow_table_free(struct flow_table *t)
 		return;
 	if (t->slots)
 		munmap(t->slots, (size_t)t->n_slots * sizeof(*t->slots));
+	if (t->index)
+		munmap(t->index, (size_t)t->n_index * sizeof(*t->index));
+	if (t->free_ring)
+		munmap(t->free_ring, (size_t)t->n_slots * sizeof(*t->free_ring));
 	free(t->retired);
 	tdestroy(t->reported, free_node);
 	free(t);
@@ -276,7 +306,7 @@ static bool read_slot(const struct flow_table *t, uint32_t i,
 
 /*
  * The flow in slot i was exported: out of the table. The kernel never
- * writes a LIVE slot's state, so a plain (release) store does.
+ * writes a LIVE slot's state, so a plain store does.
  */
 static void retire(struct flow_table *t, uint32_t i)
 {
@@ -286,10 +316,26 @@ static void retire(struct flow_table *t, uint32_t i)
 	t->retired[t->tail++ % t->n_slots] = i;
 }
 
+/* Slot i to the free ring: the kernel sees it there once published. */
+static void give_back(struct flow_table *t, uint32_t i)
+{
+	__atomic_store_n(&t->slots[i].state, HDRLOG_FLOW_EMPTY,
+			 __ATOMIC_RELAXED);
+	/* never full: a slot is in it once, and no more than there are */
+	t->free_ring[t->free_tail++ % t->n_slots] = i;
+}
+
+/* The ring's new entries, to the kernel: after they are written. */
+static void publish_free(struct flow_table *t)
+{
+	__atomic_store_n(t->maps.free_tail, t->free_tail, __ATOMIC_RELEASE);
+}
+
 /*
- * Slots GONE since RETIRE_NS ago turn FREE, and make room in the count;
- * called at the end of a tick, so that a slot is FREE a whole tick
- * before empty_free() may see it.
+ * Slots GONE since RETIRE_NS ago out of the index (a tombstone: the
+ * kernel never writes an entry that holds a slot) and to the free ring;
+ * called at the end of a tick, so that an entry is a tombstone a whole
+ * tick before empty_tombs() may see it.
  */
 static void free_retired(struct flow_table *t, uint64_t now)
 {
@@ -297,37 +343,55 @@ static void free_retired(struct flow_table *t, uint64_t now)
 		return;
 	for (; t->head < t->mark; t->head++) {
 		uint32_t slot = t->retired[t->head % t->n_slots];
+		uint32_t pos = t->slots[slot].index_pos;
 
-		/* the kernel never writes a GONE slot's state either */
-		__atomic_store_n(&t->slots[slot].state, HDRLOG_FLOW_FREE,
-				 __ATOMIC_RELEASE);
-		__atomic_fetch_sub(t->maps.count, 1, __ATOMIC_RELEASE);
+		if (pos < t->n_index &&
+		    (uint32_t)__atomic_load_n(&t->index[pos],
+					      __ATOMIC_RELAXED) == slot)
+			__atomic_store_n(&t->index[pos], HDRLOG_FLOW_INDEX_TOMB,
+					 __ATOMIC_RELAXED);
+		give_back(t, slot);
 	}
 }
 
 /*
- * Slot i is FREE: EMPTY again if the slot after it is EMPTY, and then
- * the FREE ones before it too. No probe chain can pass such a slot: a
- * chain ends at the first EMPTY slot, so no flow after an EMPTY slot has
- * its home before it; and a flow the kernel is placing after it now
- * would have seen it FREE (it has been since an earlier tick) and taken
- * it or one before. The kernel may claim a FREE slot meanwhile: a
- * cmpxchg, and a claimed slot stays as the kernel made it.
+ * Index entry i is a tombstone: EMPTY again if the entry after it is
+ * EMPTY, and then the tombstones before it too. No probe chain can pass
+ * such an entry: a chain ends at the first EMPTY entry, so no flow after
+ * an EMPTY entry has its home before it; and a flow the kernel is
+ * placing after it now would have seen the tombstone (there since an
+ * earlier tick) and taken it or one before. The kernel may take a
+ * tombstone meanwhile: a cmpxchg, and a taken entry stays as it is.
  */
-static void empty_free(struct flow_table *t, uint32_t i)
+static void empty_tombs(struct flow_table *t, uint32_t i)
 {
-	uint64_t free = HDRLOG_FLOW_FREE;
+	uint64_t tomb = HDRLOG_FLOW_INDEX_TOMB;
 
-	if (slot_state(t, i + 1 == t->n_slots ? 0 : i + 1) != HDRLOG_FLOW_EMPTY)
+	if (__atomic_load_n(&t->index[i + 1 == t->n_index ? 0 : i + 1],
+			    __ATOMIC_ACQUIRE) != HDRLOG_FLOW_INDEX_EMPTY)
 		return;
-	for (uint32_t done = 0; done < t->n_slots; done++) {
-		if (!__atomic_compare_exchange_n(&t->slots[i].state, &free,
-						 HDRLOG_FLOW_EMPTY, false,
+	for (uint32_t done = 0; done < t->n_index; done++) {
+		if (!__atomic_compare_exchange_n(&t->index[i], &tomb,
+						 HDRLOG_FLOW_INDEX_EMPTY, false,
 						 __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE))
 			return;
-		i = i ? i - 1 : t->n_slots - 1;
+		i = i ? i - 1 : t->n_index - 1;
 	}
+}
+
+/* This tick's share of the index: tombstones that can go. */
+static void sweep_index(struct flow_table *t)
+{
+	uint32_t share = t->n_index / t->sweep_round + 1;
+	uint32_t to = t->n_index - t->index_cursor > share ?
+		      t->index_cursor + share : t->n_index;
+
+	for (uint32_t i = t->index_cursor; i < to; i++)
+		if (__atomic_load_n(&t->index[i], __ATOMIC_RELAXED) ==
+		    HDRLOG_FLOW_INDEX_TOMB)
+			empty_tombs(t, i);
+	t->index_cursor = to == t->n_index ? 0 : to;
 }
 
 /* At the end of a tick, its slots freed: mark what it retired. */
@@ -348,8 +412,9 @@ static void sweep_slots(struct flow_table *t, uint32_t from, uint32_t to,
 	struct hdrlog_flow v;
 
 	for (uint32_t i = from; i < to; i++) {
-		if (!shutdown && slot_state(t, i) == HDRLOG_FLOW_FREE)
-			empty_free(t, i);
+		/* filled by a CPU that then found its flow made by another */
+		if (!shutdown && slot_state(t, i) == HDRLOG_FLOW_ORPHAN)
+			give_back(t, i);
 		else if (read_slot(t, i, &v) &&
 			 judge(t, &v, now, shutdown, ctx, emit, emit_ctx,
 			       exported) && !shutdown)
@@ -414,6 +479,8 @@ void flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
 	sweep_slots(t, t->cursor, to, now, false, ctx, emit, emit_ctx,
 		    exported);
 	t->cursor = to == t->n_slots ? 0 : to;
+	sweep_index(t);
 	free_retired(t, clock_mono_ns());
+	publish_free(t);
 	mark_retired(t);
 }
