@@ -253,24 +253,6 @@ static __always_inline __u64 flow_hash(const struct hdrlog_flow_key *k)
 	return h ^ (h >> 32);
 }
 
-/* What a new flow's slot starts with: its first frame's. */
-struct flow_first {
-	__u64 bytes;
-	__u64 tcp_flags;
-	__u64 dropped;
-	__u64 client_lists;
-	__u64 server_lists;
-	__u32 pid;
-	__u8 client_hi;
-	__u8 ttl;
-	__u8 direction;
-	__u8 icmp_type;
-	__u8 icmp_code;
-	__u8 has_owner;
-	__u8 pad[2];
-	char comm[16];
-};
-
 /* A slot for a new flow, in *slot; NULL when there is none. */
 static __always_inline struct hdrlog_flow *flow_slot_take(__u32 *slot)
 {
@@ -303,46 +285,63 @@ static __always_inline struct hdrlog_flow *flow_slot_take(__u32 *slot)
 	return NULL;
 }
 
-/* Fill slot v for the flow of key k, first frame f: every field. */
+/* flow_find()'s first: what flow_update() made of the first frame */
+#define FLOW_FIRST_BYTES(x)	((x) & 0xffffffff)
+#define FLOW_FIRST_FROM_HI	(1ull << 32)	/* from the key's hi end */
+#define FLOW_FIRST_TCP		(1ull << 33)	/* its TCP flags count */
+
+/* Fill slot v for the flow of key k from its first frame r: every field. */
 static __always_inline void flow_fill(struct hdrlog_flow *v,
 				      const struct hdrlog_flow_key *k,
-				      const struct flow_first *f, __u32 pos)
+				      const struct hdrlog_record *r,
+				      __u64 first, __u32 pos)
 {
 	__u64 now = bpf_ktime_get_ns();
 
+	__u64 *d = (__u64 *)&v->key;
+	const __u64 *w = (const __u64 *)k;
+
 	v->state = HDRLOG_FLOW_BUSY;
-	__builtin_memcpy(&v->key, k, sizeof(*k));
+	/* word by word, each stored as loaded: memcpy spills them all */
+	for (int i = 0; i < FLOW_KEY_U64; i++)
+		d[i] = w[i];
+	((__u32 *)d)[10] = ((const __u32 *)w)[10];
 	v->last_ns = now;
 	v->pkts[0] = 1;
 	v->pkts[1] = 0;
-	v->bytes[0] = f->bytes;
+	v->bytes[0] = FLOW_FIRST_BYTES(first);
 	v->bytes[1] = 0;
-	v->tcp_flags = f->tcp_flags;
-	v->dropped = f->dropped;
-	v->client_hi = f->client_hi;
-	v->min_ttl = f->ttl;
-	v->max_ttl = f->ttl;
-	v->has_owner = f->has_owner;
-	v->direction = f->direction;
-	v->icmp_type = f->icmp_type;
-	v->icmp_code = f->icmp_code;
+	v->tcp_flags = first & FLOW_FIRST_TCP ? r->tcp_flags : 0;
+	v->dropped = r->action == XDP_DROP;
+	v->client_hi = !!(first & FLOW_FIRST_FROM_HI);
+	v->min_ttl = r->ttl;
+	v->max_ttl = r->ttl;
+	v->direction = r->direction;
+	v->icmp_type = r->icmp_type;
+	v->icmp_code = r->icmp_code;
 	v->first_ns = now;
-	v->client_lists = f->client_lists;
-	v->server_lists = f->server_lists;
-	v->pid = f->pid;
-	__builtin_memcpy(v->comm, f->comm, sizeof(v->comm));
+	v->client_lists = r->src_lists;
+	v->server_lists = r->dest_lists;
+	v->has_owner = 0;
+	if (r->flags & HDRLOG_RF_OWNER) {
+		v->pid = r->pid;
+		__builtin_memcpy(v->comm, r->comm, sizeof(v->comm));
+		v->has_owner = 1;
+	}
 	v->index_pos = pos;
 }
 
 /*
  * The slot of key k's flow: its number, or a new flow's made from its
- * first frame f (the number | FLOW_NEW), or FLOW_NONE: not tracked (no
+ * first frame (r, and first: FLOW_FIRST_*), the number | FLOW_NEW; or
+ * FLOW_NONE: not tracked (no
  * slot left, no free index entry within FLOW_PROBES, or a slot stayed
  * BUSY). A global function: the verifier checks its loops once, not at
  * every path into flow_update().
  */
 __attribute__((noinline)) long long
-flow_find(const struct hdrlog_flow_key *k, const struct flow_first *f)
+flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
+	  __u64 first)
 {
 	__u32 n = flow_index_n, probes = n < FLOW_PROBES ? n : FLOW_PROBES;
 	__u32 home, i, cand, slot = 0, s;
@@ -350,7 +349,7 @@ flow_find(const struct hdrlog_flow_key *k, const struct flow_first *f)
 	struct hdrlog_flow *v, *mine = NULL;
 	__u64 *ep;
 
-	if (!k || !f)
+	if (!k || !r)
 		return FLOW_NONE;
 	h = flow_hash(k);
 	home = ((h & 0xffffffff) * n) >> 32;
@@ -400,7 +399,7 @@ flow_find(const struct hdrlog_flow_key *k, const struct flow_first *f)
 			if (!mine)
 				return FLOW_NONE;
 		}
-		flow_fill(mine, k, f, cand);
+		flow_fill(mine, k, r, first, cand);
 		ep = bpf_map_lookup_elem(&flow_index, &cand);
 		if (!ep)
 			goto none;	/* cannot be: cand < n */
@@ -439,7 +438,6 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 {
 	/* aligned: flow_key_eq() reads it in 64-bit words */
 	struct hdrlog_flow_key k __attribute__((aligned(8))) = {};
-	struct flow_first first = {};
 	struct hdrlog_flow *v;
 	long long found;
 	__u32 slot;
@@ -473,22 +471,8 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 	bytes = bpf_ntohs(r->ip_len) + (r->ip_v == 6 ? 40 : 0);
 	tcp = (r->flags & HDRLOG_RF_TCP) && r->ip_proto == IPPROTO_TCP;
 
-	first.bytes = bytes;
-	first.tcp_flags = tcp ? r->tcp_flags : 0;
-	first.dropped = r->action == XDP_DROP;
-	first.client_lists = r->src_lists;
-	first.server_lists = r->dest_lists;
-	first.client_hi = from_hi;
-	first.ttl = r->ttl;
-	first.direction = r->direction;
-	first.icmp_type = r->icmp_type;
-	first.icmp_code = r->icmp_code;
-	if (r->flags & HDRLOG_RF_OWNER) {
-		first.pid = r->pid;
-		__builtin_memcpy(first.comm, r->comm, sizeof(first.comm));
-		first.has_owner = 1;
-	}
-	found = flow_find(&k, &first);
+	found = flow_find(&k, r, bytes | (from_hi ? FLOW_FIRST_FROM_HI : 0) |
+				(tcp ? FLOW_FIRST_TCP : 0));
 	if (found == FLOW_NONE) {
 		cnt->flow_table_full++;
 		return;
@@ -499,7 +483,7 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 		return;		/* cannot be: flow_find() checked it */
 	if (found & FLOW_NEW) {
 		cnt->flows_new++;
-		if (flow_tcp_ended(first.tcp_flags))
+		if (flow_tcp_ended(v->tcp_flags))
 			flow_ended(slot, v->first_ns);
 		return;
 	}
