@@ -331,87 +331,118 @@ static __always_inline void flow_fill(struct hdrlog_flow *v,
 	v->index_pos = pos;
 }
 
+/* flow_walk()'s answers besides a slot number */
+#define FLOW_WALK_ABSENT	(1ll << 40)	/* | entry, | TOMB if one */
+#define FLOW_WALK_TOMB		(1ll << 39)
+#define FLOW_WALK_BUSY		(1ll << 41)	/* | the BUSY slot */
+
+/*
+ * One walk of key k's chain (hash h): the slot of its flow; or
+ * FLOW_WALK_ABSENT | the chain's first free entry (| FLOW_WALK_TOMB if a
+ * tombstone); or FLOW_WALK_BUSY | a slot with k's tag still being made;
+ * or FLOW_NONE: no free entry within FLOW_PROBES. A global function,
+ * as flow_find(): the verifier checks its loop once, apart (nested in
+ * flow_find()'s, it took over a million instructions).
+ */
+__attribute__((noinline)) long long
+flow_walk(const struct hdrlog_flow_key *k, __u64 h)
+{
+	__u32 n = flow_index_n, probes = n < FLOW_PROBES ? n : FLOW_PROBES;
+	__u64 tag = (h | 1ull << 32) >> 32 << 32, e, st;
+	long long cand = FLOW_NONE;
+	struct hdrlog_flow *v;
+	__u32 i, s;
+	__u64 *ep;
+
+	if (!k)
+		return FLOW_NONE;
+	i = ((h & 0xffffffff) * n) >> 32;
+	for (__u32 p = 0; p < FLOW_PROBES && p < probes; p++) {
+		ep = bpf_map_lookup_elem(&flow_index, &i);
+		if (!ep)
+			return FLOW_NONE;	/* cannot be: i < n */
+		e = *(volatile __u64 *)ep;
+		if (e == HDRLOG_FLOW_INDEX_EMPTY)
+			/* no chain goes past: absent */
+			return cand != FLOW_NONE ? cand : FLOW_WALK_ABSENT | i;
+		if (e == HDRLOG_FLOW_INDEX_TOMB) {
+			if (cand == FLOW_NONE)
+				cand = FLOW_WALK_ABSENT | FLOW_WALK_TOMB | i;
+		} else if ((e & 0xffffffff00000000ull) == tag) {
+			s = (__u32)e;
+			v = bpf_map_lookup_elem(&flow_slots, &s);
+			if (!v)
+				return FLOW_NONE;	/* cannot be */
+			st = flow_state(v);
+			if (st == HDRLOG_FLOW_BUSY)
+				return FLOW_WALK_BUSY | s;
+			if (st == HDRLOG_FLOW_LIVE && flow_key_eq(v, k))
+				return s;
+		}
+		if (++i == n)
+			i = 0;
+	}
+	return cand;
+}
+
 /*
  * The slot of key k's flow: its number, or a new flow's made from its
  * first frame (r, and first: FLOW_FIRST_*), the number | FLOW_NEW; or
- * FLOW_NONE: not tracked (no
- * slot left, no free index entry within FLOW_PROBES, or a slot stayed
- * BUSY). A global function: the verifier checks its loops once, not at
- * every path into flow_update().
+ * FLOW_NONE: not tracked (no slot left, no free index entry within
+ * FLOW_PROBES, or a slot stayed BUSY).
  */
 __attribute__((noinline)) long long
 flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
 	  __u64 first)
 {
-	__u32 n = flow_index_n, probes = n < FLOW_PROBES ? n : FLOW_PROBES;
-	__u32 home, i, cand, slot = 0, s;
-	__u64 h, tag, e, cand_e, st;
 	struct hdrlog_flow *v, *mine = NULL;
+	__u64 h, tag, old;
+	long long w;
+	__u32 slot = 0, pos;
 	__u64 *ep;
 
 	if (!k || !r)
 		return FLOW_NONE;
 	h = flow_hash(k);
-	home = ((h & 0xffffffff) * n) >> 32;
 	tag = (h | 1ull << 32) >> 32 << 32;	/* never 0 */
 	for (int attempt = 0; attempt < FLOW_ATTEMPTS; attempt++) {
-		cand = n;
-		cand_e = 0;
-		i = home;
-		for (__u32 p = 0; p < FLOW_PROBES && p < probes; p++) {
-			ep = bpf_map_lookup_elem(&flow_index, &i);
-			if (!ep)
-				goto none;	/* cannot be: i < n */
-			e = *(volatile __u64 *)ep;
-			if ((e == HDRLOG_FLOW_INDEX_EMPTY ||
-			     e == HDRLOG_FLOW_INDEX_TOMB) && cand == n) {
-				cand = i;
-				cand_e = e;
-			}
-			if (e == HDRLOG_FLOW_INDEX_EMPTY)
-				break;	/* no chain goes past: absent */
-			if (e != HDRLOG_FLOW_INDEX_TOMB &&
-			    (e & 0xffffffff00000000ull) == tag) {
-				s = (__u32)e;
-				v = bpf_map_lookup_elem(&flow_slots, &s);
-				if (!v)
-					goto none;	/* cannot be */
-				st = flow_state(v);
-				for (int spin = 0; spin < FLOW_SPINS &&
-						   st == HDRLOG_FLOW_BUSY; spin++)
-					st = flow_state(v);
-				if (st == HDRLOG_FLOW_BUSY)
-					goto none;
-				if (st == HDRLOG_FLOW_LIVE && flow_key_eq(v, k)) {
-					/* another CPU made it first */
-					if (mine)
-						mine->state = HDRLOG_FLOW_ORPHAN;
-					return s;
-				}
-			}
-			if (++i == n)
-				i = 0;
+		w = flow_walk(k, h);
+		if (w == FLOW_NONE)
+			break;
+		if (w & FLOW_WALK_BUSY) {
+			/* another CPU is making it, maybe this flow: wait, walk again */
+			pos = (__u32)w;
+			v = bpf_map_lookup_elem(&flow_slots, &pos);
+			for (int spin = 0; v && spin < FLOW_SPINS; spin++)
+				if (flow_state(v) != HDRLOG_FLOW_BUSY)
+					break;
+			continue;
 		}
-		if (cand == n)
-			goto none;
+		if (!(w & FLOW_WALK_ABSENT)) {
+			/* another CPU made it first: ours is not needed */
+			if (mine)
+				mine->state = HDRLOG_FLOW_ORPHAN;
+			return (__u32)w;
+		}
 		if (!mine) {
 			mine = flow_slot_take(&slot);
 			if (!mine)
 				return FLOW_NONE;
 		}
-		flow_fill(mine, k, r, first, cand);
-		ep = bpf_map_lookup_elem(&flow_index, &cand);
+		pos = (__u32)w;
+		old = w & FLOW_WALK_TOMB ? HDRLOG_FLOW_INDEX_TOMB :
+					   HDRLOG_FLOW_INDEX_EMPTY;
+		flow_fill(mine, k, r, first, pos);
+		ep = bpf_map_lookup_elem(&flow_index, &pos);
 		if (!ep)
-			goto none;	/* cannot be: cand < n */
+			break;	/* cannot be: pos < flow_index_n */
 		/* fully ordered: the slot is whole before it can be found */
-		if (__sync_val_compare_and_swap(ep, cand_e, tag | slot) ==
-		    cand_e) {
+		if (__sync_val_compare_and_swap(ep, old, tag | slot) == old) {
 			*(volatile __u64 *)&mine->state = HDRLOG_FLOW_LIVE;
 			return slot | FLOW_NEW;
 		}
-		/* another CPU took the entry, maybe for this key: walk again */
+		/* another CPU took the entry, maybe for this flow: walk again */
 	}
-none:
 	if (mine)
 		mine->state = HDRLOG_FLOW_ORPHAN;
 	return FLOW_NONE;
