@@ -9,6 +9,7 @@ active, shutdown). A flow table smaller than the flows sent counts what it
 could not track; --log flows writes no packet records, --log flows,listed
 writes the list hits too; a real connection names its client's process.
 """
+import json
 import os
 import socket
 import sys
@@ -570,6 +571,48 @@ def _():
         of(recs, 10)
     assert len(of(recs, 10)) == 16
 
+
+FLOW_RACE = os.path.join(os.path.dirname(os.path.dirname(H.HDRLOG)), "tests",
+                         "helpers", "flow_race")
+
+
+def xdp_prog_id():
+    r = H.run([H.IP, "-j", "-n", H.topo().ns_a, "link", "show", "dev",
+               H.dev()])
+    return json.loads(r.stdout)[0]["xdp"]["prog"]["id"]
+
+
+@tap.case("two CPUs make the same 20000 flows at once (BPF_PROG_RUN of the "
+          "attached XDP program from a thread on each CPU, in step before "
+          "each flow, 4 runs each): every flow's records add up to the 8 "
+          "frames it got, none not tracked")
+def _():
+    if len(os.sched_getaffinity(0)) < 2:
+        raise H.Skip("one CPU: nothing runs at once")
+    out = H.path("cpus.json")
+    n, repeat = 20000, 4
+
+    def mine(recs):
+        return [r for r in flows_of(recs) if r.get("dest_port") == 9 and
+                r.get("src_ip") == "203.0.113.10"]
+
+    with hdrlog(["--log", "flows", "--attach-ingress", "xdp",
+                 "--flow-table", "65536"], out) as h:
+        r = H.run(H.ns_exec(H.topo().ns_a, [FLOW_RACE, str(xdp_prog_id()),
+                                            str(n), str(repeat)]),
+                  check=False, timeout=120)
+        assert r.returncode == 0, r.stderr
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    assert not h.summary().get("flow_table_full"), h.stderr()
+    got = {}
+    for r in mine(H.read_json_lines(out)):
+        k = (r["dest_ip"], r["src_port"])
+        got[k] = got.get(k, 0) + r["flow"]["pkts_toserver"]
+    assert len(got) == n, "%d flows of %d" % (len(got), n)
+    bad = {k: v for k, v in got.items() if v != 2 * repeat}
+    assert not bad, "flows whose records do not add up to %d frames: %s" % (
+        2 * repeat, list(bad.items())[:5])
 
 if __name__ == "__main__":
     H.main(lambda: H.run_tap(tap))
