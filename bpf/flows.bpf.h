@@ -44,9 +44,11 @@
  * slot, fills every field (no memset) with the state BUSY, and puts
  * tag | slot in the chain's first EMPTY or tombstone entry with cmpxchg
  * (fully ordered: a slot found through the index is whole), then makes
- * the slot LIVE. A lookup that finds a BUSY slot waits for it
- * (FLOW_SPINS re-reads) and compares then; still BUSY, the frame is
- * counted not tracked, as it may be the same flow. Two CPUs that insert
+ * the slot LIVE. BUSY tells userspace, which reads the slots and not
+ * the index, that the slot may not be in the index yet: it skips it. A
+ * lookup that finds a BUSY slot through the index counts in it: it is
+ * whole, and waiting for its maker (a preempted vCPU can stall for
+ * milliseconds) would lose frames. Two CPUs that insert
  * the same key at once both walk to the same free entry: the loser's
  * cmpxchg fails and it walks again (FLOW_ATTEMPTS walks in all), finds
  * the winner's entry, counts in the winner's slot and leaves its own
@@ -197,7 +199,6 @@ static __always_inline void flow_ended(__u32 slot, __u64 first_ns)
 }
 
 #define FLOW_PROBES	64	/* index entries a chain may reach */
-#define FLOW_SPINS	64	/* re-reads of a BUSY slot */
 #define FLOW_ATTEMPTS	3	/* walks of a chain when an entry is lost */
 #define FLOW_NEW	(1ll << 32)	/* flow_find(): the flow is new */
 #define FLOW_NONE	(-1ll)		/* flow_find(): not tracked */
@@ -334,13 +335,15 @@ static __always_inline void flow_fill(struct hdrlog_flow *v,
 /* flow_walk()'s answers besides a slot number */
 #define FLOW_WALK_ABSENT	(1ll << 40)	/* | entry, | TOMB if one */
 #define FLOW_WALK_TOMB		(1ll << 39)
-#define FLOW_WALK_BUSY		(1ll << 41)	/* | the BUSY slot */
 
 /*
  * One walk of key k's chain (hash h): the slot of its flow; or
  * FLOW_WALK_ABSENT | the chain's first free entry (| FLOW_WALK_TOMB if a
- * tombstone); or FLOW_WALK_BUSY | a slot with k's tag still being made;
- * or FLOW_NONE: no free entry within FLOW_PROBES. A global function,
+ * tombstone); or FLOW_NONE: no free entry within FLOW_PROBES. A slot
+ * found through the index is whole (the entry was set after the slot was
+ * filled, fully ordered), so a BUSY one (its maker has yet to mark it
+ * LIVE) is the flow as much as a LIVE one: no waiting for another CPU,
+ * which a preempted vCPU could make long. A global function,
  * as flow_find(): the verifier checks its loop once, apart (nested in
  * flow_find()'s, it took over a million instructions).
  */
@@ -374,9 +377,8 @@ flow_walk(const struct hdrlog_flow_key *k, __u64 h)
 			if (!v)
 				return FLOW_NONE;	/* cannot be */
 			st = flow_state(v);
-			if (st == HDRLOG_FLOW_BUSY)
-				return FLOW_WALK_BUSY | s;
-			if (st == HDRLOG_FLOW_LIVE && flow_key_eq(v, k))
+			if ((st == HDRLOG_FLOW_LIVE || st == HDRLOG_FLOW_BUSY) &&
+			    flow_key_eq(v, k))
 				return s;
 		}
 		if (++i == n)
@@ -389,13 +391,13 @@ flow_walk(const struct hdrlog_flow_key *k, __u64 h)
  * The slot of key k's flow: its number, or a new flow's made from its
  * first frame (r, and first: FLOW_FIRST_*), the number | FLOW_NEW; or
  * FLOW_NONE: not tracked (no slot left, no free index entry within
- * FLOW_PROBES, or a slot stayed BUSY).
+ * FLOW_PROBES, or FLOW_ATTEMPTS entries lost to other CPUs).
  */
 __attribute__((noinline)) long long
 flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
 	  __u64 first)
 {
-	struct hdrlog_flow *v, *mine = NULL;
+	struct hdrlog_flow *mine = NULL;
 	__u64 h, tag, old;
 	long long w;
 	__u32 slot = 0, pos;
@@ -409,15 +411,6 @@ flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
 		w = flow_walk(k, h);
 		if (w == FLOW_NONE)
 			break;
-		if (w & FLOW_WALK_BUSY) {
-			/* another CPU is making it, maybe this flow: wait, walk again */
-			pos = (__u32)w;
-			v = bpf_map_lookup_elem(&flow_slots, &pos);
-			for (int spin = 0; v && spin < FLOW_SPINS; spin++)
-				if (flow_state(v) != HDRLOG_FLOW_BUSY)
-					break;
-			continue;
-		}
 		if (!(w & FLOW_WALK_ABSENT)) {
 			/* another CPU made it first: ours is not needed */
 			if (mine)
