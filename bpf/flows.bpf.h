@@ -204,20 +204,14 @@ static __always_inline void flow_ended(__u32 slot, __u64 first_ns)
 #define FLOW_NONE	(-1ll)		/* flow_find(): not tracked */
 
 /*
- * A slot's state, ordered before the reads of the slot that follow: a
- * slot seen LIVE is whole. x86 keeps loads in order; elsewhere a fully
- * ordered atomic (an add of 0) does.
+ * A slot's state. No barrier: the slot was found through an index entry
+ * set after it was filled (a fully ordered cmpxchg), and its address
+ * comes from that entry's value, which orders the reads of the slot
+ * after the entry's on every CPU the kernel runs on.
  */
 static __always_inline __u64 flow_state(struct hdrlog_flow *v)
 {
-#if defined(__TARGET_ARCH_x86)
-	__u64 st = *(volatile __u64 *)&v->state;
-
-	asm volatile("" ::: "memory");
-	return st;
-#else
-	return __sync_fetch_and_add(&v->state, 0);
-#endif
+	return *(volatile __u64 *)&v->state;
 }
 
 /* The key's words, for the hash and the compare: 44 bytes. */
