@@ -13,9 +13,9 @@
  * those first. Each flow is judged:
  *
  *   - RST seen, or FIN seen both ways, and no frame for CLOSED_WAIT_NS:
- *     exported and deleted, reason rst or fin. The wait keeps the last
+ *     exported and taken out, reason rst or fin. The wait keeps the last
  *     ACK after the FINs in the flow instead of starting a new one.
- *   - no frame for the idle timeout: exported and deleted, reason fin if
+ *   - no frame for the idle timeout: exported and taken out, reason fin if
  *     a FIN was seen, else idle.
  *   - running for the active timeout since it started or was last
  *     reported: reported, reason active, and kept. Its counts are the
@@ -24,7 +24,7 @@
  *     is the previous report's end. A userspace node per reported flow
  *     remembers what was reported.
  *   - at exit (shutdown), every flow left, in one whole pass: reason
- *     shutdown (or rst/fin when it had ended); none deleted, the maps go
+ *     shutdown (or rst/fin when it had ended); none taken out, the maps go
  *     with the process.
  *
  * Taking a flow out of the table costs no system call, only stores to
@@ -59,7 +59,7 @@
 #define SWEEP_ROUND_MAX		5	/* ticks per pass over the table */
 #define PENDING_MAX		8192	/* ended flows waiting for CLOSED_WAIT */
 /*
- * From a slot's GONE to its FREE, at least: programs that matched the
+ * From a slot's GONE to its reuse, at least: programs that matched the
  * key before are long done (they run for microseconds); in practice the
  * end of the next tick, a second later.
  */
@@ -156,8 +156,10 @@ struct flow_table *flow_table_new(const struct flow_table_maps *maps,
 				 &n_ring);
 	if (!t->free_ring)
 		goto fail;
-	if (n_ring != t->n_slots) {
+	if (n_ring != t->n_slots) {	/* cannot be: loader.c sizes both */
 		pr_err("cannot read the flow table's size");
+		munmap(t->free_ring, (size_t)n_ring * sizeof(*t->free_ring));
+		t->free_ring = NULL;
 		goto fail;
 	}
 	t->retired = malloc((size_t)t->n_slots * sizeof(*t->retired));
@@ -242,7 +244,7 @@ static void remember(struct reported *r, const struct hdrlog_flow *v)
 	r->at_ns = v->last_ns;
 }
 
-/* Judge one flow; true when it is to be deleted. */
+/* Judge one flow; true when it is to be taken out. */
 static bool judge(struct flow_table *t, const struct hdrlog_flow *v,
 		  uint64_t now, bool shutdown, const struct decode_ctx *ctx,
 		  flow_emit_fn emit, void *emit_ctx, uint64_t *exported)
