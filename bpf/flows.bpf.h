@@ -4,52 +4,84 @@
  * counts in its flow's entry, whatever --sample and --log packets do;
  * userspace (src/flowtable.c) reads a slice of the table every second,
  * and the flows TCP ended from a queue the program fills (flows_ended),
- * and exports and deletes the flows that ended or went idle.
+ * and exports the flows that ended or went idle.
  *
- * Why a plain hash and not an LRU hash: an LRU hash makes room by
- * deleting an entry without telling anyone, so a flow would vanish
- * unexported, and a busy table could even evict a flow in the middle of
- * its life and start it again as a new one. A plain hash never deletes
- * on its own: when it is full the insert fails, and the frame is
+ * Two arrays, both mapped by userspace and read in place (about 15 ns a
+ * flow; reading a BPF hash means copying it out through the kernel,
+ * about 0.5 us a flow at a million flows):
+ *
+ *   - flow_slots, --flow-table slots of 192 bytes: the flows' keys and
+ *     counts (struct hdrlog_flow). A new flow takes the next slot never
+ *     used (flow_slots_fresh), else one from flow_free_ring, where
+ *     userspace puts the slots of the flows it exported; neither: the
+ *     table is full. So the flows that start together sit together, as
+ *     their frames tend to come together.
+ *   - flow_index, twice as many 8-byte entries: an open-addressed hash
+ *     (linear probing) from a key to its slot. An entry holds the slot
+ *     number and a 32-bit tag from the key's hash, so that a probe past
+ *     another flow's entry reads no slot; at the index's load (half at
+ *     most) a lookup reads about 1.5 entries, in one cache line.
+ *
+ * Why not a BPF hash from key to slot, as before: at a million flows
+ * almost every frame's lookup missed the cache three times (the bucket,
+ * the element, then the slot), and the element's chain walk and the
+ * freelist cost more. Here a frame of a known flow reads one index line
+ * (32 MB at 2,000,000 flows, against 241 MB of hash) and its slot's
+ * first two lines (the key and state, then the counts).
+ *
+ * Why not an LRU: an LRU makes room by dropping a flow without telling
+ * anyone, so a flow would vanish unexported, or be cut in the middle of
+ * its life and start again as a new one. This table never drops a flow:
+ * with no slot left, or (never seen at the index's load) no free index
+ * entry within FLOW_PROBES of the key's home, a new flow's frame is
  * counted in flow_table_full ("frames not tracked: flow table full" in
- * the summary and the metrics), so a full table loses counted frames,
- * never a silent flow. Room comes back as the sweep exports idle flows;
- * --flow-table sizes the table (it is preallocated: the memory is taken
- * at start, and an insert never allocates in the packet path).
+ * the summary and the metrics): a full table loses counted frames, never
+ * a silent flow. Everything is allocated at start; the packet path never
+ * allocates.
  *
- * Why the counts are not the hash's values: userspace reads every flow
- * a few times per idle timeout, and reading a hash means copying it out
- * through the kernel in hash order (bpf_map_lookup_batch: about 0.5 us a
- * flow at a million flows, half a second of CPU per pass). So the hash
- * maps a key to a slot of flow_slots, an array that userspace mmaps and
- * reads in place (about 15 ns a flow); the slot holds the counts, its
- * key (for the delete) and whether it is live.
+ * A new flow: the walk from the key's home entry ends at an EMPTY entry
+ * (or FLOW_PROBES entries) without finding the key; the frame takes a
+ * slot, fills every field (no memset) with the state BUSY, and puts
+ * tag | slot in the chain's first EMPTY or tombstone entry with cmpxchg
+ * (fully ordered: a slot found through the index is whole), then makes
+ * the slot LIVE. BUSY tells userspace, which reads the slots and not
+ * the index, that the slot may not be in the index yet: it skips it. A
+ * lookup that finds a BUSY slot through the index counts in it: it is
+ * whole, and waiting for its maker (a preempted vCPU can stall for
+ * milliseconds) would lose frames. Two CPUs that insert
+ * the same key at once both walk to the same free entry: the loser's
+ * cmpxchg fails and it walks again (FLOW_ATTEMPTS walks in all), finds
+ * the winner's entry, counts in the winner's slot and leaves its own
+ * slot ORPHAN, for userspace to give back.
  *
- * A new flow's slot: one never used yet (flow_slots_fresh counts them
- * out, so that nothing has to fill a free list at start), else one from
- * flow_free, where userspace puts the slots of the flows it exported.
- * Neither: the table is full (flow_table_full, as above). The slot is
- * filled, then the key inserted (BPF_NOEXIST), then marked live: a slot
- * userspace sees live is whole. Another CPU may insert the same key
- * first (EEXIST): the slot goes back to flow_free (nobody can have found
- * it) and the frame counts in the winner's.
+ * Taking a flow out (src/flowtable.c): userspace makes its slot GONE as
+ * it exports it (it matches no key from then on, and a later frame of
+ * the key makes a new flow), then at least RETIRE_NS later makes its
+ * index entry a tombstone and puts the slot in flow_free_ring: a CPU
+ * that matched the key just before the export may still be adding to
+ * the slot, and programs run for microseconds, so such a late frame adds
+ * to the exported flow, never to the next one. A tombstone continues
+ * chains; userspace turns it back to EMPTY when the next entry is EMPTY
+ * and it has been a tombstone since an earlier tick (no chain can pass
+ * it then).
  *
- * Why a slot is not reused at once: a frame on another CPU may have
- * looked up the key just before userspace deleted it, and still be
- * adding to the slot. Programs run under RCU and take microseconds;
- * userspace puts a slot in flow_free a sweep tick (a second) after the
- * delete at the earliest, which is ample, so such a late frame adds to
- * the exported flow's slot (not counted: see src/flowtable.c), never to
- * the next flow's.
+ * The race left: two CPUs inserting one key at once put it in two
+ * entries if the chain changes between their walks (userspace made a
+ * tombstone earlier in the chain, or a third CPU took the entry the
+ * first chose). The flow then has two slots: both are counted in and
+ * exported, as two records of one flow whose counts add up to the
+ * frames sent; no frame is lost or counted twice. Closing it needs a
+ * lock per chain on every insert, for a case that needs a flow's first
+ * frames on two CPUs (RSS sends a flow to one) in the same microsecond
+ * as an export nearby.
  *
  * Why one shared value with atomic adds and not a per-CPU value: a
  * per-CPU value multiplies the table's memory by the number of CPUs
- * (1M flows x 64 CPUs x a 160-byte value: 10 GiB), and the frames of one
- * flow mostly arrive on one CPU (RSS hashes the 5-tuple), so the cache
- * line an atomic add locks is rarely contended. Flags are ORed
- * atomically; last seen and the TTL range are plain stores: a race
- * between two CPUs can only lose a few nanoseconds of last-seen or one
- * TTL of the range.
+ * (1M flows x 64 CPUs x 192 bytes: 12 GiB), and the frames of one flow
+ * mostly arrive on one CPU (RSS hashes the 5-tuple), so the cache line
+ * an atomic add locks is rarely contended. Flags are ORed atomically;
+ * last seen and the TTL range are plain stores: a race between two CPUs
+ * can only lose a few nanoseconds of last-seen or one TTL of the range.
  */
 #ifndef HDRLOG_FLOWS_BPF_H
 #define HDRLOG_FLOWS_BPF_H
@@ -61,36 +93,49 @@
 #include "record.h"
 #include "maps.h"
 
-/* Set by userspace before load: --log has flows; --flow-table. */
+/*
+ * Set by userspace before load: --log has flows; --flow-table (the
+ * slots); the index's entries (twice as many).
+ */
 const volatile __u8 log_flows;
-const volatile __u32 flow_table_size;
+const volatile __u32 flow_table_size = 1;
+const volatile __u32 flow_index_n = 1;
 
-/* key -> slot in flow_slots */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);	/* --flow-table, set at load */
-	__type(key, struct hdrlog_flow_key);
-	__type(value, __u32);
-} flows SEC(".maps");
-
+/* The flows: flow_table_size slots, set at load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 65536);	/* --flow-table, set at load */
+	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct hdrlog_flow);
 } flow_slots SEC(".maps");
 
-/* Slots of exported flows, put back by userspace after a grace period. */
+/* key -> slot: flow_index_n entries, set at load */
 struct {
-	__uint(type, BPF_MAP_TYPE_QUEUE);
-	__uint(max_entries, 65536);	/* --flow-table, set at load */
-	__uint(key_size, 0);
-	__type(value, __u32);
-} flow_free SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} flow_index SEC(".maps");
 
-/* Slots from here on were never used: taken in order before flow_free. */
-__u64 flow_slots_fresh;	/* 64 bits: clang's BPF atomics */
+/*
+ * Slots given back by userspace, a ring of flow_table_size: userspace
+ * writes entries and then moves flow_free_tail; the programs take them
+ * from flow_free_head. 64 bits: clang's BPF atomics.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);	/* an array's values are 8 bytes apart */
+} flow_free_ring SEC(".maps");
+
+__u64 flow_free_head;
+__u64 flow_free_tail;
+/* Slots from here on were never used: taken in order before the ring. */
+__u64 flow_slots_fresh;
 
 /*
  * Flows that just ended (RST, or FIN both ways), for the sweep to find
@@ -153,10 +198,61 @@ static __always_inline void flow_ended(__u32 slot, __u64 first_ns)
 	bpf_map_push_elem(&flows_ended, &n, 0);
 }
 
-/* A slot for a new flow, in *slot; NULL when the table is full. */
+#define FLOW_PROBES	64	/* index entries a chain may reach */
+#define FLOW_ATTEMPTS	3	/* walks of a chain when an entry is lost */
+#define FLOW_NEW	(1ll << 32)	/* flow_find(): the flow is new */
+#define FLOW_NONE	(-1ll)		/* flow_find(): not tracked */
+
+/*
+ * A slot's state. No barrier: the slot was found through an index entry
+ * set after it was filled (a fully ordered cmpxchg), and its address
+ * comes from that entry's value, which orders the reads of the slot
+ * after the entry's on every CPU the kernel runs on.
+ */
+static __always_inline __u64 flow_state(struct hdrlog_flow *v)
+{
+	return *(volatile __u64 *)&v->state;
+}
+
+/* The key's words, for the hash and the compare: 44 bytes. */
+#define FLOW_KEY_U64	5
+_Static_assert(sizeof(struct hdrlog_flow_key) == FLOW_KEY_U64 * 8 + 4,
+	       "the key is five 64-bit words and one 32-bit");
+
+static __always_inline int flow_key_eq(const struct hdrlog_flow *v,
+				       const struct hdrlog_flow_key *k)
+{
+	const __u64 *a = (const __u64 *)&v->key, *b = (const __u64 *)k;
+
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] &&
+	       a[3] == b[3] && a[4] == b[4] &&
+	       ((const __u32 *)a)[10] == ((const __u32 *)b)[10];
+}
+
+/*
+ * Multiply-xorshift over the key's words, then a final mix: the low 32
+ * bits place the key, the high 32 are its tag.
+ */
+static __always_inline __u64 flow_hash(const struct hdrlog_flow_key *k)
+{
+	const __u64 *w = (const __u64 *)k;
+	__u64 h = 0;
+
+	for (int i = 0; i < FLOW_KEY_U64; i++) {
+		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	h = (h ^ ((const __u32 *)k)[10]) * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ull;
+	return h ^ (h >> 32);
+}
+
+/* A slot for a new flow, in *slot; NULL when there is none. */
 static __always_inline struct hdrlog_flow *flow_slot_take(__u32 *slot)
 {
 	struct hdrlog_flow *v;
+	__u64 *e;
 
 	if (flow_slots_fresh < flow_table_size) {
 		*slot = __sync_fetch_and_add(&flow_slots_fresh, 1);
@@ -165,9 +261,178 @@ static __always_inline struct hdrlog_flow *flow_slot_take(__u32 *slot)
 		if (v)
 			return v;
 	}
-	if (bpf_map_pop_elem(&flow_free, slot))
-		return NULL;
-	return bpf_map_lookup_elem(&flow_slots, slot);
+	for (int i = 0; i < FLOW_ATTEMPTS; i++) {
+		__u64 head = *(volatile __u64 *)&flow_free_head;
+		__u32 at;
+
+		if (head >= *(volatile __u64 *)&flow_free_tail)
+			return NULL;
+		if (__sync_val_compare_and_swap(&flow_free_head, head,
+						head + 1) != head)
+			continue;	/* another CPU took it */
+		at = head % flow_table_size;
+		e = bpf_map_lookup_elem(&flow_free_ring, &at);
+		if (!e)
+			return NULL;	/* cannot be: at < flow_table_size */
+		*slot = (__u32)*e;
+		return bpf_map_lookup_elem(&flow_slots, slot);
+	}
+	return NULL;
+}
+
+/* flow_find()'s first: what flow_update() made of the first frame */
+#define FLOW_FIRST_BYTES(x)	((x) & 0xffffffff)
+#define FLOW_FIRST_FROM_HI	(1ull << 32)	/* from the key's hi end */
+#define FLOW_FIRST_TCP		(1ull << 33)	/* its TCP flags count */
+
+/* Fill slot v for the flow of key k from its first frame r: every field. */
+static __always_inline void flow_fill(struct hdrlog_flow *v,
+				      const struct hdrlog_flow_key *k,
+				      const struct hdrlog_record *r,
+				      __u64 first, __u32 pos)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	__u64 *d = (__u64 *)&v->key;
+	const __u64 *w = (const __u64 *)k;
+
+	v->state = HDRLOG_FLOW_BUSY;
+	/* word by word, each stored as loaded: memcpy spills them all */
+	for (int i = 0; i < FLOW_KEY_U64; i++)
+		d[i] = w[i];
+	((__u32 *)d)[10] = ((const __u32 *)w)[10];
+	v->last_ns = now;
+	v->pkts[0] = 1;
+	v->pkts[1] = 0;
+	v->bytes[0] = FLOW_FIRST_BYTES(first);
+	v->bytes[1] = 0;
+	v->tcp_flags = first & FLOW_FIRST_TCP ? r->tcp_flags : 0;
+	v->dropped = r->action == XDP_DROP;
+	v->client_hi = !!(first & FLOW_FIRST_FROM_HI);
+	v->min_ttl = r->ttl;
+	v->max_ttl = r->ttl;
+	v->direction = r->direction;
+	v->icmp_type = r->icmp_type;
+	v->icmp_code = r->icmp_code;
+	v->first_ns = now;
+	v->client_lists = r->src_lists;
+	v->server_lists = r->dest_lists;
+	v->has_owner = 0;
+	if (r->flags & HDRLOG_RF_OWNER) {
+		v->pid = r->pid;
+		__builtin_memcpy(v->comm, r->comm, sizeof(v->comm));
+		v->has_owner = 1;
+	}
+	v->index_pos = pos;
+}
+
+/* flow_walk()'s answers besides a slot number */
+#define FLOW_WALK_ABSENT	(1ll << 40)	/* | entry, | TOMB if one */
+#define FLOW_WALK_TOMB		(1ll << 39)
+
+/*
+ * One walk of key k's chain (hash h): the slot of its flow; or
+ * FLOW_WALK_ABSENT | the chain's first free entry (| FLOW_WALK_TOMB if a
+ * tombstone); or FLOW_NONE: no free entry within FLOW_PROBES. A slot
+ * found through the index is whole (the entry was set after the slot was
+ * filled, fully ordered), so a BUSY one (its maker has yet to mark it
+ * LIVE) is the flow as much as a LIVE one: no waiting for another CPU,
+ * which a preempted vCPU could make long. A global function,
+ * as flow_find(): the verifier checks its loop once, apart (nested in
+ * flow_find()'s, it took over a million instructions).
+ */
+__attribute__((noinline)) long long
+flow_walk(const struct hdrlog_flow_key *k, __u64 h)
+{
+	__u32 n = flow_index_n, probes = n < FLOW_PROBES ? n : FLOW_PROBES;
+	__u64 tag = (h | 1ull << 32) >> 32 << 32, e, st;
+	long long cand = FLOW_NONE;
+	struct hdrlog_flow *v;
+	__u32 i, s;
+	__u64 *ep;
+
+	if (!k)
+		return FLOW_NONE;
+	i = ((h & 0xffffffff) * n) >> 32;
+	for (__u32 p = 0; p < FLOW_PROBES && p < probes; p++) {
+		ep = bpf_map_lookup_elem(&flow_index, &i);
+		if (!ep)
+			return FLOW_NONE;	/* cannot be: i < n */
+		e = *(volatile __u64 *)ep;
+		if (e == HDRLOG_FLOW_INDEX_EMPTY)
+			/* no chain goes past: absent */
+			return cand != FLOW_NONE ? cand : FLOW_WALK_ABSENT | i;
+		if (e == HDRLOG_FLOW_INDEX_TOMB) {
+			if (cand == FLOW_NONE)
+				cand = FLOW_WALK_ABSENT | FLOW_WALK_TOMB | i;
+		} else if ((e & 0xffffffff00000000ull) == tag) {
+			s = (__u32)e;
+			v = bpf_map_lookup_elem(&flow_slots, &s);
+			if (!v)
+				return FLOW_NONE;	/* cannot be */
+			st = flow_state(v);
+			if ((st == HDRLOG_FLOW_LIVE || st == HDRLOG_FLOW_BUSY) &&
+			    flow_key_eq(v, k))
+				return s;
+		}
+		if (++i == n)
+			i = 0;
+	}
+	return cand;
+}
+
+/*
+ * The slot of key k's flow: its number, or a new flow's made from its
+ * first frame (r, and first: FLOW_FIRST_*), the number | FLOW_NEW; or
+ * FLOW_NONE: not tracked (no slot left, no free index entry within
+ * FLOW_PROBES, or FLOW_ATTEMPTS entries lost to other CPUs).
+ */
+__attribute__((noinline)) long long
+flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
+	  __u64 first)
+{
+	struct hdrlog_flow *mine = NULL;
+	__u64 h, tag, old;
+	long long w;
+	__u32 slot = 0, pos;
+	__u64 *ep;
+
+	if (!k || !r)
+		return FLOW_NONE;
+	h = flow_hash(k);
+	tag = (h | 1ull << 32) >> 32 << 32;	/* never 0 */
+	for (int attempt = 0; attempt < FLOW_ATTEMPTS; attempt++) {
+		w = flow_walk(k, h);
+		if (w == FLOW_NONE)
+			break;
+		if (!(w & FLOW_WALK_ABSENT)) {
+			/* another CPU made it first: ours is not needed */
+			if (mine)
+				mine->state = HDRLOG_FLOW_ORPHAN;
+			return (__u32)w;
+		}
+		if (!mine) {
+			mine = flow_slot_take(&slot);
+			if (!mine)
+				return FLOW_NONE;
+		}
+		pos = (__u32)w;
+		old = w & FLOW_WALK_TOMB ? HDRLOG_FLOW_INDEX_TOMB :
+					   HDRLOG_FLOW_INDEX_EMPTY;
+		flow_fill(mine, k, r, first, pos);
+		ep = bpf_map_lookup_elem(&flow_index, &pos);
+		if (!ep)
+			break;	/* cannot be: pos < flow_index_n */
+		/* fully ordered: the slot is whole before it can be found */
+		if (__sync_val_compare_and_swap(ep, old, tag | slot) == old) {
+			*(volatile __u64 *)&mine->state = HDRLOG_FLOW_LIVE;
+			return slot | FLOW_NEW;
+		}
+		/* another CPU took the entry, maybe for this flow: walk again */
+	}
+	if (mine)
+		mine->state = HDRLOG_FLOW_ORPHAN;
+	return FLOW_NONE;
 }
 
 /*
@@ -177,20 +442,23 @@ static __always_inline struct hdrlog_flow *flow_slot_take(__u32 *slot)
  * clock costs ~60 ns here, a quarter of the whole update, and last seen
  * only has to be good enough for timeouts in seconds and a flow's end.
  *
- * A frame of a known flow: the hash lookup and the slot's (an array
- * index), two atomic adds (packets and bytes: several CPUs may count in
- * one flow), and plain stores for the rest; the flags' atomic OR only
- * when the frame brings a flag the flow had not seen that way (most TCP
- * frames bring none). A new flow: the lookup that missed, a slot filled
- * with the first frame's counts and one insert of its number; the flow
- * is looked up again only when another CPU inserted it first.
+ * A frame of a known flow: the index walk to its slot (usually the home
+ * entry), the slot's first line to compare, its second to count in, two atomic
+ * adds (packets and bytes: several CPUs may count in one flow), and
+ * plain stores for the rest; the flags' atomic OR only when the frame
+ * brings a flag the flow had not seen that way (most TCP frames bring
+ * none). A new flow: the walk to the first EMPTY index entry, a slot
+ * taken (an atomic add, or a cmpxchg on the ring's head), its fields
+ * written with the first frame's, and a cmpxchg of the entry.
  */
 static __always_inline void flow_update(const struct hdrlog_record *r,
 					struct hdrlog_counters *cnt)
 {
-	struct hdrlog_flow_key k = {};
+	/* aligned: flow_key_eq() reads it in 64-bit words */
+	struct hdrlog_flow_key k __attribute__((aligned(8))) = {};
 	struct hdrlog_flow *v;
-	__u32 *slot;
+	long long found;
+	__u32 slot;
 	__be16 sport = 0, dport = 0;
 	__u64 bytes, src_lists = 0, dest_lists = 0, flags, old;
 	int from_hi, toclient, tcp;
@@ -221,58 +489,21 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 	bytes = bpf_ntohs(r->ip_len) + (r->ip_v == 6 ? 40 : 0);
 	tcp = (r->flags & HDRLOG_RF_TCP) && r->ip_proto == IPPROTO_TCP;
 
-	slot = bpf_map_lookup_elem(&flows, &k);
-	v = slot ? bpf_map_lookup_elem(&flow_slots, slot) : NULL;
-	if (!v) {
-		__u64 now = bpf_ktime_get_ns();
-		__u32 new_slot;
-		long err;
-
-		v = flow_slot_take(&new_slot);
-		if (!v) {
-			cnt->flow_table_full++;
-			return;
-		}
-		/* the slot may hold an old flow: every field is written */
-		__builtin_memset(v, 0, sizeof(*v));
-		v->first_ns = now;
-		v->last_ns = now;
-		v->client_hi = from_hi;
-		v->direction = r->direction;
-		v->icmp_type = r->icmp_type;
-		v->icmp_code = r->icmp_code;
-		v->min_ttl = r->ttl;
-		v->max_ttl = r->ttl;
-		v->client_lists = r->src_lists;
-		v->server_lists = r->dest_lists;
-		v->pkts[0] = 1;
-		v->bytes[0] = bytes;
-		v->tcp_flags = tcp ? r->tcp_flags : 0;
-		v->dropped = r->action == XDP_DROP;
-		if (r->flags & HDRLOG_RF_OWNER) {
-			v->pid = r->pid;
-			__builtin_memcpy(v->comm, r->comm, sizeof(v->comm));
-			v->has_owner = 1;
-		}
-		__builtin_memcpy(&v->key, &k, sizeof(k));
-		/* EEXIST: another CPU made it first */
-		err = bpf_map_update_elem(&flows, &k, &new_slot, BPF_NOEXIST);
-		if (!err) {
-			/* fully ordered: after the stores above */
-			__sync_val_compare_and_swap(&v->live, 0, 1);
-			cnt->flows_new++;
-			if (flow_tcp_ended(v->tcp_flags))
-				flow_ended(new_slot, now);
-			return;
-		}
-		/* not in the hash: nobody else can have found it */
-		bpf_map_push_elem(&flow_free, &new_slot, 0);
-		slot = bpf_map_lookup_elem(&flows, &k);
-		v = slot ? bpf_map_lookup_elem(&flow_slots, slot) : NULL;
-		if (!v) {
-			cnt->flow_table_full++;
-			return;
-		}
+	found = flow_find(&k, r, bytes | (from_hi ? FLOW_FIRST_FROM_HI : 0) |
+				(tcp ? FLOW_FIRST_TCP : 0));
+	if (found == FLOW_NONE) {
+		cnt->flow_table_full++;
+		return;
+	}
+	slot = (__u32)found;
+	v = bpf_map_lookup_elem(&flow_slots, &slot);
+	if (!v)
+		return;		/* cannot be: flow_find() checked it */
+	if (found & FLOW_NEW) {
+		cnt->flows_new++;
+		if (flow_tcp_ended(v->tcp_flags))
+			flow_ended(slot, v->first_ns);
+		return;
 	}
 	toclient = from_hi != v->client_hi;
 	if (toclient) {
@@ -288,7 +519,7 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 		__sync_fetch_and_or(&v->tcp_flags, flags);
 		/* two CPUs may both see the end: the sweep takes it once */
 		if (flow_tcp_ended(old | flags) && !flow_tcp_ended(old))
-			flow_ended(*slot, v->first_ns);
+			flow_ended(slot, v->first_ns);
 	}
 	if (r->action == XDP_DROP)
 		__sync_fetch_and_add(&v->dropped, 1);

@@ -224,13 +224,29 @@ struct hdrlog_flow_key {
 };
 
 /*
- * A flow's counts, shared by every CPU and updated with atomic adds (see
- * flow_update()). Index 0 of each pair is "toserver" (from the client),
- * 1 "toclient", as in Suricata's eve. One slot of the flow_slots array
- * (bpf/flows.bpf.h), which userspace maps and reads in place.
+ * A slot of flow_slots (bpf/flows.bpf.h), which userspace maps and reads
+ * in place: a flow while its state is LIVE. The counts are shared by
+ * every CPU and updated with atomic adds (see flow_update()). Index 0 of
+ * each pair is "toserver" (from the client), 1 "toclient", as in
+ * Suricata's eve.
+ *
+ * 192 bytes, three cache lines (the array's values start page aligned):
+ * the first holds what a lookup compares, the second what every frame
+ * of a known flow adds to, the third what a frame writes now and then
+ * (a list hit, an owner).
  */
 struct hdrlog_flow {
-	/* what every frame reads or writes, together: one cache line */
+	/* line 0: the lookup's, and last seen */
+	struct hdrlog_flow_key key;
+	__u32 pad0;
+	__u64 state;		/* enum hdrlog_flow_state; 64 bits: atomics */
+	__u64 last_ns;		/* bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC */
+	/* line 1: every frame's */
+	__u64 pkts[2];
+	__u64 bytes[2];		/* IP length: IPv4 total length, IPv6 + 40 */
+	/* bits 0-7: ORed toserver, 8-15: toclient; 64 bits for the atomic */
+	__u64 tcp_flags;
+	__u64 dropped;		/* frames of the flow the lists dropped */
 	__u8 client_hi;		/* the client is the key's hi endpoint */
 	__u8 min_ttl;
 	__u8 max_ttl;
@@ -238,28 +254,41 @@ struct hdrlog_flow {
 	__u8 direction;		/* the first frame's: enum hdrlog_direction */
 	__u8 icmp_type;		/* the first frame's, ICMP only */
 	__u8 icmp_code;
-	__u8 pad;
-	__u64 last_ns;		/* bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC */
-	__u64 pkts[2];
-	__u64 bytes[2];		/* IP length: IPv4 total length, IPv6 + 40 */
-	/* bits 0-7: ORed toserver, 8-15: toclient; 64 bits for the atomic */
-	__u64 tcp_flags;
-	/* the rest only now and then */
+	__u8 pad1;
 	__u64 first_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 dropped;		/* frames of the flow the lists dropped */
+	/* line 2: now and then */
 	__u64 client_lists;	/* list masks of the client's address */
 	__u64 server_lists;
 	__u32 pid;
 	char comm[16];
-	/* the slot's own: what userspace deletes from the hash at export */
-	struct hdrlog_flow_key key;
-	/*
-	 * 1 while the slot holds a flow (set by the kernel once the flow is
-	 * in the hash, cleared by userspace when it exports the flow); 64
-	 * bits for the atomic
-	 */
-	__u64 live;
+	__u32 index_pos;	/* the flow's entry in flow_index */
+	__u8 pad2[24];
 };
+_Static_assert(sizeof(struct hdrlog_flow) == 192, "three cache lines");
+
+/*
+ * A slot's state (see bpf/flows.bpf.h). EMPTY: never used, or given
+ * back. BUSY: a CPU took it, filled it and is putting it in the index.
+ * LIVE: a flow. GONE: exported by userspace, no longer a flow, not
+ * reusable yet. ORPHAN: filled, but another CPU put the same flow in the
+ * index first: userspace gives it back.
+ */
+enum hdrlog_flow_state {
+	HDRLOG_FLOW_EMPTY = 0,
+	HDRLOG_FLOW_BUSY,
+	HDRLOG_FLOW_LIVE,
+	HDRLOG_FLOW_GONE,
+	HDRLOG_FLOW_ORPHAN,
+};
+
+/*
+ * An entry of flow_index: EMPTY, a tombstone (a flow was there: probe
+ * chains go on past it, an insert may take it), or a flow's slot number
+ * in the low 32 bits and a tag from its key's hash in the high 32 (never
+ * 0, so that no entry is EMPTY by chance).
+ */
+#define HDRLOG_FLOW_INDEX_EMPTY	0ull
+#define HDRLOG_FLOW_INDEX_TOMB	(~0ull)
 
 /*
  * A notice in flows_ended: the flow in slot ended. first_ns tells this

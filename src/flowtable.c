@@ -13,9 +13,9 @@
  * those first. Each flow is judged:
  *
  *   - RST seen, or FIN seen both ways, and no frame for CLOSED_WAIT_NS:
- *     exported and deleted, reason rst or fin. The wait keeps the last
+ *     exported and taken out, reason rst or fin. The wait keeps the last
  *     ACK after the FINs in the flow instead of starting a new one.
- *   - no frame for the idle timeout: exported and deleted, reason fin if
+ *   - no frame for the idle timeout: exported and taken out, reason fin if
  *     a FIN was seen, else idle.
  *   - running for the active timeout since it started or was last
  *     reported: reported, reason active, and kept. Its counts are the
@@ -24,19 +24,23 @@
  *     is the previous report's end. A userspace node per reported flow
  *     remembers what was reported.
  *   - at exit (shutdown), every flow left, in one whole pass: reason
- *     shutdown (or rst/fin when it had ended); none deleted, the maps go
+ *     shutdown (or rst/fin when it had ended); none taken out, the maps go
  *     with the process.
  *
- * Deleting a flow: its slot is marked not live at once (no later read
- * here judges it again), its key is deleted from the hash in one
- * bpf_map_delete_batch per 1024 flows at the end of the tick, and the
- * slot goes back to the kernel's free queue on a tick at least RETIRE_NS
- * after that delete (see the grace period in bpf/flows.bpf.h). A frame
- * that the kernel counts between this read of a flow and the delete of
- * its key (a few microseconds to a second, within the tick), or that
- * looked the key up just before the delete, is not in the record: the
- * flow had been idle for seconds or had ended, so this is the rare last
- * retransmission; after the delete a frame starts a new flow of its own.
+ * Taking a flow out of the table costs no system call, only stores to
+ * the mapped arrays (the states are in bpf/flows.bpf.h). Its slot turns
+ * GONE as its record is made: it matches no key from then on (a later
+ * frame starts a new flow of its own) and no later read here judges it
+ * again. At the end of a tick at least RETIRE_NS after that, its index
+ * entry turns into a tombstone and the slot goes to the free ring, for
+ * the kernel to reuse (the grace period: a frame that matched the key
+ * just before may still be adding to it). A tombstone that a later
+ * tick's slice of the index finds with an EMPTY entry after it turns
+ * EMPTY again, and so do the tombstones before it: no probe chain passes
+ * them. A frame that the kernel counts between this read of a flow and
+ * the GONE (microseconds), or that matched the key just before, is not
+ * in the record: the flow had been idle for seconds or had ended, so
+ * this is the rare last retransmission.
  */
 #include <errno.h>
 #include <search.h>
@@ -50,15 +54,14 @@
 #include "flowtable.h"
 #include "log.h"
 
-#define BATCH			1024
 #define CLOSED_WAIT_NS		1000000000ull
 #define NS			1000000000ull
 #define SWEEP_ROUND_MAX		5	/* ticks per pass over the table */
 #define PENDING_MAX		8192	/* ended flows waiting for CLOSED_WAIT */
 /*
- * From a key's delete to its slot's reuse, at least: programs that
- * looked the key up before the delete are long done (RCU readers of
- * microseconds); in practice the next tick, a second later.
+ * From a slot's GONE to its reuse, at least: programs that matched the
+ * key before are long done (they run for microseconds); in practice the
+ * end of the next tick, a second later.
  */
 #define RETIRE_NS		(NS / 2)
 
@@ -78,19 +81,22 @@ struct flow_table {
 	struct flow_table_maps maps;
 	struct hdrlog_flow *slots;	/* flow_slots, mapped */
 	uint32_t n_slots;
+	uint64_t *index;		/* flow_index, mapped */
+	uint32_t n_index;
+	uint64_t *free_ring;		/* flow_free_ring, mapped: n_slots */
+	uint64_t free_tail;		/* ours; the kernel reads a copy */
 	uint64_t idle_ns;
 	uint64_t active_ns;
 	void *reported;		/* tsearch() tree of struct reported */
 	unsigned int sweep_round;	/* ticks per pass */
 	uint32_t cursor;		/* the slot the next tick reads from */
+	uint32_t index_cursor;		/* the index entry, likewise */
 	/* ended flows, until CLOSED_WAIT_NS has passed */
 	struct hdrlog_flow_ended pending[PENDING_MAX];
 	unsigned int n_pending;
-	struct hdrlog_flow_key doomed[BATCH];	/* keys to delete */
-	unsigned int n_doomed;
 	/*
-	 * Slots of deleted flows, a ring of n_slots in the order deleted:
-	 * [head, mark) were deleted before mark_ns, [mark, tail) since.
+	 * GONE slots, a ring of n_slots in the order exported: [head, mark)
+	 * were GONE before mark_ns, [mark, tail) since.
 	 */
 	uint32_t *retired;
 	uint64_t head, mark, tail;
@@ -110,30 +116,52 @@ static unsigned int sweep_round(uint32_t idle_timeout)
 	return round < 1 ? 1 : round > SWEEP_ROUND_MAX ? SWEEP_ROUND_MAX : round;
 }
 
-struct flow_table *flow_table_new(const struct flow_table_maps *maps,
-				  uint32_t idle_timeout, uint32_t active_timeout)
+/* Map the array of fd, of values of size; NULL when it cannot be (said). */
+static void *map_array(int fd, size_t size, uint32_t *n)
 {
-	struct flow_table *t = calloc(1, sizeof(*t));
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	void *p;
 
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+	    info.value_size != size) {
+		pr_err("cannot read the flow table's size");
+		return NULL;
+	}
+	*n = info.max_entries;
+	p = mmap(NULL, *n * size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		pr_err("cannot map the flow table: %s", strerror(errno));
+		return NULL;
+	}
+	return p;
+}
+
+struct flow_table *flow_table_new(const struct flow_table_maps *maps,
+				  uint32_t idle_timeout, uint32_t active_timeout)
+{
+	struct flow_table *t = calloc(1, sizeof(*t));
+	uint32_t n_ring;
+
 	if (!t)
 		goto oom;
 	t->maps = *maps;
-	if (bpf_obj_get_info_by_fd(maps->slots, &info, &len) ||
-	    info.value_size != sizeof(struct hdrlog_flow)) {
+	t->slots = map_array(maps->slots, sizeof(*t->slots), &t->n_slots);
+	if (!t->slots)
+		goto fail;
+	t->index = map_array(maps->index, sizeof(*t->index), &t->n_index);
+	if (!t->index)
+		goto fail;
+	t->free_ring = map_array(maps->free_ring, sizeof(*t->free_ring),
+				 &n_ring);
+	if (!t->free_ring)
+		goto fail;
+	if (n_ring != t->n_slots) {	/* cannot be: loader.c sizes both */
 		pr_err("cannot read the flow table's size");
+		munmap(t->free_ring, (size_t)n_ring * sizeof(*t->free_ring));
+		t->free_ring = NULL;
 		goto fail;
 	}
-	t->n_slots = info.max_entries;
-	p = mmap(NULL, (size_t)t->n_slots * sizeof(*t->slots),
-		 PROT_READ | PROT_WRITE, MAP_SHARED, maps->slots, 0);
-	if (p == MAP_FAILED) {
-		pr_err("cannot map the flow table: %s", strerror(errno));
-		goto fail;
-	}
-	t->slots = p;
 	t->retired = malloc((size_t)t->n_slots * sizeof(*t->retired));
 	if (!t->retired)
 		goto oom;
@@ -159,6 +187,10 @@ void flow_table_free(struct flow_table *t)
 		return;
 	if (t->slots)
 		munmap(t->slots, (size_t)t->n_slots * sizeof(*t->slots));
+	if (t->index)
+		munmap(t->index, (size_t)t->n_index * sizeof(*t->index));
+	if (t->free_ring)
+		munmap(t->free_ring, (size_t)t->n_slots * sizeof(*t->free_ring));
 	free(t->retired);
 	tdestroy(t->reported, free_node);
 	free(t);
@@ -212,7 +244,7 @@ static void remember(struct reported *r, const struct hdrlog_flow *v)
 	r->at_ns = v->last_ns;
 }
 
-/* Judge one flow; true when it is to be deleted. */
+/* Judge one flow; true when it is to be taken out. */
 static bool judge(struct flow_table *t, const struct hdrlog_flow *v,
 		  uint64_t now, bool shutdown, const struct decode_ctx *ctx,
 		  flow_emit_fn emit, void *emit_ctx, uint64_t *exported)
@@ -254,57 +286,58 @@ static bool judge(struct flow_table *t, const struct hdrlog_flow *v,
 	return false;
 }
 
+static uint64_t slot_state(const struct flow_table *t, uint32_t i)
+{
+	return __atomic_load_n(&t->slots[i].state, __ATOMIC_ACQUIRE);
+}
+
 /*
  * A copy of the flow in slot i, false when it holds none. The kernel
- * marks a slot live after filling it (an atomic, ordered), so a live
+ * makes a slot LIVE after filling it (an atomic, ordered), so a LIVE
  * slot read with acquire is whole; its counts may go on changing while
  * it is copied, as they did under the kernel's own copy.
  */
 static bool read_slot(const struct flow_table *t, uint32_t i,
 		      struct hdrlog_flow *v)
 {
-	const struct hdrlog_flow *s = &t->slots[i];
-
-	if (!__atomic_load_n(&s->live, __ATOMIC_ACQUIRE))
+	if (slot_state(t, i) != HDRLOG_FLOW_LIVE)
 		return false;
-	memcpy(v, s, sizeof(*v));
+	memcpy(v, &t->slots[i], sizeof(*v));
 	return true;
 }
 
-/* Delete what this tick judged done: one system call per batch. */
-static void delete_doomed(struct flow_table *t)
-{
-	unsigned int done = 0;
-
-	while (done < t->n_doomed) {
-		__u32 n = t->n_doomed - done;
-
-		if (!bpf_map_delete_batch(t->maps.keys, &t->doomed[done], &n,
-					  NULL)) {
-			done += n;
-			continue;
-		}
-		/* n were deleted; the next one failed (gone already): skip it */
-		bpf_map_delete_elem(t->maps.keys, &t->doomed[done + n]);
-		done += n + 1;
-	}
-	t->n_doomed = 0;
-}
-
-/* The flow in slot i was exported: out of the table. */
+/*
+ * The flow in slot i was exported: out of the table. The kernel never
+ * writes a LIVE slot's state, so a plain store does.
+ */
 static void retire(struct flow_table *t, uint32_t i)
 {
-	if (t->n_doomed == BATCH)
-		delete_doomed(t);
-	t->doomed[t->n_doomed++] = t->slots[i].key;
-	__atomic_store_n(&t->slots[i].live, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->slots[i].state, HDRLOG_FLOW_GONE,
+			 __ATOMIC_RELEASE);
 	/* never full: a slot is retired once until it is freed */
 	t->retired[t->tail++ % t->n_slots] = i;
 }
 
+/* Slot i to the free ring: the kernel sees it there once published. */
+static void give_back(struct flow_table *t, uint32_t i)
+{
+	__atomic_store_n(&t->slots[i].state, HDRLOG_FLOW_EMPTY,
+			 __ATOMIC_RELAXED);
+	/* never full: a slot is in it once, and no more than there are */
+	t->free_ring[t->free_tail++ % t->n_slots] = i;
+}
+
+/* The ring's new entries, to the kernel: after they are written. */
+static void publish_free(struct flow_table *t)
+{
+	__atomic_store_n(t->maps.free_tail, t->free_tail, __ATOMIC_RELEASE);
+}
+
 /*
- * Slots whose keys were deleted RETIRE_NS ago back to the kernel's free
- * queue; called at the start of a tick, before anything is deleted.
+ * Slots GONE since RETIRE_NS ago out of the index (a tombstone: the
+ * kernel never writes an entry that holds a slot) and to the free ring;
+ * called at the end of a tick, so that an entry is a tombstone a whole
+ * tick before empty_tombs() may see it.
  */
 static void free_retired(struct flow_table *t, uint64_t now)
 {
@@ -312,14 +345,58 @@ static void free_retired(struct flow_table *t, uint64_t now)
 		return;
 	for (; t->head < t->mark; t->head++) {
 		uint32_t slot = t->retired[t->head % t->n_slots];
+		uint32_t pos = t->slots[slot].index_pos;
 
-		/* cannot fail: the queue has room for every slot */
-		if (bpf_map_update_elem(t->maps.free, NULL, &slot, BPF_ANY))
-			break;
+		if (pos < t->n_index &&
+		    (uint32_t)__atomic_load_n(&t->index[pos],
+					      __ATOMIC_RELAXED) == slot)
+			__atomic_store_n(&t->index[pos], HDRLOG_FLOW_INDEX_TOMB,
+					 __ATOMIC_RELAXED);
+		give_back(t, slot);
 	}
 }
 
-/* At the end of a tick, its keys deleted: mark what it retired. */
+/*
+ * Index entry i is a tombstone: EMPTY again if the entry after it is
+ * EMPTY, and then the tombstones before it too. No probe chain can pass
+ * such an entry: a chain ends at the first EMPTY entry, so no flow after
+ * an EMPTY entry has its home before it; and a flow the kernel is
+ * placing after it now would have seen the tombstone (there since an
+ * earlier tick) and taken it or one before. The kernel may take a
+ * tombstone meanwhile: a cmpxchg, and a taken entry stays as it is.
+ */
+static void empty_tombs(struct flow_table *t, uint32_t i)
+{
+	uint64_t tomb = HDRLOG_FLOW_INDEX_TOMB;
+
+	if (__atomic_load_n(&t->index[i + 1 == t->n_index ? 0 : i + 1],
+			    __ATOMIC_ACQUIRE) != HDRLOG_FLOW_INDEX_EMPTY)
+		return;
+	for (uint32_t done = 0; done < t->n_index; done++) {
+		if (!__atomic_compare_exchange_n(&t->index[i], &tomb,
+						 HDRLOG_FLOW_INDEX_EMPTY, false,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			return;
+		i = i ? i - 1 : t->n_index - 1;
+	}
+}
+
+/* This tick's share of the index: tombstones that can go. */
+static void sweep_index(struct flow_table *t)
+{
+	uint32_t share = t->n_index / t->sweep_round + 1;
+	uint32_t to = t->n_index - t->index_cursor > share ?
+		      t->index_cursor + share : t->n_index;
+
+	for (uint32_t i = t->index_cursor; i < to; i++)
+		if (__atomic_load_n(&t->index[i], __ATOMIC_RELAXED) ==
+		    HDRLOG_FLOW_INDEX_TOMB)
+			empty_tombs(t, i);
+	t->index_cursor = to == t->n_index ? 0 : to;
+}
+
+/* At the end of a tick, its slots freed: mark what it retired. */
 static void mark_retired(struct flow_table *t)
 {
 	if (t->head < t->mark || t->mark == t->tail)
@@ -336,11 +413,15 @@ static void sweep_slots(struct flow_table *t, uint32_t from, uint32_t to,
 {
 	struct hdrlog_flow v;
 
-	for (uint32_t i = from; i < to; i++)
-		if (read_slot(t, i, &v) &&
-		    judge(t, &v, now, shutdown, ctx, emit, emit_ctx,
-			  exported) && !shutdown)
+	for (uint32_t i = from; i < to; i++) {
+		/* filled by a CPU that then found its flow made by another */
+		if (!shutdown && slot_state(t, i) == HDRLOG_FLOW_ORPHAN)
+			give_back(t, i);
+		else if (read_slot(t, i, &v) &&
+			 judge(t, &v, now, shutdown, ctx, emit, emit_ctx,
+			       exported) && !shutdown)
 			retire(t, i);
+	}
 }
 
 static bool tcp_ended(const struct hdrlog_flow *v)
@@ -395,12 +476,13 @@ void flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
 			    exported);
 		return;
 	}
-	free_retired(t, now);
 	sweep_ended(t, now, ctx, emit, emit_ctx, exported);
 	to = t->n_slots - t->cursor > share ? t->cursor + share : t->n_slots;
 	sweep_slots(t, t->cursor, to, now, false, ctx, emit, emit_ctx,
 		    exported);
 	t->cursor = to == t->n_slots ? 0 : to;
-	delete_doomed(t);
+	sweep_index(t);
+	free_retired(t, clock_mono_ns());
+	publish_free(t);
 	mark_retired(t);
 }

@@ -17,10 +17,11 @@ struct flow_table;
 
 /* The kernel's flow table (bpf/flows.bpf.h): map fds. */
 struct flow_table_maps {
-	int keys;	/* flows: key -> slot */
-	int slots;	/* flow_slots: the counts, mapped here */
-	int free;	/* flow_free: slots for new flows */
+	int slots;	/* flow_slots: the flows, mapped here */
+	int index;	/* flow_index: key -> slot, mapped here */
+	int free_ring;	/* flow_free_ring: slots given back, mapped here */
 	int ended;	/* flows_ended: notices of flows that ended */
+	uint64_t *free_tail;	/* flow_free_tail, in the mapped .bss */
 };
 
 /* Called once per flow record, which lives only for the call. */

@@ -126,18 +126,21 @@ int loader_check_privileges(const struct options *o, bool warn)
 }
 
 /*
- * The flow table: --flow-table entries with --log flows, else one (a map
- * cannot have none; the programs never touch it then). Its hash, its
- * slots and the queue of free slots have one size: a flow has a slot.
+ * The flow table: --flow-table slots with --log flows, and the ring of
+ * slots given back as many; its index twice as many entries (open
+ * addressing: at half load a probe chain stays short, see
+ * bpf/flows.bpf.h). Without --log flows one each (a map cannot have
+ * none; the programs never touch them then).
  */
 static int size_flow_table(struct hdrlog_bpf *skel, const struct options *o)
 {
 	uint32_t n = o->log_flows ? o->flow_table : 1;
 
 	skel->rodata->flow_table_size = n;
-	return bpf_map__set_max_entries(skel->maps.flows, n) ?:
-	       bpf_map__set_max_entries(skel->maps.flow_slots, n) ?:
-	       bpf_map__set_max_entries(skel->maps.flow_free, n) ?:
+	skel->rodata->flow_index_n = 2 * n;
+	return bpf_map__set_max_entries(skel->maps.flow_slots, n) ?:
+	       bpf_map__set_max_entries(skel->maps.flow_free_ring, n) ?:
+	       bpf_map__set_max_entries(skel->maps.flow_index, 2 * n) ?:
 	       bpf_map__set_max_entries(skel->maps.flows_ended,
 					o->log_flows ? 4096 : 1);
 }
@@ -957,10 +960,11 @@ int loader_iface_counters(const struct loader *l, uint32_t ifindex,
 
 void loader_flow_maps(const struct loader *l, struct flow_table_maps *m)
 {
-	m->keys = bpf_map__fd(l->skel->maps.flows);
 	m->slots = bpf_map__fd(l->skel->maps.flow_slots);
-	m->free = bpf_map__fd(l->skel->maps.flow_free);
+	m->index = bpf_map__fd(l->skel->maps.flow_index);
+	m->free_ring = bpf_map__fd(l->skel->maps.flow_free_ring);
 	m->ended = bpf_map__fd(l->skel->maps.flows_ended);
+	m->free_tail = (uint64_t *)&l->skel->bss->flow_free_tail;
 }
 
 void loader_respond_fds(const struct loader *l, struct respond_fds *fds)

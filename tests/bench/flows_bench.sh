@@ -133,7 +133,8 @@ MEM_LINES=""
 
 # hdrlog's flow maps: the maps it holds by an fd (/proc/PID/fdinfo, as
 # lists_bench.sh reads them; this bpftool lists no pids) whose name, from
-# bpftool map show, has "flow" in it: type, max_entries, bytes_memlock
+# bpftool map show, has "flow" in it: type, max_entries, bytes_memlock;
+# then their total
 flow_maps() {
 	for _f in /proc/"$1"/fdinfo/*; do
 		_id=$(sed -n 's/^map_id:[[:space:]]*//p' "$_f" 2>/dev/null)
@@ -141,7 +142,8 @@ flow_maps() {
 		bpftool -j map show id "$_id" 2>/dev/null | jq -r '
 			select(.name | test("flow")) |
 			"\(.name) \(.type) max_entries \(.max_entries) memlock \(.bytes_memlock) bytes"'
-	done | sort -u
+	done | sort -u | awk '{ print; total += $(NF - 1) }
+		END { if (NR) printf "total memlock %d bytes (%.0f MB)\n", total, total / 1e6 }'
 }
 
 # Rows run interleaved: round R of a set runs every row once, nothing
