@@ -68,9 +68,14 @@
 #define TH_FIN	0x01
 #define TH_RST	0x04
 
-/* What earlier active reports of a flow said. */
+/*
+ * What earlier active reports of a flow said. Found by key and first_ns:
+ * the insert race bpf/flows.bpf.h leaves puts one key in two slots, and
+ * each slot's reports are deltas of its own counts only.
+ */
 struct reported {
 	struct hdrlog_flow_key key;
+	uint64_t first_ns;
 	uint64_t pkts[2];
 	uint64_t bytes[2];
 	uint64_t dropped;
@@ -105,7 +110,10 @@ struct flow_table {
 
 static int key_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, sizeof(struct hdrlog_flow_key));
+	const struct reported *x = a, *y = b;
+	int c = memcmp(&x->key, &y->key, sizeof(x->key));
+
+	return c ? c : (x->first_ns > y->first_ns) - (x->first_ns < y->first_ns);
 }
 
 /* Seconds between two visits of a flow: sweeps per pass over the table. */
@@ -250,7 +258,8 @@ static bool judge(struct flow_table *t, const struct hdrlog_flow *v,
 		  flow_emit_fn emit, void *emit_ctx, uint64_t *exported)
 {
 	const struct hdrlog_flow_key *k = &v->key;
-	struct reported **node = tfind(k, &t->reported, key_cmp);
+	struct reported q = { .key = *k, .first_ns = v->first_ns };
+	struct reported **node = tfind(&q, &t->reported, key_cmp);
 	struct reported *r = node ? *node : NULL;
 	struct event e;
 	int reason = due(t, v, r, now, shutdown);
@@ -267,7 +276,7 @@ static bool judge(struct flow_table *t, const struct hdrlog_flow *v,
 	exported[reason]++;
 	if (reason != FLOW_END_ACTIVE) {
 		if (r) {
-			tdelete(k, &t->reported, key_cmp);
+			tdelete(&q, &t->reported, key_cmp);
 			free(r);
 		}
 		return true;
@@ -277,6 +286,7 @@ static bool judge(struct flow_table *t, const struct hdrlog_flow *v,
 		if (!r)
 			return false;	/* the next report repeats the totals */
 		r->key = *k;
+		r->first_ns = v->first_ns;
 		if (!tsearch(r, &t->reported, key_cmp)) {
 			free(r);
 			return false;

@@ -308,6 +308,45 @@ else
 	skip "tc clsact capture" "no network namespaces"
 fi
 
+# --- --log flows on this kernel's verifier: the flow table's programs -----
+# (flow_walk and flow_find are global functions with pointer arguments,
+# and the table takes atomics and cmpxchg). XDP in: 5 echo requests; tc
+# both ways: the 5 replies too, counted toclient in the same flow.
+flows_case() {  # flows_case ATTACH DIRECTION TOSERVER TOCLIENT
+	rm -f /tmp/f.json /tmp/f.err
+	nsenter --net=/run/netns/$A hdrlog -i $VA --attach-ingress $1 \
+		--direction $2 --log flows -o json:/tmp/f.json \
+		>/dev/null 2>/tmp/f.err &
+	pid=$!
+	if ! wait_for /tmp/f.err 'listening on' 60 $pid; then
+		diag </tmp/f.err
+		not_ok "--log flows loads ($1, --direction $2) on this kernel"
+		kill -KILL $pid 2>/dev/null; wait $pid
+		return
+	fi
+	in_b ping -c 5 -i 0.2 -W 5 $IPA 2>&1 | tail -1 | diag
+	kill -INT $pid; wait_pid $pid 30
+	_f=$(grep -F '"event_type":"flow"' /tmp/f.json 2>/dev/null |
+		grep -F "\"src_ip\":\"$IPB\"" | grep -F '"proto":"ICMP"')
+	_ts=$(printf '%s\n' "$_f" | sed -n 's/.*"pkts_toserver":\([0-9]*\).*/\1/p')
+	_tc=$(printf '%s\n' "$_f" | sed -n 's/.*"pkts_toclient":\([0-9]*\).*/\1/p')
+	if [ "$RC" = 0 ] && [ "$(printf '%s\n' "$_f" | grep -c .)" = 1 ] &&
+	   [ "$_ts" = "$3" ] && [ "$_tc" = "$4" ]; then
+		ok "--log flows ($1, --direction $2): one ICMP flow of $3 + $4 frames"
+	else
+		diag </tmp/f.err
+		diag </tmp/f.json
+		not_ok "--log flows ($1, --direction $2): one ICMP flow of $3 + $4 frames (status $RC, got $_ts + $_tc)"
+	fi
+}
+if [ -n "$NET" ]; then
+	flows_case xdp in 5 0
+	flows_case tc both 5 5
+else
+	skip "--log flows (xdp)" "no network namespaces"
+	skip "--log flows (tc)" "no network namespaces"
+fi
+
 # ==========================================================================
 # SOCKET-EVENT TEST CASES: add them here.
 #
