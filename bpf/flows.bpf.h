@@ -296,11 +296,20 @@ static __always_inline void flow_fill(struct hdrlog_flow *v,
 	__u64 *d = (__u64 *)&v->key;
 	const __u64 *w = (const __u64 *)k;
 
-	v->state = HDRLOG_FLOW_BUSY;
 	/* word by word, each stored as loaded: memcpy spills them all */
 	for (int i = 0; i < FLOW_KEY_U64; i++)
 		d[i] = w[i];
 	((__u32 *)d)[10] = ((const __u32 *)w)[10];
+	/*
+	 * BUSY only once the key is whole: a CPU that read this slot's
+	 * number from its old flow's index entry and stalled past the grace
+	 * period (a vCPU the host paused) finds the slot GONE or the new key
+	 * whole, never a half-written key equal to its old one (same hosts,
+	 * other ports), which would count its frame in the new flow. In
+	 * program order on x86 (TSO); elsewhere the grace period alone.
+	 */
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)&v->state = HDRLOG_FLOW_BUSY;
 	v->last_ns = now;
 	v->pkts[0] = 1;
 	v->pkts[1] = 0;
