@@ -501,6 +501,9 @@ int json_writer_init(struct json_writer *w, enum field_schema schema)
 		return -1;
 	}
 	yajl_gen_config(w->esc, yajl_gen_validate_utf8, 1);
+	/* none kept yet: w may be a stack or reused writer's bytes */
+	memset(w->rendered, 0, sizeof(w->rendered));
+	w->rendered_next = 0;
 	/* ,"name": for every field, rendered by yajl once. */
 	memset(w->objs, 0, sizeof(w->objs));
 	unsigned int n_objs = 1;

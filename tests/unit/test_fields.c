@@ -294,6 +294,35 @@ static void test_json_foreign_strings(void **state)
 	free(text);
 }
 
+/*
+ * A writer made in memory that held something else (a stack writer, as
+ * ecs_line()'s) keeps no renderings from it: json_writer_init() forgets
+ * them, so an interface name is written as it is, not as the bytes there.
+ */
+static void test_json_writer_init_forgets(void **state)
+{
+	struct event e = {
+		.present = FIELD_BIT(F_IN_IFACE),
+		.in_iface = "lo",
+	};
+	struct json_writer w;
+	char buf[256];
+	size_t n;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	memcpy(w.rendered[0].in, "lo", 2);
+	w.rendered[0].in_len = 2;
+	memcpy(w.rendered[0].out, "\"stale\"", 7);
+	w.rendered[0].out_len = 7;
+	assert_int_equal(json_writer_init(&w, SCHEMA_DEFAULT), 0);
+	n = json_writer_record(&w, &e, FIELD_MASK_ALL, buf, sizeof(buf) - 1);
+	json_writer_free(&w);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"in_iface\":\"lo\"}");
+}
+
 /* A failing write is counted, not fatal, and writing resumes after. */
 static void test_json_write_error_counted(void **state)
 {
@@ -547,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_json_line),
 		cmocka_unit_test(test_json_flow_nesting),
 		cmocka_unit_test(test_json_foreign_strings),
+		cmocka_unit_test(test_json_writer_init_forgets),
 		cmocka_unit_test(test_json_write_error_counted),
 		cmocka_unit_test(test_ecs_nesting),
 		cmocka_unit_test(test_ecs_socket),
