@@ -14,8 +14,7 @@
 #         source ports 1024-5119, 4096 values: trafgen's two counters step
 #         together, and 253 and 4096 share no factor, so every pair comes
 #         once before any repeats); N_1M frames, about two a flow
-# Rows: nothing; tcpdump -w; XDP_PASS alone (the floor of any XDP
-# capturer on a veth: see bare.sh below); softflowd (Debian package softflowd) and
+# Rows: nothing; tcpdump -w; softflowd (Debian package softflowd) and
 # pmacctd with its nfprobe plugin (Debian package pmacct), both exporting
 # IPFIX to an nfcapd (nfdump) on the first namespace's loopback; hdrlog
 # --log flows -o ipfix:// to the same nfcapd, and -o json, when the binary
@@ -250,10 +249,6 @@ rows() {
 	row "$_m" nothing "$_s" "$_n" "nothing" none ''
 	row "$_m" tcpdump "$_s" "$_n" "tcpdump -w" tcpdump 'listening on' \
 		tcpdump -i "$VETH_A" -nn -w "$OUT_DIR/t.pcap"
-	# TERM: a shell started in the background ignores SIGINT
-	STOP_SIG=TERM
-	row "$_m" xdp-pass "$_s" "$_n" "XDP_PASS alone (no capturer)" bare \
-		'attached' sh "$WORK/bare.sh" "$BARE_ID" "$VETH_A"
 	STOP_SIG=softflowd_shutdown
 	if command -v softflowd >/dev/null 2>&1; then
 		row "$_m" softflowd "$_s" "$_n" "softflowd -v 10 (IPFIX)" nfcapd \
@@ -283,21 +278,6 @@ rows() {
 "
 	fi
 }
-
-# The floor of every XDP capturer here: a program that only passes
-# frames, attached as hdrlog's is (driver mode). On a veth an XDP program
-# puts the receiving end into NAPI mode, which costs CPU per frame by
-# itself, before any program work (a real NIC's driver runs XDP in its
-# NAPI poll anyway); tcpdump's packet socket pays no such thing. bare.sh
-# holds the attachment until SIGTERM, idle in wait.
-load_bare xdp
-cat >"$WORK/bare.sh" <<'EOF'
-bpftool net attach xdpdrv id "$1" dev "$2" || exit 1
-trap 'kill "$p" 2>/dev/null; bpftool net detach xdpdrv dev "$2"; exit 0' INT TERM
-echo attached
-sleep 3600 & p=$!
-wait "$p"
-EOF
 
 echo "-- runs (CPU: whole machine, user+system+irq+softirq, flood start to the capturer's exit; extra: above this round's nothing run)"
 for set in $SETS; do
