@@ -17,35 +17,16 @@
 
 #include <bpf/bpf.h>
 
-#define FRAME_LEN	64
+#include "udp4_frame.h"
+
+#define FRAME_LEN	UDP4_FRAME_LEN
 
 static void make_frame(uint8_t *f, uint32_t i)
 {
-	static const uint8_t eth[14] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1,
-					 8, 0 };
-	uint8_t *ip = f + 14, *udp = ip + 20;
-	uint16_t port = 1024 + i / 253;
-	uint32_t s = 0;
+	const uint8_t src[4] = { 198, 51, 100, 2 + i % 253 };
+	const uint8_t dst[4] = { 198, 51, 100, 1 };
 
-	memset(f, 0, FRAME_LEN);
-	memcpy(f, eth, sizeof(eth));
-	ip[0] = 0x45;
-	ip[3] = FRAME_LEN - 14;
-	ip[8] = 64;
-	ip[9] = 17;
-	memcpy(ip + 12, "\xc6\x33\x64\x02", 4);		/* 198.51.100.2 */
-	ip[15] += i % 253;
-	memcpy(ip + 16, "\xc6\x33\x64\x01", 4);		/* 198.51.100.1 */
-	for (int k = 0; k < 20; k += 2)
-		s += ip[k] << 8 | ip[k + 1];
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	ip[10] = ~s >> 8;
-	ip[11] = ~s;
-	udp[0] = port >> 8;
-	udp[1] = port;
-	udp[3] = 53;
-	udp[5] = FRAME_LEN - 14 - 20;
+	udp4_frame(f, src, dst, 1024 + i / 253, 53);
 }
 
 int main(int argc, char **argv)

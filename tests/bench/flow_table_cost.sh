@@ -35,7 +35,8 @@ echo "$FLOWS flows, --flow-table $MAX_FLOWS, median of $RUNS rounds"
 [ -z "$HDRLOG_B" ] || echo "A: $HDRLOG   B: $HDRLOG_B"
 echo
 
-cc -O2 -Wall -o "$WORK/flow_prog_run" "$BENCH_DIR/flow_prog_run.c" -lbpf
+cc -O2 -Wall -I "$TOP_DIR/tests/helpers" -o "$WORK/flow_prog_run" \
+	"$BENCH_DIR/flow_prog_run.c" -lbpf
 make_netns
 
 # one_run ROW BINARY ARGS...: one hdrlog, one flow_prog_run; appends its

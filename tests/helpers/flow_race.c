@@ -21,7 +21,9 @@
 
 #include <bpf/bpf.h>
 
-#define FRAME_LEN	64
+#include "udp4_frame.h"
+
+#define FRAME_LEN	UDP4_FRAME_LEN
 
 static int prog_fd;
 static uint32_t flows, repeat;
@@ -30,31 +32,10 @@ static int failed;
 
 static void make_frame(uint8_t *f, uint32_t i)
 {
-	static const uint8_t eth[14] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1,
-					 8, 0 };
-	uint8_t *ip = f + 14, *udp = ip + 20;
-	uint16_t port = 1024 + i % 60000;
-	uint32_t s = 0;
+	const uint8_t src[4] = { 203, 0, 113, 10 };
+	const uint8_t dst[4] = { 203, 0, 113, 30 + i / 60000 };
 
-	memset(f, 0, FRAME_LEN);
-	memcpy(f, eth, sizeof(eth));
-	ip[0] = 0x45;
-	ip[3] = FRAME_LEN - 14;
-	ip[8] = 64;
-	ip[9] = 17;
-	memcpy(ip + 12, "\xcb\x00\x71\x0a", 4);		/* 203.0.113.10 */
-	memcpy(ip + 16, "\xcb\x00\x71\x1e", 4);		/* 203.0.113.30 */
-	ip[19] += i / 60000;
-	for (int k = 0; k < 20; k += 2)
-		s += ip[k] << 8 | ip[k + 1];
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	ip[10] = ~s >> 8;
-	ip[11] = ~s;
-	udp[0] = port >> 8;
-	udp[1] = port;
-	udp[3] = 9;
-	udp[5] = FRAME_LEN - 14 - 20;
+	udp4_frame(f, src, dst, 1024 + i % 60000, 9);
 }
 
 /* Both threads here before either goes on; generation g counts them. */
