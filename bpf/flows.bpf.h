@@ -27,7 +27,8 @@
  * the element, then the slot), and the element's chain walk and the
  * freelist cost more. Here a frame of a known flow reads one index line
  * (32 MB at 2,000,000 flows, against 241 MB of hash) and its slot's
- * first two lines (the key and state, then the counts).
+ * first two lines (the key and state, then the counts); with a large
+ * table, a line of flow_cache (below) instead of the index's, mostly.
  *
  * Why not an LRU: an LRU makes room by dropping a flow without telling
  * anyone, so a flow would vanish unexported, or be cut in the middle of
@@ -131,6 +132,35 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);	/* an array's values are 8 bytes apart */
 } flow_free_ring SEC(".maps");
+
+/*
+ * A front cache before the index, one for each CPU: 1 << flow_cache_bits
+ * entries a CPU, each tag | slot as in the index, placed by the hash's
+ * low bits, one entry a place, overwritten by whichever flow last used
+ * it; none (flow_cache_bits 0) when the index is small enough to stay in
+ * the TLB by itself. Why: the index has two entries for every flow the
+ * table may hold, so far fewer flows than --flow-table (10,000 in a
+ * table of 2,000,000, say) have their entries spread one to a page over
+ * the whole index (32 MB there), and every frame's walk then missed the
+ * TLB; in BPF_PROG_RUN 10,000 known flows cost 353 ns a frame with
+ * --flow-table 2000000 and no cache, 230 with it. A CPU's cache (512 KB)
+ * stays in its TLB and mostly in its cache. An entry is only a hint,
+ * never taken out: a hit is a slot whose key is the frame's and which is
+ * LIVE (in the index, so not an insert that may yet lose its race and be
+ * an ORPHAN); anything else falls back to the walk, which refreshes it.
+ * One for each CPU, as a flow's frames mostly come to one CPU (RSS):
+ * shared, a frame that missed would write a line another CPU reads next,
+ * a cross-core transfer on the next frame's path. loader.c keeps all the
+ * CPUs' caches together no larger than the index.
+ */
+const volatile __u32 flow_cache_bits;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);		/* CPUs << flow_cache_bits, at load */
+	__type(key, __u32);
+	__type(value, __u64);
+} flow_cache SEC(".maps");
 
 __u64 flow_free_head;
 __u64 flow_free_tail;
@@ -400,8 +430,8 @@ __attribute__((noinline)) long long
 flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
 	  __u64 first)
 {
-	struct hdrlog_flow *mine = NULL;
-	__u64 h, tag, old;
+	struct hdrlog_flow *mine = NULL, *v;
+	__u64 h, tag, old, *cp = NULL;
 	long long w;
 	__u32 slot = 0, pos;
 	__u64 *ep;
@@ -410,6 +440,18 @@ flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
 		return FLOW_NONE;
 	h = flow_hash(k);
 	tag = (h | 1ull << 32) >> 32 << 32;	/* never 0 */
+	if (flow_cache_bits) {
+		pos = bpf_get_smp_processor_id() << flow_cache_bits |
+		      (h & ((1u << flow_cache_bits) - 1));
+		cp = bpf_map_lookup_elem(&flow_cache, &pos);
+		if (cp && (*cp & 0xffffffff00000000ull) == tag) {
+			slot = (__u32)*cp;
+			v = bpf_map_lookup_elem(&flow_slots, &slot);
+			if (v && flow_state(v) == HDRLOG_FLOW_LIVE &&
+			    flow_key_eq(v, k))
+				return slot;
+		}
+	}
 	for (int attempt = 0; attempt < FLOW_ATTEMPTS; attempt++) {
 		w = flow_walk(k, h);
 		if (w == FLOW_NONE)
@@ -418,6 +460,8 @@ flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
 			/* another CPU made it first: ours is not needed */
 			if (mine)
 				mine->state = HDRLOG_FLOW_ORPHAN;
+			if (cp)
+				*cp = tag | (__u32)w;
 			return (__u32)w;
 		}
 		if (!mine) {
@@ -435,6 +479,8 @@ flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
 		/* fully ordered: the slot is whole before it can be found */
 		if (__sync_val_compare_and_swap(ep, old, tag | slot) == old) {
 			*(volatile __u64 *)&mine->state = HDRLOG_FLOW_LIVE;
+			if (cp)
+				*cp = tag | slot;
 			return slot | FLOW_NEW;
 		}
 		/* another CPU took the entry, maybe for this flow: walk again */

@@ -236,11 +236,15 @@ struct hdrlog_flow_key {
  * (a list hit, an owner).
  */
 struct hdrlog_flow {
-	/* line 0: the lookup's, and last seen */
+	/*
+	 * line 0: the lookup's, written when the flow is made and when
+	 * userspace takes it out: a frame of a known flow only reads it, so
+	 * it stays clean in the caches (no write-back when it leaves them)
+	 */
 	struct hdrlog_flow_key key;
 	__u32 pad0;
 	__u64 state;		/* enum hdrlog_flow_state; 64 bits: atomics */
-	__u64 last_ns;		/* bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC */
+	__u64 first_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	/* line 1: every frame's */
 	__u64 pkts[2];
 	__u64 bytes[2];		/* IP length: IPv4 total length, IPv6 + 40 */
@@ -255,7 +259,7 @@ struct hdrlog_flow {
 	__u8 icmp_type;		/* the first frame's, ICMP only */
 	__u8 icmp_code;
 	__u8 pad1;
-	__u64 first_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 last_ns;		/* bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC */
 	/* line 2: now and then */
 	__u64 client_lists;	/* list masks of the client's address */
 	__u64 server_lists;
@@ -289,6 +293,8 @@ enum hdrlog_flow_state {
  */
 #define HDRLOG_FLOW_INDEX_EMPTY	0ull
 #define HDRLOG_FLOW_INDEX_TOMB	(~0ull)
+/* A CPU's front cache: at most 1 << this many entries (bpf/flows.bpf.h) */
+#define HDRLOG_FLOW_CACHE_BITS	16
 
 /*
  * A notice in flows_ended: the flow in slot ended. first_ns tells this

@@ -126,6 +126,25 @@ int loader_check_privileges(const struct options *o, bool warn)
 }
 
 /*
+ * The size of a CPU's front cache before a flow index of n entries
+ * (bpf/flows.bpf.h), as a power of two: 65536 entries (512 KB), fewer
+ * with so many CPUs that all their caches together would be larger than
+ * the index, and none (0) for an index of 4 caches or fewer (2 MB: it
+ * stays in the TLB by itself) or when it would take less than 4096.
+ */
+static uint32_t flow_cache_bits(uint32_t n)
+{
+	int cpus = libbpf_num_possible_cpus();
+	uint32_t bits = HDRLOG_FLOW_CACHE_BITS;
+
+	if (cpus < 1 || n <= 4u << bits)
+		return 0;
+	while (bits > 12 && (uint64_t)cpus << bits > n)
+		bits--;
+	return (uint64_t)cpus << bits > n ? 0 : bits;
+}
+
+/*
  * The flow table: --flow-table slots with --log flows, and the ring of
  * slots given back as many; its index twice as many entries (open
  * addressing: at half load a probe chain stays short, see
@@ -135,10 +154,15 @@ int loader_check_privileges(const struct options *o, bool warn)
 static int size_flow_table(struct hdrlog_bpf *skel, const struct options *o)
 {
 	uint32_t n = o->log_flows ? o->flow_table : 1;
+	uint32_t bits = flow_cache_bits(2 * n);
 
 	skel->rodata->flow_table_size = n;
 	skel->rodata->flow_index_n = 2 * n;
-	return bpf_map__set_max_entries(skel->maps.flow_slots, n) ?:
+	skel->rodata->flow_cache_bits = bits;
+	return bpf_map__set_max_entries(skel->maps.flow_cache, bits ?
+					(uint32_t)libbpf_num_possible_cpus()
+					<< bits : 1) ?:
+	       bpf_map__set_max_entries(skel->maps.flow_slots, n) ?:
 	       bpf_map__set_max_entries(skel->maps.flow_free_ring, n) ?:
 	       bpf_map__set_max_entries(skel->maps.flow_index, 2 * n) ?:
 	       bpf_map__set_max_entries(skel->maps.flows_ended,

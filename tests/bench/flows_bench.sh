@@ -49,7 +49,9 @@
 # Timed numbers: not a test, never in make check. Environment: N (300000,
 # frames for few and 10k), N_1M (2100000), RUNS (3 rounds), SETS ("few 10k 1m"),
 # QUICK=1 (N=20000, N_1M=0: the 1m set skipped, RUNS=1), CAP_CPU (1),
-# MAX_FLOWS, NFCAPD_PORT (14739), HDRLOG, HDRLOG_FLOW_ARGS.
+# MAX_FLOWS, NFCAPD_PORT (14739), HDRLOG, HDRLOG_FLOW_ARGS; HDRLOG_B:
+# another build (main's, say), run as a json row after hdrlog's, to
+# compare two builds in the same rounds.
 set -eu
 . "$(dirname "$0")/common.sh"
 
@@ -66,6 +68,9 @@ CAP_CPU=${CAP_CPU:-1}
 MAX_FLOWS=${MAX_FLOWS:-2000000}
 NFCAPD_PORT=${NFCAPD_PORT:-14739}
 HDRLOG_FLOW_ARGS=${HDRLOG_FLOW_ARGS:-}
+HDRLOG_B=${HDRLOG_B:-}
+[ -z "$HDRLOG_B" ] || [ -x "$HDRLOG_B" ] ||
+	{ echo "no hdrlog at $HDRLOG_B" >&2; exit 1; }
 [ "$N" -le 5000000 ] && [ "$N_1M" -le 5000000 ] ||
 	{ echo "N and N_1M are at most 5000000" >&2; exit 1; }
 
@@ -77,6 +82,7 @@ need ip jq taskset trafgen nfcapd
 OUT_DIR=$(mktemp -d /dev/shm/hdrlog-flows.XXXXXX)
 EXTRA_DIRS="$OUT_DIR"
 bench_header "flows_bench.sh: flow records under a live flood of 64-byte UDP frames over a veth, trafgen -P 1, $RUNS rounds of every row interleaved"
+[ -z "$HDRLOG_B" ] || echo "hdrlog B: $HDRLOG_B"
 
 make_flows_netns
 ip netns exec "$NS_A" sysctl -qw net.ipv4.icmp_ratelimit=1000000000
@@ -272,6 +278,12 @@ rows() {
 		row "$_m" hdrlog-json "$_s" "$_n" "hdrlog --log flows -o json" \
 			json 'listening on' "$HDRLOG" -i "$VETH_A" --log flows \
 			$HDRLOG_FLOW_ARGS -o "json:$OUT_DIR/f.json"
+		# another build's json row beside it, when HDRLOG_B names one
+		# shellcheck disable=SC2086
+		[ -z "$HDRLOG_B" ] || row "$_m" hdrlog-b-json "$_s" "$_n" \
+			"hdrlog B --log flows -o json" json 'listening on' \
+			"$HDRLOG_B" -i "$VETH_A" --log flows $HDRLOG_FLOW_ARGS \
+			-o "json:$OUT_DIR/f.json"
 	elif [ "$_m" = report ]; then
 		ROWS="$ROWS$(printf '%-5s %-34s  %s' "$_s" "hdrlog --log flows" \
 			"skipped: $HDRLOG has no --log flows")
