@@ -26,9 +26,10 @@ CLIENT6, SERVER6 = "2001:db8:99::10", "2001:db8:99::20"
 _port = [30000]
 
 
-def next_port():
-    _port[0] += 1
-    return _port[0]
+def next_port(n=1):
+    """The first of n port numbers that no other case uses."""
+    _port[0] += n
+    return _port[0] - n + 1
 
 
 class Conversation:
@@ -65,6 +66,12 @@ class Conversation:
                     problems.append("flow.%s_%s %s, sent %s" % (
                         what, name, got, have[way]))
         return problems
+
+
+def start(name, ports=1):
+    """What most cases begin with: scapy, the output file name, an empty
+    Conversation and the first of ports port numbers of their own."""
+    return H.load_scapy(), H.path(name), Conversation(), next_port(ports)
 
 
 def tcp_conversation(cport, sport, end="fin"):
@@ -256,8 +263,7 @@ def _():
     s = H.load_scapy()
     out = H.path("slices.json")
     idle, late = Conversation(), Conversation()
-    base = next_port()
-    _port[0] += 5000
+    base = next_port(5000)
     for i in range(3000):
         idle.add("ts", s.IP(src=CLIENT, dst=SERVER) /
                  s.UDP(sport=base + i, dport=7) / b"i")
@@ -312,11 +318,7 @@ def _():
           "frames; the 48 frames of the other 24 counted as not tracked in "
           "the summary")
 def _():
-    s = H.load_scapy()
-    out = H.path("full.json")
-    c = Conversation()
-    base = next_port()
-    _port[0] += 40
+    s, out, c, base = start("full.json", 40)
     for i in range(40):
         c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
               s.UDP(sport=base + i, dport=7) / b"z")
@@ -339,11 +341,9 @@ def _():
 @tap.case("--log flows,listed: flow records and the list hits' packet "
           "records, no others")
 def _():
-    s = H.load_scapy()
-    out = H.path("listed.json")
+    s, out, c, p1 = start("listed.json", 2)
+    p2 = p1 + 1
     tag = H.write_list("tagged.txt", [SERVER + "/32"])
-    c = Conversation()
-    p1, p2 = next_port(), next_port()
     for i in range(3):
         c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
               s.UDP(sport=p1, dport=5) / b"a")
@@ -410,10 +410,7 @@ def _():
 @tap.case("--schema ecs: a flow record under ECS names (event.category "
           "network, source/destination/network packets and bytes)")
 def _():
-    s = H.load_scapy()
-    out = H.path("ecs.json")
-    port = next_port()
-    c = Conversation()
+    s, out, c, port = start("ecs.json")
     c.add("ts", s.IP(src=CLIENT, dst=SERVER) / s.UDP(sport=port, dport=5)
           / b"a")
     c.add("tc", s.IP(src=SERVER, dst=CLIENT) / s.UDP(sport=5, dport=port)
@@ -442,10 +439,8 @@ def _():
 @tap.case("a pcap output has no place for flow records: skipped and "
           "counted; stats records and the summary count flows by reason")
 def _():
-    s = H.load_scapy()
-    out, cap = H.path("stats.json"), H.path("flows.pcap")
-    port = next_port()
-    c = Conversation()
+    s, out, c, port = start("stats.json")
+    cap = H.path("flows.pcap")
     for i in range(2):
         c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
               s.UDP(sport=port, dport=5) / b"a")
@@ -488,8 +483,7 @@ def _():
     s = H.load_scapy()
     out = H.path("overflow.json")
     n = 16000   # sent within a second or two: a tick takes > 4096 at once
-    base = next_port()
-    _port[0] += n
+    base = next_port(n)
     frames = [bytes(s.Ether(src=H.pair().b_mac, dst=H.pair().a_mac) /
                     s.IP(src=CLIENT, dst=SERVER) /
                     s.TCP(sport=base + i, dport=9, flags="R"))
@@ -524,10 +518,7 @@ def _():
           "flow's counts; three rounds of new flows, each written before "
           "the next")
 def _():
-    s = H.load_scapy()
-    out = H.path("reuse.json")
-    old, base = Conversation(), next_port()
-    _port[0] += 16
+    s, out, old, base = start("reuse.json", 16)
     for i in range(16):
         for _ in range(2):
             old.add("ts", s.IP(src=CLIENT, dst=SERVER) /
@@ -551,8 +542,7 @@ def _():
         while rounds < 3:
             assert time.monotonic() < deadline, h.stderr()
             dport += 1
-            new, nb = Conversation(), next_port()
-            _port[0] += 16
+            new, nb = Conversation(), next_port(16)
             for i in range(16):
                 for _ in range(3):
                     new.add("ts", s.IP(src=CLIENT, dst=SERVER) /
