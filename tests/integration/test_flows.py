@@ -575,10 +575,14 @@ FLOW_RACE = os.path.join(os.path.dirname(os.path.dirname(H.HDRLOG)), "tests",
                          "helpers", "flow_race")
 
 
-def xdp_prog_id():
+def a_link():
     r = H.run([H.IP, "-j", "-n", H.topo().ns_a, "link", "show", "dev",
                H.dev()])
-    return json.loads(r.stdout)[0]["xdp"]["prog"]["id"]
+    return json.loads(r.stdout)[0]
+
+
+def xdp_prog_id():
+    return a_link()["xdp"]["prog"]["id"]
 
 
 @tap.case("two CPUs make the same 20000 flows at once (BPF_PROG_RUN of the "
@@ -614,21 +618,31 @@ def _():
         2 * repeat, list(bad.items())[:5])
 
 
-def slots_map_id():
-    """The id of the flow_slots map of the XDP program attached to A."""
-    r = H.run([H.need("bpftool"), "-j", "prog", "show", "id", str(xdp_prog_id())])
+def map_id(name):
+    """The id of the map name of the XDP program attached to A."""
+    r = H.run([H.need("bpftool"), "-j", "prog", "show", "id",
+               str(xdp_prog_id())])
     for m in json.loads(r.stdout)["map_ids"]:
         info = json.loads(H.run(["bpftool", "-j", "map", "show", "id",
                                  str(m)]).stdout)
-        if info["name"] == "flow_slots":
+        if info["name"] == name:
             return m
-    raise AssertionError("no flow_slots map")
+    raise AssertionError("no %s map" % name)
+
+
+def le(value, size):
+    """bpftool's words for value's size bytes, little-endian."""
+    return [str(b) for b in value.to_bytes(size, "little")]
+
+
+def hex_bytes(words):
+    return bytearray(int(b, 16) for b in words)
 
 
 def slot_bytes(map_id, i):
     r = H.run(["bpftool", "-j", "map", "lookup", "id", str(map_id), "key"] +
-              [str(b) for b in i.to_bytes(4, "little")])
-    return bytearray(int(b, 16) for b in json.loads(r.stdout)["value"])
+              le(i, 4))
+    return hex_bytes(json.loads(r.stdout)["value"])
 
 
 @tap.case("one flow in two slots (the same-key insert race the design "
@@ -638,13 +652,17 @@ def slot_bytes(map_id, i):
 def _():
     s = H.load_scapy()
     out = H.path("twoslots.json")
-    port = next_port()
+    port = next_port(2)
+    other = port + 1
     sent = 0
 
     def tick():
+        """A frame of the flow, and one of another whose slot is then
+        made the flow's second (the sweep reads only slots handed out)."""
         c = Conversation()
-        c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
-              s.UDP(sport=port, dport=9) / b"tick")
+        for p in (port, other):
+            c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+                  s.UDP(sport=p, dport=9) / b"tick")
         c.send()
 
     with hdrlog(["--log", "flows", "--attach-ingress", "xdp",
@@ -657,35 +675,40 @@ def _():
             tick()
             sent += 1
             time.sleep(0.1)
-        m = slots_map_id()
-        v = None
-        for i in range(15):
+        # the other flow's frames all counted: none while its slot changes
+        deadline = time.monotonic() + 10
+        while h.summary_now().get("seen", 0) < 2 * sent:
+            assert time.monotonic() < deadline, h.stderr()
+            time.sleep(0.05)
+        m = map_id("flow_slots")
+        v = o = None
+        for i in range(16):
             b = slot_bytes(m, i)
             # LIVE, and the key's ports (the client's address is lower)
             if b[48] == 2 and int.from_bytes(b[40:44], "big") == \
                     port << 16 | 9:
                 v = b
-        assert v, "the flow's slot not found"
-        # slot 15 (never handed out: one flow in 16): the same key, one
-        # frame, idle for 10 s, not in the index
+            if b[48] == 2 and int.from_bytes(b[40:44], "big") == \
+                    other << 16 | 9:
+                o, o_slot = b, i
+        assert v and o, "the flows' slots not found"
+        # the other flow's slot: the same key as the flow's, one frame,
+        # idle for 10 s; its index entry still the other's (whose tag no
+        # lookup of this key matches), made a tombstone as it is exported
         w = bytearray(v)
         first = int.from_bytes(v[120:128], "little") - 10 ** 10
         w[56:64] = first.to_bytes(8, "little")
         w[64:96] = (1).to_bytes(8, "little") + bytes(8) + \
             (32).to_bytes(8, "little") + bytes(8)
         w[120:128] = first.to_bytes(8, "little")
-        w[164:168] = b"\xff" * 4
-        H.run(["bpftool", "map", "update", "id", str(m), "key", "15", "0",
-               "0", "0", "value"] + [str(x) for x in w])
+        w[164:168] = o[164:168]
+        H.run(["bpftool", "map", "update", "id", str(m), "key"] +
+              le(o_slot, 4) + ["value"] + [str(x) for x in w])
         deadline = time.monotonic() + 10
         while not any(r["flow"]["reason"] == "idle" for r in
                       find(H.read_json_lines(out), src_port=port)):
             assert time.monotonic() < deadline, "no idle record: " + \
                 h.stderr()
-            time.sleep(0.05)
-        deadline = time.monotonic() + 10
-        while h.summary_now().get("seen", 0) < sent:
-            assert time.monotonic() < deadline, h.stderr()
             time.sleep(0.05)
         rc = h.stop()
     assert rc == 0, h.stderr()
@@ -696,6 +719,7 @@ def _():
     total = sum(r["flow"]["pkts_toserver"] for r in recs)
     assert total == sent + 1, "records add up to %d, %d frames: %s" % (
         total, sent + 1, recs)
+
 
 if __name__ == "__main__":
     H.main(lambda: H.run_tap(tap))
