@@ -721,5 +721,176 @@ def _():
         total, sent + 1, recs)
 
 
+M64 = (1 << 64) - 1
+INDEX_TOMB = M64
+# in use, and no key's (a key's tag is odd: flow_find() sets its low bit)
+PLANTED = 2 << 32 | 0xfffffff0
+
+
+def flow_hash(key):
+    """bpf/flows.bpf.h's flow_hash() of a 44-byte key."""
+    h = 0
+    for i in range(0, 40, 8):
+        h = ((h ^ int.from_bytes(key[i:i + 8], "little")) *
+             0x9e3779b97f4a7c15) & M64
+        h ^= h >> 29
+    h = ((h ^ int.from_bytes(key[40:44], "little")) *
+         0x9e3779b97f4a7c15) & M64
+    h ^= h >> 32
+    h = (h * 0xd6e8feb86659fd93) & M64
+    return h ^ (h >> 32)
+
+
+def udp_home(ifindex, sport, dport, n):
+    """The home entry in an index of n and the tag (an entry's high 32
+    bits) of the UDP flow CLIENT:sport -> SERVER:dport arriving at A (the
+    key's lo end is the client's, the lower address)."""
+    key = (ifindex.to_bytes(4, "little") + bytes(2) + bytes([4, 17]) +
+           socket.inet_aton(CLIENT) + bytes(12) +
+           socket.inet_aton(SERVER) + bytes(12) +
+           sport.to_bytes(2, "big") + dport.to_bytes(2, "big"))
+    h = flow_hash(key)
+    return ((h & 0xffffffff) * n) >> 32, (h >> 32) | 1
+
+
+def index_entries(m):
+    """flow_index (map m), read with bpftool: the entries in order."""
+    e = {}
+    for kv in json.loads(H.run(["bpftool", "-j", "map", "dump", "id",
+                                str(m)]).stdout):
+        e[int.from_bytes(hex_bytes(kv["key"]), "little")] = \
+            int.from_bytes(hex_bytes(kv["value"]), "little")
+    return [e[i] for i in range(len(e))]
+
+
+def wait_index(m, ok, what, timeout=15):
+    """Read flow_index until ok(entries); its entries then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        e = index_entries(m)
+        if ok(e):
+            return e
+        assert time.monotonic() < deadline, "flow_index: no %s: %s" % (
+            what, {i: hex(v) for i, v in enumerate(e) if v})
+        time.sleep(0.1)
+
+
+def udp_frames(s, *ports, dport):
+    c = Conversation()
+    for p in ports:
+        c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+              s.UDP(sport=p, dport=dport) / b"f")
+    return c
+
+
+@tap.case("the probe limit (64): a new flow whose home in the index starts "
+          "a run of 64 entries in use (planted with bpftool), the 65th "
+          "EMPTY, is not tracked: counted as not tracked in the summary, no "
+          "record; one whose run is 63 takes the 64th entry and is written")
+def _():
+    s, out, _, base = start("probes.json", 2000)
+    n = 512     # --flow-table 256
+    with hdrlog(["--log", "flows", "--attach-ingress", "xdp",
+                 "--flow-table", "256", "--flow-idle-timeout", "60"],
+                out) as h:
+        m, ifx = map_id("flow_index"), a_link()["ifindex"]
+        homes = {p: udp_home(ifx, p, 12, n) for p in range(base, base + 2000)}
+
+        def span(p, k):
+            return {(homes[p][0] + i) % n for i in range(k)}
+        known, lost, fits = base, None, None
+        for p in homes:
+            if lost is None and not span(p, 65) & span(known, 1):
+                lost = p
+            elif lost is not None and \
+                    not span(p, 64) & (span(known, 1) | span(lost, 65)):
+                fits = p
+                break
+        # the hash here is the kernel's: a flow's entry is at its home
+        udp_frames(s, known, dport=12).send()
+        e = wait_index(m, lambda e: e[homes[known][0]] >> 32 ==
+                       homes[known][1], "entry of the first flow at its home")
+        for p, k in ((lost, 64), (fits, 63)):
+            at = homes[p][0]
+            assert e[(at + k) % n] == 0, "entry %d in use" % ((at + k) % n)
+            for i in span(p, k):
+                if e[i] == 0:
+                    H.run(["bpftool", "map", "update", "id", str(m), "key"] +
+                          le(i, 4) + ["value"] + le(PLANTED, 8))
+        udp_frames(s, lost, dport=12).send()
+        deadline = time.monotonic() + 10
+        while h.summary_now().get("flow_table_full", 0) < 1:
+            assert time.monotonic() < deadline, h.stderr()
+            time.sleep(0.05)
+        udp_frames(s, fits, dport=12).send()
+        at = (homes[fits][0] + 63) % n
+        wait_index(m, lambda e: e[at] >> 32 == homes[fits][1],
+                   "entry of the flow at the end of its run (%d)" % at)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    assert not find(recs, src_port=lost), find(recs, src_port=lost)
+    for p in (known, fits):
+        got = find(recs, src_port=p)
+        assert len(got) == 1 and got[0]["flow"]["pkts_toserver"] == 1, got
+    assert h.summary().get("flow_table_full") == 1, h.stderr()
+
+
+@tap.case("tombstones go: three flows of one home in the index take it and "
+          "the two entries after; the first two written (idle) while the "
+          "third goes on: their entries stay tombstones, past which the "
+          "third is found (every frame counted in it), and a new flow of "
+          "that home takes the first; once all are written, no tombstone "
+          "is left and none of their entries")
+def _():
+    s, out, _, base = start("tombs.json", 2000)
+    n = 128     # --flow-table 64
+    with hdrlog(["--log", "flows", "--attach-ingress", "xdp",
+                 "--flow-table", "64", "--flow-idle-timeout", "2"],
+                out) as h:
+        m, ifx = map_id("flow_index"), a_link()["ifindex"]
+        by_home = {}
+        for p in range(base, base + 2000):
+            by_home.setdefault(udp_home(ifx, p, 11, n)[0], []).append(p)
+        home, ports = max(by_home.items(), key=lambda kv: len(kv[1]))
+        a, b, c, d = ports[:4]
+        tag = {p: udp_home(ifx, p, 11, n)[1] for p in (a, b, c, d)}
+        at = [(home + i) % n for i in range(4)]
+        sent = {a: 1, b: 1, c: 1, d: 2}
+        udp_frames(s, a, b, c, dport=11).send()
+        wait_index(m, lambda e: [e[i] >> 32 for i in at[:3]] ==
+                   [tag[a], tag[b], tag[c]], "chain of three at %d" % home)
+        deadline = time.monotonic() + 20
+        while True:
+            e = index_entries(m)
+            if e[at[0]] == INDEX_TOMB and e[at[1]] == INDEX_TOMB:
+                break
+            assert time.monotonic() < deadline, \
+                "no tombstones: %s" % [hex(e[i]) for i in at]
+            udp_frames(s, c, dport=11).send()
+            sent[c] += 1
+            time.sleep(0.3)
+        assert e[at[2]] >> 32 == tag[c] and e[at[3]] == 0, \
+            [hex(e[i]) for i in at]
+        udp_frames(s, d, c, d, dport=11).send()
+        sent[c] += 1
+        e = wait_index(m, lambda e: e[at[0]] >> 32 == tag[d],
+                       "new flow in the first tombstone (%d)" % at[0])
+        assert e[at[1]] == INDEX_TOMB, [hex(e[i]) for i in at]
+
+        def written(recs):
+            return all(sum(r["flow"]["pkts_toserver"] for r in
+                           find(recs, src_port=p)) == k
+                       for p, k in sent.items())
+        H.wait_records(out, written, timeout=20, proc=h.proc)
+        wait_index(m, lambda e: INDEX_TOMB not in e and
+                   not {v >> 32 for v in e} & set(tag.values()),
+                   "index without tombstones or the flows' entries")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    assert all(r["flow"]["reason"] == "idle"
+               for p in sent for r in find(recs, src_port=p)), recs
+
 if __name__ == "__main__":
     H.main(lambda: H.run_tap(tap))
