@@ -618,6 +618,13 @@ def _():
         2 * repeat, list(bad.items())[:5])
 
 
+def hdrlog_xdp(out, slots, *args):
+    """hdrlog with flows counted in XDP (whose maps bpftool finds from the
+    attached program), a table of slots."""
+    return hdrlog(["--log", "flows", "--attach-ingress", "xdp",
+                   "--flow-table", str(slots)] + list(args), out)
+
+
 def map_id(name):
     """The id of the map name of the XDP program attached to A."""
     r = H.run([H.need("bpftool"), "-j", "prog", "show", "id",
@@ -665,9 +672,8 @@ def _():
                   s.UDP(sport=p, dport=9) / b"tick")
         c.send()
 
-    with hdrlog(["--log", "flows", "--attach-ingress", "xdp",
-                 "--flow-table", "16", "--flow-active-timeout", "1",
-                 "--flow-idle-timeout", "3"], out) as h:
+    with hdrlog_xdp(out, 16, "--flow-active-timeout", "1",
+                    "--flow-idle-timeout", "3") as h:
         deadline = time.monotonic() + 15
         while not find(H.read_json_lines(out), src_port=port):
             assert time.monotonic() < deadline, "no active report: " + \
@@ -741,16 +747,19 @@ def flow_hash(key):
     return h ^ (h >> 32)
 
 
-def udp_home(ifindex, sport, dport, n):
-    """The home entry in an index of n and the tag (an entry's high 32
-    bits) of the UDP flow CLIENT:sport -> SERVER:dport arriving at A (the
-    key's lo end is the client's, the lower address)."""
-    key = (ifindex.to_bytes(4, "little") + bytes(2) + bytes([4, 17]) +
-           socket.inet_aton(CLIENT) + bytes(12) +
-           socket.inet_aton(SERVER) + bytes(12) +
-           sport.to_bytes(2, "big") + dport.to_bytes(2, "big"))
-    h = flow_hash(key)
-    return ((h & 0xffffffff) * n) >> 32, (h >> 32) | 1
+def udp_homes(sports, dport, n):
+    """For each of sports, the home entry in an index of n and the tag (an
+    entry's high 32 bits) of the UDP flow CLIENT:sport -> SERVER:dport
+    arriving at A (the key's lo end is the client's, the lower address)."""
+    ifindex = a_link()["ifindex"].to_bytes(4, "little")
+    homes = {}
+    for sport in sports:
+        h = flow_hash(ifindex + bytes(2) + bytes([4, 17]) +
+                      socket.inet_aton(CLIENT) + bytes(12) +
+                      socket.inet_aton(SERVER) + bytes(12) +
+                      sport.to_bytes(2, "big") + dport.to_bytes(2, "big"))
+        homes[sport] = (((h & 0xffffffff) * n) >> 32, (h >> 32) | 1)
+    return homes
 
 
 def index_entries(m):
@@ -789,12 +798,10 @@ def udp_frames(s, *ports, dport):
           "record; one whose run is 63 takes the 64th entry and is written")
 def _():
     s, out, _, base = start("probes.json", 2000)
-    n = 512     # --flow-table 256
-    with hdrlog(["--log", "flows", "--attach-ingress", "xdp",
-                 "--flow-table", "256", "--flow-idle-timeout", "60"],
-                out) as h:
-        m, ifx = map_id("flow_index"), a_link()["ifindex"]
-        homes = {p: udp_home(ifx, p, 12, n) for p in range(base, base + 2000)}
+    n = 512     # the index: twice the slots
+    with hdrlog_xdp(out, 256, "--flow-idle-timeout", "60") as h:
+        m = map_id("flow_index")
+        homes = udp_homes(range(base, base + 2000), 12, n)
 
         def span(p, k):
             return {(homes[p][0] + i) % n for i in range(k)}
@@ -844,17 +851,16 @@ def _():
           "is left and none of their entries")
 def _():
     s, out, _, base = start("tombs.json", 2000)
-    n = 128     # --flow-table 64
-    with hdrlog(["--log", "flows", "--attach-ingress", "xdp",
-                 "--flow-table", "64", "--flow-idle-timeout", "2"],
-                out) as h:
-        m, ifx = map_id("flow_index"), a_link()["ifindex"]
+    n = 128     # the index: twice the slots
+    with hdrlog_xdp(out, 64, "--flow-idle-timeout", "2") as h:
+        m = map_id("flow_index")
+        homes = udp_homes(range(base, base + 2000), 11, n)
         by_home = {}
-        for p in range(base, base + 2000):
-            by_home.setdefault(udp_home(ifx, p, 11, n)[0], []).append(p)
+        for p, (at, _) in homes.items():
+            by_home.setdefault(at, []).append(p)
         home, ports = max(by_home.items(), key=lambda kv: len(kv[1]))
         a, b, c, d = ports[:4]
-        tag = {p: udp_home(ifx, p, 11, n)[1] for p in (a, b, c, d)}
+        tag = {p: homes[p][1] for p in (a, b, c, d)}
         at = [(home + i) % n for i in range(4)]
         sent = {a: 1, b: 1, c: 1, d: 2}
         udp_frames(s, a, b, c, dport=11).send()
