@@ -8,6 +8,9 @@
  * the table takes sweep_round ticks (1 to 5: a third of the idle
  * timeout), and each flow is judged that often: at a million flows a
  * whole pass a second would cost a few percent of a CPU for nothing.
+ * A pass reads only the slots the kernel has handed out: it takes
+ * never-used slots in order (flow_slots_fresh), so a big --flow-table
+ * that few flows ever used costs little to sweep.
  * Flows that end with RST or FIN cannot wait for their slice: the kernel
  * queues their slots as they end (flows_ended) and each tick judges
  * those first. Each flow is judged:
@@ -34,13 +37,13 @@
  * again. At the end of a tick at least RETIRE_NS after that, its index
  * entry turns into a tombstone and the slot goes to the free ring, for
  * the kernel to reuse (the grace period: a frame that matched the key
- * just before may still be adding to it). A tombstone that a later
- * tick's slice of the index finds with an EMPTY entry after it turns
- * EMPTY again, and so do the tombstones before it: no probe chain passes
- * them. A frame that the kernel counts between this read of a flow and
- * the GONE (microseconds), or that matched the key just before, is not
- * in the record: the flow had been idle for seconds or had ended, so
- * this is the rare last retransmission.
+ * just before may still be adding to it). The next tick looks at the
+ * tombstones made: one with an EMPTY entry after it turns EMPTY again,
+ * and so do the tombstones before it: no probe chain passes them. A
+ * frame that the kernel counts between this read of a flow and the GONE
+ * (microseconds), or that matched the key just before, is not in the
+ * record: the flow had been idle for seconds or had ended, so this is
+ * the rare last retransmission.
  */
 #include <errno.h>
 #include <search.h>
@@ -94,8 +97,11 @@ struct flow_table {
 	uint64_t active_ns;
 	void *reported;		/* tsearch() tree of struct reported */
 	unsigned int sweep_round;	/* ticks per pass */
+	unsigned int pass_tick;		/* ticks of this pass done */
 	uint32_t cursor;		/* the slot the next tick reads from */
-	uint32_t index_cursor;		/* the index entry, likewise */
+	/* index entries made tombstones last tick: n_slots at most */
+	uint32_t *tombs;
+	uint32_t n_tombs;
 	/* ended flows, until CLOSED_WAIT_NS has passed */
 	struct hdrlog_flow_ended pending[PENDING_MAX];
 	unsigned int n_pending;
@@ -171,7 +177,8 @@ struct flow_table *flow_table_new(const struct flow_table_maps *maps,
 		goto fail;
 	}
 	t->retired = malloc((size_t)t->n_slots * sizeof(*t->retired));
-	if (!t->retired)
+	t->tombs = malloc((size_t)t->n_slots * sizeof(*t->tombs));
+	if (!t->retired || !t->tombs)
 		goto oom;
 	t->idle_ns = idle_timeout * NS;
 	t->active_ns = active_timeout * NS;
@@ -200,6 +207,7 @@ void flow_table_free(struct flow_table *t)
 	if (t->free_ring)
 		munmap(t->free_ring, (size_t)t->n_slots * sizeof(*t->free_ring));
 	free(t->retired);
+	free(t->tombs);
 	tdestroy(t->reported, free_node);
 	free(t);
 }
@@ -347,7 +355,8 @@ static void publish_free(struct flow_table *t)
  * Slots GONE since RETIRE_NS ago out of the index (a tombstone: the
  * kernel never writes an entry that holds a slot) and to the free ring;
  * called at the end of a tick, so that an entry is a tombstone a whole
- * tick before empty_tombs() may see it.
+ * tick before empty_tombs() may see it. The next tick's sweep_tombs()
+ * takes the list of them, so it holds one tick's: n_slots at most.
  */
 static void free_retired(struct flow_table *t, uint64_t now)
 {
@@ -359,9 +368,11 @@ static void free_retired(struct flow_table *t, uint64_t now)
 
 		if (pos < t->n_index &&
 		    (uint32_t)__atomic_load_n(&t->index[pos],
-					      __ATOMIC_RELAXED) == slot)
+					      __ATOMIC_RELAXED) == slot) {
 			__atomic_store_n(&t->index[pos], HDRLOG_FLOW_INDEX_TOMB,
 					 __ATOMIC_RELAXED);
+			t->tombs[t->n_tombs++] = pos;
+		}
 		give_back(t, slot);
 	}
 }
@@ -392,18 +403,23 @@ static void empty_tombs(struct flow_table *t, uint32_t i)
 	}
 }
 
-/* This tick's share of the index: tombstones that can go. */
-static void sweep_index(struct flow_table *t)
+/*
+ * The tombstones the last tick made: EMPTY again where they can be. The
+ * index is not read through for others: a tombstone left (the entry
+ * after it holds a flow, or is a tombstone itself) can go only once that
+ * next entry turns EMPTY, only empty_tombs() makes an entry EMPTY (the
+ * kernel makes no entry EMPTY or a tombstone), and it walks back over
+ * the tombstones before as it does. So a flow exported costs a look or
+ * two here, not a read of the whole index (two entries a slot of
+ * --flow-table) every pass.
+ */
+static void sweep_tombs(struct flow_table *t)
 {
-	uint32_t share = t->n_index / t->sweep_round + 1;
-	uint32_t to = t->n_index - t->index_cursor > share ?
-		      t->index_cursor + share : t->n_index;
-
-	for (uint32_t i = t->index_cursor; i < to; i++)
-		if (__atomic_load_n(&t->index[i], __ATOMIC_RELAXED) ==
+	for (uint32_t i = 0; i < t->n_tombs; i++)
+		if (__atomic_load_n(&t->index[t->tombs[i]], __ATOMIC_RELAXED) ==
 		    HDRLOG_FLOW_INDEX_TOMB)
-			empty_tombs(t, i);
-	t->index_cursor = to == t->n_index ? 0 : to;
+			empty_tombs(t, t->tombs[i]);
+	t->n_tombs = 0;
 }
 
 /* At the end of a tick, its slots freed: mark what it retired. */
@@ -432,6 +448,19 @@ static void sweep_slots(struct flow_table *t, uint32_t from, uint32_t to,
 			       exported) && !shutdown)
 			retire(t, i);
 	}
+}
+
+/*
+ * Slots the kernel has handed out: it takes never-used slots in order
+ * before any from the free ring, so none at or past this has held a
+ * flow. Its fetch-and-add takes the count past the table when CPUs race
+ * for the last fresh slots.
+ */
+static uint32_t slots_used(const struct flow_table *t)
+{
+	uint64_t n = __atomic_load_n(t->maps.slots_fresh, __ATOMIC_ACQUIRE);
+
+	return n < t->n_slots ? (uint32_t)n : t->n_slots;
 }
 
 static bool tcp_ended(const struct hdrlog_flow *v)
@@ -477,21 +506,37 @@ void flow_table_sweep(struct flow_table *t, uint64_t now, bool shutdown,
 		      const struct decode_ctx *ctx, flow_emit_fn emit,
 		      void *emit_ctx, uint64_t exported[FLOW_END_SHUTDOWN + 1])
 {
-	uint32_t share = t->n_slots / t->sweep_round + 1;
+	unsigned int left = t->sweep_round - t->pass_tick;
 	uint32_t to;
 
 	if (shutdown) {
-		/* everything: what is left is exported */
-		sweep_slots(t, 0, t->n_slots, now, true, ctx, emit, emit_ctx,
-			    exported);
+		/* every slot handed out, those taken meanwhile too */
+		for (uint32_t from = 0; (to = slots_used(t)) > from; from = to)
+			sweep_slots(t, from, to, now, true, ctx, emit,
+				    emit_ctx, exported);
 		return;
 	}
 	sweep_ended(t, now, ctx, emit, emit_ctx, exported);
-	to = t->n_slots - t->cursor > share ? t->cursor + share : t->n_slots;
+	/*
+	 * What is left of the pass over the slots handed out, shared among
+	 * its ticks left: a pass takes sweep_round ticks however many the
+	 * kernel hands out meanwhile. Their count only grows, so each tick
+	 * ends at or past where the same tick of the pass before did: a flow
+	 * is judged every sweep_round ticks at least, and a new one within
+	 * sweep_round ticks (a fresh slot is past the cursor, a reused one
+	 * is read by the next pass).
+	 */
+	to = t->cursor + (uint32_t)(((uint64_t)slots_used(t) - t->cursor +
+				     left - 1) / left);
 	sweep_slots(t, t->cursor, to, now, false, ctx, emit, emit_ctx,
 		    exported);
-	t->cursor = to == t->n_slots ? 0 : to;
-	sweep_index(t);
+	if (++t->pass_tick == t->sweep_round) {
+		t->pass_tick = 0;
+		t->cursor = 0;
+	} else {
+		t->cursor = to;
+	}
+	sweep_tombs(t);
 	free_retired(t, clock_mono_ns());
 	publish_free(t);
 	mark_retired(t);

@@ -22,6 +22,7 @@ struct flow_table_maps {
 	int free_ring;	/* flow_free_ring: slots given back, mapped here */
 	int ended;	/* flows_ended: notices of flows that ended */
 	uint64_t *free_tail;	/* flow_free_tail, in the mapped .bss */
+	uint64_t *slots_fresh;	/* flow_slots_fresh, likewise: slots used */
 };
 
 /* Called once per flow record, which lives only for the call. */

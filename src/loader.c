@@ -989,6 +989,7 @@ void loader_flow_maps(const struct loader *l, struct flow_table_maps *m)
 	m->free_ring = bpf_map__fd(l->skel->maps.flow_free_ring);
 	m->ended = bpf_map__fd(l->skel->maps.flows_ended);
 	m->free_tail = (uint64_t *)&l->skel->bss->flow_free_tail;
+	m->slots_fresh = (uint64_t *)&l->skel->bss->flow_slots_fresh;
 }
 
 void loader_respond_fds(const struct loader *l, struct respond_fds *fds)

@@ -27,9 +27,10 @@ CLIENT6, SERVER6 = "2001:db8:99::10", "2001:db8:99::20"
 _port = [30000]
 
 
-def next_port():
-    _port[0] += 1
-    return _port[0]
+def next_port(n=1):
+    """The first of n port numbers that no other case uses."""
+    _port[0] += n
+    return _port[0] - n + 1
 
 
 class Conversation:
@@ -66,6 +67,12 @@ class Conversation:
                     problems.append("flow.%s_%s %s, sent %s" % (
                         what, name, got, have[way]))
         return problems
+
+
+def start(name, ports=1):
+    """What most cases begin with: scapy, the output file name, an empty
+    Conversation and the first of ports port numbers of their own."""
+    return H.load_scapy(), H.path(name), Conversation(), next_port(ports)
 
 
 def tcp_conversation(cport, sport, end="fin"):
@@ -257,8 +264,7 @@ def _():
     s = H.load_scapy()
     out = H.path("slices.json")
     idle, late = Conversation(), Conversation()
-    base = next_port()
-    _port[0] += 5000
+    base = next_port(5000)
     for i in range(3000):
         idle.add("ts", s.IP(src=CLIENT, dst=SERVER) /
                  s.UDP(sport=base + i, dport=7) / b"i")
@@ -313,11 +319,7 @@ def _():
           "frames; the 48 frames of the other 24 counted as not tracked in "
           "the summary")
 def _():
-    s = H.load_scapy()
-    out = H.path("full.json")
-    c = Conversation()
-    base = next_port()
-    _port[0] += 40
+    s, out, c, base = start("full.json", 40)
     for i in range(40):
         c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
               s.UDP(sport=base + i, dport=7) / b"z")
@@ -340,11 +342,9 @@ def _():
 @tap.case("--log flows,listed: flow records and the list hits' packet "
           "records, no others")
 def _():
-    s = H.load_scapy()
-    out = H.path("listed.json")
+    s, out, c, p1 = start("listed.json", 2)
+    p2 = p1 + 1
     tag = H.write_list("tagged.txt", [SERVER + "/32"])
-    c = Conversation()
-    p1, p2 = next_port(), next_port()
     for i in range(3):
         c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
               s.UDP(sport=p1, dport=5) / b"a")
@@ -411,10 +411,7 @@ def _():
 @tap.case("--schema ecs: a flow record under ECS names (event.category "
           "network, source/destination/network packets and bytes)")
 def _():
-    s = H.load_scapy()
-    out = H.path("ecs.json")
-    port = next_port()
-    c = Conversation()
+    s, out, c, port = start("ecs.json")
     c.add("ts", s.IP(src=CLIENT, dst=SERVER) / s.UDP(sport=port, dport=5)
           / b"a")
     c.add("tc", s.IP(src=SERVER, dst=CLIENT) / s.UDP(sport=5, dport=port)
@@ -443,10 +440,8 @@ def _():
 @tap.case("a pcap output has no place for flow records: skipped and "
           "counted; stats records and the summary count flows by reason")
 def _():
-    s = H.load_scapy()
-    out, cap = H.path("stats.json"), H.path("flows.pcap")
-    port = next_port()
-    c = Conversation()
+    s, out, c, port = start("stats.json")
+    cap = H.path("flows.pcap")
     for i in range(2):
         c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
               s.UDP(sport=port, dport=5) / b"a")
@@ -489,8 +484,7 @@ def _():
     s = H.load_scapy()
     out = H.path("overflow.json")
     n = 16000   # sent within a second or two: a tick takes > 4096 at once
-    base = next_port()
-    _port[0] += n
+    base = next_port(n)
     frames = [bytes(s.Ether(src=H.pair().b_mac, dst=H.pair().a_mac) /
                     s.IP(src=CLIENT, dst=SERVER) /
                     s.TCP(sport=base + i, dport=9, flags="R"))
@@ -525,10 +519,7 @@ def _():
           "flow's counts; three rounds of new flows, each written before "
           "the next")
 def _():
-    s = H.load_scapy()
-    out = H.path("reuse.json")
-    old, base = Conversation(), next_port()
-    _port[0] += 16
+    s, out, old, base = start("reuse.json", 16)
     for i in range(16):
         for _ in range(2):
             old.add("ts", s.IP(src=CLIENT, dst=SERVER) /
@@ -552,8 +543,7 @@ def _():
         while rounds < 3:
             assert time.monotonic() < deadline, h.stderr()
             dport += 1
-            new, nb = Conversation(), next_port()
-            _port[0] += 16
+            new, nb = Conversation(), next_port(16)
             for i in range(16):
                 for _ in range(3):
                     new.add("ts", s.IP(src=CLIENT, dst=SERVER) /
@@ -586,10 +576,14 @@ FLOW_RACE = os.path.join(os.path.dirname(os.path.dirname(H.HDRLOG)), "tests",
                          "helpers", "flow_race")
 
 
-def xdp_prog_id():
+def a_link():
     r = H.run([H.IP, "-j", "-n", H.topo().ns_a, "link", "show", "dev",
                H.dev()])
-    return json.loads(r.stdout)[0]["xdp"]["prog"]["id"]
+    return json.loads(r.stdout)[0]
+
+
+def xdp_prog_id():
+    return a_link()["xdp"]["prog"]["id"]
 
 
 @tap.case("two CPUs make the same 20000 flows at once (BPF_PROG_RUN of the "
@@ -625,27 +619,35 @@ def _():
         2 * repeat, list(bad.items())[:5])
 
 
-def prog_map(name):
+def hdrlog_xdp(out, slots, *args):
+    """hdrlog with flows counted in XDP (whose maps bpftool finds from the
+    attached program), a table of slots."""
+    return hdrlog(["--log", "flows", "--attach-ingress", "xdp",
+                   "--flow-table", str(slots)] + list(args), out)
+
+
+def map_info(name):
     """bpftool's map show (a dict) of the map of the XDP program attached
-    to A whose name ends with name."""
-    r = H.run([H.need("bpftool"), "-j", "prog", "show", "id", str(xdp_prog_id())])
+    to A whose name ends with name (".bss": the globals, whose map name
+    starts with the object's)."""
+    r = H.run([H.need("bpftool"), "-j", "prog", "show", "id",
+               str(xdp_prog_id())])
     for m in json.loads(r.stdout)["map_ids"]:
         info = json.loads(H.run(["bpftool", "-j", "map", "show", "id",
                                  str(m)]).stdout)
         if info["name"].endswith(name):
             return info
-    raise AssertionError("no map %s" % name)
+    raise AssertionError("no %s map" % name)
 
 
-def slots_map_id():
-    """The id of the flow_slots map of the XDP program attached to A."""
-    return prog_map("flow_slots")["id"]
+def map_id(name):
+    """The id of the map name of the XDP program attached to A."""
+    return map_info(name)["id"]
 
 
 def bss():
     """The XDP program's global variables: {name: value}."""
-    r = H.run(["bpftool", "-j", "map", "dump", "id",
-               str(prog_map(".bss")["id"])])
+    r = H.run(["bpftool", "-j", "map", "dump", "id", str(map_id(".bss"))])
     out = {}
     for v in json.loads(r.stdout)[0]["formatted"]["value"][".bss"]:
         out.update(v)
@@ -661,10 +663,19 @@ def possible_cpus():
     return n
 
 
+def le(value, size):
+    """bpftool's words for value's size bytes, little-endian."""
+    return [str(b) for b in value.to_bytes(size, "little")]
+
+
+def hex_bytes(words):
+    return bytearray(int(b, 16) for b in words)
+
+
 def slot_bytes(map_id, i):
     r = H.run(["bpftool", "-j", "map", "lookup", "id", str(map_id), "key"] +
-              [str(b) for b in i.to_bytes(4, "little")])
-    return bytearray(int(b, 16) for b in json.loads(r.stdout)["value"])
+              le(i, 4))
+    return hex_bytes(json.loads(r.stdout)["value"])
 
 
 @tap.case("one flow in two slots (the same-key insert race the design "
@@ -674,18 +685,21 @@ def slot_bytes(map_id, i):
 def _():
     s = H.load_scapy()
     out = H.path("twoslots.json")
-    port = next_port()
+    port = next_port(2)
+    other = port + 1
     sent = 0
 
     def tick():
+        """A frame of the flow, and one of another whose slot is then
+        made the flow's second (the sweep reads only slots handed out)."""
         c = Conversation()
-        c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
-              s.UDP(sport=port, dport=9) / b"tick")
+        for p in (port, other):
+            c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+                  s.UDP(sport=p, dport=9) / b"tick")
         c.send()
 
-    with hdrlog(["--log", "flows", "--attach-ingress", "xdp",
-                 "--flow-table", "16", "--flow-active-timeout", "1",
-                 "--flow-idle-timeout", "3"], out) as h:
+    with hdrlog_xdp(out, 16, "--flow-active-timeout", "1",
+                    "--flow-idle-timeout", "3") as h:
         deadline = time.monotonic() + 15
         while not find(H.read_json_lines(out), src_port=port):
             assert time.monotonic() < deadline, "no active report: " + \
@@ -693,35 +707,40 @@ def _():
             tick()
             sent += 1
             time.sleep(0.1)
-        m = slots_map_id()
-        v = None
-        for i in range(15):
+        # the other flow's frames all counted: none while its slot changes
+        deadline = time.monotonic() + 10
+        while h.summary_now().get("seen", 0) < 2 * sent:
+            assert time.monotonic() < deadline, h.stderr()
+            time.sleep(0.05)
+        m = map_id("flow_slots")
+        v = o = None
+        for i in range(16):
             b = slot_bytes(m, i)
             # LIVE, and the key's ports (the client's address is lower)
             if b[48] == 2 and int.from_bytes(b[40:44], "big") == \
                     port << 16 | 9:
                 v = b
-        assert v, "the flow's slot not found"
-        # slot 15 (never handed out: one flow in 16): the same key, one
-        # frame, idle for 10 s, not in the index
+            if b[48] == 2 and int.from_bytes(b[40:44], "big") == \
+                    other << 16 | 9:
+                o, o_slot = b, i
+        assert v and o, "the flows' slots not found"
+        # the other flow's slot: the same key as the flow's, one frame,
+        # idle for 10 s; its index entry still the other's (whose tag no
+        # lookup of this key matches), made a tombstone as it is exported
         w = bytearray(v)
         first = int.from_bytes(v[120:128], "little") - 10 ** 10
         w[56:64] = first.to_bytes(8, "little")
         w[64:96] = (1).to_bytes(8, "little") + bytes(8) + \
             (32).to_bytes(8, "little") + bytes(8)
         w[120:128] = first.to_bytes(8, "little")
-        w[164:168] = b"\xff" * 4
-        H.run(["bpftool", "map", "update", "id", str(m), "key", "15", "0",
-               "0", "0", "value"] + [str(x) for x in w])
+        w[164:168] = o[164:168]
+        H.run(["bpftool", "map", "update", "id", str(m), "key"] +
+              le(o_slot, 4) + ["value"] + [str(x) for x in w])
         deadline = time.monotonic() + 10
         while not any(r["flow"]["reason"] == "idle" for r in
                       find(H.read_json_lines(out), src_port=port)):
             assert time.monotonic() < deadline, "no idle record: " + \
                 h.stderr()
-            time.sleep(0.05)
-        deadline = time.monotonic() + 10
-        while h.summary_now().get("seen", 0) < sent:
-            assert time.monotonic() < deadline, h.stderr()
             time.sleep(0.05)
         rc = h.stop()
     assert rc == 0, h.stderr()
@@ -732,6 +751,179 @@ def _():
     total = sum(r["flow"]["pkts_toserver"] for r in recs)
     assert total == sent + 1, "records add up to %d, %d frames: %s" % (
         total, sent + 1, recs)
+
+M64 = (1 << 64) - 1
+INDEX_TOMB = M64
+# in use, and no key's (a key's tag is odd: flow_find() sets its low bit)
+PLANTED = 2 << 32 | 0xfffffff0
+
+
+def flow_hash(key):
+    """bpf/flows.bpf.h's flow_hash() of a 44-byte key."""
+    h = 0
+    for i in range(0, 40, 8):
+        h = ((h ^ int.from_bytes(key[i:i + 8], "little")) *
+             0x9e3779b97f4a7c15) & M64
+        h ^= h >> 29
+    h = ((h ^ int.from_bytes(key[40:44], "little")) *
+         0x9e3779b97f4a7c15) & M64
+    h ^= h >> 32
+    h = (h * 0xd6e8feb86659fd93) & M64
+    return h ^ (h >> 32)
+
+
+def udp_homes(sports, dport, n):
+    """For each of sports, the home entry in an index of n and the tag (an
+    entry's high 32 bits) of the UDP flow CLIENT:sport -> SERVER:dport
+    arriving at A (the key's lo end is the client's, the lower address)."""
+    ifindex = a_link()["ifindex"].to_bytes(4, "little")
+    homes = {}
+    for sport in sports:
+        h = flow_hash(ifindex + bytes(2) + bytes([4, 17]) +
+                      socket.inet_aton(CLIENT) + bytes(12) +
+                      socket.inet_aton(SERVER) + bytes(12) +
+                      sport.to_bytes(2, "big") + dport.to_bytes(2, "big"))
+        homes[sport] = (((h & 0xffffffff) * n) >> 32, (h >> 32) | 1)
+    return homes
+
+
+def index_entries(m):
+    """flow_index (map m), read with bpftool: the entries in order."""
+    e = {}
+    for kv in json.loads(H.run(["bpftool", "-j", "map", "dump", "id",
+                                str(m)]).stdout):
+        e[int.from_bytes(hex_bytes(kv["key"]), "little")] = \
+            int.from_bytes(hex_bytes(kv["value"]), "little")
+    return [e[i] for i in range(len(e))]
+
+
+def wait_index(m, ok, what, timeout=15):
+    """Read flow_index until ok(entries); its entries then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        e = index_entries(m)
+        if ok(e):
+            return e
+        assert time.monotonic() < deadline, "flow_index: no %s: %s" % (
+            what, {i: hex(v) for i, v in enumerate(e) if v})
+        time.sleep(0.1)
+
+
+def udp_frames(s, *ports, dport):
+    c = Conversation()
+    for p in ports:
+        c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+              s.UDP(sport=p, dport=dport) / b"f")
+    return c
+
+
+@tap.case("the probe limit (64): a new flow whose home in the index starts "
+          "a run of 64 entries in use (planted with bpftool), the 65th "
+          "EMPTY, is not tracked: counted as not tracked in the summary, no "
+          "record; one whose run is 63 takes the 64th entry and is written")
+def _():
+    s, out, _, base = start("probes.json", 2000)
+    n = 512     # the index: twice the slots
+    with hdrlog_xdp(out, 256, "--flow-idle-timeout", "60") as h:
+        m = map_id("flow_index")
+        homes = udp_homes(range(base, base + 2000), 12, n)
+
+        def span(p, k):
+            return {(homes[p][0] + i) % n for i in range(k)}
+        known, lost, fits = base, None, None
+        for p in homes:
+            if lost is None and not span(p, 65) & span(known, 1):
+                lost = p
+            elif lost is not None and \
+                    not span(p, 64) & (span(known, 1) | span(lost, 65)):
+                fits = p
+                break
+        # the hash here is the kernel's: a flow's entry is at its home
+        udp_frames(s, known, dport=12).send()
+        e = wait_index(m, lambda e: e[homes[known][0]] >> 32 ==
+                       homes[known][1], "entry of the first flow at its home")
+        for p, k in ((lost, 64), (fits, 63)):
+            at = homes[p][0]
+            assert e[(at + k) % n] == 0, "entry %d in use" % ((at + k) % n)
+            for i in span(p, k):
+                if e[i] == 0:
+                    H.run(["bpftool", "map", "update", "id", str(m), "key"] +
+                          le(i, 4) + ["value"] + le(PLANTED, 8))
+        udp_frames(s, lost, dport=12).send()
+        deadline = time.monotonic() + 10
+        while h.summary_now().get("flow_table_full", 0) < 1:
+            assert time.monotonic() < deadline, h.stderr()
+            time.sleep(0.05)
+        udp_frames(s, fits, dport=12).send()
+        at = (homes[fits][0] + 63) % n
+        wait_index(m, lambda e: e[at] >> 32 == homes[fits][1],
+                   "entry of the flow at the end of its run (%d)" % at)
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    assert not find(recs, src_port=lost), find(recs, src_port=lost)
+    for p in (known, fits):
+        got = find(recs, src_port=p)
+        assert len(got) == 1 and got[0]["flow"]["pkts_toserver"] == 1, got
+    assert h.summary().get("flow_table_full") == 1, h.stderr()
+
+
+@tap.case("tombstones go: three flows of one home in the index take it and "
+          "the two entries after; the first two written (idle) while the "
+          "third goes on: their entries stay tombstones, past which the "
+          "third is found (every frame counted in it), and a new flow of "
+          "that home takes the first; once all are written, no tombstone "
+          "is left and none of their entries")
+def _():
+    s, out, _, base = start("tombs.json", 2000)
+    n = 128     # the index: twice the slots
+    with hdrlog_xdp(out, 64, "--flow-idle-timeout", "2") as h:
+        m = map_id("flow_index")
+        homes = udp_homes(range(base, base + 2000), 11, n)
+        by_home = {}
+        for p, (at, _) in homes.items():
+            by_home.setdefault(at, []).append(p)
+        home, ports = max(by_home.items(), key=lambda kv: len(kv[1]))
+        a, b, c, d = ports[:4]
+        tag = {p: homes[p][1] for p in (a, b, c, d)}
+        at = [(home + i) % n for i in range(4)]
+        sent = {a: 1, b: 1, c: 1, d: 2}
+        udp_frames(s, a, b, c, dport=11).send()
+        wait_index(m, lambda e: [e[i] >> 32 for i in at[:3]] ==
+                   [tag[a], tag[b], tag[c]], "chain of three at %d" % home)
+        deadline = time.monotonic() + 20
+        while True:
+            e = index_entries(m)
+            if e[at[0]] == INDEX_TOMB and e[at[1]] == INDEX_TOMB:
+                break
+            assert time.monotonic() < deadline, \
+                "no tombstones: %s" % [hex(e[i]) for i in at]
+            udp_frames(s, c, dport=11).send()
+            sent[c] += 1
+            time.sleep(0.3)
+        assert e[at[2]] >> 32 == tag[c] and e[at[3]] == 0, \
+            [hex(e[i]) for i in at]
+        udp_frames(s, d, c, d, dport=11).send()
+        sent[c] += 1
+        e = wait_index(m, lambda e: e[at[0]] >> 32 == tag[d],
+                       "new flow in the first tombstone (%d)" % at[0])
+        assert e[at[1]] == INDEX_TOMB, [hex(e[i]) for i in at]
+
+        def written(recs):
+            return all(sum(r["flow"]["pkts_toserver"] for r in
+                           find(recs, src_port=p)) == k
+                       for p, k in sent.items())
+        H.wait_records(out, written, timeout=20, proc=h.proc)
+        wait_index(m, lambda e: INDEX_TOMB not in e and
+                   not {v >> 32 for v in e} & set(tag.values()),
+                   "index without tombstones or the flows' entries")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = H.read_json_lines(out)
+    assert all(r["flow"]["reason"] == "idle"
+               for p in sent for r in find(recs, src_port=p)), recs
+
+
 
 @tap.case("a table of 131073 flows has a cache of 65536 index entries for "
           "each CPU in front of its index: 50000 flows made on two CPUs at "
@@ -746,11 +938,10 @@ def _():
     out = H.path("cache.json")
     n, rounds, table = 50000, 3, 131073
     exported = re.compile(r"^\s*(\d+) flows exported", re.M)
-    with hdrlog(["--log", "flows", "--attach-ingress", "xdp",
-                 "--flow-table", str(table), "--flow-idle-timeout", "1",
-                 "--fields", "event_type,src_ip,dest_ip,src_port,dest_port,"
-                 "flow.pkts_toserver"], out) as h:
-        cache = prog_map("flow_cache")
+    with hdrlog_xdp(out, table, "--flow-idle-timeout", "1", "--fields",
+                    "event_type,src_ip,dest_ip,src_port,dest_port,"
+                    "flow.pkts_toserver") as h:
+        cache = map_info("flow_cache")
         assert cache["max_entries"] == possible_cpus() << 16, cache
         for r in range(1, rounds + 1):
             run = H.run(H.ns_exec(H.topo().ns_a, [
