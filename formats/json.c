@@ -495,6 +495,8 @@ static struct ecs_plan *ecs_plan_make(yajl_gen g)
 
 int json_writer_init(struct json_writer *w, enum field_schema schema)
 {
+	/* before anything can fail: json_writer_free() frees it */
+	w->ecs = NULL;
 	w->esc = yajl_gen_alloc(NULL);
 	if (!w->esc) {
 		pr_err("out of memory");
@@ -551,7 +553,6 @@ int json_writer_init(struct json_writer *w, enum field_schema schema)
 		w->members[i] = f->member;
 		w->sizes[i] = f->member_size;
 	}
-	w->ecs = NULL;
 	if (schema == SCHEMA_ECS) {
 		w->ecs = ecs_plan_make(w->esc);
 		if (!w->ecs) {
