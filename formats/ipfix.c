@@ -326,7 +326,13 @@ static size_t put_record(uint8_t *p, const struct event *e, bool rev,
 {
 	const struct event_flow *f = &e->flow;
 	bool v6 = e->ip_v == 6;
-	bool icmp = (!v6 && e->ip_proto == 1) || (v6 && e->ip_proto == 58);
+	/*
+	 * The type and code the flow record has, as the JSON record: ICMP
+	 * (1) over either IP version, ICMPv6 (58) over IPv6. Not keyed on
+	 * ip_v alone: ICMP inside IPv6 (next header 1) sent 0. Its type
+	 * and code go in the template's one ICMP element (139 for IPv6).
+	 */
+	bool icmp = event_has(e, F_ICMP_TYPE);
 	/* flowDirection: 0 ingress, 1 egress; the first frame's way */
 	bool out = (e->direction == HDRLOG_DIR_OUTBOUND) != rev;
 	/*

@@ -131,10 +131,14 @@ static void parse(char *line, struct event *e)
 		else if (!strcmp(w, "vlan")) {
 			e->vlan[0] = n;
 			e->vlan_count = 1;
-		} else if (!strcmp(w, "icmp_type"))
-			e->icmp_type = n;
-		else if (!strcmp(w, "icmp_code"))
-			e->icmp_code = n;
+		} else if (!strcmp(w, "icmp_type") || !strcmp(w, "icmp_code")) {
+			/* present as the decoder makes them: both or none */
+			e->present |= FIELD_BIT(F_ICMP_TYPE) | FIELD_BIT(F_ICMP_CODE);
+			if (w[5] == 't')
+				e->icmp_type = n;
+			else
+				e->icmp_code = n;
+		}
 		else if (!strcmp(w, "min_ttl"))
 			e->flow.min_ttl = n;
 		else if (!strcmp(w, "max_ttl"))

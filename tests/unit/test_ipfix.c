@@ -289,6 +289,9 @@ static void ipv6_icmp(void **state)
 	inet_pton(AF_INET6, "2001:db8:1::2", b);
 	memcpy(e.src_ip, a, 16);
 	memcpy(e.dest_ip, b, 16);
+	/* ICMP type and code, no ports: as event_decode_flow() makes it */
+	e.present &= ~(FIELD_BIT(F_SRC_PORT) | FIELD_BIT(F_DEST_PORT));
+	e.present |= FIELD_BIT(F_ICMP_TYPE) | FIELD_BIT(F_ICMP_CODE);
 	e.icmp_type = 128;
 	e.icmp_code = 0;
 	e.flow.pkts_toclient = 0;	/* no answer: one record */
