@@ -4,7 +4,7 @@
  * tests/integration/test_ipfix.py, which has nfcapd receive them before
  * the kernel's flow table can make any.
  *
- *   ipfix_send [--domain N] ipfix://HOST:PORT < records
+ *   ipfix_send [--domain N] [--rate N] ipfix://HOST:PORT < records
  *
  * One record a line, "key=value" words: type=flow (default), packet or
  * socket; v=4|6 src= dst= sport= dport= proto= pkts_ts= bytes_ts=
@@ -184,12 +184,16 @@ int main(int argc, char **argv)
 	struct sink *s;
 	int i = 1;
 
-	if (argc > 2 && !strcmp(argv[1], "--domain")) {
-		cfg.ipfix_domain = strtoul(argv[2], NULL, 0);
-		i = 3;
+	for (; i + 2 < argc; i += 2) {	/* --domain N, --rate N */
+		if (!strcmp(argv[i], "--domain"))
+			cfg.ipfix_domain = strtoul(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--rate"))
+			cfg.ipfix_rate = strtoul(argv[i + 1], NULL, 0);
+		else
+			break;
 	}
 	if (i != argc - 1) {
-		fprintf(stderr, "usage: ipfix_send [--domain N] ipfix://HOST:PORT < records\n");
+		fprintf(stderr, "usage: ipfix_send [--domain N] [--rate N] ipfix://HOST:PORT < records\n");
 		return 2;
 	}
 	s = sink_create(argv[i], &cfg);

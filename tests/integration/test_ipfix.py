@@ -48,13 +48,16 @@ END_REASON = {"idle": 1, "active": 2, "fin": 3, "rst": 3, "shutdown": 4,
 
 class Nfcapd:
     """nfcapd in namespace A on 127.0.0.1:port, writing into its own
-    directory; stop() closes its file (nfcapd.YYYYmmddHHMM)."""
+    directory; stop() closes its file (nfcapd.YYYYmmddHHMM). rcvbuf: its
+    -B (socket buffer bytes), None for the system's default (what a user
+    who gives none gets: net.core.rmem_default)."""
 
-    def __init__(self, name, port=PORT):
+    def __init__(self, name, port=PORT, rcvbuf=4194304):
         self.dir = H.path(name)
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         self.port = port
+        self.rcvbuf = rcvbuf
         self.log = H.path(name + ".log")
         self.proc = None
 
@@ -68,7 +71,8 @@ class Nfcapd:
             self.proc = H.track(subprocess.Popen(
                 H.ns_exec(H.topo().ns_a, [
                     NFCAPD, "-b", "127.0.0.1", "-p", str(self.port),
-                    "-w", self.dir, "-t", "3600", "-B", "4194304"]),
+                    "-w", self.dir, "-t", "3600"] +
+                    (["-B", str(self.rcvbuf)] if self.rcvbuf else [])),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log))
         deadline = time.monotonic() + 10
         while not self._listening():
@@ -419,6 +423,89 @@ def live_flows():
     assert len(flows) == 4, (flows, h.stderr())
     assert H.output_counts(h.stderr(), "ipfix") == (4, 0), h.stderr()
     compare_flows(flows, c.dir)
+
+
+def udp_rcvbuf_errors():
+    """Datagrams namespace A's kernel dropped for a full socket buffer
+    (/proc/net/snmp Udp RcvbufErrors): what nfcapd never saw."""
+    r = H.run(H.ns_exec(H.topo().ns_a, ["cat", "/proc/net/snmp"]))
+    udp = [line.split() for line in r.stdout.splitlines()
+           if line.startswith("Udp:")]
+    return int(udp[1][udp[0].index("RcvbufErrors")])
+
+
+@tap.case("live: the stop's burst of 10000 flows reaches an nfcapd with "
+          "its default socket buffer whole: paced (--ipfix-rate's "
+          "default), no datagram dropped, no sequence gap (unpaced, the "
+          "kernel dropped most of the burst at nfcapd's socket, unseen)")
+def stop_burst_paced():
+    if not has_flows():
+        raise H.Skip("this hdrlog has no --log flows")
+    n = 10000
+    mac = H.new_mac(MAC_KIND)
+    frames = [H.udp_frame(mac, src_ip="198.51.100.%d" % (2 + i // 5000),
+                          sport=10000 + i % 5000, dport=53)
+              for i in range(n)]
+    out = H.path("burst.json")
+    with Nfcapd("burst", rcvbuf=None) as c:
+        dropped = udp_rcvbuf_errors()
+        with H.Hdrlog(H.topo().ns_a, [
+                "-i", H.dev(), "--log", "flows", "-o", "json:" + out,
+                "-o", "ipfix://127.0.0.1:%d" % PORT]) as h:
+            H.topo().send(frames)
+            h.summaries_until(lambda: h.summary().get("seen", 0) >= n, 30)
+            rc = h.stop(timeout=60)     # 10000 records: 0.2 s paced
+        dropped = udp_rcvbuf_errors() - dropped
+        log = c.stop()
+    assert rc == 0, h.stderr()
+    flows = [r for r in H.read_json_lines(out)
+             if r.get("event_type") == "flow"]
+    assert len(flows) == n, (len(flows), h.stderr())
+    assert H.output_counts(h.stderr(), "ipfix") == (n, 0), h.stderr()
+    got = read_nfdump(c.dir)
+    assert len(got) == n and dropped == 0, \
+        "nfcapd got %d of %d records; the kernel dropped %d datagrams at " \
+        "its socket\n%s" % (len(got), n, dropped, log)
+    assert re.search(r"Sequence Errors: 0\b", log), log
+    assert sorted((g["src addr"], int(g["src port"])) for g in got) == \
+        sorted(("198.51.100.%d" % (2 + i // 5000), 10000 + i % 5000)
+               for i in range(n))
+
+
+@tap.case("live: ICMP inside IPv6 (next header 1) and ICMPv6: nfcapd "
+          "shows the ICMP type and code the JSON flow record has (IPFIX "
+          "sent 0 for ICMP inside IPv6)")
+def icmp_in_ipv6():
+    if not has_flows():
+        raise H.Skip("this hdrlog has no --log flows")
+    s = H.load_scapy()
+    a, b = H.pair().a_mac, H.pair().b_mac
+    v6 = dict(src="2001:db8:97::10", dst="2001:db8:97::20")
+    frames = [
+        bytes(s.Ether(src=b, dst=a) / s.IPv6(nh=1, **v6) /
+              s.ICMP(type=3, code=3) / (b"u" * 28)),
+        bytes(s.Ether(src=b, dst=a) / s.IPv6(nh=1, src=v6["dst"],
+                                             dst="2001:db8:97::30") /
+              s.ICMP(type=8, code=0, id=7, seq=1) / (b"e" * 16)),
+        bytes(s.Ether(src=b, dst=a) / s.IPv6(**v6) /
+              s.ICMPv6DestUnreach(code=4) / (b"w" * 48)),
+    ]
+    out = H.path("icmp6.json")
+    with Nfcapd("icmp6") as c:
+        with H.Hdrlog(H.topo().ns_a, [
+                "-i", H.dev(), "--log", "flows", "-o", "json:" + out,
+                "-o", "ipfix://127.0.0.1:%d" % PORT]) as h:
+            H.topo().send(frames)
+            h.summaries_until(lambda: h.summary().get("seen", 0) >= 3, 15)
+            rc = h.stop()
+        c.stop()
+    assert rc == 0, h.stderr()
+    recs = [r for r in H.read_json_lines(out)
+            if r.get("event_type") == "flow"]
+    assert sorted((r["ip_proto"], r.get("icmp_type"), r.get("icmp_code"))
+                  for r in recs) == [(1, 3, 3), (1, 8, 0), (58, 1, 4)], recs
+    got = compare_flows([json_to_flow(r) for r in recs], c.dir)
+    assert sorted(g["ICMP"] for g in got) == ["1.4", "3.3", "8.0"], got
 
 
 @tap.case("hdrlog -o ipfix:// without --log flows is refused; with --log "
