@@ -232,6 +232,7 @@ struct ipfix_sender {
 	bool writer_waits;
 	uint64_t sent, lost;	/* flows, not yet in the sink's counts */
 	int lost_err;		/* why the first of lost was */
+	uint64_t timed_out;	/* flows left at the stop's bound */
 };
 
 struct ipfix_sink {
@@ -653,7 +654,9 @@ static void *sender_main(void *arg)
 			t->tat = (t->tat > now ? t->tat : now) +
 				 m->records * 1000000000ull / t->rate;
 		}
-		if (err) {
+		if (err == -ETIMEDOUT) {
+			t->timed_out += m->flows;
+		} else if (err) {
 			if (!t->lost)
 				t->lost_err = -err;
 			t->lost += m->flows;
@@ -661,8 +664,10 @@ static void *sender_main(void *arg)
 			t->sent += m->flows;
 		}
 		t->head = (t->head + 1) % IPFIX_QUEUE_MSGS;
-		/* Empty: the next message takes the first slot again, so
-		 * the ring's memory is touched only as deep as it was used. */
+		/*
+		 * Empty: the next message takes the first slot again, so the
+		 * ring's memory is touched only as deep as it was used.
+		 */
 		if (!--t->count)
 			t->head = 0;
 		if (t->writer_waits &&
@@ -758,18 +763,16 @@ static void collect(struct ipfix_sink *x)
 	struct sink *s = x->s;
 
 	s->written += t->sent;
-	s->failed += t->lost;
-	if (t->lost && t->lost_err == ETIMEDOUT) {
-		/* only at the stop, so said once */
+	s->failed += t->lost + t->timed_out;
+	if (t->timed_out)	/* only at close, so said once */
 		pr_warn("ipfix %s: %llu flow records not sent in the stop's %llu s at --ipfix-rate %llu: counted lost",
-			x->name, (unsigned long long)t->lost,
+			x->name, (unsigned long long)t->timed_out,
 			IPFIX_STOP_NS / 1000000000, (unsigned long long)t->rate);
-	} else if (t->lost) {
+	if (t->lost)
 		sink_write_failed(s, x->name, t->lost_err);	/* no route, ... */
-	} else {
+	else
 		sink_write_worked(s, x->name, t->sent);
-	}
-	t->sent = t->lost = 0;
+	t->sent = t->lost = t->timed_out = 0;
 	read_refusals(x);
 }
 
