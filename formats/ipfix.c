@@ -34,7 +34,7 @@
  * SIGHUP, and after the collector's port was found closed.
  *
  * Paced: UDP has no flow control, and a collector's socket buffer is
- * small (nfcapd's 208 KiB by default: about a hundred messages).
+ * small (nfcapd's 208 KiB by default: 92 messages of 1400 bytes).
  * At exit every open flow is exported at once, a million at --flow-table
  * 2000000; sent as fast as they were made, nfcapd on loopback got as
  * few as 874,176 of 1,036,288, a loss nobody counted (nfcapd sees only
@@ -614,7 +614,7 @@ static int send_msg(int fd, struct ipfix_msg *m)
 /*
  * The pace: messages go as the rate allows, a few back to back at most
  * (IPFIX_BURST_RECORDS), the rest spread; a collector's socket buffer
- * (nfcapd's 208 KiB by default, about 90 messages) takes a burst that
+ * (nfcapd's 208 KiB by default, 92 messages) takes a burst that
  * size while the collector is busy elsewhere. What the rate counts are
  * data records, what collectors count as flows.
  */
