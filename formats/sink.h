@@ -49,6 +49,8 @@ struct sink_config {
 	const char *tls_server_name;	/* verified name; NULL: the host */
 	/* The IPFIX output (formats/ipfix.c) */
 	uint32_t ipfix_domain;		/* --ipfix-domain: Observation Domain ID */
+	uint32_t ipfix_rate;		/* --ipfix-rate: records a second; 0
+					 * default */
 };
 
 struct sink {

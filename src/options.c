@@ -566,6 +566,7 @@ static const struct opt_def opt_defs[] = {
 	FUNC("kafka-property", 0, "KEY=VALUE", opt_kafka_property, 0, "a librdkafka property (repeatable; as kcat -X): TLS, SASL, ..."),
 	/* the IPFIX output (formats/ipfix.c, issue 13) */
 	NUM("ipfix-domain", 0, "N", sink.ipfix_domain, 0, UINT32_MAX, 0, "IPFIX: the Observation Domain ID messages carry (default 0)"),
+	NUM("ipfix-rate", 0, "N", sink.ipfix_rate, 1000, 100000000, 0, "IPFIX: data records sent a second at most, bursts paced (default 50000)"),
 	/* syslog over TLS (issue 12) */
 	FUNC("tls-ca", 0, "FILE", opt_tls, TLS_CA, "syslog:tls://: the receiver's CAs, PEM (default: system's)"),
 	FUNC("tls-server-name", 0, "NAME", opt_tls, TLS_SERVER_NAME, "the receiver's certificate's name (default: the host)"),

@@ -4,7 +4,7 @@
  * tests/integration/test_ipfix.py, which has nfcapd receive them before
  * the kernel's flow table can make any.
  *
- *   ipfix_send [--domain N] ipfix://HOST:PORT < records
+ *   ipfix_send [--domain N] [--rate N] ipfix://HOST:PORT < records
  *
  * One record a line, "key=value" words: type=flow (default), packet or
  * socket; v=4|6 src= dst= sport= dport= proto= pkts_ts= bytes_ts=
@@ -131,10 +131,14 @@ static void parse(char *line, struct event *e)
 		else if (!strcmp(w, "vlan")) {
 			e->vlan[0] = n;
 			e->vlan_count = 1;
-		} else if (!strcmp(w, "icmp_type"))
-			e->icmp_type = n;
-		else if (!strcmp(w, "icmp_code"))
-			e->icmp_code = n;
+		} else if (!strcmp(w, "icmp_type") || !strcmp(w, "icmp_code")) {
+			/* present as the decoder makes them: both or none */
+			e->present |= FIELD_BIT(F_ICMP_TYPE) | FIELD_BIT(F_ICMP_CODE);
+			if (w[5] == 't')
+				e->icmp_type = n;
+			else
+				e->icmp_code = n;
+		}
 		else if (!strcmp(w, "min_ttl"))
 			e->flow.min_ttl = n;
 		else if (!strcmp(w, "max_ttl"))
@@ -180,12 +184,16 @@ int main(int argc, char **argv)
 	struct sink *s;
 	int i = 1;
 
-	if (argc > 2 && !strcmp(argv[1], "--domain")) {
-		cfg.ipfix_domain = strtoul(argv[2], NULL, 0);
-		i = 3;
+	for (; i + 2 < argc; i += 2) {	/* --domain N, --rate N */
+		if (!strcmp(argv[i], "--domain"))
+			cfg.ipfix_domain = strtoul(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--rate"))
+			cfg.ipfix_rate = strtoul(argv[i + 1], NULL, 0);
+		else
+			break;
 	}
 	if (i != argc - 1) {
-		fprintf(stderr, "usage: ipfix_send [--domain N] ipfix://HOST:PORT < records\n");
+		fprintf(stderr, "usage: ipfix_send [--domain N] [--rate N] ipfix://HOST:PORT < records\n");
 		return 2;
 	}
 	s = sink_create(argv[i], &cfg);

@@ -48,13 +48,16 @@ END_REASON = {"idle": 1, "active": 2, "fin": 3, "rst": 3, "shutdown": 4,
 
 class Nfcapd:
     """nfcapd in namespace A on 127.0.0.1:port, writing into its own
-    directory; stop() closes its file (nfcapd.YYYYmmddHHMM)."""
+    directory; stop() closes its file (nfcapd.YYYYmmddHHMM). rcvbuf: its
+    -B (socket buffer bytes), None for the system's default (what a user
+    who gives none gets: net.core.rmem_default)."""
 
-    def __init__(self, name, port=PORT):
+    def __init__(self, name, port=PORT, rcvbuf=4194304):
         self.dir = H.path(name)
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         self.port = port
+        self.rcvbuf = rcvbuf
         self.log = H.path(name + ".log")
         self.proc = None
 
@@ -68,7 +71,8 @@ class Nfcapd:
             self.proc = H.track(subprocess.Popen(
                 H.ns_exec(H.topo().ns_a, [
                     NFCAPD, "-b", "127.0.0.1", "-p", str(self.port),
-                    "-w", self.dir, "-t", "3600", "-B", "4194304"]),
+                    "-w", self.dir, "-t", "3600"] +
+                    (["-B", str(self.rcvbuf)] if self.rcvbuf else [])),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log))
         deadline = time.monotonic() + 10
         while not self._listening():
@@ -421,6 +425,87 @@ def live_flows():
     compare_flows(flows, c.dir)
 
 
+def udp_rcvbuf_errors():
+    """Datagrams namespace A's kernel dropped for a full socket buffer
+    (/proc/net/snmp Udp RcvbufErrors): what nfcapd never saw."""
+    r = H.run(H.ns_exec(H.topo().ns_a, ["cat", "/proc/net/snmp"]))
+    udp = [line.split() for line in r.stdout.splitlines()
+           if line.startswith("Udp:")]
+    return int(udp[1][udp[0].index("RcvbufErrors")])
+
+
+def live_run(name, frames, rcvbuf=4194304):
+    """hdrlog --log flows -o json -o ipfix:// to an nfcapd (rcvbuf as
+    Nfcapd's) while frames are sent, stopped once it has seen them all, so
+    that their flows go at the stop: (the JSON output's flow records, the
+    Hdrlog, the Nfcapd, its log, the datagrams the kernel dropped at a
+    full socket buffer meanwhile)."""
+    if not has_flows():
+        raise H.Skip("this hdrlog has no --log flows")
+    out = H.path(name + ".json")
+    with Nfcapd(name, rcvbuf=rcvbuf) as c:
+        dropped = udp_rcvbuf_errors()
+        with H.Hdrlog(H.topo().ns_a, [
+                "-i", H.dev(), "--log", "flows", "-o", "json:" + out,
+                "-o", "ipfix://127.0.0.1:%d" % PORT]) as h:
+            H.topo().send(frames)
+            assert h.summaries_until(
+                lambda: h.summary().get("seen", 0) >= len(frames), 30), \
+                h.stderr()
+            rc = h.stop(timeout=60)
+        dropped = udp_rcvbuf_errors() - dropped
+        log = c.stop()
+    assert rc == 0, h.stderr()
+    flows = [r for r in H.read_json_lines(out)
+             if r.get("event_type") == "flow"]
+    return flows, h, c, log, dropped
+
+
+@tap.case("live: the stop's burst of 10000 flows reaches an nfcapd with "
+          "its default socket buffer whole: paced (--ipfix-rate's "
+          "default), no datagram dropped, no sequence gap (unpaced, the "
+          "kernel dropped most of the burst at nfcapd's socket, unseen)")
+def stop_burst_paced():
+    n = 10000
+    mac = H.new_mac(MAC_KIND)
+    sent = [("198.51.100.%d" % (2 + i // 5000), 10000 + i % 5000)
+            for i in range(n)]
+    flows, h, c, log, dropped = live_run("burst", [
+        H.udp_frame(mac, src_ip=ip, sport=port, dport=53)
+        for ip, port in sent], rcvbuf=None)
+    assert len(flows) == n, (len(flows), h.stderr())
+    assert H.output_counts(h.stderr(), "ipfix") == (n, 0), h.stderr()
+    got = read_nfdump(c.dir)
+    assert len(got) == n and dropped == 0, \
+        "nfcapd got %d of %d records; the kernel dropped %d datagrams at " \
+        "its socket\n%s" % (len(got), n, dropped, log)
+    assert re.search(r"Sequence Errors: 0\b", log), log
+    assert sorted((g["src addr"], int(g["src port"])) for g in got) == \
+        sorted(sent)
+
+
+@tap.case("live: ICMP inside IPv6 (next header 1) and ICMPv6: nfcapd "
+          "shows the ICMP type and code the JSON flow record has (IPFIX "
+          "sent 0 for ICMP inside IPv6)")
+def icmp_in_ipv6():
+    s = H.load_scapy()
+    a, b = H.pair().a_mac, H.pair().b_mac
+    v6 = dict(src="2001:db8:97::10", dst="2001:db8:97::20")
+    flows, h, c, log, dropped = live_run("icmp6", [
+        bytes(s.Ether(src=b, dst=a) / s.IPv6(nh=1, **v6) /
+              s.ICMP(type=3, code=3) / (b"u" * 28)),
+        bytes(s.Ether(src=b, dst=a) / s.IPv6(nh=1, src=v6["dst"],
+                                             dst="2001:db8:97::30") /
+              s.ICMP(type=8, code=0, id=7, seq=1) / (b"e" * 16)),
+        bytes(s.Ether(src=b, dst=a) / s.IPv6(**v6) /
+              s.ICMPv6DestUnreach(code=4) / (b"w" * 48))])
+    assert sorted((r["ip_proto"], r.get("icmp_type"), r.get("icmp_code"))
+                  for r in flows) == [(1, 3, 3), (1, 8, 0), (58, 1, 4)], \
+        flows
+    got = compare_flows([json_to_flow(r) for r in flows], c.dir)
+    assert sorted(g["ICMP"] for g in got) == ["1.4", "3.3", "8.0"], got
+
+
 @tap.case("hdrlog -o ipfix:// without --log flows is refused; with --log "
           "packets,flows its packet records are skipped, not lost, and only "
           "the flows are sent")
@@ -448,8 +533,9 @@ def packets_skipped():
         list(range(7000, 7000 + n)), got
 
 
-@tap.case("--check of ipfix targets and --ipfix-domain: parsed and "
-          "resolved, nothing sent; bad ones refused with one clear line")
+@tap.case("--check of ipfix targets, --ipfix-domain and --ipfix-rate: "
+          "parsed and resolved, nothing sent; bad ones refused with one "
+          "clear line")
 def check_targets():
     for t in ("ipfix://127.0.0.1", "ipfix://127.0.0.1:%d" % PORT,
               "ipfix://[::1]:4739", "ipfix://localhost"):
@@ -472,6 +558,13 @@ def check_targets():
                                      "ipfix://127.0.0.1", "--log", "flows",
                                      "--ipfix-domain", "4294967296"])
     assert r.returncode != 0 and "ipfix-domain" in r.stderr, r.stderr
+    for rate, ok in (("1000", True), ("100000000", True), ("999", False),
+                     ("100000001", False), ("fast", False)):
+        r = H.run_hdrlog(H.topo().ns_a, ["-i", H.dev(), "--check", "-o",
+                                         "ipfix://127.0.0.1", "--log",
+                                         "flows", "--ipfix-rate", rate])
+        assert (r.returncode == 0) == ok and \
+            (ok or "ipfix-rate" in r.stderr), (rate, r.stderr)
 
 
 def body():
