@@ -421,6 +421,30 @@ flow_walk(const struct hdrlog_flow_key *k, __u64 h)
 }
 
 /*
+ * Between a cache hit's read of the slot's state and of its key: the
+ * key read must not be older than the state read. A walk needs no such
+ * thing (the slot's number came from an index entry read just before,
+ * and the slot cannot be reused for RETIRE_NS), but a cache entry can be
+ * stale for ever: its slot may be being filled for another flow right
+ * now, key first, then (after the fully ordered cmpxchg of its index
+ * entry) LIVE. x86 never reorders a load with an older load: nothing to
+ * do. arm64 may, and could then pair the new flow's LIVE with the old
+ * flow's key and count this frame in the new flow: a fully ordered
+ * atomic (a BPF_FETCH one; its result is used, so that clang does not
+ * make it a plain, unordered add) on the CPU's own entry orders them.
+ * True when the entry still holds hint, as it does unless a program on
+ * this CPU rewrote it meanwhile (then walk).
+ */
+static __always_inline int flow_cache_ordered(__u64 *cp, __u64 hint)
+{
+#if defined(__TARGET_ARCH_arm64)
+	return __sync_fetch_and_add(cp, 0) == hint;
+#else
+	return 1;
+#endif
+}
+
+/*
  * The slot of key k's flow: its number, or a new flow's made from its
  * first frame (r, and first: FLOW_FIRST_*), the number | FLOW_NEW; or
  * FLOW_NONE: not tracked (no slot left, no free index entry within
@@ -431,7 +455,7 @@ flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
 	  __u64 first)
 {
 	struct hdrlog_flow *mine = NULL, *v;
-	__u64 h, tag, old, *cp = NULL;
+	__u64 h, tag, old, hint, *cp = NULL;
 	long long w;
 	__u32 slot = 0, pos;
 	__u64 *ep;
@@ -444,11 +468,12 @@ flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
 		pos = bpf_get_smp_processor_id() << flow_cache_bits |
 		      (h & ((1u << flow_cache_bits) - 1));
 		cp = bpf_map_lookup_elem(&flow_cache, &pos);
-		if (cp && (*cp & 0xffffffff00000000ull) == tag) {
-			slot = (__u32)*cp;
+		hint = cp ? *cp : 0;
+		if ((hint & 0xffffffff00000000ull) == tag) {
+			slot = (__u32)hint;
 			v = bpf_map_lookup_elem(&flow_slots, &slot);
 			if (v && flow_state(v) == HDRLOG_FLOW_LIVE &&
-			    flow_key_eq(v, k))
+			    flow_cache_ordered(cp, hint) && flow_key_eq(v, k))
 				return slot;
 		}
 	}
