@@ -503,9 +503,12 @@ flow_find(const struct hdrlog_flow_key *k, const struct hdrlog_record *r,
 			break;	/* cannot be: pos < flow_index_n */
 		/* fully ordered: the slot is whole before it can be found */
 		if (__sync_val_compare_and_swap(ep, old, tag | slot) == old) {
+			/*
+			 * not put in the cache: a flow's second frame does
+			 * that, and a flow of one frame (half of the frames
+			 * with a million flows of two) costs no store
+			 */
 			*(volatile __u64 *)&mine->state = HDRLOG_FLOW_LIVE;
-			if (cp)
-				*cp = tag | slot;
 			return slot | FLOW_NEW;
 		}
 		/* another CPU took the entry, maybe for this flow: walk again */
