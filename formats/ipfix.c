@@ -60,7 +60,7 @@
  * on the socket, and the returned error carries the start of the datagram
  * that came back, whose sequence number says which message it was and so
  * how many flows to move from written to lost (the last IPFIX_SENT_RING
- * messages are remembered).
+ * messages sent are remembered, by the sender as it sends them).
  *
  * Why a writer of its own rather than libfixbuf (Debian's libfixbuf-dev
  * 2.4.1, which the issue proposed): fixbuf's UDP exporter sends with a
@@ -233,6 +233,17 @@ struct ipfix_sender {
 	uint64_t sent, lost;	/* flows, not yet in the sink's counts */
 	int lost_err;		/* why the first of lost was */
 	uint64_t timed_out;	/* flows left at the stop's bound */
+	/*
+	 * Messages sent: sequence number and flows, for ICMP errors.
+	 * Kept as they go, not as they are queued: the queue holds far
+	 * more than IPFIX_SENT_RING, and a refused message's flows are
+	 * then found (they were counted one a message, the rest written).
+	 */
+	struct {
+		uint32_t seq;
+		uint32_t flows;
+	} sent_ring[IPFIX_SENT_RING];
+	uint32_t sent_next;
 };
 
 struct ipfix_sink {
@@ -256,12 +267,6 @@ struct ipfix_sink {
 	uint64_t templates_at;	/* when they were last sent */
 	uint32_t msgs_since_templates;
 
-	/* Sent messages: sequence number and flows, for ICMP errors. */
-	struct {
-		uint32_t seq;
-		uint32_t flows;
-	} sent[IPFIX_SENT_RING];
-	uint32_t sent_next;
 	uint64_t refused_at;	/* the last ICMP error: transport_refused() */
 
 	struct ipfix_sender tx;
@@ -534,9 +539,13 @@ static void msg_begin(struct ipfix_sink *x)
 		x->len += put_templates(x->msg + x->len);
 }
 
-/* ICMP errors queued on the socket: each moves its message's flows to lost. */
+/*
+ * ICMP errors queued on the socket: each moves its message's flows to
+ * lost. Under tx.lock, or with the sender ended: the ring is the sender's.
+ */
 static void read_refusals(struct ipfix_sink *x)
 {
+	struct ipfix_sender *t = &x->tx;
 	uint64_t refused = 0, datagrams = 0;
 	int first_err = 0, err;
 
@@ -553,9 +562,10 @@ static void read_refusals(struct ipfix_sink *x)
 			seq = (uint32_t)head[8] << 24 | head[9] << 16 |
 			      head[10] << 8 | head[11];
 			for (int j = 0; j < IPFIX_SENT_RING; j++)
-				if (x->sent[j].flows && x->sent[j].seq == seq) {
-					flows = x->sent[j].flows;
-					x->sent[j].flows = 0;
+				if (t->sent_ring[j].flows &&
+				    t->sent_ring[j].seq == seq) {
+					flows = t->sent_ring[j].flows;
+					t->sent_ring[j].flows = 0;
 					break;
 				}
 		}
@@ -628,6 +638,7 @@ static void *sender_main(void *arg)
 	for (;;) {
 		struct ipfix_msg *m = &t->ring[t->head];
 		uint64_t now;
+		uint32_t seq;
 		int err;
 
 		if (!t->count) {
@@ -666,6 +677,11 @@ static void *sender_main(void *arg)
 			t->lost += m->flows;
 		} else {
 			t->sent += m->flows;
+			/* Its ICMP error, if one comes, is placed by this. */
+			memcpy(&seq, m->bytes + 8, 4);
+			t->sent_ring[t->sent_next].seq = be32toh(seq);
+			t->sent_ring[t->sent_next].flows = m->flows;
+			t->sent_next = (t->sent_next + 1) % IPFIX_SENT_RING;
 		}
 		t->head = (t->head + 1) % IPFIX_QUEUE_MSGS;
 		/*
@@ -828,10 +844,6 @@ static void msg_send(struct ipfix_sink *x)
 			x->overflowing = false;
 			x->overflow_lost = 0;
 		}
-		/* Its ICMP error, if one comes, is placed by this. */
-		x->sent[x->sent_next].seq = x->seq;
-		x->sent[x->sent_next].flows = x->msg_flows;
-		x->sent_next = (x->sent_next + 1) % IPFIX_SENT_RING;
 		if (x->msg_templates) {
 			x->templates_due = false;
 			x->templates_at = clock_mono_ns();

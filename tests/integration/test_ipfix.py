@@ -189,10 +189,10 @@ def flow_line(f):
     return " ".join(words)
 
 
-def send(target, lines, domain=None, timeout=60):
+def send(target, lines, domain=None, timeout=60, rate=None):
     """Run ipfix_send in namespace A; its counts as a dict."""
     cmd = [SEND] + (["--domain", str(domain)] if domain is not None else []) \
-        + [target]
+        + (["--rate", str(rate)] if rate is not None else []) + [target]
     r = subprocess.run(H.ns_exec(H.topo().ns_a, cmd), input="\n".join(
         lines) + "\n", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, timeout=timeout)
@@ -333,6 +333,24 @@ def collector_down_then_up():
     last = out.text().strip().splitlines()[-1]
     assert last.startswith("records=6 written=5 failed=1 "), out.text()
     compare_flows(later, c.dir)
+
+
+@tap.case("no collector, more messages queued than the 1024 whose ICMP "
+          "error is placed: every refused message still moves all its "
+          "flows to lost (they were counted 1 a message once the queue "
+          "ran deeper than the ring, and the rest written)")
+def refused_behind_deep_queue():
+    # 25000 one-record flows, about 1470 messages queued at once, then
+    # flushes while the sender paces them out at 10000 records a second
+    # (under the kernel's 1000 ICMP errors a second).
+    n = 25000
+    lines = [flow_line(dict(FLOWS[2], sport=1024 + i % 60000,
+                            src="198.51.100.%d" % (1 + i // 60000)))
+             for i in range(n)]
+    lines += ["flush", "sleep=10"] * 600
+    r = send("ipfix://127.0.0.1:%d" % (PORT + 1), lines, rate=10000)
+    assert r["records"] == n and r["written"] == 0 and \
+        r["failed"] == n, r
 
 
 def json_to_flow(rec):
