@@ -47,7 +47,7 @@
  * IPFIX_QUEUE_MSGS (about 180,000 flows). While capture runs the main
  * loop never waits for it: a message that finds it full (flows ending
  * faster than the rate for seconds) counts its flows lost, said once. The
- * stop's flows (reason shutdown: capture is over) wait for room instead,
+ * stop's flows (capture is over: sink_capture_over) wait for room instead,
  * at most IPFIX_STOP_NS from the first of them: an exit of N records
  * takes about N / rate seconds (a million: 20 s), and what is left at
  * the bound is counted lost.
@@ -966,8 +966,13 @@ static int ipfix_write(struct sink *s, const struct event *e)
 		s->skipped++;	/* not a flow: no place for it here */
 		return 0;
 	}
-	if (e->flow.reason == FLOW_END_SHUTDOWN)
-		sender_stopping(x);	/* the sweep at exit */
+	/*
+	 * The sweep at exit: not keyed on reason shutdown, which the flows
+	 * that had ended do not have (fin, rst): a queue full of those
+	 * counted the rest lost.
+	 */
+	if (sink_capture_over)
+		sender_stopping(x);
 	tid = e->ip_v == 6 ? IPFIX_TID_V6 : IPFIX_TID_V4;
 	n[0] = put_record(rec[0], e, false, &cut);
 	if (e->flow.pkts_toclient)	/* the server answered */

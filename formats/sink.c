@@ -168,6 +168,7 @@ const char *sink_describe(const struct sink *s, char *buf, size_t size)
 }
 
 volatile int sink_stdout_closed;
+bool sink_capture_over;
 
 void sink_stdout_gone(const struct sink *s)
 {

@@ -154,6 +154,13 @@ const char *sink_describe(const struct sink *s, char *buf, size_t size);
  * gone (hdrlog | head), so the run ends, as tcpdump's does.
  */
 extern volatile int sink_stdout_closed;
+/*
+ * Set by the main loop once capture is over: the exit's sweep of open
+ * flows, whatever their reason (shutdown, or fin and rst for those that
+ * had ended), and the close follow. An output may wait then, holding up
+ * only the exit (the IPFIX output's pace).
+ */
+extern bool sink_capture_over;
 /* An output saw EPIPE on standard output: say so once, end the run. */
 void sink_stdout_gone(const struct sink *s);
 /* Whether fd is standard output, also when opened as /dev/stdout. */

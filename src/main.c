@@ -995,6 +995,7 @@ int main(int argc, char **argv)
 	/* Every program attached, every output open: ready. */
 	status_update(&run, true);
 	ret = capture(&run, rb) ? 1 : 0;
+	sink_capture_over = true;
 	service_stopping(&run.service);
 	reload_finish(&run, true);
 

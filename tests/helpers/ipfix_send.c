@@ -14,7 +14,8 @@
  * dropped= pid= comm= src_lists=a,b dest_lists= cid=. A line "flush"
  * flushes the output (as the main loop does every 50 ms) and prints its
  * counts, "records=N written=N failed=N skipped=N cut=N"; "sleep=MS"
- * waits. At the end the output is flushed and closed and its counts
+ * waits; "stop" says capture is over, as the main loop does before the
+ * exit's sweep of open flows. At the end the output is flushed and closed and its counts
  * printed.
  */
 #include <arpa/inet.h>
@@ -205,6 +206,8 @@ int main(int argc, char **argv)
 		if (!strncmp(line, "flush", 5)) {
 			s->ops->flush(s);
 			counts(s);
+		} else if (!strcmp(line, "stop\n")) {
+			sink_capture_over = true;
 		} else if (!strncmp(line, "sleep=", 6)) {
 			long ms = strtol(line + 6, NULL, 10);
 			struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };

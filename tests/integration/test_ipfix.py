@@ -353,6 +353,23 @@ def refused_behind_deep_queue():
         r["failed"] == n, r
 
 
+@tap.case("the exit's flows that had ended (reason fin or rst) wait for "
+          "the pace as those of reason shutdown do: 110000 of them, more "
+          "than the queue holds, all sent, none counted lost (the wait "
+          "was keyed on reason shutdown: a queue full of fin flows at "
+          "the exit counted the rest lost)")
+def stop_fin_flows_wait():
+    n = 110000
+    lines = ["stop"] + [flow_line(dict(
+        FLOWS[0], sport=1024 + i % 60000,
+        src="198.51.100.%d" % (1 + i // 60000))) for i in range(n)]
+    with Nfcapd("stopfin") as c:
+        r = send("ipfix://127.0.0.1:%d" % PORT, lines, timeout=90)
+        c.stop()
+    assert r["records"] == n and r["written"] == n and r["failed"] == 0, r
+    assert "queued are full" not in r["stderr"], r["stderr"]
+
+
 def json_to_flow(rec):
     """A JSON flow record (--log flows) as compare_flows() takes it."""
     f, tcp = rec["flow"], rec.get("tcp", {})
