@@ -202,6 +202,7 @@ struct ipfix_msg {
 	uint32_t len;
 	uint32_t records;	/* IPFIX data records: what the rate counts */
 	uint32_t flows;		/* flow records (sink records) */
+	bool templates;		/* it starts with the templates */
 	uint8_t bytes[IPFIX_MSG_MAX];
 };
 
@@ -233,6 +234,7 @@ struct ipfix_sender {
 	uint64_t sent, lost;	/* flows, not yet in the sink's counts */
 	int lost_err;		/* why the first of lost was */
 	uint64_t timed_out;	/* flows left at the stop's bound */
+	bool templates_lost;	/* a message with them did not go */
 	/*
 	 * Messages sent: sequence number and flows, for ICMP errors.
 	 * Kept as they go, not as they are queued: the queue holds far
@@ -669,6 +671,8 @@ static void *sender_main(void *arg)
 			t->tat = (t->tat > now ? t->tat : now) +
 				 m->records * 1000000000ull / t->rate;
 		}
+		if (err && m->templates)
+			t->templates_lost = true;
 		if (err == -ETIMEDOUT) {
 			t->timed_out += m->flows;
 		} else if (err) {
@@ -793,6 +797,13 @@ static void collect(struct ipfix_sink *x)
 	else
 		sink_write_worked(s, x->name, t->sent);
 	t->sent = t->lost = t->timed_out = 0;
+	/*
+	 * Marked sent when queued; the collector may never have had them
+	 * (a first message that found no route): the next message again.
+	 */
+	if (t->templates_lost)
+		x->templates_due = true;
+	t->templates_lost = false;
 	read_refusals(x);
 }
 
@@ -832,6 +843,7 @@ static void msg_send(struct ipfix_sink *x)
 		m->len = x->len;
 		m->records = x->msg_records;
 		m->flows = x->msg_flows;
+		m->templates = x->msg_templates;
 		t->count++;
 		/* Room again once half of it is: said once, not per slot. */
 		again = x->overflowing && t->count < IPFIX_QUEUE_MSGS / 2;

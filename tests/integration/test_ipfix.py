@@ -311,18 +311,8 @@ def collector_down_then_up():
         H.ns_exec(H.topo().ns_a, [SEND, target]), stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     out = H.LineReader(proc.stdout)
-    proc.stdin.write(flow_line(dict(FLOWS[0], sport=31000)) + "\nflush\n")
-    proc.stdin.flush()
-    deadline = time.monotonic() + 10
-    while "failed=1" not in out.text():     # the refusal read at a flush
-        assert time.monotonic() < deadline and proc.poll() is None, \
-            out.text()
-        n = len(out.text().splitlines())
-        proc.stdin.write("sleep=10\nflush\n")
-        proc.stdin.flush()
-        while len(out.text().splitlines()) == n and \
-                time.monotonic() < deadline:
-            time.sleep(0.01)
+    proc.stdin.write(flow_line(dict(FLOWS[0], sport=31000)) + "\n")
+    flush_until(proc, out, "failed=1")     # the refusal read at a flush
     later = [dict(FLOWS[0], sport=32000 + j) for j in range(5)]
     with Nfcapd("late", port=PORT + 1) as c:
         proc.stdin.write("\n".join(flow_line(f) for f in later) + "\n")
@@ -368,6 +358,61 @@ def stop_fin_flows_wait():
         c.stop()
     assert r["records"] == n and r["written"] == n and r["failed"] == 0, r
     assert "queued are full" not in r["stderr"], r["stderr"]
+
+
+def flush_until(proc, out, counts):
+    """Have ipfix_send proc (its stdout read by LineReader out) flush
+    until a flush's counts have the words counts: the sender thread
+    sends, and what became of it is read, at a flush after."""
+    deadline = time.monotonic() + 10
+    while counts not in out.text():
+        assert time.monotonic() < deadline and proc.poll() is None, \
+            out.text()
+        n = len(out.text().splitlines())
+        proc.stdin.write("sleep=10\nflush\n")
+        proc.stdin.flush()
+        while len(out.text().splitlines()) == n and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+@tap.case("a first message that could not go (no route: an ip rule "
+          "prohibits it) had the templates: the next message has them "
+          "again, and nfcapd decodes it (they were marked sent when "
+          "queued, and it got data it could not read until the refresh)")
+def templates_after_send_error():
+    ns = H.topo().ns_a
+    target = "ipfix://127.0.0.1:%d" % PORT
+    later = [dict(FLOWS[0], sport=33000 + j) for j in range(5)]
+    with Nfcapd("tplerr") as c:
+        proc = H.track(subprocess.Popen(
+            H.ns_exec(ns, [SEND, target]), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        out = H.LineReader(proc.stdout)
+        flush_until(proc, out, "records=0 ")    # the socket is connected
+        # The local table after the rule, so that it applies to 127.0.0.1
+        rules = [["pref", "100", "lookup", "local"],
+                 ["pref", "10", "ipproto", "udp", "dport", str(PORT),
+                  "prohibit"]]
+        try:
+            for r in rules:
+                H.run([H.IP, "-n", ns, "rule", "add"] + r)
+            H.run([H.IP, "-n", ns, "rule", "del", "pref", "0"])
+            proc.stdin.write(flow_line(dict(FLOWS[0], sport=33999)) + "\n")
+            flush_until(proc, out, "failed=1")
+        finally:
+            H.run([H.IP, "-n", ns, "rule", "add", "pref", "0", "lookup",
+                   "local"], check=False)
+            for r in rules:
+                H.run([H.IP, "-n", ns, "rule", "del"] + r[:2], check=False)
+        proc.stdin.write("\n".join(flow_line(f) for f in later) + "\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+        c.stop()
+    out.join()
+    last = out.text().strip().splitlines()[-1]
+    assert last.startswith("records=6 written=5 failed=1 "), out.text()
+    compare_flows(later, c.dir)
 
 
 def json_to_flow(rec):
