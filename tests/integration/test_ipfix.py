@@ -315,14 +315,7 @@ def collector_down_then_up():
     flush_until(proc, out, "failed=1")     # the refusal read at a flush
     later = [dict(FLOWS[0], sport=32000 + j) for j in range(5)]
     with Nfcapd("late", port=PORT + 1) as c:
-        proc.stdin.write("\n".join(flow_line(f) for f in later) + "\n")
-        proc.stdin.close()
-        assert proc.wait(timeout=30) == 0
-        c.stop()
-    out.join()
-    last = out.text().strip().splitlines()[-1]
-    assert last.startswith("records=6 written=5 failed=1 "), out.text()
-    compare_flows(later, c.dir)
+        end_after_one_lost(proc, out, later, c)
 
 
 @tap.case("no collector, more messages queued than the 1024 whose ICMP "
@@ -376,6 +369,20 @@ def flush_until(proc, out, counts):
             time.sleep(0.01)
 
 
+def end_after_one_lost(proc, out, later, c):
+    """ipfix_send proc, which lost one flow, sends the 5 flows later and
+    ends: they are counted written, and nfcapd c decoded them (it had the
+    templates)."""
+    proc.stdin.write("\n".join(flow_line(f) for f in later) + "\n")
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    c.stop()
+    out.join()
+    last = out.text().strip().splitlines()[-1]
+    assert last.startswith("records=6 written=5 failed=1 "), out.text()
+    compare_flows(later, c.dir)
+
+
 @tap.case("a first message that could not go (no route: an ip rule "
           "prohibits it) had the templates: the next message has them "
           "again, and nfcapd decodes it (they were marked sent when "
@@ -405,14 +412,7 @@ def templates_after_send_error():
                    "local"], check=False)
             for r in rules:
                 H.run([H.IP, "-n", ns, "rule", "del"] + r[:2], check=False)
-        proc.stdin.write("\n".join(flow_line(f) for f in later) + "\n")
-        proc.stdin.close()
-        assert proc.wait(timeout=30) == 0
-        c.stop()
-    out.join()
-    last = out.text().strip().splitlines()[-1]
-    assert last.startswith("records=6 written=5 failed=1 "), out.text()
-    compare_flows(later, c.dir)
+        end_after_one_lost(proc, out, later, c)
 
 
 def json_to_flow(rec):
