@@ -60,7 +60,8 @@
  * on the socket, and the returned error carries the start of the datagram
  * that came back, whose sequence number says which message it was and so
  * how many flows to move from written to lost (the last IPFIX_SENT_RING
- * messages sent are remembered, by the sender as it sends them).
+ * messages sent are remembered, by the sender as it sends them). They are
+ * read at each flush, and while the stop waits for the pace.
  *
  * Why a writer of its own rather than libfixbuf (Debian's libfixbuf-dev
  * 2.4.1, which the issue proposed): fixbuf's UDP exporter sends with a
@@ -122,6 +123,7 @@
 #define IPFIX_ROOM_BATCH	256	/* a writer waiting for room wakes for */
 #define IPFIX_STOP_NS		(60 * 1000000000ull)	/* the stop's bound */
 #define IPFIX_RETRY_NS		1000000	/* the socket's buffer was full */
+#define IPFIX_COLLECT_NS	50000000	/* ICMP errors read at the stop */
 #define IPFIX_SNDBUF		(1 << 20)	/* wmem_max caps it */
 
 /* What a field of the record is; the encoder's switch follows these. */
@@ -751,21 +753,6 @@ static void sender_stopping(struct ipfix_sink *x)
 	pthread_mutex_unlock(&x->tx.lock);
 }
 
-/* The sender sends what is queued, within the stop's bound, and ends. */
-static void sender_stop(struct ipfix_sink *x)
-{
-	struct ipfix_sender *t = &x->tx;
-
-	if (t->running) {
-		pthread_mutex_lock(&t->lock);
-		t->stop = true;
-		pthread_cond_signal(&t->wake);
-		pthread_mutex_unlock(&t->lock);
-		pthread_join(t->thread, NULL);
-		t->running = false;
-	}
-}
-
 static void sender_free(struct ipfix_sender *t)
 {
 	if (!t->ring)
@@ -787,16 +774,12 @@ static void collect(struct ipfix_sink *x)
 	struct sink *s = x->s;
 
 	s->written += t->sent;
-	s->failed += t->lost + t->timed_out;
-	if (t->timed_out)	/* only at close, so said once */
-		pr_warn("ipfix %s: %llu flow records not sent in the stop's %llu s at --ipfix-rate %llu: counted lost",
-			x->name, (unsigned long long)t->timed_out,
-			IPFIX_STOP_NS / 1000000000, (unsigned long long)t->rate);
+	s->failed += t->lost;
 	if (t->lost)
 		sink_write_failed(s, x->name, t->lost_err);	/* no route, ... */
 	else
 		sink_write_worked(s, x->name, t->sent);
-	t->sent = t->lost = t->timed_out = 0;
+	t->sent = t->lost = 0;
 	/*
 	 * Marked sent when queued; the collector may never have had them
 	 * (a first message that found no route): the next message again.
@@ -805,6 +788,38 @@ static void collect(struct ipfix_sink *x)
 		x->templates_due = true;
 	t->templates_lost = false;
 	read_refusals(x);
+}
+
+/*
+ * The sender sends what is queued, within the stop's bound, and ends.
+ * Meanwhile what it did and the ICMP errors are read as the main loop's
+ * flush would (IPFIX_COLLECT_NS): the socket's error queue holds a few
+ * hundred, and the exit's seconds of refusals were counted written.
+ */
+static void sender_stop(struct ipfix_sink *x)
+{
+	struct ipfix_sender *t = &x->tx;
+
+	if (!t->running)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->stop = true;
+	pthread_cond_signal(&t->wake);
+	while (t->count) {
+		/* the timeout wakes it: nobody signals room (writer_waits) */
+		wait_until(&t->room, &t->lock, clock_mono_ns() + IPFIX_COLLECT_NS);
+		collect(x);
+	}
+	pthread_mutex_unlock(&t->lock);
+	pthread_join(t->thread, NULL);
+	t->running = false;
+	collect(x);	/* what it sent last, and what came back meanwhile */
+	if (t->timed_out) {	/* said once, here */
+		x->s->failed += t->timed_out;
+		pr_warn("ipfix %s: %llu flow records not sent in the stop's %llu s at --ipfix-rate %llu: counted lost",
+			x->name, (unsigned long long)t->timed_out,
+			IPFIX_STOP_NS / 1000000000, (unsigned long long)t->rate);
+	}
 }
 
 /* --- messages, continued ------------------------------------------------ */
@@ -836,6 +851,7 @@ static void msg_send(struct ipfix_sink *x)
 		t->writer_waits = true;
 		wait_until(&t->room, &t->lock, t->deadline);
 		t->writer_waits = false;
+		collect(x);	/* as sender_stop() does */
 	}
 	if (t->count < IPFIX_QUEUE_MSGS) {
 		m = &t->ring[(t->head + t->count) % IPFIX_QUEUE_MSGS];
@@ -862,10 +878,14 @@ static void msg_send(struct ipfix_sink *x)
 			x->msgs_since_templates = 0;
 		}
 		x->msgs_since_templates++;
+	} else if (x->stopping) {
+		/* the stop's bound has passed: said with the sender's */
+		t->timed_out += x->msg_flows;
+		pthread_mutex_unlock(&t->lock);
 	} else {
 		pthread_mutex_unlock(&t->lock);
 		x->s->failed += x->msg_flows;
-		if (!x->overflowing && !x->stopping)
+		if (!x->overflowing)
 			pr_warn("ipfix %s: flows end faster than --ipfix-rate %llu records a second lets out, and the %u messages queued are full: counting flow records lost",
 				x->name, (unsigned long long)t->rate,
 				IPFIX_QUEUE_MSGS);
@@ -1046,7 +1066,6 @@ static void ipfix_close(struct sink *s)
 	sender_stopping(x);
 	msg_send(x);
 	sender_stop(x);
-	collect(x);	/* what it sent, and what came back meanwhile */
 	if (x->fd >= 0)
 		close(x->fd);
 	sender_free(&x->tx);

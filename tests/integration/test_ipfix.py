@@ -319,21 +319,23 @@ def collector_down_then_up():
 
 
 @tap.case("no collector, more messages queued than the 1024 whose ICMP "
-          "error is placed: every refused message still moves all its "
-          "flows to lost (they were counted 1 a message once the queue "
-          "ran deeper than the ring, and the rest written)")
+          "error is placed, while capture runs and at the exit's paced "
+          "stop: every refused message moves all its flows to lost (they "
+          "were counted 1 a message once the queue ran deeper than the "
+          "ring, and at the stop the errors were read only at its end, "
+          "when the socket's error queue had kept a few hundred)")
 def refused_behind_deep_queue():
-    # 25000 one-record flows, about 1470 messages queued at once, then
-    # flushes while the sender paces them out at 10000 records a second
-    # (under the kernel's 1000 ICMP errors a second).
+    # 25000 one-record flows, about 1470 messages queued at once, paced
+    # out at 10000 records a second (under the kernel's 1000 ICMP errors
+    # a second): with flushes as the main loop's, or as the exit's flows.
     n = 25000
-    lines = [flow_line(dict(FLOWS[2], sport=1024 + i % 60000,
+    flows = [flow_line(dict(FLOWS[2], sport=1024 + i % 60000,
                             src="198.51.100.%d" % (1 + i // 60000)))
              for i in range(n)]
-    lines += ["flush", "sleep=10"] * 600
-    r = send("ipfix://127.0.0.1:%d" % (PORT + 1), lines, rate=10000)
-    assert r["records"] == n and r["written"] == 0 and \
-        r["failed"] == n, r
+    for lines in (flows + ["flush", "sleep=10"] * 600, ["stop"] + flows):
+        r = send("ipfix://127.0.0.1:%d" % (PORT + 1), lines, rate=10000)
+        assert r["records"] == n and r["written"] == 0 and \
+            r["failed"] == n, (lines[0], r)
 
 
 @tap.case("the exit's flows that had ended (reason fin or rst) wait for "
