@@ -276,6 +276,7 @@ struct ipfix_sink {
 	struct ipfix_sender tx;
 	bool stopping;		/* the stop's flows have begun: wait for room */
 	bool overflowing;	/* the queue was full while running: said */
+	uint64_t collected_at;	/* at the stop: collect() last called */
 	uint64_t overflow_lost;	/* flows lost to it since it was said */
 };
 
@@ -851,7 +852,14 @@ static void msg_send(struct ipfix_sink *x)
 		t->writer_waits = true;
 		wait_until(&t->room, &t->lock, t->deadline);
 		t->writer_waits = false;
-		collect(x);	/* as sender_stop() does */
+	}
+	/*
+	 * The exit's flows are written for a while (a second for a million)
+	 * as the sender sends: read what came back, as sender_stop() does.
+	 */
+	if (x->stopping && clock_mono_ns() - x->collected_at >= IPFIX_COLLECT_NS) {
+		collect(x);
+		x->collected_at = clock_mono_ns();
 	}
 	if (t->count < IPFIX_QUEUE_MSGS) {
 		m = &t->ring[(t->head + t->count) % IPFIX_QUEUE_MSGS];
