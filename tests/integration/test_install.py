@@ -434,8 +434,9 @@ def _():
             r.get("dest_port") == 9], recs
 
 
-@tap.case("every system call hdrlog makes (packets, socket events, every "
-          "output, SIGHUP, SIGUSR1, stop) is in the units' SystemCallFilter")
+@tap.case("every system call hdrlog makes (packets, flows, socket events, "
+          "every output, SIGHUP, SIGUSR1, stop) is in the units' "
+          "SystemCallFilter")
 def _():
     H.need("systemd-analyze")
     H.need("strace")
@@ -443,12 +444,13 @@ def _():
     assert {"bpf", "read", "openat"} <= allowed, sorted(allowed)
     trace = H.path("strace.txt")
     b4 = H.pair().b_ip4.split("/")[0]
-    args = ["-i", H.dev(), "--socket-events",
+    args = ["-i", H.dev(), "--socket-events", "--log", "packets,flows",
             "-o", "json:" + H.path("sc.json"),
             "-o", "pcapng:" + H.path("sc.pcapng"), "-o", "journal",
             "-o", "syslog:udp://%s:514" % b4,
             "-o", "kafka://%s:9092/t" % b4,     # librdkafka's threads too
             "-o", "syslog:relp://%s:2514" % b4,    # its thread, librelp
+            "-o", "ipfix://%s:4739" % b4,      # its sender thread, at exit
             "--taglist", "t=" + H.write_list("sc-tag.txt", [b4 + "/32"])]
     with H.Hdrlog(H.topo().ns_a, args, prefix=H.strace_prefix(trace)) as h:
         ok, text = ping_from_b()
