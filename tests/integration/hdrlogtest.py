@@ -634,6 +634,7 @@ SUMMARY_RE = {
     "seen": re.compile(r"^\s*(\d+) frames seen\s*$"),
     "flow_table_full": re.compile(
         r"^\s*(\d+) frames not tracked \(flow table full"),
+    "flows_exported": re.compile(r"^\s*(\d+) flows exported"),
     "written": re.compile(r"^\s*(\d+) records written\s*$"),
     "lost": re.compile(r"^\s*(\d+) records lost \(ring buffer full\)\s*$"),
     "sampled_out": re.compile(

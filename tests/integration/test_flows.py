@@ -10,7 +10,6 @@ could not track; --log flows writes no packet records, --log flows,listed
 writes the list hits too; a real connection names its client's process.
 """
 import json
-import re
 import os
 import socket
 import sys
@@ -586,6 +585,29 @@ def xdp_prog_id():
     return a_link()["xdp"]["prog"]["id"]
 
 
+def flow_race(n, repeat):
+    """FLOW_RACE on the XDP program attached to A: n flows, each run
+    repeat times on each of two CPUs in step."""
+    r = H.run(H.ns_exec(H.topo().ns_a, [FLOW_RACE, str(xdp_prog_id()),
+                                        str(n), str(repeat)]),
+              check=False, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def assert_race_flows(recs, n, frames):
+    """flow_race's n flows (203.0.113.10 -> 203.0.113.30 and up, port 9)
+    are all in recs, each in records that add up to frames."""
+    got = {}
+    for r in flows_of(recs):
+        if r.get("dest_port") == 9 and r.get("src_ip") == "203.0.113.10":
+            k = (r["dest_ip"], r["src_port"])
+            got[k] = got.get(k, 0) + r["flow"]["pkts_toserver"]
+    assert len(got) == n, "%d flows of %d" % (len(got), n)
+    bad = {k: v for k, v in got.items() if v != frames}
+    assert not bad, "flows whose records do not add up to %d frames: %s" % (
+        frames, list(bad.items())[:5])
+
+
 @tap.case("two CPUs make the same 20000 flows at once (BPF_PROG_RUN of the "
           "attached XDP program from a thread on each CPU, in step before "
           "each flow, 4 runs each): every flow's records add up to the 8 "
@@ -595,28 +617,13 @@ def _():
         raise H.Skip("one CPU: nothing runs at once")
     out = H.path("cpus.json")
     n, repeat = 20000, 4
-
-    def mine(recs):
-        return [r for r in flows_of(recs) if r.get("dest_port") == 9 and
-                r.get("src_ip") == "203.0.113.10"]
-
     with hdrlog(["--log", "flows", "--attach-ingress", "xdp",
                  "--flow-table", "65536"], out) as h:
-        r = H.run(H.ns_exec(H.topo().ns_a, [FLOW_RACE, str(xdp_prog_id()),
-                                            str(n), str(repeat)]),
-                  check=False, timeout=120)
-        assert r.returncode == 0, r.stderr
+        flow_race(n, repeat)
         rc = h.stop()
     assert rc == 0, h.stderr()
     assert not h.summary().get("flow_table_full"), h.stderr()
-    got = {}
-    for r in mine(H.read_json_lines(out)):
-        k = (r["dest_ip"], r["src_port"])
-        got[k] = got.get(k, 0) + r["flow"]["pkts_toserver"]
-    assert len(got) == n, "%d flows of %d" % (len(got), n)
-    bad = {k: v for k, v in got.items() if v != 2 * repeat}
-    assert not bad, "flows whose records do not add up to %d frames: %s" % (
-        2 * repeat, list(bad.items())[:5])
+    assert_race_flows(H.read_json_lines(out), n, 2 * repeat)
 
 
 def hdrlog_xdp(out, slots, *args):
@@ -955,7 +962,6 @@ def _():
         raise H.Skip("one CPU: nothing runs at once")
     out = H.path("cache.json")
     n, rounds, table = 50000, 3, 131073
-    exported = re.compile(r"^\s*(\d+) flows exported", re.M)
     # 65536 entries a CPU with up to 4 possible CPUs, fewer with more
     bits = cache_bits(possible_cpus(), 2 * table)
     if not bits:
@@ -967,40 +973,26 @@ def _():
         cache = map_info("flow_cache")
         assert cache["max_entries"] == possible_cpus() << bits, cache
         for r in range(1, rounds + 1):
-            run = H.run(H.ns_exec(H.topo().ns_a, [
-                FLOW_RACE, str(xdp_prog_id()), str(n), "1"]),
-                check=False, timeout=120)
-            assert run.returncode == 0, run.stderr
+            flow_race(n, 1)
             # every flow of the round written, and every slot taken so far
             # given back (the exported ones and the race's orphans), so
             # that the next round's flows find the cache entries stale
             deadline = time.monotonic() + 30
             while True:
-                h.summary_now()
-                done = [int(x) for x in exported.findall(h.stderr())]
+                done = h.summary_now().get("flows_exported", 0)
                 g = bss()
                 taken = min(g["flow_slots_fresh"], table) + \
                     g["flow_free_head"]
-                if done and done[-1] >= r * n and \
-                        g["flow_free_tail"] == taken:
+                if done >= r * n and g["flow_free_tail"] == taken:
                     break
-                assert time.monotonic() < deadline, (r, done[-1:], g,
-                                                     h.stderr())
+                assert time.monotonic() < deadline, (r, done, g, h.stderr())
                 time.sleep(0.2)
         reused = bss()["flow_free_head"]
         rc = h.stop()
     assert rc == 0, h.stderr()
     assert reused > 0, "no slot was taken from the free ring"
     assert not h.summary().get("flow_table_full"), h.stderr()
-    got = {}
-    for rec in H.read_json_lines(out):
-        if rec.get("event_type") == "flow" and rec.get("dest_port") == 9:
-            k = (rec["dest_ip"], rec["src_port"])
-            got[k] = got.get(k, 0) + rec["flow"]["pkts_toserver"]
-    assert len(got) == n, "%d flows of %d" % (len(got), n)
-    bad = {k: v for k, v in got.items() if v != 2 * rounds}
-    assert not bad, "flows whose records do not add up to %d frames: %s" % (
-        2 * rounds, list(bad.items())[:5])
+    assert_race_flows(H.read_json_lines(out), n, 2 * rounds)
 
 
 @tap.case("the front cache (a table of 131073), frames run on one CPU: a "
