@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <stdlib.h>
+
 #include "event.h"
 #include "sink.h"
 #include "stats.h"
@@ -68,7 +70,8 @@ static void respond_print(const struct stats *s, FILE *f)
 		line(f, r->baseline_full, "sources not learned by the baseline (table full: sources)");
 }
 
-void stats_print(const struct stats *s, const struct options *o, FILE *f)
+static void print_lines(const struct stats *s, const struct options *o,
+			FILE *f)
 {
 	const struct hdrlog_counters *k = &s->kernel;
 	const struct sink *one = s->n_sinks == 1 ? s->sinks[0] : NULL;
@@ -147,6 +150,31 @@ void stats_print(const struct stats *s, const struct options *o, FILE *f)
 			s->lists->lists[i].name : o->lists[i].name,
 			(unsigned long long)k->src_hits[i],
 			(unsigned long long)k->dest_hits[i]);
+}
+
+/*
+ * The summary in one write: stderr is unbuffered, so line by line it
+ * went out in a write per line, and whatever else writes there meanwhile
+ * (an output thread's warning, librdkafka's log) or reads it (a test
+ * waiting for the summary's first lines) met half a summary. Without
+ * the memory for it, line by line still.
+ */
+void stats_print(const struct stats *s, const struct options *o, FILE *f)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (!m) {
+		print_lines(s, o, f);
+		return;
+	}
+	print_lines(s, o, m);
+	if (!fclose(m))
+		fwrite(text, 1, len, f);
+	else
+		print_lines(s, o, f);
+	free(text);
 }
 
 /* The counts as stats_print() adds them up, shorter. */
