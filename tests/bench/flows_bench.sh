@@ -55,7 +55,11 @@
 # skipped, RUNS=1), CAP_CPU (1),
 # MAX_FLOWS, NFCAPD_PORT (14739), HDRLOG, HDRLOG_FLOW_ARGS; HDRLOG_B:
 # another build (main's, say), run as a json row after hdrlog's, to
-# compare two builds in the same rounds.
+# compare two builds in the same rounds; HDRLOG_PCAP=1: a row of hdrlog
+# -w with no flows (a record a frame through the ring buffer, to a pcap:
+# what a flow path that counted in userspace would pay before counting);
+# ONLY: the rows to run (nothing always runs), of tcpdump softflowd
+# pmacctd hdrlog-ipfix hdrlog-json hdrlog-b-json hdrlog-pcap.
 set -eu
 . "$(dirname "$0")/common.sh"
 
@@ -73,6 +77,8 @@ MAX_FLOWS=${MAX_FLOWS:-2000000}
 NFCAPD_PORT=${NFCAPD_PORT:-14739}
 HDRLOG_FLOW_ARGS=${HDRLOG_FLOW_ARGS:-}
 HDRLOG_B=${HDRLOG_B:-}
+HDRLOG_PCAP=${HDRLOG_PCAP:-0}
+ONLY=${ONLY:-}
 [ -z "$HDRLOG_B" ] || [ -x "$HDRLOG_B" ] ||
 	{ echo "no hdrlog at $HDRLOG_B" >&2; exit 1; }
 [ "$N" -le 5000000 ] && [ "$N_1M" -le 10000000 ] ||
@@ -171,6 +177,10 @@ row() {
 	_mode=$1; _row=$2; _set=$3; _frames=$4; _label=$5; _kind=$6; _ready=$7
 	shift 7
 	_f="$RDIR/$_row"
+	case " nothing $ONLY " in
+	*" $_row "*) ;;
+	*) [ -z "$ONLY" ] || return 0 ;;
+	esac
 	if [ "$_mode" = report ]; then
 		if [ -e "$_f.dnr" ]; then
 			ROWS="$ROWS$(printf '%-5s %-34s  %s' "$_set" "$_label" 'did not run')
@@ -288,6 +298,9 @@ rows() {
 			"hdrlog B --log flows -o json" json 'listening on' \
 			"$HDRLOG_B" -i "$VETH_A" --log flows $HDRLOG_FLOW_ARGS \
 			-o "json:$OUT_DIR/f.json"
+		[ "$HDRLOG_PCAP" != 1 ] || row "$_m" hdrlog-pcap "$_s" "$_n" \
+			"hdrlog -w (no flows)" json 'listening on' \
+			"$HDRLOG" -i "$VETH_A" -w "$OUT_DIR/h.pcap"
 	elif [ "$_m" = report ]; then
 		ROWS="$ROWS$(printf '%-5s %-34s  %s' "$_s" "hdrlog --log flows" \
 			"skipped: $HDRLOG has no --log flows")
