@@ -178,15 +178,35 @@ struct {
 	__type(value, struct hdrlog_flow_ended);
 } flows_ended SEC(".maps");
 
-/* ICMP replies counted in their request's flow: (type, the request's). */
+/*
+ * ICMP replies counted in their request's flow: (type, the request's).
+ * The pairs of the Community ID (src/community_id.c, Zeek's), which a
+ * flow record carries: a pair split here made two one-way flows of one
+ * community_id (an NS and its NA, say).
+ */
 static __always_inline __u8 icmp_request_type(__u8 ip_v, __u8 type)
 {
 	if (ip_v == 4) {
-		/* echo, timestamp, information, address mask */
-		if (type == 0 || type == 14 || type == 16 || type == 18)
-			return type == 0 ? 8 : type - 1;
-	} else if (type == 129) {
-		return 128;
+		switch (type) {
+		case 0:		/* echo reply */
+			return 8;
+		case 9:		/* router advertisement */
+			return 10;
+		case 14:	/* timestamp, information, address mask */
+		case 16:
+		case 18:
+			return type - 1;
+		}
+		return type;
+	}
+	switch (type) {
+	case 129:	/* echo reply */
+	case 131:	/* MLD report */
+	case 134:	/* router advertisement */
+	case 136:	/* neighbor advertisement */
+	case 140:	/* node information reply */
+	case 145:	/* home agent address discovery reply */
+		return type - 1;
 	}
 	return type;
 }

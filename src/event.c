@@ -337,7 +337,9 @@ int event_decode_flow(struct event *e, const struct hdrlog_flow_key *k,
 		cid_sport = v->icmp_type;
 		cid_dport = v->icmp_code;
 	} else if (k->ip_proto == IPPROTO_TCP || k->ip_proto == IPPROTO_UDP ||
+		   k->ip_proto == IPPROTO_UDPLITE ||
 		   k->ip_proto == IPPROTO_SCTP) {
+		/* the protocols whose ports the parser reads (parse_l4()) */
 		e->present |= FIELD_BIT(F_SRC_PORT) | FIELD_BIT(F_DEST_PORT);
 		e->src_port = cport;
 		e->dest_port = sport;

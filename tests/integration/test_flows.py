@@ -212,6 +212,72 @@ def _():
     assert "flows exported" in h.stderr(), h.stderr()
 
 
+@tap.case("ICMP requests and their replies are one flow for every pair "
+          "the Community ID pairs (ICMPv6 echo, unicast neighbor "
+          "solicitation and advertisement, IPv4 router solicitation and "
+          "advertisement): one record each, counts each way as sent, the "
+          "request's type, the packet records' community_id")
+def _():
+    s, out, _, _ = start("icmp_pairs.json")
+    pairs = {
+        ("IPv6-ICMP", 128): [
+            ("ts", s.IPv6(src=CLIENT6, dst=SERVER6) /
+             s.ICMPv6EchoRequest(id=7, seq=i) / (b"e" * 24)) for i in (1, 2)
+        ] + [
+            ("tc", s.IPv6(src=SERVER6, dst=CLIENT6) /
+             s.ICMPv6EchoReply(id=7, seq=i) / (b"e" * 24)) for i in (1, 2)
+        ],
+        ("IPv6-ICMP", 135): [
+            ("ts", s.IPv6(src=CLIENT6, dst=SERVER6, hlim=255) /
+             s.ICMPv6ND_NS(tgt=SERVER6)),
+            ("tc", s.IPv6(src=SERVER6, dst=CLIENT6, hlim=255) /
+             s.ICMPv6ND_NA(tgt=SERVER6, R=0, S=1, O=1)),
+        ],
+        ("ICMP", 10): [
+            ("ts", s.IP(src=CLIENT, dst=SERVER) / s.ICMP(type=10)),
+            ("tc", s.IP(src=SERVER, dst=CLIENT) / s.ICMP(type=9)),
+        ],
+    }
+    convs = {}
+    for key, frames in pairs.items():
+        c = convs[key] = Conversation()
+        for way, l3 in frames:
+            c.add(way, l3)
+    sent = sum(len(c.frames) for c in convs.values())
+    with hdrlog(["--log", "flows"], out) as h:
+        for c in convs.values():
+            c.send()
+        H.wait_until(lambda: h.summary_now().get("seen", 0) >= sent,
+                     "every frame counted")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = flows_of(H.read_json_lines(out))
+    problems = []
+    for (proto, request), c in convs.items():
+        ip6 = proto == "IPv6-ICMP"
+        reply = (H.ICMP6_COUNTERPART if ip6 else
+                 H.ICMP4_COUNTERPART)[request]
+        got = [r for r in recs if r.get("proto") == proto and
+               r.get("icmp_type") in (request, reply)]
+        if len(got) != 1:
+            problems.append("%s %d: %d records: %s" % (
+                proto, request, len(got), got))
+            continue
+        r = got[0]
+        problems += ["%s %d: %s" % (proto, request, p) for p in c.check(r)]
+        if (r["src_ip"], r.get("icmp_type")) != \
+                (CLIENT6 if ip6 else CLIENT, request):
+            problems.append("%s %d: not from the client: %s" % (
+                proto, request, r))
+        want = H.community_id(CLIENT6 if ip6 else CLIENT,
+                              SERVER6 if ip6 else SERVER,
+                              58 if ip6 else 1, request, 0)
+        if r.get("community_id") != want:
+            problems.append("%s %d: community_id %s, not %s" % (
+                proto, request, r.get("community_id"), want))
+    assert not problems, "\n".join(problems) + "\n" + repr(recs)
+
+
 @tap.case("a flow longer than --flow-active-timeout is reported while it "
           "runs (reason active), the reports' counts adding up to what was "
           "sent; at exit the open flow is written with reason shutdown")

@@ -6,6 +6,7 @@
  * past one is an error, not a quiet look at the neighbours.
  */
 #include <endian.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -386,7 +387,7 @@ static void test_random_records(void **state)
  * A flow table entry: src is the client whichever end of the key it is,
  * the ports follow it, list masks go with their ends, a last seen a tick
  * behind first seen (the coarse clock) does not make a negative age, and
- * a key or value no program makes is refused.
+ * a key or value no program makes is refused; UDP-Lite keeps its ports.
  */
 static void test_flow_entries(void **state)
 {
@@ -428,6 +429,13 @@ static void test_flow_entries(void **state)
 	assert_int_equal(event_decode_flow(&e, &k, &v, &c), 0);
 	assert_memory_equal(e.src_ip, "\x0a\x00\x00\x01", 4);
 	assert_int_equal(e.src_port, 80);
+	/* UDP-Lite's ports are in the key, as its packet records have them */
+	k.ip_proto = IPPROTO_UDPLITE;
+	assert_int_equal(event_decode_flow(&e, &k, &v, &c), 0);
+	assert_true(event_has(&e, F_SRC_PORT) && event_has(&e, F_DEST_PORT));
+	assert_int_equal(e.src_port, 80);
+	assert_int_equal(e.dest_port, 40000);
+	k.ip_proto = IPPROTO_TCP;
 	k.ip_v = 5;
 	assert_int_equal(event_decode_flow(&e, &k, &v, &c), -1);
 	k.ip_v = 4;
