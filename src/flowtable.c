@@ -247,6 +247,13 @@ static void make_delta(struct event *e, const struct reported *r,
 	f->bytes_toclient -= r->bytes[1];
 	f->dropped_pkts -= r->dropped;
 	f->start_ns = clock_map_realtime(ctx->clock, r->at_ns);
+	/*
+	 * last seen is a plain store of each CPU's coarse clock: one CPU's
+	 * older reading can land after another's newer one, so a report's
+	 * last seen may be a little before the previous report's
+	 */
+	if (f->start_ns > f->end_ns)
+		f->start_ns = f->end_ns;
 	e->duration_ns = f->end_ns - f->start_ns;
 }
 
