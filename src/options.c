@@ -583,7 +583,7 @@ static const struct opt_def opt_defs[] = {
 	FLAG("once", 0, once, "with --top: print one view and exit"),
 	/* --log sets and flow records (issue 13) */
 	FUNC("log", 0, "SET", opt_log, 0, "packets (default; 'all' too), flows, listed, or a set: flows,listed"),
-	NUM("flow-table", 0, "N", flow_table, 16, 1U << 24, 0, "--log flows: flows the kernel table holds (default 65536)"),
+	NUM("flow-table", 0, "N", flow_table, 16, 1U << 24, 0, "--log flows: flows the kernel table holds, 216 bytes each (default 65536)"),
 	NUM("flow-idle-timeout", 0, "SECONDS", flow_idle_timeout, 1, 86400, 0, "--log flows: export a flow idle this long (default 15)"),
 	NUM("flow-active-timeout", 0, "SECONDS", flow_active_timeout, 1, 604800, 0, "--log flows: report a long flow this often (default 1800)"),
 	WORD("too-deep", 0, "pass|drop", too_deep_drop, too_deep_modes, "with lists: IPv6 chains deeper than parsed (default pass)"),
