@@ -264,10 +264,10 @@ static __always_inline __u64 flow_state(struct hdrlog_flow *v)
 	return *(volatile __u64 *)&v->state;
 }
 
-/* The key's words, for the hash and the compare: 44 bytes. */
-#define FLOW_KEY_U64	5
-_Static_assert(sizeof(struct hdrlog_flow_key) == FLOW_KEY_U64 * 8 + 4,
-	       "the key is five 64-bit words and one 32-bit");
+/* The key's words, for the hash and the compare: 48 bytes. */
+#define FLOW_KEY_U64	6
+_Static_assert(sizeof(struct hdrlog_flow_key) == FLOW_KEY_U64 * 8,
+	       "the key is six 64-bit words");
 
 static __always_inline int flow_key_eq(const struct hdrlog_flow *v,
 				       const struct hdrlog_flow_key *k)
@@ -275,8 +275,7 @@ static __always_inline int flow_key_eq(const struct hdrlog_flow *v,
 	const __u64 *a = (const __u64 *)&v->key, *b = (const __u64 *)k;
 
 	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] &&
-	       a[3] == b[3] && a[4] == b[4] &&
-	       ((const __u32 *)a)[10] == ((const __u32 *)b)[10];
+	       a[3] == b[3] && a[4] == b[4] && a[5] == b[5];
 }
 
 /*
@@ -292,7 +291,6 @@ static __always_inline __u64 flow_hash(const struct hdrlog_flow_key *k)
 		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
 		h ^= h >> 29;
 	}
-	h = (h ^ ((const __u32 *)k)[10]) * 0x9e3779b97f4a7c15ull;
 	h ^= h >> 32;
 	h *= 0xd6e8feb86659fd93ull;
 	return h ^ (h >> 32);
@@ -349,7 +347,6 @@ static __always_inline void flow_fill(struct hdrlog_flow *v,
 	/* word by word, each stored as loaded: memcpy spills them all */
 	for (int i = 0; i < FLOW_KEY_U64; i++)
 		d[i] = w[i];
-	((__u32 *)d)[10] = ((const __u32 *)w)[10];
 	/*
 	 * BUSY only once the key is whole: a CPU that read this slot's
 	 * number from its old flow's index entry and stalled past the grace
@@ -575,6 +572,8 @@ static __always_inline void flow_update(const struct hdrlog_record *r,
 	k.ifindex = r->ifindex;
 	if (r->vlan_count)
 		k.vlan = bpf_ntohs(r->vlan_tci[0]) & 0x0fff;
+	if (r->vlan_count > 1)
+		k.inner_vlan = bpf_ntohs(r->vlan_tci[1]) & 0x0fff;
 	k.ip_v = r->ip_v;
 	k.ip_proto = r->ip_proto;
 	if (r->flags & HDRLOG_RF_ICMP) {

@@ -221,6 +221,14 @@ struct hdrlog_flow_key {
 	__u8 hi_ip[16];
 	__be16 lo_port;
 	__be16 hi_port;
+	/*
+	 * the inner (customer) VLAN id of a double-tagged frame (802.1ad
+	 * then 802.1Q): a provider's customers reuse addresses, so frames of
+	 * one outer tag and two inner ones are two flows, as Suricata keys
+	 * them; 0: one tag or none
+	 */
+	__u16 inner_vlan;
+	__u16 pad;
 };
 
 /*
@@ -242,7 +250,6 @@ struct hdrlog_flow {
 	 * it stays clean in the caches (no write-back when it leaves them)
 	 */
 	struct hdrlog_flow_key key;
-	__u32 pad0;
 	__u64 state;		/* enum hdrlog_flow_state; 64 bits: atomics */
 	__u64 first_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	/* line 1: every frame's */

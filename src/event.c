@@ -322,9 +322,10 @@ int event_decode_flow(struct event *e, const struct hdrlog_flow_key *k,
 		SET(e, F_IN_IFACE);
 	if (e->out_iface)
 		SET(e, F_OUT_IFACE);
-	e->vlan_count = k->vlan ? 1 : 0;
+	e->vlan_count = k->inner_vlan ? 2 : k->vlan ? 1 : 0;
 	e->vlan[0] = k->vlan;
-	if (k->vlan)
+	e->vlan[1] = k->inner_vlan;
+	if (e->vlan_count)
 		SET(e, F_VLAN);
 	e->ip_v = k->ip_v;
 	memcpy(e->src_ip, cip, 16);

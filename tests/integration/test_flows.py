@@ -43,11 +43,17 @@ class Conversation:
         self.bytes = {"ts": 0, "tc": 0}
         self.flags = {"ts": 0, "tc": 0}
 
-    def add(self, way, l3):
+    def add(self, way, l3, vlans=()):
+        """vlans: the frame's VLAN ids, outer first (802.1ad before an
+        inner 802.1Q tag)"""
         s = self.scapy
-        f = s.Ether(src=H.pair().b_mac, dst=H.pair().a_mac) / l3
-        raw = bytes(f)
+        f = s.Ether(src=H.pair().b_mac, dst=H.pair().a_mac)
+        for i, vid in enumerate(vlans):
+            f = f / (s.Dot1AD if i < len(vlans) - 1 else s.Dot1Q)(vlan=vid)
+        raw = bytes(f / l3)
         ip = s.Ether(raw).payload
+        while not isinstance(ip, (s.IP, s.IPv6)):
+            ip = ip.payload
         self.pkts[way] += 1
         self.bytes[way] += ip.len if ip.version == 4 else ip.plen + 40
         if ip.haslayer(s.TCP):
@@ -210,6 +216,40 @@ def _():
         problems.append("icmp: type %s, want 8" % icmp[0].get("icmp_type"))
     assert not problems, "\n".join(problems) + "\n" + repr(recs)
     assert "flows exported" in h.stderr(), h.stderr()
+
+
+@tap.case("VLANs key flows: one conversation's frames untagged, tagged 7, "
+          "and double-tagged 7 then 100 and 7 then 200 (a provider's two "
+          "customers, same addresses) are four flows, each with its VLAN "
+          "ids outer first and its own counts")
+def _():
+    s, out, _, port = start("vlan_flows.json")
+    convs = {}
+    for vlans in ((), (7,), (7, 100), (7, 200)):
+        c = convs[vlans] = Conversation()
+        for i in range(1 + len(vlans)):
+            c.add("ts", s.IP(src=CLIENT, dst=SERVER) /
+                  s.UDP(sport=port, dport=53) / (b"q" * (20 + i)), vlans)
+        c.add("tc", s.IP(src=SERVER, dst=CLIENT) /
+              s.UDP(sport=53, dport=port) / (b"r" * 90), vlans)
+    sent = sum(len(c.frames) for c in convs.values())
+    with hdrlog(["--log", "flows"], out) as h:
+        for c in convs.values():
+            c.send()
+        H.wait_until(lambda: h.summary_now().get("seen", 0) >= sent,
+                     "every frame counted")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    recs = find(H.read_json_lines(out), src_port=port)
+    problems = []
+    for vlans, c in convs.items():
+        got = [r for r in recs if tuple(r.get("vlan", ())) == vlans]
+        if len(got) != 1:
+            problems.append("vlan %s: %d records" % (list(vlans), len(got)))
+            continue
+        problems += ["vlan %s: %s" % (list(vlans), p) for p in c.check(got[0])]
+    assert len(recs) == len(convs), recs
+    assert not problems, "\n".join(problems) + "\n" + repr(recs)
 
 
 @tap.case("ICMP requests and their replies are one flow for every pair "
@@ -843,14 +883,12 @@ PLANTED = 2 << 32 | 0xfffffff0
 
 
 def flow_hash(key):
-    """bpf/flows.bpf.h's flow_hash() of a 44-byte key."""
+    """bpf/flows.bpf.h's flow_hash() of a 48-byte key."""
     h = 0
-    for i in range(0, 40, 8):
+    for i in range(0, 48, 8):
         h = ((h ^ int.from_bytes(key[i:i + 8], "little")) *
              0x9e3779b97f4a7c15) & M64
         h ^= h >> 29
-    h = ((h ^ int.from_bytes(key[40:44], "little")) *
-         0x9e3779b97f4a7c15) & M64
     h ^= h >> 32
     h = (h * 0xd6e8feb86659fd93) & M64
     return h ^ (h >> 32)
@@ -862,7 +900,7 @@ def udp_key(ifindex, client, sport, server, dport):
     return (ifindex.to_bytes(4, "little") + bytes(2) + bytes([4, 17]) +
             socket.inet_aton(client) + bytes(12) +
             socket.inet_aton(server) + bytes(12) +
-            sport.to_bytes(2, "big") + dport.to_bytes(2, "big"))
+            sport.to_bytes(2, "big") + dport.to_bytes(2, "big") + bytes(4))
 
 
 def udp_homes(sports, dport, n):
@@ -1102,7 +1140,7 @@ def _():
     def slot_of(p):
         for i in range(bss()["flow_slots_fresh"]):
             b = slot_bytes(slots, i)
-            if b[48] == 2 and b[:44] == key[p]:
+            if b[48] == 2 and b[:48] == key[p]:
                 return i
         raise AssertionError("no LIVE slot of port %d" % p)
 
@@ -1127,7 +1165,7 @@ def _():
         run_on_cpu(k1)                  # k2's slot: not k1's key
         # a slot never handed out, k3's key, BUSY; k3's entry names it
         x = table - 1
-        plant(slots, x, key[k3] + bytes(4) + bytes([1]) + bytes(192 - 49))
+        plant(slots, x, key[k3] + bytes([1]) + bytes(192 - 49))
         at, tag = entry(k3)
         plant(cache, at, (tag | x).to_bytes(8, "little"))
         run_on_cpu(k3)

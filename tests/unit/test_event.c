@@ -387,7 +387,8 @@ static void test_random_records(void **state)
  * A flow table entry: src is the client whichever end of the key it is,
  * the ports follow it, list masks go with their ends, a last seen a tick
  * behind first seen (the coarse clock) does not make a negative age, and
- * a key or value no program makes is refused; UDP-Lite keeps its ports.
+ * a key or value no program makes is refused; UDP-Lite keeps its ports;
+ * a double-tagged flow has both VLAN ids.
  */
 static void test_flow_entries(void **state)
 {
@@ -436,6 +437,20 @@ static void test_flow_entries(void **state)
 	assert_int_equal(e.src_port, 80);
 	assert_int_equal(e.dest_port, 40000);
 	k.ip_proto = IPPROTO_TCP;
+	/* the key's VLAN ids, outer first, as a double-tagged frame's */
+	k.vlan = 7;
+	assert_int_equal(event_decode_flow(&e, &k, &v, &c), 0);
+	assert_true(event_has(&e, F_VLAN));
+	assert_int_equal(e.vlan_count, 1);
+	assert_int_equal(e.vlan[0], 7);
+	k.inner_vlan = 100;
+	assert_int_equal(event_decode_flow(&e, &k, &v, &c), 0);
+	assert_int_equal(e.vlan_count, 2);
+	assert_int_equal(e.vlan[0], 7);
+	assert_int_equal(e.vlan[1], 100);
+	k.vlan = k.inner_vlan = 0;
+	assert_int_equal(event_decode_flow(&e, &k, &v, &c), 0);
+	assert_false(event_has(&e, F_VLAN));
 	k.ip_v = 5;
 	assert_int_equal(event_decode_flow(&e, &k, &v, &c), -1);
 	k.ip_v = 4;
