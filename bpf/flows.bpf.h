@@ -8,7 +8,9 @@
  *
  * Two arrays, both mapped by userspace and read in place (about 15 ns a
  * flow; reading a BPF hash means copying it out through the kernel,
- * about 0.5 us a flow at a million flows):
+ * about 0.5 us a flow at a million flows), beside them the ring of free
+ * slots (mapped too), a front cache for each CPU and the queue of flows
+ * that ended, all below:
  *
  *   - flow_slots, --flow-table slots of 192 bytes: the flows' keys and
  *     counts (struct hdrlog_flow). A new flow takes the next slot never
