@@ -325,9 +325,12 @@ def second_signal_ends_wait():
     out = H.path("k7.json")
     spec = "kafka://127.0.0.1:9/" + TOPIC   # nothing listens in A
     fl = flow_frames(3, 2)
-    with hdrlog(["-o", "json:" + out, "-o", spec]) as h:
+    # XDP (not tcx, a veth's default): its detach says the stop began
+    with hdrlog(["-o", "json:" + out, "-o", spec, "--xdp-mode", "generic"]) \
+            as h:
         H.topo().send(fl)
         H.wait_json(out, len(fl), 20)
+        assert H.topo().xdp_attached()[0], h.stderr()
         h.proc.send_signal(signal.SIGTERM)
         # the first was taken (not merged with the second): detached
         H.wait_until(lambda: not H.topo().xdp_attached()[0],
