@@ -50,7 +50,8 @@
  * stop's flows (capture is over: sink_capture_over) wait for room instead,
  * at most IPFIX_STOP_NS from the first of them: an exit of N records
  * takes about N / rate seconds (a million: 20 s), and what is left at
- * the bound is counted lost.
+ * the bound is counted lost. A second stop signal (sink_stop_now) makes
+ * the bound now: whoever sent it will not wait.
  *
  * UDP, never blocking capture: the socket is non-blocking and connected;
  * a full socket buffer is tried again a millisecond later; a datagram the
@@ -224,7 +225,9 @@ struct ipfix_sender {
 	uint64_t rate;		/* data records a second */
 	uint64_t tat;		/* when the line is free (GCRA) */
 	uint64_t deadline;	/* the stop's bound; 0: not stopping */
+	bool cut_short;		/* a second stop signal made it then */
 	bool stop;		/* close(): send what is queued, then end */
+	uint64_t records;	/* data records queued: the wait it means */
 	/*
 	 * Who waits, so that each is woken only when it has work: the
 	 * sender for a message when the queue was empty (not one per
@@ -275,6 +278,7 @@ struct ipfix_sink {
 
 	struct ipfix_sender tx;
 	bool stopping;		/* the stop's flows have begun: wait for room */
+	bool wait_said;		/* the stop's wait for the pace: said */
 	bool overflowing;	/* the queue was full while running: said */
 	uint64_t collected_at;	/* at the stop: collect() last called */
 	uint64_t overflow_lost;	/* flows lost to it since it was said */
@@ -690,6 +694,7 @@ static void *sender_main(void *arg)
 			t->sent_ring[t->sent_next].flows = m->flows;
 			t->sent_next = (t->sent_next + 1) % IPFIX_SENT_RING;
 		}
+		t->records -= m->records;
 		t->head = (t->head + 1) % IPFIX_QUEUE_MSGS;
 		/*
 		 * Empty: the next message takes the first slot again, so the
@@ -740,6 +745,28 @@ static int sender_start(struct ipfix_sink *x, uint32_t rate)
 }
 
 /*
+ * A stop signal while stopping (sink_stop_now): the stop's bound is now.
+ * The sender then counts what is queued lost, as at the bound, and so is
+ * what the writer still queues: the bound's path, said once by
+ * sender_stop(). A bound already passed is left to say itself. Under
+ * tx.lock, once stopping.
+ */
+static void stop_cut_short(struct ipfix_sink *x)
+{
+	struct ipfix_sender *t = &x->tx;
+	uint64_t now;
+
+	if (!sink_stop_now || t->cut_short)
+		return;
+	now = clock_mono_ns();
+	if (now >= t->deadline)
+		return;
+	t->deadline = now;
+	t->cut_short = true;
+	pthread_cond_signal(&t->wake);	/* it may wait for the pace */
+}
+
+/*
  * The stop has begun (its flows, or close()): capture is over, so the
  * writer may wait for the pace now, which holds up only the exit; the
  * stop's bound starts.
@@ -751,7 +778,29 @@ static void sender_stopping(struct ipfix_sink *x)
 	x->stopping = true;
 	pthread_mutex_lock(&x->tx.lock);
 	x->tx.deadline = clock_mono_ns() + IPFIX_STOP_NS;
+	stop_cut_short(x);	/* a second signal before the stop's flows */
 	pthread_mutex_unlock(&x->tx.lock);
+}
+
+/*
+ * The exit is about to wait for the pace: said once if that is a second
+ * or more, and how to end it, so that a Ctrl-C that seems to do nothing
+ * is pressed again rather than answered with SIGKILL (which loses the
+ * summary and every output's last writes). Under tx.lock.
+ */
+static void stop_wait_say(struct ipfix_sink *x)
+{
+	struct ipfix_sender *t = &x->tx;
+	uint64_t now = clock_mono_ns();
+
+	if (x->wait_said || t->cut_short || t->records < t->rate ||
+	    now >= t->deadline)
+		return;
+	x->wait_said = true;
+	pr_info("ipfix %s: stopping: the flow records queued take about %llu s more at --ipfix-rate %llu (%llu s at most); a second SIGINT or SIGTERM ends the wait, counting them lost",
+		x->name, (unsigned long long)(t->records / t->rate),
+		(unsigned long long)t->rate,
+		(unsigned long long)((t->deadline - now) / 1000000000 + 1));
 }
 
 static void sender_free(struct ipfix_sender *t)
@@ -807,8 +856,13 @@ static void sender_stop(struct ipfix_sink *x)
 	t->stop = true;
 	pthread_cond_signal(&t->wake);
 	while (t->count) {
-		/* the timeout wakes it: nobody signals room (writer_waits) */
+		stop_wait_say(x);
+		/*
+		 * The timeout wakes it: nobody signals room (writer_waits);
+		 * a signal does not end a condition wait.
+		 */
 		wait_until(&t->room, &t->lock, clock_mono_ns() + IPFIX_COLLECT_NS);
+		stop_cut_short(x);
 		collect(x);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -816,10 +870,17 @@ static void sender_stop(struct ipfix_sink *x)
 	t->running = false;
 	collect(x);	/* what it sent last, and what came back meanwhile */
 	if (t->timed_out) {	/* said once, here */
+		char why[64];
+
 		x->s->failed += t->timed_out;
-		pr_warn("ipfix %s: %llu flow records not sent in the stop's %llu s at --ipfix-rate %llu: counted lost",
-			x->name, (unsigned long long)t->timed_out,
-			IPFIX_STOP_NS / 1000000000, (unsigned long long)t->rate);
+		if (t->cut_short)
+			snprintf(why, sizeof(why), "when a second stop signal ended the wait");
+		else
+			snprintf(why, sizeof(why), "in the stop's %llu s",
+				 IPFIX_STOP_NS / 1000000000);
+		pr_warn("ipfix %s: %llu flow records not sent %s at --ipfix-rate %llu: counted lost",
+			x->name, (unsigned long long)t->timed_out, why,
+			(unsigned long long)t->rate);
 	}
 }
 
@@ -847,11 +908,18 @@ static void msg_send(struct ipfix_sink *x)
 	put_be(h + 8, x->seq, 4);	/* Export Time: when it goes */
 	put_be(h + 12, x->domain, 4);
 	pthread_mutex_lock(&t->lock);
+	if (x->stopping)
+		stop_cut_short(x);
 	while (x->stopping && t->count == IPFIX_QUEUE_MSGS &&
 	       clock_mono_ns() < t->deadline) {
+		uint64_t at = clock_mono_ns() + IPFIX_COLLECT_NS;
+
+		stop_wait_say(x);
 		t->writer_waits = true;
-		wait_until(&t->room, &t->lock, t->deadline);
+		/* in slices: a second stop signal ends it (stop_cut_short) */
+		wait_until(&t->room, &t->lock, at < t->deadline ? at : t->deadline);
 		t->writer_waits = false;
+		stop_cut_short(x);
 	}
 	/*
 	 * The exit's flows are written for a while (a second for a million)
@@ -869,6 +937,7 @@ static void msg_send(struct ipfix_sink *x)
 		m->flows = x->msg_flows;
 		m->templates = x->msg_templates;
 		t->count++;
+		t->records += m->records;
 		/* Room again once half of it is: said once, not per slot. */
 		again = x->overflowing && t->count < IPFIX_QUEUE_MSGS / 2;
 		if (t->sender_idle)

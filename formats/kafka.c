@@ -45,6 +45,7 @@
 
 #define KAFKA_QUEUE_DEFAULT	100000	/* records librdkafka may hold */
 #define KAFKA_CLOSE_WAIT_MS	5000	/* at exit, for acknowledgements */
+#define KAFKA_CLOSE_SLICE_MS	50	/* sink_stop_now is looked at */
 #define KAFKA_TOPIC_MAX		249	/* Kafka's own limit */
 #define KAFKA_KEY_NONE		(-1)
 
@@ -416,16 +417,28 @@ static void kafka_destroy(struct kafka_sink *x)
 }
 
 /*
- * Wait a bounded time for what is in flight; what is still not
- * acknowledged then is lost, so that records = written + failed.
+ * Wait a bounded time for what is in flight, or until a second stop
+ * signal (sink_stop_now: a signal does not end rd_kafka_flush(), so it
+ * waits in slices); what is still not acknowledged then is lost, so that
+ * records = written + failed.
  */
 static void kafka_close(struct sink *s)
 {
 	struct kafka_sink *x = s->priv;
-	uint64_t unsettled;
+	uint64_t unsettled, end = clock_mono_ns() +
+				  KAFKA_CLOSE_WAIT_MS * 1000000ull;
+	rd_kafka_resp_err_t err;
+	bool cut;
+	char why[64];
 
-	if (rd_kafka_flush(x->rk, KAFKA_CLOSE_WAIT_MS) ==
-	    RD_KAFKA_RESP_ERR__TIMED_OUT) {
+	for (;;) {
+		err = rd_kafka_flush(x->rk, KAFKA_CLOSE_SLICE_MS);
+		cut = sink_stop_now;
+		if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || cut ||
+		    clock_mono_ns() >= end)
+			break;
+	}
+	if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
 		/* their delivery reports say ERR__PURGE_*: lost */
 		rd_kafka_purge(x->rk, RD_KAFKA_PURGE_F_QUEUE |
 				      RD_KAFKA_PURGE_F_INFLIGHT);
@@ -434,10 +447,15 @@ static void kafka_close(struct sink *s)
 	/* none, unless a report went astray */
 	unsettled = s->records - s->written - s->failed - s->skipped;
 	s->failed += unsettled;
+	if (cut)
+		snprintf(why, sizeof(why), "when a second stop signal ended the wait");
+	else
+		snprintf(why, sizeof(why), "within %d s of stopping",
+			 KAFKA_CLOSE_WAIT_MS / 1000);
 	if (unsettled + x->purged)
-		pr_warn("kafka:%s: %llu records not acknowledged within %d s of stopping; counted lost",
+		pr_warn("kafka:%s: %llu records not acknowledged %s; counted lost",
 			s->target, (unsigned long long)(unsettled + x->purged),
-			KAFKA_CLOSE_WAIT_MS / 1000);
+			why);
 	x->closed = true;	/* a later report would count twice */
 	kafka_destroy(x);
 	json_render_put();

@@ -222,7 +222,9 @@ static void *sender(void *arg)
 		size_t len;
 		bool ok, again;
 
+		/* the drain's bound, or a second stop signal: as far as it got */
 		if (r->stopping && (now >= r->stop_at ||
+				    __atomic_load_n(&sink_stop_now, __ATOMIC_RELAXED) ||
 				    (r->up && !r->queued) ||
 				    (!r->up && tried_stopping)))
 			break;

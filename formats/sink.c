@@ -169,6 +169,7 @@ const char *sink_describe(const struct sink *s, char *buf, size_t size)
 
 volatile int sink_stdout_closed;
 bool sink_capture_over;
+volatile int sink_stop_now;
 
 void sink_stdout_gone(const struct sink *s)
 {

@@ -161,6 +161,13 @@ extern volatile int sink_stdout_closed;
  * only the exit (the IPFIX output's pace).
  */
 extern bool sink_capture_over;
+/*
+ * Set by a stop signal that comes while hdrlog stops (a second SIGINT or
+ * SIGTERM): an output's exit waits (the IPFIX pace, Kafka's and the
+ * stream transports' acknowledgements) end at once, counting what is left
+ * lost, as their bound does. Written by the main thread's signal handler.
+ */
+extern volatile int sink_stop_now;
 /* An output saw EPIPE on standard output: say so once, end the run. */
 void sink_stdout_gone(const struct sink *s);
 /* Whether fd is standard output, also when opened as /dev/stdout. */

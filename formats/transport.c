@@ -1127,12 +1127,15 @@ static void conn_wait(struct transport *t, int ms)
 	poll(&p, 1, ms);
 }
 
-/* Bounded wait for the stream queue to drain, at exit. */
+/*
+ * Bounded wait for the stream queue to drain, at exit; a second stop
+ * signal (sink_stop_now) ends it within a slice.
+ */
 static void drain(struct transport *t, uint64_t budget_ns)
 {
 	uint64_t deadline = clock_mono_ns() + budget_ns;
 
-	while (t->q.lcount && t->state != ST_DOWN &&
+	while (t->q.lcount && t->state != ST_DOWN && !sink_stop_now &&
 	       clock_mono_ns() < deadline) {
 		transport_flush(t);
 		if (!t->q.lcount || t->state == ST_DOWN)

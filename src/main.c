@@ -87,6 +87,7 @@ struct run {
 };
 
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t capture_ended;	/* -c, stdout gone, a signal */
 static volatile sig_atomic_t hup_requested;
 static volatile sig_atomic_t stats_requested;
 
@@ -96,8 +97,17 @@ static void on_signal(int sig)
 		hup_requested = 1;
 	else if (sig == SIGUSR1)
 		stats_requested = 1;
-	else
+	else {
+		/*
+		 * A stop signal while stopping (a second Ctrl-C, an admin's
+		 * or systemd's second SIGTERM, or the first after -c ended
+		 * capture): its sender will not wait for the exit's paced or
+		 * acknowledged writes; the outputs cut them short.
+		 */
+		if (stop_signal || capture_ended)
+			sink_stop_now = 1;
 		stop_signal = sig;
+	}
 }
 
 static void install_signals(void)
@@ -105,7 +115,10 @@ static void install_signals(void)
 	struct sigaction sa = { .sa_handler = on_signal };
 	const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
 
+	/* Not nested: a SIGINT inside SIGTERM's handler must count as second. */
 	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&sa.sa_mask, sigs[i]);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);	/* a closed pipe is a write error */
@@ -995,6 +1008,7 @@ int main(int argc, char **argv)
 	/* Every program attached, every output open: ready. */
 	status_update(&run, true);
 	ret = capture(&run, rb) ? 1 : 0;
+	capture_ended = 1;
 	sink_capture_over = true;
 	service_stopping(&run.service);
 	reload_finish(&run, true);

@@ -61,10 +61,18 @@ class Nfcapd:
         self.log = H.path(name + ".log")
         self.proc = None
 
-    def _listening(self):
+    def _socket(self):
+        """ss's line for its socket: State Recv-Q Send-Q Local Peer, or
+        None."""
         r = H.run(H.ns_exec(H.topo().ns_a, ["ss", "-Hnul", "sport", "= :%d"
                                             % self.port]), check=False)
-        return "127.0.0.1:%d" % self.port in r.stdout
+        for line in r.stdout.splitlines():
+            if "127.0.0.1:%d" % self.port in line:
+                return line.split()
+        return None
+
+    def _listening(self):
+        return self._socket() is not None
 
     def __enter__(self):
         with open(self.log, "w") as log:
@@ -83,6 +91,15 @@ class Nfcapd:
         return self
 
     def stop(self):
+        """Stop it once it has read what its socket holds (datagrams
+        that came just before hdrlog exited); its log."""
+        deadline = time.monotonic() + 10
+        while self.proc and self.proc.poll() is None and \
+                time.monotonic() < deadline:
+            sock = self._socket()
+            if not sock or sock[1] == "0":
+                break
+            time.sleep(0.05)
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=10)
@@ -511,13 +528,14 @@ def live_flows():
     compare_flows(flows, c.dir)
 
 
-def udp_rcvbuf_errors():
-    """Datagrams namespace A's kernel dropped for a full socket buffer
-    (/proc/net/snmp Udp RcvbufErrors): what nfcapd never saw."""
+def udp_counter(name="RcvbufErrors"):
+    """Namespace A's UDP counter name (/proc/net/snmp): RcvbufErrors,
+    datagrams its kernel dropped for a full socket buffer, what nfcapd
+    never saw; InDatagrams, those a socket (nfcapd's) got."""
     r = H.run(H.ns_exec(H.topo().ns_a, ["cat", "/proc/net/snmp"]))
     udp = [line.split() for line in r.stdout.splitlines()
            if line.startswith("Udp:")]
-    return int(udp[1][udp[0].index("RcvbufErrors")])
+    return int(udp[1][udp[0].index(name)])
 
 
 def live_run(name, frames, rcvbuf=4194304):
@@ -530,7 +548,7 @@ def live_run(name, frames, rcvbuf=4194304):
         raise H.Skip("this hdrlog has no --log flows")
     out = H.path(name + ".json")
     with Nfcapd(name, rcvbuf=rcvbuf) as c:
-        dropped = udp_rcvbuf_errors()
+        dropped = udp_counter()
         with H.Hdrlog(H.topo().ns_a, [
                 "-i", H.dev(), "--log", "flows", "-o", "json:" + out,
                 "-o", "ipfix://127.0.0.1:%d" % PORT]) as h:
@@ -539,12 +557,131 @@ def live_run(name, frames, rcvbuf=4194304):
                 lambda: h.summary().get("seen", 0) >= len(frames), 30), \
                 h.stderr()
             rc = h.stop(timeout=60)
-        dropped = udp_rcvbuf_errors() - dropped
+        dropped = udp_counter() - dropped
         log = c.stop()
     assert rc == 0, h.stderr()
     flows = [r for r in H.read_json_lines(out)
              if r.get("event_type") == "flow"]
     return flows, h, c, log, dropped
+
+
+def one_frame_flows(n):
+    """n UDP flows of one frame each: ([(source, source port)], frames)."""
+    mac = H.new_mac(MAC_KIND)
+    sent = [("198.51.100.%d" % (2 + i // 5000), 10000 + i % 5000)
+            for i in range(n)]
+    return sent, [H.udp_frame(mac, src_ip=ip, sport=port, dport=53)
+                  for ip, port in sent]
+
+
+def assert_every_flow(h, c, made, dropped, sent=None):
+    """hdrlog h's summary counts every one of the made flows either
+    written to the IPFIX output or lost; nfcapd c has each one written
+    once (and no other: sent, the flows' (source, port)s), and the kernel
+    dropped nothing at its socket (dropped): nothing is silently
+    missing. (written, lost)."""
+    written, lost = H.output_counts(h.stderr(), "ipfix")
+    assert written + lost == made, (made, h.stderr())
+    got = read_nfdump(c.dir)
+    keys = [(g["src addr"], int(g["src port"])) for g in got]
+    assert len(got) == written and dropped == 0, \
+        "nfcapd got %d records, hdrlog counted %d written; the kernel " \
+        "dropped %d datagrams at its socket\n%s" % (
+            len(got), written, dropped, h.stderr())
+    assert len(set(keys)) == len(keys) and \
+        (sent is None or set(keys) <= set(sent)), keys[:10]
+    return written, lost
+
+
+def stop_twice(h, sig=signal.SIGTERM, deadline=10):
+    """Once the first stop signal's exit said it waits for the pace (or,
+    for a build that does not say, nfcapd has had 200 datagrams since,
+    about 2 s of the pace at 1000 records a second),
+    a second one; then a third as it ends. hdrlog's exit code, None if
+    it still runs deadline seconds after the second."""
+    got = udp_counter("InDatagrams")
+    h.proc.send_signal(sig)
+    H.wait_until(lambda: "a second SIGINT or SIGTERM ends the wait" in
+                 h.stderr() or udp_counter("InDatagrams") - got >= 200,
+                 "the stop's wait for the pace", timeout=15)
+    h.proc.send_signal(sig)
+    end = time.monotonic() + deadline
+    # a third changes nothing (send_signal skips a process that exited)
+    h.err.wait_for(r"second stop signal ended the wait", deadline)
+    h.proc.send_signal(sig)
+    return h.wait(max(0, end - time.monotonic()))
+
+
+@tap.case("live: a second SIGTERM while the stop waits for the pace "
+          "(--ipfix-rate 1000, 20000 flows: 20 s) ends the wait at once, "
+          "a third changes nothing: hdrlog exits 0 with its summary, the "
+          "flows not sent counted lost and said once, and nfcapd's "
+          "records and those counted lost are every flow made (it waited "
+          "out the pace, up to 60 s)")
+def second_signal_ends_pace():
+    if not has_flows():
+        raise H.Skip("this hdrlog has no --log flows")
+    n = 20000
+    sent, frames = one_frame_flows(n)
+    with Nfcapd("second") as c:
+        dropped = udp_counter()
+        # idle flows not exported before the stop: all go at the stop
+        with H.Hdrlog(H.topo().ns_a, [
+                "-i", H.dev(), "--log", "flows", "--flow-idle-timeout",
+                "3600", "-o", "ipfix://127.0.0.1:%d" % PORT,
+                "--ipfix-rate", "1000"]) as h:
+            H.topo().send(frames)
+            assert h.summaries_until(
+                lambda: h.summary().get("seen", 0) >= n, 30), h.stderr()
+            rc = stop_twice(h)
+            assert rc is not None, "hdrlog still stopping 10 s after a " \
+                "second SIGTERM (the pace needs 20 s):\n" + h.stderr()
+        dropped = udp_counter() - dropped
+        c.stop()
+    err = h.stderr()
+    assert rc == 0 and H.SUMMARY_MARK in err, err
+    assert h.summary().get("flows_exported") == n, err
+    written, lost = assert_every_flow(h, c, n, dropped, sent)
+    assert 0 < written and 0 < lost, err
+    said = re.findall(r"ipfix \S+: (\d+) flow records not sent when a "
+                      r"second stop signal ended the wait", err)
+    assert said == [str(lost)], err
+    assert err.count("a second SIGINT or SIGTERM ends the wait") == 1, err
+
+
+@tap.case("live: flows that end faster than --ipfix-rate lets out while "
+          "capture runs (1000 a second, 260000 one-frame flows ended by "
+          "--flow-idle-timeout 1) fill the queue of 16384 messages: those "
+          "that do not fit are counted lost and said once, capture goes "
+          "on; at the stop a second SIGTERM ends the wait, and nfcapd's "
+          "records and those counted lost are every flow made")
+def running_queue_overflow():
+    if not has_flows():
+        raise H.Skip("this hdrlog has no --log flows")
+    n = 260000      # the queue holds about 196000; the rest are sent
+    sent, frames = one_frame_flows(n)
+    with Nfcapd("overflow") as c:
+        dropped = udp_counter()
+        with H.Hdrlog(H.topo().ns_a, [
+                "-i", H.dev(), "--log", "flows", "--flow-idle-timeout", "1",
+                "-o", "ipfix://127.0.0.1:%d" % PORT,
+                "--ipfix-rate", "1000"]) as h:
+            H.topo().send(frames)
+            assert h.summaries_until(
+                lambda: h.summary().get("seen", 0) >= n and
+                h.summary().get("flows_exported", 0) >= n, 60, pause=0.5), \
+                h.stderr()
+            # lost while capture runs, not only at the stop
+            assert h.output_counts("ipfix")[1] > 0, h.stderr()
+            rc = stop_twice(h)
+            assert rc is not None, h.stderr()
+        dropped = udp_counter() - dropped
+        c.stop()
+    err = h.stderr()
+    assert rc == 0, err
+    assert h.summary().get("flows_exported") == n, err
+    assert_every_flow(h, c, n, dropped, sent)
+    assert err.count("queued are full") == 1, err
 
 
 @tap.case("live: the stop's burst of 10000 flows reaches an nfcapd with "
@@ -553,12 +690,8 @@ def live_run(name, frames, rcvbuf=4194304):
           "kernel dropped most of the burst at nfcapd's socket, unseen)")
 def stop_burst_paced():
     n = 10000
-    mac = H.new_mac(MAC_KIND)
-    sent = [("198.51.100.%d" % (2 + i // 5000), 10000 + i % 5000)
-            for i in range(n)]
-    flows, h, c, log, dropped = live_run("burst", [
-        H.udp_frame(mac, src_ip=ip, sport=port, dport=53)
-        for ip, port in sent], rcvbuf=None)
+    sent, frames = one_frame_flows(n)
+    flows, h, c, log, dropped = live_run("burst", frames, rcvbuf=None)
     assert len(flows) == n, (len(flows), h.stderr())
     assert H.output_counts(h.stderr(), "ipfix") == (n, 0), h.stderr()
     got = read_nfdump(c.dir)

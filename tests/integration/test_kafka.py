@@ -12,7 +12,9 @@ or exactly what hdrlog's summary counts lost.
 import collections
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -313,6 +315,35 @@ def unreachable():
     assert err.count("queue full") == 1, err
     assert err.count("retrying") <= 1, err
     assert "not acknowledged" in err, err
+
+
+@tap.case("no cluster listening: a second SIGTERM during the stop ends "
+          "its wait for acknowledgements (5 s) at once; what is "
+          "unacknowledged is counted lost and said once, with why, and "
+          "hdrlog exits 0 (the wait went on to its bound)")
+def second_signal_ends_wait():
+    out = H.path("k7.json")
+    spec = "kafka://127.0.0.1:9/" + TOPIC   # nothing listens in A
+    fl = flow_frames(3, 2)
+    # XDP (not tcx, a veth's default): its detach says the stop began
+    with hdrlog(["-o", "json:" + out, "-o", spec, "--xdp-mode", "generic"]) \
+            as h:
+        H.topo().send(fl)
+        H.wait_json(out, len(fl), 20)
+        assert H.topo().xdp_attached()[0], h.stderr()
+        h.proc.send_signal(signal.SIGTERM)
+        # the first was taken (not merged with the second): detached
+        H.wait_until(lambda: not H.topo().xdp_attached()[0],
+                     "hdrlog to detach at the stop", timeout=10)
+        h.proc.send_signal(signal.SIGTERM)
+        rc = h.wait(10)
+    err = h.stderr()
+    assert rc == 0, err
+    assert H.output_counts(err, spec) == (0, len(fl)), err
+    said = re.findall(r"kafka:\S+: (\d+) records not acknowledged (.*); "
+                      r"counted lost", err)
+    assert said == [(str(len(fl)),
+                     "when a second stop signal ended the wait")], err
 
 
 @tap.case("records librdkafka gives up (message.timeout.ms) are counted "
