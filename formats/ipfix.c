@@ -132,7 +132,7 @@ enum ie_kind {
 	IE_SRC_IP, IE_DEST_IP, IE_SRC_PORT, IE_DEST_PORT, IE_PROTO,
 	IE_OCTETS, IE_PACKETS, IE_START_MS, IE_END_MS, IE_TCP_FLAGS,
 	IE_END_REASON, IE_IN_IFACE, IE_OUT_IFACE, IE_DIRECTION, IE_VLAN,
-	IE_ICMP, IE_MIN_TTL, IE_MAX_TTL, IE_DROPPED,
+	IE_ICMP, IE_MIN_TTL, IE_MAX_TTL, IE_DROPPED, IE_INNER_VLAN,
 	IE_PID, IE_COMM, IE_SRC_LISTS, IE_DEST_LISTS, IE_COMMUNITY_ID,
 };
 
@@ -168,6 +168,7 @@ static const struct ie {
 	{ IE_MIN_TTL, 52, 52, 1, 1, 0 },	/* minimumTTL */
 	{ IE_MAX_TTL, 53, 53, 1, 1, 0 },	/* maximumTTL */
 	{ IE_DROPPED, 133, 133, 8, 8, 0 },	/* droppedPacketDeltaCount */
+	{ IE_INNER_VLAN, 245, 245, 2, 2, 0 },	/* dot1qCustomerVlanId */
 	/* hdrlog's own, under PEN 32473 (hdrlog(8) lists them) */
 	{ IE_PID, 1, 1, 4, 4, IPFIX_PEN },
 	{ IE_COMM, 2, 2, IPFIX_VARLEN, IPFIX_VARLEN, IPFIX_PEN },
@@ -186,7 +187,7 @@ static const struct ie {
  * one length byte, list names with one (IPFIX_LISTS_MAX < 255).
  */
 #define RECORD_FIXED_MAX	(16 + 16 + 2 + 2 + 1 + 8 + 8 + 8 + 8 + 2 + 1 + \
-				 4 + 4 + 1 + 2 + 2 + 1 + 1 + 8 + 4)
+				 4 + 4 + 1 + 2 + 2 + 1 + 1 + 8 + 2 + 4)
 #define RECORD_MAX		(RECORD_FIXED_MAX + 1 + 16 + \
 				 2 * (1 + IPFIX_LISTS_MAX) + 1 + COMMUNITY_ID_SIZE)
 _Static_assert(IPFIX_LISTS_MAX < 255, "list names take one length byte");
@@ -502,6 +503,9 @@ static size_t put_record(uint8_t *p, const struct event *e, bool rev,
 			break;
 		case IE_DROPPED:
 			p = put_be(p, rev ? 0 : f->dropped_pkts, len);
+			break;
+		case IE_INNER_VLAN:	/* part of the flow's key */
+			p = put_be(p, e->vlan_count > 1 ? e->vlan[1] & 0x0fff : 0, len);
 			break;
 		case IE_PID:
 			p = put_be(p, pid, len);
@@ -1083,16 +1087,29 @@ static int ipfix_write(struct sink *s, const struct event *e)
 	if (sink_capture_over)
 		sender_stopping(x);
 	tid = e->ip_v == 6 ? IPFIX_TID_V6 : IPFIX_TID_V4;
-	n[0] = put_record(rec[0], e, false, &cut);
+	/*
+	 * A record each way that had frames. After an active report, a way
+	 * may have none, or both (a flow that went idle right after the
+	 * report: its counts all went out there): nothing is sent then, as
+	 * NetFlow exporters send nothing when such a flow expires; an empty
+	 * record would be one more flow to a collector.
+	 */
+	if (e->flow.pkts_toserver || e->flow.dropped_pkts)
+		n[0] = put_record(rec[0], e, false, &cut);
 	if (e->flow.pkts_toclient)	/* the server answered */
 		n[1] = put_record(rec[1], e, true, &cut);
+	if (!n[0] && !n[1]) {
+		s->skipped++;
+		return 0;
+	}
 	if (cut)
 		s->cut++;
 	if (x->len && !msg_room(x, tid, n[0] + n[1]))
 		msg_send(x);
 	if (!x->len)
 		msg_begin(x);
-	msg_add(x, tid, rec[0], n[0]);
+	if (n[0])
+		msg_add(x, tid, rec[0], n[0]);
 	if (n[1])
 		msg_add(x, tid, rec[1], n[1]);
 	x->msg_flows++;

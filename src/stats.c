@@ -30,7 +30,7 @@ static void output_line(FILE *f, const struct sink *k)
 	if (k->cut)
 		fprintf(f, ", %llu cut to fit", (unsigned long long)k->cut);
 	if (k->skipped)
-		fprintf(f, ", %llu socket events and flows not for this output",
+		fprintf(f, ", %llu records this output has no place for",
 			(unsigned long long)k->skipped);
 	if (k->stats)
 		fprintf(f, ", %llu of them stats records",
@@ -119,7 +119,7 @@ static void print_lines(const struct stats *s, const struct options *o,
 	if (one && one->failed)
 		line(f, one->failed, "records lost (output write errors or full queues)");
 	if (one && one->cut)
-		line(f, one->cut, "records cut to fit (syslog datagrams)");
+		line(f, one->cut, "records cut to fit (syslog datagrams, IPFIX list names)");
 	for (int i = 0; i < s->n_sinks; i++)
 		output_line(f, s->sinks[i]);
 	if (s->undecodable)

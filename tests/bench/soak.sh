@@ -344,9 +344,10 @@ while IFS= read -r l; do
 	num() { echo "$l" | grep -oE "[0-9]+ $1" | head -1 | cut -d' ' -f1; }
 	w=$(num written); w=${w:-0}
 	lo=$(num lost); lo=${lo:-0}
-	# "N socket events and flows not for this output" (older builds: "N
-	# socket events not for this output")
-	sk=$(num 'socket events (and flows )?not'); sk=${sk:-0}
+	# "N records this output has no place for" (older builds: "N
+	# socket events [and flows] not for this output")
+	sk=$(num '(records this output has no|socket events (and flows )?not)')
+	sk=${sk:-0}
 	sum=$((w + lo + sk + FILTERED + UNDEC))
 	# socket records lost at the ring are counted in both "socket events"
 	# and "lost at the ring": exact only when the ring lost nothing

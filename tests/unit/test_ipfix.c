@@ -29,7 +29,7 @@
 #include "sink.h"
 
 #define T0_MS	1764580000123ULL
-#define N_FIELDS	24
+#define N_FIELDS	25
 #define PEN	32473
 
 static int rx = -1;
@@ -82,7 +82,8 @@ static void flow4(struct event *e)
 	e->ifindex = 3;
 	e->direction = HDRLOG_DIR_INBOUND;
 	e->vlan[0] = 7;
-	e->vlan_count = 1;
+	e->vlan[1] = 100;
+	e->vlan_count = 2;
 	e->pid = 4242;
 	strcpy(e->comm, "curl");
 	strcpy(e->community_id, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
@@ -141,9 +142,10 @@ static int teardown(void **state)
 static size_t check_templates(const uint8_t *p)
 {
 	static const uint16_t id4[N_FIELDS] = { 8, 12, 7, 11, 4, 1, 2, 152,
-		153, 6, 136, 10, 14, 61, 58, 32, 52, 53, 133, 1, 2, 3, 4, 5 };
+		153, 6, 136, 10, 14, 61, 58, 32, 52, 53, 133, 245, 1, 2, 3, 4,
+		5 };
 	static const uint16_t len[N_FIELDS] = { 4, 4, 2, 2, 1, 8, 8, 8, 8, 2,
-		1, 4, 4, 1, 2, 2, 1, 1, 8, 4, 65535, 65535, 65535, 65535 };
+		1, 4, 4, 1, 2, 2, 1, 1, 8, 2, 4, 65535, 65535, 65535, 65535 };
 	const uint8_t *q = p + 4;
 
 	assert_int_equal(be(p, 2), 2);		/* Template Set */
@@ -158,7 +160,7 @@ static size_t check_templates(const uint8_t *p)
 				id = i ? 28 : 27, l = 16;
 			if (v6 && id == 32)
 				id = 139;	/* icmpTypeCodeIPv6 */
-			if (i >= 19) {	/* enterprise elements */
+			if (i >= 20) {	/* enterprise elements */
 				assert_int_equal(be(q, 2), 0x8000 | id);
 				assert_int_equal(be(q + 2, 2), l);
 				assert_int_equal(be(q + 4, 4), PEN);
@@ -209,8 +211,9 @@ static size_t check_record4(const uint8_t *p, bool rev)
 	assert_int_equal(q[61], 60);
 	assert_int_equal(q[62], 64);
 	assert_int_equal(be(q + 63, 8), rev ? 0 : 2);	/* dropped, once */
-	assert_int_equal(be(q + 71, 4), 4242);
-	q += 75;
+	assert_int_equal(be(q + 71, 2), 100);		/* the inner VLAN */
+	assert_int_equal(be(q + 73, 4), 4242);
+	q += 77;
 	check_str(&q, "curl");
 	check_str(&q, rev ? "tor" : "a,b");
 	check_str(&q, rev ? "a,b" : "tor");
@@ -356,7 +359,7 @@ static void end_reasons(void **state)
 	receive();
 	q = dgram + 16 + be(dgram + 18, 2) + 4;
 	flow4(&e);
-	rec = 75 + 5 + 4 + 4 + 31;	/* fixed, comm, lists, Community ID */
+	rec = 77 + 5 + 4 + 4 + 31;	/* fixed, comm, lists, Community ID */
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		assert_int_equal(q[i * rec + 47], map[i].ipfix);
 	assert_true(nothing_waiting());
@@ -412,7 +415,7 @@ static void sizes_sequence_refresh(void **state)
 		assert_int_equal(be(dgram + off, 2), 256);
 		assert_int_equal(off + be(dgram + off + 2, 2), n);
 		for (off += 4; off < (size_t)n; in_msg++) {
-			const uint8_t *q = dgram + off + 75;
+			const uint8_t *q = dgram + off + 77;
 
 			q += 1 + *q;		/* comm */
 			/* source lists: "tor", or whole names within 200 */
@@ -457,12 +460,42 @@ static void absent_fields(void **state)
 	assert_int_equal(be(q + 8, 2), 0);		/* source port */
 	assert_int_equal(be(q + 10, 2), 0);		/* destination port */
 	assert_int_equal(q[12], 47);
-	assert_int_equal(be(q + 71, 4), 0);		/* pid */
-	q += 75;
+	assert_int_equal(be(q + 73, 4), 0);		/* pid */
+	q += 77;
 	check_str(&q, "");				/* comm */
 	check_str(&q, "a,b");
 	check_str(&q, "tor");
 	check_str(&q, "");				/* Community ID */
+	assert_true(nothing_waiting());
+	sink_destroy(s);
+}
+
+/*
+ * Reports after an active one: a record only for a way that had frames
+ * since; none for a flow that went idle right after its report (an empty
+ * record would be one more flow to the collector).
+ */
+static void empty_ways(void **state)
+{
+	struct sink *s = open_sink();
+	struct event e;
+	const uint8_t *q;
+
+	(void)state;
+	flow4(&e);
+	e.flow.pkts_toserver = e.flow.pkts_toclient = 0;
+	e.flow.bytes_toserver = e.flow.bytes_toclient = 0;
+	e.flow.dropped_pkts = 0;
+	sink_write(s, &e);
+	assert_int_equal(s->skipped, 1);
+	e.flow.pkts_toclient = 4;	/* the server's way only */
+	e.flow.bytes_toclient = 3000;
+	sink_write(s, &e);
+	sink_close(s);
+	receive();
+	assert_int_equal(s->written, 1);
+	q = dgram + 16 + be(dgram + 18, 2);	/* past the templates */
+	assert_int_equal(be(q + 2, 2), 4 + check_record4(q + 4, true));
 	assert_true(nothing_waiting());
 	sink_destroy(s);
 }
@@ -497,6 +530,7 @@ int main(void)
 		cmocka_unit_test(end_reasons),
 		cmocka_unit_test(sizes_sequence_refresh),
 		cmocka_unit_test(absent_fields),
+		cmocka_unit_test(empty_ways),
 		cmocka_unit_test(not_flows),
 	};
 
