@@ -878,7 +878,7 @@ static void sender_stop(struct ipfix_sink *x)
 
 		x->s->failed += t->timed_out;
 		if (t->cut_short)
-			snprintf(why, sizeof(why), "when a second stop signal ended the wait");
+			snprintf(why, sizeof(why), SINK_STOP_NOW_WHY);
 		else
 			snprintf(why, sizeof(why), "in the stop's %llu s",
 				 IPFIX_STOP_NS / 1000000000);

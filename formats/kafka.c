@@ -448,7 +448,7 @@ static void kafka_close(struct sink *s)
 	unsettled = s->records - s->written - s->failed - s->skipped;
 	s->failed += unsettled;
 	if (cut)
-		snprintf(why, sizeof(why), "when a second stop signal ended the wait");
+		snprintf(why, sizeof(why), SINK_STOP_NOW_WHY);
 	else
 		snprintf(why, sizeof(why), "within %d s of stopping",
 			 KAFKA_CLOSE_WAIT_MS / 1000);

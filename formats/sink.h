@@ -168,6 +168,8 @@ extern bool sink_capture_over;
  * lost, as their bound does. Written by the main thread's signal handler.
  */
 extern volatile int sink_stop_now;
+/* Why an output's exit count of what it lost came early, when it did. */
+#define SINK_STOP_NOW_WHY	"when a second stop signal ended the wait"
 /* An output saw EPIPE on standard output: say so once, end the run. */
 void sink_stdout_gone(const struct sink *s);
 /* Whether fd is standard output, also when opened as /dev/stdout. */

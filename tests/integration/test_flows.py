@@ -123,6 +123,21 @@ def hdrlog(args, out):
                     args)
 
 
+def flows_of_conversations(convs, out):
+    """Send every conversation of convs (a dict of them) to hdrlog --log
+    flows writing to out; once every frame is counted, stop it: its flow
+    records."""
+    sent = sum(len(c.frames) for c in convs.values())
+    with hdrlog(["--log", "flows"], out) as h:
+        for c in convs.values():
+            c.send()
+        H.wait_until(lambda: h.summary_now().get("seen", 0) >= sent,
+                     "every frame counted")
+        rc = h.stop()
+    assert rc == 0, h.stderr()
+    return flows_of(H.read_json_lines(out))
+
+
 @tap.case("TCP with FIN, TCP with RST, UDP (IPv4 and IPv6) and ICMP echo, "
           "both ways: one record each, counts each way as sent, flags each "
           "way, reasons fin, rst, idle; no packet records with --log flows")
@@ -232,15 +247,8 @@ def _():
                   s.UDP(sport=port, dport=53) / (b"q" * (20 + i)), vlans)
         c.add("tc", s.IP(src=SERVER, dst=CLIENT) /
               s.UDP(sport=53, dport=port) / (b"r" * 90), vlans)
-    sent = sum(len(c.frames) for c in convs.values())
-    with hdrlog(["--log", "flows"], out) as h:
-        for c in convs.values():
-            c.send()
-        H.wait_until(lambda: h.summary_now().get("seen", 0) >= sent,
-                     "every frame counted")
-        rc = h.stop()
-    assert rc == 0, h.stderr()
-    recs = find(H.read_json_lines(out), src_port=port)
+    recs = [r for r in flows_of_conversations(convs, out)
+            if r.get("src_port") == port]
     problems = []
     for vlans, c in convs.items():
         got = [r for r in recs if tuple(r.get("vlan", ())) == vlans]
@@ -283,15 +291,7 @@ def _():
         c = convs[key] = Conversation()
         for way, l3 in frames:
             c.add(way, l3)
-    sent = sum(len(c.frames) for c in convs.values())
-    with hdrlog(["--log", "flows"], out) as h:
-        for c in convs.values():
-            c.send()
-        H.wait_until(lambda: h.summary_now().get("seen", 0) >= sent,
-                     "every frame counted")
-        rc = h.stop()
-    assert rc == 0, h.stderr()
-    recs = flows_of(H.read_json_lines(out))
+    recs = flows_of_conversations(convs, out)
     problems = []
     for (proto, request), c in convs.items():
         ip6 = proto == "IPv6-ICMP"

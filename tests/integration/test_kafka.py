@@ -227,20 +227,25 @@ def broker_down():
             mock.command("down 1")
             H.topo().send(second)
             H.wait_json(out, len(first) + len(second), 20)
+            sport = [40000]
+
+            def trickle_until(said, timeout):
+                """Records of new flows, each a key of its own, until
+                hdrlog's stderr has said (at most timeout seconds)."""
+                deadline = time.monotonic() + timeout
+                while said not in h.stderr() and \
+                        time.monotonic() < deadline:
+                    H.topo().send([H.udp_frame(H.new_mac(MAC_KIND),
+                                               sport=sport[0], dport=53)])
+                    sport[0] += 1
+                    time.sleep(0.25)
+
             # librdkafka notices the broker gone and queues its partitions
             # once a record is for a partition it leads. Whether these
             # flows' keys go there depends on the mock's leaders (it failed
             # 1 run in 10), and a record without a key goes only to a
-            # partition whose leader is up: records of new flows, each a
-            # key of its own, until it is said
-            deadline = time.monotonic() + 30
-            sport = 40000
-            while "retrying" not in h.stderr() and \
-                    time.monotonic() < deadline:
-                H.topo().send([H.udp_frame(H.new_mac(MAC_KIND), sport=sport,
-                                           dport=53)])
-                sport += 1
-                time.sleep(0.25)
+            # partition whose leader is up: new keys until it is said
+            trickle_until("retrying", 30)
             # broker 1 leads partitions some of these flows hash to: their
             # records wait in librdkafka's queue, acknowledged by nobody
             h.summary_now()
@@ -250,13 +255,7 @@ def broker_down():
             # "delivering again" comes with a delivery once no broker error
             # has been reported for 15 s (formats/kafka.c): keep a trickle
             # of records going until it is said
-            deadline = time.monotonic() + 60
-            k = 2000
-            while "delivering again" not in h.stderr() and \
-                    time.monotonic() < deadline:
-                H.topo().send(flow_frames(1, 1, first=k))
-                k += 1
-                time.sleep(0.5)
+            trickle_until("delivering again", 60)
             n = len(H.wait_json(out, 0, 20))
             h.summaries_until(lambda: sum(kafka_counts(h, mock.boot)) >= n,
                               60, pause=0.2)
